@@ -1,0 +1,151 @@
+/* Hashes: SHA-256, HMAC, MD5 through libcrypto; CRC32 through zlib; CRC32C
+ * by hand (Castagnoli polynomial, slicing table), since neither libcrypto
+ * nor zlib provides it. Random bytes and UUIDs. */
+#include "core/core.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <zlib.h>
+
+void sl_sha256(const void *p, size_t n, uint8_t out[SL_SHA256_LEN])
+{
+    unsigned int len = 0;
+    EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
+}
+
+void sl_hmac_sha256(const void *key, size_t keylen, const void *p, size_t n,
+                    uint8_t out[SL_SHA256_LEN])
+{
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), key, (int)keylen, p, n, out, &len);
+}
+
+void sl_md5(const void *p, size_t n, uint8_t out[SL_MD5_LEN])
+{
+    unsigned int len = 0;
+    EVP_Digest(p, n, out, &len, EVP_md5(), NULL);
+}
+
+static uint32_t crc32c_table[256];
+
+static void crc32c_init_table(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc32c_table[i] = c;
+    }
+}
+
+uint32_t sl_crc32c_update(uint32_t crc, const void *p, size_t n)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, crc32c_init_table);
+    const uint8_t *b = p;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++)
+        crc = crc32c_table[(crc ^ b[i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+int sl_hash_init(struct sl_hash *h, enum sl_hash_alg alg)
+{
+    h->alg = alg;
+    h->ctx = NULL;
+    h->crc = 0;
+    const EVP_MD *md = NULL;
+    switch (alg) {
+    case SL_HASH_MD5:
+        md = EVP_md5();
+        break;
+    case SL_HASH_SHA1:
+        md = EVP_sha1();
+        break;
+    case SL_HASH_SHA256:
+        md = EVP_sha256();
+        break;
+    case SL_HASH_CRC32:
+    case SL_HASH_CRC32C:
+        return 0;
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        return SL_ENOMEM;
+    if (!EVP_DigestInit_ex(ctx, md, NULL)) {
+        EVP_MD_CTX_free(ctx);
+        return SL_ENOMEM;
+    }
+    h->ctx = ctx;
+    return 0;
+}
+
+void sl_hash_update(struct sl_hash *h, const void *p, size_t n)
+{
+    switch (h->alg) {
+    case SL_HASH_CRC32:
+        while (n) {
+            uInt step = n > 1u << 30 ? 1u << 30 : (uInt)n;
+            h->crc = (uint32_t)crc32(h->crc, p, step);
+            p = (const char *)p + step;
+            n -= step;
+        }
+        break;
+    case SL_HASH_CRC32C:
+        h->crc = sl_crc32c_update(h->crc, p, n);
+        break;
+    default:
+        EVP_DigestUpdate(h->ctx, p, n);
+    }
+}
+
+size_t sl_hash_final(struct sl_hash *h, uint8_t *out)
+{
+    if (h->alg == SL_HASH_CRC32 || h->alg == SL_HASH_CRC32C) {
+        out[0] = (uint8_t)(h->crc >> 24);
+        out[1] = (uint8_t)(h->crc >> 16);
+        out[2] = (uint8_t)(h->crc >> 8);
+        out[3] = (uint8_t)h->crc;
+        return 4;
+    }
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(h->ctx, out, &len);
+    return len;
+}
+
+void sl_hash_close(struct sl_hash *h)
+{
+    if (h && h->ctx) {
+        EVP_MD_CTX_free(h->ctx);
+        h->ctx = NULL;
+    }
+}
+
+void sl_random(void *p, size_t n)
+{
+    uint8_t *b = p;
+    while (n) {
+        ssize_t got = getrandom(b, n, 0);
+        if (got < 0) {
+            perror("getrandom");
+            abort();
+        }
+        b += got;
+        n -= (size_t)got;
+    }
+}
+
+void sl_uuid(char *out)
+{
+    uint8_t r[16];
+    sl_random(r, sizeof(r));
+    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
+    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+             r[13], r[14], r[15]);
+}

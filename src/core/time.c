@@ -1,0 +1,138 @@
+/* Clocks and the date formats AWS protocols use. */
+#include "core/core.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int64_t sl_time_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t sl_time_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void sl_time_iso8601_ms(int64_t ms, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+void sl_time_amz(time_t t, char *out, size_t n)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+static const char *const wdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+void sl_time_http(time_t t, char *out, size_t n)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, n, "%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[tm.tm_wday], tm.tm_mday,
+             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static int month_index(const char *m)
+{
+    for (int i = 0; i < 12; i++)
+        if (strncmp(m, months[i], 3) == 0)
+            return i;
+    return -1;
+}
+
+static int tm_valid(const struct tm *tm)
+{
+    return tm->tm_mon >= 0 && tm->tm_mon < 12 && tm->tm_mday >= 1 && tm->tm_mday <= 31 &&
+           tm->tm_hour >= 0 && tm->tm_hour < 24 && tm->tm_min >= 0 && tm->tm_min < 60 &&
+           tm->tm_sec >= 0 && tm->tm_sec <= 60 && tm->tm_year >= 0;
+}
+
+int sl_time_parse_http(const char *s, time_t *out)
+{
+    struct tm tm = {0};
+    char mon[4] = {0}, wd[16] = {0}, tail[8] = {0};
+    int year, consumed = 0;
+    /* RFC 1123: Sun, 06 Nov 1994 08:49:37 GMT */
+    if (sscanf(s, "%3s, %d %3s %d %d:%d:%d %3s%n", wd, &tm.tm_mday, mon, &year, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, tail, &consumed) == 8 &&
+        strcmp(tail, "GMT") == 0) {
+    } else if (sscanf(s, "%15[A-Za-z], %d-%3s-%d %d:%d:%d %3s%n", wd, &tm.tm_mday, mon, &year,
+                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec, tail, &consumed) == 8 &&
+               strcmp(tail, "GMT") == 0) {
+        /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
+        if (year < 100)
+            year += year < 70 ? 2000 : 1900;
+    } else if (sscanf(s, "%3s %3s %d %d:%d:%d %d%n", wd, mon, &tm.tm_mday, &tm.tm_hour,
+                      &tm.tm_min, &tm.tm_sec, &year, &consumed) == 7) {
+        /* asctime: Sun Nov  6 08:49:37 1994 */
+    } else {
+        return SL_EINVAL;
+    }
+    if (s[consumed] != '\0')
+        return SL_EINVAL;
+    tm.tm_mon = month_index(mon);
+    tm.tm_year = year - 1900;
+    if (!tm_valid(&tm))
+        return SL_EINVAL;
+    *out = timegm(&tm);
+    return 0;
+}
+
+int sl_time_parse_amz(const char *s, time_t *out)
+{
+    struct tm tm = {0};
+    int consumed = 0;
+    if (strlen(s) != 16 || sscanf(s, "%4d%2d%2dT%2d%2d%2dZ%n", &tm.tm_year, &tm.tm_mon,
+                                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+                                  &consumed) != 6 ||
+        consumed != 16)
+        return SL_EINVAL;
+    for (int i = 0; i < 16; i++)
+        if (i != 8 && i != 15 && (s[i] < '0' || s[i] > '9'))
+            return SL_EINVAL;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    if (!tm_valid(&tm))
+        return SL_EINVAL;
+    *out = timegm(&tm);
+    return 0;
+}
+
+int sl_time_parse_iso8601(const char *s, time_t *out)
+{
+    struct tm tm = {0};
+    int consumed = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6)
+        return SL_EINVAL;
+    const char *p = s + consumed;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return SL_EINVAL;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
+        return SL_EINVAL;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    if (!tm_valid(&tm))
+        return SL_EINVAL;
+    *out = timegm(&tm);
+    return 0;
+}

@@ -1,0 +1,231 @@
+/*
+ * The `sluice` command. `sluice serve` runs the server: the front door on
+ * --listen, the store in --data-dir. Every option is declared once in the
+ * table below, which drives parsing, environment variables, defaults and
+ * the help text.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "aws/credentials.h"
+#include "core/core.h"
+#include "http/http.h"
+#include "services/frontdoor.h"
+#include "store/store.h"
+
+struct options {
+    const char *listen;
+    const char *data_dir;
+    const char *log_level;
+    const char *auth;
+    const char *credentials;
+    const char *shutdown_grace;
+};
+
+static const struct option_spec {
+    const char *flag, *env, *def, *help;
+    size_t offset;
+} option_table[] = {
+    {"--listen", "SLUICE_LISTEN", "127.0.0.1:4566", "address and port to serve on",
+     offsetof(struct options, listen)},
+    {"--data-dir", "SLUICE_DATA_DIR", "./.sluice", "where the store keeps its data",
+     offsetof(struct options, data_dir)},
+    {"--log-level", "SLUICE_LOG_LEVEL", "info", "debug, info, warn or error",
+     offsetof(struct options, log_level)},
+    {"--auth", "SLUICE_AUTH", "dev",
+     "dev: any credentials and unsigned requests; strict: verify SigV4 against --credentials",
+     offsetof(struct options, auth)},
+    {"--credentials", "SLUICE_CREDENTIALS", NULL,
+     "AWS shared-credentials file of the accepted keys (profiles may set account_id)",
+     offsetof(struct options, credentials)},
+    {"--shutdown-grace", "SLUICE_SHUTDOWN_GRACE", "2",
+     "seconds in-flight requests get to finish on SIGINT/SIGTERM",
+     offsetof(struct options, shutdown_grace)},
+};
+
+static const char **option_slot(struct options *o, const struct option_spec *s)
+{
+    return (const char **)((char *)o + s->offset);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sluice serve [options]\n       sluice version\n\noptions of serve:\n");
+    for (size_t i = 0; i < SL_ARRAY_LEN(option_table); i++) {
+        const struct option_spec *s = &option_table[i];
+        fprintf(f, "  %-18s %s (env %s%s%s)\n", s->flag, s->help, s->env,
+                s->def ? ", default " : "", s->def ? s->def : "");
+    }
+}
+
+/* Fills o from defaults, then the environment, then argv (which wins). */
+static int parse_options(struct options *o, int argc, char **argv)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(option_table); i++) {
+        const char *env = getenv(option_table[i].env);
+        *option_slot(o, &option_table[i]) = env && *env ? env : option_table[i].def;
+    }
+    for (int a = 0; a < argc; a++) {
+        const char *arg = argv[a], *val = NULL;
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        const struct option_spec *spec = NULL;
+        for (size_t i = 0; i < SL_ARRAY_LEN(option_table) && !spec; i++) {
+            size_t n = strlen(option_table[i].flag);
+            if (strncmp(arg, option_table[i].flag, n) == 0 && (arg[n] == '=' || !arg[n])) {
+                spec = &option_table[i];
+                val = arg[n] == '=' ? arg + n + 1 : NULL;
+            }
+        }
+        if (!spec) {
+            fprintf(stderr, "sluice: unknown option %s\n", arg);
+            return -1;
+        }
+        if (!val) {
+            if (a + 1 >= argc) {
+                fprintf(stderr, "sluice: %s needs a value\n", arg);
+                return -1;
+            }
+            val = argv[++a];
+        }
+        *option_slot(o, spec) = val;
+    }
+    return 0;
+}
+
+/* Splits "host:port" / "[v6]:port" / ":port" / "port". */
+static int parse_listen(const char *s, char *host, size_t hn, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    const char *p = colon ? colon + 1 : s;
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (!*p || *end || v < 0 || v > 65535)
+        return -1;
+    *port = (uint16_t)v;
+    if (!colon || colon == s) {
+        snprintf(host, hn, "127.0.0.1");
+    } else if (s[0] == '[' && colon[-1] == ']') {
+        snprintf(host, hn, "%.*s", (int)(colon - s - 2), s + 1);
+    } else {
+        snprintf(host, hn, "%.*s", (int)(colon - s), s);
+    }
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, hn, "127.0.0.1");
+    return 0;
+}
+
+static int serve(int argc, char **argv)
+{
+    struct options o;
+    if (parse_options(&o, argc, argv))
+        return 2;
+    int level = sl_log_parse_level(o.log_level);
+    if (level < 0) {
+        fprintf(stderr, "sluice: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    sl_log_set_level((enum sl_log_level)level);
+    enum sl_auth_mode auth;
+    if (strcmp(o.auth, "dev") == 0) {
+        auth = SL_AUTH_DEV;
+    } else if (strcmp(o.auth, "strict") == 0) {
+        auth = SL_AUTH_STRICT;
+    } else {
+        fprintf(stderr, "sluice: --auth must be dev or strict\n");
+        return 2;
+    }
+    if (auth == SL_AUTH_STRICT && !o.credentials) {
+        fprintf(stderr, "sluice: --auth=strict needs --credentials FILE\n");
+        return 2;
+    }
+    char host[128];
+    uint16_t port;
+    if (parse_listen(o.listen, host, sizeof(host), &port)) {
+        fprintf(stderr, "sluice: --listen must be HOST:PORT, got %s\n", o.listen);
+        return 2;
+    }
+    char *end;
+    double grace = strtod(o.shutdown_grace, &end);
+    if (*end || grace < 0 || grace > 3600) {
+        fprintf(stderr, "sluice: --shutdown-grace must be a number of seconds\n");
+        return 2;
+    }
+
+    /* Signals are taken by sigwait in this thread alone: block them before
+     * any other thread starts so that every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct sl_err err = {0};
+    struct sl_credentials creds = {0};
+    struct sl_store *store = NULL;
+    struct sl_http_server *server = NULL;
+    int status = 1;
+    if (o.credentials && sl_credentials_load(&creds, o.credentials, &err)) {
+        sl_error("main", "%s", err.msg);
+        goto out;
+    }
+    if (mkdir(o.data_dir, 0700) && errno != EEXIST) {
+        sl_error("main", "cannot create data directory %s: %s", o.data_dir, strerror(errno));
+        goto out;
+    }
+    if (sl_store_open(&store, o.data_dir, &err)) {
+        sl_error("main", "cannot open the store in %s: %s", o.data_dir, err.msg);
+        goto out;
+    }
+    struct sl_app app = {.store = store, .started = time(NULL)};
+    struct sl_frontdoor door = {.app = &app, .auth = auth, .creds = &creds};
+    struct sl_http_handler handler;
+    sl_frontdoor_handler(&door, &handler);
+    struct sl_http_config cfg = {.host = host, .port = port};
+    if (sl_http_server_start(&server, &cfg, &handler, &err)) {
+        sl_error("main", "%s", err.msg);
+        goto out;
+    }
+    sl_info("main", "sluice %s listening on %s:%u, data in %s, auth %s", SL_VERSION, host,
+            sl_http_server_port(server), o.data_dir, o.auth);
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0) {
+    }
+    sl_info("main", "signal %d: shutting down (grace %.1f s)", sig, grace);
+    sl_http_server_stop(server, (unsigned)(grace * 1000));
+    server = NULL;
+    status = 0;
+out:
+    sl_http_server_stop(server, 0);
+    sl_store_close(store);
+    sl_credentials_free(&creds);
+    if (status == 0)
+        sl_info("main", "stopped; the store is flushed");
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0)
+        return serve(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "version") == 0) {
+        printf("sluice %s\n", SL_VERSION);
+        return 0;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+                      strcmp(argv[1], "help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}

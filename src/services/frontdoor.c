@@ -1,0 +1,340 @@
+/* The front door: authentication, routing, payload verification. */
+#include "services/frontdoor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "aws/sigv4.h"
+#include "services/s3/s3.h"
+
+/* The services Sluice implements, by botocore name. */
+static const struct {
+    const char *name;
+    sl_service_begin_fn begin;
+} implemented[] = {
+    {"s3", sl_s3_begin},
+};
+
+/* One request's front-door state, kept in the http request. */
+struct door {
+    struct sl_svc_request q;
+    struct sl_sigv4_request view;
+    bool signed_req;
+    struct sl_sigv4_auth auth;
+    struct sl_sigv4_result res;
+    bool have_res;
+    bool chunked_on;
+    struct sl_chunked chunked;
+    bool hash_body; /* x-amz-content-sha256 is a hex digest */
+    struct sl_hash sha;
+    char want_sha[65];
+    int body_rc;                  /* first failure while taking the body */
+    enum sl_sigv4_reason reason;  /* its AWS reason, where it has one */
+    struct sl_err body_err;
+};
+
+static void door_cleanup(struct sl_http_request *r)
+{
+    struct door *d = r->handler_data;
+    if (!d)
+        return;
+    if (d->q.state_free)
+        d->q.state_free(&d->q);
+    if (d->chunked_on)
+        sl_chunked_close(&d->chunked);
+    if (d->hash_body)
+        sl_hash_close(&d->sha);
+    if (d->have_res)
+        sl_sigv4_result_close(&d->res);
+    free(d);
+    r->handler_data = NULL;
+}
+
+/* Answers with the AWS error for a SigV4 reason in the request's protocol. */
+static void auth_error(struct door *d, enum sl_sigv4_reason reason, const char *msg)
+{
+    struct sl_svc_request *q = &d->q;
+    if (q->protocol == SL_PROTO_REST_XML) {
+        const char *extra[13] = {0};
+        size_t n = 0;
+        if (reason == SL_SIGV4_MISMATCH && d->have_res) {
+            extra[n++] = "AWSAccessKeyId";
+            extra[n++] = d->auth.access_key;
+            extra[n++] = "StringToSign";
+            extra[n++] = d->res.string_to_sign.data ? d->res.string_to_sign.data : "";
+            extra[n++] = "SignatureProvided";
+            extra[n++] = d->auth.signature;
+            extra[n++] = "CanonicalRequest";
+            extra[n++] = d->res.canonical_request.data ? d->res.canonical_request.data : "";
+        }
+        sl_svc_error(q, sl_sigv4_reason_status(reason), sl_sigv4_reason_s3_code(reason), extra,
+                     "%s", msg);
+    } else {
+        sl_svc_error(q, reason == SL_SIGV4_MISMATCH || reason == SL_SIGV4_SKEWED ? 403 : 400,
+                     sl_sigv4_reason_json_code(reason), NULL, "%s", msg);
+    }
+}
+
+static void health(struct sl_frontdoor *fd, struct sl_http_request *r)
+{
+    sl_buf_printf(&r->resp.body,
+                  "{\"status\":\"ok\",\"service\":\"sluice\",\"version\":\"%s\","
+                  "\"uptime_seconds\":%lld}\n",
+                  SL_VERSION, (long long)(time(NULL) - fd->app->started));
+    sl_http_set_header(r, "Content-Type", "application/json");
+    sl_http_send(r, 200);
+}
+
+/* Feeds decoded body bytes to the service. */
+static int to_service(void *ud, const void *p, size_t n)
+{
+    struct door *d = ud;
+    if (d->hash_body)
+        sl_hash_update(&d->sha, p, n);
+    return d->q.body ? d->q.body(&d->q, p, n) : 0;
+}
+
+/* Sets up verification of the body as x-amz-content-sha256 asks. */
+static int setup_payload(struct door *d, struct sl_frontdoor *fd)
+{
+    enum sl_sigv4_payload kind;
+    struct sl_err err = {0};
+    enum sl_sigv4_reason reason = SL_SIGV4_OK;
+    if (sl_sigv4_payload_kind(&d->view, &kind, &reason, &err)) {
+        auth_error(d, reason, err.msg);
+        return -1;
+    }
+    if (kind == SL_SIGV4_PAYLOAD_SHA256) {
+        const char *h = sl_sigv4_header(&d->view, "x-amz-content-sha256");
+        snprintf(d->want_sha, sizeof(d->want_sha), "%s", h);
+        for (char *c = d->want_sha; *c; c++)
+            *c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
+        if (sl_hash_init(&d->sha, SL_HASH_SHA256))
+            return -1;
+        d->hash_body = true;
+    } else if (kind == SL_SIGV4_PAYLOAD_STREAMING || kind == SL_SIGV4_PAYLOAD_STREAMING_TRAILER ||
+               kind == SL_SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRAILER) {
+        struct sl_chunked_config cfg;
+        if (sl_chunked_config_from(&cfg, &d->view, &reason, &err)) {
+            auth_error(d, reason, err.msg);
+            return -1;
+        }
+        cfg.seed = fd->auth == SL_AUTH_STRICT && d->have_res ? &d->res : NULL;
+        cfg.sink = to_service;
+        cfg.ud = d;
+        int rc = sl_chunked_init(&d->chunked, &cfg, &err);
+        d->chunked_on = true;
+        if (rc) {
+            auth_error(d, SL_SIGV4_BAD_ENCODING, err.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Authenticates a signed request; 0 to go on, else it has answered. */
+static int authenticate(struct door *d, struct sl_frontdoor *fd)
+{
+    struct sl_svc_request *q = &d->q;
+    const struct sl_credential *cred =
+        d->signed_req ? sl_credentials_find(fd->creds, d->auth.access_key) : NULL;
+    if (cred)
+        snprintf(q->account, sizeof(q->account), "%s", cred->account);
+    if (fd->auth == SL_AUTH_DEV)
+        return 0;
+    if (!d->signed_req) {
+        if (q->protocol == SL_PROTO_REST_XML)
+            sl_svc_error(q, 403, "AccessDenied", NULL, "Access Denied");
+        else
+            sl_svc_error(q, 403, "MissingAuthenticationTokenException", NULL,
+                         "Missing Authentication Token");
+        return -1;
+    }
+    if (!cred) {
+        if (q->protocol == SL_PROTO_REST_XML) {
+            const char *extra[] = {"AWSAccessKeyId", d->auth.access_key, NULL};
+            sl_svc_error(q, 403, "InvalidAccessKeyId", extra,
+                         "The AWS Access Key Id you provided does not exist in our records.");
+        } else {
+            sl_svc_error(q, 403, "UnrecognizedClientException", NULL,
+                         "The security token included in the request is invalid.");
+        }
+        return -1;
+    }
+    sl_sigv4_result_init(&d->res);
+    d->have_res = true;
+    struct sl_err err = {0};
+    int rc = sl_sigv4_verify(&d->view, &d->auth, cred->secret_key, NULL, time(NULL), &d->res,
+                             &err);
+    if (rc == SL_EAGAIN) {
+        /* JSON and query services sign the body's hash: verify at the end. */
+        if (sl_hash_init(&d->sha, SL_HASH_SHA256))
+            return -1;
+        d->hash_body = true;
+        d->want_sha[0] = '\0';
+        return 0;
+    }
+    if (rc) {
+        auth_error(d, d->res.reason != SL_SIGV4_OK ? d->res.reason : SL_SIGV4_HEADER_MALFORMED,
+                   err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void door_begin(void *ctx, struct sl_http_request *r)
+{
+    struct sl_frontdoor *fd = ctx;
+    if (strncmp(r->path, "/_sluice/", 9) == 0) {
+        if (strcmp(r->path, "/_sluice/health") == 0 &&
+            (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)) {
+            health(fd, r);
+            return;
+        }
+        sl_buf_puts(&r->resp.body, "{\"message\":\"no such Sluice endpoint\"}\n");
+        sl_http_set_header(r, "Content-Type", "application/json");
+        sl_http_send(r, 404);
+        return;
+    }
+    struct door *d = calloc(1, sizeof(*d));
+    if (!d)
+        return; /* no answer: the connection is dropped */
+    r->handler_data = d;
+    r->handler_cleanup = door_cleanup;
+    struct sl_svc_request *q = &d->q;
+    q->http = r;
+    q->app = fd->app;
+    sl_aws_request_id(q->request_id);
+    snprintf(q->account, sizeof(q->account), "%s", SL_DEFAULT_ACCOUNT);
+    snprintf(q->region, sizeof(q->region), "%s", SL_DEFAULT_REGION);
+
+    struct sl_sigv4_header *hv = sl_arena_alloc(&r->arena, (r->nheaders + 1) * sizeof(*hv));
+    if (!hv)
+        return;
+    for (size_t i = 0; i < r->nheaders; i++)
+        hv[i] = (struct sl_sigv4_header){r->headers[i].name, r->headers[i].value};
+    d->view = (struct sl_sigv4_request){r->method, r->path_raw, r->query_raw, hv, r->nheaders};
+
+    struct sl_err err = {0};
+    int rc = sl_sigv4_parse(&d->view, &d->auth, &err);
+    d->signed_req = rc == 0;
+    q->svc = sl_aws_route(r, d->signed_req ? d->auth.service : NULL, &q->protocol);
+    if (d->signed_req && d->auth.region[0])
+        snprintf(q->region, sizeof(q->region), "%s", d->auth.region);
+    if (rc == SL_EINVAL &&
+        !(fd->auth == SL_AUTH_DEV && d->auth.reason == SL_SIGV4_UNSUPPORTED)) {
+        auth_error(d, d->auth.reason, err.msg);
+        return;
+    }
+    if (authenticate(d, fd) || setup_payload(d, fd))
+        return;
+
+    sl_service_begin_fn begin = NULL;
+    for (size_t i = 0; i < SL_ARRAY_LEN(implemented); i++)
+        if (strcmp(implemented[i].name, q->svc->name) == 0)
+            begin = implemented[i].begin;
+    if (!begin) {
+        const char *op = sl_aws_operation(r, q->protocol);
+        if (q->protocol == SL_PROTO_QUERY)
+            sl_svc_error(q, 400, "InvalidAction", NULL,
+                         "The action %s is not valid for this web service (Sluice does not "
+                         "implement %s yet).",
+                         op ? op : "(none)", q->svc->name);
+        else
+            sl_svc_error(q, q->protocol == SL_PROTO_REST_JSON ? 404 : 400,
+                         "UnknownOperationException", NULL,
+                         "Operation %s of service %s is not implemented by Sluice yet.",
+                         op ? op : r->path, q->svc->name);
+        return;
+    }
+    begin(q);
+}
+
+static int door_body(void *ctx, struct sl_http_request *r, const char *data, size_t n)
+{
+    (void)ctx;
+    struct door *d = r->handler_data;
+    if (!d || d->body_rc)
+        return -1;
+    int rc;
+    if (d->chunked_on) {
+        rc = sl_chunked_feed(&d->chunked, data, n, &d->body_err);
+        if (rc && d->chunked.reason != SL_SIGV4_OK)
+            d->reason = d->chunked.reason;
+    } else {
+        rc = to_service(d, data, n);
+    }
+    if (rc)
+        d->body_rc = rc;
+    return rc;
+}
+
+/* Whether the body passed every check; answers and returns false if not. */
+static bool body_ok(struct door *d, struct sl_frontdoor *fd)
+{
+    struct sl_svc_request *q = &d->q;
+    if (!d->body_rc && d->chunked_on) {
+        d->body_rc = sl_chunked_finish(&d->chunked, &d->body_err);
+        if (d->body_rc)
+            d->reason = d->chunked.reason;
+    }
+    if (!d->body_rc && d->hash_body) {
+        uint8_t digest[SL_SHA256_LEN];
+        char hex[65];
+        sl_hash_final(&d->sha, digest);
+        sl_hex_encode(digest, sizeof(digest), hex);
+        if (d->want_sha[0] && strcmp(hex, d->want_sha) != 0) {
+            d->reason = SL_SIGV4_CONTENT_SHA256_MISMATCH;
+            d->body_rc = sl_errf(&d->body_err, SL_EAUTH,
+                                 "The provided 'x-amz-content-sha256' header does not match "
+                                 "what was computed.");
+        } else if (!d->want_sha[0] && fd->auth == SL_AUTH_STRICT) {
+            const struct sl_credential *cred = sl_credentials_find(fd->creds, d->auth.access_key);
+            int rc = sl_sigv4_verify(&d->view, &d->auth, cred->secret_key, hex, time(NULL),
+                                     &d->res, &d->body_err);
+            if (rc) {
+                d->reason = d->res.reason != SL_SIGV4_OK ? d->res.reason : SL_SIGV4_MISMATCH;
+                d->body_rc = rc;
+            }
+        }
+    }
+    if (!d->body_rc)
+        return true;
+    if (q->abort)
+        q->abort(q);
+    if (d->reason != SL_SIGV4_OK)
+        auth_error(d, d->reason, d->body_err.msg);
+    else if (d->body_rc == SL_ETOOBIG)
+        sl_svc_error(q, 400, q->protocol == SL_PROTO_REST_XML ? "MaxMessageLengthExceeded"
+                                                              : "SerializationException",
+                     NULL, "Your request was too big.");
+    else
+        sl_svc_error(q, 500, "InternalError", NULL,
+                     "We encountered an internal error. Please try again.");
+    return false;
+}
+
+static void door_end(void *ctx, struct sl_http_request *r)
+{
+    struct sl_frontdoor *fd = ctx;
+    struct door *d = r->handler_data;
+    if (!d) {
+        sl_http_send(r, 500);
+        return;
+    }
+    if (!body_ok(d, fd))
+        return;
+    if (d->q.end)
+        d->q.end(&d->q);
+    if (!r->resp.ready)
+        sl_svc_error(&d->q, 500, "InternalError", NULL,
+                     "We encountered an internal error. Please try again.");
+}
+
+void sl_frontdoor_handler(struct sl_frontdoor *fd, struct sl_http_handler *out)
+{
+    *out = (struct sl_http_handler){
+        .ctx = fd, .begin = door_begin, .body = door_body, .end = door_end};
+}

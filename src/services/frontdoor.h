@@ -1,0 +1,32 @@
+/*
+ * frontdoor — the HTTP handler of `sluice serve`: Sluice's own endpoints
+ * (/_sluice/health), then SigV4 authentication, routing to the service by
+ * credential scope, X-Amz-Target and path, payload verification
+ * (x-amz-content-sha256, aws-chunked streams and their checksum trailers),
+ * and the hand-over to the service. Services Sluice does not implement
+ * yet answer with their protocol's own error.
+ *
+ * May call: everything below services.
+ */
+#ifndef SL_FRONTDOOR_H
+#define SL_FRONTDOOR_H
+
+#include "aws/credentials.h"
+#include "http/http.h"
+#include "services/service.h"
+
+enum sl_auth_mode {
+    SL_AUTH_DEV,    /* any key, unsigned requests too; signatures parsed */
+    SL_AUTH_STRICT, /* keys from the credentials file, signatures verified */
+};
+
+struct sl_frontdoor {
+    struct sl_app *app;
+    enum sl_auth_mode auth;
+    const struct sl_credentials *creds; /* may be empty in dev mode */
+};
+
+/* The http handler for fd (which must outlive the server). */
+void sl_frontdoor_handler(struct sl_frontdoor *fd, struct sl_http_handler *out);
+
+#endif

@@ -1,0 +1,95 @@
+/* What the files of the S3 service share. */
+#ifndef SL_S3_INTERNAL_H
+#define SL_S3_INTERNAL_H
+
+#include <jansson.h>
+
+#include "core/xml.h"
+#include "services/s3/s3.h"
+
+#define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
+#define S3_NS_BUCKETS "s3.bucket"
+#define S3_NS_OBJECTS "s3.object"
+#define S3_NS_UPLOADS "s3.upload"
+#define S3_NS_PARTS "s3.part"
+
+#define S3_MAX_OBJECT_SIZE (5ULL * 1024 * 1024 * 1024)
+#define S3_MAX_METADATA 2048
+#define S3_MAX_HEADER_SECTION 8192
+#define S3_MAX_XML_BODY (4 * 1024 * 1024)
+#define S3_MIN_PART_SIZE (5 * 1024 * 1024)
+#define S3_MAX_PARTS 10000
+
+/* One S3 request's state. */
+struct s3_req {
+    struct sl_svc_request *q;
+    const char *bucket; /* NULL for the service (ListBuckets) */
+    const char *key;    /* NULL for bucket operations */
+    const char *op;     /* operation name, for errors and logs */
+    struct sl_blob_writer *writer; /* PutObject / UploadPart */
+    struct sl_buf body;            /* small XML bodies */
+    struct sl_hash md5;            /* the body's MD5, for ETag and Content-MD5 */
+    uint8_t body_md5[SL_MD5_LEN];  /* its value once the body is in */
+    struct sl_hash checksum;       /* x-amz-checksum-* in a header */
+    bool has_checksum;
+    const char *checksum_header;
+    void (*finish)(struct s3_req *s); /* what end() runs */
+};
+
+/* The object metadata kept in an item's value. */
+struct s3_object {
+    char etag[48]; /* hex, or hex-N for multipart; without quotes */
+    uint64_t size;
+    int64_t mtime_ms;
+    json_t *headers; /* content-type etc., by lower-case header name */
+    json_t *meta;    /* x-amz-meta-* without the prefix, lower-case */
+};
+
+/* Errors with S3's codes and messages. */
+void s3_error(struct s3_req *s, int status, const char *code, const char *msg);
+void s3_no_such_bucket(struct s3_req *s);
+void s3_no_such_key(struct s3_req *s);
+void s3_internal(struct s3_req *s, const struct sl_err *err);
+
+/* Sends body (XML) with status 200. */
+void s3_send_xml(struct s3_req *s, int status);
+
+int s3_object_parse(const struct sl_item *it, struct s3_object *o);
+char *s3_object_dump(const struct s3_object *o);
+void s3_object_free(struct s3_object *o);
+/* Collects Content-Type & co and x-amz-meta-* from the request into o;
+ * SL_ETOOBIG when the metadata passes S3's 2 KB limit. */
+int s3_object_from_request(struct s3_req *s, struct s3_object *o);
+/* Sets the response headers of an object (ETag, Last-Modified, ...). */
+void s3_object_headers(struct s3_req *s, const struct s3_object *o);
+
+/* Whether the bucket exists (and belongs to the caller's account). */
+int s3_bucket_check(struct s3_req *s);
+
+void s3_time(int64_t ms, char *out, size_t n);
+void s3_owner_id(const char *account, char out[65]);
+
+/* Operations, by file. */
+void s3_list_buckets(struct s3_req *s);
+void s3_create_bucket(struct s3_req *s);
+void s3_head_bucket(struct s3_req *s);
+void s3_delete_bucket(struct s3_req *s);
+void s3_get_bucket_location(struct s3_req *s);
+void s3_list_objects(struct s3_req *s, int version);
+void s3_put_object_begin(struct s3_req *s);
+void s3_get_object(struct s3_req *s, bool head);
+void s3_delete_object(struct s3_req *s);
+void s3_delete_objects(struct s3_req *s);
+void s3_copy_object(struct s3_req *s);
+void s3_create_multipart(struct s3_req *s);
+void s3_upload_part_begin(struct s3_req *s);
+void s3_complete_multipart(struct s3_req *s);
+void s3_abort_multipart(struct s3_req *s);
+void s3_list_parts(struct s3_req *s);
+void s3_list_uploads(struct s3_req *s);
+
+/* Starts taking the body: into a blob (streaming) or a capped buffer. */
+void s3_take_blob(struct s3_req *s, void (*finish)(struct s3_req *s));
+void s3_take_xml(struct s3_req *s, void (*finish)(struct s3_req *s));
+
+#endif

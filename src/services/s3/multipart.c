@@ -1,0 +1,614 @@
+/*
+ * S3 multipart uploads: Create, UploadPart, Complete (ETag md5-of-md5s-N),
+ * Abort, ListParts, ListMultipartUploads. An upload is an item of
+ * S3_NS_UPLOADS (pk bucket, sk upload id); its parts are items of
+ * S3_NS_PARTS (pk upload id, sk the zero-padded part number) with blobs.
+ */
+#include "services/s3/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void no_such_upload(struct s3_req *s)
+{
+    const char *extra[] = {"UploadId", sl_http_param(s->q->http, "uploadId"), NULL};
+    sl_svc_error(s->q, 404, "NoSuchUpload", extra,
+                 "The specified upload does not exist. The upload ID may be invalid, or the "
+                 "upload may have been aborted or completed.");
+}
+
+/* Loads the upload named by ?uploadId and checks it belongs to this key. */
+static int load_upload(struct s3_req *s, json_t **out)
+{
+    const char *id = sl_http_param(s->q->http, "uploadId");
+    struct sl_item it;
+    if (!id || !*id || sl_kv_get(s->q->app->store, S3_NS_UPLOADS, s->bucket, id, &it)) {
+        no_such_upload(s);
+        return SL_ENOTFOUND;
+    }
+    json_t *v = json_loadb(it.val, it.val_len, 0, NULL);
+    sl_item_free(&it);
+    const char *key = json_string_value(json_object_get(v, "key"));
+    if (!key || strcmp(key, s->key) != 0) {
+        json_decref(v);
+        no_such_upload(s);
+        return SL_ENOTFOUND;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- Create ---------------------------------------------------------- */
+
+struct upload_put {
+    const char *bucket, *id, *val;
+};
+
+static int upload_put_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct upload_put *u = arg;
+    struct sl_item it;
+    int rc = sl_txn_get(t, S3_NS_BUCKETS, "", u->bucket, &it);
+    if (rc)
+        return rc;
+    sl_item_free(&it);
+    return sl_txn_put(t, S3_NS_UPLOADS, u->bucket, u->id, u->val, strlen(u->val), NULL);
+}
+
+void s3_create_multipart(struct s3_req *s)
+{
+    if (s3_bucket_check(s))
+        return;
+    struct s3_object o = {0};
+    if (s3_object_from_request(s, &o) == SL_ETOOBIG) {
+        s3_object_free(&o);
+        s3_error(s, 400, "MetadataTooLarge",
+                 "Your metadata headers exceed the maximum allowed metadata size.");
+        return;
+    }
+    uint8_t raw[24];
+    char id[64];
+    sl_random(raw, sizeof(raw));
+    sl_hex_encode(raw, sizeof(raw), id);
+    json_t *v = json_pack("{s:s, s:I, s:O, s:O}", "key", s->key, "initiated",
+                          (json_int_t)sl_time_now_ms(), "headers", o.headers, "meta", o.meta);
+    char *val = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    s3_object_free(&o);
+    if (!val) {
+        s3_internal(s, NULL);
+        return;
+    }
+    struct upload_put u = {s->bucket, id, val};
+    struct sl_err err = {0};
+    int rc = sl_store_write(s->q->app->store, upload_put_txn, &u, &err);
+    free(val);
+    if (rc) {
+        if (rc == SL_ENOTFOUND)
+            s3_no_such_bucket(s);
+        else
+            s3_internal(s, &err);
+        return;
+    }
+    struct sl_buf *b = &s->q->http->resp.body;
+    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult xmlns=\"" S3_XMLNS "\">");
+    sl_xml_element(b, "Bucket", s->bucket);
+    sl_xml_element(b, "Key", s->key);
+    sl_xml_element(b, "UploadId", id);
+    sl_buf_puts(b, "</InitiateMultipartUploadResult>");
+    s3_send_xml(s, 200);
+}
+
+/* ---- UploadPart ------------------------------------------------------ */
+
+struct part_put {
+    const char *bucket, *upload, *sk, *val;
+    const struct sl_blob *blob;
+};
+
+static int part_put_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct part_put *p = arg;
+    struct sl_item it;
+    int rc = sl_txn_get(t, S3_NS_UPLOADS, p->bucket, p->upload, &it);
+    if (rc)
+        return rc;
+    sl_item_free(&it);
+    return sl_txn_put(t, S3_NS_PARTS, p->upload, p->sk, p->val, strlen(p->val), p->blob);
+}
+
+static long part_number(struct s3_req *s)
+{
+    const char *pn = sl_http_param(s->q->http, "partNumber");
+    char *end;
+    long n = pn ? strtol(pn, &end, 10) : -1;
+    if (!pn || !*pn || *end || n < 1 || n > S3_MAX_PARTS)
+        return -1;
+    return n;
+}
+
+static void upload_part_finish(struct s3_req *s)
+{
+    struct sl_blob blob = {0};
+    int rc = sl_blob_writer_finish(s->writer, &blob);
+    s->writer = NULL; /* finish frees it */
+    if (rc) {
+        s3_internal(s, NULL);
+        return;
+    }
+    char etag[40], sk[24];
+    sl_hex_encode(s->body_md5, SL_MD5_LEN, etag);
+    snprintf(sk, sizeof(sk), "%05ld", part_number(s));
+    json_t *v = json_pack("{s:s, s:I, s:I}", "etag", etag, "size", (json_int_t)blob.size,
+                          "mtime", (json_int_t)sl_time_now_ms());
+    char *val = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    struct sl_err err = {0};
+    struct part_put p = {s->bucket, sl_http_param(s->q->http, "uploadId"), sk, val, &blob};
+    rc = val ? sl_store_write(s->q->app->store, part_put_txn, &p, &err) : SL_ENOMEM;
+    free(val);
+    if (rc) {
+        sl_blob_discard(s->q->app->store, &blob);
+        if (rc == SL_ENOTFOUND)
+            no_such_upload(s);
+        else
+            s3_internal(s, &err);
+    } else {
+        char quoted[48];
+        snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
+        sl_http_set_header(s->q->http, "ETag", quoted);
+        s3_send_xml(s, 200);
+    }
+    sl_blob_free(&blob);
+}
+
+void s3_upload_part_begin(struct s3_req *s)
+{
+    if (s3_bucket_check(s))
+        return;
+    if (sl_http_header(s->q->http, "x-amz-copy-source")) {
+        s3_error(s, 501, "NotImplemented", "UploadPartCopy is not implemented by Sluice yet.");
+        return;
+    }
+    if (part_number(s) < 0) {
+        s3_error(s, 400, "InvalidArgument",
+                 "Part number must be an integer between 1 and 10000, inclusive");
+        return;
+    }
+    json_t *u;
+    if (load_upload(s, &u))
+        return;
+    json_decref(u);
+    s3_take_blob(s, upload_part_finish);
+}
+
+/* ---- Complete -------------------------------------------------------- */
+
+struct complete_txn {
+    const char *bucket, *key, *upload, *val;
+    const struct sl_blob *blob;
+    const struct sl_item *parts; /* every part of the upload, listed or not */
+    size_t nparts;
+};
+
+static int complete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct complete_txn *c = arg;
+    struct sl_item it;
+    int rc = sl_txn_get(t, S3_NS_UPLOADS, c->bucket, c->upload, &it);
+    if (rc)
+        return rc;
+    sl_item_free(&it);
+    rc = sl_txn_put(t, S3_NS_OBJECTS, c->bucket, c->key, c->val, strlen(c->val), c->blob);
+    for (size_t i = 0; !rc && i < c->nparts; i++) {
+        rc = sl_txn_delete(t, S3_NS_PARTS, c->upload, c->parts[i].sk);
+        if (rc == SL_ENOTFOUND)
+            rc = 0;
+    }
+    if (rc)
+        return rc;
+    return sl_txn_delete(t, S3_NS_UPLOADS, c->bucket, c->upload);
+}
+
+static void invalid_part(struct s3_req *s)
+{
+    s3_error(s, 400, "InvalidPart",
+             "One or more of the specified parts could not be found. The part may not have "
+             "been uploaded, or the specified entity tag may not match the part's entity tag.");
+}
+
+static void complete_finish(struct s3_req *s)
+{
+    struct sl_http_request *r = s->q->http;
+    struct sl_store *st = s->q->app->store;
+    struct sl_arena *a = &r->arena;
+    const char *upload = sl_http_param(r, "uploadId");
+    json_t *u = NULL;
+    struct sl_item *parts = NULL;
+    size_t nparts = 0;
+    struct sl_blob_writer *w = NULL;
+    struct sl_blob blob = {0};
+    struct s3_object o = {0};
+    char *val = NULL;
+    struct sl_xml_node *root;
+    struct sl_err err = {0};
+
+    if (load_upload(s, &u))
+        return;
+    if (sl_xml_parse(a, s->body.data ? s->body.data : "", s->body.len, &root, &err) ||
+        strcmp(root->name, "CompleteMultipartUpload") != 0) {
+        s3_error(s, 400, "MalformedXML",
+                 "The XML you provided was not well-formed or did not validate against our "
+                 "published schema");
+        goto done;
+    }
+    if (sl_kv_list(st, S3_NS_PARTS, upload, NULL, NULL, S3_MAX_PARTS, &parts, &nparts)) {
+        s3_internal(s, NULL);
+        goto done;
+    }
+    size_t listed = 0;
+    long prev = 0;
+    bool in_order = true;
+    for (struct sl_xml_node *c = root->children; c; c = c->next) {
+        if (strcmp(c->name, "Part") != 0)
+            continue;
+        listed++;
+        const char *pn = sl_xml_child_text(c, "PartNumber");
+        long n = pn ? strtol(pn, NULL, 10) : 0;
+        if (n <= prev)
+            in_order = false;
+        prev = n;
+    }
+    if (listed && !in_order) {
+        s3_error(s, 400, "InvalidPartOrder",
+                 "The list of parts was not in ascending order. Parts must be ordered by part "
+                 "number.");
+        goto done;
+    }
+    if (listed == 0) {
+        s3_error(s, 400, "MalformedXML",
+                 "The XML you provided was not well-formed or did not validate against our "
+                 "published schema");
+        goto done;
+    }
+    struct sl_hash md5;
+    if (sl_hash_init(&md5, SL_HASH_MD5) || sl_blob_writer_new(st, &w)) {
+        s3_internal(s, NULL);
+        goto done;
+    }
+    size_t done_parts = 0;
+    bool failed = false;
+    for (struct sl_xml_node *c = root->children; c && !failed; c = c->next) {
+        if (strcmp(c->name, "Part") != 0)
+            continue;
+        const char *pn = sl_xml_child_text(c, "PartNumber");
+        const char *et = sl_xml_child_text(c, "ETag");
+        char *end;
+        long n = pn ? strtol(pn, &end, 10) : 0;
+        if (!pn || !*pn || *end || !et) {
+            s3_error(s, 400, "MalformedXML",
+                     "The XML you provided was not well-formed or did not validate against our "
+                     "published schema");
+            failed = true;
+            break;
+        }
+        char sk[24];
+        snprintf(sk, sizeof(sk), "%05ld", n);
+        struct sl_item *part = NULL;
+        for (size_t i = 0; i < nparts && !part; i++)
+            if (strcmp(parts[i].sk, sk) == 0)
+                part = &parts[i];
+        json_t *pv = part ? json_loadb(part->val, part->val_len, 0, NULL) : NULL;
+        const char *petag = json_string_value(json_object_get(pv, "etag"));
+        uint64_t psize = (uint64_t)json_integer_value(json_object_get(pv, "size"));
+        /* The ETag may come quoted or not. */
+        size_t elen = strlen(et);
+        if (elen >= 2 && et[0] == '"' && et[elen - 1] == '"') {
+            et++;
+            elen -= 2;
+        }
+        if (!petag || strlen(petag) != elen || strncmp(petag, et, elen) != 0) {
+            json_decref(pv);
+            invalid_part(s);
+            failed = true;
+            break;
+        }
+        done_parts++;
+        if (done_parts < listed && psize < S3_MIN_PART_SIZE) {
+            json_decref(pv);
+            s3_error(s, 400, "EntityTooSmall",
+                     "Your proposed upload is smaller than the minimum allowed object size.");
+            failed = true;
+            break;
+        }
+        uint8_t bin[SL_MD5_LEN];
+        sl_hex_decode(petag, 2 * SL_MD5_LEN, bin);
+        sl_hash_update(&md5, bin, sizeof(bin));
+        json_decref(pv);
+        /* The part item as listed carries no blob bytes: read it whole. */
+        struct sl_item full;
+        if (sl_kv_get(st, S3_NS_PARTS, upload, sk, &full)) {
+            invalid_part(s);
+            failed = true;
+            break;
+        }
+        int rc = sl_blob_writer_append_blob(w, &full.blob);
+        sl_item_free(&full);
+        if (rc) {
+            s3_internal(s, NULL);
+            failed = true;
+        }
+    }
+    uint8_t digest[SL_MD5_LEN];
+    sl_hash_final(&md5, digest);
+    sl_hash_close(&md5);
+    if (failed)
+        goto done;
+    int frc = sl_blob_writer_finish(w, &blob);
+    w = NULL; /* finish frees it */
+    if (frc) {
+        s3_internal(s, NULL);
+        goto done;
+    }
+    char hex[2 * SL_MD5_LEN + 1];
+    sl_hex_encode(digest, SL_MD5_LEN, hex);
+    snprintf(o.etag, sizeof(o.etag), "%s-%u", hex, (unsigned)(listed % 100000));
+    o.size = blob.size;
+    o.mtime_ms = sl_time_now_ms();
+    o.headers = json_incref(json_object_get(u, "headers"));
+    o.meta = json_incref(json_object_get(u, "meta"));
+    if (!o.headers)
+        o.headers = json_object();
+    if (!o.meta)
+        o.meta = json_object();
+    val = s3_object_dump(&o);
+    struct complete_txn ct = {s->bucket, s->key, upload, val, &blob, parts, nparts};
+    int rc = val ? sl_store_write(st, complete_txn, &ct, &err) : SL_ENOMEM;
+    if (rc) {
+        sl_blob_discard(st, &blob);
+        if (rc == SL_ENOTFOUND)
+            no_such_upload(s);
+        else
+            s3_internal(s, &err);
+        goto done;
+    }
+    char location[2048], etag[64];
+    snprintf(location, sizeof(location), "/%s/%s", s->bucket, s->key);
+    snprintf(etag, sizeof(etag), "\"%s\"", o.etag);
+    struct sl_buf *b = &r->resp.body;
+    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"" S3_XMLNS "\">");
+    sl_xml_element(b, "Location", location);
+    sl_xml_element(b, "Bucket", s->bucket);
+    sl_xml_element(b, "Key", s->key);
+    sl_xml_element(b, "ETag", etag);
+    sl_buf_puts(b, "</CompleteMultipartUploadResult>");
+    s3_send_xml(s, 200);
+done:
+    free(val);
+    s3_object_free(&o);
+    sl_blob_free(&blob);
+    sl_blob_writer_abort(w);
+    for (size_t i = 0; i < nparts; i++)
+        sl_item_free(&parts[i]);
+    free(parts);
+    json_decref(u);
+}
+
+void s3_complete_multipart(struct s3_req *s)
+{
+    if (s3_bucket_check(s))
+        return;
+    s3_take_xml(s, complete_finish);
+}
+
+/* ---- Abort ----------------------------------------------------------- */
+
+struct abort_txn {
+    const char *bucket, *upload;
+    char **part_keys;
+    size_t nparts;
+};
+
+static int abort_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct abort_txn *a = arg;
+    int rc = sl_txn_delete(t, S3_NS_UPLOADS, a->bucket, a->upload);
+    for (size_t i = 0; !rc && i < a->nparts; i++) {
+        rc = sl_txn_delete(t, S3_NS_PARTS, a->upload, a->part_keys[i]);
+        if (rc == SL_ENOTFOUND)
+            rc = 0;
+    }
+    return rc;
+}
+
+void s3_abort_multipart(struct s3_req *s)
+{
+    if (s3_bucket_check(s))
+        return;
+    json_t *u;
+    if (load_upload(s, &u))
+        return;
+    json_decref(u);
+    const char *upload = sl_http_param(s->q->http, "uploadId");
+    struct sl_item *parts = NULL;
+    size_t n = 0;
+    if (sl_kv_list(s->q->app->store, S3_NS_PARTS, upload, NULL, NULL, S3_MAX_PARTS, &parts, &n)) {
+        s3_internal(s, NULL);
+        return;
+    }
+    char **keys = sl_arena_alloc(&s->q->http->arena, (n + 1) * sizeof(*keys));
+    for (size_t i = 0; keys && i < n; i++)
+        keys[i] = parts[i].sk;
+    struct abort_txn a = {s->bucket, upload, keys, keys ? n : 0};
+    struct sl_err err = {0};
+    int rc = keys ? sl_store_write(s->q->app->store, abort_txn, &a, &err) : SL_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        sl_item_free(&parts[i]);
+    free(parts);
+    if (rc == SL_ENOTFOUND)
+        no_such_upload(s);
+    else if (rc)
+        s3_internal(s, &err);
+    else
+        s3_send_xml(s, 204);
+}
+
+/* ---- listings -------------------------------------------------------- */
+
+static void owner_elements(struct sl_buf *b, const char *account, const char *name)
+{
+    char owner[65];
+    s3_owner_id(account, owner);
+    sl_buf_printf(b, "<%s>", name);
+    sl_xml_element(b, "ID", owner);
+    sl_xml_element(b, "DisplayName", account);
+    sl_buf_printf(b, "</%s>", name);
+}
+
+void s3_list_parts(struct s3_req *s)
+{
+    struct sl_http_request *r = s->q->http;
+    if (s3_bucket_check(s))
+        return;
+    json_t *u;
+    if (load_upload(s, &u))
+        return;
+    json_decref(u);
+    const char *upload = sl_http_param(r, "uploadId");
+    const char *marker = sl_http_param(r, "part-number-marker");
+    const char *mp = sl_http_param(r, "max-parts");
+    long max = mp ? strtol(mp, NULL, 10) : 1000;
+    long mark = marker ? strtol(marker, NULL, 10) : 0;
+    if (max <= 0 || max > 1000)
+        max = 1000;
+    char after[24];
+    snprintf(after, sizeof(after), "%05ld", mark);
+    struct sl_item *parts = NULL;
+    size_t n = 0;
+    if (sl_kv_list(s->q->app->store, S3_NS_PARTS, upload, NULL, mark ? after : NULL,
+                   (size_t)max + 1, &parts, &n)) {
+        s3_internal(s, NULL);
+        return;
+    }
+    bool truncated = n > (size_t)max;
+    if (truncated)
+        n = (size_t)max;
+    struct sl_buf *b = &r->resp.body;
+    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListPartsResult xmlns=\"" S3_XMLNS "\">");
+    sl_xml_element(b, "Bucket", s->bucket);
+    sl_xml_element(b, "Key", s->key);
+    sl_xml_element(b, "UploadId", upload);
+    owner_elements(b, s->q->account, "Initiator");
+    owner_elements(b, s->q->account, "Owner");
+    sl_buf_puts(b, "<StorageClass>STANDARD</StorageClass>");
+    sl_buf_printf(b, "<PartNumberMarker>%ld</PartNumberMarker>", mark);
+    long last = mark;
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_loadb(parts[i].val, parts[i].val_len, 0, NULL);
+        char ts[32];
+        s3_time(json_integer_value(json_object_get(v, "mtime")), ts, sizeof(ts));
+        last = strtol(parts[i].sk, NULL, 10);
+        sl_buf_printf(b, "<Part><PartNumber>%ld</PartNumber>", last);
+        sl_xml_element(b, "LastModified", ts);
+        sl_buf_printf(b, "<ETag>&quot;%s&quot;</ETag><Size>%lld</Size></Part>",
+                      json_string_value(json_object_get(v, "etag")) ?: "",
+                      (long long)json_integer_value(json_object_get(v, "size")));
+        json_decref(v);
+    }
+    sl_buf_printf(b, "<NextPartNumberMarker>%ld</NextPartNumberMarker>", last);
+    sl_buf_printf(b, "<MaxParts>%ld</MaxParts><IsTruncated>%s</IsTruncated>", max,
+                  truncated ? "true" : "false");
+    sl_buf_puts(b, "</ListPartsResult>");
+    for (size_t i = 0; i < n + (truncated ? 1 : 0); i++)
+        sl_item_free(&parts[i]);
+    free(parts);
+    s3_send_xml(s, 200);
+}
+
+struct upload_entry {
+    const char *key, *id;
+    int64_t initiated;
+};
+
+static int upload_cmp(const void *a, const void *b)
+{
+    const struct upload_entry *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c)
+        return c;
+    return x->initiated < y->initiated ? -1 : x->initiated > y->initiated;
+}
+
+void s3_list_uploads(struct s3_req *s)
+{
+    struct sl_http_request *r = s->q->http;
+    struct sl_arena *a = &r->arena;
+    if (s3_bucket_check(s))
+        return;
+    const char *prefix = sl_http_param(r, "prefix");
+    const char *key_marker = sl_http_param(r, "key-marker");
+    const char *mu = sl_http_param(r, "max-uploads");
+    long max = mu ? strtol(mu, NULL, 10) : 1000;
+    if (max <= 0 || max > 1000)
+        max = 1000;
+    struct sl_item *items = NULL;
+    size_t n = 0;
+    if (sl_kv_list(s->q->app->store, S3_NS_UPLOADS, s->bucket, NULL, NULL, 1000000, &items, &n)) {
+        s3_internal(s, NULL);
+        return;
+    }
+    struct upload_entry *e = sl_arena_alloc(a, (n + 1) * sizeof(*e));
+    size_t m = 0;
+    for (size_t i = 0; e && i < n; i++) {
+        json_t *v = json_loadb(items[i].val, items[i].val_len, 0, NULL);
+        const char *key = json_string_value(json_object_get(v, "key"));
+        if (key && (!prefix || strncmp(key, prefix, strlen(prefix)) == 0) &&
+            (!key_marker || strcmp(key, key_marker) > 0)) {
+            e[m].key = sl_arena_strdup(a, key);
+            e[m].id = sl_arena_strdup(a, items[i].sk);
+            e[m].initiated = json_integer_value(json_object_get(v, "initiated"));
+            m++;
+        }
+        json_decref(v);
+    }
+    if (e)
+        qsort(e, m, sizeof(*e), upload_cmp);
+    bool truncated = m > (size_t)max;
+    if (truncated)
+        m = (size_t)max;
+    struct sl_buf *b = &r->resp.body;
+    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult xmlns=\"" S3_XMLNS "\">");
+    sl_xml_element(b, "Bucket", s->bucket);
+    sl_xml_element(b, "KeyMarker", key_marker ? key_marker : "");
+    sl_xml_element(b, "UploadIdMarker", "");
+    if (truncated && m) {
+        sl_xml_element(b, "NextKeyMarker", e[m - 1].key);
+        sl_xml_element(b, "NextUploadIdMarker", e[m - 1].id);
+    }
+    if (prefix)
+        sl_xml_element(b, "Prefix", prefix);
+    sl_buf_printf(b, "<MaxUploads>%ld</MaxUploads><IsTruncated>%s</IsTruncated>", max,
+                  truncated ? "true" : "false");
+    for (size_t i = 0; i < m; i++) {
+        char ts[32];
+        s3_time(e[i].initiated, ts, sizeof(ts));
+        sl_buf_puts(b, "<Upload>");
+        sl_xml_element(b, "Key", e[i].key);
+        sl_xml_element(b, "UploadId", e[i].id);
+        owner_elements(b, s->q->account, "Initiator");
+        owner_elements(b, s->q->account, "Owner");
+        sl_buf_puts(b, "<StorageClass>STANDARD</StorageClass>");
+        sl_xml_element(b, "Initiated", ts);
+        sl_buf_puts(b, "</Upload>");
+    }
+    sl_buf_puts(b, "</ListMultipartUploadsResult>");
+    for (size_t i = 0; i < n; i++)
+        sl_item_free(&items[i]);
+    free(items);
+    s3_send_xml(s, 200);
+}

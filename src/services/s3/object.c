@@ -1,0 +1,646 @@
+/*
+ * S3 objects: PutObject, GetObject/HeadObject (ranges, conditions),
+ * DeleteObject(s), CopyObject, and the metadata kept with each object.
+ */
+#include "services/s3/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* Headers stored with an object and returned by GET and HEAD. */
+static const char *const stored_headers[] = {
+    "content-type",     "content-encoding", "content-disposition",
+    "content-language", "cache-control",    "expires",
+    "x-amz-website-redirect-location",
+};
+
+/* ---- metadata -------------------------------------------------------- */
+
+int s3_object_parse(const struct sl_item *it, struct s3_object *o)
+{
+    memset(o, 0, sizeof(*o));
+    json_t *v = json_loadb(it->val, it->val_len, 0, NULL);
+    if (!v)
+        return SL_ECORRUPT;
+    snprintf(o->etag, sizeof(o->etag), "%s", json_string_value(json_object_get(v, "etag")) ?: "");
+    o->size = (uint64_t)json_integer_value(json_object_get(v, "size"));
+    o->mtime_ms = json_integer_value(json_object_get(v, "mtime"));
+    o->headers = json_incref(json_object_get(v, "headers"));
+    o->meta = json_incref(json_object_get(v, "meta"));
+    json_decref(v);
+    if (!o->headers)
+        o->headers = json_object();
+    if (!o->meta)
+        o->meta = json_object();
+    return 0;
+}
+
+char *s3_object_dump(const struct s3_object *o)
+{
+    json_t *v = json_pack("{s:s, s:I, s:I, s:O, s:O}", "etag", o->etag, "size",
+                          (json_int_t)o->size, "mtime", (json_int_t)o->mtime_ms, "headers",
+                          o->headers, "meta", o->meta);
+    char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    return s;
+}
+
+void s3_object_free(struct s3_object *o)
+{
+    json_decref(o->headers);
+    json_decref(o->meta);
+    o->headers = o->meta = NULL;
+}
+
+int s3_object_from_request(struct s3_req *s, struct s3_object *o)
+{
+    struct sl_http_request *r = s->q->http;
+    o->headers = json_object();
+    o->meta = json_object();
+    size_t meta_bytes = 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const char *name = r->headers[i].name, *val = r->headers[i].value;
+        if (strncasecmp(name, "x-amz-meta-", 11) == 0) {
+            char lower[256];
+            size_t n = strlen(name + 11);
+            if (n >= sizeof(lower))
+                return SL_ETOOBIG;
+            for (size_t k = 0; k <= n; k++) {
+                char c = name[11 + k];
+                lower[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            }
+            meta_bytes += n + strlen(val);
+            json_object_set_new(o->meta, lower, json_string(val));
+            continue;
+        }
+        for (size_t k = 0; k < SL_ARRAY_LEN(stored_headers); k++) {
+            if (strcasecmp(name, stored_headers[k]) != 0)
+                continue;
+            if (k == 1) {
+                /* aws-chunked is transport framing, not the object's. */
+                char buf[256];
+                size_t w = 0;
+                const char *p = val;
+                while (*p) {
+                    const char *comma = strchr(p, ',');
+                    size_t n = comma ? (size_t)(comma - p) : strlen(p);
+                    while (n && *p == ' ') {
+                        p++;
+                        n--;
+                    }
+                    if (n && !(n == 11 && strncasecmp(p, "aws-chunked", 11) == 0) &&
+                        w + n + 1 < sizeof(buf)) {
+                        if (w)
+                            buf[w++] = ',';
+                        memcpy(buf + w, p, n);
+                        w += n;
+                    }
+                    p = comma ? comma + 1 : p + n;
+                }
+                buf[w] = '\0';
+                if (w)
+                    json_object_set_new(o->headers, stored_headers[k], json_string(buf));
+            } else {
+                json_object_set_new(o->headers, stored_headers[k], json_string(val));
+            }
+        }
+    }
+    if (!json_object_get(o->headers, "content-type"))
+        json_object_set_new(o->headers, "content-type", json_string("binary/octet-stream"));
+    return meta_bytes > S3_MAX_METADATA ? SL_ETOOBIG : 0;
+}
+
+static const char *const header_case[] = {
+    "Content-Type",     "Content-Encoding", "Content-Disposition",
+    "Content-Language", "Cache-Control",    "Expires",
+    "x-amz-website-redirect-location",
+};
+
+void s3_object_headers(struct s3_req *s, const struct s3_object *o)
+{
+    struct sl_http_request *r = s->q->http;
+    char etag[64], lm[40];
+    snprintf(etag, sizeof(etag), "\"%s\"", o->etag);
+    sl_time_http((time_t)(o->mtime_ms / 1000), lm, sizeof(lm));
+    sl_http_set_header(r, "ETag", etag);
+    sl_http_set_header(r, "Last-Modified", lm);
+    sl_http_set_header(r, "Accept-Ranges", "bytes");
+    for (size_t k = 0; k < SL_ARRAY_LEN(stored_headers); k++) {
+        const char *v = json_string_value(json_object_get(o->headers, stored_headers[k]));
+        if (v)
+            sl_http_set_header(r, header_case[k], v);
+    }
+    const char *name;
+    json_t *val;
+    json_object_foreach(o->meta, name, val)
+    {
+        char h[300];
+        snprintf(h, sizeof(h), "x-amz-meta-%s", name);
+        sl_http_set_header(r, h, json_string_value(val));
+    }
+}
+
+/* ---- PutObject ------------------------------------------------------- */
+
+struct put_txn {
+    const char *bucket, *key;
+    const char *val;
+    const struct sl_blob *blob;
+};
+
+static int put_object_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct put_txn *p = arg;
+    struct sl_item it;
+    int rc = sl_txn_get(t, S3_NS_BUCKETS, "", p->bucket, &it);
+    if (rc)
+        return rc;
+    sl_item_free(&it);
+    return sl_txn_put(t, S3_NS_OBJECTS, p->bucket, p->key, p->val, strlen(p->val), p->blob);
+}
+
+/* Commits an object whose bytes are in blob; answers the request. */
+static void store_object(struct s3_req *s, struct s3_object *o, struct sl_blob *blob)
+{
+    char *val = s3_object_dump(o);
+    if (!val) {
+        sl_blob_discard(s->q->app->store, blob);
+        s3_internal(s, NULL);
+        return;
+    }
+    struct put_txn p = {s->bucket, s->key, val, blob};
+    struct sl_err err = {0};
+    int rc = sl_store_write(s->q->app->store, put_object_txn, &p, &err);
+    free(val);
+    if (rc) {
+        sl_blob_discard(s->q->app->store, blob);
+        if (rc == SL_ENOTFOUND)
+            s3_no_such_bucket(s);
+        else
+            s3_internal(s, &err);
+        return;
+    }
+    char etag[64];
+    snprintf(etag, sizeof(etag), "\"%s\"", o->etag);
+    sl_http_set_header(s->q->http, "ETag", etag);
+}
+
+static void put_object_finish(struct s3_req *s)
+{
+    struct s3_object o = {0};
+    struct sl_blob blob = {0};
+    int rc = s3_object_from_request(s, &o);
+    if (rc == SL_ETOOBIG) {
+        s3_error(s, 400, "MetadataTooLarge",
+                 "Your metadata headers exceed the maximum allowed metadata size.");
+        goto done;
+    }
+    rc = sl_blob_writer_finish(s->writer, &blob);
+    s->writer = NULL; /* finish frees it */
+    if (rc) {
+        s3_internal(s, NULL);
+        goto done;
+    }
+    sl_hex_encode(s->body_md5, SL_MD5_LEN, o.etag);
+    o.size = blob.size;
+    o.mtime_ms = sl_time_now_ms();
+    store_object(s, &o, &blob);
+    if (!s->q->http->resp.ready)
+        s3_send_xml(s, 200);
+done:
+    sl_blob_free(&blob);
+    s3_object_free(&o);
+}
+
+void s3_put_object_begin(struct s3_req *s)
+{
+    /* Fail before the body arrives when the bucket is missing, as S3 does
+     * (a client sending Expect: 100-continue never uploads the body). */
+    if (s3_bucket_check(s))
+        return;
+    s3_take_blob(s, put_object_finish);
+}
+
+/* ---- GetObject / HeadObject ----------------------------------------- */
+
+/* Whether an entity tag list (If-Match / If-None-Match) matches etag. */
+static bool etag_matches(const char *list, const char *etag)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && end[-1] == ' ')
+            end--;
+        if (end - start == 1 && *start == '*')
+            return true;
+        if (end - start >= 2 && *start == '"' && end[-1] == '"') {
+            start++;
+            end--;
+        }
+        if ((size_t)(end - start) == strlen(etag) && strncmp(start, etag, strlen(etag)) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Evaluates the conditional headers (RFC 7232 order, as S3 does): 0 to go
+ * on, else the status to answer with (304 or 412). */
+static int check_conditions(struct sl_http_request *r, const struct s3_object *o,
+                            const char *prefix)
+{
+    char h[64];
+    time_t mtime = (time_t)(o->mtime_ms / 1000), t;
+    snprintf(h, sizeof(h), "%sIf-Match", prefix);
+    const char *im = sl_http_header(r, h);
+    snprintf(h, sizeof(h), "%sIf-None-Match", prefix);
+    const char *inm = sl_http_header(r, h);
+    snprintf(h, sizeof(h), "%sIf-Modified-Since", prefix);
+    const char *ims = sl_http_header(r, h);
+    snprintf(h, sizeof(h), "%sIf-Unmodified-Since", prefix);
+    const char *ius = sl_http_header(r, h);
+    if (im) {
+        if (!etag_matches(im, o->etag))
+            return 412;
+    } else if (ius && sl_time_parse_http(ius, &t) == 0 && mtime > t) {
+        return 412;
+    }
+    if (inm) {
+        if (etag_matches(inm, o->etag))
+            return 304;
+    } else if (ims && sl_time_parse_http(ims, &t) == 0 && mtime <= t) {
+        return 304;
+    }
+    return 0;
+}
+
+/* Parses a single byte range against size. Returns 1 with [*first, *last]
+ * for a satisfiable range, 0 to ignore the header (absent, malformed or
+ * several ranges: S3 then sends the whole object), -1 when unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return 0;
+    const char *p = h + 6;
+    char *end;
+    if (*p == '-') {
+        if (p[1] < '0' || p[1] > '9')
+            return 0;
+        uint64_t n = strtoull(p + 1, &end, 10);
+        if (*end)
+            return 0;
+        if (n == 0 || size == 0)
+            return -1;
+        *first = n >= size ? 0 : size - n;
+        *last = size - 1;
+        return 1;
+    }
+    if (*p < '0' || *p > '9')
+        return 0;
+    uint64_t a = strtoull(p, &end, 10);
+    if (*end != '-')
+        return 0;
+    p = end + 1;
+    uint64_t b = UINT64_MAX;
+    if (*p) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        b = strtoull(p, &end, 10);
+        if (*end || b < a)
+            return 0;
+    }
+    if (a >= size)
+        return -1;
+    *first = a;
+    *last = b >= size ? size - 1 : b;
+    return 1;
+}
+
+/* response-* query parameters that override headers of a GET. */
+static const struct {
+    const char *param, *header;
+} overrides[] = {
+    {"response-content-type", "Content-Type"},
+    {"response-content-language", "Content-Language"},
+    {"response-expires", "Expires"},
+    {"response-cache-control", "Cache-Control"},
+    {"response-content-disposition", "Content-Disposition"},
+    {"response-content-encoding", "Content-Encoding"},
+};
+
+void s3_get_object(struct s3_req *s, bool head)
+{
+    struct sl_http_request *r = s->q->http;
+    struct sl_store *st = s->q->app->store;
+    if (s3_bucket_check(s))
+        return;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        struct sl_item it;
+        int rc = sl_kv_get(st, S3_NS_OBJECTS, s->bucket, s->key, &it);
+        if (rc == SL_ENOTFOUND) {
+            s3_no_such_key(s);
+            return;
+        }
+        struct s3_object o;
+        if (rc || s3_object_parse(&it, &o)) {
+            if (!rc)
+                sl_item_free(&it);
+            s3_internal(s, NULL);
+            return;
+        }
+        int fd = -1;
+        rc = sl_blob_open(st, &it.blob, &fd);
+        if (rc == SL_ENOTFOUND) {
+            /* Replaced between the read and the open: read again. */
+            s3_object_free(&o);
+            sl_item_free(&it);
+            continue;
+        }
+        if (rc) {
+            s3_object_free(&o);
+            sl_item_free(&it);
+            s3_internal(s, NULL);
+            return;
+        }
+        int cond = check_conditions(r, &o, "");
+        uint64_t first = 0, last = o.size ? o.size - 1 : 0;
+        int range = cond ? 0 : parse_range(sl_http_header(r, "Range"), o.size, &first, &last);
+        if (cond == 412) {
+            s3_error(s, 412, "PreconditionFailed",
+                     "At least one of the pre-conditions you specified did not hold");
+        } else if (range < 0) {
+            char actual[32];
+            snprintf(actual, sizeof(actual), "%llu", (unsigned long long)o.size);
+            const char *extra[] = {"RangeRequested", sl_http_header(r, "Range"),
+                                   "ActualObjectSize", actual, NULL};
+            sl_svc_error(s->q, 416, "InvalidRange", extra, "The requested range is not satisfiable");
+        } else {
+            s3_object_headers(s, &o);
+            sl_aws_set_request_id(r, SL_PROTO_REST_XML, s->q->request_id);
+            if (!head) {
+                for (size_t k = 0; k < SL_ARRAY_LEN(overrides); k++) {
+                    const char *v = sl_http_param(r, overrides[k].param);
+                    if (v)
+                        sl_http_set_header(r, overrides[k].header, v);
+                }
+            }
+            int status = cond ? cond : range > 0 ? 206 : 200;
+            uint64_t len = o.size ? last - first + 1 : 0;
+            if (status == 206) {
+                char cr[80];
+                snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)first,
+                         (unsigned long long)last, (unsigned long long)o.size);
+                sl_http_set_header(r, "Content-Range", cr);
+            }
+            if (status == 304) {
+                sl_http_send(r, 304);
+            } else if (fd >= 0) {
+                sl_http_send_fd(r, status, fd, first, len);
+                fd = -1;
+            } else {
+                sl_buf_append(&r->resp.body, it.blob.inline_data ? it.blob.inline_data + first : "",
+                              len);
+                sl_http_send(r, status);
+            }
+        }
+        if (fd >= 0)
+            close(fd);
+        s3_object_free(&o);
+        sl_item_free(&it);
+        return;
+    }
+    s3_internal(s, NULL);
+}
+
+/* ---- DeleteObject(s) ------------------------------------------------- */
+
+struct delete_txn {
+    const char *bucket;
+    const char **keys;
+    int *results;
+    size_t n;
+};
+
+static int delete_objects_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct delete_txn *d = arg;
+    for (size_t i = 0; i < d->n; i++) {
+        int rc = sl_txn_delete(t, S3_NS_OBJECTS, d->bucket, d->keys[i]);
+        if (rc && rc != SL_ENOTFOUND)
+            return rc;
+        d->results[i] = 0;
+    }
+    return 0;
+}
+
+void s3_delete_object(struct s3_req *s)
+{
+    if (s3_bucket_check(s))
+        return;
+    int result = 0;
+    const char *keys[1] = {s->key};
+    struct delete_txn d = {s->bucket, keys, &result, 1};
+    struct sl_err err = {0};
+    int rc = sl_store_write(s->q->app->store, delete_objects_txn, &d, &err);
+    if (rc) {
+        s3_internal(s, &err);
+        return;
+    }
+    s3_send_xml(s, 204);
+}
+
+static void malformed_xml(struct s3_req *s)
+{
+    s3_error(s, 400, "MalformedXML",
+             "The XML you provided was not well-formed or did not validate against our "
+             "published schema");
+}
+
+static void delete_objects_finish(struct s3_req *s)
+{
+    struct sl_arena *a = &s->q->http->arena;
+    struct sl_xml_node *root;
+    struct sl_err err = {0};
+    if (sl_xml_parse(a, s->body.data ? s->body.data : "", s->body.len, &root, &err) ||
+        strcmp(root->name, "Delete") != 0) {
+        malformed_xml(s);
+        return;
+    }
+    const char *quiet = sl_xml_child_text(root, "Quiet");
+    bool is_quiet = quiet && strcasecmp(quiet, "true") == 0;
+    size_t n = 0;
+    for (struct sl_xml_node *c = root->children; c; c = c->next)
+        if (strcmp(c->name, "Object") == 0)
+            n++;
+    if (n == 0 || n > 1000) {
+        malformed_xml(s);
+        return;
+    }
+    const char **keys = sl_arena_alloc(a, n * sizeof(*keys));
+    int *results = sl_arena_alloc(a, n * sizeof(*results));
+    if (!keys || !results) {
+        s3_internal(s, NULL);
+        return;
+    }
+    size_t i = 0;
+    for (struct sl_xml_node *c = root->children; c; c = c->next) {
+        if (strcmp(c->name, "Object") != 0)
+            continue;
+        keys[i] = sl_xml_child_text(c, "Key");
+        if (!keys[i]) {
+            malformed_xml(s);
+            return;
+        }
+        results[i++] = -1;
+    }
+    struct delete_txn d = {s->bucket, keys, results, n};
+    int rc = sl_store_write(s->q->app->store, delete_objects_txn, &d, &err);
+    if (rc) {
+        s3_internal(s, &err);
+        return;
+    }
+    struct sl_buf *b = &s->q->http->resp.body;
+    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"" S3_XMLNS "\">");
+    for (i = 0; i < n && !is_quiet; i++) {
+        sl_buf_puts(b, "<Deleted>");
+        sl_xml_element(b, "Key", keys[i]);
+        sl_buf_puts(b, "</Deleted>");
+    }
+    sl_buf_puts(b, "</DeleteResult>");
+    s3_send_xml(s, 200);
+}
+
+void s3_delete_objects(struct s3_req *s)
+{
+    if (s3_bucket_check(s))
+        return;
+    struct sl_http_request *r = s->q->http;
+    bool has_digest = sl_http_header(r, "Content-MD5") != NULL;
+    for (size_t i = 0; i < r->nheaders && !has_digest; i++)
+        has_digest = strncasecmp(r->headers[i].name, "x-amz-checksum-", 15) == 0;
+    if (!has_digest) {
+        s3_error(s, 400, "InvalidRequest",
+                 "Missing required header for this request: Content-MD5");
+        return;
+    }
+    s3_take_xml(s, delete_objects_finish);
+}
+
+/* ---- CopyObject ------------------------------------------------------ */
+
+void s3_copy_object(struct s3_req *s)
+{
+    struct sl_http_request *r = s->q->http;
+    struct sl_store *st = s->q->app->store;
+    struct sl_arena *a = &r->arena;
+    if (s3_bucket_check(s))
+        return;
+    /* x-amz-copy-source: [/]bucket/key[?versionId=...], URL-encoded. */
+    const char *src = sl_http_header(r, "x-amz-copy-source");
+    struct sl_buf dec;
+    sl_buf_init(&dec, 4096);
+    const char *q = strchr(src, '?');
+    size_t n = q ? (size_t)(q - src) : strlen(src);
+    if (sl_uri_decode(&dec, src, n, false) || !dec.data) {
+        sl_buf_free(&dec);
+        s3_error(s, 400, "InvalidArgument", "Invalid copy source encoding");
+        return;
+    }
+    const char *p = dec.data[0] == '/' ? dec.data + 1 : dec.data;
+    const char *slash = strchr(p, '/');
+    if (!slash || !slash[1]) {
+        sl_buf_free(&dec);
+        s3_error(s, 400, "InvalidArgument",
+                 "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+        return;
+    }
+    const char *src_bucket = sl_arena_strndup(a, p, (size_t)(slash - p));
+    const char *src_key = sl_arena_strdup(a, slash + 1);
+    sl_buf_free(&dec);
+
+    const char *directive = sl_http_header(r, "x-amz-metadata-directive");
+    bool replace = directive && strcasecmp(directive, "REPLACE") == 0;
+    if (directive && !replace && strcasecmp(directive, "COPY") != 0) {
+        s3_error(s, 400, "InvalidArgument", "Unknown metadata directive.");
+        return;
+    }
+    if (!replace && strcmp(src_bucket, s->bucket) == 0 && strcmp(src_key, s->key) == 0) {
+        s3_error(s, 400, "InvalidRequest",
+                 "This copy request is illegal because it is trying to copy an object to "
+                 "itself without changing the object's metadata, storage class, website "
+                 "redirect location or encryption attributes.");
+        return;
+    }
+    struct sl_item it;
+    int rc = sl_kv_get(st, S3_NS_BUCKETS, "", src_bucket, &it);
+    if (rc) {
+        s3_error(s, 404, "NoSuchBucket", "The specified bucket does not exist");
+        return;
+    }
+    sl_item_free(&it);
+    rc = sl_kv_get(st, S3_NS_OBJECTS, src_bucket, src_key, &it);
+    if (rc) {
+        const char *extra[] = {"Key", src_key, NULL};
+        sl_svc_error(s->q, 404, "NoSuchKey", extra, "The specified key does not exist.");
+        return;
+    }
+    struct s3_object o = {0}, dst = {0};
+    struct sl_blob blob = {0};
+    if (s3_object_parse(&it, &o)) {
+        sl_item_free(&it);
+        s3_internal(s, NULL);
+        return;
+    }
+    int cond = check_conditions(r, &o, "x-amz-copy-source-");
+    if (cond) {
+        s3_error(s, 412, "PreconditionFailed",
+                 "At least one of the pre-conditions you specified did not hold");
+        goto done;
+    }
+    if (replace) {
+        if (s3_object_from_request(s, &dst) == SL_ETOOBIG) {
+            s3_error(s, 400, "MetadataTooLarge",
+                     "Your metadata headers exceed the maximum allowed metadata size.");
+            goto done;
+        }
+    } else {
+        dst.headers = json_incref(o.headers);
+        dst.meta = json_incref(o.meta);
+    }
+    memcpy(dst.etag, o.etag, sizeof(dst.etag));
+    dst.size = o.size;
+    dst.mtime_ms = sl_time_now_ms();
+    if (sl_blob_copy(st, &it.blob, &blob)) {
+        s3_internal(s, NULL);
+        goto done;
+    }
+    store_object(s, &dst, &blob);
+    if (!r->resp.ready) {
+        char ts[32], etag[64];
+        s3_time(dst.mtime_ms, ts, sizeof(ts));
+        snprintf(etag, sizeof(etag), "\"%s\"", dst.etag);
+        struct sl_buf *b = &r->resp.body;
+        sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult xmlns=\"" S3_XMLNS "\">");
+        sl_xml_element(b, "LastModified", ts);
+        sl_xml_element(b, "ETag", etag);
+        sl_buf_puts(b, "</CopyObjectResult>");
+        r->resp.nheaders = 0; /* the ETag travels in the body here */
+        s3_send_xml(s, 200);
+    }
+done:
+    sl_blob_free(&blob);
+    s3_object_free(&dst);
+    s3_object_free(&o);
+    sl_item_free(&it);
+}

@@ -1,0 +1,697 @@
+/*
+ * S3: routing a request to its operation (path-style and virtual-host
+ * style), taking bodies, errors, and the bucket operations.
+ */
+#include "services/s3/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- errors ---------------------------------------------------------- */
+
+void s3_error(struct s3_req *s, int status, const char *code, const char *msg)
+{
+    const char *extra[7] = {0};
+    size_t n = 0;
+    if (s->bucket && strcmp(code, "NoSuchBucket") == 0) {
+        extra[n++] = "BucketName";
+        extra[n++] = s->bucket;
+    }
+    if (s->key && strcmp(code, "NoSuchKey") == 0) {
+        extra[n++] = "Key";
+        extra[n++] = s->key;
+    }
+    sl_svc_error(s->q, status, code, extra, "%s", msg);
+}
+
+void s3_no_such_bucket(struct s3_req *s)
+{
+    s3_error(s, 404, "NoSuchBucket", "The specified bucket does not exist");
+}
+
+void s3_no_such_key(struct s3_req *s)
+{
+    s3_error(s, 404, "NoSuchKey", "The specified key does not exist.");
+}
+
+void s3_internal(struct s3_req *s, const struct sl_err *err)
+{
+    sl_error("s3", "%s %s/%s: %s", s->op, s->bucket ? s->bucket : "", s->key ? s->key : "",
+             err && err->msg[0] ? err->msg : "internal error");
+    s3_error(s, 500, "InternalError", "We encountered an internal error. Please try again.");
+}
+
+void s3_send_xml(struct s3_req *s, int status)
+{
+    sl_aws_set_request_id(s->q->http, SL_PROTO_REST_XML, s->q->request_id);
+    sl_http_set_header(s->q->http, "Content-Type", "application/xml");
+    sl_http_send(s->q->http, status);
+}
+
+void s3_time(int64_t ms, char *out, size_t n)
+{
+    sl_time_iso8601_ms(ms, out, n);
+}
+
+void s3_owner_id(const char *account, char out[65])
+{
+    uint8_t h[SL_SHA256_LEN];
+    sl_sha256(account, strlen(account), h);
+    sl_hex_encode(h, sizeof(h), out);
+}
+
+/* ---- bucket names ---------------------------------------------------- */
+
+bool sl_s3_bucket_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 3 || n > 63)
+        return false;
+    int dots = 0, digits_only = 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '.' && c != '-')
+            return false;
+        if ((i == 0 || i == n - 1) && !alnum)
+            return false;
+        if (c == '.') {
+            dots++;
+            if (name[i + 1] == '.' || name[i + 1] == '-' || (i && name[i - 1] == '-'))
+                return false;
+        } else if (!(c >= '0' && c <= '9')) {
+            digits_only = 0;
+        }
+    }
+    if (dots == 3 && digits_only)
+        return false; /* looks like an IP address */
+    if (strncmp(name, "xn--", 4) == 0 || strncmp(name, "sthree-", 7) == 0)
+        return false;
+    if (n >= 8 && strcmp(name + n - 8, "-s3alias") == 0)
+        return false;
+    if (n >= 7 && strcmp(name + n - 7, "--ol-s3") == 0)
+        return false;
+    return true;
+}
+
+/* Names that can never be a bucket, even a legacy one. */
+static bool bucket_name_plausible(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 1 || n > 255)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* ---- bodies ---------------------------------------------------------- */
+
+static void s3_state_free(struct sl_svc_request *q)
+{
+    struct s3_req *s = q->state;
+    if (!s)
+        return;
+    sl_blob_writer_abort(s->writer);
+    sl_buf_free(&s->body);
+    sl_hash_close(&s->md5);
+    sl_hash_close(&s->checksum);
+    free(s);
+    q->state = NULL;
+}
+
+static int body_blob(struct sl_svc_request *q, const char *data, size_t n)
+{
+    struct s3_req *s = q->state;
+    sl_hash_update(&s->md5, data, n);
+    if (s->has_checksum)
+        sl_hash_update(&s->checksum, data, n);
+    return sl_blob_writer_write(s->writer, data, n);
+}
+
+static int body_xml(struct sl_svc_request *q, const char *data, size_t n)
+{
+    struct s3_req *s = q->state;
+    sl_hash_update(&s->md5, data, n);
+    if (s->has_checksum)
+        sl_hash_update(&s->checksum, data, n);
+    return sl_buf_append(&s->body, data, n);
+}
+
+/* Checks Content-MD5 and x-amz-checksum-* against what was received; answers
+ * and returns false on a mismatch. md5 receives the body's MD5. */
+static bool verify_digests(struct s3_req *s, uint8_t md5[SL_MD5_LEN])
+{
+    sl_hash_final(&s->md5, md5);
+    const char *want = sl_http_header(s->q->http, "Content-MD5");
+    if (want) {
+        uint8_t got[SL_MD5_LEN + 3];
+        size_t len = 0;
+        if (sl_base64_decode(want, strlen(want), got, &len) || len != SL_MD5_LEN) {
+            s3_error(s, 400, "InvalidDigest", "The Content-MD5 you specified was invalid.");
+            return false;
+        }
+        if (memcmp(got, md5, SL_MD5_LEN) != 0) {
+            s3_error(s, 400, "BadDigest",
+                     "The Content-MD5 you specified did not match what we received.");
+            return false;
+        }
+    }
+    if (s->has_checksum) {
+        uint8_t digest[64];
+        size_t dlen = sl_hash_final(&s->checksum, digest);
+        const char *val = sl_http_header(s->q->http, s->checksum_header);
+        struct sl_buf b;
+        sl_buf_init(&b, 0);
+        sl_base64_encode(&b, digest, dlen);
+        bool ok = b.data && strcmp(b.data, val) == 0;
+        sl_buf_free(&b);
+        if (!ok) {
+            char msg[128];
+            const char *alg = s->checksum_header + strlen("x-amz-checksum-");
+            char upper[16] = {0};
+            for (size_t i = 0; i < sizeof(upper) - 1 && alg[i]; i++)
+                upper[i] = (char)(alg[i] >= 'a' && alg[i] <= 'z' ? alg[i] - 32 : alg[i]);
+            snprintf(msg, sizeof(msg), "The %s you specified did not match the calculated checksum.",
+                     upper);
+            s3_error(s, 400, "BadDigest", msg);
+            return false;
+        }
+        sl_http_set_header(s->q->http, s->checksum_header, val);
+    }
+    return true;
+}
+
+static void s3_end(struct sl_svc_request *q)
+{
+    struct s3_req *s = q->state;
+    if (!verify_digests(s, s->body_md5))
+        return;
+    s->finish(s);
+}
+
+static void s3_abort(struct sl_svc_request *q)
+{
+    s3_state_free(q);
+}
+
+/* Picks the x-amz-checksum-* header a request carries, if any. */
+static int setup_checksum(struct s3_req *s)
+{
+    static const struct {
+        const char *header;
+        enum sl_hash_alg alg;
+    } algs[] = {
+        {"x-amz-checksum-crc32", SL_HASH_CRC32},
+        {"x-amz-checksum-crc32c", SL_HASH_CRC32C},
+        {"x-amz-checksum-sha1", SL_HASH_SHA1},
+        {"x-amz-checksum-sha256", SL_HASH_SHA256},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(algs); i++) {
+        if (sl_http_header(s->q->http, algs[i].header)) {
+            s->checksum_header = algs[i].header;
+            s->has_checksum = true;
+            return sl_hash_init(&s->checksum, algs[i].alg);
+        }
+    }
+    return 0;
+}
+
+static bool take_common(struct s3_req *s, void (*finish)(struct s3_req *s))
+{
+    if (sl_hash_init(&s->md5, SL_HASH_MD5) || setup_checksum(s)) {
+        s3_internal(s, NULL);
+        return false;
+    }
+    s->finish = finish;
+    s->q->end = s3_end;
+    s->q->abort = s3_abort;
+    return true;
+}
+
+void s3_take_blob(struct s3_req *s, void (*finish)(struct s3_req *s))
+{
+    struct sl_http_request *r = s->q->http;
+    const char *decoded = sl_http_header(r, "x-amz-decoded-content-length");
+    uint64_t len = r->content_length;
+    if (decoded)
+        len = strtoull(decoded, NULL, 10);
+    if (!r->has_content_length) {
+        s3_error(s, 411, "MissingContentLength", "You must provide the Content-Length HTTP header.");
+        return;
+    }
+    if (len > S3_MAX_OBJECT_SIZE) {
+        s3_error(s, 400, "EntityTooLarge",
+                 "Your proposed upload exceeds the maximum allowed object size.");
+        return;
+    }
+    if (!take_common(s, finish))
+        return;
+    if (sl_blob_writer_new(s->q->app->store, &s->writer)) {
+        s3_internal(s, NULL);
+        return;
+    }
+    s->q->body = body_blob;
+}
+
+void s3_take_xml(struct s3_req *s, void (*finish)(struct s3_req *s))
+{
+    struct sl_http_request *r = s->q->http;
+    if (r->has_content_length && r->content_length > S3_MAX_XML_BODY) {
+        s3_error(s, 400, "MaxMessageLengthExceeded", "Your request was too big.");
+        return;
+    }
+    if (!take_common(s, finish))
+        return;
+    sl_buf_init(&s->body, S3_MAX_XML_BODY);
+    s->q->body = body_xml;
+}
+
+/* ---- buckets --------------------------------------------------------- */
+
+int s3_bucket_check(struct s3_req *s)
+{
+    struct sl_item it;
+    int rc = sl_kv_get(s->q->app->store, S3_NS_BUCKETS, "", s->bucket, &it);
+    if (rc == SL_ENOTFOUND) {
+        s3_no_such_bucket(s);
+        return rc;
+    }
+    if (rc) {
+        s3_internal(s, NULL);
+        return rc;
+    }
+    json_t *v = json_loadb(it.val, it.val_len, 0, NULL);
+    const char *owner = json_string_value(json_object_get(v, "owner"));
+    bool mine = owner && strcmp(owner, s->q->account) == 0;
+    json_decref(v);
+    sl_item_free(&it);
+    if (!mine) {
+        s3_error(s, 403, "AccessDenied", "Access Denied");
+        return SL_EAUTH;
+    }
+    return 0;
+}
+
+struct bucket_create {
+    const char *name, *account, *region;
+    int64_t now_ms;
+    bool existed_mine;
+};
+
+static int create_bucket_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    struct bucket_create *c = arg;
+    struct sl_item it;
+    int rc = sl_txn_get(t, S3_NS_BUCKETS, "", c->name, &it);
+    if (rc == 0) {
+        json_t *v = json_loadb(it.val, it.val_len, 0, NULL);
+        const char *owner = json_string_value(json_object_get(v, "owner"));
+        c->existed_mine = owner && strcmp(owner, c->account) == 0;
+        json_decref(v);
+        sl_item_free(&it);
+        return SL_EEXIST;
+    }
+    if (rc != SL_ENOTFOUND)
+        return rc;
+    json_t *v = json_pack("{s:s, s:s, s:I}", "owner", c->account, "region", c->region,
+                          "created", (json_int_t)c->now_ms);
+    char *val = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    if (!val)
+        return sl_errf(err, SL_ENOMEM, "out of memory");
+    rc = sl_txn_put(t, S3_NS_BUCKETS, "", c->name, val, strlen(val), NULL);
+    free(val);
+    return rc;
+}
+
+static void create_bucket_finish(struct s3_req *s)
+{
+    struct sl_arena *a = &s->q->http->arena;
+    const char *region = s->q->region;
+    if (s->body.len) {
+        struct sl_xml_node *root;
+        struct sl_err err = {0};
+        if (sl_xml_parse(a, s->body.data, s->body.len, &root, &err) ||
+            strcmp(root->name, "CreateBucketConfiguration") != 0) {
+            s3_error(s, 400, "MalformedXML",
+                     "The XML you provided was not well-formed or did not validate against our "
+                     "published schema");
+            return;
+        }
+        const char *loc = sl_xml_child_text(root, "LocationConstraint");
+        if (loc && *loc) {
+            if (strcmp(loc, "us-east-1") == 0 || strlen(loc) > 30) {
+                s3_error(s, 400, "InvalidLocationConstraint",
+                         "The specified location-constraint is not valid");
+                return;
+            }
+            region = loc;
+        }
+    }
+    struct bucket_create c = {.name = s->bucket,
+                              .account = s->q->account,
+                              .region = region,
+                              .now_ms = sl_time_now_ms()};
+    struct sl_err err = {0};
+    int rc = sl_store_write(s->q->app->store, create_bucket_txn, &c, &err);
+    if (rc == SL_EEXIST) {
+        if (!c.existed_mine) {
+            s3_error(s, 409, "BucketAlreadyExists",
+                     "The requested bucket name is not available. The bucket namespace is "
+                     "shared by all users of the system. Please select a different name and "
+                     "try again.");
+            return;
+        }
+        if (strcmp(region, "us-east-1") != 0) {
+            s3_error(s, 409, "BucketAlreadyOwnedByYou",
+                     "Your previous request to create the named bucket succeeded and you "
+                     "already own it.");
+            return;
+        }
+    } else if (rc) {
+        s3_internal(s, &err);
+        return;
+    }
+    char loc[300];
+    snprintf(loc, sizeof(loc), "/%s", s->bucket);
+    sl_http_set_header(s->q->http, "Location", loc);
+    s3_send_xml(s, 200);
+}
+
+void s3_create_bucket(struct s3_req *s)
+{
+    if (!sl_s3_bucket_name_valid(s->bucket)) {
+        s3_error(s, 400, "InvalidBucketName", "The specified bucket is not valid.");
+        return;
+    }
+    s3_take_xml(s, create_bucket_finish);
+}
+
+void s3_head_bucket(struct s3_req *s)
+{
+    if (s3_bucket_check(s))
+        return;
+    sl_http_set_header(s->q->http, "x-amz-bucket-region", s->q->region);
+    s3_send_xml(s, 200);
+}
+
+void s3_get_bucket_location(struct s3_req *s)
+{
+    if (s3_bucket_check(s))
+        return;
+    struct sl_item it;
+    if (sl_kv_get(s->q->app->store, S3_NS_BUCKETS, "", s->bucket, &it)) {
+        s3_no_such_bucket(s);
+        return;
+    }
+    json_t *v = json_loadb(it.val, it.val_len, 0, NULL);
+    const char *region = json_string_value(json_object_get(v, "region"));
+    struct sl_buf *b = &s->q->http->resp.body;
+    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"" S3_XMLNS "\">");
+    if (region && strcmp(region, "us-east-1") != 0)
+        sl_xml_escape(b, region);
+    sl_buf_puts(b, "</LocationConstraint>");
+    json_decref(v);
+    sl_item_free(&it);
+    s3_send_xml(s, 200);
+}
+
+struct bucket_delete {
+    const char *name;
+};
+
+static int delete_bucket_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct bucket_delete *d = arg;
+    size_t n = 0;
+    int rc = sl_txn_count(t, S3_NS_OBJECTS, d->name, 1, &n);
+    if (rc)
+        return rc;
+    if (n)
+        return SL_ECONDITION;
+    rc = sl_txn_count(t, S3_NS_UPLOADS, d->name, 1, &n);
+    if (rc)
+        return rc;
+    if (n)
+        return SL_ECONDITION;
+    return sl_txn_delete(t, S3_NS_BUCKETS, "", d->name);
+}
+
+void s3_delete_bucket(struct s3_req *s)
+{
+    if (s3_bucket_check(s))
+        return;
+    struct bucket_delete d = {s->bucket};
+    struct sl_err err = {0};
+    int rc = sl_store_write(s->q->app->store, delete_bucket_txn, &d, &err);
+    if (rc == SL_ECONDITION) {
+        s3_error(s, 409, "BucketNotEmpty", "The bucket you tried to delete is not empty");
+        return;
+    }
+    if (rc == SL_ENOTFOUND) {
+        s3_no_such_bucket(s);
+        return;
+    }
+    if (rc) {
+        s3_internal(s, &err);
+        return;
+    }
+    s3_send_xml(s, 204);
+}
+
+void s3_list_buckets(struct s3_req *s)
+{
+    struct sl_item *items = NULL;
+    size_t count = 0;
+    int rc = sl_kv_list(s->q->app->store, S3_NS_BUCKETS, "", NULL, NULL, 100000, &items, &count);
+    if (rc) {
+        s3_internal(s, NULL);
+        return;
+    }
+    char owner[65];
+    s3_owner_id(s->q->account, owner);
+    struct sl_buf *b = &s->q->http->resp.body;
+    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"" S3_XMLNS "\"><Owner>");
+    sl_xml_element(b, "ID", owner);
+    sl_xml_element(b, "DisplayName", s->q->account);
+    sl_buf_puts(b, "</Owner><Buckets>");
+    for (size_t i = 0; i < count; i++) {
+        json_t *v = json_loadb(items[i].val, items[i].val_len, 0, NULL);
+        const char *o = json_string_value(json_object_get(v, "owner"));
+        if (o && strcmp(o, s->q->account) == 0) {
+            char ts[32];
+            s3_time(json_integer_value(json_object_get(v, "created")), ts, sizeof(ts));
+            sl_buf_puts(b, "<Bucket>");
+            sl_xml_element(b, "Name", items[i].sk);
+            sl_xml_element(b, "CreationDate", ts);
+            sl_buf_puts(b, "</Bucket>");
+        }
+        json_decref(v);
+        sl_item_free(&items[i]);
+    }
+    free(items);
+    sl_buf_puts(b, "</Buckets></ListAllMyBucketsResult>");
+    s3_send_xml(s, 200);
+}
+
+/* ---- routing --------------------------------------------------------- */
+
+/* Subresources S3 has that Sluice does not implement yet. */
+static const char *const unimplemented_params[] = {
+    "acl",       "tagging",   "versioning", "policy",    "cors",        "lifecycle",
+    "website",   "logging",   "replication", "encryption", "notification", "accelerate",
+    "analytics", "inventory", "metrics",    "ownershipControls", "publicAccessBlock",
+    "requestPayment", "restore", "select",  "torrent",   "versions",    "object-lock",
+    "retention", "legal-hold", "intelligent-tiering", "attributes", "policyStatus",
+};
+
+/* Finds the bucket of a virtual-host-style request in Host, if any. */
+static const char *vhost_bucket(struct sl_svc_request *q)
+{
+    const char *host = sl_http_header(q->http, "Host");
+    if (!host)
+        return NULL;
+    const char *end = strrchr(host, ':');
+    if (!end || strchr(end, ']'))
+        end = host + strlen(host);
+    static const char suffix[] = ".localhost";
+    size_t n = (size_t)(end - host), sn = sizeof(suffix) - 1;
+    if (n <= sn || strncasecmp(end - sn, suffix, sn) != 0)
+        return NULL;
+    size_t bn = n - sn;
+    if (bn >= 4 && strncasecmp(end - sn - 3, ".s3", 3) == 0)
+        bn -= 3; /* bucket.s3.localhost */
+    if (bn == 2 && strncasecmp(host, "s3", 2) == 0)
+        return NULL;
+    return sl_arena_strndup(&q->http->arena, host, bn);
+}
+
+static void route(struct s3_req *s)
+{
+    struct sl_http_request *r = s->q->http;
+    const char *m = r->method;
+    for (size_t i = 0; i < SL_ARRAY_LEN(unimplemented_params); i++) {
+        if (sl_http_has_param(r, unimplemented_params[i])) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "The '%s' subresource is not implemented by Sluice yet.",
+                     unimplemented_params[i]);
+            s3_error(s, 501, "NotImplemented", msg);
+            return;
+        }
+    }
+    if (!s->bucket) {
+        if (strcmp(m, "GET") == 0) {
+            s->op = "ListBuckets";
+            s3_list_buckets(s);
+            return;
+        }
+    } else if (!s->key) {
+        if (!bucket_name_plausible(s->bucket)) {
+            s3_error(s, 400, "InvalidBucketName", "The specified bucket is not valid.");
+            return;
+        }
+        if (strcmp(m, "PUT") == 0) {
+            s->op = "CreateBucket";
+            s3_create_bucket(s);
+            return;
+        }
+        if (strcmp(m, "HEAD") == 0) {
+            s->op = "HeadBucket";
+            s3_head_bucket(s);
+            return;
+        }
+        if (strcmp(m, "DELETE") == 0) {
+            s->op = "DeleteBucket";
+            s3_delete_bucket(s);
+            return;
+        }
+        if (strcmp(m, "GET") == 0) {
+            if (sl_http_has_param(r, "location")) {
+                s->op = "GetBucketLocation";
+                s3_get_bucket_location(s);
+            } else if (sl_http_has_param(r, "uploads")) {
+                s->op = "ListMultipartUploads";
+                s3_list_uploads(s);
+            } else {
+                const char *lt = sl_http_param(r, "list-type");
+                s->op = lt && strcmp(lt, "2") == 0 ? "ListObjectsV2" : "ListObjects";
+                s3_list_objects(s, lt && strcmp(lt, "2") == 0 ? 2 : 1);
+            }
+            return;
+        }
+        if (strcmp(m, "POST") == 0 && sl_http_has_param(r, "delete")) {
+            s->op = "DeleteObjects";
+            s3_delete_objects(s);
+            return;
+        }
+    } else {
+        if (!bucket_name_plausible(s->bucket)) {
+            s3_error(s, 400, "InvalidBucketName", "The specified bucket is not valid.");
+            return;
+        }
+        if (strlen(s->key) > 1024) {
+            s3_error(s, 400, "KeyTooLongError", "Your key is too long");
+            return;
+        }
+        bool upload = sl_http_has_param(r, "uploadId");
+        if (strcmp(m, "PUT") == 0) {
+            if (upload || sl_http_has_param(r, "partNumber")) {
+                s->op = "UploadPart";
+                s3_upload_part_begin(s);
+            } else if (sl_http_header(r, "x-amz-copy-source")) {
+                s->op = "CopyObject";
+                s3_copy_object(s);
+            } else {
+                s->op = "PutObject";
+                s3_put_object_begin(s);
+            }
+            return;
+        }
+        if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
+            if (upload && m[0] == 'G') {
+                s->op = "ListParts";
+                s3_list_parts(s);
+            } else {
+                s->op = m[0] == 'G' ? "GetObject" : "HeadObject";
+                s3_get_object(s, m[0] == 'H');
+            }
+            return;
+        }
+        if (strcmp(m, "DELETE") == 0) {
+            if (upload) {
+                s->op = "AbortMultipartUpload";
+                s3_abort_multipart(s);
+            } else {
+                s->op = "DeleteObject";
+                s3_delete_object(s);
+            }
+            return;
+        }
+        if (strcmp(m, "POST") == 0) {
+            if (sl_http_has_param(r, "uploads")) {
+                s->op = "CreateMultipartUpload";
+                s3_create_multipart(s);
+                return;
+            }
+            if (upload) {
+                s->op = "CompleteMultipartUpload";
+                s3_complete_multipart(s);
+                return;
+            }
+        }
+    }
+    s3_error(s, 405, "MethodNotAllowed",
+             "The specified method is not allowed against this resource.");
+}
+
+void sl_s3_begin(struct sl_svc_request *q)
+{
+    struct sl_http_request *r = q->http;
+    struct s3_req *s = calloc(1, sizeof(*s));
+    if (!s) {
+        sl_svc_error(q, 500, "InternalError", NULL, "out of memory");
+        return;
+    }
+    s->q = q;
+    s->op = "Unknown";
+    q->state = s;
+    q->state_free = s3_state_free;
+
+    if (r->header_bytes + strlen(r->query_raw) > S3_MAX_HEADER_SECTION) {
+        s3_error(s, 400, "RequestHeaderSectionTooLarge",
+                 "Your request header section exceeds the maximum allowed size.");
+        return;
+    }
+    struct sl_arena *a = &r->arena;
+    const char *path = r->path;
+    if (path[0] != '/') {
+        s3_error(s, 400, "InvalidURI", "Couldn't parse the specified URI.");
+        return;
+    }
+    const char *vb = vhost_bucket(q);
+    if (vb) {
+        s->bucket = vb;
+        if (path[1])
+            s->key = sl_arena_strdup(a, path + 1);
+    } else if (path[1]) {
+        const char *slash = strchr(path + 1, '/');
+        if (!slash) {
+            s->bucket = sl_arena_strdup(a, path + 1);
+        } else {
+            s->bucket = sl_arena_strndup(a, path + 1, (size_t)(slash - path - 1));
+            if (slash[1])
+                s->key = sl_arena_strdup(a, slash + 1);
+        }
+    }
+    if (s->bucket && strlen(s->bucket) == 0)
+        s->bucket = NULL;
+    route(s);
+}

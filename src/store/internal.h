@@ -1,0 +1,121 @@
+/*
+ * store/internal.h — what the files of the embedded store backend share:
+ * the store object, the table of prepared statements, the reader pool, the
+ * state of the batch the writer thread is running, and one test hook.
+ * Only the .c files of src/store and the store's unit test include it.
+ */
+#ifndef SL_STORE_INTERNAL_H
+#define SL_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+#define SL_STORE_LOG "store"
+
+/* A blob file is named by 16 random bytes in hex; a temp file has a prefix. */
+#define SL_BLOB_ID_LEN 32
+#define SL_BLOB_TMP_PREFIX "tmp-"
+
+/* Statements, prepared lazily per connection; their SQL is in store.c. */
+enum sl_stmt_id {
+    SL_STMT_BEGIN_WRITE,
+    SL_STMT_BEGIN_READ,
+    SL_STMT_COMMIT,
+    SL_STMT_ROLLBACK,
+    SL_STMT_SAVEPOINT,
+    SL_STMT_RELEASE,
+    SL_STMT_ROLLBACK_TO,
+    SL_STMT_GET,
+    SL_STMT_GET_FILE,
+    SL_STMT_PUT,
+    SL_STMT_DELETE,
+    SL_STMT_COUNT,
+    SL_STMT_LIST_GE,
+    SL_STMT_LIST_GE_LT,
+    SL_STMT_LIST_GT,
+    SL_STMT_LIST_GT_LT,
+    SL_STMT_PK_FIRST,
+    SL_STMT_PK_NEXT,
+    SL_STMT_FILE_USED,
+    SL_STMT_N
+};
+
+/* One SQLite connection with its statement cache. Used by one thread at a
+ * time: the writer thread, or the reader that took it from the pool. */
+struct sl_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[SL_STMT_N];
+    struct sl_conn *next; /* in the pool's free list */
+};
+
+/* A transaction waiting for (or running in) a batch; lives on the stack
+ * of the thread blocked in sl_store_write(). */
+struct sl_wreq {
+    sl_txn_fn fn;
+    void *arg;
+    struct sl_err *err;
+    int result;
+    bool done;
+    struct sl_wreq *next;
+};
+
+struct sl_txn {
+    struct sl_store *s;
+    struct sl_err *err;
+    bool put_file; /* stored a file blob: the batch fsyncs the blob dir */
+};
+
+struct sl_store {
+    char *dir;
+    char *db_path;
+    int dir_fd, blob_fd, lock_fd;
+
+    /* Owned by the writer thread once it runs (by sl_store_open before). */
+    struct sl_conn writer;
+    char **unlinks; /* blob files to remove once the batch commits */
+    size_t n_unlinks, cap_unlinks;
+
+    pthread_mutex_t pool_mu;
+    struct sl_conn *pool; /* idle reader connections */
+    size_t pool_idle;
+
+    pthread_mutex_t mu;  /* guards the fields below */
+    pthread_cond_t wake; /* something was queued, or closing */
+    pthread_cond_t done; /* a batch finished */
+    struct sl_wreq *head, *tail;
+    size_t queued;
+    size_t callers; /* threads inside sl_store_write(); close waits for 0 */
+    bool closing;
+    bool running;
+    pthread_t thread;
+    struct sl_store_stats stats;
+};
+
+/* Returns the cached statement id of c, preparing it on first use. The
+ * statement is reset and must be reset again after use. */
+int sl_store_stmt(struct sl_conn *c, enum sl_stmt_id id, sqlite3_stmt **out,
+                  struct sl_err *err);
+/* Turns a SQLite failure of c into an SL_E* code and a message in err. */
+int sl_store_sqlite_err(struct sl_conn *c, int rc, struct sl_err *err, const char *what);
+/* Takes a read-only connection from the pool (opening one if none is idle)
+ * and gives it back. */
+int sl_store_reader_get(struct sl_store *s, struct sl_conn **out, struct sl_err *err);
+void sl_store_reader_put(struct sl_store *s, struct sl_conn *c);
+
+/* Schedules blob file name (malloc'd, taken over) for removal after the
+ * running batch commits. Reserve first, so that pushing cannot fail. */
+int sl_store_unlink_reserve(struct sl_store *s);
+void sl_store_unlink_push(struct sl_store *s, char *name);
+
+/* Whether name has the shape of a blob file id (never a path). */
+bool sl_blob_id_valid(const char *name);
+
+/*
+ * Test hook: waits until at least n transactions are queued and not yet
+ * taken by the writer, or timeout_ms passed (then SL_EAGAIN).
+ */
+int sl_store_wait_queued(struct sl_store *s, size_t n, int64_t timeout_ms);
+
+#endif

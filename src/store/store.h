@@ -1,0 +1,156 @@
+/*
+ * store — the primitives every service is built on. This header holds the
+ * two this stage needs: kv (keyed items in namespaces, ordered by a
+ * partition key and a sort key, written in transactions) and blob (large
+ * immutable byte strings, streamed in, published atomically with the item
+ * that refers to them). The embedded backend is SQLite (WAL, STRICT tables,
+ * numbered migrations) plus files; services never see SQLite.
+ *
+ * Durability: every write goes through one writer thread that batches the
+ * transactions submitted concurrently into one SQLite transaction and one
+ * fsync (group commit). sl_store_write() returns only after that commit is
+ * on disk, so an acknowledged write survives kill -9.
+ *
+ * May call: core, SQLite, libc.
+ */
+#ifndef SL_STORE_H
+#define SL_STORE_H
+
+#include "core/core.h"
+
+struct sl_store;
+struct sl_txn;
+
+/* Objects up to this size are kept inline in SQLite; larger ones are files. */
+#define SL_BLOB_INLINE_MAX (64 * 1024)
+
+/* Opens (creating and migrating) the store in dir. */
+int sl_store_open(struct sl_store **out, const char *dir, struct sl_err *err);
+/* Waits for queued writes, stops the writer and closes everything. NULL ok. */
+void sl_store_close(struct sl_store *s);
+
+/* ---- blobs ------------------------------------------------------------ */
+
+/*
+ * A blob as an item refers to it: either inline bytes or a file in the
+ * store's blob directory. Caller-owned; release with sl_blob_free().
+ */
+struct sl_blob {
+    uint64_t size;
+    char *inline_data; /* malloc'd when the blob is inline, else NULL */
+    char *file_id;     /* malloc'd file name when on disk, else NULL */
+};
+void sl_blob_free(struct sl_blob *b);
+
+/*
+ * Streams a new blob in. Bytes accumulate in memory up to
+ * SL_BLOB_INLINE_MAX, then spill to a temp file in the blob directory and
+ * go straight to it (memory use stays bounded whatever the size).
+ * sl_blob_writer_finish() fdatasyncs and renames the file into place (or
+ * hands over the bytes of an inline blob) and fills out; it frees the
+ * writer whether it succeeds or not. The blob becomes reachable only when
+ * a transaction stores it with sl_txn_put(); until then, remove it with
+ * sl_blob_discard(). sl_blob_writer_abort() frees an unfinished writer and
+ * removes what was written; it accepts NULL. After a failed write the
+ * writer only fails: abort it.
+ */
+struct sl_blob_writer;
+int sl_blob_writer_new(struct sl_store *s, struct sl_blob_writer **out);
+int sl_blob_writer_write(struct sl_blob_writer *w, const void *p, size_t n);
+uint64_t sl_blob_writer_size(const struct sl_blob_writer *w);
+int sl_blob_writer_finish(struct sl_blob_writer *w, struct sl_blob *out);
+void sl_blob_writer_abort(struct sl_blob_writer *w);
+/* Appends the bytes of a committed blob to w (copy_file_range for files). */
+int sl_blob_writer_append_blob(struct sl_blob_writer *w, const struct sl_blob *src);
+/* Makes an independent copy of a committed blob, ready for sl_txn_put().
+ * SL_ENOTFOUND when the source file is gone. */
+int sl_blob_copy(struct sl_store *s, const struct sl_blob *src, struct sl_blob *out);
+/* Removes the file of a finished blob that was never committed (nothing to
+ * do for an inline one). b stays the caller's: sl_blob_free() it. */
+void sl_blob_discard(struct sl_store *s, struct sl_blob *b);
+
+/*
+ * Opens a committed blob for reading: *fd is an open descriptor of the
+ * blob's file (caller closes) or -1 when the blob is inline, in which case
+ * the bytes are in b->inline_data. SL_ENOTFOUND when the file is gone
+ * (the item was replaced meanwhile: read the item again). SL_EINVAL for
+ * the inline blob of a listed item, whose bytes were not loaded.
+ */
+int sl_blob_open(struct sl_store *s, const struct sl_blob *b, int *fd);
+
+/* ---- kv items --------------------------------------------------------- */
+
+/* One item. Caller-owned when returned; release with sl_item_free(). */
+struct sl_item {
+    char *ns, *pk, *sk;
+    char *val; /* value bytes (services keep JSON here), NUL-terminated */
+    size_t val_len;
+    struct sl_blob blob; /* size 0 and both pointers NULL when none */
+    bool has_blob;
+};
+void sl_item_free(struct sl_item *it);
+
+/* Reads one item outside any transaction (a consistent snapshot of the
+ * last commit). SL_ENOTFOUND when absent. */
+int sl_kv_get(struct sl_store *s, const char *ns, const char *pk, const char *sk,
+              struct sl_item *out);
+
+/*
+ * Lists items of (ns, pk) whose sort key starts with prefix (NULL or "" for
+ * all) and is strictly greater than after (NULL for from the start), in
+ * byte order of the sort key, at most limit of them (0 lists none,
+ * SIZE_MAX all). *items is malloc'd, NULL when *count is 0 (free each
+ * with sl_item_free, then the array). Listed items carry has_blob,
+ * blob.size and blob.file_id, but not the bytes of inline blobs
+ * (blob.inline_data is NULL): sl_kv_get() the item for those.
+ */
+int sl_kv_list(struct sl_store *s, const char *ns, const char *pk, const char *prefix,
+               const char *after, size_t limit, struct sl_item **items, size_t *count);
+
+/* Lists the distinct partition keys of ns in byte order. *pks is
+ * malloc'd, as is each key (free each, then the array). */
+int sl_kv_list_pks(struct sl_store *s, const char *ns, char ***pks, size_t *count);
+
+/* ---- transactions ----------------------------------------------------- */
+
+/*
+ * A transaction is a function run by the writer thread inside the current
+ * batch, under a savepoint: if it returns non-zero everything it did is
+ * rolled back and that code comes back from sl_store_write(); the other
+ * transactions of the batch are unaffected. It must not block and must not
+ * call sl_store_write(). err carries its message back to the caller.
+ */
+typedef int (*sl_txn_fn)(struct sl_txn *t, void *arg, struct sl_err *err);
+
+/* Runs fn in the next batch and returns once that batch is durable: fn's
+ * result, or SL_EIO (with the reason in err) when the batch as a whole
+ * could not commit, or SL_ECLOSED once sl_store_close() has begun. */
+int sl_store_write(struct sl_store *s, sl_txn_fn fn, void *arg, struct sl_err *err);
+
+/* Inside a transaction: reads see the transaction's own writes. */
+int sl_txn_get(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
+               struct sl_item *out);
+/* Counts items of (ns, pk), stopping at limit (0 = no limit). */
+int sl_txn_count(struct sl_txn *t, const char *ns, const char *pk, size_t limit,
+                 size_t *count);
+/*
+ * Inserts or replaces an item. blob may be NULL (the item has none), else a
+ * blob from sl_blob_writer_finish() or sl_blob_copy() that no item refers
+ * to yet (SL_EINVAL if its file is missing, has another size or belongs
+ * to another item); the struct stays the caller's. If sl_store_write()
+ * then fails, the caller removes the blob with sl_blob_discard(). The blob
+ * of a replaced item is deleted after the commit.
+ */
+int sl_txn_put(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
+               const char *val, size_t val_len, const struct sl_blob *blob);
+/* Deletes an item (and, after the commit, its blob). SL_ENOTFOUND if absent. */
+int sl_txn_delete(struct sl_txn *t, const char *ns, const char *pk, const char *sk);
+
+/* Statistics for tests and benchmarks, since sl_store_open(). */
+struct sl_store_stats {
+    uint64_t batches;      /* committed batches (= fsyncs of the database) */
+    uint64_t transactions; /* transactions run */
+};
+void sl_store_get_stats(struct sl_store *s, struct sl_store_stats *out);
+
+#endif

@@ -1,0 +1,178 @@
+"""Fixtures that start a real `sluice serve` on a free loopback port and
+hand out real clients (boto3, the aws CLI) pointed at it."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import boto3
+import botocore.config
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "build", "sluice"))
+AWS_CLI = "/usr/bin/aws"
+ACCESS_KEY = "AKIDEXAMPLE"
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(cond, timeout=20.0, what="condition"):
+    """Waits for cond() to be truthy, with a deadline."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+class Server:
+    """One `sluice serve` process with its own data directory."""
+
+    def __init__(self, data_dir, extra_args=(), env=None):
+        self.data_dir = data_dir
+        self.extra_args = list(extra_args)
+        self.env = env
+        self.port = None
+        self.proc = None
+        self.log_path = os.path.join(data_dir + ".log")
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, port=None):
+        self.port = port or free_port()
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        if self.env:
+            env.update(self.env)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [SLUICE, "serve", "--listen", f"127.0.0.1:{self.port}",
+             "--data-dir", self.data_dir] + self.extra_args,
+            stdout=self.log, stderr=self.log, env=env)
+        wait_until(self.healthy, what="sluice to answer /_sluice/health")
+        return self
+
+    def healthy(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"sluice exited with {self.proc.returncode}: {self.logs()}")
+        try:
+            with urllib.request.urlopen(self.endpoint + "/_sluice/health", timeout=1) as r:
+                return json.load(r)["status"] == "ok"
+        except OSError:
+            return False
+
+    def logs(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stops the server; returns its exit status."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        finally:
+            self.log.close()
+        return rc
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    data = str(tmp_path_factory.mktemp("sluice") / "data")
+    srv = Server(data).start()
+    yield srv
+    rc = srv.stop()
+    assert rc == 0, f"sluice exited with {rc} (sanitizer report?): {srv.logs()}"
+
+
+@pytest.fixture
+def fresh_server(tmp_path):
+    """A server of the test's own, for tests that restart or kill it."""
+    servers = []
+
+    def make(extra_args=(), env=None):
+        srv = Server(str(tmp_path / f"data{len(servers)}"), extra_args, env)
+        servers.append(srv)
+        return srv
+
+    yield make
+    for srv in servers:
+        if srv.proc and srv.proc.poll() is None:
+            srv.kill9()
+
+
+def client_config(**kw):
+    return botocore.config.Config(retries={"max_attempts": 1}, **kw)
+
+
+def s3_client(endpoint, addressing="path", **kw):
+    return boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id=kw.pop("access_key", ACCESS_KEY),
+        aws_secret_access_key=kw.pop("secret_key", SECRET_KEY),
+        config=client_config(s3={"addressing_style": addressing}, **kw))
+
+
+@pytest.fixture
+def s3(server):
+    return s3_client(server.endpoint)
+
+
+_bucket_counter = [0]
+
+
+@pytest.fixture
+def bucket(s3):
+    _bucket_counter[0] += 1
+    name = f"test-bucket-{os.getpid()}-{_bucket_counter[0]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def aws_cli(endpoint, *args, check=True, input=None, cwd=None):
+    """Runs the aws CLI from Debian against endpoint; returns the result."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_PAGER": "",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
+    proc = subprocess.run([AWS_CLI, "--endpoint-url", endpoint] + list(args),
+                          capture_output=True, text=True, env=env, input=input, cwd=cwd,
+                          timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"aws {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
