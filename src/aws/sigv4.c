@@ -10,6 +10,7 @@
  */
 #include "aws/sigv4.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,6 +277,39 @@ static int parse_signature(struct sl_sigv4_auth *auth, const char *s, size_t n,
     return 0;
 }
 
+/* An RFC 822/2822 date with a numeric zone, "Tue, 02 Jan 2024 03:04:05
+ * -0000" (what botocore puts in Date), which sl_time_parse_http, strict
+ * to HTTP's GMT form, does not take. */
+static int parse_rfc822_numeric(const char *s, time_t *out)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    struct tm tm = {0};
+    char mon[4] = {0}, zone[8] = {0};
+    int year, consumed = 0;
+    const char *comma = strchr(s, ',');
+    if (comma)
+        s = comma + 1;
+    if (sscanf(s, " %2d %3s %4d %2d:%2d:%2d %7s%n", &tm.tm_mday, mon, &year, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, zone, &consumed) != 7 ||
+        s[consumed] != '\0')
+        return SL_EINVAL;
+    const char *m = strlen(mon) == 3 ? strstr(months, mon) : NULL;
+    if (!m || (m - months) % 3 || strlen(zone) != 5 || (zone[0] != '+' && zone[0] != '-'))
+        return SL_EINVAL;
+    for (int i = 1; i < 5; i++)
+        if (zone[i] < '0' || zone[i] > '9')
+            return SL_EINVAL;
+    tm.tm_mon = (int)(m - months) / 3;
+    tm.tm_year = year - 1900;
+    if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60 || year < 1970)
+        return SL_EINVAL;
+    int offset = ((zone[1] - '0') * 10 + (zone[2] - '0')) * 3600 +
+                 ((zone[3] - '0') * 10 + (zone[4] - '0')) * 60;
+    *out = timegm(&tm) - (zone[0] == '+' ? offset : -offset);
+    return 0;
+}
+
 /* x-amz-date, else Date (converted to the basic format SigV4 signs). */
 static int parse_header_date(const struct sl_sigv4_request *req, struct sl_sigv4_auth *auth,
                              struct sl_err *err)
@@ -287,7 +321,8 @@ static int parse_header_date(const struct sl_sigv4_request *req, struct sl_sigv4
             return 0;
         }
     } else if ((d = sl_sigv4_header(req, "date")) != NULL &&
-               sl_time_parse_http(d, &auth->time) == 0) {
+               (sl_time_parse_http(d, &auth->time) == 0 ||
+                parse_rfc822_numeric(d, &auth->time) == 0)) {
         sl_time_amz(auth->time, auth->amz_date, sizeof(auth->amz_date));
         return 0;
     }
@@ -550,28 +585,18 @@ bool sl_sigv4_needs_payload_hash(const struct sl_sigv4_request *req,
 void sl_sigv4_signing_key(const char *secret_key, const char *date, const char *region,
                           const char *service, uint8_t out[SL_SHA256_LEN])
 {
-    /* The key "AWS4"+secret is hashed by HMAC anyway when longer than a
-     * block; building it in pieces avoids a length limit on the secret. */
+    char key[4 + SL_SIGV4_MAX_SECRET];
     uint8_t k[SL_SHA256_LEN];
     size_t slen = strlen(secret_key);
-    char small[256];
-    char *key = slen + 4 <= sizeof(small) ? small : malloc(slen + 4);
-    if (key) {
-        memcpy(key, "AWS4", 4);
-        memcpy(key + 4, secret_key, slen);
-        sl_hmac_sha256(key, slen + 4, date, strlen(date), k);
-        memset(key, 0, slen + 4);
-        if (key != small)
-            free(key);
-    } else {
-        /* Out of memory: derive from a key no client can have signed with,
-         * so the signature simply does not match. */
-        sl_random(k, sizeof(k));
-    }
+    assert(slen <= SL_SIGV4_MAX_SECRET);
+    memcpy(key, "AWS4", 4);
+    memcpy(key + 4, secret_key, slen);
+    sl_hmac_sha256(key, 4 + slen, date, strlen(date), k);
     sl_hmac_sha256(k, sizeof(k), region, strlen(region), k);
     sl_hmac_sha256(k, sizeof(k), service, strlen(service), k);
     sl_hmac_sha256(k, sizeof(k), "aws4_request", 12, out);
-    memset(k, 0, sizeof(k));
+    explicit_bzero(key, sizeof(key));
+    explicit_bzero(k, sizeof(k));
 }
 
 void sl_sigv4_sign(const uint8_t key[SL_SHA256_LEN], const char *string_to_sign, size_t n,
@@ -912,6 +937,11 @@ int sl_sigv4_verify(const struct sl_sigv4_request *req, const struct sl_sigv4_au
     sl_buf_reset(&res->string_to_sign);
     res->signature[0] = '\0';
 
+    if (strlen(secret_key) > SL_SIGV4_MAX_SECRET) {
+        rc = sl_errf(err, SL_EINVAL, "the secret key is longer than %d bytes",
+                     SL_SIGV4_MAX_SECRET);
+        goto done;
+    }
     if (memcmp(auth->date, auth->amz_date, 8) != 0) {
         rc = refuse(res,
                     auth->presigned ? SL_SIGV4_QUERY_MALFORMED : SL_SIGV4_HEADER_MALFORMED, err,

@@ -40,6 +40,7 @@
 #define SL_SIGV4_MAX_SCOPE_PART 63 /* region, service */
 #define SL_SIGV4_MAX_SIGNED_HEADERS 2048
 #define SL_SIGV4_MAX_TOKEN 4096
+#define SL_SIGV4_MAX_SECRET 256 /* AWS's are 40 characters */
 #define SL_SIGV4_SIG_HEX 64
 /* "YYYYMMDD/region/service/aws4_request" and its NUL. */
 #define SL_SIGV4_SCOPE_SIZE (9 + 2 * (SL_SIGV4_MAX_SCOPE_PART + 1) + 13)
@@ -208,7 +209,8 @@ void sl_sigv4_result_close(struct sl_sigv4_result *res);
  *
  * Returns 0 when the signature matches and the time is acceptable; res
  * then holds the signing key and seed signature for sl_chunked_init.
- * SL_EAGAIN when payload_hash is needed but NULL. SL_EAUTH when refused,
+ * SL_EAGAIN when payload_hash is needed but NULL. SL_EINVAL when the
+ * secret is longer than SL_SIGV4_MAX_SECRET. SL_EAUTH when refused,
  * with res->reason SL_SIGV4_MISMATCH, _SKEWED (request time more than 15
  * minutes from now), _EXPIRED, _NOT_YET_VALID (presigned) or
  * _UNSIGNED_HEADERS (S3: an x-amz-* header that is not signed). SL_EINVAL
@@ -224,7 +226,7 @@ int sl_sigv4_verify(const struct sl_sigv4_request *req, const struct sl_sigv4_au
 /* ---- signing primitives (also used by tests and by chunk verification) */
 
 /* kSigning = HMAC chain of "AWS4"+secret over date, region, service,
- * "aws4_request". */
+ * "aws4_request". The secret is at most SL_SIGV4_MAX_SECRET bytes. */
 void sl_sigv4_signing_key(const char *secret_key, const char *date, const char *region,
                           const char *service, uint8_t out[SL_SHA256_LEN]);
 /* Hex HMAC-SHA256 of a string to sign under key. */
@@ -245,10 +247,11 @@ void sl_sigv4_trailer_signature(const uint8_t key[SL_SHA256_LEN], const char *am
 
 /* ---- aws-chunked bodies --------------------------------------------------- */
 
-/* Caps on what the decoder holds at once. */
-#define SL_CHUNKED_MAX_LINE 4096     /* one chunk header or trailer line */
-#define SL_CHUNKED_MAX_TRAILER 16384 /* all trailer lines together */
-#define SL_CHUNKED_MAX_TRAILERS 16   /* trailer lines */
+/* The longest chunk header or trailer line (the decoder's one buffer). */
+#define SL_CHUNKED_MAX_LINE 4096
+/* Without x-amz-decoded-content-length, the most a body may decode to
+ * (S3's largest object, 5 TiB). */
+#define SL_CHUNKED_MAX_DECODED (5ull << 40)
 
 /* Receives decoded bytes in order. A non-zero return (a negative SL_E*
  * code) stops decoding; sl_chunked_feed returns it as is. */
@@ -320,8 +323,7 @@ struct sl_chunked {
     char chunk_sig[SL_SIGV4_SIG_HEX + 1]; /* this chunk's claimed signature */
     char checksum[96];                    /* the trailer's checksum value, base64 */
     bool have_checksum, have_trailer_sig;
-    unsigned trailer_lines;
-    size_t trailer_bytes;
+    bool skipped_blank; /* the one blank trailer line some clients send */
     size_t line_len;
     char line[SL_CHUNKED_MAX_LINE + 1];
 };
@@ -334,8 +336,7 @@ int sl_chunked_init(struct sl_chunked *c, const struct sl_chunked_config *cfg,
  * or (sticky, with c->reason): SL_EINVAL for malformed framing (non-hex
  * size, missing CRLF, bytes after the end, a missing or undeclared
  * trailer, more data than x-amz-decoded-content-length: reasons
- * BAD_ENCODING / INCOMPLETE_BODY), SL_ETOOBIG for a line or trailer past
- * its cap, SL_EAUTH for a wrong chunk or trailer signature (MISMATCH),
+ * BAD_ENCODING / INCOMPLETE_BODY), SL_ETOOBIG for a line past its cap, SL_EAUTH for a wrong chunk or trailer signature (MISMATCH),
  * SL_ECORRUPT for a checksum that does not match the data (BAD_DIGEST).
  */
 int sl_chunked_feed(struct sl_chunked *c, const void *p, size_t n, struct sl_err *err);

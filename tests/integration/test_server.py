@@ -1,0 +1,126 @@
+"""`sluice serve` itself: health endpoint, configuration by flags and
+SLUICE_* variables, graceful shutdown with a grace period for in-flight
+requests, structured logs, and the protocol-correct error of every service
+Sluice does not implement yet."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import urllib.request
+
+import boto3
+import botocore.exceptions
+import pytest
+
+from conftest import SLUICE, aws_cli, client_config, free_port, s3_client, wait_until
+
+
+def test_health(server):
+    """GET /_sluice/health answers JSON with status, version and uptime."""
+    with urllib.request.urlopen(server.endpoint + "/_sluice/health", timeout=5) as r:
+        assert r.headers["Content-Type"] == "application/json"
+        body = json.load(r)
+    assert body["status"] == "ok"
+    assert body["version"]
+    assert isinstance(body["uptime_seconds"], int) and body["uptime_seconds"] >= 0
+
+
+def test_env_configuration(fresh_server, tmp_path):
+    """SLUICE_LISTEN and SLUICE_DATA_DIR configure the server like the flags."""
+    port = free_port()
+    data = tmp_path / "envdata"
+    env = dict(os.environ, SLUICE_LISTEN=f"127.0.0.1:{port}", SLUICE_DATA_DIR=str(data),
+               SLUICE_LOG_LEVEL="warn")
+    proc = subprocess.Popen([SLUICE, "serve"], env=env, stderr=subprocess.PIPE)
+    try:
+        def up():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sluice/health", timeout=1):
+                    return True
+            except OSError:
+                assert proc.poll() is None
+                return False
+        wait_until(up, what="server on SLUICE_LISTEN")
+        assert (data / "sluice.db").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    # warn level: the info lines of start-up are not printed.
+    assert b"listening" not in proc.stderr.read()
+
+
+def test_bad_configuration_exits_nonzero(tmp_path):
+    """Invalid options are refused with a message and a non-zero exit."""
+    for args in (["--auth", "maybe"], ["--listen", "nonsense"], ["--log-level", "loud"],
+                 ["--auth", "strict"], ["--no-such-flag"]):
+        p = subprocess.run([SLUICE, "serve", "--data-dir", str(tmp_path / "d")] + args,
+                           capture_output=True, timeout=30)
+        assert p.returncode != 0, args
+        assert p.stderr, args
+
+
+def test_structured_logs(fresh_server):
+    """Log lines on stderr are logfmt: ts=, level=, comp=, msg=."""
+    srv = fresh_server().start()
+    assert srv.stop() == 0
+    lines = [l for l in srv.logs().splitlines() if l.startswith("ts=")]
+    assert lines
+    for l in lines:
+        assert " level=" in l and " comp=" in l and ' msg="' in l
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_graceful_shutdown_finishes_in_flight(fresh_server, sig):
+    """On SIGTERM/SIGINT an upload in flight gets the grace period to finish,
+    is acknowledged, and is there after a restart; the exit status is 0."""
+    srv = fresh_server().start()
+    s3 = s3_client(srv.endpoint)
+    s3.create_bucket(Bucket="graceful")
+    body = os.urandom(300_000)
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+    sock.sendall(f"PUT /graceful/inflight HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode())
+    # 100 Continue says the server has taken the request in: it is in flight.
+    assert sock.recv(100).startswith(b"HTTP/1.1 100")
+    srv.proc.send_signal(sig)
+    sock.sendall(body)
+    reply = sock.recv(4096)
+    sock.close()
+    assert reply.startswith(b"HTTP/1.1 200"), reply
+    assert srv.proc.wait(timeout=30) == 0
+    srv.log.close()
+    srv.start(port=srv.port)
+    assert s3.get_object(Bucket="graceful", Key="inflight")["Body"].read() == body
+    assert srv.stop() == 0
+
+
+def test_unimplemented_services_answer_in_their_protocol(server):
+    """A service Sluice does not implement yet answers with its protocol's
+    error shape, which boto3 turns into a clean ClientError."""
+    kw = dict(endpoint_url=server.endpoint, region_name="us-east-1",
+              aws_access_key_id="AKID", aws_secret_access_key="SECRET", config=client_config())
+    cases = [
+        ("sqs", lambda c: c.list_queues(), "InvalidAction"),               # query
+        ("kinesis", lambda c: c.list_streams(), "UnknownOperationException"),  # json 1.1
+        ("dynamodb", lambda c: c.list_tables(), "UnknownOperationException"),  # json 1.0
+        ("lambda", lambda c: c.list_functions(), "UnknownOperationException"),  # rest-json
+        ("sns", lambda c: c.list_topics(), "InvalidAction"),
+        ("events", lambda c: c.list_rules(), "UnknownOperationException"),
+    ]
+    for name, call, code in cases:
+        client = boto3.client(name, **kw)
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call(client)
+        assert e.value.response["Error"]["Code"] == code, name
+        assert "not implemented" in e.value.response["Error"]["Message"] or \
+            "not valid" in e.value.response["Error"]["Message"], name
+
+
+def test_unimplemented_service_cli_message(server):
+    """The aws CLI prints the error cleanly (no traceback)."""
+    p = aws_cli(server.endpoint, "kinesis", "list-streams", check=False)
+    assert p.returncode != 0
+    assert "UnknownOperationException" in p.stderr
+    assert "Traceback" not in p.stderr
