@@ -3,12 +3,15 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 5
+FUZZERS    := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 PYTHON     ?= /usr/bin/python3
 JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:4566
 DATA_DIR   ?= ./.sluice
 
-.PHONY: all deps build build-asan run test unit unit-asan integration bench clean
+.PHONY: all deps build build-asan run test unit unit-asan integration fuzz bench clean
 
 all: build
 
@@ -42,10 +45,26 @@ unit-asan: build-asan
 integration: build build-asan
 	SLUICE_BIN=$(CURDIR)/$(ASAN_BUILD)/sluice $(PYTHON) -m pytest -q tests/integration
 
-test: unit unit-asan integration
+# Each fuzz target runs its seed corpus and then FUZZ_SECONDS of new inputs
+# (make fuzz FUZZ_SECONDS=600 for a real session).
+$(FUZZ_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON >/dev/null
+
+fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZERS)
+	@set -e; for f in $(FUZZERS); do \
+	  corpus=tests/fuzz/corpus/$${f#fuzz_}; work=$(FUZZ_BUILD)/corpus/$${f#fuzz_}; \
+	  mkdir -p $$work; \
+	  echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 \
+	    -artifact_prefix=$(FUZZ_BUILD)/ $$work $$corpus 2>$(FUZZ_BUILD)/$$f.log \
+	    || { tail -50 $(FUZZ_BUILD)/$$f.log; exit 1; }; \
+	done
+
+test: unit unit-asan integration fuzz
 
 bench: build
 	$(MAKE) -C bench/s3 BUILD=$(CURDIR)/$(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

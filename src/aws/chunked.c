@@ -107,7 +107,7 @@ static int mark_failed(struct sl_chunked *c, int code, enum sl_sigv4_reason reas
 }
 
 /* Fails c and describes why in err; evaluates to code. */
-#define FAIL(c, err, code, reason, ...) \
+#define FAIL(c, err, code, reason, ...)                                                            \
     (mark_failed((c), (code), (reason)), sl_errf((err), (code), __VA_ARGS__))
 
 /* ---- config ------------------------------------------------------------- */
@@ -152,8 +152,7 @@ fail:
     return rc;
 }
 
-int sl_chunked_init(struct sl_chunked *c, const struct sl_chunked_config *cfg,
-                    struct sl_err *err)
+int sl_chunked_init(struct sl_chunked *c, const struct sl_chunked_config *cfg, struct sl_err *err)
 {
     assert(cfg->sink);
     memset(c, 0, sizeof(*c));
@@ -171,8 +170,7 @@ int sl_chunked_init(struct sl_chunked *c, const struct sl_chunked_config *cfg,
     case SL_SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRAILER:
         break;
     default:
-        return FAIL(c, err, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
-                    "the payload is not aws-chunked");
+        return FAIL(c, err, SL_EINVAL, SL_SIGV4_BAD_ENCODING, "the payload is not aws-chunked");
     }
     if (c->verify) {
         const struct sl_sigv4_result *seed = cfg->seed;
@@ -232,8 +230,7 @@ const char *sl_chunked_checksum(const struct sl_chunked *c, const char **name)
 /* ---- decoding ------------------------------------------------------------- */
 
 /* Checks the signature of the chunk whose data hashes to hash. */
-static int check_chunk(struct sl_chunked *c, const uint8_t hash[SL_SHA256_LEN],
-                       struct sl_err *err)
+static int check_chunk(struct sl_chunked *c, const uint8_t hash[SL_SHA256_LEN], struct sl_err *err)
 {
     char want[SL_SIGV4_SIG_HEX + 1];
     sl_sigv4_chunk_signature(c->key, c->amz_date, c->scope, c->prev_sig, hash, want);
@@ -285,8 +282,8 @@ static int size_line(struct sl_chunked *c, struct sl_err *err)
         return FAIL(c, err, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
                     "chunk header %u has unexpected data after the size", c->chunks + 1);
     }
-    uint64_t limit = c->cfg.decoded_length >= 0 ? (uint64_t)c->cfg.decoded_length
-                                                : SL_CHUNKED_MAX_DECODED;
+    uint64_t limit =
+        c->cfg.decoded_length >= 0 ? (uint64_t)c->cfg.decoded_length : SL_CHUNKED_MAX_DECODED;
     if (size > limit - c->decoded)
         return FAIL(c, err, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
                     c->cfg.decoded_length >= 0
@@ -418,8 +415,7 @@ static int trailer_line(struct sl_chunked *c, struct sl_err *err)
         c->have_trailer_sig = true;
         return 0;
     }
-    if (c->checksum_alg < 0 ||
-        strlen(checksums[c->checksum_alg].trailer) != nlen ||
+    if (c->checksum_alg < 0 || strlen(checksums[c->checksum_alg].trailer) != nlen ||
         strncasecmp(name, checksums[c->checksum_alg].trailer, nlen) != 0)
         return FAIL(c, err, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
                     "trailer \"%.*s\" was not declared by x-amz-trailer", (int)SL_MIN(nlen, 64u),
@@ -457,10 +453,9 @@ int sl_chunked_feed(struct sl_chunked *c, const void *p, size_t n, struct sl_err
             const char *nl = memchr(s, '\n', (size_t)(end - s));
             size_t take = nl ? (size_t)(nl - s) + 1 : (size_t)(end - s);
             if (take > SL_CHUNKED_MAX_LINE - c->line_len)
-                return FAIL(c, err, SL_ETOOBIG, SL_SIGV4_BAD_ENCODING,
-                            "%s line longer than %d bytes",
-                            c->state == SL_CHUNKED_SIZE ? "chunk header" : "trailer",
-                            SL_CHUNKED_MAX_LINE);
+                return FAIL(
+                    c, err, SL_ETOOBIG, SL_SIGV4_BAD_ENCODING, "%s line longer than %d bytes",
+                    c->state == SL_CHUNKED_SIZE ? "chunk header" : "trailer", SL_CHUNKED_MAX_LINE);
             memcpy(c->line + c->line_len, s, take);
             c->line_len += take;
             s += take;

@@ -49,8 +49,13 @@ static int parse(struct sl_credentials *c, const char *text, const char *where,
     if (!copy)
         return sl_errf(err, SL_ENOMEM, "out of memory");
     int rc = 0, lineno = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char *next = copy;
+    while (next) {
+        char *line = next;
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        next = nl ? nl + 1 : NULL;
         lineno++;
         char *l = trim(line);
         if (!*l || *l == '#' || *l == ';')

@@ -131,7 +131,8 @@ static bool query_next(const char **cur, const char *end, struct qpair *p)
 }
 
 /* Finds the first query parameter whose decoded name is name and decodes
- * its value ('+' as a space, like the canonical query) into out. 0, SL_ENOTFOUND, SL_EINVAL (bad escape), SL_ETOOBIG. */
+ * its value ('+' as a space, as in the canonical query) into out.
+ * 0, SL_ENOTFOUND, SL_EINVAL (bad escape), SL_ETOOBIG, SL_ENOMEM. */
 static int query_get(const char *query, const char *name, struct sl_buf *out)
 {
     if (!query)
@@ -143,8 +144,7 @@ static int query_get(const char *query, const char *name, struct sl_buf *out)
     sl_buf_init(&key, SL_SIGV4_MAX_CANONICAL);
     while (query_next(&cur, end, &p)) {
         sl_buf_reset(&key);
-        if (sl_uri_decode(&key, p.k, p.klen, true) != 0 || !key.data ||
-            strcmp(key.data, name) != 0)
+        if (sl_uri_decode(&key, p.k, p.klen, true) != 0 || !key.data || strcmp(key.data, name) != 0)
             continue;
         sl_buf_reset(out);
         rc = sl_uri_decode(out, p.v, p.vlen, true);
@@ -179,13 +179,12 @@ static int malformed(struct sl_sigv4_auth *auth, struct sl_err *err, const char 
 
 static bool scope_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
 }
 
 /* "AKID/YYYYMMDD/region/service/aws4_request" */
-static int parse_credential(struct sl_sigv4_auth *auth, const char *s, size_t n,
-                            struct sl_err *err)
+static int parse_credential(struct sl_sigv4_auth *auth, const char *s, size_t n, struct sl_err *err)
 {
     static const char *const shape =
         "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/"
@@ -266,8 +265,7 @@ static int parse_signed_headers(struct sl_sigv4_auth *auth, const char *s, size_
     return 0;
 }
 
-static int parse_signature(struct sl_sigv4_auth *auth, const char *s, size_t n,
-                           struct sl_err *err)
+static int parse_signature(struct sl_sigv4_auth *auth, const char *s, size_t n, struct sl_err *err)
 {
     if (n != SL_SIGV4_SIG_HEX || !all_hex(s, n))
         return malformed(auth, err, "the Signature must be 64 hexadecimal characters.");
@@ -301,8 +299,8 @@ static int parse_rfc822_numeric(const char *s, time_t *out)
             return SL_EINVAL;
     tm.tm_mon = (int)(m - months) / 3;
     tm.tm_year = year - 1900;
-    if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60 || year < 1970)
+    if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 ||
+        year < 1970)
         return SL_EINVAL;
     int offset = ((zone[1] - '0') * 10 + (zone[2] - '0')) * 3600 +
                  ((zone[3] - '0') * 10 + (zone[4] - '0')) * 60;
@@ -441,8 +439,8 @@ static int parse_presigned(const struct sl_sigv4_request *req, struct sl_sigv4_a
         "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.";
     enum { ALG, CRED, DATE, SH, SIG, EXP, TOKEN, NPARAM };
     static const char *const names[NPARAM] = {
-        "X-Amz-Algorithm",     "X-Amz-Credential", "X-Amz-Date",          "X-Amz-SignedHeaders",
-        "X-Amz-Signature",     "X-Amz-Expires",    "X-Amz-Security-Token"};
+        "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",          "X-Amz-SignedHeaders",
+        "X-Amz-Signature", "X-Amz-Expires",    "X-Amz-Security-Token"};
     struct sl_buf v[NPARAM];
     bool have[NPARAM];
     int rc = 0;
@@ -607,16 +605,15 @@ void sl_sigv4_sign(const uint8_t key[SL_SHA256_LEN], const char *string_to_sign,
     sl_hex_encode(mac, sizeof(mac), out);
 }
 
-static void sign_chained(const uint8_t key[SL_SHA256_LEN], const char *alg,
-                         const char *amz_date, const char *scope, const char *prev,
-                         const char *extra, const uint8_t hash[SL_SHA256_LEN],
-                         char out[SL_SIGV4_SIG_HEX + 1])
+static void sign_chained(const uint8_t key[SL_SHA256_LEN], const char *alg, const char *amz_date,
+                         const char *scope, const char *prev, const char *extra,
+                         const uint8_t hash[SL_SHA256_LEN], char out[SL_SIGV4_SIG_HEX + 1])
 {
     char hex[2 * SL_SHA256_LEN + 1];
     char sts[64 + 17 + SL_SIGV4_SCOPE_SIZE + 2 * 65 + 65 + 8];
     sl_hex_encode(hash, SL_SHA256_LEN, hex);
-    int n = snprintf(sts, sizeof(sts), "%s\n%s\n%s\n%s\n%s%s", alg, amz_date, scope, prev, extra,
-                     hex);
+    int n =
+        snprintf(sts, sizeof(sts), "%s\n%s\n%s\n%s\n%s%s", alg, amz_date, scope, prev, extra, hex);
     sl_sigv4_sign(key, sts, (size_t)SL_MIN(n, (int)sizeof(sts) - 1), out);
 }
 
@@ -868,8 +865,8 @@ static bool is_signed(const char *signed_headers, const char *name)
  * and the signature they give under res->signing_key. */
 static int compute(const struct sl_sigv4_request *req, const struct sl_sigv4_auth *auth,
                    const char *uri, size_t urilen, const char *payload_hash,
-                   struct sl_buf *canonical, struct sl_buf *sts,
-                   const struct sl_sigv4_result *res, char sig[SL_SIGV4_SIG_HEX + 1])
+                   struct sl_buf *canonical, struct sl_buf *sts, const struct sl_sigv4_result *res,
+                   char sig[SL_SIGV4_SIG_HEX + 1])
 {
     sl_buf_reset(canonical);
     sl_buf_reset(sts);
@@ -894,8 +891,7 @@ static int compute(const struct sl_sigv4_request *req, const struct sl_sigv4_aut
     char hex[2 * SL_SHA256_LEN + 1];
     sl_sha256(canonical->data, canonical->len, h);
     sl_hex_encode(h, sizeof(h), hex);
-    rc = sl_buf_printf(sts, "%s\n%s\n%s\n%s", SL_SIGV4_ALGORITHM, auth->amz_date, res->scope,
-                       hex);
+    rc = sl_buf_printf(sts, "%s\n%s\n%s\n%s", SL_SIGV4_ALGORITHM, auth->amz_date, res->scope, hex);
     if (rc)
         return rc;
     sl_sigv4_sign(res->signing_key, sts->data, sts->len, sig);
@@ -938,15 +934,12 @@ int sl_sigv4_verify(const struct sl_sigv4_request *req, const struct sl_sigv4_au
     res->signature[0] = '\0';
 
     if (strlen(secret_key) > SL_SIGV4_MAX_SECRET) {
-        rc = sl_errf(err, SL_EINVAL, "the secret key is longer than %d bytes",
-                     SL_SIGV4_MAX_SECRET);
+        rc = sl_errf(err, SL_EINVAL, "the secret key is longer than %d bytes", SL_SIGV4_MAX_SECRET);
         goto done;
     }
     if (memcmp(auth->date, auth->amz_date, 8) != 0) {
-        rc = refuse(res,
-                    auth->presigned ? SL_SIGV4_QUERY_MALFORMED : SL_SIGV4_HEADER_MALFORMED, err,
-                    SL_EINVAL,
-                    "Invalid credential date. Date is not the same as X-Amz-Date.");
+        rc = refuse(res, auth->presigned ? SL_SIGV4_QUERY_MALFORMED : SL_SIGV4_HEADER_MALFORMED,
+                    err, SL_EINVAL, "Invalid credential date. Date is not the same as X-Amz-Date.");
         goto done;
     }
     if ((rc = sl_sigv4_payload_kind(req, &res->payload, &res->reason, err)) != 0)
@@ -989,8 +982,8 @@ int sl_sigv4_verify(const struct sl_sigv4_request *req, const struct sl_sigv4_au
         sl_buf_reset(&alt);
         rc = append_reencoded(&alt, path, strlen(path), true, false);
         if (rc == 0 && strcmp(alt.data ? alt.data : "", uri.data) != 0 &&
-            compute(req, auth, alt.data, alt.len, ph, &alt_canonical, &alt_sts, res,
-                    alt_sig) == 0 &&
+            compute(req, auth, alt.data, alt.len, ph, &alt_canonical, &alt_sts, res, alt_sig) ==
+                0 &&
             equal_ct(alt_sig, auth->signature, SL_SIGV4_SIG_HEX)) {
             matched = true;
             swap_buf(&res->canonical_request, &alt_canonical);
@@ -1019,11 +1012,13 @@ int sl_sigv4_verify(const struct sl_sigv4_request *req, const struct sl_sigv4_au
             res->reason = SL_SIGV4_SKEWED;
             if (skew < 0) {
                 sl_time_amz(now - SL_SIGV4_MAX_SKEW, edge, sizeof(edge));
-                rc = sl_errf(err, SL_EAUTH, "Signature expired: %s is now earlier than %s (%s - 15 min.)",
+                rc = sl_errf(err, SL_EAUTH,
+                             "Signature expired: %s is now earlier than %s (%s - 15 min.)",
                              auth->amz_date, edge, nowbuf);
             } else {
                 sl_time_amz(now + SL_SIGV4_MAX_SKEW, edge, sizeof(edge));
-                rc = sl_errf(err, SL_EAUTH, "Signature not yet current: %s is still later than %s (%s + 15 min.)",
+                rc = sl_errf(err, SL_EAUTH,
+                             "Signature not yet current: %s is still later than %s (%s + 15 min.)",
                              auth->amz_date, edge, nowbuf);
             }
         }

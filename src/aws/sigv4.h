@@ -58,25 +58,25 @@
  * error code the JSON-protocol services use (their status comes from the
  * service's model). The message in struct sl_err is S3's wording.
  */
-#define SL_SIGV4_REASONS(X)                                                              \
-    X(SL_SIGV4_OK, "", 200, "")                                                          \
-    X(SL_SIGV4_UNSUPPORTED, "InvalidRequest", 400, "IncompleteSignatureException")      \
-    X(SL_SIGV4_HEADER_MALFORMED, "AuthorizationHeaderMalformed", 400,                    \
-      "IncompleteSignatureException")                                                    \
-    X(SL_SIGV4_QUERY_MALFORMED, "AuthorizationQueryParametersError", 400,                \
-      "IncompleteSignatureException")                                                    \
-    X(SL_SIGV4_MULTIPLE_AUTH, "InvalidArgument", 400, "IncompleteSignatureException")   \
-    X(SL_SIGV4_MISSING_DATE, "AccessDenied", 403, "IncompleteSignatureException")       \
-    X(SL_SIGV4_MISMATCH, "SignatureDoesNotMatch", 403, "InvalidSignatureException")     \
-    X(SL_SIGV4_SKEWED, "RequestTimeTooSkewed", 403, "InvalidSignatureException")        \
-    X(SL_SIGV4_EXPIRED, "AccessDenied", 403, "InvalidSignatureException")               \
-    X(SL_SIGV4_NOT_YET_VALID, "AccessDenied", 403, "InvalidSignatureException")         \
-    X(SL_SIGV4_UNSIGNED_HEADERS, "AccessDenied", 403, "InvalidSignatureException")      \
-    X(SL_SIGV4_BAD_CONTENT_SHA256, "InvalidArgument", 400, "InvalidSignatureException") \
-    X(SL_SIGV4_CONTENT_SHA256_MISMATCH, "XAmzContentSHA256Mismatch", 400,                \
-      "InvalidSignatureException")                                                       \
-    X(SL_SIGV4_BAD_DIGEST, "BadDigest", 400, "InvalidRequestException")                 \
-    X(SL_SIGV4_INCOMPLETE_BODY, "IncompleteBody", 400, "SerializationException")        \
+#define SL_SIGV4_REASONS(X)                                                                        \
+    X(SL_SIGV4_OK, "", 200, "")                                                                    \
+    X(SL_SIGV4_UNSUPPORTED, "InvalidRequest", 400, "IncompleteSignatureException")                 \
+    X(SL_SIGV4_HEADER_MALFORMED, "AuthorizationHeaderMalformed", 400,                              \
+      "IncompleteSignatureException")                                                              \
+    X(SL_SIGV4_QUERY_MALFORMED, "AuthorizationQueryParametersError", 400,                          \
+      "IncompleteSignatureException")                                                              \
+    X(SL_SIGV4_MULTIPLE_AUTH, "InvalidArgument", 400, "IncompleteSignatureException")              \
+    X(SL_SIGV4_MISSING_DATE, "AccessDenied", 403, "IncompleteSignatureException")                  \
+    X(SL_SIGV4_MISMATCH, "SignatureDoesNotMatch", 403, "InvalidSignatureException")                \
+    X(SL_SIGV4_SKEWED, "RequestTimeTooSkewed", 403, "InvalidSignatureException")                   \
+    X(SL_SIGV4_EXPIRED, "AccessDenied", 403, "InvalidSignatureException")                          \
+    X(SL_SIGV4_NOT_YET_VALID, "AccessDenied", 403, "InvalidSignatureException")                    \
+    X(SL_SIGV4_UNSIGNED_HEADERS, "AccessDenied", 403, "InvalidSignatureException")                 \
+    X(SL_SIGV4_BAD_CONTENT_SHA256, "InvalidArgument", 400, "InvalidSignatureException")            \
+    X(SL_SIGV4_CONTENT_SHA256_MISMATCH, "XAmzContentSHA256Mismatch", 400,                          \
+      "InvalidSignatureException")                                                                 \
+    X(SL_SIGV4_BAD_DIGEST, "BadDigest", 400, "InvalidRequestException")                            \
+    X(SL_SIGV4_INCOMPLETE_BODY, "IncompleteBody", 400, "SerializationException")                   \
     X(SL_SIGV4_BAD_ENCODING, "InvalidRequest", 400, "SerializationException")
 
 enum sl_sigv4_reason {
@@ -126,13 +126,14 @@ struct sl_sigv4_auth {
     char date[9]; /* the scope's date, YYYYMMDD */
     char region[SL_SIGV4_MAX_SCOPE_PART + 1];
     char service[SL_SIGV4_MAX_SCOPE_PART + 1];
-    char amz_date[17]; /* request time, "20240102T030405Z" (from x-amz-date,
-                          X-Amz-Date or a converted Date header) */
-    time_t time;       /* amz_date in seconds since the epoch */
-    char signed_headers[SL_SIGV4_MAX_SIGNED_HEADERS + 1]; /* "host;x-amz-date",
-                                                              lower-cased */
-    char signature[SL_SIGV4_SIG_HEX + 1];                  /* lower-case hex */
-    int64_t expires; /* presigned: X-Amz-Expires in seconds; else 0 */
+    /* Request time, "20240102T030405Z": x-amz-date, X-Amz-Date, or the Date
+     * header converted to this form. */
+    char amz_date[17];
+    time_t time; /* amz_date in seconds since the epoch */
+    /* "host;x-amz-date", lower-cased, in the order signed. */
+    char signed_headers[SL_SIGV4_MAX_SIGNED_HEADERS + 1];
+    char signature[SL_SIGV4_SIG_HEX + 1];        /* lower-case hex */
+    int64_t expires;                             /* presigned: X-Amz-Expires in seconds; else 0 */
     char security_token[SL_SIGV4_MAX_TOKEN + 1]; /* "" when none */
     enum sl_sigv4_reason reason;                 /* set when parse fails */
 };
@@ -153,10 +154,10 @@ int sl_sigv4_parse(const struct sl_sigv4_request *req, struct sl_sigv4_auth *aut
 
 /* What x-amz-content-sha256 says about the body. */
 enum sl_sigv4_payload {
-    SL_SIGV4_PAYLOAD_NONE,      /* no header: the caller hashes the body */
-    SL_SIGV4_PAYLOAD_SHA256,    /* a hex digest the body must hash to */
-    SL_SIGV4_PAYLOAD_UNSIGNED,  /* UNSIGNED-PAYLOAD */
-    SL_SIGV4_PAYLOAD_STREAMING, /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD */
+    SL_SIGV4_PAYLOAD_NONE,                       /* no header: the caller hashes the body */
+    SL_SIGV4_PAYLOAD_SHA256,                     /* a hex digest the body must hash to */
+    SL_SIGV4_PAYLOAD_UNSIGNED,                   /* UNSIGNED-PAYLOAD */
+    SL_SIGV4_PAYLOAD_STREAMING,                  /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD */
     SL_SIGV4_PAYLOAD_STREAMING_TRAILER,          /* ...-PAYLOAD-TRAILER */
     SL_SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRAILER, /* STREAMING-UNSIGNED-PAYLOAD-TRAILER */
 };
@@ -179,17 +180,16 @@ bool sl_sigv4_needs_payload_hash(const struct sl_sigv4_request *req,
 
 /* What verify computed. Embedded: _init before use, _close after. */
 struct sl_sigv4_result {
-    enum sl_sigv4_reason reason;         /* why verify failed, else OK */
-    struct sl_buf canonical_request;     /* S3 reports it on SignatureDoesNotMatch */
-    struct sl_buf string_to_sign;        /* likewise */
-    char scope[SL_SIGV4_SCOPE_SIZE];      /* date/region/service/aws4_request */
+    enum sl_sigv4_reason reason;     /* why verify failed, else OK */
+    struct sl_buf canonical_request; /* S3 reports it on SignatureDoesNotMatch */
+    struct sl_buf string_to_sign;    /* likewise */
+    char scope[SL_SIGV4_SCOPE_SIZE]; /* date/region/service/aws4_request */
     char amz_date[17];
     uint8_t signing_key[SL_SHA256_LEN];   /* for chunk signatures; wiped by _close */
     char signature[SL_SIGV4_SIG_HEX + 1]; /* the signature computed; on success
                                              the seed of the chunk chain */
     enum sl_sigv4_payload payload;        /* what x-amz-content-sha256 said */
-    char payload_hash[64 + 1];            /* the payload hash signed (hex or literal,
-                                             truncated to 64 chars) */
+    char payload_hash[64 + 1];            /* the payload hash signed (hex or literal) */
 };
 
 void sl_sigv4_result_init(struct sl_sigv4_result *res);
@@ -299,7 +299,8 @@ enum sl_chunked_state {
  * hashes each chunk as it streams and checks its signature at the chunk's
  * end, so the sink has already received a chunk whose signature turns out
  * wrong: on any error the caller discards the whole upload. Embedded:
- * _init, then _close (always, even after a failed _init).
+ * _init, then _close (always, even after a failed _init). Only reason is
+ * for the caller to read; the rest belongs to chunked.c.
  */
 struct sl_chunked {
     struct sl_chunked_config cfg;
@@ -329,15 +330,17 @@ struct sl_chunked {
 };
 
 /* SL_EINVAL on a bad config (mode, unknown trailer); SL_ENOMEM. */
-int sl_chunked_init(struct sl_chunked *c, const struct sl_chunked_config *cfg,
-                    struct sl_err *err);
+int sl_chunked_init(struct sl_chunked *c, const struct sl_chunked_config *cfg, struct sl_err *err);
 /*
- * Decodes the next n bytes of the raw body. Returns 0, the sink's error,
- * or (sticky, with c->reason): SL_EINVAL for malformed framing (non-hex
- * size, missing CRLF, bytes after the end, a missing or undeclared
- * trailer, more data than x-amz-decoded-content-length: reasons
- * BAD_ENCODING / INCOMPLETE_BODY), SL_ETOOBIG for a line past its cap, SL_EAUTH for a wrong chunk or trailer signature (MISMATCH),
- * SL_ECORRUPT for a checksum that does not match the data (BAD_DIGEST).
+ * Decodes the next n bytes of the raw body. Returns 0 or, sticky (every
+ * later call returns it again) and with c->reason set: the sink's error;
+ * SL_EINVAL for malformed framing (non-hex size, missing CRLF, bytes after
+ * the end, a missing or undeclared trailer, more data than
+ * x-amz-decoded-content-length; reason BAD_ENCODING); SL_ETOOBIG for a
+ * line past SL_CHUNKED_MAX_LINE; SL_EAUTH for a wrong chunk or trailer
+ * signature (MISMATCH); SL_ECORRUPT for a checksum trailer that does not
+ * match the data (BAD_DIGEST, "The CRC32 you specified did not match the
+ * calculated checksum.").
  */
 int sl_chunked_feed(struct sl_chunked *c, const void *p, size_t n, struct sl_err *err);
 /* Called at the end of the raw body: 0 when the stream ended properly,

@@ -141,6 +141,8 @@ void sl_arena_free(struct sl_arena *a)
 void *sl_arena_alloc(struct sl_arena *a, size_t n)
 {
     size_t align = _Alignof(max_align_t);
+    if (n > SIZE_MAX / 4)
+        return NULL; /* rounding up and the chunk header would overflow */
     n = (n + align - 1) & ~(align - 1);
     if (n == 0)
         n = align;

@@ -20,11 +20,17 @@ int64_t sl_time_mono_ns(void)
 
 void sl_time_iso8601_ms(int64_t ms, char *out, size_t n)
 {
-    time_t t = (time_t)(ms / 1000);
+    /* Floor division: -1 ms is 1969-12-31T23:59:59.999Z. */
+    int64_t sec = ms / 1000, frac = ms % 1000;
+    if (frac < 0) {
+        sec--;
+        frac += 1000;
+    }
+    time_t t = (time_t)sec;
     struct tm tm;
     gmtime_r(&t, &tm);
     snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
 }
 
 void sl_time_amz(time_t t, char *out, size_t n)
@@ -54,11 +60,17 @@ static int month_index(const char *m)
     return -1;
 }
 
+/* Whether tm names a real instant (timegm would quietly move 31 Feb on). */
 static int tm_valid(const struct tm *tm)
 {
-    return tm->tm_mon >= 0 && tm->tm_mon < 12 && tm->tm_mday >= 1 && tm->tm_mday <= 31 &&
-           tm->tm_hour >= 0 && tm->tm_hour < 24 && tm->tm_min >= 0 && tm->tm_min < 60 &&
-           tm->tm_sec >= 0 && tm->tm_sec <= 60 && tm->tm_year >= 0;
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (tm->tm_mon < 0 || tm->tm_mon >= 12 || tm->tm_year < 0)
+        return 0;
+    int year = tm->tm_year + 1900;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    int days = mdays[tm->tm_mon] + (tm->tm_mon == 1 && leap);
+    return tm->tm_mday >= 1 && tm->tm_mday <= days && tm->tm_hour >= 0 && tm->tm_hour < 24 &&
+           tm->tm_min >= 0 && tm->tm_min < 60 && tm->tm_sec >= 0 && tm->tm_sec <= 60;
 }
 
 int sl_time_parse_http(const char *s, time_t *out)

@@ -55,6 +55,7 @@ struct sl_http_request {
     uint64_t content_length;
     bool has_content_length;
     bool chunked; /* Transfer-Encoding: chunked */
+    bool bad_uri; /* the path or query has a malformed %-escape */
     uint64_t body_received;
     struct sl_http_response resp;
     void *handler_data; /* the handler's per-request state */

@@ -239,9 +239,11 @@ static int request_parse(struct request *rq, struct MHD_Connection *con, const c
     sl_buf_free(&b);
     if (!r->path)
         return SL_ENOMEM;
+    r->bad_uri = rc != 0;
     if (sl_http_parse_query(&r->arena, r->query_raw, &r->params, &r->nparams)) {
         r->params = NULL;
         r->nparams = 0;
+        r->bad_uri = true;
     }
     struct header_walk w = {.r = r, .cap = MAX_HEADERS};
     r->headers = sl_arena_alloc(&r->arena, MAX_HEADERS * sizeof(*r->headers));
@@ -261,7 +263,7 @@ static int request_parse(struct request *rq, struct MHD_Connection *con, const c
     }
     const char *te = sl_http_header(r, "Transfer-Encoding");
     r->chunked = te && strcasestr(te, "chunked");
-    return rc == 0 ? 0 : 0;
+    return 0;
 }
 
 static enum MHD_Result queue_response(struct request *rq, struct MHD_Connection *con)

@@ -228,6 +228,14 @@ static void door_begin(void *ctx, struct sl_http_request *r)
         auth_error(d, d->auth.reason, err.msg);
         return;
     }
+    if (r->bad_uri) {
+        if (q->protocol == SL_PROTO_REST_XML)
+            sl_svc_error(q, 400, "InvalidURI", NULL, "Couldn't parse the specified URI.");
+        else
+            sl_svc_error(q, 400, "MalformedQueryString", NULL,
+                         "The request URI has a malformed percent-escape.");
+        return;
+    }
     if (authenticate(d, fd) || setup_payload(d, fd))
         return;
 

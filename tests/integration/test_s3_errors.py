@@ -98,6 +98,16 @@ def test_missing_content_length(server, bucket):
     assert_up(server)
 
 
+def test_malformed_uri(server, bucket):
+    """A malformed %-escape in the path or query is 400 InvalidURI, not a
+    request with its query silently dropped."""
+    for path in [f"/{bucket}/k%zz", f"/{bucket}?uploads&x=%zz", f"/{bucket}/k%"]:
+        resp, data = raw(server, "GET", path)
+        assert resp.status == 400, path
+        assert s3_error(data)[0] == "InvalidURI"
+    assert_up(server)
+
+
 def test_invalid_bucket_names(server):
     """Bucket names outside S3's alphabet are 400 InvalidBucketName."""
     for path in ["/bad%21name", "/UPPER_and_%24"]:

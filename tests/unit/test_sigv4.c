@@ -20,8 +20,12 @@
 #include "aws/sigv4.h"
 #include "sigv4_vectors.h"
 
-#define REQ(m, p, q, hdrs) \
-    ((struct sl_sigv4_request){.method = (m), .path = (p), .query = (q), .headers = (hdrs), .nheaders = SL_ARRAY_LEN(hdrs)})
+#define REQ(m, p, q, hdrs)                                                                         \
+    ((struct sl_sigv4_request){.method = (m),                                                      \
+                               .path = (p),                                                        \
+                               .query = (q),                                                       \
+                               .headers = (hdrs),                                                  \
+                               .nheaders = SL_ARRAY_LEN(hdrs)})
 
 /* ---- AWS's IAM example (SigV4 documentation) --------------------------- */
 
@@ -41,7 +45,8 @@ static const struct sl_sigv4_header iam_headers[] = {
 static void test_iam_example(void **state)
 {
     (void)state;
-    struct sl_sigv4_request req = REQ("GET", "/", "Action=ListUsers&Version=2010-05-08", iam_headers);
+    struct sl_sigv4_request req =
+        REQ("GET", "/", "Action=ListUsers&Version=2010-05-08", iam_headers);
     struct sl_sigv4_auth auth;
     struct sl_sigv4_result res;
     struct sl_err err = {0};
@@ -61,9 +66,9 @@ static void test_iam_example(void **state)
     /* A query service: the caller must hash the body first. */
     assert_int_equal(sl_sigv4_verify(&req, &auth, IAM_SECRET, NULL, IAM_TIME, &res, &err),
                      SL_EAGAIN);
-    assert_int_equal(sl_sigv4_verify(&req, &auth, IAM_SECRET, SL_SIGV4_EMPTY_SHA256, IAM_TIME + 30,
-                                     &res, &err),
-                     0);
+    assert_int_equal(
+        sl_sigv4_verify(&req, &auth, IAM_SECRET, SL_SIGV4_EMPTY_SHA256, IAM_TIME + 30, &res, &err),
+        0);
     assert_int_equal(res.reason, SL_SIGV4_OK);
     assert_string_equal(res.canonical_request.data,
                         "GET\n/\nAction=ListUsers&Version=2010-05-08\n"
@@ -82,11 +87,19 @@ static void test_iam_example(void **state)
                      SL_EAUTH);
     assert_int_equal(res.reason, SL_SIGV4_MISMATCH);
     assert_string_equal(sl_sigv4_reason_json_code(res.reason), "InvalidSignatureException");
-    assert_int_equal(sl_sigv4_verify(&req, &auth, IAM_SECRET,
-                                     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b856",
-                                     IAM_TIME, &res, &err),
-                     SL_EAUTH);
+    assert_int_equal(
+        sl_sigv4_verify(&req, &auth, IAM_SECRET,
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b856",
+                        IAM_TIME, &res, &err),
+        SL_EAUTH);
     assert_int_equal(res.reason, SL_SIGV4_MISMATCH);
+    /* A secret past the cap. */
+    char longsecret[SL_SIGV4_MAX_SECRET + 2];
+    memset(longsecret, 'k', sizeof(longsecret) - 1);
+    longsecret[sizeof(longsecret) - 1] = '\0';
+    assert_int_equal(
+        sl_sigv4_verify(&req, &auth, longsecret, SL_SIGV4_EMPTY_SHA256, IAM_TIME, &res, &err),
+        SL_EINVAL);
     /* A payload hash that is not one. */
     assert_int_equal(sl_sigv4_verify(&req, &auth, IAM_SECRET, "abc", IAM_TIME, &res, &err),
                      SL_EINVAL);
@@ -97,7 +110,8 @@ static void test_iam_example(void **state)
 static void test_skew(void **state)
 {
     (void)state;
-    struct sl_sigv4_request req = REQ("GET", "/", "Action=ListUsers&Version=2010-05-08", iam_headers);
+    struct sl_sigv4_request req =
+        REQ("GET", "/", "Action=ListUsers&Version=2010-05-08", iam_headers);
     struct sl_sigv4_auth auth;
     struct sl_sigv4_result res;
     struct sl_err err = {0};
@@ -114,9 +128,9 @@ static void test_skew(void **state)
         assert_int_equal(res.reason, rc ? SL_SIGV4_SKEWED : SL_SIGV4_OK);
     }
     /* A skewed request with a wrong key is reported as skewed, as AWS does. */
-    assert_int_equal(sl_sigv4_verify(&req, &auth, "nope", SL_SIGV4_EMPTY_SHA256, IAM_TIME + 3600,
-                                     &res, &err),
-                     SL_EAUTH);
+    assert_int_equal(
+        sl_sigv4_verify(&req, &auth, "nope", SL_SIGV4_EMPTY_SHA256, IAM_TIME + 3600, &res, &err),
+        SL_EAUTH);
     assert_int_equal(res.reason, SL_SIGV4_SKEWED);
     assert_non_null(strstr(err.msg, "Signature expired: 20150830T123600Z is now earlier than"));
     assert_string_equal(sl_sigv4_reason_s3_code(SL_SIGV4_SKEWED), "RequestTimeTooSkewed");
@@ -149,8 +163,8 @@ static void test_botocore_vectors(void **state)
         assert_string_equal(auth.access_key, SIGV4_VECTOR_ACCESS_KEY);
         const char *hash = sl_sigv4_needs_payload_hash(&req, &auth) ? v->body_sha256 : NULL;
         sl_sigv4_result_init(&res);
-        int rc = sl_sigv4_verify(&req, &auth, SIGV4_VECTOR_SECRET_KEY, hash, (time_t)v->now, &res,
-                                 &err);
+        int rc =
+            sl_sigv4_verify(&req, &auth, SIGV4_VECTOR_SECRET_KEY, hash, (time_t)v->now, &res, &err);
         if (rc)
             print_message("  %s\n", err.msg);
         assert_string_equal(res.canonical_request.data, v->canonical_request);
@@ -322,7 +336,8 @@ static void test_s3_path_reencoded(void **state)
     char hex[65], sts[256];
     sl_sha256(canonical, strlen(canonical), h);
     sl_hex_encode(h, sizeof(h), hex);
-    snprintf(sts, sizeof(sts), "AWS4-HMAC-SHA256\n20240102T030405Z\n20240102/us-east-1/s3/aws4_request\n%s", hex);
+    snprintf(sts, sizeof(sts),
+             "AWS4-HMAC-SHA256\n20240102T030405Z\n20240102/us-east-1/s3/aws4_request\n%s", hex);
     sl_sigv4_signing_key("secret", "20240102", "us-east-1", "s3", key);
     sl_sigv4_sign(key, sts, strlen(sts), sig);
     snprintf(authz, sizeof(authz),
@@ -354,6 +369,9 @@ static void test_s3_path_reencoded(void **state)
 
 /* ---- parse -------------------------------------------------------------- */
 
+#define GOOD_CRED "Credential=AK/20240102/us-east-1/s3/aws4_request"
+#define GOOD_SIG "Signature=0000000000000000000000000000000000000000000000000000000000000000"
+
 static void test_parse_unsigned(void **state)
 {
     (void)state;
@@ -377,6 +395,42 @@ static void test_parse_date_header(void **state)
     assert_int_equal(auth.time, 1704164645);
 }
 
+/* Date in HTTP's form and in RFC 822's numeric-zone form. */
+static void test_parse_date_forms(void **state)
+{
+    (void)state;
+    const struct {
+        const char *date;
+        long long t;
+    } cases[] = {
+        {"Tue, 02 Jan 2024 03:04:05 GMT", 1704164645},
+        {"Tue, 02 Jan 2024 03:04:05 -0000", 1704164645},
+        {"Tue, 02 Jan 2024 05:04:05 +0200", 1704164645},
+        {"Mon, 01 Jan 2024 22:34:05 -0430", 1704164645},
+        {"Tue, 02 Jan 2024 03:04:05 +02", -1},
+        {"Tue, 02 Foo 2024 03:04:05 +0000", -1},
+        {"Tue, 02 Jan 2024 03:04:05 +0000 x", -1},
+        {"20240102T030405Z", -1},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        struct sl_sigv4_header hs[] = {
+            {"host", "h"},
+            {"Date", cases[i].date},
+            {"authorization", "AWS4-HMAC-SHA256 " GOOD_CRED ",SignedHeaders=date;host," GOOD_SIG}};
+        struct sl_sigv4_request req = REQ("GET", "/", "", hs);
+        struct sl_sigv4_auth auth;
+        print_message("case %zu: %s\n", i, cases[i].date);
+        if (cases[i].t < 0) {
+            assert_int_equal(sl_sigv4_parse(&req, &auth, NULL), SL_EINVAL);
+            assert_int_equal(auth.reason, SL_SIGV4_MISSING_DATE);
+        } else {
+            assert_int_equal(sl_sigv4_parse(&req, &auth, NULL), 0);
+            assert_int_equal(auth.time, cases[i].t);
+            assert_string_equal(auth.amz_date, "20240102T030405Z");
+        }
+    }
+}
+
 static void test_parse_tokens(void **state)
 {
     (void)state;
@@ -396,9 +450,6 @@ static void test_parse_tokens(void **state)
     assert_false(sl_sigv4_needs_payload_hash(&req, &auth));
 }
 
-#define GOOD_CRED "Credential=AK/20240102/us-east-1/s3/aws4_request"
-#define GOOD_SIG "Signature=0000000000000000000000000000000000000000000000000000000000000000"
-
 static void test_parse_header_malformed(void **state)
 {
     (void)state;
@@ -411,13 +462,17 @@ static void test_parse_header_malformed(void **state)
          "three components"},
         {"AWS4-HMAC-SHA256 Credential=AK/20240102/us-east-1/s3, SignedHeaders=host, " GOOD_SIG,
          SL_SIGV4_HEADER_MALFORMED, "Credential is mal-formed"},
-        {"AWS4-HMAC-SHA256 Credential=AK/20240102/us-east-1/s3/aws4_request/x, SignedHeaders=host, " GOOD_SIG,
+        {"AWS4-HMAC-SHA256 Credential=AK/20240102/us-east-1/s3/aws4_request/x, "
+         "SignedHeaders=host, " GOOD_SIG,
          SL_SIGV4_HEADER_MALFORMED, "Credential is mal-formed"},
-        {"AWS4-HMAC-SHA256 Credential=AK/20240102/us-east-1/s3/aws5_request, SignedHeaders=host, " GOOD_SIG,
+        {"AWS4-HMAC-SHA256 Credential=AK/20240102/us-east-1/s3/aws5_request, "
+         "SignedHeaders=host, " GOOD_SIG,
          SL_SIGV4_HEADER_MALFORMED, "incorrect terminal \"aws5_request\""},
-        {"AWS4-HMAC-SHA256 Credential=AK/2024010/us-east-1/s3/aws4_request, SignedHeaders=host, " GOOD_SIG,
+        {"AWS4-HMAC-SHA256 Credential=AK/2024010/us-east-1/s3/aws4_request, "
+         "SignedHeaders=host, " GOOD_SIG,
          SL_SIGV4_HEADER_MALFORMED, "mal-formed"},
-        {"AWS4-HMAC-SHA256 Credential=/20240102/us-east-1/s3/aws4_request, SignedHeaders=host, " GOOD_SIG,
+        {"AWS4-HMAC-SHA256 Credential=/20240102/us-east-1/s3/aws4_request, "
+         "SignedHeaders=host, " GOOD_SIG,
          SL_SIGV4_HEADER_MALFORMED, "mal-formed"},
         {"AWS4-HMAC-SHA256 " GOOD_CRED ", SignedHeaders=host;;x-amz-date, " GOOD_SIG,
          SL_SIGV4_HEADER_MALFORMED, "SignedHeaders"},
@@ -434,9 +489,8 @@ static void test_parse_header_malformed(void **state)
         {"Bearer abc", SL_SIGV4_UNSUPPORTED, "not supported"},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
-        struct sl_sigv4_header hs[] = {{"host", "h"},
-                                       {"x-amz-date", "20240102T030405Z"},
-                                       {"authorization", cases[i].authz}};
+        struct sl_sigv4_header hs[] = {
+            {"host", "h"}, {"x-amz-date", "20240102T030405Z"}, {"authorization", cases[i].authz}};
         struct sl_sigv4_request req = REQ("GET", "/", "", hs);
         struct sl_sigv4_auth auth;
         struct sl_err err = {0};
@@ -447,10 +501,11 @@ static void test_parse_header_malformed(void **state)
     }
     /* Accepted: no spaces after the commas, components in another order,
      * unknown components. */
-    struct sl_sigv4_header ok[] = {
-        {"host", "h"},
-        {"X-Amz-Date", "20240102T030405Z"},
-        {"authorization", "AWS4-HMAC-SHA256 " GOOD_SIG ",SignedHeaders=Host;X-Amz-Date,Foo=bar," GOOD_CRED}};
+    struct sl_sigv4_header ok[] = {{"host", "h"},
+                                   {"X-Amz-Date", "20240102T030405Z"},
+                                   {"authorization",
+                                    "AWS4-HMAC-SHA256 " GOOD_SIG
+                                    ",SignedHeaders=Host;X-Amz-Date,Foo=bar," GOOD_CRED}};
     struct sl_sigv4_request req = REQ("GET", "/", "", ok);
     struct sl_sigv4_auth auth;
     assert_int_equal(sl_sigv4_parse(&req, &auth, NULL), 0);
@@ -485,8 +540,7 @@ static void test_parse_header_malformed(void **state)
     assert_int_equal(sl_sigv4_parse(&req, &auth, NULL), SL_EINVAL);
     assert_int_equal(auth.reason, SL_SIGV4_MULTIPLE_AUTH);
     /* A SigV2 presigned URL. */
-    req = REQ("GET", "/b/k", "AWSAccessKeyId=AK&Expires=1&Signature=x",
-                                       nodate);
+    req = REQ("GET", "/b/k", "AWSAccessKeyId=AK&Expires=1&Signature=x", nodate);
     req.nheaders = 1;
     assert_int_equal(sl_sigv4_parse(&req, &auth, NULL), SL_EINVAL);
     assert_int_equal(auth.reason, SL_SIGV4_UNSUPPORTED);
@@ -507,7 +561,8 @@ static void test_parse_presigned_malformed(void **state)
     } cases[] = {
         {PQ_ALG "&" PQ_CRED "&" PQ_DATE "&" PQ_SH "&" PQ_SIG, "requires the X-Amz-Algorithm"},
         {PQ_CRED "&" PQ_DATE "&X-Amz-Expires=60&" PQ_SH "&" PQ_SIG, "requires the X-Amz-Algorithm"},
-        {"X-Amz-Algorithm=AWS4-HMAC-SHA1&" PQ_CRED "&" PQ_DATE "&X-Amz-Expires=60&" PQ_SH "&" PQ_SIG,
+        {"X-Amz-Algorithm=AWS4-HMAC-SHA1&" PQ_CRED "&" PQ_DATE "&X-Amz-Expires=60&" PQ_SH
+         "&" PQ_SIG,
          "only supports"},
         {PQ_ALG "&" PQ_CRED "&" PQ_DATE "&X-Amz-Expires=604801&" PQ_SH "&" PQ_SIG,
          "less than a week"},
@@ -515,11 +570,12 @@ static void test_parse_presigned_malformed(void **state)
          "less than a week"},
         {PQ_ALG "&" PQ_CRED "&" PQ_DATE "&X-Amz-Expires=0&" PQ_SH "&" PQ_SIG, "greater than 0"},
         {PQ_ALG "&" PQ_CRED "&" PQ_DATE "&X-Amz-Expires=-5&" PQ_SH "&" PQ_SIG, "non-negative"},
-        {PQ_ALG "&" PQ_CRED "&" PQ_DATE "&X-Amz-Expires=1h&" PQ_SH "&" PQ_SIG, "should be a number"},
+        {PQ_ALG "&" PQ_CRED "&" PQ_DATE "&X-Amz-Expires=1h&" PQ_SH "&" PQ_SIG,
+         "should be a number"},
         {PQ_ALG "&" PQ_CRED "&X-Amz-Date=20240102&X-Amz-Expires=60&" PQ_SH "&" PQ_SIG,
          "ISO8601 Long Format"},
-        {PQ_ALG "&X-Amz-Credential=AK%2F20240102%2Fus-east-1%2Fs3&" PQ_DATE "&X-Amz-Expires=60&" PQ_SH
-                "&" PQ_SIG,
+        {PQ_ALG "&X-Amz-Credential=AK%2F20240102%2Fus-east-1%2Fs3&" PQ_DATE
+                "&X-Amz-Expires=60&" PQ_SH "&" PQ_SIG,
          "mal-formed"},
         {PQ_ALG "&" PQ_CRED "&" PQ_DATE "&X-Amz-Expires=60&" PQ_SH "&X-Amz-Signature=%zz",
          "percent-encoding"},
@@ -532,12 +588,16 @@ static void test_parse_presigned_malformed(void **state)
         print_message("case %zu: %s\n", i, cases[i].query);
         assert_int_equal(sl_sigv4_parse(&req, &auth, &err), SL_EINVAL);
         assert_int_equal(auth.reason, SL_SIGV4_QUERY_MALFORMED);
-        assert_string_equal(sl_sigv4_reason_s3_code(auth.reason), "AuthorizationQueryParametersError");
+        assert_string_equal(sl_sigv4_reason_s3_code(auth.reason),
+                            "AuthorizationQueryParametersError");
         assert_non_null(strstr(err.msg, cases[i].msg));
     }
     /* Other services may leave X-Amz-Expires out; the 15-minute window applies. */
     struct sl_sigv4_request req =
-        REQ("GET", "/", PQ_ALG "&X-Amz-Credential=AK%2F20240102%2Fus-east-1%2Fsts%2Faws4_request&" PQ_DATE "&" PQ_SH "&" PQ_SIG, hs);
+        REQ("GET", "/",
+            PQ_ALG "&X-Amz-Credential=AK%2F20240102%2Fus-east-1%2Fsts%2Faws4_request&" PQ_DATE
+                   "&" PQ_SH "&" PQ_SIG,
+            hs);
     struct sl_sigv4_auth auth;
     assert_int_equal(sl_sigv4_parse(&req, &auth, NULL), 0);
     assert_int_equal(auth.expires, 0);
@@ -590,8 +650,8 @@ static void test_payload_kind(void **state)
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
         struct sl_sigv4_header hs[] = {{"X-Amz-Content-Sha256", cases[i].value}};
-        struct sl_sigv4_request req = {.method = "PUT", .path = "/", .headers = hs,
-                                       .nheaders = cases[i].value ? 1 : 0};
+        struct sl_sigv4_request req = {
+            .method = "PUT", .path = "/", .headers = hs, .nheaders = cases[i].value ? 1 : 0};
         enum sl_sigv4_payload kind = SL_SIGV4_PAYLOAD_NONE;
         enum sl_sigv4_reason why = SL_SIGV4_OK;
         assert_int_equal(sl_sigv4_payload_kind(&req, &kind, &why, NULL), cases[i].rc);
@@ -630,7 +690,8 @@ static const struct sl_sigv4_header s3doc_trailer_headers[] = {
     {"Authorization",
      "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
      "SignedHeaders=content-encoding;host;x-amz-content-sha256;x-amz-date;"
-     "x-amz-decoded-content-length;x-amz-storage-class;x-amz-trailer,Signature=" S3DOC_TRAILER_SEED},
+     "x-amz-decoded-content-length;x-amz-storage-class;x-amz-trailer,"
+     "Signature=" S3DOC_TRAILER_SEED},
     {"x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"},
     {"Content-Encoding", "aws-chunked"},
     {"x-amz-decoded-content-length", "66560"},
@@ -715,11 +776,12 @@ static void s3doc_body(struct sl_buf *b, bool trailer)
         put_chunk(b, a, 65536, "b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2");
         put_chunk(b, a, 1024, "1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7");
         put_chunk(b, a, 0, "2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992");
-        assert_int_equal(sl_buf_puts(b, "x-amz-checksum-crc32c:sOO8/Q==\r\n"
-                                        "x-amz-trailer-signature:"
-                                        "d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435\r\n"
-                                        "\r\n"),
-                         0);
+        assert_int_equal(
+            sl_buf_puts(b, "x-amz-checksum-crc32c:sOO8/Q==\r\n"
+                           "x-amz-trailer-signature:"
+                           "d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435\r\n"
+                           "\r\n"),
+            0);
         assert_int_equal(b->len, 66946);
     }
 }
@@ -728,14 +790,18 @@ static void s3doc_body(struct sl_buf *b, bool trailer)
 static void s3doc_verify(const struct sl_sigv4_header *hs, size_t n, struct sl_sigv4_result *res,
                          const char *seed)
 {
-    struct sl_sigv4_request req = {.method = "PUT", .path = "/examplebucket/chunkObject.txt",
-                                   .query = "", .headers = hs, .nheaders = n};
+    struct sl_sigv4_request req = {.method = "PUT",
+                                   .path = "/examplebucket/chunkObject.txt",
+                                   .query = "",
+                                   .headers = hs,
+                                   .nheaders = n};
     struct sl_sigv4_auth auth;
     struct sl_err err = {0};
     assert_int_equal(sl_sigv4_parse(&req, &auth, &err), 0);
     assert_false(sl_sigv4_needs_payload_hash(&req, &auth));
     sl_sigv4_result_init(res);
-    assert_int_equal(sl_sigv4_verify(&req, &auth, S3DOC_SECRET, NULL, S3DOC_TIME + 5, res, &err), 0);
+    assert_int_equal(sl_sigv4_verify(&req, &auth, S3DOC_SECRET, NULL, S3DOC_TIME + 5, res, &err),
+                     0);
     assert_string_equal(res->signature, seed);
 }
 
@@ -743,9 +809,10 @@ static void decode_s3doc(bool trailer, const char *body, size_t n, enum split sp
                          int want_rc, enum sl_sigv4_reason want_reason)
 {
     const struct sl_sigv4_header *hs = trailer ? s3doc_trailer_headers : s3doc_streaming_headers;
-    size_t nh = trailer ? SL_ARRAY_LEN(s3doc_trailer_headers) : SL_ARRAY_LEN(s3doc_streaming_headers);
-    struct sl_sigv4_request req = {.method = "PUT", .path = "/examplebucket/chunkObject.txt",
-                                   .headers = hs, .nheaders = nh};
+    size_t nh =
+        trailer ? SL_ARRAY_LEN(s3doc_trailer_headers) : SL_ARRAY_LEN(s3doc_streaming_headers);
+    struct sl_sigv4_request req = {
+        .method = "PUT", .path = "/examplebucket/chunkObject.txt", .headers = hs, .nheaders = nh};
     struct sl_sigv4_result res;
     struct sl_chunked_config cfg;
     struct sl_chunked c;
@@ -817,6 +884,12 @@ static void test_chunked_s3_trailer_example(void **state)
     assert_int_equal(sl_buf_puts(&variant, "\n\r\n"), 0);
     assert_int_equal(sl_buf_puts(&variant, cut + 2), 0);
     decode_s3doc(true, variant.data, variant.len, BYTES, 0, 0, SL_SIGV4_OK);
+    /* Only one such line: a second blank line ends the trailer unsigned. */
+    sl_buf_reset(&variant);
+    assert_int_equal(sl_buf_append(&variant, body.data, (size_t)(cut - body.data)), 0);
+    assert_int_equal(sl_buf_puts(&variant, "\n\r\n\r\n"), 0);
+    assert_int_equal(sl_buf_puts(&variant, cut + 2), 0);
+    decode_s3doc(true, variant.data, variant.len, WHOLE, 0, SL_EINVAL, SL_SIGV4_BAD_ENCODING);
 
     /* A wrong trailer signature; a checksum that does not match. */
     char *sig = strstr(body.data, "x-amz-trailer-signature:d81f") + 24, was = sig[5];
@@ -865,8 +938,10 @@ static void test_chunked_bad_signatures(void **state)
     static char a[65536];
     memset(a, 'a', sizeof(a));
     sl_buf_init(&swapped, 1 << 20);
-    put_chunk(&swapped, a, 1024, "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497");
-    put_chunk(&swapped, a, 65536, "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648");
+    put_chunk(&swapped, a, 1024,
+              "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497");
+    put_chunk(&swapped, a, 65536,
+              "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648");
     decode_s3doc(false, swapped.data, swapped.len, WHOLE, 0, SL_EAUTH, SL_SIGV4_MISMATCH);
     sl_buf_free(&swapped);
     sl_buf_free(&body);
@@ -877,8 +952,8 @@ static void test_chunked_truncated(void **state)
     (void)state;
     struct sl_buf body;
     s3doc_body(&body, true);
-    const size_t cuts[] = {0, 1, 50, 88, 1000, 65536 + 88, 65536 + 90, body.len - 100,
-                           body.len - 3, body.len - 1};
+    const size_t cuts[] = {
+        0, 1, 50, 88, 1000, 65536 + 88, 65536 + 90, body.len - 100, body.len - 3, body.len - 1};
     for (size_t i = 0; i < SL_ARRAY_LEN(cuts); i++)
         decode_s3doc(true, body.data, cuts[i], BYTES, 0, SL_EINVAL, SL_SIGV4_INCOMPLETE_BODY);
     /* Anything after the end is refused. */
@@ -903,8 +978,8 @@ static struct decoded decode(enum sl_sigv4_payload mode, const char *trailer, in
 {
     struct decoded d = {0};
     struct sl_chunked c;
-    struct sl_chunked_config cfg = {.mode = mode, .trailer = trailer, .decoded_length = length,
-                                    .sink = sink_cb, .ud = &d.sink};
+    struct sl_chunked_config cfg = {
+        .mode = mode, .trailer = trailer, .decoded_length = length, .sink = sink_cb, .ud = &d.sink};
     sl_buf_init(&d.sink.out, 1 << 20);
     d.rc = sl_chunked_init(&c, &cfg, &d.err);
     if (d.rc == 0)
@@ -960,8 +1035,8 @@ static void test_chunked_unsigned_trailer_checksums(void **state)
         sl_buf_free(&d.sink.out);
 
         /* Another digest: BadDigest, in S3's words. */
-        snprintf(bad, sizeof(bad), "4\r\n1234\r\n5\r\n56780\r\n0\r\n%s:%s\r\n\r\n",
-                 sums[i].trailer, sums[i].value);
+        snprintf(bad, sizeof(bad), "4\r\n1234\r\n5\r\n56780\r\n0\r\n%s:%s\r\n\r\n", sums[i].trailer,
+                 sums[i].value);
         d = decode_str(UT, sums[i].trailer, -1, bad);
         assert_int_equal(d.rc, SL_ECORRUPT);
         assert_int_equal(d.reason, SL_SIGV4_BAD_DIGEST);
@@ -1009,23 +1084,29 @@ static void test_chunked_garbage(void **state)
         enum sl_sigv4_reason reason;
         const char *msg;
     } cases[] = {
-        {"zz\r\nhello\r\n0\r\n\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING, "hexadecimal size"},
+        {"zz\r\nhello\r\n0\r\n\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
+         "hexadecimal size"},
         {"\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING, "hexadecimal size"},
         {"5\nhello\r\n0\r\n\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING, "CRLF"},
         {"5 \r\nhello\r\n0\r\n\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING, "after the size"},
         {"5;chunk-signature=00\r\nhello\r\n0\r\n\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
          "after the size"},
-        {"5\r\nhelloXX0\r\n\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING, "not followed by CRLF"},
-        {"5\r\nhello\rX0\r\n\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING, "not followed by CRLF"},
-        {"5\r\nhello\r\n0\r\n\r\nextra", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING, "after the end"},
-        {"5\r\nhello\r\n0\r\n\r\n0\r\n\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING, "after the end"},
+        {"5\r\nhelloXX0\r\n\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
+         "not followed by CRLF"},
+        {"5\r\nhello\rX0\r\n\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
+         "not followed by CRLF"},
+        {"5\r\nhello\r\n0\r\n\r\nextra", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
+         "after the end"},
+        {"5\r\nhello\r\n0\r\n\r\n0\r\n\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
+         "after the end"},
         {"10000000000000000\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING, "too large"},
         {"ffffffffffffffff\r\n", NULL, -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
          "more than 5497558138880 bytes"},
         {longline, NULL, -1, SL_ETOOBIG, SL_SIGV4_BAD_ENCODING, "longer than 4096"},
         {longtrailer, "x-amz-checksum-crc32", -1, SL_ETOOBIG, SL_SIGV4_BAD_ENCODING, "longer than"},
         /* Declared length: more data than it; less. */
-        {"5\r\nhello\r\n0\r\n\r\n", NULL, 4, SL_EINVAL, SL_SIGV4_BAD_ENCODING, "more than the 4 bytes"},
+        {"5\r\nhello\r\n0\r\n\r\n", NULL, 4, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
+         "more than the 4 bytes"},
         {"5\r\nhello\r\n0\r\n\r\n", NULL, 6, SL_EINVAL, SL_SIGV4_INCOMPLETE_BODY, "(5 of 6)"},
         /* Trailers: missing, undeclared, repeated, malformed. */
         {"5\r\nhello\r\n0\r\n\r\n", "x-amz-checksum-crc32", -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
@@ -1034,7 +1115,8 @@ static void test_chunked_garbage(void **state)
          SL_SIGV4_BAD_ENCODING, "not declared"},
         {"5\r\nhello\r\n0\r\nx-amz-checksum-sha1:NhCmhg==\r\n\r\n", "x-amz-checksum-crc32", -1,
          SL_EINVAL, SL_SIGV4_BAD_ENCODING, "not declared"},
-        {"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n",
+        {"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\nx-amz-checksum-crc32:NhCmhg=="
+         "\r\n\r\n",
          "x-amz-checksum-crc32", -1, SL_EINVAL, SL_SIGV4_BAD_ENCODING, "repeated"},
         {"5\r\nhello\r\n0\r\nx-amz-checksum-crc32 NhCmhg==\r\n\r\n", "x-amz-checksum-crc32", -1,
          SL_EINVAL, SL_SIGV4_BAD_ENCODING, "malformed trailer"},
@@ -1090,8 +1172,11 @@ static void test_chunked_config(void **state)
     struct sink sink = {0};
     struct sl_chunked c;
     struct sl_err err = {0};
-    struct sl_chunked_config bad = {.mode = UT, .trailer = "x-amz-checksum-md5",
-                                    .decoded_length = -1, .sink = sink_cb, .ud = &sink};
+    struct sl_chunked_config bad = {.mode = UT,
+                                    .trailer = "x-amz-checksum-md5",
+                                    .decoded_length = -1,
+                                    .sink = sink_cb,
+                                    .ud = &sink};
     assert_int_equal(sl_chunked_init(&c, &bad, &err), SL_EINVAL);
     assert_non_null(strstr(err.msg, "unsupported x-amz-trailer"));
     sl_chunked_close(&c);
@@ -1179,9 +1264,9 @@ static void test_chunked_random_signed(void **state)
             sl_sha256(line.data, line.len, h);
             sl_sigv4_trailer_signature(seed.signing_key, date, scope, prev, h, sig);
             line.data[line.len - 1] = '\0';
-            assert_int_equal(sl_buf_printf(&body, "%s\r\nx-amz-trailer-signature:%s\r\n\r\n",
-                                           line.data, sig),
-                             0);
+            assert_int_equal(
+                sl_buf_printf(&body, "%s\r\nx-amz-trailer-signature:%s\r\n\r\n", line.data, sig),
+                0);
             sl_buf_free(&line);
         } else {
             assert_int_equal(sl_buf_puts(&body, "\r\n"), 0);
@@ -1193,18 +1278,19 @@ static void test_chunked_random_signed(void **state)
                 struct sink sink = {0};
                 struct sl_chunked c;
                 struct sl_err err = {0};
-                struct sl_chunked_config cfg = {
-                    .mode = trailer ? SL_SIGV4_PAYLOAD_STREAMING_TRAILER : SL_SIGV4_PAYLOAD_STREAMING,
-                    .seed = verify ? &seed : NULL,
-                    .trailer = trailer ? "x-amz-checksum-crc32c" : NULL,
-                    .decoded_length = (int64_t)total,
-                    .sink = sink_cb,
-                    .ud = &sink};
+                struct sl_chunked_config cfg = {.mode = trailer ? SL_SIGV4_PAYLOAD_STREAMING_TRAILER
+                                                                : SL_SIGV4_PAYLOAD_STREAMING,
+                                                .seed = verify ? &seed : NULL,
+                                                .trailer = trailer ? "x-amz-checksum-crc32c" : NULL,
+                                                .decoded_length = (int64_t)total,
+                                                .sink = sink_cb,
+                                                .ud = &sink};
                 sl_buf_init(&sink.out, 1 << 22);
                 assert_int_equal(sl_chunked_init(&c, &cfg, &err), 0);
                 int rc = feed_all(&c, body.data, body.len, (enum split)split, round, &err);
                 if (rc)
-                    print_message("round %u verify %d split %d: %s\n", round, verify, split, err.msg);
+                    print_message("round %u verify %d split %d: %s\n", round, verify, split,
+                                  err.msg);
                 assert_int_equal(rc, 0);
                 assert_int_equal(sink.out.len, total);
                 assert_memory_equal(sink.out.data, data.data, total);
@@ -1218,12 +1304,12 @@ static void test_chunked_random_signed(void **state)
         struct sink sink = {0};
         struct sl_chunked c;
         struct sl_err err = {0};
-        struct sl_chunked_config cfg = {
-            .mode = trailer ? SL_SIGV4_PAYLOAD_STREAMING_TRAILER : SL_SIGV4_PAYLOAD_STREAMING,
-            .trailer = trailer ? "x-amz-checksum-crc32c" : NULL,
-            .decoded_length = -1,
-            .sink = sink_cb,
-            .ud = &sink};
+        struct sl_chunked_config cfg = {.mode = trailer ? SL_SIGV4_PAYLOAD_STREAMING_TRAILER
+                                                        : SL_SIGV4_PAYLOAD_STREAMING,
+                                        .trailer = trailer ? "x-amz-checksum-crc32c" : NULL,
+                                        .decoded_length = -1,
+                                        .sink = sink_cb,
+                                        .ud = &sink};
         sl_buf_init(&sink.out, 1 << 22);
         assert_int_equal(sl_chunked_init(&c, &cfg, &err), 0);
         assert_int_equal(feed_all(&c, body.data, body.len, RANDOM, 99, &err), 0);
@@ -1252,6 +1338,7 @@ int main(void)
         cmocka_unit_test(test_s3_path_reencoded),
         cmocka_unit_test(test_parse_unsigned),
         cmocka_unit_test(test_parse_date_header),
+        cmocka_unit_test(test_parse_date_forms),
         cmocka_unit_test(test_parse_tokens),
         cmocka_unit_test(test_parse_header_malformed),
         cmocka_unit_test(test_parse_presigned_malformed),

@@ -1,0 +1,1703 @@
+/*
+ * s3bench — Sluice's S3 benchmark, run by hand (`make bench`).
+ *
+ * It starts its own `sluice serve` on a free loopback port with a fresh data
+ * directory on disk (never tmpfs: durability is what a PUT pays for), and in
+ * the same run measures
+ *   - its floors, because the machine is shared and noisy: a bare fdatasync
+ *     of a 1 KiB write on the data directory's filesystem, a GET of
+ *     /_sluice/health over one connection (one trip through the front door)
+ *     and a bare loopback HTTP round trip to a responder inside this process;
+ *   - PutObject and GetObject ops/s, MB/s, p50 and p99 for each object size
+ *     and client count (GETs read the objects the PUTs wrote, and check them);
+ *   - the server's idle RSS and CPU after start-up and after the load;
+ * then prints markdown tables with the budgets of DESIGN.md beside the
+ * results, stops the server (SIGTERM, wait) and removes its directory.
+ *
+ * The load generator is one thread per client, each with one blocking
+ * HTTP/1.1 keep-alive connection: on loopback a blocking send/recv pair
+ * costs no more than an epoll round, and the code stays short. Requests are
+ * unsigned (the server runs with --auth=dev) with Content-Length bodies.
+ *
+ * MB means 10^6 bytes throughout; KiB and MiB are the object sizes.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#define BUCKET "s3bench"
+#define CONN_BUF (64 * 1024)       /* read buffer; also the cap on a response head */
+#define MAX_CLIENTS 256
+#define MAX_SIZES 8
+#define MAX_LAT_SAMPLES (1u << 24) /* per thread: ~2 minutes at 100k ops/s */
+#define STAMP_LEN 64               /* each object starts with its own path */
+#define VERIFY_EVERY 64            /* GETs whose whole body is compared */
+#define IO_TIMEOUT_S 30            /* a stalled server fails the request, not the run */
+#define READY_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 15000
+#define MAX_TRANSPORT_ERRORS 100   /* in a row, before a client gives up */
+
+/* Budgets of DESIGN.md ("Performance budgets") that this benchmark checks. */
+#define BUDGET_IDLE_RSS_MB 15.0
+#define BUDGET_IDLE_CPU_PCT 0.5 /* "0%"; one 10 ms clock tick in 2 s is noise */
+
+static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_server_pid;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) && errno == EINTR && !g_stop)
+        ;
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+struct options {
+    const char *sluice;
+    const char *dir;
+    double duration;
+    long count;
+    const char *sizes;
+    const char *clients;
+    const char *ops;
+    double floor_time;
+    double idle_window;
+    bool keep;
+    bool strict;
+};
+
+enum opt_kind { OPT_STR, OPT_SECONDS, OPT_COUNT, OPT_FLAG };
+
+static const struct option_spec {
+    const char *flag;
+    enum opt_kind kind;
+    const char *def;
+    const char *help;
+    size_t offset;
+} option_table[] = {
+    {"--sluice", OPT_STR, NULL, "the sluice binary to start (required)",
+     offsetof(struct options, sluice)},
+    {"--dir", OPT_STR, "/tmp", "where the temporary data directory goes (not tmpfs)",
+     offsetof(struct options, dir)},
+    {"--duration", OPT_SECONDS, "3", "seconds each cell runs", offsetof(struct options, duration)},
+    {"--count", OPT_COUNT, "0", "requests per client per cell instead of --duration (0: off)",
+     offsetof(struct options, count)},
+    {"--sizes", OPT_STR, "1k,1m", "object sizes (suffix k or m: KiB, MiB)",
+     offsetof(struct options, sizes)},
+    {"--clients", OPT_STR, "1,16", "concurrent client counts", offsetof(struct options, clients)},
+    {"--ops", OPT_STR, "put,get", "put, get or both (get needs put)",
+     offsetof(struct options, ops)},
+    {"--floor-time", OPT_SECONDS, "1", "seconds each floor is measured",
+     offsetof(struct options, floor_time)},
+    {"--idle-window", OPT_SECONDS, "2", "seconds of each idle CPU window",
+     offsetof(struct options, idle_window)},
+    {"--keep", OPT_FLAG, NULL, "keep the temporary directory (data and server log)",
+     offsetof(struct options, keep)},
+    {"--strict", OPT_FLAG, NULL, "exit 3 when a budget fails", offsetof(struct options, strict)},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: s3bench --sluice PATH [options]\n\noptions:\n");
+    for (size_t i = 0; i < ARRAY_LEN(option_table); i++) {
+        const struct option_spec *s = &option_table[i];
+        fprintf(f, "  %-14s %s%s%s%s\n", s->flag, s->help, s->def ? " (default " : "",
+                s->def ? s->def : "", s->def ? ")" : "");
+    }
+}
+
+static int option_set(struct options *o, const struct option_spec *s, const char *val)
+{
+    void *slot = (char *)o + s->offset;
+    char *end;
+    switch (s->kind) {
+    case OPT_STR:
+        *(const char **)slot = val;
+        return 0;
+    case OPT_SECONDS: {
+        double v = strtod(val, &end);
+        if (*end || !(v > 0 && v <= 3600))
+            return -1;
+        *(double *)slot = v;
+        return 0;
+    }
+    case OPT_COUNT: {
+        long v = strtol(val, &end, 10);
+        if (*end || v < 0 || v > 100000000)
+            return -1;
+        *(long *)slot = v;
+        return 0;
+    }
+    case OPT_FLAG:
+        *(bool *)slot = true;
+        return 0;
+    }
+    return -1;
+}
+
+/* Fills o from the defaults, then argv. */
+static int parse_options(struct options *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof(*o));
+    for (size_t i = 0; i < ARRAY_LEN(option_table); i++)
+        if (option_table[i].def && option_set(o, &option_table[i], option_table[i].def))
+            return -1;
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a], *val = NULL;
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        const struct option_spec *spec = NULL;
+        for (size_t i = 0; i < ARRAY_LEN(option_table) && !spec; i++) {
+            size_t n = strlen(option_table[i].flag);
+            if (strncmp(arg, option_table[i].flag, n) == 0 && (arg[n] == '=' || !arg[n])) {
+                spec = &option_table[i];
+                val = arg[n] == '=' ? arg + n + 1 : NULL;
+            }
+        }
+        if (!spec) {
+            fprintf(stderr, "s3bench: unknown option %s\n", arg);
+            return -1;
+        }
+        if (!val && spec->kind != OPT_FLAG) {
+            if (a + 1 >= argc) {
+                fprintf(stderr, "s3bench: %s needs a value\n", arg);
+                return -1;
+            }
+            val = argv[++a];
+        }
+        if (option_set(o, spec, val ? val : "")) {
+            fprintf(stderr, "s3bench: bad value for %s: %s\n", spec->flag, val);
+            return -1;
+        }
+    }
+    if (!o->sluice) {
+        fprintf(stderr, "s3bench: --sluice PATH is required\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses "1k,1m,4096" into sizes in bytes; 0 or -1. */
+static int parse_list(const char *s, size_t *out, size_t cap, size_t *n, bool suffixes)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (end == s)
+            return -1;
+        if (suffixes && (*end == 'k' || *end == 'K'))
+            v <<= 10, end++;
+        else if (suffixes && (*end == 'm' || *end == 'M'))
+            v <<= 20, end++;
+        if ((*end && *end != ',') || v == 0 || *n == cap)
+            return -1;
+        out[(*n)++] = (size_t)v;
+        s = *end ? end + 1 : end;
+    }
+    return *n ? 0 : -1;
+}
+
+/* ---- HTTP/1.1 client ---------------------------------------------------- */
+
+/* One keep-alive connection and its read buffer (buf[off..len) unread). */
+struct conn {
+    int fd;
+    struct sockaddr_in addr;
+    size_t len, off;
+    uint64_t connects;
+    char buf[CONN_BUF];
+};
+
+struct http_req {
+    const char *method;
+    const char *path;
+    const char *host; /* Host header */
+    const void *body; /* NULL: no body and no Content-Length */
+    size_t body_len;
+};
+
+struct http_resp {
+    int status;
+    uint64_t body_len; /* bytes of body received */
+    bool into_dest;    /* the body went to dest */
+    bool close;        /* the server closes the connection after this response */
+    char snippet[200]; /* the start of a non-2xx body, for reports */
+};
+
+static void conn_init(struct conn *c, const struct sockaddr_in *addr)
+{
+    c->fd = -1;
+    c->addr = *addr;
+    c->len = c->off = 0;
+    c->connects = 0;
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->len = c->off = 0;
+}
+
+static int conn_open(struct conn *c, char *err, size_t errn)
+{
+    conn_close(c);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    int one = 1;
+    struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    while (connect(fd, (const struct sockaddr *)&c->addr, sizeof(c->addr))) {
+        if (errno != EINTR || g_stop)
+            goto fail;
+    }
+    c->fd = fd;
+    c->connects++;
+    return 0;
+fail:
+    snprintf(err, errn, "connect: %s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+static int send_all(int fd, struct iovec *iov, int iovcnt)
+{
+    while (iovcnt > 0) {
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR && !g_stop)
+                continue;
+            return -1;
+        }
+        size_t left = (size_t)n;
+        while (iovcnt > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            iovcnt--;
+        }
+        if (iovcnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+/* Receives into p; >0 bytes, 0 at EOF, -1 on error (EINTR retried unless
+ * the run is stopping). */
+static ssize_t recv_some(int fd, void *p, size_t n)
+{
+    for (;;) {
+        ssize_t r = recv(fd, p, n, 0);
+        if (r >= 0 || errno != EINTR || g_stop)
+            return r;
+    }
+}
+
+enum { IO_OK = 0, IO_ERR = -1, IO_STALE = 1 };
+
+/* Reads until buf[off..] holds a whole response head; *head_len is its
+ * length including the blank line. IO_STALE when the peer closed before
+ * sending a byte (a keep-alive connection it had already dropped). */
+static int read_head(struct conn *c, size_t *head_len, char *err, size_t errn)
+{
+    size_t scanned = 0;
+    for (;;) {
+        size_t avail = c->len - c->off;
+        if (avail >= 4) {
+            size_t from = scanned > 3 ? scanned - 3 : 0;
+            const char *e = memmem(c->buf + c->off + from, avail - from, "\r\n\r\n", 4);
+            if (e) {
+                *head_len = (size_t)(e - (c->buf + c->off)) + 4;
+                return IO_OK;
+            }
+            scanned = avail;
+        }
+        if (c->off) {
+            memmove(c->buf, c->buf + c->off, avail);
+            c->len = avail;
+            c->off = 0;
+        }
+        if (c->len == sizeof(c->buf)) {
+            snprintf(err, errn, "response head over %d bytes", CONN_BUF);
+            return IO_ERR;
+        }
+        ssize_t r = recv_some(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+        if (r == 0 && avail == 0)
+            return IO_STALE;
+        if (r <= 0) {
+            snprintf(err, errn, "reading response head: %s",
+                     r == 0 ? "connection closed" : strerror(errno));
+            return IO_ERR;
+        }
+        c->len += (size_t)r;
+    }
+}
+
+/* Parses a response head; *cl is UINT64_MAX when the body runs to EOF. */
+static int parse_head(const char *h, size_t n, struct http_resp *out, uint64_t *cl, char *err,
+                      size_t errn)
+{
+    if (n < 12 || memcmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ' || h[9] < '1' || h[9] > '5') {
+        snprintf(err, errn, "bad status line: %.40s", h);
+        return -1;
+    }
+    bool http10 = h[7] == '0', keep_alive = false, has_cl = false, chunked = false;
+    out->status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+    const char *p = memchr(h, '\n', n);
+    const char *end = h + n;
+    while (p && ++p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            break;
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon) {
+            size_t nlen = (size_t)(colon - p);
+            const char *v = colon + 1;
+            while (v < eol && (*v == ' ' || *v == '\t'))
+                v++;
+            char val[128];
+            size_t vlen = (size_t)(eol - v);
+            while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+                vlen--;
+            snprintf(val, sizeof(val), "%.*s", (int)vlen, v);
+            if (nlen == 14 && strncasecmp(p, "Content-Length", nlen) == 0) {
+                char *e;
+                *cl = strtoull(val, &e, 10);
+                if (e == val || *e) {
+                    snprintf(err, errn, "bad Content-Length: %s", val);
+                    return -1;
+                }
+                has_cl = true;
+            } else if (nlen == 10 && strncasecmp(p, "Connection", nlen) == 0) {
+                if (strcasestr(val, "close"))
+                    out->close = true;
+                if (strcasestr(val, "keep-alive"))
+                    keep_alive = true;
+            } else if (nlen == 17 && strncasecmp(p, "Transfer-Encoding", nlen) == 0) {
+                chunked = strcasestr(val, "chunked") != NULL;
+            }
+        }
+        p = eol;
+    }
+    if (chunked) {
+        snprintf(err, errn, "chunked responses are not supported by s3bench");
+        return -1;
+    }
+    if (http10 && !keep_alive)
+        out->close = true;
+    if (!has_cl) {
+        bool bodyless = out->status < 200 || out->status == 204 || out->status == 304;
+        *cl = bodyless ? 0 : UINT64_MAX;
+        if (!bodyless)
+            out->close = true;
+    }
+    return 0;
+}
+
+/* Reads n body bytes (or up to EOF when n is UINT64_MAX) into dest, or
+ * drops them when dest is NULL; the first bytes also go to snip. */
+static int read_body(struct conn *c, uint64_t n, char *dest, char *snip, size_t snipn,
+                     uint64_t *got_out, char *err, size_t errn)
+{
+    uint64_t got = 0;
+    size_t snipped = 0;
+    while (got < n) {
+        if (c->off < c->len) {
+            size_t take = c->len - c->off;
+            if (take > n - got)
+                take = (size_t)(n - got);
+            if (dest)
+                memcpy(dest + got, c->buf + c->off, take);
+            if (snip && snipped + 1 < snipn) {
+                size_t s = take < snipn - 1 - snipped ? take : snipn - 1 - snipped;
+                memcpy(snip + snipped, c->buf + c->off, s);
+                snipped += s;
+                snip[snipped] = '\0';
+            }
+            c->off += take;
+            got += take;
+            continue;
+        }
+        c->off = c->len = 0;
+        ssize_t r;
+        if (dest) {
+            size_t want = n - got > (1u << 30) ? (1u << 30) : (size_t)(n - got);
+            r = recv_some(c->fd, dest + got, want);
+            if (r > 0)
+                got += (uint64_t)r;
+        } else {
+            size_t want = n - got > sizeof(c->buf) ? sizeof(c->buf) : (size_t)(n - got);
+            r = recv_some(c->fd, c->buf, want);
+            if (r > 0)
+                c->len = (size_t)r;
+        }
+        if (r == 0 && n == UINT64_MAX)
+            break;
+        if (r <= 0) {
+            snprintf(err, errn, "reading body (%" PRIu64 " of %" PRIu64 " bytes): %s", got, n,
+                     r == 0 ? "connection closed" : strerror(errno));
+            return -1;
+        }
+    }
+    if (c->off == c->len)
+        c->off = c->len = 0;
+    *got_out = got;
+    return 0;
+}
+
+/*
+ * Sends rq on c (connecting first when c has no connection) and reads the
+ * whole response. A 2xx body that fits in dest_cap goes to dest; any other
+ * body is read and dropped (its start kept in out->snippet). A request on
+ * a reused connection that the server had closed is retried once on a new
+ * one. The connection is closed after a response that says so. Returns 0,
+ * or -1 with the reason in err (the connection is then closed).
+ */
+static int http_roundtrip(struct conn *c, const struct http_req *rq, char *dest, size_t dest_cap,
+                          struct http_resp *out, char *err, size_t errn)
+{
+    char head[1024];
+    int hn;
+    if (rq->body)
+        hn = snprintf(head, sizeof(head),
+                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: s3bench\r\n"
+                      "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n\r\n",
+                      rq->method, rq->path, rq->host, rq->body_len);
+    else
+        hn = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: s3bench\r\n\r\n",
+                      rq->method, rq->path, rq->host);
+    if (hn < 0 || (size_t)hn >= sizeof(head)) {
+        snprintf(err, errn, "request head too long");
+        return -1;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool fresh = c->fd < 0;
+        if (fresh && conn_open(c, err, errn))
+            return -1;
+        memset(out, 0, sizeof(*out));
+        struct iovec iov[2] = {{head, (size_t)hn}, {(void *)rq->body, rq->body ? rq->body_len : 0}};
+        if (send_all(c->fd, iov, 2)) {
+            int e = errno;
+            conn_close(c);
+            if (!fresh && (e == EPIPE || e == ECONNRESET))
+                continue;
+            snprintf(err, errn, "sending request: %s", strerror(e));
+            return -1;
+        }
+        size_t head_len;
+        uint64_t cl;
+        int rc;
+        do { /* skip interim 1xx responses */
+            rc = read_head(c, &head_len, err, errn);
+            if (rc == IO_STALE && fresh) {
+                snprintf(err, errn, "connection closed before any response");
+                rc = IO_ERR;
+            }
+            if (rc)
+                break;
+            rc = parse_head(c->buf + c->off, head_len, out, &cl, err, errn) ? IO_ERR : IO_OK;
+            c->off += head_len;
+        } while (rc == IO_OK && out->status < 200);
+        if (rc == IO_STALE) {
+            conn_close(c);
+            continue;
+        }
+        if (rc)
+            goto fail;
+        bool head_only = strcmp(rq->method, "HEAD") == 0;
+        out->into_dest = !head_only && out->status / 100 == 2 && dest && cl <= dest_cap;
+        bool snip = out->status / 100 != 2;
+        if (!head_only && read_body(c, cl, out->into_dest ? dest : NULL,
+                                    snip ? out->snippet : NULL, sizeof(out->snippet),
+                                    &out->body_len, err, errn))
+            goto fail;
+        if (out->close)
+            conn_close(c);
+        return 0;
+    }
+    snprintf(err, errn, "connection closed twice before any response");
+    return -1;
+fail:
+    conn_close(c);
+    return -1;
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+struct lat {
+    uint64_t *v;
+    size_t n, cap;
+};
+
+static int lat_add(struct lat *l, uint64_t ns)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4096;
+        if (cap > MAX_LAT_SAMPLES)
+            return -1;
+        uint64_t *v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = ns;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted v. */
+static uint64_t percentile(const uint64_t *v, size_t n, double p)
+{
+    if (!n)
+        return 0;
+    size_t rank = (size_t)(p * (double)n + 0.999999);
+    return v[rank ? rank - 1 : 0];
+}
+
+static const char *fmt_ns(char *b, size_t n, uint64_t ns)
+{
+    if (!ns)
+        snprintf(b, n, "–");
+    else if (ns < 10000)
+        snprintf(b, n, "%.1f µs", (double)ns / 1e3);
+    else if (ns < 10000000)
+        snprintf(b, n, "%.0f µs", (double)ns / 1e3);
+    else if (ns < 10000000000ull)
+        snprintf(b, n, "%.1f ms", (double)ns / 1e6);
+    else
+        snprintf(b, n, "%.2f s", (double)ns / 1e9);
+    return b;
+}
+
+static const char *fmt_size(char *b, size_t n, size_t size)
+{
+    if (size >= (1u << 20) && size % (1u << 20) == 0)
+        snprintf(b, n, "%zu MiB", size >> 20);
+    else if (size >= 1024 && size % 1024 == 0)
+        snprintf(b, n, "%zu KiB", size >> 10);
+    else
+        snprintf(b, n, "%zu B", size);
+    return b;
+}
+
+/* "12,345" */
+static const char *fmt_count(char *b, size_t n, double v)
+{
+    char raw[32];
+    snprintf(raw, sizeof(raw), "%.0f", v);
+    size_t len = strlen(raw), o = 0;
+    for (size_t i = 0; i < len && o + 2 < n; i++) {
+        if (i && (len - i) % 3 == 0)
+            b[o++] = ',';
+        b[o++] = raw[i];
+    }
+    b[o] = '\0';
+    return b;
+}
+
+/* ---- the benchmark's state -------------------------------------------- */
+
+enum op { OP_PUT, OP_GET };
+static const char *const op_name[] = {"PutObject", "GetObject"};
+
+/* An object that a PUT stored: its path is rebuilt from these. */
+struct keyref {
+    uint16_t clients, tid;
+    uint32_t seq;
+};
+
+struct cell {
+    enum op op;
+    size_t size;
+    unsigned clients;
+    uint64_t ops, errors, new_conns, bytes;
+    double secs;
+    uint64_t p50, p99;
+    char first_error[300];
+};
+
+struct floors {
+    uint64_t fsync_p50, fsync_p99, fsync_n;
+    uint64_t append_p50, append_p99, append_n;
+    uint64_t health_p50, health_p99, health_n, health_conns;
+    uint64_t echo_p50, echo_p99, echo_n;
+};
+
+struct idle {
+    double rss_mb, hwm_mb, cpu_pct, window_s;
+    long threads;
+    bool ok;
+};
+
+struct bench {
+    struct options o;
+    size_t sizes[MAX_SIZES], nsizes;
+    size_t clients[MAX_SIZES], nclients;
+    bool do_put, do_get;
+    char tmp[PATH_MAX - 64], data[PATH_MAX], log[PATH_MAX];
+    char fs_desc[PATH_MAX + 128];
+    pid_t pid;
+    struct sockaddr_in addr;
+    char host[32];
+    char *payload; /* random bytes: every object is its stamp then these */
+    struct keyref *keys;
+    size_t nkeys, keys_cap;
+    pthread_barrier_t barrier;
+    uint64_t deadline;
+    struct floors fl;
+    struct idle idle_start, idle_end;
+    struct cell cells[2 * MAX_SIZES * MAX_SIZES];
+    size_t ncells;
+};
+
+struct worker {
+    struct bench *b;
+    enum op op;
+    size_t size;
+    unsigned clients, tid;
+    struct conn *c;
+    char *obj;  /* the object sent, or the expected one */
+    char *dest; /* where GET bodies land */
+    struct lat lat;
+    struct keyref *put; /* objects this worker stored */
+    size_t nput, put_cap;
+    uint64_t ops, errors, end;
+    char first_error[300];
+    pthread_t th;
+};
+
+static void object_path(char *b, size_t n, size_t size, struct keyref k)
+{
+    snprintf(b, n, "/" BUCKET "/o%zu/c%u/t%u/%" PRIu32, size, (unsigned)k.clients,
+             (unsigned)k.tid, k.seq);
+}
+
+/* Makes w->obj the object stored at path: the path, NUL-padded to
+ * STAMP_LEN, then the shared payload. */
+static void object_stamp(char *obj, const char *path, size_t size)
+{
+    size_t n = size < STAMP_LEN ? size : STAMP_LEN;
+    memset(obj, 0, n);
+    memcpy(obj, path, strlen(path) < n ? strlen(path) : n);
+}
+
+static void worker_error(struct worker *w, const char *fmt, ...)
+{
+    w->errors++;
+    if (w->first_error[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->first_error, sizeof(w->first_error), fmt, ap);
+    va_end(ap);
+}
+
+/* One client: runs requests back to back until the deadline (or --count). */
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct bench *b = w->b;
+    char err[256], path[160];
+    struct http_resp resp;
+    bool open_failed = conn_open(w->c, err, sizeof(err)) != 0;
+    if (open_failed)
+        worker_error(w, "%s", err);
+    pthread_barrier_wait(&b->barrier);
+    unsigned transport_errors = 0;
+    for (uint64_t seq = 0; !open_failed && !g_stop; seq++) {
+        if (b->o.count ? seq >= (uint64_t)b->o.count : now_ns() >= b->deadline)
+            break;
+        struct keyref k = {(uint16_t)w->clients, (uint16_t)w->tid, (uint32_t)seq};
+        if (w->op == OP_GET)
+            k = b->keys[(w->tid + seq * w->clients) % b->nkeys];
+        object_path(path, sizeof(path), w->size, k);
+        object_stamp(w->obj, path, w->size);
+        struct http_req rq = {.method = w->op == OP_PUT ? "PUT" : "GET",
+                              .path = path,
+                              .host = b->host,
+                              .body = w->op == OP_PUT ? w->obj : NULL,
+                              .body_len = w->size};
+        uint64_t t0 = now_ns();
+        int rc = http_roundtrip(w->c, &rq, w->dest, w->size, &resp, err, sizeof(err));
+        uint64_t t1 = now_ns();
+        if (rc) {
+            worker_error(w, "%s %s: %s", rq.method, path, err);
+            if (++transport_errors == MAX_TRANSPORT_ERRORS)
+                break;
+            continue;
+        }
+        transport_errors = 0;
+        if (resp.status != 200) {
+            worker_error(w, "%s %s: HTTP %d %s", rq.method, path, resp.status, resp.snippet);
+            continue;
+        }
+        if (w->op == OP_GET) {
+            size_t cmp = w->size < STAMP_LEN ? w->size : STAMP_LEN;
+            if (!resp.into_dest || resp.body_len != w->size) {
+                worker_error(w, "GET %s: %" PRIu64 " bytes, expected %zu", path, resp.body_len,
+                             w->size);
+                continue;
+            }
+            if (memcmp(w->dest, w->obj, cmp) != 0 ||
+                (seq % VERIFY_EVERY == 0 && memcmp(w->dest, w->obj, w->size) != 0)) {
+                worker_error(w, "GET %s: the body differs from what was put", path);
+                continue;
+            }
+        } else {
+            if (w->nput == w->put_cap) {
+                size_t cap = w->put_cap ? w->put_cap * 2 : 1024;
+                struct keyref *p = realloc(w->put, cap * sizeof(*p));
+                if (!p)
+                    break;
+                w->put = p;
+                w->put_cap = cap;
+            }
+            w->put[w->nput++] = k;
+        }
+        w->ops++;
+        if (lat_add(&w->lat, t1 - t0))
+            break;
+    }
+    w->end = now_ns();
+    return NULL;
+}
+
+/* Runs one cell: clients workers doing op on objects of size. */
+static int run_cell(struct bench *b, enum op op, size_t size, unsigned clients, struct cell *out)
+{
+    char sz[32];
+    fprintf(stderr, "s3bench: %s %s, %u client%s...\n", op_name[op],
+            fmt_size(sz, sizeof(sz), size), clients, clients == 1 ? "" : "s");
+    memset(out, 0, sizeof(*out));
+    out->op = op;
+    out->size = size;
+    out->clients = clients;
+    if (op == OP_GET && b->nkeys == 0) {
+        snprintf(out->first_error, sizeof(out->first_error), "no objects of this size were put");
+        return 0;
+    }
+    struct worker *w = calloc(clients, sizeof(*w));
+    struct conn *conns = calloc(clients, sizeof(*conns));
+    int rc = -1;
+    unsigned started = 0;
+    if (!w || !conns)
+        goto out;
+    for (unsigned i = 0; i < clients; i++) {
+        w[i] = (struct worker){.b = b, .op = op, .size = size, .clients = clients, .tid = i,
+                               .c = &conns[i]};
+        conn_init(&conns[i], &b->addr);
+        w[i].obj = malloc(size);
+        w[i].dest = op == OP_GET ? malloc(size) : NULL;
+        if (!w[i].obj || (op == OP_GET && !w[i].dest))
+            goto out;
+        memcpy(w[i].obj, b->payload, size);
+    }
+    if (pthread_barrier_init(&b->barrier, NULL, clients + 1))
+        goto out;
+    for (; started < clients; started++)
+        if (pthread_create(&w[started].th, NULL, worker_main, &w[started]))
+            break;
+    if (started < clients) {
+        /* The barrier can never open: nothing to do but give up loudly. */
+        fprintf(stderr, "s3bench: cannot start %u threads\n", clients);
+        exit(1);
+    }
+    uint64_t start = now_ns();
+    b->deadline = start + (uint64_t)(b->o.duration * 1e9);
+    pthread_barrier_wait(&b->barrier);
+    uint64_t end = start;
+    struct lat all = {0};
+    for (unsigned i = 0; i < clients; i++) {
+        pthread_join(w[i].th, NULL);
+        if (w[i].end > end)
+            end = w[i].end;
+    }
+    pthread_barrier_destroy(&b->barrier);
+    for (unsigned i = 0; i < clients; i++) {
+        out->ops += w[i].ops;
+        out->errors += w[i].errors;
+        out->new_conns += conns[i].connects > 0 ? conns[i].connects - 1 : 0;
+        if (!out->first_error[0] && w[i].first_error[0])
+            memcpy(out->first_error, w[i].first_error, sizeof(out->first_error));
+        for (size_t j = 0; j < w[i].lat.n; j++)
+            if (lat_add(&all, w[i].lat.v[j]))
+                break;
+        for (size_t j = 0; j < w[i].nput; j++) {
+            if (b->nkeys == b->keys_cap) {
+                size_t cap = b->keys_cap ? b->keys_cap * 2 : 4096;
+                struct keyref *k = realloc(b->keys, cap * sizeof(*k));
+                if (!k)
+                    break;
+                b->keys = k;
+                b->keys_cap = cap;
+            }
+            b->keys[b->nkeys++] = w[i].put[j];
+        }
+    }
+    out->bytes = out->ops * size;
+    out->secs = (double)(end - start) / 1e9;
+    qsort(all.v, all.n, sizeof(*all.v), cmp_u64);
+    out->p50 = percentile(all.v, all.n, 0.50);
+    out->p99 = percentile(all.v, all.n, 0.99);
+    free(all.v);
+    rc = 0;
+out:
+    for (unsigned i = 0; w && conns && i < clients; i++) {
+        conn_close(&conns[i]);
+        free(w[i].obj);
+        free(w[i].dest);
+        free(w[i].lat.v);
+        free(w[i].put);
+    }
+    free(w);
+    free(conns);
+    if (rc)
+        fprintf(stderr, "s3bench: out of memory\n");
+    return rc;
+}
+
+/* ---- floors ------------------------------------------------------------- */
+
+/* p50/p99 of write(1 KiB) + fdatasync in dir: in place when append is
+ * false (the cheapest durable write), else appending (which also commits
+ * the file's new size to the journal). */
+static int floor_fsync(struct bench *b, bool append, uint64_t *p50, uint64_t *p99, uint64_t *n)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/fsync.probe", b->tmp);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    char blk[1024];
+    memcpy(blk, b->payload, sizeof(blk));
+    struct lat l = {0};
+    int rc = -1;
+    if (pwrite(fd, blk, sizeof(blk), 0) != (ssize_t)sizeof(blk) || fsync(fd))
+        goto out;
+    uint64_t until = now_ns() + (uint64_t)(b->o.floor_time * 1e9);
+    for (off_t off = 0; now_ns() < until && l.n < 100000 && !g_stop; off += (off_t)sizeof(blk)) {
+        uint64_t t0 = now_ns();
+        if (pwrite(fd, blk, sizeof(blk), append ? off + (off_t)sizeof(blk) : 0) !=
+                (ssize_t)sizeof(blk) ||
+            fdatasync(fd))
+            goto out;
+        if (lat_add(&l, now_ns() - t0))
+            goto out;
+    }
+    qsort(l.v, l.n, sizeof(*l.v), cmp_u64);
+    *p50 = percentile(l.v, l.n, 0.5);
+    *p99 = percentile(l.v, l.n, 0.99);
+    *n = l.n;
+    rc = 0;
+out:
+    free(l.v);
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
+/* Sequential GETs of path over one connection for --floor-time. */
+static int floor_http(struct bench *b, const struct sockaddr_in *addr, const char *path,
+                      uint64_t *p50, uint64_t *p99, uint64_t *n, uint64_t *conns)
+{
+    struct conn *c = malloc(sizeof(*c));
+    struct lat l = {0};
+    char err[256], body[4096];
+    struct http_resp resp;
+    int rc = -1;
+    if (!c)
+        return -1;
+    conn_init(c, addr);
+    if (conn_open(c, err, sizeof(err)))
+        goto out;
+    struct http_req rq = {.method = "GET", .path = path, .host = b->host};
+    uint64_t until = now_ns() + (uint64_t)(b->o.floor_time * 1e9);
+    while (now_ns() < until && l.n < 200000 && !g_stop) {
+        uint64_t t0 = now_ns();
+        if (http_roundtrip(c, &rq, body, sizeof(body), &resp, err, sizeof(err)))
+            goto out;
+        if (resp.status != 200) {
+            snprintf(err, sizeof(err), "HTTP %d", resp.status);
+            goto out;
+        }
+        if (lat_add(&l, now_ns() - t0))
+            goto out;
+    }
+    qsort(l.v, l.n, sizeof(*l.v), cmp_u64);
+    *p50 = percentile(l.v, l.n, 0.5);
+    *p99 = percentile(l.v, l.n, 0.99);
+    *n = l.n;
+    *conns = c->connects;
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "s3bench: floor GET %s: %s\n", path, err);
+    conn_close(c);
+    free(c);
+    free(l.v);
+    return rc;
+}
+
+/* The responder of the bare loopback HTTP floor: answers every request
+ * head on one accepted connection with a fixed response, until EOF. */
+static void *echo_main(void *arg)
+{
+    int lfd = *(int *)arg;
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    char buf[4096];
+    size_t len = 0;
+    for (;;) {
+        char *e = len >= 4 ? memmem(buf, len, "\r\n\r\n", 4) : NULL;
+        if (e) {
+            size_t used = (size_t)(e - buf) + 4;
+            memmove(buf, buf + used, len - used);
+            len -= used;
+            if (send(fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(reply) - 1)
+                break;
+            continue;
+        }
+        if (len == sizeof(buf))
+            break;
+        ssize_t r = recv(fd, buf + len, sizeof(buf) - len, 0);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    return NULL;
+}
+
+static int floor_echo(struct bench *b)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    pthread_t th;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 1) ||
+        getsockname(lfd, (struct sockaddr *)&a, &alen) ||
+        pthread_create(&th, NULL, echo_main, &lfd)) {
+        if (lfd >= 0)
+            close(lfd);
+        return -1;
+    }
+    uint64_t conns;
+    int rc = floor_http(b, &a, "/", &b->fl.echo_p50, &b->fl.echo_p99, &b->fl.echo_n, &conns);
+    if (rc) {
+        /* Unblock accept() if the client never connected. */
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+            close(fd);
+        else if (fd >= 0)
+            close(fd);
+    }
+    pthread_join(th, NULL);
+    close(lfd);
+    return rc;
+}
+
+/* ---- the server --------------------------------------------------------- */
+
+static int free_port(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    int rc = fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+             getsockname(fd, (struct sockaddr *)&a, &alen);
+    if (fd >= 0)
+        close(fd);
+    *port = ntohs(a.sin_port);
+    return rc ? -1 : 0;
+}
+
+static void print_log_tail(const struct bench *b)
+{
+    FILE *f = fopen(b->log, "r");
+    if (!f)
+        return;
+    char line[1024];
+    char ring[10][1024];
+    size_t n = 0;
+    while (fgets(line, sizeof(line), f))
+        snprintf(ring[n++ % 10], sizeof(ring[0]), "%s", line);
+    fclose(f);
+    fprintf(stderr, "s3bench: last lines of the server log:\n");
+    for (size_t i = n > 10 ? n - 10 : 0; i < n; i++)
+        fprintf(stderr, "  %s", ring[i % 10]);
+}
+
+/* Starts `sluice serve` on a free loopback port with its data in b->data
+ * and waits (with a deadline) until it answers /_sluice/health. */
+static int server_start(struct bench *b)
+{
+    uint16_t port;
+    if (free_port(&port)) {
+        fprintf(stderr, "s3bench: no free loopback port: %s\n", strerror(errno));
+        return -1;
+    }
+    b->addr = (struct sockaddr_in){.sin_family = AF_INET,
+                                   .sin_port = htons(port),
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    snprintf(b->host, sizeof(b->host), "127.0.0.1:%u", port);
+    int logfd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (logfd < 0) {
+        fprintf(stderr, "s3bench: %s: %s\n", b->log, strerror(errno));
+        return -1;
+    }
+    char *argv[] = {(char *)b->o.sluice, "serve", "--listen", b->host, "--data-dir", b->data,
+                    "--auth", "dev", NULL};
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(logfd);
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the benchmark */
+        signal(SIGPIPE, SIG_DFL);
+        dup2(logfd, STDOUT_FILENO);
+        dup2(logfd, STDERR_FILENO);
+        execv(argv[0], argv);
+        fprintf(stderr, "s3bench: exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(logfd);
+    b->pid = pid;
+    g_server_pid = pid;
+    struct conn *c = malloc(sizeof(*c));
+    if (!c)
+        return -1;
+    conn_init(c, &b->addr);
+    uint64_t until = now_ns() + (uint64_t)READY_TIMEOUT_MS * 1000000u;
+    struct http_req rq = {.method = "GET", .path = "/_sluice/health", .host = b->host};
+    int rc = -1;
+    while (!g_stop && now_ns() < until) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            b->pid = 0;
+            g_server_pid = 0;
+            fprintf(stderr, "s3bench: the server exited during start-up (status %d)\n", status);
+            break;
+        }
+        char err[256], body[512];
+        struct http_resp resp;
+        if (http_roundtrip(c, &rq, body, sizeof(body), &resp, err, sizeof(err)) == 0 &&
+            resp.status == 200) {
+            rc = 0;
+            break;
+        }
+        conn_close(c);
+        sleep_ms(10);
+    }
+    conn_close(c);
+    free(c);
+    if (rc) {
+        fprintf(stderr, "s3bench: the server did not become ready\n");
+        print_log_tail(b);
+    }
+    return rc;
+}
+
+/* SIGTERM, then wait; SIGKILL after STOP_TIMEOUT_MS. *ms is how long it
+ * took, *status the wait status. */
+static void server_stop(struct bench *b, double *ms, int *status, bool *killed)
+{
+    *killed = false;
+    *status = 0;
+    *ms = 0;
+    if (b->pid <= 0)
+        return;
+    uint64_t t0 = now_ns();
+    kill(b->pid, SIGTERM);
+    for (;;) {
+        pid_t r = waitpid(b->pid, status, WNOHANG);
+        if (r == b->pid || (r < 0 && errno != EINTR))
+            break;
+        if (now_ns() - t0 > (uint64_t)STOP_TIMEOUT_MS * 1000000u && !*killed) {
+            kill(b->pid, SIGKILL);
+            *killed = true;
+        }
+        sleep_ms(5);
+    }
+    *ms = (double)(now_ns() - t0) / 1e6;
+    b->pid = 0;
+    g_server_pid = 0;
+}
+
+/* VmRSS/VmHWM in MB (10^6 bytes) and Threads from /proc/PID/status. */
+static int proc_status(pid_t pid, double *rss_mb, double *hwm_mb, long *threads)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int found = 0;
+    while (fgets(line, sizeof(line), f)) {
+        long v;
+        if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+            *rss_mb = (double)v * 1024 / 1e6, found++;
+        else if (sscanf(line, "VmHWM: %ld kB", &v) == 1)
+            *hwm_mb = (double)v * 1024 / 1e6, found++;
+        else if (sscanf(line, "Threads: %ld", &v) == 1)
+            *threads = v, found++;
+    }
+    fclose(f);
+    return found == 3 ? 0 : -1;
+}
+
+/* utime + stime of pid, in clock ticks. */
+static int proc_cpu(pid_t pid, unsigned long long *ticks)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    /* After the command: state ppid pgrp session tty tpgid flags minflt
+     * cminflt majflt cmajflt utime stime. */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                     &st) != 2)
+        return -1;
+    *ticks = ut + st;
+    return 0;
+}
+
+/* The server's CPU over an idle window of --idle-window seconds, then its
+ * RSS at the end of it. */
+static void measure_idle(struct bench *b, struct idle *out)
+{
+    unsigned long long t0, t1;
+    memset(out, 0, sizeof(*out));
+    uint64_t w0 = now_ns();
+    if (proc_cpu(b->pid, &t0))
+        return;
+    sleep_ms((unsigned)(b->o.idle_window * 1000));
+    if (proc_cpu(b->pid, &t1))
+        return;
+    out->window_s = (double)(now_ns() - w0) / 1e9;
+    out->cpu_pct = (double)(t1 - t0) / (double)sysconf(_SC_CLK_TCK) / out->window_s * 100;
+    out->ok = proc_status(b->pid, &out->rss_mb, &out->hwm_mb, &out->threads) == 0;
+}
+
+/* ---- the data directory ------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void unescape_mount(char *s)
+{
+    char *o = s;
+    for (char *p = s; *p; p++) {
+        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] && p[3]) {
+            *o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+            p += 3;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+}
+
+/* Describes the filesystem dir is on ("ext4 on /dev/vda, mounted at /, 83
+ * GB free") and refuses memory-backed ones, where fsync costs nothing. */
+static int describe_fs(struct bench *b, const char *dir)
+{
+    struct statfs sf;
+    struct statvfs sv;
+    char real[PATH_MAX];
+    if (statfs(dir, &sf) || statvfs(dir, &sv) || !realpath(dir, real)) {
+        fprintf(stderr, "s3bench: %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (sf.f_type == 0x01021994 /* tmpfs */ || sf.f_type == 0x858458f6 /* ramfs */) {
+        fprintf(stderr,
+                "s3bench: %s is on a memory filesystem; durable writes need a disk "
+                "(pick another --dir)\n",
+                dir);
+        return -1;
+    }
+    char best_mnt[PATH_MAX] = "?", best_type[64] = "?", best_src[PATH_MAX] = "?";
+    size_t best_len = 0;
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    char line[4096];
+    while (f && fgets(line, sizeof(line), f)) {
+        char mnt[PATH_MAX], type[64], src[PATH_MAX];
+        const char *dash = strstr(line, " - ");
+        if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+            sscanf(dash + 3, "%63s %4095s", type, src) != 2)
+            continue;
+        unescape_mount(mnt);
+        size_t n = strlen(mnt);
+        bool under = strcmp(mnt, "/") == 0 ||
+                     (strncmp(real, mnt, n) == 0 && (real[n] == '/' || real[n] == '\0'));
+        if (under && n >= best_len) {
+            best_len = n;
+            snprintf(best_mnt, sizeof(best_mnt), "%s", mnt);
+            snprintf(best_type, sizeof(best_type), "%s", type);
+            snprintf(best_src, sizeof(best_src), "%s", src);
+        }
+    }
+    if (f)
+        fclose(f);
+    snprintf(b->fs_desc, sizeof(b->fs_desc), "%s on %s, mounted at %s, %.0f GB free", best_type,
+             best_src, best_mnt, (double)sv.f_bavail * (double)sv.f_frsize / 1e9);
+    return 0;
+}
+
+/* ---- report ------------------------------------------------------------- */
+
+static const struct budget {
+    const char *what;
+    enum op op;
+    size_t size;
+    unsigned clients;
+    bool mbs; /* the minimum is in MB/s, else in ops/s */
+    double min;
+} budgets[] = {
+    {"durable 1 KiB PutObject, 16 clients", OP_PUT, 1024, 16, false, 5000},
+    {"1 MiB GetObject, 16 clients", OP_GET, 1u << 20, 16, true, 500},
+};
+
+static const struct budget *cell_budget(const struct cell *c)
+{
+    for (size_t i = 0; i < ARRAY_LEN(budgets); i++)
+        if (budgets[i].op == c->op && budgets[i].size == c->size &&
+            budgets[i].clients == c->clients)
+            return &budgets[i];
+    return NULL;
+}
+
+static double cell_ops(const struct cell *c)
+{
+    return c->secs > 0 ? (double)c->ops / c->secs : 0;
+}
+
+static double cell_mbs(const struct cell *c)
+{
+    return c->secs > 0 ? (double)c->bytes / c->secs / 1e6 : 0;
+}
+
+static bool budget_met(const struct budget *bu, const struct cell *c)
+{
+    return (bu->mbs ? cell_mbs(c) : cell_ops(c)) >= bu->min && c->errors == 0;
+}
+
+static void print_header(const struct bench *b)
+{
+    struct utsname u;
+    uname(&u);
+    time_t t = time(NULL);
+    char when[64];
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
+    printf("# Sluice S3 benchmark\n\n");
+    printf("- when: %s; host %s (%s %s), %ld CPUs shared by the benchmark and the server\n",
+           when, u.nodename, u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("- server: `%s serve --listen %s --auth dev` (pid %d)\n", b->o.sluice, b->host,
+           (int)b->pid);
+    printf("- data dir: %s (%s)\n", b->data, b->fs_desc);
+    if (b->o.count)
+        printf("- each cell: %ld requests per client\n", b->o.count);
+    else
+        printf("- each cell: %.1f s; floors %.1f s each; idle windows %.1f s\n", b->o.duration,
+               b->o.floor_time, b->o.idle_window);
+    printf("- MB = 10^6 bytes; latencies are per request, send to last byte received\n\n");
+    fflush(stdout);
+}
+
+static void print_floors(const struct bench *b)
+{
+    const struct floors *f = &b->fl;
+    char p50[32], p99[32];
+    printf("## Floors (same run)\n\n| floor | p50 | p99 | n | note |\n|---|---|---|---|---|\n");
+    printf("| fdatasync of a 1 KiB write in place | %s | %s | %" PRIu64
+           " | pwrite at offset 0 + fdatasync; denominator of PUT ratios |\n",
+           fmt_ns(p50, sizeof(p50), f->fsync_p50), fmt_ns(p99, sizeof(p99), f->fsync_p99),
+           f->fsync_n);
+    printf("| fdatasync of a 1 KiB append | %s | %s | %" PRIu64
+           " | the file grows: the journal commits too |\n",
+           fmt_ns(p50, sizeof(p50), f->append_p50), fmt_ns(p99, sizeof(p99), f->append_p99),
+           f->append_n);
+    printf("| GET /_sluice/health, one client | %s | %s | %" PRIu64
+           " | %s; denominator of GET ratios |\n",
+           fmt_ns(p50, sizeof(p50), f->health_p50), fmt_ns(p99, sizeof(p99), f->health_p99),
+           f->health_n,
+           f->health_conns <= 1 ? "one keep-alive connection"
+                                : "**the server closed the connection after every response**: "
+                                  "each request paid a new TCP connection");
+    printf("| bare loopback HTTP round trip | %s | %s | %" PRIu64
+           " | keep-alive, to a responder thread in s3bench |\n\n",
+           fmt_ns(p50, sizeof(p50), f->echo_p50), fmt_ns(p99, sizeof(p99), f->echo_p99),
+           f->echo_n);
+    if (f->health_conns > 1)
+        printf("(health: %" PRIu64 " connections for %" PRIu64 " requests)\n\n",
+               f->health_conns, f->health_n);
+    fflush(stdout);
+}
+
+static void print_results_head(void)
+{
+    printf("## Results\n\n| op | size | clients | ops/s | MB/s | p50 | p99 | p50 / floor | "
+           "errors | new conns | budget |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    fflush(stdout);
+}
+
+static void print_cell(const struct bench *b, const struct cell *c)
+{
+    char sz[32], ops[32], p50[32], p99[32], ratio[48] = "–", bud[64] = "";
+    uint64_t floor = c->op == OP_PUT ? b->fl.fsync_p50 : b->fl.health_p50;
+    if (floor && c->p50)
+        snprintf(ratio, sizeof(ratio), "%.1f× %s", (double)c->p50 / (double)floor,
+                 c->op == OP_PUT ? "fsync" : "health");
+    const struct budget *bu = cell_budget(c);
+    if (bu)
+        snprintf(bud, sizeof(bud), "≥ %s %s: **%s**", fmt_count(ops, sizeof(ops), bu->min),
+                 bu->mbs ? "MB/s" : "ops/s", budget_met(bu, c) ? "PASS" : "FAIL");
+    printf("| %s | %s | %u | %s | %.1f | %s | %s | %s | %" PRIu64 " | %" PRIu64 " | %s |\n",
+           op_name[c->op], fmt_size(sz, sizeof(sz), c->size), c->clients,
+           fmt_count(ops, sizeof(ops), cell_ops(c)), cell_mbs(c),
+           fmt_ns(p50, sizeof(p50), c->p50), fmt_ns(p99, sizeof(p99), c->p99), ratio, c->errors,
+           c->new_conns, bud);
+    fflush(stdout);
+}
+
+static void print_idle_row(const char *when, const struct idle *i)
+{
+    if (!i->ok) {
+        printf("| %s | not measured | | | | |\n", when);
+        return;
+    }
+    printf("| %s | %.1f MB (**%s**) | %.2f%% over %.1f s (**%s**) | %.1f MB | %ld |\n", when,
+           i->rss_mb, i->rss_mb <= BUDGET_IDLE_RSS_MB ? "PASS" : "FAIL", i->cpu_pct,
+           i->window_s, i->cpu_pct <= BUDGET_IDLE_CPU_PCT ? "PASS" : "FAIL", i->hwm_mb,
+           i->threads);
+}
+
+/* Prints the budgets and returns how many failed. */
+static int print_budgets(const struct bench *b)
+{
+    int failed = 0;
+    char v[64], m[32];
+    printf("\n## Budgets (DESIGN.md)\n\n| budget | measured | result |\n|---|---|---|\n");
+    for (size_t i = 0; i < ARRAY_LEN(budgets); i++) {
+        const struct budget *bu = &budgets[i];
+        const struct cell *c = NULL;
+        for (size_t j = 0; j < b->ncells && !c; j++)
+            if (cell_budget(&b->cells[j]) == bu)
+                c = &b->cells[j];
+        if (!c) {
+            printf("| %s ≥ %s %s | not run | – |\n", bu->what, fmt_count(m, sizeof(m), bu->min),
+                   bu->mbs ? "MB/s" : "ops/s");
+            continue;
+        }
+        bool ok = budget_met(bu, c);
+        failed += !ok;
+        if (bu->mbs)
+            snprintf(v, sizeof(v), "%.0f MB/s", cell_mbs(c));
+        else
+            snprintf(v, sizeof(v), "%s ops/s", fmt_count(m, sizeof(m), cell_ops(c)));
+        printf("| %s ≥ %s %s | %s%s | **%s** |\n", bu->what, fmt_count(m, sizeof(m), bu->min),
+               bu->mbs ? "MB/s" : "ops/s", v, c->errors ? " (with errors)" : "",
+               ok ? "PASS" : "FAIL");
+    }
+    const struct idle *id[] = {&b->idle_start, &b->idle_end};
+    const char *when[] = {"after start-up", "after the run"};
+    for (size_t i = 0; i < 2; i++) {
+        if (!id[i]->ok)
+            continue;
+        bool rss_ok = id[i]->rss_mb <= BUDGET_IDLE_RSS_MB;
+        bool cpu_ok = id[i]->cpu_pct <= BUDGET_IDLE_CPU_PCT;
+        failed += !rss_ok + !cpu_ok;
+        printf("| idle server RSS ≤ %.0f MB, %s | %.1f MB | **%s** |\n", BUDGET_IDLE_RSS_MB,
+               when[i], id[i]->rss_mb, rss_ok ? "PASS" : "FAIL");
+        printf("| idle server CPU 0%%, %s | %.2f%% | **%s** |\n", when[i], id[i]->cpu_pct,
+               cpu_ok ? "PASS" : "FAIL");
+    }
+    return failed;
+}
+
+/* Lines of the server log at level warn or error. */
+static void print_log_findings(const struct bench *b)
+{
+    FILE *f = fopen(b->log, "r");
+    if (!f)
+        return;
+    char line[1024];
+    size_t warn = 0, error = 0, shown = 0;
+    while (fgets(line, sizeof(line), f)) {
+        bool w = strstr(line, "level=warn") != NULL, e = strstr(line, "level=error") != NULL;
+        warn += w;
+        error += e;
+        if ((w || e) && shown < 10) {
+            if (!shown++)
+                printf("\nServer log warnings and errors (first 10):\n\n```\n");
+            fputs(line, stdout);
+        }
+    }
+    fclose(f);
+    if (shown)
+        printf("```\n");
+    printf("\nServer log: %zu warning(s), %zu error(s).\n", warn, error);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* The whole run is bounded: past the deadline the server is killed and
+ * the benchmark exits (its temporary directory stays behind). */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "s3bench: over its time limit; killing the server\n";
+    if (g_server_pid > 0)
+        kill((pid_t)g_server_pid, SIGKILL);
+    ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)r;
+    _exit(124);
+}
+
+int main(int argc, char **argv)
+{
+    static struct bench bench;
+    struct bench *b = &bench;
+    if (parse_options(&b->o, argc, argv)) {
+        usage(stderr);
+        return 2;
+    }
+    if (parse_list(b->o.sizes, b->sizes, MAX_SIZES, &b->nsizes, true) ||
+        parse_list(b->o.clients, b->clients, MAX_SIZES, &b->nclients, false)) {
+        fprintf(stderr, "s3bench: bad --sizes or --clients\n");
+        return 2;
+    }
+    size_t max_size = 0;
+    for (size_t i = 0; i < b->nsizes; i++) {
+        if (b->sizes[i] > (64u << 20)) {
+            fprintf(stderr, "s3bench: sizes are capped at 64 MiB\n");
+            return 2;
+        }
+        max_size = b->sizes[i] > max_size ? b->sizes[i] : max_size;
+    }
+    for (size_t i = 0; i < b->nclients; i++) {
+        if (b->clients[i] > MAX_CLIENTS) {
+            fprintf(stderr, "s3bench: at most %d clients\n", MAX_CLIENTS);
+            return 2;
+        }
+    }
+    b->do_put = strstr(b->o.ops, "put") != NULL;
+    b->do_get = strstr(b->o.ops, "get") != NULL;
+    if (!b->do_put) {
+        fprintf(stderr, "s3bench: --ops must include put (GETs read what PUTs wrote)\n");
+        return 2;
+    }
+    if (access(b->o.sluice, X_OK)) {
+        fprintf(stderr, "s3bench: %s: %s\n", b->o.sluice, strerror(errno));
+        return 2;
+    }
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction al = {.sa_handler = on_alarm};
+    sigemptyset(&al.sa_mask);
+    sigaction(SIGALRM, &al, NULL);
+    double per_cell = b->o.count ? 60 : b->o.duration + 5;
+    alarm((unsigned)(120 + 4 * b->o.floor_time + 2 * b->o.idle_window +
+                     (double)(2 * b->nsizes * b->nclients) * per_cell));
+
+    if (describe_fs(b, b->o.dir))
+        return 1;
+    snprintf(b->tmp, sizeof(b->tmp), "%s/s3bench.XXXXXX", b->o.dir);
+    if (!mkdtemp(b->tmp)) {
+        fprintf(stderr, "s3bench: mkdtemp in %s: %s\n", b->o.dir, strerror(errno));
+        return 1;
+    }
+    snprintf(b->data, sizeof(b->data), "%.*s/data", (int)sizeof(b->tmp), b->tmp);
+    snprintf(b->log, sizeof(b->log), "%.*s/server.log", (int)sizeof(b->tmp), b->tmp);
+    int status = 1, failed = 0;
+    b->payload = malloc(max_size > 1024 ? max_size : 1024);
+    if (!b->payload)
+        goto out;
+    uint64_t x = now_ns() | 1;
+    for (size_t i = 0; i < (max_size > 1024 ? max_size : 1024); i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        b->payload[i] = (char)x;
+    }
+
+    if (server_start(b))
+        goto out;
+    print_header(b);
+    fprintf(stderr, "s3bench: idle server after start-up...\n");
+    measure_idle(b, &b->idle_start);
+
+    fprintf(stderr, "s3bench: floors...\n");
+    if (floor_fsync(b, false, &b->fl.fsync_p50, &b->fl.fsync_p99, &b->fl.fsync_n) ||
+        floor_fsync(b, true, &b->fl.append_p50, &b->fl.append_p99, &b->fl.append_n)) {
+        fprintf(stderr, "s3bench: fsync floor: %s\n", strerror(errno));
+        goto out;
+    }
+    if (floor_http(b, &b->addr, "/_sluice/health", &b->fl.health_p50, &b->fl.health_p99,
+                   &b->fl.health_n, &b->fl.health_conns) ||
+        floor_echo(b))
+        goto out;
+    print_floors(b);
+
+    {
+        struct conn *c = malloc(sizeof(*c));
+        char err[256] = "out of memory";
+        struct http_resp resp = {0};
+        struct http_req rq = {.method = "PUT", .path = "/" BUCKET, .host = b->host, .body = "",
+                              .body_len = 0};
+        int rc = -1;
+        if (c) {
+            conn_init(c, &b->addr);
+            rc = http_roundtrip(c, &rq, NULL, 0, &resp, err, sizeof(err));
+            conn_close(c);
+            free(c);
+        }
+        if (rc || resp.status != 200) {
+            fprintf(stderr, "s3bench: CreateBucket: %s\n",
+                    rc ? err : resp.snippet[0] ? resp.snippet : "unexpected status");
+            goto out;
+        }
+    }
+
+    print_results_head();
+    for (size_t s = 0; s < b->nsizes && !g_stop; s++) {
+        b->nkeys = 0;
+        for (int op = OP_PUT; op <= OP_GET && !g_stop; op++) {
+            if (op == OP_GET && !b->do_get)
+                continue;
+            for (size_t c = 0; c < b->nclients && !g_stop; c++) {
+                struct cell *cell = &b->cells[b->ncells];
+                if (run_cell(b, (enum op)op, b->sizes[s], (unsigned)b->clients[c], cell))
+                    goto out;
+                b->ncells++;
+                print_cell(b, cell);
+            }
+        }
+    }
+    bool any_error = false;
+    for (size_t i = 0; i < b->ncells; i++) {
+        if (!b->cells[i].first_error[0])
+            continue;
+        char sz[32];
+        if (!any_error)
+            printf("\nFirst error of each cell that had one:\n\n");
+        any_error = true;
+        printf("- %s %s ×%u: %s\n", op_name[b->cells[i].op],
+               fmt_size(sz, sizeof(sz), b->cells[i].size), b->cells[i].clients,
+               b->cells[i].first_error);
+    }
+
+    fprintf(stderr, "s3bench: idle server after the run...\n");
+    measure_idle(b, &b->idle_end);
+    printf("\n## Server resources\n\n| when | idle RSS (≤ %.0f MB) | idle CPU (0%%) | peak RSS "
+           "| threads |\n|---|---|---|---|---|\n",
+           BUDGET_IDLE_RSS_MB);
+    print_idle_row("after start-up", &b->idle_start);
+    print_idle_row("after the run", &b->idle_end);
+    failed = print_budgets(b);
+    status = g_stop ? 130 : 0;
+out:;
+    double stop_ms;
+    int wstatus;
+    bool killed;
+    bool had_server = b->pid > 0;
+    server_stop(b, &stop_ms, &wstatus, &killed);
+    if (had_server) {
+        printf("\nServer stopped by SIGTERM in %.0f ms: %s", stop_ms,
+               killed ? "**did not exit; killed with SIGKILL**"
+               : WIFEXITED(wstatus) ? (WEXITSTATUS(wstatus) ? "exited with an error" : "exit 0")
+                                    : "**killed by a signal**");
+        if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus))
+            printf(" (status %d)", WEXITSTATUS(wstatus));
+        else if (WIFSIGNALED(wstatus))
+            printf(" (signal %d)", WTERMSIG(wstatus));
+        printf(".\n");
+        print_log_findings(b);
+    }
+    if (b->o.keep) {
+        printf("\nKept %s (data and server.log).\n", b->tmp);
+    } else {
+        nftw(b->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    free(b->payload);
+    free(b->keys);
+    if (status == 0 && failed && b->o.strict)
+        status = 3;
+    return status;
+}
