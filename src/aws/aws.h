@@ -48,6 +48,17 @@ const struct sl_aws_service *sl_aws_service_by_name(const char *name);
  * or of a query-protocol request (Action), or NULL. */
 const char *sl_aws_operation(const struct sl_http_request *r, enum sl_aws_protocol protocol);
 
+/* The flexible checksums of S3 (x-amz-checksum-* headers and trailers). */
+struct sl_aws_checksum {
+    const char *header;    /* "x-amz-checksum-crc32" */
+    const char *label;     /* "CRC32", as S3's BadDigest message names it */
+    enum sl_hash_alg alg;
+    size_t len;            /* digest bytes */
+};
+
+/* The checksum whose header name is name[0..n) (any case), or NULL. */
+const struct sl_aws_checksum *sl_aws_checksum_find(const char *name, size_t n);
+
 /* Fills out (37 bytes) with a new request id. */
 void sl_aws_request_id(char *out);
 

@@ -13,60 +13,12 @@
 #include "aws/sigv4.h"
 
 #include <assert.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 /* ---- checksums ------------------------------------------------------------ */
 
-/* CRC64/NVME has no sl_hash algorithm; it is computed here. */
-#define CK_OWN_CRC64 (-1)
-
-static const struct {
-    const char *trailer; /* the trailer (and x-amz-trailer value) */
-    const char *label;   /* how S3's BadDigest message names it */
-    int alg;             /* enum sl_hash_alg, or CK_OWN_CRC64 */
-    size_t len;          /* digest bytes */
-} checksums[] = {
-    {"x-amz-checksum-crc32", "CRC32", SL_HASH_CRC32, 4},
-    {"x-amz-checksum-crc32c", "CRC32C", SL_HASH_CRC32C, 4},
-    {"x-amz-checksum-crc64nvme", "CRC64NVME", CK_OWN_CRC64, 8},
-    {"x-amz-checksum-sha1", "SHA1", SL_HASH_SHA1, 20},
-    {"x-amz-checksum-sha256", "SHA256", SL_HASH_SHA256, 32},
-};
-
-static uint64_t crc64_table[256];
-
-static void crc64_init_table(void)
-{
-    for (uint64_t i = 0; i < 256; i++) {
-        uint64_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? (c >> 1) ^ 0x9A6C9329AC4BC9B5ull : c >> 1;
-        crc64_table[i] = c;
-    }
-}
-
-/* CRC-64/NVME (reflected, init and xorout all ones), as S3 computes it. */
-static uint64_t crc64nvme_update(uint64_t crc, const void *p, size_t n)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, crc64_init_table);
-    const uint8_t *b = p;
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++)
-        crc = crc64_table[(crc ^ b[i]) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
-static int checksum_lookup(const char *name, size_t n)
-{
-    for (size_t i = 0; i < SL_ARRAY_LEN(checksums); i++)
-        if (strlen(checksums[i].trailer) == n && strncasecmp(checksums[i].trailer, name, n) == 0)
-            return (int)i;
-    return -1;
-}
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -159,7 +111,6 @@ int sl_chunked_init(struct sl_chunked *c, const struct sl_chunked_config *cfg, s
     c->cfg = *cfg;
     c->cfg.trailer = NULL; /* resolved below; the caller's string may go */
     c->state = SL_CHUNKED_SIZE;
-    c->checksum_alg = -1;
     int rc;
     switch (cfg->mode) {
     case SL_SIGV4_PAYLOAD_STREAMING:
@@ -193,14 +144,13 @@ int sl_chunked_init(struct sl_chunked *c, const struct sl_chunked_config *cfg, s
                             "x-amz-trailer needs x-amz-content-sha256 "
                             "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or "
                             "STREAMING-UNSIGNED-PAYLOAD-TRAILER");
-            c->checksum_alg = checksum_lookup(t, (size_t)(e - t));
-            if (c->checksum_alg < 0)
+            c->ck = sl_aws_checksum_find(t, (size_t)(e - t));
+            if (!c->ck)
                 return FAIL(c, err, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
                             "unsupported x-amz-trailer \"%.*s\"", (int)SL_MIN(e - t, 64), t);
         }
     }
-    if (c->checksum_alg >= 0 && checksums[c->checksum_alg].alg != CK_OWN_CRC64 &&
-        (rc = sl_hash_init(&c->checksum_hash, checksums[c->checksum_alg].alg)) != 0)
+    if (c->ck && (rc = sl_hash_init(&c->checksum_hash, c->ck->alg)) != 0)
         return FAIL(c, err, rc, SL_SIGV4_OK, "out of memory");
     if (c->verify && cfg->mode == SL_SIGV4_PAYLOAD_STREAMING_TRAILER &&
         (rc = sl_hash_init(&c->trailer_hash, SL_HASH_SHA256)) != 0)
@@ -223,7 +173,7 @@ const char *sl_chunked_checksum(const struct sl_chunked *c, const char **name)
     if (c->state != SL_CHUNKED_DONE || !c->have_checksum)
         return NULL;
     if (name)
-        *name = checksums[c->checksum_alg].trailer;
+        *name = c->ck->header;
     return c->checksum;
 }
 
@@ -317,26 +267,19 @@ static int finish_trailer(struct sl_chunked *c, struct sl_err *err)
     if (c->cfg.mode == SL_SIGV4_PAYLOAD_STREAMING_TRAILER && !c->have_trailer_sig)
         return FAIL(c, err, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
                     "the trailer has no x-amz-trailer-signature");
-    if (c->checksum_alg >= 0) {
-        const char *label = checksums[c->checksum_alg].label;
-        size_t len = checksums[c->checksum_alg].len;
+    if (c->ck) {
+        const char *label = c->ck->label;
+        size_t len = c->ck->len;
         if (!c->have_checksum)
             return FAIL(c, err, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
-                        "the trailer has no %s declared by x-amz-trailer",
-                        checksums[c->checksum_alg].trailer);
+                        "the trailer has no %s declared by x-amz-trailer", c->ck->header);
         uint8_t got[72], want[SL_SHA256_LEN];
         size_t gotlen = 0, vlen = strlen(c->checksum);
-        if (checksums[c->checksum_alg].alg == CK_OWN_CRC64) {
-            for (int i = 0; i < 8; i++)
-                want[i] = (uint8_t)(c->crc64 >> (56 - 8 * i));
-        } else {
-            sl_hash_final(&c->checksum_hash, want);
-        }
+        sl_hash_final(&c->checksum_hash, want);
         if (vlen > 4 * sizeof(got) / 3 || sl_base64_decode(c->checksum, vlen, got, &gotlen) ||
             gotlen != len)
             return FAIL(c, err, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
-                        "Value for %s trailing header is invalid.",
-                        checksums[c->checksum_alg].trailer);
+                        "Value for %s trailing header is invalid.", c->ck->header);
         if (memcmp(got, want, len) != 0)
             return FAIL(c, err, SL_ECORRUPT, SL_SIGV4_BAD_DIGEST,
                         "The %s you specified did not match the calculated checksum.", label);
@@ -415,8 +358,8 @@ static int trailer_line(struct sl_chunked *c, struct sl_err *err)
         c->have_trailer_sig = true;
         return 0;
     }
-    if (c->checksum_alg < 0 || strlen(checksums[c->checksum_alg].trailer) != nlen ||
-        strncasecmp(name, checksums[c->checksum_alg].trailer, nlen) != 0)
+    if (!c->ck || strlen(c->ck->header) != nlen ||
+        strncasecmp(name, c->ck->header, nlen) != 0)
         return FAIL(c, err, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
                     "trailer \"%.*s\" was not declared by x-amz-trailer", (int)SL_MIN(nlen, 64u),
                     name);
@@ -425,13 +368,13 @@ static int trailer_line(struct sl_chunked *c, struct sl_err *err)
                     (int)SL_MIN(nlen, 64u), name);
     if (vlen >= sizeof(c->checksum))
         return FAIL(c, err, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
-                    "Value for %s trailing header is invalid.", checksums[c->checksum_alg].trailer);
+                    "Value for %s trailing header is invalid.", c->ck->header);
     memcpy(c->checksum, v, vlen);
     c->checksum[vlen] = '\0';
     c->have_checksum = true;
     if (c->verify && c->cfg.mode == SL_SIGV4_PAYLOAD_STREAMING_TRAILER) {
         /* The signature covers the canonical form: "name:value\n". */
-        const char *lname = checksums[c->checksum_alg].trailer;
+        const char *lname = c->ck->header;
         sl_hash_update(&c->trailer_hash, lname, strlen(lname));
         sl_hash_update(&c->trailer_hash, ":", 1);
         sl_hash_update(&c->trailer_hash, v, vlen);
@@ -469,12 +412,8 @@ int sl_chunked_feed(struct sl_chunked *c, const void *p, size_t n, struct sl_err
             size_t take = (size_t)SL_MIN(c->remaining, (uint64_t)(end - s));
             if (c->verify)
                 sl_hash_update(&c->chunk_hash, s, take);
-            if (c->checksum_alg >= 0) {
-                if (checksums[c->checksum_alg].alg == CK_OWN_CRC64)
-                    c->crc64 = crc64nvme_update(c->crc64, s, take);
-                else
-                    sl_hash_update(&c->checksum_hash, s, take);
-            }
+            if (c->ck)
+                sl_hash_update(&c->checksum_hash, s, take);
             rc = c->cfg.sink(c->cfg.ud, s, take);
             if (rc)
                 return FAIL(c, err, rc, SL_SIGV4_OK, "storing the upload: %s", sl_strerror(rc));

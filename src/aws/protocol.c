@@ -113,6 +113,22 @@ const char *sl_aws_operation(const struct sl_http_request *r, enum sl_aws_protoc
     return NULL;
 }
 
+static const struct sl_aws_checksum checksums[] = {
+    {"x-amz-checksum-crc32", "CRC32", SL_HASH_CRC32, 4},
+    {"x-amz-checksum-crc32c", "CRC32C", SL_HASH_CRC32C, 4},
+    {"x-amz-checksum-crc64nvme", "CRC64NVME", SL_HASH_CRC64NVME, 8},
+    {"x-amz-checksum-sha1", "SHA1", SL_HASH_SHA1, 20},
+    {"x-amz-checksum-sha256", "SHA256", SL_HASH_SHA256, 32},
+};
+
+const struct sl_aws_checksum *sl_aws_checksum_find(const char *name, size_t n)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(checksums); i++)
+        if (strlen(checksums[i].header) == n && strncasecmp(checksums[i].header, name, n) == 0)
+            return &checksums[i];
+    return NULL;
+}
+
 void sl_aws_request_id(char *out)
 {
     sl_uuid(out);

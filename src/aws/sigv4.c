@@ -275,39 +275,6 @@ static int parse_signature(struct sl_sigv4_auth *auth, const char *s, size_t n, 
     return 0;
 }
 
-/* An RFC 822/2822 date with a numeric zone, "Tue, 02 Jan 2024 03:04:05
- * -0000" (what botocore puts in Date), which sl_time_parse_http, strict
- * to HTTP's GMT form, does not take. */
-static int parse_rfc822_numeric(const char *s, time_t *out)
-{
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    struct tm tm = {0};
-    char mon[4] = {0}, zone[8] = {0};
-    int year, consumed = 0;
-    const char *comma = strchr(s, ',');
-    if (comma)
-        s = comma + 1;
-    if (sscanf(s, " %2d %3s %4d %2d:%2d:%2d %7s%n", &tm.tm_mday, mon, &year, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, zone, &consumed) != 7 ||
-        s[consumed] != '\0')
-        return SL_EINVAL;
-    const char *m = strlen(mon) == 3 ? strstr(months, mon) : NULL;
-    if (!m || (m - months) % 3 || strlen(zone) != 5 || (zone[0] != '+' && zone[0] != '-'))
-        return SL_EINVAL;
-    for (int i = 1; i < 5; i++)
-        if (zone[i] < '0' || zone[i] > '9')
-            return SL_EINVAL;
-    tm.tm_mon = (int)(m - months) / 3;
-    tm.tm_year = year - 1900;
-    if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 ||
-        year < 1970)
-        return SL_EINVAL;
-    int offset = ((zone[1] - '0') * 10 + (zone[2] - '0')) * 3600 +
-                 ((zone[3] - '0') * 10 + (zone[4] - '0')) * 60;
-    *out = timegm(&tm) - (zone[0] == '+' ? offset : -offset);
-    return 0;
-}
-
 /* x-amz-date, else Date (converted to the basic format SigV4 signs). */
 static int parse_header_date(const struct sl_sigv4_request *req, struct sl_sigv4_auth *auth,
                              struct sl_err *err)
@@ -319,8 +286,7 @@ static int parse_header_date(const struct sl_sigv4_request *req, struct sl_sigv4
             return 0;
         }
     } else if ((d = sl_sigv4_header(req, "date")) != NULL &&
-               (sl_time_parse_http(d, &auth->time) == 0 ||
-                parse_rfc822_numeric(d, &auth->time) == 0)) {
+               sl_time_parse_http(d, &auth->time) == 0) {
         sl_time_amz(auth->time, auth->amz_date, sizeof(auth->amz_date));
         return 0;
     }

@@ -26,6 +26,7 @@
 #ifndef SL_AWS_SIGV4_H
 #define SL_AWS_SIGV4_H
 
+#include "aws/aws.h"
 #include "core/core.h"
 
 #define SL_SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
@@ -315,8 +316,7 @@ struct sl_chunked {
     struct sl_hash chunk_hash;    /* SHA-256 of this chunk's data */
     struct sl_hash trailer_hash;  /* SHA-256 of the canonical trailer lines */
     struct sl_hash checksum_hash; /* the x-amz-trailer checksum of the data */
-    int checksum_alg;             /* index into the checksum table, or -1 */
-    uint64_t crc64;               /* CRC64/NVME state (not in sl_hash) */
+    const struct sl_aws_checksum *ck; /* the x-amz-trailer checksum, or NULL */
     uint8_t key[SL_SHA256_LEN];
     char amz_date[17];
     char scope[SL_SIGV4_SCOPE_SIZE];

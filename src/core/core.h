@@ -132,7 +132,8 @@ void sl_time_iso8601_ms(int64_t ms, char *out, size_t n);
 void sl_time_amz(time_t t, char *out, size_t n);
 /* "Tue, 02 Jan 2024 03:04:05 GMT" into out (at least 30 bytes). */
 void sl_time_http(time_t t, char *out, size_t n);
-/* Parses an HTTP date (RFC 1123, RFC 850 or asctime); 0 or SL_EINVAL. */
+/* Parses an HTTP date (RFC 1123, RFC 850 or asctime; RFC 2822's numeric
+ * zone and optional weekday too); 0 or SL_EINVAL. */
 int sl_time_parse_http(const char *s, time_t *out);
 /* Parses "20240102T030405Z"; 0 or SL_EINVAL. */
 int sl_time_parse_amz(const char *s, time_t *out);
@@ -169,19 +170,29 @@ void sl_hmac_sha256(const void *key, size_t keylen, const void *p, size_t n,
 void sl_md5(const void *p, size_t n, uint8_t out[SL_MD5_LEN]);
 
 /* Incremental hashing of a stream; algorithms by name. */
-enum sl_hash_alg { SL_HASH_MD5, SL_HASH_SHA1, SL_HASH_SHA256, SL_HASH_CRC32, SL_HASH_CRC32C };
+enum sl_hash_alg {
+    SL_HASH_MD5,
+    SL_HASH_SHA1,
+    SL_HASH_SHA256,
+    SL_HASH_CRC32,
+    SL_HASH_CRC32C,
+    SL_HASH_CRC64NVME,
+};
 struct sl_hash {
     enum sl_hash_alg alg;
     void *ctx; /* EVP_MD_CTX for md5/sha1/sha256 */
     uint32_t crc;
+    uint64_t crc64;
 };
 int sl_hash_init(struct sl_hash *h, enum sl_hash_alg alg);
 void sl_hash_update(struct sl_hash *h, const void *p, size_t n);
-/* Writes the digest (crc: 4 bytes big-endian) and returns its length. */
+/* Writes the digest (CRCs big-endian: 4 or 8 bytes) and returns its length. */
 size_t sl_hash_final(struct sl_hash *h, uint8_t *out);
 void sl_hash_close(struct sl_hash *h);
 
 uint32_t sl_crc32c_update(uint32_t crc, const void *p, size_t n);
+/* CRC-64/NVME (reflected, init and xorout all ones), as S3 computes it. */
+uint64_t sl_crc64nvme_update(uint64_t crc, const void *p, size_t n);
 
 /* Random bytes from the kernel; never fails (aborts if getrandom does). */
 void sl_random(void *p, size_t n);

@@ -1,6 +1,6 @@
-/* Hashes: SHA-256, HMAC, MD5 through libcrypto; CRC32 through zlib; CRC32C
- * by hand (Castagnoli polynomial, slicing table), since neither libcrypto
- * nor zlib provides it. Random bytes and UUIDs. */
+/* Hashes: SHA-256, HMAC, MD5, SHA-1 through libcrypto; CRC32 through zlib;
+ * CRC32C and CRC64/NVME by hand (table-driven), since neither libcrypto nor
+ * zlib provides them. Random bytes and UUIDs. */
 #include "core/core.h"
 
 #include <openssl/evp.h>
@@ -53,11 +53,35 @@ uint32_t sl_crc32c_update(uint32_t crc, const void *p, size_t n)
     return ~crc;
 }
 
+static uint64_t crc64_table[256];
+
+static void crc64_init_table(void)
+{
+    for (uint64_t i = 0; i < 256; i++) {
+        uint64_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ 0x9A6C9329AC4BC9B5ull : c >> 1;
+        crc64_table[i] = c;
+    }
+}
+
+uint64_t sl_crc64nvme_update(uint64_t crc, const void *p, size_t n)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, crc64_init_table);
+    const uint8_t *b = p;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++)
+        crc = crc64_table[(crc ^ b[i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
 int sl_hash_init(struct sl_hash *h, enum sl_hash_alg alg)
 {
     h->alg = alg;
     h->ctx = NULL;
     h->crc = 0;
+    h->crc64 = 0;
     const EVP_MD *md = NULL;
     switch (alg) {
     case SL_HASH_MD5:
@@ -71,6 +95,7 @@ int sl_hash_init(struct sl_hash *h, enum sl_hash_alg alg)
         break;
     case SL_HASH_CRC32:
     case SL_HASH_CRC32C:
+    case SL_HASH_CRC64NVME:
         return 0;
     }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -98,6 +123,9 @@ void sl_hash_update(struct sl_hash *h, const void *p, size_t n)
     case SL_HASH_CRC32C:
         h->crc = sl_crc32c_update(h->crc, p, n);
         break;
+    case SL_HASH_CRC64NVME:
+        h->crc64 = sl_crc64nvme_update(h->crc64, p, n);
+        break;
     default:
         EVP_DigestUpdate(h->ctx, p, n);
     }
@@ -105,6 +133,11 @@ void sl_hash_update(struct sl_hash *h, const void *p, size_t n)
 
 size_t sl_hash_final(struct sl_hash *h, uint8_t *out)
 {
+    if (h->alg == SL_HASH_CRC64NVME) {
+        for (int i = 0; i < 8; i++)
+            out[i] = (uint8_t)(h->crc64 >> (56 - 8 * i));
+        return 8;
+    }
     if (h->alg == SL_HASH_CRC32 || h->alg == SL_HASH_CRC32C) {
         out[0] = (uint8_t)(h->crc >> 24);
         out[1] = (uint8_t)(h->crc >> 16);

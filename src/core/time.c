@@ -73,34 +73,62 @@ static int tm_valid(const struct tm *tm)
            tm->tm_min >= 0 && tm->tm_min < 60 && tm->tm_sec >= 0 && tm->tm_sec <= 60;
 }
 
+/* A zone of an RFC 1123 / RFC 2822 date: "GMT", "UTC", "Z" or [+-]hhmm.
+ * Sets *offset (seconds east of UTC); 0 or SL_EINVAL. */
+static int parse_zone(const char *z, long *offset)
+{
+    if (strcmp(z, "GMT") == 0 || strcmp(z, "UTC") == 0 || strcmp(z, "UT") == 0 ||
+        strcmp(z, "Z") == 0) {
+        *offset = 0;
+        return 0;
+    }
+    if (strlen(z) != 5 || (z[0] != '+' && z[0] != '-'))
+        return SL_EINVAL;
+    for (int i = 1; i < 5; i++)
+        if (z[i] < '0' || z[i] > '9')
+            return SL_EINVAL;
+    long hh = (z[1] - '0') * 10 + (z[2] - '0'), mm = (z[3] - '0') * 10 + (z[4] - '0');
+    if (hh > 23 || mm > 59)
+        return SL_EINVAL;
+    *offset = (hh * 3600 + mm * 60) * (z[0] == '-' ? -1 : 1);
+    return 0;
+}
+
 int sl_time_parse_http(const char *s, time_t *out)
 {
     struct tm tm = {0};
-    char mon[4] = {0}, wd[16] = {0}, tail[8] = {0};
+    char mon[4] = {0}, wd[16] = {0}, zone[8] = {0};
     int year, consumed = 0;
-    /* RFC 1123: Sun, 06 Nov 1994 08:49:37 GMT */
-    if (sscanf(s, "%3s, %d %3s %d %d:%d:%d %3s%n", wd, &tm.tm_mday, mon, &year, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, tail, &consumed) == 8 &&
-        strcmp(tail, "GMT") == 0) {
-    } else if (sscanf(s, "%15[A-Za-z], %d-%3s-%d %d:%d:%d %3s%n", wd, &tm.tm_mday, mon, &year,
-                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec, tail, &consumed) == 8 &&
-               strcmp(tail, "GMT") == 0) {
+    long offset = 0;
+    /* RFC 1123 (Sun, 06 Nov 1994 08:49:37 GMT), also with the numeric zone
+     * and optional weekday of RFC 2822 (botocore's Date: ... -0000). */
+    const char *p = s;
+    const char *comma = strchr(s, ',');
+    if (comma && comma - s <= 9 && sscanf(s, "%15[A-Za-z],", wd) == 1)
+        p = comma + 1;
+    if (sscanf(p, " %2d %3s %4d %2d:%2d:%2d %7s%n", &tm.tm_mday, mon, &year, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, zone, &consumed) == 7 &&
+        p[consumed] == '\0' && month_index(mon) >= 0) {
+        if (parse_zone(zone, &offset))
+            return SL_EINVAL;
+    } else if (comma && sscanf(s, "%15[A-Za-z], %d-%3s-%d %d:%d:%d %7s%n", wd, &tm.tm_mday, mon,
+                               &year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, zone, &consumed) == 8 &&
+               s[consumed] == '\0' && strcmp(zone, "GMT") == 0) {
         /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
         if (year < 100)
             year += year < 70 ? 2000 : 1900;
     } else if (sscanf(s, "%3s %3s %d %d:%d:%d %d%n", wd, mon, &tm.tm_mday, &tm.tm_hour,
-                      &tm.tm_min, &tm.tm_sec, &year, &consumed) == 7) {
+                      &tm.tm_min, &tm.tm_sec, &year, &consumed) == 7 &&
+               s[consumed] == '\0') {
         /* asctime: Sun Nov  6 08:49:37 1994 */
     } else {
         return SL_EINVAL;
     }
-    if (s[consumed] != '\0')
-        return SL_EINVAL;
     tm.tm_mon = month_index(mon);
     tm.tm_year = year - 1900;
     if (!tm_valid(&tm))
         return SL_EINVAL;
-    *out = timegm(&tm);
+    *out = timegm(&tm) - offset;
     return 0;
 }
 

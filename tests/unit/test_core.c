@@ -688,13 +688,30 @@ static void time_parse_http_asctime(void **state)
     assert_int_equal(t, T_1994);
 }
 
+/* RFC 2822 forms, as botocore writes Date (numeric zone, weekday optional). */
+static void time_parse_http_numeric_zone(void **state)
+{
+    (void)state;
+    time_t t = 0;
+    assert_int_equal(sl_time_parse_http("Sun, 06 Nov 1994 08:49:37 -0000", &t), 0);
+    assert_int_equal(t, 784111777);
+    assert_int_equal(sl_time_parse_http("06 Nov 1994 08:49:37 +0000", &t), 0);
+    assert_int_equal(t, 784111777);
+    assert_int_equal(sl_time_parse_http("Sun, 06 Nov 1994 09:49:37 +0100", &t), 0);
+    assert_int_equal(t, 784111777);
+    assert_int_equal(sl_time_parse_http("Sun, 06 Nov 1994 08:49:37 UTC", &t), 0);
+    assert_int_equal(t, 784111777);
+}
+
 static void time_parse_http_rejects_garbage(void **state)
 {
     (void)state;
     static const char *bad[] = {
         "",
         "yesterday",
-        "Sun, 06 Nov 1994 08:49:37 UTC",     /* zone must be GMT */
+        "Sun, 06 Nov 1994 08:49:37 EST",     /* named zones other than UTC/GMT */
+        "Sun, 06 Nov 1994 08:49:37 +2500",   /* zone hour */
+        "Sun, 06 Nov 1994 08:49:37 +01",     /* zone digits */
         "Sun, 06 Nov 1994 08:49:37 GMT junk", /* trailing text */
         "Sun, 06 Nov 1994 08:49:37",          /* no zone */
         "Sun, 06 Foo 1994 08:49:37 GMT",      /* no such month */
@@ -1412,6 +1429,7 @@ int main(void)
         cmocka_unit_test(time_parse_http_rfc1123),
         cmocka_unit_test(time_parse_http_rfc850),
         cmocka_unit_test(time_parse_http_asctime),
+        cmocka_unit_test(time_parse_http_numeric_zone),
         cmocka_unit_test(time_parse_http_rejects_garbage),
         cmocka_unit_test(time_parse_amz_valid),
         cmocka_unit_test(time_parse_amz_rejects_bad),

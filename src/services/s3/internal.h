@@ -32,7 +32,7 @@ struct s3_req {
     uint8_t body_md5[SL_MD5_LEN];  /* its value once the body is in */
     struct sl_hash checksum;       /* x-amz-checksum-* in a header */
     bool has_checksum;
-    const char *checksum_header;
+    const struct sl_aws_checksum *checksum_ck;
     void (*finish)(struct s3_req *s); /* what end() runs */
 };
 

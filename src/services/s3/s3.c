@@ -166,7 +166,7 @@ static bool verify_digests(struct s3_req *s, uint8_t md5[SL_MD5_LEN])
     if (s->has_checksum) {
         uint8_t digest[64];
         size_t dlen = sl_hash_final(&s->checksum, digest);
-        const char *val = sl_http_header(s->q->http, s->checksum_header);
+        const char *val = sl_http_header(s->q->http, s->checksum_ck->header);
         struct sl_buf b;
         sl_buf_init(&b, 0);
         sl_base64_encode(&b, digest, dlen);
@@ -174,16 +174,12 @@ static bool verify_digests(struct s3_req *s, uint8_t md5[SL_MD5_LEN])
         sl_buf_free(&b);
         if (!ok) {
             char msg[128];
-            const char *alg = s->checksum_header + strlen("x-amz-checksum-");
-            char upper[16] = {0};
-            for (size_t i = 0; i < sizeof(upper) - 1 && alg[i]; i++)
-                upper[i] = (char)(alg[i] >= 'a' && alg[i] <= 'z' ? alg[i] - 32 : alg[i]);
             snprintf(msg, sizeof(msg), "The %s you specified did not match the calculated checksum.",
-                     upper);
+                     s->checksum_ck->label);
             s3_error(s, 400, "BadDigest", msg);
             return false;
         }
-        sl_http_set_header(s->q->http, s->checksum_header, val);
+        sl_http_set_header(s->q->http, s->checksum_ck->header, val);
     }
     return true;
 }
@@ -204,20 +200,14 @@ static void s3_abort(struct sl_svc_request *q)
 /* Picks the x-amz-checksum-* header a request carries, if any. */
 static int setup_checksum(struct s3_req *s)
 {
-    static const struct {
-        const char *header;
-        enum sl_hash_alg alg;
-    } algs[] = {
-        {"x-amz-checksum-crc32", SL_HASH_CRC32},
-        {"x-amz-checksum-crc32c", SL_HASH_CRC32C},
-        {"x-amz-checksum-sha1", SL_HASH_SHA1},
-        {"x-amz-checksum-sha256", SL_HASH_SHA256},
-    };
-    for (size_t i = 0; i < SL_ARRAY_LEN(algs); i++) {
-        if (sl_http_header(s->q->http, algs[i].header)) {
-            s->checksum_header = algs[i].header;
+    struct sl_http_request *r = s->q->http;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const struct sl_aws_checksum *ck =
+            sl_aws_checksum_find(r->headers[i].name, strlen(r->headers[i].name));
+        if (ck) {
+            s->checksum_ck = ck;
             s->has_checksum = true;
-            return sl_hash_init(&s->checksum, algs[i].alg);
+            return sl_hash_init(&s->checksum, ck->alg);
         }
     }
     return 0;
