@@ -61,7 +61,7 @@ fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 	    || { tail -50 $(FUZZ_BUILD)/$$f.log; exit 1; }; \
 	done
 
-test: unit unit-asan integration fuzz
+test: unit unit-asan fuzz integration
 
 bench: build
 	$(MAKE) -C bench/s3 BUILD=$(CURDIR)/$(BUILD)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building, running and testing Sluice
-# needs. Idempotent: when everything is present it does nothing.
+# needs, and the tests' npm packages from tests/node/package-lock.json.
+# Idempotent: when everything is present it does nothing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PKGS=(
   build-essential cmake pkg-config
@@ -11,6 +13,9 @@ PKGS=(
   python3 python3-boto3 python3-botocore python3-pytest awscli
   curl wrk
 )
+# Node.js and npm come from Debian unless the machine already has them.
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -26,4 +31,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The tests' npm packages, exactly as locked. A copy of the lockfile beside
+# node_modules records what was installed.
+node_dir=tests/node
+if ! cmp -s "$node_dir/package-lock.json" "$node_dir/node_modules/.sluice-lock" 2>/dev/null; then
+  echo "install-deps: installing npm packages in $node_dir" >&2
+  (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$node_dir/package-lock.json" "$node_dir/node_modules/.sluice-lock"
 fi
