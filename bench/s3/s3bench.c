@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -41,6 +42,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -54,7 +56,7 @@
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #define BUCKET "s3bench"
-#define CONN_BUF (64 * 1024)       /* read buffer; also the cap on a response head */
+#define CONN_BUF (64 * 1024) /* read buffer; also the cap on a response head */
 #define MAX_CLIENTS 256
 #define MAX_SIZES 8
 #define MAX_LAT_SAMPLES (1u << 24) /* per thread: ~2 minutes at 100k ops/s */
@@ -63,7 +65,7 @@
 #define IO_TIMEOUT_S 30            /* a stalled server fails the request, not the run */
 #define READY_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 15000
-#define MAX_TRANSPORT_ERRORS 100   /* in a row, before a client gives up */
+#define MAX_TRANSPORT_ERRORS 100 /* in a row, before a client gives up */
 
 /* Budgets of DESIGN.md ("Performance budgets") that this benchmark checks. */
 #define BUDGET_IDLE_RSS_MB 15.0
@@ -510,8 +512,9 @@ static int http_roundtrip(struct conn *c, const struct http_req *rq, char *dest,
                       "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n\r\n",
                       rq->method, rq->path, rq->host, rq->body_len);
     else
-        hn = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: s3bench\r\n\r\n",
-                      rq->method, rq->path, rq->host);
+        hn = snprintf(head, sizeof(head),
+                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: s3bench\r\n\r\n", rq->method,
+                      rq->path, rq->host);
     if (hn < 0 || (size_t)hn >= sizeof(head)) {
         snprintf(err, errn, "request head too long");
         return -1;
@@ -531,7 +534,7 @@ static int http_roundtrip(struct conn *c, const struct http_req *rq, char *dest,
             return -1;
         }
         size_t head_len;
-        uint64_t cl;
+        uint64_t cl = 0;
         int rc;
         do { /* skip interim 1xx responses */
             rc = read_head(c, &head_len, err, errn);
@@ -553,9 +556,8 @@ static int http_roundtrip(struct conn *c, const struct http_req *rq, char *dest,
         bool head_only = strcmp(rq->method, "HEAD") == 0;
         out->into_dest = !head_only && out->status / 100 == 2 && dest && cl <= dest_cap;
         bool snip = out->status / 100 != 2;
-        if (!head_only && read_body(c, cl, out->into_dest ? dest : NULL,
-                                    snip ? out->snippet : NULL, sizeof(out->snippet),
-                                    &out->body_len, err, errn))
+        if (!head_only && read_body(c, cl, out->into_dest ? dest : NULL, snip ? out->snippet : NULL,
+                                    sizeof(out->snippet), &out->body_len, err, errn))
             goto fail;
         if (out->close)
             conn_close(c);
@@ -647,6 +649,103 @@ static const char *fmt_count(char *b, size_t n, double v)
     return b;
 }
 
+/* ---- CPU and memory from /proc ------------------------------------------ */
+
+/* Where the machine's CPU went over a window, in % of one CPU. */
+struct cpu_use {
+    double server, bench, others, steal;
+};
+
+/* VmRSS/VmHWM in MB (10^6 bytes) and Threads from /proc/PID/status. */
+static int proc_status(pid_t pid, double *rss_mb, double *hwm_mb, long *threads)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int found = 0;
+    while (fgets(line, sizeof(line), f)) {
+        long v;
+        if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+            *rss_mb = (double)v * 1024 / 1e6, found++;
+        else if (sscanf(line, "VmHWM: %ld kB", &v) == 1)
+            *hwm_mb = (double)v * 1024 / 1e6, found++;
+        else if (sscanf(line, "Threads: %ld", &v) == 1)
+            *threads = v, found++;
+    }
+    fclose(f);
+    return found == 3 ? 0 : -1;
+}
+
+/* utime + stime of pid, in clock ticks. */
+static int proc_cpu(pid_t pid, unsigned long long *ticks)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    /* After the command: state ppid pgrp session tty tpgid flags minflt
+     * cminflt majflt cmajflt utime stime. */
+    if (!p ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    *ticks = ut + st;
+    return 0;
+}
+
+/* A snapshot of the machine's, the server's and this process's CPU time. */
+struct cpu_snap {
+    double busy_s, steal_s, server_s, self_s;
+    uint64_t t;
+};
+
+static void cpu_snap(pid_t server, struct cpu_snap *s)
+{
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    unsigned long long v[8] = {0}, srv = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (f) {
+        /* user nice system idle iowait irq softirq steal */
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]) != 8)
+            memset(v, 0, sizeof(v));
+        fclose(f);
+    }
+    s->busy_s = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / hz;
+    s->steal_s = (double)v[7] / hz;
+    s->server_s = server > 0 && proc_cpu(server, &srv) == 0 ? (double)srv / hz : 0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    s->self_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    s->t = now_ns();
+}
+
+/* CPU use between two snapshots, in % of one CPU; others is everything
+ * that was neither the server nor this process. */
+static struct cpu_use cpu_between(const struct cpu_snap *a, const struct cpu_snap *b)
+{
+    double secs = (double)(b->t - a->t) / 1e9;
+    struct cpu_use u = {0};
+    if (secs <= 0)
+        return u;
+    u.server = (b->server_s - a->server_s) / secs * 100;
+    u.bench = (b->self_s - a->self_s) / secs * 100;
+    u.others = ((b->busy_s - a->busy_s) - (b->server_s - a->server_s) - (b->self_s - a->self_s)) /
+               secs * 100;
+    if (u.others < 0)
+        u.others = 0;
+    u.steal = (b->steal_s - a->steal_s) / secs * 100;
+    return u;
+}
+
 /* ---- the benchmark's state -------------------------------------------- */
 
 enum op { OP_PUT, OP_GET };
@@ -665,6 +764,7 @@ struct cell {
     uint64_t ops, errors, new_conns, bytes;
     double secs;
     uint64_t p50, p99;
+    struct cpu_use cpu;
     char first_error[300];
 };
 
@@ -678,6 +778,7 @@ struct floors {
 struct idle {
     double rss_mb, hwm_mb, cpu_pct, window_s;
     long threads;
+    struct cpu_use cpu;
     bool ok;
 };
 
@@ -700,6 +801,7 @@ struct bench {
     struct idle idle_start, idle_end;
     struct cell cells[2 * MAX_SIZES * MAX_SIZES];
     size_t ncells;
+    int died_status; /* wait status of a server that died on its own */
 };
 
 struct worker {
@@ -720,8 +822,8 @@ struct worker {
 
 static void object_path(char *b, size_t n, size_t size, struct keyref k)
 {
-    snprintf(b, n, "/" BUCKET "/o%zu/c%u/t%u/%" PRIu32, size, (unsigned)k.clients,
-             (unsigned)k.tid, k.seq);
+    snprintf(b, n, "/" BUCKET "/o%zu/c%u/t%u/%" PRIu32, size, (unsigned)k.clients, (unsigned)k.tid,
+             k.seq);
 }
 
 /* Makes w->obj the object stored at path: the path, NUL-padded to
@@ -742,6 +844,9 @@ static void worker_error(struct worker *w, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(w->first_error, sizeof(w->first_error), fmt, ap);
     va_end(ap);
+    for (char *p = w->first_error; *p; p++) /* one line in the report */
+        if ((unsigned char)*p < ' ')
+            *p = ' ';
 }
 
 /* One client: runs requests back to back until the deadline (or --count). */
@@ -818,8 +923,8 @@ static void *worker_main(void *arg)
 static int run_cell(struct bench *b, enum op op, size_t size, unsigned clients, struct cell *out)
 {
     char sz[32];
-    fprintf(stderr, "s3bench: %s %s, %u client%s...\n", op_name[op],
-            fmt_size(sz, sizeof(sz), size), clients, clients == 1 ? "" : "s");
+    fprintf(stderr, "s3bench: %s %s, %u client%s...\n", op_name[op], fmt_size(sz, sizeof(sz), size),
+            clients, clients == 1 ? "" : "s");
     memset(out, 0, sizeof(*out));
     out->op = op;
     out->size = size;
@@ -835,8 +940,8 @@ static int run_cell(struct bench *b, enum op op, size_t size, unsigned clients, 
     if (!w || !conns)
         goto out;
     for (unsigned i = 0; i < clients; i++) {
-        w[i] = (struct worker){.b = b, .op = op, .size = size, .clients = clients, .tid = i,
-                               .c = &conns[i]};
+        w[i] = (struct worker){
+            .b = b, .op = op, .size = size, .clients = clients, .tid = i, .c = &conns[i]};
         conn_init(&conns[i], &b->addr);
         w[i].obj = malloc(size);
         w[i].dest = op == OP_GET ? malloc(size) : NULL;
@@ -854,6 +959,8 @@ static int run_cell(struct bench *b, enum op op, size_t size, unsigned clients, 
         fprintf(stderr, "s3bench: cannot start %u threads\n", clients);
         exit(1);
     }
+    struct cpu_snap c0, c1;
+    cpu_snap(b->pid, &c0);
     uint64_t start = now_ns();
     b->deadline = start + (uint64_t)(b->o.duration * 1e9);
     pthread_barrier_wait(&b->barrier);
@@ -864,6 +971,8 @@ static int run_cell(struct bench *b, enum op op, size_t size, unsigned clients, 
         if (w[i].end > end)
             end = w[i].end;
     }
+    cpu_snap(b->pid, &c1);
+    out->cpu = cpu_between(&c0, &c1);
     pthread_barrier_destroy(&b->barrier);
     for (unsigned i = 0; i < clients; i++) {
         out->ops += w[i].ops;
@@ -1092,17 +1201,23 @@ static int server_start(struct bench *b)
         fprintf(stderr, "s3bench: no free loopback port: %s\n", strerror(errno));
         return -1;
     }
-    b->addr = (struct sockaddr_in){.sin_family = AF_INET,
-                                   .sin_port = htons(port),
-                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    b->addr = (struct sockaddr_in){
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     snprintf(b->host, sizeof(b->host), "127.0.0.1:%u", port);
     int logfd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (logfd < 0) {
         fprintf(stderr, "s3bench: %s: %s\n", b->log, strerror(errno));
         return -1;
     }
-    char *argv[] = {(char *)b->o.sluice, "serve", "--listen", b->host, "--data-dir", b->data,
-                    "--auth", "dev", NULL};
+    char *argv[] = {(char *)b->o.sluice,
+                    "serve",
+                    "--listen",
+                    b->host,
+                    "--data-dir",
+                    b->data,
+                    "--auth",
+                    "dev",
+                    NULL};
     pid_t pid = fork();
     if (pid < 0) {
         close(logfd);
@@ -1132,7 +1247,9 @@ static int server_start(struct bench *b)
         if (waitpid(pid, &status, WNOHANG) == pid) {
             b->pid = 0;
             g_server_pid = 0;
-            fprintf(stderr, "s3bench: the server exited during start-up (status %d)\n", status);
+            fprintf(stderr, "s3bench: the server exited during start-up (%s %d)\n",
+                    WIFSIGNALED(status) ? "signal" : "exit status",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
             break;
         }
         char err[256], body[512];
@@ -1152,6 +1269,16 @@ static int server_start(struct bench *b)
         print_log_tail(b);
     }
     return rc;
+}
+
+/* Whether the server has exited on its own (reaping it if so). */
+static bool server_died(struct bench *b)
+{
+    if (b->pid <= 0 || waitpid(b->pid, &b->died_status, WNOHANG) != b->pid)
+        return false;
+    b->pid = 0;
+    g_server_pid = 0;
+    return true;
 }
 
 /* SIGTERM, then wait; SIGKILL after STOP_TIMEOUT_MS. *ms is how long it
@@ -1180,62 +1307,22 @@ static void server_stop(struct bench *b, double *ms, int *status, bool *killed)
     g_server_pid = 0;
 }
 
-/* VmRSS/VmHWM in MB (10^6 bytes) and Threads from /proc/PID/status. */
-static int proc_status(pid_t pid, double *rss_mb, double *hwm_mb, long *threads)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int found = 0;
-    while (fgets(line, sizeof(line), f)) {
-        long v;
-        if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
-            *rss_mb = (double)v * 1024 / 1e6, found++;
-        else if (sscanf(line, "VmHWM: %ld kB", &v) == 1)
-            *hwm_mb = (double)v * 1024 / 1e6, found++;
-        else if (sscanf(line, "Threads: %ld", &v) == 1)
-            *threads = v, found++;
-    }
-    fclose(f);
-    return found == 3 ? 0 : -1;
-}
-
-/* utime + stime of pid, in clock ticks. */
-static int proc_cpu(pid_t pid, unsigned long long *ticks)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    /* After the command: state ppid pgrp session tty tpgid flags minflt
-     * cminflt majflt cmajflt utime stime. */
-    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                     &st) != 2)
-        return -1;
-    *ticks = ut + st;
-    return 0;
-}
-
 /* The server's CPU over an idle window of --idle-window seconds, then its
  * RSS at the end of it. */
 static void measure_idle(struct bench *b, struct idle *out)
 {
     unsigned long long t0, t1;
     memset(out, 0, sizeof(*out));
+    struct cpu_snap s0, s1;
     uint64_t w0 = now_ns();
+    cpu_snap(b->pid, &s0);
     if (proc_cpu(b->pid, &t0))
         return;
     sleep_ms((unsigned)(b->o.idle_window * 1000));
     if (proc_cpu(b->pid, &t1))
         return;
+    cpu_snap(b->pid, &s1);
+    out->cpu = cpu_between(&s0, &s1);
     out->window_s = (double)(now_ns() - w0) / 1e9;
     out->cpu_pct = (double)(t1 - t0) / (double)sysconf(_SC_CLK_TCK) / out->window_s * 100;
     out->ok = proc_status(b->pid, &out->rss_mb, &out->hwm_mb, &out->threads) == 0;
@@ -1264,6 +1351,25 @@ static void unescape_mount(char *s)
         }
     }
     *o = '\0';
+}
+
+/* " without a journal" for an ext3/4 filesystem on /dev/NAME that has no
+ * jbd2 journal (its fsync is cheaper than a journaled one), else "". */
+static const char *ext_journal(const char *type, const char *src)
+{
+    if (strcmp(type, "ext4") != 0 && strcmp(type, "ext3") != 0)
+        return "";
+    const char *name = strrchr(src, '/');
+    name = name ? name + 1 : src;
+    DIR *d = opendir("/proc/fs/jbd2");
+    if (!d)
+        return "";
+    bool found = false;
+    size_t n = strlen(name);
+    for (struct dirent *e; !found && (e = readdir(d));)
+        found = strncmp(e->d_name, name, n) == 0 && e->d_name[n] == '-';
+    closedir(d);
+    return found ? "" : " without a journal";
 }
 
 /* Describes the filesystem dir is on ("ext4 on /dev/vda, mounted at /, 83
@@ -1307,8 +1413,9 @@ static int describe_fs(struct bench *b, const char *dir)
     }
     if (f)
         fclose(f);
-    snprintf(b->fs_desc, sizeof(b->fs_desc), "%s on %s, mounted at %s, %.0f GB free", best_type,
-             best_src, best_mnt, (double)sv.f_bavail * (double)sv.f_frsize / 1e9);
+    snprintf(b->fs_desc, sizeof(b->fs_desc), "%.63s%s on %.1000s, mounted at %.1000s, %.0f GB free",
+             best_type, ext_journal(best_type, best_src), best_src, best_mnt,
+             (double)sv.f_bavail * (double)sv.f_frsize / 1e9);
     return 0;
 }
 
@@ -1358,8 +1465,8 @@ static void print_header(const struct bench *b)
     char when[64];
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
     printf("# Sluice S3 benchmark\n\n");
-    printf("- when: %s; host %s (%s %s), %ld CPUs shared by the benchmark and the server\n",
-           when, u.nodename, u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("- when: %s; host %s (%s %s), %ld CPUs shared by the benchmark and the server\n", when,
+           u.nodename, u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN));
     printf("- server: `%s serve --listen %s --auth dev` (pid %d)\n", b->o.sluice, b->host,
            (int)b->pid);
     printf("- data dir: %s (%s)\n", b->data, b->fs_desc);
@@ -1394,18 +1501,20 @@ static void print_floors(const struct bench *b)
                                   "each request paid a new TCP connection");
     printf("| bare loopback HTTP round trip | %s | %s | %" PRIu64
            " | keep-alive, to a responder thread in s3bench |\n\n",
-           fmt_ns(p50, sizeof(p50), f->echo_p50), fmt_ns(p99, sizeof(p99), f->echo_p99),
-           f->echo_n);
+           fmt_ns(p50, sizeof(p50), f->echo_p50), fmt_ns(p99, sizeof(p99), f->echo_p99), f->echo_n);
     if (f->health_conns > 1)
-        printf("(health: %" PRIu64 " connections for %" PRIu64 " requests)\n\n",
-               f->health_conns, f->health_n);
+        printf("(health: %" PRIu64 " connections for %" PRIu64 " requests)\n\n", f->health_conns,
+               f->health_n);
     fflush(stdout);
 }
 
 static void print_results_head(void)
 {
-    printf("## Results\n\n| op | size | clients | ops/s | MB/s | p50 | p99 | p50 / floor | "
-           "errors | new conns | budget |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("## Results\n\nCPU is in %% of one CPU: the server / s3bench / every other process "
+           "on the machine / stolen by the hypervisor.\n\n| op | size | clients | ops/s | MB/s | "
+           "p50 | p99 | p50 / floor | "
+           "errors | new conns | CPU srv / bench / other / steal | budget |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
 }
 
@@ -1420,11 +1529,12 @@ static void print_cell(const struct bench *b, const struct cell *c)
     if (bu)
         snprintf(bud, sizeof(bud), "≥ %s %s: **%s**", fmt_count(ops, sizeof(ops), bu->min),
                  bu->mbs ? "MB/s" : "ops/s", budget_met(bu, c) ? "PASS" : "FAIL");
-    printf("| %s | %s | %u | %s | %.1f | %s | %s | %s | %" PRIu64 " | %" PRIu64 " | %s |\n",
+    printf("| %s | %s | %u | %s | %.1f | %s | %s | %s | %" PRIu64 " | %" PRIu64
+           " | %.0f / %.0f / %.0f / %.0f | %s |\n",
            op_name[c->op], fmt_size(sz, sizeof(sz), c->size), c->clients,
-           fmt_count(ops, sizeof(ops), cell_ops(c)), cell_mbs(c),
-           fmt_ns(p50, sizeof(p50), c->p50), fmt_ns(p99, sizeof(p99), c->p99), ratio, c->errors,
-           c->new_conns, bud);
+           fmt_count(ops, sizeof(ops), cell_ops(c)), cell_mbs(c), fmt_ns(p50, sizeof(p50), c->p50),
+           fmt_ns(p99, sizeof(p99), c->p99), ratio, c->errors, c->new_conns, c->cpu.server,
+           c->cpu.bench, c->cpu.others, c->cpu.steal, bud);
     fflush(stdout);
 }
 
@@ -1434,13 +1544,14 @@ static void print_idle_row(const char *when, const struct idle *i)
         printf("| %s | not measured | | | | |\n", when);
         return;
     }
-    printf("| %s | %.1f MB (**%s**) | %.2f%% over %.1f s (**%s**) | %.1f MB | %ld |\n", when,
-           i->rss_mb, i->rss_mb <= BUDGET_IDLE_RSS_MB ? "PASS" : "FAIL", i->cpu_pct,
-           i->window_s, i->cpu_pct <= BUDGET_IDLE_CPU_PCT ? "PASS" : "FAIL", i->hwm_mb,
-           i->threads);
+    printf("| %s | %.1f MB (**%s**) | %.2f%% over %.1f s (**%s**) | %.1f MB | %ld | %.0f%% |\n",
+           when, i->rss_mb, i->rss_mb <= BUDGET_IDLE_RSS_MB ? "PASS" : "FAIL", i->cpu_pct,
+           i->window_s, i->cpu_pct <= BUDGET_IDLE_CPU_PCT ? "PASS" : "FAIL", i->hwm_mb, i->threads,
+           i->cpu.others);
 }
 
-/* Prints the budgets and returns how many failed. */
+/* Prints the budgets, then what limits them on this machine today, and
+ * returns how many failed. */
 static int print_budgets(const struct bench *b)
 {
     int failed = 0;
@@ -1480,7 +1591,44 @@ static int print_budgets(const struct bench *b)
         printf("| idle server CPU 0%%, %s | %.2f%% | **%s** |\n", when[i], id[i]->cpu_pct,
                cpu_ok ? "PASS" : "FAIL");
     }
+    for (size_t i = 0; i < ARRAY_LEN(budgets); i++) {
+        if (budgets[i].op != OP_PUT || budgets[i].mbs || !b->fl.fsync_p50)
+            continue;
+        /* One fsync per batch and one request in flight per client. */
+        double ceiling = (double)budgets[i].clients * 1e9 / (double)b->fl.fsync_p50;
+        printf("\nGroup-commit ceiling for the %s: %u requests in flight / fsync p50 %s = %s "
+               "ops/s%s\n",
+               budgets[i].what, budgets[i].clients, fmt_ns(v, sizeof(v), b->fl.fsync_p50),
+               fmt_count(m, sizeof(m), ceiling),
+               ceiling < budgets[i].min ? ": **the budget is out of reach on this disk today, "
+                                          "whatever the server does**."
+                                        : ".");
+    }
+    double worst = 0;
+    for (size_t i = 0; i < b->ncells; i++)
+        worst = b->cells[i].cpu.others > worst ? b->cells[i].cpu.others : worst;
+    if (worst > 20)
+        printf("\nOther processes took up to %.0f%% of one CPU during the cells: the machine was "
+               "not quiet, so the absolute figures understate Sluice.\n",
+               worst);
     return failed;
+}
+
+/* The first error of each cell that had one. */
+static void print_errors(const struct bench *b)
+{
+    bool any_error = false;
+    for (size_t i = 0; i < b->ncells; i++) {
+        if (!b->cells[i].first_error[0])
+            continue;
+        char sz[32];
+        if (!any_error)
+            printf("\nFirst error of each cell that had one:\n\n");
+        any_error = true;
+        printf("- %s %s ×%u: %s\n", op_name[b->cells[i].op],
+               fmt_size(sz, sizeof(sz), b->cells[i].size), b->cells[i].clients,
+               b->cells[i].first_error);
+    }
 }
 
 /* Lines of the server log at level warn or error. */
@@ -1602,6 +1750,12 @@ int main(int argc, char **argv)
     print_header(b);
     fprintf(stderr, "s3bench: idle server after start-up...\n");
     measure_idle(b, &b->idle_start);
+    printf("Other processes used %.0f%% of one CPU (of %ld00%%) while the server sat idle after "
+           "start-up%s.\n\n",
+           b->idle_start.cpu.others, sysconf(_SC_NPROCESSORS_ONLN),
+           b->idle_start.cpu.others > 20 ? ": **the machine is busy; expect slower, noisier "
+                                           "results than its floors alone explain**"
+                                         : "");
 
     fprintf(stderr, "s3bench: floors...\n");
     if (floor_fsync(b, false, &b->fl.fsync_p50, &b->fl.fsync_p99, &b->fl.fsync_n) ||
@@ -1619,8 +1773,8 @@ int main(int argc, char **argv)
         struct conn *c = malloc(sizeof(*c));
         char err[256] = "out of memory";
         struct http_resp resp = {0};
-        struct http_req rq = {.method = "PUT", .path = "/" BUCKET, .host = b->host, .body = "",
-                              .body_len = 0};
+        struct http_req rq = {
+            .method = "PUT", .path = "/" BUCKET, .host = b->host, .body = "", .body_len = 0};
         int rc = -1;
         if (c) {
             conn_init(c, &b->addr);
@@ -1630,7 +1784,9 @@ int main(int argc, char **argv)
         }
         if (rc || resp.status != 200) {
             fprintf(stderr, "s3bench: CreateBucket: %s\n",
-                    rc ? err : resp.snippet[0] ? resp.snippet : "unexpected status");
+                    rc                ? err
+                    : resp.snippet[0] ? resp.snippet
+                                      : "unexpected status");
             goto out;
         }
     }
@@ -1647,30 +1803,34 @@ int main(int argc, char **argv)
                     goto out;
                 b->ncells++;
                 print_cell(b, cell);
+                if (server_died(b)) {
+                    char sz[32];
+                    printf("\n**The server died during %s %s ×%u (%s %d); the run stops "
+                           "here.**\n",
+                           op_name[op], fmt_size(sz, sizeof(sz), b->sizes[s]),
+                           (unsigned)b->clients[c],
+                           WIFSIGNALED(b->died_status) ? "signal" : "exit status",
+                           WIFSIGNALED(b->died_status) ? WTERMSIG(b->died_status)
+                                                       : WEXITSTATUS(b->died_status));
+                    print_errors(b);
+                    print_log_findings(b);
+                    goto out;
+                }
             }
         }
     }
-    bool any_error = false;
-    for (size_t i = 0; i < b->ncells; i++) {
-        if (!b->cells[i].first_error[0])
-            continue;
-        char sz[32];
-        if (!any_error)
-            printf("\nFirst error of each cell that had one:\n\n");
-        any_error = true;
-        printf("- %s %s ×%u: %s\n", op_name[b->cells[i].op],
-               fmt_size(sz, sizeof(sz), b->cells[i].size), b->cells[i].clients,
-               b->cells[i].first_error);
-    }
+    print_errors(b);
 
     fprintf(stderr, "s3bench: idle server after the run...\n");
     measure_idle(b, &b->idle_end);
     printf("\n## Server resources\n\n| when | idle RSS (≤ %.0f MB) | idle CPU (0%%) | peak RSS "
-           "| threads |\n|---|---|---|---|---|\n",
+           "| threads | other processes' CPU |\n|---|---|---|---|---|---|\n",
            BUDGET_IDLE_RSS_MB);
     print_idle_row("after start-up", &b->idle_start);
     print_idle_row("after the run", &b->idle_end);
     failed = print_budgets(b);
+    if (g_stop)
+        printf("\n**Interrupted: the results above are partial.**\n");
     status = g_stop ? 130 : 0;
 out:;
     double stop_ms;
@@ -1680,7 +1840,7 @@ out:;
     server_stop(b, &stop_ms, &wstatus, &killed);
     if (had_server) {
         printf("\nServer stopped by SIGTERM in %.0f ms: %s", stop_ms,
-               killed ? "**did not exit; killed with SIGKILL**"
+               killed               ? "**did not exit; killed with SIGKILL**"
                : WIFEXITED(wstatus) ? (WEXITSTATUS(wstatus) ? "exited with an error" : "exit 0")
                                     : "**killed by a signal**");
         if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus))

@@ -19,6 +19,8 @@
 #define SL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define SL_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SL_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define SL_STR_(x) #x
+#define SL_STR(x) SL_STR_(x)
 
 #if defined(__GNUC__)
 #define SL_PRINTF(f, a) __attribute__((format(printf, f, a)))

@@ -16,8 +16,9 @@
 
 /* libmicrohttpd's per-connection memory must stay above S3's 8 KiB header
  * limit so that Sluice, not libmicrohttpd, answers an oversized request
- * (S3's error is what a client expects); it also holds the read buffer. */
-#define CONNECTION_MEMORY (256 * 1024)
+ * (S3's error is what a client expects); it also holds the read buffer.
+ * It is zeroed between requests, so bigger costs every request. */
+#define CONNECTION_MEMORY (32 * 1024)
 #define MAX_HEADERS 200
 
 struct sl_http_server {
@@ -309,7 +310,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         if (request_parse(rq, con, method))
             return MHD_NO;
         s->handler.begin(s->handler.ctx, r);
-        if (r->resp.ready)
+        /* An answer queued on this first call is an "early response" to
+         * libmicrohttpd, which then closes the connection. That is right
+         * for a refused upload (the client need not send its body), but a
+         * request without a body is answered on the next call, keeping
+         * the connection alive. */
+        bool has_body = (r->has_content_length && r->content_length > 0) || r->chunked;
+        if (r->resp.ready && has_body)
             return queue_response(rq, con);
         return MHD_YES;
     }

@@ -58,6 +58,7 @@ struct sl_wreq {
     struct sl_err *err;
     int result;
     bool done;
+    pthread_cond_t cond; /* signalled once done */
     struct sl_wreq *next;
 };
 
@@ -83,7 +84,7 @@ struct sl_store {
 
     pthread_mutex_t mu;  /* guards the fields below */
     pthread_cond_t wake; /* something was queued, or closing */
-    pthread_cond_t done; /* a batch finished */
+    pthread_cond_t done; /* the last caller left sl_store_write (close waits) */
     struct sl_wreq *head, *tail;
     size_t queued;
     size_t callers; /* threads inside sl_store_write(); close waits for 0 */
@@ -91,6 +92,14 @@ struct sl_store {
     bool running;
     pthread_t thread;
     struct sl_store_stats stats;
+
+    /* The checkpointer: copies the WAL back into the database on its own
+     * thread and connection, woken by the writer's WAL hook, so that a
+     * commit never waits for a checkpoint. Guarded by mu. */
+    struct sl_conn ckpt;
+    pthread_t ckpt_thread;
+    pthread_cond_t ckpt_wake;
+    bool ckpt_running, ckpt_due, ckpt_stop;
 };
 
 /* Returns the cached statement id of c, preparing it on first use. The

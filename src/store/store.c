@@ -18,7 +18,13 @@
 #include "store/internal.h"
 
 #define BUSY_TIMEOUT_MS 5000
-#define POOL_MAX_IDLE 8
+#define POOL_MAX_IDLE 4
+/* WAL pages after which the checkpointer runs (SQLite's own default). */
+#define CHECKPOINT_PAGES 1000
+/* Page cache of a reader connection, KiB. Every commit makes readers check
+ * their pages again anyway, so a big private cache per reader buys little
+ * and keeps idle memory high. */
+#define READER_CACHE_KIB 256
 
 /*
  * The schema, one migration per entry, applied in order; PRAGMA
@@ -158,6 +164,8 @@ fail:
     return rc;
 }
 
+static int exec_sql(struct sl_conn *c, const char *sql, struct sl_err *err);
+
 /* ---- reader pool -------------------------------------------------------- */
 
 int sl_store_reader_get(struct sl_store *s, struct sl_conn **out, struct sl_err *err)
@@ -174,7 +182,10 @@ int sl_store_reader_get(struct sl_store *s, struct sl_conn **out, struct sl_err 
         if (!c)
             return sl_errf(err, SL_ENOMEM, "reader connection: out of memory");
         int rc = conn_open(c, s->db_path, SQLITE_OPEN_READONLY, err);
+        if (!rc)
+            rc = exec_sql(c, "PRAGMA cache_size=-" SL_STR(READER_CACHE_KIB), err);
         if (rc) {
+            conn_close(c);
             free(c);
             return rc;
         }
@@ -191,6 +202,7 @@ void sl_store_reader_put(struct sl_store *s, struct sl_conn *c)
     /* A read transaction left open would pin its snapshot (and the WAL). */
     if (!sqlite3_get_autocommit(c->db))
         run_stmt(c, SL_STMT_ROLLBACK, NULL);
+    sqlite3_db_release_memory(c->db);
     pthread_mutex_lock(&s->pool_mu);
     if (s->pool_idle < POOL_MAX_IDLE) {
         c->next = s->pool;
@@ -335,12 +347,55 @@ static void *writer_main(void *arg)
         s->stats.transactions += ran;
         if (committed)
             s->stats.batches++;
-        /* A request lives on its waiter's stack: read next before done. */
+        /* A request lives on its waiter's stack: read next before done.
+         * Each waiter has its own condition variable, so a batch wakes
+         * exactly its own callers; the waiter cannot return (and destroy
+         * it) before this thread lets go of the mutex. */
         for (struct sl_wreq *r = list, *next; r; r = next) {
             next = r->next;
             r->done = true;
+            pthread_cond_signal(&r->cond);
         }
-        pthread_cond_broadcast(&s->done);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* The writer connection's WAL hook: runs after each commit, in the writer
+ * thread, with the WAL's size in pages. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    struct sl_store *s = arg;
+    if (pages >= CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&s->mu);
+        s->ckpt_due = true;
+        pthread_cond_signal(&s->ckpt_wake);
+        pthread_mutex_unlock(&s->mu);
+    }
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    struct sl_store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->ckpt_due && !s->ckpt_stop)
+            pthread_cond_wait(&s->ckpt_wake, &s->mu);
+        if (s->ckpt_stop)
+            break;
+        s->ckpt_due = false;
+        pthread_mutex_unlock(&s->mu);
+        /* PASSIVE: copies what it can without blocking the writer or the
+         * readers; the writer restarts the WAL once it is all copied. */
+        int log = 0, done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(s->ckpt.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                           &done);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            sl_warn(SL_STORE_LOG, "checkpoint: %s", sqlite3_errmsg(s->ckpt.db));
+        pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -353,10 +408,12 @@ int sl_store_write(struct sl_store *s, sl_txn_fn fn, void *arg, struct sl_err *e
     if (s->running && pthread_equal(pthread_self(), s->thread))
         return sl_errf(err, SL_EINVAL, "sl_store_write called inside a transaction");
     struct sl_wreq r = {.fn = fn, .arg = arg, .err = err};
+    pthread_cond_init(&r.cond, NULL);
 
     pthread_mutex_lock(&s->mu);
     if (s->closing) {
         pthread_mutex_unlock(&s->mu);
+        pthread_cond_destroy(&r.cond);
         return sl_errf(err, SL_ECLOSED, "store is closing");
     }
     if (s->tail)
@@ -369,10 +426,11 @@ int sl_store_write(struct sl_store *s, sl_txn_fn fn, void *arg, struct sl_err *e
     /* Broadcast: the writer and any sl_store_wait_queued() may wait. */
     pthread_cond_broadcast(&s->wake);
     while (!r.done)
-        pthread_cond_wait(&s->done, &s->mu);
+        pthread_cond_wait(&r.cond, &s->mu);
     if (--s->callers == 0 && s->closing)
         pthread_cond_broadcast(&s->done); /* sl_store_close() may free s now */
     pthread_mutex_unlock(&s->mu);
+    pthread_cond_destroy(&r.cond);
     return r.result;
 }
 
@@ -565,6 +623,14 @@ fail:
 
 static void store_free(struct sl_store *s)
 {
+    if (s->ckpt_running) {
+        pthread_mutex_lock(&s->mu);
+        s->ckpt_stop = true;
+        pthread_cond_signal(&s->ckpt_wake);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->ckpt_thread, NULL);
+    }
+    conn_close(&s->ckpt);
     while (s->pool) {
         struct sl_conn *c = s->pool;
         s->pool = c->next;
@@ -583,6 +649,7 @@ static void store_free(struct sl_store *s)
         close(s->lock_fd);
     pthread_cond_destroy(&s->done);
     pthread_cond_destroy(&s->wake);
+    pthread_cond_destroy(&s->ckpt_wake);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->pool_mu);
     free(s->db_path);
@@ -608,6 +675,7 @@ int sl_store_open(struct sl_store **out, const char *dir, struct sl_err *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->wake, &ca);
     pthread_cond_init(&s->done, &ca);
+    pthread_cond_init(&s->ckpt_wake, &ca);
     pthread_condattr_destroy(&ca);
 
     int rc = 0;
@@ -669,7 +737,20 @@ int sl_store_open(struct sl_store **out, const char *dir, struct sl_err *err)
     if (rc)
         goto fail;
 
-    int perr = pthread_create(&s->thread, NULL, writer_main, s);
+    rc = conn_open(&s->ckpt, s->db_path, SQLITE_OPEN_READWRITE, err);
+    if (!rc)
+        rc = set_wal(&s->ckpt, err); /* opens the database and its WAL now */
+    if (rc)
+        goto fail;
+    int perr = pthread_create(&s->ckpt_thread, NULL, checkpointer_main, s);
+    if (perr != 0) {
+        rc = sl_errf(err, SL_EIO, "start checkpointer thread: %s", strerror(perr));
+        goto fail;
+    }
+    s->ckpt_running = true;
+    /* Replaces SQLite's auto-checkpoint, which would run inside commits. */
+    sqlite3_wal_hook(s->writer.db, wal_hook, s);
+    perr = pthread_create(&s->thread, NULL, writer_main, s);
     if (perr != 0) {
         rc = sl_errf(err, SL_EIO, "start writer thread: %s", strerror(perr));
         goto fail;

@@ -124,3 +124,21 @@ def test_unimplemented_service_cli_message(server):
     assert p.returncode != 0
     assert "UnknownOperationException" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_keep_alive_across_gets(server, s3, bucket):
+    """Answers without a request body keep the connection open (HTTP/1.1
+    keep-alive), as AWS endpoints do."""
+    import http.client
+    s3.put_object(Bucket=bucket, Key="ka", Body=b"keep")
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    for path in [f"/{bucket}/ka", f"/{bucket}/ka", "/_sluice/health", f"/{bucket}/missing"]:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.getheader("Connection", "").lower() != "close", path
+    sock = conn.sock
+    conn.request("HEAD", f"/{bucket}/ka")
+    conn.getresponse().read()
+    assert conn.sock is sock  # the same connection served every request
+    conn.close()

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/internal.h"
@@ -1085,6 +1086,38 @@ static void test_close_drains_queue(void **state)
         assert_val(fx, "d", sks[i], sks[i]);
 }
 
+/* The checkpointer copies the WAL into the database file on its own: the
+ * file grows (in WAL mode only a checkpoint writes it) without any commit
+ * having to wait for it. */
+static void test_checkpointer_runs(void **state)
+{
+    struct fixture *fx = *state;
+    char path[1200], val[8192];
+    snprintf(path, sizeof(path), "%s/sluice.db", fx->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    off_t before = st.st_size;
+    memset(val, 'v', sizeof(val) - 1);
+    val[sizeof(val) - 1] = '\0';
+    for (int i = 0; i < 600; i++) {
+        char sk[32];
+        snprintf(sk, sizeof(sk), "k%04d", i);
+        assert_int_equal(put(fx, "ckpt", sk, val, NULL), 0);
+    }
+    /* 600 rows of 8 KiB are well past CHECKPOINT_PAGES WAL pages. */
+    int64_t deadline = sl_time_mono_ns() + (int64_t)WAIT_MS * 1000000;
+    for (;;) {
+        assert_int_equal(stat(path, &st), 0);
+        if (st.st_size > before + 2 * 1024 * 1024)
+            break;
+        if (sl_time_mono_ns() > deadline)
+            fail_msg("no checkpoint: %s stayed at %lld bytes", path, (long long)st.st_size);
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_val(fx, "ckpt", "k0599", val);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1101,6 +1134,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recovery_removes_orphans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_drains_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpointer_runs, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
