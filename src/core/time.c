@@ -132,6 +132,18 @@ int sl_time_parse_http(const char *s, time_t *out)
     return 0;
 }
 
+/* Completes a struct tm read with 4-digit year and 1-based month into a
+ * time; SL_EINVAL when it names no real instant. */
+static int tm_finish(struct tm *tm, time_t *out)
+{
+    tm->tm_year -= 1900;
+    tm->tm_mon -= 1;
+    if (!tm_valid(tm))
+        return SL_EINVAL;
+    *out = timegm(tm);
+    return 0;
+}
+
 int sl_time_parse_amz(const char *s, time_t *out)
 {
     struct tm tm = {0};
@@ -144,12 +156,7 @@ int sl_time_parse_amz(const char *s, time_t *out)
     for (int i = 0; i < 16; i++)
         if (i != 8 && i != 15 && (s[i] < '0' || s[i] > '9'))
             return SL_EINVAL;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    if (!tm_valid(&tm))
-        return SL_EINVAL;
-    *out = timegm(&tm);
-    return 0;
+    return tm_finish(&tm, out);
 }
 
 int sl_time_parse_iso8601(const char *s, time_t *out)
@@ -169,10 +176,5 @@ int sl_time_parse_iso8601(const char *s, time_t *out)
     }
     if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
         return SL_EINVAL;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    if (!tm_valid(&tm))
-        return SL_EINVAL;
-    *out = timegm(&tm);
-    return 0;
+    return tm_finish(&tm, out);
 }

@@ -36,6 +36,7 @@ struct request {
     bool started;
     bool body_stopped;
     bool queued;
+    int64_t start_ns;
 };
 
 const char *sl_http_header(const struct sl_http_request *r, const char *name)
@@ -160,6 +161,7 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *con)
     if (!rq)
         return NULL;
     rq->server = s;
+    rq->start_ns = sl_time_mono_ns();
     sl_arena_init(&rq->pub.arena, 0);
     rq->pub.raw_uri = sl_arena_strdup(&rq->pub.arena, uri ? uri : "/");
     sl_buf_init(&rq->pub.resp.body, 0);
@@ -290,6 +292,8 @@ static enum MHD_Result queue_response(struct request *rq, struct MHD_Connection 
     enum MHD_Result ret = MHD_queue_response(con, (unsigned)resp->status, mr);
     MHD_destroy_response(mr);
     rq->queued = true;
+    sl_debug("http", "%s %s %d %.3f ms", rq->pub.method, rq->pub.path_raw, resp->status,
+             (double)(sl_time_mono_ns() - rq->start_ns) / 1e6);
     return ret;
 }
 

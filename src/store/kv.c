@@ -317,6 +317,15 @@ int sl_txn_get(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
     return get_item(&t->s->writer, ns, pk, sk, out, t->err);
 }
 
+int sl_txn_exists(struct sl_txn *t, const char *ns, const char *pk, const char *sk)
+{
+    struct sl_item it;
+    int rc = sl_txn_get(t, ns, pk, sk, &it);
+    if (!rc)
+        sl_item_free(&it);
+    return rc;
+}
+
 int sl_txn_count(struct sl_txn *t, const char *ns, const char *pk, size_t limit,
                  size_t *count)
 {

@@ -130,6 +130,8 @@ int sl_store_write(struct sl_store *s, sl_txn_fn fn, void *arg, struct sl_err *e
 /* Inside a transaction: reads see the transaction's own writes. */
 int sl_txn_get(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
                struct sl_item *out);
+/* 0 when the item exists, SL_ENOTFOUND when not. */
+int sl_txn_exists(struct sl_txn *t, const char *ns, const char *pk, const char *sk);
 /* Counts items of (ns, pk), stopping at limit (0 = no limit). */
 int sl_txn_count(struct sl_txn *t, const char *ns, const char *pk, size_t limit,
                  size_t *count);

@@ -426,3 +426,37 @@ def test_bucket_already_exists(s3):
     """Creating one's own bucket again in us-east-1 succeeds (S3's legacy rule)."""
     s3.create_bucket(Bucket="twice-bucket")
     s3.create_bucket(Bucket="twice-bucket")
+
+
+def test_large_upload_is_streamed(fresh_server):
+    """A large PutObject is streamed to disk, not held in memory: the
+    server's resident memory grows far less than the object's size."""
+    import http.client
+    srv = fresh_server().start()
+    s3 = s3_client(srv.endpoint)
+    s3.create_bucket(Bucket="stream")
+
+    def rss_kib():
+        with open(f"/proc/{srv.proc.pid}/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+    before = rss_kib()
+    size, block = 256 * 1024 * 1024, os.urandom(1 << 20)
+    h = hashlib.md5()
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
+    conn.putrequest("PUT", "/stream/big")
+    conn.putheader("Content-Length", str(size))
+    conn.endheaders()
+    peak = before
+    for i in range(size // len(block)):
+        conn.send(block)
+        h.update(block)
+        if i % 32 == 0:
+            peak = max(peak, rss_kib())
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 200
+    assert resp.getheader("ETag") == '"%s"' % h.hexdigest()
+    peak = max(peak, rss_kib())
+    assert peak - before < 64 * 1024, f"RSS grew by {(peak - before) // 1024} MiB"
+    assert s3.head_object(Bucket="stream", Key="big")["ContentLength"] == size
+    assert srv.stop() == 0

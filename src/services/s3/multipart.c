@@ -49,11 +49,9 @@ static int upload_put_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct upload_put *u = arg;
-    struct sl_item it;
-    int rc = sl_txn_get(t, S3_NS_BUCKETS, "", u->bucket, &it);
+    int rc = sl_txn_exists(t, S3_NS_BUCKETS, "", u->bucket);
     if (rc)
         return rc;
-    sl_item_free(&it);
     return sl_txn_put(t, S3_NS_UPLOADS, u->bucket, u->id, u->val, strlen(u->val), NULL);
 }
 
@@ -112,11 +110,9 @@ static int part_put_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct part_put *p = arg;
-    struct sl_item it;
-    int rc = sl_txn_get(t, S3_NS_UPLOADS, p->bucket, p->upload, &it);
+    int rc = sl_txn_exists(t, S3_NS_UPLOADS, p->bucket, p->upload);
     if (rc)
         return rc;
-    sl_item_free(&it);
     return sl_txn_put(t, S3_NS_PARTS, p->upload, p->sk, p->val, strlen(p->val), p->blob);
 }
 
@@ -198,11 +194,9 @@ static int complete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct complete_txn *c = arg;
-    struct sl_item it;
-    int rc = sl_txn_get(t, S3_NS_UPLOADS, c->bucket, c->upload, &it);
+    int rc = sl_txn_exists(t, S3_NS_UPLOADS, c->bucket, c->upload);
     if (rc)
         return rc;
-    sl_item_free(&it);
     rc = sl_txn_put(t, S3_NS_OBJECTS, c->bucket, c->key, c->val, strlen(c->val), c->blob);
     for (size_t i = 0; !rc && i < c->nparts; i++) {
         rc = sl_txn_delete(t, S3_NS_PARTS, c->upload, c->parts[i].sk);

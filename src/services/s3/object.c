@@ -155,11 +155,9 @@ static int put_object_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct put_txn *p = arg;
-    struct sl_item it;
-    int rc = sl_txn_get(t, S3_NS_BUCKETS, "", p->bucket, &it);
+    int rc = sl_txn_exists(t, S3_NS_BUCKETS, "", p->bucket);
     if (rc)
         return rc;
-    sl_item_free(&it);
     return sl_txn_put(t, S3_NS_OBJECTS, p->bucket, p->key, p->val, strlen(p->val), p->blob);
 }
 
