@@ -155,7 +155,7 @@ static int serve(int argc, char **argv)
     }
     char *end;
     double grace = strtod(o.shutdown_grace, &end);
-    if (*end || grace < 0 || grace > 3600) {
+    if (*end || !(grace >= 0 && grace <= 3600)) { /* NaN fails too */
         fprintf(stderr, "sluice: --shutdown-grace must be a number of seconds\n");
         return 2;
     }

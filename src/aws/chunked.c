@@ -276,7 +276,7 @@ static int finish_trailer(struct sl_chunked *c, struct sl_err *err)
         uint8_t got[72], want[SL_SHA256_LEN];
         size_t gotlen = 0, vlen = strlen(c->checksum);
         sl_hash_final(&c->checksum_hash, want);
-        if (vlen > 4 * sizeof(got) / 3 || sl_base64_decode(c->checksum, vlen, got, &gotlen) ||
+        if (vlen > 4 * sizeof(got) / 3 || sl_base64_decode(c->checksum, vlen, got, sizeof(got), &gotlen) ||
             gotlen != len)
             return FAIL(c, err, SL_EINVAL, SL_SIGV4_BAD_ENCODING,
                         "Value for %s trailing header is invalid.", c->ck->header);

@@ -339,7 +339,7 @@ static void validate(struct vctx *v, const struct sl_shape *s, json_t *value, ch
         size_t n = strlen(b64);
         uint8_t *tmp = malloc(n / 4 * 3 + 3);
         size_t out = 0;
-        if (!tmp || sl_base64_decode(b64, n, tmp, &out)) {
+        if (!tmp || sl_base64_decode(b64, n, tmp, n / 4 * 3 + 3, &out)) {
             if (!v->serialization)
                 snprintf(v->ser_msg, sizeof(v->ser_msg),
                          "Value at '%s' is not valid base64", path);

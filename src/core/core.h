@@ -150,9 +150,14 @@ void sl_hex_encode(const uint8_t *p, size_t n, char *out);
 int sl_hex_decode(const char *s, size_t slen, uint8_t *out);
 /* Standard base64 with padding, appended to b. */
 int sl_base64_encode(struct sl_buf *b, const uint8_t *p, size_t n);
-/* Decodes strict base64 (padding required) into out, which holds at least
- * 3*slen/4 bytes; sets *outlen. SL_EINVAL on bad input. */
-int sl_base64_decode(const char *s, size_t slen, uint8_t *out, size_t *outlen);
+/* Decodes strict base64 (padding required) into out, which holds cap
+ * bytes; sets *outlen. SL_EINVAL on bad input, SL_ETOOBIG when the
+ * decoded bytes would pass cap. */
+int sl_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap, size_t *outlen);
+
+/* Whether s[0..n) is well-formed UTF-8 (no overlong forms, surrogates or
+ * code points past U+10FFFF) without NUL bytes. */
+bool sl_utf8_valid(const char *s, size_t n);
 
 /* URI-encodes s the way SigV4 wants (RFC 3986 unreserved kept, everything
  * else %XX upper-case); '/' is kept when keep_slash. Appends to b. */

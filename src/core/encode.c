@@ -70,10 +70,15 @@ static int b64_value(char c)
     return -1;
 }
 
-int sl_base64_decode(const char *s, size_t slen, uint8_t *out, size_t *outlen)
+int sl_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap, size_t *outlen)
 {
     if (slen % 4)
         return SL_EINVAL;
+    size_t need = slen / 4 * 3;
+    if (slen && s[slen - 1] == '=')
+        need -= (s[slen - 2] == '=') ? 2 : 1;
+    if (need > cap)
+        return SL_ETOOBIG;
     size_t o = 0;
     for (size_t i = 0; i < slen; i += 4) {
         int v[4], pad = 0;
@@ -143,4 +148,39 @@ int sl_uri_decode(struct sl_buf *b, const char *s, size_t n, bool plus_space)
             return rc;
     }
     return 0;
+}
+
+bool sl_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        unsigned c = *p;
+        size_t len;
+        uint32_t cp, min;
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if ((size_t)(end - p) < len)
+            return false;
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        p += len;
+    }
+    return true;
 }

@@ -9,10 +9,20 @@ struct xml_build {
     XML_Parser parser;
     struct sl_arena *a;
     struct sl_xml_node *root, *cur;
-    struct sl_buf text;
+    /* The text of each open element, copied into the arena once, when the
+     * element ends (copying at every flush would be quadratic). */
+    struct sl_buf text[SL_XML_MAX_DEPTH + 1];
     int depth;
+    size_t nodes;
     const char *fail; /* our own reason for stopping */
 };
+
+static void stop(struct xml_build *b, const char *why)
+{
+    if (!b->fail)
+        b->fail = why;
+    XML_StopParser(b->parser, XML_FALSE);
+}
 
 static const char *local_name(const char *name)
 {
@@ -20,41 +30,28 @@ static const char *local_name(const char *name)
     return colon ? colon + 1 : name;
 }
 
-static void flush_text(struct xml_build *b)
-{
-    if (!b->cur || b->text.len == 0)
-        return;
-    size_t old = b->cur->text_len;
-    char *t = sl_arena_alloc(b->a, old + b->text.len + 1);
-    if (!t) {
-        b->fail = "document too large";
-        XML_StopParser(b->parser, XML_FALSE);
-        return;
-    }
-    memcpy(t, b->cur->text, old);
-    memcpy(t + old, b->text.data, b->text.len);
-    b->cur->text = t;
-    b->cur->text_len = old + b->text.len;
-    sl_buf_reset(&b->text);
-}
-
 static void on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
     (void)attrs;
     struct xml_build *b = ud;
-    flush_text(b);
-    if (++b->depth > SL_XML_MAX_DEPTH) {
-        b->fail = "document nested too deeply";
-        XML_StopParser(b->parser, XML_FALSE);
+    if (b->fail)
+        return;
+    if (b->depth + 1 > SL_XML_MAX_DEPTH) {
+        stop(b, "document nested too deeply");
+        return;
+    }
+    if (++b->nodes > SL_XML_MAX_NODES) {
+        stop(b, "document has too many elements");
         return;
     }
     struct sl_xml_node *n = sl_arena_alloc(b->a, sizeof(*n));
     const char *nm = n ? sl_arena_strdup(b->a, local_name(name)) : NULL;
     if (!n || !nm) {
-        b->fail = "document too large";
-        XML_StopParser(b->parser, XML_FALSE);
+        stop(b, "document too large");
         return;
     }
+    b->depth++;
+    sl_buf_reset(&b->text[b->depth]);
     n->name = nm;
     n->text = "";
     n->parent = b->cur;
@@ -74,19 +71,27 @@ static void on_end(void *ud, const XML_Char *name)
 {
     (void)name;
     struct xml_build *b = ud;
-    flush_text(b);
+    if (b->fail || !b->cur)
+        return;
+    struct sl_buf *t = &b->text[b->depth];
+    if (t->len) {
+        char *copy = sl_arena_strndup(b->a, t->data, t->len);
+        if (!copy) {
+            stop(b, "document too large");
+            return;
+        }
+        b->cur->text = copy;
+        b->cur->text_len = t->len;
+    }
     b->depth--;
-    if (b->cur)
-        b->cur = b->cur->parent;
+    b->cur = b->cur->parent;
 }
 
 static void on_text(void *ud, const XML_Char *s, int len)
 {
     struct xml_build *b = ud;
-    if (b->cur && sl_buf_append(&b->text, s, (size_t)len)) {
-        b->fail = "text too large";
-        XML_StopParser(b->parser, XML_FALSE);
-    }
+    if (!b->fail && b->cur && sl_buf_append(&b->text[b->depth], s, (size_t)len))
+        stop(b, "text too large");
 }
 
 static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
@@ -96,16 +101,15 @@ static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
     (void)sysid;
     (void)pubid;
     (void)has_internal;
-    struct xml_build *b = ud;
-    b->fail = "DOCTYPE is not allowed";
-    XML_StopParser(b->parser, XML_FALSE);
+    stop(ud, "DOCTYPE is not allowed");
 }
 
 int sl_xml_parse(struct sl_arena *a, const char *data, size_t len, struct sl_xml_node **root,
                  struct sl_err *err)
 {
     struct xml_build b = {.a = a};
-    sl_buf_init(&b.text, len + 1);
+    for (int i = 0; i <= SL_XML_MAX_DEPTH; i++)
+        sl_buf_init(&b.text[i], len + 1);
     b.parser = XML_ParserCreate("UTF-8");
     if (!b.parser)
         return sl_errf(err, SL_ENOMEM, "out of memory");
@@ -128,7 +132,8 @@ int sl_xml_parse(struct sl_arena *a, const char *data, size_t len, struct sl_xml
         rc = sl_errf(err, SL_EINVAL, "no root element");
     }
     XML_ParserFree(b.parser);
-    sl_buf_free(&b.text);
+    for (int i = 0; i <= SL_XML_MAX_DEPTH; i++)
+        sl_buf_free(&b.text[i]);
     if (!rc)
         *root = b.root;
     return rc;

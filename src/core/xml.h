@@ -17,6 +17,9 @@ struct sl_xml_node {
 };
 
 #define SL_XML_MAX_DEPTH 32
+/* Elements in one document (CompleteMultipartUpload lists up to 10,000
+ * parts of three elements each). */
+#define SL_XML_MAX_NODES 40000
 
 /* Parses data into a tree allocated from a. On malformed input returns
  * SL_EINVAL with expat's description (line, column) in err. */

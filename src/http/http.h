@@ -31,8 +31,8 @@ struct sl_http_param {
 
 struct sl_http_response {
     int status;
-    struct sl_http_header headers[48];
-    size_t nheaders;
+    struct sl_http_header *headers; /* in the request's arena; grows */
+    size_t nheaders, capheaders;
     struct sl_buf body; /* used when fd < 0 */
     int fd;             /* a file to send from (owned: closed after sending) */
     uint64_t fd_offset, fd_len;

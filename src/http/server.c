@@ -69,8 +69,16 @@ int sl_http_set_header(struct sl_http_request *r, const char *name, const char *
             return resp->headers[i].value ? 0 : SL_ENOMEM;
         }
     }
-    if (resp->nheaders == SL_ARRAY_LEN(resp->headers))
-        return SL_ETOOBIG;
+    if (resp->nheaders == resp->capheaders) {
+        size_t cap = resp->capheaders ? 2 * resp->capheaders : 16;
+        struct sl_http_header *h = sl_arena_alloc(&r->arena, cap * sizeof(*h));
+        if (!h)
+            return SL_ENOMEM;
+        if (resp->nheaders)
+            memcpy(h, resp->headers, resp->nheaders * sizeof(*h));
+        resp->headers = h;
+        resp->capheaders = cap;
+    }
     const char *n = sl_arena_strdup(&r->arena, name);
     const char *v = sl_arena_strdup(&r->arena, value);
     if (!n || !v)
@@ -132,6 +140,10 @@ int sl_http_parse_query(struct sl_arena *a, const char *q, struct sl_http_param 
             sl_buf_reset(&b);
             if (eq && (rc = sl_uri_decode(&b, eq + 1, len - nlen - 1, true)))
                 goto fail;
+            if (b.data && strlen(b.data) != b.len) {
+                rc = SL_EINVAL; /* %00 */
+                goto fail;
+            }
             params[n].value = sl_arena_strndup(a, b.data ? b.data : "", b.len);
             params[n].has_value = eq != NULL;
             if (!params[n].name || !params[n].value) {
@@ -238,6 +250,8 @@ static int request_parse(struct request *rq, struct MHD_Connection *con, const c
     struct sl_buf b;
     sl_buf_init(&b, 0);
     int rc = sl_uri_decode(&b, r->path_raw, plen, false);
+    if (!rc && b.data && strlen(b.data) != b.len)
+        rc = SL_EINVAL; /* a %00 would cut the path short */
     r->path = rc ? r->path_raw : sl_arena_strndup(&r->arena, b.data ? b.data : "", b.len);
     sl_buf_free(&b);
     if (!r->path)

@@ -48,6 +48,7 @@ static void door_cleanup(struct sl_http_request *r)
         sl_hash_close(&d->sha);
     if (d->have_res)
         sl_sigv4_result_close(&d->res);
+    sl_buf_free(&d->q.body_buf);
     free(d);
     r->handler_data = NULL;
 }

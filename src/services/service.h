@@ -22,7 +22,10 @@
 
 struct sl_app {
     struct sl_store *store;
+    const char *data_dir;
     time_t started;
+    unsigned account_concurrency; /* Lambda's account concurrency limit */
+    struct sl_lambda *lambda;     /* the Lambda service's state */
 };
 
 struct sl_svc_request {
@@ -39,7 +42,19 @@ struct sl_svc_request {
     void (*abort)(struct sl_svc_request *q);
     void *state; /* the service's; freed by abort/end or state_free */
     void (*state_free)(struct sl_svc_request *q);
+    /* A body taken whole by sl_svc_take_body(). */
+    struct sl_buf body_buf;
+    size_t body_cap;
+    bool body_too_big; /* more than body_cap arrived; the rest was dropped */
 };
+
+/*
+ * Takes the request body into q->body_buf, up to cap bytes, and runs done
+ * once it is complete and verified. A body over cap is drained and
+ * dropped, and done finds q->body_too_big set (each service answers that
+ * with its own error).
+ */
+void sl_svc_take_body(struct sl_svc_request *q, size_t cap, void (*done)(struct sl_svc_request *q));
 
 /* A service's entry point. */
 typedef void (*sl_service_begin_fn)(struct sl_svc_request *q);

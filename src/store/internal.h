@@ -31,6 +31,7 @@ enum sl_stmt_id {
     SL_STMT_GET_FILE,
     SL_STMT_PUT,
     SL_STMT_DELETE,
+    SL_STMT_SET_VAL,
     SL_STMT_COUNT,
     SL_STMT_LIST_GE,
     SL_STMT_LIST_GE_LT,

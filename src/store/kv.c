@@ -144,19 +144,17 @@ static int prefix_successor(const char *prefix, char **out)
     return 0;
 }
 
-int sl_kv_list(struct sl_store *s, const char *ns, const char *pk, const char *prefix,
-               const char *after, size_t limit, struct sl_item **items, size_t *count)
+/* Lists items of (ns, pk) on connection c (see sl_kv_list). */
+static int list_on(struct sl_conn *c, const char *ns, const char *pk, const char *prefix,
+                   const char *after, size_t limit, struct sl_item **items, size_t *count,
+                   struct sl_err *err)
 {
-    struct sl_err err = {0};
-    struct sl_conn *c = NULL;
     sqlite3_stmt *st = NULL;
     struct sl_item *v = NULL;
     size_t n = 0, cap = 0;
     char *upper = NULL;
     *items = NULL;
     *count = 0;
-    if (!s || !ns || !pk)
-        return SL_EINVAL;
     if (limit == 0)
         return 0;
 
@@ -173,9 +171,7 @@ int sl_kv_list(struct sl_store *s, const char *ns, const char *pk, const char *p
         goto fail;
     enum sl_stmt_id id = exclusive ? (upper ? SL_STMT_LIST_GT_LT : SL_STMT_LIST_GT)
                                    : (upper ? SL_STMT_LIST_GE_LT : SL_STMT_LIST_GE);
-    rc = sl_store_reader_get(s, &c, &err);
-    if (!rc)
-        rc = sl_store_stmt(c, id, &st, &err);
+    rc = sl_store_stmt(c, id, &st, err);
     if (rc)
         goto fail;
     bind_key(st, ns, pk, lower);
@@ -205,11 +201,10 @@ int sl_kv_list(struct sl_store *s, const char *ns, const char *pk, const char *p
             goto fail;
     }
     if (src != SQLITE_DONE) {
-        rc = sl_store_sqlite_err(c, src, &err, "list items");
+        rc = sl_store_sqlite_err(c, src, err, "list items");
         goto fail;
     }
     sqlite3_reset(st);
-    sl_store_reader_put(s, c);
     free(upper);
     *items = v;
     *count = n;
@@ -217,14 +212,65 @@ int sl_kv_list(struct sl_store *s, const char *ns, const char *pk, const char *p
 fail:
     if (st)
         sqlite3_reset(st);
-    sl_store_reader_put(s, c);
-    if (rc != SL_ENOMEM)
-        sl_warn(SL_STORE_LOG, "kv list %s/%s: %s", ns, pk, err.msg);
     for (size_t i = 0; i < n; i++)
         sl_item_free(&v[i]);
     free(v);
     free(upper);
     return rc;
+}
+
+int sl_kv_list(struct sl_store *s, const char *ns, const char *pk, const char *prefix,
+               const char *after, size_t limit, struct sl_item **items, size_t *count)
+{
+    struct sl_err err = {0};
+    struct sl_conn *c = NULL;
+    *items = NULL;
+    *count = 0;
+    if (!s || !ns || !pk)
+        return SL_EINVAL;
+    if (limit == 0)
+        return 0;
+    int rc = sl_store_reader_get(s, &c, &err);
+    if (!rc)
+        rc = list_on(c, ns, pk, prefix, after, limit, items, count, &err);
+    sl_store_reader_put(s, c);
+    if (rc && rc != SL_ENOMEM)
+        sl_warn(SL_STORE_LOG, "kv list %s/%s: %s", ns, pk, err.msg);
+    return rc;
+}
+
+int sl_txn_list(struct sl_txn *t, const char *ns, const char *pk, const char *after,
+                size_t limit, struct sl_item **items, size_t *count)
+{
+    if (!ns || !pk)
+        return sl_errf(t->err, SL_EINVAL, "item key missing");
+    return list_on(&t->s->writer, ns, pk, NULL, after, limit, items, count, t->err);
+}
+
+int sl_txn_delete_pk(struct sl_txn *t, const char *ns, const char *pk, size_t *deleted)
+{
+    /* Item by item, so that each blob file is scheduled for removal. */
+    size_t n_del = 0;
+    for (;;) {
+        struct sl_item *items = NULL;
+        size_t n = 0;
+        int rc = sl_txn_list(t, ns, pk, NULL, 256, &items, &n);
+        for (size_t i = 0; !rc && i < n; i++) {
+            rc = sl_txn_delete(t, ns, pk, items[i].sk);
+            if (!rc)
+                n_del++;
+        }
+        for (size_t i = 0; i < n; i++)
+            sl_item_free(&items[i]);
+        free(items);
+        if (rc)
+            return rc;
+        if (n < 256)
+            break;
+    }
+    if (deleted)
+        *deleted = n_del;
+    return 0;
 }
 
 /*
@@ -462,6 +508,29 @@ int sl_txn_put(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
 fail:
     free(old);
     return rc;
+}
+
+int sl_txn_set_val(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
+                   const char *val, size_t val_len)
+{
+    struct sl_conn *c = &t->s->writer;
+    if (!ns || !pk || !sk || (!val && val_len))
+        return sl_errf(t->err, SL_EINVAL, "item key or value missing");
+    if (val_len > INT_MAX)
+        return sl_errf(t->err, SL_ETOOBIG, "item value of %zu bytes", val_len);
+    sqlite3_stmt *st = NULL;
+    int rc = sl_store_stmt(c, SL_STMT_SET_VAL, &st, t->err);
+    if (rc)
+        return rc;
+    bind_key(st, ns, pk, sk);
+    sqlite3_bind_blob(st, 4, val ? val : "", (int)val_len, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE)
+        return sl_store_sqlite_err(c, src, t->err, "update item");
+    if (sqlite3_changes(c->db) == 0)
+        return sl_errf(t->err, SL_ENOTFOUND, "item %s/%s/%s not found", ns, pk, sk);
+    return 0;
 }
 
 int sl_txn_delete(struct sl_txn *t, const char *ns, const char *pk, const char *sk)

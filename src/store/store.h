@@ -145,6 +145,17 @@ int sl_txn_count(struct sl_txn *t, const char *ns, const char *pk, size_t limit,
  */
 int sl_txn_put(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
                const char *val, size_t val_len, const struct sl_blob *blob);
+/* Lists items of (ns, pk) with sort key > after (NULL: all), at most
+ * limit, as sl_kv_list but seeing the transaction's own writes. */
+int sl_txn_list(struct sl_txn *t, const char *ns, const char *pk, const char *after,
+                size_t limit, struct sl_item **items, size_t *count);
+/* Deletes every item of (ns, pk), and after the commit their blobs;
+ * *deleted (may be NULL) counts them. */
+int sl_txn_delete_pk(struct sl_txn *t, const char *ns, const char *pk, size_t *deleted);
+/* Replaces only the value of an item, keeping its blob. SL_ENOTFOUND if
+ * absent. */
+int sl_txn_set_val(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
+                   const char *val, size_t val_len);
 /* Deletes an item (and, after the commit, its blob). SL_ENOTFOUND if absent. */
 int sl_txn_delete(struct sl_txn *t, const char *ns, const char *pk, const char *sk);
 

@@ -293,3 +293,19 @@ def test_dev_mode_accepts_any_key_and_unsigned(server):
     s3.create_bucket(Bucket="dev-any-key")
     with urllib.request.urlopen(server.endpoint + "/dev-any-key?list-type=2", timeout=10) as r:
         assert b"<ListBucketResult" in r.read()
+
+
+def test_strict_copy_needs_read_access_to_source(strict):
+    """CopyObject from another account's bucket is 403 AccessDenied: copying
+    is reading."""
+    mine = s3_client(strict.endpoint)
+    other = s3_client(strict.endpoint, access_key=OTHER_KEY, secret_key=OTHER_SECRET)
+    mine.create_bucket(Bucket="copy-secret-src")
+    mine.put_object(Bucket="copy-secret-src", Key="secret.txt", Body=b"top secret")
+    other.create_bucket(Bucket="copy-thief-dst")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        other.copy_object(Bucket="copy-thief-dst", Key="loot",
+                          CopySource={"Bucket": "copy-secret-src", "Key": "secret.txt"})
+    assert code_of(e) == "AccessDenied"
+    with pytest.raises(botocore.exceptions.ClientError):
+        other.head_object(Bucket="copy-thief-dst", Key="loot")

@@ -48,7 +48,7 @@ static int uri_decode(struct sl_buf *b, const char *s, bool plus_space)
 static int b64_decode(const char *s, uint8_t *out, size_t *outlen)
 {
     *outlen = (size_t)-1;
-    return sl_base64_decode(s, strlen(s), out, outlen);
+    return sl_base64_decode(s, strlen(s), out, strlen(s), outlen);
 }
 
 /* ---- buffers ---------------------------------------------------------------- */
@@ -513,7 +513,7 @@ static void base64_round_trips_all_lengths(void **state)
         assert_int_equal(sl_base64_encode(&b, in, len), 0);
         assert_int_equal(b.len, 4 * ((len + 2) / 3));
         size_t n = 0;
-        assert_int_equal(sl_base64_decode(b.data, b.len, out, &n), 0);
+        assert_int_equal(sl_base64_decode(b.data, b.len, out, sizeof(out), &n), 0);
         assert_int_equal(n, len);
         if (len)
             assert_memory_equal(out, in, len);
@@ -1378,9 +1378,26 @@ static void strerror_covers_codes(void **state)
     assert_string_equal(sl_strerror(-999), "unknown error");
 }
 
+/* Decoding never writes past the capacity it is given. */
+static void base64_decode_respects_capacity(void **state)
+{
+    (void)state;
+    uint8_t out[8];
+    memset(out, 0xAA, sizeof(out));
+    size_t n = 0;
+    assert_int_equal(sl_base64_decode("QUJDREVGR0g=", 12, out, 5, &n), SL_ETOOBIG);
+    for (size_t i = 0; i < sizeof(out); i++)
+        assert_int_equal(out[i], 0xAA);
+    assert_int_equal(sl_base64_decode("QUJDREVGR0g=", 12, out, 8, &n), 0);
+    assert_int_equal(n, 8);
+    assert_int_equal(sl_base64_decode("QUJD", 4, out, 3, &n), 0);
+    assert_int_equal(n, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(base64_decode_respects_capacity),
         cmocka_unit_test(buf_append_grows_and_terminates),
         cmocka_unit_test(buf_puts_putc_append),
         cmocka_unit_test(buf_append_up_to_max_succeeds),

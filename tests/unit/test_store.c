@@ -1086,6 +1086,34 @@ static void test_close_drains_queue(void **state)
         assert_val(fx, "d", sks[i], sks[i]);
 }
 
+static int set_val_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    const char **kv = arg;
+    return sl_txn_set_val(t, NS, kv[0], kv[1], kv[2], strlen(kv[2]));
+}
+
+/* sl_txn_set_val changes the value and keeps the blob; absent items fail. */
+static void test_set_val_keeps_blob(void **state)
+{
+    struct fixture *fx = *state;
+    struct sl_blob file;
+    make_blob(fx, 200000, 7, &file);
+    assert_int_equal(put(fx, "k", "f", "old", &file), 0);
+    const char *kv[] = {"k", "f", "new"};
+    struct sl_err err = {0};
+    assert_int_equal(sl_store_write(fx->s, set_val_txn, kv, &err), 0);
+    assert_val(fx, "k", "f", "new");
+    struct sl_item it;
+    assert_int_equal(sl_kv_get(fx->s, NS, "k", "f", &it), 0);
+    assert_string_equal(it.blob.file_id, file.file_id);
+    assert_blob_bytes(fx, &it.blob, 200000, 7);
+    sl_item_free(&it);
+    const char *missing[] = {"k", "nope", "v"};
+    assert_int_equal(sl_store_write(fx->s, set_val_txn, missing, &err), SL_ENOTFOUND);
+    sl_blob_free(&file);
+}
+
 /* The checkpointer copies the WAL into the database file on its own: the
  * file grows (in WAL mode only a checkpoint writes it) without any commit
  * having to wait for it. */
@@ -1135,6 +1163,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_drains_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_val_keeps_blob, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -32,6 +32,7 @@ struct s3_req {
     uint8_t body_md5[SL_MD5_LEN];  /* its value once the body is in */
     struct sl_hash checksum;       /* x-amz-checksum-* in a header */
     bool has_checksum;
+    bool too_large; /* more bytes came than an object may have */
     const struct sl_aws_checksum *checksum_ck;
     void (*finish)(struct s3_req *s); /* what end() runs */
 };
@@ -44,6 +45,18 @@ struct s3_object {
     json_t *headers; /* content-type etc., by lower-case header name */
     json_t *meta;    /* x-amz-meta-* without the prefix, lower-case */
 };
+
+/* Conditional writes: If-Match / If-None-Match on PutObject and
+ * CompleteMultipartUpload, evaluated inside the write transaction. */
+struct s3_write_cond {
+    const char *if_match, *if_none_match;
+};
+void s3_write_cond_init(struct s3_req *s, struct s3_write_cond *c);
+/* 0, SL_ECONDITION (412) or SL_ENOTFOUND (If-Match on a missing key). */
+int s3_write_condition(struct sl_txn *t, const char *bucket, const char *key,
+                       const struct s3_write_cond *c);
+/* Answers a failed condition (rc from s3_write_condition). */
+void s3_write_cond_error(struct s3_req *s, int rc);
 
 /* Errors with S3's codes and messages. */
 void s3_error(struct s3_req *s, int status, const char *code, const char *msg);
@@ -63,10 +76,17 @@ int s3_object_from_request(struct s3_req *s, struct s3_object *o);
 /* Sets the response headers of an object (ETag, Last-Modified, ...). */
 void s3_object_headers(struct s3_req *s, const struct s3_object *o);
 
-/* Whether the bucket exists (and belongs to the caller's account). */
+/* Whether the request's bucket exists and belongs to the caller's
+ * account; answers NoSuchBucket or AccessDenied and returns non-zero if
+ * not. */
 int s3_bucket_check(struct s3_req *s);
+/* The same for any bucket; region (may be NULL) receives its region. */
+int s3_bucket_access(struct s3_req *s, const char *bucket, char *region, size_t rcap);
 
 void s3_time(int64_t ms, char *out, size_t n);
+/* A non-negative integer query parameter: def when absent, -1 when it is
+ * not one. */
+long s3_int_param(struct s3_req *s, const char *name, long def);
 void s3_owner_id(const char *account, char out[65]);
 
 /* Operations, by file. */

@@ -22,19 +22,6 @@ static void element(struct sl_buf *b, const char *name, const char *value, bool 
     sl_buf_free(&e);
 }
 
-/* Parses max-keys style parameters: default when absent, -1 when invalid. */
-static long int_param(struct sl_http_request *r, const char *name, long def)
-{
-    const char *v = sl_http_param(r, name);
-    if (!v)
-        return def;
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (!*v || *end || n < 0)
-        return -1;
-    return n;
-}
-
 struct listing {
     char **keys; /* entries in order: keys and common prefixes interleaved */
     bool *is_prefix;
@@ -97,7 +84,7 @@ static int list_walk(struct sl_store *st, const char *bucket, const char *prefix
         if (rc)
             break;
         size_t i = 0;
-        bool restart = false;
+        bool restart = false, stuck = false;
         for (; i < count; i++) {
             const char *key = items[i].sk;
             const char *d = dlen ? strstr(key + plen, delim) : NULL;
@@ -130,6 +117,13 @@ static int list_walk(struct sl_store *st, const char *bucket, const char *prefix
                 memcpy(cursor, key, cplen);
                 cursor[cplen] = (char)0xFF;
                 cursor[cplen + 1] = '\0';
+                /* Keys are UTF-8 (no 0xFF byte), so the cursor moves past
+                 * every key under the prefix; should one not be, stop
+                 * rather than walk in place. */
+                if (strcmp(cursor, key) <= 0) {
+                    stuck = true;
+                    break;
+                }
                 restart = true;
                 i++;
                 break;
@@ -148,7 +142,7 @@ static int list_walk(struct sl_store *st, const char *bucket, const char *prefix
         for (size_t k = 0; k < count; k++)
             sl_item_free(&items[k]);
         free(items);
-        if (rc || l->truncated)
+        if (rc || l->truncated || stuck)
             break;
         if (!restart && count < LIST_PAGE)
             break;
@@ -202,7 +196,15 @@ void s3_list_objects(struct s3_req *s, int version)
         return;
     }
     bool encode = enc != NULL;
-    long max = int_param(r, "max-keys", 1000);
+    const char *const texts[] = {prefix, delim, sl_http_param(r, "marker"),
+                                 sl_http_param(r, "start-after")};
+    for (size_t i = 0; i < SL_ARRAY_LEN(texts); i++) {
+        if (texts[i] && !sl_utf8_valid(texts[i], strlen(texts[i]))) {
+            s3_error(s, 400, "InvalidArgument", "Invalid Argument: not valid UTF-8");
+            return;
+        }
+    }
+    long max = s3_int_param(s, "max-keys", 1000);
     if (max < 0) {
         s3_error(s, 400, "InvalidArgument", "Provided max-keys not an integer or within integer range");
         return;
@@ -221,7 +223,7 @@ void s3_list_objects(struct s3_req *s, int version)
     if (token) {
         size_t tlen = strlen(token), klen = 0;
         token_key = calloc(1, tlen + 4);
-        if (!token_key || sl_base64_decode(token, tlen, (uint8_t *)token_key, &klen) || !klen) {
+        if (!token_key || sl_base64_decode(token, tlen, (uint8_t *)token_key, tlen, &klen) || !klen) {
             free(token_key);
             s3_error(s, 400, "InvalidArgument", "The continuation token provided is incorrect");
             return;

@@ -66,10 +66,13 @@ void s3_create_multipart(struct s3_req *s)
                  "Your metadata headers exceed the maximum allowed metadata size.");
         return;
     }
-    uint8_t raw[24];
-    char id[64];
+    /* Upload ids start with the initiation time, so that they sort in the
+     * order S3 lists uploads of one key, which upload-id-marker pages by. */
+    uint8_t raw[18];
+    char id[64], rnd[40];
     sl_random(raw, sizeof(raw));
-    sl_hex_encode(raw, sizeof(raw), id);
+    sl_hex_encode(raw, sizeof(raw), rnd);
+    snprintf(id, sizeof(id), "%012llx%s", (unsigned long long)sl_time_now_ms(), rnd);
     json_t *v = json_pack("{s:s, s:I, s:O, s:O}", "key", s->key, "initiated",
                           (json_int_t)sl_time_now_ms(), "headers", o.headers, "meta", o.meta);
     char *val = v ? json_dumps(v, JSON_COMPACT) : NULL;
@@ -186,8 +189,7 @@ void s3_upload_part_begin(struct s3_req *s)
 struct complete_txn {
     const char *bucket, *key, *upload, *val;
     const struct sl_blob *blob;
-    const struct sl_item *parts; /* every part of the upload, listed or not */
-    size_t nparts;
+    struct s3_write_cond cond;
 };
 
 static int complete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -196,16 +198,17 @@ static int complete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     struct complete_txn *c = arg;
     int rc = sl_txn_exists(t, S3_NS_UPLOADS, c->bucket, c->upload);
     if (rc)
-        return rc;
-    rc = sl_txn_put(t, S3_NS_OBJECTS, c->bucket, c->key, c->val, strlen(c->val), c->blob);
-    for (size_t i = 0; !rc && i < c->nparts; i++) {
-        rc = sl_txn_delete(t, S3_NS_PARTS, c->upload, c->parts[i].sk);
-        if (rc == SL_ENOTFOUND)
-            rc = 0;
-    }
-    if (rc)
-        return rc;
-    return sl_txn_delete(t, S3_NS_UPLOADS, c->bucket, c->upload);
+        return SL_EAGAIN; /* no such upload, told apart from a missing key */
+    rc = s3_write_condition(t, c->bucket, c->key, &c->cond);
+    if (!rc)
+        rc = sl_txn_put(t, S3_NS_OBJECTS, c->bucket, c->key, c->val, strlen(c->val), c->blob);
+    /* Every part goes, listed or not, with the upload: in this transaction,
+     * so that a part committed meanwhile cannot be left behind. */
+    if (!rc)
+        rc = sl_txn_delete_pk(t, S3_NS_PARTS, c->upload, NULL);
+    if (!rc)
+        rc = sl_txn_delete(t, S3_NS_UPLOADS, c->bucket, c->upload);
+    return rc;
 }
 
 static void invalid_part(struct s3_req *s)
@@ -270,7 +273,12 @@ static void complete_finish(struct s3_req *s)
         goto done;
     }
     struct sl_hash md5;
-    if (sl_hash_init(&md5, SL_HASH_MD5) || sl_blob_writer_new(st, &w)) {
+    if (sl_hash_init(&md5, SL_HASH_MD5)) {
+        s3_internal(s, NULL);
+        goto done;
+    }
+    if (sl_blob_writer_new(st, &w)) {
+        sl_hash_close(&md5);
         s3_internal(s, NULL);
         goto done;
     }
@@ -360,12 +368,15 @@ static void complete_finish(struct s3_req *s)
     if (!o.meta)
         o.meta = json_object();
     val = s3_object_dump(&o);
-    struct complete_txn ct = {s->bucket, s->key, upload, val, &blob, parts, nparts};
+    struct complete_txn ct = {s->bucket, s->key, upload, val, &blob, {0}};
+    s3_write_cond_init(s, &ct.cond);
     int rc = val ? sl_store_write(st, complete_txn, &ct, &err) : SL_ENOMEM;
     if (rc) {
         sl_blob_discard(st, &blob);
-        if (rc == SL_ENOTFOUND)
+        if (rc == SL_EAGAIN)
             no_such_upload(s);
+        else if (rc == SL_ECONDITION || rc == SL_ENOTFOUND)
+            s3_write_cond_error(s, rc);
         else
             s3_internal(s, &err);
         goto done;
@@ -403,8 +414,6 @@ void s3_complete_multipart(struct s3_req *s)
 
 struct abort_txn {
     const char *bucket, *upload;
-    char **part_keys;
-    size_t nparts;
 };
 
 static int abort_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -412,11 +421,8 @@ static int abort_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     (void)err;
     struct abort_txn *a = arg;
     int rc = sl_txn_delete(t, S3_NS_UPLOADS, a->bucket, a->upload);
-    for (size_t i = 0; !rc && i < a->nparts; i++) {
-        rc = sl_txn_delete(t, S3_NS_PARTS, a->upload, a->part_keys[i]);
-        if (rc == SL_ENOTFOUND)
-            rc = 0;
-    }
+    if (!rc)
+        rc = sl_txn_delete_pk(t, S3_NS_PARTS, a->upload, NULL);
     return rc;
 }
 
@@ -428,22 +434,9 @@ void s3_abort_multipart(struct s3_req *s)
     if (load_upload(s, &u))
         return;
     json_decref(u);
-    const char *upload = sl_http_param(s->q->http, "uploadId");
-    struct sl_item *parts = NULL;
-    size_t n = 0;
-    if (sl_kv_list(s->q->app->store, S3_NS_PARTS, upload, NULL, NULL, S3_MAX_PARTS, &parts, &n)) {
-        s3_internal(s, NULL);
-        return;
-    }
-    char **keys = sl_arena_alloc(&s->q->http->arena, (n + 1) * sizeof(*keys));
-    for (size_t i = 0; keys && i < n; i++)
-        keys[i] = parts[i].sk;
-    struct abort_txn a = {s->bucket, upload, keys, keys ? n : 0};
+    struct abort_txn a = {s->bucket, sl_http_param(s->q->http, "uploadId")};
     struct sl_err err = {0};
-    int rc = keys ? sl_store_write(s->q->app->store, abort_txn, &a, &err) : SL_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        sl_item_free(&parts[i]);
-    free(parts);
+    int rc = sl_store_write(s->q->app->store, abort_txn, &a, &err);
     if (rc == SL_ENOTFOUND)
         no_such_upload(s);
     else if (rc)
@@ -474,11 +467,14 @@ void s3_list_parts(struct s3_req *s)
         return;
     json_decref(u);
     const char *upload = sl_http_param(r, "uploadId");
-    const char *marker = sl_http_param(r, "part-number-marker");
-    const char *mp = sl_http_param(r, "max-parts");
-    long max = mp ? strtol(mp, NULL, 10) : 1000;
-    long mark = marker ? strtol(marker, NULL, 10) : 0;
-    if (max <= 0 || max > 1000)
+    long max = s3_int_param(s, "max-parts", 1000);
+    long mark = s3_int_param(s, "part-number-marker", 0);
+    if (max < 0 || mark < 0) {
+        s3_error(s, 400, "InvalidArgument",
+                 "max-parts and part-number-marker must be non-negative integers");
+        return;
+    }
+    if (max == 0 || max > 1000)
         max = 1000;
     char after[24];
     snprintf(after, sizeof(after), "%05ld", mark);
@@ -535,7 +531,7 @@ static int upload_cmp(const void *a, const void *b)
     int c = strcmp(x->key, y->key);
     if (c)
         return c;
-    return x->initiated < y->initiated ? -1 : x->initiated > y->initiated;
+    return strcmp(x->id, y->id); /* ids begin with the initiation time */
 }
 
 void s3_list_uploads(struct s3_req *s)
@@ -546,9 +542,13 @@ void s3_list_uploads(struct s3_req *s)
         return;
     const char *prefix = sl_http_param(r, "prefix");
     const char *key_marker = sl_http_param(r, "key-marker");
-    const char *mu = sl_http_param(r, "max-uploads");
-    long max = mu ? strtol(mu, NULL, 10) : 1000;
-    if (max <= 0 || max > 1000)
+    const char *id_marker = sl_http_param(r, "upload-id-marker");
+    long max = s3_int_param(s, "max-uploads", 1000);
+    if (max < 0) {
+        s3_error(s, 400, "InvalidArgument", "max-uploads must be a non-negative integer");
+        return;
+    }
+    if (max == 0 || max > 1000)
         max = 1000;
     struct sl_item *items = NULL;
     size_t n = 0;
@@ -561,8 +561,11 @@ void s3_list_uploads(struct s3_req *s)
     for (size_t i = 0; e && i < n; i++) {
         json_t *v = json_loadb(items[i].val, items[i].val_len, 0, NULL);
         const char *key = json_string_value(json_object_get(v, "key"));
-        if (key && (!prefix || strncmp(key, prefix, strlen(prefix)) == 0) &&
-            (!key_marker || strcmp(key, key_marker) > 0)) {
+        /* After the markers: a later key, or the marker key's uploads
+         * whose ids (which sort by initiation) come after upload-id-marker. */
+        int kc = key && key_marker ? strcmp(key, key_marker) : 1;
+        bool after = kc > 0 || (kc == 0 && id_marker && strcmp(items[i].sk, id_marker) > 0);
+        if (key && (!prefix || strncmp(key, prefix, strlen(prefix)) == 0) && after) {
             e[m].key = sl_arena_strdup(a, key);
             e[m].id = sl_arena_strdup(a, items[i].sk);
             e[m].initiated = json_integer_value(json_object_get(v, "initiated"));
@@ -579,7 +582,7 @@ void s3_list_uploads(struct s3_req *s)
     sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult xmlns=\"" S3_XMLNS "\">");
     sl_xml_element(b, "Bucket", s->bucket);
     sl_xml_element(b, "KeyMarker", key_marker ? key_marker : "");
-    sl_xml_element(b, "UploadIdMarker", "");
+    sl_xml_element(b, "UploadIdMarker", id_marker ? id_marker : "");
     if (truncated && m) {
         sl_xml_element(b, "NextKeyMarker", e[m - 1].key);
         sl_xml_element(b, "NextUploadIdMarker", e[m - 1].id);

@@ -143,12 +143,83 @@ void s3_object_headers(struct s3_req *s, const struct s3_object *o)
     }
 }
 
+int sl_s3_object_item(struct sl_store *st, const char *bucket, const char *key,
+                      struct sl_item *out)
+{
+    return sl_kv_get(st, S3_NS_OBJECTS, bucket, key, out);
+}
+
 /* ---- PutObject ------------------------------------------------------- */
+
+/* Whether an entity tag list (If-Match / If-None-Match) matches etag. */
+static bool etag_matches(const char *list, const char *etag)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && end[-1] == ' ')
+            end--;
+        if (end - start == 1 && *start == '*')
+            return true;
+        if (end - start >= 2 && *start == '"' && end[-1] == '"') {
+            start++;
+            end--;
+        }
+        if ((size_t)(end - start) == strlen(etag) && strncmp(start, etag, strlen(etag)) == 0)
+            return true;
+    }
+    return false;
+}
+
+int s3_write_condition(struct sl_txn *t, const char *bucket, const char *key,
+                       const struct s3_write_cond *c)
+{
+    if (!c->if_match && !c->if_none_match)
+        return 0;
+    struct sl_item it;
+    int rc = sl_txn_get(t, S3_NS_OBJECTS, bucket, key, &it);
+    if (rc == SL_ENOTFOUND)
+        return c->if_match ? SL_ENOTFOUND : 0;
+    if (rc)
+        return rc;
+    struct s3_object o;
+    rc = s3_object_parse(&it, &o);
+    sl_item_free(&it);
+    if (rc)
+        return rc;
+    bool fail = (c->if_none_match && strcmp(c->if_none_match, "*") == 0) ||
+                (c->if_match && !etag_matches(c->if_match, o.etag));
+    s3_object_free(&o);
+    return fail ? SL_ECONDITION : 0;
+}
+
+void s3_write_cond_init(struct s3_req *s, struct s3_write_cond *c)
+{
+    c->if_match = sl_http_header(s->q->http, "If-Match");
+    c->if_none_match = sl_http_header(s->q->http, "If-None-Match");
+}
+
+void s3_write_cond_error(struct s3_req *s, int rc)
+{
+    if (rc == SL_ECONDITION)
+        s3_error(s, 412, "PreconditionFailed",
+                 "At least one of the pre-conditions you specified did not hold");
+    else
+        s3_no_such_key(s);
+}
 
 struct put_txn {
     const char *bucket, *key;
     const char *val;
     const struct sl_blob *blob;
+    struct s3_write_cond cond;
 };
 
 static int put_object_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -157,12 +228,17 @@ static int put_object_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     struct put_txn *p = arg;
     int rc = sl_txn_exists(t, S3_NS_BUCKETS, "", p->bucket);
     if (rc)
+        return SL_EAGAIN; /* the bucket is gone: told apart from a missing key */
+    rc = s3_write_condition(t, p->bucket, p->key, &p->cond);
+    if (rc)
         return rc;
     return sl_txn_put(t, S3_NS_OBJECTS, p->bucket, p->key, p->val, strlen(p->val), p->blob);
 }
 
-/* Commits an object whose bytes are in blob; answers the request. */
-static void store_object(struct s3_req *s, struct s3_object *o, struct sl_blob *blob)
+/* Commits an object whose bytes are in blob, if cond (may be NULL) holds;
+ * answers the request on failure. */
+static void store_object(struct s3_req *s, struct s3_object *o, struct sl_blob *blob,
+                         const struct s3_write_cond *cond)
 {
     char *val = s3_object_dump(o);
     if (!val) {
@@ -170,14 +246,18 @@ static void store_object(struct s3_req *s, struct s3_object *o, struct sl_blob *
         s3_internal(s, NULL);
         return;
     }
-    struct put_txn p = {s->bucket, s->key, val, blob};
+    struct put_txn p = {s->bucket, s->key, val, blob, {0}};
+    if (cond)
+        p.cond = *cond;
     struct sl_err err = {0};
     int rc = sl_store_write(s->q->app->store, put_object_txn, &p, &err);
     free(val);
     if (rc) {
         sl_blob_discard(s->q->app->store, blob);
-        if (rc == SL_ENOTFOUND)
+        if (rc == SL_EAGAIN)
             s3_no_such_bucket(s);
+        else if (rc == SL_ECONDITION || rc == SL_ENOTFOUND)
+            s3_write_cond_error(s, rc);
         else
             s3_internal(s, &err);
         return;
@@ -206,7 +286,9 @@ static void put_object_finish(struct s3_req *s)
     sl_hex_encode(s->body_md5, SL_MD5_LEN, o.etag);
     o.size = blob.size;
     o.mtime_ms = sl_time_now_ms();
-    store_object(s, &o, &blob);
+    struct s3_write_cond cond;
+    s3_write_cond_init(s, &cond);
+    store_object(s, &o, &blob, &cond);
     if (!s->q->http->resp.ready)
         s3_send_xml(s, 200);
 done:
@@ -224,33 +306,6 @@ void s3_put_object_begin(struct s3_req *s)
 }
 
 /* ---- GetObject / HeadObject ----------------------------------------- */
-
-/* Whether an entity tag list (If-Match / If-None-Match) matches etag. */
-static bool etag_matches(const char *list, const char *etag)
-{
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        const char *start = p;
-        while (*p && *p != ',')
-            p++;
-        const char *end = p;
-        while (end > start && end[-1] == ' ')
-            end--;
-        if (end - start == 1 && *start == '*')
-            return true;
-        if (end - start >= 2 && *start == '"' && end[-1] == '"') {
-            start++;
-            end--;
-        }
-        if ((size_t)(end - start) == strlen(etag) && strncmp(start, etag, strlen(etag)) == 0)
-            return true;
-    }
-    return false;
-}
 
 /* Evaluates the conditional headers (RFC 7232 order, as S3 does): 0 to go
  * on, else the status to answer with (304 or 412). */
@@ -580,14 +635,15 @@ void s3_copy_object(struct s3_req *s)
                  "redirect location or encryption attributes.");
         return;
     }
-    struct sl_item it;
-    int rc = sl_kv_get(st, S3_NS_BUCKETS, "", src_bucket, &it);
-    if (rc) {
-        s3_error(s, 404, "NoSuchBucket", "The specified bucket does not exist");
+    /* Reading the source needs the right to read its bucket. */
+    if (s3_bucket_access(s, src_bucket, NULL, 0))
+        return;
+    if (!sl_utf8_valid(src_key, strlen(src_key))) {
+        s3_error(s, 400, "InvalidArgument", "Invalid copy source object key");
         return;
     }
-    sl_item_free(&it);
-    rc = sl_kv_get(st, S3_NS_OBJECTS, src_bucket, src_key, &it);
+    struct sl_item it;
+    int rc = sl_kv_get(st, S3_NS_OBJECTS, src_bucket, src_key, &it);
     if (rc) {
         const char *extra[] = {"Key", src_key, NULL};
         sl_svc_error(s->q, 404, "NoSuchKey", extra, "The specified key does not exist.");
@@ -619,11 +675,18 @@ void s3_copy_object(struct s3_req *s)
     memcpy(dst.etag, o.etag, sizeof(dst.etag));
     dst.size = o.size;
     dst.mtime_ms = sl_time_now_ms();
-    if (sl_blob_copy(st, &it.blob, &blob)) {
+    rc = sl_blob_copy(st, &it.blob, &blob);
+    if (rc == SL_ENOTFOUND) {
+        /* The source was replaced while we read it: S3 copies one of the
+         * versions; ask the client to try again rather than fail hard. */
+        s3_error(s, 503, "SlowDown", "Please reduce your request rate.");
+        goto done;
+    }
+    if (rc) {
         s3_internal(s, NULL);
         goto done;
     }
-    store_object(s, &dst, &blob);
+    store_object(s, &dst, &blob, NULL);
     if (!r->resp.ready) {
         char ts[32], etag[64];
         s3_time(dst.mtime_ms, ts, sizeof(ts));

@@ -4,6 +4,7 @@
  */
 #include "services/s3/internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,19 @@ void s3_send_xml(struct s3_req *s, int status)
     sl_aws_set_request_id(s->q->http, SL_PROTO_REST_XML, s->q->request_id);
     sl_http_set_header(s->q->http, "Content-Type", "application/xml");
     sl_http_send(s->q->http, status);
+}
+
+long s3_int_param(struct s3_req *s, const char *name, long def)
+{
+    const char *v = sl_http_param(s->q->http, name);
+    if (!v)
+        return def;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 0 || errno)
+        return -1;
+    return n;
 }
 
 void s3_time(int64_t ms, char *out, size_t n)
@@ -129,6 +143,11 @@ static void s3_state_free(struct sl_svc_request *q)
 static int body_blob(struct sl_svc_request *q, const char *data, size_t n)
 {
     struct s3_req *s = q->state;
+    /* The declared size was checked; the bytes that come are counted. */
+    if (s->too_large || sl_blob_writer_size(s->writer) + n > S3_MAX_OBJECT_SIZE) {
+        s->too_large = true;
+        return 0; /* drained; end() answers */
+    }
     sl_hash_update(&s->md5, data, n);
     if (s->has_checksum)
         sl_hash_update(&s->checksum, data, n);
@@ -153,7 +172,7 @@ static bool verify_digests(struct s3_req *s, uint8_t md5[SL_MD5_LEN])
     if (want) {
         uint8_t got[SL_MD5_LEN + 3];
         size_t len = 0;
-        if (sl_base64_decode(want, strlen(want), got, &len) || len != SL_MD5_LEN) {
+        if (sl_base64_decode(want, strlen(want), got, sizeof(got), &len) || len != SL_MD5_LEN) {
             s3_error(s, 400, "InvalidDigest", "The Content-MD5 you specified was invalid.");
             return false;
         }
@@ -187,6 +206,11 @@ static bool verify_digests(struct s3_req *s, uint8_t md5[SL_MD5_LEN])
 static void s3_end(struct sl_svc_request *q)
 {
     struct s3_req *s = q->state;
+    if (s->too_large) {
+        s3_error(s, 400, "EntityTooLarge",
+                 "Your proposed upload exceeds the maximum allowed object size.");
+        return;
+    }
     if (!verify_digests(s, s->body_md5))
         return;
     s->finish(s);
@@ -205,6 +229,15 @@ static int setup_checksum(struct s3_req *s)
         const struct sl_aws_checksum *ck =
             sl_aws_checksum_find(r->headers[i].name, strlen(r->headers[i].name));
         if (ck) {
+            const char *v = r->headers[i].value;
+            uint8_t raw[64];
+            size_t n = 0;
+            if (sl_base64_decode(v, strlen(v), raw, sizeof(raw), &n) || n != ck->len) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "Value for %s header is invalid.", ck->header);
+                s3_error(s, 400, "InvalidRequest", msg);
+                return SL_EINVAL;
+            }
             s->checksum_ck = ck;
             s->has_checksum = true;
             return sl_hash_init(&s->checksum, ck->alg);
@@ -215,8 +248,14 @@ static int setup_checksum(struct s3_req *s)
 
 static bool take_common(struct s3_req *s, void (*finish)(struct s3_req *s))
 {
-    if (sl_hash_init(&s->md5, SL_HASH_MD5) || setup_checksum(s)) {
+    if (sl_hash_init(&s->md5, SL_HASH_MD5)) {
         s3_internal(s, NULL);
+        return false;
+    }
+    int rc = setup_checksum(s);
+    if (rc) {
+        if (rc != SL_EINVAL)
+            s3_internal(s, NULL);
         return false;
     }
     s->finish = finish;
@@ -228,11 +267,21 @@ static bool take_common(struct s3_req *s, void (*finish)(struct s3_req *s))
 void s3_take_blob(struct s3_req *s, void (*finish)(struct s3_req *s))
 {
     struct sl_http_request *r = s->q->http;
+    /* An aws-chunked body's size is x-amz-decoded-content-length (and it
+     * may come with Transfer-Encoding: chunked instead of Content-Length);
+     * any other body's is Content-Length. */
+    const char *sha = sl_http_header(r, "x-amz-content-sha256");
+    bool streaming = sha && strncmp(sha, "STREAMING-", 10) == 0;
     const char *decoded = sl_http_header(r, "x-amz-decoded-content-length");
     uint64_t len = r->content_length;
-    if (decoded)
-        len = strtoull(decoded, NULL, 10);
-    if (!r->has_content_length) {
+    if (streaming && decoded) {
+        char *end;
+        len = strtoull(decoded, &end, 10);
+        if (!*decoded || *end) {
+            s3_error(s, 400, "InvalidArgument", "Invalid x-amz-decoded-content-length");
+            return;
+        }
+    } else if (!r->has_content_length || streaming) {
         s3_error(s, 411, "MissingContentLength", "You must provide the Content-Length HTTP header.");
         return;
     }
@@ -265,12 +314,13 @@ void s3_take_xml(struct s3_req *s, void (*finish)(struct s3_req *s))
 
 /* ---- buckets --------------------------------------------------------- */
 
-int s3_bucket_check(struct s3_req *s)
+int s3_bucket_access(struct s3_req *s, const char *bucket, char *region, size_t rcap)
 {
     struct sl_item it;
-    int rc = sl_kv_get(s->q->app->store, S3_NS_BUCKETS, "", s->bucket, &it);
+    int rc = sl_kv_get(s->q->app->store, S3_NS_BUCKETS, "", bucket, &it);
     if (rc == SL_ENOTFOUND) {
-        s3_no_such_bucket(s);
+        const char *extra[] = {"BucketName", bucket, NULL};
+        sl_svc_error(s->q, 404, "NoSuchBucket", extra, "The specified bucket does not exist");
         return rc;
     }
     if (rc) {
@@ -280,6 +330,10 @@ int s3_bucket_check(struct s3_req *s)
     json_t *v = json_loadb(it.val, it.val_len, 0, NULL);
     const char *owner = json_string_value(json_object_get(v, "owner"));
     bool mine = owner && strcmp(owner, s->q->account) == 0;
+    if (region) {
+        const char *r = json_string_value(json_object_get(v, "region"));
+        snprintf(region, rcap, "%s", r ? r : "us-east-1");
+    }
     json_decref(v);
     sl_item_free(&it);
     if (!mine) {
@@ -287,6 +341,11 @@ int s3_bucket_check(struct s3_req *s)
         return SL_EAUTH;
     }
     return 0;
+}
+
+int s3_bucket_check(struct s3_req *s)
+{
+    return s3_bucket_access(s, s->bucket, NULL, 0);
 }
 
 struct bucket_create {
@@ -386,9 +445,10 @@ void s3_create_bucket(struct s3_req *s)
 
 void s3_head_bucket(struct s3_req *s)
 {
-    if (s3_bucket_check(s))
+    char region[64];
+    if (s3_bucket_access(s, s->bucket, region, sizeof(region)))
         return;
-    sl_http_set_header(s->q->http, "x-amz-bucket-region", s->q->region);
+    sl_http_set_header(s->q->http, "x-amz-bucket-region", region);
     s3_send_xml(s, 200);
 }
 
@@ -427,11 +487,25 @@ static int delete_bucket_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         return rc;
     if (n)
         return SL_ECONDITION;
-    rc = sl_txn_count(t, S3_NS_UPLOADS, d->name, 1, &n);
-    if (rc)
-        return rc;
-    if (n)
-        return SL_ECONDITION;
+    /* Unfinished multipart uploads do not keep a bucket alive (as on S3):
+     * they go with it, parts and all. */
+    for (;;) {
+        struct sl_item *ups = NULL;
+        size_t nu = 0;
+        rc = sl_txn_list(t, S3_NS_UPLOADS, d->name, NULL, 256, &ups, &nu);
+        for (size_t i = 0; !rc && i < nu; i++) {
+            rc = sl_txn_delete_pk(t, S3_NS_PARTS, ups[i].sk, NULL);
+            if (!rc)
+                rc = sl_txn_delete(t, S3_NS_UPLOADS, d->name, ups[i].sk);
+        }
+        for (size_t i = 0; i < nu; i++)
+            sl_item_free(&ups[i]);
+        free(ups);
+        if (rc)
+            return rc;
+        if (nu < 256)
+            break;
+    }
     return sl_txn_delete(t, S3_NS_BUCKETS, "", d->name);
 }
 
@@ -589,6 +663,10 @@ static void route(struct s3_req *s)
         }
         if (strlen(s->key) > 1024) {
             s3_error(s, 400, "KeyTooLongError", "Your key is too long");
+            return;
+        }
+        if (!sl_utf8_valid(s->key, strlen(s->key))) {
+            s3_error(s, 400, "InvalidURI", "Couldn't parse the specified URI.");
             return;
         }
         bool upload = sl_http_has_param(r, "uploadId");
