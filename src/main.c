@@ -16,7 +16,10 @@
 #include "aws/credentials.h"
 #include "core/core.h"
 #include "http/http.h"
+#include "engine/engine.h"
+#include "runtime/runtime.h"
 #include "services/frontdoor.h"
+#include "services/lambda/lambda.h"
 #include "store/store.h"
 
 struct options {
@@ -26,27 +29,44 @@ struct options {
     const char *auth;
     const char *credentials;
     const char *shutdown_grace;
+    const char *account_concurrency;
+    const char *idle_reap;
+    const char *runtimes_dir;
+    const char *strict_runtimes;
 };
 
 static const struct option_spec {
     const char *flag, *env, *def, *help;
     size_t offset;
+    bool boolean; /* a flag without a value */
 } option_table[] = {
     {"--listen", "SLUICE_LISTEN", "127.0.0.1:4566", "address and port to serve on",
-     offsetof(struct options, listen)},
+     offsetof(struct options, listen), false},
     {"--data-dir", "SLUICE_DATA_DIR", "./.sluice", "where the store keeps its data",
-     offsetof(struct options, data_dir)},
+     offsetof(struct options, data_dir), false},
     {"--log-level", "SLUICE_LOG_LEVEL", "info", "debug, info, warn or error",
-     offsetof(struct options, log_level)},
+     offsetof(struct options, log_level), false},
     {"--auth", "SLUICE_AUTH", "dev",
      "dev: any credentials and unsigned requests; strict: verify SigV4 against --credentials",
-     offsetof(struct options, auth)},
+     offsetof(struct options, auth), false},
     {"--credentials", "SLUICE_CREDENTIALS", NULL,
      "AWS shared-credentials file of the accepted keys (profiles may set account_id)",
-     offsetof(struct options, credentials)},
+     offsetof(struct options, credentials), false},
     {"--shutdown-grace", "SLUICE_SHUTDOWN_GRACE", "2",
      "seconds in-flight requests get to finish on SIGINT/SIGTERM",
-     offsetof(struct options, shutdown_grace)},
+     offsetof(struct options, shutdown_grace), false},
+    {"--account-concurrency", "SLUICE_ACCOUNT_CONCURRENCY", "1000",
+     "Lambda's concurrent executions limit for an account",
+     offsetof(struct options, account_concurrency), false},
+    {"--idle-reap", "SLUICE_IDLE_REAP", "300",
+     "seconds an idle function environment lives before it is ended",
+     offsetof(struct options, idle_reap), false},
+    {"--runtimes-dir", "SLUICE_RUNTIMES_DIR", NULL,
+     "Sluice's runtime bootstraps (default: runtimes/ of the source tree)",
+     offsetof(struct options, runtimes_dir), false},
+    {"--strict-runtimes", "SLUICE_STRICT_RUNTIMES", NULL,
+     "refuse python3.X when that exact interpreter is not installed",
+     offsetof(struct options, strict_runtimes), true},
 };
 
 static const char **option_slot(struct options *o, const struct option_spec *s)
@@ -89,7 +109,9 @@ static int parse_options(struct options *o, int argc, char **argv)
             fprintf(stderr, "sluice: unknown option %s\n", arg);
             return -1;
         }
-        if (!val) {
+        if (!val && spec->boolean) {
+            val = "true";
+        } else if (!val) {
             if (a + 1 >= argc) {
                 fprintf(stderr, "sluice: %s needs a value\n", arg);
                 return -1;
@@ -154,6 +176,18 @@ static int serve(int argc, char **argv)
         return 2;
     }
     char *end;
+    long concurrency = strtol(o.account_concurrency, &end, 10);
+    if (*end || concurrency < 100 || concurrency > 1000000) {
+        fprintf(stderr, "sluice: --account-concurrency must be a number from 100 up\n");
+        return 2;
+    }
+    long reap = strtol(o.idle_reap, &end, 10);
+    if (*end || reap < 1 || reap > 86400) {
+        fprintf(stderr, "sluice: --idle-reap must be a number of seconds (1 to 86400)\n");
+        return 2;
+    }
+    /* Sluice's own bootstraps: the source tree's runtimes/ unless told. */
+    const char *runtimes = o.runtimes_dir ? o.runtimes_dir : SLUICE_RUNTIMES_DIR;
     double grace = strtod(o.shutdown_grace, &end);
     if (*end || !(grace >= 0 && grace <= 3600)) { /* NaN fails too */
         fprintf(stderr, "sluice: --shutdown-grace must be a number of seconds\n");
@@ -173,6 +207,9 @@ static int serve(int argc, char **argv)
     struct sl_credentials creds = {0};
     struct sl_store *store = NULL;
     struct sl_http_server *server = NULL;
+    struct sl_loop *loop = NULL;
+    struct sl_runtime *runtime = NULL;
+    struct sl_lambda *lambda = NULL;
     int status = 1;
     if (o.credentials && sl_credentials_load(&creds, o.credentials, &err)) {
         sl_error("main", "%s", err.msg);
@@ -186,7 +223,32 @@ static int serve(int argc, char **argv)
         sl_error("main", "cannot open the store in %s: %s", o.data_dir, err.msg);
         goto out;
     }
-    struct sl_app app = {.store = store, .started = time(NULL)};
+    if (sl_loop_new(&loop, &err)) {
+        sl_error("main", "%s", err.msg);
+        goto out;
+    }
+    char endpoint[256], scratch[4096];
+    snprintf(endpoint, sizeof(endpoint), "http://%s:%u", host, port);
+    snprintf(scratch, sizeof(scratch), "%s/lambda/tmp", o.data_dir);
+    struct sl_runtime_config rcfg = {
+        .loop = loop,
+        .runtimes_dir = runtimes,
+        .scratch_dir = scratch,
+        .endpoint_url = endpoint,
+        .account_limit = (unsigned)concurrency,
+        .unreserved_min = 100,
+        .idle_reap_s = (unsigned)reap,
+        .strict_runtimes = o.strict_runtimes && strcmp(o.strict_runtimes, "false") != 0,
+    };
+    if (sl_runtime_new(&runtime, &rcfg, &err) || sl_lambda_new(&lambda, runtime)) {
+        sl_error("main", "cannot start the function runtime: %s", err.msg);
+        goto out;
+    }
+    struct sl_app app = {.store = store,
+                         .data_dir = o.data_dir,
+                         .started = time(NULL),
+                         .account_concurrency = (unsigned)concurrency,
+                         .lambda = lambda};
     struct sl_frontdoor door = {.app = &app, .auth = auth, .creds = &creds};
     struct sl_http_handler handler;
     sl_frontdoor_handler(&door, &handler);
@@ -206,6 +268,9 @@ static int serve(int argc, char **argv)
     status = 0;
 out:
     sl_http_server_stop(server, 0);
+    sl_runtime_free(runtime);
+    sl_lambda_free(lambda);
+    sl_loop_free(loop);
     sl_store_close(store);
     sl_credentials_free(&creds);
     if (status == 0)

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "aws/sigv4.h"
+#include "services/lambda/lambda.h"
 #include "services/s3/s3.h"
 
 /* The services Sluice implements, by botocore name. */
@@ -15,6 +16,7 @@ static const struct {
     sl_service_begin_fn begin;
 } implemented[] = {
     {"s3", sl_s3_begin},
+    {"lambda", sl_lambda_begin},
 };
 
 /* One request's front-door state, kept in the http request. */
@@ -189,9 +191,13 @@ static void door_begin(void *ctx, struct sl_http_request *r)
 {
     struct sl_frontdoor *fd = ctx;
     if (strncmp(r->path, "/_sluice/", 9) == 0) {
-        if (strcmp(r->path, "/_sluice/health") == 0 &&
-            (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)) {
+        bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+        if (strcmp(r->path, "/_sluice/health") == 0 && get) {
             health(fd, r);
+            return;
+        }
+        if (strncmp(r->path, "/_sluice/lambda/code/", 21) == 0 && get) {
+            sl_lambda_serve_code(fd->app, r);
             return;
         }
         sl_buf_puts(&r->resp.body, "{\"message\":\"no such Sluice endpoint\"}\n");

@@ -105,7 +105,7 @@ def test_unimplemented_services_answer_in_their_protocol(server):
         ("sqs", lambda c: c.list_queues(), "InvalidAction"),               # query
         ("kinesis", lambda c: c.list_streams(), "UnknownOperationException"),  # json 1.1
         ("dynamodb", lambda c: c.list_tables(), "UnknownOperationException"),  # json 1.0
-        ("lambda", lambda c: c.list_functions(), "UnknownOperationException"),  # rest-json
+        ("scheduler", lambda c: c.list_schedules(), "UnknownOperationException"),  # rest-json
         ("sns", lambda c: c.list_topics(), "InvalidAction"),
         ("events", lambda c: c.list_rules(), "UnknownOperationException"),
     ]

@@ -1282,7 +1282,7 @@ static const struct sl_shape shapes[] = {
     {.name = "TagValue", .type = SL_SHAPE_STRING, .payload = -1},
     {.name = "Tags", .type = SL_SHAPE_MAP, .payload = -1, .key = 293, .element = 296},
     {.name = "ThrottleReason", .type = SL_SHAPE_STRING, .enums = enum_298, .nenums = 6, .payload = -1},
-    {.name = "Timeout", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .payload = -1},
+    {.name = "Timeout", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 900, .payload = -1},
     {.name = "Timestamp", .type = SL_SHAPE_STRING, .payload = -1},
     {.name = "TooManyRequestsException", .type = SL_SHAPE_STRUCTURE, .members = members_301, .nmembers = 4, .payload = -1, .error_status = 429},
     {.name = "Topic", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 249, .payload = -1},

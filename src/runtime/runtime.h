@@ -1,0 +1,104 @@
+/*
+ * runtime — execution environments for functions: starting a function's
+ * runtime process, serving it the Lambda Runtime API (2018-06-01) on a
+ * loopback port of its own, handing it invocations one at a time, reusing
+ * it while warm, killing it on timeout, reaping it when idle, capturing
+ * its output as log lines, and the concurrency governor (account limit,
+ * reserved concurrency, the unreserved pool).
+ *
+ * Everything runs on one engine loop; sl_runtime_invoke() is called from
+ * other threads and waits for its invocation to end.
+ *
+ * May call: core, engine, libmicrohttpd.
+ */
+#ifndef SL_RUNTIME_H
+#define SL_RUNTIME_H
+
+#include "core/core.h"
+#include "engine/engine.h"
+
+struct sl_runtime;
+
+/* A log line of an environment, or a platform line (START, END, REPORT). */
+typedef void (*sl_runtime_log_fn)(void *ud, const char *group, const char *stream,
+                                  int64_t ts_ms, const char *msg, size_t len);
+
+struct sl_runtime_config {
+    struct sl_loop *loop;
+    const char *runtimes_dir; /* holds python/bootstrap.py, node/bootstrap.js */
+    const char *scratch_dir;  /* environments' /tmp directories go below */
+    const char *endpoint_url; /* AWS_ENDPOINT_URL given to functions */
+    unsigned account_limit;   /* concurrent executions in the account */
+    unsigned unreserved_min;  /* the unreserved pool's floor */
+    unsigned idle_reap_s;     /* idle environments end after this */
+    bool strict_runtimes;     /* refuse python3.X/node when not installed */
+    sl_runtime_log_fn log;
+    void *log_ud;
+};
+
+/* What an environment needs to know of a function version. Copied. */
+struct sl_function {
+    char key[256];       /* identity for pooling and concurrency */
+    char revision[40];   /* environments of another revision are not reused */
+    char name[80];
+    char arn[256];
+    char version[16];    /* "$LATEST" */
+    char runtime[32];
+    char handler[160];
+    char code_dir[1024];
+    char region[64];
+    char account[16];
+    char log_group[160];
+    unsigned memory_mb, timeout_s, ephemeral_mb;
+    long reserved;       /* reserved concurrency, -1 when none */
+    char **env;          /* user variables "K=V", NULL-terminated, or NULL */
+};
+
+enum sl_invoke_result {
+    SL_INVOKE_OK,             /* the runtime posted a response */
+    SL_INVOKE_FUNCTION_ERROR, /* an error payload (runtime's or the platform's) */
+    SL_INVOKE_THROTTLED,      /* no concurrency: nothing ran */
+    SL_INVOKE_FAILED,         /* the environment could not be set up */
+};
+
+struct sl_invocation {
+    /* in */
+    char request_id[37];
+    const char *payload;
+    size_t payload_len;
+    const char *client_context; /* JSON text, or NULL */
+    bool want_log;              /* collect the invocation's log lines */
+    /* out */
+    enum sl_invoke_result result;
+    struct sl_buf response;   /* the payload returned, or the error payload */
+    char error_type[64];      /* function errors: the type */
+    char throttle_reason[64]; /* throttles: TooManyRequestsException's Reason */
+    struct sl_buf log;        /* the invocation's log lines, when want_log */
+    char message[256];        /* failures: what went wrong */
+};
+
+int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
+                   struct sl_err *err);
+/* Kills every environment and frees everything. NULL ok. */
+void sl_runtime_free(struct sl_runtime *rt);
+
+/* Initialises inv's buffers; release them with sl_invocation_close(). */
+void sl_invocation_init(struct sl_invocation *inv);
+void sl_invocation_close(struct sl_invocation *inv);
+
+/* Runs one invocation of fn and waits until it ends (result in inv).
+ * Not from the loop thread. */
+int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
+                      struct sl_invocation *inv);
+
+/* Ends the environments of a function (code or configuration changed, or
+ * it was deleted); an invocation in flight finishes first. */
+void sl_runtime_forget(struct sl_runtime *rt, const char *key);
+/* Sets a function's reserved concurrency (-1: none). */
+void sl_runtime_set_reserved(struct sl_runtime *rt, const char *key, long reserved);
+
+/* Formats the platform's REPORT line (tabs included, as AWS writes it). */
+int sl_runtime_report_line(char *out, size_t n, const char *request_id, double duration_ms,
+                           unsigned memory_mb, unsigned max_used_mb, double init_ms);
+
+#endif

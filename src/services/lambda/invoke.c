@@ -1,0 +1,248 @@
+/*
+ * Invoke (RequestResponse and DryRun): resolve the function, check the
+ * payload, run it through the runtime and answer as Lambda does: a function
+ * error is a 200 with X-Amz-Function-Error, a throttle a 429 with Reason.
+ */
+#include "services/lambda/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+struct sl_lambda {
+    struct sl_runtime *rt;
+};
+
+int sl_lambda_new(struct sl_lambda **out, struct sl_runtime *rt)
+{
+    struct sl_lambda *l = calloc(1, sizeof(*l));
+    if (!l)
+        return SL_ENOMEM;
+    l->rt = rt;
+    *out = l;
+    return 0;
+}
+
+void sl_lambda_free(struct sl_lambda *l)
+{
+    free(l);
+}
+
+static void runtime_key(char *out, size_t n, const char *pk, const char *name)
+{
+    snprintf(out, n, "%s/%s", pk, name);
+}
+
+void sl_lambda_runtime_forget(struct sl_app *app, const char *pk, const char *name)
+{
+    if (!app->lambda)
+        return;
+    char key[256];
+    runtime_key(key, sizeof(key), pk, name);
+    sl_runtime_forget(app->lambda->rt, key);
+}
+
+void sl_lambda_runtime_set_reserved(struct sl_app *app, const char *pk, const char *name,
+                                    long reserved)
+{
+    if (!app->lambda)
+        return;
+    char key[256];
+    runtime_key(key, sizeof(key), pk, name);
+    sl_runtime_set_reserved(app->lambda->rt, key, reserved);
+}
+
+/* Fills fn from a stored configuration. Caller frees fn->env. */
+static int function_spec(struct lreq *l, const char *name, json_t *cfg, struct sl_function *fn)
+{
+    memset(fn, 0, sizeof(*fn));
+    runtime_key(fn->key, sizeof(fn->key), l->pk, name);
+#define STR(field, member)                                                                   \
+    snprintf(fn->field, sizeof(fn->field), "%s",                                             \
+             json_string_value(json_object_get(cfg, member)) ? json_string_value(           \
+                                                                   json_object_get(cfg, member)) \
+                                                             : "")
+    STR(revision, "RevisionId");
+    STR(name, "FunctionName");
+    STR(arn, "FunctionArn");
+    STR(version, "Version");
+    STR(runtime, "Runtime");
+    STR(handler, "Handler");
+#undef STR
+    snprintf(fn->region, sizeof(fn->region), "%s", l->q->region);
+    snprintf(fn->account, sizeof(fn->account), "%s", l->q->account);
+    const char *lg = json_string_value(
+        json_object_get(json_object_get(cfg, "LoggingConfig"), "LogGroup"));
+    snprintf(fn->log_group, sizeof(fn->log_group), "%s", lg ? lg : "");
+    snprintf(fn->code_dir, sizeof(fn->code_dir), "%s/lambda/code/%s", l->q->app->data_dir,
+             json_string_value(json_object_get(cfg, "_code_hex")));
+    fn->memory_mb = (unsigned)json_integer_value(json_object_get(cfg, "MemorySize"));
+    fn->timeout_s = (unsigned)json_integer_value(json_object_get(cfg, "Timeout"));
+    fn->ephemeral_mb = (unsigned)json_integer_value(
+        json_object_get(json_object_get(cfg, "EphemeralStorage"), "Size"));
+    json_t *r = json_object_get(cfg, "_reserved");
+    fn->reserved = r ? (long)json_integer_value(r) : -1;
+    json_t *vars = json_object_get(json_object_get(cfg, "Environment"), "Variables");
+    size_t n = json_object_size(vars), i = 0;
+    fn->env = calloc(n + 1, sizeof(char *));
+    if (!fn->env)
+        return SL_ENOMEM;
+    const char *k;
+    json_t *v;
+    json_object_foreach(vars, k, v)
+    {
+        if (asprintf(&fn->env[i], "%s=%s", k, json_string_value(v) ? json_string_value(v) : "") >= 0)
+            i++;
+    }
+    return 0;
+}
+
+static void free_spec(struct sl_function *fn)
+{
+    for (char **p = fn->env; p && *p; p++)
+        free(*p);
+    free(fn->env);
+}
+
+/* 429 TooManyRequestsException with its Reason member, as Lambda sends. */
+static void throttled(struct lreq *l, const char *reason)
+{
+    struct sl_http_request *r = l->q->http;
+    sl_buf_reset(&r->resp.body);
+    sl_aws_set_request_id(r, SL_PROTO_REST_JSON, l->q->request_id);
+    sl_http_set_header(r, "x-amzn-ErrorType", "TooManyRequestsException");
+    sl_http_set_header(r, "Content-Type", "application/json");
+    sl_http_set_header(r, "Retry-After", "1");
+    sl_buf_printf(&r->resp.body, "{\"Reason\":\"%s\",\"Type\":\"User\",\"message\":\"Rate Exceeded.\"}",
+                  reason);
+    sl_http_send(r, 429);
+}
+
+void sl_lambda_op_invoke(struct lreq *l)
+{
+    char name[80];
+    json_t *cfg;
+    if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
+        return;
+    const char *type = json_string_value(json_object_get(l->in, "InvocationType"));
+    struct sl_svc_request *q = l->q;
+    const char *payload = q->body_buf.data;
+    size_t len = q->body_buf.len;
+    if (len) {
+        json_error_t jerr;
+        json_t *doc = json_loadb(payload, len, JSON_DECODE_ANY, &jerr);
+        if (!doc) {
+            json_decref(cfg);
+            sl_lambda_error(l, 400, "InvalidRequestContentException",
+                            "Could not parse request body into json: Could not parse payload "
+                            "into json: %s",
+                            jerr.text);
+            return;
+        }
+        json_decref(doc);
+    }
+    if (type && strcmp(type, "DryRun") == 0) {
+        json_decref(cfg);
+        json_t *out = json_pack("{s:i}", "StatusCode", 204);
+        sl_lambda_respond(l, out, NULL, 0);
+        json_decref(out);
+        return;
+    }
+    if (type && strcmp(type, "Event") == 0) {
+        json_decref(cfg);
+        sl_lambda_error(l, 400, "InvalidParameterValueException",
+                        "Asynchronous invocation (InvocationType Event) is not supported by "
+                        "Sluice yet.");
+        return;
+    }
+    if (!q->app->lambda) {
+        json_decref(cfg);
+        sl_lambda_internal(l, NULL);
+        return;
+    }
+    /* X-Amz-Client-Context is base64 of JSON; the runtime gets the JSON. */
+    char *context = NULL;
+    const char *cc = json_string_value(json_object_get(l->in, "ClientContext"));
+    if (cc) {
+        size_t n = strlen(cc), out = 0;
+        context = calloc(1, n + 1);
+        if (!context || sl_base64_decode(cc, n, (uint8_t *)context, n, &out)) {
+            free(context);
+            json_decref(cfg);
+            sl_lambda_error(l, 400, "InvalidRequestContentException",
+                            "Client context must be a valid Base64-encoded JSON object.");
+            return;
+        }
+    }
+    struct sl_function fn;
+    struct sl_invocation inv;
+    sl_invocation_init(&inv);
+    int rc = function_spec(l, name, cfg, &fn);
+    json_decref(cfg);
+    snprintf(inv.request_id, sizeof(inv.request_id), "%.36s", q->request_id);
+    inv.payload = payload;
+    inv.payload_len = len;
+    inv.client_context = context;
+    const char *log_type = json_string_value(json_object_get(l->in, "LogType"));
+    inv.want_log = log_type && strcmp(log_type, "Tail") == 0;
+    if (!rc)
+        rc = sl_runtime_invoke(q->app->lambda->rt, &fn, &inv);
+    free_spec(&fn);
+    free(context);
+    if (rc || inv.result == SL_INVOKE_FAILED) {
+        sl_lambda_internal(l, NULL);
+    } else if (inv.result == SL_INVOKE_THROTTLED) {
+        throttled(l, inv.throttle_reason);
+    } else {
+        json_t *out = json_pack("{s:i, s:s}", "StatusCode", 200, "ExecutedVersion", "$LATEST");
+        if (inv.result == SL_INVOKE_FUNCTION_ERROR)
+            json_object_set_new(out, "FunctionError", json_string("Unhandled"));
+        if (inv.want_log) {
+            /* The last 4 KB of the log, base64. */
+            size_t n = inv.log.len, from = n > 4096 ? n - 4096 : 0;
+            struct sl_buf b64;
+            sl_buf_init(&b64, 0);
+            sl_base64_encode(&b64, (const uint8_t *)inv.log.data + from, n - from);
+            json_object_set_new(out, "LogResult", json_string(b64.data ? b64.data : ""));
+            sl_buf_free(&b64);
+        }
+        sl_http_set_header(q->http, "Content-Type", "application/json");
+        sl_lambda_respond(l, out, inv.response.data, inv.response.len);
+        json_decref(out);
+    }
+    sl_invocation_close(&inv);
+}
+
+void sl_lambda_serve_code(struct sl_app *app, struct sl_http_request *r)
+{
+    /* /_sluice/lambda/code/<account>/<region>/<name> */
+    char account[16], region[64], name[80];
+    const char *p = r->path + strlen("/_sluice/lambda/code/");
+    if (sscanf(p, "%15[0-9]/%63[a-z0-9-]/%79[A-Za-z0-9_-]", account, region, name) != 3) {
+        sl_http_send(r, 404);
+        return;
+    }
+    char pk[96];
+    snprintf(pk, sizeof(pk), "%s:%s", account, region);
+    struct sl_item it;
+    int fd = -1;
+    if (sl_kv_get(app->store, SL_LAMBDA_NS, pk, name, &it)) {
+        sl_http_send(r, 404);
+        return;
+    }
+    if (sl_blob_open(app->store, &it.blob, &fd)) {
+        sl_item_free(&it);
+        sl_http_send(r, 500);
+        return;
+    }
+    sl_http_set_header(r, "Content-Type", "application/zip");
+    if (fd >= 0) {
+        sl_http_send_fd(r, 200, fd, 0, it.blob.size);
+    } else {
+        sl_buf_append(&r->resp.body, it.blob.inline_data, it.blob.size);
+        sl_http_send(r, 200);
+    }
+    sl_item_free(&it);
+}

@@ -1,0 +1,421 @@
+"""Lambda functions through boto3 and the aws CLI: the control plane, and
+synchronous invocation of Python and custom (provided) runtimes with AWS's
+semantics for errors, timeouts, init failures, warm reuse, concurrency and
+logs. Each test states the AWS behaviour it checks."""
+
+import base64
+import io
+import json
+import os
+import time
+import zipfile
+
+import boto3
+import botocore.exceptions
+import pytest
+
+from conftest import aws_cli, client_config, s3_client
+
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+def lambda_client(endpoint, **kw):
+    return boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="AKID", aws_secret_access_key="SECRET",
+                        config=client_config(read_timeout=30, **kw))
+
+
+@pytest.fixture
+def lam(server):
+    return lambda_client(server.endpoint)
+
+
+def make_zip(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, (text, mode) in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100000 | mode) << 16
+            z.writestr(info, text)
+    return buf.getvalue()
+
+
+def py_zip(source, name="app.py"):
+    return make_zip({name: (source, 0o644)})
+
+
+_n = [0]
+
+
+def fname(prefix):
+    _n[0] += 1
+    return f"{prefix}-{os.getpid()}-{_n[0]}"
+
+
+def create_py(lam, source, **kw):
+    name = fname("py")
+    args = dict(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                Code={"ZipFile": py_zip(source)})
+    args.update(kw)
+    lam.create_function(**args)
+    return name
+
+
+def invoke(lam, name, payload=None, **kw):
+    r = lam.invoke(FunctionName=name, Payload=json.dumps(payload or {}), **kw)
+    body = r["Payload"].read()
+    return r, json.loads(body) if body else None
+
+
+def test_create_get_list_update_delete(lam):
+    """CreateFunction returns the configuration (State Active, CodeSha256 the
+    base64 SHA-256 of the zip); Get/List/Update/Delete behave as on AWS and the
+    SDK waiters are satisfied."""
+    import hashlib
+    code = py_zip("def handler(e, c):\n    return 1\n")
+    name = fname("crud")
+    cfg = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
+                              Handler="app.handler", Code={"ZipFile": code},
+                              Environment={"Variables": {"AB": "1"}}, Timeout=5, MemorySize=256,
+                              Description="d", Tags={"team": "data"})
+    assert cfg["State"] == "Active" and cfg["LastUpdateStatus"] == "Successful"
+    assert cfg["CodeSha256"] == base64.b64encode(hashlib.sha256(code).digest()).decode()
+    assert cfg["CodeSize"] == len(code)
+    assert cfg["FunctionArn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+    assert cfg["Timeout"] == 5 and cfg["MemorySize"] == 256 and cfg["Version"] == "$LATEST"
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    got = lam.get_function(FunctionName=name)
+    assert got["Configuration"]["Environment"] == {"Variables": {"AB": "1"}}
+    assert got["Tags"] == {"team": "data"}
+    import urllib.request
+    with urllib.request.urlopen(got["Code"]["Location"]) as r:
+        assert r.read() == code
+    names = [f["FunctionName"] for p in lam.get_paginator("list_functions").paginate()
+             for f in p["Functions"]]
+    assert name in names
+    upd = lam.update_function_configuration(FunctionName=name, Timeout=9)
+    assert upd["Timeout"] == 9 and upd["RevisionId"] != cfg["RevisionId"]
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    code2 = py_zip("def handler(e, c):\n    return 2\n")
+    upd = lam.update_function_code(FunctionName=name, ZipFile=code2)
+    assert upd["CodeSize"] == len(code2)
+    assert invoke(lam, name)[1] == 2
+    by_arn = lam.get_function_configuration(FunctionName=cfg["FunctionArn"])
+    assert by_arn["FunctionName"] == name
+    lam.delete_function(FunctionName=name)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.get_function(FunctionName=name)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_create_errors(lam):
+    """Conflicts, bad values and bad packages get Lambda's error types."""
+    name = create_py(lam, "def handler(e, c):\n    return 1\n")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        create_py(lam, "x", FunctionName=name)
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+    cases = [
+        (dict(MemorySize=20000), "ValidationException"),
+        (dict(Timeout=901), "ValidationException"),
+        (dict(Runtime="cobol85"), "ValidationException"),
+        (dict(Runtime="java21"), "InvalidParameterValueException"),
+        (dict(Role="not-a-role"), "ValidationException"),
+        (dict(Environment={"Variables": {"AWS_REGION": "x"}}), "InvalidParameterValueException"),
+        (dict(Environment={"Variables": {"BIG": "x" * 5000}}), "InvalidParameterValueException"),
+        (dict(Code={"ZipFile": b"this is not a zip"}), "InvalidParameterValueException"),
+        (dict(Code={"ZipFile": make_zip({"../evil.py": ("x", 0o644)})}),
+         "InvalidParameterValueException"),
+        (dict(Code={"ZipFile": make_zip({"/abs.py": ("x", 0o644)})}),
+         "InvalidParameterValueException"),
+        (dict(Code={"S3Bucket": "no-such-bucket-lambda", "S3Key": "k"}),
+         "InvalidParameterValueException"),
+    ]
+    for kw, code in cases:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            create_py(lam, "def handler(e, c):\n    return 1\n", **kw)
+        assert e.value.response["Error"]["Code"] == code, kw
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.create_function(FunctionName=fname("nohandler"), Runtime="python3.11", Role=ROLE,
+                            Code={"ZipFile": py_zip("x")})
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+def test_zip_bomb_refused(lam):
+    """A package that inflates past 250 MB is refused, not unpacked."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("app.py", "def handler(e, c):\n    return 1\n")
+        with z.open("zeros.bin", "w", force_zip64=True) as f:
+            chunk = b"\0" * (1 << 20)
+            for _ in range(260):
+                f.write(chunk)
+    assert len(buf.getvalue()) < 2 * 1024 * 1024
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.create_function(FunctionName=fname("bomb"), Runtime="python3.11", Role=ROLE,
+                            Handler="app.handler", Code={"ZipFile": buf.getvalue()})
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+def test_code_from_s3(server, lam):
+    """Code can come from Sluice's own S3 (S3Bucket/S3Key)."""
+    s3 = s3_client(server.endpoint)
+    s3.create_bucket(Bucket="lambda-code")
+    s3.put_object(Bucket="lambda-code", Key="fn.zip",
+                  Body=py_zip("def handler(e, c):\n    return 'from s3'\n"))
+    name = fname("s3code")
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
+                        Handler="app.handler", Code={"S3Bucket": "lambda-code", "S3Key": "fn.zip"})
+    assert invoke(lam, name)[1] == "from s3"
+
+
+def test_python_return_value_and_context(lam):
+    """A Python handler gets the event and a context with AWS's attributes;
+    its return value is the response."""
+    name = create_py(lam, """
+import os
+def handler(event, context):
+    return {
+        "event": event,
+        "function_name": context.function_name,
+        "version": context.function_version,
+        "arn": context.invoked_function_arn,
+        "memory": context.memory_limit_in_mb,
+        "request_id": context.aws_request_id,
+        "group": context.log_group_name,
+        "stream": context.log_stream_name,
+        "remaining": context.get_remaining_time_in_millis(),
+        "env_region": os.environ["AWS_REGION"],
+        "env_name": os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+        "exec_env": os.environ["AWS_EXECUTION_ENV"],
+        "handler": os.environ["_HANDLER"],
+        "task_root_cwd": os.getcwd() == os.environ["LAMBDA_TASK_ROOT"],
+        "user": os.environ.get("USER_VAR"),
+    }
+""", Timeout=7, MemorySize=512, Environment={"Variables": {"USER_VAR": "yes"}})
+    r, out = invoke(lam, name, {"k": [1, 2]})
+    assert r["StatusCode"] == 200 and "FunctionError" not in r
+    assert r["ExecutedVersion"] == "$LATEST"
+    assert out["event"] == {"k": [1, 2]}
+    assert out["function_name"] == name and out["version"] == "$LATEST"
+    assert out["arn"].endswith(f":function:{name}")
+    assert out["memory"] == "512"
+    assert out["request_id"] == r["ResponseMetadata"]["RequestId"]
+    assert out["group"] == f"/aws/lambda/{name}"
+    assert out["stream"].startswith(time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()))
+    assert 0 < out["remaining"] <= 7000
+    assert out["env_region"] == "us-east-1" and out["env_name"] == name
+    assert out["exec_env"] == "AWS_Lambda_python3.11" and out["handler"] == "app.handler"
+    assert out["task_root_cwd"] and out["user"] == "yes"
+
+
+def test_unhandled_error(lam):
+    """An exception is a 200 with X-Amz-Function-Error: Unhandled and the
+    error JSON (errorMessage, errorType, stackTrace) as the payload."""
+    name = create_py(lam, "def handler(e, c):\n    raise KeyError('missing')\n")
+    r, out = invoke(lam, name)
+    assert r["StatusCode"] == 200 and r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "KeyError" and out["errorMessage"] == "'missing'"
+    assert any("app.py" in line for line in out["stackTrace"])
+    assert not any("bootstrap" in line for line in out["stackTrace"])
+
+
+def test_timeout(lam):
+    """A handler running past Timeout is stopped: Sandbox.Timedout, and the
+    next invoke starts a fresh environment."""
+    name = create_py(lam, """
+import time
+STATE = {"n": 0}
+def handler(event, context):
+    STATE["n"] += 1
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    return STATE["n"]
+""", Timeout=1)
+    start = time.monotonic()
+    r, out = invoke(lam, name, {"sleep": 5})
+    assert time.monotonic() - start < 4
+    assert r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.0" in out["errorMessage"]
+    assert invoke(lam, name)[1] == 1  # a new environment: state starts over
+
+
+def test_init_failure(lam):
+    """A module that cannot be imported fails the invoke with the runtime's
+    init error (Runtime.ImportModuleError); a missing handler function with
+    Runtime.HandlerNotFound."""
+    name = create_py(lam, "import no_such_module_anywhere\ndef handler(e, c):\n    return 1\n")
+    r, out = invoke(lam, name)
+    assert r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "Runtime.ImportModuleError"
+    assert "no_such_module_anywhere" in out["errorMessage"]
+    name = create_py(lam, "def other(e, c):\n    return 1\n")
+    r, out = invoke(lam, name)
+    assert out["errorType"] == "Runtime.HandlerNotFound"
+
+
+def test_runtime_exit(lam):
+    """A runtime that dies during an invoke is Runtime.ExitError; the next
+    invoke gets a new environment."""
+    name = create_py(lam, """
+import os
+def handler(event, context):
+    if event.get("die"):
+        os._exit(3)
+    return "alive"
+""")
+    r, out = invoke(lam, name, {"die": True})
+    assert r["FunctionError"] == "Unhandled" and out["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in out["errorMessage"]
+    assert invoke(lam, name)[1] == "alive"
+
+
+def test_warm_reuse(lam):
+    """Module-level state survives between invokes of a warm environment."""
+    name = create_py(lam, "N = 0\ndef handler(e, c):\n    global N\n    N += 1\n    return N\n")
+    assert [invoke(lam, name)[1] for _ in range(4)] == [1, 2, 3, 4]
+
+
+def test_reserved_concurrency_zero_throttles(lam):
+    """Reserved concurrency 0 makes every synchronous invoke a 429
+    TooManyRequestsException with Reason
+    ReservedFunctionConcurrentInvocationLimitExceeded."""
+    name = create_py(lam, "def handler(e, c):\n    return 1\n")
+    assert lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)[
+        "ReservedConcurrentExecutions"] == 0
+    assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 0
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        invoke(lam, name)
+    err = e.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert err["Error"]["Code"] == "TooManyRequestsException"
+    assert err["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    lam.delete_function_concurrency(FunctionName=name)
+    assert invoke(lam, name)[1] == 1
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=950)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    settings = lam.get_account_settings()
+    assert settings["AccountLimit"]["ConcurrentExecutions"] == 1000
+
+
+def test_log_tail(lam):
+    """LogType Tail returns the invocation's log: START, what the handler
+    printed, END and REPORT in AWS's exact layout."""
+    name = create_py(lam, "def handler(e, c):\n    print('line one')\n    print('line two')\n"
+                          "    return 0\n")
+    r, _ = invoke(lam, name, LogType="Tail")
+    log = base64.b64decode(r["LogResult"]).decode()
+    rid = r["ResponseMetadata"]["RequestId"]
+    lines = log.splitlines()
+    assert lines[0] == f"START RequestId: {rid} Version: $LATEST"
+    assert "line one" in lines and "line two" in lines
+    assert f"END RequestId: {rid}" in lines
+    report = next(l for l in lines if l.startswith("REPORT"))
+    fields = report.split("\t")
+    assert fields[0] == f"REPORT RequestId: {rid}"
+    assert fields[1].startswith("Duration: ") and fields[1].endswith(" ms")
+    assert fields[2].startswith("Billed Duration: ")
+    assert fields[3] == "Memory Size: 128 MB"
+    assert fields[4].startswith("Max Memory Used: ")
+    assert fields[5].startswith("Init Duration: ")  # first invoke: a cold start
+    r, _ = invoke(lam, name, LogType="Tail")
+    report = next(l for l in base64.b64decode(r["LogResult"]).decode().splitlines()
+                  if l.startswith("REPORT"))
+    assert "Init Duration" not in report  # warm
+
+
+def test_invoke_bad_payloads(server, lam):
+    """An invalid JSON payload is InvalidRequestContentException; one over
+    6 MB is 413 RequestEntityTooLargeException; DryRun is 204."""
+    name = create_py(lam, "def handler(e, c):\n    return 1\n")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.invoke(FunctionName=name, Payload=b"{not json")
+    assert e.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.invoke(FunctionName=name, Payload=json.dumps({"x": "y" * (6 * 1024 * 1024)}))
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert e.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
+    assert lam.invoke(FunctionName=name, InvocationType="DryRun")["StatusCode"] == 204
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.invoke(FunctionName="no-such-function-here")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert server.healthy()
+
+
+def test_handler_writes_to_s3_without_endpoint(server, lam):
+    """A handler using boto3 with no endpoint argument reaches Sluice (the
+    environment's AWS_ENDPOINT_URL, honoured even by Debian's older boto3)."""
+    s3 = s3_client(server.endpoint)
+    s3.create_bucket(Bucket="from-lambda")
+    name = create_py(lam, """
+import boto3
+def handler(event, context):
+    boto3.client("s3").put_object(Bucket="from-lambda", Key="hello.txt", Body=b"written by a function")
+    return "ok"
+""", Timeout=30)
+    r, out = invoke(lam, name)
+    assert out == "ok", out
+    assert s3.get_object(Bucket="from-lambda", Key="hello.txt")["Body"].read() == \
+        b"written by a function"
+
+
+BASH_BOOTSTRAP = r"""#!/bin/bash
+# The custom runtime of AWS's tutorial: bash and curl.
+set -euo pipefail
+source "$LAMBDA_TASK_ROOT/$(echo $_HANDLER | cut -d. -f1).sh"
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  RESPONSE=$($(echo "$_HANDLER" | cut -d. -f2) "$EVENT_DATA")
+  curl -sS "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response" -d "$RESPONSE" >/dev/null
+done
+"""
+
+BASH_FUNCTION = r"""function handler () {
+  EVENT_DATA=$1
+  echo "$EVENT_DATA" 1>&2;
+  RESPONSE="Echoing request: '$EVENT_DATA'"
+  echo $RESPONSE
+}
+"""
+
+
+def test_bash_curl_custom_runtime(lam):
+    """An unmodified bash + curl custom runtime (AWS's tutorial) works on
+    provided.al2: bootstrap in the zip, the Runtime API by curl."""
+    name = fname("bash")
+    lam.create_function(FunctionName=name, Runtime="provided.al2", Role=ROLE,
+                        Handler="function.handler",
+                        Code={"ZipFile": make_zip({"bootstrap": (BASH_BOOTSTRAP, 0o755),
+                                                   "function.sh": (BASH_FUNCTION, 0o755)})})
+    for i in range(3):
+        r = lam.invoke(FunctionName=name, Payload=json.dumps({"n": i}))
+        assert "FunctionError" not in r
+        assert r["Payload"].read().decode() == f"Echoing request: '{{\"n\": {i}}}'"
+
+
+def test_provided_without_bootstrap(lam):
+    """provided.al2023 without an executable bootstrap fails the invoke with
+    Runtime.InvalidEntrypoint."""
+    name = fname("noboot")
+    lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=ROLE,
+                        Handler="x", Code={"ZipFile": make_zip({"readme": ("x", 0o644)})})
+    r, out = invoke(lam, name)
+    assert r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "Runtime.InvalidEntrypoint"
+
+
+def test_aws_cli_invoke(server, lam, tmp_path):
+    """`aws lambda invoke` writes the response to a file and prints the
+    status; `aws lambda get-function` shows the configuration."""
+    name = create_py(lam, "def handler(e, c):\n    return {'cli': e['x']}\n")
+    out = tmp_path / "out.json"
+    p = aws_cli(server.endpoint, "lambda", "invoke", "--function-name", name,
+                "--cli-binary-format", "raw-in-base64-out", "--payload", '{"x": 42}', str(out))
+    assert json.loads(p.stdout)["StatusCode"] == 200
+    assert json.loads(out.read_text()) == {"cli": 42}
+    p = aws_cli(server.endpoint, "lambda", "get-function-configuration", "--function-name", name)
+    assert json.loads(p.stdout)["Runtime"] == "python3.11"
