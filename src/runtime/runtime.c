@@ -145,7 +145,8 @@ static void env_log(struct env *e, const char *line, size_t len)
 {
     struct sl_runtime *rt = e->rt;
     if (rt->cfg.log)
-        rt->cfg.log(rt->cfg.log_ud, e->fn.log_group, e->stream, sl_time_now_ms(), line, len);
+        rt->cfg.log(rt->cfg.log_ud, e->fn.account, e->fn.region, e->fn.log_group, e->stream,
+                    sl_time_now_ms(), line, len);
     struct call *c = e->call;
     if (c && c->inv->want_log && c->inv->log.len < LOG_TAIL_MAX) {
         sl_buf_append(&c->inv->log, line, len);

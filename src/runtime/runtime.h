@@ -19,9 +19,12 @@
 
 struct sl_runtime;
 
-/* A log line of an environment, or a platform line (START, END, REPORT). */
-typedef void (*sl_runtime_log_fn)(void *ud, const char *group, const char *stream,
-                                  int64_t ts_ms, const char *msg, size_t len);
+/* A log line of an environment, or a platform line (START, END, REPORT),
+ * for the log group and stream of the function's account and region.
+ * Called on the loop thread: it must not block. */
+typedef void (*sl_runtime_log_fn)(void *ud, const char *account, const char *region,
+                                  const char *group, const char *stream, int64_t ts_ms,
+                                  const char *msg, size_t len);
 
 struct sl_runtime_config {
     struct sl_loop *loop;
