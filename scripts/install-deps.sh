@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PKGS=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libjansson-dev libexpat1-dev libsqlite3-dev libssl-dev
-  libcmocka-dev libzip-dev
+  libcmocka-dev libzip-dev libseccomp-dev
   clang libclang-rt-14-dev
   python3 python3-boto3 python3-botocore python3-pytest awscli
   curl wrk

@@ -201,6 +201,15 @@ uint32_t sl_crc32c_update(uint32_t crc, const void *p, size_t n);
 /* CRC-64/NVME (reflected, init and xorout all ones), as S3 computes it. */
 uint64_t sl_crc64nvme_update(uint64_t crc, const void *p, size_t n);
 
+/* Appends src to dst (of size n), always NUL-terminated; returns the
+ * length it tried to create. */
+size_t sl_strlcat(char *dst, const char *src, size_t n);
+/* mkdir -p: creates path and its missing parents. 0, or -1 (errno). */
+int sl_mkdirs(const char *path, unsigned mode);
+/* Removes path and, for a directory, everything below it, without
+ * following symbolic links. 0, or -1 with errno from the last failure. */
+int sl_rm_tree(const char *path);
+
 /* Random bytes from the kernel; never fails (aborts if getrandom does). */
 void sl_random(void *p, size_t n);
 /* A random UUID v4 string into out (37 bytes). */

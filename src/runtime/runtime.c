@@ -11,6 +11,7 @@
  * watched through a pidfd, its stdout and stderr through pipes.
  */
 #include "runtime/runtime.h"
+#include "runtime/sandbox.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -87,6 +88,8 @@ struct env {
     struct sl_buf init_error_body;
     struct sl_timer *timer;
     char stream[96];
+    struct sl_sandbox sb;
+    char scratch[1100]; /* the environment's directory: its root and /tmp */
     struct env *next;
 };
 
@@ -96,14 +99,11 @@ struct sl_runtime {
     struct fn_state *fns;
     struct env *envs;
     unsigned account_active;
+    bool isolate; /* namespaces work here */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int pidfd_open_(pid_t pid)
-{
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-}
 
 static struct fn_state *fn_state(struct sl_runtime *rt, const char *key, bool create)
 {
@@ -188,20 +188,10 @@ int sl_runtime_report_line(char *out, size_t n, const char *request_id, double d
     return w;
 }
 
-/* Peak resident memory of the environment's process, in MB (rounded up). */
+/* Peak memory of the environment, in MB (rounded up). */
 static unsigned max_memory_mb(struct env *e)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)e->pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    unsigned long kb = 0;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %lu kB", &kb) == 1)
-            break;
-    fclose(f);
-    return (unsigned)((kb + 1023) / 1024);
+    return sl_sandbox_max_memory_mb(&e->sb);
 }
 
 /* ---- calls ------------------------------------------------------------ */
@@ -496,6 +486,7 @@ static enum MHD_Result rapi_access(void *cls, struct MHD_Connection *con, const 
         if (e->state == ENV_INIT) {
             /* The first /next: the runtime has initialised. */
             e->init_ms = (double)(sl_time_mono_ns() / 1000 - e->spawned_ms * 1000) / 1000.0;
+            sl_sandbox_limit_cpu(&e->sb, e->fn.memory_mb ? e->fn.memory_mb : 128);
             env_set_state(e, e->call ? ENV_BUSY : ENV_IDLE);
             cancel_timer(e);
             if (e->call && e->call->delivered == false && e->fn.timeout_s) {
@@ -698,7 +689,11 @@ static void env_free(struct env *e)
     if (e->pidfd >= 0) {
         sl_loop_unwatch(l, e->pidfd);
         close(e->pidfd);
+        e->sb.pidfd = -1;
     }
+    sl_sandbox_cleanup(&e->sb, e->scratch);
+    if (e->scratch[0])
+        sl_rm_tree(e->scratch);
     if (e->mhd) {
         e->state = ENV_DEAD;
         if (e->next_con) {
@@ -727,6 +722,7 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
     sl_loop_unwatch(l, fd);
     close(fd);
     e->pidfd = -1;
+    e->sb.pidfd = -1;
     /* Whatever it wrote last is still in the pipes: drain them. */
     char buf[16384];
     ssize_t n;
@@ -750,8 +746,11 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
                      (double)(sl_loop_now_ms() - e->spawned_ms));
             e->init_reported = true;
         }
-        call_fail(c, "Runtime.ExitError", "RequestId: %s Error: Runtime exited with error: %s",
-                  c->inv->request_id, why);
+        bool oom = si.si_code != CLD_EXITED && si.si_status == SIGKILL &&
+                   sl_sandbox_oom_killed(&e->sb);
+        call_fail(c, oom ? "Runtime.OutOfMemory" : "Runtime.ExitError",
+                  "RequestId: %s Error: Runtime exited with error: %s", c->inv->request_id,
+                  why);
         env_end_call(e, true);
     }
     env_set_state(e, ENV_DEAD);
@@ -785,7 +784,7 @@ static int interpreter(struct sl_runtime *rt, const char *runtime, char *path, s
 }
 
 /* Builds the environment variables of an environment; caller frees. */
-static char **build_env(struct env *e, const char *task_root)
+static char **build_env(struct env *e, const char *task_root, const char *runtime_dir)
 {
     struct sl_runtime *rt = e->rt;
     const struct sl_function *fn = &e->fn;
@@ -809,7 +808,7 @@ static char **build_env(struct env *e, const char *task_root)
     ADD("AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u", e->port);
     ADD("_HANDLER=%s", fn->handler);
     ADD("LAMBDA_TASK_ROOT=%s", task_root);
-    ADD("LAMBDA_RUNTIME_DIR=%s", rt->runtimes_dir);
+    ADD("LAMBDA_RUNTIME_DIR=%s", runtime_dir);
     if (strncmp(fn->runtime, "provided", 8) != 0)
         ADD("AWS_EXECUTION_ENV=AWS_Lambda_%s", fn->runtime);
     ADD("AWS_REGION=%s", fn->region);
@@ -828,8 +827,8 @@ static char **build_env(struct env *e, const char *task_root)
     ADD("TZ=:UTC");
     ADD("LANG=en_US.UTF-8");
     ADD("PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin");
-    ADD("LD_LIBRARY_PATH=/lib64:/usr/lib64:%s:%s/lib:%s:%s/lib:/opt/lib", rt->runtimes_dir,
-        rt->runtimes_dir, task_root, task_root);
+    ADD("LD_LIBRARY_PATH=/lib64:/usr/lib64:%s:%s/lib:%s:%s/lib:/opt/lib", runtime_dir,
+        runtime_dir, task_root, task_root);
     ADD("HOME=/tmp");
     ADD("PYTHONUNBUFFERED=1");
     ADD("PYTHONDONTWRITEBYTECODE=1");
@@ -861,6 +860,8 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
     e->fn.env = NULL;
     e->pid = -1;
     e->pidfd = e->out_fd = e->err_fd = e->mhd_epfd = -1;
+    e->sb.pid = -1;
+    e->sb.pidfd = -1;
     e->state = ENV_DEAD;
     sl_buf_init(&e->init_error_body, 1 << 20);
     /* Log stream: YYYY/MM/DD/[$LATEST]<32 hex>. */
@@ -902,13 +903,16 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
         return SL_EIO;
     }
 
-    /* What to run. */
+    /* What to run, named as the environment sees it: /var/task and
+     * /var/runtime inside the sandbox's root, the host paths without. */
     char exe[1100], script[1100], warning[256] = "";
     const char *argv[4] = {NULL};
-    const char *task_root = c->fn.code_dir;
+    const char *task_root = rt->isolate ? "/var/task" : c->fn.code_dir;
+    const char *runtime_dir = rt->isolate ? "/var/runtime" : rt->runtimes_dir;
     if (strncmp(c->fn.runtime, "provided", 8) == 0) {
-        snprintf(exe, sizeof(exe), "%s/bootstrap", task_root);
-        if (access(exe, X_OK) != 0) {
+        char host[1100];
+        snprintf(host, sizeof(host), "%s/bootstrap", c->fn.code_dir);
+        if (access(host, X_OK) != 0) {
             call_fail(c, "Runtime.InvalidEntrypoint",
                       "RequestId: %s Error: Couldn't find valid bootstrap(s): "
                       "[/var/task/bootstrap /opt/bootstrap]",
@@ -917,6 +921,7 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
             call_wake(c);
             return SL_ENOTFOUND;
         }
+        snprintf(exe, sizeof(exe), "%s/bootstrap", task_root);
         argv[0] = exe;
     } else {
         int rc = interpreter(rt, c->fn.runtime, exe, sizeof(exe), warning, sizeof(warning));
@@ -928,15 +933,15 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
             call_wake(c);
             return rc;
         }
-        snprintf(script, sizeof(script), "%s/%s", rt->runtimes_dir,
+        snprintf(script, sizeof(script), "%s/%s", runtime_dir,
                  strncmp(c->fn.runtime, "python", 6) == 0 ? "python/bootstrap.py"
                                                           : "node/bootstrap.js");
         argv[0] = exe;
         argv[1] = script;
     }
-    /* Build everything before fork: the child may only exec. */
+    /* Everything the child needs is built before the clone. */
     e->fn.env = c->fn.env;
-    char **envp = build_env(e, task_root);
+    char **envp = build_env(e, task_root, runtime_dir);
     e->fn.env = NULL;
     int outp[2] = {-1, -1}, errp[2] = {-1, -1};
     if (!envp || pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
@@ -947,49 +952,53 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
         call_wake(c);
         return SL_EIO;
     }
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    char name[40];
+    uint8_t idb[8];
+    sl_random(idb, sizeof(idb));
+    sl_hex_encode(idb, sizeof(idb), name);
+    snprintf(e->scratch, sizeof(e->scratch), "%s/%s", rt->scratch_dir, name);
+    struct sl_sandbox_spec spec = {
+        .name = name,
+        .scratch = e->scratch,
+        .code_dir = c->fn.code_dir,
+        .runtimes_dir = rt->runtimes_dir,
+        .memory_mb = c->fn.memory_mb ? c->fn.memory_mb : 128,
+        .ephemeral_mb = c->fn.ephemeral_mb ? c->fn.ephemeral_mb : 512,
+        .isolate = rt->isolate,
+    };
     e->spawned_ms = sl_loop_now_ms();
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* Child: async-signal-safe calls only. */
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        dup2(devnull, 0);
-        dup2(outp[1], 1);
-        dup2(errp[1], 2);
-        if (chdir(task_root) != 0)
-            _exit(126);
-        execve(argv[0], (char *const *)argv, envp);
-        _exit(127);
-    }
+    struct sl_err serr = {0};
+    int src = sl_sandbox_spawn(&e->sb, &spec, argv, envp, outp[1], errp[1], &serr);
     free_strv(envp);
     close(outp[1]);
     close(errp[1]);
-    if (devnull >= 0)
-        close(devnull);
-    if (pid < 0) {
+    if (src) {
         close(outp[0]);
         close(errp[0]);
+        sl_warn("runtime", "cannot start an environment of %s: %s", c->fn.name, serr.msg);
         call_fail(c, "Runtime.Unknown", "RequestId: %s Error: cannot start the runtime",
                   c->inv->request_id);
         env_free(e);
         call_wake(c);
         return SL_EIO;
     }
-    e->pid = pid;
+    e->pid = e->sb.pid;
+    e->pidfd = e->sb.pidfd;
     e->out_fd = outp[0];
     e->err_fd = errp[0];
     fcntl(e->out_fd, F_SETFL, O_NONBLOCK);
     fcntl(e->err_fd, F_SETFL, O_NONBLOCK);
-    e->pidfd = pidfd_open_(pid);
     sl_loop_watch(rt->cfg.loop, e->out_fd, EPOLLIN, on_output, e);
     sl_loop_watch(rt->cfg.loop, e->err_fd, EPOLLIN, on_output, e);
     if (e->pidfd >= 0)
         sl_loop_watch(rt->cfg.loop, e->pidfd, EPOLLIN, on_exit_event, e);
+    if (e->sb.missing[0]) {
+        char w[256];
+        snprintf(w, sizeof(w), "WARNING: this environment runs without: %s (the kernel refused "
+                               "them); it is limited by rlimits only there",
+                 e->sb.missing);
+        env_log(e, w, strlen(w));
+    }
     env_set_state(e, ENV_INIT);
     e->call = c;
     c->env = e;
@@ -998,7 +1007,7 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
     /* Init has 10 s; the call's own timeout starts at delivery. */
     e->timer = sl_loop_timer(rt->cfg.loop, e->spawned_ms + INIT_LIMIT_MS, on_call_timeout, e);
     sl_debug("runtime", "started environment of %s (pid %d, Runtime API port %u)", c->fn.name,
-             (int)pid, e->port);
+             (int)e->pid, e->port);
     return 0;
 }
 
@@ -1165,6 +1174,18 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
     rt->cfg.endpoint_url = rt->endpoint;
     if (!rt->cfg.idle_reap_s)
         rt->cfg.idle_reap_s = 300;
+    if (sl_mkdirs(rt->scratch_dir, 0711)) {
+        int e = errno;
+        free(rt);
+        return sl_errf(err, SL_EIO, "cannot create %s: %s", cfg->scratch_dir, strerror(e));
+    }
+    /* Environments left by a crash. */
+    sl_rm_tree(rt->scratch_dir);
+    mkdir(rt->scratch_dir, 0711);
+    rt->isolate = sl_sandbox_probe();
+    if (!rt->isolate)
+        sl_warn("runtime", "the kernel refuses namespaces here: function environments run "
+                           "without their own root, PID and mount namespaces");
     *out = rt;
     return 0;
 }

@@ -419,3 +419,64 @@ def test_aws_cli_invoke(server, lam, tmp_path):
     assert json.loads(out.read_text()) == {"cli": 42}
     p = aws_cli(server.endpoint, "lambda", "get-function-configuration", "--function-name", name)
     assert json.loads(p.stdout)["Runtime"] == "python3.11"
+
+
+def test_environment_is_isolated(server, lam):
+    """A function runs as an unprivileged user, as PID 1 of its own PID
+    namespace, in a minimal root: Sluice's data directory is out of reach,
+    /var/task is read-only, /tmp is writable, and mounting is refused."""
+    name = create_py(lam, """
+import ctypes, errno, os
+def handler(event, context):
+    data_dir = event["data_dir"]
+    out = {"uid": os.getuid(), "pid": os.getpid(),
+           "data_visible": os.path.exists(data_dir) or os.path.exists(data_dir + "/sluice.db"),
+           "root": sorted(os.listdir("/"))}
+    try:
+        open("/var/task/x", "w")
+        out["task_writable"] = True
+    except OSError:
+        out["task_writable"] = False
+    with open("/tmp/scratch", "w") as f:
+        f.write("ok")
+    out["tmp_ok"] = open("/tmp/scratch").read() == "ok"
+    libc = ctypes.CDLL(None, use_errno=True)
+    rc = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)
+    out["mount_errno"] = ctypes.get_errno() if rc else 0
+    return out
+""")
+    r, out = invoke(lam, name, {"data_dir": server.data_dir})
+    assert "FunctionError" not in r, out
+    assert out["uid"] != 0 and out["pid"] == 1
+    assert not out["data_visible"]
+    assert "work" not in out["root"] and "root" not in out["root"]
+    assert not out["task_writable"] and out["tmp_ok"]
+    assert out["mount_errno"] == errno_EPERM()
+
+
+def errno_EPERM():
+    import errno
+    return errno.EPERM
+
+
+def test_out_of_memory(lam):
+    """A function that allocates past MemorySize is killed: the invoke fails
+    with Runtime.OutOfMemory and REPORT shows the memory used at the limit;
+    the next invoke gets a new environment."""
+    name = create_py(lam, """
+def handler(event, context):
+    if event.get("hog"):
+        blocks = []
+        while True:
+            blocks.append(bytearray(16 * 1024 * 1024))
+    return "fine"
+""", MemorySize=128, Timeout=20)
+    r, out = invoke(lam, name, {"hog": True}, LogType="Tail")
+    assert r["FunctionError"] == "Unhandled"
+    assert out["errorType"] == "Runtime.OutOfMemory", out
+    assert "signal: killed" in out["errorMessage"]
+    report = next(l for l in base64.b64decode(r["LogResult"]).decode().splitlines()
+                  if l.startswith("REPORT"))
+    used = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
+    assert used >= 120
+    assert invoke(lam, name)[1] == "fine"

@@ -8,7 +8,6 @@
  */
 #include "services/lambda/internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -64,44 +63,6 @@ static bool safe_link(const char *name, const char *target)
     return true;
 }
 
-static int mkdirs(char *path, mode_t mode)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        int r = mkdir(path, mode);
-        *p = '/';
-        if (r && errno != EEXIST)
-            return -1;
-    }
-    return mkdir(path, mode) && errno != EEXIST ? -1 : 0;
-}
-
-static int rm_tree(const char *path)
-{
-    /* Depth-first removal without following links. */
-    struct stat st;
-    if (lstat(path, &st))
-        return 0;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                    continue;
-                char *child = NULL;
-                if (asprintf(&child, "%s/%s", path, e->d_name) >= 0 && child)
-                    rm_tree(child);
-                free(child);
-            }
-            closedir(d);
-        }
-        return rmdir(path);
-    }
-    return unlink(path);
-}
 
 /* Writes entry i of za to path, reading at most limit bytes. */
 static int extract_file(zip_t *za, zip_uint64_t i, const char *path, mode_t mode,
@@ -203,7 +164,7 @@ static int extract_all(zip_t *za, const char *dir, struct sl_err *err)
         char *slash = strrchr(path, '/');
         if (slash && slash != path) {
             *slash = '\0';
-            int r = mkdirs(path, 0755);
+            int r = sl_mkdirs(path, 0755);
             *slash = '/';
             if (r)
                 return sl_errf(err, SL_EIO, "mkdir for %s: %s", st.name, strerror(errno));
@@ -237,7 +198,7 @@ int sl_lambda_code_unpack(const char *data_dir, const struct sl_lambda_code *cod
 {
     char base[2048];
     snprintf(base, sizeof(base), "%s/lambda/code", data_dir);
-    if (mkdirs(base, 0700))
+    if (sl_mkdirs(base, 0700))
         return sl_errf(err, SL_EIO, "mkdir %s: %s", base, strerror(errno));
     snprintf(dir, dir_cap, "%s/%s", base, code->sha_hex);
     struct stat st;
@@ -273,6 +234,6 @@ int sl_lambda_code_unpack(const char *data_dir, const struct sl_lambda_code *cod
     zip_discard(za);
     if (!rc && rename(tmp, dir) && errno != EEXIST && errno != ENOTEMPTY)
         rc = sl_errf(err, SL_EIO, "rename %s: %s", tmp, strerror(errno));
-    rm_tree(tmp); /* gone after a rename; a failure or a lost race leaves it */
+    sl_rm_tree(tmp); /* gone after a rename; a failure or a lost race leaves it */
     return rc;
 }

@@ -1,0 +1,575 @@
+/*
+ * The sandbox of an execution environment. The runtime process is cloned
+ * into new mount, PID, IPC and UTS namespaces (it is PID 1 of its own), is
+ * placed in cgroups (v1 memory, cpu and pids here; memory = MemorySize, a
+ * CPU quota proportional to memory as on AWS: 1,769 MB is one core), gets
+ * a minimal root by pivot_root: read-only binds of /usr and the library
+ * directories, a few /etc files, the code read-only at /var/task, Sluice's
+ * bootstraps at /var/runtime, its own /proc and a few /dev nodes, and a
+ * writable /tmp on disk; then it drops to an unprivileged user, sets
+ * resource limits, and loads a seccomp filter against what functions never
+ * need. Sluice's data directory is never mounted.
+ *
+ * Everything the child needs is prepared before the clone: between clone
+ * and exec the child makes system calls only. When the kernel refuses a
+ * piece (no namespaces, no cgroups), the environment still runs, under
+ * rlimits, and sl_sandbox.missing says what it lacks.
+ */
+#include "runtime/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/filter.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NOBODY 65534
+#define CPU_PERIOD_US 100000
+#define MB_PER_CORE 1769
+
+/* System paths bound read-only into the root (skipped when absent). */
+static const char *const ro_dirs[] = {"/usr", "/etc/ssl", "/etc/ca-certificates",
+                                      "/etc/alternatives"};
+static const char *const top_links[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64"};
+static const char *const ro_files[] = {"/etc/passwd",        "/etc/group",     "/etc/hosts",
+                                       "/etc/resolv.conf",   "/etc/nsswitch.conf",
+                                       "/etc/ld.so.cache",   "/etc/localtime", "/etc/host.conf",
+                                       "/etc/mime.types"};
+static const char *const dev_nodes[] = {"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"};
+
+/* Syscalls functions never need; they fail with EPERM. */
+static const int denied_syscalls[] = {
+    SCMP_SYS(mount),          SCMP_SYS(umount2),         SCMP_SYS(pivot_root),
+    SCMP_SYS(unshare),        SCMP_SYS(setns),           SCMP_SYS(kexec_load),
+    SCMP_SYS(kexec_file_load), SCMP_SYS(init_module),    SCMP_SYS(finit_module),
+    SCMP_SYS(delete_module),  SCMP_SYS(reboot),          SCMP_SYS(swapon),
+    SCMP_SYS(swapoff),        SCMP_SYS(ptrace),          SCMP_SYS(bpf),
+    SCMP_SYS(perf_event_open), SCMP_SYS(keyctl),         SCMP_SYS(add_key),
+    SCMP_SYS(request_key),    SCMP_SYS(userfaultfd),     SCMP_SYS(open_by_handle_at),
+    SCMP_SYS(name_to_handle_at), SCMP_SYS(iopl),         SCMP_SYS(ioperm),
+    SCMP_SYS(acct),           SCMP_SYS(quotactl),        SCMP_SYS(settimeofday),
+    SCMP_SYS(clock_settime),  SCMP_SYS(syslog),          SCMP_SYS(process_vm_writev),
+    SCMP_SYS(fsopen),         SCMP_SYS(fsmount),         SCMP_SYS(move_mount),
+    SCMP_SYS(open_tree),      SCMP_SYS(chroot),
+};
+
+/* ---- cgroups (v1) ------------------------------------------------------- */
+
+/* The cgroup of this process for a v1 controller, e.g. "/process_api/x". */
+static int own_cgroup(const char *controller, char *out, size_t n)
+{
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int rc = -1;
+    while (fgets(line, sizeof(line), f)) {
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = '\0';
+        /* "4:memory:/path" or "2:cpu,cpuacct:/path" */
+        char *list = c1 + 1, *save = NULL;
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (strcmp(t, controller) == 0) {
+                char *path = c2 + 1;
+                path[strcspn(path, "\n")] = '\0';
+                snprintf(out, n, "%s", strcmp(path, "/") == 0 ? "" : path);
+                rc = 0;
+            }
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static int write_file(const char *path, const char *value)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, value, strlen(value));
+    close(fd);
+    return n == (ssize_t)strlen(value) ? 0 : -1;
+}
+
+static long long read_number(const char *path)
+{
+    char buf[64] = {0};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    return n > 0 ? strtoll(buf, NULL, 10) : -1;
+}
+
+/* Creates the environment's cgroup under each controller and sets its
+ * limits. Returns how many controllers were set up. */
+static int cgroups_create(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec)
+{
+    static const char *const ctl[SL_SANDBOX_CGROUPS] = {"memory", "cpu", "pids"};
+    int ok = 0;
+    for (int i = 0; i < SL_SANDBOX_CGROUPS; i++) {
+        char own[512];
+        sb->cgroup[i][0] = '\0';
+        if (own_cgroup(ctl[i], own, sizeof(own)))
+            continue;
+        char parent[800];
+        snprintf(parent, sizeof(parent), "/sys/fs/cgroup/%s%s/sluice", ctl[i], own);
+        if (mkdir(parent, 0755) && errno != EEXIST)
+            continue;
+        snprintf(sb->cgroup[i], sizeof(sb->cgroup[i]), "%s/%s", parent, spec->name);
+        if (mkdir(sb->cgroup[i], 0755) && errno != EEXIST) {
+            sb->cgroup[i][0] = '\0';
+            continue;
+        }
+        char path[1100], val[64];
+        int rc = 0;
+        if (i == 0) {
+            snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", sb->cgroup[i]);
+            snprintf(val, sizeof(val), "%llu", (unsigned long long)spec->memory_mb << 20);
+            rc = write_file(path, val);
+            /* No swap beyond the limit, where the kernel accounts it. */
+            snprintf(path, sizeof(path), "%s/memory.memsw.limit_in_bytes", sb->cgroup[i]);
+            write_file(path, val);
+            snprintf(path, sizeof(path), "%s/memory.swappiness", sb->cgroup[i]);
+            write_file(path, "0");
+        } else if (i == 1) {
+            /* The quota comes with sl_sandbox_limit_cpu(), after init. */
+            snprintf(path, sizeof(path), "%s/cpu.cfs_period_us", sb->cgroup[i]);
+            snprintf(val, sizeof(val), "%d", CPU_PERIOD_US);
+            rc = write_file(path, val);
+        } else {
+            snprintf(path, sizeof(path), "%s/pids.max", sb->cgroup[i]);
+            rc = write_file(path, "1024");
+        }
+        if (rc) {
+            rmdir(sb->cgroup[i]);
+            sb->cgroup[i][0] = '\0';
+            continue;
+        }
+        ok++;
+    }
+    return ok;
+}
+
+static void cgroups_add(struct sl_sandbox *sb, pid_t pid)
+{
+    char val[32];
+    snprintf(val, sizeof(val), "%d", (int)pid);
+    for (int i = 0; i < SL_SANDBOX_CGROUPS; i++) {
+        if (!sb->cgroup[i][0])
+            continue;
+        char path[1100];
+        snprintf(path, sizeof(path), "%s/cgroup.procs", sb->cgroup[i]);
+        if (write_file(path, val)) {
+            sl_warn("sandbox", "cannot place pid %d in %s: %s", (int)pid, sb->cgroup[i],
+                    strerror(errno));
+            sb->cgroup[i][0] = '\0';
+        }
+    }
+}
+
+void sl_sandbox_limit_cpu(struct sl_sandbox *sb, unsigned memory_mb)
+{
+    if (!sb->cgroup[1][0])
+        return;
+    unsigned long quota = (unsigned long)CPU_PERIOD_US * memory_mb / MB_PER_CORE;
+    if (quota < 1000)
+        quota = 1000;
+    char path[1100], val[32];
+    snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", sb->cgroup[1]);
+    snprintf(val, sizeof(val), "%lu", quota);
+    if (write_file(path, val))
+        sl_warn("sandbox", "cannot set the CPU quota in %s", sb->cgroup[1]);
+}
+
+unsigned sl_sandbox_max_memory_mb(const struct sl_sandbox *sb)
+{
+    if (sb->cgroup[0][0]) {
+        char path[1100];
+        snprintf(path, sizeof(path), "%s/memory.max_usage_in_bytes", sb->cgroup[0]);
+        long long v = read_number(path);
+        if (v >= 0)
+            return (unsigned)((v + (1 << 20) - 1) >> 20);
+    }
+    /* Without a memory cgroup: the process's own peak. */
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)sb->pid);
+    FILE *f = fopen(path, "r");
+    unsigned long kb = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmHWM: %lu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (unsigned)((kb + 1023) / 1024);
+}
+
+bool sl_sandbox_oom_killed(const struct sl_sandbox *sb)
+{
+    if (!sb->cgroup[0][0])
+        return false;
+    char path[1100], line[128];
+    snprintf(path, sizeof(path), "%s/memory.oom_control", sb->cgroup[0]);
+    FILE *f = fopen(path, "r");
+    bool oom = false;
+    long long n;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "oom_kill %lld", &n) == 1 && n > 0)
+            oom = true;
+    if (f)
+        fclose(f);
+    if (!oom) {
+        snprintf(path, sizeof(path), "%s/memory.failcnt", sb->cgroup[0]);
+        long long fail = read_number(path);
+        snprintf(path, sizeof(path), "%s/memory.max_usage_in_bytes", sb->cgroup[0]);
+        long long max = read_number(path);
+        snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", sb->cgroup[0]);
+        long long limit = read_number(path);
+        oom = fail > 0 && max >= limit;
+    }
+    return oom;
+}
+
+/* ---- the root ------------------------------------------------------------ */
+
+/* What the child does, prepared by the parent. */
+struct plan {
+    bool ns;          /* set up the root (new mount namespace) */
+    char root[1100];  /* the new root: a tmpfs skeleton */
+    char old[1200];   /* root/.old, for pivot_root */
+    struct mnt {
+        char src[1200], dst[1200];
+        bool dir, ro;
+    } mounts[32];
+    int nmounts;
+    struct lnk {
+        char target[256], path[1200];
+    } links[8];
+    int nlinks;
+    char proc[1200];
+    struct sock_fprog seccomp;
+    struct rlimit data, fsize, nproc, nofile;
+    int sync_fd;   /* the child reads one byte: it is in its cgroups */
+    int out_fd, err_fd, null_fd;
+    const char *const *argv;
+    char *const *envp;
+    const char *workdir;
+};
+
+static void plan_mount(struct plan *p, const char *src, const char *dst_rel, bool dir, bool ro)
+{
+    if (p->nmounts == (int)SL_ARRAY_LEN(p->mounts))
+        return;
+    struct mnt *m = &p->mounts[p->nmounts++];
+    snprintf(m->src, sizeof(m->src), "%s", src);
+    snprintf(m->dst, sizeof(m->dst), "%s%s", p->root, dst_rel);
+    m->dir = dir;
+    m->ro = ro;
+}
+
+/* Child side: returns only on failure (a step number for the log). */
+static int child_setup(struct plan *p)
+{
+    char c;
+    if (read(p->sync_fd, &c, 1) != 1)
+        return 1;
+    close(p->sync_fd);
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if (p->ns) {
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+            return 2;
+        if (mount("tmpfs", p->root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755"))
+            return 3;
+        for (int i = 0; i < p->nmounts; i++) {
+            struct mnt *m = &p->mounts[i];
+            /* The mount point: a directory or an empty file. */
+            char *slash = m->dst + strlen(p->root);
+            for (char *q = slash + 1; *q; q++) {
+                if (*q == '/') {
+                    *q = '\0';
+                    mkdir(m->dst, 0755);
+                    *q = '/';
+                }
+            }
+            if (m->dir) {
+                mkdir(m->dst, 0755);
+            } else {
+                int fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                if (fd >= 0)
+                    close(fd);
+            }
+            if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL))
+                return 10 + i;
+            if (m->ro && mount(NULL, m->dst, NULL,
+                               MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL))
+                return 50 + i;
+        }
+        for (int i = 0; i < p->nlinks; i++)
+            if (symlink(p->links[i].target, p->links[i].path))
+                return 90 + i;
+        mkdir(p->proc, 0555);
+        mkdir(p->old, 0700);
+        if (syscall(SYS_pivot_root, p->root, p->old))
+            return 4;
+        if (chdir("/"))
+            return 5;
+        if (umount2("/.old", MNT_DETACH))
+            return 6;
+        rmdir("/.old");
+        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+            return 7;
+        if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL))
+            return 8;
+        sethostname("sandbox", 7);
+    }
+    setrlimit(RLIMIT_DATA, &p->data);
+    setrlimit(RLIMIT_FSIZE, &p->fsize);
+    setrlimit(RLIMIT_NOFILE, &p->nofile);
+    /* An unprivileged user, where the root was built: without it the code
+     * stays in Sluice's private data directory, which that user cannot
+     * read. */
+    if (p->ns && (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY)))
+        return 9;
+    /* After the user change: RLIMIT_NPROC counts that user's processes. */
+    setrlimit(RLIMIT_NPROC, &p->nproc);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+        return 11;
+    if (p->seccomp.len && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->seccomp))
+        return 12;
+    dup2(p->null_fd, 0);
+    dup2(p->out_fd, 1);
+    dup2(p->err_fd, 2);
+    if (chdir(p->workdir))
+        return 13;
+    execve(p->argv[0], (char *const *)p->argv, p->envp);
+    return 14;
+}
+
+/* Builds the seccomp program into p (the memory is the caller's). */
+static int build_seccomp(struct plan *p, void **mem)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < SL_ARRAY_LEN(denied_syscalls) && !rc; i++)
+        if (denied_syscalls[i] >= 0)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), denied_syscalls[i], 0);
+    int fd = -1;
+    if (!rc)
+        fd = memfd_create("seccomp", MFD_CLOEXEC);
+    if (fd < 0 || seccomp_export_bpf(ctx, fd)) {
+        seccomp_release(ctx);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    seccomp_release(ctx);
+    off_t len = lseek(fd, 0, SEEK_END);
+    *mem = len > 0 ? malloc((size_t)len) : NULL;
+    if (!*mem || pread(fd, *mem, (size_t)len, 0) != len) {
+        close(fd);
+        free(*mem);
+        *mem = NULL;
+        return -1;
+    }
+    close(fd);
+    p->seccomp.len = (unsigned short)(len / (off_t)sizeof(struct sock_filter));
+    p->seccomp.filter = *mem;
+    return 0;
+}
+
+static int dir_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
+                     const char *const argv[], char *const envp[], int out_fd, int err_fd,
+                     struct sl_err *err)
+{
+    memset(sb, 0, sizeof(*sb));
+    sb->pid = -1;
+    sb->pidfd = -1;
+    struct plan *p = calloc(1, sizeof(*p));
+    if (!p)
+        return sl_errf(err, SL_ENOMEM, "out of memory");
+    void *bpf = NULL;
+    int sync[2] = {-1, -1};
+    int rc = 0;
+
+    /* The scratch directory: root/ (mount point of the skeleton) and tmp/
+     * (the function's /tmp, on disk, owned by the function's user). */
+    char tmp[1100];
+    snprintf(p->root, sizeof(p->root), "%s/root", spec->scratch);
+    snprintf(tmp, sizeof(tmp), "%s/tmp", spec->scratch);
+    if ((mkdir(spec->scratch, 0711) && errno != EEXIST) || (mkdir(p->root, 0755) && errno != EEXIST) ||
+        (mkdir(tmp, 0700) && errno != EEXIST) || chown(tmp, NOBODY, NOBODY)) {
+        rc = sl_errf(err, SL_EIO, "scratch directory %s: %s", spec->scratch, strerror(errno));
+        goto out;
+    }
+    snprintf(p->old, sizeof(p->old), "%s/.old", p->root);
+    snprintf(p->proc, sizeof(p->proc), "%s/proc", p->root);
+    p->ns = spec->isolate;
+    for (size_t i = 0; i < SL_ARRAY_LEN(ro_dirs); i++)
+        if (dir_exists(ro_dirs[i]))
+            plan_mount(p, ro_dirs[i], ro_dirs[i], true, true);
+    for (size_t i = 0; i < SL_ARRAY_LEN(top_links); i++) {
+        char target[256];
+        ssize_t n = readlink(top_links[i], target, sizeof(target) - 1);
+        if (n > 0 && p->nlinks < (int)SL_ARRAY_LEN(p->links)) {
+            target[n] = '\0';
+            struct lnk *l = &p->links[p->nlinks++];
+            snprintf(l->target, sizeof(l->target), "%s", target);
+            snprintf(l->path, sizeof(l->path), "%s%s", p->root, top_links[i]);
+        } else if (n < 0 && dir_exists(top_links[i])) {
+            plan_mount(p, top_links[i], top_links[i], true, true);
+        }
+    }
+    for (size_t i = 0; i < SL_ARRAY_LEN(ro_files); i++)
+        if (access(ro_files[i], R_OK) == 0)
+            plan_mount(p, ro_files[i], ro_files[i], false, true);
+    for (size_t i = 0; i < SL_ARRAY_LEN(dev_nodes); i++)
+        plan_mount(p, dev_nodes[i], dev_nodes[i], false, false);
+    plan_mount(p, spec->code_dir, "/var/task", true, true);
+    plan_mount(p, spec->runtimes_dir, "/var/runtime", true, true);
+    plan_mount(p, tmp, "/tmp", true, false);
+
+    /* Limits that hold even without cgroups. */
+    rlim_t mem = (rlim_t)spec->memory_mb << 20;
+    p->data = (struct rlimit){mem * 4, mem * 4}; /* heap and mappings; V8 reserves more */
+    p->fsize = (struct rlimit){(rlim_t)spec->ephemeral_mb << 20, (rlim_t)spec->ephemeral_mb << 20};
+    p->nproc = (struct rlimit){1024, 1024};
+    p->nofile = (struct rlimit){1024, 1024};
+    if (build_seccomp(p, &bpf))
+        sl_strlcat(sb->missing, "seccomp ", sizeof(sb->missing));
+
+    if (cgroups_create(sb, spec) < SL_SANDBOX_CGROUPS)
+        sl_strlcat(sb->missing, "cgroups ", sizeof(sb->missing));
+    if (pipe2(sync, O_CLOEXEC)) {
+        rc = sl_errf(err, SL_EIO, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    p->sync_fd = sync[0];
+    p->out_fd = out_fd;
+    p->err_fd = err_fd;
+    p->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    p->argv = argv;
+    p->envp = envp;
+    p->workdir = p->ns ? "/var/task" : spec->code_dir;
+
+    /* clone3: the new namespaces, and a pidfd for the loop to watch. */
+    int pidfd = -1;
+    struct clone_args ca = {
+        .flags = CLONE_PIDFD | (p->ns ? (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+                                         CLONE_NEWUTS)
+                                      : 0),
+        .pidfd = (uint64_t)(uintptr_t)&pidfd,
+        .exit_signal = SIGCHLD,
+    };
+    long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+    if (pid < 0 && p->ns) {
+        /* Namespaces refused: run without them. */
+        sl_strlcat(sb->missing, "namespaces ", sizeof(sb->missing));
+        p->ns = false;
+        p->workdir = spec->code_dir;
+        ca.flags = CLONE_PIDFD;
+        pid = syscall(SYS_clone3, &ca, sizeof(ca));
+    }
+    if (pid == 0) {
+        close(sync[1]);
+        int step = child_setup(p);
+        /* Only reached on failure: say where, then die. */
+        char msg[64];
+        int n = snprintf(msg, sizeof(msg), "sluice sandbox: setup failed at step %d (errno %d)\n",
+                         step, errno);
+        if (write(err_fd, msg, (size_t)n) < 0) {
+            /* nothing more to do */
+        }
+        _exit(125);
+    }
+    if (pid < 0) {
+        rc = sl_errf(err, SL_EIO, "clone: %s", strerror(errno));
+        goto out;
+    }
+    sb->pid = (pid_t)pid;
+    sb->pidfd = pidfd;
+    cgroups_add(sb, sb->pid);
+    if (write(sync[1], "g", 1) != 1)
+        rc = sl_errf(err, SL_EIO, "cannot start the sandbox");
+out:
+    if (sync[0] >= 0)
+        close(sync[0]);
+    if (sync[1] >= 0)
+        close(sync[1]);
+    if (p->null_fd > 0)
+        close(p->null_fd);
+    free(bpf);
+    free(p);
+    if (sb->missing[0])
+        sb->missing[strlen(sb->missing) - 1] = '\0';
+    return rc;
+}
+
+/* The probe's child: can it make its mounts private? */
+static int probe_child(void)
+{
+    return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 ? 0 : 1;
+}
+
+bool sl_sandbox_probe(void)
+{
+    struct clone_args ca = {
+        .flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS,
+        .exit_signal = SIGCHLD,
+    };
+    long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+    if (pid == 0)
+        _exit(probe_child());
+    if (pid < 0)
+        return false;
+    int status = 0;
+    while (waitpid((pid_t)pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+void sl_sandbox_cleanup(struct sl_sandbox *sb, const char *scratch)
+{
+    for (int i = 0; i < SL_SANDBOX_CGROUPS; i++) {
+        if (sb->cgroup[i][0]) {
+            /* Empty once the process is reaped; retry is not needed. */
+            rmdir(sb->cgroup[i]);
+            sb->cgroup[i][0] = '\0';
+        }
+    }
+    if (sb->pidfd >= 0) {
+        close(sb->pidfd);
+        sb->pidfd = -1;
+    }
+    (void)scratch;
+}

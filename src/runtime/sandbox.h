@@ -1,0 +1,54 @@
+/*
+ * sandbox — starting a runtime process inside its execution environment's
+ * isolation: namespaces, a minimal pivot_root root, cgroups, an
+ * unprivileged user, rlimits and seccomp (see sandbox.c). Part of the
+ * runtime layer; may call core, libseccomp and the kernel.
+ */
+#ifndef SL_RUNTIME_SANDBOX_H
+#define SL_RUNTIME_SANDBOX_H
+
+#include <sys/types.h>
+
+#include "core/core.h"
+
+#define SL_SANDBOX_CGROUPS 3 /* memory, cpu, pids */
+
+struct sl_sandbox_spec {
+    const char *name;         /* unique per environment: cgroup names */
+    const char *scratch;      /* this environment's directory (root/, tmp/) */
+    const char *code_dir;     /* mounted read-only at /var/task */
+    const char *runtimes_dir; /* mounted read-only at /var/runtime */
+    unsigned memory_mb, ephemeral_mb;
+    bool isolate; /* namespaces and the minimal root; false: rlimits only */
+};
+
+struct sl_sandbox {
+    pid_t pid;  /* in this (the host's) PID namespace */
+    int pidfd;  /* readable when the process exits; owned */
+    char cgroup[SL_SANDBOX_CGROUPS][1024]; /* "" where not set up */
+    char missing[128]; /* the isolation the kernel refused, for the log */
+};
+
+/*
+ * Starts argv[0] (a path inside the environment: /var/task/..., /usr/...)
+ * with envp, stdout and stderr on out_fd and err_fd. On success sb holds
+ * the process; the caller waits for sb->pidfd and then calls
+ * sl_sandbox_cleanup().
+ */
+int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
+                     const char *const argv[], char *const envp[], int out_fd, int err_fd,
+                     struct sl_err *err);
+/* Whether this kernel lets Sluice create the namespaces and mounts of a
+ * sandbox (checked once, by cloning a child that tries). */
+bool sl_sandbox_probe(void);
+/* Sets the CPU quota proportional to memory (1,769 MB = one core). The
+ * runtime calls it once init is done: as on AWS, init runs unthrottled. */
+void sl_sandbox_limit_cpu(struct sl_sandbox *sb, unsigned memory_mb);
+/* Peak memory of the environment, in MB rounded up. */
+unsigned sl_sandbox_max_memory_mb(const struct sl_sandbox *sb);
+/* Whether the memory cgroup killed the environment for want of memory. */
+bool sl_sandbox_oom_killed(const struct sl_sandbox *sb);
+/* Removes the cgroups (after the process is reaped) and closes the pidfd. */
+void sl_sandbox_cleanup(struct sl_sandbox *sb, const char *scratch);
+
+#endif
