@@ -293,6 +293,7 @@ static void env_end_call(struct env *e, bool dying)
     if (!c->delivered)
         dur = 0;
     char report[512];
+    c->inv->duration_ms = dur;
     env_logf(e, "END RequestId: %s", c->inv->request_id);
     sl_runtime_report_line(report, sizeof(report), c->inv->request_id, dur, e->fn.memory_mb,
                            max_memory_mb(e), e->init_reported ? 0 : e->init_ms);
@@ -1034,18 +1035,6 @@ static void start_call(struct sl_loop *l, void *arg)
     }
     if (c->fn.reserved != fs->reserved)
         fs->reserved = c->fn.reserved;
-    /* A warm environment of this revision. */
-    for (struct env *e = rt->envs; e; e = e->next) {
-        if (e->fs != fs || e->state != ENV_IDLE || e->stale ||
-            strcmp(e->fn.revision, c->fn.revision) != 0)
-            continue;
-        cancel_timer(e);
-        env_set_state(e, ENV_BUSY);
-        e->call = c;
-        c->env = e;
-        env_deliver(e);
-        return;
-    }
     /* The governor: reserved concurrency, else the unreserved pool. */
     if (fs->reserved >= 0) {
         if ((long)fs->active >= fs->reserved) {
@@ -1058,6 +1047,18 @@ static void start_call(struct sl_loop *l, void *arg)
             throttle(c, "ConcurrentInvocationLimitExceeded");
             return;
         }
+    }
+    /* A warm environment of this revision. */
+    for (struct env *e = rt->envs; e; e = e->next) {
+        if (e->fs != fs || e->state != ENV_IDLE || e->stale ||
+            strcmp(e->fn.revision, c->fn.revision) != 0)
+            continue;
+        cancel_timer(e);
+        env_set_state(e, ENV_BUSY);
+        e->call = c;
+        c->env = e;
+        env_deliver(e);
+        return;
     }
     /* Environments of an older revision are not reused: end them idle. */
     for (struct env *e = rt->envs; e; e = e->next) {

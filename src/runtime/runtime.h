@@ -77,6 +77,7 @@ struct sl_invocation {
     char error_type[64];      /* function errors: the type */
     char throttle_reason[64]; /* throttles: TooManyRequestsException's Reason */
     struct sl_buf log;        /* the invocation's log lines, when want_log */
+    double duration_ms;       /* handler time, as REPORT's Duration */
     char message[256];        /* failures: what went wrong */
 };
 

@@ -196,6 +196,10 @@ static void door_begin(void *ctx, struct sl_http_request *r)
             health(fd, r);
             return;
         }
+        if (strcmp(r->path, "/_sluice/metrics") == 0 && get) {
+            sl_lambda_serve_metrics(fd->app, r);
+            return;
+        }
         if (strncmp(r->path, "/_sluice/lambda/code/", 21) == 0 && get) {
             sl_lambda_serve_code(fd->app, r);
             return;

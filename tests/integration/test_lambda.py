@@ -11,6 +11,7 @@ import time
 import zipfile
 
 import boto3
+import botocore.config
 import botocore.exceptions
 import pytest
 
@@ -480,3 +481,43 @@ def handler(event, context):
     used = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
     assert used >= 120
     assert invoke(lam, name)[1] == "fine"
+
+
+def test_metrics(server, lam):
+    """GET /_sluice/metrics reports each function's Invocations, Errors,
+    Throttles, Duration and ConcurrentExecutions in Prometheus text format."""
+    import urllib.request
+    name = create_py(lam, """
+def handler(event, context):
+    if event.get("fail"):
+        raise RuntimeError("no")
+    return 1
+""")
+    for payload in ({}, {}, {"fail": True}):
+        invoke(lam, name, payload)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    once = boto3.client("lambda", endpoint_url=server.endpoint, region_name="us-east-1",
+                        aws_access_key_id="AKID", aws_secret_access_key="SECRET",
+                        config=botocore.config.Config(retries={"total_max_attempts": 1}))
+    with pytest.raises(botocore.exceptions.ClientError):
+        invoke(once, name)
+    with urllib.request.urlopen(server.endpoint + "/_sluice/metrics") as r:
+        assert r.headers["Content-Type"].startswith("text/plain")
+        text = r.read().decode()
+    label = f'{{function="{name}",account="000000000000",region="us-east-1"}}'
+
+    def value(metric, lbl=label):
+        line = next(l for l in text.splitlines() if l.startswith(metric + lbl))
+        return float(line.rsplit(" ", 1)[1])
+    assert value("sluice_lambda_invocations_total") == 3
+    assert value("sluice_lambda_errors_total") == 1
+    assert value("sluice_lambda_throttles_total") == 1
+    assert value("sluice_lambda_duration_milliseconds_count") == 3
+    assert value("sluice_lambda_duration_milliseconds_sum") > 0
+    p50 = value("sluice_lambda_duration_milliseconds",
+                label[:-1] + ',quantile="0.5"}')
+    assert value("sluice_lambda_duration_min_milliseconds") <= p50 <= \
+        value("sluice_lambda_duration_max_milliseconds")
+    assert value("sluice_lambda_concurrent_executions") == 0
+    assert value("sluice_lambda_concurrent_executions_max") >= 1
+    assert "# TYPE sluice_lambda_invocations_total counter" in text

@@ -54,6 +54,18 @@ void sl_lambda_runtime_forget(struct sl_app *app, const char *pk, const char *na
 void sl_lambda_runtime_set_reserved(struct sl_app *app, const char *pk, const char *name,
                                     long reserved);
 
+/* Metrics (metrics.c). */
+struct sl_lambda_metrics;
+enum sl_lambda_outcome { SL_LAMBDA_OK, SL_LAMBDA_ERROR, SL_LAMBDA_THROTTLED, SL_LAMBDA_NOT_RUN };
+int sl_lambda_metrics_new(struct sl_lambda_metrics **out);
+void sl_lambda_metrics_free(struct sl_lambda_metrics *m);
+/* An invocation starts (ConcurrentExecutions) and ends. */
+void sl_lambda_metrics_begin(struct sl_lambda_metrics *m, const char *account, const char *region,
+                             const char *name);
+void sl_lambda_metrics_end(struct sl_lambda_metrics *m, const char *account, const char *region,
+                           const char *name, enum sl_lambda_outcome outcome, double duration_ms);
+void sl_lambda_metrics_render(struct sl_lambda_metrics *m, struct sl_buf *out);
+
 /* Unpacks code (once per distinct package) and puts its directory in dir.
  * SL_EINVAL / SL_ETOOBIG with AWS's message for a bad package. */
 int sl_lambda_code_unpack(const char *data_dir, const struct sl_lambda_code *code, char *dir,

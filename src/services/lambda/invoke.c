@@ -13,13 +13,16 @@
 
 struct sl_lambda {
     struct sl_runtime *rt;
+    struct sl_lambda_metrics *metrics;
 };
 
 int sl_lambda_new(struct sl_lambda **out, struct sl_runtime *rt)
 {
     struct sl_lambda *l = calloc(1, sizeof(*l));
-    if (!l)
+    if (!l || sl_lambda_metrics_new(&l->metrics)) {
+        free(l);
         return SL_ENOMEM;
+    }
     l->rt = rt;
     *out = l;
     return 0;
@@ -27,7 +30,18 @@ int sl_lambda_new(struct sl_lambda **out, struct sl_runtime *rt)
 
 void sl_lambda_free(struct sl_lambda *l)
 {
+    if (!l)
+        return;
+    sl_lambda_metrics_free(l->metrics);
     free(l);
+}
+
+void sl_lambda_serve_metrics(struct sl_app *app, struct sl_http_request *r)
+{
+    if (app->lambda)
+        sl_lambda_metrics_render(app->lambda->metrics, &r->resp.body);
+    sl_http_set_header(r, "Content-Type", "text/plain; version=0.0.4");
+    sl_http_send(r, 200);
 }
 
 static void runtime_key(char *out, size_t n, const char *pk, const char *name)
@@ -187,8 +201,16 @@ void sl_lambda_op_invoke(struct lreq *l)
     inv.client_context = context;
     const char *log_type = json_string_value(json_object_get(l->in, "LogType"));
     inv.want_log = log_type && strcmp(log_type, "Tail") == 0;
+    struct sl_lambda_metrics *mx = q->app->lambda->metrics;
+    sl_lambda_metrics_begin(mx, q->account, q->region, name);
     if (!rc)
         rc = sl_runtime_invoke(q->app->lambda->rt, &fn, &inv);
+    enum sl_lambda_outcome outcome =
+        rc || inv.result == SL_INVOKE_FAILED   ? SL_LAMBDA_NOT_RUN
+        : inv.result == SL_INVOKE_THROTTLED    ? SL_LAMBDA_THROTTLED
+        : inv.result == SL_INVOKE_FUNCTION_ERROR ? SL_LAMBDA_ERROR
+                                                 : SL_LAMBDA_OK;
+    sl_lambda_metrics_end(mx, q->account, q->region, name, outcome, inv.duration_ms);
     free_spec(&fn);
     free(context);
     if (rc || inv.result == SL_INVOKE_FAILED) {

@@ -22,4 +22,7 @@ void sl_lambda_begin(struct sl_svc_request *q);
  * GET /_sluice/lambda/code/<account>/<region>/<name>. */
 void sl_lambda_serve_code(struct sl_app *app, struct sl_http_request *r);
 
+/* Serves GET /_sluice/metrics (Prometheus text format). */
+void sl_lambda_serve_metrics(struct sl_app *app, struct sl_http_request *r);
+
 #endif
