@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "aws/credentials.h"
+#include "cli.h"
 #include "core/core.h"
 #include "http/http.h"
 #include "engine/engine.h"
@@ -76,7 +77,10 @@ static const char **option_slot(struct options *o, const struct option_spec *s)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sluice serve [options]\n       sluice version\n\noptions of serve:\n");
+    fprintf(f, "usage: sluice serve [options]\n"
+               "       sluice invoke [--endpoint URL] FUNCTION [JSON]\n"
+               "       sluice logs [--endpoint URL] [--follow] FUNCTION\n"
+               "       sluice version\n\noptions of serve:\n");
     for (size_t i = 0; i < SL_ARRAY_LEN(option_table); i++) {
         const struct option_spec *s = &option_table[i];
         fprintf(f, "  %-18s %s (env %s%s%s)\n", s->flag, s->help, s->env,
@@ -282,6 +286,10 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return serve(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "invoke") == 0)
+        return sl_cli_invoke(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "logs") == 0)
+        return sl_cli_logs(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "version") == 0) {
         printf("sluice %s\n", SL_VERSION);
         return 0;

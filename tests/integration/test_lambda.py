@@ -521,3 +521,23 @@ def handler(event, context):
     assert value("sluice_lambda_concurrent_executions") == 0
     assert value("sluice_lambda_concurrent_executions_max") >= 1
     assert "# TYPE sluice_lambda_invocations_total counter" in text
+
+
+def test_sluice_invoke_cli(server, lam):
+    """`sluice invoke NAME JSON` prints the response (and the log tail on
+    stderr); a function error or an API error exits non-zero."""
+    import subprocess
+    from conftest import SLUICE
+    name = create_py(lam, "def handler(e, c):\n    print('cli saw', e)\n"
+                          "    if e.get('fail'):\n        raise ValueError('bad')\n    return {'got': e}\n")
+    p = subprocess.run([SLUICE, "invoke", "--endpoint", server.endpoint, name, '{"n": 7}'],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == {"got": {"n": 7}}
+    assert "cli saw {'n': 7}" in p.stderr and "REPORT RequestId:" in p.stderr
+    p = subprocess.run([SLUICE, "invoke", "--endpoint", server.endpoint, name, '{"fail": true}'],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and json.loads(p.stdout)["errorType"] == "ValueError"
+    p = subprocess.run([SLUICE, "invoke", "--endpoint", server.endpoint, "no-such-fn"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "ResourceNotFoundException" in p.stdout

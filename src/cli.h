@@ -1,0 +1,8 @@
+/* The client commands of `sluice` (cli.c). */
+#ifndef SL_CLI_H
+#define SL_CLI_H
+
+int sl_cli_invoke(int argc, char **argv);
+int sl_cli_logs(int argc, char **argv);
+
+#endif
