@@ -12,10 +12,16 @@ PKGS=(
   clang libclang-rt-14-dev
   python3 python3-boto3 python3-botocore python3-pytest awscli
   curl wrk
+  autoconf automake libtool g++
 )
 # Node.js and npm come from Debian unless the machine already has them.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+# aws-lambda-ric (tests/node) builds a native addon: curl and aws-lambda-cpp
+# from its own sources (autoconf, automake, libtool, cmake, g++), then
+# node-gyp against the local Node headers (NodeSource's nodejs ships them;
+# Debian's are in libnode-dev).
+[ -e /usr/include/node/node_api.h ] || PKGS+=(libnode-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -38,6 +44,8 @@ fi
 node_dir=tests/node
 if ! cmp -s "$node_dir/package-lock.json" "$node_dir/node_modules/.sluice-lock" 2>/dev/null; then
   echo "install-deps: installing npm packages in $node_dir" >&2
-  (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  # npm_config_nodedir: node-gyp builds against /usr/include/node instead of
+  # downloading headers (nothing beyond the npm and Debian registries is reachable).
+  (cd "$node_dir" && npm_config_nodedir=/usr npm ci --no-audit --no-fund --loglevel=error)
   cp "$node_dir/package-lock.json" "$node_dir/node_modules/.sluice-lock"
 fi

@@ -66,7 +66,7 @@ static const struct option_spec {
      "Sluice's runtime bootstraps (default: runtimes/ of the source tree)",
      offsetof(struct options, runtimes_dir), false},
     {"--strict-runtimes", "SLUICE_STRICT_RUNTIMES", NULL,
-     "refuse python3.X when that exact interpreter is not installed",
+     "refuse python3.X or nodejsN.x when that exact version is not installed",
      offsetof(struct options, strict_runtimes), true},
 };
 

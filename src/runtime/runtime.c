@@ -100,6 +100,7 @@ struct sl_runtime {
     struct env *envs;
     unsigned account_active;
     bool isolate; /* namespaces work here */
+    char node_version[32]; /* the machine's node, "20.20.2"; "" when none */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -333,6 +334,7 @@ static void on_call_timeout(struct sl_loop *l, void *arg)
 }
 
 static void env_deliver(struct env *e);
+static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c);
 
 /* ---- the Runtime API ---------------------------------------------------- */
 
@@ -739,6 +741,20 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
                  si.si_status == SIGKILL ? "killed" : strsignal(si.si_status));
     struct call *c = e->call;
     bool was_init = e->state == ENV_INIT;
+    if (c && !c->delivered && !was_init) {
+        /* A warm runtime that exits after answering, before asking for
+         * this call (which AWS would hand only to a runtime in /next):
+         * the call goes to a new environment instead. */
+        struct sl_runtime *rt = e->rt;
+        struct fn_state *fs = e->fs;
+        e->call = NULL;
+        c->env = NULL;
+        env_set_state(e, ENV_DEAD);
+        sl_debug("runtime", "environment of %s ended (%s) before its next call", e->fn.name, why);
+        env_free(e);
+        env_spawn(rt, fs, c);
+        return;
+    }
     if (c) {
         env_logf(e, "RequestId: %s Error: Runtime exited with error: %s", c->inv->request_id, why);
         if (was_init) {
@@ -779,7 +795,17 @@ static int interpreter(struct sl_runtime *rt, const char *runtime, char *path, s
     }
     if (strncmp(runtime, "nodejs", 6) == 0) {
         snprintf(path, n, "/usr/bin/node");
-        return access(path, X_OK) == 0 ? 0 : SL_ENOTFOUND;
+        if (access(path, X_OK) != 0)
+            return SL_ENOTFOUND;
+        if (atoi(runtime + 6) != atoi(rt->node_version)) { /* "nodejs22.x" -> 22 */
+            if (rt->cfg.strict_runtimes)
+                return SL_ENOTFOUND;
+            snprintf(warning, wn,
+                     "WARNING: %.32s is not installed here; running on the machine's node v%s "
+                     "(/usr/bin/node)",
+                     runtime, rt->node_version[0] ? rt->node_version : "?");
+        }
+        return 0;
     }
     return SL_EINVAL;
 }
@@ -1184,6 +1210,15 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
     sl_rm_tree(rt->scratch_dir);
     mkdir(rt->scratch_dir, 0711);
     rt->isolate = sl_sandbox_probe();
+    FILE *v = popen("/usr/bin/node --version 2>/dev/null", "r");
+    if (v) {
+        char line[32] = "";
+        if (fgets(line, sizeof(line), v))
+            snprintf(rt->node_version, sizeof(rt->node_version), "%s",
+                     line[0] == 'v' ? line + 1 : line);
+        rt->node_version[strcspn(rt->node_version, "\n")] = '\0';
+        pclose(v);
+    }
     if (!rt->isolate)
         sl_warn("runtime", "the kernel refuses namespaces here: function environments run "
                            "without their own root, PID and mount namespaces");
