@@ -186,8 +186,13 @@ static int64_t print_events(const char *body, size_t len, int64_t since, char **
         int64_t ts = (int64_t)json_integer_value(json_object_get(ev, "timestamp"));
         char when[32];
         sl_time_iso8601_ms(ts, when, sizeof(when));
-        printf("%s %s %s\n", when, json_string_value(json_object_get(ev, "logStreamName")),
-               json_string_value(json_object_get(ev, "message")));
+        /* Messages end in a newline, as CloudWatch stores them. */
+        const char *msg = json_string_value(json_object_get(ev, "message"));
+        size_t mlen = msg ? strlen(msg) : 0;
+        while (mlen && (msg[mlen - 1] == '\n' || msg[mlen - 1] == '\r'))
+            mlen--;
+        printf("%s %s %.*s\n", when, json_string_value(json_object_get(ev, "logStreamName")),
+               (int)mlen, msg ? msg : "");
         if (ts > last)
             last = ts;
     }

@@ -21,6 +21,7 @@
 #include "runtime/runtime.h"
 #include "services/frontdoor.h"
 #include "services/lambda/lambda.h"
+#include "services/logs/logs.h"
 #include "store/store.h"
 
 struct options {
@@ -214,6 +215,7 @@ static int serve(int argc, char **argv)
     struct sl_loop *loop = NULL;
     struct sl_runtime *runtime = NULL;
     struct sl_lambda *lambda = NULL;
+    struct sl_logs *logs = NULL;
     int status = 1;
     if (o.credentials && sl_credentials_load(&creds, o.credentials, &err)) {
         sl_error("main", "%s", err.msg);
@@ -225,6 +227,10 @@ static int serve(int argc, char **argv)
     }
     if (sl_store_open(&store, o.data_dir, &err)) {
         sl_error("main", "cannot open the store in %s: %s", o.data_dir, err.msg);
+        goto out;
+    }
+    if (sl_logs_new(&logs, store, 0, &err)) {
+        sl_error("main", "%s", err.msg);
         goto out;
     }
     if (sl_loop_new(&loop, &err)) {
@@ -243,6 +249,8 @@ static int serve(int argc, char **argv)
         .unreserved_min = 100,
         .idle_reap_s = (unsigned)reap,
         .strict_runtimes = o.strict_runtimes && strcmp(o.strict_runtimes, "false") != 0,
+        .log = sl_logs_sink,
+        .log_ud = logs,
     };
     if (sl_runtime_new(&runtime, &rcfg, &err) || sl_lambda_new(&lambda, runtime)) {
         sl_error("main", "cannot start the function runtime: %s", err.msg);
@@ -272,9 +280,10 @@ static int serve(int argc, char **argv)
     status = 0;
 out:
     sl_http_server_stop(server, 0);
-    sl_runtime_free(runtime);
+    sl_runtime_free(runtime); /* first: it is what calls the log sink */
     sl_lambda_free(lambda);
     sl_loop_free(loop);
+    sl_logs_free(logs);
     sl_store_close(store);
     sl_credentials_free(&creds);
     if (status == 0)

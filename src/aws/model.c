@@ -222,6 +222,24 @@ static void check_bounds(struct vctx *v, const struct sl_shape *s, json_t *value
     }
 }
 
+/* An enum constrains strings, and integers by their decimal text (the
+ * overrides give CloudWatch Logs' retention days that way). */
+static void check_enum(struct vctx *v, const struct sl_shape *s, json_t *value,
+                       const char *path, const char *text)
+{
+    if (!s->nenums)
+        return;
+    for (size_t i = 0; i < s->nenums; i++)
+        if (strcmp(s->enums[i], text) == 0)
+            return;
+    struct sl_buf set;
+    sl_buf_init(&set, 8192);
+    for (size_t i = 0; i < s->nenums; i++)
+        sl_buf_printf(&set, "%s%s", i ? ", " : "", s->enums[i]);
+    verror(v, value, path, "Member must satisfy enum value set: [%s]", set.data ? set.data : "");
+    sl_buf_free(&set);
+}
+
 static void validate(struct vctx *v, const struct sl_shape *s, json_t *value, char *path,
                      size_t cap);
 
@@ -294,30 +312,21 @@ static void validate(struct vctx *v, const struct sl_shape *s, json_t *value, ch
         }
         const char *str = json_string_value(value);
         check_bounds(v, s, value, path, (double)utf8_len(str), true);
-        if (s->nenums) {
-            bool found = false;
-            for (size_t i = 0; i < s->nenums && !found; i++)
-                found = strcmp(s->enums[i], str) == 0;
-            if (!found) {
-                struct sl_buf set;
-                sl_buf_init(&set, 8192);
-                for (size_t i = 0; i < s->nenums; i++)
-                    sl_buf_printf(&set, "%s%s", i ? ", " : "", s->enums[i]);
-                verror(v, value, path, "Member must satisfy enum value set: [%s]",
-                       set.data ? set.data : "");
-                sl_buf_free(&set);
-            }
-        }
+        check_enum(v, s, value, path, str);
         break;
     }
     case SL_SHAPE_INTEGER:
-    case SL_SHAPE_LONG:
+    case SL_SHAPE_LONG: {
         if (!json_is_integer(value)) {
             type_error(v, path, "an integer");
             return;
         }
         check_bounds(v, s, value, path, (double)json_integer_value(value), false);
+        char num[32];
+        snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(value));
+        check_enum(v, s, value, path, num);
         break;
+    }
     case SL_SHAPE_DOUBLE:
     case SL_SHAPE_FLOAT:
         if (!json_is_number(value)) {

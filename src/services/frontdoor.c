@@ -8,6 +8,7 @@
 
 #include "aws/sigv4.h"
 #include "services/lambda/lambda.h"
+#include "services/logs/logs.h"
 #include "services/s3/s3.h"
 
 /* The services Sluice implements, by botocore name. */
@@ -17,6 +18,7 @@ static const struct {
 } implemented[] = {
     {"s3", sl_s3_begin},
     {"lambda", sl_lambda_begin},
+    {"logs", sl_logs_begin},
 };
 
 /* One request's front-door state, kept in the http request. */

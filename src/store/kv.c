@@ -144,10 +144,14 @@ static int prefix_successor(const char *prefix, char **out)
     return 0;
 }
 
-/* Lists items of (ns, pk) on connection c (see sl_kv_list). */
+/*
+ * Lists items of (ns, pk) on connection c: ascending after `bound`
+ * (exclusive) as sl_kv_list, or with desc descending before `bound`
+ * (exclusive) as sl_kv_list_desc.
+ */
 static int list_on(struct sl_conn *c, const char *ns, const char *pk, const char *prefix,
-                   const char *after, size_t limit, struct sl_item **items, size_t *count,
-                   struct sl_err *err)
+                   const char *bound, bool desc, size_t limit, struct sl_item **items,
+                   size_t *count, struct sl_err *err)
 {
     sqlite3_stmt *st = NULL;
     struct sl_item *v = NULL;
@@ -158,19 +162,34 @@ static int list_on(struct sl_conn *c, const char *ns, const char *pk, const char
     if (limit == 0)
         return 0;
 
-    /* One range on the primary key: sk from the larger of prefix and
-     * after, up to (not including) the successor of prefix. */
+    /* One range on the primary key. Ascending: sk from the larger of
+     * prefix and after, up to (not including) the successor of prefix.
+     * Descending: sk from prefix up to (not including) the smaller of
+     * before and the successor of prefix. */
     const char *lower = prefix ? prefix : "";
-    bool exclusive = false;
-    if (after && strcmp(after, lower) >= 0) { /* strcmp compares bytes unsigned */
-        lower = after;
-        exclusive = true;
-    }
     int rc = prefix_successor(prefix ? prefix : "", &upper);
     if (rc)
         goto fail;
-    enum sl_stmt_id id = exclusive ? (upper ? SL_STMT_LIST_GT_LT : SL_STMT_LIST_GT)
-                                   : (upper ? SL_STMT_LIST_GE_LT : SL_STMT_LIST_GE);
+    enum sl_stmt_id id;
+    if (desc) {
+        if (bound && (!upper || strcmp(bound, upper) < 0)) {
+            free(upper);
+            upper = strdup(bound);
+            if (!upper) {
+                rc = SL_ENOMEM;
+                goto fail;
+            }
+        }
+        id = upper ? SL_STMT_LIST_DESC_LT : SL_STMT_LIST_DESC;
+    } else {
+        bool exclusive = false;
+        if (bound && strcmp(bound, lower) >= 0) { /* strcmp compares bytes unsigned */
+            lower = bound;
+            exclusive = true;
+        }
+        id = exclusive ? (upper ? SL_STMT_LIST_GT_LT : SL_STMT_LIST_GT)
+                       : (upper ? SL_STMT_LIST_GE_LT : SL_STMT_LIST_GE);
+    }
     rc = sl_store_stmt(c, id, &st, err);
     if (rc)
         goto fail;
@@ -232,7 +251,27 @@ int sl_kv_list(struct sl_store *s, const char *ns, const char *pk, const char *p
         return 0;
     int rc = sl_store_reader_get(s, &c, &err);
     if (!rc)
-        rc = list_on(c, ns, pk, prefix, after, limit, items, count, &err);
+        rc = list_on(c, ns, pk, prefix, after, false, limit, items, count, &err);
+    sl_store_reader_put(s, c);
+    if (rc && rc != SL_ENOMEM)
+        sl_warn(SL_STORE_LOG, "kv list %s/%s: %s", ns, pk, err.msg);
+    return rc;
+}
+
+int sl_kv_list_desc(struct sl_store *s, const char *ns, const char *pk, const char *prefix,
+                    const char *before, size_t limit, struct sl_item **items, size_t *count)
+{
+    struct sl_err err = {0};
+    struct sl_conn *c = NULL;
+    *items = NULL;
+    *count = 0;
+    if (!s || !ns || !pk)
+        return SL_EINVAL;
+    if (limit == 0)
+        return 0;
+    int rc = sl_store_reader_get(s, &c, &err);
+    if (!rc)
+        rc = list_on(c, ns, pk, prefix, before, true, limit, items, count, &err);
     sl_store_reader_put(s, c);
     if (rc && rc != SL_ENOMEM)
         sl_warn(SL_STORE_LOG, "kv list %s/%s: %s", ns, pk, err.msg);
@@ -244,7 +283,7 @@ int sl_txn_list(struct sl_txn *t, const char *ns, const char *pk, const char *af
 {
     if (!ns || !pk)
         return sl_errf(t->err, SL_EINVAL, "item key missing");
-    return list_on(&t->s->writer, ns, pk, NULL, after, limit, items, count, t->err);
+    return list_on(&t->s->writer, ns, pk, NULL, after, false, limit, items, count, t->err);
 }
 
 int sl_txn_delete_pk(struct sl_txn *t, const char *ns, const char *pk, size_t *deleted)

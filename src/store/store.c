@@ -57,6 +57,9 @@ static const char *const migrations[] = {
 #define LIST_SQL(lower, upper)                                                       \
     "SELECT sk, " ITEM_COLS " FROM items WHERE ns = ?1 AND pk = ?2 AND sk " lower   \
     " ?3" upper " ORDER BY sk LIMIT ?4"
+#define LIST_DESC_SQL(upper)                                                          \
+    "SELECT sk, " ITEM_COLS " FROM items WHERE ns = ?1 AND pk = ?2 AND sk >= ?3" upper \
+    " ORDER BY sk DESC LIMIT ?4"
 
 static const char *const stmt_sql[SL_STMT_N] = {
     [SL_STMT_BEGIN_WRITE] = "BEGIN IMMEDIATE",
@@ -82,6 +85,8 @@ static const char *const stmt_sql[SL_STMT_N] = {
     [SL_STMT_LIST_GE_LT] = LIST_SQL(">=", " AND sk < ?5"),
     [SL_STMT_LIST_GT] = LIST_SQL(">", ""),
     [SL_STMT_LIST_GT_LT] = LIST_SQL(">", " AND sk < ?5"),
+    [SL_STMT_LIST_DESC] = LIST_DESC_SQL(""),
+    [SL_STMT_LIST_DESC_LT] = LIST_DESC_SQL(" AND sk < ?5"),
     [SL_STMT_PK_FIRST] = "SELECT pk FROM items WHERE ns = ?1 ORDER BY pk LIMIT 1",
     [SL_STMT_PK_NEXT] = "SELECT pk FROM items WHERE ns = ?1 AND pk > ?2 ORDER BY pk LIMIT 1",
     [SL_STMT_FILE_USED] = "SELECT 1 FROM items WHERE blob_file = ?1",

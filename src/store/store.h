@@ -107,6 +107,12 @@ int sl_kv_get(struct sl_store *s, const char *ns, const char *pk, const char *sk
 int sl_kv_list(struct sl_store *s, const char *ns, const char *pk, const char *prefix,
                const char *after, size_t limit, struct sl_item **items, size_t *count);
 
+/* As sl_kv_list, but in descending byte order of the sort key: items
+ * whose sort key starts with prefix and is strictly less than before
+ * (NULL for from the end). */
+int sl_kv_list_desc(struct sl_store *s, const char *ns, const char *pk, const char *prefix,
+                    const char *before, size_t limit, struct sl_item **items, size_t *count);
+
 /* Lists the distinct partition keys of ns in byte order. *pks is
  * malloc'd, as is each key (free each, then the array). */
 int sl_kv_list_pks(struct sl_store *s, const char *ns, char ***pks, size_t *count);

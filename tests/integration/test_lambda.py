@@ -541,3 +541,22 @@ def test_sluice_invoke_cli(server, lam):
     p = subprocess.run([SLUICE, "invoke", "--endpoint", server.endpoint, "no-such-fn"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "ResourceNotFoundException" in p.stdout
+
+
+def test_sluice_logs_cli(server, lam):
+    """`sluice logs NAME` prints the function's log events from CloudWatch
+    Logs: its own lines and the platform's START/END/REPORT."""
+    import subprocess
+    from conftest import SLUICE, wait_until
+    name = create_py(lam, "def handler(e, c):\n    print('marker-for-cli-logs')\n    return 0\n")
+    rid = invoke(lam, name)[0]["ResponseMetadata"]["RequestId"]
+
+    def logged():
+        p = subprocess.run([SLUICE, "logs", "--endpoint", server.endpoint, name],
+                           capture_output=True, text=True, timeout=60)
+        return p.returncode == 0 and f"REPORT RequestId: {rid}" in p.stdout and p.stdout
+    out = wait_until(logged, timeout=20, what="the invocation's log in sluice logs")
+    lines = out.splitlines()
+    assert any(l.endswith(" marker-for-cli-logs") for l in lines)
+    assert any(l.endswith(f"START RequestId: {rid} Version: $LATEST") for l in lines)
+    assert "" not in lines  # one line per event, no blank ones

@@ -159,6 +159,31 @@ static void test_json_protocol_ops(void **state)
     free_request(&r);
 }
 
+/* An enum on an integer shape (CloudWatch Logs' retention days, from the
+ * overrides) is checked against the value's decimal text. */
+static void test_integer_enum(void **state)
+{
+    (void)state;
+    const struct sl_operation *op = sl_model_op_by_name(&sl_model_logs, "PutRetentionPolicy");
+    assert_non_null(op);
+    struct sl_http_request r;
+    make_request(&r, "POST", "/", NULL);
+    json_t *in = NULL;
+    struct sl_model_error e = {0};
+    const char *ok = "{\"logGroupName\":\"g\",\"retentionInDays\":731}";
+    assert_int_equal(sl_model_decode(&sl_model_logs, op, &r, ok, strlen(ok), &in, &e), 0);
+    json_decref(in);
+    const char *bad = "{\"logGroupName\":\"g\",\"retentionInDays\":2}";
+    assert_int_equal(sl_model_decode(&sl_model_logs, op, &r, bad, strlen(bad), &in, &e),
+                     SL_EINVAL);
+    assert_string_equal(e.code, "ValidationException");
+    assert_non_null(strstr(e.message, "Value '2' at 'retentionInDays' failed to satisfy "
+                                      "constraint: Member must satisfy enum value set: [1, 3, 5, "
+                                      "7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
+                                      "1096, 1827, 2192, 2557, 2922, 3288, 3653]"));
+    free_request(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_validation_messages),
         cmocka_unit_test(test_required_and_types),
         cmocka_unit_test(test_json_protocol_ops),
+        cmocka_unit_test(test_integer_enum),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

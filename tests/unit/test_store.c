@@ -427,6 +427,35 @@ static void check_list(struct fixture *fx, const char *prefix, const char *after
     free(items);
 }
 
+/* sl_kv_list_desc against a model: the same filter, descending. */
+static void check_list_desc(struct fixture *fx, const char *prefix, const char *before,
+                            size_t limit)
+{
+    const char *sorted[SL_ARRAY_LEN(list_keys)];
+    memcpy(sorted, list_keys, sizeof sorted);
+    qsort(sorted, SL_ARRAY_LEN(sorted), sizeof sorted[0], cmp_str);
+    const char *want[SL_ARRAY_LEN(list_keys)];
+    size_t nwant = 0;
+    for (size_t i = SL_ARRAY_LEN(sorted); i-- > 0 && nwant < limit;) {
+        const char *k = sorted[i];
+        if (prefix && strncmp(k, prefix, strlen(prefix)) != 0)
+            continue;
+        if (before && strcmp(k, before) >= 0)
+            continue;
+        want[nwant++] = k;
+    }
+    struct sl_item *items;
+    size_t n;
+    assert_int_equal(sl_kv_list_desc(fx->s, NS, "p", prefix, before, limit, &items, &n), 0);
+    assert_int_equal(n, nwant);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(items[i].sk, want[i]);
+        assert_string_equal(items[i].pk, "p");
+        sl_item_free(&items[i]);
+    }
+    free(items);
+}
+
 static void test_list(void **state)
 {
     struct fixture *fx = *state;
@@ -461,6 +490,20 @@ static void test_list(void **state)
     check_list(fx, "a", NULL, 0);
     for (size_t i = 0; i < SL_ARRAY_LEN(list_keys); i++)
         check_list(fx, NULL, list_keys[i], 4);
+
+    /* Descending: before is exclusive, the prefix bounds both ends. */
+    check_list_desc(fx, NULL, NULL, SIZE_MAX);
+    check_list_desc(fx, "a", NULL, SIZE_MAX);
+    check_list_desc(fx, "a\xff", NULL, SIZE_MAX);
+    check_list_desc(fx, "\xff", NULL, SIZE_MAX);
+    check_list_desc(fx, "nothing", NULL, SIZE_MAX);
+    check_list_desc(fx, "a", "ab", SIZE_MAX);
+    check_list_desc(fx, "a", "zzz", SIZE_MAX); /* before past the prefix */
+    check_list_desc(fx, "b", "a", SIZE_MAX);   /* before below the prefix */
+    check_list_desc(fx, NULL, NULL, 3);
+    check_list_desc(fx, "a", NULL, 0);
+    for (size_t i = 0; i < SL_ARRAY_LEN(list_keys); i++)
+        check_list_desc(fx, NULL, list_keys[i], 4);
 
     /* Listing shows blobs by size, without loading inline bytes. */
     struct sl_blob small, big;

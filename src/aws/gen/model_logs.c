@@ -34,6 +34,7 @@ static const struct sl_member members_11[] = {
     {"expectedSequenceToken", 178, SL_LOC_BODY, false, NULL},
 };
 static const char *const enum_13[] = {"ACTIVATED", "DELETED", "ARCHIVED", "DISABLED"};
+static const char *const enum_14[] = {"1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545", "731", "1096", "1827", "2192", "2557", "2922", "3288", "3653"};
 static const struct sl_member members_16[] = {
     {"logGroupIdentifier", 108, SL_LOC_BODY, true, NULL},
 };
@@ -520,7 +521,7 @@ static const struct sl_shape shapes[] = {
     {.name = "DataAlreadyAcceptedException", .type = SL_SHAPE_STRUCTURE, .members = members_11, .nmembers = 1, .payload = -1, .error_status = 400},
     {.name = "DataProtectionPolicyDocument", .type = SL_SHAPE_STRING, .payload = -1},
     {.name = "DataProtectionStatus", .type = SL_SHAPE_STRING, .enums = enum_13, .nenums = 4, .payload = -1},
-    {.name = "Days", .type = SL_SHAPE_INTEGER, .payload = -1},
+    {.name = "Days", .type = SL_SHAPE_INTEGER, .enums = enum_14, .nenums = 22, .payload = -1},
     {.name = "DefaultValue", .type = SL_SHAPE_DOUBLE, .payload = -1},
     {.name = "DeleteDataProtectionPolicyRequest", .type = SL_SHAPE_STRUCTURE, .members = members_16, .nmembers = 1, .payload = -1},
     {.name = "DeleteDestinationRequest", .type = SL_SHAPE_STRUCTURE, .members = members_17, .nmembers = 1, .payload = -1},
