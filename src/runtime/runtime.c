@@ -195,6 +195,18 @@ static unsigned max_memory_mb(struct env *e)
     return sl_sandbox_max_memory_mb(&e->sb);
 }
 
+const char *sl_governor_admit(long reserved, unsigned fn_active, unsigned account_limit,
+                              long reserved_total, unsigned unreserved_active)
+{
+    /* Reserved concurrency caps the function (0 stops it); the others
+     * share what the reservations leave of the account's limit. */
+    if (reserved >= 0)
+        return (long)fn_active >= reserved ? "ReservedFunctionConcurrentInvocationLimitExceeded"
+                                           : NULL;
+    long pool = (long)account_limit - reserved_total;
+    return (long)unreserved_active >= pool ? "ConcurrentInvocationLimitExceeded" : NULL;
+}
+
 /* ---- calls ------------------------------------------------------------ */
 
 /* Records a call's result. The caller is woken by call_wake(), after
@@ -1061,18 +1073,11 @@ static void start_call(struct sl_loop *l, void *arg)
     }
     if (c->fn.reserved != fs->reserved)
         fs->reserved = c->fn.reserved;
-    /* The governor: reserved concurrency, else the unreserved pool. */
-    if (fs->reserved >= 0) {
-        if ((long)fs->active >= fs->reserved) {
-            throttle(c, "ReservedFunctionConcurrentInvocationLimitExceeded");
-            return;
-        }
-    } else {
-        long pool = (long)rt->cfg.account_limit - reserved_total(rt);
-        if ((long)unreserved_active(rt) >= pool) {
-            throttle(c, "ConcurrentInvocationLimitExceeded");
-            return;
-        }
+    const char *reason = sl_governor_admit(fs->reserved, fs->active, rt->cfg.account_limit,
+                                           reserved_total(rt), unreserved_active(rt));
+    if (reason) {
+        throttle(c, reason);
+        return;
     }
     /* A warm environment of this revision. */
     for (struct env *e = rt->envs; e; e = e->next) {

@@ -101,6 +101,17 @@ void sl_runtime_forget(struct sl_runtime *rt, const char *key);
 /* Sets a function's reserved concurrency (-1: none). */
 void sl_runtime_set_reserved(struct sl_runtime *rt, const char *key, long reserved);
 
+/*
+ * The concurrency governor's decision for one more execution of a function
+ * with reserved concurrency reserved (-1: none) and fn_active executions
+ * under way, in an account whose limit is account_limit, whose functions
+ * reserve reserved_total in all, and whose unreserved functions run
+ * unreserved_active executions: NULL to admit it, else the Reason of
+ * Lambda's 429 TooManyRequestsException.
+ */
+const char *sl_governor_admit(long reserved, unsigned fn_active, unsigned account_limit,
+                              long reserved_total, unsigned unreserved_active);
+
 /* Formats the platform's REPORT line (tabs included, as AWS writes it). */
 int sl_runtime_report_line(char *out, size_t n, const char *request_id, double duration_ms,
                            unsigned memory_mb, unsigned max_used_mb, double init_ms);

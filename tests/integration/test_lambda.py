@@ -560,3 +560,77 @@ def test_sluice_logs_cli(server, lam):
     assert any(l.endswith(" marker-for-cli-logs") for l in lines)
     assert any(l.endswith(f"START RequestId: {rid} Version: $LATEST") for l in lines)
     assert "" not in lines  # one line per event, no blank ones
+
+
+def test_reserved_concurrency_caps_parallel_invokes(server, lam):
+    """With reserved concurrency 2, four invokes at once run at most two
+    environments: two answer, the others are throttled with 429."""
+    import threading
+    name = create_py(lam, "import time\ndef handler(e, c):\n    time.sleep(1.5)\n    return 1\n",
+                     Timeout=10)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)
+    results = []
+
+    def one():
+        c = boto3.client("lambda", endpoint_url=server.endpoint, region_name="us-east-1",
+                         aws_access_key_id="AKID", aws_secret_access_key="SECRET",
+                         config=botocore.config.Config(retries={"total_max_attempts": 1},
+                                                       read_timeout=30))
+        try:
+            c.invoke(FunctionName=name, Payload=b"{}")
+            results.append("ok")
+        except botocore.exceptions.ClientError as e:
+            results.append(e.response.get("Reason"))
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(results, key=str) == ["ReservedFunctionConcurrentInvocationLimitExceeded"] * 2 + \
+        ["ok"] * 2, results
+    import urllib.request
+    with urllib.request.urlopen(server.endpoint + "/_sluice/metrics") as r:
+        text = r.read().decode()
+    line = next(l for l in text.splitlines()
+                if l.startswith("sluice_lambda_concurrent_executions_max{") and f'"{name}"' in l)
+    assert float(line.rsplit(" ", 1)[1]) <= 4  # counted at the API: throttled ones too
+    # Environments never outnumber the reservation: a third runs only after.
+    assert invoke(lam, name)[1] == 1
+
+
+def test_idle_environment_is_reaped(fresh_server):
+    """An environment idle past --idle-reap ends; the next invoke is a cold
+    start again (REPORT carries Init Duration)."""
+    from conftest import wait_until
+    srv = fresh_server(["--idle-reap", "1"]).start()
+    lam = lambda_client(srv.endpoint)
+    name = create_py(lam, "def handler(e, c):\n    return 1\n")
+
+    def report(r):
+        return next(l for l in base64.b64decode(r["LogResult"]).decode().splitlines()
+                    if l.startswith("REPORT"))
+    assert "Init Duration" in report(invoke(lam, name, LogType="Tail")[0])
+    assert "Init Duration" not in report(invoke(lam, name, LogType="Tail")[0])
+
+    # An environment lives in its own directory under the data directory:
+    # watch it go (invoking would keep the environment warm).
+    scratch = os.path.join(srv.data_dir, "lambda", "tmp")
+    assert os.listdir(scratch)
+    wait_until(lambda: not os.listdir(scratch), timeout=20,
+               what="the idle environment to be reaped")
+    assert "Init Duration" in report(invoke(lam, name, LogType="Tail")[0])
+    assert srv.stop() == 0
+
+
+def test_python_version_fallback_warns(lam):
+    """A python3.X that is not installed runs on the machine's python3 and
+    the function's log says so."""
+    import shutil
+    missing = next(v for v in ("python3.13", "python3.12", "python3.10", "python3.9")
+                   if not shutil.which(v, path="/usr/bin"))
+    name = create_py(lam, "import sys\ndef handler(e, c):\n    return sys.version\n",
+                     Runtime=missing)
+    r, out = invoke(lam, name, LogType="Tail")
+    assert "FunctionError" not in r
+    log = base64.b64decode(r["LogResult"]).decode()
+    assert f"WARNING: {missing} is not installed here" in log
