@@ -238,8 +238,10 @@ fail:
     return rc;
 }
 
-int sl_kv_list(struct sl_store *s, const char *ns, const char *pk, const char *prefix,
-               const char *after, size_t limit, struct sl_item **items, size_t *count)
+/* sl_kv_list and sl_kv_list_desc: one listing on a pooled reader. */
+static int list_reader(struct sl_store *s, const char *ns, const char *pk, const char *prefix,
+                       const char *bound, bool desc, size_t limit, struct sl_item **items,
+                       size_t *count)
 {
     struct sl_err err = {0};
     struct sl_conn *c = NULL;
@@ -251,31 +253,23 @@ int sl_kv_list(struct sl_store *s, const char *ns, const char *pk, const char *p
         return 0;
     int rc = sl_store_reader_get(s, &c, &err);
     if (!rc)
-        rc = list_on(c, ns, pk, prefix, after, false, limit, items, count, &err);
+        rc = list_on(c, ns, pk, prefix, bound, desc, limit, items, count, &err);
     sl_store_reader_put(s, c);
     if (rc && rc != SL_ENOMEM)
         sl_warn(SL_STORE_LOG, "kv list %s/%s: %s", ns, pk, err.msg);
     return rc;
 }
 
+int sl_kv_list(struct sl_store *s, const char *ns, const char *pk, const char *prefix,
+               const char *after, size_t limit, struct sl_item **items, size_t *count)
+{
+    return list_reader(s, ns, pk, prefix, after, false, limit, items, count);
+}
+
 int sl_kv_list_desc(struct sl_store *s, const char *ns, const char *pk, const char *prefix,
                     const char *before, size_t limit, struct sl_item **items, size_t *count)
 {
-    struct sl_err err = {0};
-    struct sl_conn *c = NULL;
-    *items = NULL;
-    *count = 0;
-    if (!s || !ns || !pk)
-        return SL_EINVAL;
-    if (limit == 0)
-        return 0;
-    int rc = sl_store_reader_get(s, &c, &err);
-    if (!rc)
-        rc = list_on(c, ns, pk, prefix, before, true, limit, items, count, &err);
-    sl_store_reader_put(s, c);
-    if (rc && rc != SL_ENOMEM)
-        sl_warn(SL_STORE_LOG, "kv list %s/%s: %s", ns, pk, err.msg);
-    return rc;
+    return list_reader(s, ns, pk, prefix, before, true, limit, items, count);
 }
 
 int sl_txn_list(struct sl_txn *t, const char *ns, const char *pk, const char *after,

@@ -303,17 +303,23 @@ static int delete_group_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return rc;
 }
 
-static void op_delete_group(struct lgreq *l)
+/* Runs a write on a log group and answers: not found, failed, or done. */
+static void write_group(struct lgreq *l, sl_txn_fn fn, void *arg)
 {
-    struct group_delete d = {l, sl_logs_in_str(l, "logGroupName")};
     struct sl_err err = {0};
-    int rc = sl_store_write(l->q->app->store, delete_group_txn, &d, &err);
+    int rc = sl_store_write(l->q->app->store, fn, arg, &err);
     if (rc == SL_ENOTFOUND)
         sl_logs_group_not_found(l);
     else if (rc)
         sl_logs_internal(l, &err);
     else
         sl_logs_respond(l, NULL);
+}
+
+static void op_delete_group(struct lgreq *l)
+{
+    struct group_delete d = {l, sl_logs_in_str(l, "logGroupName")};
+    write_group(l, delete_group_txn, &d);
 }
 
 static void op_describe_groups(struct lgreq *l)
@@ -402,27 +408,13 @@ static void op_put_retention(struct lgreq *l)
     struct group_write g = {.gpk = l->gpk,
                             .name = sl_logs_in_str(l, "logGroupName"),
                             .days = json_object_get(l->in, "retentionInDays")};
-    struct sl_err err = {0};
-    int rc = sl_store_write(l->q->app->store, retention_txn, &g, &err);
-    if (rc == SL_ENOTFOUND)
-        sl_logs_group_not_found(l);
-    else if (rc)
-        sl_logs_internal(l, &err);
-    else
-        sl_logs_respond(l, NULL);
+    write_group(l, retention_txn, &g);
 }
 
 static void op_delete_retention(struct lgreq *l)
 {
     struct group_write g = {.gpk = l->gpk, .name = sl_logs_in_str(l, "logGroupName")};
-    struct sl_err err = {0};
-    int rc = sl_store_write(l->q->app->store, retention_txn, &g, &err);
-    if (rc == SL_ENOTFOUND)
-        sl_logs_group_not_found(l);
-    else if (rc)
-        sl_logs_internal(l, &err);
-    else
-        sl_logs_respond(l, NULL);
+    write_group(l, retention_txn, &g);
 }
 
 /* ---- listing ----------------------------------------------------------- */
