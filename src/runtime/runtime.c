@@ -51,6 +51,7 @@ struct call {
     struct env *env;
     bool delivered;
     int64_t start_ms; /* delivery */
+    int64_t start_ns; /* the same, for REPORT's Duration */
 };
 
 struct fn_state {
@@ -87,6 +88,7 @@ struct env {
     char init_error[64]; /* /init/error's type, when it came */
     struct sl_buf init_error_body;
     struct sl_timer *timer;
+    struct sl_timer *pump_timer; /* more libmicrohttpd work, due at once */
     char stream[96];
     struct sl_sandbox sb;
     char scratch[1100]; /* the environment's directory: its root and /tmp */
@@ -294,6 +296,8 @@ static void on_idle_timeout(struct sl_loop *l, void *arg)
     }
 }
 
+static void drain_output(struct env *e);
+
 /* Ends the current call of e (response, error, timeout or exit): logs END
  * and REPORT, and makes e idle unless it is dying. */
 static void env_end_call(struct env *e, bool dying)
@@ -302,7 +306,8 @@ static void env_end_call(struct env *e, bool dying)
     if (!c)
         return;
     cancel_timer(e);
-    double dur = (double)(sl_time_mono_ns() / 1000 - c->start_ms * 1000) / 1000.0;
+    double dur = (double)(sl_time_mono_ns() - c->start_ns) / 1e6;
+    drain_output(e);
     if (!c->delivered)
         dur = 0;
     char report[512];
@@ -393,7 +398,8 @@ static enum MHD_Result send_next(struct env *e, struct MHD_Connection *con)
         return MHD_NO;
     char deadline[32], trace[128];
     c->delivered = true;
-    c->start_ms = sl_loop_now_ms();
+    c->start_ns = sl_time_mono_ns();
+    c->start_ms = c->start_ns / 1000000;
     int64_t dl = sl_time_now_ms() + (int64_t)e->fn.timeout_s * 1000;
     snprintf(deadline, sizeof(deadline), "%lld", (long long)dl);
     uint8_t rnd[16];
@@ -485,8 +491,9 @@ static enum MHD_Result rapi_access(void *cls, struct MHD_Connection *con, const 
         q->kind = classify(method, url, q->id, sizeof(q->id));
         sl_buf_init(&q->body, MAX_RESPONSE);
         *con_cls = q;
-        if (q->kind != RAPI_NEXT)
-            return MHD_YES; /* the body (if any) comes next */
+        /* Answering in this first call would be an "early response", after
+         * which libmicrohttpd closes the connection: answer in the next. */
+        return MHD_YES;
     }
     if (*upload_size) {
         if (!q->too_big && sl_buf_append(&q->body, upload_data, *upload_size))
@@ -595,14 +602,30 @@ static void rapi_notify(void *cls, struct MHD_Connection *con, void **socket_con
 /* Lets libmicrohttpd do all the work it has: a resumed connection is
  * only queued by one MHD_run and served by the next, which libmicrohttpd
  * asks for with a zero timeout. */
+static void mhd_pump(struct env *e);
+
+static void on_pump_timer(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct env *e = arg;
+    e->pump_timer = NULL;
+    mhd_pump(e);
+}
+
 static void mhd_pump(struct env *e)
 {
-    for (int i = 0; i < 8; i++) {
+    /* libmicrohttpd's sockets are edge-triggered: stopping while it still
+     * has work (a zero timeout) would leave that work until the next event,
+     * which may never come. After a good many rounds the rest goes to a
+     * timer due at once, so that other work on the loop gets its turn. */
+    for (int i = 0; i < 64; i++) {
         MHD_run(e->mhd);
         MHD_UNSIGNED_LONG_LONG t = 1;
         if (MHD_get_timeout(e->mhd, &t) != MHD_YES || t > 0)
-            break;
+            return;
     }
+    if (!e->pump_timer)
+        e->pump_timer = sl_loop_timer(e->rt->cfg.loop, sl_loop_now_ms(), on_pump_timer, e);
 }
 
 static void on_mhd(struct sl_loop *l, int fd, uint32_t events, void *arg)
@@ -658,6 +681,18 @@ static void linebuf_feed(struct env *e, struct linebuf *lb, const char *p, size_
         env_log(e, lb->data, lb->len);
         lb->len = 0;
     }
+}
+
+/* Reads what the runtime has written so far (the pipes are non-blocking),
+ * so that lines printed before a result are logged before its END. */
+static void drain_output(struct env *e)
+{
+    char buf[16384];
+    ssize_t n;
+    while (e->out_fd >= 0 && (n = read(e->out_fd, buf, sizeof(buf))) > 0)
+        linebuf_feed(e, &e->out_lb, buf, (size_t)n, false);
+    while (e->err_fd >= 0 && (n = read(e->err_fd, buf, sizeof(buf))) > 0)
+        linebuf_feed(e, &e->err_lb, buf, (size_t)n, false);
 }
 
 static void on_output(struct sl_loop *l, int fd, uint32_t events, void *arg)
@@ -721,6 +756,8 @@ static void env_free(struct env *e)
         sl_loop_unwatch(l, e->mhd_epfd);
         MHD_stop_daemon(e->mhd);
     }
+    if (e->pump_timer) /* after the last pump */
+        sl_loop_timer_cancel(l, e->pump_timer);
     free(e->out_lb.data);
     free(e->err_lb.data);
     sl_buf_free(&e->init_error_body);
@@ -738,13 +775,8 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
     close(fd);
     e->pidfd = -1;
     e->sb.pidfd = -1;
-    /* Whatever it wrote last is still in the pipes: drain them. */
-    char buf[16384];
-    ssize_t n;
-    while (e->out_fd >= 0 && (n = read(e->out_fd, buf, sizeof(buf))) > 0)
-        linebuf_feed(e, &e->out_lb, buf, (size_t)n, false);
-    while (e->err_fd >= 0 && (n = read(e->err_fd, buf, sizeof(buf))) > 0)
-        linebuf_feed(e, &e->err_lb, buf, (size_t)n, false);
+    /* Whatever it wrote last is still in the pipes. */
+    drain_output(e);
     char why[96];
     if (si.si_code == CLD_EXITED)
         snprintf(why, sizeof(why), "exit status %d", si.si_status);

@@ -351,7 +351,11 @@ static int child_setup(struct plan *p)
     /* An unprivileged user, where the root was built: without it the code
      * stays in Sluice's private data directory, which that user cannot
      * read. */
-    if (p->ns && (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY)))
+    /* Raw system calls: glibc's setuid() & co. signal every thread of the
+     * process, and this child of a multi-threaded parent has only one. */
+    if (p->ns && (syscall(SYS_setgroups, 0, NULL) ||
+                  syscall(SYS_setresgid, NOBODY, NOBODY, NOBODY) ||
+                  syscall(SYS_setresuid, NOBODY, NOBODY, NOBODY)))
         return 9;
     /* After the user change: RLIMIT_NPROC counts that user's processes. */
     setrlimit(RLIMIT_NPROC, &p->nproc);

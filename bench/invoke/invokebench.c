@@ -1,0 +1,2161 @@
+/*
+ * invokebench — Sluice's Lambda invoke benchmark, run by hand (`make bench`).
+ *
+ * It starts its own `sluice serve` on a free loopback port with a fresh data
+ * directory on disk, creates two functions through the Lambda API (zips
+ * built here: a native `bootstrap`, runtimes/c's echo example, on
+ * provided.al2; and a one-line Python handler), both with MemorySize 1769
+ * (one full core, as on AWS), and in the same run measures
+ *   - its floors, because the machine is shared and noisy: GET
+ *     /_sluice/health over one keep-alive connection (one trip through the
+ *     front door) and a bare loopback HTTP round trip to a responder inside
+ *     this process;
+ *   - cold start to first response: UpdateFunctionConfiguration changes an
+ *     environment variable (a new revision gets a new environment), then
+ *     the next invoke is timed; its REPORT line (LogType Tail) gives the
+ *     Init Duration and proves the start was cold;
+ *   - platform overhead per invoke: invokes with LogType Tail, each one's
+ *     latency minus its REPORT Duration (the time from handing the event to
+ *     the runtime until its answer arrived, as Lambda bills it);
+ *   - warm invokes through the Invoke API at 1, 8 and 64 concurrent clients
+ *     (each keeps one invoke in flight; a warm-up invoke per client first
+ *     starts as many environments): invokes/s, p50, p99, and where the CPU
+ *     went (server, function processes, this program, the rest);
+ * then prints markdown tables with the budgets of DESIGN.md beside the
+ * results, stops the server (SIGTERM, wait) and removes its directory.
+ *
+ * The load generator is one thread per client, each with one blocking
+ * HTTP/1.1 keep-alive connection, unsigned requests (the server runs with
+ * --auth=dev) with Content-Length bodies: the same client as s3bench's.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#define CONN_BUF (64 * 1024) /* read buffer; also the cap on a response head */
+#define MAX_CLIENTS 256
+#define MAX_CLIENT_COUNTS 8
+#define MAX_LAT_SAMPLES (1u << 24)
+#define IO_TIMEOUT_S 30 /* a stalled server fails the request, not the run */
+#define READY_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 15000
+#define MAX_TRANSPORT_ERRORS 100 /* in a row, before a client gives up */
+#define MAX_BOOTSTRAP (40u << 20)
+#define LOG_RESULT_MAX 8192 /* base64 of Lambda's 4 KB log tail fits */
+
+#define MEMORY_MB 1769 /* one full core (DESIGN.md, AWS) */
+#define FN_TIMEOUT_S 10
+#define ROLE "arn:aws:iam::000000000000:role/invokebench"
+#define PAYLOAD "{\"bench\":1}" /* both handlers answer with the event */
+#define PY_SOURCE "def handler(event, context): return event\n"
+#define PY_ANSWER "{\"bench\": 1}" /* the event as Python's json.dumps writes it */
+
+/* Budgets of DESIGN.md ("Performance budgets") that this benchmark checks. */
+#define BUDGET_NATIVE_WARM_FLOORS 3.0 /* × health p50: 1.5 × two front-door round trips */
+#define BUDGET_PYTHON_WARM_MS 1.0
+#define BUDGET_NATIVE_COLD_MS 10.0
+#define BUDGET_PYTHON_COLD_MS 40.0
+
+static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_server_pid;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) && errno == EINTR && !g_stop)
+        ;
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+struct options {
+    const char *sluice;
+    const char *bootstrap;
+    const char *python;
+    const char *dir;
+    double duration;
+    double floor_time;
+    long cold;
+    long tail;
+    const char *clients;
+    const char *only;
+    bool keep;
+    bool strict;
+};
+
+enum opt_kind { OPT_STR, OPT_SECONDS, OPT_COUNT, OPT_FLAG };
+
+static const struct option_spec {
+    const char *flag;
+    enum opt_kind kind;
+    const char *def;
+    const char *help;
+    size_t offset;
+} option_table[] = {
+    {"--sluice", OPT_STR, NULL, "the sluice binary to start (required)",
+     offsetof(struct options, sluice)},
+    {"--bootstrap", OPT_STR, NULL,
+     "the native bootstrap to deploy: runtimes/c's echo example (required)",
+     offsetof(struct options, bootstrap)},
+    {"--python", OPT_STR, "python3.11", "the Python function's runtime",
+     offsetof(struct options, python)},
+    {"--dir", OPT_STR, "/tmp", "where the temporary data directory goes (not tmpfs)",
+     offsetof(struct options, dir)},
+    {"--duration", OPT_SECONDS, "2", "seconds each warm-invoke cell runs",
+     offsetof(struct options, duration)},
+    {"--floor-time", OPT_SECONDS, "1", "seconds each floor is measured",
+     offsetof(struct options, floor_time)},
+    {"--cold", OPT_COUNT, "10", "cold starts measured per function",
+     offsetof(struct options, cold)},
+    {"--tail", OPT_COUNT, "200", "invokes with LogType Tail per function (overhead)",
+     offsetof(struct options, tail)},
+    {"--clients", OPT_STR, "1,8,64", "concurrent client counts of the warm cells",
+     offsetof(struct options, clients)},
+    {"--only", OPT_STR, "c,python", "which functions: c, python or both",
+     offsetof(struct options, only)},
+    {"--keep", OPT_FLAG, NULL, "keep the temporary directory (data and server log)",
+     offsetof(struct options, keep)},
+    {"--strict", OPT_FLAG, NULL, "exit 3 when a budget fails", offsetof(struct options, strict)},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: invokebench --sluice PATH --bootstrap PATH [options]\n\noptions:\n");
+    for (size_t i = 0; i < ARRAY_LEN(option_table); i++) {
+        const struct option_spec *s = &option_table[i];
+        fprintf(f, "  %-14s %s%s%s%s\n", s->flag, s->help, s->def ? " (default " : "",
+                s->def ? s->def : "", s->def ? ")" : "");
+    }
+}
+
+static int option_set(struct options *o, const struct option_spec *s, const char *val)
+{
+    void *slot = (char *)o + s->offset;
+    char *end;
+    switch (s->kind) {
+    case OPT_STR:
+        *(const char **)slot = val;
+        return 0;
+    case OPT_SECONDS: {
+        double v = strtod(val, &end);
+        if (*end || !(v > 0 && v <= 3600))
+            return -1;
+        *(double *)slot = v;
+        return 0;
+    }
+    case OPT_COUNT: {
+        long v = strtol(val, &end, 10);
+        if (*end || v < 0 || v > 100000)
+            return -1;
+        *(long *)slot = v;
+        return 0;
+    }
+    case OPT_FLAG:
+        *(bool *)slot = true;
+        return 0;
+    }
+    return -1;
+}
+
+/* Fills o from the defaults, then argv. */
+static int parse_options(struct options *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof(*o));
+    for (size_t i = 0; i < ARRAY_LEN(option_table); i++)
+        if (option_table[i].def && option_set(o, &option_table[i], option_table[i].def))
+            return -1;
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a], *val = NULL;
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        const struct option_spec *spec = NULL;
+        for (size_t i = 0; i < ARRAY_LEN(option_table) && !spec; i++) {
+            size_t n = strlen(option_table[i].flag);
+            if (strncmp(arg, option_table[i].flag, n) == 0 && (arg[n] == '=' || !arg[n])) {
+                spec = &option_table[i];
+                val = arg[n] == '=' ? arg + n + 1 : NULL;
+            }
+        }
+        if (!spec) {
+            fprintf(stderr, "invokebench: unknown option %s\n", arg);
+            return -1;
+        }
+        if (!val && spec->kind != OPT_FLAG) {
+            if (a + 1 >= argc) {
+                fprintf(stderr, "invokebench: %s needs a value\n", arg);
+                return -1;
+            }
+            val = argv[++a];
+        }
+        if (option_set(o, spec, val ? val : "")) {
+            fprintf(stderr, "invokebench: bad value for %s: %s\n", spec->flag, val);
+            return -1;
+        }
+    }
+    if (!o->sluice || !o->bootstrap) {
+        fprintf(stderr, "invokebench: --sluice PATH and --bootstrap PATH are required\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses "1,8,64". */
+static int parse_list(const char *s, unsigned *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        unsigned long v = strtoul(s, &end, 10);
+        if (end == s || (*end && *end != ',') || v == 0 || v > MAX_CLIENTS || *n == cap)
+            return -1;
+        out[(*n)++] = (unsigned)v;
+        s = *end ? end + 1 : end;
+    }
+    return *n ? 0 : -1;
+}
+
+/* ---- growable bytes ------------------------------------------------------ */
+
+struct bytes {
+    char *data;
+    size_t len, cap;
+};
+
+static int bytes_append(struct bytes *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static int bytes_printf(struct bytes *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int bytes_printf(struct bytes *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return -1;
+    return bytes_append(b, tmp, (size_t)n);
+}
+
+static void put_le(struct bytes *b, uint32_t v, int n, int *failed)
+{
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    if (bytes_append(b, x, (size_t)n))
+        *failed = 1;
+}
+
+/* ---- a function package: a stored (uncompressed) zip ---------------------- */
+
+static uint32_t crc32_of(const void *p, size_t n)
+{
+    static uint32_t table[256];
+    if (!table[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+    uint32_t c = 0xffffffffu;
+    for (const unsigned char *s = p; n--; s++)
+        c = table[(c ^ *s) & 0xff] ^ (c >> 8);
+    return c ^ 0xffffffffu;
+}
+
+struct zip_entry {
+    const char *name;
+    const void *data;
+    size_t len;
+    unsigned mode; /* Unix permission bits, kept in the external attributes */
+};
+
+/* A zip of the entries, stored without compression ("made by" Unix, so
+ * the mode bits count: the bootstrap must be executable). */
+static int zip_stored(const struct zip_entry *e, size_t n, struct bytes *out)
+{
+    int failed = 0;
+    uint32_t *offsets = calloc(n, sizeof(*offsets));
+    if (!offsets)
+        return -1;
+    for (size_t i = 0; i < n && !failed; i++) {
+        if (e[i].len > UINT32_MAX / 2) {
+            free(offsets);
+            return -1;
+        }
+        offsets[i] = (uint32_t)out->len;
+        uint32_t crc = crc32_of(e[i].data, e[i].len);
+        put_le(out, 0x04034b50, 4, &failed); /* local file header */
+        put_le(out, 20, 2, &failed);         /* version needed: 2.0 */
+        put_le(out, 0, 2, &failed);          /* flags */
+        put_le(out, 0, 2, &failed);          /* stored */
+        put_le(out, 0, 2, &failed);          /* time 00:00 */
+        put_le(out, 0x21, 2, &failed);       /* date 1980-01-01 */
+        put_le(out, crc, 4, &failed);
+        put_le(out, (uint32_t)e[i].len, 4, &failed);
+        put_le(out, (uint32_t)e[i].len, 4, &failed);
+        put_le(out, (uint32_t)strlen(e[i].name), 2, &failed);
+        put_le(out, 0, 2, &failed);
+        if (bytes_append(out, e[i].name, strlen(e[i].name)) ||
+            bytes_append(out, e[i].data, e[i].len))
+            failed = 1;
+    }
+    uint32_t cd = (uint32_t)out->len;
+    for (size_t i = 0; i < n && !failed; i++) {
+        put_le(out, 0x02014b50, 4, &failed);   /* central directory header */
+        put_le(out, 3u << 8 | 20, 2, &failed); /* made by: Unix, 2.0 */
+        put_le(out, 20, 2, &failed);
+        put_le(out, 0, 2, &failed);
+        put_le(out, 0, 2, &failed);
+        put_le(out, 0, 2, &failed);
+        put_le(out, 0x21, 2, &failed);
+        put_le(out, crc32_of(e[i].data, e[i].len), 4, &failed);
+        put_le(out, (uint32_t)e[i].len, 4, &failed);
+        put_le(out, (uint32_t)e[i].len, 4, &failed);
+        put_le(out, (uint32_t)strlen(e[i].name), 2, &failed);
+        put_le(out, 0, 2, &failed); /* extra */
+        put_le(out, 0, 2, &failed); /* comment */
+        put_le(out, 0, 2, &failed); /* disk */
+        put_le(out, 0, 2, &failed); /* internal attributes */
+        put_le(out, (uint32_t)(0100000 | e[i].mode) << 16, 4, &failed);
+        put_le(out, offsets[i], 4, &failed);
+        if (bytes_append(out, e[i].name, strlen(e[i].name)))
+            failed = 1;
+    }
+    uint32_t cd_len = (uint32_t)out->len - cd;
+    put_le(out, 0x06054b50, 4, &failed); /* end of central directory */
+    put_le(out, 0, 2, &failed);
+    put_le(out, 0, 2, &failed);
+    put_le(out, (uint32_t)n, 2, &failed);
+    put_le(out, (uint32_t)n, 2, &failed);
+    put_le(out, cd_len, 4, &failed);
+    put_le(out, cd, 4, &failed);
+    put_le(out, 0, 2, &failed);
+    free(offsets);
+    return failed ? -1 : 0;
+}
+
+static int base64_append(struct bytes *out, const unsigned char *p, size_t n)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        char q[4] = {al[v >> 18], al[(v >> 12) & 63], i + 1 < n ? al[(v >> 6) & 63] : '=',
+                     i + 2 < n ? al[v & 63] : '='};
+        if (bytes_append(out, q, 4))
+            return -1;
+    }
+    return 0;
+}
+
+/* Decodes base64 text into out (NUL-terminated); -1 on a bad character. */
+static int base64_decode(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (; *s && *s != '='; s++) {
+        const char *al = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const char *p = strchr(al, *s);
+        if (!p)
+            return -1;
+        acc = acc << 6 | (uint32_t)(p - al);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o + 1 >= cap)
+                return -1;
+            out[o++] = (char)(acc >> bits);
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* ---- HTTP/1.1 client (s3bench's, with request headers and the Lambda
+ *      response headers this benchmark reads) -------------------------------- */
+
+/* One keep-alive connection and its read buffer (buf[off..len) unread). */
+struct conn {
+    int fd;
+    struct sockaddr_in addr;
+    size_t len, off;
+    uint64_t connects;
+    char buf[CONN_BUF];
+};
+
+struct http_req {
+    const char *method;
+    const char *path;
+    const char *host;    /* Host header */
+    const char *headers; /* more header lines, each ending in CRLF, or NULL */
+    const void *body;    /* NULL: no body and no Content-Length */
+    size_t body_len;
+};
+
+struct http_resp {
+    int status;
+    uint64_t body_len;               /* bytes of body received */
+    bool into_dest;                  /* the body went to dest */
+    bool close;                      /* the server closes the connection after this response */
+    bool function_error;             /* X-Amz-Function-Error was set */
+    char log_result[LOG_RESULT_MAX]; /* X-Amz-Log-Result, "" when absent */
+    char snippet[200];               /* the start of a non-2xx body, for reports */
+};
+
+static void conn_init(struct conn *c, const struct sockaddr_in *addr)
+{
+    c->fd = -1;
+    c->addr = *addr;
+    c->len = c->off = 0;
+    c->connects = 0;
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->len = c->off = 0;
+}
+
+static int conn_open(struct conn *c, char *err, size_t errn)
+{
+    conn_close(c);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    int one = 1;
+    struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    while (connect(fd, (const struct sockaddr *)&c->addr, sizeof(c->addr))) {
+        if (errno != EINTR || g_stop)
+            goto fail;
+    }
+    c->fd = fd;
+    c->connects++;
+    return 0;
+fail:
+    snprintf(err, errn, "connect: %s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+static int send_all(int fd, struct iovec *iov, int iovcnt)
+{
+    while (iovcnt > 0) {
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR && !g_stop)
+                continue;
+            return -1;
+        }
+        size_t left = (size_t)n;
+        while (iovcnt > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            iovcnt--;
+        }
+        if (iovcnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+/* Receives into p; >0 bytes, 0 at EOF, -1 on error (EINTR retried unless
+ * the run is stopping). */
+static ssize_t recv_some(int fd, void *p, size_t n)
+{
+    for (;;) {
+        ssize_t r = recv(fd, p, n, 0);
+        if (r >= 0 || errno != EINTR || g_stop)
+            return r;
+    }
+}
+
+enum { IO_OK = 0, IO_ERR = -1, IO_STALE = 1 };
+
+/* Reads until buf[off..] holds a whole response head; *head_len is its
+ * length including the blank line. IO_STALE when the peer closed before
+ * sending a byte (a keep-alive connection it had already dropped). */
+static int read_head(struct conn *c, size_t *head_len, char *err, size_t errn)
+{
+    size_t scanned = 0;
+    for (;;) {
+        size_t avail = c->len - c->off;
+        if (avail >= 4) {
+            size_t from = scanned > 3 ? scanned - 3 : 0;
+            const char *e = memmem(c->buf + c->off + from, avail - from, "\r\n\r\n", 4);
+            if (e) {
+                *head_len = (size_t)(e - (c->buf + c->off)) + 4;
+                return IO_OK;
+            }
+            scanned = avail;
+        }
+        if (c->off) {
+            memmove(c->buf, c->buf + c->off, avail);
+            c->len = avail;
+            c->off = 0;
+        }
+        if (c->len == sizeof(c->buf)) {
+            snprintf(err, errn, "response head over %d bytes", CONN_BUF);
+            return IO_ERR;
+        }
+        ssize_t r = recv_some(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+        if (r == 0 && avail == 0)
+            return IO_STALE;
+        if (r <= 0) {
+            snprintf(err, errn, "reading response head: %s",
+                     r == 0 ? "connection closed" : strerror(errno));
+            return IO_ERR;
+        }
+        c->len += (size_t)r;
+    }
+}
+
+/* Parses a response head; *cl is UINT64_MAX when the body runs to EOF. */
+static int parse_head(const char *h, size_t n, struct http_resp *out, uint64_t *cl, char *err,
+                      size_t errn)
+{
+    if (n < 12 || memcmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ' || h[9] < '1' || h[9] > '5') {
+        snprintf(err, errn, "bad status line: %.40s", h);
+        return -1;
+    }
+    bool http10 = h[7] == '0', keep_alive = false, has_cl = false, chunked = false;
+    out->status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+    const char *p = memchr(h, '\n', n);
+    const char *end = h + n;
+    while (p && ++p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            break;
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon) {
+            size_t nlen = (size_t)(colon - p);
+            const char *v = colon + 1;
+            while (v < eol && (*v == ' ' || *v == '\t'))
+                v++;
+            size_t vlen = (size_t)(eol - v);
+            while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+                vlen--;
+            char val[128];
+            snprintf(val, sizeof(val), "%.*s", (int)vlen, v);
+            if (nlen == 14 && strncasecmp(p, "Content-Length", nlen) == 0) {
+                char *e;
+                *cl = strtoull(val, &e, 10);
+                if (e == val || *e) {
+                    snprintf(err, errn, "bad Content-Length: %s", val);
+                    return -1;
+                }
+                has_cl = true;
+            } else if (nlen == 10 && strncasecmp(p, "Connection", nlen) == 0) {
+                if (strcasestr(val, "close"))
+                    out->close = true;
+                if (strcasestr(val, "keep-alive"))
+                    keep_alive = true;
+            } else if (nlen == 17 && strncasecmp(p, "Transfer-Encoding", nlen) == 0) {
+                chunked = strcasestr(val, "chunked") != NULL;
+            } else if (nlen == 20 && strncasecmp(p, "X-Amz-Function-Error", nlen) == 0) {
+                out->function_error = true;
+            } else if (nlen == 16 && strncasecmp(p, "X-Amz-Log-Result", nlen) == 0) {
+                snprintf(out->log_result, sizeof(out->log_result), "%.*s", (int)vlen, v);
+            }
+        }
+        p = eol;
+    }
+    if (chunked) {
+        snprintf(err, errn, "chunked responses are not supported by invokebench");
+        return -1;
+    }
+    if (http10 && !keep_alive)
+        out->close = true;
+    if (!has_cl) {
+        bool bodyless = out->status < 200 || out->status == 204 || out->status == 304;
+        *cl = bodyless ? 0 : UINT64_MAX;
+        if (!bodyless)
+            out->close = true;
+    }
+    return 0;
+}
+
+/* Reads n body bytes (or up to EOF when n is UINT64_MAX) into dest, or
+ * drops them when dest is NULL; the first bytes also go to snip. */
+static int read_body(struct conn *c, uint64_t n, char *dest, char *snip, size_t snipn,
+                     uint64_t *got_out, char *err, size_t errn)
+{
+    uint64_t got = 0;
+    size_t snipped = 0;
+    while (got < n) {
+        if (c->off < c->len) {
+            size_t take = c->len - c->off;
+            if (take > n - got)
+                take = (size_t)(n - got);
+            if (dest)
+                memcpy(dest + got, c->buf + c->off, take);
+            if (snip && snipped + 1 < snipn) {
+                size_t s = take < snipn - 1 - snipped ? take : snipn - 1 - snipped;
+                memcpy(snip + snipped, c->buf + c->off, s);
+                snipped += s;
+                snip[snipped] = '\0';
+            }
+            c->off += take;
+            got += take;
+            continue;
+        }
+        c->off = c->len = 0;
+        size_t want = n - got > sizeof(c->buf) ? sizeof(c->buf) : (size_t)(n - got);
+        ssize_t r = recv_some(c->fd, c->buf, want);
+        if (r > 0)
+            c->len = (size_t)r;
+        if (r == 0 && n == UINT64_MAX)
+            break;
+        if (r <= 0) {
+            snprintf(err, errn, "reading body (%" PRIu64 " of %" PRIu64 " bytes): %s", got, n,
+                     r == 0 ? "connection closed" : strerror(errno));
+            return -1;
+        }
+    }
+    if (c->off == c->len)
+        c->off = c->len = 0;
+    *got_out = got;
+    return 0;
+}
+
+/*
+ * Sends rq on c (connecting first when c has no connection) and reads the
+ * whole response. A 2xx body that fits in dest_cap goes to dest; any other
+ * body is read and dropped (its start kept in out->snippet). A request on
+ * a reused connection that the server had closed is retried once on a new
+ * one. The connection is closed after a response that says so. Returns 0,
+ * or -1 with the reason in err (the connection is then closed).
+ */
+static int http_roundtrip(struct conn *c, const struct http_req *rq, char *dest, size_t dest_cap,
+                          struct http_resp *out, char *err, size_t errn)
+{
+    char head[2048];
+    int hn;
+    if (rq->body)
+        hn = snprintf(head, sizeof(head),
+                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: invokebench\r\n%s"
+                      "Content-Length: %zu\r\n\r\n",
+                      rq->method, rq->path, rq->host, rq->headers ? rq->headers : "", rq->body_len);
+    else
+        hn = snprintf(head, sizeof(head),
+                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: invokebench\r\n%s\r\n", rq->method,
+                      rq->path, rq->host, rq->headers ? rq->headers : "");
+    if (hn < 0 || (size_t)hn >= sizeof(head)) {
+        snprintf(err, errn, "request head too long");
+        return -1;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool fresh = c->fd < 0;
+        if (fresh && conn_open(c, err, errn))
+            return -1;
+        out->status = 0;
+        out->body_len = 0;
+        out->into_dest = out->close = out->function_error = false;
+        out->log_result[0] = out->snippet[0] = '\0';
+        struct iovec iov[2] = {{head, (size_t)hn}, {(void *)rq->body, rq->body ? rq->body_len : 0}};
+        if (send_all(c->fd, iov, 2)) {
+            int e = errno;
+            conn_close(c);
+            if (!fresh && (e == EPIPE || e == ECONNRESET))
+                continue;
+            snprintf(err, errn, "sending request: %s", strerror(e));
+            return -1;
+        }
+        size_t head_len;
+        uint64_t cl = 0;
+        int rc;
+        do { /* skip interim 1xx responses */
+            rc = read_head(c, &head_len, err, errn);
+            if (rc == IO_STALE && fresh) {
+                snprintf(err, errn, "connection closed before any response");
+                rc = IO_ERR;
+            }
+            if (rc)
+                break;
+            rc = parse_head(c->buf + c->off, head_len, out, &cl, err, errn) ? IO_ERR : IO_OK;
+            c->off += head_len;
+        } while (rc == IO_OK && out->status < 200);
+        if (rc == IO_STALE) {
+            conn_close(c);
+            continue;
+        }
+        if (rc)
+            goto fail;
+        out->into_dest = out->status / 100 == 2 && dest && cl <= dest_cap;
+        bool snip = out->status / 100 != 2;
+        if (read_body(c, cl, out->into_dest ? dest : NULL, snip ? out->snippet : NULL,
+                      sizeof(out->snippet), &out->body_len, err, errn))
+            goto fail;
+        if (out->close)
+            conn_close(c);
+        return 0;
+    }
+    snprintf(err, errn, "connection closed twice before any response");
+    return -1;
+fail:
+    conn_close(c);
+    return -1;
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+struct lat {
+    uint64_t *v;
+    size_t n, cap;
+};
+
+static int lat_add(struct lat *l, uint64_t ns)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4096;
+        if (cap > MAX_LAT_SAMPLES)
+            return -1;
+        uint64_t *v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = ns;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted v. */
+static uint64_t percentile(const uint64_t *v, size_t n, double p)
+{
+    if (!n)
+        return 0;
+    size_t rank = (size_t)(p * (double)n + 0.999999);
+    return v[rank ? rank - 1 : 0];
+}
+
+static void lat_sort(struct lat *l)
+{
+    qsort(l->v, l->n, sizeof(*l->v), cmp_u64);
+}
+
+static const char *fmt_ns(char *b, size_t n, uint64_t ns)
+{
+    if (!ns)
+        snprintf(b, n, "–");
+    else if (ns < 10000)
+        snprintf(b, n, "%.1f µs", (double)ns / 1e3);
+    else if (ns < 10000000)
+        snprintf(b, n, "%.0f µs", (double)ns / 1e3);
+    else if (ns < 10000000000ull)
+        snprintf(b, n, "%.1f ms", (double)ns / 1e6);
+    else
+        snprintf(b, n, "%.2f s", (double)ns / 1e9);
+    return b;
+}
+
+/* "12,345" */
+static const char *fmt_count(char *b, size_t n, double v)
+{
+    char raw[32];
+    snprintf(raw, sizeof(raw), "%.0f", v);
+    size_t len = strlen(raw), o = 0;
+    for (size_t i = 0; i < len && o + 2 < n; i++) {
+        if (i && (len - i) % 3 == 0)
+            b[o++] = ',';
+        b[o++] = raw[i];
+    }
+    b[o] = '\0';
+    return b;
+}
+
+/* ---- CPU and memory from /proc ------------------------------------------ */
+
+/* Where the machine's CPU went over a window, in % of one CPU. */
+struct cpu_use {
+    double server, functions, bench, others, steal;
+};
+
+/* VmRSS in MB (10^6 bytes) and Threads from /proc/PID/status. */
+static int proc_status(pid_t pid, double *rss_mb, long *threads)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int found = 0;
+    while (fgets(line, sizeof(line), f)) {
+        long v;
+        if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+            *rss_mb = (double)v * 1024 / 1e6, found++;
+        else if (sscanf(line, "Threads: %ld", &v) == 1)
+            *threads = v, found++;
+    }
+    fclose(f);
+    return found == 2 ? 0 : -1;
+}
+
+/* utime + stime of pid in clock ticks, and its parent. */
+static int proc_cpu(pid_t pid, unsigned long long *ticks, pid_t *ppid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    int pp;
+    /* After the command: state ppid pgrp session tty tpgid flags minflt
+     * cminflt majflt cmajflt utime stime. */
+    if (!p ||
+        sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &pp, &ut, &st) != 3)
+        return -1;
+    *ticks = ut + st;
+    if (ppid)
+        *ppid = pp;
+    return 0;
+}
+
+/* CPU ticks of the server's children: the function environments (each
+ * runtime is PID 1 of its namespace, a child of the server). */
+static unsigned long long children_ticks(pid_t server)
+{
+    unsigned long long sum = 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        unsigned long long t;
+        pid_t pp;
+        if (*end || pid <= 0)
+            continue;
+        if (proc_cpu((pid_t)pid, &t, &pp) == 0 && pp == server)
+            sum += t;
+    }
+    closedir(d);
+    return sum;
+}
+
+/* A snapshot of the machine's, the server's, its functions' and this
+ * process's CPU time. */
+struct cpu_snap {
+    double busy_s, steal_s, server_s, fn_s, self_s;
+    uint64_t t;
+};
+
+static void cpu_snap(pid_t server, struct cpu_snap *s)
+{
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    unsigned long long v[8] = {0}, srv = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (f) {
+        /* user nice system idle iowait irq softirq steal */
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]) != 8)
+            memset(v, 0, sizeof(v));
+        fclose(f);
+    }
+    s->busy_s = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / hz;
+    s->steal_s = (double)v[7] / hz;
+    s->server_s = server > 0 && proc_cpu(server, &srv, NULL) == 0 ? (double)srv / hz : 0;
+    s->fn_s = server > 0 ? (double)children_ticks(server) / hz : 0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    s->self_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    s->t = now_ns();
+}
+
+/* CPU use between two snapshots, in % of one CPU. Function environments
+ * that ended in between lose their share to "others". */
+static struct cpu_use cpu_between(const struct cpu_snap *a, const struct cpu_snap *b)
+{
+    double secs = (double)(b->t - a->t) / 1e9;
+    struct cpu_use u = {0};
+    if (secs <= 0)
+        return u;
+    double fn = b->fn_s - a->fn_s > 0 ? b->fn_s - a->fn_s : 0;
+    u.server = (b->server_s - a->server_s) / secs * 100;
+    u.functions = fn / secs * 100;
+    u.bench = (b->self_s - a->self_s) / secs * 100;
+    u.others =
+        ((b->busy_s - a->busy_s) - (b->server_s - a->server_s) - fn - (b->self_s - a->self_s)) /
+        secs * 100;
+    if (u.others < 0)
+        u.others = 0;
+    u.steal = (b->steal_s - a->steal_s) / secs * 100;
+    return u;
+}
+
+/* ---- the benchmark's state -------------------------------------------- */
+
+enum fn_kind { FN_C, FN_PY, FN_COUNT };
+
+struct fn {
+    const char *label;  /* in the report */
+    const char *answer; /* what an invoke must return */
+    char name[64];
+    char runtime[32];
+    bool enabled;
+    unsigned revision; /* BENCH_REVISION of the last configuration update */
+};
+
+struct cell {
+    enum fn_kind fn;
+    unsigned clients;
+    uint64_t ops, errors, throttled, new_conns, warmup_errors;
+    double secs;
+    uint64_t p50, p99;
+    struct cpu_use cpu;
+    char first_error[300];
+};
+
+/* A series of sequential invokes with LogType Tail. */
+struct series {
+    uint64_t n, errors, not_cold;
+    uint64_t lat_p50, lat_p99, lat_min, lat_max;
+    uint64_t dur_p50;                    /* REPORT Duration */
+    uint64_t dur_over;                   /* invokes whose Duration exceeded their whole latency */
+    uint64_t init_p50;                   /* REPORT Init Duration (cold starts) */
+    uint64_t overhead_p50, overhead_p99; /* latency − Duration, per invoke */
+    uint64_t update_p50;                 /* UpdateFunctionConfiguration (cold starts) */
+    char first_error[300];
+};
+
+struct floors {
+    uint64_t health_p50, health_p99, health_n, health_conns;
+    uint64_t echo_p50, echo_p99, echo_n;
+};
+
+struct bench {
+    struct options o;
+    unsigned clients[MAX_CLIENT_COUNTS];
+    size_t nclients;
+    char tmp[PATH_MAX - 64], data[PATH_MAX], log[PATH_MAX];
+    char fs_desc[PATH_MAX + 128];
+    pid_t pid;
+    struct sockaddr_in addr;
+    char host[32];
+    size_t bootstrap_size;
+    struct fn fns[FN_COUNT];
+    pthread_barrier_t ready, go;
+    uint64_t deadline;
+    struct floors fl;
+    struct series cold[FN_COUNT], tail[FN_COUNT];
+    struct cell cells[FN_COUNT * MAX_CLIENT_COUNTS];
+    size_t ncells;
+    double rss_mb_end;
+    long threads_end;
+    int died_status; /* wait status of a server that died on its own */
+};
+
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < ' ')
+            *s = ' ';
+}
+
+/* ---- Lambda requests ------------------------------------------------------ */
+
+/* One invoke of f with PAYLOAD; checks the answer is the payload echoed.
+ * 0 (out filled), 1 for a 429 throttle, -1 with err. */
+static int invoke_once(struct bench *b, struct conn *c, const struct fn *f, bool tail,
+                       struct http_resp *out, char *err, size_t errn)
+{
+    char path[160], dest[512];
+    snprintf(path, sizeof(path), "/2015-03-31/functions/%s/invocations", f->name);
+    struct http_req rq = {
+        .method = "POST",
+        .path = path,
+        .host = b->host,
+        .headers = tail ? "Content-Type: application/json\r\nX-Amz-Log-Type: Tail\r\n"
+                        : "Content-Type: application/json\r\n",
+        .body = PAYLOAD,
+        .body_len = sizeof(PAYLOAD) - 1,
+    };
+    if (http_roundtrip(c, &rq, dest, sizeof(dest), out, err, errn))
+        return -1;
+    if (out->status == 429)
+        return 1;
+    if (out->status != 200) {
+        snprintf(err, errn, "HTTP %d %s", out->status, out->snippet);
+        return -1;
+    }
+    if (out->function_error) {
+        snprintf(err, errn, "the function failed (X-Amz-Function-Error): %.*s",
+                 out->into_dest ? (int)out->body_len : 0, dest);
+        return -1;
+    }
+    size_t want = strlen(f->answer);
+    if (!out->into_dest || out->body_len != want || memcmp(dest, f->answer, want) != 0) {
+        snprintf(err, errn, "the response is not the event echoed (%" PRIu64 " bytes: %.*s)",
+                 out->body_len, out->into_dest ? (int)out->body_len : 0, dest);
+        return -1;
+    }
+    return 0;
+}
+
+/* A REPORT field in ns ("Duration: 1.23 ms"), from the base64 log tail. */
+static int report_field(const char *log_b64, const char *field, uint64_t *ns)
+{
+    char log[LOG_RESULT_MAX];
+    if (base64_decode(log_b64, log, sizeof(log)))
+        return -1;
+    const char *r = strstr(log, "REPORT RequestId:");
+    if (!r)
+        return -1;
+    char key[64];
+    snprintf(key, sizeof(key), "\t%s: ", field);
+    const char *p = strstr(r, key);
+    if (!p)
+        return -1;
+    double ms = strtod(p + strlen(key), NULL);
+    *ns = (uint64_t)(ms * 1e6 + 0.5);
+    return 0;
+}
+
+/* A control-plane request; expects status `want`. */
+static int control(struct bench *b, const char *method, const char *path, const struct bytes *body,
+                   int want, char *err, size_t errn)
+{
+    struct conn *c = malloc(sizeof(*c));
+    struct http_resp *resp = malloc(sizeof(*resp));
+    int rc = -1;
+    if (!c || !resp) {
+        snprintf(err, errn, "out of memory");
+        goto out;
+    }
+    conn_init(c, &b->addr);
+    struct http_req rq = {.method = method,
+                          .path = path,
+                          .host = b->host,
+                          .headers = "Content-Type: application/json\r\n",
+                          .body = body->data,
+                          .body_len = body->len};
+    rc = http_roundtrip(c, &rq, NULL, 0, resp, err, errn);
+    conn_close(c);
+    if (!rc && resp->status != want) {
+        snprintf(err, errn, "%s %s: HTTP %d %s", method, path, resp->status, resp->snippet);
+        rc = -1;
+    }
+out:
+    free(c);
+    free(resp);
+    return rc;
+}
+
+static int read_file(const char *path, struct bytes *out, char *err, size_t errn)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || (size_t)st.st_size > MAX_BOOTSTRAP) {
+        snprintf(err, errn, "%s: %s", path,
+                 fd < 0 || errno ? strerror(errno) : "not a regular file under 40 MiB");
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char chunk[65536];
+    ssize_t r;
+    while ((r = read(fd, chunk, sizeof(chunk))) > 0)
+        if (bytes_append(out, chunk, (size_t)r)) {
+            r = -1;
+            break;
+        }
+    close(fd);
+    if (r < 0) {
+        snprintf(err, errn, "%s: cannot read", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* CreateFunction with the zip of entries, MemorySize 1769. */
+static int create_function(struct bench *b, const struct fn *f, const char *handler,
+                           const struct zip_entry *entries, size_t n, char *err, size_t errn)
+{
+    struct bytes zip = {0}, body = {0};
+    int rc = -1;
+    if (zip_stored(entries, n, &zip) ||
+        bytes_printf(&body,
+                     "{\"FunctionName\":\"%s\",\"Runtime\":\"%s\",\"Role\":\"%s\","
+                     "\"Handler\":\"%s\",\"MemorySize\":%d,\"Timeout\":%d,"
+                     "\"Code\":{\"ZipFile\":\"",
+                     f->name, f->runtime, ROLE, handler, MEMORY_MB, FN_TIMEOUT_S) ||
+        base64_append(&body, (const unsigned char *)zip.data, zip.len) ||
+        bytes_append(&body, "\"}}", 3)) {
+        snprintf(err, errn, "out of memory");
+        goto out;
+    }
+    rc = control(b, "POST", "/2015-03-31/functions", &body, 201, err, errn);
+out:
+    free(zip.data);
+    free(body.data);
+    return rc;
+}
+
+/* UpdateFunctionConfiguration with a new BENCH_REVISION: a new revision,
+ * whose next invoke starts a new environment. */
+static int new_revision(struct bench *b, struct fn *f, char *err, size_t errn)
+{
+    char path[160];
+    struct bytes body = {0};
+    snprintf(path, sizeof(path), "/2015-03-31/functions/%s/configuration", f->name);
+    f->revision++;
+    if (bytes_printf(&body, "{\"Environment\":{\"Variables\":{\"BENCH_REVISION\":\"%u\"}}}",
+                     f->revision)) {
+        snprintf(err, errn, "out of memory");
+        return -1;
+    }
+    int rc = control(b, "PUT", path, &body, 200, err, errn);
+    free(body.data);
+    return rc;
+}
+
+/* ---- series: cold starts and overhead ------------------------------------ */
+
+/*
+ * count sequential invokes of f with LogType Tail on one connection; when
+ * cold, each follows a configuration update (not timed) and must report an
+ * Init Duration. Fills s.
+ */
+static int run_series(struct bench *b, struct fn *f, bool cold, long count, struct series *s)
+{
+    struct conn *c = malloc(sizeof(*c));
+    struct http_resp *resp = malloc(sizeof(*resp));
+    struct lat lat = {0}, dur = {0}, over = {0}, init = {0}, upd = {0};
+    char err[300];
+    int rc = -1;
+    memset(s, 0, sizeof(*s));
+    if (!c || !resp)
+        goto out;
+    conn_init(c, &b->addr);
+    for (long i = 0; i < count && !g_stop; i++) {
+        if (cold) {
+            uint64_t u0 = now_ns();
+            if (new_revision(b, f, err, sizeof(err))) {
+                snprintf(s->first_error, sizeof(s->first_error), "%s", err);
+                s->errors++;
+                break;
+            }
+            lat_add(&upd, now_ns() - u0);
+        }
+        uint64_t t0 = now_ns();
+        int r = invoke_once(b, c, f, true, resp, err, sizeof(err));
+        uint64_t t = now_ns() - t0;
+        if (r) {
+            if (r > 0)
+                snprintf(err, sizeof(err), "throttled (429)");
+            if (!s->first_error[0])
+                snprintf(s->first_error, sizeof(s->first_error), "%s", err);
+            s->errors++;
+            continue;
+        }
+        uint64_t d = 0, in = 0;
+        if (report_field(resp->log_result, "Duration", &d)) {
+            if (!s->first_error[0])
+                snprintf(s->first_error, sizeof(s->first_error),
+                         "no REPORT Duration in the "
+                         "log tail");
+            s->errors++;
+            continue;
+        }
+        if (cold && report_field(resp->log_result, "Init Duration", &in) == 0)
+            lat_add(&init, in);
+        else if (cold)
+            s->not_cold++;
+        lat_add(&lat, t);
+        lat_add(&dur, d);
+        lat_add(&over, t > d ? t - d : 0);
+        s->dur_over += d > t;
+    }
+    lat_sort(&lat);
+    lat_sort(&dur);
+    lat_sort(&over);
+    lat_sort(&init);
+    lat_sort(&upd);
+    s->n = lat.n;
+    s->lat_p50 = percentile(lat.v, lat.n, 0.5);
+    s->lat_p99 = percentile(lat.v, lat.n, 0.99);
+    s->lat_min = lat.n ? lat.v[0] : 0;
+    s->lat_max = lat.n ? lat.v[lat.n - 1] : 0;
+    s->dur_p50 = percentile(dur.v, dur.n, 0.5);
+    s->overhead_p50 = percentile(over.v, over.n, 0.5);
+    s->overhead_p99 = percentile(over.v, over.n, 0.99);
+    s->init_p50 = percentile(init.v, init.n, 0.5);
+    s->update_p50 = percentile(upd.v, upd.n, 0.5);
+    one_line(s->first_error);
+    rc = 0;
+out:
+    if (c)
+        conn_close(c);
+    free(c);
+    free(resp);
+    free(lat.v);
+    free(dur.v);
+    free(over.v);
+    free(init.v);
+    free(upd.v);
+    return rc;
+}
+
+/* ---- cells: warm invokes at N clients --------------------------------------- */
+
+struct worker {
+    struct bench *b;
+    const struct fn *f;
+    struct conn *c;
+    struct http_resp resp;
+    struct lat lat;
+    uint64_t ops, errors, throttled, warmup_errors, end;
+    char first_error[300];
+    pthread_t th;
+};
+
+static void worker_error(struct worker *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void worker_error(struct worker *w, const char *fmt, ...)
+{
+    if (w->first_error[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->first_error, sizeof(w->first_error), fmt, ap);
+    va_end(ap);
+    one_line(w->first_error);
+}
+
+/* One client: a warm-up invoke (all clients at once, so that as many
+ * environments exist), then invokes back to back until the deadline. */
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct bench *b = w->b;
+    char err[300];
+    int r = invoke_once(b, w->c, w->f, false, &w->resp, err, sizeof(err));
+    if (r) {
+        w->warmup_errors++;
+        worker_error(w, "warm-up: %s", r > 0 ? "throttled (429)" : err);
+    }
+    pthread_barrier_wait(&b->ready);
+    pthread_barrier_wait(&b->go);
+    unsigned transport_errors = 0;
+    while (!g_stop && now_ns() < b->deadline) {
+        uint64_t t0 = now_ns();
+        r = invoke_once(b, w->c, w->f, false, &w->resp, err, sizeof(err));
+        uint64_t t1 = now_ns();
+        if (r > 0) {
+            w->throttled++;
+            continue;
+        }
+        if (r) {
+            w->errors++;
+            worker_error(w, "%s", err);
+            if (w->c->fd < 0 && ++transport_errors == MAX_TRANSPORT_ERRORS)
+                break;
+            continue;
+        }
+        transport_errors = 0;
+        w->ops++;
+        if (lat_add(&w->lat, t1 - t0))
+            break;
+    }
+    w->end = now_ns();
+    return NULL;
+}
+
+static int run_cell(struct bench *b, enum fn_kind fk, unsigned clients, struct cell *out)
+{
+    const struct fn *f = &b->fns[fk];
+    fprintf(stderr, "invokebench: %s, %u client%s...\n", f->label, clients,
+            clients == 1 ? "" : "s");
+    memset(out, 0, sizeof(*out));
+    out->fn = fk;
+    out->clients = clients;
+    struct worker *w = calloc(clients, sizeof(*w));
+    struct conn *conns = calloc(clients, sizeof(*conns));
+    int rc = -1;
+    if (!w || !conns)
+        goto out;
+    for (unsigned i = 0; i < clients; i++) {
+        w[i] = (struct worker){.b = b, .f = f, .c = &conns[i]};
+        conn_init(&conns[i], &b->addr);
+    }
+    if (pthread_barrier_init(&b->ready, NULL, clients + 1) ||
+        pthread_barrier_init(&b->go, NULL, clients + 1))
+        goto out;
+    b->deadline = UINT64_MAX;
+    unsigned started = 0;
+    for (; started < clients; started++)
+        if (pthread_create(&w[started].th, NULL, worker_main, &w[started]))
+            break;
+    if (started < clients) {
+        /* The barriers can never open: nothing to do but give up loudly. */
+        fprintf(stderr, "invokebench: cannot start %u threads\n", clients);
+        exit(1);
+    }
+    pthread_barrier_wait(&b->ready);
+    struct cpu_snap c0, c1;
+    cpu_snap(b->pid, &c0);
+    uint64_t start = now_ns();
+    b->deadline = start + (uint64_t)(b->o.duration * 1e9);
+    pthread_barrier_wait(&b->go);
+    uint64_t end = start;
+    struct lat all = {0};
+    for (unsigned i = 0; i < clients; i++) {
+        pthread_join(w[i].th, NULL);
+        if (w[i].end > end)
+            end = w[i].end;
+    }
+    cpu_snap(b->pid, &c1);
+    out->cpu = cpu_between(&c0, &c1);
+    pthread_barrier_destroy(&b->ready);
+    pthread_barrier_destroy(&b->go);
+    for (unsigned i = 0; i < clients; i++) {
+        out->ops += w[i].ops;
+        out->errors += w[i].errors;
+        out->throttled += w[i].throttled;
+        out->warmup_errors += w[i].warmup_errors;
+        out->new_conns += conns[i].connects > 0 ? conns[i].connects - 1 : 0;
+        if (!out->first_error[0] && w[i].first_error[0])
+            memcpy(out->first_error, w[i].first_error, sizeof(out->first_error));
+        for (size_t j = 0; j < w[i].lat.n; j++)
+            if (lat_add(&all, w[i].lat.v[j]))
+                break;
+    }
+    out->secs = (double)(end - start) / 1e9;
+    lat_sort(&all);
+    out->p50 = percentile(all.v, all.n, 0.50);
+    out->p99 = percentile(all.v, all.n, 0.99);
+    free(all.v);
+    rc = 0;
+out:
+    for (unsigned i = 0; w && conns && i < clients; i++) {
+        conn_close(&conns[i]);
+        free(w[i].lat.v);
+    }
+    free(w);
+    free(conns);
+    if (rc)
+        fprintf(stderr, "invokebench: out of memory\n");
+    return rc;
+}
+
+/* ---- floors ------------------------------------------------------------- */
+
+/* Sequential GETs of path over one connection for --floor-time. */
+static int floor_http(struct bench *b, const struct sockaddr_in *addr, const char *path,
+                      uint64_t *p50, uint64_t *p99, uint64_t *n, uint64_t *conns)
+{
+    struct conn *c = malloc(sizeof(*c));
+    struct http_resp *resp = malloc(sizeof(*resp));
+    struct lat l = {0};
+    char err[256] = "out of memory", body[4096];
+    int rc = -1;
+    if (!c || !resp)
+        goto out;
+    conn_init(c, addr);
+    if (conn_open(c, err, sizeof(err)))
+        goto out;
+    struct http_req rq = {.method = "GET", .path = path, .host = b->host};
+    uint64_t until = now_ns() + (uint64_t)(b->o.floor_time * 1e9);
+    while (now_ns() < until && l.n < 200000 && !g_stop) {
+        uint64_t t0 = now_ns();
+        if (http_roundtrip(c, &rq, body, sizeof(body), resp, err, sizeof(err)))
+            goto out;
+        if (resp->status != 200) {
+            snprintf(err, sizeof(err), "HTTP %d", resp->status);
+            goto out;
+        }
+        if (lat_add(&l, now_ns() - t0))
+            goto out;
+    }
+    lat_sort(&l);
+    *p50 = percentile(l.v, l.n, 0.5);
+    *p99 = percentile(l.v, l.n, 0.99);
+    *n = l.n;
+    *conns = c->connects;
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "invokebench: floor GET %s: %s\n", path, err);
+    if (c)
+        conn_close(c);
+    free(c);
+    free(resp);
+    free(l.v);
+    return rc;
+}
+
+/* The responder of the bare loopback HTTP floor: answers every request
+ * head on one accepted connection with a fixed response, until EOF. */
+static void *echo_main(void *arg)
+{
+    int lfd = *(int *)arg;
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    char buf[4096];
+    size_t len = 0;
+    for (;;) {
+        char *e = len >= 4 ? memmem(buf, len, "\r\n\r\n", 4) : NULL;
+        if (e) {
+            size_t used = (size_t)(e - buf) + 4;
+            memmove(buf, buf + used, len - used);
+            len -= used;
+            if (send(fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(reply) - 1)
+                break;
+            continue;
+        }
+        if (len == sizeof(buf))
+            break;
+        ssize_t r = recv(fd, buf + len, sizeof(buf) - len, 0);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    return NULL;
+}
+
+static int floor_echo(struct bench *b)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    pthread_t th;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 1) ||
+        getsockname(lfd, (struct sockaddr *)&a, &alen) ||
+        pthread_create(&th, NULL, echo_main, &lfd)) {
+        if (lfd >= 0)
+            close(lfd);
+        return -1;
+    }
+    uint64_t conns;
+    int rc = floor_http(b, &a, "/", &b->fl.echo_p50, &b->fl.echo_p99, &b->fl.echo_n, &conns);
+    if (rc) {
+        /* Unblock accept() if the client never connected. */
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+            close(fd);
+        else if (fd >= 0)
+            close(fd);
+    }
+    pthread_join(th, NULL);
+    close(lfd);
+    return rc;
+}
+
+/* ---- the server --------------------------------------------------------- */
+
+static int free_port(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    int rc = fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+             getsockname(fd, (struct sockaddr *)&a, &alen);
+    if (fd >= 0)
+        close(fd);
+    *port = ntohs(a.sin_port);
+    return rc ? -1 : 0;
+}
+
+static void print_log_tail(const struct bench *b)
+{
+    FILE *f = fopen(b->log, "r");
+    if (!f)
+        return;
+    char line[1024];
+    char ring[10][1024];
+    size_t n = 0;
+    while (fgets(line, sizeof(line), f))
+        snprintf(ring[n++ % 10], sizeof(ring[0]), "%s", line);
+    fclose(f);
+    fprintf(stderr, "invokebench: last lines of the server log:\n");
+    for (size_t i = n > 10 ? n - 10 : 0; i < n; i++)
+        fprintf(stderr, "  %s", ring[i % 10]);
+}
+
+/* Starts `sluice serve` on a free loopback port with its data in b->data
+ * and waits (with a deadline) until it answers /_sluice/health. */
+static int server_start(struct bench *b)
+{
+    uint16_t port;
+    if (free_port(&port)) {
+        fprintf(stderr, "invokebench: no free loopback port: %s\n", strerror(errno));
+        return -1;
+    }
+    b->addr = (struct sockaddr_in){
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    snprintf(b->host, sizeof(b->host), "127.0.0.1:%u", port);
+    int logfd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (logfd < 0) {
+        fprintf(stderr, "invokebench: %s: %s\n", b->log, strerror(errno));
+        return -1;
+    }
+    char *argv[] = {(char *)b->o.sluice,
+                    "serve",
+                    "--listen",
+                    b->host,
+                    "--data-dir",
+                    b->data,
+                    "--auth",
+                    "dev",
+                    NULL};
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(logfd);
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the benchmark */
+        signal(SIGPIPE, SIG_DFL);
+        dup2(logfd, STDOUT_FILENO);
+        dup2(logfd, STDERR_FILENO);
+        execv(argv[0], argv);
+        fprintf(stderr, "invokebench: exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(logfd);
+    b->pid = pid;
+    g_server_pid = pid;
+    struct conn *c = malloc(sizeof(*c));
+    struct http_resp *resp = malloc(sizeof(*resp));
+    int rc = -1;
+    if (!c || !resp)
+        goto out;
+    conn_init(c, &b->addr);
+    uint64_t until = now_ns() + (uint64_t)READY_TIMEOUT_MS * 1000000u;
+    struct http_req rq = {.method = "GET", .path = "/_sluice/health", .host = b->host};
+    while (!g_stop && now_ns() < until) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            b->pid = 0;
+            g_server_pid = 0;
+            fprintf(stderr, "invokebench: the server exited during start-up (%s %d)\n",
+                    WIFSIGNALED(status) ? "signal" : "exit status",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            break;
+        }
+        char err[256], body[512];
+        if (http_roundtrip(c, &rq, body, sizeof(body), resp, err, sizeof(err)) == 0 &&
+            resp->status == 200) {
+            rc = 0;
+            break;
+        }
+        conn_close(c);
+        sleep_ms(10);
+    }
+    conn_close(c);
+out:
+    free(c);
+    free(resp);
+    if (rc) {
+        fprintf(stderr, "invokebench: the server did not become ready\n");
+        print_log_tail(b);
+    }
+    return rc;
+}
+
+/* Whether the server has exited on its own (reaping it if so). */
+static bool server_died(struct bench *b)
+{
+    if (b->pid <= 0 || waitpid(b->pid, &b->died_status, WNOHANG) != b->pid)
+        return false;
+    b->pid = 0;
+    g_server_pid = 0;
+    return true;
+}
+
+/* SIGTERM, then wait; SIGKILL after STOP_TIMEOUT_MS. *ms is how long it
+ * took, *status the wait status. */
+static void server_stop(struct bench *b, double *ms, int *status, bool *killed)
+{
+    *killed = false;
+    *status = 0;
+    *ms = 0;
+    if (b->pid <= 0)
+        return;
+    uint64_t t0 = now_ns();
+    kill(b->pid, SIGTERM);
+    for (;;) {
+        pid_t r = waitpid(b->pid, status, WNOHANG);
+        if (r == b->pid || (r < 0 && errno != EINTR))
+            break;
+        if (now_ns() - t0 > (uint64_t)STOP_TIMEOUT_MS * 1000000u && !*killed) {
+            kill(b->pid, SIGKILL);
+            *killed = true;
+        }
+        sleep_ms(5);
+    }
+    *ms = (double)(now_ns() - t0) / 1e6;
+    b->pid = 0;
+    g_server_pid = 0;
+}
+
+/* ---- the data directory ------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Describes the filesystem dir is on ("ext4 at /, 83 GB free") and
+ * refuses memory-backed ones: function code, logs and the store live there. */
+static int describe_fs(struct bench *b, const char *dir)
+{
+    struct statfs sf;
+    struct statvfs sv;
+    if (statfs(dir, &sf) || statvfs(dir, &sv)) {
+        fprintf(stderr, "invokebench: %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (sf.f_type == 0x01021994 /* tmpfs */ || sf.f_type == 0x858458f6 /* ramfs */) {
+        fprintf(stderr,
+                "invokebench: %s is on a memory filesystem; the store belongs on a disk "
+                "(pick another --dir)\n",
+                dir);
+        return -1;
+    }
+    const char *type = sf.f_type == 0xef53       ? "ext4"
+                       : sf.f_type == 0x58465342 ? "xfs"
+                       : sf.f_type == 0x9123683e ? "btrfs"
+                       : sf.f_type == 0x794c7630 ? "overlayfs"
+                                                 : "disk";
+    snprintf(b->fs_desc, sizeof(b->fs_desc), "%s, %.0f GB free", type,
+             (double)sv.f_bavail * (double)sv.f_frsize / 1e9);
+    return 0;
+}
+
+/* ---- report ------------------------------------------------------------- */
+
+static const char *ratio(char *out, size_t n, uint64_t v, uint64_t floor)
+{
+    if (!v || !floor)
+        snprintf(out, n, "–");
+    else
+        snprintf(out, n, "%.1f×", (double)v / (double)floor);
+    return out;
+}
+
+static const struct cell *find_cell(const struct bench *b, enum fn_kind fk, unsigned clients)
+{
+    for (size_t i = 0; i < b->ncells; i++)
+        if (b->cells[i].fn == fk && b->cells[i].clients == clients)
+            return &b->cells[i];
+    return NULL;
+}
+
+static void print_header(const struct bench *b)
+{
+    struct utsname u;
+    uname(&u);
+    time_t t = time(NULL);
+    char when[64];
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
+    printf("# Sluice invoke benchmark\n\n");
+    printf("- when: %s; host %s (%s %s), %ld CPUs shared by the benchmark, the server and the "
+           "functions\n",
+           when, u.nodename, u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("- server: `%s serve --listen %s --auth dev` (pid %d)\n", b->o.sluice, b->host,
+           (int)b->pid);
+    printf("- data dir: %s (%s)\n", b->data, b->fs_desc);
+    printf("- functions: MemorySize %d (one full core each), Timeout %d s; C: `%s` (%zu bytes) "
+           "as the bootstrap of a provided.al2 function; Python: `%s` on %s\n",
+           MEMORY_MB, FN_TIMEOUT_S, b->o.bootstrap, b->bootstrap_size,
+           "def handler(event, "
+           "context): return event",
+           b->o.python);
+    printf("- every invoke sends `%s` (%zu bytes) through the Invoke API and checks it comes "
+           "back; latencies are per request, send to last byte received\n",
+           PAYLOAD, sizeof(PAYLOAD) - 1);
+    printf("- warm cells: %.1f s each after one warm-up invoke per client; floors %.1f s each; "
+           "%ld cold starts and %ld LogType Tail invokes per function\n\n",
+           b->o.duration, b->o.floor_time, b->o.cold, b->o.tail);
+    fflush(stdout);
+}
+
+static void print_floors(const struct bench *b)
+{
+    const struct floors *f = &b->fl;
+    char p50[32], p99[32];
+    printf("## Floors (same run)\n\n| floor | p50 | p99 | n | note |\n|---|---|---|---|---|\n");
+    printf("| GET /_sluice/health, one client | %s | %s | %" PRIu64
+           " | %s; **the floor**: denominator of the ratios below |\n",
+           fmt_ns(p50, sizeof(p50), f->health_p50), fmt_ns(p99, sizeof(p99), f->health_p99),
+           f->health_n,
+           f->health_conns <= 1 ? "one keep-alive connection, one trip through the front door"
+                                : "**the server closed the connection after every response**");
+    printf("| bare loopback HTTP round trip | %s | %s | %" PRIu64
+           " | keep-alive, to a responder thread in invokebench |\n\n",
+           fmt_ns(p50, sizeof(p50), f->echo_p50), fmt_ns(p99, sizeof(p99), f->echo_p99), f->echo_n);
+    fflush(stdout);
+}
+
+static bool cold_ok(const struct bench *b, enum fn_kind fk)
+{
+    const struct series *s = &b->cold[fk];
+    double budget = fk == FN_C ? BUDGET_NATIVE_COLD_MS : BUDGET_PYTHON_COLD_MS;
+    return s->n && !s->errors && (double)s->lat_p50 / 1e6 <= budget;
+}
+
+static bool warm_ok(const struct bench *b, enum fn_kind fk, const struct cell *c)
+{
+    if (!c || !c->ops || c->errors)
+        return false;
+    if (fk == FN_C)
+        return (double)c->p50 <= BUDGET_NATIVE_WARM_FLOORS * (double)b->fl.health_p50;
+    return (double)c->p50 / 1e6 <= BUDGET_PYTHON_WARM_MS;
+}
+
+static void print_results(const struct bench *b)
+{
+    char a[32], c2[32], d[32], e[32], f2[32];
+    uint64_t floor = b->fl.health_p50;
+
+    printf("## Warm invoke latency, one client\n\n(The 1-client cell of the table further "
+           "down.)\n\n| function | p50 | p99 | p50 / floor | p50 / bare round trip | budget |\n"
+           "|---|---|---|---|---|---|\n");
+    for (int k = 0; k < FN_COUNT; k++) {
+        const struct cell *c = find_cell(b, (enum fn_kind)k, 1);
+        if (!b->fns[k].enabled || !c)
+            continue;
+        char bud[96];
+        if (k == FN_C)
+            snprintf(bud, sizeof(bud), "≤ %.0f× floor (%s): **%s**", BUDGET_NATIVE_WARM_FLOORS,
+                     fmt_ns(a, sizeof(a), (uint64_t)(BUDGET_NATIVE_WARM_FLOORS * (double)floor)),
+                     warm_ok(b, FN_C, c) ? "PASS" : "FAIL");
+        else
+            snprintf(bud, sizeof(bud), "≤ %.0f ms: **%s**", BUDGET_PYTHON_WARM_MS,
+                     warm_ok(b, FN_PY, c) ? "PASS" : "FAIL");
+        printf("| %s | %s | %s | %s | %s | %s |\n", b->fns[k].label, fmt_ns(a, sizeof(a), c->p50),
+               fmt_ns(c2, sizeof(c2), c->p99), ratio(d, sizeof(d), c->p50, floor),
+               ratio(e, sizeof(e), c->p50, b->fl.echo_p50), bud);
+    }
+
+    printf("\n## Platform overhead per invoke\n\nSequential invokes with `LogType: Tail`. "
+           "The handler's time is the `Duration` of each one's REPORT line when that is "
+           "credible (Sluice times it from handing the event to the runtime until the "
+           "runtime's answer arrived: the handler plus the Runtime API's two legs), and the "
+           "overhead is the invoke's latency minus it: the front door, the Lambda API, the "
+           "governor, the hand-offs to and from the engine loop and the log tail. When "
+           "Duration exceeds the whole latency in over 5%% of the invokes it is not credible; "
+           "the handler's time is then taken as ≈ 0 (both handlers echo the event: "
+           "microseconds) and the overhead is the whole latency, Runtime API legs "
+           "included.\n\n"
+           "| function | n | invoke p50 (with Tail) | REPORT Duration p50 | Duration > latency | "
+           "overhead p50 | overhead p99 | overhead / floor | handler time taken as |\n"
+           "|---|---|---|---|---|---|---|---|---|\n");
+    for (int k = 0; k < FN_COUNT; k++) {
+        const struct series *s = &b->tail[k];
+        if (!b->fns[k].enabled)
+            continue;
+        bool credible = s->n && s->dur_over * 20 <= s->n;
+        uint64_t o50 = credible ? s->overhead_p50 : s->lat_p50;
+        uint64_t o99 = credible ? s->overhead_p99 : s->lat_p99;
+        printf("| %s | %" PRIu64 "%s | %s | %s | %" PRIu64 " | %s | %s | %s | %s |\n",
+               b->fns[k].label, s->n, s->errors ? " (with errors)" : "",
+               fmt_ns(a, sizeof(a), s->lat_p50), fmt_ns(c2, sizeof(c2), s->dur_p50), s->dur_over,
+               fmt_ns(d, sizeof(d), o50), fmt_ns(e, sizeof(e), o99),
+               ratio(f2, sizeof(f2), o50, floor),
+               credible ? "REPORT Duration" : "≈ 0 (**REPORT Duration not credible**)");
+    }
+
+    printf("\n## Cold start to first response\n\nEach one: UpdateFunctionConfiguration with a new "
+           "environment variable (untimed), then an invoke with `LogType: Tail`, timed; its "
+           "REPORT must carry an `Init Duration` (the environment was new).\n\n"
+           "| function | n | p50 | min | max | Init Duration p50 | REPORT Duration p50 | "
+           "not cold | budget |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (int k = 0; k < FN_COUNT; k++) {
+        const struct series *s = &b->cold[k];
+        if (!b->fns[k].enabled)
+            continue;
+        double budget = k == FN_C ? BUDGET_NATIVE_COLD_MS : BUDGET_PYTHON_COLD_MS;
+        printf("| %s | %" PRIu64 "%s | %s | %s | %s | %s | %s | %" PRIu64
+               " | ≤ %.0f ms: **%s** |\n",
+               b->fns[k].label, s->n, s->errors ? " (with errors)" : "",
+               fmt_ns(a, sizeof(a), s->lat_p50), fmt_ns(c2, sizeof(c2), s->lat_min),
+               fmt_ns(d, sizeof(d), s->lat_max), fmt_ns(e, sizeof(e), s->init_p50),
+               fmt_ns(f2, sizeof(f2), s->dur_p50), s->not_cold, budget,
+               cold_ok(b, (enum fn_kind)k) ? "PASS" : "FAIL");
+    }
+
+    printf("\n## Warm invokes\n\nEach client keeps one invoke in flight on its own keep-alive "
+           "connection. CPU is in %% of one CPU: the server / the function processes / "
+           "invokebench / every other process on the machine / stolen by the hypervisor.\n\n"
+           "| function | clients | invokes/s | p50 | p99 | p50 / floor | errors | throttled | "
+           "new conns | CPU srv / fn / bench / other / steal |\n"
+           "|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < b->ncells; i++) {
+        const struct cell *c = &b->cells[i];
+        printf("| %s | %u | %s | %s | %s | %s | %" PRIu64 " | %" PRIu64 " | %" PRIu64
+               " | %.0f / %.0f / %.0f / %.0f / %.0f |\n",
+               b->fns[c->fn].label, c->clients,
+               fmt_count(a, sizeof(a), c->secs > 0 ? (double)c->ops / c->secs : 0),
+               fmt_ns(c2, sizeof(c2), c->p50), fmt_ns(d, sizeof(d), c->p99),
+               ratio(e, sizeof(e), c->p50, floor), c->errors + c->warmup_errors, c->throttled,
+               c->new_conns, c->cpu.server, c->cpu.functions, c->cpu.bench, c->cpu.others,
+               c->cpu.steal);
+    }
+    fflush(stdout);
+}
+
+/* The budgets; returns how many failed. */
+static int print_budgets(const struct bench *b)
+{
+    int failed = 0;
+    char a[32], c2[32];
+    printf("\n## Budgets (DESIGN.md)\n\n| budget | measured | result |\n|---|---|---|\n");
+    if (b->fns[FN_C].enabled) {
+        const struct cell *c = find_cell(b, FN_C, 1);
+        bool ok = warm_ok(b, FN_C, c);
+        failed += !ok;
+        char r[32];
+        printf(
+            "| warm invoke, no-op native handler, p50 ≤ %.0f × floor p50 (%s) | %s (%s floor) "
+            "| **%s** |\n",
+            BUDGET_NATIVE_WARM_FLOORS,
+            fmt_ns(a, sizeof(a), (uint64_t)(BUDGET_NATIVE_WARM_FLOORS * (double)b->fl.health_p50)),
+            c ? fmt_ns(c2, sizeof(c2), c->p50) : "not run",
+            ratio(r, sizeof(r), c ? c->p50 : 0, b->fl.health_p50), ok ? "PASS" : "FAIL");
+    }
+    if (b->fns[FN_PY].enabled) {
+        const struct cell *c = find_cell(b, FN_PY, 1);
+        bool ok = warm_ok(b, FN_PY, c);
+        failed += !ok;
+        printf("| warm invoke, Python handler, p50 ≤ %.0f ms | %s | **%s** |\n",
+               BUDGET_PYTHON_WARM_MS, c ? fmt_ns(a, sizeof(a), c->p50) : "not run",
+               ok ? "PASS" : "FAIL");
+    }
+    for (int k = 0; k < FN_COUNT; k++) {
+        if (!b->fns[k].enabled)
+            continue;
+        bool ok = cold_ok(b, (enum fn_kind)k);
+        failed += !ok;
+        printf("| cold start to first response, %s, p50 ≤ %.0f ms | %s | **%s** |\n",
+               k == FN_C ? "native" : "Python",
+               k == FN_C ? BUDGET_NATIVE_COLD_MS : BUDGET_PYTHON_COLD_MS,
+               fmt_ns(a, sizeof(a), b->cold[k].lat_p50), ok ? "PASS" : "FAIL");
+    }
+    return failed;
+}
+
+/* The first error of each part that had one. */
+static void print_errors(const struct bench *b)
+{
+    bool any = false;
+    for (int k = 0; k < FN_COUNT; k++) {
+        const struct series *ss[] = {&b->cold[k], &b->tail[k]};
+        const char *what[] = {"cold starts", "LogType Tail invokes"};
+        for (int i = 0; i < 2; i++) {
+            if (!ss[i]->first_error[0])
+                continue;
+            if (!any)
+                printf("\nFirst error of each part that had one:\n\n");
+            any = true;
+            printf("- %s, %s: %s\n", b->fns[k].label, what[i], ss[i]->first_error);
+        }
+    }
+    for (size_t i = 0; i < b->ncells; i++) {
+        if (!b->cells[i].first_error[0])
+            continue;
+        if (!any)
+            printf("\nFirst error of each part that had one:\n\n");
+        any = true;
+        printf("- %s ×%u: %s\n", b->fns[b->cells[i].fn].label, b->cells[i].clients,
+               b->cells[i].first_error);
+    }
+}
+
+/* Lines of the server log at level warn or error. */
+static void print_log_findings(const struct bench *b)
+{
+    FILE *f = fopen(b->log, "r");
+    if (!f)
+        return;
+    char line[1024];
+    size_t warn = 0, error = 0, shown = 0;
+    while (fgets(line, sizeof(line), f)) {
+        bool w = strstr(line, "level=warn") != NULL, e = strstr(line, "level=error") != NULL;
+        warn += w;
+        error += e;
+        if ((w || e) && shown < 10) {
+            if (!shown++)
+                printf("\nServer log warnings and errors (first 10):\n\n```\n");
+            fputs(line, stdout);
+        }
+    }
+    fclose(f);
+    if (shown)
+        printf("```\n");
+    printf("\nServer log: %zu warning(s), %zu error(s).\n", warn, error);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* The whole run is bounded: past the deadline the server is killed and
+ * the benchmark exits (its temporary directory stays behind). */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "invokebench: over its time limit; killing the server\n";
+    if (g_server_pid > 0)
+        kill((pid_t)g_server_pid, SIGKILL);
+    ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)r;
+    _exit(124);
+}
+
+/* Creates both functions. */
+static int setup_functions(struct bench *b)
+{
+    char err[300];
+    struct bytes boot = {0};
+    int rc = -1;
+    if (read_file(b->o.bootstrap, &boot, err, sizeof(err)))
+        goto out;
+    b->bootstrap_size = boot.len;
+    if (b->fns[FN_C].enabled) {
+        struct zip_entry e = {"bootstrap", boot.data, boot.len, 0755};
+        if (create_function(b, &b->fns[FN_C], "echo", &e, 1, err, sizeof(err)))
+            goto out;
+    }
+    if (b->fns[FN_PY].enabled) {
+        struct zip_entry e = {"app.py", PY_SOURCE, sizeof(PY_SOURCE) - 1, 0644};
+        if (create_function(b, &b->fns[FN_PY], "app.handler", &e, 1, err, sizeof(err)))
+            goto out;
+    }
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "invokebench: CreateFunction: %s\n", err);
+    free(boot.data);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static struct bench bench;
+    struct bench *b = &bench;
+    if (parse_options(&b->o, argc, argv)) {
+        usage(stderr);
+        return 2;
+    }
+    if (parse_list(b->o.clients, b->clients, MAX_CLIENT_COUNTS, &b->nclients)) {
+        fprintf(stderr, "invokebench: bad --clients (1..%d, comma-separated)\n", MAX_CLIENTS);
+        return 2;
+    }
+    if (access(b->o.sluice, X_OK) || access(b->o.bootstrap, R_OK)) {
+        fprintf(stderr, "invokebench: %s: %s\n",
+                access(b->o.sluice, X_OK) ? b->o.sluice : b->o.bootstrap, strerror(errno));
+        return 2;
+    }
+    b->fns[FN_C] = (struct fn){.label = "C (provided.al2)",
+                               .answer = PAYLOAD,
+                               .runtime = "provided.al2",
+                               .name = "invokebench-c"};
+    b->fns[FN_PY] =
+        (struct fn){.label = "Python", .answer = PY_ANSWER, .name = "invokebench-python"};
+    snprintf(b->fns[FN_PY].runtime, sizeof(b->fns[FN_PY].runtime), "%s", b->o.python);
+    for (const char *p = b->o.only; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == 1 && *p == 'c')
+            b->fns[FN_C].enabled = true;
+        else if (n == 6 && strncmp(p, "python", 6) == 0)
+            b->fns[FN_PY].enabled = true;
+        else {
+            fprintf(stderr, "invokebench: --only takes c, python or c,python\n");
+            return 2;
+        }
+        p += n + (p[n] == ',');
+    }
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction al = {.sa_handler = on_alarm};
+    sigemptyset(&al.sa_mask);
+    sigaction(SIGALRM, &al, NULL);
+    /* Generous: cells, series at a worst-case 0.5 s per invoke, floors, start, stop. */
+    alarm((unsigned)(120 + 2 * b->o.floor_time +
+                     (double)(FN_COUNT * b->nclients) * (b->o.duration + 40) +
+                     (double)FN_COUNT * (double)(b->o.cold + b->o.tail) * 0.5));
+
+    if (describe_fs(b, b->o.dir))
+        return 1;
+    snprintf(b->tmp, sizeof(b->tmp), "%s/invokebench.XXXXXX", b->o.dir);
+    if (!mkdtemp(b->tmp)) {
+        fprintf(stderr, "invokebench: mkdtemp in %s: %s\n", b->o.dir, strerror(errno));
+        return 1;
+    }
+    snprintf(b->data, sizeof(b->data), "%.*s/data", (int)sizeof(b->tmp), b->tmp);
+    snprintf(b->log, sizeof(b->log), "%.*s/server.log", (int)sizeof(b->tmp), b->tmp);
+    int status = 1, failed = 0;
+
+    if (server_start(b))
+        goto out;
+    fprintf(stderr, "invokebench: floors...\n");
+    if (floor_http(b, &b->addr, "/_sluice/health", &b->fl.health_p50, &b->fl.health_p99,
+                   &b->fl.health_n, &b->fl.health_conns) ||
+        floor_echo(b))
+        goto out;
+    if (setup_functions(b))
+        goto out;
+    print_header(b);
+    print_floors(b);
+
+    for (int k = 0; k < FN_COUNT && !g_stop; k++) {
+        struct fn *f = &b->fns[k];
+        if (!f->enabled)
+            continue;
+        fprintf(stderr, "invokebench: %s: %ld cold starts...\n", f->label, b->o.cold);
+        if (run_series(b, f, true, b->o.cold, &b->cold[k]))
+            goto out;
+        fprintf(stderr, "invokebench: %s: %ld invokes with LogType Tail...\n", f->label, b->o.tail);
+        if (run_series(b, f, false, b->o.tail, &b->tail[k]))
+            goto out;
+        for (size_t i = 0; i < b->nclients && !g_stop; i++) {
+            if (run_cell(b, (enum fn_kind)k, b->clients[i], &b->cells[b->ncells]))
+                goto out;
+            b->ncells++;
+            if (server_died(b)) {
+                printf("\n**The server died during %s ×%u (%s %d); the run stops here.**\n",
+                       f->label, b->clients[i],
+                       WIFSIGNALED(b->died_status) ? "signal" : "exit status",
+                       WIFSIGNALED(b->died_status) ? WTERMSIG(b->died_status)
+                                                   : WEXITSTATUS(b->died_status));
+                print_results(b);
+                print_errors(b);
+                print_log_findings(b);
+                goto out;
+            }
+        }
+    }
+    print_results(b);
+    print_errors(b);
+    if (proc_status(b->pid, &b->rss_mb_end, &b->threads_end) == 0)
+        printf("\nServer after the run: RSS %.1f MB, %ld threads (idle environments are kept "
+               "warm for `--idle-reap`).\n",
+               b->rss_mb_end, b->threads_end);
+    failed = print_budgets(b);
+    if (g_stop)
+        printf("\n**Interrupted: the results above are partial.**\n");
+    status = g_stop ? 130 : 0;
+out:;
+    double stop_ms;
+    int wstatus;
+    bool killed;
+    bool had_server = b->pid > 0;
+    server_stop(b, &stop_ms, &wstatus, &killed);
+    if (had_server) {
+        printf("\nServer stopped by SIGTERM in %.0f ms: %s", stop_ms,
+               killed               ? "**did not exit; killed with SIGKILL**"
+               : WIFEXITED(wstatus) ? (WEXITSTATUS(wstatus) ? "exited with an error" : "exit 0")
+                                    : "**killed by a signal**");
+        if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus))
+            printf(" (status %d)", WEXITSTATUS(wstatus));
+        else if (WIFSIGNALED(wstatus))
+            printf(" (signal %d)", WTERMSIG(wstatus));
+        printf(".\n");
+        print_log_findings(b);
+    }
+    if (b->o.keep)
+        printf("\nKept %s (data and server.log).\n", b->tmp);
+    else
+        nftw(b->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (status == 0 && failed && b->o.strict)
+        status = 3;
+    return status;
+}
