@@ -22,6 +22,7 @@
 #include "services/frontdoor.h"
 #include "services/lambda/lambda.h"
 #include "services/logs/logs.h"
+#include "services/s3/s3.h"
 #include "store/store.h"
 
 struct options {
@@ -216,6 +217,7 @@ static int serve(int argc, char **argv)
     struct sl_runtime *runtime = NULL;
     struct sl_lambda *lambda = NULL;
     struct sl_logs *logs = NULL;
+    struct sl_s3 *s3 = NULL;
     int status = 1;
     if (o.credentials && sl_credentials_load(&creds, o.credentials, &err)) {
         sl_error("main", "%s", err.msg);
@@ -231,6 +233,10 @@ static int serve(int argc, char **argv)
     }
     if (sl_logs_new(&logs, store, 0, &err)) {
         sl_error("main", "%s", err.msg);
+        goto out;
+    }
+    if (sl_s3_new(&s3)) {
+        sl_error("main", "out of memory");
         goto out;
     }
     if (sl_loop_new(&loop, &err)) {
@@ -260,7 +266,8 @@ static int serve(int argc, char **argv)
                          .data_dir = o.data_dir,
                          .started = time(NULL),
                          .account_concurrency = (unsigned)concurrency,
-                         .lambda = lambda};
+                         .lambda = lambda,
+                         .s3 = s3};
     struct sl_frontdoor door = {.app = &app, .auth = auth, .creds = &creds};
     struct sl_http_handler handler;
     sl_frontdoor_handler(&door, &handler);
@@ -275,7 +282,11 @@ static int serve(int argc, char **argv)
     while (sigwait(&sigs, &sig) != 0) {
     }
     sl_info("main", "signal %d: shutting down (grace %.1f s)", sig, grace);
-    sl_http_server_stop(server, (unsigned)(grace * 1000));
+    /* In-flight requests get the grace period; invocations still running
+     * after it are ended, so that their requests' threads can finish. */
+    sl_http_server_quiesce(server, (unsigned)(grace * 1000));
+    sl_runtime_shutdown(runtime);
+    sl_http_server_stop(server, 0);
     server = NULL;
     status = 0;
 out:
@@ -283,6 +294,7 @@ out:
     sl_runtime_free(runtime); /* first: it is what calls the log sink */
     sl_lambda_free(lambda);
     sl_loop_free(loop);
+    sl_s3_free(s3);
     sl_logs_free(logs);
     sl_store_close(store);
     sl_credentials_free(&creds);

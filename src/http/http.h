@@ -87,8 +87,11 @@ int sl_http_server_start(struct sl_http_server **out, const struct sl_http_confi
                          const struct sl_http_handler *h, struct sl_err *err);
 /* The port bound (useful with port 0). */
 uint16_t sl_http_server_port(const struct sl_http_server *s);
-/* Stops accepting, gives in-flight requests up to grace_ms, then stops and
- * frees. NULL ok. */
+/* Stops accepting and gives in-flight requests up to grace_ms to finish.
+ * What still blocks a request past that must be released before
+ * sl_http_server_stop(), which waits for every request's thread. */
+void sl_http_server_quiesce(struct sl_http_server *s, unsigned grace_ms);
+/* Quiesces (if not done), then stops and frees. NULL ok. */
 void sl_http_server_stop(struct sl_http_server *s, unsigned grace_ms);
 
 /* Request accessors. Names are case-insensitive; NULL when absent. */

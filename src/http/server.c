@@ -28,6 +28,7 @@ struct sl_http_server {
     pthread_mutex_t lock;
     pthread_cond_t idle;
     unsigned inflight;
+    bool quiesced;
 };
 
 struct request {
@@ -411,10 +412,11 @@ uint16_t sl_http_server_port(const struct sl_http_server *s)
     return s->port;
 }
 
-void sl_http_server_stop(struct sl_http_server *s, unsigned grace_ms)
+void sl_http_server_quiesce(struct sl_http_server *s, unsigned grace_ms)
 {
-    if (!s)
+    if (!s || s->quiesced)
         return;
+    s->quiesced = true;
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
@@ -436,6 +438,13 @@ void sl_http_server_stop(struct sl_http_server *s, unsigned grace_ms)
     if (left)
         sl_warn("http", "stopping with %u request(s) still in flight after %u ms", left,
                 grace_ms);
+}
+
+void sl_http_server_stop(struct sl_http_server *s, unsigned grace_ms)
+{
+    if (!s)
+        return;
+    sl_http_server_quiesce(s, grace_ms);
     MHD_stop_daemon(s->daemon);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->idle);

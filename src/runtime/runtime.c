@@ -89,6 +89,7 @@ struct env {
     struct sl_buf init_error_body;
     struct sl_timer *timer;
     struct sl_timer *pump_timer; /* more libmicrohttpd work, due at once */
+    int64_t bound_ms;            /* when the current call was bound to it */
     char stream[96];
     struct sl_sandbox sb;
     char scratch[1100]; /* the environment's directory: its root and /tmp */
@@ -102,6 +103,7 @@ struct sl_runtime {
     struct env *envs;
     unsigned account_active;
     bool isolate; /* namespaces work here */
+    bool closed;  /* shut down: calls fail at once */
     char node_version[32]; /* the machine's node, "20.20.2"; "" when none */
 };
 
@@ -343,7 +345,8 @@ static void on_call_timeout(struct sl_loop *l, void *arg)
     sl_time_iso8601_ms(sl_time_now_ms(), ts, sizeof(ts));
     double secs = (double)(sl_loop_now_ms() - c->start_ms) / 1000.0;
     if (!c->delivered)
-        secs = (double)(sl_loop_now_ms() - e->spawned_ms) / 1000.0;
+        secs = (double)(sl_loop_now_ms() - (e->state == ENV_INIT ? e->spawned_ms : e->bound_ms)) /
+               1000.0;
     env_logf(e, "%s %s Task timed out after %.2f seconds", ts, c->inv->request_id, secs);
     call_fail(c, "Sandbox.Timedout", "RequestId: %s Error: Task timed out after %.2f seconds",
               c->inv->request_id, secs);
@@ -1096,6 +1099,12 @@ static void start_call(struct sl_loop *l, void *arg)
     (void)l;
     struct call *c = arg;
     struct sl_runtime *rt = c->rt;
+    if (rt->closed) {
+        call_fail(c, "Runtime.Unknown", "RequestId: %s Error: Sluice is shutting down",
+                  c->inv->request_id);
+        call_wake(c);
+        return;
+    }
     struct fn_state *fs = fn_state(rt, c->fn.key, true);
     if (!fs) {
         snprintf(c->inv->message, sizeof(c->inv->message), "out of memory");
@@ -1120,6 +1129,13 @@ static void start_call(struct sl_loop *l, void *arg)
         env_set_state(e, ENV_BUSY);
         e->call = c;
         c->env = e;
+        /* Until the runtime asks for it, the call's own timeout bounds the
+         * wait (a runtime that never calls /next again must not hold it). */
+        e->timer = sl_loop_timer(rt->cfg.loop,
+                                 sl_loop_now_ms() + (int64_t)(c->fn.timeout_s ? c->fn.timeout_s : 3) *
+                                                        1000,
+                                 on_call_timeout, e);
+        e->bound_ms = sl_loop_now_ms();
         env_deliver(e);
         return;
     }
@@ -1267,6 +1283,7 @@ static void shutdown_all(struct sl_loop *l, void *arg)
 {
     (void)l;
     struct sl_runtime *rt = arg;
+    rt->closed = true;
     while (rt->envs) {
         struct env *e = rt->envs;
         if (e->call) {
@@ -1283,11 +1300,18 @@ static void shutdown_all(struct sl_loop *l, void *arg)
     }
 }
 
+void sl_runtime_shutdown(struct sl_runtime *rt)
+{
+    if (!rt || rt->closed)
+        return;
+    sl_loop_call(rt->cfg.loop, shutdown_all, rt);
+}
+
 void sl_runtime_free(struct sl_runtime *rt)
 {
     if (!rt)
         return;
-    sl_loop_call(rt->cfg.loop, shutdown_all, rt);
+    sl_runtime_shutdown(rt);
     while (rt->fns) {
         struct fn_state *f = rt->fns;
         rt->fns = f->next;

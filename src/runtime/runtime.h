@@ -83,7 +83,11 @@ struct sl_invocation {
 
 int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
                    struct sl_err *err);
-/* Kills every environment and frees everything. NULL ok. */
+/* Kills every environment and fails every call in flight; later calls
+ * fail at once. For shutdown, before the threads that wait on calls are
+ * joined. */
+void sl_runtime_shutdown(struct sl_runtime *rt);
+/* Shuts down (if not done) and frees everything. NULL ok. */
 void sl_runtime_free(struct sl_runtime *rt);
 
 /* Initialises inv's buffers; release them with sl_invocation_close(). */

@@ -26,6 +26,7 @@ struct sl_app {
     time_t started;
     unsigned account_concurrency; /* Lambda's account concurrency limit */
     struct sl_lambda *lambda;     /* the Lambda service's state */
+    struct sl_s3 *s3;             /* the S3 service's state */
 };
 
 struct sl_svc_request {

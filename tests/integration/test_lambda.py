@@ -634,3 +634,63 @@ def test_python_version_fallback_warns(lam):
     assert "FunctionError" not in r
     log = base64.b64decode(r["LogResult"]).decode()
     assert f"WARNING: {missing} is not installed here" in log
+
+
+def test_shutdown_with_a_running_invocation(fresh_server):
+    """SIGTERM while a function runs: the invocation gets the grace period,
+    then ends, and the server exits 0 promptly instead of waiting for it."""
+    import signal
+    import threading
+    import urllib.request
+    from conftest import wait_until
+    srv = fresh_server(["--shutdown-grace", "1"]).start()
+    lam = lambda_client(srv.endpoint)
+    name = create_py(lam, "import time\ndef handler(e, c):\n    time.sleep(60)\n    return 1\n",
+                     Timeout=120)
+    done = []
+
+    def call():
+        try:
+            r = lam.invoke(FunctionName=name, Payload=b"{}")
+            done.append(json.loads(r["Payload"].read()))
+        except Exception as e:  # the connection may be closed instead
+            done.append(repr(e))
+    t = threading.Thread(target=call)
+    t.start()
+
+    def running():
+        with urllib.request.urlopen(srv.endpoint + "/_sluice/metrics") as r:
+            return any(l.startswith("sluice_lambda_concurrent_executions{") and
+                       f'"{name}"' in l and l.endswith(" 1") for l in r.read().decode().splitlines())
+    wait_until(running, timeout=30, what="the invocation to be running")
+    start = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(timeout=20) == 0
+    assert time.monotonic() - start < 10
+    t.join(timeout=20)
+    assert done and ("Sluice is shutting down" in str(done[0]) or "Error" in str(done[0]))
+
+
+STUCK_BOOTSTRAP = r"""#!/bin/bash
+# Answers one event, then never asks for another.
+H="$(mktemp)"
+curl -sS -D "$H" -o /dev/null "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next"
+ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$H" | tr -d '[:space:]' | cut -d: -f2)
+curl -sS "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$ID/response" -d '"first"' >/dev/null
+exec sleep 3600
+"""
+
+
+def test_runtime_that_stops_asking(lam):
+    """A runtime that answers and then never calls /next again does not hold
+    the next invoke forever: it times out (Sandbox.Timedout) and the
+    environment is replaced."""
+    name = fname("stuck")
+    lam.create_function(FunctionName=name, Runtime="provided.al2", Role=ROLE, Handler="x",
+                        Timeout=2, Code={"ZipFile": make_zip({"bootstrap": (STUCK_BOOTSTRAP, 0o755)})})
+    assert invoke(lam, name)[1] == "first"
+    start = time.monotonic()
+    r, out = invoke(lam, name)
+    assert time.monotonic() - start < 10
+    assert r["FunctionError"] == "Unhandled" and out["errorType"] == "Sandbox.Timedout"
+    assert invoke(lam, name)[1] == "first"  # a fresh environment

@@ -5,6 +5,7 @@
 #include "services/s3/internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,29 +315,126 @@ void s3_take_xml(struct s3_req *s, void (*finish)(struct s3_req *s))
 
 /* ---- buckets --------------------------------------------------------- */
 
+/* ---- the bucket cache ------------------------------------------------- */
+
+/*
+ * Buckets rarely change and nearly every request checks one, so their
+ * owner and region are cached (direct-mapped by name). The cache only
+ * answers the early checks: every write still checks the bucket inside its
+ * transaction. A deletion bumps the generation, so that a lookup which
+ * read the store before it cannot put the deleted bucket back.
+ */
+#define BUCKET_CACHE 256
+
+struct bucket_entry {
+    char name[64], owner[16], region[64];
+    bool valid;
+};
+
+struct sl_s3 {
+    pthread_mutex_t mu;
+    uint64_t gen;
+    struct bucket_entry cache[BUCKET_CACHE];
+};
+
+int sl_s3_new(struct sl_s3 **out)
+{
+    struct sl_s3 *s = calloc(1, sizeof(*s));
+    if (!s)
+        return SL_ENOMEM;
+    pthread_mutex_init(&s->mu, NULL);
+    *out = s;
+    return 0;
+}
+
+void sl_s3_free(struct sl_s3 *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static size_t bucket_slot(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h % BUCKET_CACHE;
+}
+
+static bool cache_get(struct sl_s3 *c, const char *name, struct bucket_entry *out, uint64_t *gen)
+{
+    if (!c)
+        return false;
+    pthread_mutex_lock(&c->mu);
+    struct bucket_entry *e = &c->cache[bucket_slot(name)];
+    bool hit = e->valid && strcmp(e->name, name) == 0;
+    if (hit)
+        *out = *e;
+    *gen = c->gen;
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+static void cache_put(struct sl_s3 *c, const char *name, const char *owner, const char *region,
+                      uint64_t gen)
+{
+    if (!c || strlen(name) >= sizeof(c->cache[0].name))
+        return;
+    pthread_mutex_lock(&c->mu);
+    if (gen == c->gen) {
+        struct bucket_entry *e = &c->cache[bucket_slot(name)];
+        snprintf(e->name, sizeof(e->name), "%s", name);
+        snprintf(e->owner, sizeof(e->owner), "%s", owner);
+        snprintf(e->region, sizeof(e->region), "%s", region);
+        e->valid = true;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void cache_forget(struct sl_s3 *c, const char *name)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->gen++;
+    struct bucket_entry *e = &c->cache[bucket_slot(name)];
+    if (e->valid && strcmp(e->name, name) == 0)
+        e->valid = false;
+    pthread_mutex_unlock(&c->mu);
+}
+
 int s3_bucket_access(struct s3_req *s, const char *bucket, char *region, size_t rcap)
 {
-    struct sl_item it;
-    int rc = sl_kv_get(s->q->app->store, S3_NS_BUCKETS, "", bucket, &it);
-    if (rc == SL_ENOTFOUND) {
-        const char *extra[] = {"BucketName", bucket, NULL};
-        sl_svc_error(s->q, 404, "NoSuchBucket", extra, "The specified bucket does not exist");
-        return rc;
-    }
-    if (rc) {
-        s3_internal(s, NULL);
-        return rc;
-    }
-    json_t *v = json_loadb(it.val, it.val_len, 0, NULL);
-    const char *owner = json_string_value(json_object_get(v, "owner"));
-    bool mine = owner && strcmp(owner, s->q->account) == 0;
-    if (region) {
+    struct sl_s3 *cache = s->q->app->s3;
+    struct bucket_entry b;
+    uint64_t gen = 0;
+    if (!cache_get(cache, bucket, &b, &gen)) {
+        struct sl_item it;
+        int rc = sl_kv_get(s->q->app->store, S3_NS_BUCKETS, "", bucket, &it);
+        if (rc == SL_ENOTFOUND) {
+            const char *extra[] = {"BucketName", bucket, NULL};
+            sl_svc_error(s->q, 404, "NoSuchBucket", extra, "The specified bucket does not exist");
+            return rc;
+        }
+        if (rc) {
+            s3_internal(s, NULL);
+            return rc;
+        }
+        json_t *v = json_loadb(it.val, it.val_len, 0, NULL);
+        const char *owner = json_string_value(json_object_get(v, "owner"));
         const char *r = json_string_value(json_object_get(v, "region"));
-        snprintf(region, rcap, "%s", r ? r : "us-east-1");
+        snprintf(b.name, sizeof(b.name), "%s", bucket);
+        snprintf(b.owner, sizeof(b.owner), "%s", owner ? owner : "");
+        snprintf(b.region, sizeof(b.region), "%s", r ? r : "us-east-1");
+        json_decref(v);
+        sl_item_free(&it);
+        cache_put(cache, bucket, b.owner, b.region, gen);
     }
-    json_decref(v);
-    sl_item_free(&it);
-    if (!mine) {
+    if (region)
+        snprintf(region, rcap, "%s", b.region);
+    if (strcmp(b.owner, s->q->account) != 0) {
         s3_error(s, 403, "AccessDenied", "Access Denied");
         return SL_EAUTH;
     }
@@ -516,6 +614,7 @@ void s3_delete_bucket(struct s3_req *s)
     struct bucket_delete d = {s->bucket};
     struct sl_err err = {0};
     int rc = sl_store_write(s->q->app->store, delete_bucket_txn, &d, &err);
+    cache_forget(s->q->app->s3, s->bucket);
     if (rc == SL_ECONDITION) {
         s3_error(s, 409, "BucketNotEmpty", "The bucket you tried to delete is not empty");
         return;

@@ -8,6 +8,11 @@
 
 #include "services/service.h"
 
+/* The service's state (its cache of buckets). */
+struct sl_s3;
+int sl_s3_new(struct sl_s3 **out);
+void sl_s3_free(struct sl_s3 *s);
+
 /* The service's entry point for a routed request. */
 void sl_s3_begin(struct sl_svc_request *q);
 
