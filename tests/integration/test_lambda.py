@@ -694,3 +694,24 @@ def test_runtime_that_stops_asking(lam):
     assert time.monotonic() - start < 10
     assert r["FunctionError"] == "Unhandled" and out["errorType"] == "Sandbox.Timedout"
     assert invoke(lam, name)[1] == "first"  # a fresh environment
+
+
+def test_functions_survive_kill9(fresh_server):
+    """Acknowledged means durable: functions created (and updated) before a
+    kill -9 are there after a restart, code and configuration, and run."""
+    srv = fresh_server().start()
+    lam = lambda_client(srv.endpoint)
+    names = []
+    for i in range(5):
+        name = create_py(lam, f"def handler(e, c):\n    return {i}\n")
+        names.append(name)
+    lam.update_function_configuration(FunctionName=names[0], Timeout=11)
+    lam.put_function_concurrency(FunctionName=names[1], ReservedConcurrentExecutions=7)
+    srv.kill9()
+    srv.start()
+    lam = lambda_client(srv.endpoint)
+    for i, name in enumerate(names):
+        assert invoke(lam, name)[1] == i
+    assert lam.get_function_configuration(FunctionName=names[0])["Timeout"] == 11
+    assert lam.get_function_concurrency(FunctionName=names[1])["ReservedConcurrentExecutions"] == 7
+    assert srv.stop() == 0
