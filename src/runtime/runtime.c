@@ -523,17 +523,20 @@ static enum MHD_Result rapi_access(void *cls, struct MHD_Connection *con, const 
             e->next_con = NULL;
             return send_next(e, con);
         }
-        if (e->call && e->call->delivered) {
-            /* /next while a call is open: the runtime gave up on it. */
-            call_fail(e->call, "Runtime.Unknown", "RequestId: %s Error: the runtime asked for "
-                                                  "the next event without answering this one",
-                      e->call->inv->request_id);
-            env_end_call(e, false);
-        }
+        if (e->call && e->call->delivered)
+            /* /next while an event is out and unanswered: refused, and the
+             * event stays with the runtime (its timeout still holds). */
+            return send_error(con, 403, "InvalidStateTransition",
+                              "State transition failed: the current event has no response yet.");
         if (e->state == ENV_IDLE && !e->timer)
             e->timer = sl_loop_timer(e->rt->cfg.loop,
                                      sl_loop_now_ms() + (int64_t)e->rt->cfg.idle_reap_s * 1000,
                                      on_idle_timeout, e);
+        if (e->next_con)
+            /* One runtime, one /next at a time (a second would be left
+             * suspended, and libmicrohttpd cannot stop with it). */
+            return send_error(con, 403, "InvalidStateTransition",
+                              "State transition failed: a /next request is already waiting.");
         q->suspended = true;
         e->next_con = con;
         MHD_suspend_connection(con);
@@ -778,6 +781,7 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
     close(fd);
     e->pidfd = -1;
     e->sb.pidfd = -1;
+    e->pid = -1; /* reaped: its number may be reused, never signal it again */
     /* Whatever it wrote last is still in the pipes. */
     drain_output(e);
     char why[96];
@@ -926,8 +930,11 @@ static void free_strv(char **v)
 static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
 {
     struct env *e = calloc(1, sizeof(*e));
-    if (!e)
+    if (!e) {
+        call_fail(c, "Runtime.Unknown", "RequestId: %s Error: out of memory", c->inv->request_id);
+        call_wake(c);
         return SL_ENOMEM;
+    }
     e->rt = rt;
     e->fs = fs;
     e->fn = c->fn;

@@ -323,8 +323,11 @@ static int child_setup(struct plan *p)
             }
             if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL))
                 return 10 + i;
-            if (m->ro && mount(NULL, m->dst, NULL,
-                               MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL))
+            unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (m->ro ? MS_RDONLY : 0);
+            /* Device nodes are bound as they are; everything else gets nodev. */
+            if (strncmp(m->src, "/dev/", 5) != 0)
+                flags |= MS_NODEV;
+            if (mount(NULL, m->dst, NULL, flags, NULL))
                 return 50 + i;
         }
         for (int i = 0; i < p->nlinks; i++)
@@ -357,6 +360,8 @@ static int child_setup(struct plan *p)
                   syscall(SYS_setresgid, NOBODY, NOBODY, NOBODY) ||
                   syscall(SYS_setresuid, NOBODY, NOBODY, NOBODY)))
         return 9;
+    /* A change of credentials clears the parent-death signal: set it again. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     /* After the user change: RLIMIT_NPROC counts that user's processes. */
     setrlimit(RLIMIT_NPROC, &p->nproc);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
@@ -496,14 +501,8 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
         .exit_signal = SIGCHLD,
     };
     long pid = syscall(SYS_clone3, &ca, sizeof(ca));
-    if (pid < 0 && p->ns) {
-        /* Namespaces refused: run without them. */
-        sl_strlcat(sb->missing, "namespaces ", sizeof(sb->missing));
-        p->ns = false;
-        p->workdir = spec->code_dir;
-        ca.flags = CLONE_PIDFD;
-        pid = syscall(SYS_clone3, &ca, sizeof(ca));
-    }
+    /* Namespaces refused now although the start-up probe had them (a
+     * limit reached): fail rather than run the function unconfined. */
     if (pid == 0) {
         close(sync[1]);
         int step = child_setup(p);

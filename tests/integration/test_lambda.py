@@ -88,9 +88,16 @@ def test_create_get_list_update_delete(lam):
     got = lam.get_function(FunctionName=name)
     assert got["Configuration"]["Environment"] == {"Variables": {"AB": "1"}}
     assert got["Tags"] == {"team": "data"}
+    import urllib.error
     import urllib.request
     with urllib.request.urlopen(got["Code"]["Location"]) as r:
         assert r.read() == code
+    # Only the signed URL serves it: not the bare path, nor a forged one.
+    bare = got["Code"]["Location"].split("?")[0]
+    for url in (bare, bare + "?Expires=9999999999&Signature=" + "0" * 64):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url)
+        assert e.value.code == 403
     names = [f["FunctionName"] for p in lam.get_paginator("list_functions").paginate()
              for f in p["Functions"]]
     assert name in names
@@ -715,3 +722,39 @@ def test_functions_survive_kill9(fresh_server):
     assert lam.get_function_configuration(FunctionName=names[0])["Timeout"] == 11
     assert lam.get_function_concurrency(FunctionName=names[1])["ReservedConcurrentExecutions"] == 7
     assert srv.stop() == 0
+
+
+TWO_NEXT_BOOTSTRAP = r"""#!/bin/bash
+# Asks for the next event twice at once: one request may wait, the other
+# is refused; the event goes to the one that waits.
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  A="$(mktemp)"; B="$(mktemp)"
+  curl -sS -D "$A.h" -o "$A" "$API/invocation/next" & P1=$!
+  curl -sS -D "$B.h" -o "$B" "$API/invocation/next" & P2=$!
+  wait $P1 $P2
+  for F in "$A" "$B"; do
+    if grep -q "200 OK" "$F.h"; then
+      ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$F.h" | tr -d '[:space:]' | cut -d: -f2)
+      OTHER=$([ "$F" = "$A" ] && echo "$B.h" || echo "$A.h")
+      CODE=$(head -1 "$OTHER" | cut -d' ' -f2)
+      curl -sS "$API/invocation/$ID/response" -d "\"other got $CODE\"" >/dev/null
+    fi
+  done
+done
+"""
+
+
+def test_two_waiting_next_requests(lam):
+    """A runtime that asks for /next twice at once gets one answer and one
+    403, and ending its environment afterwards is clean (no stuck request)."""
+    name = fname("twonext")
+    lam.create_function(FunctionName=name, Runtime="provided.al2", Role=ROLE, Handler="x",
+                        Timeout=5,
+                        Code={"ZipFile": make_zip({"bootstrap": (TWO_NEXT_BOOTSTRAP, 0o755)})})
+    r, out = invoke(lam, name)
+    assert "FunctionError" not in r and out == "other got 403"
+    # A new revision ends the old environment, which has a /next waiting.
+    lam.update_function_configuration(FunctionName=name, Timeout=6)
+    r, out = invoke(lam, name)
+    assert out == "other got 403"

@@ -145,6 +145,21 @@ static void test_refuses_escapes(void **state)
     refuse(link_out, 1, "link out of the package");
     const struct entry link_abs[] = {{"l", "/etc/passwd", 0120777}};
     refuse(link_abs, 1, "absolute link");
+    /* A chain of links, each harmless as text: x/y -> .., x/l -> y/.., then
+     * a file through x/l would land outside. */
+    const struct entry chain[] = {
+        {"x/y", "..", 0120777}, {"x/l", "y/..", 0120777}, {"x/l/PWNED", "boom", 0}};
+    char *zip, out[4096];
+    size_t len = build_zip(chain, 3, &zip);
+    struct sl_err err = {0};
+    int rc = unpack(zip, len, out, sizeof(out), &err);
+    free(zip);
+    assert_int_not_equal(rc, 0);
+    char outside[800];
+    snprintf(outside, sizeof(outside), "%s/PWNED", dir);
+    assert_int_equal(access(outside, F_OK), -1);
+    const struct entry nested[] = {{"a", "b", 0120777}, {"a/c", "d", 0120777}};
+    refuse(nested, 2, "a link under a link");
 }
 
 static void test_refuses_garbage(void **state)

@@ -666,10 +666,9 @@ static void op_get(struct lreq *l)
     json_t *cfg;
     if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
         return;
-    const char *host = sl_http_header(l->q->http, "Host");
     char url[1024];
-    snprintf(url, sizeof(url), "http://%s/_sluice/lambda/code/%s/%s/%s",
-             host ? host : "127.0.0.1:4566", l->q->account, l->q->region, name);
+    sl_lambda_code_url(l->q->app, sl_http_header(l->q->http, "Host"), l->q->account,
+                       l->q->region, name, url, sizeof(url));
     json_t *out = json_pack("{s:o, s:{s:s, s:s}}", "Configuration", public_config(cfg), "Code",
                             "RepositoryType", "S3", "Location", url);
     json_t *tags = json_object_get(cfg, "_tags");
@@ -752,6 +751,8 @@ static void op_delete(struct lreq *l)
         return;
     }
     sl_lambda_runtime_forget(l->q->app, l->pk, name);
+    /* Its reservation no longer holds part of the account's pool. */
+    sl_lambda_runtime_set_reserved(l->q->app, l->pk, name, -1);
     respond(l, NULL);
 }
 

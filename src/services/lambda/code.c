@@ -119,6 +119,24 @@ static int read_link(zip_t *za, zip_uint64_t i, char *out, size_t cap)
 }
 
 /* Extracts every entry of za under dir (which exists and is empty). */
+/* Whether any directory on the way to name (inside dir) is a symbolic
+ * link: then a link made there, or its target, would resolve elsewhere. */
+static bool parent_is_link(const char *dir, const char *name)
+{
+    char path[4096];
+    size_t base = (size_t)snprintf(path, sizeof(path), "%s/", dir);
+    for (const char *p = name; *p && base < sizeof(path) - 1; p++) {
+        if (*p == '/') {
+            path[base] = '\0';
+            struct stat st;
+            if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+                return true;
+        }
+        path[base++] = *p;
+    }
+    return false;
+}
+
 static int extract_all(zip_t *za, const char *dir, struct sl_err *err)
 {
     zip_int64_t n = zip_get_num_entries(za, 0);
@@ -140,7 +158,11 @@ static int extract_all(zip_t *za, const char *dir, struct sl_err *err)
             return sl_errf(err, SL_ETOOBIG, "unzipped size exceeds %llu bytes",
                            (unsigned long long)SL_LAMBDA_MAX_UNZIPPED);
     }
+    /* Second pass: directories and files; third: links. No link exists
+     * while files are written, so no write can pass through one; and a link
+     * is made only where no parent is a link. */
     uint64_t written = 0;
+    for (int pass = 0; pass < 2; pass++)
     for (zip_int64_t i = 0; i < n; i++) {
         zip_stat_t st;
         zip_stat_index(za, (zip_uint64_t)i, 0, &st);
@@ -160,6 +182,8 @@ static int extract_all(zip_t *za, const char *dir, struct sl_err *err)
             if (m & 0111)
                 mode = 0755;
         }
+        if (link != (pass == 1))
+            continue;
         /* Parent directories, created as needed. */
         char *slash = strrchr(path, '/');
         if (slash && slash != path) {
@@ -178,7 +202,7 @@ static int extract_all(zip_t *za, const char *dir, struct sl_err *err)
         if (link) {
             char target[1024];
             if (read_link(za, (zip_uint64_t)i, target, sizeof(target)) ||
-                !safe_link(st.name, target))
+                !safe_link(st.name, target) || parent_is_link(dir, st.name))
                 return sl_errf(err, SL_EINVAL,
                                "the zip entry \"%.200s\" links outside the package", st.name);
             if (symlink(target, path))

@@ -45,6 +45,11 @@ int sl_lambda_load(struct lreq *l, char *name, size_t ncap, json_t **cfg, struct
 /* Answers l with the operation's output (and a raw payload member). */
 void sl_lambda_respond(struct lreq *l, json_t *out, const char *payload, size_t len);
 
+/* GetFunction's Code.Location: a URL of this server that serves the
+ * package for 10 minutes (signed, like S3's presigned URLs). */
+void sl_lambda_code_url(struct sl_app *app, const char *host, const char *account,
+                        const char *region, const char *name, char *out, size_t n);
+
 /* Invoke (invoke.c). */
 void sl_lambda_op_invoke(struct lreq *l);
 /* Drops the warm environments of a function whose code or configuration

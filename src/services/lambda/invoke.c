@@ -7,13 +7,16 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <openssl/crypto.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/runtime.h"
 
 struct sl_lambda {
     struct sl_runtime *rt;
     struct sl_lambda_metrics *metrics;
+    uint8_t url_key[32]; /* signs GetFunction's Code.Location */
 };
 
 int sl_lambda_new(struct sl_lambda **out, struct sl_runtime *rt)
@@ -24,8 +27,33 @@ int sl_lambda_new(struct sl_lambda **out, struct sl_runtime *rt)
         return SL_ENOMEM;
     }
     l->rt = rt;
+    sl_random(l->url_key, sizeof(l->url_key));
     *out = l;
     return 0;
+}
+
+/* The signature of a code URL: HMAC-SHA256 over what it names and when it
+ * expires, under a key of this process (URLs end with it, as S3's
+ * presigned ones expire). */
+static void code_sig(const struct sl_lambda *l, const char *account, const char *region,
+                     const char *name, long long expires, char hex[65])
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg), "%s/%s/%s/%lld", account, region, name, expires);
+    uint8_t mac[SL_SHA256_LEN];
+    sl_hmac_sha256(l->url_key, sizeof(l->url_key), msg, (size_t)n, mac);
+    sl_hex_encode(mac, sizeof(mac), hex);
+}
+
+void sl_lambda_code_url(struct sl_app *app, const char *host, const char *account,
+                        const char *region, const char *name, char *out, size_t n)
+{
+    long long expires = (long long)time(NULL) + 600; /* AWS's Location lasts 10 minutes */
+    char sig[65] = "";
+    if (app->lambda)
+        code_sig(app->lambda, account, region, name, expires, sig);
+    snprintf(out, n, "http://%s/_sluice/lambda/code/%s/%s/%s?Expires=%lld&Signature=%s",
+             host ? host : "127.0.0.1:4566", account, region, name, expires, sig);
 }
 
 void sl_lambda_free(struct sl_lambda *l)
@@ -244,6 +272,20 @@ void sl_lambda_serve_code(struct sl_app *app, struct sl_http_request *r)
     const char *p = r->path + strlen("/_sluice/lambda/code/");
     if (sscanf(p, "%15[0-9]/%63[a-z0-9-]/%79[A-Za-z0-9_-]", account, region, name) != 3) {
         sl_http_send(r, 404);
+        return;
+    }
+    /* Only a URL GetFunction handed out, and not after it expired. */
+    const char *exp = sl_http_param(r, "Expires");
+    const char *sig = sl_http_param(r, "Signature");
+    char want[65];
+    long long expires = exp ? strtoll(exp, NULL, 10) : 0;
+    if (!app->lambda || !sig || expires < (long long)time(NULL)) {
+        sl_http_send(r, 403);
+        return;
+    }
+    code_sig(app->lambda, account, region, name, expires, want);
+    if (strlen(sig) != 64 || CRYPTO_memcmp(sig, want, 64) != 0) {
+        sl_http_send(r, 403);
         return;
     }
     char pk[96];
