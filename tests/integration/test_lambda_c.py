@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import threading
-import time
 import zipfile
 
 import boto3

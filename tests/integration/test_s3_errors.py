@@ -12,14 +12,7 @@ import xml.etree.ElementTree as ET
 import botocore.exceptions
 import pytest
 
-
-def raw(server, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    conn.request(method, path, body=body, headers=headers or {})
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp, data
+from conftest import raw
 
 
 def s3_error(data):

@@ -12,16 +12,7 @@ import xml.etree.ElementTree as ET
 import botocore.exceptions
 import pytest
 
-from conftest import s3_client
-
-
-def raw(server, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    conn.request(method, path, body=body, headers=headers or {})
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp, data
+from conftest import raw, s3_client
 
 
 def code(data):
