@@ -128,6 +128,9 @@ void sl_log(enum sl_log_level level, const char *comp, const char *fmt, ...) SL_
 int64_t sl_time_now_ms(void);
 /* Monotonic clock in nanoseconds. */
 int64_t sl_time_mono_ns(void);
+/* The time ms milliseconds from now on clock (CLOCK_MONOTONIC or
+ * CLOCK_REALTIME), as pthread_cond_timedwait() wants it. */
+struct timespec sl_time_deadline(clockid_t clock, int64_t ms);
 /* "2024-01-02T03:04:05.678Z" into out (at least 32 bytes). */
 void sl_time_iso8601_ms(int64_t ms, char *out, size_t n);
 /* "20240102T030405Z" (SigV4's basic format) into out (at least 17 bytes). */

@@ -420,14 +420,7 @@ void sl_http_server_quiesce(struct sl_http_server *s, unsigned grace_ms)
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += grace_ms / 1000;
-    deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = sl_time_deadline(CLOCK_REALTIME, grace_ms);
     pthread_mutex_lock(&s->lock);
     while (s->inflight > 0) {
         if (pthread_cond_timedwait(&s->idle, &s->lock, &deadline))

@@ -92,6 +92,26 @@ static void health(struct sl_frontdoor *fd, struct sl_http_request *r)
     sl_http_send(r, 200);
 }
 
+/* GET /_sluice/metrics: the store's counters, then each service's. */
+static void metrics(struct sl_frontdoor *fd, struct sl_http_request *r)
+{
+    struct sl_store_stats st;
+    sl_store_get_stats(fd->app->store, &st);
+    sl_buf_printf(&r->resp.body,
+                  "# HELP sluice_store_batches_total Committed write batches (one fsync each).\n"
+                  "# TYPE sluice_store_batches_total counter\n"
+                  "sluice_store_batches_total %llu\n"
+                  "# HELP sluice_store_transactions_total Write transactions run.\n"
+                  "# TYPE sluice_store_transactions_total counter\n"
+                  "sluice_store_transactions_total %llu\n"
+                  "# HELP sluice_store_checkpoints_total Copies of the WAL into the database.\n"
+                  "# TYPE sluice_store_checkpoints_total counter\n"
+                  "sluice_store_checkpoints_total %llu\n",
+                  (unsigned long long)st.batches, (unsigned long long)st.transactions,
+                  (unsigned long long)st.checkpoints);
+    sl_lambda_serve_metrics(fd->app, r);
+}
+
 /* Feeds decoded body bytes to the service. */
 static int to_service(void *ud, const void *p, size_t n)
 {
@@ -199,7 +219,7 @@ static void door_begin(void *ctx, struct sl_http_request *r)
             return;
         }
         if (strcmp(r->path, "/_sluice/metrics") == 0 && get) {
-            sl_lambda_serve_metrics(fd->app, r);
+            metrics(fd, r);
             return;
         }
         if (strncmp(r->path, "/_sluice/lambda/code/", 21) == 0 && get) {

@@ -103,7 +103,16 @@ struct sl_store {
     pthread_t ckpt_thread;
     pthread_cond_t ckpt_wake;
     bool ckpt_running, ckpt_due, ckpt_stop;
+    /* Frames of the current WAL the checkpointer has copied, and the WAL's
+     * size at the last commit (a smaller size means SQLite restarted it). */
+    int wal_backfilled, wal_frames;
 };
+
+/* WAL size, in frames, past which the writer checkpoints itself between
+ * batches. Under a steady stream of commits the checkpointer never quite
+ * catches up (frames land while it copies), and SQLite restarts the WAL
+ * only once every frame is copied; this bounds the file (about 32 MiB). */
+#define SL_WAL_MAX_PAGES 8000
 
 /* Returns the cached statement id of c, preparing it on first use. The
  * statement is reset and must be reset again after use. */

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,11 @@
 
 #define BUSY_TIMEOUT_MS 5000
 #define POOL_MAX_IDLE 4
-/* WAL pages after which the checkpointer runs (SQLite's own default). */
+/* Frames not yet copied back after which the checkpointer runs (SQLite's
+ * own default threshold). */
 #define CHECKPOINT_PAGES 1000
+/* Quiet time after the last batch at which the writer gives back memory. */
+#define IDLE_TRIM_MS 500
 /* Page cache of a reader connection, KiB. Every commit makes readers check
  * their pages again anyway, so a big private cache per reader buys little
  * and keeps idle memory high. */
@@ -332,15 +336,40 @@ static bool run_batch(struct sl_store *s, struct sl_wreq *list, uint64_t *ran)
     return true;
 }
 
+/*
+ * Once writes stop, gives back what the burst left behind: the writer
+ * connection's page cache and the free memory in every malloc arena (a
+ * burst of connections leaves each of their threads' arenas full of freed
+ * chunks). Runs once per quiet spell, so an idle server stays asleep.
+ */
+static void idle_trim(struct sl_store *s)
+{
+    sqlite3_db_release_memory(s->writer.db);
+    malloc_trim(0);
+}
+
 static void *writer_main(void *arg)
 {
     struct sl_store *s = arg;
+    bool busy = false; /* batches ran since memory was last given back */
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (!s->head && !s->closing)
-            pthread_cond_wait(&s->wake, &s->mu);
+        while (!s->head && !s->closing) {
+            if (!busy) {
+                pthread_cond_wait(&s->wake, &s->mu);
+                continue;
+            }
+            struct timespec dl = sl_time_deadline(CLOCK_MONOTONIC, IDLE_TRIM_MS);
+            if (pthread_cond_timedwait(&s->wake, &s->mu, &dl) == ETIMEDOUT && !s->head) {
+                busy = false;
+                pthread_mutex_unlock(&s->mu);
+                idle_trim(s);
+                pthread_mutex_lock(&s->mu);
+            }
+        }
         if (!s->head)
             break; /* closing, and the queue is drained */
+        busy = true;
         struct sl_wreq *list = s->head;
         s->head = s->tail = NULL;
         s->queued = 0;
@@ -368,16 +397,34 @@ static void *writer_main(void *arg)
 }
 
 /* The writer connection's WAL hook: runs after each commit, in the writer
- * thread, with the WAL's size in pages. */
+ * thread, with the WAL's size in frames. Wakes the checkpointer once
+ * CHECKPOINT_PAGES frames wait to be copied (not merely once the file is
+ * that big: a WAL that never restarts would wake it after every commit);
+ * past SL_WAL_MAX_PAGES, copies the rest itself so that the next batch
+ * starts the WAL over. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
-    (void)db;
     (void)name;
     struct sl_store *s = arg;
-    if (pages >= CHECKPOINT_PAGES) {
-        pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->mu);
+    if (pages < s->wal_frames)
+        s->wal_backfilled = 0; /* restarted since the last commit */
+    s->wal_frames = pages;
+    bool wake = pages - s->wal_backfilled >= CHECKPOINT_PAGES && !s->ckpt_due;
+    if (wake) {
         s->ckpt_due = true;
         pthread_cond_signal(&s->ckpt_wake);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (pages >= SL_WAL_MAX_PAGES) {
+        int log = 0, done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            sl_warn(SL_STORE_LOG, "checkpoint: %s", sqlite3_errmsg(db));
+        pthread_mutex_lock(&s->mu);
+        s->stats.checkpoints++;
+        if (rc == SQLITE_OK && done > s->wal_backfilled)
+            s->wal_backfilled = done;
         pthread_mutex_unlock(&s->mu);
     }
     return SQLITE_OK;
@@ -392,7 +439,6 @@ static void *checkpointer_main(void *arg)
             pthread_cond_wait(&s->ckpt_wake, &s->mu);
         if (s->ckpt_stop)
             break;
-        s->ckpt_due = false;
         pthread_mutex_unlock(&s->mu);
         /* PASSIVE: copies what it can without blocking the writer or the
          * readers; the writer restarts the WAL once it is all copied. */
@@ -402,6 +448,12 @@ static void *checkpointer_main(void *arg)
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             sl_warn(SL_STORE_LOG, "checkpoint: %s", sqlite3_errmsg(s->ckpt.db));
         pthread_mutex_lock(&s->mu);
+        s->ckpt_due = false;
+        s->stats.checkpoints++;
+        /* done counts frames of the WAL as it was when the copy started;
+         * if the writer restarted it since, wal_frames is smaller. */
+        if (rc == SQLITE_OK && done <= s->wal_frames && done > s->wal_backfilled)
+            s->wal_backfilled = done;
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -442,14 +494,7 @@ int sl_store_write(struct sl_store *s, sl_txn_fn fn, void *arg, struct sl_err *e
 
 int sl_store_wait_queued(struct sl_store *s, size_t n, int64_t timeout_ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (timeout_ms % 1000) * 1000000;
-    if (dl.tv_nsec >= 1000000000) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000;
-    }
+    struct timespec dl = sl_time_deadline(CLOCK_MONOTONIC, timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&s->mu);
     while (s->queued < n && rc == 0) {

@@ -169,6 +169,7 @@ int sl_txn_delete(struct sl_txn *t, const char *ns, const char *pk, const char *
 struct sl_store_stats {
     uint64_t batches;      /* committed batches (= fsyncs of the database) */
     uint64_t transactions; /* transactions run */
+    uint64_t checkpoints;  /* checkpoints run (copies of the WAL into the database) */
 };
 void sl_store_get_stats(struct sl_store *s, struct sl_store_stats *out);
 

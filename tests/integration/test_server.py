@@ -142,3 +142,32 @@ def test_keep_alive_across_gets(server, s3, bucket):
     conn.getresponse().read()
     assert conn.sock is sock  # the same connection served every request
     conn.close()
+
+
+def store_metrics(endpoint):
+    with urllib.request.urlopen(endpoint + "/_sluice/metrics") as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("sluice_store_"):
+            name, value = line.split()
+            out[name] = int(value)
+    return out
+
+
+def test_store_metrics_count_writes(fresh_server):
+    """/_sluice/metrics counts the store's transactions and batches: each
+    acknowledged PutObject is one transaction, and batches never outnumber
+    them (group commit shares one fsync among concurrent writes)."""
+    srv = fresh_server().start()
+    s3 = s3_client(srv.endpoint)
+    s3.create_bucket(Bucket="metrics")
+    before = store_metrics(srv.endpoint)
+    for i in range(20):
+        s3.put_object(Bucket="metrics", Key=f"k{i}", Body=b"x" * 100)
+    after = store_metrics(srv.endpoint)
+    txns = after["sluice_store_transactions_total"] - before["sluice_store_transactions_total"]
+    batches = after["sluice_store_batches_total"] - before["sluice_store_batches_total"]
+    assert txns == 20
+    assert 1 <= batches <= txns
+    assert "sluice_store_checkpoints_total" in after

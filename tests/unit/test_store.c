@@ -1189,6 +1189,66 @@ static void test_checkpointer_runs(void **state)
     assert_val(fx, "ckpt", "k0599", val);
 }
 
+/* Writers that never pause: the checkpointer cannot catch up while frames
+ * keep landing, yet the WAL must not grow without bound. */
+#define WB_THREADS 8
+#define WB_WRITES 800
+#define WB_VAL 9000 /* three pages per row: 19,200 frames in all, more if
+                       leaf pages are shared by batches */
+
+struct wb_thread {
+    struct fixture *fx;
+    pthread_t th;
+    int id, failures;
+};
+
+static void *wb_main(void *arg)
+{
+    struct wb_thread *w = arg;
+    char *val = malloc(WB_VAL + 1);
+    if (!val) {
+        w->failures++;
+        return NULL;
+    }
+    memset(val, 'a' + w->id, WB_VAL);
+    val[WB_VAL] = '\0';
+    for (int i = 0; i < WB_WRITES; i++) {
+        char sk[32];
+        snprintf(sk, sizeof(sk), "%d-%05d", w->id, i);
+        if (put(w->fx, "wal", sk, val, NULL) != 0)
+            w->failures++;
+    }
+    free(val);
+    return NULL;
+}
+
+static void test_wal_stays_bounded(void **state)
+{
+    struct fixture *fx = *state;
+    struct wb_thread th[WB_THREADS];
+    for (int i = 0; i < WB_THREADS; i++) {
+        th[i] = (struct wb_thread){.fx = fx, .id = i};
+        assert_int_equal(pthread_create(&th[i].th, NULL, wb_main, &th[i]), 0);
+    }
+    for (int i = 0; i < WB_THREADS; i++) {
+        pthread_join(th[i].th, NULL);
+        assert_int_equal(th[i].failures, 0);
+    }
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/sluice.db-wal", fx->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    /* A frame is a 24-byte header and a page; allow one more batch. */
+    off_t frame = 24 + 4096, limit = (off_t)(SL_WAL_MAX_PAGES + 2000) * frame;
+    print_message("WAL: %lld bytes after %d writes (limit %lld)\n", (long long)st.st_size,
+                  WB_THREADS * WB_WRITES, (long long)limit);
+    assert_true(st.st_size <= limit);
+    char want[WB_VAL + 1];
+    memset(want, 'a' + 7, WB_VAL);
+    want[WB_VAL] = '\0';
+    assert_val(fx, "wal", "7-00799", want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1206,6 +1266,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_drains_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_stays_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_val_keeps_blob, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
