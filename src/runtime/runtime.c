@@ -37,6 +37,10 @@
 #define INIT_LIMIT_MS 10000
 #define LINE_MAX_BYTES (256 * 1024)
 #define LOG_TAIL_MAX (64 * 1024)
+/* libmicrohttpd's memory pool per Runtime API connection: the runtime's
+ * headers and read buffer (bodies stream through it). libmicrohttpd zeroes
+ * the pool between requests, so a big one costs every invoke. */
+#define RAPI_CONNECTION_MEMORY (16 * 1024)
 
 struct env;
 
@@ -943,6 +947,7 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
     e->pidfd = e->out_fd = e->err_fd = e->mhd_epfd = -1;
     e->sb.pid = -1;
     e->sb.pidfd = -1;
+    e->sb.peak_fd = -1;
     e->state = ENV_DEAD;
     sl_buf_init(&e->init_error_body, 1 << 20);
     /* Log stream: YYYY/MM/DD/[$LATEST]<32 hex>. */
@@ -964,7 +969,7 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, rapi_access,
         e, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED,
         rapi_completed, e, MHD_OPTION_NOTIFY_CONNECTION, rapi_notify, e,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)RAPI_CONNECTION_MEMORY, MHD_OPTION_END);
     if (!e->mhd) {
         call_fail(c, "Runtime.Unknown", "RequestId: %s Error: cannot start the Runtime API",
                   c->inv->request_id);

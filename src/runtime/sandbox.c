@@ -202,12 +202,14 @@ void sl_sandbox_limit_cpu(struct sl_sandbox *sb, unsigned memory_mb)
 
 unsigned sl_sandbox_max_memory_mb(const struct sl_sandbox *sb)
 {
-    if (sb->cgroup[0][0]) {
-        char path[1100];
-        snprintf(path, sizeof(path), "%s/memory.max_usage_in_bytes", sb->cgroup[0]);
-        long long v = read_number(path);
-        if (v >= 0)
+    if (sb->peak_fd >= 0) {
+        char buf[32];
+        ssize_t n = pread(sb->peak_fd, buf, sizeof(buf) - 1, 0);
+        if (n > 0) {
+            buf[n] = '\0';
+            long long v = strtoll(buf, NULL, 10);
             return (unsigned)((v + (1 << 20) - 1) >> 20);
+        }
     }
     /* Without a memory cgroup: the process's own peak. */
     char path[64], line[256];
@@ -424,6 +426,7 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
     memset(sb, 0, sizeof(*sb));
     sb->pid = -1;
     sb->pidfd = -1;
+    sb->peak_fd = -1;
     struct plan *p = calloc(1, sizeof(*p));
     if (!p)
         return sl_errf(err, SL_ENOMEM, "out of memory");
@@ -479,6 +482,11 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
 
     if (cgroups_create(sb, spec) < SL_SANDBOX_CGROUPS)
         sl_strlcat(sb->missing, "cgroups ", sizeof(sb->missing));
+    if (sb->cgroup[0][0]) {
+        char path[1100];
+        snprintf(path, sizeof(path), "%s/memory.max_usage_in_bytes", sb->cgroup[0]);
+        sb->peak_fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
     if (pipe2(sync, O_CLOEXEC)) {
         rc = sl_errf(err, SL_EIO, "pipe: %s", strerror(errno));
         goto out;
@@ -573,6 +581,10 @@ void sl_sandbox_cleanup(struct sl_sandbox *sb, const char *scratch)
     if (sb->pidfd >= 0) {
         close(sb->pidfd);
         sb->pidfd = -1;
+    }
+    if (sb->peak_fd >= 0) {
+        close(sb->peak_fd);
+        sb->peak_fd = -1;
     }
     (void)scratch;
 }

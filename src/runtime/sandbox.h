@@ -27,6 +27,8 @@ struct sl_sandbox {
     int pidfd;  /* readable when the process exits; owned */
     char cgroup[SL_SANDBOX_CGROUPS][1024]; /* "" where not set up */
     char missing[128]; /* the isolation the kernel refused, for the log */
+    int peak_fd; /* the memory cgroup's peak usage file, kept open: read
+                    after every invoke; -1 when none (set before spawn) */
 };
 
 /*
@@ -44,7 +46,8 @@ bool sl_sandbox_probe(void);
 /* Sets the CPU quota proportional to memory (1,769 MB = one core). The
  * runtime calls it once init is done: as on AWS, init runs unthrottled. */
 void sl_sandbox_limit_cpu(struct sl_sandbox *sb, unsigned memory_mb);
-/* Peak memory of the environment, in MB rounded up. */
+/* Peak memory of the environment, in MB rounded up (one pread when the
+ * memory cgroup exists). */
 unsigned sl_sandbox_max_memory_mb(const struct sl_sandbox *sb);
 /* Whether the memory cgroup killed the environment for want of memory. */
 bool sl_sandbox_oom_killed(const struct sl_sandbox *sb);

@@ -18,6 +18,9 @@
 
 struct sl_logs;
 
+/* How long the sink gathers lines before it writes them (one commit). */
+#define SL_LOGS_LINGER_MS 100
+
 /* The sink's queue bound when sl_logs_new() is given 0. */
 #define SL_LOGS_QUEUE_MAX (64u * 1024 * 1024)
 

@@ -3,17 +3,25 @@
  * engine loop thread for every line, so it only copies the line into a
  * queue under a mutex (bounded by bytes: past the bound lines are counted
  * and dropped) and signals a condition variable. One flusher thread waits
- * on it, takes everything queued, and stores it in one sl_store_write()
- * transaction (group commit: one fsync however many lines and streams),
- * grouped by stream so each stream's counters are updated once. The queue's
- * bytes are released only after that write, so the bound covers the batch
- * in flight too.
+ * on it; once a line arrives it lingers SL_LOGS_LINGER_MS (or until
+ * LINGER_BYTES are queued), takes everything queued, and stores it in one
+ * sl_store_write() transaction (one fsync however many lines, invokes and
+ * streams), grouped by stream so each stream's counters are updated once.
+ * Without the linger a function's START, its output and its END/REPORT
+ * were up to three commits per invoke; CloudWatch Logs itself shows
+ * function logs after a delay of this order or more. The queue's bytes are
+ * released only after that write, so the bound covers the batch in flight
+ * too. Stopping flushes at once.
  */
 #include "services/logs/internal.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Queued bytes that end the linger early. */
+#define LINGER_BYTES (1u << 20)
 
 /* One queued line: the names then the message, in data. */
 struct rec {
@@ -33,6 +41,7 @@ struct sl_logs {
     pthread_t thread;
     struct rec *head, **tail;
     size_t bytes, max; /* queued or being written; the bound */
+    size_t pending;    /* queued, not yet taken by the flusher */
     bool stop;
     struct sl_logs_stats stats;
     uint64_t dropped_reported;
@@ -72,7 +81,12 @@ void sl_logs_sink(void *ud, const char *account, const char *region, const char 
         l->tail = &r->next;
         l->bytes += size;
         l->stats.queued++;
-        pthread_cond_signal(&l->cv);
+        /* The first line starts the flusher's linger; a full linger's
+         * worth ends it. Lines between wake nobody. */
+        bool first = l->pending == 0;
+        l->pending += size;
+        if (first || (l->pending >= LINGER_BYTES && l->pending - size < LINGER_BYTES))
+            pthread_cond_signal(&l->cv);
     } else {
         l->stats.dropped++;
     }
@@ -177,9 +191,14 @@ static void *flusher(void *arg)
             pthread_cond_wait(&l->cv, &l->mu);
         if (!l->head)
             break; /* stopping, and everything is written */
+        struct timespec dl = sl_time_deadline(CLOCK_MONOTONIC, SL_LOGS_LINGER_MS);
+        while (!l->stop && l->pending < LINGER_BYTES &&
+               pthread_cond_timedwait(&l->cv, &l->mu, &dl) != ETIMEDOUT)
+            ;
         struct rec *list = l->head;
         l->head = NULL;
         l->tail = &l->head;
+        l->pending = 0;
         pthread_mutex_unlock(&l->mu);
 
         size_t n = 0, bytes = 0;
@@ -225,7 +244,11 @@ int sl_logs_new(struct sl_logs **out, struct sl_store *st, size_t queue_max, str
     l->max = queue_max ? queue_max : SL_LOGS_QUEUE_MAX;
     l->tail = &l->head;
     pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cv, &ca);
+    pthread_condattr_destroy(&ca);
     int rc = pthread_create(&l->thread, NULL, flusher, l);
     if (rc) {
         pthread_cond_destroy(&l->cv);
