@@ -1019,11 +1019,14 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
             call_wake(c);
             return rc;
         }
+        bool python = strncmp(c->fn.runtime, "python", 6) == 0;
         snprintf(script, sizeof(script), "%s/%s", runtime_dir,
-                 strncmp(c->fn.runtime, "python", 6) == 0 ? "python/bootstrap.py"
-                                                          : "node/bootstrap.js");
-        argv[0] = exe;
-        argv[1] = script;
+                 python ? "python/bootstrap.py" : "node/bootstrap.js");
+        int a = 0;
+        argv[a++] = exe;
+        if (python)
+            argv[a++] = "-S"; /* the bootstrap sets sys.path up itself */
+        argv[a++] = script;
     }
     /* Everything the child needs is built before the clone. */
     e->fn.env = c->fn.env;

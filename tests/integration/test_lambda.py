@@ -308,6 +308,39 @@ def test_reserved_concurrency_zero_throttles(lam):
     assert settings["AccountLimit"]["ConcurrentExecutions"] == 1000
 
 
+def test_python_logging_path_and_builtins(lam):
+    """The Python runtime configures logging as Lambda does (root handler on
+    stdout with level, time and request id; WARNING by default) even though
+    it sets it up only when the handler imports logging; sys.path starts at
+    the task root and reaches the machine's site-packages; exit() exists;
+    a handler that imports json itself gets the same event and answer."""
+    name = create_py(lam, """
+import json
+import logging
+import sys
+logging.getLogger().setLevel(logging.INFO)
+def handler(event, context):
+    logging.getLogger("app").info("info %s", event["n"])
+    logging.debug("not shown")
+    print("printed")
+    return {"n": event["n"], "path0": sys.path[0],
+            "site": any(p.endswith(("dist-packages", "site-packages")) for p in sys.path),
+            "exit": callable(exit) and callable(quit),
+            "dumped": json.dumps({"x": 1.5})}
+""")
+    r, out = invoke(lam, name, {"n": 7}, LogType="Tail")
+    assert out == {"n": 7, "path0": "/var/task", "site": True, "exit": True,
+                   "dumped": '{"x": 1.5}'}
+    rid = r["ResponseMetadata"]["RequestId"]
+    lines = base64.b64decode(r["LogResult"]).decode().splitlines()
+    info = [l for l in lines if l.startswith("[INFO]")]
+    assert len(info) == 1, lines
+    level, stamp, req, msg = info[0].split("\t")
+    assert (req, msg) == (rid, "info 7")
+    assert time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S") and stamp.endswith("Z")
+    assert "printed" in lines and not any("not shown" in l for l in lines)
+
+
 def test_log_tail(lam):
     """LogType Tail returns the invocation's log: START, what the handler
     printed, END and REPORT in AWS's exact layout."""
