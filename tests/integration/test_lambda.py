@@ -117,6 +117,33 @@ def test_create_get_list_update_delete(lam):
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
+def test_invoke_sees_every_change(lam):
+    """Invoke keeps configurations in memory: each change of a function is
+    seen by the very next invoke (environment, code, reserved concurrency,
+    deletion), never an older configuration."""
+    name = create_py(lam, "import os\ndef handler(e, c):\n    return ['v1', os.environ.get('STAGE')]\n",
+                     Environment={"Variables": {"STAGE": "a"}})
+    assert invoke(lam, name)[1] == ["v1", "a"]
+    for stage in ("b", "c"):
+        lam.update_function_configuration(FunctionName=name,
+                                          Environment={"Variables": {"STAGE": stage}})
+        assert invoke(lam, name)[1] == ["v1", stage]
+    lam.update_function_code(
+        FunctionName=name,
+        ZipFile=py_zip("import os\ndef handler(e, c):\n    return ['v2', os.environ.get('STAGE')]\n"))
+    assert invoke(lam, name)[1] == ["v2", "c"]
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        invoke(lam, name)
+    assert e.value.response["Error"]["Code"] == "TooManyRequestsException"
+    lam.delete_function_concurrency(FunctionName=name)
+    assert invoke(lam, name)[1] == ["v2", "c"]
+    lam.delete_function(FunctionName=name)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        invoke(lam, name)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
 def test_create_errors(lam):
     """Conflicts, bad values and bad packages get Lambda's error types."""
     name = create_py(lam, "def handler(e, c):\n    return 1\n")

@@ -174,6 +174,22 @@ int sl_lambda_load(struct lreq *l, char *name, size_t ncap, json_t **cfg, struct
     return 0;
 }
 
+int sl_lambda_load_shared(struct lreq *l, char *name, size_t ncap, json_t **cfg)
+{
+    struct sl_lambda_cache *c = sl_lambda_cache_of(l->q->app);
+    char qual[130];
+    if (!c || parse_function_name(l, in_str(l, "FunctionName"), name, ncap, qual, sizeof(qual)))
+        return c ? -1 : sl_lambda_load(l, name, ncap, cfg, NULL);
+    uint64_t gen = 0;
+    if ((!qual[0] || strcmp(qual, "$LATEST") == 0) &&
+        (*cfg = sl_lambda_cache_get(c, l->pk, name, &gen)) != NULL)
+        return 0;
+    if (sl_lambda_load(l, name, ncap, cfg, NULL))
+        return -1;
+    sl_lambda_cache_put(c, l->pk, name, *cfg, gen);
+    return 0;
+}
+
 /* The configuration as AWS shows it: private members dropped. */
 static json_t *public_config(json_t *cfg)
 {
@@ -504,6 +520,14 @@ static int fn_write_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return sl_txn_set_val(t, SL_LAMBDA_NS, w->pk, w->name, w->val, strlen(w->val));
 }
 
+/* After every write of a function, whatever its outcome. */
+static void forget_cached(struct lreq *l, const char *name)
+{
+    struct sl_lambda_cache *c = sl_lambda_cache_of(l->q->app);
+    if (c)
+        sl_lambda_cache_forget(c, l->pk, name);
+}
+
 /* Stores cfg (and blob when not NULL); 0, or answers and returns -1. */
 static int store_function(struct lreq *l, const char *name, json_t *cfg,
                           const struct sl_blob *blob, bool create)
@@ -517,6 +541,7 @@ static int store_function(struct lreq *l, const char *name, json_t *cfg,
     struct sl_err err = {0};
     int rc = sl_store_write(l->q->app->store, fn_write_txn, &w, &err);
     free(val);
+    forget_cached(l, name);
     if (rc == SL_EEXIST) {
         sl_lambda_error(l, 409, "ResourceConflictException", "Function already exist: %s", name);
         return -1;
@@ -742,6 +767,7 @@ static void op_delete(struct lreq *l)
     struct fn_delete d = {l->pk, name};
     struct sl_err err = {0};
     int rc = sl_store_write(l->q->app->store, fn_delete_txn, &d, &err);
+    forget_cached(l, name);
     if (rc == SL_ENOTFOUND) {
         not_found(l, name);
         return;

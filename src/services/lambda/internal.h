@@ -42,6 +42,10 @@ void sl_lambda_internal(struct lreq *l, const struct sl_err *err);
  * far): its name, configuration (caller decrefs) and, when item is not
  * NULL, its item (caller frees). 0, or answers and returns -1. */
 int sl_lambda_load(struct lreq *l, char *name, size_t ncap, json_t **cfg, struct sl_item *item);
+/* The same for Invoke: the configuration may come from the cache (see
+ * cache.c) and is shared: the caller reads it and decrefs it, never
+ * changes it. */
+int sl_lambda_load_shared(struct lreq *l, char *name, size_t ncap, json_t **cfg);
 /* Answers l with the operation's output (and a raw payload member). */
 void sl_lambda_respond(struct lreq *l, json_t *out, const char *payload, size_t len);
 
@@ -58,6 +62,19 @@ void sl_lambda_runtime_forget(struct sl_app *app, const char *pk, const char *na
 /* Sets (or with -1 clears) a function's reserved concurrency. */
 void sl_lambda_runtime_set_reserved(struct sl_app *app, const char *pk, const char *name,
                                     long reserved);
+
+/* Configurations in memory (cache.c). get returns a new reference or NULL,
+ * and the generation to hand to put; forget after every write. */
+struct sl_lambda_cache;
+int sl_lambda_cache_new(struct sl_lambda_cache **out);
+void sl_lambda_cache_free(struct sl_lambda_cache *c);
+json_t *sl_lambda_cache_get(struct sl_lambda_cache *c, const char *pk, const char *name,
+                            uint64_t *gen);
+void sl_lambda_cache_put(struct sl_lambda_cache *c, const char *pk, const char *name,
+                         json_t *cfg, uint64_t gen);
+void sl_lambda_cache_forget(struct sl_lambda_cache *c, const char *pk, const char *name);
+/* app's cache, or NULL when Lambda has no runtime. */
+struct sl_lambda_cache *sl_lambda_cache_of(struct sl_app *app);
 
 /* Metrics (metrics.c). */
 struct sl_lambda_metrics;

@@ -16,13 +16,16 @@
 struct sl_lambda {
     struct sl_runtime *rt;
     struct sl_lambda_metrics *metrics;
+    struct sl_lambda_cache *cache;
     uint8_t url_key[32]; /* signs GetFunction's Code.Location */
 };
 
 int sl_lambda_new(struct sl_lambda **out, struct sl_runtime *rt)
 {
     struct sl_lambda *l = calloc(1, sizeof(*l));
-    if (!l || sl_lambda_metrics_new(&l->metrics)) {
+    if (!l || sl_lambda_metrics_new(&l->metrics) || sl_lambda_cache_new(&l->cache)) {
+        if (l)
+            sl_lambda_metrics_free(l->metrics);
         free(l);
         return SL_ENOMEM;
     }
@@ -61,7 +64,13 @@ void sl_lambda_free(struct sl_lambda *l)
     if (!l)
         return;
     sl_lambda_metrics_free(l->metrics);
+    sl_lambda_cache_free(l->cache);
     free(l);
+}
+
+struct sl_lambda_cache *sl_lambda_cache_of(struct sl_app *app)
+{
+    return app->lambda ? app->lambda->cache : NULL;
 }
 
 void sl_lambda_serve_metrics(struct sl_app *app, struct sl_http_request *r)
@@ -166,7 +175,7 @@ void sl_lambda_op_invoke(struct lreq *l)
 {
     char name[80];
     json_t *cfg;
-    if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
+    if (sl_lambda_load_shared(l, name, sizeof(name), &cfg))
         return;
     const char *type = json_string_value(json_object_get(l->in, "InvocationType"));
     struct sl_svc_request *q = l->q;
