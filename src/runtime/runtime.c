@@ -965,9 +965,12 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
 
     /* The Runtime API listener. */
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    /* Turbo: libmicrohttpd reads optimistically and skips shutdown() on
+     * close; with one runtime on loopback that is safe and saves ~10 us a
+     * round trip. */
     e->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, rapi_access,
-        e, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED,
+        MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, rapi_access, e, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED,
         rapi_completed, e, MHD_OPTION_NOTIFY_CONNECTION, rapi_notify, e,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)RAPI_CONNECTION_MEMORY, MHD_OPTION_END);
     if (!e->mhd) {
