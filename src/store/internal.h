@@ -42,6 +42,15 @@ enum sl_stmt_id {
     SL_STMT_PK_FIRST,
     SL_STMT_PK_NEXT,
     SL_STMT_FILE_USED,
+    SL_STMT_Q_PUT,
+    SL_STMT_Q_RECEIVE,
+    SL_STMT_Q_LEASE,
+    SL_STMT_Q_DELETE,
+    SL_STMT_Q_UPDATE,
+    SL_STMT_Q_UPDATE_KEEP_META,
+    SL_STMT_Q_RELEASE,
+    SL_STMT_Q_NEXT,
+    SL_STMT_Q_COUNT,
     SL_STMT_N
 };
 
@@ -69,6 +78,13 @@ struct sl_txn {
     struct sl_store *s;
     struct sl_err *err;
     bool put_file; /* stored a file blob: the batch fsyncs the blob dir */
+    unsigned queued; /* bit i: put to the queue of watch i */
+};
+
+struct sl_queue_watch {
+    char q[64];
+    void (*cb)(void *arg);
+    void *arg;
 };
 
 struct sl_store {
@@ -103,6 +119,9 @@ struct sl_store {
     pthread_t ckpt_thread;
     pthread_cond_t ckpt_wake;
     bool ckpt_running, ckpt_due, ckpt_stop;
+    /* Queue watches: set up before use, read by the writer thread. */
+    struct sl_queue_watch watches[SL_QUEUE_WATCH_MAX];
+    size_t n_watches;
     /* Frames of the current WAL the checkpointer has copied, and the WAL's
      * size at the last commit (a smaller size means SQLite restarted it). */
     int wal_backfilled, wal_frames;

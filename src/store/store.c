@@ -55,6 +55,19 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (ns, pk, sk)"
     ") WITHOUT ROWID, STRICT;"
     "CREATE UNIQUE INDEX items_blob_file ON items (blob_file) WHERE blob_file IS NOT NULL;",
+    /* 2: queues (queue.c). AUTOINCREMENT: an id is never reused, so a
+     * receipt can never name a later message. */
+    "CREATE TABLE queue ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  q TEXT NOT NULL COLLATE BINARY,"
+    "  visible_at INTEGER NOT NULL,"
+    "  enqueued_at INTEGER NOT NULL,"
+    "  receives INTEGER NOT NULL DEFAULT 0 CHECK (receives >= 0),"
+    "  leased INTEGER NOT NULL DEFAULT 0 CHECK (leased IN (0, 1)),"
+    "  body BLOB NOT NULL,"
+    "  meta BLOB NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX queue_visible ON queue (q, visible_at, id);",
 };
 
 #define ITEM_COLS "val, blob_file, blob_size"
@@ -94,6 +107,21 @@ static const char *const stmt_sql[SL_STMT_N] = {
     [SL_STMT_PK_FIRST] = "SELECT pk FROM items WHERE ns = ?1 ORDER BY pk LIMIT 1",
     [SL_STMT_PK_NEXT] = "SELECT pk FROM items WHERE ns = ?1 AND pk > ?2 ORDER BY pk LIMIT 1",
     [SL_STMT_FILE_USED] = "SELECT 1 FROM items WHERE blob_file = ?1",
+    [SL_STMT_Q_PUT] = "INSERT INTO queue (q, visible_at, enqueued_at, body, meta)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [SL_STMT_Q_RECEIVE] = "SELECT id, receives, enqueued_at, visible_at, body, meta FROM queue"
+                          " WHERE q = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
+    [SL_STMT_Q_LEASE] = "UPDATE queue SET visible_at = ?3, receives = receives + 1, leased = 1"
+                        " WHERE q = ?1 AND id = ?2",
+    [SL_STMT_Q_DELETE] = "DELETE FROM queue WHERE q = ?1 AND id = ?2 AND receives = ?3",
+    [SL_STMT_Q_UPDATE] = "UPDATE queue SET visible_at = ?4, meta = ?5, leased = 0"
+                         " WHERE q = ?1 AND id = ?2 AND receives = ?3",
+    [SL_STMT_Q_UPDATE_KEEP_META] = "UPDATE queue SET visible_at = ?4, leased = 0"
+                                   " WHERE q = ?1 AND id = ?2 AND receives = ?3",
+    [SL_STMT_Q_RELEASE] = "UPDATE queue SET visible_at = ?2, leased = 0"
+                          " WHERE q = ?1 AND leased = 1",
+    [SL_STMT_Q_NEXT] = "SELECT min(visible_at) FROM queue WHERE q = ?1",
+    [SL_STMT_Q_COUNT] = "SELECT count(*) FROM queue WHERE q = ?1",
 };
 
 /* SQLite primary result codes and the SL_E* code each becomes (else EIO). */
@@ -282,6 +310,7 @@ static bool run_batch(struct sl_store *s, struct sl_wreq *list, uint64_t *ran)
     struct sl_conn *c = &s->writer;
     struct sl_err berr = {0};
     bool put_file = false;
+    unsigned queued = 0;
     *ran = 0;
 
     int rc = run_stmt(c, SL_STMT_BEGIN_WRITE, &berr);
@@ -312,6 +341,7 @@ static bool run_batch(struct sl_store *s, struct sl_wreq *list, uint64_t *ran)
         } else {
             rc = run_stmt(c, SL_STMT_RELEASE, &berr);
             put_file |= t.put_file;
+            queued |= t.queued;
         }
     }
     /* The files were fdatasync'd and renamed by their writers; the fsync of
@@ -333,6 +363,9 @@ static bool run_batch(struct sl_store *s, struct sl_wreq *list, uint64_t *ran)
         return false;
     }
     unlinks_run(s);
+    for (size_t i = 0; i < s->n_watches; i++)
+        if (queued & (1u << i))
+            s->watches[i].cb(s->watches[i].arg);
     return true;
 }
 

@@ -165,6 +165,57 @@ int sl_txn_set_val(struct sl_txn *t, const char *ns, const char *pk, const char 
 /* Deletes an item (and, after the commit, its blob). SL_ENOTFOUND if absent. */
 int sl_txn_delete(struct sl_txn *t, const char *ns, const char *pk, const char *sk);
 
+/* ---- queues ----------------------------------------------------------- */
+
+/*
+ * Durable queues of messages, named by the service ("lambda.async", ...):
+ * at-least-once delivery by leases. A message is put inside a transaction
+ * (so it commits with whatever caused it), becomes visible at visible_ms
+ * (wall clock, ms since the epoch; now for no delay), and is received
+ * oldest-visible first: receiving leases it (invisible until the lease
+ * ends, receive count + 1). The receiver then deletes it (done) or updates
+ * it (a new visible time and meta: a retry later). A receipt is the id and
+ * the receive count; a stale receipt (the message was received again
+ * since) changes nothing and gets SL_ENOTFOUND. Body and meta are bytes;
+ * services keep JSON in meta.
+ */
+struct sl_qmsg {
+    int64_t id;
+    uint32_t receives; /* with id: the receipt */
+    int64_t enqueued_ms, visible_ms;
+    char *body, *meta; /* NUL-terminated */
+    size_t body_len, meta_len;
+};
+void sl_qmsg_free(struct sl_qmsg *m);
+/* Frees n messages and the array. */
+void sl_qmsgs_free(struct sl_qmsg *v, size_t n);
+
+int sl_txn_queue_put(struct sl_txn *t, const char *q, const void *body, size_t body_len,
+                     const char *meta, int64_t visible_ms, int64_t *id);
+/* Leases up to max messages visible at now_ms until now_ms + lease_ms.
+ * *out is malloc'd (NULL when *n is 0). */
+int sl_txn_queue_receive(struct sl_txn *t, const char *q, int64_t now_ms, int64_t lease_ms,
+                         size_t max, struct sl_qmsg **out, size_t *n);
+int sl_txn_queue_delete(struct sl_txn *t, const char *q, int64_t id, uint32_t receives);
+/* Ends a lease: visible again at visible_ms, with meta (NULL keeps it). */
+int sl_txn_queue_update(struct sl_txn *t, const char *q, int64_t id, uint32_t receives,
+                        int64_t visible_ms, const char *meta);
+/* Ends every lease of q at once (visible at now_ms): for a consumer that
+ * starts again after a crash and knows nobody else holds them. *n counts. */
+int sl_txn_queue_release(struct sl_txn *t, const char *q, int64_t now_ms, size_t *n);
+/* The earliest visible time of q's messages (leased ones included), or
+ * SL_ENOTFOUND when q is empty. Outside any transaction. */
+int sl_queue_next_visible(struct sl_store *s, const char *q, int64_t *ms);
+/* How many messages q holds. */
+int sl_queue_count(struct sl_store *s, const char *q, size_t *n);
+/*
+ * Calls cb(arg) on the writer thread after each batch that committed a
+ * put to q (it must only wake someone: never block, never write). At most
+ * SL_QUEUE_WATCH_MAX watches, set up before the queue is used.
+ */
+#define SL_QUEUE_WATCH_MAX 8
+int sl_store_queue_watch(struct sl_store *s, const char *q, void (*cb)(void *arg), void *arg);
+
 /* Statistics for tests and benchmarks, since sl_store_open(). */
 struct sl_store_stats {
     uint64_t batches;      /* committed batches (= fsyncs of the database) */

@@ -1249,6 +1249,159 @@ static void test_wal_stays_bounded(void **state)
     assert_val(fx, "wal", "7-00799", want);
 }
 
+/* ---- queues ---------------------------------------------------------------- */
+
+struct qop {
+    const char *q;
+    enum { Q_PUT, Q_RECEIVE, Q_DELETE, Q_UPDATE, Q_RELEASE, Q_PUT_FAIL } kind;
+    const char *body, *meta;
+    int64_t now, ms; /* receive: now and lease; put/update: visible */
+    size_t max;
+    int64_t id;
+    uint32_t receives;
+    struct sl_qmsg *got;
+    size_t n;
+};
+
+static int qop_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct qop *o = arg;
+    switch (o->kind) {
+    case Q_PUT:
+    case Q_PUT_FAIL: {
+        int rc = sl_txn_queue_put(t, o->q, o->body, strlen(o->body), o->meta, o->ms, &o->id);
+        return rc ? rc : o->kind == Q_PUT_FAIL ? SL_ECONDITION : 0;
+    }
+    case Q_RECEIVE:
+        return sl_txn_queue_receive(t, o->q, o->now, o->ms, o->max, &o->got, &o->n);
+    case Q_DELETE:
+        return sl_txn_queue_delete(t, o->q, o->id, o->receives);
+    case Q_UPDATE:
+        return sl_txn_queue_update(t, o->q, o->id, o->receives, o->ms, o->meta);
+    case Q_RELEASE:
+        return sl_txn_queue_release(t, o->q, o->now, &o->n);
+    }
+    return SL_EINVAL;
+}
+
+static int qrun(struct fixture *fx, struct qop *o)
+{
+    struct sl_err err = {0};
+    return sl_store_write(fx->s, qop_txn, o, &err);
+}
+
+static int64_t qput(struct fixture *fx, const char *q, const char *body, const char *meta,
+                    int64_t visible)
+{
+    struct qop o = {.q = q, .kind = Q_PUT, .body = body, .meta = meta, .ms = visible};
+    assert_int_equal(qrun(fx, &o), 0);
+    assert_true(o.id > 0);
+    return o.id;
+}
+
+/* Put, receive (oldest visible first, leased), delete with the receipt,
+ * update for a later retry; stale receipts change nothing; all of it
+ * survives a reopen. */
+static void test_queue_lease_cycle(void **state)
+{
+    struct fixture *fx = *state;
+    int64_t now = sl_time_now_ms();
+    int64_t a = qput(fx, "jobs", "a", "{\"n\":1}", 0);
+    int64_t b = qput(fx, "jobs", "b", "{}", 0);
+    qput(fx, "jobs", "later", "{}", now + 3600 * 1000);
+    qput(fx, "other", "x", "{}", 0);
+    size_t count;
+    assert_int_equal(sl_queue_count(fx->s, "jobs", &count), 0);
+    assert_int_equal(count, 3);
+
+    struct qop r = {.q = "jobs", .kind = Q_RECEIVE, .now = now + 1000, .ms = 30000, .max = 10};
+    assert_int_equal(qrun(fx, &r), 0);
+    assert_int_equal(r.n, 2); /* "later" is not visible yet */
+    assert_int_equal(r.got[0].id, a);
+    assert_string_equal(r.got[0].body, "a");
+    assert_string_equal(r.got[0].meta, "{\"n\":1}");
+    assert_int_equal(r.got[0].receives, 1);
+    assert_int_equal(r.got[1].id, b);
+    /* Leased: a second receive sees nothing before the lease ends. */
+    struct qop r2 = {.q = "jobs", .kind = Q_RECEIVE, .now = now + 2000, .ms = 30000, .max = 10};
+    assert_int_equal(qrun(fx, &r2), 0);
+    assert_int_equal(r2.n, 0);
+    /* a is done; b fails and comes back in a minute with new meta. */
+    struct qop d = {.q = "jobs", .kind = Q_DELETE, .id = a, .receives = 1};
+    assert_int_equal(qrun(fx, &d), 0);
+    assert_int_equal(qrun(fx, &d), SL_ENOTFOUND);
+    struct qop u = {.q = "jobs", .kind = Q_UPDATE, .id = b, .receives = 1,
+                    .ms = now + 60000, .meta = "{\"attempts\":1}"};
+    assert_int_equal(qrun(fx, &u), 0);
+    int64_t next = 0;
+    assert_int_equal(sl_queue_next_visible(fx->s, "jobs", &next), 0);
+    assert_int_equal(next, now + 60000);
+    sl_qmsgs_free(r.got, r.n);
+    sl_qmsgs_free(r2.got, r2.n);
+
+    reopen_store(fx);
+    struct qop r3 = {.q = "jobs", .kind = Q_RECEIVE, .now = now + 60000, .ms = 1000, .max = 1};
+    assert_int_equal(qrun(fx, &r3), 0);
+    assert_int_equal(r3.n, 1);
+    assert_int_equal(r3.got[0].id, b);
+    assert_int_equal(r3.got[0].receives, 2);
+    assert_string_equal(r3.got[0].meta, "{\"attempts\":1}");
+    /* The old receipt (receive 1) is stale now. */
+    struct qop stale = {.q = "jobs", .kind = Q_DELETE, .id = b, .receives = 1};
+    assert_int_equal(qrun(fx, &stale), SL_ENOTFOUND);
+    struct qop keep = {.q = "jobs", .kind = Q_UPDATE, .id = b, .receives = 2, .ms = now};
+    assert_int_equal(qrun(fx, &keep), 0); /* meta NULL: kept */
+    struct qop r4 = {.q = "jobs", .kind = Q_RECEIVE, .now = now + 1, .ms = 1000, .max = 5};
+    assert_int_equal(qrun(fx, &r4), 0);
+    assert_int_equal(r4.n, 1);
+    assert_string_equal(r4.got[0].meta, "{\"attempts\":1}");
+    sl_qmsgs_free(r3.got, r3.n);
+    sl_qmsgs_free(r4.got, r4.n);
+    assert_int_equal(sl_queue_next_visible(fx->s, "empty", &next), SL_ENOTFOUND);
+}
+
+static void count_wake(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+/* A watch fires after a committed put to its queue only (not for other
+ * queues, not for a put rolled back); release ends every lease at once. */
+static void test_queue_watch_and_release(void **state)
+{
+    struct fixture *fx = *state;
+    static atomic_int wakes;
+    atomic_store(&wakes, 0);
+    assert_int_equal(sl_store_queue_watch(fx->s, "w", count_wake, &wakes), 0);
+    qput(fx, "w", "1", "{}", 0);
+    assert_int_equal(atomic_load(&wakes), 1);
+    qput(fx, "not-w", "1", "{}", 0);
+    assert_int_equal(atomic_load(&wakes), 1);
+    struct qop fail = {.q = "w", .kind = Q_PUT_FAIL, .body = "2", .meta = "{}"};
+    assert_int_equal(qrun(fx, &fail), SL_ECONDITION);
+    assert_int_equal(atomic_load(&wakes), 1);
+    size_t count;
+    assert_int_equal(sl_queue_count(fx->s, "w", &count), 0);
+    assert_int_equal(count, 1);
+
+    int64_t now = sl_time_now_ms();
+    qput(fx, "w", "2", "{}", 0);
+    qput(fx, "w", "3", "{}", now + 3600 * 1000); /* a retry scheduled, not leased */
+    struct qop r = {.q = "w", .kind = Q_RECEIVE, .now = now, .ms = 3600 * 1000, .max = 10};
+    assert_int_equal(qrun(fx, &r), 0);
+    assert_int_equal(r.n, 2);
+    sl_qmsgs_free(r.got, r.n);
+    struct qop rel = {.q = "w", .kind = Q_RELEASE, .now = now};
+    assert_int_equal(qrun(fx, &rel), 0);
+    assert_int_equal(rel.n, 2);
+    struct qop again = {.q = "w", .kind = Q_RECEIVE, .now = now, .ms = 1000, .max = 10};
+    assert_int_equal(qrun(fx, &again), 0);
+    assert_int_equal(again.n, 2); /* the scheduled one still waits */
+    assert_int_equal(again.got[0].receives, 2);
+    sl_qmsgs_free(again.got, again.n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1267,6 +1420,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_close_drains_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpointer_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_stays_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_lease_cycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_watch_and_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_val_keeps_blob, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

@@ -1,0 +1,264 @@
+/*
+ * store/queue.c — the queue primitive (store.h): messages in the queue
+ * table, leased by receivers, with the watches that wake a consumer once
+ * a put has committed.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/internal.h"
+
+static char *col_dup(sqlite3_stmt *st, int col, size_t *len)
+{
+    const void *p = sqlite3_column_blob(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    char *d = malloc(n + 1);
+    if (!d)
+        return NULL;
+    if (n)
+        memcpy(d, p, n);
+    d[n] = '\0';
+    *len = n;
+    return d;
+}
+
+void sl_qmsg_free(struct sl_qmsg *m)
+{
+    if (!m)
+        return;
+    free(m->body);
+    free(m->meta);
+    memset(m, 0, sizeof(*m));
+}
+
+void sl_qmsgs_free(struct sl_qmsg *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sl_qmsg_free(&v[i]);
+    free(v);
+}
+
+/* Runs a statement of the writer's that returns no rows; *changes counts
+ * the rows it changed. */
+static int step_write(struct sl_txn *t, sqlite3_stmt *st, const char *what, int *changes)
+{
+    struct sl_conn *c = &t->s->writer;
+    int src = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (src != SQLITE_DONE)
+        return sl_store_sqlite_err(c, src, t->err, what);
+    if (changes)
+        *changes = sqlite3_changes(c->db);
+    return 0;
+}
+
+int sl_txn_queue_put(struct sl_txn *t, const char *q, const void *body, size_t body_len,
+                     const char *meta, int64_t visible_ms, int64_t *id)
+{
+    struct sl_conn *c = &t->s->writer;
+    if (!q || (!body && body_len))
+        return sl_errf(t->err, SL_EINVAL, "queue name or body missing");
+    if (body_len > INT_MAX || (meta && strlen(meta) > INT_MAX))
+        return sl_errf(t->err, SL_ETOOBIG, "queue message of %zu bytes", body_len);
+    sqlite3_stmt *st = NULL;
+    int rc = sl_store_stmt(c, SL_STMT_Q_PUT, &st, t->err);
+    if (rc)
+        return rc;
+    int64_t now = sl_time_now_ms();
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, visible_ms > now ? visible_ms : now);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_blob(st, 4, body ? body : "", (int)body_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 5, meta ? meta : "", meta ? (int)strlen(meta) : 0, SQLITE_STATIC);
+    rc = step_write(t, st, "queue put", NULL);
+    if (rc)
+        return rc;
+    if (id)
+        *id = sqlite3_last_insert_rowid(c->db);
+    for (size_t i = 0; i < t->s->n_watches; i++)
+        if (strcmp(t->s->watches[i].q, q) == 0)
+            t->queued |= 1u << i;
+    return 0;
+}
+
+int sl_txn_queue_receive(struct sl_txn *t, const char *q, int64_t now_ms, int64_t lease_ms,
+                         size_t max, struct sl_qmsg **out, size_t *n)
+{
+    struct sl_conn *c = &t->s->writer;
+    *out = NULL;
+    *n = 0;
+    if (!q)
+        return sl_errf(t->err, SL_EINVAL, "queue name missing");
+    if (max == 0)
+        return 0;
+    sqlite3_stmt *st = NULL, *lease = NULL;
+    int rc = sl_store_stmt(c, SL_STMT_Q_RECEIVE, &st, t->err);
+    if (!rc)
+        rc = sl_store_stmt(c, SL_STMT_Q_LEASE, &lease, t->err);
+    if (rc)
+        return rc;
+    struct sl_qmsg *v = NULL;
+    size_t k = 0, cap = 0;
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int64(st, 3, max > INT_MAX ? INT_MAX : (sqlite3_int64)max);
+    int src;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (k == cap) {
+            size_t ncap = cap ? 2 * cap : 8;
+            struct sl_qmsg *nv = realloc(v, ncap * sizeof(*nv));
+            if (!nv) {
+                rc = sl_errf(t->err, SL_ENOMEM, "queue receive: out of memory");
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        struct sl_qmsg *m = &v[k];
+        memset(m, 0, sizeof(*m));
+        m->id = sqlite3_column_int64(st, 0);
+        m->receives = (uint32_t)sqlite3_column_int64(st, 1) + 1;
+        m->enqueued_ms = sqlite3_column_int64(st, 2);
+        m->visible_ms = now_ms + lease_ms;
+        m->body = col_dup(st, 4, &m->body_len);
+        m->meta = col_dup(st, 5, &m->meta_len);
+        k++;
+        if (!m->body || !m->meta) {
+            rc = sl_errf(t->err, SL_ENOMEM, "queue receive: out of memory");
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (!rc && src != SQLITE_DONE)
+        rc = sl_store_sqlite_err(c, src, t->err, "queue receive");
+    for (size_t i = 0; !rc && i < k; i++) {
+        sqlite3_bind_text(lease, 1, q, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(lease, 2, v[i].id);
+        sqlite3_bind_int64(lease, 3, v[i].visible_ms);
+        rc = step_write(t, lease, "queue lease", NULL);
+    }
+    if (rc) {
+        sl_qmsgs_free(v, k);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+static int receipt_write(struct sl_txn *t, enum sl_stmt_id id_stmt, const char *q, int64_t id,
+                         uint32_t receives, int64_t visible_ms, const char *meta,
+                         const char *what)
+{
+    struct sl_conn *c = &t->s->writer;
+    if (!q)
+        return sl_errf(t->err, SL_EINVAL, "queue name missing");
+    sqlite3_stmt *st = NULL;
+    int rc = sl_store_stmt(c, id_stmt, &st, t->err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, id);
+    sqlite3_bind_int64(st, 3, receives);
+    if (id_stmt != SL_STMT_Q_DELETE)
+        sqlite3_bind_int64(st, 4, visible_ms);
+    if (id_stmt == SL_STMT_Q_UPDATE)
+        sqlite3_bind_blob(st, 5, meta, (int)strlen(meta), SQLITE_STATIC);
+    int changes = 0;
+    rc = step_write(t, st, what, &changes);
+    if (!rc && changes == 0)
+        rc = sl_errf(t->err, SL_ENOTFOUND, "%s: message %lld (receive %u) of %s is gone", what,
+                     (long long)id, receives, q);
+    return rc;
+}
+
+int sl_txn_queue_delete(struct sl_txn *t, const char *q, int64_t id, uint32_t receives)
+{
+    return receipt_write(t, SL_STMT_Q_DELETE, q, id, receives, 0, NULL, "queue delete");
+}
+
+int sl_txn_queue_update(struct sl_txn *t, const char *q, int64_t id, uint32_t receives,
+                        int64_t visible_ms, const char *meta)
+{
+    if (meta && strlen(meta) > INT_MAX)
+        return sl_errf(t->err, SL_ETOOBIG, "queue meta too big");
+    return receipt_write(t, meta ? SL_STMT_Q_UPDATE : SL_STMT_Q_UPDATE_KEEP_META, q, id,
+                         receives, visible_ms, meta, "queue update");
+}
+
+int sl_txn_queue_release(struct sl_txn *t, const char *q, int64_t now_ms, size_t *n)
+{
+    struct sl_conn *c = &t->s->writer;
+    sqlite3_stmt *st = NULL;
+    int rc = sl_store_stmt(c, SL_STMT_Q_RELEASE, &st, t->err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    int changes = 0;
+    rc = step_write(t, st, "queue release", &changes);
+    if (!rc && n)
+        *n = (size_t)changes;
+    return rc;
+}
+
+/* One int64 from a read-only query of q; SL_ENOTFOUND for NULL. */
+static int read_int(struct sl_store *s, enum sl_stmt_id id, const char *q, int64_t *out)
+{
+    struct sl_err err = {0};
+    struct sl_conn *c = NULL;
+    int rc = sl_store_reader_get(s, &c, &err);
+    sqlite3_stmt *st = NULL;
+    if (!rc)
+        rc = sl_store_stmt(c, id, &st, &err);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+        int src = sqlite3_step(st);
+        if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            *out = sqlite3_column_int64(st, 0);
+        else if (src == SQLITE_ROW)
+            rc = SL_ENOTFOUND;
+        else
+            rc = sl_store_sqlite_err(c, src, &err, "queue read");
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    sl_store_reader_put(s, c);
+    if (rc && rc != SL_ENOTFOUND)
+        sl_warn(SL_STORE_LOG, "%s", err.msg);
+    return rc;
+}
+
+int sl_queue_next_visible(struct sl_store *s, const char *q, int64_t *ms)
+{
+    return read_int(s, SL_STMT_Q_NEXT, q, ms);
+}
+
+int sl_queue_count(struct sl_store *s, const char *q, size_t *n)
+{
+    int64_t v = 0;
+    int rc = read_int(s, SL_STMT_Q_COUNT, q, &v);
+    *n = rc ? 0 : (size_t)v;
+    return rc;
+}
+
+int sl_store_queue_watch(struct sl_store *s, const char *q, void (*cb)(void *arg), void *arg)
+{
+    if (!q || !cb || strlen(q) >= sizeof(s->watches[0].q))
+        return SL_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    int rc = SL_ETOOBIG; /* no room for another watch */
+    if (s->n_watches < SL_QUEUE_WATCH_MAX) {
+        struct sl_queue_watch *w = &s->watches[s->n_watches];
+        memcpy(w->q, q, strlen(q) + 1);
+        w->cb = cb;
+        w->arg = arg;
+        s->n_watches++;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
