@@ -36,6 +36,8 @@ struct options {
     const char *idle_reap;
     const char *runtimes_dir;
     const char *strict_runtimes;
+    const char *time_scale;
+    const char *async_workers;
 };
 
 static const struct option_spec {
@@ -70,6 +72,12 @@ static const struct option_spec {
     {"--strict-runtimes", "SLUICE_STRICT_RUNTIMES", NULL,
      "refuse python3.X or nodejsN.x when that exact version is not installed",
      offsetof(struct options, strict_runtimes), true},
+    {"--time-scale", "SLUICE_TIME_SCALE", "1",
+     "divide AWS's platform delays (async retry backoff, event age) by this, for tests",
+     offsetof(struct options, time_scale), false},
+    {"--async-workers", "SLUICE_ASYNC_WORKERS", "16",
+     "asynchronous invocations run at once (each also needs the function's concurrency)",
+     offsetof(struct options, async_workers), false},
 };
 
 static const char **option_slot(struct options *o, const struct option_spec *s)
@@ -192,6 +200,16 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "sluice: --idle-reap must be a number of seconds (1 to 86400)\n");
         return 2;
     }
+    double time_scale = strtod(o.time_scale, &end);
+    if (*end || !(time_scale >= 1 && time_scale <= 1e6)) {
+        fprintf(stderr, "sluice: --time-scale must be a number from 1 to 1000000\n");
+        return 2;
+    }
+    long async_workers = strtol(o.async_workers, &end, 10);
+    if (*end || async_workers < 1 || async_workers > 1024) {
+        fprintf(stderr, "sluice: --async-workers must be a number from 1 to 1024\n");
+        return 2;
+    }
     /* Sluice's own bootstraps: the source tree's runtimes/ unless told. */
     const char *runtimes = o.runtimes_dir ? o.runtimes_dir : SLUICE_RUNTIMES_DIR;
     double grace = strtod(o.shutdown_grace, &end);
@@ -218,6 +236,7 @@ static int serve(int argc, char **argv)
     struct sl_lambda *lambda = NULL;
     struct sl_logs *logs = NULL;
     struct sl_s3 *s3 = NULL;
+    struct sl_lambda_async *async = NULL;
     int status = 1;
     if (o.credentials && sl_credentials_load(&creds, o.credentials, &err)) {
         sl_error("main", "%s", err.msg);
@@ -267,7 +286,12 @@ static int serve(int argc, char **argv)
                          .started = time(NULL),
                          .account_concurrency = (unsigned)concurrency,
                          .lambda = lambda,
-                         .s3 = s3};
+                         .s3 = s3,
+                         .time_scale = time_scale};
+    if (sl_lambda_async_start(&app, (unsigned)async_workers, time_scale, &async, &err)) {
+        sl_error("main", "cannot start asynchronous invocation: %s", err.msg);
+        goto out;
+    }
     struct sl_frontdoor door = {.app = &app, .auth = auth, .creds = &creds};
     struct sl_http_handler handler;
     sl_frontdoor_handler(&door, &handler);
@@ -285,13 +309,17 @@ static int serve(int argc, char **argv)
     /* In-flight requests get the grace period; invocations still running
      * after it are ended, so that their requests' threads can finish. */
     sl_http_server_quiesce(server, (unsigned)(grace * 1000));
+    sl_lambda_async_stop(async); /* events still running go back on the queue */
     sl_runtime_shutdown(runtime);
     sl_http_server_stop(server, 0);
     server = NULL;
     status = 0;
 out:
     sl_http_server_stop(server, 0);
-    sl_runtime_free(runtime); /* first: it is what calls the log sink */
+    sl_lambda_async_stop(async);
+    sl_runtime_shutdown(runtime); /* ends the invocations async workers wait on */
+    sl_lambda_async_free(async);
+    sl_runtime_free(runtime); /* then: it is what calls the log sink */
     sl_lambda_free(lambda);
     sl_loop_free(loop);
     sl_s3_free(s3);

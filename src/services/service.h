@@ -27,6 +27,7 @@ struct sl_app {
     unsigned account_concurrency; /* Lambda's account concurrency limit */
     struct sl_lambda *lambda;     /* the Lambda service's state */
     struct sl_s3 *s3;             /* the S3 service's state */
+    double time_scale;            /* --time-scale: AWS's platform delays are divided by it */
 };
 
 struct sl_svc_request {

@@ -77,9 +77,11 @@ int sl_txn_queue_put(struct sl_txn *t, const char *q, const void *body, size_t b
         return rc;
     if (id)
         *id = sqlite3_last_insert_rowid(c->db);
+    pthread_mutex_lock(&t->s->mu);
     for (size_t i = 0; i < t->s->n_watches; i++)
-        if (strcmp(t->s->watches[i].q, q) == 0)
+        if (t->s->watches[i].cb && strcmp(t->s->watches[i].q, q) == 0)
             t->queued |= 1u << i;
+    pthread_mutex_unlock(&t->s->mu);
     return 0;
 }
 
@@ -243,6 +245,18 @@ int sl_queue_count(struct sl_store *s, const char *q, size_t *n)
     int rc = read_int(s, SL_STMT_Q_COUNT, q, &v);
     *n = rc ? 0 : (size_t)v;
     return rc;
+}
+
+void sl_store_queue_unwatch(struct sl_store *s, void (*cb)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n_watches; i++) {
+        if (s->watches[i].cb == cb && s->watches[i].arg == arg) {
+            s->watches[i].cb = NULL; /* the slot stays: bits name slots */
+            s->watches[i].q[0] = '\0';
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
 }
 
 int sl_store_queue_watch(struct sl_store *s, const char *q, void (*cb)(void *arg), void *arg)

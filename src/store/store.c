@@ -363,9 +363,13 @@ static bool run_batch(struct sl_store *s, struct sl_wreq *list, uint64_t *ran)
         return false;
     }
     unlinks_run(s);
-    for (size_t i = 0; i < s->n_watches; i++)
-        if (queued & (1u << i))
-            s->watches[i].cb(s->watches[i].arg);
+    if (queued) {
+        pthread_mutex_lock(&s->mu);
+        for (size_t i = 0; i < s->n_watches; i++)
+            if (queued & (1u << i) && s->watches[i].cb)
+                s->watches[i].cb(s->watches[i].arg);
+        pthread_mutex_unlock(&s->mu);
+    }
     return true;
 }
 

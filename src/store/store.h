@@ -215,6 +215,9 @@ int sl_queue_count(struct sl_store *s, const char *q, size_t *n);
  */
 #define SL_QUEUE_WATCH_MAX 8
 int sl_store_queue_watch(struct sl_store *s, const char *q, void (*cb)(void *arg), void *arg);
+/* Ends the watch of cb and arg: once it returns, cb is not running and
+ * will not be called again. */
+void sl_store_queue_unwatch(struct sl_store *s, void (*cb)(void *arg), void *arg);
 
 /* Statistics for tests and benchmarks, since sl_store_open(). */
 struct sl_store_stats {

@@ -174,20 +174,39 @@ int sl_lambda_load(struct lreq *l, char *name, size_t ncap, json_t **cfg, struct
     return 0;
 }
 
+int sl_lambda_get_config(struct sl_app *app, const char *pk, const char *name, json_t **cfg)
+{
+    *cfg = NULL;
+    struct sl_lambda_cache *c = sl_lambda_cache_of(app);
+    uint64_t gen = 0;
+    if (c && (*cfg = sl_lambda_cache_get(c, pk, name, &gen)) != NULL)
+        return 0;
+    struct sl_item it;
+    int rc = sl_kv_get(app->store, SL_LAMBDA_NS, pk, name, &it);
+    if (rc)
+        return rc;
+    *cfg = json_loadb(it.val, it.val_len, 0, NULL);
+    sl_item_free(&it);
+    if (!*cfg)
+        return SL_ECORRUPT;
+    if (c)
+        sl_lambda_cache_put(c, pk, name, *cfg, gen);
+    return 0;
+}
+
 int sl_lambda_load_shared(struct lreq *l, char *name, size_t ncap, json_t **cfg)
 {
-    struct sl_lambda_cache *c = sl_lambda_cache_of(l->q->app);
     char qual[130];
-    if (!c || parse_function_name(l, in_str(l, "FunctionName"), name, ncap, qual, sizeof(qual)))
-        return c ? -1 : sl_lambda_load(l, name, ncap, cfg, NULL);
-    uint64_t gen = 0;
-    if ((!qual[0] || strcmp(qual, "$LATEST") == 0) &&
-        (*cfg = sl_lambda_cache_get(c, l->pk, name, &gen)) != NULL)
-        return 0;
-    if (sl_lambda_load(l, name, ncap, cfg, NULL))
+    if (parse_function_name(l, in_str(l, "FunctionName"), name, ncap, qual, sizeof(qual)))
         return -1;
-    sl_lambda_cache_put(c, l->pk, name, *cfg, gen);
-    return 0;
+    if (qual[0] && strcmp(qual, "$LATEST") != 0)
+        return sl_lambda_load(l, name, ncap, cfg, NULL); /* answers not found */
+    int rc = sl_lambda_get_config(l->q->app, l->pk, name, cfg);
+    if (rc == SL_ENOTFOUND)
+        not_found(l, name);
+    else if (rc)
+        sl_lambda_internal(l, NULL);
+    return rc ? -1 : 0;
 }
 
 /* The configuration as AWS shows it: private members dropped. */
@@ -618,6 +637,16 @@ static int check_config(struct lreq *l, json_t *in, bool create)
         invalid(l, "Layers are not supported by Sluice yet.");
         return -1;
     }
+    /* A dead-letter queue is an SQS queue or SNS topic: Sluice has neither
+     * yet, so none can exist; refused rather than accepted and ignored. */
+    const char *dlq =
+        json_string_value(json_object_get(json_object_get(in, "DeadLetterConfig"), "TargetArn"));
+    if (dlq && dlq[0]) {
+        invalid(l, "The dead-letter target %s does not exist: Sluice has no SQS queues or SNS "
+                   "topics yet.",
+                dlq);
+        return -1;
+    }
     return 0;
 }
 
@@ -751,7 +780,12 @@ static int fn_delete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct fn_delete *d = arg;
-    return sl_txn_delete(t, SL_LAMBDA_NS, d->pk, d->name);
+    int rc = sl_txn_delete(t, SL_LAMBDA_NS, d->pk, d->name);
+    if (rc)
+        return rc;
+    /* Its event invoke config goes with it. */
+    rc = sl_txn_delete(t, SL_LAMBDA_EIC_NS, d->pk, d->name);
+    return rc == SL_ENOTFOUND ? 0 : rc;
 }
 
 static void op_delete(struct lreq *l)
@@ -979,15 +1013,20 @@ static const struct {
     {"CreateFunction", op_create},
     {"DeleteFunction", op_delete},
     {"DeleteFunctionConcurrency", op_delete_concurrency},
+    {"DeleteFunctionEventInvokeConfig", sl_lambda_op_delete_eic},
     {"GetAccountSettings", op_account_settings},
     {"GetFunction", op_get},
     {"GetFunctionConcurrency", op_get_concurrency},
     {"GetFunctionConfiguration", op_get_configuration},
+    {"GetFunctionEventInvokeConfig", sl_lambda_op_get_eic},
     {"Invoke", sl_lambda_op_invoke},
+    {"ListFunctionEventInvokeConfigs", sl_lambda_op_list_eic},
     {"ListFunctions", op_list},
     {"PutFunctionConcurrency", op_put_concurrency},
+    {"PutFunctionEventInvokeConfig", sl_lambda_op_put_eic},
     {"UpdateFunctionCode", op_update_code},
     {"UpdateFunctionConfiguration", op_update_configuration},
+    {"UpdateFunctionEventInvokeConfig", sl_lambda_op_update_eic},
 };
 
 static void lambda_end(struct sl_svc_request *q)

@@ -13,6 +13,8 @@
 #define SL_LAMBDA_MAX_INVOKE 6291456ULL     /* sync payload */
 #define SL_LAMBDA_ENV_MAX 4096
 #define SL_LAMBDA_NS "lambda.function"
+#define SL_LAMBDA_EIC_NS "lambda.eic"          /* event invoke configs: pk, sk function */
+#define SL_LAMBDA_MAX_ASYNC 1048576ULL          /* async payload (1 MB) */
 
 /* A deployment package: in memory (data) or in a file (fd >= 0). */
 struct sl_lambda_code {
@@ -46,6 +48,30 @@ int sl_lambda_load(struct lreq *l, char *name, size_t ncap, json_t **cfg, struct
  * cache.c) and is shared: the caller reads it and decrefs it, never
  * changes it. */
 int sl_lambda_load_shared(struct lreq *l, char *name, size_t ncap, json_t **cfg);
+/* A function's configuration by pk and name, outside any request (cache
+ * first): a shared reference the caller decrefs. SL_ENOTFOUND if none. */
+int sl_lambda_get_config(struct sl_app *app, const char *pk, const char *name, json_t **cfg);
+/* Runs one invocation of the function (its configuration cfg) through the
+ * runtime, with its metrics. inv is the caller's (init and close it). */
+struct sl_invocation;
+int sl_lambda_run(struct sl_app *app, const char *account, const char *region, const char *name,
+                  json_t *cfg, struct sl_invocation *inv);
+/* Invoke with InvocationType Event (async.c): stores the event, 202. */
+void sl_lambda_async_accept(struct lreq *l, const char *name, const char *payload, size_t len);
+/* A destination ARN: 0 when Sluice can deliver to it (a function that
+ * exists), SL_ENOTFOUND for a missing function, SL_EINVAL for any other
+ * kind (queues, topics and buses are not in Sluice yet). */
+int sl_lambda_target_check(struct sl_app *app, const char *arn);
+/* Inside a transaction: queues payload for the target (a function: an
+ * async event). */
+struct sl_txn;
+int sl_lambda_deliver_txn(struct sl_txn *t, const char *arn, const char *payload, size_t len);
+/* Event invoke config operations (async.c). */
+void sl_lambda_op_put_eic(struct lreq *l);
+void sl_lambda_op_update_eic(struct lreq *l);
+void sl_lambda_op_get_eic(struct lreq *l);
+void sl_lambda_op_delete_eic(struct lreq *l);
+void sl_lambda_op_list_eic(struct lreq *l);
 /* Answers l with the operation's output (and a raw payload member). */
 void sl_lambda_respond(struct lreq *l, json_t *out, const char *payload, size_t len);
 
@@ -87,6 +113,18 @@ void sl_lambda_metrics_begin(struct sl_lambda_metrics *m, const char *account, c
 void sl_lambda_metrics_end(struct sl_lambda_metrics *m, const char *account, const char *region,
                            const char *name, enum sl_lambda_outcome outcome, double duration_ms);
 void sl_lambda_metrics_render(struct sl_lambda_metrics *m, struct sl_buf *out);
+/* The asynchronous invocation metrics of a function. */
+enum sl_lambda_async_metric {
+    SL_LAMBDA_ASYNC_RECEIVED,           /* AsyncEventsReceived */
+    SL_LAMBDA_ASYNC_AGE,                /* AsyncEventAge: value_ms at an invoke */
+    SL_LAMBDA_ASYNC_DROPPED,            /* AsyncEventsDropped */
+    SL_LAMBDA_ASYNC_DESTINATION_FAILED, /* DestinationDeliveryFailures */
+    SL_LAMBDA_ASYNC_DLQ_FAILED,         /* DeadLetterErrors */
+};
+void sl_lambda_metrics_async(struct sl_lambda_metrics *m, const char *account, const char *region,
+                             const char *name, enum sl_lambda_async_metric what, double value_ms);
+/* app's metrics, or NULL when Lambda has no runtime. */
+struct sl_lambda_metrics *sl_lambda_metrics_of(struct sl_app *app);
 
 /* Unpacks code (once per distinct package) and puts its directory in dir.
  * SL_EINVAL / SL_ETOOBIG with AWS's message for a bad package. */

@@ -106,10 +106,13 @@ void sl_lambda_runtime_set_reserved(struct sl_app *app, const char *pk, const ch
 }
 
 /* Fills fn from a stored configuration. Caller frees fn->env. */
-static int function_spec(struct lreq *l, const char *name, json_t *cfg, struct sl_function *fn)
+static int function_spec(struct sl_app *app, const char *account, const char *region,
+                         const char *name, json_t *cfg, struct sl_function *fn)
 {
     memset(fn, 0, sizeof(*fn));
-    runtime_key(fn->key, sizeof(fn->key), l->pk, name);
+    char pk[96];
+    snprintf(pk, sizeof(pk), "%s:%s", account, region);
+    runtime_key(fn->key, sizeof(fn->key), pk, name);
 #define STR(field, member)                                                                   \
     snprintf(fn->field, sizeof(fn->field), "%s",                                             \
              json_string_value(json_object_get(cfg, member)) ? json_string_value(           \
@@ -122,12 +125,12 @@ static int function_spec(struct lreq *l, const char *name, json_t *cfg, struct s
     STR(runtime, "Runtime");
     STR(handler, "Handler");
 #undef STR
-    snprintf(fn->region, sizeof(fn->region), "%s", l->q->region);
-    snprintf(fn->account, sizeof(fn->account), "%s", l->q->account);
+    snprintf(fn->region, sizeof(fn->region), "%s", region);
+    snprintf(fn->account, sizeof(fn->account), "%s", account);
     const char *lg = json_string_value(
         json_object_get(json_object_get(cfg, "LoggingConfig"), "LogGroup"));
     snprintf(fn->log_group, sizeof(fn->log_group), "%s", lg ? lg : "");
-    snprintf(fn->code_dir, sizeof(fn->code_dir), "%s/lambda/code/%s", l->q->app->data_dir,
+    snprintf(fn->code_dir, sizeof(fn->code_dir), "%s/lambda/code/%s", app->data_dir,
              json_string_value(json_object_get(cfg, "_code_hex")));
     fn->memory_mb = (unsigned)json_integer_value(json_object_get(cfg, "MemorySize"));
     fn->timeout_s = (unsigned)json_integer_value(json_object_get(cfg, "Timeout"));
@@ -155,6 +158,32 @@ static void free_spec(struct sl_function *fn)
     for (char **p = fn->env; p && *p; p++)
         free(*p);
     free(fn->env);
+}
+
+int sl_lambda_run(struct sl_app *app, const char *account, const char *region, const char *name,
+                  json_t *cfg, struct sl_invocation *inv)
+{
+    if (!app->lambda)
+        return SL_EINVAL;
+    struct sl_function fn;
+    int rc = function_spec(app, account, region, name, cfg, &fn);
+    struct sl_lambda_metrics *mx = app->lambda->metrics;
+    sl_lambda_metrics_begin(mx, account, region, name);
+    if (!rc)
+        rc = sl_runtime_invoke(app->lambda->rt, &fn, inv);
+    enum sl_lambda_outcome outcome =
+        rc || inv->result == SL_INVOKE_FAILED   ? SL_LAMBDA_NOT_RUN
+        : inv->result == SL_INVOKE_THROTTLED    ? SL_LAMBDA_THROTTLED
+        : inv->result == SL_INVOKE_FUNCTION_ERROR ? SL_LAMBDA_ERROR
+                                                  : SL_LAMBDA_OK;
+    sl_lambda_metrics_end(mx, account, region, name, outcome, inv->duration_ms);
+    free_spec(&fn);
+    return rc;
+}
+
+struct sl_lambda_metrics *sl_lambda_metrics_of(struct sl_app *app)
+{
+    return app->lambda ? app->lambda->metrics : NULL;
 }
 
 /* 429 TooManyRequestsException with its Reason member, as Lambda sends. */
@@ -203,9 +232,7 @@ void sl_lambda_op_invoke(struct lreq *l)
     }
     if (type && strcmp(type, "Event") == 0) {
         json_decref(cfg);
-        sl_lambda_error(l, 400, "InvalidParameterValueException",
-                        "Asynchronous invocation (InvocationType Event) is not supported by "
-                        "Sluice yet.");
+        sl_lambda_async_accept(l, name, payload, len);
         return;
     }
     if (!q->app->lambda) {
@@ -227,28 +254,16 @@ void sl_lambda_op_invoke(struct lreq *l)
             return;
         }
     }
-    struct sl_function fn;
     struct sl_invocation inv;
     sl_invocation_init(&inv);
-    int rc = function_spec(l, name, cfg, &fn);
-    json_decref(cfg);
     snprintf(inv.request_id, sizeof(inv.request_id), "%.36s", q->request_id);
     inv.payload = payload;
     inv.payload_len = len;
     inv.client_context = context;
     const char *log_type = json_string_value(json_object_get(l->in, "LogType"));
     inv.want_log = log_type && strcmp(log_type, "Tail") == 0;
-    struct sl_lambda_metrics *mx = q->app->lambda->metrics;
-    sl_lambda_metrics_begin(mx, q->account, q->region, name);
-    if (!rc)
-        rc = sl_runtime_invoke(q->app->lambda->rt, &fn, &inv);
-    enum sl_lambda_outcome outcome =
-        rc || inv.result == SL_INVOKE_FAILED   ? SL_LAMBDA_NOT_RUN
-        : inv.result == SL_INVOKE_THROTTLED    ? SL_LAMBDA_THROTTLED
-        : inv.result == SL_INVOKE_FUNCTION_ERROR ? SL_LAMBDA_ERROR
-                                                 : SL_LAMBDA_OK;
-    sl_lambda_metrics_end(mx, q->account, q->region, name, outcome, inv.duration_ms);
-    free_spec(&fn);
+    int rc = sl_lambda_run(q->app, q->account, q->region, name, cfg, &inv);
+    json_decref(cfg);
     free(context);
     if (rc || inv.result == SL_INVOKE_FAILED) {
         sl_lambda_internal(l, NULL);

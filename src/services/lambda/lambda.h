@@ -15,6 +15,23 @@ struct sl_runtime;
 int sl_lambda_new(struct sl_lambda **out, struct sl_runtime *rt);
 void sl_lambda_free(struct sl_lambda *l);
 
+/*
+ * Asynchronous invocation (async.c): a dispatcher and `workers` threads
+ * that run the events of the "lambda.async" queue; AWS's delays divided
+ * by time_scale. Start once the app is complete; stop before the runtime
+ * shuts down (events still running are put back), free after it.
+ */
+struct sl_lambda_async;
+int sl_lambda_async_start(struct sl_app *app, unsigned workers, double time_scale,
+                          struct sl_lambda_async **out, struct sl_err *err);
+void sl_lambda_async_stop(struct sl_lambda_async *a);
+void sl_lambda_async_free(struct sl_lambda_async *a);
+/* AWS's schedules, divided by scale: the wait before retry `attempt` (1,
+ * 2) of a function error, and after the n-th throttle (1 s doubling to 5
+ * minutes). Exposed for the unit test of the unscaled schedule. */
+int64_t sl_lambda_async_retry_delay_ms(unsigned attempt, double scale);
+int64_t sl_lambda_async_throttle_delay_ms(unsigned throttles, double scale);
+
 /* The service's entry point for a routed request. */
 void sl_lambda_begin(struct sl_svc_request *q);
 
