@@ -18,6 +18,7 @@
 #include "core/core.h"
 #include "http/http.h"
 #include "engine/engine.h"
+#include "engine/targets.h"
 #include "runtime/runtime.h"
 #include "services/frontdoor.h"
 #include "services/lambda/lambda.h"
@@ -237,6 +238,7 @@ static int serve(int argc, char **argv)
     struct sl_logs *logs = NULL;
     struct sl_s3 *s3 = NULL;
     struct sl_lambda_async *async = NULL;
+    struct sl_targets *targets = NULL;
     int status = 1;
     if (o.credentials && sl_credentials_load(&creds, o.credentials, &err)) {
         sl_error("main", "%s", err.msg);
@@ -254,7 +256,7 @@ static int serve(int argc, char **argv)
         sl_error("main", "%s", err.msg);
         goto out;
     }
-    if (sl_s3_new(&s3)) {
+    if (sl_s3_new(&s3) || sl_targets_new(&targets)) {
         sl_error("main", "out of memory");
         goto out;
     }
@@ -287,7 +289,8 @@ static int serve(int argc, char **argv)
                          .account_concurrency = (unsigned)concurrency,
                          .lambda = lambda,
                          .s3 = s3,
-                         .time_scale = time_scale};
+                         .time_scale = time_scale,
+                         .targets = targets};
     if (sl_lambda_async_start(&app, (unsigned)async_workers, time_scale, &async, &err)) {
         sl_error("main", "cannot start asynchronous invocation: %s", err.msg);
         goto out;
@@ -323,6 +326,7 @@ out:
     sl_lambda_free(lambda);
     sl_loop_free(loop);
     sl_s3_free(s3);
+    sl_targets_free(targets);
     sl_logs_free(logs);
     sl_store_close(store);
     sl_credentials_free(&creds);

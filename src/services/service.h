@@ -28,6 +28,7 @@ struct sl_app {
     struct sl_lambda *lambda;     /* the Lambda service's state */
     struct sl_s3 *s3;             /* the S3 service's state */
     double time_scale;            /* --time-scale: AWS's platform delays are divided by it */
+    struct sl_targets *targets;   /* delivery by ARN (engine/targets.h) */
 };
 
 struct sl_svc_request {

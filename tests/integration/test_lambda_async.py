@@ -316,3 +316,51 @@ def test_kill9_loses_no_accepted_event(fresh_server):
     s3 = s3_client(srv.endpoint)
     wait_until(lambda: len(done()) == 1000, timeout=240, what="all 1000 events processed")
     assert done() == set(range(1000))
+
+
+def test_resource_policy_api(lam, fast):
+    """AddPermission / GetPolicy / RemovePermission in AWS's shapes: the
+    statement as a JSON string, principals mapped as AWS maps them,
+    conditions from SourceArn/SourceAccount, a new RevisionId each time,
+    409 for a duplicate statement id, 404s for what is not there."""
+    name = make_fn(lam, "def handler(e, c):\n    return 1\n")
+    arn = arn_of(lam, name)
+    code, _ = error_of(lam.get_policy, FunctionName=name)
+    assert code == "ResourceNotFoundException"
+    rev0 = lam.get_function_configuration(FunctionName=name)["RevisionId"]
+    r = lam.add_permission(FunctionName=name, StatementId="s3-raw",
+                           Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                           SourceArn="arn:aws:s3:::raw", SourceAccount="000000000000")
+    st = json.loads(r["Statement"])
+    assert st == {"Sid": "s3-raw", "Effect": "Allow",
+                  "Principal": {"Service": "s3.amazonaws.com"},
+                  "Action": "lambda:InvokeFunction", "Resource": arn,
+                  "Condition": {"StringEquals": {"AWS:SourceAccount": "000000000000"},
+                                "ArnLike": {"AWS:SourceArn": "arn:aws:s3:::raw"}}}
+    lam.add_permission(FunctionName=name, StatementId="acct", Action="lambda:*",
+                       Principal="123456789012")
+    pol = lam.get_policy(FunctionName=name)
+    doc = json.loads(pol["Policy"])
+    assert doc["Version"] == "2012-10-17" and [s["Sid"] for s in doc["Statement"]] == \
+        ["s3-raw", "acct"]
+    assert doc["Statement"][1]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert pol["RevisionId"] != rev0
+    assert pol["RevisionId"] == lam.get_function_configuration(FunctionName=name)["RevisionId"]
+    code, _ = error_of(lam.add_permission, FunctionName=name, StatementId="acct",
+                       Action="lambda:InvokeFunction", Principal="*")
+    assert code == "ResourceConflictException"
+    code, _ = error_of(lam.add_permission, FunctionName=name, StatementId="bad id!",
+                       Action="lambda:InvokeFunction", Principal="*")
+    assert code == "ValidationException"
+    code, _ = error_of(lam.remove_permission, FunctionName=name, StatementId="acct",
+                       RevisionId="not-the-revision")
+    assert code == "PreconditionFailedException"
+    lam.remove_permission(FunctionName=name, StatementId="acct")
+    code, _ = error_of(lam.remove_permission, FunctionName=name, StatementId="acct")
+    assert code == "ResourceNotFoundException"
+    assert [s["Sid"] for s in json.loads(lam.get_policy(FunctionName=name)["Policy"])
+            ["Statement"]] == ["s3-raw"]
+    # The CLI too, and GetFunction does not show the policy as configuration.
+    out = aws_cli(fast.endpoint, "lambda", "get-policy", "--function-name", name).stdout
+    assert json.loads(json.loads(out)["Policy"])["Statement"][0]["Sid"] == "s3-raw"
+    assert "_policy" not in json.dumps(lam.get_function(FunctionName=name))

@@ -234,12 +234,17 @@ static void last_modified(char *out, size_t n)
 
 static void new_revision(json_t *cfg)
 {
-    char uuid[37];
-    sl_uuid(uuid);
-    json_object_set_new(cfg, "RevisionId", json_string(uuid));
+    sl_lambda_new_revision_id(cfg);
     char lm[40];
     last_modified(lm, sizeof(lm));
     json_object_set_new(cfg, "LastModified", json_string(lm));
+}
+
+void sl_lambda_new_revision_id(json_t *cfg)
+{
+    char uuid[37];
+    sl_uuid(uuid);
+    json_object_set_new(cfg, "RevisionId", json_string(uuid));
 }
 
 /* ---- validation beyond the model -------------------------------------- */
@@ -576,6 +581,11 @@ static int store_function(struct lreq *l, const char *name, json_t *cfg,
     return 0;
 }
 
+int sl_lambda_save(struct lreq *l, const char *name, json_t *cfg)
+{
+    return store_function(l, name, cfg, NULL, false);
+}
+
 void sl_lambda_respond(struct lreq *l, json_t *out, const char *payload, size_t len)
 {
     sl_aws_set_request_id(l->q->http, SL_PROTO_REST_JSON, l->q->request_id);
@@ -817,7 +827,7 @@ static void op_delete(struct lreq *l)
 }
 
 /* RevisionId, when given, must match (PreconditionFailedException). */
-static int check_revision(struct lreq *l, json_t *cfg)
+int sl_lambda_check_revision(struct lreq *l, json_t *cfg)
 {
     const char *want = in_str(l, "RevisionId");
     const char *have = json_string_value(json_object_get(cfg, "RevisionId"));
@@ -836,7 +846,7 @@ static void op_update_configuration(struct lreq *l)
     json_t *cfg;
     if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
         return;
-    if (check_revision(l, cfg) || check_config(l, l->in, false)) {
+    if (sl_lambda_check_revision(l, cfg) || check_config(l, l->in, false)) {
         json_decref(cfg);
         return;
     }
@@ -857,7 +867,7 @@ static void op_update_code(struct lreq *l)
     json_t *cfg;
     if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
         return;
-    if (check_revision(l, cfg)) {
+    if (sl_lambda_check_revision(l, cfg)) {
         json_decref(cfg);
         return;
     }
@@ -1012,6 +1022,7 @@ static const struct {
 } handlers[] = {
     {"CreateFunction", op_create},
     {"DeleteFunction", op_delete},
+    {"AddPermission", sl_lambda_op_add_permission},
     {"DeleteFunctionConcurrency", op_delete_concurrency},
     {"DeleteFunctionEventInvokeConfig", sl_lambda_op_delete_eic},
     {"GetAccountSettings", op_account_settings},
@@ -1019,11 +1030,13 @@ static const struct {
     {"GetFunctionConcurrency", op_get_concurrency},
     {"GetFunctionConfiguration", op_get_configuration},
     {"GetFunctionEventInvokeConfig", sl_lambda_op_get_eic},
+    {"GetPolicy", sl_lambda_op_get_policy},
     {"Invoke", sl_lambda_op_invoke},
     {"ListFunctionEventInvokeConfigs", sl_lambda_op_list_eic},
     {"ListFunctions", op_list},
     {"PutFunctionConcurrency", op_put_concurrency},
     {"PutFunctionEventInvokeConfig", sl_lambda_op_put_eic},
+    {"RemovePermission", sl_lambda_op_remove_permission},
     {"UpdateFunctionCode", op_update_code},
     {"UpdateFunctionConfiguration", op_update_configuration},
     {"UpdateFunctionEventInvokeConfig", sl_lambda_op_update_eic},

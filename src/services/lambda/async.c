@@ -8,9 +8,10 @@
  * min) without counting as attempts, until MaximumEventAgeInSeconds. Then
  * the event is discarded, after its OnFailure destination got a record;
  * on success the OnSuccess destination gets one. Destinations go out by
- * ARN through sl_lambda_deliver_txn(), in the same transaction that
- * removes the event, so a record is never lost nor sent for an event
- * that is still queued. All AWS delays are divided by --time-scale.
+ * ARN through sl_target_deliver_txn() (engine/targets.h), in the same
+ * transaction that removes the event, so a record is never lost nor sent
+ * for an event that is still queued. Functions are a target kind
+ * registered here: an async event of the function. All AWS delays are divided by --time-scale.
  *
  * Also here: the event invoke config API (Put/Get/Update/Delete/List
  * FunctionEventInvokeConfig(s)), items of SL_LAMBDA_EIC_NS.
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/targets.h"
 #include "runtime/runtime.h"
 
 #define ASYNC_Q "lambda.async"
@@ -103,14 +105,20 @@ static bool function_arn_parts(const char *arn, char *account, char *region, cha
     return true;
 }
 
-int sl_lambda_target_check(struct sl_app *app, const char *arn)
+/* The target check of functions (targets.h): the function exists and,
+ * for a service principal, its resource policy lets that service in. */
+static int function_target_check(void *ctx, const char *arn, const char *principal,
+                                 const char *source_arn, const char *source_account)
 {
+    struct sl_app *app = ctx;
     char account[16], region[64], name[80], pk[96];
     if (!function_arn_parts(arn, account, region, name))
-        return SL_EINVAL; /* queues, topics, buses: not in Sluice yet */
+        return SL_EINVAL;
     snprintf(pk, sizeof(pk), "%s:%s", account, region);
     json_t *cfg = NULL;
     int rc = sl_lambda_get_config(app, pk, name, &cfg);
+    if (!rc && principal && !sl_lambda_policy_allows(cfg, principal, source_arn, source_account))
+        rc = SL_EAUTH;
     json_decref(cfg);
     return rc;
 }
@@ -131,8 +139,11 @@ static int put_event(struct sl_txn *t, const char *account, const char *region,
     return rc;
 }
 
-int sl_lambda_deliver_txn(struct sl_txn *t, const char *arn, const char *payload, size_t len)
+/* The delivery of functions (targets.h): an async event. */
+static int function_target_deliver(void *ctx, struct sl_txn *t, const char *arn,
+                                   const char *payload, size_t len)
 {
+    (void)ctx;
     char account[16], region[64], name[80], rid[40];
     if (!function_arn_parts(arn, account, region, name))
         return SL_EINVAL;
@@ -255,6 +266,7 @@ static char *destination_record(const struct sl_qmsg *m, const char *fn_arn,
 }
 
 struct finish {
+    struct sl_targets *targets;
     const struct sl_qmsg *m;
     const char *dest;   /* ARN or "" */
     const char *record; /* its payload */
@@ -271,7 +283,7 @@ static int finish_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         return sl_txn_queue_update(t, ASYNC_Q, f->m->id, f->m->receives, f->visible_ms, f->meta);
     int rc = sl_txn_queue_delete(t, ASYNC_Q, f->m->id, f->m->receives);
     if (!rc && f->dest && f->dest[0] && f->record)
-        rc = sl_lambda_deliver_txn(t, f->dest, f->record, strlen(f->record));
+        rc = sl_target_deliver_txn(f->targets, t, f->dest, f->record, strlen(f->record));
     return rc;
 }
 
@@ -304,7 +316,7 @@ static void event_done(struct sl_lambda_async *a, const struct sl_qmsg *m,
                                 0);
     char *record = NULL;
     if (dest[0]) {
-        if (sl_lambda_target_check(a->app, dest) == 0) {
+        if (sl_target_check(a->app->targets, dest, NULL, NULL, NULL) == 0) {
             record = destination_record(m, ev->arn, ev->request_id, condition, ev->tries, inv);
         } else {
             sl_warn("lambda", "%s of %s: destination %s is gone", condition, ev->name, dest);
@@ -313,7 +325,8 @@ static void event_done(struct sl_lambda_async *a, const struct sl_qmsg *m,
                                         SL_LAMBDA_ASYNC_DESTINATION_FAILED, 0);
         }
     }
-    struct finish f = {.m = m, .dest = record ? dest : "", .record = record, .delete = true};
+    struct finish f = {.targets = a->app->targets, .m = m, .dest = record ? dest : "",
+                       .record = record, .delete = true};
     run_finish(a, &f);
     free(record);
 }
@@ -567,6 +580,9 @@ int sl_lambda_async_start(struct sl_app *app, unsigned workers, double scale,
     int rc = sl_store_write(app->store, release_txn, &released, err);
     if (!rc)
         rc = sl_store_queue_watch(app->store, ASYNC_Q, kick, a);
+    if (!rc && app->targets)
+        rc = sl_targets_register(app->targets, "lambda", function_target_check,
+                                 function_target_deliver, app);
     if (rc) {
         sl_lambda_async_free(a);
         return rc;
@@ -653,7 +669,7 @@ static int check_destinations(struct lreq *l, json_t *dc)
     for (size_t i = 0; i < SL_ARRAY_LEN(which); i++) {
         const char *arn =
             json_string_value(json_object_get(json_object_get(dc, which[i]), "Destination"));
-        if (arn && arn[0] && sl_lambda_target_check(l->q->app, arn) != 0) {
+        if (arn && arn[0] && sl_target_check(l->q->app->targets, arn, NULL, NULL, NULL) != 0) {
             sl_lambda_error(l, 400, "InvalidParameterValueException",
                             "The destination ARN %s is invalid.", arn);
             return -1;

@@ -58,14 +58,21 @@ int sl_lambda_run(struct sl_app *app, const char *account, const char *region, c
                   json_t *cfg, struct sl_invocation *inv);
 /* Invoke with InvocationType Event (async.c): stores the event, 202. */
 void sl_lambda_async_accept(struct lreq *l, const char *name, const char *payload, size_t len);
-/* A destination ARN: 0 when Sluice can deliver to it (a function that
- * exists), SL_ENOTFOUND for a missing function, SL_EINVAL for any other
- * kind (queues, topics and buses are not in Sluice yet). */
-int sl_lambda_target_check(struct sl_app *app, const char *arn);
-/* Inside a transaction: queues payload for the target (a function: an
- * async event). */
-struct sl_txn;
-int sl_lambda_deliver_txn(struct sl_txn *t, const char *arn, const char *payload, size_t len);
+/* Resource policies (policy.c). */
+void sl_lambda_op_add_permission(struct lreq *l);
+void sl_lambda_op_remove_permission(struct lreq *l);
+void sl_lambda_op_get_policy(struct lreq *l);
+/* Whether cfg's policy lets service (e.g. "s3.amazonaws.com") invoke the
+ * function for source_arn and source_account (either may be NULL). */
+bool sl_lambda_policy_allows(json_t *cfg, const char *service, const char *source_arn,
+                             const char *source_account);
+/* Stores a changed configuration of an existing function (forgetting its
+ * cached copy); 0, or answers and returns -1. */
+int sl_lambda_save(struct lreq *l, const char *name, json_t *cfg);
+/* The RevisionId input, when given, must be cfg's; 0, or answered 412. */
+int sl_lambda_check_revision(struct lreq *l, json_t *cfg);
+/* Gives cfg a new RevisionId. */
+void sl_lambda_new_revision_id(json_t *cfg);
 /* Event invoke config operations (async.c). */
 void sl_lambda_op_put_eic(struct lreq *l);
 void sl_lambda_op_update_eic(struct lreq *l);

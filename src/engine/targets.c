@@ -1,0 +1,79 @@
+/* The registry of target kinds and the delivery path by ARN (targets.h). */
+#include "engine/targets.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_KINDS 8
+
+struct kind {
+    char service[32];
+    sl_target_check_fn check;
+    sl_target_deliver_fn deliver;
+    void *ctx;
+};
+
+struct sl_targets {
+    struct kind kinds[MAX_KINDS];
+    size_t n;
+};
+
+int sl_targets_new(struct sl_targets **out)
+{
+    *out = calloc(1, sizeof(**out));
+    return *out ? 0 : SL_ENOMEM;
+}
+
+void sl_targets_free(struct sl_targets *ts)
+{
+    free(ts);
+}
+
+int sl_targets_register(struct sl_targets *ts, const char *service, sl_target_check_fn check,
+                        sl_target_deliver_fn deliver, void *ctx)
+{
+    if (!ts || !service || strlen(service) >= sizeof(ts->kinds[0].service) || !check ||
+        !deliver)
+        return SL_EINVAL;
+    if (ts->n == MAX_KINDS)
+        return SL_ETOOBIG;
+    struct kind *k = &ts->kinds[ts->n++];
+    memcpy(k->service, service, strlen(service) + 1);
+    k->check = check;
+    k->deliver = deliver;
+    k->ctx = ctx;
+    return 0;
+}
+
+/* The kind of "arn:<partition>:<service>:...", or NULL. */
+static const struct kind *kind_of(const struct sl_targets *ts, const char *arn)
+{
+    if (!ts || !arn || strncmp(arn, "arn:", 4) != 0)
+        return NULL;
+    const char *svc = strchr(arn + 4, ':');
+    if (!svc)
+        return NULL;
+    svc++;
+    const char *end = strchr(svc, ':');
+    if (!end)
+        return NULL;
+    size_t n = (size_t)(end - svc);
+    for (size_t i = 0; i < ts->n; i++)
+        if (strlen(ts->kinds[i].service) == n && strncmp(ts->kinds[i].service, svc, n) == 0)
+            return &ts->kinds[i];
+    return NULL;
+}
+
+int sl_target_check(struct sl_targets *ts, const char *arn, const char *principal,
+                    const char *source_arn, const char *source_account)
+{
+    const struct kind *k = kind_of(ts, arn);
+    return k ? k->check(k->ctx, arn, principal, source_arn, source_account) : SL_EINVAL;
+}
+
+int sl_target_deliver_txn(struct sl_targets *ts, struct sl_txn *t, const char *arn,
+                          const char *payload, size_t len)
+{
+    const struct kind *k = kind_of(ts, arn);
+    return k ? k->deliver(k->ctx, t, arn, payload, len) : SL_EINVAL;
+}

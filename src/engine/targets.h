@@ -1,0 +1,44 @@
+/*
+ * targets — the one delivery path by ARN (DESIGN.md, "Targets and
+ * sources"): S3 notifications, Lambda destinations and, later, SNS
+ * subscriptions, EventBridge rule targets and DLQs all hand a payload to
+ * sl_target_deliver_txn(), inside the transaction that produced it, so the
+ * delivery commits with its cause. Each service that can be a target
+ * registers its kind (the ARN's service field: "lambda", "sqs", ...) with
+ * a check and a deliver function; an ARN of a kind nobody registered is a
+ * service Sluice does not have yet.
+ *
+ * May call: core, store.
+ */
+#ifndef SL_TARGETS_H
+#define SL_TARGETS_H
+
+#include "core/core.h"
+#include "store/store.h"
+
+struct sl_targets;
+
+/* Whether arn exists and, when principal is not NULL, whether that
+ * service principal (e.g. "s3.amazonaws.com") may send to it for
+ * source_arn / source_account (either may be NULL): 0, SL_ENOTFOUND (no
+ * such resource), SL_EAUTH (its policy does not allow it), SL_EINVAL (not
+ * an ARN of this kind). */
+typedef int (*sl_target_check_fn)(void *ctx, const char *arn, const char *principal,
+                                  const char *source_arn, const char *source_account);
+/* Queues payload for arn inside transaction t. */
+typedef int (*sl_target_deliver_fn)(void *ctx, struct sl_txn *t, const char *arn,
+                                    const char *payload, size_t len);
+
+int sl_targets_new(struct sl_targets **out);
+void sl_targets_free(struct sl_targets *ts);
+/* Registers the kind `service` (at start-up, before any delivery). */
+int sl_targets_register(struct sl_targets *ts, const char *service, sl_target_check_fn check,
+                        sl_target_deliver_fn deliver, void *ctx);
+/* As the kind's check; SL_EINVAL for a malformed ARN or a kind Sluice
+ * does not have. */
+int sl_target_check(struct sl_targets *ts, const char *arn, const char *principal,
+                    const char *source_arn, const char *source_account);
+int sl_target_deliver_txn(struct sl_targets *ts, struct sl_txn *t, const char *arn,
+                          const char *payload, size_t len);
+
+#endif
