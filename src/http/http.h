@@ -56,6 +56,7 @@ struct sl_http_request {
     bool has_content_length;
     bool chunked; /* Transfer-Encoding: chunked */
     bool bad_uri; /* the path or query has a malformed %-escape */
+    char remote_ip[48]; /* the client's address, "" if unknown */
     uint64_t body_received;
     struct sl_http_response resp;
     void *handler_data; /* the handler's per-request state */

@@ -241,6 +241,15 @@ static int request_parse(struct request *rq, struct MHD_Connection *con, const c
 {
     struct sl_http_request *r = &rq->pub;
     r->method = sl_arena_strdup(&r->arena, method);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                  r->remote_ip, sizeof(r->remote_ip));
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                  r->remote_ip, sizeof(r->remote_ip));
     const char *uri = r->raw_uri;
     const char *q = strchr(uri, '?');
     size_t plen = q ? (size_t)(q - uri) : strlen(uri);

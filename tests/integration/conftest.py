@@ -185,3 +185,19 @@ def aws_cli(endpoint, *args, check=True, input=None, cwd=None):
         raise AssertionError(f"aws {' '.join(args)} failed ({proc.returncode}):\n"
                              f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def logs_client(endpoint):
+    return boto3.client("logs", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+                        config=client_config())
+
+
+def function_log_messages(logs, name):
+    """Every message in a function's log group so far ([] before it exists)."""
+    try:
+        pages = logs.get_paginator("filter_log_events").paginate(
+            logGroupName=f"/aws/lambda/{name}")
+        return [e["message"] for p in pages for e in p["events"]]
+    except logs.exceptions.ResourceNotFoundException:
+        return []

@@ -11,7 +11,8 @@ import threading
 import botocore.exceptions
 import pytest
 
-from conftest import Server, aws_cli, s3_client, wait_until
+from conftest import (Server, aws_cli, function_log_messages, logs_client, s3_client,
+                      wait_until)
 from test_lambda import ROLE, lambda_client, py_zip
 
 SCALE = "600"
@@ -33,9 +34,7 @@ def lam(fast):
 
 @pytest.fixture(scope="module")
 def logs(fast):
-    import boto3
-    return boto3.client("logs", endpoint_url=fast.endpoint, region_name="us-east-1",
-                        aws_access_key_id="AKID", aws_secret_access_key="SECRET")
+    return logs_client(fast.endpoint)
 
 
 _n = [0]
@@ -53,13 +52,7 @@ def arn_of(lam, name):
     return lam.get_function_configuration(FunctionName=name)["FunctionArn"]
 
 
-def messages(logs, name):
-    group = f"/aws/lambda/{name}"
-    try:
-        pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group)
-        return [e["message"] for p in pages for e in p["events"]]
-    except logs.exceptions.ResourceNotFoundException:
-        return []
+messages = function_log_messages
 
 
 def records(logs, name):

@@ -21,16 +21,11 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from conftest import ACCESS_KEY, AWS_CLI, SECRET_KEY, aws_cli, client_config, wait_until
+from conftest import (ACCESS_KEY, AWS_CLI, SECRET_KEY, aws_cli, client_config, logs_client,
+                      wait_until)
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 STREAM_NAME = re.compile(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$")
-
-
-def logs_client(endpoint):
-    return boto3.client("logs", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-                        config=client_config())
 
 
 def lambda_client(endpoint):

@@ -89,6 +89,27 @@ void s3_time(int64_t ms, char *out, size_t n);
 long s3_int_param(struct s3_req *s, const char *name, long def);
 void s3_owner_id(const char *account, char out[65]);
 
+/* Event notifications (notify.c). The request's side of an event, set up
+ * before the transaction. */
+struct s3_notify {
+    struct sl_targets *targets;
+    const char *request_id, *account, *source_ip;
+    char host_id[40];
+};
+void s3_notify_init(struct s3_req *s, struct s3_notify *n);
+/*
+ * Inside the transaction that wrote or deleted bucket/key: queues the
+ * event (e.g. "ObjectCreated:Put"; etag NULL for a removal, which has no
+ * size or ETag) for every configuration of bucket_item (the bucket's item,
+ * read in this transaction) that matches it. A delivery that cannot be
+ * queued fails the transaction.
+ */
+int s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct sl_item *bucket_item,
+                  const char *bucket, const char *key, const char *event, uint64_t size,
+                  const char *etag);
+void s3_put_notification(struct s3_req *s);
+void s3_get_notification(struct s3_req *s);
+
 /* Operations, by file. */
 void s3_list_buckets(struct s3_req *s);
 void s3_create_bucket(struct s3_req *s);

@@ -190,6 +190,9 @@ struct complete_txn {
     const char *bucket, *key, *upload, *val;
     const struct sl_blob *blob;
     struct s3_write_cond cond;
+    struct s3_notify notify;
+    const char *etag;
+    uint64_t size;
 };
 
 static int complete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -208,6 +211,12 @@ static int complete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         rc = sl_txn_delete_pk(t, S3_NS_PARTS, c->upload, NULL);
     if (!rc)
         rc = sl_txn_delete(t, S3_NS_UPLOADS, c->bucket, c->upload);
+    struct sl_item b;
+    if (!rc && (rc = sl_txn_get(t, S3_NS_BUCKETS, "", c->bucket, &b)) == 0) {
+        rc = s3_notify_txn(t, &c->notify, &b, c->bucket, c->key,
+                           "ObjectCreated:CompleteMultipartUpload", c->size, c->etag);
+        sl_item_free(&b);
+    }
     return rc;
 }
 
@@ -368,8 +377,9 @@ static void complete_finish(struct s3_req *s)
     if (!o.meta)
         o.meta = json_object();
     val = s3_object_dump(&o);
-    struct complete_txn ct = {s->bucket, s->key, upload, val, &blob, {0}};
+    struct complete_txn ct = {s->bucket, s->key, upload, val, &blob, {0}, {0}, o.etag, o.size};
     s3_write_cond_init(s, &ct.cond);
+    s3_notify_init(s, &ct.notify);
     int rc = val ? sl_store_write(st, complete_txn, &ct, &err) : SL_ENOMEM;
     if (rc) {
         sl_blob_discard(st, &blob);

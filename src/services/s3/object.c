@@ -220,19 +220,26 @@ struct put_txn {
     const char *val;
     const struct sl_blob *blob;
     struct s3_write_cond cond;
+    const struct s3_notify *notify;
+    const char *event, *etag;
+    uint64_t size;
 };
 
 static int put_object_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct put_txn *p = arg;
-    int rc = sl_txn_exists(t, S3_NS_BUCKETS, "", p->bucket);
+    struct sl_item b;
+    int rc = sl_txn_get(t, S3_NS_BUCKETS, "", p->bucket, &b);
     if (rc)
-        return SL_EAGAIN; /* the bucket is gone: told apart from a missing key */
+        return rc == SL_ENOTFOUND ? SL_EAGAIN : rc; /* told apart from a missing key */
     rc = s3_write_condition(t, p->bucket, p->key, &p->cond);
-    if (rc)
-        return rc;
-    return sl_txn_put(t, S3_NS_OBJECTS, p->bucket, p->key, p->val, strlen(p->val), p->blob);
+    if (!rc)
+        rc = sl_txn_put(t, S3_NS_OBJECTS, p->bucket, p->key, p->val, strlen(p->val), p->blob);
+    if (!rc)
+        rc = s3_notify_txn(t, p->notify, &b, p->bucket, p->key, p->event, p->size, p->etag);
+    sl_item_free(&b);
+    return rc;
 }
 
 /* Commits an object whose bytes are in blob, if cond (may be NULL) holds;
@@ -246,7 +253,12 @@ static void store_object(struct s3_req *s, struct s3_object *o, struct sl_blob *
         s3_internal(s, NULL);
         return;
     }
-    struct put_txn p = {s->bucket, s->key, val, blob, {0}};
+    struct s3_notify n;
+    s3_notify_init(s, &n);
+    struct put_txn p = {s->bucket, s->key, val, blob, {0}, &n,
+                        strcmp(s->op, "CopyObject") == 0 ? "ObjectCreated:Copy"
+                                                          : "ObjectCreated:Put",
+                        o->etag, o->size};
     if (cond)
         p.cond = *cond;
     struct sl_err err = {0};
@@ -482,19 +494,34 @@ struct delete_txn {
     const char **keys;
     int *results;
     size_t n;
+    struct s3_notify notify;
 };
 
 static int delete_objects_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct delete_txn *d = arg;
-    for (size_t i = 0; i < d->n; i++) {
-        int rc = sl_txn_delete(t, S3_NS_OBJECTS, d->bucket, d->keys[i]);
-        if (rc && rc != SL_ENOTFOUND)
-            return rc;
-        d->results[i] = 0;
+    struct sl_item b;
+    int rc = sl_txn_get(t, S3_NS_BUCKETS, "", d->bucket, &b);
+    if (rc == SL_ENOTFOUND) { /* the bucket went, and its objects with it */
+        for (size_t i = 0; i < d->n; i++)
+            d->results[i] = 0;
+        return 0;
     }
-    return 0;
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < d->n && !rc; i++) {
+        rc = sl_txn_delete(t, S3_NS_OBJECTS, d->bucket, d->keys[i]);
+        if (!rc) /* an object went: its event */
+            rc = s3_notify_txn(t, &d->notify, &b, d->bucket, d->keys[i], "ObjectRemoved:Delete",
+                               0, NULL);
+        else if (rc == SL_ENOTFOUND)
+            rc = 0;
+        if (!rc)
+            d->results[i] = 0;
+    }
+    sl_item_free(&b);
+    return rc;
 }
 
 void s3_delete_object(struct s3_req *s)
@@ -503,7 +530,8 @@ void s3_delete_object(struct s3_req *s)
         return;
     int result = 0;
     const char *keys[1] = {s->key};
-    struct delete_txn d = {s->bucket, keys, &result, 1};
+    struct delete_txn d = {s->bucket, keys, &result, 1, {0}};
+    s3_notify_init(s, &d.notify);
     struct sl_err err = {0};
     int rc = sl_store_write(s->q->app->store, delete_objects_txn, &d, &err);
     if (rc) {
@@ -557,7 +585,8 @@ static void delete_objects_finish(struct s3_req *s)
         }
         results[i++] = -1;
     }
-    struct delete_txn d = {s->bucket, keys, results, n};
+    struct delete_txn d = {s->bucket, keys, results, n, {0}};
+    s3_notify_init(s, &d.notify);
     int rc = sl_store_write(s->q->app->store, delete_objects_txn, &d, &err);
     if (rc) {
         s3_internal(s, &err);

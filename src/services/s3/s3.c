@@ -670,7 +670,7 @@ void s3_list_buckets(struct s3_req *s)
 /* Subresources S3 has that Sluice does not implement yet. */
 static const char *const unimplemented_params[] = {
     "acl",       "tagging",   "versioning", "policy",    "cors",        "lifecycle",
-    "website",   "logging",   "replication", "encryption", "notification", "accelerate",
+    "website",   "logging",   "replication", "encryption", "accelerate",
     "analytics", "inventory", "metrics",    "ownershipControls", "publicAccessBlock",
     "requestPayment", "restore", "select",  "torrent",   "versions",    "object-lock",
     "retention", "legal-hold", "intelligent-tiering", "attributes", "policyStatus",
@@ -719,6 +719,16 @@ static void route(struct s3_req *s)
     } else if (!s->key) {
         if (!bucket_name_plausible(s->bucket)) {
             s3_error(s, 400, "InvalidBucketName", "The specified bucket is not valid.");
+            return;
+        }
+        if (sl_http_has_param(r, "notification") &&
+            (strcmp(m, "PUT") == 0 || strcmp(m, "GET") == 0)) {
+            s->op = m[0] == 'P' ? "PutBucketNotificationConfiguration"
+                                : "GetBucketNotificationConfiguration";
+            if (m[0] == 'P')
+                s3_put_notification(s);
+            else
+                s3_get_notification(s);
             return;
         }
         if (strcmp(m, "PUT") == 0) {

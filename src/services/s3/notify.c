@@ -1,0 +1,560 @@
+/*
+ * S3 event notifications: Put/GetBucketNotificationConfiguration, and the
+ * events themselves.
+ *
+ * A bucket's configuration is kept in the bucket's item ("notification":
+ * rules of {id, kind, arn, events, prefix, suffix}, and "eventbridge"), so
+ * the transaction that writes or deletes an object reads the rules that
+ * hold at its commit, and the events it produces go out through the
+ * engine's delivery path by ARN (engine/targets.h) in that same
+ * transaction: every acknowledged object operation has its events queued,
+ * durably, even across a kill -9.
+ *
+ * Validation as S3 does it: event types from S3's list, at most one prefix
+ * and one suffix rule, no two configurations that could match the same key
+ * for a shared event type, and destinations that exist and let
+ * s3.amazonaws.com in (a function's resource policy), unless the request
+ * carries x-amz-skip-destination-validation: true.
+ */
+#include "services/s3/internal.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/xml.h"
+#include "engine/targets.h"
+
+#define S3_PRINCIPAL "s3.amazonaws.com"
+#define MAX_RULES 100
+
+/* The event types S3 accepts in a configuration. */
+static const char *const event_types[] = {
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:ObjectRestore:Delete",
+    "s3:ReducedRedundancyLostObject",
+    "s3:Replication:*",
+    "s3:Replication:OperationFailedReplication",
+    "s3:Replication:OperationMissedThreshold",
+    "s3:Replication:OperationReplicatedAfterThreshold",
+    "s3:Replication:OperationNotTracked",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
+    "s3:ObjectAcl:Put",
+};
+
+static const struct {
+    const char *element, *arn_element, *kind;
+} config_kinds[] = {
+    {"CloudFunctionConfiguration", "CloudFunction", "lambda"},
+    {"QueueConfiguration", "Queue", "queue"},
+    {"TopicConfiguration", "Topic", "topic"},
+};
+
+static bool known_event(const char *e)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(event_types); i++)
+        if (strcmp(event_types[i], e) == 0)
+            return true;
+    return false;
+}
+
+/* Whether configured type `pattern` (s3:X:Y or s3:X:*) covers `event`. */
+static bool event_covers(const char *pattern, const char *event)
+{
+    size_t n = strlen(pattern);
+    if (n >= 2 && strcmp(pattern + n - 2, ":*") == 0)
+        return strncmp(pattern, event, n - 1) == 0;
+    return strcmp(pattern, event) == 0;
+}
+
+/* Whether two configured types share an event type. */
+static bool events_share(const char *a, const char *b)
+{
+    return event_covers(a, b) || event_covers(b, a);
+}
+
+static bool starts_with(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+static bool ends_with(const char *s, const char *p)
+{
+    size_t n = strlen(s), m = strlen(p);
+    return n >= m && strcmp(s + n - m, p) == 0;
+}
+
+static const char *rule_str(json_t *rule, const char *name)
+{
+    const char *v = json_string_value(json_object_get(rule, name));
+    return v ? v : "";
+}
+
+/* ---- PUT ?notification ------------------------------------------------- */
+
+static void invalid_argument(struct s3_req *s, const char *name, const char *value,
+                             const char *msg)
+{
+    const char *extra[] = {"ArgumentName", name, "ArgumentValue", value, NULL};
+    sl_svc_error(s->q, 400, "InvalidArgument", extra, "%s", msg);
+}
+
+static void malformed(struct s3_req *s)
+{
+    s3_error(s, 400, "MalformedXML",
+             "The XML you provided was not well-formed or did not validate against our "
+             "published schema");
+}
+
+/* One configuration element into a rule; 0, or answered. */
+static int parse_rule(struct s3_req *s, const struct sl_xml_node *n, size_t kind, json_t **out)
+{
+    const char *arn = sl_xml_child_text(n, config_kinds[kind].arn_element);
+    if (!arn || !arn[0]) {
+        malformed(s);
+        return -1;
+    }
+    const char *id = sl_xml_child_text(n, "Id");
+    char gen_id[40];
+    if (!id || !id[0]) {
+        uint8_t raw[16];
+        sl_random(raw, sizeof(raw));
+        sl_hex_encode(raw, sizeof(raw), gen_id);
+        id = gen_id;
+    }
+    json_t *rule = json_pack("{s:s, s:s, s:s, s:[], s:s, s:s}", "id", id, "kind",
+                             config_kinds[kind].kind, "arn", arn, "events", "prefix", "",
+                             "suffix", "");
+    json_t *events = json_object_get(rule, "events");
+    for (const struct sl_xml_node *c = n->children; c; c = c->next) {
+        if (strcmp(c->name, "Event") == 0) {
+            if (!known_event(c->text)) {
+                json_decref(rule);
+                invalid_argument(s, "Event", c->text,
+                                 "The event is not supported for notifications");
+                return -1;
+            }
+            json_array_append_new(events, json_string(c->text));
+        } else if (strcmp(c->name, "Filter") == 0) {
+            const struct sl_xml_node *key = sl_xml_child(c, "S3Key");
+            bool seen[2] = {false, false};
+            for (const struct sl_xml_node *fr = key ? key->children : NULL; fr; fr = fr->next) {
+                if (strcmp(fr->name, "FilterRule") != 0)
+                    continue;
+                const char *name = sl_xml_child_text(fr, "Name");
+                const char *value = sl_xml_child_text(fr, "Value");
+                int which = !name ? -1 : strcasecmp(name, "prefix") == 0 ? 0
+                                     : strcasecmp(name, "suffix") == 0 ? 1
+                                                                      : -1;
+                if (which < 0 || !value) {
+                    json_decref(rule);
+                    invalid_argument(s, "FilterRule", name ? name : "",
+                                     "filter rule name must be either prefix or suffix");
+                    return -1;
+                }
+                if (seen[which]) {
+                    json_decref(rule);
+                    invalid_argument(s, "FilterRule", name,
+                                     which ? "Cannot specify more than one suffix rule in a "
+                                             "filter."
+                                           : "Cannot specify more than one prefix rule in a "
+                                             "filter.");
+                    return -1;
+                }
+                seen[which] = true;
+                json_object_set_new(rule, which ? "suffix" : "prefix", json_string(value));
+            }
+        } else if (strcmp(c->name, "Id") != 0 &&
+                   strcmp(c->name, config_kinds[kind].arn_element) != 0) {
+            json_decref(rule);
+            malformed(s);
+            return -1;
+        }
+    }
+    if (json_array_size(events) == 0) {
+        json_decref(rule);
+        invalid_argument(s, "Event", "", "At least one event must be specified");
+        return -1;
+    }
+    *out = rule;
+    return 0;
+}
+
+/* Two rules that share an event type must not both match any key. */
+static int check_overlaps(struct s3_req *s, json_t *rules)
+{
+    size_t n = json_array_size(rules);
+    for (size_t i = 0; i < n; i++) {
+        json_t *a = json_array_get(rules, i);
+        for (size_t j = i + 1; j < n; j++) {
+            json_t *b = json_array_get(rules, j);
+            bool share = false;
+            size_t x, y;
+            json_t *ea, *eb;
+            json_array_foreach(json_object_get(a, "events"), x, ea)
+            {
+                json_array_foreach(json_object_get(b, "events"), y, eb)
+                {
+                    share |= events_share(json_string_value(ea), json_string_value(eb));
+                }
+            }
+            if (!share)
+                continue;
+            const char *pa = rule_str(a, "prefix"), *pb = rule_str(b, "prefix");
+            const char *sa = rule_str(a, "suffix"), *sb = rule_str(b, "suffix");
+            bool prefixes = starts_with(pa, pb) || starts_with(pb, pa);
+            bool suffixes = ends_with(sa, sb) || ends_with(sb, sa);
+            if (!prefixes || !suffixes)
+                continue;
+            if (strcmp(pa, pb) == 0 && strcmp(sa, sb) == 0)
+                invalid_argument(s, "Event", json_string_value(json_array_get(
+                                                 json_object_get(a, "events"), 0)),
+                                 "Configurations overlap. Configurations on the same bucket "
+                                 "cannot share a common event type.");
+            else
+                invalid_argument(s, "FilterRule", sa,
+                                 "Configuration is ambiguously defined. Cannot have "
+                                 "overlapping suffixes in two rules if the prefixes are "
+                                 "overlapping for the same event type.");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Every destination exists and lets S3 in; 0, or answered as S3 does:
+ * ArgumentNameN is a destination, ArgumentValueN what is wrong with it. */
+static int check_destinations(struct s3_req *s, json_t *rules)
+{
+    enum { MAX_BAD = 8 };
+    char source[128];
+    snprintf(source, sizeof(source), "arn:aws:s3:::%s", s->bucket);
+    const char *extra[4 * MAX_BAD + 1] = {NULL};
+    char names[MAX_BAD][2][24], reasons[MAX_BAD][400];
+    size_t bad = 0, i;
+    json_t *rule;
+    json_array_foreach(rules, i, rule)
+    {
+        const char *arn = rule_str(rule, "arn");
+        int rc = sl_target_check(s->q->app->targets, arn, S3_PRINCIPAL, source, s->q->account);
+        if (rc == 0 || bad == MAX_BAD)
+            continue;
+        snprintf(names[bad][0], sizeof(names[bad][0]), "ArgumentName%zu", bad + 1);
+        snprintf(names[bad][1], sizeof(names[bad][1]), "ArgumentValue%zu", bad + 1);
+        snprintf(reasons[bad], sizeof(reasons[bad]), "%s",
+                 rc == SL_EAUTH   ? "Not authorized to invoke the function: its resource policy "
+                                    "does not allow s3.amazonaws.com"
+                 : rc == SL_EINVAL ? "Sluice does not have this kind of destination yet"
+                                   : "The destination does not exist");
+        extra[4 * bad] = names[bad][0];
+        extra[4 * bad + 1] = arn;
+        extra[4 * bad + 2] = names[bad][1];
+        extra[4 * bad + 3] = reasons[bad];
+        bad++;
+    }
+    if (!bad)
+        return 0;
+    sl_svc_error(s->q, 400, "InvalidArgument", extra,
+                 "Unable to validate the following destination configurations");
+    return -1;
+}
+
+struct notify_put {
+    const char *bucket;
+    json_t *config;
+};
+
+static int put_config_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct notify_put *p = arg;
+    struct sl_item it;
+    int rc = sl_txn_get(t, S3_NS_BUCKETS, "", p->bucket, &it);
+    if (rc)
+        return rc;
+    json_t *v = json_loadb(it.val, it.val_len, 0, NULL);
+    sl_item_free(&it);
+    if (!v)
+        return SL_ECORRUPT;
+    if (json_array_size(json_object_get(p->config, "rules")) ||
+        json_is_true(json_object_get(p->config, "eventbridge")))
+        json_object_set(v, "notification", p->config);
+    else
+        json_object_del(v, "notification");
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    rc = text ? sl_txn_set_val(t, S3_NS_BUCKETS, "", p->bucket, text, strlen(text)) : SL_ENOMEM;
+    free(text);
+    return rc;
+}
+
+static void put_notification_finish(struct s3_req *s)
+{
+    struct sl_xml_node *root;
+    struct sl_err err = {0};
+    if (sl_xml_parse(&s->q->http->arena, s->body.data ? s->body.data : "", s->body.len, &root,
+                     &err) ||
+        strcmp(root->name, "NotificationConfiguration") != 0) {
+        malformed(s);
+        return;
+    }
+    json_t *config = json_pack("{s:[], s:b}", "rules", "eventbridge", 0);
+    json_t *rules = json_object_get(config, "rules");
+    for (const struct sl_xml_node *c = root->children; c; c = c->next) {
+        size_t k;
+        for (k = 0; k < SL_ARRAY_LEN(config_kinds); k++)
+            if (strcmp(c->name, config_kinds[k].element) == 0)
+                break;
+        json_t *rule;
+        if (k < SL_ARRAY_LEN(config_kinds)) {
+            if (parse_rule(s, c, k, &rule)) {
+                json_decref(config);
+                return;
+            }
+            json_array_append_new(rules, rule);
+        } else if (strcmp(c->name, "EventBridgeConfiguration") == 0) {
+            json_object_set_new(config, "eventbridge", json_true());
+        } else {
+            json_decref(config);
+            malformed(s);
+            return;
+        }
+    }
+    if (json_array_size(rules) > MAX_RULES) {
+        json_decref(config);
+        invalid_argument(s, "NotificationConfiguration", "",
+                         "Too many notification configurations");
+        return;
+    }
+    const char *skip = sl_http_header(s->q->http, "x-amz-skip-destination-validation");
+    if (check_overlaps(s, rules) ||
+        (!(skip && strcasecmp(skip, "true") == 0) && check_destinations(s, rules))) {
+        json_decref(config);
+        return;
+    }
+    struct notify_put p = {s->bucket, config};
+    int rc = sl_store_write(s->q->app->store, put_config_txn, &p, &err);
+    json_decref(config);
+    if (rc == SL_ENOTFOUND)
+        s3_no_such_bucket(s);
+    else if (rc)
+        s3_internal(s, &err);
+    else
+        s3_send_xml(s, 200);
+}
+
+void s3_put_notification(struct s3_req *s)
+{
+    if (s3_bucket_check(s))
+        return;
+    s3_take_xml(s, put_notification_finish);
+}
+
+/* ---- GET ?notification ------------------------------------------------- */
+
+void s3_get_notification(struct s3_req *s)
+{
+    if (s3_bucket_check(s))
+        return;
+    struct sl_item it;
+    int rc = sl_kv_get(s->q->app->store, S3_NS_BUCKETS, "", s->bucket, &it);
+    if (rc == SL_ENOTFOUND) {
+        s3_no_such_bucket(s);
+        return;
+    }
+    if (rc) {
+        s3_internal(s, NULL);
+        return;
+    }
+    json_t *v = json_loadb(it.val, it.val_len, 0, NULL);
+    sl_item_free(&it);
+    json_t *config = json_object_get(v, "notification");
+    struct sl_buf *b = &s->q->http->resp.body;
+    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<NotificationConfiguration "
+                   "xmlns=\"" S3_XMLNS "\">");
+    size_t i;
+    json_t *rule;
+    json_array_foreach(json_object_get(config, "rules"), i, rule)
+    {
+        size_t k = 0;
+        while (k + 1 < SL_ARRAY_LEN(config_kinds) &&
+               strcmp(config_kinds[k].kind, rule_str(rule, "kind")) != 0)
+            k++;
+        sl_buf_printf(b, "<%s>", config_kinds[k].element);
+        sl_xml_element(b, "Id", rule_str(rule, "id"));
+        sl_xml_element(b, config_kinds[k].arn_element, rule_str(rule, "arn"));
+        size_t e;
+        json_t *ev;
+        json_array_foreach(json_object_get(rule, "events"), e, ev)
+        {
+            sl_xml_element(b, "Event", json_string_value(ev));
+        }
+        const char *prefix = rule_str(rule, "prefix"), *suffix = rule_str(rule, "suffix");
+        if (prefix[0] || suffix[0]) {
+            sl_buf_puts(b, "<Filter><S3Key>");
+            if (prefix[0]) {
+                sl_buf_puts(b, "<FilterRule>");
+                sl_xml_element(b, "Name", "Prefix");
+                sl_xml_element(b, "Value", prefix);
+                sl_buf_puts(b, "</FilterRule>");
+            }
+            if (suffix[0]) {
+                sl_buf_puts(b, "<FilterRule>");
+                sl_xml_element(b, "Name", "Suffix");
+                sl_xml_element(b, "Value", suffix);
+                sl_buf_puts(b, "</FilterRule>");
+            }
+            sl_buf_puts(b, "</S3Key></Filter>");
+        }
+        sl_buf_printf(b, "</%s>", config_kinds[k].element);
+    }
+    if (json_is_true(json_object_get(config, "eventbridge")))
+        sl_buf_puts(b, "<EventBridgeConfiguration></EventBridgeConfiguration>");
+    sl_buf_puts(b, "</NotificationConfiguration>");
+    json_decref(v);
+    s3_send_xml(s, 200);
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+void s3_notify_init(struct s3_req *s, struct s3_notify *n)
+{
+    memset(n, 0, sizeof(*n));
+    n->targets = s->q->app->targets;
+    n->request_id = s->q->request_id;
+    n->account = s->q->account;
+    n->source_ip = s->q->http->remote_ip[0] ? s->q->http->remote_ip : "127.0.0.1";
+    uint8_t raw[24];
+    sl_random(raw, sizeof(raw));
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    sl_base64_encode(&b, raw, sizeof(raw));
+    snprintf(n->host_id, sizeof(n->host_id), "%s", b.data ? b.data : "");
+    sl_buf_free(&b);
+}
+
+/* A sequencer that grows for every event (so for every key): 16 hex digits
+ * of wall-clock microseconds, bumped past the last one given. */
+static void next_sequencer(char out[17])
+{
+    static _Atomic uint64_t last;
+    uint64_t now = (uint64_t)sl_time_now_ms() * 1000, prev = atomic_load(&last), want;
+    do {
+        want = now > prev ? now : prev + 1;
+    } while (!atomic_compare_exchange_weak(&last, &prev, want));
+    snprintf(out, 17, "%016" PRIX64, want);
+}
+
+/* A key as S3 puts it in events: form-URL-encoded (space as '+'), '/' kept. */
+static void event_key(struct sl_buf *b, const char *key)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        unsigned char c = *p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            strchr(".-*_/", c)) {
+            sl_buf_append(b, (const char *)p, 1);
+        } else if (c == ' ') {
+            sl_buf_append(b, "+", 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            sl_buf_append(b, e, 3);
+        }
+    }
+}
+
+int s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct sl_item *bucket_item,
+                  const char *bucket, const char *key, const char *event, uint64_t size,
+                  const char *etag)
+{
+    /* Most buckets have none: skip the parse. */
+    if (!bucket_item->val || !strstr(bucket_item->val, "\"notification\""))
+        return 0;
+    json_t *v = json_loadb(bucket_item->val, bucket_item->val_len, 0, NULL);
+    json_t *rules = json_object_get(json_object_get(v, "notification"), "rules");
+    const char *region = json_string_value(json_object_get(v, "region"));
+    const char *owner = json_string_value(json_object_get(v, "owner"));
+    char full_event[64], source[128], when[32], seq[17];
+    snprintf(full_event, sizeof(full_event), "s3:%s", event);
+    snprintf(source, sizeof(source), "arn:aws:s3:::%s", bucket);
+    sl_time_iso8601_ms(sl_time_now_ms(), when, sizeof(when));
+    next_sequencer(seq);
+    size_t i;
+    json_t *rule;
+    json_array_foreach(rules, i, rule)
+    {
+        bool match = false;
+        size_t e;
+        json_t *ev;
+        json_array_foreach(json_object_get(rule, "events"), e, ev)
+        {
+            match |= event_covers(json_string_value(ev), full_event);
+        }
+        if (!match || !starts_with(key, rule_str(rule, "prefix")) ||
+            !ends_with(key, rule_str(rule, "suffix")))
+            continue;
+        const char *arn = rule_str(rule, "arn");
+        /* The destination may have changed since the configuration was
+         * checked: S3 sends nothing where it may not. */
+        int rc = sl_target_check(n->targets, arn, S3_PRINCIPAL, source, owner);
+        if (rc) {
+            sl_warn("s3", "event %s of s3://%s/%s not sent to %s: %s", event, bucket, key, arn,
+                    rc == SL_EAUTH ? "its policy does not allow S3"
+                    : rc == SL_EINVAL ? "Sluice has no such service yet"
+                                      : "it does not exist");
+            continue;
+        }
+        struct sl_buf k;
+        sl_buf_init(&k, 0);
+        event_key(&k, key);
+        char principal[32];
+        snprintf(principal, sizeof(principal), "AWS:%s", n->account);
+        json_t *object = json_pack("{s:s}", "key", k.data ? k.data : "");
+        sl_buf_free(&k);
+        if (etag) {
+            json_object_set_new(object, "size", json_integer((json_int_t)size));
+            json_object_set_new(object, "eTag", json_string(etag));
+        }
+        json_object_set_new(object, "sequencer", json_string(seq));
+        json_t *record = json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s}, s:{s:s, s:s},"
+            " s:{s:s, s:s, s:{s:s, s:{s:s}, s:s}, s:o}}",
+            "eventVersion", "2.1", "eventSource", "aws:s3", "awsRegion",
+            region ? region : "us-east-1", "eventTime", when, "eventName", event, "userIdentity",
+            "principalId", principal, "requestParameters", "sourceIPAddress", n->source_ip,
+            "responseElements", "x-amz-request-id", n->request_id, "x-amz-id-2", n->host_id,
+            "s3", "s3SchemaVersion", "1.0", "configurationId", rule_str(rule, "id"), "bucket",
+            "name", bucket, "ownerIdentity", "principalId", owner ? owner : "", "arn", source,
+            "object", object);
+        json_t *doc = record ? json_pack("{s:[o]}", "Records", record) : NULL;
+        char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+        rc = text ? sl_target_deliver_txn(n->targets, t, arn, text, strlen(text)) : SL_ENOMEM;
+        free(text);
+        if (rc) {
+            json_decref(v);
+            return rc; /* the object's write fails with it: never one without the other */
+        }
+    }
+    json_decref(v);
+    return 0;
+}
