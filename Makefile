@@ -63,10 +63,11 @@ fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 
 test: unit unit-asan fuzz integration
 
-# Benchmarks, run by hand: S3, then Lambda invokes (bench/README.md).
+# Benchmarks, run by hand: S3, Lambda invokes, then events (bench/README.md).
 bench: build
 	$(MAKE) -C bench/s3 BUILD=$(CURDIR)/$(BUILD)
 	$(MAKE) -C bench/invoke BUILD=$(CURDIR)/$(BUILD)
+	$(MAKE) -C bench/events BUILD=$(CURDIR)/$(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
