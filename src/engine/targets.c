@@ -72,8 +72,8 @@ int sl_target_check(struct sl_targets *ts, const char *arn, const char *principa
 }
 
 int sl_target_deliver_txn(struct sl_targets *ts, struct sl_txn *t, const char *arn,
-                          const char *payload, size_t len)
+                          const char *payload, size_t len, const struct sl_target_source *src)
 {
     const struct kind *k = kind_of(ts, arn);
-    return k ? k->deliver(k->ctx, t, arn, payload, len) : SL_EINVAL;
+    return k ? k->deliver(k->ctx, t, arn, payload, len, src) : SL_EINVAL;
 }

@@ -25,9 +25,19 @@ struct sl_targets;
  * an ARN of this kind). */
 typedef int (*sl_target_check_fn)(void *ctx, const char *arn, const char *principal,
                                   const char *source_arn, const char *source_account);
-/* Queues payload for arn inside transaction t. */
+/* Who sends, for targets whose policy decides (S3 invoking a function):
+ * checked by the target when it handles the payload, outside the
+ * transaction that queued it. */
+struct sl_target_source {
+    const char *principal;      /* e.g. "s3.amazonaws.com" */
+    const char *source_arn;     /* e.g. "arn:aws:s3:::bucket" */
+    const char *source_account; /* the source's owner */
+};
+/* Queues payload for arn inside transaction t (src may be NULL). It must
+ * not block: no reads outside t. */
 typedef int (*sl_target_deliver_fn)(void *ctx, struct sl_txn *t, const char *arn,
-                                    const char *payload, size_t len);
+                                    const char *payload, size_t len,
+                                    const struct sl_target_source *src);
 
 int sl_targets_new(struct sl_targets **out);
 void sl_targets_free(struct sl_targets *ts);
@@ -39,6 +49,6 @@ int sl_targets_register(struct sl_targets *ts, const char *service, sl_target_ch
 int sl_target_check(struct sl_targets *ts, const char *arn, const char *principal,
                     const char *source_arn, const char *source_account);
 int sl_target_deliver_txn(struct sl_targets *ts, struct sl_txn *t, const char *arn,
-                          const char *payload, size_t len);
+                          const char *payload, size_t len, const struct sl_target_source *src);
 
 #endif

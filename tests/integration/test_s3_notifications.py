@@ -300,3 +300,32 @@ def test_kill9_loses_no_event_of_an_acknowledged_put(fresh_server):
 
     wait_until(lambda: acked <= seen(), timeout=240,
                what=f"the events of all {len(acked)} acknowledged puts")
+
+
+def test_removed_permission_stops_events(server, s3, lam, logs):
+    """The function's policy is checked when an event is about to run: once
+    S3's permission is removed, new objects' events are dropped (counted in
+    AsyncEventsDropped), never run."""
+    import urllib.request
+    bucket = unique("notifyperm")
+    s3.create_bucket(Bucket=bucket)
+    name, arn = sink_function(lam, bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [lambda_config(arn)]})
+    s3.put_object(Bucket=bucket, Key="allowed", Body=b"1")
+    wait_until(lambda: events(logs, name), timeout=60, what="the allowed event")
+    lam.remove_permission(FunctionName=name, StatementId="s3")
+    s3.put_object(Bucket=bucket, Key="refused", Body=b"2")
+
+    def dropped():
+        with urllib.request.urlopen(server.endpoint + "/_sluice/metrics") as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("sluice_lambda_async_events_dropped_total{") and \
+                        f'function="{name}"' in line:
+                    return float(line.rsplit(" ", 1)[1]) >= 1
+        return False
+
+    wait_until(dropped, timeout=60, what="the refused event to be dropped")
+    keys = [urllib.parse.unquote_plus(e["Records"][0]["s3"]["object"]["key"])
+            for e in events(logs, name)]
+    assert keys == ["allowed"]

@@ -544,6 +544,53 @@ static int fn_write_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return sl_txn_set_val(t, SL_LAMBDA_NS, w->pk, w->name, w->val, strlen(w->val));
 }
 
+struct fn_modify {
+    const char *pk, *name, *revision;
+    sl_lambda_modify_fn fn;
+    void *arg;
+};
+
+/* Reads, changes and writes the configuration in one transaction, so
+ * concurrent changes cannot lose one another. */
+static int fn_modify_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    struct fn_modify *m = arg;
+    struct sl_item it;
+    int rc = sl_txn_get(t, SL_LAMBDA_NS, m->pk, m->name, &it);
+    if (rc)
+        return rc;
+    json_t *cfg = json_loadb(it.val, it.val_len, 0, NULL);
+    sl_item_free(&it);
+    if (!cfg)
+        return SL_ECORRUPT;
+    const char *have = json_string_value(json_object_get(cfg, "RevisionId"));
+    if (m->revision && (!have || strcmp(have, m->revision) != 0))
+        rc = SL_ECONDITION;
+    if (!rc)
+        rc = m->fn(cfg, m->arg, err);
+    char *val = NULL;
+    if (!rc) {
+        sl_lambda_new_revision_id(cfg);
+        val = json_dumps(cfg, JSON_COMPACT);
+        rc = val ? sl_txn_set_val(t, SL_LAMBDA_NS, m->pk, m->name, val, strlen(val))
+                 : SL_ENOMEM;
+    }
+    free(val);
+    json_decref(cfg);
+    return rc;
+}
+
+static void forget_cached(struct lreq *l, const char *name);
+
+int sl_lambda_modify(struct lreq *l, const char *name, sl_lambda_modify_fn fn, void *arg,
+                     struct sl_err *err)
+{
+    struct fn_modify m = {l->pk, name, in_str(l, "RevisionId"), fn, arg};
+    int rc = sl_store_write(l->q->app->store, fn_modify_txn, &m, err);
+    forget_cached(l, name);
+    return rc;
+}
+
 /* After every write of a function, whatever its outcome. */
 static void forget_cached(struct lreq *l, const char *name)
 {
@@ -579,11 +626,6 @@ static int store_function(struct lreq *l, const char *name, json_t *cfg,
         return -1;
     }
     return 0;
-}
-
-int sl_lambda_save(struct lreq *l, const char *name, json_t *cfg)
-{
-    return store_function(l, name, cfg, NULL, false);
 }
 
 void sl_lambda_respond(struct lreq *l, json_t *out, const char *payload, size_t len)
@@ -827,7 +869,7 @@ static void op_delete(struct lreq *l)
 }
 
 /* RevisionId, when given, must match (PreconditionFailedException). */
-int sl_lambda_check_revision(struct lreq *l, json_t *cfg)
+static int check_revision(struct lreq *l, json_t *cfg)
 {
     const char *want = in_str(l, "RevisionId");
     const char *have = json_string_value(json_object_get(cfg, "RevisionId"));
@@ -846,7 +888,7 @@ static void op_update_configuration(struct lreq *l)
     json_t *cfg;
     if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
         return;
-    if (sl_lambda_check_revision(l, cfg) || check_config(l, l->in, false)) {
+    if (check_revision(l, cfg) || check_config(l, l->in, false)) {
         json_decref(cfg);
         return;
     }
@@ -867,7 +909,7 @@ static void op_update_code(struct lreq *l)
     json_t *cfg;
     if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
         return;
-    if (sl_lambda_check_revision(l, cfg)) {
+    if (check_revision(l, cfg)) {
         json_decref(cfg);
         return;
     }

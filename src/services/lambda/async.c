@@ -123,13 +123,22 @@ static int function_target_check(void *ctx, const char *arn, const char *princip
     return rc;
 }
 
-/* Queues an event for function account/region/name. */
+/* Queues an event for function account/region/name; src (may be NULL)
+ * is checked against the function's policy when the event runs. */
 static int put_event(struct sl_txn *t, const char *account, const char *region,
-                     const char *name, const char *request_id, const char *payload, size_t len)
+                     const char *name, const char *request_id, const char *payload, size_t len,
+                     const struct sl_target_source *src)
 {
     json_t *meta = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "account", account, "region",
                              region, "function", name, "requestId", request_id, "tries", 0,
                              "throttles", 0);
+    if (meta && src && src->principal) {
+        json_object_set_new(meta, "principal", json_string(src->principal));
+        if (src->source_arn)
+            json_object_set_new(meta, "sourceArn", json_string(src->source_arn));
+        if (src->source_account)
+            json_object_set_new(meta, "sourceAccount", json_string(src->source_account));
+    }
     char *text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
     json_decref(meta);
     if (!text)
@@ -141,14 +150,15 @@ static int put_event(struct sl_txn *t, const char *account, const char *region,
 
 /* The delivery of functions (targets.h): an async event. */
 static int function_target_deliver(void *ctx, struct sl_txn *t, const char *arn,
-                                   const char *payload, size_t len)
+                                   const char *payload, size_t len,
+                                   const struct sl_target_source *src)
 {
     (void)ctx;
     char account[16], region[64], name[80], rid[40];
     if (!function_arn_parts(arn, account, region, name))
         return SL_EINVAL;
     sl_uuid(rid);
-    return put_event(t, account, region, name, rid, payload, len);
+    return put_event(t, account, region, name, rid, payload, len, src);
 }
 
 /* ---- accepting events ------------------------------------------------------ */
@@ -162,7 +172,8 @@ static int accept_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct accept *a = arg;
-    return put_event(t, a->account, a->region, a->name, a->request_id, a->payload, a->len);
+    return put_event(t, a->account, a->region, a->name, a->request_id, a->payload, a->len,
+                     NULL);
 }
 
 void sl_lambda_async_accept(struct lreq *l, const char *name, const char *payload, size_t len)
@@ -247,7 +258,7 @@ static char *destination_record(const struct sl_qmsg *m, const char *fn_arn,
     sl_time_iso8601_ms(sl_time_now_ms(), ts, sizeof(ts));
     char arn[320];
     snprintf(arn, sizeof(arn), "%s:$LATEST", fn_arn);
-    json_t *rec = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:i}, s:o}", "version", "1.0",
+    json_t *rec = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:I}, s:o}", "version", "1.0",
                             "timestamp", ts, "requestContext", "requestId", request_id,
                             "functionArn", arn, "condition", condition,
                             "approximateInvokeCount", (json_int_t)invokes, "requestPayload",
@@ -283,7 +294,7 @@ static int finish_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         return sl_txn_queue_update(t, ASYNC_Q, f->m->id, f->m->receives, f->visible_ms, f->meta);
     int rc = sl_txn_queue_delete(t, ASYNC_Q, f->m->id, f->m->receives);
     if (!rc && f->dest && f->dest[0] && f->record)
-        rc = sl_target_deliver_txn(f->targets, t, f->dest, f->record, strlen(f->record));
+        rc = sl_target_deliver_txn(f->targets, t, f->dest, f->record, strlen(f->record), NULL);
     return rc;
 }
 
@@ -316,7 +327,10 @@ static void event_done(struct sl_lambda_async *a, const struct sl_qmsg *m,
                                 0);
     char *record = NULL;
     if (dest[0]) {
-        if (sl_target_check(a->app->targets, dest, NULL, NULL, NULL) == 0) {
+        /* Only a destination that is gone fails here; if the check itself
+         * failed, the record goes, and the destination's side decides. */
+        int rc = sl_target_check(a->app->targets, dest, NULL, NULL, NULL);
+        if (rc != SL_ENOTFOUND && rc != SL_EINVAL) {
             record = destination_record(m, ev->arn, ev->request_id, condition, ev->tries, inv);
         } else {
             sl_warn("lambda", "%s of %s: destination %s is gone", condition, ev->name, dest);
@@ -373,12 +387,41 @@ static void process(struct sl_lambda_async *a, const struct sl_qmsg *m)
     snprintf(ev.arn, sizeof(ev.arn), "arn:aws:lambda:%s:%s:function:%s", ev.region, ev.account,
              ev.name);
     json_t *cfg = NULL;
-    if (sl_lambda_get_config(app, ev.pk, ev.name, &cfg)) {
+    int crc = sl_lambda_get_config(app, ev.pk, ev.name, &cfg);
+    if (crc && crc != SL_ENOTFOUND) {
+        /* The store failed us: the event waits, it is not the function's fault. */
+        sl_error("lambda", "async event %s: cannot read function %s: %s", ev.request_id,
+                 ev.name, sl_strerror(crc));
+        event_later(a, m, meta, &ev,
+                    sl_time_now_ms() + sl_lambda_async_throttle_delay_ms(1, a->scale));
+        json_decref(meta);
+        return;
+    }
+    if (crc) {
         /* Deleted since: its events go with it, as on AWS. */
         sl_info("lambda", "async event %s: function %s no longer exists: dropped",
                 ev.request_id, ev.name);
         struct finish f = {.m = m, .delete = true};
         run_finish(a, &f);
+        json_decref(meta);
+        return;
+    }
+    /* A service's event (S3's) runs only where the function's policy lets
+     * that service in, checked now: not inside the sender's transaction. */
+    const char *principal = json_string_value(json_object_get(meta, "principal"));
+    if (principal &&
+        !sl_lambda_policy_allows(cfg, principal,
+                                 json_string_value(json_object_get(meta, "sourceArn")),
+                                 json_string_value(json_object_get(meta, "sourceAccount")))) {
+        sl_warn("lambda", "event %s from %s not run: the policy of %s does not allow it",
+                ev.request_id, principal, ev.name);
+        struct sl_lambda_metrics *mx = sl_lambda_metrics_of(app);
+        if (mx)
+            sl_lambda_metrics_async(mx, ev.account, ev.region, ev.name, SL_LAMBDA_ASYNC_DROPPED,
+                                    0);
+        struct finish f = {.m = m, .delete = true};
+        run_finish(a, &f);
+        json_decref(cfg);
         json_decref(meta);
         return;
     }
@@ -410,6 +453,10 @@ static void process(struct sl_lambda_async *a, const struct sl_qmsg *m)
         if (!rc && inv.result == SL_INVOKE_OK) {
             ev.tries++;
             event_done(a, m, &ev, eic.on_success, "Success", &inv);
+        } else if (stopping) {
+            /* Sluice stops: the runtime ended the run, which is no try of
+             * the function's; it runs again after the restart. */
+            event_later(a, m, meta, &ev, now);
         } else if (!rc && inv.result == SL_INVOKE_FUNCTION_ERROR) {
             ev.tries++;
             if (ev.tries > (unsigned)eic.retries)
@@ -417,8 +464,6 @@ static void process(struct sl_lambda_async *a, const struct sl_qmsg *m)
             else
                 event_later(a, m, meta, &ev,
                             now + sl_lambda_async_retry_delay_ms(ev.tries, a->scale));
-        } else if (stopping) {
-            event_later(a, m, meta, &ev, now); /* Sluice stops: it runs after the restart */
         } else {
             /* Throttled, or the environment failed: back on the queue. */
             ev.throttles++;
@@ -578,16 +623,21 @@ int sl_lambda_async_start(struct sl_app *app, unsigned workers, double scale,
     pthread_condattr_destroy(&ca);
     size_t released = 0;
     int rc = sl_store_write(app->store, release_txn, &released, err);
-    if (!rc)
+    if (!rc) {
         rc = sl_store_queue_watch(app->store, ASYNC_Q, kick, a);
+        a->watching = rc == 0;
+        if (rc)
+            sl_errf(err, rc, "cannot watch the async queue");
+    }
     if (!rc && app->targets)
         rc = sl_targets_register(app->targets, "lambda", function_target_check,
                                  function_target_deliver, app);
     if (rc) {
+        if (!err->msg[0])
+            sl_errf(err, rc, "cannot register functions as targets");
         sl_lambda_async_free(a);
         return rc;
     }
-    a->watching = true;
     if (released)
         sl_info("lambda", "%zu async events in flight when Sluice stopped run again", released);
     pthread_mutex_lock(&a->mu);
@@ -707,18 +757,71 @@ static void respond_view(struct lreq *l, json_t *stored, const char *arn)
     json_decref(stored);
 }
 
+/* A write of a function's event invoke config, in one transaction with
+ * the check that the function still exists (and, to merge, the read of
+ * the stored config): a racing DeleteFunction or update cannot be lost. */
 struct eic_write {
     const char *pk, *name;
-    char *val; /* NULL: delete */
+    json_t *in;     /* the request's members; NULL: delete */
+    bool merge;     /* Update: over the stored config */
+    json_t *result; /* out: the config written */
 };
 
 static int eic_write_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct eic_write *w = arg;
-    if (!w->val)
-        return sl_txn_delete(t, SL_LAMBDA_EIC_NS, w->pk, w->name);
-    return sl_txn_put(t, SL_LAMBDA_EIC_NS, w->pk, w->name, w->val, strlen(w->val), NULL);
+    int rc = sl_txn_exists(t, SL_LAMBDA_NS, w->pk, w->name);
+    if (rc)
+        return rc;
+    if (!w->in) {
+        rc = sl_txn_delete(t, SL_LAMBDA_EIC_NS, w->pk, w->name);
+        return rc == SL_ENOTFOUND ? 0 : rc;
+    }
+    json_t *stored = NULL;
+    struct sl_item it;
+    if (w->merge && sl_txn_get(t, SL_LAMBDA_EIC_NS, w->pk, w->name, &it) == 0) {
+        stored = json_loadb(it.val, it.val_len, 0, NULL);
+        sl_item_free(&it);
+    }
+    if (!stored)
+        stored = json_object();
+    static const char *const members[] = {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(members); i++) {
+        json_t *v = json_object_get(w->in, members[i]);
+        if (v)
+            json_object_set(stored, members[i], v);
+    }
+    json_t *dc = json_object_get(w->in, "DestinationConfig");
+    json_t *have = json_object_get(stored, "DestinationConfig");
+    if (dc && w->merge && json_is_object(have))
+        json_object_update(have, dc);
+    else if (dc)
+        json_object_set(stored, "DestinationConfig", dc);
+    json_object_set_new(stored, "LastModified", json_real((double)sl_time_now_ms() / 1000.0));
+    char *val = json_dumps(stored, JSON_COMPACT);
+    rc = val ? sl_txn_put(t, SL_LAMBDA_EIC_NS, w->pk, w->name, val, strlen(val), NULL)
+             : SL_ENOMEM;
+    free(val);
+    if (rc)
+        json_decref(stored);
+    else
+        w->result = stored;
+    return rc;
+}
+
+/* Runs w; 0, or answered (404 when the function went meanwhile). */
+static int eic_write(struct lreq *l, struct eic_write *w)
+{
+    struct sl_err err = {0};
+    int rc = sl_store_write(l->q->app->store, eic_write_txn, w, &err);
+    if (rc == SL_ENOTFOUND)
+        sl_lambda_error(l, 404, "ResourceNotFoundException",
+                        "Function not found: arn:aws:lambda:%s:%s:function:%s", l->q->region,
+                        l->q->account, w->name);
+    else if (rc)
+        sl_lambda_internal(l, &err);
+    return rc;
 }
 
 static void eic_put(struct lreq *l, bool merge)
@@ -726,38 +829,12 @@ static void eic_put(struct lreq *l, bool merge)
     char name[80], arn[400];
     if (eic_function(l, name, sizeof(name), arn, sizeof(arn)))
         return;
-    json_t *stored = merge ? eic_stored(l->q->app, l->pk, name) : NULL;
-    if (!stored)
-        stored = json_object();
-    static const char *const members[] = {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"};
-    for (size_t i = 0; i < SL_ARRAY_LEN(members); i++) {
-        json_t *v = json_object_get(l->in, members[i]);
-        if (v)
-            json_object_set(stored, members[i], v);
-    }
     json_t *dc = json_object_get(l->in, "DestinationConfig");
-    if (dc) {
-        if (check_destinations(l, dc)) {
-            json_decref(stored);
-            return;
-        }
-        json_t *have = json_object_get(stored, "DestinationConfig");
-        if (merge && json_is_object(have))
-            json_object_update(have, dc);
-        else
-            json_object_set(stored, "DestinationConfig", dc);
-    }
-    json_object_set_new(stored, "LastModified", json_real((double)sl_time_now_ms() / 1000.0));
-    struct eic_write w = {l->pk, name, json_dumps(stored, JSON_COMPACT)};
-    struct sl_err err = {0};
-    int rc = w.val ? sl_store_write(l->q->app->store, eic_write_txn, &w, &err) : SL_ENOMEM;
-    free(w.val);
-    if (rc) {
-        json_decref(stored);
-        sl_lambda_internal(l, &err);
+    if (dc && check_destinations(l, dc))
         return;
-    }
-    respond_view(l, stored, arn);
+    struct eic_write w = {l->pk, name, l->in, merge, NULL};
+    if (eic_write(l, &w) == 0)
+        respond_view(l, w.result, arn);
 }
 
 void sl_lambda_op_put_eic(struct lreq *l)
@@ -797,14 +874,9 @@ void sl_lambda_op_delete_eic(struct lreq *l)
     if (!stored)
         return;
     json_decref(stored);
-    struct eic_write w = {l->pk, name, NULL};
-    struct sl_err err = {0};
-    int rc = sl_store_write(l->q->app->store, eic_write_txn, &w, &err);
-    if (rc && rc != SL_ENOTFOUND) {
-        sl_lambda_internal(l, &err);
-        return;
-    }
-    sl_lambda_respond(l, NULL, NULL, 0);
+    struct eic_write w = {l->pk, name, NULL, false, NULL};
+    if (eic_write(l, &w) == 0)
+        sl_lambda_respond(l, NULL, NULL, 0);
 }
 
 void sl_lambda_op_list_eic(struct lreq *l)

@@ -66,11 +66,14 @@ void sl_lambda_op_get_policy(struct lreq *l);
  * function for source_arn and source_account (either may be NULL). */
 bool sl_lambda_policy_allows(json_t *cfg, const char *service, const char *source_arn,
                              const char *source_account);
-/* Stores a changed configuration of an existing function (forgetting its
- * cached copy); 0, or answers and returns -1. */
-int sl_lambda_save(struct lreq *l, const char *name, json_t *cfg);
-/* The RevisionId input, when given, must be cfg's; 0, or answered 412. */
-int sl_lambda_check_revision(struct lreq *l, json_t *cfg);
+/* Changes the configuration of function name in one transaction: fn gets
+ * it parsed and changes it (or returns an error code); the RevisionId
+ * input, when given, must match (else SL_ECONDITION); a new RevisionId is
+ * set. Returns fn's code, SL_ENOTFOUND, SL_ECONDITION or a store error;
+ * answers nothing. */
+typedef int (*sl_lambda_modify_fn)(json_t *cfg, void *arg, struct sl_err *err);
+int sl_lambda_modify(struct lreq *l, const char *name, sl_lambda_modify_fn fn, void *arg,
+                     struct sl_err *err);
 /* Gives cfg a new RevisionId. */
 void sl_lambda_new_revision_id(json_t *cfg);
 /* Event invoke config operations (async.c). */

@@ -74,23 +74,88 @@ static json_t *find_statement(json_t *stmts, const char *sid, size_t *index)
     return NULL;
 }
 
-/* Loads the function of l for a policy change; 0, or answered. */
-static int load_for_policy(struct lreq *l, char *name, size_t ncap, json_t **cfg)
+/* A policy change: the function, its qualifier ($LATEST only), and how
+ * sl_lambda_modify() failed, answered as Lambda does. 0, or answered. */
+static int qualifier_ok(struct lreq *l, const char *name)
 {
-    if (sl_lambda_load(l, name, ncap, cfg, NULL))
-        return -1;
     const char *qual = in_str(l, "Qualifier");
     if (qual && qual[0] && strcmp(qual, "$LATEST") != 0) {
-        sl_lambda_error(l, 404, "ResourceNotFoundException", "Function not found: %s:%s",
-                        json_string_value(json_object_get(*cfg, "FunctionArn")), qual);
-        json_decref(*cfg);
-        return -1;
-    }
-    if (sl_lambda_check_revision(l, *cfg)) {
-        json_decref(*cfg);
+        sl_lambda_error(l, 404, "ResourceNotFoundException",
+                        "Function not found: arn:aws:lambda:%s:%s:function:%s:%s", l->q->region,
+                        l->q->account, name, qual);
         return -1;
     }
     return 0;
+}
+
+static void modify_failed(struct lreq *l, const char *name, int rc, const struct sl_err *err)
+{
+    if (rc == SL_ENOTFOUND && err->msg[0] == '\0')
+        sl_lambda_error(l, 404, "ResourceNotFoundException",
+                        "Function not found: arn:aws:lambda:%s:%s:function:%s", l->q->region,
+                        l->q->account, name);
+    else if (rc == SL_ENOTFOUND)
+        sl_lambda_error(l, 404, "ResourceNotFoundException", "%s", err->msg);
+    else if (rc == SL_ECONDITION)
+        sl_lambda_error(l, 412, "PreconditionFailedException",
+                        "The Revision Id provided does not match the latest Revision Id. Call "
+                        "the GetFunction/GetAlias API to retrieve the latest Revision Id");
+    else if (rc == SL_EEXIST)
+        sl_lambda_error(l, 409, "ResourceConflictException", "%s", err->msg);
+    else if (rc == SL_ETOOBIG)
+        sl_lambda_error(l, 400, "PolicyLengthExceededException",
+                        "The final policy size is bigger than the limit.");
+    else
+        sl_lambda_internal(l, err);
+}
+
+struct add {
+    const char *sid, *action, *principal, *account, *source, *token, *org;
+    char *statement; /* out: the statement added, JSON */
+};
+
+static int add_statement(json_t *cfg, void *arg, struct sl_err *err)
+{
+    struct add *a = arg;
+    json_t *stmts = json_object_get(cfg, "_policy");
+    if (!json_is_array(stmts)) {
+        stmts = json_array();
+        json_object_set_new(cfg, "_policy", stmts);
+    }
+    if (find_statement(stmts, a->sid, NULL))
+        return sl_errf(err, SL_EEXIST,
+                       "The statement id (%s) provided already exists. Please provide a new "
+                       "statement id, or remove the existing statement.",
+                       a->sid);
+    json_t *st = json_pack("{s:s, s:s, s:o, s:s, s:O}", "Sid", a->sid, "Effect", "Allow",
+                           "Principal", principal_of(a->principal), "Action", a->action,
+                           "Resource", json_object_get(cfg, "FunctionArn"));
+    if (!st)
+        return SL_ENOMEM;
+    json_t *cond = json_object(), *eq = json_object();
+    if (a->account)
+        json_object_set_new(eq, "AWS:SourceAccount", json_string(a->account));
+    if (a->token)
+        json_object_set_new(eq, "lambda:EventSourceToken", json_string(a->token));
+    if (a->org)
+        json_object_set_new(eq, "aws:PrincipalOrgID", json_string(a->org));
+    if (json_object_size(eq))
+        json_object_set(cond, "StringEquals", eq);
+    json_decref(eq);
+    if (a->source)
+        json_object_set_new(cond, "ArnLike", json_pack("{s:s}", "AWS:SourceArn", a->source));
+    if (json_object_size(cond))
+        json_object_set(st, "Condition", cond);
+    json_decref(cond);
+    json_array_append(stmts, st);
+    char *doc = policy_document(stmts);
+    bool too_big = !doc || strlen(doc) > POLICY_MAX;
+    free(doc);
+    a->statement = too_big ? NULL : json_dumps(st, JSON_COMPACT);
+    json_decref(st);
+    if (too_big)
+        return SL_ETOOBIG;
+    return a->statement ? 0 : SL_ENOMEM;
 }
 
 void sl_lambda_op_add_permission(struct lreq *l)
@@ -124,87 +189,60 @@ void sl_lambda_op_add_permission(struct lreq *l)
     }
     char name[80];
     json_t *cfg;
-    if (load_for_policy(l, name, sizeof(name), &cfg))
+    if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
+        return; /* answers a bad or unknown name */
+    json_decref(cfg);
+    if (qualifier_ok(l, name))
         return;
-    json_t *stmts = json_object_get(cfg, "_policy");
-    if (!json_is_array(stmts)) {
-        stmts = json_array();
-        json_object_set_new(cfg, "_policy", stmts);
-    }
-    if (find_statement(stmts, sid, NULL)) {
-        json_decref(cfg);
-        sl_lambda_error(l, 409, "ResourceConflictException",
-                        "The statement id (%s) provided already exists. Please provide a new "
-                        "statement id, or remove the existing statement.",
-                        sid);
-        return;
-    }
-    json_t *st = json_pack("{s:s, s:s, s:o, s:s, s:O}", "Sid", sid, "Effect", "Allow",
-                           "Principal", principal_of(principal), "Action", action, "Resource",
-                           json_object_get(cfg, "FunctionArn"));
-    json_t *cond = json_object();
-    const char *account = in_str(l, "SourceAccount"), *source = in_str(l, "SourceArn");
-    const char *token = in_str(l, "EventSourceToken"), *org = in_str(l, "PrincipalOrgID");
-    json_t *eq = json_object();
-    if (account)
-        json_object_set_new(eq, "AWS:SourceAccount", json_string(account));
-    if (token)
-        json_object_set_new(eq, "lambda:EventSourceToken", json_string(token));
-    if (org)
-        json_object_set_new(eq, "aws:PrincipalOrgID", json_string(org));
-    if (json_object_size(eq))
-        json_object_set(cond, "StringEquals", eq);
-    json_decref(eq);
-    if (source)
-        json_object_set_new(cond, "ArnLike", json_pack("{s:s}", "AWS:SourceArn", source));
-    if (json_object_size(cond))
-        json_object_set(st, "Condition", cond);
-    json_decref(cond);
-    json_array_append(stmts, st);
-    char *doc = policy_document(stmts);
-    if (!doc || strlen(doc) > POLICY_MAX) {
-        free(doc);
-        json_decref(st);
-        json_decref(cfg);
-        sl_lambda_error(l, 400, "PolicyLengthExceededException",
-                        "The final policy size is bigger than the limit.");
-        return;
-    }
-    free(doc);
-    sl_lambda_new_revision_id(cfg);
-    if (sl_lambda_save(l, name, cfg) == 0) {
-        char *text = json_dumps(st, JSON_COMPACT);
-        json_t *out = json_pack("{s:s}", "Statement", text ? text : "{}");
+    struct add a = {sid,
+                    action,
+                    principal,
+                    in_str(l, "SourceAccount"),
+                    in_str(l, "SourceArn"),
+                    in_str(l, "EventSourceToken"),
+                    in_str(l, "PrincipalOrgID"),
+                    NULL};
+    struct sl_err err = {0};
+    int rc = sl_lambda_modify(l, name, add_statement, &a, &err);
+    if (rc) {
+        modify_failed(l, name, rc, &err);
+    } else {
+        json_t *out = json_pack("{s:s}", "Statement", a.statement);
         sl_lambda_respond(l, out, NULL, 0);
         json_decref(out);
-        free(text);
     }
-    json_decref(st);
-    json_decref(cfg);
+    free(a.statement);
+}
+
+static int remove_statement(json_t *cfg, void *arg, struct sl_err *err)
+{
+    const char *sid = arg;
+    json_t *stmts = json_object_get(cfg, "_policy");
+    size_t index;
+    if (!find_statement(stmts, sid, &index))
+        return sl_errf(err, SL_ENOTFOUND, "Statement %s is not found in resource policy.", sid);
+    json_array_remove(stmts, index);
+    if (json_array_size(stmts) == 0)
+        json_object_del(cfg, "_policy");
+    return 0;
 }
 
 void sl_lambda_op_remove_permission(struct lreq *l)
 {
     char name[80];
     json_t *cfg;
-    if (load_for_policy(l, name, sizeof(name), &cfg))
+    if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
+        return;
+    json_decref(cfg);
+    if (qualifier_ok(l, name))
         return;
     const char *sid = in_str(l, "StatementId");
-    json_t *stmts = json_object_get(cfg, "_policy");
-    size_t index;
-    if (!sid || !find_statement(stmts, sid, &index)) {
-        json_decref(cfg);
-        sl_lambda_error(l, 404, "ResourceNotFoundException",
-                        "Statement %s is not found in resource policy.", sid ? sid : "");
-        return;
-    }
-    json_array_remove(stmts, index);
-    if (json_array_size(stmts) == 0)
-        json_object_del(cfg, "_policy");
-    sl_lambda_new_revision_id(cfg);
-    if (sl_lambda_save(l, name, cfg) == 0)
+    struct sl_err err = {0};
+    int rc = sl_lambda_modify(l, name, remove_statement, (void *)(sid ? sid : ""), &err);
+    if (rc)
+        modify_failed(l, name, rc, &err);
+    else
         sl_lambda_respond(l, NULL, NULL, 0);
-    json_decref(cfg);
 }
 
 void sl_lambda_op_get_policy(struct lreq *l)

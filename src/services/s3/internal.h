@@ -107,6 +107,14 @@ void s3_notify_init(struct s3_req *s, struct s3_notify *n);
 int s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct sl_item *bucket_item,
                   const char *bucket, const char *key, const char *event, uint64_t size,
                   const char *etag);
+/* Parses and validates a NotificationConfiguration document (all of S3's
+ * checks but the destinations'); *out is {"rules": [...], "eventbridge"}.
+ * On failure e says what S3 answers (code, argument, message). */
+struct s3_notify_error {
+    char code[32], arg_name[32], arg_value[256], msg[256];
+};
+int s3_notification_parse(struct sl_arena *a, const char *data, size_t len, json_t **out,
+                          struct s3_notify_error *e);
 void s3_put_notification(struct s3_req *s);
 void s3_get_notification(struct s3_req *s);
 

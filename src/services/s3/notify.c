@@ -14,7 +14,9 @@
  * and one suffix rule, no two configurations that could match the same key
  * for a shared event type, and destinations that exist and let
  * s3.amazonaws.com in (a function's resource policy), unless the request
- * carries x-amz-skip-destination-validation: true.
+ * carries x-amz-skip-destination-validation: true. Each event carries its
+ * source, and the function's policy is checked again when the event is
+ * about to run (not in the writer's transaction, which must not block).
  */
 #include "services/s3/internal.h"
 
@@ -109,30 +111,32 @@ static const char *rule_str(json_t *rule, const char *name)
     return v ? v : "";
 }
 
-/* ---- PUT ?notification ------------------------------------------------- */
+/* ---- parsing a configuration ------------------------------------------- */
 
-static void invalid_argument(struct s3_req *s, const char *name, const char *value,
-                             const char *msg)
+static int fail(struct s3_notify_error *e, const char *code, const char *name,
+                const char *value, const char *msg)
 {
-    const char *extra[] = {"ArgumentName", name, "ArgumentValue", value, NULL};
-    sl_svc_error(s->q, 400, "InvalidArgument", extra, "%s", msg);
+    snprintf(e->code, sizeof(e->code), "%s", code);
+    snprintf(e->arg_name, sizeof(e->arg_name), "%s", name ? name : "");
+    snprintf(e->arg_value, sizeof(e->arg_value), "%s", value ? value : "");
+    snprintf(e->msg, sizeof(e->msg), "%s", msg);
+    return -1;
 }
 
-static void malformed(struct s3_req *s)
+static int malformed(struct s3_notify_error *e)
 {
-    s3_error(s, 400, "MalformedXML",
-             "The XML you provided was not well-formed or did not validate against our "
-             "published schema");
+    return fail(e, "MalformedXML", NULL, NULL,
+                "The XML you provided was not well-formed or did not validate against our "
+                "published schema");
 }
 
-/* One configuration element into a rule; 0, or answered. */
-static int parse_rule(struct s3_req *s, const struct sl_xml_node *n, size_t kind, json_t **out)
+/* One configuration element into a rule. */
+static int parse_rule(const struct sl_xml_node *n, size_t kind, json_t **out,
+                      struct s3_notify_error *e)
 {
     const char *arn = sl_xml_child_text(n, config_kinds[kind].arn_element);
-    if (!arn || !arn[0]) {
-        malformed(s);
-        return -1;
-    }
+    if (!arn || !arn[0])
+        return malformed(e);
     const char *id = sl_xml_child_text(n, "Id");
     char gen_id[40];
     if (!id || !id[0]) {
@@ -144,20 +148,22 @@ static int parse_rule(struct s3_req *s, const struct sl_xml_node *n, size_t kind
     json_t *rule = json_pack("{s:s, s:s, s:s, s:[], s:s, s:s}", "id", id, "kind",
                              config_kinds[kind].kind, "arn", arn, "events", "prefix", "",
                              "suffix", "");
+    if (!rule)
+        return malformed(e); /* not UTF-8 text, or out of memory */
     json_t *events = json_object_get(rule, "events");
-    for (const struct sl_xml_node *c = n->children; c; c = c->next) {
+    int rc = 0;
+    for (const struct sl_xml_node *c = n->children; c && !rc; c = c->next) {
         if (strcmp(c->name, "Event") == 0) {
-            if (!known_event(c->text)) {
-                json_decref(rule);
-                invalid_argument(s, "Event", c->text,
-                                 "The event is not supported for notifications");
-                return -1;
-            }
-            json_array_append_new(events, json_string(c->text));
+            if (!known_event(c->text))
+                rc = fail(e, "InvalidArgument", "Event", c->text,
+                          "The event is not supported for notifications");
+            else
+                json_array_append_new(events, json_string(c->text));
         } else if (strcmp(c->name, "Filter") == 0) {
             const struct sl_xml_node *key = sl_xml_child(c, "S3Key");
             bool seen[2] = {false, false};
-            for (const struct sl_xml_node *fr = key ? key->children : NULL; fr; fr = fr->next) {
+            for (const struct sl_xml_node *fr = key ? key->children : NULL; fr && !rc;
+                 fr = fr->next) {
                 if (strcmp(fr->name, "FilterRule") != 0)
                     continue;
                 const char *name = sl_xml_child_text(fr, "Name");
@@ -165,42 +171,36 @@ static int parse_rule(struct s3_req *s, const struct sl_xml_node *n, size_t kind
                 int which = !name ? -1 : strcasecmp(name, "prefix") == 0 ? 0
                                      : strcasecmp(name, "suffix") == 0 ? 1
                                                                       : -1;
-                if (which < 0 || !value) {
-                    json_decref(rule);
-                    invalid_argument(s, "FilterRule", name ? name : "",
-                                     "filter rule name must be either prefix or suffix");
-                    return -1;
-                }
-                if (seen[which]) {
-                    json_decref(rule);
-                    invalid_argument(s, "FilterRule", name,
-                                     which ? "Cannot specify more than one suffix rule in a "
-                                             "filter."
-                                           : "Cannot specify more than one prefix rule in a "
-                                             "filter.");
-                    return -1;
-                }
-                seen[which] = true;
-                json_object_set_new(rule, which ? "suffix" : "prefix", json_string(value));
+                if (which < 0 || !value)
+                    rc = fail(e, "InvalidArgument", "FilterRule", name,
+                              "filter rule name must be either prefix or suffix");
+                else if (seen[which])
+                    rc = fail(e, "InvalidArgument", "FilterRule", name,
+                              which ? "Cannot specify more than one suffix rule in a filter."
+                                    : "Cannot specify more than one prefix rule in a filter.");
+                else if (json_object_set_new(rule, which ? "suffix" : "prefix",
+                                             json_string(value)))
+                    rc = malformed(e);
+                else
+                    seen[which] = true;
             }
         } else if (strcmp(c->name, "Id") != 0 &&
                    strcmp(c->name, config_kinds[kind].arn_element) != 0) {
-            json_decref(rule);
-            malformed(s);
-            return -1;
+            rc = malformed(e);
         }
     }
-    if (json_array_size(events) == 0) {
+    if (!rc && json_array_size(events) == 0)
+        rc = fail(e, "InvalidArgument", "Event", "", "At least one event must be specified");
+    if (rc) {
         json_decref(rule);
-        invalid_argument(s, "Event", "", "At least one event must be specified");
-        return -1;
+        return rc;
     }
     *out = rule;
     return 0;
 }
 
 /* Two rules that share an event type must not both match any key. */
-static int check_overlaps(struct s3_req *s, json_t *rules)
+static int check_overlaps(json_t *rules, struct s3_notify_error *e)
 {
     size_t n = json_array_size(rules);
     for (size_t i = 0; i < n; i++) {
@@ -226,20 +226,63 @@ static int check_overlaps(struct s3_req *s, json_t *rules)
             if (!prefixes || !suffixes)
                 continue;
             if (strcmp(pa, pb) == 0 && strcmp(sa, sb) == 0)
-                invalid_argument(s, "Event", json_string_value(json_array_get(
-                                                 json_object_get(a, "events"), 0)),
-                                 "Configurations overlap. Configurations on the same bucket "
-                                 "cannot share a common event type.");
-            else
-                invalid_argument(s, "FilterRule", sa,
-                                 "Configuration is ambiguously defined. Cannot have "
-                                 "overlapping suffixes in two rules if the prefixes are "
-                                 "overlapping for the same event type.");
-            return -1;
+                return fail(e, "InvalidArgument", "Event",
+                            json_string_value(json_array_get(json_object_get(a, "events"), 0)),
+                            "Configurations overlap. Configurations on the same bucket cannot "
+                            "share a common event type.");
+            return fail(e, "InvalidArgument", "FilterRule", sa,
+                        "Configuration is ambiguously defined. Cannot have overlapping "
+                        "suffixes in two rules if the prefixes are overlapping for the same "
+                        "event type.");
         }
     }
     return 0;
 }
+
+int s3_notification_parse(struct sl_arena *a, const char *data, size_t len, json_t **out,
+                          struct s3_notify_error *e)
+{
+    *out = NULL;
+    struct sl_xml_node *root;
+    struct sl_err err = {0};
+    if (sl_xml_parse(a, data ? data : "", len, &root, &err) ||
+        strcmp(root->name, "NotificationConfiguration") != 0)
+        return malformed(e);
+    json_t *config = json_pack("{s:[], s:b}", "rules", "eventbridge", 0);
+    if (!config)
+        return fail(e, "InternalError", NULL, NULL, "out of memory");
+    json_t *rules = json_object_get(config, "rules");
+    int rc = 0;
+    for (const struct sl_xml_node *c = root->children; c && !rc; c = c->next) {
+        size_t k;
+        for (k = 0; k < SL_ARRAY_LEN(config_kinds); k++)
+            if (strcmp(c->name, config_kinds[k].element) == 0)
+                break;
+        json_t *rule = NULL;
+        if (k < SL_ARRAY_LEN(config_kinds)) {
+            rc = parse_rule(c, k, &rule, e);
+            if (!rc)
+                json_array_append_new(rules, rule);
+            if (!rc && json_array_size(rules) > MAX_RULES)
+                rc = fail(e, "InvalidArgument", "NotificationConfiguration", "",
+                          "Too many notification configurations");
+        } else if (strcmp(c->name, "EventBridgeConfiguration") == 0) {
+            json_object_set_new(config, "eventbridge", json_true());
+        } else {
+            rc = malformed(e);
+        }
+    }
+    if (!rc)
+        rc = check_overlaps(rules, e);
+    if (rc) {
+        json_decref(config);
+        return rc;
+    }
+    *out = config;
+    return 0;
+}
+
+/* ---- PUT ?notification ------------------------------------------------- */
 
 /* Every destination exists and lets S3 in; 0, or answered as S3 does:
  * ArgumentNameN is a destination, ArgumentValueN what is wrong with it. */
@@ -309,49 +352,26 @@ static int put_config_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 
 static void put_notification_finish(struct s3_req *s)
 {
-    struct sl_xml_node *root;
-    struct sl_err err = {0};
-    if (sl_xml_parse(&s->q->http->arena, s->body.data ? s->body.data : "", s->body.len, &root,
-                     &err) ||
-        strcmp(root->name, "NotificationConfiguration") != 0) {
-        malformed(s);
-        return;
-    }
-    json_t *config = json_pack("{s:[], s:b}", "rules", "eventbridge", 0);
-    json_t *rules = json_object_get(config, "rules");
-    for (const struct sl_xml_node *c = root->children; c; c = c->next) {
-        size_t k;
-        for (k = 0; k < SL_ARRAY_LEN(config_kinds); k++)
-            if (strcmp(c->name, config_kinds[k].element) == 0)
-                break;
-        json_t *rule;
-        if (k < SL_ARRAY_LEN(config_kinds)) {
-            if (parse_rule(s, c, k, &rule)) {
-                json_decref(config);
-                return;
-            }
-            json_array_append_new(rules, rule);
-        } else if (strcmp(c->name, "EventBridgeConfiguration") == 0) {
-            json_object_set_new(config, "eventbridge", json_true());
+    json_t *config;
+    struct s3_notify_error e;
+    if (s3_notification_parse(&s->q->http->arena, s->body.data, s->body.len, &config, &e)) {
+        if (strcmp(e.code, "InvalidArgument") == 0) {
+            const char *extra[] = {"ArgumentName", e.arg_name, "ArgumentValue", e.arg_value,
+                                   NULL};
+            sl_svc_error(s->q, 400, "InvalidArgument", extra, "%s", e.msg);
         } else {
-            json_decref(config);
-            malformed(s);
-            return;
+            s3_error(s, strcmp(e.code, "MalformedXML") == 0 ? 400 : 500, e.code, e.msg);
         }
-    }
-    if (json_array_size(rules) > MAX_RULES) {
-        json_decref(config);
-        invalid_argument(s, "NotificationConfiguration", "",
-                         "Too many notification configurations");
         return;
     }
     const char *skip = sl_http_header(s->q->http, "x-amz-skip-destination-validation");
-    if (check_overlaps(s, rules) ||
-        (!(skip && strcasecmp(skip, "true") == 0) && check_destinations(s, rules))) {
+    if (!(skip && strcasecmp(skip, "true") == 0) &&
+        check_destinations(s, json_object_get(config, "rules"))) {
         json_decref(config);
         return;
     }
     struct notify_put p = {s->bucket, config};
+    struct sl_err err = {0};
     int rc = sl_store_write(s->q->app->store, put_config_txn, &p, &err);
     json_decref(config);
     if (rc == SL_ENOTFOUND)
@@ -513,16 +533,6 @@ int s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct sl_i
             !ends_with(key, rule_str(rule, "suffix")))
             continue;
         const char *arn = rule_str(rule, "arn");
-        /* The destination may have changed since the configuration was
-         * checked: S3 sends nothing where it may not. */
-        int rc = sl_target_check(n->targets, arn, S3_PRINCIPAL, source, owner);
-        if (rc) {
-            sl_warn("s3", "event %s of s3://%s/%s not sent to %s: %s", event, bucket, key, arn,
-                    rc == SL_EAUTH ? "its policy does not allow S3"
-                    : rc == SL_EINVAL ? "Sluice has no such service yet"
-                                      : "it does not exist");
-            continue;
-        }
         struct sl_buf k;
         sl_buf_init(&k, 0);
         event_key(&k, key);
@@ -548,9 +558,17 @@ int s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct sl_i
         json_t *doc = record ? json_pack("{s:[o]}", "Records", record) : NULL;
         char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
         json_decref(doc);
-        rc = text ? sl_target_deliver_txn(n->targets, t, arn, text, strlen(text)) : SL_ENOMEM;
+        /* The destination's policy is checked when the event is handled,
+         * not here: a transaction must not wait on reads. */
+        struct sl_target_source src = {S3_PRINCIPAL, source, owner};
+        int rc = text ? sl_target_deliver_txn(n->targets, t, arn, text, strlen(text), &src)
+                      : SL_ENOMEM;
         free(text);
-        if (rc) {
+        if (rc == SL_EINVAL) {
+            sl_warn("s3", "event %s of s3://%s/%s not sent to %s: Sluice has no such service "
+                          "yet",
+                    event, bucket, key, arn);
+        } else if (rc) {
             json_decref(v);
             return rc; /* the object's write fails with it: never one without the other */
         }
