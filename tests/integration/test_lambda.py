@@ -117,6 +117,42 @@ def test_create_get_list_update_delete(lam):
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
+def test_concurrent_updates_lose_nothing(lam):
+    """Configuration changes are read-modify-write in one transaction: many
+    concurrent updates of different members all land, a stale RevisionId
+    gets 412, and reserved concurrency does not change the RevisionId."""
+    import threading
+    name = create_py(lam, "def handler(e, c):\n    return 1\n")
+    rev = lam.get_function_configuration(FunctionName=name)["RevisionId"]
+    errors = []
+
+    def update(k):
+        c = lambda_client(lam.meta.endpoint_url)
+        try:
+            if k % 2:
+                c.update_function_configuration(FunctionName=name, Description=f"d{k}")
+            else:
+                c.add_permission(FunctionName=name, StatementId=f"s{k}",
+                                 Action="lambda:InvokeFunction", Principal="s3.amazonaws.com")
+        except Exception as e:  # noqa: BLE001 (collected and asserted below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=update, args=(k,)) for k in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    sids = {s["Sid"] for s in json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]}
+    assert sids == {f"s{k}" for k in range(0, 12, 2)}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.update_function_configuration(FunctionName=name, Timeout=5, RevisionId=rev)
+    assert e.value.response["Error"]["Code"] == "PreconditionFailedException"
+    before = lam.get_function_configuration(FunctionName=name)["RevisionId"]
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=3)
+    assert lam.get_function_configuration(FunctionName=name)["RevisionId"] == before
+
+
 def test_invoke_sees_every_change(lam):
     """Invoke keeps configurations in memory: each change of a function is
     seen by the very next invoke (environment, code, reserved concurrency,

@@ -548,6 +548,7 @@ struct fn_modify {
     const char *pk, *name, *revision;
     sl_lambda_modify_fn fn;
     void *arg;
+    json_t *result; /* the configuration written */
 };
 
 /* Reads, changes and writes the configuration in one transaction, so
@@ -570,25 +571,51 @@ static int fn_modify_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         rc = m->fn(cfg, m->arg, err);
     char *val = NULL;
     if (!rc) {
-        sl_lambda_new_revision_id(cfg);
         val = json_dumps(cfg, JSON_COMPACT);
         rc = val ? sl_txn_set_val(t, SL_LAMBDA_NS, m->pk, m->name, val, strlen(val))
                  : SL_ENOMEM;
     }
     free(val);
-    json_decref(cfg);
+    if (rc)
+        json_decref(cfg);
+    else
+        m->result = cfg;
     return rc;
 }
 
 static void forget_cached(struct lreq *l, const char *name);
 
 int sl_lambda_modify(struct lreq *l, const char *name, sl_lambda_modify_fn fn, void *arg,
-                     struct sl_err *err)
+                     struct sl_err *err, json_t **result)
 {
-    struct fn_modify m = {l->pk, name, in_str(l, "RevisionId"), fn, arg};
+    struct fn_modify m = {l->pk, name, in_str(l, "RevisionId"), fn, arg, NULL};
     int rc = sl_store_write(l->q->app->store, fn_modify_txn, &m, err);
     forget_cached(l, name);
+    if (result)
+        *result = m.result;
+    else
+        json_decref(m.result);
     return rc;
+}
+
+/* Answers a failed sl_lambda_modify() as Lambda does. */
+void sl_lambda_modify_failed(struct lreq *l, const char *name, int rc, const struct sl_err *err)
+{
+    if (rc == SL_ENOTFOUND && err->msg[0] == '\0')
+        not_found(l, name);
+    else if (rc == SL_ENOTFOUND)
+        sl_lambda_error(l, 404, "ResourceNotFoundException", "%s", err->msg);
+    else if (rc == SL_ECONDITION)
+        sl_lambda_error(l, 412, "PreconditionFailedException",
+                        "The Revision Id provided does not match the latest Revision Id. Call "
+                        "the GetFunction/GetAlias API to retrieve the latest Revision Id");
+    else if (rc == SL_EEXIST)
+        sl_lambda_error(l, 409, "ResourceConflictException", "%s", err->msg);
+    else if (rc == SL_ETOOBIG)
+        sl_lambda_error(l, 400, "PolicyLengthExceededException",
+                        "The final policy size is bigger than the limit.");
+    else
+        sl_lambda_internal(l, err);
 }
 
 /* After every write of a function, whatever its outcome. */
@@ -882,24 +909,33 @@ static int check_revision(struct lreq *l, json_t *cfg)
     return 0;
 }
 
+static int update_config(json_t *cfg, void *arg, struct sl_err *err)
+{
+    (void)err;
+    apply_config(cfg, arg);
+    new_revision(cfg);
+    return 0;
+}
+
 static void op_update_configuration(struct lreq *l)
 {
     char name[80];
     json_t *cfg;
     if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
         return;
-    if (check_revision(l, cfg) || check_config(l, l->in, false)) {
-        json_decref(cfg);
+    json_decref(cfg);
+    if (check_config(l, l->in, false))
+        return;
+    struct sl_err err = {0};
+    int rc = sl_lambda_modify(l, name, update_config, l->in, &err, &cfg);
+    if (rc) {
+        sl_lambda_modify_failed(l, name, rc, &err);
         return;
     }
-    apply_config(cfg, l->in);
-    new_revision(cfg);
-    if (store_function(l, name, cfg, NULL, false) == 0) {
-        sl_lambda_runtime_forget(l->q->app, l->pk, name);
-        json_t *out = public_config(cfg);
-        respond(l, out);
-        json_decref(out);
-    }
+    sl_lambda_runtime_forget(l->q->app, l->pk, name);
+    json_t *out = public_config(cfg);
+    respond(l, out);
+    json_decref(out);
     json_decref(cfg);
 }
 
@@ -976,6 +1012,18 @@ static int reserved_sum(struct lreq *l, const char *except, long *sum, long *cou
     }
 }
 
+/* Sets (arg: long >= 0) or clears (-1) the reservation; not a revision. */
+static int set_reserved(json_t *cfg, void *arg, struct sl_err *err)
+{
+    (void)err;
+    long want = *(const long *)arg;
+    if (want >= 0)
+        json_object_set_new(cfg, "_reserved", json_integer(want));
+    else
+        json_object_del(cfg, "_reserved");
+    return 0;
+}
+
 static void op_put_concurrency(struct lreq *l)
 {
     char name[80];
@@ -998,14 +1046,17 @@ static void op_put_concurrency(struct lreq *l)
                 SL_LAMBDA_UNRESERVED_MIN);
         return;
     }
-    json_object_set_new(cfg, "_reserved", json_integer(want));
-    if (store_function(l, name, cfg, NULL, false) == 0) {
-        sl_lambda_runtime_set_reserved(l->q->app, l->pk, name, want);
-        json_t *out = json_pack("{s:I}", "ReservedConcurrentExecutions", (json_int_t)want);
-        respond(l, out);
-        json_decref(out);
-    }
     json_decref(cfg);
+    struct sl_err err = {0};
+    int rc = sl_lambda_modify(l, name, set_reserved, &want, &err, NULL);
+    if (rc) {
+        sl_lambda_modify_failed(l, name, rc, &err);
+        return;
+    }
+    sl_lambda_runtime_set_reserved(l->q->app, l->pk, name, want);
+    json_t *out = json_pack("{s:I}", "ReservedConcurrentExecutions", (json_int_t)want);
+    respond(l, out);
+    json_decref(out);
 }
 
 static void op_get_concurrency(struct lreq *l)
@@ -1029,12 +1080,16 @@ static void op_delete_concurrency(struct lreq *l)
     json_t *cfg;
     if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
         return;
-    json_object_del(cfg, "_reserved");
-    if (store_function(l, name, cfg, NULL, false) == 0) {
-        sl_lambda_runtime_set_reserved(l->q->app, l->pk, name, -1);
-        respond(l, NULL);
-    }
     json_decref(cfg);
+    long none = -1;
+    struct sl_err err = {0};
+    int rc = sl_lambda_modify(l, name, set_reserved, &none, &err, NULL);
+    if (rc) {
+        sl_lambda_modify_failed(l, name, rc, &err);
+        return;
+    }
+    sl_lambda_runtime_set_reserved(l->q->app, l->pk, name, -1);
+    respond(l, NULL);
 }
 
 static void op_account_settings(struct lreq *l)

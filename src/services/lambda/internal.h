@@ -67,13 +67,16 @@ void sl_lambda_op_get_policy(struct lreq *l);
 bool sl_lambda_policy_allows(json_t *cfg, const char *service, const char *source_arn,
                              const char *source_account);
 /* Changes the configuration of function name in one transaction: fn gets
- * it parsed and changes it (or returns an error code); the RevisionId
- * input, when given, must match (else SL_ECONDITION); a new RevisionId is
- * set. Returns fn's code, SL_ENOTFOUND, SL_ECONDITION or a store error;
- * answers nothing. */
+ * it parsed and changes it (a new RevisionId is fn's to set) or returns an
+ * error code; the RevisionId input, when given, must match (else
+ * SL_ECONDITION). Returns fn's code, SL_ENOTFOUND, SL_ECONDITION or a
+ * store error, answering nothing; *result (may be NULL) receives the
+ * configuration written (caller decrefs). sl_lambda_modify_failed()
+ * answers such a failure as Lambda does. */
 typedef int (*sl_lambda_modify_fn)(json_t *cfg, void *arg, struct sl_err *err);
 int sl_lambda_modify(struct lreq *l, const char *name, sl_lambda_modify_fn fn, void *arg,
-                     struct sl_err *err);
+                     struct sl_err *err, json_t **result);
+void sl_lambda_modify_failed(struct lreq *l, const char *name, int rc, const struct sl_err *err);
 /* Gives cfg a new RevisionId. */
 void sl_lambda_new_revision_id(json_t *cfg);
 /* Event invoke config operations (async.c). */

@@ -88,27 +88,6 @@ static int qualifier_ok(struct lreq *l, const char *name)
     return 0;
 }
 
-static void modify_failed(struct lreq *l, const char *name, int rc, const struct sl_err *err)
-{
-    if (rc == SL_ENOTFOUND && err->msg[0] == '\0')
-        sl_lambda_error(l, 404, "ResourceNotFoundException",
-                        "Function not found: arn:aws:lambda:%s:%s:function:%s", l->q->region,
-                        l->q->account, name);
-    else if (rc == SL_ENOTFOUND)
-        sl_lambda_error(l, 404, "ResourceNotFoundException", "%s", err->msg);
-    else if (rc == SL_ECONDITION)
-        sl_lambda_error(l, 412, "PreconditionFailedException",
-                        "The Revision Id provided does not match the latest Revision Id. Call "
-                        "the GetFunction/GetAlias API to retrieve the latest Revision Id");
-    else if (rc == SL_EEXIST)
-        sl_lambda_error(l, 409, "ResourceConflictException", "%s", err->msg);
-    else if (rc == SL_ETOOBIG)
-        sl_lambda_error(l, 400, "PolicyLengthExceededException",
-                        "The final policy size is bigger than the limit.");
-    else
-        sl_lambda_internal(l, err);
-}
-
 struct add {
     const char *sid, *action, *principal, *account, *source, *token, *org;
     char *statement; /* out: the statement added, JSON */
@@ -155,6 +134,7 @@ static int add_statement(json_t *cfg, void *arg, struct sl_err *err)
     json_decref(st);
     if (too_big)
         return SL_ETOOBIG;
+    sl_lambda_new_revision_id(cfg);
     return a->statement ? 0 : SL_ENOMEM;
 }
 
@@ -203,9 +183,9 @@ void sl_lambda_op_add_permission(struct lreq *l)
                     in_str(l, "PrincipalOrgID"),
                     NULL};
     struct sl_err err = {0};
-    int rc = sl_lambda_modify(l, name, add_statement, &a, &err);
+    int rc = sl_lambda_modify(l, name, add_statement, &a, &err, NULL);
     if (rc) {
-        modify_failed(l, name, rc, &err);
+        sl_lambda_modify_failed(l, name, rc, &err);
     } else {
         json_t *out = json_pack("{s:s}", "Statement", a.statement);
         sl_lambda_respond(l, out, NULL, 0);
@@ -224,6 +204,7 @@ static int remove_statement(json_t *cfg, void *arg, struct sl_err *err)
     json_array_remove(stmts, index);
     if (json_array_size(stmts) == 0)
         json_object_del(cfg, "_policy");
+    sl_lambda_new_revision_id(cfg);
     return 0;
 }
 
@@ -238,9 +219,9 @@ void sl_lambda_op_remove_permission(struct lreq *l)
         return;
     const char *sid = in_str(l, "StatementId");
     struct sl_err err = {0};
-    int rc = sl_lambda_modify(l, name, remove_statement, (void *)(sid ? sid : ""), &err);
+    int rc = sl_lambda_modify(l, name, remove_statement, (void *)(sid ? sid : ""), &err, NULL);
     if (rc)
-        modify_failed(l, name, rc, &err);
+        sl_lambda_modify_failed(l, name, rc, &err);
     else
         sl_lambda_respond(l, NULL, NULL, 0);
 }
