@@ -558,6 +558,8 @@ static int fn_modify_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     struct fn_modify *m = arg;
     struct sl_item it;
     int rc = sl_txn_get(t, SL_LAMBDA_NS, m->pk, m->name, &it);
+    if (rc == SL_ENOTFOUND)
+        err->msg[0] = '\0'; /* the function is gone: answered as Lambda does */
     if (rc)
         return rc;
     json_t *cfg = json_loadb(it.val, it.val_len, 0, NULL);
@@ -591,6 +593,10 @@ int sl_lambda_modify(struct lreq *l, const char *name, sl_lambda_modify_fn fn, v
     struct fn_modify m = {l->pk, name, in_str(l, "RevisionId"), fn, arg, NULL};
     int rc = sl_store_write(l->q->app->store, fn_modify_txn, &m, err);
     forget_cached(l, name);
+    if (rc) { /* the batch may fail after the transaction succeeded */
+        json_decref(m.result);
+        m.result = NULL;
+    }
     if (result)
         *result = m.result;
     else

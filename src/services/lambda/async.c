@@ -392,8 +392,16 @@ static void process(struct sl_lambda_async *a, const struct sl_qmsg *m)
         /* The store failed us: the event waits, it is not the function's fault. */
         sl_error("lambda", "async event %s: cannot read function %s: %s", ev.request_id,
                  ev.name, sl_strerror(crc));
-        event_later(a, m, meta, &ev,
-                    sl_time_now_ms() + sl_lambda_async_throttle_delay_ms(1, a->scale));
+        /* Backs off as a throttle does, and expires with the event's age
+         * (the defaults: its config cannot be read either). */
+        ev.throttles++;
+        int64_t at = sl_time_now_ms() + sl_lambda_async_throttle_delay_ms(ev.throttles, a->scale);
+        if ((double)(at - m->enqueued_ms) > (double)DEFAULT_MAX_AGE_S * 1000.0 / a->scale) {
+            struct finish f = {.m = m, .delete = true};
+            run_finish(a, &f);
+        } else {
+            event_later(a, m, meta, &ev, at);
+        }
         json_decref(meta);
         return;
     }
@@ -815,6 +823,10 @@ static int eic_write(struct lreq *l, struct eic_write *w)
 {
     struct sl_err err = {0};
     int rc = sl_store_write(l->q->app->store, eic_write_txn, w, &err);
+    if (rc) { /* the batch may fail after the transaction succeeded */
+        json_decref(w->result);
+        w->result = NULL;
+    }
     if (rc == SL_ENOTFOUND)
         sl_lambda_error(l, 404, "ResourceNotFoundException",
                         "Function not found: arn:aws:lambda:%s:%s:function:%s", l->q->region,
