@@ -153,6 +153,38 @@ def test_concurrent_updates_lose_nothing(lam):
     assert lam.get_function_configuration(FunctionName=name)["RevisionId"] == before
 
 
+def test_concurrent_reservations_keep_the_unreserved_minimum(fresh_server):
+    """Ten functions reserve 100 each at once on a 1,000 account: the check
+    of the unreserved minimum (100) is in the write's transaction, so
+    exactly nine succeed and the account keeps its 100."""
+    import threading
+    srv = fresh_server().start()
+    lam = lambda_client(srv.endpoint)
+    names = []
+    for i in range(10):
+        names.append(f"reserve-{i}")
+        lam.create_function(FunctionName=names[-1], Runtime="python3.11", Role=ROLE,
+                            Handler="app.handler",
+                            Code={"ZipFile": py_zip("def handler(e, c):\n    return 1\n")})
+    results = []
+
+    def reserve(name):
+        c = lambda_client(srv.endpoint)
+        try:
+            c.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=100)
+            results.append("ok")
+        except botocore.exceptions.ClientError as e:
+            results.append(e.response["Error"]["Code"])
+
+    threads = [threading.Thread(target=reserve, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["InvalidParameterValueException"] + ["ok"] * 9
+    assert lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 100
+
+
 def test_invoke_sees_every_change(lam):
     """Invoke keeps configurations in memory: each change of a function is
     seen by the very next invoke (environment, code, reserved concurrency,

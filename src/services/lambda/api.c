@@ -570,7 +570,7 @@ static int fn_modify_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     if (m->revision && (!have || strcmp(have, m->revision) != 0))
         rc = SL_ECONDITION;
     if (!rc)
-        rc = m->fn(cfg, m->arg, err);
+        rc = m->fn(t, cfg, m->arg, err);
     char *val = NULL;
     if (!rc) {
         val = json_dumps(cfg, JSON_COMPACT);
@@ -620,6 +620,8 @@ void sl_lambda_modify_failed(struct lreq *l, const char *name, int rc, const str
     else if (rc == SL_ETOOBIG)
         sl_lambda_error(l, 400, "PolicyLengthExceededException",
                         "The final policy size is bigger than the limit.");
+    else if (rc == SL_EINVAL)
+        sl_lambda_error(l, 400, "InvalidParameterValueException", "%s", err->msg);
     else
         sl_lambda_internal(l, err);
 }
@@ -915,8 +917,9 @@ static int check_revision(struct lreq *l, json_t *cfg)
     return 0;
 }
 
-static int update_config(json_t *cfg, void *arg, struct sl_err *err)
+static int update_config(struct sl_txn *t, json_t *cfg, void *arg, struct sl_err *err)
 {
+    (void)t;
     (void)err;
     apply_config(cfg, arg);
     new_revision(cfg);
@@ -1018,15 +1021,52 @@ static int reserved_sum(struct lreq *l, const char *except, long *sum, long *cou
     }
 }
 
-/* Sets (arg: long >= 0) or clears (-1) the reservation; not a revision. */
-static int set_reserved(json_t *cfg, void *arg, struct sl_err *err)
+struct reserve {
+    const char *pk, *name;
+    long want;  /* -1: clear */
+    long limit; /* the account's concurrency */
+};
+
+/* Sets or clears the reservation (not a revision). The account's
+ * unreserved minimum is checked here, against the other functions'
+ * reservations as this transaction sees them: two concurrent puts cannot
+ * both take the last of it. */
+static int set_reserved(struct sl_txn *t, json_t *cfg, void *arg, struct sl_err *err)
 {
-    (void)err;
-    long want = *(const long *)arg;
-    if (want >= 0)
-        json_object_set_new(cfg, "_reserved", json_integer(want));
-    else
+    struct reserve *r = arg;
+    if (r->want < 0) {
         json_object_del(cfg, "_reserved");
+        return 0;
+    }
+    long others = 0;
+    char last[80] = "";
+    for (;;) {
+        struct sl_item *items = NULL;
+        size_t n = 0;
+        int rc = sl_txn_list(t, SL_LAMBDA_NS, r->pk, last[0] ? last : NULL, 500, &items, &n);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(items[i].sk, r->name) != 0) {
+                json_t *c = json_loadb(items[i].val, items[i].val_len, 0, NULL);
+                others += (long)json_integer_value(json_object_get(c, "_reserved"));
+                json_decref(c);
+            }
+        }
+        if (n)
+            snprintf(last, sizeof(last), "%s", items[n - 1].sk);
+        for (size_t i = 0; i < n; i++)
+            sl_item_free(&items[i]);
+        free(items);
+        if (n < 500)
+            break;
+    }
+    if (r->limit - others - r->want < SL_LAMBDA_UNRESERVED_MIN)
+        return sl_errf(err, SL_EINVAL,
+                       "Specified ReservedConcurrentExecutions for function decreases account's "
+                       "UnreservedConcurrentExecution below its minimum value of [%d].",
+                       SL_LAMBDA_UNRESERVED_MIN);
+    json_object_set_new(cfg, "_reserved", json_integer(r->want));
     return 0;
 }
 
@@ -1036,31 +1076,19 @@ static void op_put_concurrency(struct lreq *l)
     json_t *cfg;
     if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
         return;
-    long want = (long)json_integer_value(json_object_get(l->in, "ReservedConcurrentExecutions"));
-    long others, count;
-    uint64_t size;
-    if (reserved_sum(l, name, &others, &count, &size)) {
-        json_decref(cfg);
-        sl_lambda_internal(l, NULL);
-        return;
-    }
-    long limit = (long)l->q->app->account_concurrency;
-    if (limit - others - want < SL_LAMBDA_UNRESERVED_MIN) {
-        json_decref(cfg);
-        invalid(l, "Specified ReservedConcurrentExecutions for function decreases account's "
-                   "UnreservedConcurrentExecution below its minimum value of [%d].",
-                SL_LAMBDA_UNRESERVED_MIN);
-        return;
-    }
     json_decref(cfg);
+    struct reserve r = {
+        l->pk, name,
+        (long)json_integer_value(json_object_get(l->in, "ReservedConcurrentExecutions")),
+        (long)l->q->app->account_concurrency};
     struct sl_err err = {0};
-    int rc = sl_lambda_modify(l, name, set_reserved, &want, &err, NULL);
+    int rc = sl_lambda_modify(l, name, set_reserved, &r, &err, NULL);
     if (rc) {
         sl_lambda_modify_failed(l, name, rc, &err);
         return;
     }
-    sl_lambda_runtime_set_reserved(l->q->app, l->pk, name, want);
-    json_t *out = json_pack("{s:I}", "ReservedConcurrentExecutions", (json_int_t)want);
+    sl_lambda_runtime_set_reserved(l->q->app, l->pk, name, r.want);
+    json_t *out = json_pack("{s:I}", "ReservedConcurrentExecutions", (json_int_t)r.want);
     respond(l, out);
     json_decref(out);
 }
@@ -1087,7 +1115,7 @@ static void op_delete_concurrency(struct lreq *l)
     if (sl_lambda_load(l, name, sizeof(name), &cfg, NULL))
         return;
     json_decref(cfg);
-    long none = -1;
+    struct reserve none = {l->pk, name, -1, 0};
     struct sl_err err = {0};
     int rc = sl_lambda_modify(l, name, set_reserved, &none, &err, NULL);
     if (rc) {

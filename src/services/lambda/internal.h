@@ -73,7 +73,9 @@ bool sl_lambda_policy_allows(json_t *cfg, const char *service, const char *sourc
  * store error, answering nothing; *result (may be NULL) receives the
  * configuration written (caller decrefs). sl_lambda_modify_failed()
  * answers such a failure as Lambda does. */
-typedef int (*sl_lambda_modify_fn)(json_t *cfg, void *arg, struct sl_err *err);
+struct sl_txn;
+typedef int (*sl_lambda_modify_fn)(struct sl_txn *t, json_t *cfg, void *arg,
+                                   struct sl_err *err);
 int sl_lambda_modify(struct lreq *l, const char *name, sl_lambda_modify_fn fn, void *arg,
                      struct sl_err *err, json_t **result);
 void sl_lambda_modify_failed(struct lreq *l, const char *name, int rc, const struct sl_err *err);

@@ -93,8 +93,9 @@ struct add {
     char *statement; /* out: the statement added, JSON */
 };
 
-static int add_statement(json_t *cfg, void *arg, struct sl_err *err)
+static int add_statement(struct sl_txn *t, json_t *cfg, void *arg, struct sl_err *err)
 {
+    (void)t;
     struct add *a = arg;
     json_t *stmts = json_object_get(cfg, "_policy");
     if (!json_is_array(stmts)) {
@@ -194,8 +195,9 @@ void sl_lambda_op_add_permission(struct lreq *l)
     free(a.statement);
 }
 
-static int remove_statement(json_t *cfg, void *arg, struct sl_err *err)
+static int remove_statement(struct sl_txn *t, json_t *cfg, void *arg, struct sl_err *err)
 {
+    (void)t;
     const char *sid = arg;
     json_t *stmts = json_object_get(cfg, "_policy");
     size_t index;
