@@ -988,26 +988,33 @@ static void op_update_code(struct lreq *l)
 
 /* ---- concurrency ----------------------------------------------------- */
 
-/* Sum of the reserved concurrency of the account's functions but one. */
-static int reserved_sum(struct lreq *l, const char *except, long *sum, long *count,
-                        uint64_t *code_size)
+/* The reservations and code sizes of an account's functions. */
+struct tally {
+    const char *except; /* a function left out of the sum, or NULL */
+    long sum, count;
+    uint64_t code_size;
+};
+
+/* Adds up the functions of pk: in transaction t when not NULL (seeing its
+ * writes), else from the last commit. */
+static int tally_functions(struct sl_store *st, struct sl_txn *t, const char *pk,
+                           struct tally *out)
 {
-    *sum = 0;
-    *count = 0;
-    *code_size = 0;
-    const char *after = NULL;
     char last[80] = "";
     for (;;) {
         struct sl_item *items = NULL;
         size_t n = 0;
-        if (sl_kv_list(l->q->app->store, SL_LAMBDA_NS, l->pk, NULL, after, 500, &items, &n))
-            return -1;
+        const char *after = last[0] ? last : NULL;
+        int rc = t ? sl_txn_list(t, SL_LAMBDA_NS, pk, after, 500, &items, &n)
+                   : sl_kv_list(st, SL_LAMBDA_NS, pk, NULL, after, 500, &items, &n);
+        if (rc)
+            return rc;
         for (size_t i = 0; i < n; i++) {
             json_t *cfg = json_loadb(items[i].val, items[i].val_len, 0, NULL);
-            if (!except || strcmp(items[i].sk, except) != 0)
-                *sum += (long)json_integer_value(json_object_get(cfg, "_reserved"));
-            *code_size += (uint64_t)json_integer_value(json_object_get(cfg, "CodeSize"));
-            (*count)++;
+            if (!out->except || strcmp(items[i].sk, out->except) != 0)
+                out->sum += (long)json_integer_value(json_object_get(cfg, "_reserved"));
+            out->code_size += (uint64_t)json_integer_value(json_object_get(cfg, "CodeSize"));
+            out->count++;
             json_decref(cfg);
         }
         if (n)
@@ -1017,7 +1024,6 @@ static int reserved_sum(struct lreq *l, const char *except, long *sum, long *cou
         free(items);
         if (n < 500)
             return 0;
-        after = last;
     }
 }
 
@@ -1038,30 +1044,11 @@ static int set_reserved(struct sl_txn *t, json_t *cfg, void *arg, struct sl_err 
         json_object_del(cfg, "_reserved");
         return 0;
     }
-    long others = 0;
-    char last[80] = "";
-    for (;;) {
-        struct sl_item *items = NULL;
-        size_t n = 0;
-        int rc = sl_txn_list(t, SL_LAMBDA_NS, r->pk, last[0] ? last : NULL, 500, &items, &n);
-        if (rc)
-            return rc;
-        for (size_t i = 0; i < n; i++) {
-            if (strcmp(items[i].sk, r->name) != 0) {
-                json_t *c = json_loadb(items[i].val, items[i].val_len, 0, NULL);
-                others += (long)json_integer_value(json_object_get(c, "_reserved"));
-                json_decref(c);
-            }
-        }
-        if (n)
-            snprintf(last, sizeof(last), "%s", items[n - 1].sk);
-        for (size_t i = 0; i < n; i++)
-            sl_item_free(&items[i]);
-        free(items);
-        if (n < 500)
-            break;
-    }
-    if (r->limit - others - r->want < SL_LAMBDA_UNRESERVED_MIN)
+    struct tally others = {.except = r->name};
+    int rc = tally_functions(NULL, t, r->pk, &others);
+    if (rc)
+        return rc;
+    if (r->limit - others.sum - r->want < SL_LAMBDA_UNRESERVED_MIN)
         return sl_errf(err, SL_EINVAL,
                        "Specified ReservedConcurrentExecutions for function decreases account's "
                        "UnreservedConcurrentExecution below its minimum value of [%d].",
@@ -1128,12 +1115,13 @@ static void op_delete_concurrency(struct lreq *l)
 
 static void op_account_settings(struct lreq *l)
 {
-    long reserved, count;
-    uint64_t size;
-    if (reserved_sum(l, NULL, &reserved, &count, &size)) {
+    struct tally all = {0};
+    if (tally_functions(l->q->app->store, NULL, l->pk, &all)) {
         sl_lambda_internal(l, NULL);
         return;
     }
+    long reserved = all.sum, count = all.count;
+    uint64_t size = all.code_size;
     long limit = (long)l->q->app->account_concurrency;
     json_t *out = json_pack(
         "{s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}}", "AccountLimit", "TotalCodeSize",
