@@ -34,6 +34,8 @@
 #include "benchlib.h"
 
 volatile sig_atomic_t g_stop;
+volatile sig_atomic_t g_server_pid;
+const char *g_bench_name = "bench";
 
 uint64_t now_ns(void)
 {
@@ -235,4 +237,435 @@ int free_port(uint16_t *port)
         close(fd);
     *port = ntohs(a.sin_port);
     return rc ? -1 : 0;
+}
+
+/* ---- HTTP requests -------------------------------------------------------- */
+
+/* Parses a response head; *cl is UINT64_MAX when the body runs to EOF. */
+static int parse_head(const char *h, size_t n, struct http_resp *out, uint64_t *cl, char *err,
+                      size_t errn)
+{
+    if (n < 12 || memcmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ' || h[9] < '1' || h[9] > '5') {
+        snprintf(err, errn, "bad status line: %.40s", h);
+        return -1;
+    }
+    bool http10 = h[7] == '0', keep_alive = false, has_cl = false, chunked = false;
+    out->status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+    const char *p = memchr(h, '\n', n);
+    const char *end = h + n;
+    while (p && ++p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            break;
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon) {
+            size_t nlen = (size_t)(colon - p);
+            const char *v = colon + 1;
+            while (v < eol && (*v == ' ' || *v == '\t'))
+                v++;
+            size_t vlen = (size_t)(eol - v);
+            while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+                vlen--;
+            char val[128];
+            snprintf(val, sizeof(val), "%.*s", (int)vlen, v);
+            if (nlen == 14 && strncasecmp(p, "Content-Length", nlen) == 0) {
+                char *e;
+                *cl = strtoull(val, &e, 10);
+                if (e == val || *e) {
+                    snprintf(err, errn, "bad Content-Length: %s", val);
+                    return -1;
+                }
+                has_cl = true;
+            } else if (nlen == 10 && strncasecmp(p, "Connection", nlen) == 0) {
+                if (strcasestr(val, "close"))
+                    out->close = true;
+                if (strcasestr(val, "keep-alive"))
+                    keep_alive = true;
+            } else if (nlen == 17 && strncasecmp(p, "Transfer-Encoding", nlen) == 0) {
+                chunked = strcasestr(val, "chunked") != NULL;
+            } else if (nlen == 20 && strncasecmp(p, "X-Amz-Function-Error", nlen) == 0) {
+                out->function_error = true;
+            } else if (nlen == 16 && strncasecmp(p, "X-Amz-Log-Result", nlen) == 0) {
+                snprintf(out->log_result, sizeof(out->log_result), "%.*s", (int)vlen, v);
+            }
+        }
+        p = eol;
+    }
+    if (chunked) {
+        snprintf(err, errn, "chunked responses are not supported");
+        return -1;
+    }
+    if (http10 && !keep_alive)
+        out->close = true;
+    if (!has_cl) {
+        bool bodyless = out->status < 200 || out->status == 204 || out->status == 304;
+        *cl = bodyless ? 0 : UINT64_MAX;
+        if (!bodyless)
+            out->close = true;
+    }
+    return 0;
+}
+
+/* Reads n body bytes (or up to EOF when n is UINT64_MAX) into dest, or
+ * drops them when dest is NULL; the first bytes also go to snip. */
+static int read_body(struct conn *c, uint64_t n, char *dest, char *snip, size_t snipn,
+                     uint64_t *got_out, char *err, size_t errn)
+{
+    uint64_t got = 0;
+    size_t snipped = 0;
+    while (got < n) {
+        if (c->off < c->len) {
+            size_t take = c->len - c->off;
+            if (take > n - got)
+                take = (size_t)(n - got);
+            if (dest)
+                memcpy(dest + got, c->buf + c->off, take);
+            if (snip && snipped + 1 < snipn) {
+                size_t s = take < snipn - 1 - snipped ? take : snipn - 1 - snipped;
+                memcpy(snip + snipped, c->buf + c->off, s);
+                snipped += s;
+                snip[snipped] = '\0';
+            }
+            c->off += take;
+            got += take;
+            continue;
+        }
+        c->off = c->len = 0;
+        ssize_t r;
+        if (dest) {
+            size_t want = n - got > (1u << 30) ? (1u << 30) : (size_t)(n - got);
+            r = recv_some(c->fd, dest + got, want);
+            if (r > 0)
+                got += (uint64_t)r;
+        } else {
+            size_t want = n - got > sizeof(c->buf) ? sizeof(c->buf) : (size_t)(n - got);
+            r = recv_some(c->fd, c->buf, want);
+            if (r > 0)
+                c->len = (size_t)r;
+        }
+        if (r == 0 && n == UINT64_MAX)
+            break;
+        if (r <= 0) {
+            snprintf(err, errn, "reading body (%" PRIu64 " of %" PRIu64 " bytes): %s", got, n,
+                     r == 0 ? "connection closed" : strerror(errno));
+            return -1;
+        }
+    }
+    if (c->off == c->len)
+        c->off = c->len = 0;
+    *got_out = got;
+    return 0;
+}
+
+/*
+ * Sends rq on c (connecting first when c has no connection) and reads the
+ * whole response. A 2xx body that fits in dest_cap goes to dest; any other
+ * body is read and dropped (its start kept in out->snippet). A request on
+ * a reused connection that the server had closed is retried once on a new
+ * one. The connection is closed after a response that says so. Returns 0,
+ * or -1 with the reason in err (the connection is then closed).
+ */
+int http_roundtrip(struct conn *c, const struct http_req *rq, char *dest, size_t dest_cap,
+                          struct http_resp *out, char *err, size_t errn)
+{
+    char head[2048];
+    const char *more = rq->headers ? rq->headers : "";
+    int hn;
+    if (rq->body)
+        hn = snprintf(head, sizeof(head),
+                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n%sContent-Length: %zu\r\n\r\n",
+                      rq->method, rq->path, rq->host, g_bench_name, more, rq->body_len);
+    else
+        hn = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n%s\r\n",
+                      rq->method, rq->path, rq->host, g_bench_name, more);
+    if (hn < 0 || (size_t)hn >= sizeof(head)) {
+        snprintf(err, errn, "request head too long");
+        return -1;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool fresh = c->fd < 0;
+        if (fresh && conn_open(c, err, errn))
+            return -1;
+        /* Field by field: log_result is large and this is the hot loop. */
+        out->status = 0;
+        out->body_len = 0;
+        out->into_dest = out->close = out->function_error = false;
+        out->log_result[0] = out->snippet[0] = '\0';
+        struct iovec iov[2] = {{head, (size_t)hn}, {(void *)rq->body, rq->body ? rq->body_len : 0}};
+        if (send_all(c->fd, iov, 2)) {
+            int e = errno;
+            conn_close(c);
+            if (!fresh && (e == EPIPE || e == ECONNRESET))
+                continue;
+            snprintf(err, errn, "sending request: %s", strerror(e));
+            return -1;
+        }
+        size_t head_len;
+        uint64_t cl = 0;
+        int rc;
+        do { /* skip interim 1xx responses */
+            rc = read_head(c, &head_len, err, errn);
+            if (rc == IO_STALE && fresh) {
+                snprintf(err, errn, "connection closed before any response");
+                rc = IO_ERR;
+            }
+            if (rc)
+                break;
+            rc = parse_head(c->buf + c->off, head_len, out, &cl, err, errn) ? IO_ERR : IO_OK;
+            c->off += head_len;
+        } while (rc == IO_OK && out->status < 200);
+        if (rc == IO_STALE) {
+            conn_close(c);
+            continue;
+        }
+        if (rc)
+            goto fail;
+        bool head_only = strcmp(rq->method, "HEAD") == 0;
+        out->into_dest = !head_only && out->status / 100 == 2 && dest && cl <= dest_cap;
+        bool snip = out->status / 100 != 2;
+        if (!head_only && read_body(c, cl, out->into_dest ? dest : NULL, snip ? out->snippet : NULL,
+                                    sizeof(out->snippet), &out->body_len, err, errn))
+            goto fail;
+        if (out->close)
+            conn_close(c);
+        return 0;
+    }
+    snprintf(err, errn, "connection closed twice before any response");
+    return -1;
+fail:
+    conn_close(c);
+    return -1;
+}
+
+void print_log_tail(const char *log)
+{
+    FILE *f = fopen(log, "r");
+    if (!f)
+        return;
+    char line[1024];
+    char ring[10][1024];
+    size_t n = 0;
+    while (fgets(line, sizeof(line), f))
+        snprintf(ring[n++ % 10], sizeof(ring[0]), "%s", line);
+    fclose(f);
+    fprintf(stderr, "%s: last lines of the server log:\n", g_bench_name);
+    for (size_t i = n > 10 ? n - 10 : 0; i < n; i++)
+        fprintf(stderr, "  %s", ring[i % 10]);
+}
+
+/* Starts `sluice serve` on a free loopback port with its data in b->data
+ * and waits (with a deadline) until it answers /_sluice/health. */
+int server_start(struct server *b)
+{
+    uint16_t port;
+    if (free_port(&port)) {
+        fprintf(stderr, "%s: no free loopback port: %s\n", g_bench_name, strerror(errno));
+        return -1;
+    }
+    b->addr = (struct sockaddr_in){
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    snprintf(b->host, sizeof(b->host), "127.0.0.1:%u", port);
+    int logfd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (logfd < 0) {
+        fprintf(stderr, "%s: %s: %s\n", g_bench_name, b->log, strerror(errno));
+        return -1;
+    }
+    char *argv[] = {(char *)b->sluice,
+                    "serve",
+                    "--listen",
+                    b->host,
+                    "--data-dir",
+                    b->data,
+                    "--auth",
+                    "dev",
+                    NULL};
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(logfd);
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the benchmark */
+        signal(SIGPIPE, SIG_DFL);
+        dup2(logfd, STDOUT_FILENO);
+        dup2(logfd, STDERR_FILENO);
+        execv(argv[0], argv);
+        fprintf(stderr, "%s: exec %s: %s\n", g_bench_name, argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(logfd);
+    b->pid = pid;
+    g_server_pid = pid;
+    struct conn *c = malloc(sizeof(*c));
+    if (!c)
+        return -1;
+    conn_init(c, &b->addr);
+    uint64_t until = now_ns() + (uint64_t)READY_TIMEOUT_MS * 1000000u;
+    struct http_req rq = {.method = "GET", .path = "/_sluice/health", .host = b->host};
+    int rc = -1;
+    while (!g_stop && now_ns() < until) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            b->pid = 0;
+            g_server_pid = 0;
+            fprintf(stderr, "%s: the server exited during start-up (%s %d)\n", g_bench_name,
+                    WIFSIGNALED(status) ? "signal" : "exit status",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            break;
+        }
+        char err[256], body[512];
+        struct http_resp resp;
+        if (http_roundtrip(c, &rq, body, sizeof(body), &resp, err, sizeof(err)) == 0 &&
+            resp.status == 200) {
+            rc = 0;
+            break;
+        }
+        conn_close(c);
+        sleep_ms(10);
+    }
+    conn_close(c);
+    free(c);
+    if (rc) {
+        fprintf(stderr, "%s: the server did not become ready\n", g_bench_name);
+        print_log_tail(b->log);
+    }
+    return rc;
+}
+
+/* Whether the server has exited on its own (reaping it if so). */
+bool server_died(struct server *b)
+{
+    if (b->pid <= 0 || waitpid(b->pid, &b->died_status, WNOHANG) != b->pid)
+        return false;
+    b->pid = 0;
+    g_server_pid = 0;
+    return true;
+}
+
+/* SIGTERM, then wait; SIGKILL after STOP_TIMEOUT_MS. *ms is how long it
+ * took, *status the wait status. */
+void server_stop(struct server *b, double *ms, int *status, bool *killed)
+{
+    *killed = false;
+    *status = 0;
+    *ms = 0;
+    if (b->pid <= 0)
+        return;
+    uint64_t t0 = now_ns();
+    kill(b->pid, SIGTERM);
+    for (;;) {
+        pid_t r = waitpid(b->pid, status, WNOHANG);
+        if (r == b->pid || (r < 0 && errno != EINTR))
+            break;
+        if (now_ns() - t0 > (uint64_t)STOP_TIMEOUT_MS * 1000000u && !*killed) {
+            kill(b->pid, SIGKILL);
+            *killed = true;
+        }
+        sleep_ms(5);
+    }
+    *ms = (double)(now_ns() - t0) / 1e6;
+    b->pid = 0;
+    g_server_pid = 0;
+}
+
+int floor_http(const struct sockaddr_in *addr, const char *host, const char *path,
+               double seconds, struct floor *out)
+{
+    struct conn *c = malloc(sizeof(*c));
+    struct lat l = {0};
+    char err[256], body[4096];
+    struct http_resp resp;
+    int rc = -1;
+    if (!c)
+        return -1;
+    conn_init(c, addr);
+    if (conn_open(c, err, sizeof(err)))
+        goto done;
+    struct http_req rq = {.method = "GET", .path = path, .host = host};
+    uint64_t until = now_ns() + (uint64_t)(seconds * 1e9);
+    while (now_ns() < until && l.n < 200000 && !g_stop) {
+        uint64_t t0 = now_ns();
+        if (http_roundtrip(c, &rq, body, sizeof(body), &resp, err, sizeof(err)))
+            goto done;
+        if (resp.status != 200) {
+            snprintf(err, sizeof(err), "HTTP %d", resp.status);
+            goto done;
+        }
+        if (lat_add(&l, now_ns() - t0))
+            goto done;
+    }
+    qsort(l.v, l.n, sizeof(*l.v), cmp_u64);
+    out->p50 = percentile(l.v, l.n, 0.5);
+    out->p99 = percentile(l.v, l.n, 0.99);
+    out->n = l.n;
+    out->conns = c->connects;
+    rc = 0;
+done:
+    if (rc)
+        fprintf(stderr, "%s: floor GET %s: %s\n", g_bench_name, path, err);
+    conn_close(c);
+    free(c);
+    free(l.v);
+    return rc;
+}
+
+/* The responder of the bare loopback HTTP floor: answers every request
+ * head on one accepted connection with a fixed response, until EOF. */
+static void *echo_main(void *arg)
+{
+    int lfd = *(int *)arg;
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    char buf[4096];
+    size_t len = 0;
+    for (;;) {
+        char *e = len >= 4 ? memmem(buf, len, "\r\n\r\n", 4) : NULL;
+        if (e) {
+            size_t used = (size_t)(e - buf) + 4;
+            memmove(buf, buf + used, len - used);
+            len -= used;
+            if (send(fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(reply) - 1)
+                break;
+            continue;
+        }
+        if (len == sizeof(buf))
+            break;
+        ssize_t r = recv(fd, buf + len, sizeof(buf) - len, 0);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    return NULL;
+}
+
+int floor_echo(const char *host, double seconds, struct floor *out)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    pthread_t th;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 1) ||
+        getsockname(lfd, (struct sockaddr *)&a, &alen) ||
+        pthread_create(&th, NULL, echo_main, &lfd)) {
+        if (lfd >= 0)
+            close(lfd);
+        return -1;
+    }
+    int rc = floor_http(&a, host, "/", seconds, out);
+    if (rc) {
+        /* Unblock accept() if the client never connected. */
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+            close(fd);
+        else if (fd >= 0)
+            close(fd);
+    }
+    pthread_join(th, NULL);
+    close(lfd);
+    return rc;
 }

@@ -1,7 +1,9 @@
 /*
  * What Sluice's benchmarks share: a monotonic clock, keep-alive HTTP/1.1
- * connections over loopback (connect, send, read a response head), a latency
- * recorder with percentiles, number formatting, and a free loopback port.
+ * connections over loopback and whole request/response round trips, a
+ * latency recorder with percentiles, number formatting, a free loopback
+ * port, the `sluice serve` under test (start, health wait, stop) and the
+ * floors every run measures (health GETs, a bare loopback round trip).
  * Each benchmark (bench/s3, bench/invoke) builds this file in.
  */
 #ifndef SLUICE_BENCHLIB_H
@@ -11,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -26,6 +29,14 @@ enum { IO_OK = 0, IO_ERR = -1, IO_STALE = 1 };
 
 /* Set by the benchmark's signal handlers: every wait gives up. */
 extern volatile sig_atomic_t g_stop;
+/* The server being measured (0 when none), for a handler to kill. */
+extern volatile sig_atomic_t g_server_pid;
+/* The program's name, for messages and the User-Agent; main sets it. */
+extern const char *g_bench_name;
+
+#define READY_TIMEOUT_MS 10000   /* the server must answer /_sluice/health by then */
+#define STOP_TIMEOUT_MS 15000    /* SIGKILL after SIGTERM and this long */
+#define LOG_RESULT_MAX 8192      /* base64 of Lambda's 4 KB log tail fits */
 
 /* qsort comparator of uint64_t. */
 int cmp_u64(const void *a, const void *b);
@@ -76,5 +87,66 @@ const char *fmt_ns(char *b, size_t n, uint64_t ns);
 const char *fmt_count(char *b, size_t n, double v);
 
 int free_port(uint16_t *port);
+
+/* ---- HTTP requests and the server under test ----------------------------- */
+
+struct http_req {
+    const char *method;
+    const char *path;
+    const char *host;    /* Host header */
+    const char *headers; /* more header lines, each ending in CRLF, or NULL */
+    const void *body;    /* NULL: no body and no Content-Length */
+    size_t body_len;
+};
+
+struct http_resp {
+    int status;
+    uint64_t body_len;               /* bytes of body received */
+    bool into_dest;                  /* the body went to dest */
+    bool close;                      /* the server closes the connection after this response */
+    bool function_error;             /* X-Amz-Function-Error was set */
+    char log_result[LOG_RESULT_MAX]; /* X-Amz-Log-Result, "" when absent */
+    char snippet[200];               /* the start of a non-2xx body, for reports */
+};
+
+/*
+ * Sends rq on c (connecting first when c has no connection) and reads the
+ * whole response. A 2xx body that fits in dest_cap goes to dest; any other
+ * body is read and dropped (its start kept in out->snippet). A request on
+ * a reused connection that the server had closed is retried once on a new
+ * one. The connection is closed after a response that says so. Returns 0,
+ * or -1 with the reason in err (the connection is then closed).
+ */
+int http_roundtrip(struct conn *c, const struct http_req *rq, char *dest, size_t dest_cap,
+                   struct http_resp *out, char *err, size_t errn);
+
+/* A `sluice serve` started by the benchmark. Fill sluice, data and log. */
+struct server {
+    const char *sluice;
+    char data[PATH_MAX], log[PATH_MAX];
+    pid_t pid;
+    struct sockaddr_in addr;
+    char host[32];   /* "127.0.0.1:PORT" */
+    int died_status; /* wait status of a server that died on its own */
+};
+/* Starts it on a free loopback port (--auth dev, output to log) and waits,
+ * with a deadline, until it answers /_sluice/health. */
+int server_start(struct server *s);
+/* Whether it has exited on its own (reaping it if so). */
+bool server_died(struct server *s);
+/* SIGTERM, then wait; SIGKILL after STOP_TIMEOUT_MS. */
+void server_stop(struct server *s, double *ms, int *status, bool *killed);
+/* The last lines of a server log, on stderr. */
+void print_log_tail(const char *log);
+
+/* A floor: sequential GETs over one keep-alive connection. */
+struct floor {
+    uint64_t p50, p99, n, conns;
+};
+int floor_http(const struct sockaddr_in *addr, const char *host, const char *path,
+               double seconds, struct floor *out);
+/* The bare loopback HTTP round trip, to a responder thread in this
+ * process. */
+int floor_echo(const char *host, double seconds, struct floor *out);
 
 #endif

@@ -62,15 +62,12 @@
 #define MAX_SIZES 8
 #define STAMP_LEN 64               /* each object starts with its own path */
 #define VERIFY_EVERY 64            /* GETs whose whole body is compared */
-#define READY_TIMEOUT_MS 10000
-#define STOP_TIMEOUT_MS 15000
 #define MAX_TRANSPORT_ERRORS 100 /* in a row, before a client gives up */
 
 /* Budgets of DESIGN.md ("Performance budgets") that this benchmark checks. */
 #define BUDGET_IDLE_RSS_MB 15.0
 #define BUDGET_IDLE_CPU_PCT 0.5 /* "0%"; one 10 ms clock tick in 2 s is noise */
 
-static volatile sig_atomic_t g_server_pid;
 
 /* ---- options ----------------------------------------------------------- */
 
@@ -225,210 +222,10 @@ static int parse_list(const char *s, size_t *out, size_t cap, size_t *n, bool su
 /* ---- HTTP/1.1 client ---------------------------------------------------- */
 
 
-struct http_req {
-    const char *method;
-    const char *path;
-    const char *host; /* Host header */
-    const void *body; /* NULL: no body and no Content-Length */
-    size_t body_len;
-};
 
-struct http_resp {
-    int status;
-    uint64_t body_len; /* bytes of body received */
-    bool into_dest;    /* the body went to dest */
-    bool close;        /* the server closes the connection after this response */
-    char snippet[200]; /* the start of a non-2xx body, for reports */
-};
 
-/* Parses a response head; *cl is UINT64_MAX when the body runs to EOF. */
-static int parse_head(const char *h, size_t n, struct http_resp *out, uint64_t *cl, char *err,
-                      size_t errn)
-{
-    if (n < 12 || memcmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ' || h[9] < '1' || h[9] > '5') {
-        snprintf(err, errn, "bad status line: %.40s", h);
-        return -1;
-    }
-    bool http10 = h[7] == '0', keep_alive = false, has_cl = false, chunked = false;
-    out->status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
-    const char *p = memchr(h, '\n', n);
-    const char *end = h + n;
-    while (p && ++p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol)
-            break;
-        const char *colon = memchr(p, ':', (size_t)(eol - p));
-        if (colon) {
-            size_t nlen = (size_t)(colon - p);
-            const char *v = colon + 1;
-            while (v < eol && (*v == ' ' || *v == '\t'))
-                v++;
-            char val[128];
-            size_t vlen = (size_t)(eol - v);
-            while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
-                vlen--;
-            snprintf(val, sizeof(val), "%.*s", (int)vlen, v);
-            if (nlen == 14 && strncasecmp(p, "Content-Length", nlen) == 0) {
-                char *e;
-                *cl = strtoull(val, &e, 10);
-                if (e == val || *e) {
-                    snprintf(err, errn, "bad Content-Length: %s", val);
-                    return -1;
-                }
-                has_cl = true;
-            } else if (nlen == 10 && strncasecmp(p, "Connection", nlen) == 0) {
-                if (strcasestr(val, "close"))
-                    out->close = true;
-                if (strcasestr(val, "keep-alive"))
-                    keep_alive = true;
-            } else if (nlen == 17 && strncasecmp(p, "Transfer-Encoding", nlen) == 0) {
-                chunked = strcasestr(val, "chunked") != NULL;
-            }
-        }
-        p = eol;
-    }
-    if (chunked) {
-        snprintf(err, errn, "chunked responses are not supported by s3bench");
-        return -1;
-    }
-    if (http10 && !keep_alive)
-        out->close = true;
-    if (!has_cl) {
-        bool bodyless = out->status < 200 || out->status == 204 || out->status == 304;
-        *cl = bodyless ? 0 : UINT64_MAX;
-        if (!bodyless)
-            out->close = true;
-    }
-    return 0;
-}
 
-/* Reads n body bytes (or up to EOF when n is UINT64_MAX) into dest, or
- * drops them when dest is NULL; the first bytes also go to snip. */
-static int read_body(struct conn *c, uint64_t n, char *dest, char *snip, size_t snipn,
-                     uint64_t *got_out, char *err, size_t errn)
-{
-    uint64_t got = 0;
-    size_t snipped = 0;
-    while (got < n) {
-        if (c->off < c->len) {
-            size_t take = c->len - c->off;
-            if (take > n - got)
-                take = (size_t)(n - got);
-            if (dest)
-                memcpy(dest + got, c->buf + c->off, take);
-            if (snip && snipped + 1 < snipn) {
-                size_t s = take < snipn - 1 - snipped ? take : snipn - 1 - snipped;
-                memcpy(snip + snipped, c->buf + c->off, s);
-                snipped += s;
-                snip[snipped] = '\0';
-            }
-            c->off += take;
-            got += take;
-            continue;
-        }
-        c->off = c->len = 0;
-        ssize_t r;
-        if (dest) {
-            size_t want = n - got > (1u << 30) ? (1u << 30) : (size_t)(n - got);
-            r = recv_some(c->fd, dest + got, want);
-            if (r > 0)
-                got += (uint64_t)r;
-        } else {
-            size_t want = n - got > sizeof(c->buf) ? sizeof(c->buf) : (size_t)(n - got);
-            r = recv_some(c->fd, c->buf, want);
-            if (r > 0)
-                c->len = (size_t)r;
-        }
-        if (r == 0 && n == UINT64_MAX)
-            break;
-        if (r <= 0) {
-            snprintf(err, errn, "reading body (%" PRIu64 " of %" PRIu64 " bytes): %s", got, n,
-                     r == 0 ? "connection closed" : strerror(errno));
-            return -1;
-        }
-    }
-    if (c->off == c->len)
-        c->off = c->len = 0;
-    *got_out = got;
-    return 0;
-}
 
-/*
- * Sends rq on c (connecting first when c has no connection) and reads the
- * whole response. A 2xx body that fits in dest_cap goes to dest; any other
- * body is read and dropped (its start kept in out->snippet). A request on
- * a reused connection that the server had closed is retried once on a new
- * one. The connection is closed after a response that says so. Returns 0,
- * or -1 with the reason in err (the connection is then closed).
- */
-static int http_roundtrip(struct conn *c, const struct http_req *rq, char *dest, size_t dest_cap,
-                          struct http_resp *out, char *err, size_t errn)
-{
-    char head[1024];
-    int hn;
-    if (rq->body)
-        hn = snprintf(head, sizeof(head),
-                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: s3bench\r\n"
-                      "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n\r\n",
-                      rq->method, rq->path, rq->host, rq->body_len);
-    else
-        hn = snprintf(head, sizeof(head),
-                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: s3bench\r\n\r\n", rq->method,
-                      rq->path, rq->host);
-    if (hn < 0 || (size_t)hn >= sizeof(head)) {
-        snprintf(err, errn, "request head too long");
-        return -1;
-    }
-    for (int attempt = 0; attempt < 2; attempt++) {
-        bool fresh = c->fd < 0;
-        if (fresh && conn_open(c, err, errn))
-            return -1;
-        memset(out, 0, sizeof(*out));
-        struct iovec iov[2] = {{head, (size_t)hn}, {(void *)rq->body, rq->body ? rq->body_len : 0}};
-        if (send_all(c->fd, iov, 2)) {
-            int e = errno;
-            conn_close(c);
-            if (!fresh && (e == EPIPE || e == ECONNRESET))
-                continue;
-            snprintf(err, errn, "sending request: %s", strerror(e));
-            return -1;
-        }
-        size_t head_len;
-        uint64_t cl = 0;
-        int rc;
-        do { /* skip interim 1xx responses */
-            rc = read_head(c, &head_len, err, errn);
-            if (rc == IO_STALE && fresh) {
-                snprintf(err, errn, "connection closed before any response");
-                rc = IO_ERR;
-            }
-            if (rc)
-                break;
-            rc = parse_head(c->buf + c->off, head_len, out, &cl, err, errn) ? IO_ERR : IO_OK;
-            c->off += head_len;
-        } while (rc == IO_OK && out->status < 200);
-        if (rc == IO_STALE) {
-            conn_close(c);
-            continue;
-        }
-        if (rc)
-            goto fail;
-        bool head_only = strcmp(rq->method, "HEAD") == 0;
-        out->into_dest = !head_only && out->status / 100 == 2 && dest && cl <= dest_cap;
-        bool snip = out->status / 100 != 2;
-        if (!head_only && read_body(c, cl, out->into_dest ? dest : NULL, snip ? out->snippet : NULL,
-                                    sizeof(out->snippet), &out->body_len, err, errn))
-            goto fail;
-        if (out->close)
-            conn_close(c);
-        return 0;
-    }
-    snprintf(err, errn, "connection closed twice before any response");
-    return -1;
-fail:
-    conn_close(c);
-    return -1;
-}
 
 /* ---- statistics --------------------------------------------------------- */
 
@@ -566,8 +363,8 @@ struct cell {
 struct floors {
     uint64_t fsync_p50, fsync_p99, fsync_n;
     uint64_t append_p50, append_p99, append_n;
-    uint64_t health_p50, health_p99, health_n, health_conns;
-    uint64_t echo_p50, echo_p99, echo_n;
+    struct floor health; /* GET /_sluice/health */
+    struct floor echo;   /* the bare loopback round trip */
 };
 
 struct idle {
@@ -582,11 +379,9 @@ struct bench {
     size_t sizes[MAX_SIZES], nsizes;
     size_t clients[MAX_SIZES], nclients;
     bool do_put, do_get;
-    char tmp[PATH_MAX - 64], data[PATH_MAX], log[PATH_MAX];
+    char tmp[PATH_MAX - 64];
     char fs_desc[PATH_MAX + 128];
-    pid_t pid;
-    struct sockaddr_in addr;
-    char host[32];
+    struct server srv; /* the sluice under test */
     char *payload; /* random bytes: every object is its stamp then these */
     struct keyref *keys;
     size_t nkeys, keys_cap;
@@ -596,7 +391,6 @@ struct bench {
     struct idle idle_start, idle_end;
     struct cell cells[2 * MAX_SIZES * MAX_SIZES];
     size_t ncells;
-    int died_status; /* wait status of a server that died on its own */
 };
 
 struct worker {
@@ -666,7 +460,10 @@ static void *worker_main(void *arg)
         object_stamp(w->obj, path, w->size);
         struct http_req rq = {.method = w->op == OP_PUT ? "PUT" : "GET",
                               .path = path,
-                              .host = b->host,
+                              .host = b->srv.host,
+                              .headers = w->op == OP_PUT
+                                             ? "Content-Type: application/octet-stream\r\n"
+                                             : NULL,
                               .body = w->op == OP_PUT ? w->obj : NULL,
                               .body_len = w->size};
         uint64_t t0 = now_ns();
@@ -737,7 +534,7 @@ static int run_cell(struct bench *b, enum op op, size_t size, unsigned clients, 
     for (unsigned i = 0; i < clients; i++) {
         w[i] = (struct worker){
             .b = b, .op = op, .size = size, .clients = clients, .tid = i, .c = &conns[i]};
-        conn_init(&conns[i], &b->addr);
+        conn_init(&conns[i], &b->srv.addr);
         w[i].obj = malloc(size);
         w[i].dest = op == OP_GET ? malloc(size) : NULL;
         if (!w[i].obj || (op == OP_GET && !w[i].dest))
@@ -755,7 +552,7 @@ static int run_cell(struct bench *b, enum op op, size_t size, unsigned clients, 
         exit(1);
     }
     struct cpu_snap c0, c1;
-    cpu_snap(b->pid, &c0);
+    cpu_snap(b->srv.pid, &c0);
     uint64_t start = now_ns();
     b->deadline = start + (uint64_t)(b->o.duration * 1e9);
     pthread_barrier_wait(&b->barrier);
@@ -766,7 +563,7 @@ static int run_cell(struct bench *b, enum op op, size_t size, unsigned clients, 
         if (w[i].end > end)
             end = w[i].end;
     }
-    cpu_snap(b->pid, &c1);
+    cpu_snap(b->srv.pid, &c1);
     out->cpu = cpu_between(&c0, &c1);
     pthread_barrier_destroy(&b->barrier);
     for (unsigned i = 0; i < clients; i++) {
@@ -852,242 +649,14 @@ out:
     return rc;
 }
 
-/* Sequential GETs of path over one connection for --floor-time. */
-static int floor_http(struct bench *b, const struct sockaddr_in *addr, const char *path,
-                      uint64_t *p50, uint64_t *p99, uint64_t *n, uint64_t *conns)
-{
-    struct conn *c = malloc(sizeof(*c));
-    struct lat l = {0};
-    char err[256], body[4096];
-    struct http_resp resp;
-    int rc = -1;
-    if (!c)
-        return -1;
-    conn_init(c, addr);
-    if (conn_open(c, err, sizeof(err)))
-        goto out;
-    struct http_req rq = {.method = "GET", .path = path, .host = b->host};
-    uint64_t until = now_ns() + (uint64_t)(b->o.floor_time * 1e9);
-    while (now_ns() < until && l.n < 200000 && !g_stop) {
-        uint64_t t0 = now_ns();
-        if (http_roundtrip(c, &rq, body, sizeof(body), &resp, err, sizeof(err)))
-            goto out;
-        if (resp.status != 200) {
-            snprintf(err, sizeof(err), "HTTP %d", resp.status);
-            goto out;
-        }
-        if (lat_add(&l, now_ns() - t0))
-            goto out;
-    }
-    qsort(l.v, l.n, sizeof(*l.v), cmp_u64);
-    *p50 = percentile(l.v, l.n, 0.5);
-    *p99 = percentile(l.v, l.n, 0.99);
-    *n = l.n;
-    *conns = c->connects;
-    rc = 0;
-out:
-    if (rc)
-        fprintf(stderr, "s3bench: floor GET %s: %s\n", path, err);
-    conn_close(c);
-    free(c);
-    free(l.v);
-    return rc;
-}
 
-/* The responder of the bare loopback HTTP floor: answers every request
- * head on one accepted connection with a fixed response, until EOF. */
-static void *echo_main(void *arg)
-{
-    int lfd = *(int *)arg;
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    char buf[4096];
-    size_t len = 0;
-    for (;;) {
-        char *e = len >= 4 ? memmem(buf, len, "\r\n\r\n", 4) : NULL;
-        if (e) {
-            size_t used = (size_t)(e - buf) + 4;
-            memmove(buf, buf + used, len - used);
-            len -= used;
-            if (send(fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(reply) - 1)
-                break;
-            continue;
-        }
-        if (len == sizeof(buf))
-            break;
-        ssize_t r = recv(fd, buf + len, sizeof(buf) - len, 0);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    return NULL;
-}
 
-static int floor_echo(struct bench *b)
-{
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof(a);
-    pthread_t th;
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 1) ||
-        getsockname(lfd, (struct sockaddr *)&a, &alen) ||
-        pthread_create(&th, NULL, echo_main, &lfd)) {
-        if (lfd >= 0)
-            close(lfd);
-        return -1;
-    }
-    uint64_t conns;
-    int rc = floor_http(b, &a, "/", &b->fl.echo_p50, &b->fl.echo_p99, &b->fl.echo_n, &conns);
-    if (rc) {
-        /* Unblock accept() if the client never connected. */
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
-            close(fd);
-        else if (fd >= 0)
-            close(fd);
-    }
-    pthread_join(th, NULL);
-    close(lfd);
-    return rc;
-}
 
 /* ---- the server --------------------------------------------------------- */
 
-static void print_log_tail(const struct bench *b)
-{
-    FILE *f = fopen(b->log, "r");
-    if (!f)
-        return;
-    char line[1024];
-    char ring[10][1024];
-    size_t n = 0;
-    while (fgets(line, sizeof(line), f))
-        snprintf(ring[n++ % 10], sizeof(ring[0]), "%s", line);
-    fclose(f);
-    fprintf(stderr, "s3bench: last lines of the server log:\n");
-    for (size_t i = n > 10 ? n - 10 : 0; i < n; i++)
-        fprintf(stderr, "  %s", ring[i % 10]);
-}
 
-/* Starts `sluice serve` on a free loopback port with its data in b->data
- * and waits (with a deadline) until it answers /_sluice/health. */
-static int server_start(struct bench *b)
-{
-    uint16_t port;
-    if (free_port(&port)) {
-        fprintf(stderr, "s3bench: no free loopback port: %s\n", strerror(errno));
-        return -1;
-    }
-    b->addr = (struct sockaddr_in){
-        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    snprintf(b->host, sizeof(b->host), "127.0.0.1:%u", port);
-    int logfd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (logfd < 0) {
-        fprintf(stderr, "s3bench: %s: %s\n", b->log, strerror(errno));
-        return -1;
-    }
-    char *argv[] = {(char *)b->o.sluice,
-                    "serve",
-                    "--listen",
-                    b->host,
-                    "--data-dir",
-                    b->data,
-                    "--auth",
-                    "dev",
-                    NULL};
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(logfd);
-        return -1;
-    }
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the benchmark */
-        signal(SIGPIPE, SIG_DFL);
-        dup2(logfd, STDOUT_FILENO);
-        dup2(logfd, STDERR_FILENO);
-        execv(argv[0], argv);
-        fprintf(stderr, "s3bench: exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(logfd);
-    b->pid = pid;
-    g_server_pid = pid;
-    struct conn *c = malloc(sizeof(*c));
-    if (!c)
-        return -1;
-    conn_init(c, &b->addr);
-    uint64_t until = now_ns() + (uint64_t)READY_TIMEOUT_MS * 1000000u;
-    struct http_req rq = {.method = "GET", .path = "/_sluice/health", .host = b->host};
-    int rc = -1;
-    while (!g_stop && now_ns() < until) {
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            b->pid = 0;
-            g_server_pid = 0;
-            fprintf(stderr, "s3bench: the server exited during start-up (%s %d)\n",
-                    WIFSIGNALED(status) ? "signal" : "exit status",
-                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-            break;
-        }
-        char err[256], body[512];
-        struct http_resp resp;
-        if (http_roundtrip(c, &rq, body, sizeof(body), &resp, err, sizeof(err)) == 0 &&
-            resp.status == 200) {
-            rc = 0;
-            break;
-        }
-        conn_close(c);
-        sleep_ms(10);
-    }
-    conn_close(c);
-    free(c);
-    if (rc) {
-        fprintf(stderr, "s3bench: the server did not become ready\n");
-        print_log_tail(b);
-    }
-    return rc;
-}
 
-/* Whether the server has exited on its own (reaping it if so). */
-static bool server_died(struct bench *b)
-{
-    if (b->pid <= 0 || waitpid(b->pid, &b->died_status, WNOHANG) != b->pid)
-        return false;
-    b->pid = 0;
-    g_server_pid = 0;
-    return true;
-}
 
-/* SIGTERM, then wait; SIGKILL after STOP_TIMEOUT_MS. *ms is how long it
- * took, *status the wait status. */
-static void server_stop(struct bench *b, double *ms, int *status, bool *killed)
-{
-    *killed = false;
-    *status = 0;
-    *ms = 0;
-    if (b->pid <= 0)
-        return;
-    uint64_t t0 = now_ns();
-    kill(b->pid, SIGTERM);
-    for (;;) {
-        pid_t r = waitpid(b->pid, status, WNOHANG);
-        if (r == b->pid || (r < 0 && errno != EINTR))
-            break;
-        if (now_ns() - t0 > (uint64_t)STOP_TIMEOUT_MS * 1000000u && !*killed) {
-            kill(b->pid, SIGKILL);
-            *killed = true;
-        }
-        sleep_ms(5);
-    }
-    *ms = (double)(now_ns() - t0) / 1e6;
-    b->pid = 0;
-    g_server_pid = 0;
-}
 
 /* The server's CPU over an idle window of --idle-window seconds, then its
  * RSS at the end of it. */
@@ -1097,17 +666,17 @@ static void measure_idle(struct bench *b, struct idle *out)
     memset(out, 0, sizeof(*out));
     struct cpu_snap s0, s1;
     uint64_t w0 = now_ns();
-    cpu_snap(b->pid, &s0);
-    if (proc_cpu(b->pid, &t0))
+    cpu_snap(b->srv.pid, &s0);
+    if (proc_cpu(b->srv.pid, &t0))
         return;
     sleep_ms((unsigned)(b->o.idle_window * 1000));
-    if (proc_cpu(b->pid, &t1))
+    if (proc_cpu(b->srv.pid, &t1))
         return;
-    cpu_snap(b->pid, &s1);
+    cpu_snap(b->srv.pid, &s1);
     out->cpu = cpu_between(&s0, &s1);
     out->window_s = (double)(now_ns() - w0) / 1e9;
     out->cpu_pct = (double)(t1 - t0) / (double)sysconf(_SC_CLK_TCK) / out->window_s * 100;
-    out->ok = proc_status(b->pid, &out->rss_mb, &out->hwm_mb, &out->threads) == 0;
+    out->ok = proc_status(b->srv.pid, &out->rss_mb, &out->hwm_mb, &out->threads) == 0;
 }
 
 /* ---- the data directory ------------------------------------------------- */
@@ -1249,9 +818,9 @@ static void print_header(const struct bench *b)
     printf("# Sluice S3 benchmark\n\n");
     printf("- when: %s; host %s (%s %s), %ld CPUs shared by the benchmark and the server\n", when,
            u.nodename, u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN));
-    printf("- server: `%s serve --listen %s --auth dev` (pid %d)\n", b->o.sluice, b->host,
-           (int)b->pid);
-    printf("- data dir: %s (%s)\n", b->data, b->fs_desc);
+    printf("- server: `%s serve --listen %s --auth dev` (pid %d)\n", b->o.sluice, b->srv.host,
+           (int)b->srv.pid);
+    printf("- data dir: %s (%s)\n", b->srv.data, b->fs_desc);
     if (b->o.count)
         printf("- each cell: %ld requests per client\n", b->o.count);
     else
@@ -1276,17 +845,17 @@ static void print_floors(const struct bench *b)
            f->append_n);
     printf("| GET /_sluice/health, one client | %s | %s | %" PRIu64
            " | %s; denominator of GET ratios |\n",
-           fmt_ns(p50, sizeof(p50), f->health_p50), fmt_ns(p99, sizeof(p99), f->health_p99),
-           f->health_n,
-           f->health_conns <= 1 ? "one keep-alive connection"
+           fmt_ns(p50, sizeof(p50), f->health.p50), fmt_ns(p99, sizeof(p99), f->health.p99),
+           f->health.n,
+           f->health.conns <= 1 ? "one keep-alive connection"
                                 : "**the server closed the connection after every response**: "
                                   "each request paid a new TCP connection");
     printf("| bare loopback HTTP round trip | %s | %s | %" PRIu64
            " | keep-alive, to a responder thread in s3bench |\n\n",
-           fmt_ns(p50, sizeof(p50), f->echo_p50), fmt_ns(p99, sizeof(p99), f->echo_p99), f->echo_n);
-    if (f->health_conns > 1)
-        printf("(health: %" PRIu64 " connections for %" PRIu64 " requests)\n\n", f->health_conns,
-               f->health_n);
+           fmt_ns(p50, sizeof(p50), f->echo.p50), fmt_ns(p99, sizeof(p99), f->echo.p99), f->echo.n);
+    if (f->health.conns > 1)
+        printf("(health: %" PRIu64 " connections for %" PRIu64 " requests)\n\n", f->health.conns,
+               f->health.n);
     fflush(stdout);
 }
 
@@ -1303,7 +872,7 @@ static void print_results_head(void)
 static void print_cell(const struct bench *b, const struct cell *c)
 {
     char sz[32], ops[32], p50[32], p99[32], ratio[48] = "–", bud[64] = "";
-    uint64_t floor = c->op == OP_PUT ? b->fl.fsync_p50 : b->fl.health_p50;
+    uint64_t floor = c->op == OP_PUT ? b->fl.fsync_p50 : b->fl.health.p50;
     if (floor && c->p50)
         snprintf(ratio, sizeof(ratio), "%.1f× %s", (double)c->p50 / (double)floor,
                  c->op == OP_PUT ? "fsync" : "health");
@@ -1416,7 +985,7 @@ static void print_errors(const struct bench *b)
 /* Lines of the server log at level warn or error. */
 static void print_log_findings(const struct bench *b)
 {
-    FILE *f = fopen(b->log, "r");
+    FILE *f = fopen(b->srv.log, "r");
     if (!f)
         return;
     char line[1024];
@@ -1460,6 +1029,7 @@ static void on_alarm(int sig)
 
 int main(int argc, char **argv)
 {
+    g_bench_name = "s3bench";
     static struct bench bench;
     struct bench *b = &bench;
     if (parse_options(&b->o, argc, argv)) {
@@ -1515,8 +1085,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "s3bench: mkdtemp in %s: %s\n", b->o.dir, strerror(errno));
         return 1;
     }
-    snprintf(b->data, sizeof(b->data), "%.*s/data", (int)sizeof(b->tmp), b->tmp);
-    snprintf(b->log, sizeof(b->log), "%.*s/server.log", (int)sizeof(b->tmp), b->tmp);
+    b->srv.sluice = b->o.sluice;
+    snprintf(b->srv.data, sizeof(b->srv.data), "%.*s/data", (int)sizeof(b->tmp), b->tmp);
+    snprintf(b->srv.log, sizeof(b->srv.log), "%.*s/server.log", (int)sizeof(b->tmp), b->tmp);
     int status = 1, failed = 0;
     b->payload = malloc(max_size > 1024 ? max_size : 1024);
     if (!b->payload)
@@ -1527,7 +1098,7 @@ int main(int argc, char **argv)
         b->payload[i] = (char)x;
     }
 
-    if (server_start(b))
+    if (server_start(&b->srv))
         goto out;
     print_header(b);
     fprintf(stderr, "s3bench: idle server after start-up...\n");
@@ -1545,9 +1116,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "s3bench: fsync floor: %s\n", strerror(errno));
         goto out;
     }
-    if (floor_http(b, &b->addr, "/_sluice/health", &b->fl.health_p50, &b->fl.health_p99,
-                   &b->fl.health_n, &b->fl.health_conns) ||
-        floor_echo(b))
+    if (floor_http(&b->srv.addr, b->srv.host, "/_sluice/health", b->o.floor_time,
+                   &b->fl.health) ||
+        floor_echo(b->srv.host, b->o.floor_time, &b->fl.echo))
         goto out;
     print_floors(b);
 
@@ -1556,10 +1127,10 @@ int main(int argc, char **argv)
         char err[256] = "out of memory";
         struct http_resp resp = {0};
         struct http_req rq = {
-            .method = "PUT", .path = "/" BUCKET, .host = b->host, .body = "", .body_len = 0};
+            .method = "PUT", .path = "/" BUCKET, .host = b->srv.host, .body = "", .body_len = 0};
         int rc = -1;
         if (c) {
-            conn_init(c, &b->addr);
+            conn_init(c, &b->srv.addr);
             rc = http_roundtrip(c, &rq, NULL, 0, &resp, err, sizeof(err));
             conn_close(c);
             free(c);
@@ -1585,15 +1156,15 @@ int main(int argc, char **argv)
                     goto out;
                 b->ncells++;
                 print_cell(b, cell);
-                if (server_died(b)) {
+                if (server_died(&b->srv)) {
                     char sz[32];
                     printf("\n**The server died during %s %s ×%u (%s %d); the run stops "
                            "here.**\n",
                            op_name[op], fmt_size(sz, sizeof(sz), b->sizes[s]),
                            (unsigned)b->clients[c],
-                           WIFSIGNALED(b->died_status) ? "signal" : "exit status",
-                           WIFSIGNALED(b->died_status) ? WTERMSIG(b->died_status)
-                                                       : WEXITSTATUS(b->died_status));
+                           WIFSIGNALED(b->srv.died_status) ? "signal" : "exit status",
+                           WIFSIGNALED(b->srv.died_status) ? WTERMSIG(b->srv.died_status)
+                                                       : WEXITSTATUS(b->srv.died_status));
                     print_errors(b);
                     print_log_findings(b);
                     goto out;
@@ -1618,8 +1189,8 @@ out:;
     double stop_ms;
     int wstatus;
     bool killed;
-    bool had_server = b->pid > 0;
-    server_stop(b, &stop_ms, &wstatus, &killed);
+    bool had_server = b->srv.pid > 0;
+    server_stop(&b->srv, &stop_ms, &wstatus, &killed);
     if (had_server) {
         printf("\nServer stopped by SIGTERM in %.0f ms: %s", stop_ms,
                killed               ? "**did not exit; killed with SIGKILL**"
