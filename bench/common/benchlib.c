@@ -373,7 +373,8 @@ int http_roundtrip(struct conn *c, const struct http_req *rq, char *dest, size_t
     int hn;
     if (rq->body)
         hn = snprintf(head, sizeof(head),
-                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n%sContent-Length: %zu\r\n\r\n",
+                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n%s"
+                      "Content-Length: %zu\r\n\r\n",
                       rq->method, rq->path, rq->host, g_bench_name, more, rq->body_len);
     else
         hn = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n%s\r\n",
@@ -668,4 +669,85 @@ int floor_echo(const char *host, double seconds, struct floor *out)
     pthread_join(th, NULL);
     close(lfd);
     return rc;
+}
+
+/* ---- options -------------------------------------------------------------- */
+
+void print_usage(FILE *f, const struct option_spec *t, size_t n, const char *args)
+{
+    fprintf(f, "usage: %s %s [options]\n\noptions:\n", g_bench_name, args);
+    for (size_t i = 0; i < n; i++) {
+        const struct option_spec *s = &t[i];
+        fprintf(f, "  %-14s %s%s%s%s\n", s->flag, s->help, s->def ? " (default " : "",
+                s->def ? s->def : "", s->def ? ")" : "");
+    }
+}
+
+static int option_set(void *opts, const struct option_spec *s, const char *val, long count_max)
+{
+    void *slot = (char *)opts + s->offset;
+    char *end;
+    switch (s->kind) {
+    case OPT_STR:
+        *(const char **)slot = val;
+        return 0;
+    case OPT_SECONDS: {
+        double v = strtod(val, &end);
+        if (*end || !(v > 0 && v <= 3600))
+            return -1;
+        *(double *)slot = v;
+        return 0;
+    }
+    case OPT_COUNT: {
+        long v = strtol(val, &end, 10);
+        if (*end || v < 0 || v > count_max)
+            return -1;
+        *(long *)slot = v;
+        return 0;
+    }
+    case OPT_FLAG:
+        *(bool *)slot = true;
+        return 0;
+    }
+    return -1;
+}
+
+int parse_options(const struct option_spec *t, size_t n, void *opts, size_t size,
+                  long count_max, const char *args, int argc, char **argv)
+{
+    memset(opts, 0, size);
+    for (size_t i = 0; i < n; i++)
+        if (t[i].def && option_set(opts, &t[i], t[i].def, count_max))
+            return -1;
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a], *val = NULL;
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            print_usage(stdout, t, n, args);
+            exit(0);
+        }
+        const struct option_spec *spec = NULL;
+        for (size_t i = 0; i < n && !spec; i++) {
+            size_t len = strlen(t[i].flag);
+            if (strncmp(arg, t[i].flag, len) == 0 && (arg[len] == '=' || !arg[len])) {
+                spec = &t[i];
+                val = arg[len] == '=' ? arg + len + 1 : NULL;
+            }
+        }
+        if (!spec) {
+            fprintf(stderr, "%s: unknown option %s\n", g_bench_name, arg);
+            return -1;
+        }
+        if (!val && spec->kind != OPT_FLAG) {
+            if (a + 1 >= argc) {
+                fprintf(stderr, "%s: %s needs a value\n", g_bench_name, arg);
+                return -1;
+            }
+            val = argv[++a];
+        }
+        if (option_set(opts, spec, val ? val : "", count_max)) {
+            fprintf(stderr, "%s: bad value for %s: %s\n", g_bench_name, spec->flag, val);
+            return -1;
+        }
+    }
+    return 0;
 }

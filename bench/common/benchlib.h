@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 
 #include <signal.h>
+#include <stdio.h>
 
 #define CONN_BUF (64 * 1024) /* read buffer; also the cap on a response head */
 #define IO_TIMEOUT_S 30      /* a stalled server fails the request, not the run */
@@ -148,5 +149,25 @@ int floor_http(const struct sockaddr_in *addr, const char *host, const char *pat
 /* The bare loopback HTTP round trip, to a responder thread in this
  * process. */
 int floor_echo(const char *host, double seconds, struct floor *out);
+
+/* ---- options ------------------------------------------------------------- */
+
+/* A command-line option: a field of the benchmark's options struct at
+ * offset (const char *, double seconds in (0, 3600], long count, bool). */
+enum opt_kind { OPT_STR, OPT_SECONDS, OPT_COUNT, OPT_FLAG };
+struct option_spec {
+    const char *flag;
+    enum opt_kind kind;
+    const char *def; /* NULL: none */
+    const char *help;
+    size_t offset;
+};
+/* "usage: NAME args [options]" and the table. */
+void print_usage(FILE *f, const struct option_spec *t, size_t n, const char *args);
+/* Zeroes opts (size bytes), applies the defaults, then argv (--flag VALUE
+ * or --flag=VALUE; -h prints the usage and exits). Counts above count_max
+ * are refused. 0, or -1 after saying why on stderr. */
+int parse_options(const struct option_spec *t, size_t n, void *opts, size_t size,
+                  long count_max, const char *args, int argc, char **argv);
 
 #endif

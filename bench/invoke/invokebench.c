@@ -100,15 +100,7 @@ struct options {
     bool strict;
 };
 
-enum opt_kind { OPT_STR, OPT_SECONDS, OPT_COUNT, OPT_FLAG };
-
-static const struct option_spec {
-    const char *flag;
-    enum opt_kind kind;
-    const char *def;
-    const char *help;
-    size_t offset;
-} option_table[] = {
+static const struct option_spec option_table[] = {
     {"--sluice", OPT_STR, NULL, "the sluice binary to start (required)",
      offsetof(struct options, sluice)},
     {"--bootstrap", OPT_STR, NULL,
@@ -135,82 +127,14 @@ static const struct option_spec {
     {"--strict", OPT_FLAG, NULL, "exit 3 when a budget fails", offsetof(struct options, strict)},
 };
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: invokebench --sluice PATH --bootstrap PATH [options]\n\noptions:\n");
-    for (size_t i = 0; i < ARRAY_LEN(option_table); i++) {
-        const struct option_spec *s = &option_table[i];
-        fprintf(f, "  %-14s %s%s%s%s\n", s->flag, s->help, s->def ? " (default " : "",
-                s->def ? s->def : "", s->def ? ")" : "");
-    }
-}
-
-static int option_set(struct options *o, const struct option_spec *s, const char *val)
-{
-    void *slot = (char *)o + s->offset;
-    char *end;
-    switch (s->kind) {
-    case OPT_STR:
-        *(const char **)slot = val;
-        return 0;
-    case OPT_SECONDS: {
-        double v = strtod(val, &end);
-        if (*end || !(v > 0 && v <= 3600))
-            return -1;
-        *(double *)slot = v;
-        return 0;
-    }
-    case OPT_COUNT: {
-        long v = strtol(val, &end, 10);
-        if (*end || v < 0 || v > 100000)
-            return -1;
-        *(long *)slot = v;
-        return 0;
-    }
-    case OPT_FLAG:
-        *(bool *)slot = true;
-        return 0;
-    }
-    return -1;
-}
+#define USAGE_ARGS "--sluice PATH --bootstrap PATH"
 
 /* Fills o from the defaults, then argv. */
-static int parse_options(struct options *o, int argc, char **argv)
+static int options(struct options *o, int argc, char **argv)
 {
-    memset(o, 0, sizeof(*o));
-    for (size_t i = 0; i < ARRAY_LEN(option_table); i++)
-        if (option_table[i].def && option_set(o, &option_table[i], option_table[i].def))
-            return -1;
-    for (int a = 1; a < argc; a++) {
-        const char *arg = argv[a], *val = NULL;
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            usage(stdout);
-            exit(0);
-        }
-        const struct option_spec *spec = NULL;
-        for (size_t i = 0; i < ARRAY_LEN(option_table) && !spec; i++) {
-            size_t n = strlen(option_table[i].flag);
-            if (strncmp(arg, option_table[i].flag, n) == 0 && (arg[n] == '=' || !arg[n])) {
-                spec = &option_table[i];
-                val = arg[n] == '=' ? arg + n + 1 : NULL;
-            }
-        }
-        if (!spec) {
-            fprintf(stderr, "invokebench: unknown option %s\n", arg);
-            return -1;
-        }
-        if (!val && spec->kind != OPT_FLAG) {
-            if (a + 1 >= argc) {
-                fprintf(stderr, "invokebench: %s needs a value\n", arg);
-                return -1;
-            }
-            val = argv[++a];
-        }
-        if (option_set(o, spec, val ? val : "")) {
-            fprintf(stderr, "invokebench: bad value for %s: %s\n", spec->flag, val);
-            return -1;
-        }
-    }
+    if (parse_options(option_table, ARRAY_LEN(option_table), o, sizeof(*o), 100000, USAGE_ARGS,
+                      argc, argv))
+        return -1;
     if (!o->sluice || !o->bootstrap) {
         fprintf(stderr, "invokebench: --sluice PATH and --bootstrap PATH are required\n");
         return -1;
@@ -1370,8 +1294,8 @@ int main(int argc, char **argv)
     g_bench_name = "invokebench";
     static struct bench bench;
     struct bench *b = &bench;
-    if (parse_options(&b->o, argc, argv)) {
-        usage(stderr);
+    if (options(&b->o, argc, argv)) {
+        print_usage(stderr, option_table, ARRAY_LEN(option_table), USAGE_ARGS);
         return 2;
     }
     if (parse_list(b->o.clients, b->clients, MAX_CLIENT_COUNTS, &b->nclients)) {
