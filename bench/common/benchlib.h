@@ -150,6 +150,39 @@ int floor_http(const struct sockaddr_in *addr, const char *host, const char *pat
  * process. */
 int floor_echo(const char *host, double seconds, struct floor *out);
 
+/* ---- /proc, the filesystem, signals -------------------------------------- */
+
+/* VmRSS (and VmHWM when hwm_mb is not NULL) in MB (10^6 bytes) and
+ * Threads from /proc/PID/status. */
+int proc_status(pid_t pid, double *rss_mb, double *hwm_mb, long *threads);
+/* utime + stime of pid in clock ticks, and its parent (ppid may be NULL). */
+int proc_cpu(pid_t pid, unsigned long long *ticks, pid_t *ppid);
+
+/* A snapshot of the machine's, the server's, its children's (the
+ * functions') and this process's CPU time. */
+struct cpu_snap {
+    double busy_s, steal_s, server_s, fn_s, self_s;
+    uint64_t t;
+};
+/* Where the machine's CPU went between two snapshots, in % of one CPU;
+ * others is everything that was neither of the rest. */
+struct cpu_use {
+    double server, functions, bench, others, steal;
+};
+void cpu_snap(pid_t server, struct cpu_snap *s);
+struct cpu_use cpu_between(const struct cpu_snap *a, const struct cpu_snap *b);
+
+/* "ext4 without a journal on /dev/vda, mounted at /, 81 GB free" for the
+ * filesystem of dir; refuses tmpfs and ramfs (durable writes need a disk). */
+int describe_fs(const char *dir, char *out, size_t outn);
+/* The warn and error lines of a server log, on stdout, and their count. */
+void print_log_findings(const char *log);
+/* rm -rf dir. */
+void remove_tree(const char *dir);
+/* SIGINT/SIGTERM set g_stop; SIGPIPE is ignored; after limit_s seconds the
+ * server is killed and the program exits 124. */
+void install_signals(unsigned limit_s);
+
 /* ---- options ------------------------------------------------------------- */
 
 /* A command-line option: a field of the benchmark's options struct at

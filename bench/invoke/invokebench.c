@@ -352,128 +352,12 @@ static void lat_sort(struct lat *l)
 
 /* ---- CPU and memory from /proc ------------------------------------------ */
 
-/* Where the machine's CPU went over a window, in % of one CPU. */
-struct cpu_use {
-    double server, functions, bench, others, steal;
-};
 
-/* VmRSS in MB (10^6 bytes) and Threads from /proc/PID/status. */
-static int proc_status(pid_t pid, double *rss_mb, long *threads)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int found = 0;
-    while (fgets(line, sizeof(line), f)) {
-        long v;
-        if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
-            *rss_mb = (double)v * 1024 / 1e6, found++;
-        else if (sscanf(line, "Threads: %ld", &v) == 1)
-            *threads = v, found++;
-    }
-    fclose(f);
-    return found == 2 ? 0 : -1;
-}
 
-/* utime + stime of pid in clock ticks, and its parent. */
-static int proc_cpu(pid_t pid, unsigned long long *ticks, pid_t *ppid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    int pp;
-    /* After the command: state ppid pgrp session tty tpgid flags minflt
-     * cminflt majflt cmajflt utime stime. */
-    if (!p ||
-        sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &pp, &ut, &st) != 3)
-        return -1;
-    *ticks = ut + st;
-    if (ppid)
-        *ppid = pp;
-    return 0;
-}
-
-/* CPU ticks of the server's children: the function environments (each
- * runtime is PID 1 of its namespace, a child of the server). */
-static unsigned long long children_ticks(pid_t server)
-{
-    unsigned long long sum = 0;
-    DIR *d = opendir("/proc");
-    if (!d)
-        return 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        char *end;
-        long pid = strtol(e->d_name, &end, 10);
-        unsigned long long t;
-        pid_t pp;
-        if (*end || pid <= 0)
-            continue;
-        if (proc_cpu((pid_t)pid, &t, &pp) == 0 && pp == server)
-            sum += t;
-    }
-    closedir(d);
-    return sum;
-}
 
 /* A snapshot of the machine's, the server's, its functions' and this
  * process's CPU time. */
-struct cpu_snap {
-    double busy_s, steal_s, server_s, fn_s, self_s;
-    uint64_t t;
-};
 
-static void cpu_snap(pid_t server, struct cpu_snap *s)
-{
-    double hz = (double)sysconf(_SC_CLK_TCK);
-    unsigned long long v[8] = {0}, srv = 0;
-    FILE *f = fopen("/proc/stat", "r");
-    if (f) {
-        /* user nice system idle iowait irq softirq steal */
-        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-                   &v[4], &v[5], &v[6], &v[7]) != 8)
-            memset(v, 0, sizeof(v));
-        fclose(f);
-    }
-    s->busy_s = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / hz;
-    s->steal_s = (double)v[7] / hz;
-    s->server_s = server > 0 && proc_cpu(server, &srv, NULL) == 0 ? (double)srv / hz : 0;
-    s->fn_s = server > 0 ? (double)children_ticks(server) / hz : 0;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    s->self_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    s->t = now_ns();
-}
-
-/* CPU use between two snapshots, in % of one CPU. Function environments
- * that ended in between lose their share to "others". */
-static struct cpu_use cpu_between(const struct cpu_snap *a, const struct cpu_snap *b)
-{
-    double secs = (double)(b->t - a->t) / 1e9;
-    struct cpu_use u = {0};
-    if (secs <= 0)
-        return u;
-    double fn = b->fn_s - a->fn_s > 0 ? b->fn_s - a->fn_s : 0;
-    u.server = (b->server_s - a->server_s) / secs * 100;
-    u.functions = fn / secs * 100;
-    u.bench = (b->self_s - a->self_s) / secs * 100;
-    u.others =
-        ((b->busy_s - a->busy_s) - (b->server_s - a->server_s) - fn - (b->self_s - a->self_s)) /
-        secs * 100;
-    if (u.others < 0)
-        u.others = 0;
-    u.steal = (b->steal_s - a->steal_s) / secs * 100;
-    return u;
-}
 
 /* ---- the benchmark's state -------------------------------------------- */
 
@@ -941,41 +825,7 @@ out:
 
 /* ---- the data directory ------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
 
-/* Describes the filesystem dir is on ("ext4 at /, 83 GB free") and
- * refuses memory-backed ones: function code, logs and the store live there. */
-static int describe_fs(struct bench *b, const char *dir)
-{
-    struct statfs sf;
-    struct statvfs sv;
-    if (statfs(dir, &sf) || statvfs(dir, &sv)) {
-        fprintf(stderr, "invokebench: %s: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    if (sf.f_type == 0x01021994 /* tmpfs */ || sf.f_type == 0x858458f6 /* ramfs */) {
-        fprintf(stderr,
-                "invokebench: %s is on a memory filesystem; the store belongs on a disk "
-                "(pick another --dir)\n",
-                dir);
-        return -1;
-    }
-    const char *type = sf.f_type == 0xef53       ? "ext4"
-                       : sf.f_type == 0x58465342 ? "xfs"
-                       : sf.f_type == 0x9123683e ? "btrfs"
-                       : sf.f_type == 0x794c7630 ? "overlayfs"
-                                                 : "disk";
-    snprintf(b->fs_desc, sizeof(b->fs_desc), "%s, %.0f GB free", type,
-             (double)sv.f_bavail * (double)sv.f_frsize / 1e9);
-    return 0;
-}
 
 /* ---- report ------------------------------------------------------------- */
 
@@ -1217,50 +1067,10 @@ static void print_errors(const struct bench *b)
     }
 }
 
-/* Lines of the server log at level warn or error. */
-static void print_log_findings(const struct bench *b)
-{
-    FILE *f = fopen(b->srv.log, "r");
-    if (!f)
-        return;
-    char line[1024];
-    size_t warn = 0, error = 0, shown = 0;
-    while (fgets(line, sizeof(line), f)) {
-        bool w = strstr(line, "level=warn") != NULL, e = strstr(line, "level=error") != NULL;
-        warn += w;
-        error += e;
-        if ((w || e) && shown < 10) {
-            if (!shown++)
-                printf("\nServer log warnings and errors (first 10):\n\n```\n");
-            fputs(line, stdout);
-        }
-    }
-    fclose(f);
-    if (shown)
-        printf("```\n");
-    printf("\nServer log: %zu warning(s), %zu error(s).\n", warn, error);
-}
 
 /* ---- main --------------------------------------------------------------- */
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
-/* The whole run is bounded: past the deadline the server is killed and
- * the benchmark exits (its temporary directory stays behind). */
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char msg[] = "invokebench: over its time limit; killing the server\n";
-    if (g_server_pid > 0)
-        kill((pid_t)g_server_pid, SIGKILL);
-    ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-    (void)r;
-    _exit(124);
-}
 
 /* Creates both functions. */
 static int setup_functions(struct bench *b)
@@ -1327,20 +1137,12 @@ int main(int argc, char **argv)
         p += n + (p[n] == ',');
     }
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    struct sigaction al = {.sa_handler = on_alarm};
-    sigemptyset(&al.sa_mask);
-    sigaction(SIGALRM, &al, NULL);
     /* Generous: cells, series at a worst-case 0.5 s per invoke, floors, start, stop. */
-    alarm((unsigned)(120 + 2 * b->o.floor_time +
-                     (double)(FN_COUNT * b->nclients) * (b->o.duration + 40) +
-                     (double)FN_COUNT * (double)(b->o.cold + b->o.tail) * 0.5));
+    install_signals((unsigned)(120 + 2 * b->o.floor_time +
+                               (double)(FN_COUNT * b->nclients) * (b->o.duration + 40) +
+                               (double)FN_COUNT * (double)(b->o.cold + b->o.tail) * 0.5));
 
-    if (describe_fs(b, b->o.dir))
+    if (describe_fs(b->o.dir, b->fs_desc, sizeof(b->fs_desc)))
         return 1;
     snprintf(b->tmp, sizeof(b->tmp), "%s/invokebench.XXXXXX", b->o.dir);
     if (!mkdtemp(b->tmp)) {
@@ -1386,14 +1188,14 @@ int main(int argc, char **argv)
                                                    : WEXITSTATUS(b->srv.died_status));
                 print_results(b);
                 print_errors(b);
-                print_log_findings(b);
+                print_log_findings(b->srv.log);
                 goto out;
             }
         }
     }
     print_results(b);
     print_errors(b);
-    if (proc_status(b->srv.pid, &b->rss_mb_end, &b->threads_end) == 0)
+    if (proc_status(b->srv.pid, &b->rss_mb_end, NULL, &b->threads_end) == 0)
         printf("\nServer after the run: RSS %.1f MB, %ld threads (idle environments are kept "
                "warm for `--idle-reap`).\n",
                b->rss_mb_end, b->threads_end);
@@ -1417,12 +1219,12 @@ out:;
         else if (WIFSIGNALED(wstatus))
             printf(" (signal %d)", WTERMSIG(wstatus));
         printf(".\n");
-        print_log_findings(b);
+        print_log_findings(b->srv.log);
     }
     if (b->o.keep)
         printf("\nKept %s (data and server.log).\n", b->tmp);
     else
-        nftw(b->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        remove_tree(b->tmp);
     if (status == 0 && failed && b->o.strict)
         status = 3;
     return status;

@@ -167,100 +167,9 @@ static const char *fmt_size(char *b, size_t n, size_t size)
 
 /* ---- CPU and memory from /proc ------------------------------------------ */
 
-/* Where the machine's CPU went over a window, in % of one CPU. */
-struct cpu_use {
-    double server, bench, others, steal;
-};
 
-/* VmRSS/VmHWM in MB (10^6 bytes) and Threads from /proc/PID/status. */
-static int proc_status(pid_t pid, double *rss_mb, double *hwm_mb, long *threads)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int found = 0;
-    while (fgets(line, sizeof(line), f)) {
-        long v;
-        if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
-            *rss_mb = (double)v * 1024 / 1e6, found++;
-        else if (sscanf(line, "VmHWM: %ld kB", &v) == 1)
-            *hwm_mb = (double)v * 1024 / 1e6, found++;
-        else if (sscanf(line, "Threads: %ld", &v) == 1)
-            *threads = v, found++;
-    }
-    fclose(f);
-    return found == 3 ? 0 : -1;
-}
 
-/* utime + stime of pid, in clock ticks. */
-static int proc_cpu(pid_t pid, unsigned long long *ticks)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    /* After the command: state ppid pgrp session tty tpgid flags minflt
-     * cminflt majflt cmajflt utime stime. */
-    if (!p ||
-        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    *ticks = ut + st;
-    return 0;
-}
 
-/* A snapshot of the machine's, the server's and this process's CPU time. */
-struct cpu_snap {
-    double busy_s, steal_s, server_s, self_s;
-    uint64_t t;
-};
-
-static void cpu_snap(pid_t server, struct cpu_snap *s)
-{
-    double hz = (double)sysconf(_SC_CLK_TCK);
-    unsigned long long v[8] = {0}, srv = 0;
-    FILE *f = fopen("/proc/stat", "r");
-    if (f) {
-        /* user nice system idle iowait irq softirq steal */
-        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-                   &v[4], &v[5], &v[6], &v[7]) != 8)
-            memset(v, 0, sizeof(v));
-        fclose(f);
-    }
-    s->busy_s = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / hz;
-    s->steal_s = (double)v[7] / hz;
-    s->server_s = server > 0 && proc_cpu(server, &srv) == 0 ? (double)srv / hz : 0;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    s->self_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    s->t = now_ns();
-}
-
-/* CPU use between two snapshots, in % of one CPU; others is everything
- * that was neither the server nor this process. */
-static struct cpu_use cpu_between(const struct cpu_snap *a, const struct cpu_snap *b)
-{
-    double secs = (double)(b->t - a->t) / 1e9;
-    struct cpu_use u = {0};
-    if (secs <= 0)
-        return u;
-    u.server = (b->server_s - a->server_s) / secs * 100;
-    u.bench = (b->self_s - a->self_s) / secs * 100;
-    u.others = ((b->busy_s - a->busy_s) - (b->server_s - a->server_s) - (b->self_s - a->self_s)) /
-               secs * 100;
-    if (u.others < 0)
-        u.others = 0;
-    u.steal = (b->steal_s - a->steal_s) / secs * 100;
-    return u;
-}
 
 /* ---- the benchmark's state -------------------------------------------- */
 
@@ -591,10 +500,10 @@ static void measure_idle(struct bench *b, struct idle *out)
     struct cpu_snap s0, s1;
     uint64_t w0 = now_ns();
     cpu_snap(b->srv.pid, &s0);
-    if (proc_cpu(b->srv.pid, &t0))
+    if (proc_cpu(b->srv.pid, &t0, NULL))
         return;
     sleep_ms((unsigned)(b->o.idle_window * 1000));
-    if (proc_cpu(b->srv.pid, &t1))
+    if (proc_cpu(b->srv.pid, &t1, NULL))
         return;
     cpu_snap(b->srv.pid, &s1);
     out->cpu = cpu_between(&s0, &s1);
@@ -605,94 +514,9 @@ static void measure_idle(struct bench *b, struct idle *out)
 
 /* ---- the data directory ------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
 
-static void unescape_mount(char *s)
-{
-    char *o = s;
-    for (char *p = s; *p; p++) {
-        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] && p[3]) {
-            *o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-            p += 3;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o = '\0';
-}
 
-/* " without a journal" for an ext3/4 filesystem on /dev/NAME that has no
- * jbd2 journal (its fsync is cheaper than a journaled one), else "". */
-static const char *ext_journal(const char *type, const char *src)
-{
-    if (strcmp(type, "ext4") != 0 && strcmp(type, "ext3") != 0)
-        return "";
-    const char *name = strrchr(src, '/');
-    name = name ? name + 1 : src;
-    DIR *d = opendir("/proc/fs/jbd2");
-    if (!d)
-        return "";
-    bool found = false;
-    size_t n = strlen(name);
-    for (struct dirent *e; !found && (e = readdir(d));)
-        found = strncmp(e->d_name, name, n) == 0 && e->d_name[n] == '-';
-    closedir(d);
-    return found ? "" : " without a journal";
-}
 
-/* Describes the filesystem dir is on ("ext4 on /dev/vda, mounted at /, 83
- * GB free") and refuses memory-backed ones, where fsync costs nothing. */
-static int describe_fs(struct bench *b, const char *dir)
-{
-    struct statfs sf;
-    struct statvfs sv;
-    char real[PATH_MAX];
-    if (statfs(dir, &sf) || statvfs(dir, &sv) || !realpath(dir, real)) {
-        fprintf(stderr, "s3bench: %s: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    if (sf.f_type == 0x01021994 /* tmpfs */ || sf.f_type == 0x858458f6 /* ramfs */) {
-        fprintf(stderr,
-                "s3bench: %s is on a memory filesystem; durable writes need a disk "
-                "(pick another --dir)\n",
-                dir);
-        return -1;
-    }
-    char best_mnt[PATH_MAX] = "?", best_type[64] = "?", best_src[PATH_MAX] = "?";
-    size_t best_len = 0;
-    FILE *f = fopen("/proc/self/mountinfo", "r");
-    char line[4096];
-    while (f && fgets(line, sizeof(line), f)) {
-        char mnt[PATH_MAX], type[64], src[PATH_MAX];
-        const char *dash = strstr(line, " - ");
-        if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
-            sscanf(dash + 3, "%63s %4095s", type, src) != 2)
-            continue;
-        unescape_mount(mnt);
-        size_t n = strlen(mnt);
-        bool under = strcmp(mnt, "/") == 0 ||
-                     (strncmp(real, mnt, n) == 0 && (real[n] == '/' || real[n] == '\0'));
-        if (under && n >= best_len) {
-            best_len = n;
-            snprintf(best_mnt, sizeof(best_mnt), "%s", mnt);
-            snprintf(best_type, sizeof(best_type), "%s", type);
-            snprintf(best_src, sizeof(best_src), "%s", src);
-        }
-    }
-    if (f)
-        fclose(f);
-    snprintf(b->fs_desc, sizeof(b->fs_desc), "%.63s%s on %.1000s, mounted at %.1000s, %.0f GB free",
-             best_type, ext_journal(best_type, best_src), best_src, best_mnt,
-             (double)sv.f_bavail * (double)sv.f_frsize / 1e9);
-    return 0;
-}
 
 /* ---- report ------------------------------------------------------------- */
 
@@ -906,50 +730,10 @@ static void print_errors(const struct bench *b)
     }
 }
 
-/* Lines of the server log at level warn or error. */
-static void print_log_findings(const struct bench *b)
-{
-    FILE *f = fopen(b->srv.log, "r");
-    if (!f)
-        return;
-    char line[1024];
-    size_t warn = 0, error = 0, shown = 0;
-    while (fgets(line, sizeof(line), f)) {
-        bool w = strstr(line, "level=warn") != NULL, e = strstr(line, "level=error") != NULL;
-        warn += w;
-        error += e;
-        if ((w || e) && shown < 10) {
-            if (!shown++)
-                printf("\nServer log warnings and errors (first 10):\n\n```\n");
-            fputs(line, stdout);
-        }
-    }
-    fclose(f);
-    if (shown)
-        printf("```\n");
-    printf("\nServer log: %zu warning(s), %zu error(s).\n", warn, error);
-}
 
 /* ---- main --------------------------------------------------------------- */
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
-/* The whole run is bounded: past the deadline the server is killed and
- * the benchmark exits (its temporary directory stays behind). */
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char msg[] = "s3bench: over its time limit; killing the server\n";
-    if (g_server_pid > 0)
-        kill((pid_t)g_server_pid, SIGKILL);
-    ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-    (void)r;
-    _exit(124);
-}
 
 int main(int argc, char **argv)
 {
@@ -990,19 +774,11 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    struct sigaction al = {.sa_handler = on_alarm};
-    sigemptyset(&al.sa_mask);
-    sigaction(SIGALRM, &al, NULL);
     double per_cell = b->o.count ? 60 : b->o.duration + 5;
-    alarm((unsigned)(120 + 4 * b->o.floor_time + 2 * b->o.idle_window +
-                     (double)(2 * b->nsizes * b->nclients) * per_cell));
+    install_signals((unsigned)(120 + 4 * b->o.floor_time + 2 * b->o.idle_window +
+                               (double)(2 * b->nsizes * b->nclients) * per_cell));
 
-    if (describe_fs(b, b->o.dir))
+    if (describe_fs(b->o.dir, b->fs_desc, sizeof(b->fs_desc)))
         return 1;
     snprintf(b->tmp, sizeof(b->tmp), "%s/s3bench.XXXXXX", b->o.dir);
     if (!mkdtemp(b->tmp)) {
@@ -1090,7 +866,7 @@ int main(int argc, char **argv)
                            WIFSIGNALED(b->srv.died_status) ? WTERMSIG(b->srv.died_status)
                                                        : WEXITSTATUS(b->srv.died_status));
                     print_errors(b);
-                    print_log_findings(b);
+                    print_log_findings(b->srv.log);
                     goto out;
                 }
             }
@@ -1125,12 +901,12 @@ out:;
         else if (WIFSIGNALED(wstatus))
             printf(" (signal %d)", WTERMSIG(wstatus));
         printf(".\n");
-        print_log_findings(b);
+        print_log_findings(b->srv.log);
     }
     if (b->o.keep) {
         printf("\nKept %s (data and server.log).\n", b->tmp);
     } else {
-        nftw(b->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        remove_tree(b->tmp);
     }
     free(b->payload);
     free(b->keys);
