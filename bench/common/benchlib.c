@@ -1014,3 +1014,24 @@ void install_signals(unsigned limit_s)
     sigaction(SIGALRM, &al, NULL);
     alarm(limit_s);
 }
+
+void server_stop_report(struct server *s)
+{
+    double stop_ms;
+    int wstatus;
+    bool killed;
+    bool had_server = s->pid > 0;
+    server_stop(s, &stop_ms, &wstatus, &killed);
+    if (had_server) {
+        printf("\nServer stopped by SIGTERM in %.0f ms: %s", stop_ms,
+               killed               ? "**did not exit; killed with SIGKILL**"
+               : WIFEXITED(wstatus) ? (WEXITSTATUS(wstatus) ? "exited with an error" : "exit 0")
+                                    : "**killed by a signal**");
+        if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus))
+            printf(" (status %d)", WEXITSTATUS(wstatus));
+        else if (WIFSIGNALED(wstatus))
+            printf(" (signal %d)", WTERMSIG(wstatus));
+        printf(".\n");
+        print_log_findings(s->log);
+    }
+}

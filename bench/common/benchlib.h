@@ -137,6 +137,9 @@ int server_start(struct server *s);
 bool server_died(struct server *s);
 /* SIGTERM, then wait; SIGKILL after STOP_TIMEOUT_MS. */
 void server_stop(struct server *s, double *ms, int *status, bool *killed);
+/* Stops it (if it runs) and says on stdout how it went and what its log
+ * warned of. */
+void server_stop_report(struct server *s);
 /* The last lines of a server log, on stderr. */
 void print_log_tail(const char *log);
 

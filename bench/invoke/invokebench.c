@@ -1204,23 +1204,7 @@ int main(int argc, char **argv)
         printf("\n**Interrupted: the results above are partial.**\n");
     status = g_stop ? 130 : 0;
 out:;
-    double stop_ms;
-    int wstatus;
-    bool killed;
-    bool had_server = b->srv.pid > 0;
-    server_stop(&b->srv, &stop_ms, &wstatus, &killed);
-    if (had_server) {
-        printf("\nServer stopped by SIGTERM in %.0f ms: %s", stop_ms,
-               killed               ? "**did not exit; killed with SIGKILL**"
-               : WIFEXITED(wstatus) ? (WEXITSTATUS(wstatus) ? "exited with an error" : "exit 0")
-                                    : "**killed by a signal**");
-        if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus))
-            printf(" (status %d)", WEXITSTATUS(wstatus));
-        else if (WIFSIGNALED(wstatus))
-            printf(" (signal %d)", WTERMSIG(wstatus));
-        printf(".\n");
-        print_log_findings(b->srv.log);
-    }
+    server_stop_report(&b->srv);
     if (b->o.keep)
         printf("\nKept %s (data and server.log).\n", b->tmp);
     else
