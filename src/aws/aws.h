@@ -72,6 +72,9 @@ void sl_aws_error(struct sl_http_request *r, enum sl_aws_protocol protocol, int 
                   const char *code, const char *request_id, const char *const *extra,
                   const char *fmt, ...) SL_PRINTF(7, 8);
 
+/* An S3 host id (x-amz-id-2): 24 random bytes in base64, into out (at
+ * least 33 bytes). */
+void sl_aws_host_id(char *out, size_t n);
 /* Sets the request-id headers a client of protocol reads. */
 void sl_aws_set_request_id(struct sl_http_request *r, enum sl_aws_protocol protocol,
                            const char *request_id);

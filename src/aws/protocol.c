@@ -134,18 +134,23 @@ void sl_aws_request_id(char *out)
     sl_uuid(out);
 }
 
+void sl_aws_host_id(char *out, size_t n)
+{
+    uint8_t raw[24];
+    sl_random(raw, sizeof(raw));
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    sl_base64_encode(&b, raw, sizeof(raw));
+    snprintf(out, n, "%s", b.data ? b.data : "");
+    sl_buf_free(&b);
+}
+
 void sl_aws_set_request_id(struct sl_http_request *r, enum sl_aws_protocol protocol,
                            const char *request_id)
 {
     if (protocol == SL_PROTO_REST_XML) {
         char host_id[64];
-        uint8_t raw[24];
-        sl_random(raw, sizeof(raw));
-        struct sl_buf b;
-        sl_buf_init(&b, 0);
-        sl_base64_encode(&b, raw, sizeof(raw));
-        snprintf(host_id, sizeof(host_id), "%s", b.data ? b.data : "");
-        sl_buf_free(&b);
+        sl_aws_host_id(host_id, sizeof(host_id));
         sl_http_set_header(r, "x-amz-request-id", request_id);
         sl_http_set_header(r, "x-amz-id-2", host_id);
     } else {

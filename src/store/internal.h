@@ -137,6 +137,9 @@ struct sl_store {
  * statement is reset and must be reset again after use. */
 int sl_store_stmt(struct sl_conn *c, enum sl_stmt_id id, sqlite3_stmt **out,
                   struct sl_err *err);
+/* A malloc'd NUL-terminated copy of column col of st's row; *len (may be
+ * NULL) its length. */
+char *sl_store_col_dup(sqlite3_stmt *st, int col, size_t *len);
 /* Turns a SQLite failure of c into an SL_E* code and a message in err. */
 int sl_store_sqlite_err(struct sl_conn *c, int rc, struct sl_err *err, const char *what);
 /* Takes a read-only connection from the pool (opening one if none is idle)

@@ -26,10 +26,17 @@ static char *dup_bytes(const void *p, size_t n)
     return d;
 }
 
+char *sl_store_col_dup(sqlite3_stmt *st, int col, size_t *len)
+{
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    if (len)
+        *len = n;
+    return dup_bytes(sqlite3_column_blob(st, col), n);
+}
+
 static char *col_dup(sqlite3_stmt *st, int col)
 {
-    const void *p = sqlite3_column_blob(st, col);
-    return dup_bytes(p, (size_t)sqlite3_column_bytes(st, col));
+    return sl_store_col_dup(st, col, NULL);
 }
 
 void sl_item_free(struct sl_item *it)

@@ -9,20 +9,6 @@
 
 #include "store/internal.h"
 
-static char *col_dup(sqlite3_stmt *st, int col, size_t *len)
-{
-    const void *p = sqlite3_column_blob(st, col);
-    size_t n = (size_t)sqlite3_column_bytes(st, col);
-    char *d = malloc(n + 1);
-    if (!d)
-        return NULL;
-    if (n)
-        memcpy(d, p, n);
-    d[n] = '\0';
-    *len = n;
-    return d;
-}
-
 void sl_qmsg_free(struct sl_qmsg *m)
 {
     if (!m)
@@ -124,8 +110,8 @@ int sl_txn_queue_receive(struct sl_txn *t, const char *q, int64_t now_ms, int64_
         m->receives = (uint32_t)sqlite3_column_int64(st, 1) + 1;
         m->enqueued_ms = sqlite3_column_int64(st, 2);
         m->visible_ms = now_ms + lease_ms;
-        m->body = col_dup(st, 4, &m->body_len);
-        m->meta = col_dup(st, 5, &m->meta_len);
+        m->body = sl_store_col_dup(st, 4, &m->body_len);
+        m->meta = sl_store_col_dup(st, 5, &m->meta_len);
         k++;
         if (!m->body || !m->meta) {
             rc = sl_errf(t->err, SL_ENOMEM, "queue receive: out of memory");

@@ -166,8 +166,9 @@ def raw(server, method, path, body=None, headers=None):
     return resp, data
 
 
-def aws_cli(endpoint, *args, check=True, input=None, cwd=None):
-    """Runs the aws CLI from Debian against endpoint; returns the result."""
+def cli_env(**extra):
+    """The environment the aws CLI runs in: Debian's, the test keys, no
+    user configuration; extra adds variables."""
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": os.environ.get("HOME", "/tmp"),
@@ -178,6 +179,13 @@ def aws_cli(endpoint, *args, check=True, input=None, cwd=None):
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     }
+    env.update(extra)
+    return env
+
+
+def aws_cli(endpoint, *args, check=True, input=None, cwd=None):
+    """Runs the aws CLI from Debian against endpoint; returns the result."""
+    env = cli_env()
     proc = subprocess.run([AWS_CLI, "--endpoint-url", endpoint] + list(args),
                           capture_output=True, text=True, env=env, input=input, cwd=cwd,
                           timeout=300)

@@ -7,16 +7,13 @@ import json
 import os
 import subprocess
 
-from conftest import ACCESS_KEY, SECRET_KEY, s3_client, wait_until
+from conftest import cli_env, s3_client, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_csv_to_json_pipeline(server):
-    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"),
-           "ENDPOINT": server.endpoint, "BUCKET": "example-pipeline",
-           "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    env = cli_env(ENDPOINT=server.endpoint, BUCKET="example-pipeline")
     proc = subprocess.run([os.path.join(ROOT, "examples", "csv-to-json", "deploy.sh")],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -21,8 +21,8 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from conftest import (ACCESS_KEY, AWS_CLI, SECRET_KEY, aws_cli, client_config, logs_client,
-                      wait_until)
+from conftest import (ACCESS_KEY, AWS_CLI, SECRET_KEY, aws_cli, cli_env, client_config,
+                      logs_client, wait_until)
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 STREAM_NAME = re.compile(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$")
@@ -522,18 +522,9 @@ def test_aws_logs_tail(server, logs, lam):
     assert [l.split(" ", 1)[1] for l in out.splitlines()] == ["second line of 7"]
 
 
-def cli_env():
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_PAGER": "",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "PYTHONUNBUFFERED": "1",  # the CLI's lines as they come, not at exit
-    }
+def follow_env():
+    # the CLI's lines as they come, not at exit
+    return cli_env(PYTHONUNBUFFERED="1")
 
 
 def test_aws_logs_tail_follow(server, logs, lam):
@@ -546,7 +537,7 @@ def test_aws_logs_tail_follow(server, logs, lam):
     proc = subprocess.Popen([AWS_CLI, "--endpoint-url", server.endpoint, "logs", "tail",
                              f"/aws/lambda/{name}", "--follow", "--format", "short"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=cli_env())
+                            env=follow_env())
     lines = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(l.rstrip("\n")) for l in proc.stdout],
                               daemon=True)

@@ -463,13 +463,7 @@ void s3_notify_init(struct s3_req *s, struct s3_notify *n)
     n->request_id = s->q->request_id;
     n->account = s->q->account;
     n->source_ip = s->q->http->remote_ip[0] ? s->q->http->remote_ip : "127.0.0.1";
-    uint8_t raw[24];
-    sl_random(raw, sizeof(raw));
-    struct sl_buf b;
-    sl_buf_init(&b, 0);
-    sl_base64_encode(&b, raw, sizeof(raw));
-    snprintf(n->host_id, sizeof(n->host_id), "%s", b.data ? b.data : "");
-    sl_buf_free(&b);
+    sl_aws_host_id(n->host_id, sizeof(n->host_id));
 }
 
 /* A sequencer that grows for every event (so for every key): 16 hex digits
