@@ -94,7 +94,6 @@ void s3_owner_id(const char *account, char out[65]);
 struct s3_notify {
     struct sl_targets *targets;
     const char *request_id, *account, *source_ip;
-    char host_id[40];
 };
 void s3_notify_init(struct s3_req *s, struct s3_notify *n);
 /*

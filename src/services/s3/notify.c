@@ -463,7 +463,6 @@ void s3_notify_init(struct s3_req *s, struct s3_notify *n)
     n->request_id = s->q->request_id;
     n->account = s->q->account;
     n->source_ip = s->q->http->remote_ip[0] ? s->q->http->remote_ip : "127.0.0.1";
-    sl_aws_host_id(n->host_id, sizeof(n->host_id));
 }
 
 /* A sequencer that grows for every event (so for every key): 16 hex digits
@@ -507,7 +506,7 @@ int s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct sl_i
     json_t *rules = json_object_get(json_object_get(v, "notification"), "rules");
     const char *region = json_string_value(json_object_get(v, "region"));
     const char *owner = json_string_value(json_object_get(v, "owner"));
-    char full_event[64], source[128], when[32], seq[17];
+    char full_event[64], source[128], when[32], seq[17], host_id[40] = "";
     snprintf(full_event, sizeof(full_event), "s3:%s", event);
     snprintf(source, sizeof(source), "arn:aws:s3:::%s", bucket);
     sl_time_iso8601_ms(sl_time_now_ms(), when, sizeof(when));
@@ -527,6 +526,8 @@ int s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct sl_i
             !ends_with(key, rule_str(rule, "suffix")))
             continue;
         const char *arn = rule_str(rule, "arn");
+        if (!host_id[0]) /* only once an event is sent: not on every PUT */
+            sl_aws_host_id(host_id, sizeof(host_id));
         struct sl_buf k;
         sl_buf_init(&k, 0);
         event_key(&k, key);
@@ -545,7 +546,7 @@ int s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct sl_i
             "eventVersion", "2.1", "eventSource", "aws:s3", "awsRegion",
             region ? region : "us-east-1", "eventTime", when, "eventName", event, "userIdentity",
             "principalId", principal, "requestParameters", "sourceIPAddress", n->source_ip,
-            "responseElements", "x-amz-request-id", n->request_id, "x-amz-id-2", n->host_id,
+            "responseElements", "x-amz-request-id", n->request_id, "x-amz-id-2", host_id,
             "s3", "s3SchemaVersion", "1.0", "configurationId", rule_str(rule, "id"), "bucket",
             "name", bucket, "ownerIdentity", "principalId", owner ? owner : "", "arn", source,
             "object", object);
