@@ -149,6 +149,8 @@ int sl_time_parse_iso8601(const char *s, time_t *out);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void sl_hex_encode(const uint8_t *p, size_t n, char *out);
+/* The value of hex digit c (either case), or -1. */
+int sl_hex_digit(int c);
 /* Decodes 2n hex characters into n bytes; SL_EINVAL on a bad character. */
 int sl_hex_decode(const char *s, size_t slen, uint8_t *out);
 /* Standard base64 with padding, appended to b. */

@@ -14,7 +14,7 @@ void sl_hex_encode(const uint8_t *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hex_value(char c)
+int sl_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -30,7 +30,7 @@ int sl_hex_decode(const char *s, size_t slen, uint8_t *out)
     if (slen % 2)
         return SL_EINVAL;
     for (size_t i = 0; i < slen; i += 2) {
-        int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+        int hi = sl_hex_digit(s[i]), lo = sl_hex_digit(s[i + 1]);
         if (hi < 0 || lo < 0)
             return SL_EINVAL;
         out[i / 2] = (uint8_t)(hi << 4 | lo);
@@ -134,7 +134,7 @@ int sl_uri_decode(struct sl_buf *b, const char *s, size_t n, bool plus_space)
         if (c == '%') {
             if (n - i < 3)
                 return SL_EINVAL;
-            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+            int hi = sl_hex_digit(s[i + 1]), lo = sl_hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return SL_EINVAL;
             rc = sl_buf_putc(b, (char)(hi << 4 | lo));

@@ -1,34 +1,51 @@
 /*
- * Execution environments and the Runtime API. All state here belongs to
- * the engine loop's thread: sl_runtime_invoke() posts its call to the loop
- * and waits on the call's own condition variable.
+ * Execution environments and the Runtime API.
  *
  * An environment is a process group started from the function's bootstrap
  * (provided*) or Sluice's bootstrap for a managed runtime, with its own
- * libmicrohttpd daemon on 127.0.0.1:<ephemeral> driven by the loop
- * (external epoll). A runtime waiting in GET .../invocation/next is a
- * suspended connection, resumed when a call arrives. The process is
- * watched through a pidfd, its stdout and stderr through pipes.
+ * Runtime API listener on 127.0.0.1:<ephemeral>. The process is watched
+ * through a pidfd, its stdout and stderr through pipes, all on the engine
+ * loop.
+ *
+ * Threads. One mutex (rt->mu) guards every environment, connection and
+ * call. The loop accepts Runtime API connections and serves them; a
+ * runtime waiting in GET .../invocation/next is a parked connection that
+ * nobody watches. sl_runtime_invoke() runs on the caller's thread: when a
+ * warm environment has a parked connection, the caller takes that
+ * connection, writes the event to it and reads the runtime's answer from
+ * it itself. An invoke is then two round trips (client, runtime) with no
+ * thread hand-offs. Otherwise (cold start, or the runtime not yet back in
+ * /next) the loop delivers the event and wakes the caller through the
+ * caller's eventfd. Either way the caller enforces its call's deadline.
+ *
+ * Connections live in the runtime's own epoll set (rt->epfd, watched by
+ * the loop) as one-shot entries, so that whichever thread owns one can
+ * hand it back to the loop with epoll_ctl().
  */
 #include "runtime/runtime.h"
+#include "runtime/rapi.h"
 #include "runtime/sandbox.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,22 +54,28 @@
 #define INIT_LIMIT_MS 10000
 #define LINE_MAX_BYTES (256 * 1024)
 #define LOG_TAIL_MAX (64 * 1024)
-/* libmicrohttpd's memory pool per Runtime API connection: the runtime's
- * headers and read buffer (bodies stream through it). libmicrohttpd zeroes
- * the pool between requests, so a big one costs every invoke. */
-#define RAPI_CONNECTION_MEMORY (16 * 1024)
+/* A connection's input: one request with the largest body, its head, and
+ * room for chunk framing. */
+#define CONN_IN_MAX (MAX_RESPONSE + SL_RAPI_HEAD_MAX + 64 * 1024)
+#define CONN_IN_MIN 8192           /* first allocation */
+#define CONN_KEEP (64 * 1024)      /* buffers above this are freed when empty */
+#define CONN_OUT_MAX (8u << 20)    /* an event (6 MiB) and its headers */
+#define CONNS_PER_ENV 32           /* a runtime needs one or two */
 
 struct env;
+struct conn;
 
-/* One invocation in flight, owned by the thread in sl_runtime_invoke(). */
+/* One invocation in flight, on the stack of the thread in
+ * sl_runtime_invoke(), which waits on efd and enforces the deadline. */
 struct call {
     struct sl_runtime *rt;
     struct sl_function fn; /* copy: the caller's may change */
     struct sl_invocation *inv;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
+    pthread_t tid; /* the caller */
+    int efd;       /* the caller's eventfd: written when done or bound */
     bool done;
     struct env *env;
+    struct conn *own; /* a connection the caller reads itself */
     bool delivered;
     int64_t start_ms; /* delivery */
     int64_t start_ns; /* the same, for REPORT's Duration */
@@ -72,28 +95,58 @@ struct linebuf {
     size_t len, cap;
 };
 
+/* Who may read and write a connection. */
+enum conn_owner {
+    CONN_LOOP,   /* armed in rt->epfd; the loop serves it */
+    CONN_PARKED, /* a runtime waiting in /next; disarmed, nobody reads it */
+    CONN_CALLER, /* a caller delivered an event on it and reads the answer */
+};
+
+struct conn {
+    struct sl_runtime *rt;
+    struct env *e; /* NULL once its environment is gone (a caller held it) */
+    int fd;
+    enum conn_owner owner;
+    char *in; /* bytes received, not yet consumed */
+    size_t in_len, in_cap;
+    struct sl_buf out; /* bytes not yet sent, from out_off */
+    size_t out_off;
+    size_t discard;  /* body bytes of a refused request still to skip */
+    bool continued;  /* 100 Continue sent for the request in progress */
+    bool held;       /* sends wait, nothing more is served: sl_runtime_settle() */
+    bool closing;    /* close once out is sent */
+    bool broken;     /* EOF or an error: close */
+    bool dead;       /* closed; freed with rt->zombies */
+    struct conn *next;
+};
+
 struct env {
     struct sl_runtime *rt;
     struct fn_state *fs;
     struct sl_function fn; /* copy of the spec it was started with (env not kept) */
     enum env_state state;
     pid_t pid;
-    int pidfd, out_fd, err_fd;
+    int pidfd, out_fd, err_fd, listen_fd;
     struct linebuf out_lb, err_lb;
-    struct MHD_Daemon *mhd;
-    int mhd_epfd;
     uint16_t port;
     struct call *call;
-    struct MHD_Connection *next_con; /* a runtime waiting in /next */
+    struct conn *conns;
+    unsigned nconns;
+    struct conn *parked; /* a runtime waiting in /next */
     int64_t spawned_ms;
     double init_ms; /* until the first /next; reported once */
     bool init_reported;
     bool stale; /* end once idle */
-    char init_error[64]; /* /init/error's type, when it came */
+    char init_error[128]; /* /init/error's type, when it came */
     struct sl_buf init_error_body;
-    struct sl_timer *timer;
-    struct sl_timer *pump_timer; /* more libmicrohttpd work, due at once */
-    int64_t bound_ms;            /* when the current call was bound to it */
+    struct sl_timer *reap_timer; /* from the first /next until the end */
+    int64_t idle_since_ms;
+    struct {
+        bool on;
+        char request_id[37];
+        double duration_ms;
+    } end; /* END and REPORT of a settled call, not yet written */
+    int64_t bound_ms; /* when the current call was bound to it */
     char stream[96];
     struct sl_sandbox sb;
     char scratch[1100]; /* the environment's directory: its root and /tmp */
@@ -102,9 +155,13 @@ struct env {
 
 struct sl_runtime {
     struct sl_runtime_config cfg;
+    pthread_mutex_t mu;
     char runtimes_dir[1024], scratch_dir[1024], endpoint[256];
+    int epfd;      /* Runtime API connections, one-shot */
+    bool watching; /* epfd is on the loop */
     struct fn_state *fns;
     struct env *envs;
+    struct conn *zombies; /* closed connections, freed by the loop */
     unsigned account_active;
     bool isolate; /* namespaces work here */
     bool closed;  /* shut down: calls fail at once */
@@ -112,7 +169,6 @@ struct sl_runtime {
 };
 
 /* ---- small helpers ---------------------------------------------------- */
-
 
 static struct fn_state *fn_state(struct sl_runtime *rt, const char *key, bool create)
 {
@@ -217,8 +273,7 @@ const char *sl_governor_admit(long reserved, unsigned fn_active, unsigned accoun
 
 /* ---- calls ------------------------------------------------------------ */
 
-/* Records a call's result. The caller is woken by call_wake(), after
- * which c (on the caller's stack) must not be touched. Loop thread. */
+/* Records a call's result. The caller learns of it from call_wake(). */
 static void call_finish(struct call *c, enum sl_invoke_result result, const char *error_type,
                         const char *body, size_t len)
 {
@@ -230,12 +285,23 @@ static void call_finish(struct call *c, enum sl_invoke_result result, const char
         sl_buf_append(&inv->response, body, len);
 }
 
+/* Wakes c's caller to look again (its deadline may have moved), unless
+ * this is the caller's own thread. */
+static void call_nudge(struct call *c)
+{
+    if (pthread_equal(pthread_self(), c->tid))
+        return;
+    uint64_t one = 1;
+    ssize_t w = write(c->efd, &one, sizeof(one));
+    (void)w; /* an eventfd at its maximum is awake anyway */
+}
+
+/* Marks c done and wakes its caller. The caller may return (and c, on its
+ * stack, vanish) as soon as rt->mu is released. */
 static void call_wake(struct call *c)
 {
-    pthread_mutex_lock(&c->mu);
     c->done = true;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->mu);
+    call_nudge(c);
 }
 
 /* A platform error payload: {"errorType": type, "errorMessage": msg}. */
@@ -252,6 +318,22 @@ static void call_fail(struct call *c, const char *type, const char *fmt, ...)
     int n = snprintf(body, sizeof(body), "{\"errorType\":\"%s\",\"errorMessage\":\"%s\"}", type,
                      msg);
     call_finish(c, SL_INVOKE_FUNCTION_ERROR, "Unhandled", body, (size_t)n);
+}
+
+/* When c times out: at its delivery plus the function's timeout; before
+ * delivery, the init limit of a starting environment or the timeout from
+ * binding to a warm one; never while unbound (the loop binds it soon). */
+static int64_t call_deadline(const struct call *c)
+{
+    const struct env *e = c->env;
+    int64_t timeout_ms = (int64_t)(c->fn.timeout_s ? c->fn.timeout_s : 3) * 1000;
+    if (!e)
+        return INT64_MAX;
+    if (c->delivered)
+        return c->start_ms + timeout_ms;
+    if (e->state == ENV_INIT)
+        return e->spawned_ms + INIT_LIMIT_MS;
+    return e->bound_ms + timeout_ms;
 }
 
 /* ---- environment lifecycle --------------------------------------------- */
@@ -280,70 +362,89 @@ static void env_set_state(struct env *e, enum env_state s)
 {
     env_set_active(e, s == ENV_INIT || s == ENV_BUSY);
     e->state = s;
+    if (s == ENV_IDLE)
+        e->idle_since_ms = sl_loop_now_ms();
 }
 
-static void cancel_timer(struct env *e)
+/* The idle reaper: one timer per environment from its first /next on,
+ * which does nothing per invoke; when it fires it ends the environment
+ * if it has been idle long enough, else sets itself again. */
+static void on_reap(struct sl_loop *l, void *arg)
 {
-    if (e->timer) {
-        sl_loop_timer_cancel(e->rt->cfg.loop, e->timer);
-        e->timer = NULL;
-    }
-}
-
-static void on_idle_timeout(struct sl_loop *l, void *arg)
-{
-    (void)l;
     struct env *e = arg;
-    e->timer = NULL;
-    if (e->state == ENV_IDLE) {
+    struct sl_runtime *rt = e->rt;
+    pthread_mutex_lock(&rt->mu);
+    e->reap_timer = NULL;
+    int64_t now = sl_loop_now_ms(), idle_ms = (int64_t)rt->cfg.idle_reap_s * 1000;
+    if (e->state == ENV_IDLE && now - e->idle_since_ms >= idle_ms) {
         sl_debug("runtime", "reaping idle environment of %s", e->fn.name);
         env_set_state(e, ENV_DEAD);
         env_kill(e);
+    } else if (e->state != ENV_DEAD) {
+        int64_t at = e->state == ENV_IDLE ? e->idle_since_ms + idle_ms : now + idle_ms;
+        e->reap_timer = sl_loop_timer(l, at, on_reap, e);
     }
+    pthread_mutex_unlock(&rt->mu);
 }
 
 static void drain_output(struct env *e);
 
+/* Logs a call's END and REPORT lines, after what the runtime printed. */
+static void env_log_end(struct env *e, const char *request_id, double dur)
+{
+    char report[512];
+    drain_output(e);
+    env_logf(e, "END RequestId: %s", request_id);
+    sl_runtime_report_line(report, sizeof(report), request_id, dur, e->fn.memory_mb,
+                           max_memory_mb(e), e->init_reported ? 0 : e->init_ms);
+    env_log(e, report, strlen(report));
+    e->init_reported = true;
+}
+
+/* Writes the END and REPORT a settled call left, if any. */
+static void env_flush_end(struct env *e)
+{
+    if (e->end.on) {
+        e->end.on = false;
+        env_log_end(e, e->end.request_id, e->end.duration_ms);
+    }
+}
+
 /* Ends the current call of e (response, error, timeout or exit): logs END
- * and REPORT, and makes e idle unless it is dying. */
-static void env_end_call(struct env *e, bool dying)
+ * and REPORT (or leaves them for sl_runtime_settle(): defer), and makes e
+ * idle unless it is dying. */
+static void env_end_call(struct env *e, bool dying, bool defer)
 {
     struct call *c = e->call;
     if (!c)
         return;
-    cancel_timer(e);
     double dur = (double)(sl_time_mono_ns() - c->start_ns) / 1e6;
-    drain_output(e);
     if (!c->delivered)
         dur = 0;
-    char report[512];
     c->inv->duration_ms = dur;
-    env_logf(e, "END RequestId: %s", c->inv->request_id);
-    sl_runtime_report_line(report, sizeof(report), c->inv->request_id, dur, e->fn.memory_mb,
-                           max_memory_mb(e), e->init_reported ? 0 : e->init_ms);
-    env_log(e, report, strlen(report));
-    e->init_reported = true;
+    if (defer) {
+        e->end.on = true;
+        memcpy(e->end.request_id, c->inv->request_id, sizeof(e->end.request_id));
+        e->end.duration_ms = dur;
+    } else {
+        env_log_end(e, c->inv->request_id, dur);
+    }
     e->call = NULL;
     c->env = NULL;
-    call_wake(c); /* last use of c */
+    call_wake(c);
     if (dying || e->stale || e->state == ENV_DEAD) {
         env_set_state(e, ENV_DEAD);
         env_kill(e);
     } else {
         env_set_state(e, ENV_IDLE);
-        e->timer = sl_loop_timer(e->rt->cfg.loop,
-                                 sl_loop_now_ms() + (int64_t)e->rt->cfg.idle_reap_s * 1000,
-                                 on_idle_timeout, e);
     }
 }
 
-static void on_call_timeout(struct sl_loop *l, void *arg)
+/* The caller's deadline passed: AWS's timeout, and the environment ends. */
+static void call_timeout(struct call *c)
 {
-    (void)l;
-    struct env *e = arg;
-    e->timer = NULL;
-    struct call *c = e->call;
-    if (!c)
+    struct env *e = c->env;
+    if (!e)
         return;
     char ts[32];
     sl_time_iso8601_ms(sl_time_now_ms(), ts, sizeof(ts));
@@ -354,98 +455,217 @@ static void on_call_timeout(struct sl_loop *l, void *arg)
     env_logf(e, "%s %s Task timed out after %.2f seconds", ts, c->inv->request_id, secs);
     call_fail(c, "Sandbox.Timedout", "RequestId: %s Error: Task timed out after %.2f seconds",
               c->inv->request_id, secs);
-    env_end_call(e, true);
+    env_end_call(e, true, false);
 }
 
-static void env_deliver(struct env *e);
 static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c);
 
-/* ---- the Runtime API ---------------------------------------------------- */
+/* ---- Runtime API connections ------------------------------------------- */
 
-enum rapi_kind { RAPI_NEXT, RAPI_RESPONSE, RAPI_ERROR, RAPI_INIT_ERROR, RAPI_UNKNOWN };
-
-struct rapi_req {
-    enum rapi_kind kind;
-    char id[64];
-    struct sl_buf body;
-    bool too_big;
-    bool suspended;
-};
-
-static enum MHD_Result send_json(struct MHD_Connection *con, unsigned status, const char *json)
+static const char *reason_phrase(unsigned status)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(json), (void *)json, MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    enum MHD_Result ret = MHD_queue_response(con, status, r);
-    MHD_destroy_response(r);
-    return ret;
+    switch (status) {
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 413: return "Payload Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    default: return "Internal Server Error";
+    }
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *con, unsigned status, const char *type,
-                                  const char *msg)
+/* Queues iov for sending, writing what the socket takes at once. */
+static void conn_sendv(struct conn *c, const struct iovec *iov, int n)
+{
+    size_t total = 0, sent = 0;
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    if (c->broken || c->dead)
+        return;
+    if (c->out.len == c->out_off && !c->held) {
+        struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            c->broken = true;
+            return;
+        }
+        sent = w > 0 ? (size_t)w : 0;
+    }
+    if (sent == total)
+        return;
+    for (int i = 0; i < n; i++) {
+        size_t len = iov[i].iov_len;
+        if (sent >= len) {
+            sent -= len;
+            continue;
+        }
+        if (sl_buf_append(&c->out, (const char *)iov[i].iov_base + sent, len - sent)) {
+            c->broken = true;
+            return;
+        }
+        sent = 0;
+    }
+}
+
+/* Sends what is queued. */
+static void conn_flush(struct conn *c)
+{
+    if (c->held)
+        return;
+    while (c->out_off < c->out.len && !c->broken) {
+        ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                c->broken = true;
+            return;
+        }
+        c->out_off += (size_t)w;
+    }
+    if (c->out_off == c->out.len) {
+        c->out_off = 0;
+        if (c->out.cap > CONN_KEEP)
+            sl_buf_free(&c->out);
+        else
+            sl_buf_reset(&c->out);
+    }
+}
+
+static bool conn_pending(const struct conn *c)
+{
+    return c->out_off < c->out.len;
+}
+
+/* An answer with a JSON body, in one write. */
+static void reply(struct conn *c, unsigned status, const char *json, bool close)
+{
+    char head[256];
+    size_t len = strlen(json);
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n%s\r\n",
+                     status, reason_phrase(status), len, close ? "Connection: close\r\n" : "");
+    struct iovec iov[2] = {{head, (size_t)n}, {(void *)json, len}};
+    conn_sendv(c, iov, 2);
+    if (close)
+        c->closing = true;
+}
+
+static void reply_error(struct conn *c, unsigned status, const char *type, const char *msg,
+                        bool close)
 {
     char body[512];
     snprintf(body, sizeof(body), "{\"errorMessage\":\"%s\",\"errorType\":\"%s\"}", msg, type);
-    return send_json(con, status, body);
+    reply(c, status, body, close);
 }
 
-/* Answers a runtime waiting in /next with the env's undelivered call. */
-static enum MHD_Result send_next(struct env *e, struct MHD_Connection *con)
+/* Closes c (loop or owner, under rt->mu). Its memory goes to the zombie
+ * list: the loop may still hold an event fetched for it. */
+static void conn_close(struct conn *c)
+{
+    if (c->dead)
+        return;
+    struct env *e = c->e;
+    if (e) {
+        for (struct conn **p = &e->conns; *p; p = &(*p)->next) {
+            if (*p == c) {
+                *p = c->next;
+                e->nconns--;
+                break;
+            }
+        }
+        if (e->parked == c)
+            e->parked = NULL;
+    }
+    epoll_ctl(c->rt->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    c->dead = true;
+    c->e = NULL;
+    free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
+    sl_buf_free(&c->out);
+    c->next = c->rt->zombies;
+    c->rt->zombies = c;
+}
+
+static void free_zombies(struct sl_runtime *rt)
+{
+    while (rt->zombies) {
+        struct conn *c = rt->zombies;
+        rt->zombies = c->next;
+        free(c);
+    }
+}
+
+/* Gives c back to the loop: armed again for what it waits for. */
+static void conn_arm(struct conn *c)
+{
+    c->owner = CONN_LOOP;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT | (conn_pending(c) ? EPOLLOUT : 0),
+                             .data.ptr = c};
+    if (epoll_ctl(c->rt->epfd, EPOLL_CTL_MOD, c->fd, &ev))
+        conn_close(c);
+}
+
+/* Answers a runtime in /next on c with e's undelivered call. */
+static void send_next(struct env *e, struct conn *conn)
 {
     struct call *c = e->call;
     struct sl_invocation *inv = c->inv;
     const char *payload = inv->payload_len ? inv->payload : "{}";
+    env_flush_end(e); /* the last call's lines come first */
     size_t len = inv->payload_len ? inv->payload_len : 2;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)payload, MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    char deadline[32], trace[128];
     c->delivered = true;
     c->start_ns = sl_time_mono_ns();
     c->start_ms = c->start_ns / 1000000;
     int64_t dl = sl_time_now_ms() + (int64_t)e->fn.timeout_s * 1000;
-    snprintf(deadline, sizeof(deadline), "%lld", (long long)dl);
     uint8_t rnd[16];
     char hex[33];
     sl_random(rnd, sizeof(rnd));
     sl_hex_encode(rnd, sizeof(rnd), hex);
-    snprintf(trace, sizeof(trace), "Root=1-%08llx-%.24s;Parent=%.16s;Sampled=0",
-             (unsigned long long)(dl / 1000), hex, hex + 8);
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "Lambda-Runtime-Aws-Request-Id", inv->request_id);
-    MHD_add_response_header(r, "Lambda-Runtime-Deadline-Ms", deadline);
-    MHD_add_response_header(r, "Lambda-Runtime-Invoked-Function-Arn", e->fn.arn);
-    MHD_add_response_header(r, "Lambda-Runtime-Trace-Id", trace);
+    struct sl_buf h;
+    sl_buf_init(&h, 4096 + (inv->client_context ? strlen(inv->client_context) : 0));
+    sl_buf_printf(&h,
+                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                  "Lambda-Runtime-Aws-Request-Id: %s\r\nLambda-Runtime-Deadline-Ms: %lld\r\n"
+                  "Lambda-Runtime-Invoked-Function-Arn: %s\r\n"
+                  "Lambda-Runtime-Trace-Id: Root=1-%08llx-%.24s;Parent=%.16s;Sampled=0\r\n",
+                  len, inv->request_id, (long long)dl, e->fn.arn,
+                  (unsigned long long)(dl / 1000), hex, hex + 8);
     if (inv->client_context)
-        MHD_add_response_header(r, "Lambda-Runtime-Client-Context", inv->client_context);
-    enum MHD_Result ret = MHD_queue_response(con, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
+        sl_buf_printf(&h, "Lambda-Runtime-Client-Context: %s\r\n", inv->client_context);
+    sl_buf_puts(&h, "\r\n");
+    struct iovec iov[2] = {{h.data, h.len}, {(void *)payload, len}};
+    conn_sendv(conn, iov, 2);
+    sl_buf_free(&h);
     env_logf(e, "START RequestId: %s Version: %s", inv->request_id, e->fn.version);
-    cancel_timer(e);
-    e->timer = sl_loop_timer(e->rt->cfg.loop, c->start_ms + (int64_t)e->fn.timeout_s * 1000,
-                             on_call_timeout, e);
-    return ret;
+    call_nudge(c); /* its deadline is now the function's timeout */
 }
 
-static enum rapi_kind classify(const char *method, const char *url, char *id, size_t idcap)
+enum rapi_kind { RAPI_NEXT, RAPI_RESPONSE, RAPI_ERROR, RAPI_INIT_ERROR, RAPI_UNKNOWN };
+
+static enum rapi_kind classify(const struct sl_rapi_request *rq, char *id, size_t idcap)
 {
-    if (strncmp(url, RAPI_PREFIX, strlen(RAPI_PREFIX)) != 0)
+    const char *path = rq->path;
+    if (strncmp(path, RAPI_PREFIX, strlen(RAPI_PREFIX)) != 0)
         return RAPI_UNKNOWN;
-    const char *p = url + strlen(RAPI_PREFIX);
+    const char *p = path + strlen(RAPI_PREFIX);
     if (strcmp(p, "invocation/next") == 0)
-        return strcmp(method, "GET") == 0 ? RAPI_NEXT : RAPI_UNKNOWN;
+        return rq->method == SL_RAPI_GET ? RAPI_NEXT : RAPI_UNKNOWN;
     if (strcmp(p, "init/error") == 0)
-        return strcmp(method, "POST") == 0 ? RAPI_INIT_ERROR : RAPI_UNKNOWN;
-    if (strncmp(p, "invocation/", 11) == 0 && strcmp(method, "POST") == 0) {
+        return rq->method == SL_RAPI_POST ? RAPI_INIT_ERROR : RAPI_UNKNOWN;
+    if (strncmp(p, "invocation/", 11) == 0 && rq->method == SL_RAPI_POST) {
         p += 11;
-        const char *slash = strchr(p, '/');
-        if (!slash || (size_t)(slash - p) >= idcap)
+        const char *slash = strrchr(p, '/');
+        if (!slash || slash == p || (size_t)(slash - p) >= idcap)
             return RAPI_UNKNOWN;
-        /* libmicrohttpd has decoded the path already. */
         memcpy(id, p, (size_t)(slash - p));
         id[slash - p] = '\0';
         if (strcmp(slash, "/response") == 0)
@@ -456,204 +676,328 @@ static enum rapi_kind classify(const char *method, const char *url, char *id, si
     return RAPI_UNKNOWN;
 }
 
-/* A call's result posted by the runtime (response or error). */
-static enum MHD_Result rapi_post_result(struct env *e, struct MHD_Connection *con,
-                                        struct rapi_req *q)
+/* GET /next: the event if one waits, else the connection parks. */
+static void rapi_next(struct conn *conn, struct env *e)
 {
-    struct call *c = e->call;
-    if (!c || !c->delivered || strcmp(c->inv->request_id, q->id) != 0)
-        return send_error(con, 400, "InvalidRequestID", "Invalid request ID");
-    if (q->too_big) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "Response payload size exceeded maximum allowed payload "
-                                   "size (%d bytes).",
-                 MAX_RESPONSE);
-        call_fail(c, "Function.ResponseSizeTooLarge", "%s", msg);
-        env_end_call(e, false);
-        return send_error(con, 413, "RequestEntityTooLarge", msg);
+    if (e->state == ENV_DEAD) {
+        reply_error(conn, 500, "InternalServerError", "Internal Server Error", false);
+        return;
     }
-    if (q->kind == RAPI_RESPONSE) {
-        call_finish(c, SL_INVOKE_OK, NULL, q->body.data, q->body.len);
-    } else {
-        const char *t =
-            MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Lambda-Runtime-Function-Error-Type");
-        (void)t; /* kept for the REPORT's error type once logged */
-        call_finish(c, SL_INVOKE_FUNCTION_ERROR, "Unhandled", q->body.data, q->body.len);
+    if (e->state == ENV_INIT) {
+        /* The first /next: the runtime has initialised. */
+        e->init_ms = (double)(sl_time_mono_ns() / 1000 - e->spawned_ms * 1000) / 1000.0;
+        sl_sandbox_limit_cpu(&e->sb, e->fn.memory_mb ? e->fn.memory_mb : 128);
+        env_set_state(e, e->call ? ENV_BUSY : ENV_IDLE);
+        if (!e->reap_timer && sl_loop_is_current(e->rt->cfg.loop))
+            e->reap_timer = sl_loop_timer(
+                e->rt->cfg.loop, sl_loop_now_ms() + (int64_t)e->rt->cfg.idle_reap_s * 1000,
+                on_reap, e);
     }
-    env_end_call(e, false);
-    return send_json(con, 202, "{\"status\":\"OK\"}");
+    if (e->call && !e->call->delivered) {
+        send_next(e, conn);
+        return;
+    }
+    if (e->call) {
+        /* /next while an event is out and unanswered: refused, and the
+         * event stays with the runtime (its timeout still holds). */
+        reply_error(conn, 403, "InvalidStateTransition",
+                    "State transition failed: the current event has no response yet.", false);
+        return;
+    }
+    if (e->parked) {
+        reply_error(conn, 403, "InvalidStateTransition",
+                    "State transition failed: a /next request is already waiting.", false);
+        return;
+    }
+    conn->owner = CONN_PARKED;
+    e->parked = conn;
 }
 
-static enum MHD_Result rapi_access(void *cls, struct MHD_Connection *con, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_size, void **con_cls)
+/* A call's result posted by the runtime (response or error); too_big: its
+ * body was over the limit and was not kept. */
+static void rapi_result(struct conn *conn, struct env *e, enum rapi_kind kind, const char *id,
+                        const char *body, size_t len, bool too_big)
 {
-    (void)version;
-    struct env *e = cls;
-    struct rapi_req *q = *con_cls;
-    if (!q) {
-        q = calloc(1, sizeof(*q));
-        if (!q)
-            return MHD_NO;
-        q->kind = classify(method, url, q->id, sizeof(q->id));
-        sl_buf_init(&q->body, MAX_RESPONSE);
-        *con_cls = q;
-        /* Answering in this first call would be an "early response", after
-         * which libmicrohttpd closes the connection: answer in the next. */
-        return MHD_YES;
+    struct call *c = e->call;
+    if (!c || !c->delivered || strcmp(c->inv->request_id, id) != 0) {
+        reply_error(conn, 400, "InvalidRequestID", "Invalid request ID", false);
+        return;
     }
-    if (*upload_size) {
-        if (!q->too_big && sl_buf_append(&q->body, upload_data, *upload_size))
-            q->too_big = true;
-        *upload_size = 0;
-        return MHD_YES;
+    if (too_big) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "Response payload size exceeded maximum allowed payload size (%d bytes).",
+                 MAX_RESPONSE);
+        reply_error(conn, 413, "RequestEntityTooLarge", msg, false);
+        call_fail(c, "Function.ResponseSizeTooLarge", "%s", msg);
+        env_end_call(e, false, false);
+        return;
     }
-    switch (q->kind) {
+    /* A caller reading its own answer may settle later: after its client
+     * has the result. Otherwise the runtime hears first. */
+    bool defer = c->inv->defer_settle && !c->inv->want_log && c->own == conn &&
+                 pthread_equal(pthread_self(), c->tid);
+    conn->held = defer;
+    reply(conn, 202, "{\"status\":\"OK\"}", false);
+    call_finish(c, kind == RAPI_RESPONSE ? SL_INVOKE_OK : SL_INVOKE_FUNCTION_ERROR,
+                kind == RAPI_RESPONSE ? NULL : "Unhandled", body, len);
+    if (defer)
+        c->inv->settle = conn;
+    env_end_call(e, false, defer);
+}
+
+static void rapi_init_error(struct conn *conn, struct env *e, const char *error_type,
+                            const char *body, size_t len)
+{
+    if (e->state != ENV_INIT) {
+        reply_error(conn, 403, "InvalidStateTransition",
+                    "State transition from Ready to InitError failed for runtime.", false);
+        return;
+    }
+    snprintf(e->init_error, sizeof(e->init_error), "%s",
+             error_type[0] ? error_type : "Runtime.Unknown");
+    sl_buf_reset(&e->init_error_body);
+    sl_buf_append(&e->init_error_body, body ? body : "", len);
+    reply(conn, 202, "{\"status\":\"OK\"}", false);
+    env_logf(e, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s",
+             (double)(sl_loop_now_ms() - e->spawned_ms), e->init_error);
+    if (e->call) {
+        call_finish(e->call, SL_INVOKE_FUNCTION_ERROR, "Unhandled", e->init_error_body.data,
+                    e->init_error_body.len);
+        e->init_reported = true;
+        env_end_call(e, true, false);
+    } else {
+        env_set_state(e, ENV_DEAD);
+        env_kill(e);
+    }
+}
+
+/* One request of conn's runtime; body is the decoded body, or NULL with
+ * too_big when it was over the limit. */
+static void rapi_handle(struct conn *conn, const struct sl_rapi_request *rq, const char *body,
+                        size_t len, bool too_big)
+{
+    struct env *e = conn->e;
+    char id[128];
+    enum rapi_kind kind = classify(rq, id, sizeof(id));
+    switch (kind) {
     case RAPI_NEXT:
-        if (e->state == ENV_DEAD)
-            return send_error(con, 500, "InternalServerError", "Internal Server Error");
-        if (e->state == ENV_INIT) {
-            /* The first /next: the runtime has initialised. */
-            e->init_ms = (double)(sl_time_mono_ns() / 1000 - e->spawned_ms * 1000) / 1000.0;
-            sl_sandbox_limit_cpu(&e->sb, e->fn.memory_mb ? e->fn.memory_mb : 128);
-            env_set_state(e, e->call ? ENV_BUSY : ENV_IDLE);
-            cancel_timer(e);
-            if (e->call && e->call->delivered == false && e->fn.timeout_s) {
-                /* deliver below */
-            }
-        }
-        if (e->call && !e->call->delivered) {
-            q->suspended = false;
-            e->next_con = NULL;
-            return send_next(e, con);
-        }
-        if (e->call && e->call->delivered)
-            /* /next while an event is out and unanswered: refused, and the
-             * event stays with the runtime (its timeout still holds). */
-            return send_error(con, 403, "InvalidStateTransition",
-                              "State transition failed: the current event has no response yet.");
-        if (e->state == ENV_IDLE && !e->timer)
-            e->timer = sl_loop_timer(e->rt->cfg.loop,
-                                     sl_loop_now_ms() + (int64_t)e->rt->cfg.idle_reap_s * 1000,
-                                     on_idle_timeout, e);
-        if (e->next_con)
-            /* One runtime, one /next at a time (a second would be left
-             * suspended, and libmicrohttpd cannot stop with it). */
-            return send_error(con, 403, "InvalidStateTransition",
-                              "State transition failed: a /next request is already waiting.");
-        q->suspended = true;
-        e->next_con = con;
-        MHD_suspend_connection(con);
-        return MHD_YES;
+        rapi_next(conn, e);
+        return;
     case RAPI_RESPONSE:
     case RAPI_ERROR:
-        return rapi_post_result(e, con, q);
-    case RAPI_INIT_ERROR: {
-        if (e->state != ENV_INIT)
-            return send_error(con, 403, "InvalidStateTransition",
-                              "State transition from Ready to InitError failed for runtime.");
-        const char *t =
-            MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Lambda-Runtime-Function-Error-Type");
-        snprintf(e->init_error, sizeof(e->init_error), "%s", t ? t : "Runtime.Unknown");
-        sl_buf_reset(&e->init_error_body);
-        sl_buf_append(&e->init_error_body, q->body.data ? q->body.data : "", q->body.len);
-        enum MHD_Result ret = send_json(con, 202, "{\"status\":\"OK\"}");
-        env_logf(e, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError "
-                    "Type: %s",
-                 (double)(sl_loop_now_ms() - e->spawned_ms), e->init_error);
-        if (e->call) {
-            call_finish(e->call, SL_INVOKE_FUNCTION_ERROR, "Unhandled", e->init_error_body.data,
-                        e->init_error_body.len);
-            e->init_reported = true;
-            env_end_call(e, true);
-        } else {
-            env_set_state(e, ENV_DEAD);
-            env_kill(e);
-        }
-        return ret;
-    }
+        rapi_result(conn, e, kind, id, body, len, too_big);
+        return;
+    case RAPI_INIT_ERROR:
+        rapi_init_error(conn, e, rq->error_type, body, too_big ? 0 : len);
+        return;
     case RAPI_UNKNOWN:
         break;
     }
-    return send_error(con, 404, "NotFound", "No such Runtime API endpoint");
+    reply_error(conn, 404, "NotFound", "No such Runtime API endpoint", false);
 }
 
-static void rapi_completed(void *cls, struct MHD_Connection *con, void **con_cls,
-                           enum MHD_RequestTerminationCode toe)
+static void conn_consume(struct conn *c, size_t n)
 {
-    (void)toe;
-    struct env *e = cls;
-    struct rapi_req *q = *con_cls;
-    if (e->next_con == con)
-        e->next_con = NULL;
-    if (q) {
-        sl_buf_free(&q->body);
-        free(q);
-    }
-    *con_cls = NULL;
+    memmove(c->in, c->in + n, c->in_len - n);
+    c->in_len -= n;
 }
 
-static void rapi_notify(void *cls, struct MHD_Connection *con, void **socket_context,
-                        enum MHD_ConnectionNotificationCode toe)
+/* Serves the complete requests in c's input, until it parks or closes. */
+static void conn_process(struct conn *c)
 {
-    (void)cls;
-    (void)socket_context;
-    if (toe != MHD_CONNECTION_NOTIFY_STARTED)
-        return;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci) {
-        /* Answers go out at once, not after Nagle's delay. */
-        int one = 1;
-        setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
-}
-
-/* Lets libmicrohttpd do all the work it has: a resumed connection is
- * only queued by one MHD_run and served by the next, which libmicrohttpd
- * asks for with a zero timeout. */
-static void mhd_pump(struct env *e);
-
-static void on_pump_timer(struct sl_loop *l, void *arg)
-{
-    (void)l;
-    struct env *e = arg;
-    e->pump_timer = NULL;
-    mhd_pump(e);
-}
-
-static void mhd_pump(struct env *e)
-{
-    /* libmicrohttpd's sockets are edge-triggered: stopping while it still
-     * has work (a zero timeout) would leave that work until the next event,
-     * which may never come. After a good many rounds the rest goes to a
-     * timer due at once, so that other work on the loop gets its turn. */
-    for (int i = 0; i < 64; i++) {
-        MHD_run(e->mhd);
-        MHD_UNSIGNED_LONG_LONG t = 1;
-        if (MHD_get_timeout(e->mhd, &t) != MHD_YES || t > 0)
+    while (c->e && !c->dead && !c->broken && !c->closing && !c->held &&
+           c->owner != CONN_PARKED) {
+        if (c->discard) {
+            size_t k = c->discard < c->in_len ? c->discard : c->in_len;
+            conn_consume(c, k);
+            c->discard -= k;
+            if (c->discard)
+                return;
+        }
+        if (!c->in_len)
             return;
+        struct sl_rapi_request rq;
+        int st = sl_rapi_parse(c->in, c->in_len, MAX_RESPONSE, &rq);
+        if (st == 0) {
+            if (rq.head_len && rq.expect_continue && !c->continued) {
+                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                struct iovec iov = {(void *)cont, sizeof(cont) - 1};
+                conn_sendv(c, &iov, 1);
+                c->continued = true;
+            }
+            if (c->in_len >= CONN_IN_MAX)
+                reply_error(c, 413, "RequestEntityTooLarge", "Request too large", true);
+            return;
+        }
+        bool continued = c->continued;
+        c->continued = false;
+        if (st == 1 && !rq.chunked) {
+            rapi_handle(c, &rq, c->in + rq.head_len, rq.body_len, false);
+        } else if (st == 1) {
+            struct sl_buf body;
+            sl_buf_init(&body, MAX_RESPONSE);
+            if (sl_rapi_body(c->in, &rq, &body))
+                reply_error(c, 500, "InternalServerError", "out of memory", true);
+            else
+                rapi_handle(c, &rq, body.data, body.len, false);
+            sl_buf_free(&body);
+        } else if (st == 413 && rq.head_len) {
+            rapi_handle(c, &rq, NULL, 0, true);
+            /* A client waiting for 100 Continue may never send the body:
+             * only a close tells where its next request starts. */
+            if (rq.chunked || (rq.expect_continue && !continued)) {
+                c->closing = true;
+                return;
+            }
+            size_t have = c->in_len - rq.head_len;
+            size_t take = have < rq.content_length ? have : rq.content_length;
+            conn_consume(c, rq.head_len + take);
+            c->discard = rq.content_length - take;
+            continue;
+        } else {
+            char msg[64];
+            snprintf(msg, sizeof(msg), "Malformed HTTP request (%d)", st);
+            reply_error(c, (unsigned)st, "InvalidRequest", msg, true);
+            return;
+        }
+        conn_consume(c, rq.total);
+        if (!rq.keep_alive)
+            c->closing = true;
     }
-    if (!e->pump_timer)
-        e->pump_timer = sl_loop_timer(e->rt->cfg.loop, sl_loop_now_ms(), on_pump_timer, e);
 }
 
-static void on_mhd(struct sl_loop *l, int fd, uint32_t events, void *arg)
+/* Reads what c's socket has (non-blocking); EOF or an error marks it
+ * broken. */
+static void conn_read(struct conn *c)
+{
+    for (;;) {
+        if (c->in_len == c->in_cap) {
+            if (c->in_cap >= CONN_IN_MAX)
+                return;
+            size_t cap = c->in_cap ? c->in_cap * 2 : CONN_IN_MIN;
+            if (cap > CONN_IN_MAX)
+                cap = CONN_IN_MAX;
+            char *p = realloc(c->in, cap);
+            if (!p) {
+                c->broken = true;
+                return;
+            }
+            c->in = p;
+            c->in_cap = cap;
+        }
+        size_t room = c->in_cap - c->in_len;
+        ssize_t n = recv(c->fd, c->in + c->in_len, room, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            c->broken = true;
+            return;
+        }
+        c->in_len += (size_t)n;
+        if ((size_t)n < room)
+            return; /* drained: a level-triggered poll reports more */
+    }
+}
+
+/* One turn of service for c by its owner: send, read, serve. Closes it
+ * when its runtime hung up or it is done. */
+static void conn_service(struct conn *c)
+{
+    if (conn_pending(c))
+        conn_flush(c);
+    if (!c->broken && !c->closing)
+        conn_read(c);
+    conn_process(c);
+    if (conn_pending(c) && !c->broken)
+        conn_flush(c);
+    if (c->in_len == 0 && c->in_cap > CONN_KEEP) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+    /* A runtime that hung up after its request is still answered above;
+     * a connection closing after its answer goes once that is sent. */
+    if (c->broken || !c->e || (c->closing && !conn_pending(c)))
+        conn_close(c);
+}
+
+/* The loop's side: connections of every environment, one-shot. */
+static void on_conns(struct sl_loop *l, int fd, uint32_t events, void *arg)
 {
     (void)l;
     (void)fd;
     (void)events;
-    mhd_pump(arg);
+    struct sl_runtime *rt = arg;
+    struct epoll_event evs[32];
+    pthread_mutex_lock(&rt->mu);
+    int n = epoll_wait(rt->epfd, evs, SL_ARRAY_LEN(evs), 0);
+    for (int i = 0; i < n; i++) {
+        struct conn *c = evs[i].data.ptr;
+        if (c->dead || c->owner != CONN_LOOP)
+            continue;
+        conn_service(c);
+        if (!c->dead && c->owner == CONN_LOOP)
+            conn_arm(c);
+    }
+    free_zombies(rt);
+    pthread_mutex_unlock(&rt->mu);
 }
 
-/* Hands e's undelivered call to a runtime waiting in /next, if any. */
-static void env_deliver(struct env *e)
+static void on_listen(struct sl_loop *l, int fd, uint32_t events, void *arg)
 {
-    if (e->next_con) {
-        struct MHD_Connection *con = e->next_con;
-        e->next_con = NULL;
-        MHD_resume_connection(con);
-        mhd_pump(e);
+    (void)l;
+    (void)events;
+    struct env *e = arg;
+    struct sl_runtime *rt = e->rt;
+    pthread_mutex_lock(&rt->mu);
+    int s;
+    while ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+        struct conn *c = e->nconns < CONNS_PER_ENV ? calloc(1, sizeof(*c)) : NULL;
+        if (!c) {
+            close(s);
+            continue;
+        }
+        /* Answers go out at once, not after Nagle's delay. */
+        int one = 1;
+        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->rt = rt;
+        c->e = e;
+        c->fd = s;
+        c->owner = CONN_LOOP;
+        sl_buf_init(&c->out, CONN_OUT_MAX);
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = c};
+        if (epoll_ctl(rt->epfd, EPOLL_CTL_ADD, s, &ev)) {
+            close(s);
+            free(c);
+            continue;
+        }
+        c->next = e->conns;
+        e->conns = c;
+        e->nconns++;
+    }
+    pthread_mutex_unlock(&rt->mu);
+}
+
+/* Hands e's undelivered call to a runtime parked in /next, if any: the
+ * caller's own thread takes the connection (direct), the loop serves it
+ * otherwise. */
+static void env_deliver(struct env *e, bool direct)
+{
+    struct conn *conn = e->parked;
+    if (!conn)
+        return;
+    e->parked = NULL;
+    send_next(e, conn);
+    if (direct) {
+        conn->owner = CONN_CALLER;
+        e->call->own = conn;
+    } else if (conn->broken) {
+        conn_close(conn);
+    } else {
+        conn_arm(conn);
     }
 }
 
@@ -710,14 +1054,15 @@ static void on_output(struct sl_loop *l, int fd, uint32_t events, void *arg)
     (void)events;
     struct env *e = arg;
     char buf[16384];
+    pthread_mutex_lock(&e->rt->mu);
     ssize_t n = read(fd, buf, sizeof(buf));
     struct linebuf *lb = fd == e->out_fd ? &e->out_lb : &e->err_lb;
-    if (n > 0) {
-        linebuf_feed(e, lb, buf, (size_t)n, false);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
+        if (n > 0)
+            linebuf_feed(e, lb, buf, (size_t)n, false);
+        pthread_mutex_unlock(&e->rt->mu);
         return;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
     linebuf_feed(e, lb, "", 0, true);
     sl_loop_unwatch(l, fd);
     close(fd);
@@ -725,18 +1070,38 @@ static void on_output(struct sl_loop *l, int fd, uint32_t events, void *arg)
         e->out_fd = -1;
     else
         e->err_fd = -1;
+    pthread_mutex_unlock(&e->rt->mu);
 }
 
+/* Frees e (loop thread, under rt->mu). A connection a caller holds stays
+ * with that caller, which closes it. */
 static void env_free(struct env *e)
 {
     struct sl_runtime *rt = e->rt;
     struct sl_loop *l = rt->cfg.loop;
-    cancel_timer(e);
+    env_flush_end(e);
+    e->state = ENV_DEAD;
+    if (e->reap_timer)
+        sl_loop_timer_cancel(l, e->reap_timer);
+    e->reap_timer = NULL;
     for (struct env **p = &rt->envs; *p; p = &(*p)->next) {
         if (*p == e) {
             *p = e->next;
             break;
         }
+    }
+    while (e->conns) {
+        struct conn *c = e->conns;
+        if (c->owner == CONN_CALLER) {
+            e->conns = c->next;
+            c->e = NULL;
+        } else {
+            conn_close(c);
+        }
+    }
+    if (e->listen_fd >= 0) {
+        sl_loop_unwatch(l, e->listen_fd);
+        close(e->listen_fd);
     }
     if (e->out_fd >= 0) {
         sl_loop_unwatch(l, e->out_fd);
@@ -754,20 +1119,6 @@ static void env_free(struct env *e)
     sl_sandbox_cleanup(&e->sb, e->scratch);
     if (e->scratch[0])
         sl_rm_tree(e->scratch);
-    if (e->mhd) {
-        e->state = ENV_DEAD;
-        if (e->next_con) {
-            /* A suspended connection must be resumed before the stop;
-             * it is answered 500 (the environment is gone). */
-            MHD_resume_connection(e->next_con);
-            e->next_con = NULL;
-            mhd_pump(e);
-        }
-        sl_loop_unwatch(l, e->mhd_epfd);
-        MHD_stop_daemon(e->mhd);
-    }
-    if (e->pump_timer) /* after the last pump */
-        sl_loop_timer_cancel(l, e->pump_timer);
     free(e->out_lb.data);
     free(e->err_lb.data);
     sl_buf_free(&e->init_error_body);
@@ -778,9 +1129,11 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
 {
     (void)events;
     struct env *e = arg;
+    struct sl_runtime *rt = e->rt;
     siginfo_t si = {0};
     if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) != 0 || si.si_pid == 0)
         return;
+    pthread_mutex_lock(&rt->mu);
     sl_loop_unwatch(l, fd);
     close(fd);
     e->pidfd = -1;
@@ -800,7 +1153,6 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
         /* A warm runtime that exits after answering, before asking for
          * this call (which AWS would hand only to a runtime in /next):
          * the call goes to a new environment instead. */
-        struct sl_runtime *rt = e->rt;
         struct fn_state *fs = e->fs;
         e->call = NULL;
         c->env = NULL;
@@ -808,6 +1160,7 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
         sl_debug("runtime", "environment of %s ended (%s) before its next call", e->fn.name, why);
         env_free(e);
         env_spawn(rt, fs, c);
+        pthread_mutex_unlock(&rt->mu);
         return;
     }
     if (c) {
@@ -823,11 +1176,12 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
         call_fail(c, oom ? "Runtime.OutOfMemory" : "Runtime.ExitError",
                   "RequestId: %s Error: Runtime exited with error: %s", c->inv->request_id,
                   why);
-        env_end_call(e, true);
+        env_end_call(e, true, false);
     }
     env_set_state(e, ENV_DEAD);
     sl_debug("runtime", "environment of %s ended (%s)", e->fn.name, why);
     env_free(e);
+    pthread_mutex_unlock(&rt->mu);
 }
 
 /* The interpreter for a managed runtime: python3.X if installed, else
@@ -927,6 +1281,7 @@ static void free_strv(char **v)
     free(v);
 }
 
+
 /*
  * Starts an environment for fn and binds c to it. 0, or fails c (with the
  * error a caller sees) and returns an error code.
@@ -944,7 +1299,7 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
     e->fn = c->fn;
     e->fn.env = NULL;
     e->pid = -1;
-    e->pidfd = e->out_fd = e->err_fd = e->mhd_epfd = -1;
+    e->pidfd = e->out_fd = e->err_fd = e->listen_fd = -1;
     e->sb.pid = -1;
     e->sb.pidfd = -1;
     e->sb.peak_fd = -1;
@@ -965,32 +1320,21 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
 
     /* The Runtime API listener. */
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    /* Turbo: libmicrohttpd reads optimistically and skips shutdown() on
-     * close; with one runtime on loopback that is safe and saves ~10 us a
-     * round trip. */
-    e->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, rapi_access, e, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED,
-        rapi_completed, e, MHD_OPTION_NOTIFY_CONNECTION, rapi_notify, e,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)RAPI_CONNECTION_MEMORY, MHD_OPTION_END);
-    if (!e->mhd) {
+    socklen_t sl = sizeof(sin);
+    e->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (e->listen_fd < 0 || bind(e->listen_fd, (struct sockaddr *)&sin, sizeof(sin)) ||
+        listen(e->listen_fd, 16) || getsockname(e->listen_fd, (struct sockaddr *)&sin, &sl) ||
+        sl_loop_watch(rt->cfg.loop, e->listen_fd, EPOLLIN, on_listen, e)) {
+        if (e->listen_fd >= 0)
+            close(e->listen_fd);
+        e->listen_fd = -1;
         call_fail(c, "Runtime.Unknown", "RequestId: %s Error: cannot start the Runtime API",
                   c->inv->request_id);
         env_free(e);
         call_wake(c);
         return SL_EIO;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(e->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    e->port = di ? di->port : 0;
-    di = MHD_get_daemon_info(e->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    e->mhd_epfd = di ? di->epoll_fd : -1;
-    if (e->mhd_epfd < 0 || sl_loop_watch(rt->cfg.loop, e->mhd_epfd, EPOLLIN, on_mhd, e)) {
-        call_fail(c, "Runtime.Unknown", "RequestId: %s Error: cannot watch the Runtime API",
-                  c->inv->request_id);
-        env_free(e);
-        call_wake(c);
-        return SL_EIO;
-    }
+    e->port = ntohs(sin.sin_port);
 
     /* What to run, named as the environment sees it: /var/task and
      * /var/runtime inside the sandbox's root, the host paths without. */
@@ -1096,12 +1440,12 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
     c->env = e;
     if (warning[0])
         env_log(e, warning, strlen(warning));
-    /* Init has 10 s; the call's own timeout starts at delivery. */
-    e->timer = sl_loop_timer(rt->cfg.loop, e->spawned_ms + INIT_LIMIT_MS, on_call_timeout, e);
+    call_nudge(c); /* bound: its caller's deadline is the init limit now */
     sl_debug("runtime", "started environment of %s (pid %d, Runtime API port %u)", c->fn.name,
              (int)e->pid, e->port);
     return 0;
 }
+
 
 /* ---- invocation entry ---------------------------------------------------- */
 
@@ -1112,51 +1456,60 @@ static void throttle(struct call *c, const char *reason)
     call_wake(c);
 }
 
-static void start_call(struct sl_loop *l, void *arg)
+/*
+ * Admits c and binds it to a warm environment of its revision, under
+ * rt->mu: true when c is settled (bound, throttled or failed), false when
+ * an environment must be started (on the loop). direct: the caller's own
+ * thread, which takes a parked connection itself.
+ */
+static bool bind_warm(struct call *c, bool direct)
 {
-    (void)l;
-    struct call *c = arg;
     struct sl_runtime *rt = c->rt;
     if (rt->closed) {
         call_fail(c, "Runtime.Unknown", "RequestId: %s Error: Sluice is shutting down",
                   c->inv->request_id);
         call_wake(c);
-        return;
+        return true;
     }
     struct fn_state *fs = fn_state(rt, c->fn.key, true);
     if (!fs) {
         snprintf(c->inv->message, sizeof(c->inv->message), "out of memory");
         c->inv->result = SL_INVOKE_FAILED;
         call_wake(c);
-        return;
+        return true;
     }
-    if (c->fn.reserved != fs->reserved)
-        fs->reserved = c->fn.reserved;
+    fs->reserved = c->fn.reserved;
     const char *reason = sl_governor_admit(fs->reserved, fs->active, rt->cfg.account_limit,
                                            reserved_total(rt), unreserved_active(rt));
     if (reason) {
         throttle(c, reason);
-        return;
+        return true;
     }
-    /* A warm environment of this revision. */
+    /* A warm environment of this revision, one waiting in /next first. */
+    struct env *pick = NULL;
     for (struct env *e = rt->envs; e; e = e->next) {
         if (e->fs != fs || e->state != ENV_IDLE || e->stale ||
             strcmp(e->fn.revision, c->fn.revision) != 0)
             continue;
-        cancel_timer(e);
-        env_set_state(e, ENV_BUSY);
-        e->call = c;
-        c->env = e;
+        if (!pick || (!pick->parked && e->parked))
+            pick = e;
+        if (pick->parked)
+            break;
+    }
+    if (pick) {
+        env_set_state(pick, ENV_BUSY);
+        pick->call = c;
+        c->env = pick;
         /* Until the runtime asks for it, the call's own timeout bounds the
          * wait (a runtime that never calls /next again must not hold it). */
-        e->timer = sl_loop_timer(rt->cfg.loop,
-                                 sl_loop_now_ms() + (int64_t)(c->fn.timeout_s ? c->fn.timeout_s : 3) *
-                                                        1000,
-                                 on_call_timeout, e);
-        e->bound_ms = sl_loop_now_ms();
-        env_deliver(e);
-        return;
+        pick->bound_ms = sl_loop_now_ms();
+        env_deliver(pick, direct);
+        if (!direct)
+            call_nudge(c);
+        return true;
     }
+    if (direct)
+        return false;
     /* Environments of an older revision are not reused: end them idle. */
     for (struct env *e = rt->envs; e; e = e->next) {
         if (e->fs == fs && strcmp(e->fn.revision, c->fn.revision) != 0) {
@@ -1168,6 +1521,16 @@ static void start_call(struct sl_loop *l, void *arg)
         }
     }
     env_spawn(rt, fs, c);
+    return true;
+}
+
+static void start_call(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct call *c = arg;
+    pthread_mutex_lock(&c->rt->mu);
+    bind_warm(c, false);
+    pthread_mutex_unlock(&c->rt->mu);
 }
 
 void sl_invocation_init(struct sl_invocation *inv)
@@ -1183,38 +1546,128 @@ void sl_invocation_close(struct sl_invocation *inv)
     sl_buf_free(&inv->log);
 }
 
+/* The calling thread's eventfd, made on its first invoke and closed when
+ * the thread ends. */
+static pthread_key_t efd_key;
+static pthread_once_t efd_once = PTHREAD_ONCE_INIT;
+
+static void efd_close(void *v)
+{
+    close((int)(intptr_t)v - 1);
+}
+
+static void efd_key_init(void)
+{
+    pthread_key_create(&efd_key, efd_close);
+}
+
+static int thread_efd(void)
+{
+    pthread_once(&efd_once, efd_key_init);
+    void *v = pthread_getspecific(efd_key);
+    if (v)
+        return (int)(intptr_t)v - 1;
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd >= 0 && pthread_setspecific(efd_key, (void *)(intptr_t)(fd + 1))) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* After the call: the caller's connection goes back to the loop, or is
+ * closed when its environment is gone. */
+static void release_conn(struct call *c)
+{
+    struct conn *conn = c->own;
+    c->own = NULL;
+    if (!conn || conn->dead || conn->owner != CONN_CALLER)
+        return;
+    if (!conn->e || conn->broken)
+        conn_close(conn);
+    else
+        conn_arm(conn);
+}
+
 int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
                       struct sl_invocation *inv)
 {
-    struct call c = {.rt = rt, .fn = *fn, .inv = inv};
-    pthread_mutex_init(&c.mu, NULL);
-    pthread_cond_init(&c.cond, NULL);
-    /* The spec's variables are copied into the child's environment on
-     * the loop thread while this thread waits: the caller's stay valid. */
-    int rc = sl_loop_post(rt->cfg.loop, start_call, &c);
-    if (!rc) {
-        pthread_mutex_lock(&c.mu);
-        while (!c.done)
-            pthread_cond_wait(&c.cond, &c.mu);
-        pthread_mutex_unlock(&c.mu);
+    struct call c = {.rt = rt, .fn = *fn, .inv = inv, .tid = pthread_self()};
+    c.efd = thread_efd();
+    if (c.efd < 0)
+        return SL_EIO;
+    pthread_mutex_lock(&rt->mu);
+    if (!bind_warm(&c, true)) {
+        /* A new environment: started on the loop, which copies the spec's
+         * variables into the child while this thread waits. */
+        int rc = sl_loop_post(rt->cfg.loop, start_call, &c);
+        if (rc) {
+            pthread_mutex_unlock(&rt->mu);
+            return rc;
+        }
     }
-    pthread_cond_destroy(&c.cond);
-    pthread_mutex_destroy(&c.mu);
-    return rc;
+    while (!c.done) {
+        struct conn *own = c.own;
+        int64_t deadline = call_deadline(&c);
+        struct pollfd pf[2] = {{.fd = c.efd, .events = POLLIN}};
+        if (own) {
+            pf[1].fd = own->fd;
+            pf[1].events = POLLIN | (conn_pending(own) ? POLLOUT : 0);
+        }
+        pthread_mutex_unlock(&rt->mu);
+        int timeout = -1;
+        if (deadline != INT64_MAX) {
+            int64_t left = deadline - sl_loop_now_ms();
+            timeout = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+        }
+        int n = poll(pf, own ? 2 : 1, timeout);
+        if (n > 0 && pf[0].revents) {
+            uint64_t v;
+            ssize_t r = read(c.efd, &v, sizeof(v));
+            (void)r; /* EAGAIN: another wake took it */
+        }
+        pthread_mutex_lock(&rt->mu);
+        if (c.done)
+            break;
+        if (own && c.own == own && n > 0 && pf[1].revents) {
+            conn_service(own);
+            if (own->dead)
+                c.own = NULL;
+        }
+        if (!c.done && sl_loop_now_ms() >= call_deadline(&c))
+            call_timeout(&c);
+    }
+    if (inv->settle && inv->settle == c.own)
+        c.own = NULL; /* held for sl_runtime_settle() */
+    else
+        inv->settle = NULL;
+    release_conn(&c);
+    pthread_mutex_unlock(&rt->mu);
+    return 0;
 }
 
-struct forget_args {
-    struct sl_runtime *rt;
-    char key[256];
-    long reserved;
-};
-
-static void do_forget(struct sl_loop *l, void *arg)
+void sl_runtime_settle(struct sl_runtime *rt, void *settle)
 {
-    (void)l;
-    struct forget_args *a = arg;
-    for (struct env *e = a->rt->envs; e; e = e->next) {
-        if (strcmp(e->fs->key, a->key) != 0)
+    struct conn *conn = settle;
+    if (!conn)
+        return;
+    pthread_mutex_lock(&rt->mu);
+    conn->held = false;
+    if (conn->e)
+        env_flush_end(conn->e);
+    /* The runtime's 202, then whatever it sent meanwhile. */
+    conn_service(conn);
+    if (!conn->dead && conn->owner == CONN_CALLER)
+        conn_arm(conn);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+/* Ends a function's environments once idle. */
+void sl_runtime_forget(struct sl_runtime *rt, const char *key)
+{
+    pthread_mutex_lock(&rt->mu);
+    for (struct env *e = rt->envs; e; e = e->next) {
+        if (strcmp(e->fs->key, key) != 0)
             continue;
         e->stale = true;
         if (e->state == ENV_IDLE) {
@@ -1222,39 +1675,22 @@ static void do_forget(struct sl_loop *l, void *arg)
             env_kill(e);
         }
     }
-    free(a);
-}
-
-static void do_set_reserved(struct sl_loop *l, void *arg)
-{
-    (void)l;
-    struct forget_args *a = arg;
-    struct fn_state *fs = fn_state(a->rt, a->key, true);
-    if (fs)
-        fs->reserved = a->reserved;
-    free(a);
-}
-
-static void post_key(struct sl_runtime *rt, const char *key, long reserved, sl_task_cb cb)
-{
-    struct forget_args *a = calloc(1, sizeof(*a));
-    if (!a)
-        return;
-    a->rt = rt;
-    snprintf(a->key, sizeof(a->key), "%s", key);
-    a->reserved = reserved;
-    if (sl_loop_post(rt->cfg.loop, cb, a))
-        free(a);
-}
-
-void sl_runtime_forget(struct sl_runtime *rt, const char *key)
-{
-    post_key(rt, key, 0, do_forget);
+    pthread_mutex_unlock(&rt->mu);
 }
 
 void sl_runtime_set_reserved(struct sl_runtime *rt, const char *key, long reserved)
 {
-    post_key(rt, key, reserved, do_set_reserved);
+    pthread_mutex_lock(&rt->mu);
+    struct fn_state *fs = fn_state(rt, key, true);
+    if (fs)
+        fs->reserved = reserved;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+static void watch_conns(struct sl_loop *l, void *arg)
+{
+    struct sl_runtime *rt = arg;
+    rt->watching = sl_loop_watch(l, rt->epfd, EPOLLIN, on_conns, rt) == 0;
 }
 
 int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
@@ -1276,6 +1712,16 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
         int e = errno;
         free(rt);
         return sl_errf(err, SL_EIO, "cannot create %s: %s", cfg->scratch_dir, strerror(e));
+    }
+    pthread_mutex_init(&rt->mu, NULL);
+    rt->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (rt->epfd < 0 || sl_loop_call(rt->cfg.loop, watch_conns, rt) || !rt->watching) {
+        int e = errno;
+        if (rt->epfd >= 0)
+            close(rt->epfd);
+        pthread_mutex_destroy(&rt->mu);
+        free(rt);
+        return sl_errf(err, SL_EIO, "cannot watch Runtime API connections: %s", strerror(e));
     }
     /* Environments left by a crash. */
     sl_rm_tree(rt->scratch_dir);
@@ -1299,8 +1745,8 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
 
 static void shutdown_all(struct sl_loop *l, void *arg)
 {
-    (void)l;
     struct sl_runtime *rt = arg;
+    pthread_mutex_lock(&rt->mu);
     rt->closed = true;
     while (rt->envs) {
         struct env *e = rt->envs;
@@ -1309,6 +1755,7 @@ static void shutdown_all(struct sl_loop *l, void *arg)
             call_fail(c, "Runtime.Unknown", "RequestId: %s Error: Sluice is shutting down",
                       c->inv->request_id);
             e->call = NULL;
+            c->env = NULL;
             call_wake(c);
         }
         env_kill(e);
@@ -1316,13 +1763,22 @@ static void shutdown_all(struct sl_loop *l, void *arg)
             waitpid(e->pid, NULL, 0);
         env_free(e);
     }
+    if (rt->watching)
+        sl_loop_unwatch(l, rt->epfd);
+    rt->watching = false;
+    free_zombies(rt);
+    pthread_mutex_unlock(&rt->mu);
 }
 
 void sl_runtime_shutdown(struct sl_runtime *rt)
 {
-    if (!rt || rt->closed)
+    if (!rt)
         return;
-    sl_loop_call(rt->cfg.loop, shutdown_all, rt);
+    pthread_mutex_lock(&rt->mu);
+    bool closed = rt->closed;
+    pthread_mutex_unlock(&rt->mu);
+    if (!closed)
+        sl_loop_call(rt->cfg.loop, shutdown_all, rt);
 }
 
 void sl_runtime_free(struct sl_runtime *rt)
@@ -1330,10 +1786,13 @@ void sl_runtime_free(struct sl_runtime *rt)
     if (!rt)
         return;
     sl_runtime_shutdown(rt);
+    free_zombies(rt); /* the callers' last connections */
+    close(rt->epfd);
     while (rt->fns) {
         struct fn_state *f = rt->fns;
         rt->fns = f->next;
         free(f);
     }
+    pthread_mutex_destroy(&rt->mu);
     free(rt);
 }

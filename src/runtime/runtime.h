@@ -6,10 +6,11 @@
  * its output as log lines, and the concurrency governor (account limit,
  * reserved concurrency, the unreserved pool).
  *
- * Everything runs on one engine loop; sl_runtime_invoke() is called from
- * other threads and waits for its invocation to end.
+ * Environments are watched from one engine loop; sl_runtime_invoke() is
+ * called from other threads and waits for its invocation to end, serving
+ * the runtime's connection itself when the environment is warm.
  *
- * May call: core, engine, libmicrohttpd.
+ * May call: core, engine.
  */
 #ifndef SL_RUNTIME_H
 #define SL_RUNTIME_H
@@ -71,6 +72,7 @@ struct sl_invocation {
     size_t payload_len;
     const char *client_context; /* JSON text, or NULL */
     bool want_log;              /* collect the invocation's log lines */
+    bool defer_settle;          /* see sl_runtime_settle() */
     /* out */
     enum sl_invoke_result result;
     struct sl_buf response;   /* the payload returned, or the error payload */
@@ -79,6 +81,7 @@ struct sl_invocation {
     struct sl_buf log;        /* the invocation's log lines, when want_log */
     double duration_ms;       /* handler time, as REPORT's Duration */
     char message[256];        /* failures: what went wrong */
+    void *settle;             /* for sl_runtime_settle(), when not NULL */
 };
 
 int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
@@ -98,6 +101,16 @@ void sl_invocation_close(struct sl_invocation *inv);
  * Not from the loop thread. */
 int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
                       struct sl_invocation *inv);
+
+/*
+ * With inv->defer_settle (and not want_log), a warm invocation may return
+ * before its runtime hears that its answer arrived and before its END and
+ * REPORT lines are written, so that the caller answers its own client
+ * first. inv->settle is then not NULL, and the caller must pass it here
+ * once, soon (the environment takes no other event until then). Any
+ * thread; NULL ok.
+ */
+void sl_runtime_settle(struct sl_runtime *rt, void *settle);
 
 /* Ends the environments of a function (code or configuration changed, or
  * it was deleted); an invocation in flight finishes first. */

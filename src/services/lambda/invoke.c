@@ -200,6 +200,12 @@ static void throttled(struct lreq *l, const char *reason)
     sl_http_send(r, 429);
 }
 
+static void settle_invoke(struct sl_svc_request *q)
+{
+    sl_runtime_settle(q->app->lambda->rt, q->state);
+    q->state = NULL;
+}
+
 void sl_lambda_op_invoke(struct lreq *l)
 {
     char name[80];
@@ -262,7 +268,13 @@ void sl_lambda_op_invoke(struct lreq *l)
     inv.client_context = context;
     const char *log_type = json_string_value(json_object_get(l->in, "LogType"));
     inv.want_log = log_type && strcmp(log_type, "Tail") == 0;
+    inv.defer_settle = true;
     int rc = sl_lambda_run(q->app, q->account, q->region, name, cfg, &inv);
+    if (inv.settle) {
+        /* The runtime's side of the call ends once the answer is sent. */
+        q->state = inv.settle;
+        q->state_free = settle_invoke;
+    }
     json_decref(cfg);
     free(context);
     if (rc || inv.result == SL_INVOKE_FAILED) {
