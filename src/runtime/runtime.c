@@ -626,23 +626,37 @@ static void send_next(struct env *e, struct conn *conn)
     c->start_ns = sl_time_mono_ns();
     c->start_ms = c->start_ns / 1000000;
     int64_t dl = sl_time_now_ms() + (int64_t)e->fn.timeout_s * 1000;
-    uint8_t rnd[16];
+    /* The trace id's random digits: the request id's (a random UUID). */
     char hex[33];
-    sl_random(rnd, sizeof(rnd));
-    sl_hex_encode(rnd, sizeof(rnd), hex);
-    struct sl_buf h;
-    sl_buf_init(&h, 4096 + (inv->client_context ? strlen(inv->client_context) : 0));
-    sl_buf_printf(&h,
-                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                  "Lambda-Runtime-Aws-Request-Id: %s\r\nLambda-Runtime-Deadline-Ms: %lld\r\n"
-                  "Lambda-Runtime-Invoked-Function-Arn: %s\r\n"
-                  "Lambda-Runtime-Trace-Id: Root=1-%08llx-%.24s;Parent=%.16s;Sampled=0\r\n",
-                  len, inv->request_id, (long long)dl, e->fn.arn,
-                  (unsigned long long)(dl / 1000), hex, hex + 8);
-    if (inv->client_context)
-        sl_buf_printf(&h, "Lambda-Runtime-Client-Context: %s\r\n", inv->client_context);
-    sl_buf_puts(&h, "\r\n");
-    struct iovec iov[2] = {{h.data, h.len}, {(void *)payload, len}};
+    size_t k = 0;
+    for (const char *p = inv->request_id; *p && k < 32; p++)
+        if (*p != '-')
+            hex[k++] = *p;
+    while (k < 32)
+        hex[k++] = '0';
+    hex[32] = '\0';
+    /* One write: the head (on the stack unless a client context is big)
+     * and the payload. */
+    char stack[2048];
+    struct sl_buf h = {0};
+    const char *fmt = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                      "Lambda-Runtime-Aws-Request-Id: %s\r\nLambda-Runtime-Deadline-Ms: %lld\r\n"
+                      "Lambda-Runtime-Invoked-Function-Arn: %s\r\n"
+                      "Lambda-Runtime-Trace-Id: Root=1-%08llx-%.24s;Parent=%.16s;Sampled=0\r\n"
+                      "%s%s%s\r\n";
+    const char *cc = inv->client_context;
+    int n = snprintf(stack, sizeof(stack), fmt, len, inv->request_id, (long long)dl, e->fn.arn,
+                     (unsigned long long)(dl / 1000), hex, hex + 8,
+                     cc ? "Lambda-Runtime-Client-Context: " : "", cc ? cc : "", cc ? "\r\n" : "");
+    struct iovec iov[2] = {{stack, (size_t)n}, {(void *)payload, len}};
+    if (n < 0 || (size_t)n >= sizeof(stack)) {
+        sl_buf_init(&h, 16384 + (cc ? strlen(cc) : 0));
+        sl_buf_printf(&h, fmt, len, inv->request_id, (long long)dl, e->fn.arn,
+                      (unsigned long long)(dl / 1000), hex, hex + 8,
+                      cc ? "Lambda-Runtime-Client-Context: " : "", cc ? cc : "",
+                      cc ? "\r\n" : "");
+        iov[0] = (struct iovec){h.data, h.len};
+    }
     conn_sendv(conn, iov, 2);
     sl_buf_free(&h);
     env_logf(e, "START RequestId: %s Version: %s", inv->request_id, e->fn.version);
@@ -1655,10 +1669,17 @@ void sl_runtime_settle(struct sl_runtime *rt, void *settle)
     conn->held = false;
     if (conn->e)
         env_flush_end(conn->e);
-    /* The runtime's 202, then whatever it sent meanwhile. */
-    conn_service(conn);
-    if (!conn->dead && conn->owner == CONN_CALLER)
-        conn_arm(conn);
+    /* The runtime's 202, then whatever it sent meanwhile (what is still
+     * in the socket, the loop reads once the connection is armed). */
+    conn_flush(conn);
+    conn_process(conn);
+    conn_flush(conn);
+    if (!conn->dead && conn->owner == CONN_CALLER) {
+        if (conn->broken || !conn->e || (conn->closing && !conn_pending(conn)))
+            conn_close(conn);
+        else
+            conn_arm(conn);
+    }
     pthread_mutex_unlock(&rt->mu);
 }
 
