@@ -916,13 +916,14 @@ static void conn_read(struct conn *c)
     }
 }
 
-/* One turn of service for c by its owner: send, read, serve. Closes it
- * when its runtime hung up or it is done. */
-static void conn_service(struct conn *c)
+/* One turn of service for c by its owner: send, read (unless !read: what
+ * is still in the socket is left to the loop), serve. Closes it when its
+ * runtime hung up or it is done. */
+static void conn_service(struct conn *c, bool read)
 {
     if (conn_pending(c))
         conn_flush(c);
-    if (!c->broken && !c->closing)
+    if (read && !c->broken && !c->closing)
         conn_read(c);
     conn_process(c);
     if (conn_pending(c) && !c->broken)
@@ -952,7 +953,7 @@ static void on_conns(struct sl_loop *l, int fd, uint32_t events, void *arg)
         struct conn *c = evs[i].data.ptr;
         if (c->dead || c->owner != CONN_LOOP)
             continue;
-        conn_service(c);
+        conn_service(c, true);
         if (!c->dead && c->owner == CONN_LOOP)
             conn_arm(c);
     }
@@ -1295,7 +1296,6 @@ static void free_strv(char **v)
     free(v);
 }
 
-
 /*
  * Starts an environment for fn and binds c to it. 0, or fails c (with the
  * error a caller sees) and returns an error code.
@@ -1518,8 +1518,7 @@ static bool bind_warm(struct call *c, bool direct)
          * wait (a runtime that never calls /next again must not hold it). */
         pick->bound_ms = sl_loop_now_ms();
         env_deliver(pick, direct);
-        if (!direct)
-            call_nudge(c);
+        call_nudge(c); /* (none on the caller's own thread) */
         return true;
     }
     if (direct)
@@ -1644,7 +1643,7 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
         if (c.done)
             break;
         if (own && c.own == own && n > 0 && pf[1].revents) {
-            conn_service(own);
+            conn_service(own, true);
             if (own->dead)
                 c.own = NULL;
         }
@@ -1669,17 +1668,10 @@ void sl_runtime_settle(struct sl_runtime *rt, void *settle)
     conn->held = false;
     if (conn->e)
         env_flush_end(conn->e);
-    /* The runtime's 202, then whatever it sent meanwhile (what is still
-     * in the socket, the loop reads once the connection is armed). */
-    conn_flush(conn);
-    conn_process(conn);
-    conn_flush(conn);
-    if (!conn->dead && conn->owner == CONN_CALLER) {
-        if (conn->broken || !conn->e || (conn->closing && !conn_pending(conn)))
-            conn_close(conn);
-        else
-            conn_arm(conn);
-    }
+    /* The runtime's 202, then whatever it sent meanwhile. */
+    conn_service(conn, false);
+    if (!conn->dead && conn->owner == CONN_CALLER)
+        conn_arm(conn);
     pthread_mutex_unlock(&rt->mu);
 }
 

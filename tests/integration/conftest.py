@@ -2,6 +2,7 @@
 hand out real clients (boto3, the aws CLI) pointed at it."""
 
 import http.client
+import io
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import zipfile
 
 import boto3
 import botocore.config
@@ -195,10 +197,41 @@ def aws_cli(endpoint, *args, check=True, input=None, cwd=None):
     return proc
 
 
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+def lambda_client(endpoint, **kw):
+    """boto3's Lambda client; reads wait 30 s, as invokes may."""
+    return boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+                        config=client_config(read_timeout=30, **kw))
+
+
+@pytest.fixture
+def lam(server):
+    return lambda_client(server.endpoint)
+
+
+def make_zip(files):
+    """A function package from {path: (content, mode)}."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, (content, mode) in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100000 | mode) << 16
+            z.writestr(info, content)
+    return buf.getvalue()
+
+
 def logs_client(endpoint):
     return boto3.client("logs", endpoint_url=endpoint, region_name="us-east-1",
                         aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
                         config=client_config())
+
+
+@pytest.fixture
+def logs(server):
+    return logs_client(server.endpoint)
 
 
 def function_log_messages(logs, name):

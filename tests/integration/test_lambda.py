@@ -15,30 +15,7 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import aws_cli, client_config, s3_client
-
-ROLE = "arn:aws:iam::000000000000:role/lambda-role"
-
-
-def lambda_client(endpoint, **kw):
-    return boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="AKID", aws_secret_access_key="SECRET",
-                        config=client_config(read_timeout=30, **kw))
-
-
-@pytest.fixture
-def lam(server):
-    return lambda_client(server.endpoint)
-
-
-def make_zip(files):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, (text, mode) in files.items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (0o100000 | mode) << 16
-            z.writestr(info, text)
-    return buf.getvalue()
+from conftest import ROLE, aws_cli, lambda_client, make_zip, s3_client
 
 
 def py_zip(source, name="app.py"):

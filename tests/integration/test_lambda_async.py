@@ -13,7 +13,8 @@ import pytest
 
 from conftest import (Server, aws_cli, function_log_messages, logs_client, s3_client,
                       wait_until)
-from test_lambda import ROLE, lambda_client, py_zip
+from conftest import ROLE, lambda_client
+from test_lambda import py_zip
 
 SCALE = "600"
 

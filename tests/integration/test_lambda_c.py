@@ -4,20 +4,16 @@ with the system's cc and deployed as a provided.al2 function through boto3.
 Each test states the AWS behaviour it checks. The last one drives the
 library against a scripted Runtime API to check its HTTP handling."""
 
-import io
 import json
 import os
 import socket
 import subprocess
 import threading
-import zipfile
 
-import boto3
 import pytest
 
-from conftest import ROOT, client_config
+from conftest import ROLE, ROOT, make_zip
 
-ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 LIB_DIR = os.path.join(ROOT, "runtimes", "c")
 BUILD_TIMEOUT = 120
 
@@ -61,13 +57,6 @@ def run_against(bootstrap, api):
     return p
 
 
-@pytest.fixture
-def lam(server):
-    return boto3.client("lambda", endpoint_url=server.endpoint, region_name="us-east-1",
-                        aws_access_key_id="AKID", aws_secret_access_key="SECRET",
-                        config=client_config(read_timeout=30))
-
-
 _n = [0]
 
 
@@ -75,14 +64,8 @@ def create_c(lam, bootstrap, **kw):
     """A provided.al2 function whose zip holds the bootstrap (mode 0755)."""
     _n[0] += 1
     name = f"c-{os.getpid()}-{_n[0]}"
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        info = zipfile.ZipInfo("bootstrap")
-        info.external_attr = 0o100755 << 16
-        info.create_system = 3  # Unix: the mode bits count
-        z.writestr(info, bootstrap.read_bytes())
     args = dict(FunctionName=name, Runtime="provided.al2", Role=ROLE, Handler="echo",
-                Code={"ZipFile": buf.getvalue()})
+                Code={"ZipFile": make_zip({"bootstrap": (bootstrap.read_bytes(), 0o755)})})
     args.update(kw)
     cfg = lam.create_function(**args)
     assert cfg["State"] == "Active"

@@ -12,17 +12,12 @@ import re
 
 import pytest
 
-from conftest import ROOT
-from test_lambda import ROLE, fname, invoke, lambda_client, make_zip
+from conftest import ROLE, ROOT, make_zip
+from test_lambda import fname, invoke
 
 RIC_DIR = os.path.join(ROOT, "tests", "node", "node_modules", "aws-lambda-ric")
 # AWS's Node log line: ISO time, request id, level, message.
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t([^\t]+)\t([A-Z]+)\t(.*)$")
-
-
-@pytest.fixture
-def lam(server):
-    return lambda_client(server.endpoint)
 
 
 def create_node(lam, files, handler="index.handler", runtime="nodejs20.x", **kw):

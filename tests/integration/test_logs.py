@@ -4,7 +4,6 @@ tokens and error codes; the lines of Lambda functions in /aws/lambda/NAME;
 `aws logs tail` with and without --follow; logs across a restart. Each
 test states the AWS behaviour it checks."""
 
-import io
 import json
 import os
 import queue
@@ -15,33 +14,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import zipfile
 
-import boto3
 import botocore.exceptions
 import pytest
 
-from conftest import (ACCESS_KEY, AWS_CLI, SECRET_KEY, aws_cli, cli_env, client_config,
-                      logs_client, wait_until)
+from conftest import (AWS_CLI, ROLE, aws_cli, cli_env, lambda_client, logs_client, make_zip,
+                      wait_until)
 
-ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 STREAM_NAME = re.compile(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$")
-
-
-def lambda_client(endpoint):
-    return boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-                        config=client_config(read_timeout=30))
-
-
-@pytest.fixture
-def logs(server):
-    return logs_client(server.endpoint)
-
-
-@pytest.fixture
-def lam(server):
-    return lambda_client(server.endpoint)
 
 
 _n = [0]
@@ -72,12 +52,10 @@ def make_group(logs, streams=()):
 
 
 def create_function(lam, source):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("app.py", source)
     name = uname("logfn")
+    code = make_zip({"app.py": (source, 0o644)})
     lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
-                        Handler="app.handler", Code={"ZipFile": buf.getvalue()})
+                        Handler="app.handler", Code={"ZipFile": code})
     return name
 
 

@@ -5,17 +5,10 @@ connections), and the response size limit. The function is a provided.al2
 runtime written here as a Python script speaking raw HTTP on sockets, so
 that every byte on the wire is the test's choice."""
 
-import io
 import json
 import os
-import zipfile
 
-import boto3
-import pytest
-
-from conftest import client_config
-
-ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+from conftest import ROLE, make_zip
 
 # The runtime: it answers the first event with what its probes of the API
 # got back, the second with a body over AWS's 6 MB limit, and the third by
@@ -152,23 +145,10 @@ while True:
 '''
 
 
-@pytest.fixture
-def lam(server):
-    return boto3.client("lambda", endpoint_url=server.endpoint, region_name="us-east-1",
-                        aws_access_key_id="AKID", aws_secret_access_key="SECRET",
-                        config=client_config(read_timeout=30))
-
-
 def create(lam):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        info = zipfile.ZipInfo("bootstrap")
-        info.external_attr = 0o100755 << 16
-        info.create_system = 3
-        z.writestr(info, BOOTSTRAP)
     name = f"rapi-{os.getpid()}"
-    lam.create_function(FunctionName=name, Runtime="provided.al2", Role=ROLE,
-                        Handler="unused", Code={"ZipFile": buf.getvalue()}, Timeout=20)
+    lam.create_function(FunctionName=name, Runtime="provided.al2", Role=ROLE, Handler="unused",
+                        Code={"ZipFile": make_zip({"bootstrap": (BOOTSTRAP, 0o755)})}, Timeout=20)
     return name
 
 

@@ -13,10 +13,9 @@ import urllib.parse
 import botocore.exceptions
 import pytest
 
-from conftest import function_log_messages, logs_client, s3_client, wait_until
-from test_lambda import ROLE, lambda_client, py_zip
+from conftest import ROLE, ROOT, function_log_messages, lambda_client, s3_client, wait_until
+from test_lambda import py_zip
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODE_DIR = os.path.join(ROOT, "tests", "node")
 
 # Prints each record it gets: the tests read them back from its log.
@@ -28,21 +27,6 @@ _n = [0]
 def unique(prefix):
     _n[0] += 1
     return f"{prefix}-{os.getpid()}-{_n[0]}"
-
-
-@pytest.fixture
-def lam(server):
-    return lambda_client(server.endpoint)
-
-
-@pytest.fixture
-def s3(server):
-    return s3_client(server.endpoint)
-
-
-@pytest.fixture
-def logs(server):
-    return logs_client(server.endpoint)
 
 
 def sink_function(lam, bucket, allow=True, source_arn=None):
