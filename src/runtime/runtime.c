@@ -20,7 +20,10 @@
  *
  * Connections live in the runtime's own epoll set (rt->epfd, watched by
  * the loop) as one-shot entries, so that whichever thread owns one can
- * hand it back to the loop with epoll_ctl().
+ * hand it back to the loop with epoll_ctl(). A connection's buffers and
+ * socket belong to its owner; a caller reads and writes its connection
+ * without rt->mu (many callers must not queue behind one another's
+ * syscalls), and takes the lock to serve what it read.
  */
 #include "runtime/runtime.h"
 #include "runtime/rapi.h"
@@ -113,7 +116,7 @@ struct conn {
     size_t out_off;
     size_t discard;  /* body bytes of a refused request still to skip */
     bool continued;  /* 100 Continue sent for the request in progress */
-    bool held;       /* sends wait, nothing more is served: sl_runtime_settle() */
+    bool held;       /* sends wait for the owner, and nothing more is served */
     bool closing;    /* close once out is sent */
     bool broken;     /* EOF or an error: close */
     bool dead;       /* closed; freed with rt->zombies */
@@ -916,9 +919,9 @@ static void conn_read(struct conn *c)
     }
 }
 
-/* One turn of service for c by its owner: send, read (unless !read: what
- * is still in the socket is left to the loop), serve. Closes it when its
- * runtime hung up or it is done. */
+/* One turn of service for c by its owner: send, read (unless the owner
+ * has read already, or leaves the rest to the loop), serve. Closes it when
+ * its runtime hung up or it is done. */
 static void conn_service(struct conn *c, bool read)
 {
     if (conn_pending(c))
@@ -1005,6 +1008,8 @@ static void env_deliver(struct env *e, bool direct)
     if (!conn)
         return;
     e->parked = NULL;
+    /* The caller sends the event once it has let go of rt->mu. */
+    conn->held = direct;
     send_next(e, conn);
     if (direct) {
         conn->owner = CONN_CALLER;
@@ -1596,6 +1601,9 @@ static void release_conn(struct call *c)
     c->own = NULL;
     if (!conn || conn->dead || conn->owner != CONN_CALLER)
         return;
+    conn_process(conn); /* read but not yet served */
+    if (conn->dead || conn->owner != CONN_CALLER)
+        return;
     if (!conn->e || conn->broken)
         conn_close(conn);
     else
@@ -1619,15 +1627,21 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
             return rc;
         }
     }
+    bool send = c.own != NULL; /* the event, queued on the connection */
     while (!c.done) {
         struct conn *own = c.own;
         int64_t deadline = call_deadline(&c);
+        pthread_mutex_unlock(&rt->mu);
         struct pollfd pf[2] = {{.fd = c.efd, .events = POLLIN}};
+        if (own && send) {
+            own->held = false;
+            conn_flush(own);
+            send = false;
+        }
         if (own) {
             pf[1].fd = own->fd;
             pf[1].events = POLLIN | (conn_pending(own) ? POLLOUT : 0);
         }
-        pthread_mutex_unlock(&rt->mu);
         int timeout = -1;
         if (deadline != INT64_MAX) {
             int64_t left = deadline - sl_loop_now_ms();
@@ -1639,11 +1653,17 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
             ssize_t r = read(c.efd, &v, sizeof(v));
             (void)r; /* EAGAIN: another wake took it */
         }
+        bool ready = own && n > 0 && pf[1].revents;
+        if (ready) {
+            conn_flush(own);
+            if (!own->broken)
+                conn_read(own);
+        }
         pthread_mutex_lock(&rt->mu);
         if (c.done)
             break;
-        if (own && c.own == own && n > 0 && pf[1].revents) {
-            conn_service(own, true);
+        if (ready) {
+            conn_service(own, false); /* serves what was read */
             if (own->dead)
                 c.own = NULL;
         }
@@ -1665,10 +1685,14 @@ void sl_runtime_settle(struct sl_runtime *rt, void *settle)
     if (!conn)
         return;
     pthread_mutex_lock(&rt->mu);
-    conn->held = false;
     if (conn->e)
         env_flush_end(conn->e);
-    /* The runtime's 202, then whatever it sent meanwhile. */
+    pthread_mutex_unlock(&rt->mu);
+    /* The runtime's 202, sent without the lock; then whatever it sent
+     * meanwhile. */
+    conn->held = false;
+    conn_flush(conn);
+    pthread_mutex_lock(&rt->mu);
     conn_service(conn, false);
     if (!conn->dead && conn->owner == CONN_CALLER)
         conn_arm(conn);
