@@ -101,7 +101,7 @@ struct linebuf {
 /* Who may read and write a connection. */
 enum conn_owner {
     CONN_LOOP,   /* armed in rt->epfd; the loop serves it */
-    CONN_PARKED, /* a runtime waiting in /next; disarmed, nobody reads it */
+    CONN_PARKED, /* a runtime in /next, or about to ask on it: disarmed */
     CONN_CALLER, /* a caller delivered an event on it and reads the answer */
 };
 
@@ -117,6 +117,7 @@ struct conn {
     size_t discard;  /* body bytes of a refused request still to skip */
     bool continued;  /* 100 Continue sent for the request in progress */
     bool held;       /* sends wait for the owner, and nothing more is served */
+    bool asked;      /* parked: its GET /next has been read */
     bool closing;    /* close once out is sent */
     bool broken;     /* EOF or an error: close */
     bool dead;       /* closed; freed with rt->zombies */
@@ -135,7 +136,7 @@ struct env {
     struct call *call;
     struct conn *conns;
     unsigned nconns;
-    struct conn *parked; /* a runtime waiting in /next */
+    struct conn *parked; /* a runtime waiting in /next, or to ask on it */
     int64_t spawned_ms;
     double init_ms; /* until the first /next; reported once */
     bool init_reported;
@@ -652,6 +653,9 @@ static void send_next(struct env *e, struct conn *conn)
                      (unsigned long long)(dl / 1000), hex, hex + 8,
                      cc ? "Lambda-Runtime-Client-Context: " : "", cc ? cc : "", cc ? "\r\n" : "");
     struct iovec iov[2] = {{stack, (size_t)n}, {(void *)payload, len}};
+    /* A caller serving its own connection sends once it has let go of
+     * rt->mu. */
+    conn->held = c->own == conn && pthread_equal(pthread_self(), c->tid);
     if (n < 0 || (size_t)n >= sizeof(stack)) {
         sl_buf_init(&h, 16384 + (cc ? strlen(cc) : 0));
         sl_buf_printf(&h, fmt, len, inv->request_id, (long long)dl, e->fn.arn,
@@ -721,12 +725,15 @@ static void rapi_next(struct conn *conn, struct env *e)
                     "State transition failed: the current event has no response yet.", false);
         return;
     }
-    if (e->parked) {
+    if (e->parked && e->parked->asked) {
         reply_error(conn, 403, "InvalidStateTransition",
                     "State transition failed: a /next request is already waiting.", false);
         return;
     }
+    if (e->parked) /* kept for a /next that came on another connection */
+        conn_arm(e->parked);
     conn->owner = CONN_PARKED;
+    conn->asked = true;
     e->parked = conn;
 }
 
@@ -950,13 +957,23 @@ static void on_conns(struct sl_loop *l, int fd, uint32_t events, void *arg)
     (void)events;
     struct sl_runtime *rt = arg;
     struct epoll_event evs[32];
-    pthread_mutex_lock(&rt->mu);
+    /* Only the loop frees connections (free_zombies, below), and one that
+     * fired is the loop's: its socket is read before taking the lock. */
     int n = epoll_wait(rt->epfd, evs, SL_ARRAY_LEN(evs), 0);
     for (int i = 0; i < n; i++) {
         struct conn *c = evs[i].data.ptr;
         if (c->dead || c->owner != CONN_LOOP)
             continue;
-        conn_service(c, true);
+        conn_flush(c);
+        if (!c->broken && !c->closing)
+            conn_read(c);
+    }
+    pthread_mutex_lock(&rt->mu);
+    for (int i = 0; i < n; i++) {
+        struct conn *c = evs[i].data.ptr;
+        if (c->dead || c->owner != CONN_LOOP)
+            continue;
+        conn_service(c, false);
         if (!c->dead && c->owner == CONN_LOOP)
             conn_arm(c);
     }
@@ -1008,14 +1025,39 @@ static void env_deliver(struct env *e, bool direct)
     if (!conn)
         return;
     e->parked = NULL;
-    /* The caller sends the event once it has let go of rt->mu. */
-    conn->held = direct;
-    send_next(e, conn);
     if (direct) {
         conn->owner = CONN_CALLER;
         e->call->own = conn;
-    } else if (conn->broken) {
+    }
+    /* Unless its runtime has yet to ask: whoever reads that delivers. */
+    if (conn->asked)
+        send_next(e, conn);
+    if (direct)
+        return;
+    if (conn->broken)
         conn_close(conn);
+    else
+        conn_arm(conn);
+}
+
+/*
+ * A caller's connection once its call is over. Its runtime asks for the
+ * next event on it next (most runtimes keep one connection), so rather
+ * than the loop reading that /next and handing it on, the connection goes
+ * to a call already waiting for the environment, or is kept parked for
+ * the next one; to the loop otherwise.
+ */
+static void conn_hand_on(struct conn *conn)
+{
+    struct env *e = conn->e;
+    struct call *next = e ? e->call : NULL;
+    if (next && !next->delivered && !next->own) {
+        next->own = conn;
+        call_nudge(next);
+    } else if (e && !next && e->state == ENV_IDLE && !e->parked) {
+        conn->owner = CONN_PARKED;
+        conn->asked = false;
+        e->parked = conn;
     } else {
         conn_arm(conn);
     }
@@ -1607,7 +1649,7 @@ static void release_conn(struct call *c)
     if (!conn->e || conn->broken)
         conn_close(conn);
     else
-        conn_arm(conn);
+        conn_hand_on(conn);
 }
 
 int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
@@ -1627,16 +1669,14 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
             return rc;
         }
     }
-    bool send = c.own != NULL; /* the event, queued on the connection */
     while (!c.done) {
         struct conn *own = c.own;
         int64_t deadline = call_deadline(&c);
         pthread_mutex_unlock(&rt->mu);
         struct pollfd pf[2] = {{.fd = c.efd, .events = POLLIN}};
-        if (own && send) {
+        if (own && own->held) { /* the event, queued on the connection */
             own->held = false;
             conn_flush(own);
-            send = false;
         }
         if (own) {
             pf[1].fd = own->fd;
@@ -1695,7 +1735,7 @@ void sl_runtime_settle(struct sl_runtime *rt, void *settle)
     pthread_mutex_lock(&rt->mu);
     conn_service(conn, false);
     if (!conn->dead && conn->owner == CONN_CALLER)
-        conn_arm(conn);
+        conn_hand_on(conn);
     pthread_mutex_unlock(&rt->mu);
 }
 
@@ -1750,7 +1790,13 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
         free(rt);
         return sl_errf(err, SL_EIO, "cannot create %s: %s", cfg->scratch_dir, strerror(e));
     }
-    pthread_mutex_init(&rt->mu, NULL);
+    /* Held for a few microseconds at a time: waiters spin briefly before
+     * they sleep, which saves a futex wake on most invokes. */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&rt->mu, &ma);
+    pthread_mutexattr_destroy(&ma);
     rt->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (rt->epfd < 0 || sl_loop_call(rt->cfg.loop, watch_conns, rt) || !rt->watching) {
         int e = errno;
