@@ -823,6 +823,8 @@ static void rapi_handle(struct conn *conn, const struct sl_rapi_request *rq, con
 
 static void conn_consume(struct conn *c, size_t n)
 {
+    if (!n)
+        return; /* c->in may be NULL */
     memmove(c->in, c->in + n, c->in_len - n);
     c->in_len -= n;
 }
