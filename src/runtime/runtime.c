@@ -9,14 +9,16 @@
  *
  * Threads. One mutex (rt->mu) guards every environment, connection and
  * call. The loop accepts Runtime API connections and serves them; a
- * runtime waiting in GET .../invocation/next is a parked connection that
+ * runtime waiting in GET .../invocation/next, or about to ask on a
+ * connection that just carried its answer, is a parked connection that
  * nobody watches. sl_runtime_invoke() runs on the caller's thread: when a
  * warm environment has a parked connection, the caller takes that
- * connection, writes the event to it and reads the runtime's answer from
- * it itself. An invoke is then two round trips (client, runtime) with no
- * thread hand-offs. Otherwise (cold start, or the runtime not yet back in
- * /next) the loop delivers the event and wakes the caller through the
- * caller's eventfd. Either way the caller enforces its call's deadline.
+ * connection, writes the event to it (after reading the /next if need be)
+ * and reads the runtime's answer from it itself. An invoke is then two
+ * round trips (client, runtime) with no thread hand-offs. Otherwise (a
+ * cold start) the loop delivers the event and wakes the caller through
+ * the caller's eventfd. Either way the caller enforces its call's
+ * deadline.
  *
  * Connections live in the runtime's own epoll set (rt->epfd, watched by
  * the loop) as one-shot entries, so that whichever thread owns one can
