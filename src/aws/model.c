@@ -508,7 +508,8 @@ void sl_model_respond(const struct sl_service_model *m, const struct sl_operatio
 {
     int status = op->success_status ? op->success_status : 200;
     const struct sl_shape *s = op->output >= 0 ? &m->shapes[op->output] : NULL;
-    json_t *body = output ? json_deep_copy(output) : NULL;
+    /* Only top-level members are dropped: a shallow copy will do. */
+    json_t *body = output ? json_copy(output) : NULL;
     bool raw_payload = false;
     for (size_t i = 0; s && body && i < s->nmembers; i++) {
         const struct sl_member *mem = &s->members[i];

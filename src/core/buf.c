@@ -107,6 +107,84 @@ char *sl_buf_steal(struct sl_buf *b, size_t *len)
     return p;
 }
 
+/* ---- fixed-buffer text ---- */
+
+void sl_text_init(struct sl_text *t, char *p, size_t cap)
+{
+    t->p = p;
+    t->len = 0;
+    t->cap = cap;
+    t->over = cap == 0;
+    if (cap)
+        p[0] = '\0';
+}
+
+void sl_text_mem(struct sl_text *t, const void *s, size_t n)
+{
+    if (!t->cap)
+        return;
+    size_t room = t->cap - 1 - t->len;
+    if (n > room) {
+        n = room;
+        t->over = true;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+}
+
+void sl_text_str(struct sl_text *t, const char *s)
+{
+    sl_text_mem(t, s, strlen(s));
+}
+
+void sl_text_u64(struct sl_text *t, uint64_t v)
+{
+    char d[20];
+    size_t i = sizeof(d);
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    sl_text_mem(t, d + i, sizeof(d) - i);
+}
+
+void sl_text_hex(struct sl_text *t, uint64_t v, unsigned width)
+{
+    char d[16];
+    size_t i = sizeof(d);
+    do {
+        d[--i] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v && i);
+    while (sizeof(d) - i < width && i)
+        d[--i] = '0';
+    sl_text_mem(t, d + i, sizeof(d) - i);
+}
+
+void sl_text_fixed(struct sl_text *t, double v, unsigned decimals)
+{
+    static const uint64_t scale[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    if (decimals > 6)
+        decimals = 6;
+    if (!(v >= 0)) /* negative or NaN */
+        v = 0;
+    if (v > 1e12)
+        v = 1e12;
+    uint64_t units = (uint64_t)(v * (double)scale[decimals] + 0.5);
+    sl_text_u64(t, units / scale[decimals]);
+    if (!decimals)
+        return;
+    char d[7];
+    uint64_t frac = units % scale[decimals];
+    for (unsigned i = decimals; i-- > 0;) {
+        d[i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    sl_text_mem(t, ".", 1);
+    sl_text_mem(t, d, decimals);
+}
+
 /* ---- arena ---- */
 
 struct sl_arena_chunk {

@@ -89,6 +89,23 @@ int sl_buf_vprintf(struct sl_buf *b, const char *fmt, va_list ap);
 /* Hands the buffer's memory to the caller (free() it) and resets b. */
 char *sl_buf_steal(struct sl_buf *b, size_t *len);
 
+/* Text built in a caller's fixed buffer without printf, for hot paths.
+ * What does not fit is cut (over is set); the text stays NUL-terminated. */
+struct sl_text {
+    char *p;
+    size_t len, cap;
+    bool over;
+};
+
+void sl_text_init(struct sl_text *t, char *p, size_t cap);
+void sl_text_mem(struct sl_text *t, const void *s, size_t n);
+void sl_text_str(struct sl_text *t, const char *s);
+void sl_text_u64(struct sl_text *t, uint64_t v);
+/* v in lower-case hex, zero-padded to width digits. */
+void sl_text_hex(struct sl_text *t, uint64_t v, unsigned width);
+/* v >= 0 with decimals (0..6) digits after the point, rounded half up. */
+void sl_text_fixed(struct sl_text *t, double v, unsigned decimals);
+
 /* ---- arena ------------------------------------------------------------ */
 
 /* Bump allocator for memory that lives as long as one request. */
@@ -206,6 +223,9 @@ uint32_t sl_crc32c_update(uint32_t crc, const void *p, size_t n);
 /* CRC-64/NVME (reflected, init and xorout all ones), as S3 computes it. */
 uint64_t sl_crc64nvme_update(uint64_t crc, const void *p, size_t n);
 
+/* Copies src to dst (of size n > 0), cut to fit and NUL-terminated;
+ * returns strlen(src). */
+size_t sl_strlcpy(char *dst, const char *src, size_t n);
 /* Appends src to dst (of size n), always NUL-terminated; returns the
  * length it tried to create. */
 size_t sl_strlcat(char *dst, const char *src, size_t n);

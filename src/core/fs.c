@@ -9,6 +9,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+size_t sl_strlcpy(char *dst, const char *src, size_t n)
+{
+    size_t s = strlen(src), copy = s < n - 1 ? s : n - 1;
+    memcpy(dst, src, copy);
+    dst[copy] = '\0';
+    return s;
+}
+
 size_t sl_strlcat(char *dst, const char *src, size_t n)
 {
     size_t d = strnlen(dst, n), s = strlen(src);

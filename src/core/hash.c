@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <zlib.h>
 
@@ -174,11 +175,27 @@ void sl_random(void *p, size_t n)
 
 void sl_uuid(char *out)
 {
-    uint8_t r[16];
-    sl_random(r, sizeof(r));
+    /* The bytes come from getrandom() a pool at a time (one system call
+     * per 32 ids, not one per id), per thread. Sluice forks only to exec,
+     * so no two processes draw from one pool. */
+    static _Thread_local uint8_t pool[512];
+    static _Thread_local size_t left;
+    if (left < 16) {
+        sl_random(pool, sizeof(pool));
+        left = sizeof(pool);
+    }
+    uint8_t *r = pool + sizeof(pool) - left;
+    left -= 16;
     r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
     r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
-             r[13], r[14], r[15]);
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[r[i] >> 4];
+        *o++ = hex[r[i] & 15];
+    }
+    *o = '\0';
+    memset(r, 0, 16); /* used once */
 }

@@ -249,14 +249,25 @@ static double ceil_ms(double ms)
 int sl_runtime_report_line(char *out, size_t n, const char *request_id, double duration_ms,
                            unsigned memory_mb, unsigned max_used_mb, double init_ms)
 {
-    int w = snprintf(out, n,
-                     "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
-                     "Memory Size: %u MB\tMax Memory Used: %u MB\t",
-                     request_id, duration_ms, duration_ms < 1 ? 1 : ceil_ms(duration_ms),
-                     memory_mb, max_used_mb);
-    if (init_ms > 0 && w > 0 && (size_t)w < n)
-        w += snprintf(out + w, n - (size_t)w, "Init Duration: %.2f ms\t", init_ms);
-    return w;
+    struct sl_text t;
+    sl_text_init(&t, out, n);
+    sl_text_str(&t, "REPORT RequestId: ");
+    sl_text_str(&t, request_id);
+    sl_text_str(&t, "\tDuration: ");
+    sl_text_fixed(&t, duration_ms, 2);
+    sl_text_str(&t, " ms\tBilled Duration: ");
+    sl_text_fixed(&t, duration_ms < 1 ? 1 : ceil_ms(duration_ms), 0);
+    sl_text_str(&t, " ms\tMemory Size: ");
+    sl_text_u64(&t, memory_mb);
+    sl_text_str(&t, " MB\tMax Memory Used: ");
+    sl_text_u64(&t, max_used_mb);
+    sl_text_str(&t, " MB\t");
+    if (init_ms > 0) {
+        sl_text_str(&t, "Init Duration: ");
+        sl_text_fixed(&t, init_ms, 2);
+        sl_text_str(&t, " ms\t");
+    }
+    return (int)t.len;
 }
 
 /* Peak memory of the environment, in MB (rounded up). */
@@ -399,8 +410,13 @@ static void drain_output(struct env *e);
 static void env_log_end(struct env *e, const char *request_id, double dur)
 {
     char report[512];
+    char end[64];
+    struct sl_text t;
+    sl_text_init(&t, end, sizeof(end));
+    sl_text_str(&t, "END RequestId: ");
+    sl_text_str(&t, request_id);
     drain_output(e);
-    env_logf(e, "END RequestId: %s", request_id);
+    env_log(e, end, t.len);
     sl_runtime_report_line(report, sizeof(report), request_id, dur, e->fn.memory_mb,
                            max_memory_mb(e), e->init_reported ? 0 : e->init_ms);
     env_log(e, report, strlen(report));
@@ -552,11 +568,16 @@ static void reply(struct conn *c, unsigned status, const char *json, bool close)
 {
     char head[256];
     size_t len = strlen(json);
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n%s\r\n",
-                     status, reason_phrase(status), len, close ? "Connection: close\r\n" : "");
-    struct iovec iov[2] = {{head, (size_t)n}, {(void *)json, len}};
+    struct sl_text t;
+    sl_text_init(&t, head, sizeof(head));
+    sl_text_str(&t, "HTTP/1.1 ");
+    sl_text_u64(&t, status);
+    sl_text_str(&t, " ");
+    sl_text_str(&t, reason_phrase(status));
+    sl_text_str(&t, "\r\nContent-Type: application/json\r\nContent-Length: ");
+    sl_text_u64(&t, len);
+    sl_text_str(&t, close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
+    struct iovec iov[2] = {{head, t.len}, {(void *)json, len}};
     conn_sendv(c, iov, 2);
     if (close)
         c->closing = true;
@@ -643,32 +664,50 @@ static void send_next(struct env *e, struct conn *conn)
     hex[32] = '\0';
     /* One write: the head (on the stack unless a client context is big)
      * and the payload. */
-    char stack[2048];
-    struct sl_buf h = {0};
-    const char *fmt = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                      "Lambda-Runtime-Aws-Request-Id: %s\r\nLambda-Runtime-Deadline-Ms: %lld\r\n"
-                      "Lambda-Runtime-Invoked-Function-Arn: %s\r\n"
-                      "Lambda-Runtime-Trace-Id: Root=1-%08llx-%.24s;Parent=%.16s;Sampled=0\r\n"
-                      "%s%s%s\r\n";
     const char *cc = inv->client_context;
-    int n = snprintf(stack, sizeof(stack), fmt, len, inv->request_id, (long long)dl, e->fn.arn,
-                     (unsigned long long)(dl / 1000), hex, hex + 8,
-                     cc ? "Lambda-Runtime-Client-Context: " : "", cc ? cc : "", cc ? "\r\n" : "");
-    struct iovec iov[2] = {{stack, (size_t)n}, {(void *)payload, len}};
+    size_t need = 512 + strlen(inv->request_id) + strlen(e->fn.arn) + (cc ? strlen(cc) : 0);
+    char stack[2048], *head = need <= sizeof(stack) ? stack : malloc(need);
+    if (!head) {
+        conn->broken = true;
+        return;
+    }
+    struct sl_text t;
+    sl_text_init(&t, head, need <= sizeof(stack) ? sizeof(stack) : need);
+    sl_text_str(&t, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ");
+    sl_text_u64(&t, len);
+    sl_text_str(&t, "\r\nLambda-Runtime-Aws-Request-Id: ");
+    sl_text_str(&t, inv->request_id);
+    sl_text_str(&t, "\r\nLambda-Runtime-Deadline-Ms: ");
+    sl_text_u64(&t, (uint64_t)dl);
+    sl_text_str(&t, "\r\nLambda-Runtime-Invoked-Function-Arn: ");
+    sl_text_str(&t, e->fn.arn);
+    sl_text_str(&t, "\r\nLambda-Runtime-Trace-Id: Root=1-");
+    sl_text_hex(&t, (uint64_t)(dl / 1000), 8);
+    sl_text_str(&t, "-");
+    sl_text_mem(&t, hex, 24);
+    sl_text_str(&t, ";Parent=");
+    sl_text_mem(&t, hex + 8, 16);
+    sl_text_str(&t, ";Sampled=0\r\n");
+    if (cc) {
+        sl_text_str(&t, "Lambda-Runtime-Client-Context: ");
+        sl_text_str(&t, cc);
+        sl_text_str(&t, "\r\n");
+    }
+    sl_text_str(&t, "\r\n");
+    struct iovec iov[2] = {{head, t.len}, {(void *)payload, len}};
     /* A caller serving its own connection sends once it has let go of
      * rt->mu. */
     conn->held = c->own == conn && pthread_equal(pthread_self(), c->tid);
-    if (n < 0 || (size_t)n >= sizeof(stack)) {
-        sl_buf_init(&h, 16384 + (cc ? strlen(cc) : 0));
-        sl_buf_printf(&h, fmt, len, inv->request_id, (long long)dl, e->fn.arn,
-                      (unsigned long long)(dl / 1000), hex, hex + 8,
-                      cc ? "Lambda-Runtime-Client-Context: " : "", cc ? cc : "",
-                      cc ? "\r\n" : "");
-        iov[0] = (struct iovec){h.data, h.len};
-    }
     conn_sendv(conn, iov, 2);
-    sl_buf_free(&h);
-    env_logf(e, "START RequestId: %s Version: %s", inv->request_id, e->fn.version);
+    if (head != stack)
+        free(head);
+    char start[128];
+    sl_text_init(&t, start, sizeof(start));
+    sl_text_str(&t, "START RequestId: ");
+    sl_text_str(&t, inv->request_id);
+    sl_text_str(&t, " Version: ");
+    sl_text_str(&t, e->fn.version);
+    env_log(e, start, t.len);
     call_nudge(c); /* its deadline is now the function's timeout */
 }
 
@@ -1676,32 +1715,43 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
     while (!c.done) {
         struct conn *own = c.own;
         int64_t deadline = call_deadline(&c);
+        /* A runtime handed on before it asked has usually asked by now:
+         * its /next is read without waiting for poll() to say so. */
+        bool peek = own && !own->asked && !c.delivered && !own->broken;
         pthread_mutex_unlock(&rt->mu);
-        struct pollfd pf[2] = {{.fd = c.efd, .events = POLLIN}};
         if (own && own->held) { /* the event, queued on the connection */
             own->held = false;
             conn_flush(own);
         }
-        if (own) {
-            pf[1].fd = own->fd;
-            pf[1].events = POLLIN | (conn_pending(own) ? POLLOUT : 0);
+        bool ready = false;
+        if (peek) {
+            size_t had = own->in_len;
+            conn_read(own);
+            ready = own->in_len > had || own->broken;
         }
-        int timeout = -1;
-        if (deadline != INT64_MAX) {
-            int64_t left = deadline - sl_loop_now_ms();
-            timeout = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
-        }
-        int n = poll(pf, own ? 2 : 1, timeout);
-        if (n > 0 && pf[0].revents) {
-            uint64_t v;
-            ssize_t r = read(c.efd, &v, sizeof(v));
-            (void)r; /* EAGAIN: another wake took it */
-        }
-        bool ready = own && n > 0 && pf[1].revents;
-        if (ready) {
-            conn_flush(own);
-            if (!own->broken)
-                conn_read(own);
+        if (!ready) {
+            struct pollfd pf[2] = {{.fd = c.efd, .events = POLLIN}};
+            if (own) {
+                pf[1].fd = own->fd;
+                pf[1].events = POLLIN | (conn_pending(own) ? POLLOUT : 0);
+            }
+            int timeout = -1;
+            if (deadline != INT64_MAX) {
+                int64_t left = deadline - sl_loop_now_ms();
+                timeout = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+            }
+            int n = poll(pf, own ? 2 : 1, timeout);
+            if (n > 0 && pf[0].revents) {
+                uint64_t v;
+                ssize_t r = read(c.efd, &v, sizeof(v));
+                (void)r; /* EAGAIN: another wake took it */
+            }
+            ready = own && n > 0 && pf[1].revents;
+            if (ready) {
+                conn_flush(own);
+                if (!own->broken)
+                    conn_read(own);
+            }
         }
         pthread_mutex_lock(&rt->mu);
         if (c.done)

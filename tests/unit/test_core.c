@@ -1077,6 +1077,82 @@ static void uuid_differs_between_calls(void **state)
     assert_string_not_equal(a, b);
 }
 
+static void uuid_unique_across_pool_refills(void **state)
+{
+    (void)state;
+    /* 100 ids draw from several refills of the per-thread pool. */
+    char ids[100][37];
+    for (int i = 0; i < 100; i++) {
+        sl_uuid(ids[i]);
+        assert_int_equal(ids[i][14], '4');
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(ids[i], ids[j]);
+    }
+}
+
+static void text_builds_and_cuts(void **state)
+{
+    (void)state;
+    char b[64];
+    struct sl_text t;
+    sl_text_init(&t, b, sizeof(b));
+    sl_text_str(&t, "n=");
+    sl_text_u64(&t, 0);
+    sl_text_str(&t, ",");
+    sl_text_u64(&t, 18446744073709551615ull);
+    sl_text_str(&t, ",x=");
+    sl_text_hex(&t, 0x5f0a, 8);
+    sl_text_str(&t, ",");
+    sl_text_hex(&t, 0, 1);
+    assert_string_equal(b, "n=0,18446744073709551615,x=00005f0a,0");
+    assert_int_equal(t.len, strlen(b));
+    assert_false(t.over);
+    char small[6];
+    sl_text_init(&t, small, sizeof(small));
+    sl_text_str(&t, "abc");
+    sl_text_u64(&t, 12345);
+    assert_string_equal(small, "abc12");
+    assert_true(t.over);
+    sl_text_str(&t, "more");
+    assert_string_equal(small, "abc12");
+}
+
+static void text_fixed_matches_printf(void **state)
+{
+    (void)state;
+    static const double vals[] = {0,     0.004, 0.005,  0.2,      1,       3.0,     128.831,
+                                  166.62, 9.999, 99.995, 1234.5678, 0.0449, 1e9 + 0.375};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        for (unsigned d = 0; d <= 3; d++) {
+            char got[64], want[64];
+            struct sl_text t;
+            sl_text_init(&t, got, sizeof(got));
+            sl_text_fixed(&t, vals[i], d);
+            /* Half-up on the scaled value: printf rounds the exact binary
+             * value instead, which differs only on exact ties. */
+            snprintf(want, sizeof(want), "%.*f", (int)d, vals[i] + 1e-9);
+            assert_string_equal(got, want);
+        }
+    }
+    char b[16];
+    struct sl_text t;
+    sl_text_init(&t, b, sizeof(b));
+    sl_text_fixed(&t, -5, 2);
+    assert_string_equal(b, "0.00");
+}
+
+static void strlcpy_cuts_and_counts(void **state)
+{
+    (void)state;
+    char b[4];
+    assert_int_equal(sl_strlcpy(b, "ab", sizeof(b)), 2);
+    assert_string_equal(b, "ab");
+    assert_int_equal(sl_strlcpy(b, "abcdef", sizeof(b)), 6);
+    assert_string_equal(b, "abc");
+    assert_int_equal(sl_strlcpy(b, "", sizeof(b)), 0);
+    assert_string_equal(b, "");
+}
+
 /* ---- XML ---------------------------------------------------------------------- */
 
 struct xml_fx {
@@ -1475,6 +1551,10 @@ int main(void)
         cmocka_unit_test(hash_close_accepts_null_and_twice),
         cmocka_unit_test(uuid_is_v4_format),
         cmocka_unit_test(uuid_differs_between_calls),
+        cmocka_unit_test(uuid_unique_across_pool_refills),
+        cmocka_unit_test(text_builds_and_cuts),
+        cmocka_unit_test(text_fixed_matches_printf),
+        cmocka_unit_test(strlcpy_cuts_and_counts),
         cmocka_unit_test_setup_teardown(xml_parses_simple_document, xml_setup, xml_teardown),
         cmocka_unit_test_setup_teardown(xml_drops_namespace_prefixes, xml_setup, xml_teardown),
         cmocka_unit_test_setup_teardown(xml_concatenates_text, xml_setup, xml_teardown),

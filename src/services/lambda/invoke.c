@@ -105,6 +105,12 @@ void sl_lambda_runtime_set_reserved(struct sl_app *app, const char *pk, const ch
     sl_runtime_set_reserved(app->lambda->rt, key, reserved);
 }
 
+static const char *str_or_empty(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s ? s : "";
+}
+
 /* Fills fn from a stored configuration. Caller frees fn->env. */
 static int function_spec(struct sl_app *app, const char *account, const char *region,
                          const char *name, json_t *cfg, struct sl_function *fn)
@@ -114,10 +120,7 @@ static int function_spec(struct sl_app *app, const char *account, const char *re
     snprintf(pk, sizeof(pk), "%s:%s", account, region);
     runtime_key(fn->key, sizeof(fn->key), pk, name);
 #define STR(field, member)                                                                   \
-    snprintf(fn->field, sizeof(fn->field), "%s",                                             \
-             json_string_value(json_object_get(cfg, member)) ? json_string_value(           \
-                                                                   json_object_get(cfg, member)) \
-                                                             : "")
+    sl_strlcpy(fn->field, str_or_empty(json_object_get(cfg, member)), sizeof(fn->field))
     STR(revision, "RevisionId");
     STR(name, "FunctionName");
     STR(arn, "FunctionArn");
@@ -125,11 +128,11 @@ static int function_spec(struct sl_app *app, const char *account, const char *re
     STR(runtime, "Runtime");
     STR(handler, "Handler");
 #undef STR
-    snprintf(fn->region, sizeof(fn->region), "%s", region);
-    snprintf(fn->account, sizeof(fn->account), "%s", account);
-    const char *lg = json_string_value(
-        json_object_get(json_object_get(cfg, "LoggingConfig"), "LogGroup"));
-    snprintf(fn->log_group, sizeof(fn->log_group), "%s", lg ? lg : "");
+    sl_strlcpy(fn->region, region, sizeof(fn->region));
+    sl_strlcpy(fn->account, account, sizeof(fn->account));
+    sl_strlcpy(fn->log_group,
+               str_or_empty(json_object_get(json_object_get(cfg, "LoggingConfig"), "LogGroup")),
+               sizeof(fn->log_group));
     snprintf(fn->code_dir, sizeof(fn->code_dir), "%s/lambda/code/%s", app->data_dir,
              json_string_value(json_object_get(cfg, "_code_hex")));
     fn->memory_mb = (unsigned)json_integer_value(json_object_get(cfg, "MemorySize"));
