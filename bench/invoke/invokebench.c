@@ -82,6 +82,10 @@
 #define BUDGET_NATIVE_COLD_MS 10.0
 #define BUDGET_PYTHON_COLD_MS 40.0
 
+/* A 1-client cell measures its own floor in slices between its invokes. */
+#define INVOKE_SLICE_NS 30000000ull /* 30 ms of invokes */
+#define FLOOR_SLICE_NS 10000000ull  /* then 10 ms of GET /_sluice/health */
+
 
 /* ---- options ----------------------------------------------------------- */
 
@@ -376,8 +380,9 @@ struct cell {
     enum fn_kind fn;
     unsigned clients;
     uint64_t ops, errors, throttled, new_conns, warmup_errors;
-    double secs;
+    double secs; /* spent on invokes (floor slices left out) */
     uint64_t p50, p99;
+    struct floor paired; /* 1 client: the floor measured beside the invokes */
     struct cpu_use cpu;
     char first_error[300];
 };
@@ -677,6 +682,9 @@ struct worker {
     struct conn *c;
     struct http_resp resp;
     struct lat lat;
+    struct conn *floor_conn; /* paired: GET /_sluice/health between slices */
+    struct lat floor_lat;
+    uint64_t floor_ns; /* time spent on floor slices */
     uint64_t ops, errors, throttled, warmup_errors, end;
     char first_error[300];
     pthread_t th;
@@ -696,8 +704,33 @@ static void worker_error(struct worker *w, const char *fmt, ...)
     one_line(w->first_error);
 }
 
+/* A slice of GET /_sluice/health on the worker's second connection; false
+ * (after saying why) when the floor cannot be measured. */
+static bool floor_slice(struct worker *w)
+{
+    struct http_req rq = {.method = "GET", .path = "/_sluice/health", .host = w->b->srv.host};
+    char body[512], err[300];
+    struct http_resp resp;
+    uint64_t start = now_ns(), until = start + FLOOR_SLICE_NS, t1 = start;
+    while (t1 < until && !g_stop) {
+        uint64_t t0 = now_ns();
+        if (http_roundtrip(w->floor_conn, &rq, body, sizeof(body), &resp, err, sizeof(err)) ||
+            resp.status != 200) {
+            worker_error(w, "floor GET /_sluice/health: %s",
+                         resp.status != 200 ? "not 200" : err);
+            return false;
+        }
+        t1 = now_ns();
+        if (lat_add(&w->floor_lat, t1 - t0))
+            return false;
+    }
+    w->floor_ns += t1 - start;
+    return true;
+}
+
 /* One client: a warm-up invoke (all clients at once, so that as many
- * environments exist), then invokes back to back until the deadline. */
+ * environments exist), then invokes back to back until the deadline; a
+ * paired worker stops for a floor slice after every INVOKE_SLICE_NS. */
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -711,7 +744,15 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(&b->ready);
     pthread_barrier_wait(&b->go);
     unsigned transport_errors = 0;
+    uint64_t slice_end = now_ns() + INVOKE_SLICE_NS;
     while (!g_stop && now_ns() < b->deadline) {
+        if (w->floor_conn && now_ns() >= slice_end) {
+            if (!floor_slice(w)) {
+                conn_close(w->floor_conn);
+                w->floor_conn = NULL; /* the cell goes on without its floor */
+            }
+            slice_end = now_ns() + INVOKE_SLICE_NS;
+        }
         uint64_t t0 = now_ns();
         r = invoke_once(b, w->c, w->f, false, &w->resp, err, sizeof(err));
         uint64_t t1 = now_ns();
@@ -748,9 +789,14 @@ static int run_cell(struct bench *b, enum fn_kind fk, unsigned clients, struct c
     int rc = -1;
     if (!w || !conns)
         goto out;
+    struct conn floor_conn;
     for (unsigned i = 0; i < clients; i++) {
         w[i] = (struct worker){.b = b, .f = f, .c = &conns[i]};
         conn_init(&conns[i], &b->srv.addr);
+    }
+    if (clients == 1) {
+        conn_init(&floor_conn, &b->srv.addr);
+        w[0].floor_conn = &floor_conn;
     }
     if (pthread_barrier_init(&b->ready, NULL, clients + 1) ||
         pthread_barrier_init(&b->go, NULL, clients + 1))
@@ -794,7 +840,18 @@ static int run_cell(struct bench *b, enum fn_kind fk, unsigned clients, struct c
             if (lat_add(&all, w[i].lat.v[j]))
                 break;
     }
-    out->secs = (double)(end - start) / 1e9;
+    uint64_t floor_ns = 0;
+    if (clients == 1) {
+        floor_ns = w[0].floor_ns;
+        struct lat *fl = &w[0].floor_lat;
+        lat_sort(fl);
+        out->paired.p50 = percentile(fl->v, fl->n, 0.50);
+        out->paired.p99 = percentile(fl->v, fl->n, 0.99);
+        out->paired.n = fl->n;
+        if (w[0].floor_conn)
+            out->paired.conns = floor_conn.connects;
+    }
+    out->secs = (double)(end - start - floor_ns) / 1e9;
     lat_sort(&all);
     out->p50 = percentile(all.v, all.n, 0.50);
     out->p99 = percentile(all.v, all.n, 0.99);
@@ -803,7 +860,10 @@ static int run_cell(struct bench *b, enum fn_kind fk, unsigned clients, struct c
 out:
     for (unsigned i = 0; w && conns && i < clients; i++) {
         conn_close(&conns[i]);
+        if (w[i].floor_conn)
+            conn_close(w[i].floor_conn);
         free(w[i].lat.v);
+        free(w[i].floor_lat.v);
     }
     free(w);
     free(conns);
@@ -899,12 +959,19 @@ static bool cold_ok(const struct bench *b, enum fn_kind fk)
     return s->n && !s->errors && (double)s->lat_p50 / 1e6 <= budget;
 }
 
+/* The floor of a cell's ratios: the one measured beside its invokes when
+ * it has one (the same moments of a noisy machine), else the run's. */
+static uint64_t cell_floor(const struct bench *b, const struct cell *c)
+{
+    return c && c->paired.n ? c->paired.p50 : b->fl.health.p50;
+}
+
 static bool warm_ok(const struct bench *b, enum fn_kind fk, const struct cell *c)
 {
     if (!c || !c->ops || c->errors)
         return false;
     if (fk == FN_C)
-        return (double)c->p50 <= BUDGET_NATIVE_WARM_FLOORS * (double)b->fl.health.p50;
+        return (double)c->p50 <= BUDGET_NATIVE_WARM_FLOORS * (double)cell_floor(b, c);
     return (double)c->p50 / 1e6 <= BUDGET_PYTHON_WARM_MS;
 }
 
@@ -914,23 +981,33 @@ static void print_results(const struct bench *b)
     uint64_t floor = b->fl.health.p50;
 
     printf("## Warm invoke latency, one client\n\n(The 1-client cell of the table further "
-           "down.)\n\n| function | p50 | p99 | p50 / floor | p50 / bare round trip | budget |\n"
-           "|---|---|---|---|---|---|\n");
+           "down.) Its floor is measured beside it: the client stops after every %.0f ms of "
+           "invokes for %.0f ms of GET /_sluice/health on a second keep-alive connection, so "
+           "that invokes and floor see the same moments of the machine.\n\n"
+           "| function | p50 | p99 | floor beside it (p50, n) | p50 / floor | "
+           "p50 / bare round trip | budget |\n|---|---|---|---|---|---|---|\n",
+           (double)INVOKE_SLICE_NS / 1e6, (double)FLOOR_SLICE_NS / 1e6);
     for (int k = 0; k < FN_COUNT; k++) {
         const struct cell *c = find_cell(b, (enum fn_kind)k, 1);
         if (!b->fns[k].enabled || !c)
             continue;
-        char bud[96];
+        char bud[96], pf[48];
+        uint64_t cf = cell_floor(b, c);
         if (k == FN_C)
             snprintf(bud, sizeof(bud), "≤ %.0f× floor (%s): **%s**", BUDGET_NATIVE_WARM_FLOORS,
-                     fmt_ns(a, sizeof(a), (uint64_t)(BUDGET_NATIVE_WARM_FLOORS * (double)floor)),
+                     fmt_ns(a, sizeof(a), (uint64_t)(BUDGET_NATIVE_WARM_FLOORS * (double)cf)),
                      warm_ok(b, FN_C, c) ? "PASS" : "FAIL");
         else
             snprintf(bud, sizeof(bud), "≤ %.0f ms: **%s**", BUDGET_PYTHON_WARM_MS,
                      warm_ok(b, FN_PY, c) ? "PASS" : "FAIL");
-        printf("| %s | %s | %s | %s | %s | %s |\n", b->fns[k].label, fmt_ns(a, sizeof(a), c->p50),
-               fmt_ns(c2, sizeof(c2), c->p99), ratio(d, sizeof(d), c->p50, floor),
-               ratio(e, sizeof(e), c->p50, b->fl.echo.p50), bud);
+        if (c->paired.n)
+            snprintf(pf, sizeof(pf), "%s, %" PRIu64, fmt_ns(a, sizeof(a), c->paired.p50),
+                     c->paired.n);
+        else
+            snprintf(pf, sizeof(pf), "not measured: the run's");
+        printf("| %s | %s | %s | %s | %s | %s | %s |\n", b->fns[k].label,
+               fmt_ns(a, sizeof(a), c->p50), fmt_ns(c2, sizeof(c2), c->p99), pf,
+               ratio(d, sizeof(d), c->p50, cf), ratio(e, sizeof(e), c->p50, b->fl.echo.p50), bud);
     }
 
     printf("\n## Platform overhead per invoke\n\nSequential invokes with `LogType: Tail`. "
@@ -982,7 +1059,9 @@ static void print_results(const struct bench *b)
 
     printf("\n## Warm invokes\n\nEach client keeps one invoke in flight on its own keep-alive "
            "connection. CPU is in %% of one CPU: the server / the function processes / "
-           "invokebench / every other process on the machine / stolen by the hypervisor.\n\n"
+           "invokebench / every other process on the machine / stolen by the hypervisor (in "
+           "1-client cells, their floor slices included; their p50 / floor is to the floor "
+           "beside them, invokes/s leaves the slices out).\n\n"
            "| function | clients | invokes/s | p50 | p99 | p50 / floor | errors | throttled | "
            "new conns | CPU srv / fn / bench / other / steal |\n"
            "|---|---|---|---|---|---|---|---|---|---|\n");
@@ -993,7 +1072,8 @@ static void print_results(const struct bench *b)
                b->fns[c->fn].label, c->clients,
                fmt_count(a, sizeof(a), c->secs > 0 ? (double)c->ops / c->secs : 0),
                fmt_ns(c2, sizeof(c2), c->p50), fmt_ns(d, sizeof(d), c->p99),
-               ratio(e, sizeof(e), c->p50, floor), c->errors + c->warmup_errors, c->throttled,
+               ratio(e, sizeof(e), c->p50, cell_floor(b, c)), c->errors + c->warmup_errors,
+               c->throttled,
                c->new_conns, c->cpu.server, c->cpu.functions, c->cpu.bench, c->cpu.others,
                c->cpu.steal);
     }
@@ -1011,13 +1091,14 @@ static int print_budgets(const struct bench *b)
         bool ok = warm_ok(b, FN_C, c);
         failed += !ok;
         char r[32];
+        uint64_t cf = cell_floor(b, c);
         printf(
             "| warm invoke, no-op native handler, p50 ≤ %.0f × floor p50 (%s) | %s (%s floor) "
             "| **%s** |\n",
             BUDGET_NATIVE_WARM_FLOORS,
-            fmt_ns(a, sizeof(a), (uint64_t)(BUDGET_NATIVE_WARM_FLOORS * (double)b->fl.health.p50)),
-            c ? fmt_ns(c2, sizeof(c2), c->p50) : "not run",
-            ratio(r, sizeof(r), c ? c->p50 : 0, b->fl.health.p50), ok ? "PASS" : "FAIL");
+            fmt_ns(a, sizeof(a), (uint64_t)(BUDGET_NATIVE_WARM_FLOORS * (double)cf)),
+            c ? fmt_ns(c2, sizeof(c2), c->p50) : "not run", ratio(r, sizeof(r), c ? c->p50 : 0, cf),
+            ok ? "PASS" : "FAIL");
     }
     if (b->fns[FN_PY].enabled) {
         const struct cell *c = find_cell(b, FN_PY, 1);
