@@ -138,15 +138,24 @@ void sl_text_str(struct sl_text *t, const char *s)
     sl_text_mem(t, s, strlen(s));
 }
 
-void sl_text_u64(struct sl_text *t, uint64_t v)
+void sl_text_u64(struct sl_text *t, uint64_t v, unsigned width)
 {
-    char d[20];
+    char d[24];
     size_t i = sizeof(d);
     do {
         d[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
+    while (sizeof(d) - i < width && i)
+        d[--i] = '0';
     sl_text_mem(t, d + i, sizeof(d) - i);
+}
+
+void sl_text_i64(struct sl_text *t, int64_t v)
+{
+    if (v < 0)
+        sl_text_mem(t, "-", 1);
+    sl_text_u64(t, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, 0);
 }
 
 void sl_text_hex(struct sl_text *t, uint64_t v, unsigned width)
@@ -172,7 +181,7 @@ void sl_text_fixed(struct sl_text *t, double v, unsigned decimals)
     if (v > 1e12)
         v = 1e12;
     uint64_t units = (uint64_t)(v * (double)scale[decimals] + 0.5);
-    sl_text_u64(t, units / scale[decimals]);
+    sl_text_u64(t, units / scale[decimals], 0);
     if (!decimals)
         return;
     char d[7];

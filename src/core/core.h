@@ -100,9 +100,10 @@ struct sl_text {
 void sl_text_init(struct sl_text *t, char *p, size_t cap);
 void sl_text_mem(struct sl_text *t, const void *s, size_t n);
 void sl_text_str(struct sl_text *t, const char *s);
-void sl_text_u64(struct sl_text *t, uint64_t v);
-/* v in lower-case hex, zero-padded to width digits. */
+/* v in decimal or lower-case hex, zero-padded to width digits (0: none). */
+void sl_text_u64(struct sl_text *t, uint64_t v, unsigned width);
 void sl_text_hex(struct sl_text *t, uint64_t v, unsigned width);
+void sl_text_i64(struct sl_text *t, int64_t v);
 /* v >= 0 with decimals (0..6) digits after the point, rounded half up. */
 void sl_text_fixed(struct sl_text *t, double v, unsigned decimals);
 

@@ -258,9 +258,9 @@ int sl_runtime_report_line(char *out, size_t n, const char *request_id, double d
     sl_text_str(&t, " ms\tBilled Duration: ");
     sl_text_fixed(&t, duration_ms < 1 ? 1 : ceil_ms(duration_ms), 0);
     sl_text_str(&t, " ms\tMemory Size: ");
-    sl_text_u64(&t, memory_mb);
+    sl_text_u64(&t, memory_mb, 0);
     sl_text_str(&t, " MB\tMax Memory Used: ");
-    sl_text_u64(&t, max_used_mb);
+    sl_text_u64(&t, max_used_mb, 0);
     sl_text_str(&t, " MB\t");
     if (init_ms > 0) {
         sl_text_str(&t, "Init Duration: ");
@@ -571,11 +571,11 @@ static void reply(struct conn *c, unsigned status, const char *json, bool close)
     struct sl_text t;
     sl_text_init(&t, head, sizeof(head));
     sl_text_str(&t, "HTTP/1.1 ");
-    sl_text_u64(&t, status);
+    sl_text_u64(&t, status, 0);
     sl_text_str(&t, " ");
     sl_text_str(&t, reason_phrase(status));
     sl_text_str(&t, "\r\nContent-Type: application/json\r\nContent-Length: ");
-    sl_text_u64(&t, len);
+    sl_text_u64(&t, len, 0);
     sl_text_str(&t, close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
     struct iovec iov[2] = {{head, t.len}, {(void *)json, len}};
     conn_sendv(c, iov, 2);
@@ -674,11 +674,11 @@ static void send_next(struct env *e, struct conn *conn)
     struct sl_text t;
     sl_text_init(&t, head, need <= sizeof(stack) ? sizeof(stack) : need);
     sl_text_str(&t, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ");
-    sl_text_u64(&t, len);
+    sl_text_u64(&t, len, 0);
     sl_text_str(&t, "\r\nLambda-Runtime-Aws-Request-Id: ");
     sl_text_str(&t, inv->request_id);
     sl_text_str(&t, "\r\nLambda-Runtime-Deadline-Ms: ");
-    sl_text_u64(&t, (uint64_t)dl);
+    sl_text_u64(&t, (uint64_t)dl, 0);
     sl_text_str(&t, "\r\nLambda-Runtime-Invoked-Function-Arn: ");
     sl_text_str(&t, e->fn.arn);
     sl_text_str(&t, "\r\nLambda-Runtime-Trace-Id: Root=1-");

@@ -30,6 +30,7 @@ enum sl_stmt_id {
     SL_STMT_GET,
     SL_STMT_GET_FILE,
     SL_STMT_PUT,
+    SL_STMT_INSERT,
     SL_STMT_DELETE,
     SL_STMT_SET_VAL,
     SL_STMT_COUNT,

@@ -550,25 +550,50 @@ fail:
     return rc;
 }
 
-int sl_txn_set_val(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
-                   const char *val, size_t val_len)
+/* Runs statement which (key ?1-?3, value ?4) for insert or set_val; *src
+ * is sqlite's result. 0, or an error before the statement ran. */
+static int run_val_stmt(struct sl_txn *t, enum sl_stmt_id which, const char *ns, const char *pk,
+                        const char *sk, const char *val, size_t val_len, int *src)
 {
-    struct sl_conn *c = &t->s->writer;
     if (!ns || !pk || !sk || (!val && val_len))
         return sl_errf(t->err, SL_EINVAL, "item key or value missing");
     if (val_len > INT_MAX)
         return sl_errf(t->err, SL_ETOOBIG, "item value of %zu bytes", val_len);
     sqlite3_stmt *st = NULL;
-    int rc = sl_store_stmt(c, SL_STMT_SET_VAL, &st, t->err);
+    int rc = sl_store_stmt(&t->s->writer, which, &st, t->err);
     if (rc)
         return rc;
     bind_key(st, ns, pk, sk);
     sqlite3_bind_blob(st, 4, val ? val : "", (int)val_len, SQLITE_STATIC);
-    int src = sqlite3_step(st);
+    *src = sqlite3_step(st);
     sqlite3_reset(st);
+    return 0;
+}
+
+int sl_txn_insert(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
+                  const char *val, size_t val_len)
+{
+    int src;
+    int rc = run_val_stmt(t, SL_STMT_INSERT, ns, pk, sk, val, val_len, &src);
+    if (rc)
+        return rc;
+    if ((src & 0xff) == SQLITE_CONSTRAINT)
+        return sl_errf(t->err, SL_EEXIST, "item %s/%s/%s exists", ns, pk, sk);
     if (src != SQLITE_DONE)
-        return sl_store_sqlite_err(c, src, t->err, "update item");
-    if (sqlite3_changes(c->db) == 0)
+        return sl_store_sqlite_err(&t->s->writer, src, t->err, "insert item");
+    return 0;
+}
+
+int sl_txn_set_val(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
+                   const char *val, size_t val_len)
+{
+    int src;
+    int rc = run_val_stmt(t, SL_STMT_SET_VAL, ns, pk, sk, val, val_len, &src);
+    if (rc)
+        return rc;
+    if (src != SQLITE_DONE)
+        return sl_store_sqlite_err(&t->s->writer, src, t->err, "update item");
+    if (sqlite3_changes(t->s->writer.db) == 0)
         return sl_errf(t->err, SL_ENOTFOUND, "item %s/%s/%s not found", ns, pk, sk);
     return 0;
 }

@@ -95,6 +95,7 @@ static const char *const stmt_sql[SL_STMT_N] = {
                     " blob_file = excluded.blob_file, blob_size = excluded.blob_size,"
                     " blob_inline = excluded.blob_inline",
     [SL_STMT_DELETE] = "DELETE FROM items WHERE ns = ?1 AND pk = ?2 AND sk = ?3",
+    [SL_STMT_INSERT] = "INSERT INTO items (ns, pk, sk, val) VALUES (?1, ?2, ?3, ?4)",
     [SL_STMT_SET_VAL] = "UPDATE items SET val = ?4 WHERE ns = ?1 AND pk = ?2 AND sk = ?3",
     [SL_STMT_COUNT] = "SELECT count(*) FROM"
                       " (SELECT 1 FROM items WHERE ns = ?1 AND pk = ?2 LIMIT ?3)",

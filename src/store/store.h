@@ -151,6 +151,11 @@ int sl_txn_count(struct sl_txn *t, const char *ns, const char *pk, size_t limit,
  */
 int sl_txn_put(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
                const char *val, size_t val_len, const struct sl_blob *blob);
+/* Adds an item without a blob that must not exist yet (SL_EEXIST if it
+ * does): no replaced item's blob to look for, so cheaper than
+ * sl_txn_put() for keys that are new by construction. */
+int sl_txn_insert(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
+                  const char *val, size_t val_len);
 /* Lists items of (ns, pk) with sort key > after (NULL: all), at most
  * limit, as sl_kv_list but seeing the transaction's own writes. */
 int sl_txn_list(struct sl_txn *t, const char *ns, const char *pk, const char *after,

@@ -1093,24 +1093,28 @@ static void uuid_unique_across_pool_refills(void **state)
 static void text_builds_and_cuts(void **state)
 {
     (void)state;
-    char b[64];
+    char b[96];
     struct sl_text t;
     sl_text_init(&t, b, sizeof(b));
     sl_text_str(&t, "n=");
-    sl_text_u64(&t, 0);
+    sl_text_u64(&t, 0, 0);
     sl_text_str(&t, ",");
-    sl_text_u64(&t, 18446744073709551615ull);
+    sl_text_u64(&t, 18446744073709551615ull, 0);
     sl_text_str(&t, ",x=");
     sl_text_hex(&t, 0x5f0a, 8);
     sl_text_str(&t, ",");
     sl_text_hex(&t, 0, 1);
-    assert_string_equal(b, "n=0,18446744073709551615,x=00005f0a,0");
+    sl_text_str(&t, ",");
+    sl_text_i64(&t, INT64_MIN);
+    sl_text_str(&t, ",");
+    sl_text_u64(&t, 42, 5);
+    assert_string_equal(b, "n=0,18446744073709551615,x=00005f0a,0,-9223372036854775808,00042");
     assert_int_equal(t.len, strlen(b));
     assert_false(t.over);
     char small[6];
     sl_text_init(&t, small, sizeof(small));
     sl_text_str(&t, "abc");
-    sl_text_u64(&t, 12345);
+    sl_text_u64(&t, 12345, 0);
     assert_string_equal(small, "abc12");
     assert_true(t.over);
     sl_text_str(&t, "more");

@@ -1157,6 +1157,37 @@ static void test_set_val_keeps_blob(void **state)
     sl_blob_free(&file);
 }
 
+static int insert_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    const char **kv = arg;
+    return sl_txn_insert(t, NS, kv[0], kv[1], kv[2], strlen(kv[2]));
+}
+
+/* sl_txn_insert adds new items and refuses existing ones, whatever they
+ * hold, leaving them as they were. */
+static void test_insert_only_new(void **state)
+{
+    struct fixture *fx = *state;
+    const char *kv[] = {"k", "a", "first"};
+    struct sl_err err = {0};
+    assert_int_equal(sl_store_write(fx->s, insert_txn, kv, &err), 0);
+    assert_val(fx, "k", "a", "first");
+    const char *again[] = {"k", "a", "second"};
+    assert_int_equal(sl_store_write(fx->s, insert_txn, again, &err), SL_EEXIST);
+    assert_val(fx, "k", "a", "first");
+    struct sl_blob file;
+    make_blob(fx, 200000, 3, &file);
+    assert_int_equal(put(fx, "k", "b", "with blob", &file), 0);
+    const char *over_blob[] = {"k", "b", "x"};
+    assert_int_equal(sl_store_write(fx->s, insert_txn, over_blob, &err), SL_EEXIST);
+    struct sl_item it;
+    assert_int_equal(sl_kv_get(fx->s, NS, "k", "b", &it), 0);
+    assert_string_equal(it.blob.file_id, file.file_id);
+    sl_item_free(&it);
+    sl_blob_free(&file);
+}
+
 /* The checkpointer copies the WAL into the database file on its own: the
  * file grows (in WAL mode only a checkpoint writes it) without any commit
  * having to wait for it. */
@@ -1423,6 +1454,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_lease_cycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_watch_and_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_val_keeps_blob, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insert_only_new, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -16,8 +16,10 @@ void sl_logs_key(char *out, int64_t ts, uint64_t seq)
         ts = 0;
     if (ts > SL_LOGS_TS_MAX)
         ts = SL_LOGS_TS_MAX;
-    snprintf(out, SL_LOGS_KEY_LEN + 1, "%0*" PRId64 "%0*llu", SL_LOGS_TS_DIGITS, ts,
-             SL_LOGS_SEQ_DIGITS, (unsigned long long)(seq % 10000000000000000ULL));
+    struct sl_text t;
+    sl_text_init(&t, out, SL_LOGS_KEY_LEN + 1);
+    sl_text_u64(&t, (uint64_t)ts, SL_LOGS_TS_DIGITS);
+    sl_text_u64(&t, seq % 10000000000000000ULL, SL_LOGS_SEQ_DIGITS);
 }
 
 int sl_logs_key_parse(const char *s, size_t n, int64_t *ts, uint64_t *seq)
@@ -216,14 +218,26 @@ int sl_logs_append_txn(struct sl_txn *t, struct sl_logs_append *a, struct sl_err
         const struct sl_logs_event *e = &a->events[i];
         char key[SL_LOGS_KEY_LEN + 1];
         sl_logs_key(key, e->ts, ++seq);
+        char num[64];
+        struct sl_text nt;
         sl_buf_reset(&val);
-        rc = sl_buf_printf(&val, "{\"timestamp\":%" PRId64 ",\"message\":", e->ts);
+        sl_text_init(&nt, num, sizeof(num));
+        sl_text_str(&nt, "{\"timestamp\":");
+        sl_text_i64(&nt, e->ts);
+        sl_text_str(&nt, ",\"message\":");
+        rc = sl_buf_append(&val, num, nt.len);
         if (!rc)
             rc = sl_logs_json_string(&val, e->msg, e->len, a->newline);
+        sl_text_init(&nt, num, sizeof(num));
+        sl_text_str(&nt, ",\"ingestionTime\":");
+        sl_text_i64(&nt, a->now);
+        sl_text_str(&nt, "}");
         if (!rc)
-            rc = sl_buf_printf(&val, ",\"ingestionTime\":%" PRId64 "}", a->now);
+            rc = sl_buf_append(&val, num, nt.len);
+        /* Keys are new: the group's sequence only grows, and its events go
+         * with it. */
         if (!rc)
-            rc = sl_txn_put(t, SL_LOGS_NS_EVENT, epk, key, val.data, val.len, NULL);
+            rc = sl_txn_insert(t, SL_LOGS_NS_EVENT, epk, key, val.data, val.len);
         first = SL_MIN(first, e->ts);
         last = SL_MAX(last, e->ts);
         bytes += e->len + (a->newline ? 1 : 0);
