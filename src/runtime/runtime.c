@@ -15,10 +15,11 @@
  * warm environment has a parked connection, the caller takes that
  * connection, writes the event to it (after reading the /next if need be)
  * and reads the runtime's answer from it itself. An invoke is then two
- * round trips (client, runtime) with no thread hand-offs. Otherwise (a
- * cold start) the loop delivers the event and wakes the caller through
- * the caller's eventfd. Either way the caller enforces its call's
- * deadline.
+ * round trips (client, runtime) with no thread hand-offs; a lone caller
+ * of a fast function spins briefly for the answer (spin_budget()).
+ * Otherwise (a cold start) the loop delivers the event and wakes the
+ * caller through the caller's eventfd. Either way the caller enforces its
+ * call's deadline.
  *
  * Connections live in the runtime's own epoll set (rt->epfd, watched by
  * the loop) as one-shot entries, so that whichever thread owns one can
@@ -66,6 +67,7 @@
 #define CONN_KEEP (64 * 1024)      /* buffers above this are freed when empty */
 #define CONN_OUT_MAX (8u << 20)    /* an event (6 MiB) and its headers */
 #define CONNS_PER_ENV 32           /* a runtime needs one or two */
+#define SPIN_MAX_NS 100000         /* the longest a lone caller spins for an answer */
 
 struct env;
 struct conn;
@@ -153,6 +155,7 @@ struct env {
         double duration_ms;
     } end; /* END and REPORT of a settled call, not yet written */
     int64_t bound_ms; /* when the current call was bound to it */
+    int64_t answer_ns; /* event to answer, a moving average (0: none yet) */
     char stream[96];
     struct sl_sandbox sb;
     char scratch[1100]; /* the environment's directory: its root and /tmp */
@@ -169,6 +172,8 @@ struct sl_runtime {
     struct env *envs;
     struct conn *zombies; /* closed connections, freed by the loop */
     unsigned account_active;
+    unsigned callers; /* threads in sl_runtime_invoke() */
+    bool spin;        /* more than one CPU: a lone caller may spin (above) */
     bool isolate; /* namespaces work here */
     bool closed;  /* shut down: calls fail at once */
     char node_version[32]; /* the machine's node, "20.20.2"; "" when none */
@@ -788,6 +793,8 @@ static void rapi_result(struct conn *conn, struct env *e, enum rapi_kind kind, c
         reply_error(conn, 400, "InvalidRequestID", "Invalid request ID", false);
         return;
     }
+    int64_t took = sl_time_mono_ns() - c->start_ns;
+    e->answer_ns = e->answer_ns ? (e->answer_ns * 7 + took) / 8 : took;
     if (too_big) {
         char msg[160];
         snprintf(msg, sizeof(msg),
@@ -1695,6 +1702,23 @@ static void release_conn(struct call *c)
         conn_hand_on(conn);
 }
 
+/*
+ * How long a caller waiting for e's answer reads its socket in a loop
+ * before it sleeps in poll() (0: not at all). Waking a sleeping thread
+ * costs an interrupt and, on a virtual machine or a CPU in a deep idle
+ * state, tens of microseconds: as much as a fast function's whole answer.
+ * So a caller spins, up to twice the environment's recent answer time,
+ * when that is under SPIN_MAX_NS, it is the only call in flight (spinning
+ * must never take a CPU from a runtime or another caller) and the machine
+ * has another CPU for the runtime. Under rt->mu.
+ */
+static int64_t spin_budget(const struct sl_runtime *rt, const struct env *e)
+{
+    if (!rt->spin || rt->callers != 1 || !e || !e->answer_ns || e->answer_ns > SPIN_MAX_NS / 2)
+        return 0;
+    return 2 * e->answer_ns;
+}
+
 int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
                       struct sl_invocation *inv)
 {
@@ -1703,11 +1727,13 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
     if (c.efd < 0)
         return SL_EIO;
     pthread_mutex_lock(&rt->mu);
+    rt->callers++;
     if (!bind_warm(&c, true)) {
         /* A new environment: started on the loop, which copies the spec's
          * variables into the child while this thread waits. */
         int rc = sl_loop_post(rt->cfg.loop, start_call, &c);
         if (rc) {
+            rt->callers--;
             pthread_mutex_unlock(&rt->mu);
             return rc;
         }
@@ -1718,6 +1744,7 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
         /* A runtime handed on before it asked has usually asked by now:
          * its /next is read without waiting for poll() to say so. */
         bool peek = own && !own->asked && !c.delivered && !own->broken;
+        int64_t spin = own && c.delivered ? spin_budget(rt, c.env) : 0;
         pthread_mutex_unlock(&rt->mu);
         if (own && own->held) { /* the event, queued on the connection */
             own->held = false;
@@ -1728,6 +1755,14 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
             size_t had = own->in_len;
             conn_read(own);
             ready = own->in_len > had || own->broken;
+        }
+        if (!ready && spin && !conn_pending(own)) {
+            int64_t until = sl_time_mono_ns() + spin;
+            do {
+                size_t had = own->in_len;
+                conn_read(own);
+                ready = own->in_len > had || own->broken;
+            } while (!ready && sl_time_mono_ns() < until);
         }
         if (!ready) {
             struct pollfd pf[2] = {{.fd = c.efd, .events = POLLIN}};
@@ -1769,6 +1804,7 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
     else
         inv->settle = NULL;
     release_conn(&c);
+    rt->callers--;
     pthread_mutex_unlock(&rt->mu);
     return 0;
 }
@@ -1864,6 +1900,7 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
     sl_rm_tree(rt->scratch_dir);
     mkdir(rt->scratch_dir, 0711);
     rt->isolate = sl_sandbox_probe();
+    rt->spin = sysconf(_SC_NPROCESSORS_ONLN) > 1;
     FILE *v = popen("/usr/bin/node --version 2>/dev/null", "r");
     if (v) {
         char line[32] = "";
