@@ -182,6 +182,12 @@ int sl_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap, size_
  * code points past U+10FFFF) without NUL bytes. */
 bool sl_utf8_valid(const char *s, size_t n);
 
+/* Whether text[0..n) is one JSON value (RFC 8259) that jansson's
+ * json_loadb(JSON_DECODE_ANY) accepts, checked without allocating. False
+ * also means "not sure" (numbers past 15 digits or with a fraction or
+ * exponent, \u0000, surrogate escapes, nesting past 512): ask jansson. */
+bool sl_json_valid(const char *text, size_t n);
+
 /* URI-encodes s the way SigV4 wants (RFC 3986 unreserved kept, everything
  * else %XX upper-case); '/' is kept when keep_slash. Appends to b. */
 int sl_uri_encode(struct sl_buf *b, const char *s, size_t n, bool keep_slash);

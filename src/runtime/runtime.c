@@ -67,7 +67,7 @@
 #define CONN_KEEP (64 * 1024)      /* buffers above this are freed when empty */
 #define CONN_OUT_MAX (8u << 20)    /* an event (6 MiB) and its headers */
 #define CONNS_PER_ENV 32           /* a runtime needs one or two */
-#define SPIN_MAX_NS 100000         /* the longest a lone caller spins for an answer */
+#define SPIN_MAX_NS 200000         /* the longest a lone caller spins for an answer */
 
 struct env;
 struct conn;
@@ -1708,7 +1708,7 @@ static void release_conn(struct call *c)
  * costs an interrupt and, on a virtual machine or a CPU in a deep idle
  * state, tens of microseconds: as much as a fast function's whole answer.
  * So a caller spins, up to twice the environment's recent answer time,
- * when that is under SPIN_MAX_NS, it is the only call in flight (spinning
+ * when that is at most SPIN_MAX_NS, it is the only call in flight (spinning
  * must never take a CPU from a runtime or another caller) and the machine
  * has another CPU for the runtime. Under rt->mu.
  */

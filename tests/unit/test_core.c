@@ -1157,6 +1157,44 @@ static void strlcpy_cuts_and_counts(void **state)
     assert_string_equal(b, "");
 }
 
+static void json_valid_accepts_json(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "{}", "[]", " {\"bench\":1} ", "\"s\"", "0", "-0", "-12", "123456789012345", "true",
+        "false", "null", "[1,[2,[3,{}]],{\"a\":[]}]", "{\"a\":{\"b\":{\"c\":null}},\"d\":\"\"}",
+        "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uFFFF\"", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+        "\t\r\n[ 1 , 2 ]\n", "{\"a\":1,\"a\":2}",
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (!sl_json_valid(ok[i], strlen(ok[i])))
+            fail_msg("rejected %s", ok[i]);
+}
+
+static void json_valid_refuses_or_defers(void **state)
+{
+    (void)state;
+    /* Invalid, or left to jansson (numbers it may overflow on, NUL and
+     * surrogate escapes). */
+    static const char *const no[] = {
+        "", " ", "{", "}", "[1,]", "[,1]", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{a:1}",
+        "01", "-", "1.5", "1e3", "1234567890123456", "tru", "nul", "True", "\"unterminated",
+        "\"bad \\x escape\"", "\"\\u12\"", "\"\\u0000\"", "\"\\ud83d\\ude00\"", "\"tab\there\"",
+        "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "\"\xf5\x80\x80\x80\"", "\"\xe2\x82\"", "[1] 2",
+        "{} x", "[1}", "{\"a\":1]", "'s'",
+    };
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        if (sl_json_valid(no[i], strlen(no[i])))
+            fail_msg("accepted %s", no[i]);
+    assert_false(sl_json_valid("[1]\0", 4));
+    assert_false(sl_json_valid("\"a\0b\"", 5));
+    char deep[1200];
+    memset(deep, '[', 600);
+    memset(deep + 600, ']', 600);
+    assert_false(sl_json_valid(deep, 1200)); /* past its stack: jansson's call */
+    assert_true(sl_json_valid(deep + 100, 1000));
+}
+
 /* ---- XML ---------------------------------------------------------------------- */
 
 struct xml_fx {
@@ -1559,6 +1597,8 @@ int main(void)
         cmocka_unit_test(text_builds_and_cuts),
         cmocka_unit_test(text_fixed_matches_printf),
         cmocka_unit_test(strlcpy_cuts_and_counts),
+        cmocka_unit_test(json_valid_accepts_json),
+        cmocka_unit_test(json_valid_refuses_or_defers),
         cmocka_unit_test_setup_teardown(xml_parses_simple_document, xml_setup, xml_teardown),
         cmocka_unit_test_setup_teardown(xml_drops_namespace_prefixes, xml_setup, xml_teardown),
         cmocka_unit_test_setup_teardown(xml_concatenates_text, xml_setup, xml_teardown),

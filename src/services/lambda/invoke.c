@@ -219,7 +219,9 @@ void sl_lambda_op_invoke(struct lreq *l)
     struct sl_svc_request *q = l->q;
     const char *payload = q->body_buf.data;
     size_t len = q->body_buf.len;
-    if (len) {
+    /* The payload must be JSON: checked without building it, and by
+     * jansson (which words the error) when that check is not sure. */
+    if (len && !sl_json_valid(payload, len)) {
         json_error_t jerr;
         json_t *doc = json_loadb(payload, len, JSON_DECODE_ANY, &jerr);
         if (!doc) {
