@@ -184,8 +184,8 @@ bool sl_utf8_valid(const char *s, size_t n);
 
 /* Whether text[0..n) is one JSON value (RFC 8259) that jansson's
  * json_loadb(JSON_DECODE_ANY) accepts, checked without allocating. False
- * also means "not sure" (numbers past 15 digits or with a fraction or
- * exponent, \u0000, surrogate escapes, nesting past 512): ask jansson. */
+ * also means "not sure" (integer parts past 15 digits, exponents past 290,
+ * \u0000, surrogate escapes, nesting past 512): ask jansson. */
 bool sl_json_valid(const char *text, size_t n);
 
 /* URI-encodes s the way SigV4 wants (RFC 3986 unreserved kept, everything

@@ -13,6 +13,7 @@
 
 #define MAX_DEPTH 512     /* deeper: "not sure" (jansson allows 2048) */
 #define MAX_DIGITS 15     /* integer digits a double and an int64 both hold */
+#define MAX_EXPONENT 290  /* with MAX_DIGITS digits, still far from 1e308 */
 
 struct scan {
     const unsigned char *p, *end;
@@ -37,8 +38,9 @@ static bool digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
-/* -?(0|[1-9][0-9]*) with at most MAX_DIGITS digits, no fraction or
- * exponent: anything else may overflow in jansson and is left to it. */
+/* A number jansson cannot find too big: an integer part of at most
+ * MAX_DIGITS digits, any fraction, and an exponent up to MAX_EXPONENT
+ * (strtod overflows past 1e308; jansson then refuses the text). */
 static bool number(struct scan *s)
 {
     if (s->p < s->end && *s->p == '-')
@@ -49,7 +51,27 @@ static bool number(struct scan *s)
     size_t n = (size_t)(s->p - start);
     if (n == 0 || n > MAX_DIGITS || (n > 1 && *start == '0'))
         return false;
-    return s->p == s->end || (*s->p != '.' && *s->p != 'e' && *s->p != 'E');
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (s->p == s->end || !digit(*s->p))
+            return false;
+        while (s->p < s->end && digit(*s->p))
+            s->p++;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (s->p == s->end || !digit(*s->p))
+            return false;
+        unsigned e = 0;
+        while (s->p < s->end && digit(*s->p)) {
+            e = e * 10 + (unsigned)(*s->p++ - '0');
+            if (e > MAX_EXPONENT)
+                return false;
+        }
+    }
+    return true;
 }
 
 /* The body of a string after its opening quote, through its closing one. */

@@ -1161,7 +1161,7 @@ static void json_valid_accepts_json(void **state)
 {
     (void)state;
     static const char *const ok[] = {
-        "{}", "[]", " {\"bench\":1} ", "\"s\"", "0", "-0", "-12", "123456789012345", "true",
+        "{}", "[]", " {\"bench\":1} ", "\"s\"", "0", "-0", "-12", "123456789012345", "1.5", "-0.25e-3", "2E+290", "9.99999e290", "true",
         "false", "null", "[1,[2,[3,{}]],{\"a\":[]}]", "{\"a\":{\"b\":{\"c\":null}},\"d\":\"\"}",
         "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uFFFF\"", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
         "\t\r\n[ 1 , 2 ]\n", "{\"a\":1,\"a\":2}",
@@ -1178,7 +1178,7 @@ static void json_valid_refuses_or_defers(void **state)
      * surrogate escapes). */
     static const char *const no[] = {
         "", " ", "{", "}", "[1,]", "[,1]", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{a:1}",
-        "01", "-", "1.5", "1e3", "1234567890123456", "tru", "nul", "True", "\"unterminated",
+        "01", "-", "1.", ".5", "1e", "1e+", "1.5e291", "1e-291", "1234567890123456", "-1x", "tru", "nul", "True", "\"unterminated",
         "\"bad \\x escape\"", "\"\\u12\"", "\"\\u0000\"", "\"\\ud83d\\ude00\"", "\"tab\there\"",
         "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "\"\xf5\x80\x80\x80\"", "\"\xe2\x82\"", "[1] 2",
         "{} x", "[1}", "{\"a\":1]", "'s'",
