@@ -83,7 +83,11 @@ void sl_lambda_serve_metrics(struct sl_app *app, struct sl_http_request *r)
 
 static void runtime_key(char *out, size_t n, const char *pk, const char *name)
 {
-    snprintf(out, n, "%s/%s", pk, name);
+    struct sl_text t;
+    sl_text_init(&t, out, n);
+    sl_text_str(&t, pk);
+    sl_text_str(&t, "/");
+    sl_text_str(&t, name);
 }
 
 void sl_lambda_runtime_forget(struct sl_app *app, const char *pk, const char *name)
@@ -117,7 +121,11 @@ static int function_spec(struct sl_app *app, const char *account, const char *re
 {
     memset(fn, 0, sizeof(*fn));
     char pk[96];
-    snprintf(pk, sizeof(pk), "%s:%s", account, region);
+    struct sl_text t;
+    sl_text_init(&t, pk, sizeof(pk));
+    sl_text_str(&t, account);
+    sl_text_str(&t, ":");
+    sl_text_str(&t, region);
     runtime_key(fn->key, sizeof(fn->key), pk, name);
 #define STR(field, member)                                                                   \
     sl_strlcpy(fn->field, str_or_empty(json_object_get(cfg, member)), sizeof(fn->field))
@@ -133,8 +141,10 @@ static int function_spec(struct sl_app *app, const char *account, const char *re
     sl_strlcpy(fn->log_group,
                str_or_empty(json_object_get(json_object_get(cfg, "LoggingConfig"), "LogGroup")),
                sizeof(fn->log_group));
-    snprintf(fn->code_dir, sizeof(fn->code_dir), "%s/lambda/code/%s", app->data_dir,
-             json_string_value(json_object_get(cfg, "_code_hex")));
+    sl_text_init(&t, fn->code_dir, sizeof(fn->code_dir));
+    sl_text_str(&t, app->data_dir);
+    sl_text_str(&t, "/lambda/code/");
+    sl_text_str(&t, str_or_empty(json_object_get(cfg, "_code_hex")));
     fn->memory_mb = (unsigned)json_integer_value(json_object_get(cfg, "MemorySize"));
     fn->timeout_s = (unsigned)json_integer_value(json_object_get(cfg, "Timeout"));
     fn->ephemeral_mb = (unsigned)json_integer_value(
@@ -150,8 +160,15 @@ static int function_spec(struct sl_app *app, const char *account, const char *re
     json_t *v;
     json_object_foreach(vars, k, v)
     {
-        if (asprintf(&fn->env[i], "%s=%s", k, json_string_value(v) ? json_string_value(v) : "") >= 0)
-            i++;
+        const char *val = str_or_empty(v);
+        size_t kl = strlen(k), vl = strlen(val);
+        char *kv = malloc(kl + vl + 2);
+        if (!kv)
+            continue;
+        memcpy(kv, k, kl);
+        kv[kl] = '=';
+        memcpy(kv + kl + 1, val, vl + 1);
+        fn->env[i++] = kv;
     }
     return 0;
 }
@@ -267,7 +284,7 @@ void sl_lambda_op_invoke(struct lreq *l)
     }
     struct sl_invocation inv;
     sl_invocation_init(&inv);
-    snprintf(inv.request_id, sizeof(inv.request_id), "%.36s", q->request_id);
+    sl_strlcpy(inv.request_id, q->request_id, sizeof(inv.request_id));
     inv.payload = payload;
     inv.payload_len = len;
     inv.client_context = context;
