@@ -293,7 +293,6 @@ static int child_setup(struct plan *p)
     char c;
     if (read(p->sync_fd, &c, 1) != 1)
         return 1;
-    close(p->sync_fd);
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     sigset_t none;
@@ -375,6 +374,11 @@ static int child_setup(struct plan *p)
     dup2(p->err_fd, 2);
     if (chdir(p->workdir))
         return 13;
+    /* The parent places this process in its cgroups meanwhile (a migration
+     * waits for an RCU grace period: milliseconds); the function runs only
+     * once that is done. */
+    if (read(p->sync_fd, &c, 1) != 1)
+        return 15;
     execve(p->argv[0], (char *const *)p->argv, p->envp);
     return 14;
 }
@@ -529,8 +533,12 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
     }
     sb->pid = (pid_t)pid;
     sb->pidfd = pidfd;
-    cgroups_add(sb, sb->pid);
+    /* The child builds its root while it is moved into its cgroups, and
+     * execs the function only after both. */
     if (write(sync[1], "g", 1) != 1)
+        rc = sl_errf(err, SL_EIO, "cannot start the sandbox");
+    cgroups_add(sb, sb->pid);
+    if (!rc && write(sync[1], "g", 1) != 1)
         rc = sl_errf(err, SL_EIO, "cannot start the sandbox");
 out:
     if (sync[0] >= 0)
