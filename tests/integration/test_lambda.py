@@ -742,6 +742,37 @@ def test_python_version_fallback_warns(lam):
     assert f"WARNING: {missing} is not installed here" in log
 
 
+def test_python_bootstrap_bytecode_is_built():
+    """The build compiles the Python runtime into a hash-checked .pyc for the
+    machine's python3, matching the source, so that cold starts load it
+    instead of compiling it; and the handler runs under that module."""
+    import importlib.util
+    import sys
+    from conftest import ROOT
+    src_path = os.path.join(ROOT, "runtimes", "python", "_sluice_bootstrap.py")
+    pyc = importlib.util.cache_from_source(src_path)
+    with open(src_path, "rb") as f:
+        source = f.read()
+    with open(pyc, "rb") as f:
+        head = f.read(16)
+    assert head[:4] == importlib.util.MAGIC_NUMBER, f"{pyc} is not for {sys.version}"
+    assert int.from_bytes(head[4:8], "little") == 0b11  # hash-based, checked
+    assert head[8:16] == importlib.util.source_hash(source)
+
+
+def test_python_runtime_module_runs_the_handler(lam):
+    """bootstrap.py is a launcher: the runtime itself is the imported module
+    _sluice_bootstrap (whose bytecode the build compiled)."""
+    name = create_py(lam, "import sys\ndef handler(e, c):\n"
+                          "    m = sys.modules['_sluice_bootstrap']\n"
+                          "    return [m.__file__, sys.modules['__main__'].__file__]\n")
+    r, out = invoke(lam, name)
+    assert "FunctionError" not in r
+    module, script = out
+    assert module.endswith("/python/_sluice_bootstrap.py")
+    assert script.endswith("/python/bootstrap.py")
+
+
 def test_shutdown_with_a_running_invocation(fresh_server):
     """SIGTERM while a function runs: the invocation gets the grace period,
     then ends, and the server exits 0 promptly instead of waiting for it."""
