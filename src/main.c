@@ -291,6 +291,10 @@ static int serve(int argc, char **argv)
                          .s3 = s3,
                          .time_scale = time_scale,
                          .targets = targets};
+    if (sl_lambda_load_reservations(&app)) {
+        sl_error("main", "cannot read the functions' reserved concurrency");
+        goto out;
+    }
     if (sl_lambda_async_start(&app, (unsigned)async_workers, time_scale, &async, &err)) {
         sl_error("main", "cannot start asynchronous invocation: %s", err.msg);
         goto out;

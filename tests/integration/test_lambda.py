@@ -162,6 +162,47 @@ def test_concurrent_reservations_keep_the_unreserved_minimum(fresh_server):
     assert lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 100
 
 
+def test_reservations_count_after_a_restart(fresh_server):
+    """A function's reserved concurrency still shrinks the unreserved pool
+    after a restart, before anything invokes that function: with an account
+    limit of 101 and one function reserving 1, the 101st concurrent invoke
+    of another function is throttled."""
+    import threading
+    import urllib.error
+    import urllib.request
+    srv = fresh_server(["--account-concurrency", "101"]).start()
+    lam = lambda_client(srv.endpoint)
+    lam.create_function(FunctionName="reserving", Runtime="python3.11", Role=ROLE,
+                        Handler="app.handler",
+                        Code={"ZipFile": py_zip("def handler(e, c):\n    return 1\n")})
+    lam.put_function_concurrency(FunctionName="reserving", ReservedConcurrentExecutions=1)
+    lam.create_function(FunctionName="sleeper", Runtime="python3.11", Role=ROLE,
+                        Handler="app.handler", Timeout=60, MemorySize=128,
+                        Code={"ZipFile": py_zip("import time\ndef handler(e, c):\n"
+                                                "    time.sleep(8)\n    return 1\n")})
+    assert srv.stop() == 0
+    srv.start()
+    url = f"{srv.endpoint}/2015-03-31/functions/sleeper/invocations"
+    go = threading.Barrier(101)
+    results = []
+
+    def one():
+        go.wait()
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, data=b"{}"),
+                                        timeout=120) as r:
+                results.append(r.status)
+        except urllib.error.HTTPError as e:
+            results.append(json.loads(e.read()).get("Reason"))
+    threads = [threading.Thread(target=one) for _ in range(101)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=150)
+    assert sorted(results, key=str) == [200] * 100 + ["ConcurrentInvocationLimitExceeded"], \
+        results
+
+
 def test_invoke_sees_every_change(lam):
     """Invoke keeps configurations in memory: each change of a function is
     seen by the very next invoke (environment, code, reserved concurrency,

@@ -109,6 +109,40 @@ void sl_lambda_runtime_set_reserved(struct sl_app *app, const char *pk, const ch
     sl_runtime_set_reserved(app->lambda->rt, key, reserved);
 }
 
+int sl_lambda_load_reservations(struct sl_app *app)
+{
+    char **pks = NULL;
+    size_t npk = 0;
+    int rc = sl_kv_list_pks(app->store, SL_LAMBDA_NS, &pks, &npk);
+    for (size_t i = 0; !rc && i < npk; i++) {
+        char *after = NULL;
+        for (;;) {
+            struct sl_item *items = NULL;
+            size_t n = 0;
+            rc = sl_kv_list(app->store, SL_LAMBDA_NS, pks[i], NULL, after, 256, &items, &n);
+            for (size_t k = 0; !rc && k < n; k++) {
+                json_t *cfg = json_loadb(items[k].val, items[k].val_len, 0, NULL);
+                json_t *r = json_object_get(cfg, "_reserved");
+                if (r)
+                    sl_lambda_runtime_set_reserved(app, pks[i], items[k].sk,
+                                                   (long)json_integer_value(r));
+                json_decref(cfg);
+            }
+            free(after);
+            after = !rc && n == 256 ? strdup(items[n - 1].sk) : NULL;
+            for (size_t k = 0; k < n; k++)
+                sl_item_free(&items[k]);
+            free(items);
+            if (!after)
+                break;
+        }
+    }
+    for (size_t i = 0; i < npk; i++)
+        free(pks[i]);
+    free(pks);
+    return rc;
+}
+
 static const char *str_or_empty(const json_t *v)
 {
     const char *s = json_string_value(v);

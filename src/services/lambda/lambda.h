@@ -14,6 +14,10 @@ struct sl_runtime;
 /* The service's state: invocations go to rt. */
 int sl_lambda_new(struct sl_lambda **out, struct sl_runtime *rt);
 void sl_lambda_free(struct sl_lambda *l);
+/* Tells the runtime every stored function's reserved concurrency, so that
+ * after a restart the unreserved pool leaves out reservations of
+ * functions not invoked yet. */
+int sl_lambda_load_reservations(struct sl_app *app);
 
 /*
  * Asynchronous invocation (async.c): a dispatcher and `workers` threads
