@@ -35,6 +35,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -166,6 +167,7 @@ struct sl_runtime {
     struct sl_runtime_config cfg;
     pthread_mutex_t mu;
     char runtimes_dir[1024], scratch_dir[1024], endpoint[256];
+    char group[17]; /* this data directory's cgroups: sluice/<group>/ */
     int epfd;      /* Runtime API connections, one-shot */
     bool watching; /* epfd is on the loop */
     struct fn_state *fns;
@@ -1505,6 +1507,7 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
     sl_hex_encode(idb, sizeof(idb), name);
     snprintf(e->scratch, sizeof(e->scratch), "%s/%s", rt->scratch_dir, name);
     struct sl_sandbox_spec spec = {
+        .group = rt->group,
         .name = name,
         .scratch = e->scratch,
         .code_dir = c->fn.code_dir,
@@ -1896,9 +1899,17 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
         free(rt);
         return sl_errf(err, SL_EIO, "cannot watch Runtime API connections: %s", strerror(e));
     }
-    /* Environments left by a crash. */
+    /* Environments left by a crash: their directories and cgroups. The
+     * cgroups are named after the data directory, which one server at a
+     * time owns. */
     sl_rm_tree(rt->scratch_dir);
     mkdir(rt->scratch_dir, 0711);
+    char real[PATH_MAX];
+    const char *where = realpath(rt->scratch_dir, real) ? real : rt->scratch_dir;
+    uint8_t digest[SL_SHA256_LEN];
+    sl_sha256(where, strlen(where), digest);
+    sl_hex_encode(digest, 8, rt->group);
+    sl_sandbox_sweep(rt->group, false);
     rt->isolate = sl_sandbox_probe();
     rt->spin = sysconf(_SC_NPROCESSORS_ONLN) > 1;
     FILE *v = popen("/usr/bin/node --version 2>/dev/null", "r");
@@ -1960,6 +1971,7 @@ void sl_runtime_free(struct sl_runtime *rt)
     if (!rt)
         return;
     sl_runtime_shutdown(rt);
+    sl_sandbox_sweep(rt->group, true);
     free_zombies(rt); /* the callers' last connections */
     close(rt->epfd);
     while (rt->fns) {

@@ -17,6 +17,7 @@
  */
 #include "runtime/sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -119,20 +120,58 @@ static long long read_number(const char *path)
     return n > 0 ? strtoll(buf, NULL, 10) : -1;
 }
 
+static const char *const controllers[SL_SANDBOX_CGROUPS] = {"memory", "cpu", "pids"};
+
+/* The directory of group's cgroups under controller i (created when
+ * create): 0, or -1 where the controller is not to be had. */
+static int group_dir(int i, const char *group, bool create, char *out, size_t n)
+{
+    char own[512];
+    if (own_cgroup(controllers[i], own, sizeof(own)))
+        return -1;
+    snprintf(out, n, "/sys/fs/cgroup/%s%s/sluice", controllers[i], own);
+    if (create && mkdir(out, 0755) && errno != EEXIST)
+        return -1;
+    sl_strlcat(out, "/", n);
+    if (sl_strlcat(out, group, n) >= n)
+        return -1;
+    if (create && mkdir(out, 0755) && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+void sl_sandbox_sweep(const char *group, bool remove_group)
+{
+    for (int i = 0; i < SL_SANDBOX_CGROUPS; i++) {
+        char dir[800];
+        if (group_dir(i, group, false, dir, sizeof(dir)))
+            continue;
+        DIR *d = opendir(dir);
+        if (!d)
+            continue;
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                continue;
+            char path[1100];
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            rmdir(path); /* EBUSY while a process is in it: kept */
+        }
+        closedir(d);
+        if (remove_group)
+            rmdir(dir);
+    }
+}
+
 /* Creates the environment's cgroup under each controller and sets its
  * limits. Returns how many controllers were set up. */
 static int cgroups_create(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec)
 {
-    static const char *const ctl[SL_SANDBOX_CGROUPS] = {"memory", "cpu", "pids"};
     int ok = 0;
     for (int i = 0; i < SL_SANDBOX_CGROUPS; i++) {
-        char own[512];
         sb->cgroup[i][0] = '\0';
-        if (own_cgroup(ctl[i], own, sizeof(own)))
-            continue;
         char parent[800];
-        snprintf(parent, sizeof(parent), "/sys/fs/cgroup/%s%s/sluice", ctl[i], own);
-        if (mkdir(parent, 0755) && errno != EEXIST)
+        if (group_dir(i, spec->group, true, parent, sizeof(parent)))
             continue;
         snprintf(sb->cgroup[i], sizeof(sb->cgroup[i]), "%s/%s", parent, spec->name);
         if (mkdir(sb->cgroup[i], 0755) && errno != EEXIST) {

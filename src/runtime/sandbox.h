@@ -14,6 +14,7 @@
 #define SL_SANDBOX_CGROUPS 3 /* memory, cpu, pids */
 
 struct sl_sandbox_spec {
+    const char *group;        /* this Sluice's cgroups: sluice/<group>/ (sl_sandbox_sweep) */
     const char *name;         /* unique per environment: cgroup names */
     const char *scratch;      /* this environment's directory (root/, tmp/) */
     const char *code_dir;     /* mounted read-only at /var/task */
@@ -51,6 +52,14 @@ void sl_sandbox_limit_cpu(struct sl_sandbox *sb, unsigned memory_mb);
 unsigned sl_sandbox_max_memory_mb(const struct sl_sandbox *sb);
 /* Whether the memory cgroup killed the environment for want of memory. */
 bool sl_sandbox_oom_killed(const struct sl_sandbox *sb);
+/*
+ * Removes the empty cgroups under sluice/<group>/ of every controller:
+ * those a killed Sluice left (a server that stops cleanly leaves none),
+ * before the first spawn; with remove_group, sluice/<group>/ itself too,
+ * once every environment is gone. group names one data directory, so no
+ * other live server has cgroups there.
+ */
+void sl_sandbox_sweep(const char *group, bool remove_group);
 /* Removes the cgroups (after the process is reaped) and closes the pidfd. */
 void sl_sandbox_cleanup(struct sl_sandbox *sb, const char *scratch);
 
