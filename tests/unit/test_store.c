@@ -1416,8 +1416,9 @@ static void test_queue_watch_and_release(void **state)
     assert_int_equal(sl_queue_count(fx->s, "w", &count), 0);
     assert_int_equal(count, 1);
 
-    int64_t now = sl_time_now_ms();
     qput(fx, "w", "2", "{}", 0);
+    /* After the put, which makes "2" visible at its own clock reading. */
+    int64_t now = sl_time_now_ms();
     qput(fx, "w", "3", "{}", now + 3600 * 1000); /* a retry scheduled, not leased */
     struct qop r = {.q = "w", .kind = Q_RECEIVE, .now = now, .ms = 3600 * 1000, .max = 10};
     assert_int_equal(qrun(fx, &r), 0);
