@@ -19,6 +19,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/filter.h>
@@ -122,10 +123,112 @@ static long long read_number(const char *path)
 
 static const char *const controllers[SL_SANDBOX_CGROUPS] = {"memory", "cpu", "pids"};
 
+/* ---- cgroup v2 ---- */
+
+int sl_sandbox_v2_parent(const char *mountinfo, const char *proc_cgroup, char *out, size_t n)
+{
+    char line[1024], mnt[512] = "", self[512] = "";
+    FILE *f = fopen(mountinfo, "r");
+    while (f && !mnt[0] && fgets(line, sizeof(line), f)) {
+        /* "36 25 0:31 / /sys/fs/cgroup rw,... - cgroup2 cgroup2 rw" */
+        char *dash = strstr(line, " - ");
+        if (!dash || strncmp(dash + 3, "cgroup2 ", 8) != 0)
+            continue;
+        char *save = NULL, *tok = strtok_r(line, " ", &save);
+        for (int i = 1; tok && i < 5; i++)
+            tok = strtok_r(NULL, " ", &save);
+        if (tok)
+            snprintf(mnt, sizeof(mnt), "%s", tok);
+    }
+    if (f)
+        fclose(f);
+    f = fopen(proc_cgroup, "r");
+    while (f && !self[0] && fgets(line, sizeof(line), f))
+        if (strncmp(line, "0::/", 4) == 0)
+            snprintf(self, sizeof(self), "%.*s", (int)strcspn(line + 3, "\n"), line + 3);
+    if (f)
+        fclose(f);
+    if (!mnt[0] || !self[0])
+        return -1;
+    /* Sluice's cgroup must have all three controllers, which its parent
+     * then gives to a new child too. */
+    char path[1100], have[256] = "";
+    snprintf(path, sizeof(path), "%s%s/cgroup.controllers", mnt,
+             strcmp(self, "/") == 0 ? "" : self);
+    f = fopen(path, "r");
+    if (!f || !fgets(have, sizeof(have), f)) {
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    for (int i = 0; i < SL_SANDBOX_CGROUPS; i++) {
+        char *save = NULL, copy[256];
+        bool found = false;
+        snprintf(copy, sizeof(copy), "%s", have);
+        for (char *t = strtok_r(copy, " \n", &save); t && !found; t = strtok_r(NULL, " \n", &save))
+            found = strcmp(t, controllers[i]) == 0;
+        if (!found)
+            return -1;
+    }
+    char *slash = strrchr(self, '/');
+    *slash = '\0'; /* the parent; "" for the root */
+    if ((size_t)snprintf(out, n, "%s%s", mnt, self) >= n)
+        return -1;
+    return 0;
+}
+
+/* Whether environments get cgroup v2, and under which directory. */
+static struct {
+    pthread_once_t once;
+    bool on;
+    bool root;        /* Sluice is in the root cgroup */
+    char parent[700]; /* the parent of Sluice's cgroup */
+} v2 = {.once = PTHREAD_ONCE_INIT};
+
+static void v2_init(void)
+{
+    v2.on = sl_sandbox_v2_parent("/proc/self/mountinfo", "/proc/self/cgroup", v2.parent,
+                                 sizeof(v2.parent)) == 0;
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    char line[1024];
+    while (f && fgets(line, sizeof(line), f))
+        if (strcmp(line, "0::/\n") == 0 || strcmp(line, "0::/") == 0)
+            v2.root = true;
+    if (f)
+        fclose(f);
+}
+
+static bool v2_on(void)
+{
+    pthread_once(&v2.once, v2_init);
+    return v2.on;
+}
+
 /* The directory of group's cgroups under controller i (created when
- * create): 0, or -1 where the controller is not to be had. */
+ * create): 0, or -1 where the controller is not to be had. With cgroup v2
+ * all three are one directory, i == 0's: a sibling of Sluice's own cgroup
+ * (which holds processes, so under v2's rules it cannot pass controllers
+ * to children) with the controllers enabled for its children. */
 static int group_dir(int i, const char *group, bool create, char *out, size_t n)
 {
+    if (v2_on()) {
+        if (i != 0 || (size_t)snprintf(out, n, "%s/sluice-%s", v2.parent, group) >= n)
+            return -1;
+        if (create) {
+            char path[900];
+            if (v2.root) {
+                snprintf(path, sizeof(path), "%s/cgroup.subtree_control", v2.parent);
+                write_file(path, "+memory +cpu +pids");
+            }
+            if (mkdir(out, 0755) && errno != EEXIST)
+                return -1;
+            snprintf(path, sizeof(path), "%s/cgroup.subtree_control", out);
+            if (write_file(path, "+memory +cpu +pids"))
+                return -1;
+        }
+        return 0;
+    }
     char own[512];
     if (own_cgroup(controllers[i], own, sizeof(own)))
         return -1;
@@ -168,6 +271,38 @@ void sl_sandbox_sweep(const char *group, bool remove_group)
 static int cgroups_create(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec)
 {
     int ok = 0;
+    sb->v2 = v2_on();
+    if (sb->v2) {
+        for (int i = 0; i < SL_SANDBOX_CGROUPS; i++)
+            sb->cgroup[i][0] = '\0';
+        char parent[800], path[1100], val[64];
+        if (group_dir(0, spec->group, true, parent, sizeof(parent)))
+            return 0;
+        snprintf(sb->cgroup[0], sizeof(sb->cgroup[0]), "%s/%s", parent, spec->name);
+        if (mkdir(sb->cgroup[0], 0755) && errno != EEXIST) {
+            sb->cgroup[0][0] = '\0';
+            return 0;
+        }
+        snprintf(path, sizeof(path), "%s/memory.max", sb->cgroup[0]);
+        snprintf(val, sizeof(val), "%llu", (unsigned long long)spec->memory_mb << 20);
+        int rc = write_file(path, val);
+        snprintf(path, sizeof(path), "%s/memory.swap.max", sb->cgroup[0]);
+        write_file(path, "0"); /* where the kernel accounts swap */
+        snprintf(path, sizeof(path), "%s/pids.max", sb->cgroup[0]);
+        rc |= write_file(path, "1024");
+        /* The quota comes with sl_sandbox_limit_cpu(), after init. */
+        snprintf(path, sizeof(path), "%s/cpu.max", sb->cgroup[0]);
+        snprintf(val, sizeof(val), "max %d", CPU_PERIOD_US);
+        rc |= write_file(path, val);
+        if (rc) {
+            rmdir(sb->cgroup[0]);
+            sb->cgroup[0][0] = '\0';
+            return 0;
+        }
+        /* One directory for all three: the CPU quota is written there too. */
+        memcpy(sb->cgroup[1], sb->cgroup[0], sizeof(sb->cgroup[1]));
+        return SL_SANDBOX_CGROUPS;
+    }
     for (int i = 0; i < SL_SANDBOX_CGROUPS; i++) {
         sb->cgroup[i][0] = '\0';
         char parent[800];
@@ -212,7 +347,7 @@ static void cgroups_add(struct sl_sandbox *sb, pid_t pid)
 {
     char val[32];
     snprintf(val, sizeof(val), "%d", (int)pid);
-    for (int i = 0; i < SL_SANDBOX_CGROUPS; i++) {
+    for (int i = 0; i < (sb->v2 ? 1 : SL_SANDBOX_CGROUPS); i++) {
         if (!sb->cgroup[i][0])
             continue;
         char path[1100];
@@ -232,9 +367,14 @@ void sl_sandbox_limit_cpu(struct sl_sandbox *sb, unsigned memory_mb)
     unsigned long quota = (unsigned long)CPU_PERIOD_US * memory_mb / MB_PER_CORE;
     if (quota < 1000)
         quota = 1000;
-    char path[1100], val[32];
-    snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", sb->cgroup[1]);
-    snprintf(val, sizeof(val), "%lu", quota);
+    char path[1100], val[48];
+    if (sb->v2) {
+        snprintf(path, sizeof(path), "%s/cpu.max", sb->cgroup[1]);
+        snprintf(val, sizeof(val), "%lu %d", quota, CPU_PERIOD_US);
+    } else {
+        snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", sb->cgroup[1]);
+        snprintf(val, sizeof(val), "%lu", quota);
+    }
     if (write_file(path, val))
         sl_warn("sandbox", "cannot set the CPU quota in %s", sb->cgroup[1]);
 }
@@ -268,7 +408,8 @@ bool sl_sandbox_oom_killed(const struct sl_sandbox *sb)
     if (!sb->cgroup[0][0])
         return false;
     char path[1100], line[128];
-    snprintf(path, sizeof(path), "%s/memory.oom_control", sb->cgroup[0]);
+    snprintf(path, sizeof(path), "%s/%s", sb->cgroup[0],
+             sb->v2 ? "memory.events" : "memory.oom_control");
     FILE *f = fopen(path, "r");
     bool oom = false;
     long long n;
@@ -277,7 +418,7 @@ bool sl_sandbox_oom_killed(const struct sl_sandbox *sb)
             oom = true;
     if (f)
         fclose(f);
-    if (!oom) {
+    if (!oom && !sb->v2) {
         snprintf(path, sizeof(path), "%s/memory.failcnt", sb->cgroup[0]);
         long long fail = read_number(path);
         snprintf(path, sizeof(path), "%s/memory.max_usage_in_bytes", sb->cgroup[0]);
@@ -527,7 +668,9 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
         sl_strlcat(sb->missing, "cgroups ", sizeof(sb->missing));
     if (sb->cgroup[0][0]) {
         char path[1100];
-        snprintf(path, sizeof(path), "%s/memory.max_usage_in_bytes", sb->cgroup[0]);
+        /* memory.peak: kernels from 5.19; without it, the process's peak. */
+        snprintf(path, sizeof(path), "%s/%s", sb->cgroup[0],
+                 sb->v2 ? "memory.peak" : "memory.max_usage_in_bytes");
         sb->peak_fd = open(path, O_RDONLY | O_CLOEXEC);
     }
     if (pipe2(sync, O_CLOEXEC)) {
@@ -551,7 +694,22 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
         .pidfd = (uint64_t)(uintptr_t)&pidfd,
         .exit_signal = SIGCHLD,
     };
+    /* With cgroup v2 the child starts in its cgroup: no migration. */
+    int cgfd = sb->v2 && sb->cgroup[0][0]
+                   ? open(sb->cgroup[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                   : -1;
+    if (cgfd >= 0) {
+        ca.flags |= CLONE_INTO_CGROUP;
+        ca.cgroup = (uint64_t)cgfd;
+    }
     long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+    if (pid < 0 && cgfd >= 0) { /* a kernel before 5.7: migrate it instead */
+        ca.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+        ca.cgroup = 0;
+        close(cgfd);
+        cgfd = -1;
+        pid = syscall(SYS_clone3, &ca, sizeof(ca));
+    }
     /* Namespaces refused now although the start-up probe had them (a
      * limit reached): fail rather than run the function unconfined. */
     if (pid == 0) {
@@ -576,7 +734,10 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
      * execs the function only after both. */
     if (write(sync[1], "g", 1) != 1)
         rc = sl_errf(err, SL_EIO, "cannot start the sandbox");
-    cgroups_add(sb, sb->pid);
+    if (cgfd >= 0)
+        close(cgfd);
+    else
+        cgroups_add(sb, sb->pid);
     if (!rc && write(sync[1], "g", 1) != 1)
         rc = sl_errf(err, SL_EIO, "cannot start the sandbox");
 out:

@@ -30,6 +30,7 @@ struct sl_sandbox {
     char missing[128]; /* the isolation the kernel refused, for the log */
     int peak_fd; /* the memory cgroup's peak usage file, kept open: read
                     after every invoke; -1 when none (set before spawn) */
+    bool v2;     /* cgroup v2: cgroup[0] (and [1]) is the one directory */
 };
 
 /*
@@ -60,6 +61,13 @@ bool sl_sandbox_oom_killed(const struct sl_sandbox *sb);
  * other live server has cgroups there.
  */
 void sl_sandbox_sweep(const char *group, bool remove_group);
+/*
+ * Where environments' cgroups go with cgroup v2, given the mount table and
+ * Sluice's /proc/self/cgroup: the parent of Sluice's own cgroup (out),
+ * when that cgroup has the memory, cpu and pids controllers. -1 when cgroup
+ * v2 is not mounted or lacks one of them (then v1 is used, where mounted).
+ */
+int sl_sandbox_v2_parent(const char *mountinfo, const char *proc_cgroup, char *out, size_t n);
 /* Removes the cgroups (after the process is reaped) and closes the pidfd. */
 void sl_sandbox_cleanup(struct sl_sandbox *sb, const char *scratch);
 

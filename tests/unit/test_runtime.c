@@ -1,5 +1,6 @@
-/* Unit tests of the runtime's pure pieces: the concurrency governor and
- * the REPORT line AWS writes, byte for byte. */
+/* Unit tests of the runtime's pure pieces: the concurrency governor, the
+ * REPORT line AWS writes, byte for byte, and where cgroup v2 puts
+ * environments (from a mount table and /proc/self/cgroup of our own). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +9,12 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
 #include "runtime/runtime.h"
+#include "runtime/sandbox.h"
 
 static void test_governor_reserved(void **state)
 {
@@ -52,12 +58,69 @@ static void test_report_line(void **state)
     assert_non_null(strstr(line, "Billed Duration: 1 ms"));
 }
 
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[700];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_cgroup_v2_parent(void **state)
+{
+    (void)state;
+    const char *base = getenv("SLUICE_TEST_TMP");
+    char dir[600], mnt[650], cg[700], out[800], mountinfo[800];
+    snprintf(dir, sizeof(dir), "%s/cg2-XXXXXX", base ? base : "/tmp");
+    if (base)
+        sl_mkdirs(base, 0755);
+    assert_non_null(mkdtemp(dir));
+    /* A unified hierarchy at <dir>/fs, Sluice in /system.slice/sluice.service. */
+    snprintf(mnt, sizeof(mnt), "%s/fs", dir);
+    snprintf(cg, sizeof(cg), "%s/system.slice/sluice.service", mnt);
+    assert_int_equal(sl_mkdirs(cg, 0755), 0);
+    char table[1600];
+    snprintf(table, sizeof(table),
+             "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+             "30 22 0:26 / %s rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 "
+             "rw,nsdelegate\n",
+             mnt);
+    write_text(dir, "mountinfo", table);
+    write_text(dir, "cgroup", "0::/system.slice/sluice.service\n");
+    snprintf(mountinfo, sizeof(mountinfo), "%s/mountinfo", dir);
+    char self[700];
+    snprintf(self, sizeof(self), "%s/cgroup", dir);
+    write_text(cg, "cgroup.controllers", "cpuset cpu io memory pids\n");
+    assert_int_equal(sl_sandbox_v2_parent(mountinfo, self, out, sizeof(out)), 0);
+    char want[800];
+    snprintf(want, sizeof(want), "%s/system.slice", mnt);
+    assert_string_equal(out, want);
+    /* Without one of the three controllers: not v2. */
+    write_text(cg, "cgroup.controllers", "cpu io memory\n");
+    assert_int_equal(sl_sandbox_v2_parent(mountinfo, self, out, sizeof(out)), -1);
+    /* In the root cgroup: the hierarchy's root is the parent. */
+    write_text(dir, "cgroup", "0::/\n");
+    write_text(mnt, "cgroup.controllers", "cpu memory pids\n");
+    assert_int_equal(sl_sandbox_v2_parent(mountinfo, self, out, sizeof(out)), 0);
+    assert_string_equal(out, mnt);
+    /* A v1-only system (no 0:: line, no cgroup2 mount). */
+    write_text(dir, "cgroup", "4:memory:/\n2:cpu,cpuacct:/\n");
+    assert_int_equal(sl_sandbox_v2_parent(mountinfo, self, out, sizeof(out)), -1);
+    write_text(dir, "cgroup", "0::/\n");
+    write_text(dir, "mountinfo", "22 1 8:1 / / rw - ext4 /dev/vda1 rw\n");
+    assert_int_equal(sl_sandbox_v2_parent(mountinfo, self, out, sizeof(out)), -1);
+    sl_rm_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_governor_reserved),
         cmocka_unit_test(test_governor_unreserved_pool),
         cmocka_unit_test(test_report_line),
+        cmocka_unit_test(test_cgroup_v2_parent),
     };
     return cmocka_run_group_tests_name("runtime", tests, NULL, NULL);
 }
