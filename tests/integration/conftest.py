@@ -125,9 +125,14 @@ def fresh_server(tmp_path):
         return srv
 
     yield make
+    # Stopped, not killed: a killed server leaves its environments'
+    # cgroups until its data directory's next start, which never comes.
     for srv in servers:
         if srv.proc and srv.proc.poll() is None:
-            srv.kill9()
+            try:
+                srv.stop(timeout=20)
+            except subprocess.TimeoutExpired:
+                srv.kill9()
 
 
 def client_config(**kw):
