@@ -217,6 +217,26 @@ def lam(server):
     return lambda_client(server.endpoint)
 
 
+def run_threads(fn, n):
+    """Runs fn(0) ... fn(n - 1) at once, each on its own thread; returns the
+    exceptions they raised."""
+    import threading
+    errors = []
+
+    def one(k):
+        try:
+            fn(k)
+        except Exception as e:  # noqa: BLE001 (returned to the test)
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def make_zip(files):
     """A function package from {path: (content, mode)}."""
     buf = io.BytesIO()

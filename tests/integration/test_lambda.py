@@ -4,6 +4,7 @@ semantics for errors, timeouts, init failures, warm reuse, concurrency and
 logs. Each test states the AWS behaviour it checks."""
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -15,7 +16,7 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import ROLE, aws_cli, lambda_client, make_zip, s3_client
+from conftest import ROLE, aws_cli, lambda_client, make_zip, run_threads, s3_client
 
 
 def py_zip(source, name="app.py"):
@@ -98,28 +99,18 @@ def test_concurrent_updates_lose_nothing(lam):
     """Configuration changes are read-modify-write in one transaction: many
     concurrent updates of different members all land, a stale RevisionId
     gets 412, and reserved concurrency does not change the RevisionId."""
-    import threading
     name = create_py(lam, "def handler(e, c):\n    return 1\n")
     rev = lam.get_function_configuration(FunctionName=name)["RevisionId"]
-    errors = []
 
     def update(k):
         c = lambda_client(lam.meta.endpoint_url)
-        try:
-            if k % 2:
-                c.update_function_configuration(FunctionName=name, Description=f"d{k}")
-            else:
-                c.add_permission(FunctionName=name, StatementId=f"s{k}",
-                                 Action="lambda:InvokeFunction", Principal="s3.amazonaws.com")
-        except Exception as e:  # noqa: BLE001 (collected and asserted below)
-            errors.append(e)
+        if k % 2:
+            c.update_function_configuration(FunctionName=name, Description=f"d{k}")
+        else:
+            c.add_permission(FunctionName=name, StatementId=f"s{k}",
+                             Action="lambda:InvokeFunction", Principal="s3.amazonaws.com")
 
-    threads = [threading.Thread(target=update, args=(k,)) for k in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_threads(update, 12) == []
     sids = {s["Sid"] for s in json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]}
     assert sids == {f"s{k}" for k in range(0, 12, 2)}
     with pytest.raises(botocore.exceptions.ClientError) as e:
@@ -128,6 +119,32 @@ def test_concurrent_updates_lose_nothing(lam):
     before = lam.get_function_configuration(FunctionName=name)["RevisionId"]
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=3)
     assert lam.get_function_configuration(FunctionName=name)["RevisionId"] == before
+
+
+def test_code_updates_lose_no_concurrent_change(lam):
+    """UpdateFunctionCode reads, changes and writes the configuration in one
+    transaction like every other change: permissions added while code
+    updates run all survive, and the function runs the last code stored."""
+    name = create_py(lam, "def handler(e, c):\n    return 0\n")
+
+    def update(k):
+        c = lambda_client(lam.meta.endpoint_url)
+        if k % 2:
+            c.update_function_code(
+                FunctionName=name, ZipFile=py_zip(f"def handler(e, c):\n    return {k}\n"))
+        else:
+            c.add_permission(FunctionName=name, StatementId=f"s{k}",
+                             Action="lambda:InvokeFunction", Principal="s3.amazonaws.com")
+
+    assert run_threads(update, 16) == []
+    sids = {s["Sid"] for s in json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]}
+    assert sids == {f"s{k}" for k in range(0, 16, 2)}
+    sha = lam.get_function_configuration(FunctionName=name)["CodeSha256"]
+    answer = invoke(lam, name)[1]
+    assert answer in range(1, 16, 2)
+    want = base64.b64encode(hashlib.sha256(py_zip(f"def handler(e, c):\n    return {answer}\n"))
+                            .digest()).decode()
+    assert sha == want
 
 
 def test_concurrent_reservations_keep_the_unreserved_minimum(fresh_server):

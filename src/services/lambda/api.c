@@ -926,6 +926,26 @@ static int update_config(struct sl_txn *t, json_t *cfg, void *arg, struct sl_err
     return 0;
 }
 
+/* Changes function name with fn (sl_lambda_modify()), ends its
+ * environments and answers with the new configuration, or with the error;
+ * returns what sl_lambda_modify() did. */
+static int modify_and_answer(struct lreq *l, const char *name, sl_lambda_modify_fn fn, void *arg)
+{
+    struct sl_err err = {0};
+    json_t *cfg = NULL;
+    int rc = sl_lambda_modify(l, name, fn, arg, &err, &cfg);
+    if (rc) {
+        sl_lambda_modify_failed(l, name, rc, &err);
+        return rc;
+    }
+    sl_lambda_runtime_forget(l->q->app, l->pk, name);
+    json_t *out = public_config(cfg);
+    respond(l, out);
+    json_decref(out);
+    json_decref(cfg);
+    return 0;
+}
+
 static void op_update_configuration(struct lreq *l)
 {
     char name[80];
@@ -935,17 +955,26 @@ static void op_update_configuration(struct lreq *l)
     json_decref(cfg);
     if (check_config(l, l->in, false))
         return;
-    struct sl_err err = {0};
-    int rc = sl_lambda_modify(l, name, update_config, l->in, &err, &cfg);
-    if (rc) {
-        sl_lambda_modify_failed(l, name, rc, &err);
-        return;
-    }
-    sl_lambda_runtime_forget(l->q->app, l->pk, name);
-    json_t *out = public_config(cfg);
-    respond(l, out);
-    json_decref(out);
-    json_decref(cfg);
+    modify_and_answer(l, name, update_config, l->in);
+}
+
+struct code_update {
+    const char *pk, *name;
+    const struct sl_lambda_code *code;
+    const struct sl_blob *blob; /* NULL: a dry run */
+};
+
+/* The new code's members, a new revision, and the zip as the item's blob
+ * (its value is then rewritten by sl_lambda_modify(), which keeps it). */
+static int update_code(struct sl_txn *t, json_t *cfg, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct code_update *u = arg;
+    json_object_set_new(cfg, "CodeSize", json_integer((json_int_t)u->code->size));
+    json_object_set_new(cfg, "CodeSha256", json_string(u->code->sha_b64));
+    json_object_set_new(cfg, "_code_hex", json_string(u->code->sha_hex));
+    new_revision(cfg);
+    return u->blob ? sl_txn_put(t, SL_LAMBDA_NS, u->pk, u->name, "{}", 2, u->blob) : 0;
 }
 
 static void op_update_code(struct lreq *l)
@@ -965,21 +994,17 @@ static void op_update_code(struct lreq *l)
         return;
     }
     bool dry = json_is_true(json_object_get(l->in, "DryRun"));
-    json_object_set_new(cfg, "CodeSize", json_integer((json_int_t)code.size));
-    json_object_set_new(cfg, "CodeSha256", json_string(code.sha_b64));
-    json_object_set_new(cfg, "_code_hex", json_string(code.sha_hex));
-    new_revision(cfg);
+    struct code_update u = {l->pk, name, &code, dry ? NULL : &blob};
     if (dry) {
+        /* Nothing is written: the configuration as it would become. */
+        update_code(NULL, cfg, &u, NULL);
         sl_blob_discard(l->q->app->store, &blob);
         json_t *out = public_config(cfg);
         respond(l, out);
         json_decref(out);
-    } else if (store_function(l, name, cfg, &blob, false) == 0) {
-        sl_lambda_runtime_forget(l->q->app, l->pk, name);
-        json_t *out = public_config(cfg);
-        respond(l, out);
-        json_decref(out);
-    } else {
+    } else if (modify_and_answer(l, name, update_code, &u)) {
+        /* (Read, changed and written in one transaction, as every other
+         * change of a function, so a concurrent one is never lost.) */
         sl_blob_discard(l->q->app->store, &blob);
     }
     sl_blob_free(&blob);
