@@ -40,6 +40,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -324,7 +325,7 @@ static void call_nudge(struct call *c)
  * stack, vanish) as soon as rt->mu is released. */
 static void call_wake(struct call *c)
 {
-    c->done = true;
+    __atomic_store_n(&c->done, true, __ATOMIC_RELEASE); /* a spinning caller reads it */
     call_nudge(c);
 }
 
@@ -656,6 +657,16 @@ static void send_next(struct env *e, struct conn *conn)
     const char *payload = inv->payload_len ? inv->payload : "{}";
     env_flush_end(e); /* the last call's lines come first */
     size_t len = inv->payload_len ? inv->payload_len : 2;
+    /* One write: the head (on the stack unless a client context is big)
+     * and the payload. Without memory for the head the call stays
+     * undelivered and the connection closes: the runtime asks again. */
+    const char *cc = inv->client_context;
+    size_t need = 512 + strlen(inv->request_id) + strlen(e->fn.arn) + (cc ? strlen(cc) : 0);
+    char stack[2048], *head = need <= sizeof(stack) ? stack : malloc(need);
+    if (!head) {
+        conn->broken = true;
+        return;
+    }
     c->delivered = true;
     c->start_ns = sl_time_mono_ns();
     c->start_ms = c->start_ns / 1000000;
@@ -669,15 +680,6 @@ static void send_next(struct env *e, struct conn *conn)
     while (k < 32)
         hex[k++] = '0';
     hex[32] = '\0';
-    /* One write: the head (on the stack unless a client context is big)
-     * and the payload. */
-    const char *cc = inv->client_context;
-    size_t need = 512 + strlen(inv->request_id) + strlen(e->fn.arn) + (cc ? strlen(cc) : 0);
-    char stack[2048], *head = need <= sizeof(stack) ? stack : malloc(need);
-    if (!head) {
-        conn->broken = true;
-        return;
-    }
     struct sl_text t;
     sl_text_init(&t, head, need <= sizeof(stack) ? sizeof(stack) : need);
     sl_text_str(&t, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ");
@@ -1765,7 +1767,8 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
                 size_t had = own->in_len;
                 conn_read(own);
                 ready = own->in_len > had || own->broken;
-            } while (!ready && sl_time_mono_ns() < until);
+            } while (!ready && !__atomic_load_n(&c.done, __ATOMIC_ACQUIRE) &&
+                     sl_time_mono_ns() < until);
         }
         if (!ready) {
             struct pollfd pf[2] = {{.fd = c.efd, .events = POLLIN}};
@@ -1911,7 +1914,8 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
     sl_hex_encode(digest, 8, rt->group);
     sl_sandbox_sweep(rt->group, false);
     rt->isolate = sl_sandbox_probe();
-    rt->spin = sysconf(_SC_NPROCESSORS_ONLN) > 1;
+    cpu_set_t cpus;
+    rt->spin = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1;
     FILE *v = popen("/usr/bin/node --version 2>/dev/null", "r");
     if (v) {
         char line[32] = "";

@@ -127,16 +127,21 @@ static const char *const controllers[SL_SANDBOX_CGROUPS] = {"memory", "cpu", "pi
 
 int sl_sandbox_v2_parent(const char *mountinfo, const char *proc_cgroup, char *out, size_t n)
 {
-    char line[1024], mnt[512] = "", self[512] = "";
+    char line[1024], mnt[512] = "", root[512] = "/", self[512] = "";
     FILE *f = fopen(mountinfo, "r");
     while (f && !mnt[0] && fgets(line, sizeof(line), f)) {
-        /* "36 25 0:31 / /sys/fs/cgroup rw,... - cgroup2 cgroup2 rw" */
+        /* "36 25 0:31 / /sys/fs/cgroup rw,... - cgroup2 cgroup2 rw": the
+         * 4th field is the hierarchy's directory mounted there, the 5th
+         * where. */
         char *dash = strstr(line, " - ");
         if (!dash || strncmp(dash + 3, "cgroup2 ", 8) != 0)
             continue;
         char *save = NULL, *tok = strtok_r(line, " ", &save);
-        for (int i = 1; tok && i < 5; i++)
+        for (int i = 1; tok && i < 5; i++) {
             tok = strtok_r(NULL, " ", &save);
+            if (tok && i == 3)
+                snprintf(root, sizeof(root), "%s", tok);
+        }
         if (tok)
             snprintf(mnt, sizeof(mnt), "%s", tok);
     }
@@ -150,6 +155,15 @@ int sl_sandbox_v2_parent(const char *mountinfo, const char *proc_cgroup, char *o
         fclose(f);
     if (!mnt[0] || !self[0])
         return -1;
+    /* A mount of a subtree (a container's): Sluice's path below it. */
+    if (strcmp(root, "/") != 0) {
+        size_t rl = strlen(root);
+        if (strncmp(self, root, rl) != 0 || (self[rl] != '/' && self[rl] != '\0'))
+            return -1;
+        memmove(self, self + rl, strlen(self + rl) + 1);
+        if (!self[0])
+            snprintf(self, sizeof(self), "/");
+    }
     /* Sluice's cgroup must have all three controllers, which its parent
      * then gives to a new child too. */
     char path[1100], have[256] = "";
@@ -473,6 +487,9 @@ static int child_setup(struct plan *p)
     char c;
     if (read(p->sync_fd, &c, 1) != 1)
         return 1;
+    /* Read again before the exec, after 0-2 are replaced below. */
+    if (p->sync_fd <= 2 && (p->sync_fd = fcntl(p->sync_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+        return 16;
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     sigset_t none;

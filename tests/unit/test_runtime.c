@@ -105,6 +105,17 @@ static void test_cgroup_v2_parent(void **state)
     write_text(mnt, "cgroup.controllers", "cpu memory pids\n");
     assert_int_equal(sl_sandbox_v2_parent(mountinfo, self, out, sizeof(out)), 0);
     assert_string_equal(out, mnt);
+    /* A container's view: a subtree of the hierarchy mounted (4th field). */
+    snprintf(table, sizeof(table),
+             "30 22 0:26 /kubepods/pod1 %s rw,relatime - cgroup2 cgroup2 rw\n", mnt);
+    write_text(dir, "mountinfo", table);
+    write_text(dir, "cgroup", "0::/kubepods/pod1/system.slice/sluice.service\n");
+    write_text(cg, "cgroup.controllers", "cpu memory pids\n");
+    assert_int_equal(sl_sandbox_v2_parent(mountinfo, self, out, sizeof(out)), 0);
+    snprintf(want, sizeof(want), "%s/system.slice", mnt);
+    assert_string_equal(out, want);
+    write_text(dir, "cgroup", "0::/elsewhere/sluice.service\n");
+    assert_int_equal(sl_sandbox_v2_parent(mountinfo, self, out, sizeof(out)), -1);
     /* A v1-only system (no 0:: line, no cgroup2 mount). */
     write_text(dir, "cgroup", "4:memory:/\n2:cpu,cpuacct:/\n");
     assert_int_equal(sl_sandbox_v2_parent(mountinfo, self, out, sizeof(out)), -1);

@@ -130,6 +130,8 @@ int sl_lambda_load_reservations(struct sl_app *app)
             }
             free(after);
             after = !rc && n == 256 ? strdup(items[n - 1].sk) : NULL;
+            if (!rc && n == 256 && !after)
+                rc = SL_ENOMEM;
             for (size_t k = 0; k < n; k++)
                 sl_item_free(&items[k]);
             free(items);
