@@ -1713,9 +1713,9 @@ static void release_conn(struct call *c)
  * costs an interrupt and, on a virtual machine or a CPU in a deep idle
  * state, tens of microseconds: as much as a fast function's whole answer.
  * So a caller spins, up to twice the environment's recent answer time,
- * when that is at most SPIN_MAX_NS, it is the only call in flight (spinning
- * must never take a CPU from a runtime or another caller) and the machine
- * has another CPU for the runtime. Under rt->mu.
+ * when twice that is at most SPIN_MAX_NS, it is the only call in flight
+ * (spinning must never take a CPU from a runtime or another caller) and
+ * Sluice may run on more than one CPU (its affinity). Under rt->mu.
  */
 static int64_t spin_budget(const struct sl_runtime *rt, const struct env *e)
 {
