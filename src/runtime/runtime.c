@@ -425,9 +425,9 @@ static void env_log_end(struct env *e, const char *request_id, double dur)
     sl_text_str(&t, request_id);
     drain_output(e);
     env_log(e, end, t.len);
-    sl_runtime_report_line(report, sizeof(report), request_id, dur, e->fn.memory_mb,
-                           max_memory_mb(e), e->init_reported ? 0 : e->init_ms);
-    env_log(e, report, strlen(report));
+    int n = sl_runtime_report_line(report, sizeof(report), request_id, dur, e->fn.memory_mb,
+                                   max_memory_mb(e), e->init_reported ? 0 : e->init_ms);
+    env_log(e, report, (size_t)n);
     e->init_reported = true;
 }
 

@@ -196,7 +196,6 @@ int sl_sandbox_v2_parent(const char *mountinfo, const char *proc_cgroup, char *o
 static struct {
     pthread_once_t once;
     bool on;
-    bool root;        /* Sluice is in the root cgroup */
     char parent[700]; /* the parent of Sluice's cgroup */
 } v2 = {.once = PTHREAD_ONCE_INIT};
 
@@ -204,13 +203,15 @@ static void v2_init(void)
 {
     v2.on = sl_sandbox_v2_parent("/proc/self/mountinfo", "/proc/self/cgroup", v2.parent,
                                  sizeof(v2.parent)) == 0;
-    FILE *f = fopen("/proc/self/cgroup", "r");
-    char line[1024];
-    while (f && fgets(line, sizeof(line), f))
-        if (strcmp(line, "0::/\n") == 0 || strcmp(line, "0::/") == 0)
-            v2.root = true;
-    if (f)
-        fclose(f);
+    /* Sluice's cgroup has the controllers, so its parent gives them to its
+     * children already, unless the parent is the hierarchy's root (whose
+     * processes are exempt from that rule): enabled there once, harmless
+     * where they are. */
+    if (v2.on) {
+        char path[800];
+        snprintf(path, sizeof(path), "%s/cgroup.subtree_control", v2.parent);
+        write_file(path, "+memory +cpu +pids");
+    }
 }
 
 static bool v2_on(void)
@@ -229,17 +230,15 @@ static int group_dir(int i, const char *group, bool create, char *out, size_t n)
     if (v2_on()) {
         if (i != 0 || (size_t)snprintf(out, n, "%s/sluice-%s", v2.parent, group) >= n)
             return -1;
-        if (create) {
+        if (create && mkdir(out, 0755) == 0) { /* new: its children get the controllers */
             char path[900];
-            if (v2.root) {
-                snprintf(path, sizeof(path), "%s/cgroup.subtree_control", v2.parent);
-                write_file(path, "+memory +cpu +pids");
-            }
-            if (mkdir(out, 0755) && errno != EEXIST)
-                return -1;
             snprintf(path, sizeof(path), "%s/cgroup.subtree_control", out);
-            if (write_file(path, "+memory +cpu +pids"))
+            if (write_file(path, "+memory +cpu +pids")) {
+                rmdir(out);
                 return -1;
+            }
+        } else if (create && errno != EEXIST) {
+            return -1;
         }
         return 0;
     }

@@ -524,24 +524,23 @@ static int take_code(struct lreq *l, json_t *src, struct sl_blob *blob,
 
 /* ---- writes ---------------------------------------------------------- */
 
-struct fn_write {
+/* A new function: its configuration and its code's zip as the blob.
+ * (Every later change goes through sl_lambda_modify().) */
+struct fn_create {
     const char *pk, *name, *val;
-    const struct sl_blob *blob; /* NULL: keep the item's blob */
-    bool create;
+    const struct sl_blob *blob;
 };
 
-static int fn_write_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+static int fn_create_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
-    struct fn_write *w = arg;
+    struct fn_create *w = arg;
     int rc = sl_txn_exists(t, SL_LAMBDA_NS, w->pk, w->name);
-    if (w->create && rc == 0)
+    if (rc == 0)
         return SL_EEXIST;
-    if (!w->create && rc)
+    if (rc != SL_ENOTFOUND)
         return rc;
-    if (w->blob)
-        return sl_txn_put(t, SL_LAMBDA_NS, w->pk, w->name, w->val, strlen(w->val), w->blob);
-    return sl_txn_set_val(t, SL_LAMBDA_NS, w->pk, w->name, w->val, strlen(w->val));
+    return sl_txn_put(t, SL_LAMBDA_NS, w->pk, w->name, w->val, strlen(w->val), w->blob);
 }
 
 struct fn_modify {
@@ -634,26 +633,23 @@ static void forget_cached(struct lreq *l, const char *name)
         sl_lambda_cache_forget(c, l->pk, name);
 }
 
-/* Stores cfg (and blob when not NULL); 0, or answers and returns -1. */
-static int store_function(struct lreq *l, const char *name, json_t *cfg,
-                          const struct sl_blob *blob, bool create)
+/* Stores a new function (cfg and its code's blob); 0, or answers and
+ * returns -1. */
+static int store_new_function(struct lreq *l, const char *name, json_t *cfg,
+                              const struct sl_blob *blob)
 {
     char *val = json_dumps(cfg, JSON_COMPACT);
     if (!val) {
         sl_lambda_internal(l, NULL);
         return -1;
     }
-    struct fn_write w = {l->pk, name, val, blob, create};
+    struct fn_create w = {l->pk, name, val, blob};
     struct sl_err err = {0};
-    int rc = sl_store_write(l->q->app->store, fn_write_txn, &w, &err);
+    int rc = sl_store_write(l->q->app->store, fn_create_txn, &w, &err);
     free(val);
     forget_cached(l, name);
     if (rc == SL_EEXIST) {
         sl_lambda_error(l, 409, "ResourceConflictException", "Function already exist: %s", name);
-        return -1;
-    }
-    if (rc == SL_ENOTFOUND) {
-        not_found(l, name);
         return -1;
     }
     if (rc) {
@@ -776,7 +772,7 @@ static void op_create(struct lreq *l)
     if (tags)
         json_object_set(cfg, "_tags", tags);
     new_revision(cfg);
-    if (store_function(l, name, cfg, &blob, true) == 0) {
+    if (store_new_function(l, name, cfg, &blob) == 0) {
         json_t *out = public_config(cfg);
         respond(l, out);
         json_decref(out);

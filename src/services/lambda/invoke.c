@@ -115,29 +115,19 @@ int sl_lambda_load_reservations(struct sl_app *app)
     size_t npk = 0;
     int rc = sl_kv_list_pks(app->store, SL_LAMBDA_NS, &pks, &npk);
     for (size_t i = 0; !rc && i < npk; i++) {
-        char *after = NULL;
-        for (;;) {
-            struct sl_item *items = NULL;
-            size_t n = 0;
-            rc = sl_kv_list(app->store, SL_LAMBDA_NS, pks[i], NULL, after, 256, &items, &n);
-            for (size_t k = 0; !rc && k < n; k++) {
-                json_t *cfg = json_loadb(items[k].val, items[k].val_len, 0, NULL);
-                json_t *r = json_object_get(cfg, "_reserved");
-                if (r)
-                    sl_lambda_runtime_set_reserved(app, pks[i], items[k].sk,
-                                                   (long)json_integer_value(r));
-                json_decref(cfg);
-            }
-            free(after);
-            after = !rc && n == 256 ? strdup(items[n - 1].sk) : NULL;
-            if (!rc && n == 256 && !after)
-                rc = SL_ENOMEM;
-            for (size_t k = 0; k < n; k++)
-                sl_item_free(&items[k]);
-            free(items);
-            if (!after)
-                break;
+        struct sl_item *items = NULL;
+        size_t n = 0;
+        rc = sl_kv_list(app->store, SL_LAMBDA_NS, pks[i], NULL, NULL, SIZE_MAX, &items, &n);
+        for (size_t k = 0; k < n; k++) {
+            json_t *cfg = json_loadb(items[k].val, items[k].val_len, 0, NULL);
+            json_t *r = json_object_get(cfg, "_reserved");
+            if (r)
+                sl_lambda_runtime_set_reserved(app, pks[i], items[k].sk,
+                                               (long)json_integer_value(r));
+            json_decref(cfg);
+            sl_item_free(&items[k]);
         }
+        free(items);
     }
     for (size_t i = 0; i < npk; i++)
         free(pks[i]);
