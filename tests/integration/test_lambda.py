@@ -183,39 +183,62 @@ def test_reservations_count_after_a_restart(fresh_server):
     """A function's reserved concurrency still shrinks the unreserved pool
     after a restart, before anything invokes that function: with an account
     limit of 101 and one function reserving 1, the 101st concurrent invoke
-    of another function is throttled."""
+    of another function is throttled. Each handler holds its environment
+    until the test releases it (a byte on a loopback connection)."""
+    import socket
     import threading
     import urllib.error
     import urllib.request
+    from conftest import wait_until
+    release = socket.create_server(("127.0.0.1", 0), backlog=200)
+    port = release.getsockname()[1]
     srv = fresh_server(["--account-concurrency", "101"]).start()
     lam = lambda_client(srv.endpoint)
     lam.create_function(FunctionName="reserving", Runtime="python3.11", Role=ROLE,
                         Handler="app.handler",
                         Code={"ZipFile": py_zip("def handler(e, c):\n    return 1\n")})
     lam.put_function_concurrency(FunctionName="reserving", ReservedConcurrentExecutions=1)
-    lam.create_function(FunctionName="sleeper", Runtime="python3.11", Role=ROLE,
-                        Handler="app.handler", Timeout=60, MemorySize=128,
-                        Code={"ZipFile": py_zip("import time\ndef handler(e, c):\n"
-                                                "    time.sleep(8)\n    return 1\n")})
+    lam.create_function(
+        FunctionName="holder", Runtime="python3.11", Role=ROLE, Handler="app.handler",
+        Timeout=120, MemorySize=128,
+        Code={"ZipFile": py_zip(f"import socket\ndef handler(e, c):\n"
+                                f"    socket.create_connection(('127.0.0.1', {port})).recv(1)\n"
+                                f"    return 1\n")})
     assert srv.stop() == 0
     srv.start()
-    url = f"{srv.endpoint}/2015-03-31/functions/sleeper/invocations"
-    go = threading.Barrier(101)
+    url = f"{srv.endpoint}/2015-03-31/functions/holder/invocations"
     results = []
 
     def one():
-        go.wait()
         try:
             with urllib.request.urlopen(urllib.request.Request(url, data=b"{}"),
-                                        timeout=120) as r:
+                                        timeout=150) as r:
                 results.append(r.status)
         except urllib.error.HTTPError as e:
             results.append(json.loads(e.read()).get("Reason"))
     threads = [threading.Thread(target=one) for _ in range(101)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=150)
+    held = []
+    try:
+        for t in threads:
+            t.start()
+        release.settimeout(120)
+        while len(held) < 100:
+            held.append(release.accept()[0])
+        wait_until(lambda: results, timeout=30, what="the 101st invoke to be answered")
+        assert results == ["ConcurrentInvocationLimitExceeded"]
+    finally:
+        release.settimeout(0.5)
+        try:
+            while True:
+                held.append(release.accept()[0])
+        except OSError:
+            pass
+        for conn in held:
+            conn.sendall(b"x")
+            conn.close()
+        for t in threads:
+            t.join(timeout=150)
+        release.close()
     assert sorted(results, key=str) == [200] * 100 + ["ConcurrentInvocationLimitExceeded"], \
         results
 
