@@ -169,6 +169,7 @@ struct sl_runtime {
     pthread_mutex_t mu;
     char runtimes_dir[1024], scratch_dir[1024], endpoint[256];
     char group[17]; /* this data directory's cgroups: sluice/<group>/ */
+    struct sl_spawner *spawner; /* clones environments (cgroup v1), or NULL */
     int epfd;      /* Runtime API connections, one-shot */
     bool watching; /* epfd is on the loop */
     struct fn_state *fns;
@@ -1510,6 +1511,7 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
     snprintf(e->scratch, sizeof(e->scratch), "%s/%s", rt->scratch_dir, name);
     struct sl_sandbox_spec spec = {
         .group = rt->group,
+        .spawner = rt->spawner,
         .name = name,
         .scratch = e->scratch,
         .code_dir = c->fn.code_dir,
@@ -1914,6 +1916,7 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
     sl_hex_encode(digest, 8, rt->group);
     sl_sandbox_sweep(rt->group, false);
     rt->isolate = sl_sandbox_probe();
+    rt->spawner = sl_spawner_new(rt->group);
     cpu_set_t cpus;
     rt->spin = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1;
     FILE *v = popen("/usr/bin/node --version 2>/dev/null", "r");
@@ -1975,6 +1978,7 @@ void sl_runtime_free(struct sl_runtime *rt)
     if (!rt)
         return;
     sl_runtime_shutdown(rt);
+    sl_spawner_free(rt->spawner);
     sl_sandbox_sweep(rt->group, true);
     free_zombies(rt); /* the callers' last connections */
     close(rt->epfd);

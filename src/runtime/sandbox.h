@@ -13,8 +13,11 @@
 
 #define SL_SANDBOX_CGROUPS 3 /* memory, cpu, pids */
 
+struct sl_spawner;
+
 struct sl_sandbox_spec {
     const char *group;        /* this Sluice's cgroups: sluice/<group>/ (sl_sandbox_sweep) */
+    struct sl_spawner *spawner; /* group's (sl_spawner_new), or NULL */
     const char *name;         /* unique per environment: cgroup names */
     const char *scratch;      /* this environment's directory (root/, tmp/) */
     const char *code_dir;     /* mounted read-only at /var/task */
@@ -42,6 +45,18 @@ struct sl_sandbox {
 int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
                      const char *const argv[], char *const envp[], int out_fd, int err_fd,
                      struct sl_err *err);
+/*
+ * A thread that clones the environments of group (a runtime's, the one
+ * spec.group names) with cgroup v1, where it waits between spawns inside
+ * the cgroups of the next environment, made ahead: the child is born in
+ * them, instead of being moved into them after its clone, which waits for
+ * an RCU grace period (milliseconds, on the cold start's path). NULL where
+ * cgroup v1 is not what environments get (v2 clones into a cgroup).
+ * Its environments are killed when the thread ends (their parent-death
+ * signal): free it after them.
+ */
+struct sl_spawner *sl_spawner_new(const char *group);
+void sl_spawner_free(struct sl_spawner *sp);
 /* Whether this kernel lets Sluice create the namespaces and mounts of a
  * sandbox (checked once, by cloning a child that tries). */
 bool sl_sandbox_probe(void);

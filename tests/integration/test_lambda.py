@@ -16,7 +16,8 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import ROLE, aws_cli, lambda_client, make_zip, run_threads, s3_client
+from conftest import (ROLE, aws_cli, lambda_client, make_zip, run_threads, s3_client,
+                      wait_until)
 
 
 def py_zip(source, name="app.py"):
@@ -189,7 +190,6 @@ def test_reservations_count_after_a_restart(fresh_server):
     import threading
     import urllib.error
     import urllib.request
-    from conftest import wait_until
     release = socket.create_server(("127.0.0.1", 0), backlog=200)
     port = release.getsockname()[1]
     srv = fresh_server(["--account-concurrency", "101"]).start()
@@ -802,9 +802,56 @@ def cgroup_group_dirs(data_dir):
     return dirs
 
 
+def test_environments_are_born_in_their_own_cgroups(server, lam):
+    """Each environment runs in cgroups of its own under this data
+    directory's group, its memory limited to its function's MemorySize
+    (written for each one: 256 MB, then 1024), at most 1,024 pids, and a CPU
+    quota of MemorySize/1,769 of a core once init is done. With cgroup v1
+    the environment is cloned by a thread of Sluice waiting in its cgroups:
+    that thread moves on to the next environment's, leaving the environment
+    alone in them."""
+    src = "def handler(e, c):\n    return open('/proc/self/cgroup').read()\n"
+    small = create_py(lam, src, MemorySize=256)
+    big = create_py(lam, src, MemorySize=1024)
+    group = hashlib.sha256(os.path.realpath(
+        os.path.join(server.data_dir, "lambda", "tmp")).encode()).hexdigest()[:16]
+    seen = set()
+    for name, mb in ((small, 256), (big, 1024)):
+        lines = invoke(lam, name)[1].splitlines()
+        v1 = {}
+        for line in lines:
+            _, ctls, path = line.split(":", 2)
+            for ctl in ctls.split(","):
+                if ctl in ("memory", "cpu", "pids"):
+                    v1[ctl] = f"/sys/fs/cgroup/{ctl}{path}"
+        if not v1:
+            pytest.skip("environments get no v1 cgroups here")
+        assert set(v1) == {"memory", "cpu", "pids"}, lines
+        for ctl, d in v1.items():
+            assert f"/sluice/{group}/" in d, d
+            assert d not in seen  # its own
+            seen.add(d)
+
+        def read(ctl, f):
+            with open(os.path.join(v1[ctl], f)) as fh:
+                return fh.read().split()
+        assert int(read("memory", "memory.limit_in_bytes")[0]) == mb << 20
+        assert read("pids", "pids.max") == ["1024"]
+        period = int(read("cpu", "cpu.cfs_period_us")[0])
+        assert int(read("cpu", "cpu.cfs_quota_us")[0]) == period * mb // 1769
+        # The runtime process alone: the spawner thread has moved on.
+        sluice_tids = set(os.listdir(f"/proc/{server.proc.pid}/task"))
+        wait_until(lambda: not sluice_tids & set(read("memory", "tasks")),
+                   what="the spawner thread to leave the environment's cgroup")
+        for ctl in v1:
+            procs = read(ctl, "cgroup.procs")
+            assert len(procs) == 1 and procs[0] != str(server.proc.pid), (ctl, procs)
+
+
 def test_cgroups_of_a_killed_server_are_removed(fresh_server):
     """Environments' cgroups outlive a kill -9 of the server; its next start
-    removes them, and a clean stop leaves nothing."""
+    removes them (and makes the spawner's for the next environment), and a
+    clean stop leaves nothing."""
     srv = fresh_server().start()
     lam = lambda_client(srv.endpoint)
     name = create_py(lam, "def handler(e, c):\n    return 1\n")
@@ -818,7 +865,7 @@ def test_cgroups_of_a_killed_server_are_removed(fresh_server):
     assert all(left.values()), left  # what a crash leaves
     srv.start()
     for d in dirs:
-        assert not [e for e in os.listdir(d) if os.path.isdir(os.path.join(d, e))], d
+        assert not set(left[d]) & set(os.listdir(d)), d
     assert invoke(lambda_client(srv.endpoint), name)[1] == 1
     assert srv.stop() == 0
     assert not [d for d in dirs if os.path.exists(d)]
@@ -827,7 +874,6 @@ def test_cgroups_of_a_killed_server_are_removed(fresh_server):
 def test_idle_environment_is_reaped(fresh_server):
     """An environment idle past --idle-reap ends; the next invoke is a cold
     start again (REPORT carries Init Duration)."""
-    from conftest import wait_until
     srv = fresh_server(["--idle-reap", "1"]).start()
     lam = lambda_client(srv.endpoint)
     name = create_py(lam, "def handler(e, c):\n    return 1\n")
@@ -899,7 +945,6 @@ def test_shutdown_with_a_running_invocation(fresh_server):
     import signal
     import threading
     import urllib.request
-    from conftest import wait_until
     srv = fresh_server(["--shutdown-grace", "1"]).start()
     lam = lambda_client(srv.endpoint)
     name = create_py(lam, "import time\ndef handler(e, c):\n    time.sleep(60)\n    return 1\n",
