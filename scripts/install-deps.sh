@@ -13,7 +13,11 @@ PKGS=(
   python3 python3-boto3 python3-botocore python3-pytest awscli
   curl wrk
   autoconf automake libtool g++
+  user-mode-linux
 )
+# user-mode-linux: a kernel that boots as a process, for the tests of
+# environments under cgroup v2 (tests/integration/test_cgroup_v2.py) on
+# machines whose controllers are on cgroup v1.
 # Node.js and npm come from Debian unless the machine already has them.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
