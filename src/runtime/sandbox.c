@@ -832,6 +832,15 @@ void sl_spawner_free(struct sl_spawner *sp)
     free(sp);
 }
 
+/* Returns once the spawner has left the cgroups it was in. */
+static void spawner_wait_moved(struct sl_spawner *sp)
+{
+    pthread_mutex_lock(&sp->mu);
+    while (sp->state == SP_MOVING)
+        pthread_cond_wait(&sp->cv, &sp->mu);
+    pthread_mutex_unlock(&sp->mu);
+}
+
 /* Has the spawner clone p's child in the cgroups it waits in, which sb
  * then owns (their memory limited to memory_mb first). False when it
  * waits in none (the caller spawns it itself); else *pid is the clone's. */
@@ -863,6 +872,7 @@ static bool spawner_spawn(struct sl_spawner *sp, struct sl_sandbox *sb, struct p
     errno = sp->error;
     if (*pid >= 0) { /* the child has them: the spawner moves on */
         memcpy(sb->cgroup, sp->next, sizeof(sb->cgroup));
+        sb->spawner = sp;
         sp->state = SP_MOVING;
     } else {
         sp->state = SP_READY;
@@ -1047,8 +1057,13 @@ void sl_sandbox_cleanup(struct sl_sandbox *sb, const char *scratch)
 {
     for (int i = 0; i < SL_SANDBOX_CGROUPS; i++) {
         if (sb->cgroup[i][0]) {
-            /* Empty once the process is reaped; retry is not needed. */
-            rmdir(sb->cgroup[i]);
+            /* Empty once the process is reaped, unless the spawner that
+             * cloned it is still there (an environment that ended within
+             * milliseconds): then once the spawner has moved on. */
+            if (rmdir(sb->cgroup[i]) && errno == EBUSY && sb->spawner) {
+                spawner_wait_moved(sb->spawner);
+                rmdir(sb->cgroup[i]);
+            }
             sb->cgroup[i][0] = '\0';
         }
     }

@@ -34,6 +34,8 @@ struct sl_sandbox {
     int peak_fd; /* the memory cgroup's peak usage file, kept open: read
                     after every invoke; -1 when none (set before spawn) */
     bool v2;     /* cgroup v2: cgroup[0] (and [1]) is the one directory */
+    struct sl_spawner *spawner; /* cloned it, in cgroup[]: it may not have
+                                   moved on yet when the process ends */
 };
 
 /*

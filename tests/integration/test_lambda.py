@@ -848,6 +848,29 @@ def test_environments_are_born_in_their_own_cgroups(server, lam):
             assert len(procs) == 1 and procs[0] != str(server.proc.pid), (ctl, procs)
 
 
+def test_environments_that_end_at_once_leave_no_cgroups(fresh_server):
+    """An environment whose runtime exits as it starts ends while the thread
+    that cloned it may still be in its cgroups: they are removed once that
+    thread has moved on, leaving only the ones it waits in."""
+    srv = fresh_server().start()
+    lam = lambda_client(srv.endpoint)
+    name = fname("exit")
+    lam.create_function(FunctionName=name, Runtime="provided.al2", Role=ROLE, Handler="x",
+                        Code={"ZipFile": make_zip({"bootstrap": ("#!/bin/sh\nexit 3\n", 0o755)})})
+    dirs = [d for d in cgroup_group_dirs(srv.data_dir) if os.path.isdir(d)]
+    if not dirs:
+        pytest.skip("no v1 cgroups here")
+    for _ in range(6):
+        r, out = invoke(lam, name)
+        assert out["errorType"] == "Runtime.ExitError", out
+
+    def cgroups():
+        return [e for d in dirs for e in os.listdir(d) if os.path.isdir(os.path.join(d, e))]
+    wait_until(lambda: len(cgroups()) <= len(dirs), what="the environments' cgroups to go")
+    assert srv.stop() == 0
+    assert not [d for d in dirs if os.path.exists(d)]
+
+
 def test_cgroups_of_a_killed_server_are_removed(fresh_server):
     """Environments' cgroups outlive a kill -9 of the server; its next start
     removes them (and makes the spawner's for the next environment), and a
