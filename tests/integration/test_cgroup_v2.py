@@ -37,8 +37,8 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(scope="module")
-def guest(tmp_path_factory):
+def boot(tmp_path_factory, mode, *kernel_args):
+    """Boots the guest; returns what its init reported."""
     if not os.access(UML, os.X_OK):
         pytest.skip("no User-mode Linux kernel (Debian package user-mode-linux)")
     d = tmp_path_factory.mktemp("uml")
@@ -50,7 +50,7 @@ def guest(tmp_path_factory):
     cmd = [UML, "mem=1G", "rootfstype=hostfs", "rootflags=/", "ro", f"init={init}",
            "con=null", "con0=fd:0,fd:1", "quiet", "loglevel=1", f"uml_dir={d}",
            f"SLUICE={PLAIN}", f"RUNTIMES={os.path.join(ROOT, 'runtimes')}",
-           f"HANDLER={handler}"]
+           f"HANDLER={handler}", f"MODE={mode}", *kernel_args]
     run = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, timeout=600, env={**os.environ, "TMPDIR": str(d)})
     out = run.stdout.decode(errors="replace")
@@ -59,6 +59,17 @@ def guest(tmp_path_factory):
     result = json.loads(m.group(1))
     assert "exception" not in result, result.get("exception")
     return result
+
+
+@pytest.fixture(scope="module")
+def guest(tmp_path_factory):
+    return boot(tmp_path_factory, "full")
+
+
+@pytest.fixture(scope="module")
+def guest_without_memory(tmp_path_factory):
+    """A kernel that refuses the memory controller (cgroup_disable=memory)."""
+    return boot(tmp_path_factory, "lean", "cgroup_disable=memory")
 
 
 def test_environment_limits_under_cgroup_v2(guest):
@@ -77,11 +88,28 @@ def test_environment_limits_under_cgroup_v2(guest):
     throttled = dict(line.split() for line in f["cpu.stat"].splitlines())
     assert int(throttled["nr_throttled"]) > 0, f["cpu.stat"]
     assert len(f["cgroup.procs"].split()) == 1
-    spin = guest["spin"]
-    assert spin["error"] is None, spin
-    # Only what the UML kernel lacks (seccomp) may be missing, not cgroups.
-    missing = [l for l in spin["log"].splitlines() if "runs without" in l]
-    assert not [l for l in missing if "cgroups" in l], missing
+    assert guest["spin"]["error"] is None, guest["spin"]
+
+
+def test_nothing_is_missing_under_cgroup_v2(guest):
+    """With every piece of the sandbox to be had, the environment's log
+    says nothing is missing."""
+    assert guest["kernel_seccomp"]
+    assert not [m for m in guest["log_events"] if "runs without" in m], guest["log_events"]
+
+
+def test_a_refused_piece_is_logged_and_the_function_runs(guest_without_memory):
+    """A kernel without the memory controller: cgroup v2 lacks one of the
+    three controllers and v1 has none, so environments get no cgroups. The
+    function still runs (under rlimits), its cgroup is Sluice's own, and
+    its log says that cgroups are missing."""
+    g = guest_without_memory
+    assert "memory" not in g["controllers"]
+    assert g["spin"]["error"] is None, g["spin"]
+    assert g["cgroup"] == "/sys/fs/cgroup/svc"
+    missing = [m for m in g["log_events"] if "runs without" in m]
+    assert len(missing) == 1 and "cgroups" in missing[0], g["log_events"]
+    assert g["exit"] == 0, g["server_log"]
 
 
 def test_out_of_memory_under_cgroup_v2(guest):
