@@ -11,10 +11,11 @@
  * need. Sluice's data directory is never mounted.
  *
  * Everything the child needs is prepared before the clone: between clone
- * and exec the child makes system calls only. It shares the parent's
- * memory until the exec, as posix_spawn's child does (with cgroup v2 it is
- * a copy, cloned straight into its cgroup); with cgroup v1 it is cloned by
- * a spawner thread waiting in its cgroups (see "the spawner"). When the
+ * and exec the child makes system calls (and allocates nothing). It shares
+ * the parent's memory until the exec, as posix_spawn's child does, except
+ * where cgroup v2 clones it straight into its cgroup (then it is a copy);
+ * with cgroup v1 it is cloned by a spawner thread waiting in its cgroups
+ * (see "the spawner"). When the
  * kernel refuses a piece (no namespaces, no cgroups), the environment
  * still runs, under rlimits, and sl_sandbox.missing says what it lacks.
  */
@@ -76,10 +77,11 @@ static const int denied_syscalls[] = {
 
 /* ---- cgroups (v1) ------------------------------------------------------- */
 
-/* The cgroup of this process for a v1 controller, e.g. "/process_api/x". */
-static int own_cgroup(const char *controller, char *out, size_t n)
+/* The cgroup of this process (proc: /proc/self/cgroup) or thread
+ * (/proc/thread-self/cgroup) for a v1 controller, e.g. "/process_api/x". */
+static int own_cgroup(const char *proc, const char *controller, char *out, size_t n)
 {
-    FILE *f = fopen("/proc/self/cgroup", "r");
+    FILE *f = fopen(proc, "r");
     if (!f)
         return -1;
     char line[512];
@@ -248,7 +250,7 @@ static int group_dir(int i, const char *group, bool create, char *out, size_t n)
         return 0;
     }
     char own[512];
-    if (own_cgroup(controllers[i], own, sizeof(own)))
+    if (own_cgroup("/proc/self/cgroup", controllers[i], own, sizeof(own)))
         return -1;
     snprintf(out, n, "/sys/fs/cgroup/%s%s/sluice", controllers[i], own);
     if (create && mkdir(out, 0755) && errno != EEXIST)
@@ -289,11 +291,15 @@ void sl_sandbox_sweep(const char *group, bool remove_group)
 static int limit_memory_v1(const char *dir, unsigned memory_mb)
 {
     char path[1100], val[64];
+    char memsw[1100];
     snprintf(val, sizeof(val), "%llu", (unsigned long long)memory_mb << 20);
     snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", dir);
+    snprintf(memsw, sizeof(memsw), "%s/memory.memsw.limit_in_bytes", dir);
+    /* Lowering: the limit first; raising: the swap limit first. */
     int rc = write_file(path, val);
-    snprintf(path, sizeof(path), "%s/memory.memsw.limit_in_bytes", dir);
-    write_file(path, val);
+    write_file(memsw, val);
+    if (rc)
+        rc = write_file(path, val);
     return rc;
 }
 
@@ -461,8 +467,8 @@ struct plan {
     struct sock_fprog seccomp;
     struct rlimit data, fsize, nproc, nofile;
     /* The cgroups the child moves itself into ("" for none: none, or it
-     * was cloned into its cgroup), and whether it could (set by the
-     * child, which shares this memory then). */
+     * was born in them, cloned into its cgroup or by the spawner), and
+     * whether it could (set by the child, which shares this memory then). */
     char procs[SL_SANDBOX_CGROUPS][1100];
     bool placed[SL_SANDBOX_CGROUPS];
     int out_fd, err_fd, null_fd;
@@ -692,9 +698,11 @@ struct sl_spawner {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char group[64];
-    enum { SP_MOVING, SP_READY, SP_UNREADY, SP_JOB, SP_DONE } state;
+    /* SP_GONE: the thread has ended (sl_spawner_free), for any waiter. */
+    enum { SP_MOVING, SP_READY, SP_UNREADY, SP_JOB, SP_DONE, SP_GONE } state;
     bool quit;
     char next[SL_SANDBOX_CGROUPS][1024]; /* SP_READY: the cgroups it is in */
+    bool owned; /* next[] went to an environment: not the spawner's to remove */
     struct plan *job;                    /* SP_JOB */
     unsigned long flags;
     long pid; /* SP_DONE: the result */
@@ -716,7 +724,7 @@ static int enter_cgroup(const char *dir)
 static int home_cgroup(int i, char *out, size_t n)
 {
     char own[512];
-    if (own_cgroup(controllers[i], own, sizeof(own)))
+    if (own_cgroup("/proc/thread-self/cgroup", controllers[i], own, sizeof(own)))
         return -1;
     return (size_t)snprintf(out, n, "/sys/fs/cgroup/%s%s", controllers[i], own) < n ? 0 : -1;
 }
@@ -750,7 +758,13 @@ static bool spawner_move(struct sl_spawner *sp, const char home[][800], bool awa
             away[i] = false;
         stray |= away[i]; /* still in the last environment's */
     }
+    /* The cgroups it left, unless an environment has them: a set a failed
+     * spawn or limit left behind. */
+    for (int i = 0; !sp->owned && i < SL_SANDBOX_CGROUPS; i++)
+        if (sp->next[i][0])
+            rmdir(sp->next[i]);
     memcpy(sp->next, sb.cgroup, sizeof(sp->next));
+    sp->owned = false;
     return in > 0 && !stray;
 }
 
@@ -785,15 +799,18 @@ static void *spawner_main(void *arg)
             pthread_cond_wait(&sp->cv, &sp->mu);
         }
     }
-    bool holding = sp->state == SP_READY;
     pthread_mutex_unlock(&sp->mu);
     /* Home, so that the cgroups it waited in can go. */
     for (int i = 0; i < SL_SANDBOX_CGROUPS; i++)
         if (away[i] && home[i][0])
             enter_cgroup(home[i]);
-    for (int i = 0; holding && i < SL_SANDBOX_CGROUPS; i++)
+    for (int i = 0; !sp->owned && i < SL_SANDBOX_CGROUPS; i++)
         if (sp->next[i][0])
             rmdir(sp->next[i]);
+    pthread_mutex_lock(&sp->mu);
+    sp->state = SP_GONE;
+    pthread_cond_broadcast(&sp->cv);
+    pthread_mutex_unlock(&sp->mu);
     return NULL;
 }
 
@@ -851,13 +868,17 @@ static bool spawner_spawn(struct sl_spawner *sp, struct sl_sandbox *sb, struct p
     while (sp->state == SP_MOVING || sp->state == SP_JOB || sp->state == SP_DONE)
         pthread_cond_wait(&sp->cv, &sp->mu);
     if (sp->state != SP_READY) {
-        sp->state = SP_MOVING; /* try again, for the next one */
-        pthread_cond_broadcast(&sp->cv);
+        if (sp->state == SP_UNREADY) {
+            sp->state = SP_MOVING; /* try again, for the next one */
+            pthread_cond_broadcast(&sp->cv);
+        }
         pthread_mutex_unlock(&sp->mu);
         return false;
     }
     if (sp->next[0][0] && limit_memory_v1(sp->next[0], memory_mb)) {
-        /* Unlimited memory is not to be had: without that cgroup. */
+        /* The caller makes a set of its own; the spawner a new one. */
+        sp->state = SP_MOVING;
+        pthread_cond_broadcast(&sp->cv);
         pthread_mutex_unlock(&sp->mu);
         return false;
     }
@@ -870,13 +891,12 @@ static bool spawner_spawn(struct sl_spawner *sp, struct sl_sandbox *sb, struct p
     *pid = sp->pid;
     *pidfd = sp->pidfd;
     errno = sp->error;
-    if (*pid >= 0) { /* the child has them: the spawner moves on */
+    if (*pid >= 0) { /* the child has them */
         memcpy(sb->cgroup, sp->next, sizeof(sb->cgroup));
         sb->spawner = sp;
-        sp->state = SP_MOVING;
-    } else {
-        sp->state = SP_READY;
+        sp->owned = true;
     }
+    sp->state = SP_MOVING; /* to new ones: these are the child's, or limited */
     pthread_cond_broadcast(&sp->cv);
     pthread_mutex_unlock(&sp->mu);
     return true;

@@ -32,7 +32,7 @@ struct sl_sandbox {
     char cgroup[SL_SANDBOX_CGROUPS][1024]; /* "" where not set up */
     char missing[128]; /* the isolation the kernel refused, for the log */
     int peak_fd; /* the memory cgroup's peak usage file, kept open: read
-                    after every invoke; -1 when none (set before spawn) */
+                    after every invoke; -1 when none */
     bool v2;     /* cgroup v2: cgroup[0] (and [1]) is the one directory */
     struct sl_spawner *spawner; /* cloned it, in cgroup[]: it may not have
                                    moved on yet when the process ends */
@@ -53,9 +53,10 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
  * the cgroups of the next environment, made ahead: the child is born in
  * them, instead of being moved into them after its clone, which waits for
  * an RCU grace period (milliseconds, on the cold start's path). NULL where
- * cgroup v1 is not what environments get (v2 clones into a cgroup).
- * Its environments are killed when the thread ends (their parent-death
- * signal): free it after them.
+ * cgroup v1 is not what environments get (v2 clones into a cgroup) or has
+ * no memory controller. Its environments are killed when the thread ends
+ * (their parent-death signal): free it after every one of them is
+ * cleaned up (sl_sandbox_cleanup() may wait for it).
  */
 struct sl_spawner *sl_spawner_new(const char *group);
 void sl_spawner_free(struct sl_spawner *sp);
