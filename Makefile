@@ -4,6 +4,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+RELEASE_BUILD ?= build-release
 FUZZ_SECONDS ?= 5
 FUZZERS    := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 PYTHON     ?= /usr/bin/python3
@@ -11,24 +12,34 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:4566
 DATA_DIR   ?= ./.sluice
 
-.PHONY: all deps build build-asan run test unit unit-asan integration fuzz bench clean
+.PHONY: all deps build build-asan build-release run test unit unit-asan integration fuzz bench clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
+# The project's own builds treat warnings as errors (SLUICE_WERROR); a
+# packager's plain cmake does not.
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_WERROR=ON >/dev/null
 
 $(ASAN_BUILD)/CMakeCache.txt:
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON -DSLUICE_WERROR=ON >/dev/null
+
+# A packager's Release build (-O3, where GCC warns of more): it must build
+# without a warning too.
+$(RELEASE_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(RELEASE_BUILD) -DCMAKE_BUILD_TYPE=Release -DSLUICE_WERROR=ON >/dev/null
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+build-release: deps $(RELEASE_BUILD)/CMakeCache.txt
+	cmake --build $(RELEASE_BUILD) -j $(JOBS)
 
 run: build
 	$(BUILD)/sluice serve --listen $(LISTEN) --data-dir $(DATA_DIR)
@@ -50,7 +61,7 @@ integration: build build-asan
 # Each fuzz target runs its seed corpus and then FUZZ_SECONDS of new inputs
 # (make fuzz FUZZ_SECONDS=600 for a real session).
 $(FUZZ_BUILD)/CMakeCache.txt:
-	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON >/dev/null
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON -DSLUICE_WERROR=ON >/dev/null
 
 fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZERS)
@@ -63,7 +74,7 @@ fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 	    || { tail -50 $(FUZZ_BUILD)/$$f.log; exit 1; }; \
 	done
 
-test: unit unit-asan fuzz integration
+test: unit unit-asan build-release fuzz integration
 
 # Benchmarks, run by hand: S3, Lambda invokes, then events (bench/README.md).
 bench: build
@@ -72,4 +83,4 @@ bench: build
 	$(MAKE) -C bench/events BUILD=$(CURDIR)/$(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD)

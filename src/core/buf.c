@@ -184,14 +184,8 @@ void sl_text_fixed(struct sl_text *t, double v, unsigned decimals)
     sl_text_u64(t, units / scale[decimals], 0);
     if (!decimals)
         return;
-    char d[7];
-    uint64_t frac = units % scale[decimals];
-    for (unsigned i = decimals; i-- > 0;) {
-        d[i] = (char)('0' + frac % 10);
-        frac /= 10;
-    }
     sl_text_mem(t, ".", 1);
-    sl_text_mem(t, d, decimals);
+    sl_text_u64(t, units % scale[decimals], decimals); /* zero-padded to width */
 }
 
 /* ---- arena ---- */

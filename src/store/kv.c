@@ -573,7 +573,7 @@ static int run_val_stmt(struct sl_txn *t, enum sl_stmt_id which, const char *ns,
 int sl_txn_insert(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
                   const char *val, size_t val_len)
 {
-    int src;
+    int src = SQLITE_OK;
     int rc = run_val_stmt(t, SL_STMT_INSERT, ns, pk, sk, val, val_len, &src);
     if (rc)
         return rc;
@@ -587,7 +587,7 @@ int sl_txn_insert(struct sl_txn *t, const char *ns, const char *pk, const char *
 int sl_txn_set_val(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
                    const char *val, size_t val_len)
 {
-    int src;
+    int src = SQLITE_OK;
     int rc = run_val_stmt(t, SL_STMT_SET_VAL, ns, pk, sk, val, val_len, &src);
     if (rc)
         return rc;

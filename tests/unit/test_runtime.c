@@ -60,7 +60,7 @@ static void test_report_line(void **state)
 
 static void write_text(const char *dir, const char *name, const char *text)
 {
-    char path[700];
+    char path[1024];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);

@@ -134,8 +134,7 @@ static int list_walk(struct sl_store *st, const char *bucket, const char *prefix
                 rc = SL_ENOMEM;
                 break;
             }
-            items[i].ns = items[i].pk = items[i].sk = items[i].val = NULL;
-            memset(&items[i].blob, 0, sizeof(items[i].blob));
+            items[i] = (struct sl_item){0}; /* the listing owns what it held */
             free(cursor);
             cursor = strdup(key);
         }
