@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,71 +18,62 @@
 #include "http/http.h"
 #include "engine/engine.h"
 #include "engine/targets.h"
-#include "runtime/runtime.h"
 #include "services/frontdoor.h"
-#include "services/lambda/lambda.h"
-#include "services/logs/logs.h"
-#include "services/s3/s3.h"
+#include "services/service.h"
 #include "store/store.h"
 
-struct options {
-    const char *listen;
-    const char *data_dir;
-    const char *log_level;
-    const char *auth;
-    const char *credentials;
-    const char *shutdown_grace;
-    const char *account_concurrency;
-    const char *idle_reap;
-    const char *runtimes_dir;
-    const char *strict_runtimes;
-    const char *time_scale;
-    const char *async_workers;
-};
-
-static const struct option_spec {
-    const char *flag, *env, *def, *help;
-    size_t offset;
-    bool boolean; /* a flag without a value */
-} option_table[] = {
-    {"--listen", "SLUICE_LISTEN", "127.0.0.1:4566", "address and port to serve on",
-     offsetof(struct options, listen), false},
-    {"--data-dir", "SLUICE_DATA_DIR", "./.sluice", "where the store keeps its data",
-     offsetof(struct options, data_dir), false},
-    {"--log-level", "SLUICE_LOG_LEVEL", "info", "debug, info, warn or error",
-     offsetof(struct options, log_level), false},
+/* The options of `sluice serve` itself; each service declares its own in
+ * its row of the service table. */
+static const struct sl_option core_options[] = {
+    {"--listen", "SLUICE_LISTEN", "127.0.0.1:4566", "address and port to serve on", false},
+    {"--data-dir", "SLUICE_DATA_DIR", "./.sluice", "where the store keeps its data", false},
+    {"--log-level", "SLUICE_LOG_LEVEL", "info", "debug, info, warn or error", false},
     {"--auth", "SLUICE_AUTH", "dev",
      "dev: any credentials and unsigned requests; strict: verify SigV4 against --credentials",
-     offsetof(struct options, auth), false},
+     false},
     {"--credentials", "SLUICE_CREDENTIALS", NULL,
-     "AWS shared-credentials file of the accepted keys (profiles may set account_id)",
-     offsetof(struct options, credentials), false},
+     "AWS shared-credentials file of the accepted keys (profiles may set account_id)", false},
     {"--shutdown-grace", "SLUICE_SHUTDOWN_GRACE", "2",
-     "seconds in-flight requests get to finish on SIGINT/SIGTERM",
-     offsetof(struct options, shutdown_grace), false},
+     "seconds in-flight requests get to finish on SIGINT/SIGTERM", false},
     {"--account-concurrency", "SLUICE_ACCOUNT_CONCURRENCY", "1000",
-     "Lambda's concurrent executions limit for an account",
-     offsetof(struct options, account_concurrency), false},
-    {"--idle-reap", "SLUICE_IDLE_REAP", "300",
-     "seconds an idle function environment lives before it is ended",
-     offsetof(struct options, idle_reap), false},
-    {"--runtimes-dir", "SLUICE_RUNTIMES_DIR", NULL,
-     "Sluice's runtime bootstraps (default: runtimes/ of the source tree)",
-     offsetof(struct options, runtimes_dir), false},
-    {"--strict-runtimes", "SLUICE_STRICT_RUNTIMES", NULL,
-     "refuse python3.X or nodejsN.x when that exact version is not installed",
-     offsetof(struct options, strict_runtimes), true},
+     "Lambda's concurrent executions limit for an account", false},
     {"--time-scale", "SLUICE_TIME_SCALE", "1",
-     "divide AWS's platform delays (async retry backoff, event age) by this, for tests",
-     offsetof(struct options, time_scale), false},
-    {"--async-workers", "SLUICE_ASYNC_WORKERS", "16",
-     "asynchronous invocations run at once (each also needs the function's concurrency)",
-     offsetof(struct options, async_workers), false},
+     "divide AWS's platform delays (async retry backoff, event age) by this, for tests", false},
+    {NULL, NULL, NULL, NULL, false},
 };
 
-static const char **option_slot(struct options *o, const struct option_spec *s)
+#define MAX_OPTIONS 64
+
+/* Every option: the core's, then each service's, in the table's order. */
+struct options {
+    const struct sl_option *spec[MAX_OPTIONS];
+    const char *pairs[2 * MAX_OPTIONS]; /* flag, value: what sl_app_option() reads */
+    size_t n;
+};
+
+static void collect(struct options *o, const struct sl_option *list)
 {
-    return (const char **)((char *)o + s->offset);
+    for (const struct sl_option *s = list; s && s->flag && o->n < MAX_OPTIONS; s++) {
+        o->spec[o->n] = s;
+        o->pairs[2 * o->n] = s->flag;
+        o->n++;
+    }
+}
+
+static void all_options(struct options *o)
+{
+    o->n = 0;
+    collect(o, core_options);
+    for (size_t i = 0; sl_services[i]; i++)
+        collect(o, sl_services[i]->options);
+}
+
+static const char *value_of(const struct options *o, const char *flag)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->spec[i]->flag, flag) == 0)
+            return o->pairs[2 * i + 1];
+    return NULL;
 }
 
 static void usage(FILE *f)
@@ -92,9 +82,11 @@ static void usage(FILE *f)
                "       sluice invoke [--endpoint URL] FUNCTION [JSON]\n"
                "       sluice logs [--endpoint URL] [--follow] FUNCTION\n"
                "       sluice version\n\noptions of serve:\n");
-    for (size_t i = 0; i < SL_ARRAY_LEN(option_table); i++) {
-        const struct option_spec *s = &option_table[i];
-        fprintf(f, "  %-18s %s (env %s%s%s)\n", s->flag, s->help, s->env,
+    struct options o;
+    all_options(&o);
+    for (size_t i = 0; i < o.n; i++) {
+        const struct sl_option *s = o.spec[i];
+        fprintf(f, "  %-22s %s (env %s%s%s)\n", s->flag, s->help, s->env,
                 s->def ? ", default " : "", s->def ? s->def : "");
     }
 }
@@ -102,9 +94,10 @@ static void usage(FILE *f)
 /* Fills o from defaults, then the environment, then argv (which wins). */
 static int parse_options(struct options *o, int argc, char **argv)
 {
-    for (size_t i = 0; i < SL_ARRAY_LEN(option_table); i++) {
-        const char *env = getenv(option_table[i].env);
-        *option_slot(o, &option_table[i]) = env && *env ? env : option_table[i].def;
+    all_options(o);
+    for (size_t i = 0; i < o->n; i++) {
+        const char *env = getenv(o->spec[i]->env);
+        o->pairs[2 * i + 1] = env && *env ? env : o->spec[i]->def;
     }
     for (int a = 0; a < argc; a++) {
         const char *arg = argv[a], *val = NULL;
@@ -112,19 +105,19 @@ static int parse_options(struct options *o, int argc, char **argv)
             usage(stdout);
             exit(0);
         }
-        const struct option_spec *spec = NULL;
-        for (size_t i = 0; i < SL_ARRAY_LEN(option_table) && !spec; i++) {
-            size_t n = strlen(option_table[i].flag);
-            if (strncmp(arg, option_table[i].flag, n) == 0 && (arg[n] == '=' || !arg[n])) {
-                spec = &option_table[i];
+        size_t found = o->n;
+        for (size_t i = 0; i < o->n && found == o->n; i++) {
+            size_t n = strlen(o->spec[i]->flag);
+            if (strncmp(arg, o->spec[i]->flag, n) == 0 && (arg[n] == '=' || !arg[n])) {
+                found = i;
                 val = arg[n] == '=' ? arg + n + 1 : NULL;
             }
         }
-        if (!spec) {
+        if (found == o->n) {
             fprintf(stderr, "sluice: unknown option %s\n", arg);
             return -1;
         }
-        if (!val && spec->boolean) {
+        if (!val && o->spec[found]->boolean) {
             val = "true";
         } else if (!val) {
             if (a + 1 >= argc) {
@@ -133,7 +126,7 @@ static int parse_options(struct options *o, int argc, char **argv)
             }
             val = argv[++a];
         }
-        *option_slot(o, spec) = val;
+        o->pairs[2 * found + 1] = val;
     }
     return 0;
 }
@@ -162,58 +155,49 @@ static int parse_listen(const char *s, char *host, size_t hn, uint16_t *port)
 
 static int serve(int argc, char **argv)
 {
-    struct options o;
-    if (parse_options(&o, argc, argv))
+    struct options opts;
+    if (parse_options(&opts, argc, argv))
         return 2;
-    int level = sl_log_parse_level(o.log_level);
+    const char *log_level = value_of(&opts, "--log-level"), *auth_mode = value_of(&opts, "--auth");
+    const char *credentials = value_of(&opts, "--credentials");
+    const char *data_dir = value_of(&opts, "--data-dir"), *listen = value_of(&opts, "--listen");
+    int level = sl_log_parse_level(log_level);
     if (level < 0) {
         fprintf(stderr, "sluice: --log-level must be debug, info, warn or error\n");
         return 2;
     }
     sl_log_set_level((enum sl_log_level)level);
     enum sl_auth_mode auth;
-    if (strcmp(o.auth, "dev") == 0) {
+    if (strcmp(auth_mode, "dev") == 0) {
         auth = SL_AUTH_DEV;
-    } else if (strcmp(o.auth, "strict") == 0) {
+    } else if (strcmp(auth_mode, "strict") == 0) {
         auth = SL_AUTH_STRICT;
     } else {
         fprintf(stderr, "sluice: --auth must be dev or strict\n");
         return 2;
     }
-    if (auth == SL_AUTH_STRICT && !o.credentials) {
+    if (auth == SL_AUTH_STRICT && !credentials) {
         fprintf(stderr, "sluice: --auth=strict needs --credentials FILE\n");
         return 2;
     }
     char host[128];
     uint16_t port;
-    if (parse_listen(o.listen, host, sizeof(host), &port)) {
-        fprintf(stderr, "sluice: --listen must be HOST:PORT, got %s\n", o.listen);
+    if (parse_listen(listen, host, sizeof(host), &port)) {
+        fprintf(stderr, "sluice: --listen must be HOST:PORT, got %s\n", listen);
         return 2;
     }
     char *end;
-    long concurrency = strtol(o.account_concurrency, &end, 10);
+    long concurrency = strtol(value_of(&opts, "--account-concurrency"), &end, 10);
     if (*end || concurrency < 100 || concurrency > 1000000) {
         fprintf(stderr, "sluice: --account-concurrency must be a number from 100 up\n");
         return 2;
     }
-    long reap = strtol(o.idle_reap, &end, 10);
-    if (*end || reap < 1 || reap > 86400) {
-        fprintf(stderr, "sluice: --idle-reap must be a number of seconds (1 to 86400)\n");
-        return 2;
-    }
-    double time_scale = strtod(o.time_scale, &end);
+    double time_scale = strtod(value_of(&opts, "--time-scale"), &end);
     if (*end || !(time_scale >= 1 && time_scale <= 1e6)) {
         fprintf(stderr, "sluice: --time-scale must be a number from 1 to 1000000\n");
         return 2;
     }
-    long async_workers = strtol(o.async_workers, &end, 10);
-    if (*end || async_workers < 1 || async_workers > 1024) {
-        fprintf(stderr, "sluice: --async-workers must be a number from 1 to 1024\n");
-        return 2;
-    }
-    /* Sluice's own bootstraps: the source tree's runtimes/ unless told. */
-    const char *runtimes = o.runtimes_dir ? o.runtimes_dir : SLUICE_RUNTIMES_DIR;
-    double grace = strtod(o.shutdown_grace, &end);
+    double grace = strtod(value_of(&opts, "--shutdown-grace"), &end);
     if (*end || !(grace >= 0 && grace <= 3600)) { /* NaN fails too */
         fprintf(stderr, "sluice: --shutdown-grace must be a number of seconds\n");
         return 2;
@@ -233,30 +217,31 @@ static int serve(int argc, char **argv)
     struct sl_store *store = NULL;
     struct sl_http_server *server = NULL;
     struct sl_loop *loop = NULL;
-    struct sl_runtime *runtime = NULL;
-    struct sl_lambda *lambda = NULL;
-    struct sl_logs *logs = NULL;
-    struct sl_s3 *s3 = NULL;
-    struct sl_lambda_async *async = NULL;
     struct sl_targets *targets = NULL;
+    bool started = false;
     int status = 1;
-    if (o.credentials && sl_credentials_load(&creds, o.credentials, &err)) {
+    char endpoint[256];
+    snprintf(endpoint, sizeof(endpoint), "http://%s:%u", host, port);
+    struct sl_app app = {.data_dir = data_dir,
+                         .endpoint_url = endpoint,
+                         .started = time(NULL),
+                         .time_scale = time_scale,
+                         .account_concurrency = (unsigned)concurrency,
+                         .options = opts.pairs,
+                         .noptions = opts.n};
+    if (credentials && sl_credentials_load(&creds, credentials, &err)) {
         sl_error("main", "%s", err.msg);
         goto out;
     }
-    if (mkdir(o.data_dir, 0700) && errno != EEXIST) {
-        sl_error("main", "cannot create data directory %s: %s", o.data_dir, strerror(errno));
+    if (mkdir(data_dir, 0700) && errno != EEXIST) {
+        sl_error("main", "cannot create data directory %s: %s", data_dir, strerror(errno));
         goto out;
     }
-    if (sl_store_open(&store, o.data_dir, &err)) {
-        sl_error("main", "cannot open the store in %s: %s", o.data_dir, err.msg);
+    if (sl_store_open(&store, data_dir, &err)) {
+        sl_error("main", "cannot open the store in %s: %s", data_dir, err.msg);
         goto out;
     }
-    if (sl_logs_new(&logs, store, 0, &err)) {
-        sl_error("main", "%s", err.msg);
-        goto out;
-    }
-    if (sl_s3_new(&s3) || sl_targets_new(&targets)) {
+    if (sl_targets_new(&targets)) {
         sl_error("main", "out of memory");
         goto out;
     }
@@ -264,41 +249,14 @@ static int serve(int argc, char **argv)
         sl_error("main", "%s", err.msg);
         goto out;
     }
-    char endpoint[256], scratch[4096];
-    snprintf(endpoint, sizeof(endpoint), "http://%s:%u", host, port);
-    snprintf(scratch, sizeof(scratch), "%s/lambda/tmp", o.data_dir);
-    struct sl_runtime_config rcfg = {
-        .loop = loop,
-        .runtimes_dir = runtimes,
-        .scratch_dir = scratch,
-        .endpoint_url = endpoint,
-        .account_limit = (unsigned)concurrency,
-        .unreserved_min = 100,
-        .idle_reap_s = (unsigned)reap,
-        .strict_runtimes = o.strict_runtimes && strcmp(o.strict_runtimes, "false") != 0,
-        .log = sl_logs_sink,
-        .log_ud = logs,
-    };
-    if (sl_runtime_new(&runtime, &rcfg, &err) || sl_lambda_new(&lambda, runtime)) {
-        sl_error("main", "cannot start the function runtime: %s", err.msg);
+    app.store = store;
+    app.loop = loop;
+    app.targets = targets;
+    if (sl_app_start(&app, &err)) {
+        sl_error("main", "%s", err.msg);
         goto out;
     }
-    struct sl_app app = {.store = store,
-                         .data_dir = o.data_dir,
-                         .started = time(NULL),
-                         .account_concurrency = (unsigned)concurrency,
-                         .lambda = lambda,
-                         .s3 = s3,
-                         .time_scale = time_scale,
-                         .targets = targets};
-    if (sl_lambda_load_reservations(&app)) {
-        sl_error("main", "cannot read the functions' reserved concurrency");
-        goto out;
-    }
-    if (sl_lambda_async_start(&app, (unsigned)async_workers, time_scale, &async, &err)) {
-        sl_error("main", "cannot start asynchronous invocation: %s", err.msg);
-        goto out;
-    }
+    started = true;
     struct sl_frontdoor door = {.app = &app, .auth = auth, .creds = &creds};
     struct sl_http_handler handler;
     sl_frontdoor_handler(&door, &handler);
@@ -308,30 +266,28 @@ static int serve(int argc, char **argv)
         goto out;
     }
     sl_info("main", "sluice %s listening on %s:%u, data in %s, auth %s", SL_VERSION, host,
-            sl_http_server_port(server), o.data_dir, o.auth);
+            sl_http_server_port(server), data_dir, auth_mode);
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0) {
     }
     sl_info("main", "signal %d: shutting down (grace %.1f s)", sig, grace);
     /* In-flight requests get the grace period; invocations still running
-     * after it are ended, so that their requests' threads can finish. */
+     * after it are ended (the services stop), so that their requests'
+     * threads can finish. */
     sl_http_server_quiesce(server, (unsigned)(grace * 1000));
-    sl_lambda_async_stop(async); /* events still running go back on the queue */
-    sl_runtime_shutdown(runtime);
+    sl_app_stop(&app);
     sl_http_server_stop(server, 0);
     server = NULL;
     status = 0;
 out:
     sl_http_server_stop(server, 0);
-    sl_lambda_async_stop(async);
-    sl_runtime_shutdown(runtime); /* ends the invocations async workers wait on */
-    sl_lambda_async_free(async);
-    sl_runtime_free(runtime); /* then: it is what calls the log sink */
-    sl_lambda_free(lambda);
+    if (started) {
+        if (status != 0)
+            sl_app_stop(&app);
+        sl_app_free(&app);
+    }
     sl_loop_free(loop);
-    sl_s3_free(s3);
     sl_targets_free(targets);
-    sl_logs_free(logs);
     sl_store_close(store);
     sl_credentials_free(&creds);
     if (status == 0)

@@ -1,7 +1,9 @@
 /*
- * The generic layer over the generated model tables: routing by URI
- * template, decoding a request into one JSON object, validating it with
- * AWS's ValidationException wording, and encoding an operation's output.
+ * The generic layer over the generated model tables, request side: finding
+ * a request's operation, decoding it (rest labels, query strings,
+ * headers, JSON bodies, form-encoded query bodies) into one JSON object,
+ * and validating that object with AWS's ValidationException wording. The
+ * answers are written by codec.c.
  */
 #include "aws/model.h"
 
@@ -13,6 +15,8 @@
 #include <strings.h>
 
 #define MAX_VALIDATION_ERRORS 10
+/* Query keys deeper than this ("A.1.B.2...") are refused. */
+#define QUERY_MAX_DEPTH 16
 
 static int cmp_op(const void *key, const void *elem)
 {
@@ -89,12 +93,14 @@ static bool match_path(const char *tpl, size_t tlen, const char *path, struct la
     return pi == plen;
 }
 
-/* Whether the literal query of a template ("find=LayerVersion&x") is in r. */
-static bool match_query(const char *q, const struct sl_http_request *r)
+/* Whether the literal query of a template ("find=LayerVersion&x") is in
+ * r; *count counts its parameters. */
+static bool match_query(const char *q, const struct sl_http_request *r, int *count)
 {
     char buf[256];
     snprintf(buf, sizeof(buf), "%s", q);
     char *save = NULL;
+    *count = 0;
     for (char *part = strtok_r(buf, "&", &save); part; part = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(part, '=');
         if (eq)
@@ -102,15 +108,42 @@ static bool match_query(const char *q, const struct sl_http_request *r)
         const char *v = sl_http_param(r, part);
         if (!v || (eq && strcmp(v, eq + 1) != 0))
             return false;
+        (*count)++;
     }
     return true;
+}
+
+/* How many query and header members op's input requires; -1 when r lacks
+ * one of them (the operation is not the one r means). */
+static int required_locations(const struct sl_service_model *m, const struct sl_operation *op,
+                              const struct sl_http_request *r)
+{
+    if (op->input < 0)
+        return 0;
+    const struct sl_shape *s = &m->shapes[op->input];
+    int n = 0;
+    for (size_t i = 0; i < s->nmembers; i++) {
+        const struct sl_member *mem = &s->members[i];
+        if (!(mem->flags & SL_MEMBER_REQUIRED))
+            continue;
+        if (mem->location == SL_LOC_QUERY) {
+            if (!sl_http_has_param(r, mem->wire))
+                return -1;
+            n++;
+        } else if (mem->location == SL_LOC_HEADER) {
+            if (!sl_http_header(r, mem->wire))
+                return -1;
+            n++;
+        }
+    }
+    return n;
 }
 
 const struct sl_operation *sl_model_route(const struct sl_service_model *m,
                                           const struct sl_http_request *r)
 {
     const struct sl_operation *best = NULL;
-    int best_score = -1;
+    long best_score = -1;
     for (size_t i = 0; i < m->nops; i++) {
         const struct sl_operation *op = &m->ops[i];
         if (strcmp(op->method, r->method) != 0)
@@ -119,18 +152,35 @@ const struct sl_operation *sl_model_route(const struct sl_service_model *m,
         size_t tlen = q ? (size_t)(q - op->uri) : strlen(op->uri);
         struct label labels[SL_MODEL_MAX_LABELS];
         size_t n = 0;
+        int literal = 0;
         if (!match_path(op->uri, tlen, r->path_raw, labels, &n))
             continue;
-        if (q && !match_query(q + 1, r))
+        if (q && !match_query(q + 1, r, &literal))
             continue;
-        /* Literal segments beat labels; a literal query beats none. */
-        int score = (int)(tlen - n * 8) + (q ? 1000 : 0);
+        int required = required_locations(m, op, r);
+        if (required < 0)
+            continue;
+        /* The most specific wins: literal query parameters, then required
+         * query and header members (UploadPart over PutObject), then
+         * literal path characters over labels. */
+        long score = (long)literal * 100000 + (long)required * 1000 + (long)tlen - (long)n * 8;
         if (score > best_score) {
             best = op;
             best_score = score;
         }
     }
     return best;
+}
+
+const struct sl_operation *sl_model_operation(const struct sl_service_model *m,
+                                              enum sl_aws_protocol protocol,
+                                              const struct sl_http_request *r,
+                                              const struct sl_http_param *params,
+                                              size_t nparams)
+{
+    if (protocol == SL_PROTO_REST_JSON || protocol == SL_PROTO_REST_XML)
+        return sl_model_route(m, r);
+    return sl_model_op_by_name(m, sl_aws_operation(r, protocol, params, nparams));
 }
 
 /* ---- validation ------------------------------------------------------ */
@@ -254,12 +304,16 @@ static void validate_structure(struct vctx *v, const struct sl_shape *s, json_t 
     for (size_t i = 0; i < s->nmembers; i++) {
         const struct sl_member *mem = &s->members[i];
         json_t *child = json_object_get(value, mem->name);
+        const struct sl_shape *ms = &v->m->shapes[mem->shape];
         path_push(path, cap, mem->name);
         if (!child || json_is_null(child)) {
-            if (mem->required)
+            if (mem->flags & SL_MEMBER_REQUIRED)
                 verror(v, NULL, path, "Member must not be null");
+        } else if ((int)i == s->payload && ms->type == SL_SHAPE_BLOB) {
+            /* A raw payload: decoding marked it present; the bytes are the
+             * body's. */
         } else {
-            validate(v, &v->m->shapes[mem->shape], child, path, cap);
+            validate(v, ms, child, path, cap);
         }
         path[base] = '\0';
     }
@@ -268,6 +322,8 @@ static void validate_structure(struct vctx *v, const struct sl_shape *s, json_t 
 static void validate(struct vctx *v, const struct sl_shape *s, json_t *value, char *path,
                      size_t cap)
 {
+    if (s->flags & SL_SHAPE_DOCUMENT)
+        return; /* any JSON value */
     switch (s->type) {
     case SL_SHAPE_STRUCTURE:
         validate_structure(v, s, value, path, cap);
@@ -390,7 +446,9 @@ int sl_model_validate(const struct sl_service_model *m, const struct sl_shape *s
 
 /* ---- decoding -------------------------------------------------------- */
 
-/* Converts text from a URI, query or header into the member's JSON type. */
+/* Converts text from a URI, query string, header or query body into the
+ * member's JSON type (text that is not one stays a string, which
+ * validation then reports). */
 static json_t *scalar_from_text(const struct sl_shape *s, const char *text)
 {
     char *end;
@@ -416,146 +474,353 @@ static json_t *scalar_from_text(const struct sl_shape *s, const char *text)
     }
 }
 
-int sl_model_decode(const struct sl_service_model *m, const struct sl_operation *op,
-                    const struct sl_http_request *r, const char *body, size_t body_len,
-                    json_t **input, struct sl_model_error *e)
+static int decode_fail(struct sl_model_error *e, const char *code, const char *fmt, ...)
+    SL_PRINTF(3, 4);
+
+static int decode_fail(struct sl_model_error *e, const char *code, const char *fmt, ...)
 {
-    *input = NULL;
-    json_t *in = NULL;
-    const struct sl_shape *s = op->input >= 0 ? &m->shapes[op->input] : NULL;
-    const struct sl_member *payload = s && s->payload >= 0 ? &s->members[s->payload] : NULL;
-    bool json_body = !payload || m->shapes[payload->shape].type == SL_SHAPE_STRUCTURE;
-    /* The JSON body: the input itself, or the payload member. */
-    json_t *doc = NULL;
-    if (json_body && body_len) {
-        json_error_t jerr;
-        doc = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!doc || !json_is_object(doc)) {
-            json_decref(doc);
-            e->code = "SerializationException";
-            snprintf(e->message, sizeof(e->message), "Could not parse request body into json: %s",
-                     doc ? "the body is not a JSON object" : jerr.text);
-            return SL_EINVAL;
-        }
+    e->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    va_end(ap);
+    return SL_EINVAL;
+}
+
+/* The JSON body of a json or rest-json request: an object (empty when
+ * the body is). */
+static int json_body(const char *body, size_t len, json_t **out, struct sl_model_error *e)
+{
+    *out = NULL;
+    if (!len) {
+        *out = json_object();
+        return *out ? 0 : SL_ENOMEM;
     }
-    if (payload) {
-        in = json_object();
-        if (doc)
-            json_object_set_new(in, payload->name, doc);
-    } else {
-        in = doc ? doc : json_object();
+    json_error_t jerr;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc || !json_is_object(doc)) {
+        json_decref(doc);
+        return decode_fail(e, "SerializationException",
+                           "Could not parse request body into json: %s",
+                           doc ? "the body is not a JSON object" : jerr.text);
     }
-    if (!in)
-        return SL_ENOMEM;
-    if (s) {
-        /* URI labels. */
-        const char *q = strchr(op->uri, '?');
-        size_t tlen = q ? (size_t)(q - op->uri) : strlen(op->uri);
-        struct label labels[SL_MODEL_MAX_LABELS];
-        size_t nl = 0;
-        match_path(op->uri, tlen, r->path_raw, labels, &nl);
-        for (size_t i = 0; i < s->nmembers; i++) {
-            const struct sl_member *mem = &s->members[i];
-            const struct sl_shape *ms = &m->shapes[mem->shape];
-            json_t *val = NULL;
-            if (mem->location == SL_LOC_URI) {
-                for (size_t k = 0; k < nl && !val; k++) {
-                    if (strlen(mem->location_name) != labels[k].name_len ||
-                        strncmp(mem->location_name, labels[k].name, labels[k].name_len) != 0)
-                        continue;
-                    struct sl_buf dec;
-                    sl_buf_init(&dec, 0);
-                    if (sl_uri_decode(&dec, labels[k].value, labels[k].value_len, false) == 0)
-                        val = scalar_from_text(ms, dec.data ? dec.data : "");
-                    sl_buf_free(&dec);
-                }
-            } else if (mem->location == SL_LOC_QUERY) {
-                if (ms->type == SL_SHAPE_LIST) {
-                    for (size_t k = 0; k < r->nparams; k++) {
-                        if (strcmp(r->params[k].name, mem->location_name) != 0)
-                            continue;
-                        if (!val)
-                            val = json_array();
-                        json_array_append_new(val, json_string(r->params[k].value));
-                    }
-                } else {
-                    const char *t = sl_http_param(r, mem->location_name);
-                    if (t)
-                        val = scalar_from_text(ms, t);
-                }
-            } else if (mem->location == SL_LOC_HEADER) {
-                const char *t = sl_http_header(r, mem->location_name);
-                if (t)
-                    val = scalar_from_text(ms, t);
-            }
-            if (val)
-                json_object_set_new(in, mem->name, val);
-        }
-        if (sl_model_validate(m, s, in, e)) {
-            json_decref(in);
-            return SL_EINVAL;
-        }
-    }
-    *input = in;
+    *out = doc;
     return 0;
 }
 
-/* ---- responses ------------------------------------------------------- */
-
-void sl_model_respond(const struct sl_service_model *m, const struct sl_operation *op,
-                      struct sl_http_request *r, json_t *output, const char *payload_body,
-                      size_t payload_len)
+/* Renames the members of a JSON body whose wire name differs from their
+ * member name (locationName), at the top level. */
+static void json_wire_names(const struct sl_shape *s, json_t *in)
 {
-    int status = op->success_status ? op->success_status : 200;
-    const struct sl_shape *s = op->output >= 0 ? &m->shapes[op->output] : NULL;
-    /* Only top-level members are dropped: a shallow copy will do. */
-    json_t *body = output ? json_copy(output) : NULL;
-    bool raw_payload = false;
-    for (size_t i = 0; s && body && i < s->nmembers; i++) {
+    for (size_t i = 0; s && i < s->nmembers; i++) {
         const struct sl_member *mem = &s->members[i];
-        json_t *val = json_object_get(body, mem->name);
-        if (!val)
+        if (mem->location != SL_LOC_BODY || strcmp(mem->wire, mem->name) == 0)
             continue;
-        if (mem->location == SL_LOC_HEADER) {
-            char text[64];
-            const char *t = text;
-            if (json_is_string(val))
-                t = json_string_value(val);
-            else if (json_is_integer(val))
-                snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(val));
-            else if (json_is_boolean(val))
-                t = json_is_true(val) ? "true" : "false";
-            else
-                t = NULL;
+        json_t *v = json_object_get(in, mem->wire);
+        if (v) {
+            json_object_set(in, mem->name, v);
+            json_object_del(in, mem->wire);
+        }
+    }
+}
+
+/* ---- the query protocol's keys ---- */
+
+/*
+ * The query protocol flattens the input into keys ("QueueUrl",
+ * "Attribute.1.Name", "Tags.member.2.Key"): first into a tree of JSON
+ * objects by the dotted parts of each key, then by the input shape into
+ * the input (lists from their numbered entries, maps from entry/key/value).
+ */
+static int tree_put(json_t *tree, const char *key, const char *value)
+{
+    char buf[512];
+    size_t n = strlen(key);
+    if (n == 0 || n >= sizeof(buf))
+        return SL_EINVAL;
+    memcpy(buf, key, n + 1);
+    json_t *node = tree;
+    char *save = NULL;
+    int depth = 0;
+    char *part = strtok_r(buf, ".", &save);
+    while (part) {
+        char *next = strtok_r(NULL, ".", &save);
+        if (++depth > QUERY_MAX_DEPTH)
+            return SL_EINVAL;
+        json_t *child = json_object_get(node, part);
+        if (!next) {
+            if (child)
+                return SL_EINVAL; /* given twice, or both a value and a parent */
+            return json_object_set_new(node, part, json_string(value)) ? SL_ENOMEM : 0;
+        }
+        if (!child) {
+            child = json_object();
+            if (!child || json_object_set_new(node, part, child))
+                return SL_ENOMEM;
+        } else if (!json_is_object(child)) {
+            return SL_EINVAL;
+        }
+        node = child;
+        part = next;
+    }
+    return 0;
+}
+
+static json_t *from_tree(const struct sl_service_model *m, const struct sl_shape *s,
+                         json_t *node, bool flattened);
+
+/* The numbered entries of node ("1", "2", ...) in order, as a new array. */
+static json_t *numbered(json_t *node)
+{
+    json_t *out = json_array();
+    if (!out || !json_is_object(node))
+        return out;
+    size_t n = json_object_size(node);
+    for (size_t i = 1; i <= n; i++) {
+        char idx[24];
+        snprintf(idx, sizeof(idx), "%zu", i);
+        json_t *v = json_object_get(node, idx);
+        if (!v)
+            break; /* entries are numbered from 1 without gaps */
+        json_array_append(out, v);
+    }
+    return out;
+}
+
+static json_t *list_from_tree(const struct sl_service_model *m, const struct sl_shape *s,
+                              json_t *node, bool flattened)
+{
+    json_t *out = json_array();
+    if (json_is_string(node)) /* "Prefix=": an empty list */
+        return out;
+    json_t *entries = flattened ? numbered(node)
+                                : numbered(json_object_get(node, s->element_name));
+    size_t i;
+    json_t *v;
+    json_array_foreach(entries, i, v)
+    {
+        json_t *el = from_tree(m, &m->shapes[s->element], v, false);
+        if (el)
+            json_array_append_new(out, el);
+    }
+    json_decref(entries);
+    return out;
+}
+
+static json_t *map_from_tree(const struct sl_service_model *m, const struct sl_shape *s,
+                             json_t *node, bool flattened)
+{
+    json_t *out = json_object();
+    if (json_is_string(node))
+        return out;
+    json_t *entries = flattened ? numbered(node) : numbered(json_object_get(node, "entry"));
+    size_t i;
+    json_t *v;
+    json_array_foreach(entries, i, v)
+    {
+        const char *k = json_string_value(json_object_get(v, s->key_name));
+        json_t *val = json_object_get(v, s->element_name);
+        if (!k || !val)
+            continue;
+        json_t *el = from_tree(m, &m->shapes[s->element], val, false);
+        if (el)
+            json_object_set_new(out, k, el);
+    }
+    json_decref(entries);
+    return out;
+}
+
+static json_t *from_tree(const struct sl_service_model *m, const struct sl_shape *s,
+                         json_t *node, bool flattened)
+{
+    switch (s->type) {
+    case SL_SHAPE_STRUCTURE: {
+        if (!json_is_object(node))
+            return json_incref(node); /* validation reports the type */
+        json_t *out = json_object();
+        for (size_t i = 0; out && i < s->nmembers; i++) {
+            const struct sl_member *mem = &s->members[i];
+            const struct sl_shape *ms = &m->shapes[mem->shape];
+            bool flat = (mem->flags & SL_MEMBER_FLATTENED) || (ms->flags & SL_SHAPE_FLATTENED);
+            /* A flattened list whose members are named goes by that name
+             * (botocore's serializer does the same). */
+            const char *key = mem->wire;
+            if (flat && ms->type == SL_SHAPE_LIST && strcmp(ms->element_name, "member") != 0)
+                key = ms->element_name;
+            json_t *child = json_object_get(node, key);
+            if (!child)
+                continue;
+            json_t *v = from_tree(m, ms, child, flat);
+            if (v)
+                json_object_set_new(out, mem->name, v);
+        }
+        return out;
+    }
+    case SL_SHAPE_LIST:
+        return list_from_tree(m, s, node, flattened);
+    case SL_SHAPE_MAP:
+        return map_from_tree(m, s, node, flattened);
+    default:
+        return json_is_string(node) ? scalar_from_text(s, json_string_value(node))
+                                    : json_incref(node);
+    }
+}
+
+static int query_input(const struct sl_service_model *m, const struct sl_shape *s,
+                       const struct sl_http_request *r, const struct sl_http_param *params,
+                       size_t nparams, json_t **out, struct sl_model_error *e)
+{
+    json_t *tree = json_object();
+    if (!tree)
+        return SL_ENOMEM;
+    const struct sl_http_param *sets[2] = {r->params, params};
+    size_t counts[2] = {r->nparams, nparams};
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < counts[k]; i++) {
+            const char *name = sets[k][i].name;
+            if (strcmp(name, "Action") == 0 || strcmp(name, "Version") == 0)
+                continue;
+            int rc = tree_put(tree, name, sets[k][i].value);
+            if (rc == SL_ENOMEM) {
+                json_decref(tree);
+                return rc;
+            }
+            if (rc) {
+                json_decref(tree);
+                return decode_fail(e, "MalformedQueryString",
+                                   "The parameter %.200s is given twice or is malformed.",
+                                   name);
+            }
+        }
+    }
+    *out = s ? from_tree(m, s, tree, false) : json_object();
+    json_decref(tree);
+    return *out ? 0 : SL_ENOMEM;
+}
+
+int sl_model_form_params(struct sl_arena *a, const char *body, size_t len,
+                         struct sl_http_param **params, size_t *n)
+{
+    char *text = sl_arena_strndup(a, body ? body : "", len);
+    if (!text)
+        return SL_ENOMEM;
+    if (strlen(text) != len)
+        return SL_EINVAL; /* a NUL in a form body */
+    return sl_http_parse_query(a, text, params, n);
+}
+
+/* ---- rest locations ---- */
+
+/* Adds the URI labels, query and header members of s from r to in. */
+static int rest_locations(const struct sl_service_model *m, const struct sl_operation *op,
+                          const struct sl_shape *s, const struct sl_http_request *r, json_t *in)
+{
+    const char *q = strchr(op->uri, '?');
+    size_t tlen = q ? (size_t)(q - op->uri) : strlen(op->uri);
+    struct label labels[SL_MODEL_MAX_LABELS];
+    size_t nl = 0;
+    match_path(op->uri, tlen, r->path_raw, labels, &nl);
+    for (size_t i = 0; i < s->nmembers; i++) {
+        const struct sl_member *mem = &s->members[i];
+        const struct sl_shape *ms = &m->shapes[mem->shape];
+        json_t *val = NULL;
+        if (mem->location == SL_LOC_URI) {
+            for (size_t k = 0; k < nl && !val; k++) {
+                if (strlen(mem->wire) != labels[k].name_len ||
+                    strncmp(mem->wire, labels[k].name, labels[k].name_len) != 0)
+                    continue;
+                struct sl_buf dec;
+                sl_buf_init(&dec, 0);
+                if (sl_uri_decode(&dec, labels[k].value, labels[k].value_len, false) == 0)
+                    val = scalar_from_text(ms, dec.data ? dec.data : "");
+                sl_buf_free(&dec);
+            }
+        } else if (mem->location == SL_LOC_QUERY) {
+            if (ms->type == SL_SHAPE_LIST) {
+                for (size_t k = 0; k < r->nparams; k++) {
+                    if (strcmp(r->params[k].name, mem->wire) != 0)
+                        continue;
+                    if (!val)
+                        val = json_array();
+                    json_array_append_new(val, json_string(r->params[k].value));
+                }
+            } else if (ms->type != SL_SHAPE_MAP) {
+                const char *t = sl_http_param(r, mem->wire);
+                if (t)
+                    val = scalar_from_text(ms, t);
+            }
+        } else if (mem->location == SL_LOC_HEADER) {
+            const char *t = sl_http_header(r, mem->wire);
             if (t)
-                sl_http_set_header(r, mem->location_name, t);
-            json_object_del(body, mem->name);
-        } else if (mem->location == SL_LOC_STATUS) {
-            if (json_is_integer(val))
-                status = (int)json_integer_value(val);
-            json_object_del(body, mem->name);
+                val = scalar_from_text(ms, t);
+        } else if (mem->location == SL_LOC_HEADERS) {
+            size_t plen = strlen(mem->wire);
+            for (size_t k = 0; k < r->nheaders; k++) {
+                if (strncasecmp(r->headers[k].name, mem->wire, plen) != 0)
+                    continue;
+                if (!val)
+                    val = json_object();
+                json_object_set_new(val, r->headers[k].name + plen,
+                                    json_string(r->headers[k].value));
+            }
         }
+        if (val && json_object_set_new(in, mem->name, val))
+            return SL_ENOMEM;
     }
-    if (s && s->payload >= 0) {
-        const struct sl_member *pm = &s->members[s->payload];
-        if (m->shapes[pm->shape].type != SL_SHAPE_STRUCTURE) {
-            raw_payload = true;
-            if (payload_len)
-                sl_buf_append(&r->resp.body, payload_body, payload_len);
+    return 0;
+}
+
+int sl_model_decode(const struct sl_service_model *m, const struct sl_operation *op,
+                    enum sl_aws_protocol protocol, const struct sl_http_request *r,
+                    const char *body, size_t body_len, const struct sl_http_param *params,
+                    size_t nparams, json_t **input, struct sl_model_error *e)
+{
+    *input = NULL;
+    const struct sl_shape *s = op->input >= 0 ? &m->shapes[op->input] : NULL;
+    json_t *in = NULL;
+    int rc = 0;
+    if (protocol == SL_PROTO_QUERY) {
+        rc = query_input(m, s, r, params, nparams, &in, e);
+    } else if (protocol == SL_PROTO_JSON) {
+        rc = json_body(body, body_len, &in, e);
+        if (!rc)
+            json_wire_names(s, in);
+    } else {
+        const struct sl_member *payload =
+            s && s->payload >= 0 ? &s->members[s->payload] : NULL;
+        const struct sl_shape *ps = payload ? &m->shapes[payload->shape] : NULL;
+        if (payload && ps->type == SL_SHAPE_STRUCTURE && protocol == SL_PROTO_REST_JSON) {
+            json_t *doc = NULL;
+            rc = json_body(body, body_len, &doc, e);
+            in = rc ? NULL : json_object();
+            if (in && body_len)
+                json_object_set(in, payload->name, doc);
+            json_decref(doc);
+        } else if (payload) {
+            /* A raw payload (a blob, or XML the service reads itself). */
+            in = json_object();
+            if (in && (body_len || ps->type != SL_SHAPE_STRUCTURE))
+                json_object_set_new(in, payload->name, json_true());
+        } else if (protocol == SL_PROTO_REST_JSON) {
+            rc = json_body(body, body_len, &in, e);
+            if (!rc)
+                json_wire_names(s, in);
         } else {
-            json_t *inner = json_incref(json_object_get(body, pm->name));
-            json_decref(body);
-            body = inner;
+            in = json_object(); /* rest-xml bodies are the service's */
         }
+        if (!rc && !in)
+            rc = SL_ENOMEM;
+        if (!rc && s)
+            rc = rest_locations(m, op, s, r, in);
     }
-    if (!raw_payload && body && status != 204) {
-        char *text = json_dumps(body, JSON_COMPACT);
-        if (text) {
-            sl_buf_puts(&r->resp.body, text);
-            free(text);
-        }
-        sl_http_set_header(r, "Content-Type", "application/json");
+    if (!rc && !in)
+        rc = SL_ENOMEM;
+    if (!rc && s)
+        rc = sl_model_validate(m, s, in, e);
+    if (rc) {
+        json_decref(in);
+        return rc;
     }
-    json_decref(body);
-    sl_http_send(r, status);
+    *input = in;
+    return 0;
 }

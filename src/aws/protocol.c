@@ -1,38 +1,18 @@
-/* The service table, routing, request ids and error shapes of the four
+/* Routing to the endpoints, request ids and the error shapes of the four
  * botocore protocols. */
 #include "aws/aws.h"
 #include "core/xml.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static const struct sl_aws_service services[] = {
-    {"s3", "s3", SL_PROTO_REST_XML, NULL, NULL, NULL},
-    {"lambda", "lambda", SL_PROTO_REST_JSON, NULL, NULL,
-     "/2015-03-31/|/2016-08-19/|/2017-03-31/|/2017-10-31/|/2018-10-31/|/2019-09-25/|"
-     "/2019-09-30/|/2020-04-22/|/2020-06-30/|/2021-10-31/"},
-    {"scheduler", "scheduler", SL_PROTO_REST_JSON, NULL, NULL, "/schedules|/schedule-groups"},
-    {"sqs", "sqs", SL_PROTO_QUERY, "1.0", "AmazonSQS", NULL},
-    {"sns", "sns", SL_PROTO_QUERY, NULL, NULL, NULL},
-    {"kinesis", "kinesis", SL_PROTO_JSON, "1.1", "Kinesis_20131202", NULL},
-    {"dynamodb", "dynamodb", SL_PROTO_JSON, "1.0", "DynamoDB_20120810", NULL},
-    {"dynamodbstreams", "dynamodb", SL_PROTO_JSON, "1.0", "DynamoDBStreams_20120810", NULL},
-    {"events", "events", SL_PROTO_JSON, "1.1", "AWSEvents", NULL},
-    {"stepfunctions", "states", SL_PROTO_JSON, "1.0", "AWSStepFunctions", NULL},
-    {"logs", "logs", SL_PROTO_JSON, "1.1", "Logs_20140328", NULL},
-    {"secretsmanager", "secretsmanager", SL_PROTO_JSON, "1.1", "secretsmanager", NULL},
-    {"glue", "glue", SL_PROTO_JSON, "1.1", "AWSGlue", NULL},
-    {"cloudwatch", "monitoring", SL_PROTO_QUERY, "1.0", "GraniteServiceVersion20100801", NULL},
-    {"iam", "iam", SL_PROTO_QUERY, NULL, NULL, NULL},
-    {"sts", "sts", SL_PROTO_QUERY, NULL, NULL, NULL},
-};
-
-const struct sl_aws_service *sl_aws_service_by_name(const char *name)
+const struct sl_aws_endpoint *sl_aws_endpoint_by_name(const char *name)
 {
-    for (size_t i = 0; i < SL_ARRAY_LEN(services); i++)
-        if (strcmp(services[i].name, name) == 0)
-            return &services[i];
+    for (size_t i = 0; i < sl_aws_nendpoints; i++)
+        if (strcmp(sl_aws_endpoints[i].name, name) == 0)
+            return &sl_aws_endpoints[i];
     return NULL;
 }
 
@@ -57,18 +37,20 @@ static bool path_matches(const char *path, const char *prefixes)
     return false;
 }
 
-const struct sl_aws_service *sl_aws_route(const struct sl_http_request *r,
-                                          const char *scope_service,
-                                          enum sl_aws_protocol *protocol)
+const struct sl_aws_endpoint *sl_aws_route(const struct sl_http_request *r,
+                                           const char *scope_service,
+                                           enum sl_aws_protocol *protocol)
 {
+    const struct sl_aws_endpoint *services = sl_aws_endpoints;
+    const size_t n = sl_aws_nendpoints;
     const char *target = sl_http_header(r, "X-Amz-Target");
-    const struct sl_aws_service *found = NULL;
+    const struct sl_aws_endpoint *found = NULL;
     bool by_target = false;
     if (scope_service) {
         /* Several services may share a signing name (DynamoDB and its
          * streams): the target, where one matches, decides. */
-        for (size_t i = 0; i < SL_ARRAY_LEN(services) && !by_target; i++) {
-            const struct sl_aws_service *s = &services[i];
+        for (size_t i = 0; i < n && !by_target; i++) {
+            const struct sl_aws_endpoint *s = &services[i];
             if (strcmp(s->signing_name, scope_service) != 0)
                 continue;
             if (s->target_prefix && target_matches(target, s->target_prefix)) {
@@ -80,14 +62,14 @@ const struct sl_aws_service *sl_aws_route(const struct sl_http_request *r,
         }
     }
     if (!found && target) {
-        for (size_t i = 0; i < SL_ARRAY_LEN(services) && !found; i++)
+        for (size_t i = 0; i < n && !found; i++)
             if (services[i].target_prefix && target_matches(target, services[i].target_prefix)) {
                 found = &services[i];
                 by_target = true;
             }
     }
     if (!found) {
-        for (size_t i = 0; i < SL_ARRAY_LEN(services) && !found; i++)
+        for (size_t i = 0; i < n && !found; i++)
             if (services[i].path_prefixes && path_matches(r->path, services[i].path_prefixes))
                 found = &services[i];
     }
@@ -96,20 +78,25 @@ const struct sl_aws_service *sl_aws_route(const struct sl_http_request *r,
     *protocol = found->protocol;
     /* Services that speak query and json (SQS, CloudWatch) answer in the
      * protocol the request came in. */
-    if (found->protocol == SL_PROTO_QUERY && by_target)
+    if (found->protocol == SL_PROTO_QUERY && by_target && found->json_too)
         *protocol = SL_PROTO_JSON;
     return found;
 }
 
-const char *sl_aws_operation(const struct sl_http_request *r, enum sl_aws_protocol protocol)
+const char *sl_aws_operation(const struct sl_http_request *r, enum sl_aws_protocol protocol,
+                             const struct sl_http_param *params, size_t nparams)
 {
     if (protocol == SL_PROTO_JSON) {
         const char *target = sl_http_header(r, "X-Amz-Target");
         const char *dot = target ? strrchr(target, '.') : NULL;
         return dot ? dot + 1 : NULL;
     }
-    if (protocol == SL_PROTO_QUERY)
+    if (protocol == SL_PROTO_QUERY) {
+        for (size_t i = 0; i < nparams; i++)
+            if (strcmp(params[i].name, "Action") == 0)
+                return params[i].value;
         return sl_http_param(r, "Action");
+    }
     return NULL;
 }
 
@@ -158,8 +145,7 @@ void sl_aws_set_request_id(struct sl_http_request *r, enum sl_aws_protocol proto
     }
 }
 
-/* Appends s as a JSON string (quotes included). */
-static void json_string(struct sl_buf *b, const char *s)
+void sl_aws_json_string(struct sl_buf *b, const char *s)
 {
     sl_buf_putc(b, '"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -173,6 +159,74 @@ static void json_string(struct sl_buf *b, const char *s)
     sl_buf_putc(b, '"');
 }
 
+void sl_aws_fault_send(struct sl_http_request *r, enum sl_aws_protocol protocol,
+                       const struct sl_aws_fault *f, const char *request_id)
+{
+    struct sl_buf *b = &r->resp.body;
+    sl_buf_reset(b);
+    r->resp.nheaders = 0;
+    sl_aws_set_request_id(r, protocol, request_id);
+    switch (protocol) {
+    case SL_PROTO_REST_XML:
+        sl_http_set_header(r, "Content-Type", "application/xml");
+        sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>");
+        sl_xml_element(b, "Code", f->code);
+        sl_xml_element(b, "Message", f->message);
+        for (size_t i = 0; f->extra && f->extra[i] && f->extra[i + 1]; i += 2)
+            sl_xml_element(b, f->extra[i], f->extra[i + 1]);
+        sl_xml_element(b, "RequestId", request_id);
+        sl_buf_puts(b, "</Error>");
+        break;
+    case SL_PROTO_QUERY:
+        sl_http_set_header(r, "Content-Type", "text/xml");
+        sl_buf_puts(b, "<?xml version=\"1.0\"?>\n<ErrorResponse");
+        if (f->xmlns) {
+            sl_buf_puts(b, " xmlns=\"");
+            sl_xml_escape(b, f->xmlns);
+            sl_buf_putc(b, '"');
+        }
+        sl_buf_puts(b, "><Error><Type>");
+        sl_buf_puts(b, f->receiver ? "Receiver" : "Sender");
+        sl_buf_puts(b, "</Type>");
+        sl_xml_element(b, "Code", f->code);
+        sl_xml_element(b, "Message", f->message);
+        sl_buf_puts(b, "</Error>");
+        sl_xml_element(b, "RequestId", request_id);
+        sl_buf_puts(b, "</ErrorResponse>");
+        break;
+    case SL_PROTO_JSON:
+    case SL_PROTO_REST_JSON: {
+        sl_http_set_header(r, "x-amzn-ErrorType", f->code);
+        const char *ctype = "application/json";
+        if (protocol == SL_PROTO_JSON)
+            ctype = f->json_version && strcmp(f->json_version, "1.0") == 0
+                        ? "application/x-amz-json-1.0"
+                        : "application/x-amz-json-1.1";
+        sl_http_set_header(r, "Content-Type", ctype);
+        sl_buf_puts(b, "{\"__type\":");
+        sl_aws_json_string(b, f->code);
+        sl_buf_puts(b, protocol == SL_PROTO_JSON ? ",\"message\":" : ",\"Message\":");
+        sl_aws_json_string(b, f->message);
+        const char *k;
+        json_t *v;
+        json_object_foreach(f->fields, k, v)
+        {
+            char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            if (!text)
+                continue;
+            sl_buf_putc(b, ',');
+            sl_aws_json_string(b, k);
+            sl_buf_putc(b, ':');
+            sl_buf_puts(b, text);
+            free(text);
+        }
+        sl_buf_puts(b, "}");
+        break;
+    }
+    }
+    sl_http_send(r, f->status);
+}
+
 void sl_aws_error(struct sl_http_request *r, enum sl_aws_protocol protocol, int status,
                   const char *code, const char *request_id, const char *const *extra,
                   const char *fmt, ...)
@@ -182,44 +236,7 @@ void sl_aws_error(struct sl_http_request *r, enum sl_aws_protocol protocol, int 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    struct sl_buf *b = &r->resp.body;
-    sl_buf_reset(b);
-    r->resp.nheaders = 0;
-    sl_aws_set_request_id(r, protocol, request_id);
-    switch (protocol) {
-    case SL_PROTO_REST_XML:
-        sl_http_set_header(r, "Content-Type", "application/xml");
-        sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>");
-        sl_xml_element(b, "Code", code);
-        sl_xml_element(b, "Message", msg);
-        for (size_t i = 0; extra && extra[i] && extra[i + 1]; i += 2)
-            sl_xml_element(b, extra[i], extra[i + 1]);
-        sl_xml_element(b, "RequestId", request_id);
-        sl_buf_puts(b, "</Error>");
-        break;
-    case SL_PROTO_QUERY:
-        sl_http_set_header(r, "Content-Type", "text/xml");
-        sl_buf_puts(b, "<?xml version=\"1.0\"?>\n<ErrorResponse><Error><Type>");
-        sl_buf_puts(b, status >= 500 ? "Receiver" : "Sender");
-        sl_buf_puts(b, "</Type>");
-        sl_xml_element(b, "Code", code);
-        sl_xml_element(b, "Message", msg);
-        sl_buf_puts(b, "</Error>");
-        sl_xml_element(b, "RequestId", request_id);
-        sl_buf_puts(b, "</ErrorResponse>");
-        break;
-    case SL_PROTO_JSON:
-    case SL_PROTO_REST_JSON:
-        sl_http_set_header(r, "x-amzn-ErrorType", code);
-        sl_http_set_header(r, "Content-Type", protocol == SL_PROTO_JSON
-                                                  ? "application/x-amz-json-1.1"
-                                                  : "application/json");
-        sl_buf_puts(b, "{\"__type\":");
-        json_string(b, code);
-        sl_buf_puts(b, protocol == SL_PROTO_JSON ? ",\"message\":" : ",\"Message\":");
-        json_string(b, msg);
-        sl_buf_puts(b, "}");
-        break;
-    }
-    sl_http_send(r, status);
+    struct sl_aws_fault f = {
+        .code = code, .status = status, .receiver = status >= 500, .message = msg, .extra = extra};
+    sl_aws_fault_send(r, protocol, &f, request_id);
 }

@@ -21,9 +21,10 @@
 static const struct {
     const char *s3code;
     int status;
-    const char *jsoncode;
+    const char *jsoncode, *querycode;
 } reasons[] = {
-#define SL_SIGV4_REASON_ROW(name, s3code, status, jsoncode) {s3code, status, jsoncode},
+#define SL_SIGV4_REASON_ROW(name, s3code, status, jsoncode, querycode)                           \
+    {s3code, status, jsoncode, querycode},
     SL_SIGV4_REASONS(SL_SIGV4_REASON_ROW)
 #undef SL_SIGV4_REASON_ROW
 };
@@ -41,6 +42,11 @@ int sl_sigv4_reason_status(enum sl_sigv4_reason r)
 const char *sl_sigv4_reason_json_code(enum sl_sigv4_reason r)
 {
     return (size_t)r < SL_ARRAY_LEN(reasons) ? reasons[r].jsoncode : "InternalFailure";
+}
+
+const char *sl_sigv4_reason_query_code(enum sl_sigv4_reason r)
+{
+    return (size_t)r < SL_ARRAY_LEN(reasons) ? reasons[r].querycode : "InternalFailure";
 }
 
 /* ---- small helpers ---------------------------------------------------- */

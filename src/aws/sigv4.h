@@ -56,32 +56,42 @@
 
 /*
  * Why a request was refused: reason, S3 error code, HTTP status, and the
- * error code the JSON-protocol services use (their status comes from the
- * service's model). The message in struct sl_err is S3's wording.
+ * error codes the JSON-protocol and the query-protocol services use
+ * (their status comes from the service's model). The message in struct
+ * sl_err is S3's wording.
  */
 #define SL_SIGV4_REASONS(X)                                                                        \
-    X(SL_SIGV4_OK, "", 200, "")                                                                    \
-    X(SL_SIGV4_UNSUPPORTED, "InvalidRequest", 400, "IncompleteSignatureException")                 \
+    X(SL_SIGV4_OK, "", 200, "", "")                                                                \
+    X(SL_SIGV4_UNSUPPORTED, "InvalidRequest", 400, "IncompleteSignatureException",                 \
+      "IncompleteSignature")                                                                       \
     X(SL_SIGV4_HEADER_MALFORMED, "AuthorizationHeaderMalformed", 400,                              \
-      "IncompleteSignatureException")                                                              \
+      "IncompleteSignatureException", "IncompleteSignature")                                       \
     X(SL_SIGV4_QUERY_MALFORMED, "AuthorizationQueryParametersError", 400,                          \
-      "IncompleteSignatureException")                                                              \
-    X(SL_SIGV4_MULTIPLE_AUTH, "InvalidArgument", 400, "IncompleteSignatureException")              \
-    X(SL_SIGV4_MISSING_DATE, "AccessDenied", 403, "IncompleteSignatureException")                  \
-    X(SL_SIGV4_MISMATCH, "SignatureDoesNotMatch", 403, "InvalidSignatureException")                \
-    X(SL_SIGV4_SKEWED, "RequestTimeTooSkewed", 403, "InvalidSignatureException")                   \
-    X(SL_SIGV4_EXPIRED, "AccessDenied", 403, "InvalidSignatureException")                          \
-    X(SL_SIGV4_NOT_YET_VALID, "AccessDenied", 403, "InvalidSignatureException")                    \
-    X(SL_SIGV4_UNSIGNED_HEADERS, "AccessDenied", 403, "InvalidSignatureException")                 \
-    X(SL_SIGV4_BAD_CONTENT_SHA256, "InvalidArgument", 400, "InvalidSignatureException")            \
+      "IncompleteSignatureException", "IncompleteSignature")                                       \
+    X(SL_SIGV4_MULTIPLE_AUTH, "InvalidArgument", 400, "IncompleteSignatureException",              \
+      "IncompleteSignature")                                                                       \
+    X(SL_SIGV4_MISSING_DATE, "AccessDenied", 403, "IncompleteSignatureException",                  \
+      "IncompleteSignature")                                                                       \
+    X(SL_SIGV4_MISMATCH, "SignatureDoesNotMatch", 403, "InvalidSignatureException",                \
+      "SignatureDoesNotMatch")                                                                     \
+    X(SL_SIGV4_SKEWED, "RequestTimeTooSkewed", 403, "InvalidSignatureException",                   \
+      "SignatureDoesNotMatch")                                                                     \
+    X(SL_SIGV4_EXPIRED, "AccessDenied", 403, "InvalidSignatureException", "RequestExpired")        \
+    X(SL_SIGV4_NOT_YET_VALID, "AccessDenied", 403, "InvalidSignatureException", "RequestExpired")  \
+    X(SL_SIGV4_UNSIGNED_HEADERS, "AccessDenied", 403, "InvalidSignatureException",                 \
+      "SignatureDoesNotMatch")                                                                     \
+    X(SL_SIGV4_BAD_CONTENT_SHA256, "InvalidArgument", 400, "InvalidSignatureException",            \
+      "SignatureDoesNotMatch")                                                                     \
     X(SL_SIGV4_CONTENT_SHA256_MISMATCH, "XAmzContentSHA256Mismatch", 400,                          \
-      "InvalidSignatureException")                                                                 \
-    X(SL_SIGV4_BAD_DIGEST, "BadDigest", 400, "InvalidRequestException")                            \
-    X(SL_SIGV4_INCOMPLETE_BODY, "IncompleteBody", 400, "SerializationException")                   \
-    X(SL_SIGV4_BAD_ENCODING, "InvalidRequest", 400, "SerializationException")
+      "InvalidSignatureException", "SignatureDoesNotMatch")                                        \
+    X(SL_SIGV4_BAD_DIGEST, "BadDigest", 400, "InvalidRequestException", "InvalidParameterValue")   \
+    X(SL_SIGV4_INCOMPLETE_BODY, "IncompleteBody", 400, "SerializationException",                   \
+      "MalformedQueryString")                                                                      \
+    X(SL_SIGV4_BAD_ENCODING, "InvalidRequest", 400, "SerializationException",                      \
+      "MalformedQueryString")
 
 enum sl_sigv4_reason {
-#define SL_SIGV4_REASON_ENUM(name, s3code, status, jsoncode) name,
+#define SL_SIGV4_REASON_ENUM(name, s3code, status, jsoncode, querycode) name,
     SL_SIGV4_REASONS(SL_SIGV4_REASON_ENUM)
 #undef SL_SIGV4_REASON_ENUM
 };
@@ -92,6 +102,8 @@ const char *sl_sigv4_reason_s3_code(enum sl_sigv4_reason r);
 int sl_sigv4_reason_status(enum sl_sigv4_reason r);
 /* The error code JSON-protocol services use for a reason; never NULL. */
 const char *sl_sigv4_reason_json_code(enum sl_sigv4_reason r);
+/* The error code query-protocol services (STS, SQS, SNS) use; never NULL. */
+const char *sl_sigv4_reason_query_code(enum sl_sigv4_reason r);
 
 /* ---- the request view ------------------------------------------------- */
 

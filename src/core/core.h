@@ -54,6 +54,17 @@ enum sl_error {
 #undef SL_ERR_ENUM
 };
 
+/*
+ * Outcomes of a handler that are not failures (positive, so that a
+ * negative result is always an error), as nginx's NGX_DONE and NGX_AGAIN:
+ * SL_DONE, the request has its answer already (nothing more to do);
+ * SL_LATER, it waits for something and is answered when that comes.
+ */
+enum sl_outcome {
+    SL_DONE = 1,
+    SL_LATER = 2,
+};
+
 /* The generic text of an error code; never NULL. */
 const char *sl_strerror(int code);
 

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_KINDS 8
-
 struct kind {
     char service[32];
     sl_target_check_fn check;
@@ -13,9 +11,10 @@ struct kind {
     void *ctx;
 };
 
+/* Registered at start-up, before any delivery: read without a lock. */
 struct sl_targets {
-    struct kind kinds[MAX_KINDS];
-    size_t n;
+    struct kind *kinds;
+    size_t n, cap;
 };
 
 int sl_targets_new(struct sl_targets **out)
@@ -26,6 +25,8 @@ int sl_targets_new(struct sl_targets **out)
 
 void sl_targets_free(struct sl_targets *ts)
 {
+    if (ts)
+        free(ts->kinds);
     free(ts);
 }
 
@@ -35,8 +36,14 @@ int sl_targets_register(struct sl_targets *ts, const char *service, sl_target_ch
     if (!ts || !service || strlen(service) >= sizeof(ts->kinds[0].service) || !check ||
         !deliver)
         return SL_EINVAL;
-    if (ts->n == MAX_KINDS)
-        return SL_ETOOBIG;
+    if (ts->n == ts->cap) {
+        size_t cap = ts->cap ? 2 * ts->cap : 8;
+        struct kind *kinds = realloc(ts->kinds, cap * sizeof(*kinds));
+        if (!kinds)
+            return SL_ENOMEM;
+        ts->kinds = kinds;
+        ts->cap = cap;
+    }
     struct kind *k = &ts->kinds[ts->n++];
     memcpy(k->service, service, strlen(service) + 1);
     k->check = check;

@@ -39,6 +39,14 @@ typedef int (*sl_target_deliver_fn)(void *ctx, struct sl_txn *t, const char *arn
                                     const char *payload, size_t len,
                                     const struct sl_target_source *src);
 
+/* A kind of target as a service declares it (its row of the service
+ * table): registered at start with the service's state as ctx. */
+struct sl_target_kind {
+    const char *service; /* the ARN's service field; NULL ends a list */
+    sl_target_check_fn check;
+    sl_target_deliver_fn deliver;
+};
+
 int sl_targets_new(struct sl_targets **out);
 void sl_targets_free(struct sl_targets *ts);
 /* Registers the kind `service` (at start-up, before any delivery). */

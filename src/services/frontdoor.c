@@ -1,29 +1,17 @@
 /* The front door: authentication, routing, payload verification. */
 #include "services/frontdoor.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "aws/sigv4.h"
-#include "services/lambda/lambda.h"
-#include "services/logs/logs.h"
-#include "services/s3/s3.h"
-
-/* The services Sluice implements, by botocore name. */
-static const struct {
-    const char *name;
-    sl_service_begin_fn begin;
-} implemented[] = {
-    {"s3", sl_s3_begin},
-    {"lambda", sl_lambda_begin},
-    {"logs", sl_logs_begin},
-};
 
 /* One request's front-door state, kept in the http request. */
 struct door {
-    struct sl_svc_request q;
+    struct sl_call q;
     struct sl_sigv4_request view;
     bool signed_req;
     struct sl_sigv4_auth auth;
@@ -44,23 +32,46 @@ static void door_cleanup(struct sl_http_request *r)
     struct door *d = r->handler_data;
     if (!d)
         return;
-    if (d->q.state_free)
-        d->q.state_free(&d->q);
+    sl_call_close(&d->q);
     if (d->chunked_on)
         sl_chunked_close(&d->chunked);
     if (d->hash_body)
         sl_hash_close(&d->sha);
     if (d->have_res)
         sl_sigv4_result_close(&d->res);
-    sl_buf_free(&d->q.body_buf);
     free(d);
     r->handler_data = NULL;
+}
+
+/* Answers q with an error of the front door's own (authentication,
+ * payload checks) in its protocol's shape. */
+static void door_error(struct sl_call *q, int status, const char *code, const char *const *extra,
+                       const char *fmt, ...) SL_PRINTF(5, 6);
+
+static void door_error(struct sl_call *q, int status, const char *code, const char *const *extra,
+                       const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    struct sl_aws_fault f = {
+        .code = code,
+        .status = status,
+        .receiver = status >= 500,
+        .message = msg,
+        .extra = extra,
+        .json_version = q->endpoint ? q->endpoint->json_version : NULL,
+        .xmlns = q->service ? q->service->model->xml_namespace : NULL,
+    };
+    sl_aws_fault_send(q->http, q->protocol, &f, q->request_id);
 }
 
 /* Answers with the AWS error for a SigV4 reason in the request's protocol. */
 static void auth_error(struct door *d, enum sl_sigv4_reason reason, const char *msg)
 {
-    struct sl_svc_request *q = &d->q;
+    struct sl_call *q = &d->q;
     if (q->protocol == SL_PROTO_REST_XML) {
         const char *extra[13] = {0};
         size_t n = 0;
@@ -74,11 +85,14 @@ static void auth_error(struct door *d, enum sl_sigv4_reason reason, const char *
             extra[n++] = "CanonicalRequest";
             extra[n++] = d->res.canonical_request.data ? d->res.canonical_request.data : "";
         }
-        sl_svc_error(q, sl_sigv4_reason_status(reason), sl_sigv4_reason_s3_code(reason), extra,
-                     "%s", msg);
+        door_error(q, sl_sigv4_reason_status(reason), sl_sigv4_reason_s3_code(reason), extra,
+                   "%s", msg);
+    } else if (q->protocol == SL_PROTO_QUERY) {
+        door_error(q, reason == SL_SIGV4_MISMATCH || reason == SL_SIGV4_SKEWED ? 403 : 400,
+                   sl_sigv4_reason_query_code(reason), NULL, "%s", msg);
     } else {
-        sl_svc_error(q, reason == SL_SIGV4_MISMATCH || reason == SL_SIGV4_SKEWED ? 403 : 400,
-                     sl_sigv4_reason_json_code(reason), NULL, "%s", msg);
+        door_error(q, reason == SL_SIGV4_MISMATCH || reason == SL_SIGV4_SKEWED ? 403 : 400,
+                   sl_sigv4_reason_json_code(reason), NULL, "%s", msg);
     }
 }
 
@@ -109,7 +123,9 @@ static void metrics(struct sl_frontdoor *fd, struct sl_http_request *r)
                   "sluice_store_checkpoints_total %llu\n",
                   (unsigned long long)st.batches, (unsigned long long)st.transactions,
                   (unsigned long long)st.checkpoints);
-    sl_lambda_serve_metrics(fd->app, r);
+    sl_app_metrics(fd->app, &r->resp.body);
+    sl_http_set_header(r, "Content-Type", "text/plain; version=0.0.4");
+    sl_http_send(r, 200);
 }
 
 /* Feeds decoded body bytes to the service. */
@@ -118,7 +134,7 @@ static int to_service(void *ud, const void *p, size_t n)
     struct door *d = ud;
     if (d->hash_body)
         sl_hash_update(&d->sha, p, n);
-    return d->q.body ? d->q.body(&d->q, p, n) : 0;
+    return sl_call_body(&d->q, p, n);
 }
 
 /* Sets up verification of the body as x-amz-content-sha256 asks. */
@@ -162,7 +178,7 @@ static int setup_payload(struct door *d, struct sl_frontdoor *fd)
 /* Authenticates a signed request; 0 to go on, else it has answered. */
 static int authenticate(struct door *d, struct sl_frontdoor *fd)
 {
-    struct sl_svc_request *q = &d->q;
+    struct sl_call *q = &d->q;
     const struct sl_credential *cred =
         d->signed_req ? sl_credentials_find(fd->creds, d->auth.access_key) : NULL;
     if (cred)
@@ -171,20 +187,25 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
         return 0;
     if (!d->signed_req) {
         if (q->protocol == SL_PROTO_REST_XML)
-            sl_svc_error(q, 403, "AccessDenied", NULL, "Access Denied");
+            door_error(q, 403, "AccessDenied", NULL, "Access Denied");
+        else if (q->protocol == SL_PROTO_QUERY)
+            door_error(q, 403, "MissingAuthenticationToken", NULL,
+                       "Request is missing Authentication Token");
         else
-            sl_svc_error(q, 403, "MissingAuthenticationTokenException", NULL,
-                         "Missing Authentication Token");
+            door_error(q, 403, "MissingAuthenticationTokenException", NULL,
+                       "Missing Authentication Token");
         return -1;
     }
     if (!cred) {
         if (q->protocol == SL_PROTO_REST_XML) {
             const char *extra[] = {"AWSAccessKeyId", d->auth.access_key, NULL};
-            sl_svc_error(q, 403, "InvalidAccessKeyId", extra,
-                         "The AWS Access Key Id you provided does not exist in our records.");
+            door_error(q, 403, "InvalidAccessKeyId", extra,
+                       "The AWS Access Key Id you provided does not exist in our records.");
         } else {
-            sl_svc_error(q, 403, "UnrecognizedClientException", NULL,
-                         "The security token included in the request is invalid.");
+            door_error(q, 403,
+                       q->protocol == SL_PROTO_QUERY ? "InvalidClientTokenId"
+                                                     : "UnrecognizedClientException",
+                       NULL, "The security token included in the request is invalid.");
         }
         return -1;
     }
@@ -209,26 +230,30 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
     return 0;
 }
 
+/* GET /_sluice/...: Sluice's own endpoints, then the services'. */
+static void own_endpoint(struct sl_frontdoor *fd, struct sl_http_request *r)
+{
+    bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    if (get && strcmp(r->path, "/_sluice/health") == 0) {
+        health(fd, r);
+        return;
+    }
+    if (get && strcmp(r->path, "/_sluice/metrics") == 0) {
+        metrics(fd, r);
+        return;
+    }
+    if (get && sl_app_endpoint(fd->app, r) == 0)
+        return;
+    sl_buf_puts(&r->resp.body, "{\"message\":\"no such Sluice endpoint\"}\n");
+    sl_http_set_header(r, "Content-Type", "application/json");
+    sl_http_send(r, 404);
+}
+
 static void door_begin(void *ctx, struct sl_http_request *r)
 {
     struct sl_frontdoor *fd = ctx;
     if (strncmp(r->path, "/_sluice/", 9) == 0) {
-        bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
-        if (strcmp(r->path, "/_sluice/health") == 0 && get) {
-            health(fd, r);
-            return;
-        }
-        if (strcmp(r->path, "/_sluice/metrics") == 0 && get) {
-            metrics(fd, r);
-            return;
-        }
-        if (strncmp(r->path, "/_sluice/lambda/code/", 21) == 0 && get) {
-            sl_lambda_serve_code(fd->app, r);
-            return;
-        }
-        sl_buf_puts(&r->resp.body, "{\"message\":\"no such Sluice endpoint\"}\n");
-        sl_http_set_header(r, "Content-Type", "application/json");
-        sl_http_send(r, 404);
+        own_endpoint(fd, r);
         return;
     }
     struct door *d = calloc(1, sizeof(*d));
@@ -236,7 +261,7 @@ static void door_begin(void *ctx, struct sl_http_request *r)
         return; /* no answer: the connection is dropped */
     r->handler_data = d;
     r->handler_cleanup = door_cleanup;
-    struct sl_svc_request *q = &d->q;
+    struct sl_call *q = &d->q;
     q->http = r;
     q->app = fd->app;
     sl_aws_request_id(q->request_id);
@@ -253,7 +278,9 @@ static void door_begin(void *ctx, struct sl_http_request *r)
     struct sl_err err = {0};
     int rc = sl_sigv4_parse(&d->view, &d->auth, &err);
     d->signed_req = rc == 0;
-    q->svc = sl_aws_route(r, d->signed_req ? d->auth.service : NULL, &q->protocol);
+    q->endpoint = sl_aws_route(r, d->signed_req ? d->auth.service : NULL, &q->protocol);
+    q->service = sl_service_by_name(q->endpoint->name);
+    q->svc = q->service ? sl_app_state(fd->app, q->service) : NULL;
     if (d->signed_req && d->auth.region[0])
         snprintf(q->region, sizeof(q->region), "%s", d->auth.region);
     if (rc == SL_EINVAL &&
@@ -263,34 +290,16 @@ static void door_begin(void *ctx, struct sl_http_request *r)
     }
     if (r->bad_uri) {
         if (q->protocol == SL_PROTO_REST_XML)
-            sl_svc_error(q, 400, "InvalidURI", NULL, "Couldn't parse the specified URI.");
+            door_error(q, 400, "InvalidURI", NULL, "Couldn't parse the specified URI.");
         else
-            sl_svc_error(q, 400, "MalformedQueryString", NULL,
-                         "The request URI has a malformed percent-escape.");
+            door_error(q, 400, "MalformedQueryString", NULL,
+                       "The request URI has a malformed percent-escape.");
         return;
     }
     if (authenticate(d, fd) || setup_payload(d, fd))
         return;
-
-    sl_service_begin_fn begin = NULL;
-    for (size_t i = 0; i < SL_ARRAY_LEN(implemented); i++)
-        if (strcmp(implemented[i].name, q->svc->name) == 0)
-            begin = implemented[i].begin;
-    if (!begin) {
-        const char *op = sl_aws_operation(r, q->protocol);
-        if (q->protocol == SL_PROTO_QUERY)
-            sl_svc_error(q, 400, "InvalidAction", NULL,
-                         "The action %s is not valid for this web service (Sluice does not "
-                         "implement %s yet).",
-                         op ? op : "(none)", q->svc->name);
-        else
-            sl_svc_error(q, q->protocol == SL_PROTO_REST_JSON ? 404 : 400,
-                         "UnknownOperationException", NULL,
-                         "Operation %s of service %s is not implemented by Sluice yet.",
-                         op ? op : r->path, q->svc->name);
-        return;
-    }
-    begin(q);
+    if (sl_call_begin(q))
+        d->body_rc = SL_DONE; /* answered: the body is drained */
 }
 
 static int door_body(void *ctx, struct sl_http_request *r, const char *data, size_t n)
@@ -298,7 +307,7 @@ static int door_body(void *ctx, struct sl_http_request *r, const char *data, siz
     (void)ctx;
     struct door *d = r->handler_data;
     if (!d || d->body_rc)
-        return -1;
+        return SL_EINVAL; /* stops the pieces: the body is drained */
     int rc;
     if (d->chunked_on) {
         rc = sl_chunked_feed(&d->chunked, data, n, &d->body_err);
@@ -315,7 +324,7 @@ static int door_body(void *ctx, struct sl_http_request *r, const char *data, siz
 /* Whether the body passed every check; answers and returns false if not. */
 static bool body_ok(struct door *d, struct sl_frontdoor *fd)
 {
-    struct sl_svc_request *q = &d->q;
+    struct sl_call *q = &d->q;
     if (!d->body_rc && d->chunked_on) {
         d->body_rc = sl_chunked_finish(&d->chunked, &d->body_err);
         if (d->body_rc)
@@ -343,17 +352,16 @@ static bool body_ok(struct door *d, struct sl_frontdoor *fd)
     }
     if (!d->body_rc)
         return true;
-    if (q->abort)
-        q->abort(q);
+    sl_call_abort(q);
     if (d->reason != SL_SIGV4_OK)
         auth_error(d, d->reason, d->body_err.msg);
     else if (d->body_rc == SL_ETOOBIG)
-        sl_svc_error(q, 400, q->protocol == SL_PROTO_REST_XML ? "MaxMessageLengthExceeded"
-                                                              : "SerializationException",
-                     NULL, "Your request was too big.");
+        door_error(q, 400, q->protocol == SL_PROTO_REST_XML ? "MaxMessageLengthExceeded"
+                                                            : "SerializationException",
+                   NULL, "Your request was too big.");
     else
-        sl_svc_error(q, 500, "InternalError", NULL,
-                     "We encountered an internal error. Please try again.");
+        door_error(q, 500, "InternalError", NULL,
+                   "We encountered an internal error. Please try again.");
     return false;
 }
 
@@ -365,13 +373,14 @@ static void door_end(void *ctx, struct sl_http_request *r)
         sl_http_send(r, 500);
         return;
     }
+    if (d->body_rc == SL_DONE)
+        return; /* answered in begin */
     if (!body_ok(d, fd))
         return;
-    if (d->q.end)
-        d->q.end(&d->q);
+    sl_call_end(&d->q);
     if (!r->resp.ready)
-        sl_svc_error(&d->q, 500, "InternalError", NULL,
-                     "We encountered an internal error. Please try again.");
+        door_error(&d->q, 500, "InternalError", NULL,
+                   "We encountered an internal error. Please try again.");
 }
 
 void sl_frontdoor_handler(struct sl_frontdoor *fd, struct sl_http_handler *out)

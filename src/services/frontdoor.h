@@ -3,8 +3,8 @@
  * (/_sluice/health), then SigV4 authentication, routing to the service by
  * credential scope, X-Amz-Target and path, payload verification
  * (x-amz-content-sha256, aws-chunked streams and their checksum trailers),
- * and the hand-over to the service. Services Sluice does not implement
- * yet answer with their protocol's own error.
+ * and the hand-over to the service's call (call.c). Services Sluice does
+ * not implement yet answer with their protocol's own error.
  *
  * May call: everything below services.
  */
@@ -28,5 +28,16 @@ struct sl_frontdoor {
 
 /* The http handler for fd (which must outlive the server). */
 void sl_frontdoor_handler(struct sl_frontdoor *fd, struct sl_http_handler *out);
+
+/* The layer between the front door and the services (call.c), for a call
+ * routed and authenticated: begin finds its operation and handler (0 to
+ * take the body, else the call has its answer); body gets the decoded
+ * pieces; end runs once the body is complete and verified; abort when the
+ * request fails after begin; close releases what the call holds. */
+int sl_call_begin(struct sl_call *c);
+int sl_call_body(struct sl_call *c, const char *p, size_t n);
+void sl_call_end(struct sl_call *c);
+void sl_call_abort(struct sl_call *c);
+void sl_call_close(struct sl_call *c);
 
 #endif

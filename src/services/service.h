@@ -1,69 +1,227 @@
 /*
- * services — what a service handler sees of a request once the front door
- * has authenticated and routed it: the HTTP request, the account and region
- * it acts in, its request id, and the body already decoded (aws-chunked
- * framing removed) and verified against its signed hash when it ends.
+ * services — the AWS services Sluice implements, each one folder under
+ * src/services/ and one row of the service table (services.c): a const
+ * struct sl_service with its model and operation handlers (generated from
+ * botocore's model by tools/gen_models.py), its error table, its body
+ * limits, its lifecycle hooks, the target kinds it registers, its
+ * endpoints under /_sluice/ and its options. The front door routes a
+ * request to its row; the layer here (call.c) decodes the input, runs the
+ * operation's handler and answers in the protocol's shape, so a handler
+ * receives validated input and returns output or an error.
  *
- * A service answers in begin() (no body needed, or an error), or sets
- * body/end to take the body: body() gets the decoded bytes, end() runs once
- * the body is complete and verified, abort() when the request fails after
- * begin (bad payload, broken connection) so the service can drop what it
- * staged.
+ * An operation's handler: SL_OP(lambda, GetFunction) { ... } defines
+ * int sl_lambda_GetFunction(struct sl_call *c). It returns
+ *   0            c->out (and c->out_payload) is the output: the layer
+ *                answers with it;
+ *   SL_DONE      the call has its answer (sl_call_fail(), or a service
+ *                that writes its own, such as S3's object bodies);
+ *   SL_LATER     the call waits (sl_call_wait(), sl_call_write()): the
+ *                front door's thread goes on with other requests, and
+ *                the continuation answers later;
+ *   SL_E*        a failure of Sluice's: logged, and answered with the
+ *                service's internal error.
  *
- * May call: core, http, aws, store.
+ * Streaming services (S3) get the call once the headers are in, before
+ * the body, and take the body themselves: c->body_cb receives the
+ * decoded bytes, c->end runs once the body is complete and verified (and
+ * returns as a handler does), c->abort when the request fails after that.
+ *
+ * May call: core, http, aws, store, engine, runtime; another service only
+ * through its public header.
  */
 #ifndef SL_SERVICE_H
 #define SL_SERVICE_H
 
+#include <jansson.h>
+
 #include "aws/aws.h"
+#include "aws/model.h"
 #include "core/core.h"
+#include "engine/engine.h"
+#include "engine/targets.h"
 #include "http/http.h"
 #include "store/store.h"
 
-struct sl_app {
-    struct sl_store *store;
-    const char *data_dir;
-    time_t started;
-    unsigned account_concurrency; /* Lambda's account concurrency limit */
-    struct sl_lambda *lambda;     /* the Lambda service's state */
-    struct sl_s3 *s3;             /* the S3 service's state */
-    double time_scale;            /* --time-scale: AWS's platform delays are divided by it */
-    struct sl_targets *targets;   /* delivery by ARN (engine/targets.h) */
+struct sl_app;
+struct sl_call;
+
+typedef int (*sl_op_fn)(struct sl_call *c);
+
+/* Defines (or declares) the handler of operation op of service svc. */
+#define SL_OP(svc, op) int sl_##svc##_##op(struct sl_call *c)
+/* Declares what tools/gen_models.py generates for service svc (its folder's
+ * model.gen.c): the model, and the handler of each of its operations. */
+#define SL_SERVICE_TABLES(svc)                                                                     \
+    extern const struct sl_service_model sl_model_##svc;                                           \
+    extern const sl_op_fn sl_##svc##_handlers[]
+
+/* A service's error table: an X-macro list of
+ * X(id, "Code", status, receiver_fault) gives the enum and the rows. */
+#define SL_ERROR_ENUM(id, code, status, receiver) id,
+#define SL_ERROR_ROW(id, code, status, receiver) [id] = {code, status, receiver},
+
+/* An option of `sluice serve`, declared once (Fluent Bit's config_map):
+ * it drives parsing, the environment variable, the default and the help. */
+struct sl_option {
+    const char *flag; /* "--idle-reap"; NULL ends a list */
+    const char *env;  /* "SLUICE_IDLE_REAP" */
+    const char *def;  /* the default's text, or NULL */
+    const char *help;
+    bool boolean; /* a flag without a value ("true" when given) */
 };
 
-struct sl_svc_request {
+/* An endpoint of Sluice's own under /_sluice/ (GET and HEAD). */
+struct sl_endpoint {
+    const char *prefix; /* "/_sluice/lambda/code/"; NULL ends a list */
+    void (*serve)(void *state, struct sl_app *app, struct sl_http_request *r);
+};
+
+/* One service: a row of the service table. */
+struct sl_service {
+    const char *name; /* botocore's name: the endpoint it serves (aws.h) */
+    const struct sl_service_model *model;
+    const sl_op_fn *handlers; /* one per model->ops entry; NULL: not implemented */
+    const struct sl_aws_error *errors; /* its error table, indexed by its error ids */
+    int e_internal;      /* the error of a failure of Sluice's */
+    int e_validation;    /* input that fails the model's constraints */
+    int e_serialization; /* input of the wrong type, or not parseable */
+    int e_too_big;       /* a body over its cap */
+    size_t body_cap;     /* the largest body taken whole */
+    /* Optional: the cap of one operation's body, and its message (the
+     * error is e_too_big). */
+    size_t (*op_body_cap)(const struct sl_operation *op);
+    void (*too_big_message)(const struct sl_operation *op, char *out, size_t n);
+    /* Optional: checks of the input every operation shares, after the
+     * model's (CloudWatch Logs' name patterns); 0, or the call has its
+     * answer. */
+    sl_op_fn check;
+    /* Handlers run when the headers are in and take the body themselves. */
+    bool streaming;
+    /* Optional, streaming: runs before routing (virtual hosts, limits); 0
+     * to go on, else the call has its answer. */
+    int (*prepare)(struct sl_call *c);
+    /* Lifecycle, in the table's order (stop and free in the reverse). new
+     * makes the state (it may read options and other services' states
+     * made before it); start runs once every service exists; stop ends
+     * background work before the HTTP server stops; free releases all. */
+    int (*new)(struct sl_app *app, void **state, struct sl_err *err);
+    int (*start)(void *state, struct sl_err *err);
+    void (*stop)(void *state);
+    void (*free)(void *state);
+    const struct sl_option *options;       /* may be NULL */
+    const struct sl_target_kind *targets;  /* registered at start; may be NULL */
+    const struct sl_endpoint *endpoints;   /* may be NULL */
+    /* Optional: its lines of GET /_sluice/metrics (Prometheus text). */
+    void (*metrics)(void *state, struct sl_buf *out);
+};
+
+/* The service table, in start order, NULL-terminated (services.c). */
+extern const struct sl_service *const sl_services[];
+#define SL_SERVICES_MAX 32
+
+/* The service serving endpoint name, or NULL. */
+const struct sl_service *sl_service_by_name(const char *name);
+
+/* What a running server shares with its services. */
+struct sl_app {
+    struct sl_store *store;
+    struct sl_loop *loop;
+    struct sl_targets *targets;
+    const char *data_dir;
+    const char *endpoint_url; /* http://host:port, for functions */
+    time_t started;
+    double time_scale;            /* --time-scale: AWS's platform delays are divided by it */
+    unsigned account_concurrency; /* the account's concurrent executions */
+    /* Option values: (flag, value) of every option of every service. */
+    const char *const *options;
+    size_t noptions;
+    void *states[SL_SERVICES_MAX]; /* each service's, by its index in sl_services */
+    int started_n;                 /* services whose new (and start) ran */
+};
+
+/* A service's state, or NULL when it is not running. */
+void *sl_app_state(const struct sl_app *app, const struct sl_service *svc);
+/* The value of option flag (NULL when unset and without a default). */
+const char *sl_app_option(const struct sl_app *app, const char *flag);
+/* Makes and starts every service, in the table's order; on failure, what
+ * was made is freed. */
+int sl_app_start(struct sl_app *app, struct sl_err *err);
+/* Stops every service (reverse order): background work ends. */
+void sl_app_stop(struct sl_app *app);
+/* Frees every service (reverse order). */
+void sl_app_free(struct sl_app *app);
+/* Serves GET /_sluice/... of a service (0), or SL_ENOTFOUND. */
+int sl_app_endpoint(struct sl_app *app, struct sl_http_request *r);
+/* Appends every service's metrics. */
+void sl_app_metrics(struct sl_app *app, struct sl_buf *out);
+
+/* One request to an AWS service, from routing to its answer. */
+struct sl_call {
     struct sl_http_request *http;
     struct sl_app *app;
-    const struct sl_aws_service *svc;
-    enum sl_aws_protocol protocol;
+    const struct sl_aws_endpoint *endpoint;
+    const struct sl_service *service; /* NULL: an endpoint Sluice does not implement */
+    void *svc;                        /* the service's state */
+    enum sl_aws_protocol protocol;    /* what this request speaks */
+    const struct sl_operation *op;    /* once known */
     char request_id[40];
     char account[16];
     char region[64];
-    /* Set by the service in begin() when it takes the body. */
-    int (*body)(struct sl_svc_request *q, const char *data, size_t n);
-    void (*end)(struct sl_svc_request *q);
-    void (*abort)(struct sl_svc_request *q);
-    void *state; /* the service's; freed by abort/end or state_free */
-    void (*state_free)(struct sl_svc_request *q);
-    /* A body taken whole by sl_svc_take_body(). */
-    struct sl_buf body_buf;
-    size_t body_cap;
-    bool body_too_big; /* more than body_cap arrived; the rest was dropped */
+    /* Non-streaming services: the body, taken whole, and the input. */
+    struct sl_buf body;
+    bool body_too_big; /* more than the cap came; the rest was dropped */
+    json_t *in;        /* decoded and validated (the layer's) */
+    /* The handler's answer: the output (taken by the layer) and a raw
+     * payload member (the handler keeps the bytes alive until answered). */
+    json_t *out;
+    const char *out_payload;
+    size_t out_payload_len;
+    /* Streaming services: set by the handler to take the body. */
+    int (*body_cb)(struct sl_call *c, const char *data, size_t n);
+    sl_op_fn end;
+    void (*abort)(struct sl_call *c);
+    /* The service's per-call state, freed with the call. */
+    void *state;
+    void (*state_free)(struct sl_call *c);
+    /* A wait (sl_call_write): what runs when it ends, and with what. */
+    sl_op_fn then;
+    void *write_arg; /* the transaction's arg */
+    int write_rc;
+    struct sl_err write_err;
 };
 
+/* Answers c with error id of its service's table, the message formatted;
+ * returns SL_DONE, so that `return sl_call_fail(c, E, ...)` ends a
+ * handler. */
+int sl_call_fail(struct sl_call *c, int id, const char *fmt, ...) SL_PRINTF(3, 4);
+int sl_call_vfail(struct sl_call *c, int id, const char *fmt, va_list ap) SL_PRINTF(3, 0);
+/* The same with more: rest-xml elements (name/value pairs, NULL-ended;
+ * may be NULL) and members of a json error body (fields, taken; may be
+ * NULL). */
+int sl_call_fail_ex(struct sl_call *c, int id, const char *const *extra, json_t *fields,
+                    const char *fmt, ...) SL_PRINTF(5, 6);
+/* Logs what failed (rc, err may be NULL) and answers the service's
+ * internal error; returns SL_DONE. */
+int sl_call_internal(struct sl_call *c, int rc, const struct sl_err *err);
+/* Zeroed memory that lives as long as the call (its request's arena). */
+void *sl_call_alloc(struct sl_call *c, size_t n);
+/* A member of the input, as a string (NULL when absent or not one). */
+const char *sl_call_str(const struct sl_call *c, const char *member);
+/* Sets c's output (taken) and returns 0, so that `return sl_call_ok(c,
+ * out)` ends a handler with it. */
+int sl_call_ok(struct sl_call *c, json_t *out);
+
 /*
- * Takes the request body into q->body_buf, up to cap bytes, and runs done
- * once it is complete and verified. A body over cap is drained and
- * dropped, and done finds q->body_too_big set (each service answers that
- * with its own error).
+ * Runs fn(arg) in the store's next batch; then(c) runs once that batch is
+ * durable or failed, with fn's result in c->write_rc, its message in
+ * c->write_err and arg in c->write_arg. Returns what the handler returns:
+ * the wait's outcome. arg must outlive the wait (allocate it with
+ * sl_call_alloc()).
  */
-void sl_svc_take_body(struct sl_svc_request *q, size_t cap, void (*done)(struct sl_svc_request *q));
+int sl_call_write(struct sl_call *c, sl_txn_fn fn, void *arg, sl_op_fn then);
 
-/* A service's entry point. */
-typedef void (*sl_service_begin_fn)(struct sl_svc_request *q);
-
-/* Answers q with an error in its protocol's shape (see sl_aws_error). */
-#define sl_svc_error(q, status, code, extra, ...)                                          \
-    sl_aws_error((q)->http, (q)->protocol, status, code, (q)->request_id, extra, __VA_ARGS__)
+/* Answers the outcome rc of a handler (or continuation) of c: the output,
+ * an internal error, or nothing (SL_DONE, SL_LATER). */
+void sl_call_finish(struct sl_call *c, int rc);
 
 #endif

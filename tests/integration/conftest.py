@@ -114,6 +114,30 @@ def server(tmp_path_factory):
     assert rc == 0, f"sluice exited with {rc} (sanitizer report?): {srv.logs()}"
 
 
+OTHER_KEY, OTHER_SECRET, OTHER_ACCOUNT = "AKIDOTHER", "otherSecret/xyz", "111111111111"
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory):
+    """A server under --auth=strict that accepts the test keys (account
+    000000000000) and OTHER_KEY (account OTHER_ACCOUNT)."""
+    d = tmp_path_factory.mktemp("strict")
+    creds = d / "credentials"
+    creds.write_text(f"""# accepted keys
+[default]
+aws_access_key_id = {ACCESS_KEY}
+aws_secret_access_key = {SECRET_KEY}
+
+[other]
+aws_access_key_id = {OTHER_KEY}
+aws_secret_access_key = {OTHER_SECRET}
+account_id = {OTHER_ACCOUNT}
+""")
+    srv = Server(str(d / "data"), ["--auth", "strict", "--credentials", str(creds)]).start()
+    yield srv
+    assert srv.stop() == 0, srv.logs()
+
+
 @pytest.fixture
 def fresh_server(tmp_path):
     """A server of the test's own, for tests that restart or kill it."""
@@ -137,6 +161,14 @@ def fresh_server(tmp_path):
 
 def client_config(**kw):
     return botocore.config.Config(retries={"max_attempts": 1}, **kw)
+
+
+def client(service, endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, **kw):
+    """A boto3 client of service against endpoint, with the test keys (or
+    those given), no retries; kw goes to its botocore Config."""
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+                        config=client_config(**kw))
 
 
 def s3_client(endpoint, addressing="path", **kw):
@@ -190,9 +222,10 @@ def cli_env(**extra):
     return env
 
 
-def aws_cli(endpoint, *args, check=True, input=None, cwd=None):
-    """Runs the aws CLI from Debian against endpoint; returns the result."""
-    env = cli_env()
+def aws_cli(endpoint, *args, check=True, input=None, cwd=None, env=None):
+    """Runs the aws CLI from Debian against endpoint (env: variables to
+    add to cli_env()); returns the result."""
+    env = cli_env(**(env or {}))
     proc = subprocess.run([AWS_CLI, "--endpoint-url", endpoint] + list(args),
                           capture_output=True, text=True, env=env, input=input, cwd=cwd,
                           timeout=300)

@@ -92,6 +92,28 @@ def test_event_invoke_returns_202_and_runs(lam, logs):
     assert got == [f"GOT 41 {rid}\n"]
 
 
+def test_legacy_invoke_async(fast, lam, logs, tmp_path):
+    """The deprecated InvokeAsync (boto3's invoke_async, `aws lambda
+    invoke-async`), whose body is the event: 202 with Status 202, and the
+    function runs with that event."""
+    name = make_fn(lam, "def handler(event, context):\n    print('GOT', event['n'])\n")
+    r = lam.invoke_async(FunctionName=name, InvokeArgs=b'{"n": 1}')
+    assert r["Status"] == 202
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 202
+    args = tmp_path / "args.json"
+    args.write_text('{"n": 2}')
+    out = aws_cli(fast.endpoint, "lambda", "invoke-async", "--function-name", name,
+                  "--invoke-args", str(args)).stdout
+    assert json.loads(out)["Status"] == 202
+    got = wait_until(lambda: sorted(m for m in messages(logs, name) if m.startswith("GOT"))
+                     if len([m for m in messages(logs, name) if m.startswith("GOT")]) == 2
+                     else None, timeout=30, what="both legacy async events to run")
+    assert got == ["GOT 1\n", "GOT 2\n"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.invoke_async(FunctionName=name, InvokeArgs=b"{nope")
+    assert e.value.response["Error"]["Code"] == "InvalidRequestContentException"
+
+
 def test_retries_then_on_failure_destination(lam, logs):
     """A failing function runs 1 + MaximumRetryAttempts times under one
     request id; then its OnFailure destination gets AWS's record."""

@@ -19,30 +19,8 @@ import botocore.auth
 import botocore.exceptions
 import pytest
 
-from conftest import ACCESS_KEY, SECRET_KEY, aws_cli, s3_client
-
-OTHER_KEY, OTHER_SECRET, OTHER_ACCOUNT = "AKIDOTHER", "otherSecret/xyz", "111111111111"
-
-
-@pytest.fixture(scope="module")
-def strict(tmp_path_factory):
-    from conftest import Server
-    d = tmp_path_factory.mktemp("strict")
-    creds = d / "credentials"
-    creds.write_text(f"""# accepted keys
-[default]
-aws_access_key_id = {ACCESS_KEY}
-aws_secret_access_key = {SECRET_KEY}
-
-[other]
-aws_access_key_id = {OTHER_KEY}
-aws_secret_access_key = {OTHER_SECRET}
-account_id = {OTHER_ACCOUNT}
-""")
-    srv = Server(str(d / "data"), ["--auth", "strict", "--credentials", str(creds)]).start()
-    yield srv
-    assert srv.stop() == 0, srv.logs()
-
+from conftest import (ACCESS_KEY, OTHER_ACCOUNT, OTHER_KEY, OTHER_SECRET, SECRET_KEY, aws_cli,
+                      s3_client)
 
 def code_of(exc_info):
     return exc_info.value.response["Error"]["Code"]

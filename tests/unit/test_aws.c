@@ -85,7 +85,7 @@ static void expect_route(struct req_fx *fx, const char *scope, const char *servi
                          enum sl_aws_protocol protocol)
 {
     enum sl_aws_protocol got = (enum sl_aws_protocol)-1;
-    const struct sl_aws_service *s = sl_aws_route(&fx->r, scope, &got);
+    const struct sl_aws_endpoint *s = sl_aws_route(&fx->r, scope, &got);
     assert_non_null(s);
     assert_string_equal(s->name, service);
     assert_int_equal(got, protocol);
@@ -212,11 +212,11 @@ static void route_unknown_scope_falls_back(void **state)
 static void service_by_name(void **state)
 {
     (void)state;
-    const struct sl_aws_service *s = sl_aws_service_by_name("dynamodbstreams");
+    const struct sl_aws_endpoint *s = sl_aws_endpoint_by_name("dynamodbstreams");
     assert_non_null(s);
     assert_string_equal(s->signing_name, "dynamodb");
     assert_string_equal(s->target_prefix, "DynamoDBStreams_20120810");
-    assert_null(sl_aws_service_by_name("nosuchservice"));
+    assert_null(sl_aws_endpoint_by_name("nosuchservice"));
 }
 
 static void operation_from_target_and_action(void **state)
@@ -224,9 +224,9 @@ static void operation_from_target_and_action(void **state)
     struct req_fx *fx = *state;
     add_header(fx, "X-Amz-Target", "DynamoDB_20120810.PutItem");
     add_param(fx, "Action", "SendMessage");
-    assert_string_equal(sl_aws_operation(&fx->r, SL_PROTO_JSON), "PutItem");
-    assert_string_equal(sl_aws_operation(&fx->r, SL_PROTO_QUERY), "SendMessage");
-    assert_null(sl_aws_operation(&fx->r, SL_PROTO_REST_XML));
+    assert_string_equal(sl_aws_operation(&fx->r, SL_PROTO_JSON, NULL, 0), "PutItem");
+    assert_string_equal(sl_aws_operation(&fx->r, SL_PROTO_QUERY, NULL, 0), "SendMessage");
+    assert_null(sl_aws_operation(&fx->r, SL_PROTO_REST_XML, NULL, 0));
 }
 
 static void request_id_is_uuid(void **state)

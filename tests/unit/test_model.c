@@ -11,6 +11,11 @@
 #include <cmocka.h>
 
 #include "aws/model.h"
+#include "services/service.h"
+
+SL_SERVICE_TABLES(lambda);
+SL_SERVICE_TABLES(logs);
+SL_SERVICE_TABLES(s3);
 
 /* A request with method, raw URI and headers, built in its arena. */
 static void make_request(struct sl_http_request *r, const char *method, const char *uri,
@@ -82,13 +87,14 @@ static void test_decode_invoke(void **state)
     assert_non_null(op);
     json_t *in = NULL;
     struct sl_model_error e = {0};
-    assert_int_equal(sl_model_decode(&sl_model_lambda, op, &r, "{\"a\":1}", 7, &in, &e), 0);
+    assert_int_equal(sl_model_decode(&sl_model_lambda, op, SL_PROTO_REST_JSON, &r, "{\"a\":1}", 7, NULL, 0, &in, &e), 0);
     assert_string_equal(json_string_value(json_object_get(in, "FunctionName")), "my:fn");
     assert_string_equal(json_string_value(json_object_get(in, "InvocationType")), "Event");
     assert_string_equal(json_string_value(json_object_get(in, "LogType")), "Tail");
     assert_string_equal(json_string_value(json_object_get(in, "Qualifier")), "7");
-    /* The blob payload is not parsed into the input. */
-    assert_null(json_object_get(in, "Payload"));
+    /* The blob payload is not parsed into the input: it is marked present,
+     * and the body is the bytes. */
+    assert_true(json_is_true(json_object_get(in, "Payload")));
     json_decref(in);
     free_request(&r);
 }
@@ -103,7 +109,7 @@ static void test_validation_messages(void **state)
     struct sl_model_error e = {0};
     const char *body = "{\"FunctionName\":\"f\",\"Role\":\"arn:aws:iam::000000000000:role/r\","
                        "\"Code\":{},\"MemorySize\":20000,\"Timeout\":0,\"Runtime\":\"cobol\"}";
-    assert_int_equal(sl_model_decode(&sl_model_lambda, op, &r, body, strlen(body), &in, &e),
+    assert_int_equal(sl_model_decode(&sl_model_lambda, op, SL_PROTO_REST_JSON, &r, body, strlen(body), NULL, 0, &in, &e),
                      SL_EINVAL);
     assert_null(in);
     assert_string_equal(e.code, "ValidationException");
@@ -129,15 +135,15 @@ static void test_required_and_types(void **state)
     json_t *in = NULL;
     struct sl_model_error e = {0};
     const char *body = "{\"FunctionName\":\"f\",\"Code\":{}}";
-    assert_int_equal(sl_model_decode(&sl_model_lambda, op, &r, body, strlen(body), &in, &e),
+    assert_int_equal(sl_model_decode(&sl_model_lambda, op, SL_PROTO_REST_JSON, &r, body, strlen(body), NULL, 0, &in, &e),
                      SL_EINVAL);
     assert_string_equal(e.message, "1 validation error detected: Value null at 'role' failed to "
                                    "satisfy constraint: Member must not be null");
     body = "{\"FunctionName\":\"f\",\"Role\":\"r\",\"Code\":{},\"MemorySize\":\"big\"}";
-    assert_int_equal(sl_model_decode(&sl_model_lambda, op, &r, body, strlen(body), &in, &e),
+    assert_int_equal(sl_model_decode(&sl_model_lambda, op, SL_PROTO_REST_JSON, &r, body, strlen(body), NULL, 0, &in, &e),
                      SL_EINVAL);
     assert_string_equal(e.code, "SerializationException");
-    assert_int_equal(sl_model_decode(&sl_model_lambda, op, &r, "{nope", 5, &in, &e), SL_EINVAL);
+    assert_int_equal(sl_model_decode(&sl_model_lambda, op, SL_PROTO_REST_JSON, &r, "{nope", 5, NULL, 0, &in, &e), SL_EINVAL);
     assert_string_equal(e.code, "SerializationException");
     free_request(&r);
 }
@@ -153,7 +159,7 @@ static void test_json_protocol_ops(void **state)
     json_t *in = NULL;
     struct sl_model_error e = {0};
     const char *body = "{\"logGroupName\":\"/aws/lambda/f\",\"logStreamName\":\"s\",\"limit\":0}";
-    assert_int_equal(sl_model_decode(&sl_model_logs, op, &r, body, strlen(body), &in, &e),
+    assert_int_equal(sl_model_decode(&sl_model_logs, op, SL_PROTO_JSON, &r, body, strlen(body), NULL, 0, &in, &e),
                      SL_EINVAL);
     assert_non_null(strstr(e.message, "at 'limit'"));
     free_request(&r);
@@ -171,10 +177,10 @@ static void test_integer_enum(void **state)
     json_t *in = NULL;
     struct sl_model_error e = {0};
     const char *ok = "{\"logGroupName\":\"g\",\"retentionInDays\":731}";
-    assert_int_equal(sl_model_decode(&sl_model_logs, op, &r, ok, strlen(ok), &in, &e), 0);
+    assert_int_equal(sl_model_decode(&sl_model_logs, op, SL_PROTO_JSON, &r, ok, strlen(ok), NULL, 0, &in, &e), 0);
     json_decref(in);
     const char *bad = "{\"logGroupName\":\"g\",\"retentionInDays\":2}";
-    assert_int_equal(sl_model_decode(&sl_model_logs, op, &r, bad, strlen(bad), &in, &e),
+    assert_int_equal(sl_model_decode(&sl_model_logs, op, SL_PROTO_JSON, &r, bad, strlen(bad), NULL, 0, &in, &e),
                      SL_EINVAL);
     assert_string_equal(e.code, "ValidationException");
     assert_non_null(strstr(e.message, "Value '2' at 'retentionInDays' failed to satisfy "
@@ -182,6 +188,44 @@ static void test_integer_enum(void **state)
                                       "7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
                                       "1096, 1827, 2192, 2557, 2922, 3288, 3653]"));
     free_request(&r);
+}
+
+static const char *route_s3(const char *method, const char *uri, const char *const *headers)
+{
+    struct sl_http_request r;
+    make_request(&r, method, uri, headers);
+    const struct sl_operation *op = sl_model_route(&sl_model_s3, &r);
+    free_request(&r);
+    return op ? op->name : NULL;
+}
+
+/* S3's operations share URIs: the literal query and the query and header
+ * members an operation requires tell them apart. */
+static void test_route_s3(void **state)
+{
+    (void)state;
+    const char *copy[] = {"x-amz-copy-source", "/b/src", NULL};
+    assert_string_equal(route_s3("GET", "/", NULL), "ListBuckets");
+    assert_string_equal(route_s3("PUT", "/b", NULL), "CreateBucket");
+    assert_string_equal(route_s3("GET", "/b", NULL), "ListObjects");
+    assert_string_equal(route_s3("GET", "/b?list-type=2&prefix=a", NULL), "ListObjectsV2");
+    assert_string_equal(route_s3("GET", "/b?location", NULL), "GetBucketLocation");
+    assert_string_equal(route_s3("PUT", "/b?notification", NULL),
+                        "PutBucketNotificationConfiguration");
+    assert_string_equal(route_s3("GET", "/b?tagging", NULL), "GetBucketTagging");
+    assert_string_equal(route_s3("POST", "/b?delete", NULL), "DeleteObjects");
+    assert_string_equal(route_s3("PUT", "/b/k/e/y", NULL), "PutObject");
+    assert_string_equal(route_s3("PUT", "/b/k", copy), "CopyObject");
+    assert_string_equal(route_s3("PUT", "/b/k?partNumber=1&uploadId=u", NULL), "UploadPart");
+    assert_string_equal(route_s3("PUT", "/b/k?partNumber=1&uploadId=u", copy), "UploadPartCopy");
+    assert_string_equal(route_s3("GET", "/b/k", NULL), "GetObject");
+    assert_string_equal(route_s3("GET", "/b/k?uploadId=u", NULL), "ListParts");
+    assert_string_equal(route_s3("POST", "/b/k?uploads", NULL), "CreateMultipartUpload");
+    assert_string_equal(route_s3("POST", "/b/k?uploadId=u", NULL), "CompleteMultipartUpload");
+    assert_string_equal(route_s3("DELETE", "/b/k?uploadId=u", NULL), "AbortMultipartUpload");
+    assert_string_equal(route_s3("DELETE", "/b/k", NULL), "DeleteObject");
+    assert_null(route_s3("PATCH", "/b/k", NULL));
+    assert_null(route_s3("POST", "/b/k", NULL));
 }
 
 int main(void)
@@ -193,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_required_and_types),
         cmocka_unit_test(test_json_protocol_ops),
         cmocka_unit_test(test_integer_enum),
+        cmocka_unit_test(test_route_s3),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

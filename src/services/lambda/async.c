@@ -45,6 +45,7 @@ struct job {
 };
 
 struct sl_lambda_async {
+    struct sl_lambda *lam;
     struct sl_app *app;
     double scale;
     pthread_mutex_t mu;
@@ -110,13 +111,13 @@ static bool function_arn_parts(const char *arn, char *account, char *region, cha
 static int function_target_check(void *ctx, const char *arn, const char *principal,
                                  const char *source_arn, const char *source_account)
 {
-    struct sl_app *app = ctx;
+    struct sl_lambda *lam = ctx;
     char account[16], region[64], name[80], pk[96];
     if (!function_arn_parts(arn, account, region, name))
         return SL_EINVAL;
     snprintf(pk, sizeof(pk), "%s:%s", account, region);
     json_t *cfg = NULL;
-    int rc = sl_lambda_get_config(app, pk, name, &cfg);
+    int rc = sl_lambda_get_config(lam, pk, name, &cfg);
     if (!rc && principal && !sl_lambda_policy_allows(cfg, principal, source_arn, source_account))
         rc = SL_EAUTH;
     json_decref(cfg);
@@ -166,6 +167,7 @@ static int function_target_deliver(void *ctx, struct sl_txn *t, const char *arn,
 struct accept {
     const char *account, *region, *name, *request_id, *payload;
     size_t len;
+    sl_op_fn then;
 };
 
 static int accept_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -176,29 +178,25 @@ static int accept_txn(struct sl_txn *t, void *arg, struct sl_err *err)
                      NULL);
 }
 
-void sl_lambda_async_accept(struct lreq *l, const char *name, const char *payload, size_t len)
+static int accepted(struct sl_call *c)
 {
-    struct sl_svc_request *q = l->q;
-    if (len > SL_LAMBDA_MAX_ASYNC) {
-        sl_lambda_error(l, 413, "RequestEntityTooLargeException",
-                        "Request must be smaller than %llu bytes for the InvokeFunction operation",
-                        SL_LAMBDA_MAX_ASYNC);
-        return;
-    }
-    struct accept a = {q->account, q->region, name, q->request_id, len ? payload : "{}",
-                       len ? len : 2};
-    struct sl_err err = {0};
-    int rc = sl_store_write(q->app->store, accept_txn, &a, &err);
-    if (rc) {
-        sl_lambda_internal(l, &err);
-        return;
-    }
-    struct sl_lambda_metrics *mx = sl_lambda_metrics_of(q->app);
-    if (mx)
-        sl_lambda_metrics_async(mx, q->account, q->region, name, SL_LAMBDA_ASYNC_RECEIVED, 0);
-    json_t *out = json_pack("{s:i}", "StatusCode", 202);
-    sl_lambda_respond(l, out, NULL, 0);
-    json_decref(out);
+    struct accept *a = c->write_arg;
+    struct sl_lambda *lam = c->svc;
+    if (!c->write_rc)
+        sl_lambda_metrics_async(lam->metrics, a->account, a->region, a->name,
+                                SL_LAMBDA_ASYNC_RECEIVED, 0);
+    return a->then(c);
+}
+
+int sl_lambda_async_accept(struct sl_call *c, const char *name, const char *payload, size_t len,
+                           sl_op_fn then)
+{
+    struct accept *a = sl_call_alloc(c, sizeof(*a));
+    char *copy = a ? sl_arena_strdup(&c->http->arena, name) : NULL;
+    if (!copy)
+        return SL_ENOMEM;
+    *a = (struct accept){c->account, c->region, copy, c->request_id, payload, len, then};
+    return sl_call_write(c, accept_txn, a, accepted);
 }
 
 /* ---- running events --------------------------------------------------------- */
@@ -209,11 +207,10 @@ struct eic {
     char on_success[400], on_failure[400];
 };
 
-/* A function's stored event invoke config (JSON), or NULL when none. */
-static json_t *eic_stored(struct sl_app *app, const char *pk, const char *name)
+json_t *sl_lambda_eic_stored(struct sl_lambda *lam, const char *pk, const char *name)
 {
     struct sl_item it;
-    if (sl_kv_get(app->store, SL_LAMBDA_EIC_NS, pk, name, &it))
+    if (sl_kv_get(lam->app->store, SL_LAMBDA_EIC_NS, pk, name, &it))
         return NULL;
     json_t *c = json_loadb(it.val, it.val_len, 0, NULL);
     sl_item_free(&it);
@@ -221,10 +218,10 @@ static json_t *eic_stored(struct sl_app *app, const char *pk, const char *name)
 }
 
 /* The function's event invoke config, or the defaults. */
-static void load_eic(struct sl_app *app, const char *pk, const char *name, struct eic *out)
+static void load_eic(struct sl_lambda *lam, const char *pk, const char *name, struct eic *out)
 {
     *out = (struct eic){.retries = DEFAULT_RETRIES, .max_age_s = DEFAULT_MAX_AGE_S};
-    json_t *c = eic_stored(app, pk, name);
+    json_t *c = sl_lambda_eic_stored(lam, pk, name);
     if (!c)
         return;
     json_t *v = json_object_get(c, "MaximumRetryAttempts");
@@ -320,7 +317,7 @@ static void event_done(struct sl_lambda_async *a, const struct sl_qmsg *m,
                        const struct event *ev, const char *dest, const char *condition,
                        const struct sl_invocation *inv)
 {
-    struct sl_lambda_metrics *mx = sl_lambda_metrics_of(a->app);
+    struct sl_lambda_metrics *mx = a->lam->metrics;
     bool failed = strcmp(condition, "Success") != 0;
     if (failed && mx)
         sl_lambda_metrics_async(mx, ev->account, ev->region, ev->name, SL_LAMBDA_ASYNC_DROPPED,
@@ -365,7 +362,7 @@ static void event_later(struct sl_lambda_async *a, const struct sl_qmsg *m, json
 
 static void process(struct sl_lambda_async *a, const struct sl_qmsg *m)
 {
-    struct sl_app *app = a->app;
+    struct sl_lambda *lam = a->lam;
     json_t *meta = json_loadb(m->meta, m->meta_len, 0, NULL);
     struct event ev = {0};
     if (meta) {
@@ -387,7 +384,7 @@ static void process(struct sl_lambda_async *a, const struct sl_qmsg *m)
     snprintf(ev.arn, sizeof(ev.arn), "arn:aws:lambda:%s:%s:function:%s", ev.region, ev.account,
              ev.name);
     json_t *cfg = NULL;
-    int crc = sl_lambda_get_config(app, ev.pk, ev.name, &cfg);
+    int crc = sl_lambda_get_config(lam, ev.pk, ev.name, &cfg);
     if (crc && crc != SL_ENOTFOUND) {
         /* The store failed us: the event waits, it is not the function's fault. */
         sl_error("lambda", "async event %s: cannot read function %s: %s", ev.request_id,
@@ -423,10 +420,8 @@ static void process(struct sl_lambda_async *a, const struct sl_qmsg *m)
                                  json_string_value(json_object_get(meta, "sourceAccount")))) {
         sl_warn("lambda", "event %s from %s not run: the policy of %s does not allow it",
                 ev.request_id, principal, ev.name);
-        struct sl_lambda_metrics *mx = sl_lambda_metrics_of(app);
-        if (mx)
-            sl_lambda_metrics_async(mx, ev.account, ev.region, ev.name, SL_LAMBDA_ASYNC_DROPPED,
-                                    0);
+        sl_lambda_metrics_async(lam->metrics, ev.account, ev.region, ev.name,
+                                SL_LAMBDA_ASYNC_DROPPED, 0);
         struct finish f = {.m = m, .delete = true};
         run_finish(a, &f);
         json_decref(cfg);
@@ -434,7 +429,7 @@ static void process(struct sl_lambda_async *a, const struct sl_qmsg *m)
         return;
     }
     struct eic eic;
-    load_eic(app, ev.pk, ev.name, &eic);
+    load_eic(lam, ev.pk, ev.name, &eic);
     int64_t now = sl_time_now_ms();
     double max_age_ms = (double)eic.max_age_s * 1000.0 / a->scale;
     json_t *reserved = json_object_get(cfg, "_reserved");
@@ -449,11 +444,9 @@ static void process(struct sl_lambda_async *a, const struct sl_qmsg *m)
         snprintf(inv.request_id, sizeof(inv.request_id), "%.36s", ev.request_id);
         inv.payload = m->body;
         inv.payload_len = m->body_len;
-        struct sl_lambda_metrics *mx = sl_lambda_metrics_of(app);
-        if (mx)
-            sl_lambda_metrics_async(mx, ev.account, ev.region, ev.name, SL_LAMBDA_ASYNC_AGE,
-                                    (double)(now - m->enqueued_ms));
-        int rc = sl_lambda_run(app, ev.account, ev.region, ev.name, cfg, &inv);
+        sl_lambda_metrics_async(lam->metrics, ev.account, ev.region, ev.name,
+                                SL_LAMBDA_ASYNC_AGE, (double)(now - m->enqueued_ms));
+        int rc = sl_lambda_run(lam, ev.account, ev.region, ev.name, cfg, &inv);
         now = sl_time_now_ms();
         pthread_mutex_lock(&a->mu);
         bool stopping = a->stop;
@@ -610,15 +603,17 @@ static int release_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return sl_txn_queue_release(t, ASYNC_Q, sl_time_now_ms(), arg);
 }
 
-int sl_lambda_async_start(struct sl_app *app, unsigned workers, double scale,
+int sl_lambda_async_start(struct sl_lambda *lam, unsigned workers, double scale,
                           struct sl_lambda_async **out, struct sl_err *err)
 {
+    struct sl_app *app = lam->app;
     *out = NULL;
     struct sl_lambda_async *a = calloc(1, sizeof(*a));
     if (!a || !(a->workers = calloc(workers ? workers : 1, sizeof(pthread_t)))) {
         free(a);
         return sl_errf(err, SL_ENOMEM, "out of memory");
     }
+    a->lam = lam;
     a->app = app;
     a->scale = scale > 0 ? scale : 1;
     a->jobs_tail = &a->jobs;
@@ -637,12 +632,7 @@ int sl_lambda_async_start(struct sl_app *app, unsigned workers, double scale,
         if (rc)
             sl_errf(err, rc, "cannot watch the async queue");
     }
-    if (!rc && app->targets)
-        rc = sl_targets_register(app->targets, "lambda", function_target_check,
-                                 function_target_deliver, app);
     if (rc) {
-        if (!err->msg[0])
-            sl_errf(err, rc, "cannot register functions as targets");
         sl_lambda_async_free(a);
         return rc;
     }
@@ -700,208 +690,7 @@ void sl_lambda_async_free(struct sl_lambda_async *a)
     free(a);
 }
 
-/* ---- the event invoke config API -------------------------------------------- */
-
-/* The function named by the request ($LATEST only); 0, or answered. */
-static int eic_function(struct lreq *l, char *name, size_t ncap, char *arn, size_t acap)
-{
-    json_t *cfg = NULL;
-    if (sl_lambda_load(l, name, ncap, &cfg, NULL))
-        return -1;
-    const char *fn_arn = json_string_value(json_object_get(cfg, "FunctionArn"));
-    snprintf(arn, acap, "%s:$LATEST", fn_arn ? fn_arn : name);
-    json_decref(cfg);
-    const char *qual = json_string_value(json_object_get(l->in, "Qualifier"));
-    if (qual && strcmp(qual, "$LATEST") != 0) {
-        sl_lambda_error(l, 404, "ResourceNotFoundException", "Function not found: %.*s:%s",
-                        (int)(strlen(arn) - 8), arn, qual);
-        return -1;
-    }
-    return 0;
-}
-
-/* Checks the destinations of a DestinationConfig; 0, or answered. */
-static int check_destinations(struct lreq *l, json_t *dc)
-{
-    static const char *const which[] = {"OnSuccess", "OnFailure"};
-    for (size_t i = 0; i < SL_ARRAY_LEN(which); i++) {
-        const char *arn =
-            json_string_value(json_object_get(json_object_get(dc, which[i]), "Destination"));
-        if (arn && arn[0] && sl_target_check(l->q->app->targets, arn, NULL, NULL, NULL) != 0) {
-            sl_lambda_error(l, 400, "InvalidParameterValueException",
-                            "The destination ARN %s is invalid.", arn);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* The stored config as the API shows it. */
-static json_t *eic_view(json_t *stored, const char *arn)
-{
-    json_t *out = json_deep_copy(stored);
-    json_object_set_new(out, "FunctionArn", json_string(arn));
-    json_t *dc = json_object_get(out, "DestinationConfig");
-    if (!json_is_object(dc)) {
-        dc = json_object();
-        json_object_set_new(out, "DestinationConfig", dc);
-    }
-    static const char *const which[] = {"OnSuccess", "OnFailure"};
-    for (size_t i = 0; i < SL_ARRAY_LEN(which); i++) {
-        json_t *d = json_object_get(dc, which[i]);
-        const char *arn_d = json_string_value(json_object_get(d, "Destination"));
-        if (!arn_d || !arn_d[0])
-            json_object_set_new(dc, which[i], json_object());
-    }
-    return out;
-}
-
-/* Answers with the view of stored (taken). */
-static void respond_view(struct lreq *l, json_t *stored, const char *arn)
-{
-    json_t *out = eic_view(stored, arn);
-    sl_lambda_respond(l, out, NULL, 0);
-    json_decref(out);
-    json_decref(stored);
-}
-
-/* A write of a function's event invoke config, in one transaction with
- * the check that the function still exists (and, to merge, the read of
- * the stored config): a racing DeleteFunction or update cannot be lost. */
-struct eic_write {
-    const char *pk, *name;
-    json_t *in;     /* the request's members; NULL: delete */
-    bool merge;     /* Update: over the stored config */
-    json_t *result; /* out: the config written */
+const struct sl_target_kind sl_lambda_targets[] = {
+    {"lambda", function_target_check, function_target_deliver},
+    {NULL, NULL, NULL},
 };
-
-static int eic_write_txn(struct sl_txn *t, void *arg, struct sl_err *err)
-{
-    (void)err;
-    struct eic_write *w = arg;
-    int rc = sl_txn_exists(t, SL_LAMBDA_NS, w->pk, w->name);
-    if (rc)
-        return rc;
-    if (!w->in) {
-        rc = sl_txn_delete(t, SL_LAMBDA_EIC_NS, w->pk, w->name);
-        return rc == SL_ENOTFOUND ? 0 : rc;
-    }
-    json_t *stored = NULL;
-    struct sl_item it;
-    if (w->merge && sl_txn_get(t, SL_LAMBDA_EIC_NS, w->pk, w->name, &it) == 0) {
-        stored = json_loadb(it.val, it.val_len, 0, NULL);
-        sl_item_free(&it);
-    }
-    if (!stored)
-        stored = json_object();
-    static const char *const members[] = {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"};
-    for (size_t i = 0; i < SL_ARRAY_LEN(members); i++) {
-        json_t *v = json_object_get(w->in, members[i]);
-        if (v)
-            json_object_set(stored, members[i], v);
-    }
-    json_t *dc = json_object_get(w->in, "DestinationConfig");
-    json_t *have = json_object_get(stored, "DestinationConfig");
-    if (dc && w->merge && json_is_object(have))
-        json_object_update(have, dc);
-    else if (dc)
-        json_object_set(stored, "DestinationConfig", dc);
-    json_object_set_new(stored, "LastModified", json_real((double)sl_time_now_ms() / 1000.0));
-    char *val = json_dumps(stored, JSON_COMPACT);
-    rc = val ? sl_txn_put(t, SL_LAMBDA_EIC_NS, w->pk, w->name, val, strlen(val), NULL)
-             : SL_ENOMEM;
-    free(val);
-    if (rc)
-        json_decref(stored);
-    else
-        w->result = stored;
-    return rc;
-}
-
-/* Runs w; 0, or answered (404 when the function went meanwhile). */
-static int eic_write(struct lreq *l, struct eic_write *w)
-{
-    struct sl_err err = {0};
-    int rc = sl_store_write(l->q->app->store, eic_write_txn, w, &err);
-    if (rc) { /* the batch may fail after the transaction succeeded */
-        json_decref(w->result);
-        w->result = NULL;
-    }
-    if (rc == SL_ENOTFOUND)
-        sl_lambda_error(l, 404, "ResourceNotFoundException",
-                        "Function not found: arn:aws:lambda:%s:%s:function:%s", l->q->region,
-                        l->q->account, w->name);
-    else if (rc)
-        sl_lambda_internal(l, &err);
-    return rc;
-}
-
-static void eic_put(struct lreq *l, bool merge)
-{
-    char name[80], arn[400];
-    if (eic_function(l, name, sizeof(name), arn, sizeof(arn)))
-        return;
-    json_t *dc = json_object_get(l->in, "DestinationConfig");
-    if (dc && check_destinations(l, dc))
-        return;
-    struct eic_write w = {l->pk, name, l->in, merge, NULL};
-    if (eic_write(l, &w) == 0)
-        respond_view(l, w.result, arn);
-}
-
-void sl_lambda_op_put_eic(struct lreq *l)
-{
-    eic_put(l, false);
-}
-
-void sl_lambda_op_update_eic(struct lreq *l)
-{
-    eic_put(l, true);
-}
-
-/* The stored config of the request's function, or answered 404. */
-static json_t *eic_load(struct lreq *l, char *name, size_t ncap, char *arn, size_t acap)
-{
-    if (eic_function(l, name, ncap, arn, acap))
-        return NULL;
-    json_t *stored = eic_stored(l->q->app, l->pk, name);
-    if (!stored)
-        sl_lambda_error(l, 404, "ResourceNotFoundException",
-                        "The function %s doesn't have an EventInvokeConfig", arn);
-    return stored;
-}
-
-void sl_lambda_op_get_eic(struct lreq *l)
-{
-    char name[80], arn[400];
-    json_t *stored = eic_load(l, name, sizeof(name), arn, sizeof(arn));
-    if (stored)
-        respond_view(l, stored, arn);
-}
-
-void sl_lambda_op_delete_eic(struct lreq *l)
-{
-    char name[80], arn[400];
-    json_t *stored = eic_load(l, name, sizeof(name), arn, sizeof(arn));
-    if (!stored)
-        return;
-    json_decref(stored);
-    struct eic_write w = {l->pk, name, NULL, false, NULL};
-    if (eic_write(l, &w) == 0)
-        sl_lambda_respond(l, NULL, NULL, 0);
-}
-
-void sl_lambda_op_list_eic(struct lreq *l)
-{
-    char name[80], arn[400];
-    if (eic_function(l, name, sizeof(name), arn, sizeof(arn)))
-        return;
-    json_t *list = json_array();
-    json_t *stored = eic_stored(l->q->app, l->pk, name);
-    if (stored)
-        json_array_append_new(list, eic_view(stored, arn));
-    json_decref(stored);
-    json_t *out = json_pack("{s:o}", "FunctionEventInvokeConfigs", list);
-    sl_lambda_respond(l, out, NULL, 0);
-    json_decref(out);
-}

@@ -1,4 +1,15 @@
-/* What the files of the Lambda service share. */
+/*
+ * What the files of the Lambda service share. They depend downward only:
+ *
+ *   service.c                    the row: lifecycle, limits, endpoints
+ *   functions.c concurrency.c    operations (handlers), each file
+ *   invoke.c eic.c permissions.c   calling only what is below it
+ *   async.c                      asynchronous events: queue, consumer, targets
+ *   run.c                        the state, and invocations through the runtime
+ *   function.c policy.c code.c   helpers: a function's item, names, changes,
+ *   cache.c metrics.c              answers; resource policies; packages;
+ *                                  configurations in memory; metrics
+ */
 #ifndef SL_LAMBDA_INTERNAL_H
 #define SL_LAMBDA_INTERNAL_H
 
@@ -15,6 +26,23 @@
 #define SL_LAMBDA_NS "lambda.function"
 #define SL_LAMBDA_EIC_NS "lambda.eic"          /* event invoke configs: pk, sk function */
 #define SL_LAMBDA_MAX_ASYNC 1048576ULL          /* async payload (1 MB) */
+#define SL_LAMBDA_UNRESERVED_MIN 100
+
+/* The errors of Lambda. */
+#define SL_LAMBDA_ERRORS(X)                                                                    \
+    X(LAMBDA_E_SERVICE, "ServiceException", 500, true)                                         \
+    X(LAMBDA_E_NOT_FOUND, "ResourceNotFoundException", 404, false)                             \
+    X(LAMBDA_E_INVALID_PARAMETER, "InvalidParameterValueException", 400, false)                \
+    X(LAMBDA_E_INVALID_CONTENT, "InvalidRequestContentException", 400, false)                  \
+    X(LAMBDA_E_VALIDATION, "ValidationException", 400, false)                                  \
+    X(LAMBDA_E_CONFLICT, "ResourceConflictException", 409, false)                              \
+    X(LAMBDA_E_PRECONDITION, "PreconditionFailedException", 412, false)                        \
+    X(LAMBDA_E_TOO_LARGE, "RequestEntityTooLargeException", 413, false)                        \
+    X(LAMBDA_E_POLICY_LENGTH, "PolicyLengthExceededException", 400, false)                     \
+    X(LAMBDA_E_TOO_MANY_REQUESTS, "TooManyRequestsException", 429, false)
+
+enum { SL_LAMBDA_ERRORS(SL_ERROR_ENUM) };
+extern const struct sl_aws_error sl_lambda_errors[];
 
 /* A deployment package: in memory (data) or in a file (fd >= 0). */
 struct sl_lambda_code {
@@ -26,87 +54,161 @@ struct sl_lambda_code {
     uint64_t size;
 };
 
-#define SL_LAMBDA_UNRESERVED_MIN 100
+/* ---- the state and the runtime (run.c) ------------------------------------ */
 
-/* One Lambda API request (the name is short: it is private to the service). */
-struct lreq {
-    struct sl_svc_request *q;
-    const struct sl_operation *op;
-    json_t *in; /* the validated input */
-    char pk[96]; /* "<account>:<region>": the partition of its functions */
+struct sl_runtime;
+struct sl_lambda_cache;
+struct sl_lambda_metrics;
+struct sl_lambda_async;
+
+/* The service's state. */
+struct sl_lambda {
+    struct sl_app *app;
+    struct sl_runtime *rt;
+    struct sl_lambda_metrics *metrics;
+    struct sl_lambda_cache *cache;
+    struct sl_lambda_async *async;
+    unsigned async_workers; /* --async-workers */
+    uint8_t url_key[32];    /* signs GetFunction's Code.Location */
 };
 
-/* Answers l with an error (restJson1: x-amzn-ErrorType and a message). */
-void sl_lambda_error(struct lreq *l, int status, const char *code, const char *fmt, ...)
-    SL_PRINTF(4, 5);
-void sl_lambda_internal(struct lreq *l, const struct sl_err *err);
+/* The state's parts, made and ended by the service (service.c). */
+int sl_lambda_state_new(struct sl_app *app, struct sl_lambda **out, struct sl_err *err);
+void sl_lambda_state_free(struct sl_lambda *l);
+
+/* Tells the runtime every stored function's reserved concurrency, so that
+ * after a restart the unreserved pool leaves out reservations of
+ * functions not invoked yet. */
+int sl_lambda_load_reservations(struct sl_lambda *l);
+/* Runs one invocation of the function (its configuration cfg) through the
+ * runtime, with its metrics. inv is the caller's (init and close it). */
+struct sl_invocation;
+int sl_lambda_run(struct sl_lambda *l, const char *account, const char *region, const char *name,
+                  json_t *cfg, struct sl_invocation *inv);
+/* Drops the warm environments of a function whose code or configuration
+ * changed or that was deleted. */
+void sl_lambda_runtime_forget(struct sl_lambda *l, const char *pk, const char *name);
+/* Sets (or with -1 clears) a function's reserved concurrency. */
+void sl_lambda_runtime_set_reserved(struct sl_lambda *l, const char *pk, const char *name,
+                                    long reserved);
+/* Ends the runtime's side of an answered invoke (sl_runtime_settle). */
+void sl_lambda_settle(struct sl_lambda *l, void *settle);
+/* GetFunction's Code.Location: a URL of this server that serves the
+ * package for 10 minutes (signed, like S3's presigned URLs); and the check
+ * of such a URL's signature. */
+void sl_lambda_code_url(struct sl_lambda *l, const char *host, const char *account,
+                        const char *region, const char *name, char *out, size_t n);
+bool sl_lambda_code_url_valid(struct sl_lambda *l, const char *account, const char *region,
+                              const char *name, long long expires, const char *sig);
+
+/* ---- a function (function.c) --------------------------------------------- */
+
+/* One Lambda API request's state (the name is short: it is private to the
+ * service), made by sl_lambda_req() on first use and kept with the call. */
+struct lreq {
+    struct sl_call *c;
+    struct sl_lambda *lam;
+    json_t *in;   /* the validated input */
+    char pk[96];  /* "<account>:<region>": the partition of its functions */
+    void *settle; /* an answered invoke's runtime side, settled with the call */
+};
+
+/* The state of call c (NULL when out of memory). */
+struct lreq *sl_lambda_req(struct sl_call *c);
+
+/* Answers with error id, and returns SL_DONE. */
+int sl_lambda_error(struct lreq *l, int id, const char *fmt, ...) SL_PRINTF(3, 4);
+/* InvalidParameterValueException. */
+int sl_lambda_invalid(struct lreq *l, const char *fmt, ...) SL_PRINTF(2, 3);
+/* A function that does not exist (ResourceNotFoundException). */
+int sl_lambda_not_found(struct lreq *l, const char *name);
+/* The input member name as a string (NULL when absent). */
+const char *sl_lambda_in_str(struct lreq *l, const char *name);
+
+/* Splits a FunctionName input (name, name:qualifier, partial or full ARN)
+ * into name and qualifier. 0, or answers (SL_DONE). */
+int sl_lambda_parse_name(struct lreq *l, const char *input, char *name, size_t ncap, char *qual,
+                         size_t qcap);
+/* A function's ARN in the request's account and region. */
+void sl_lambda_function_arn(struct lreq *l, const char *name, char *out, size_t n);
+
 /* Loads the function named by the FunctionName input ($LATEST only so
  * far): its name, configuration (caller decrefs) and, when item is not
- * NULL, its item (caller frees). 0, or answers and returns -1. */
+ * NULL, its item (caller frees). 0, or answers (SL_DONE). */
 int sl_lambda_load(struct lreq *l, char *name, size_t ncap, json_t **cfg, struct sl_item *item);
+/* The same when only its existence matters (the change that follows
+ * checks it again in its transaction). */
+int sl_lambda_exists(struct lreq *l, char *name, size_t ncap);
 /* The same for Invoke: the configuration may come from the cache (see
  * cache.c) and is shared: the caller reads it and decrefs it, never
  * changes it. */
 int sl_lambda_load_shared(struct lreq *l, char *name, size_t ncap, json_t **cfg);
 /* A function's configuration by pk and name, outside any request (cache
  * first): a shared reference the caller decrefs. SL_ENOTFOUND if none. */
-int sl_lambda_get_config(struct sl_app *app, const char *pk, const char *name, json_t **cfg);
-/* Runs one invocation of the function (its configuration cfg) through the
- * runtime, with its metrics. inv is the caller's (init and close it). */
-struct sl_invocation;
-int sl_lambda_run(struct sl_app *app, const char *account, const char *region, const char *name,
-                  json_t *cfg, struct sl_invocation *inv);
-/* Invoke with InvocationType Event (async.c): stores the event, 202. */
-void sl_lambda_async_accept(struct lreq *l, const char *name, const char *payload, size_t len);
-/* Resource policies (policy.c). */
-void sl_lambda_op_add_permission(struct lreq *l);
-void sl_lambda_op_remove_permission(struct lreq *l);
-void sl_lambda_op_get_policy(struct lreq *l);
+int sl_lambda_get_config(struct sl_lambda *lam, const char *pk, const char *name, json_t **cfg);
+/* The configuration as AWS shows it: private members dropped. */
+json_t *sl_lambda_public_config(json_t *cfg);
+
+/* Changes the configuration of function name in one transaction: fn gets
+ * it parsed and changes it (a new RevisionId is fn's to set) or returns an
+ * error code; the RevisionId input, when given, must match (else
+ * SL_ECONDITION). then(c) runs once the change is durable or failed:
+ * c->write_rc is fn's code, SL_ENOTFOUND, SL_ECONDITION or a store
+ * error, and c->write_arg the struct sl_lambda_change, whose result is
+ * the configuration written (NULL on failure; released after then).
+ * sl_lambda_modify_failed() answers a failure as Lambda does (SL_DONE). */
+struct sl_txn;
+typedef int (*sl_lambda_modify_fn)(struct sl_txn *t, json_t *cfg, void *arg,
+                                   struct sl_err *err);
+struct sl_lambda_change {
+    const char *pk, *name, *revision;
+    sl_lambda_modify_fn fn;
+    void *arg;
+    sl_op_fn then;
+    json_t *result;
+};
+int sl_lambda_modify(struct lreq *l, const char *name, sl_lambda_modify_fn fn, void *arg,
+                     sl_op_fn then);
+int sl_lambda_modify_failed(struct lreq *l, const char *name, int rc, const struct sl_err *err);
+/* Forgets a function's cached configuration (after every write of it). */
+void sl_lambda_forget_cached(struct sl_lambda *lam, const char *pk, const char *name);
+/* Gives cfg a new RevisionId (and LastModified, with _and_time). */
+void sl_lambda_new_revision_id(json_t *cfg);
+void sl_lambda_new_revision(json_t *cfg);
+
+/* ---- resource policies (policy.c) ----------------------------------------- */
+
 /* Whether cfg's policy lets service (e.g. "s3.amazonaws.com") invoke the
  * function for source_arn and source_account (either may be NULL). */
 bool sl_lambda_policy_allows(json_t *cfg, const char *service, const char *source_arn,
                              const char *source_account);
-/* Changes the configuration of function name in one transaction: fn gets
- * it parsed and changes it (a new RevisionId is fn's to set) or returns an
- * error code; the RevisionId input, when given, must match (else
- * SL_ECONDITION). Returns fn's code, SL_ENOTFOUND, SL_ECONDITION or a
- * store error, answering nothing; *result (may be NULL) receives the
- * configuration written (caller decrefs). sl_lambda_modify_failed()
- * answers such a failure as Lambda does. */
-struct sl_txn;
-typedef int (*sl_lambda_modify_fn)(struct sl_txn *t, json_t *cfg, void *arg,
-                                   struct sl_err *err);
-int sl_lambda_modify(struct lreq *l, const char *name, sl_lambda_modify_fn fn, void *arg,
-                     struct sl_err *err, json_t **result);
-void sl_lambda_modify_failed(struct lreq *l, const char *name, int rc, const struct sl_err *err);
-/* Gives cfg a new RevisionId. */
-void sl_lambda_new_revision_id(json_t *cfg);
-/* Event invoke config operations (async.c). */
-void sl_lambda_op_put_eic(struct lreq *l);
-void sl_lambda_op_update_eic(struct lreq *l);
-void sl_lambda_op_get_eic(struct lreq *l);
-void sl_lambda_op_delete_eic(struct lreq *l);
-void sl_lambda_op_list_eic(struct lreq *l);
-/* Answers l with the operation's output (and a raw payload member). */
-void sl_lambda_respond(struct lreq *l, json_t *out, const char *payload, size_t len);
+/* The policy document of a function's statements (caller frees), or NULL. */
+char *sl_lambda_policy_document(json_t *stmts);
 
-/* GetFunction's Code.Location: a URL of this server that serves the
- * package for 10 minutes (signed, like S3's presigned URLs). */
-void sl_lambda_code_url(struct sl_app *app, const char *host, const char *account,
-                        const char *region, const char *name, char *out, size_t n);
+/* ---- asynchronous invocation (async.c) ------------------------------------- */
 
-/* Invoke (invoke.c). */
-void sl_lambda_op_invoke(struct lreq *l);
-/* Drops the warm environments of a function whose code or configuration
- * changed or that was deleted. */
-void sl_lambda_runtime_forget(struct sl_app *app, const char *pk, const char *name);
-/* Sets (or with -1 clears) a function's reserved concurrency. */
-void sl_lambda_runtime_set_reserved(struct sl_app *app, const char *pk, const char *name,
-                                    long reserved);
+/* Stores an Event invocation of function name (the call's account and
+ * region) with the call's request id; then(c) runs once it is durable,
+ * with the outcome in c->write_rc. */
+int sl_lambda_async_accept(struct sl_call *c, const char *name, const char *payload, size_t len,
+                           sl_op_fn then);
+/* The dispatcher and `workers` threads that run the events of the
+ * "lambda.async" queue; AWS's delays divided by scale. Start once every
+ * service exists; stop before the runtime shuts down (events still
+ * running are put back), free after it. */
+int sl_lambda_async_start(struct sl_lambda *lam, unsigned workers, double scale,
+                          struct sl_lambda_async **out, struct sl_err *err);
+void sl_lambda_async_stop(struct sl_lambda_async *a);
+void sl_lambda_async_free(struct sl_lambda_async *a);
+/* The kind of target functions are (an async event of the function). */
+extern const struct sl_target_kind sl_lambda_targets[];
+/* A function's event invoke config as stored (JSON), or NULL when none. */
+json_t *sl_lambda_eic_stored(struct sl_lambda *lam, const char *pk, const char *name);
 
-/* Configurations in memory (cache.c). get returns a new reference or NULL,
- * and the generation to hand to put; forget after every write. */
-struct sl_lambda_cache;
+/* ---- configurations in memory (cache.c) ----------------------------------- */
+
+/* get returns a new reference or NULL, and the generation to hand to put;
+ * forget after every write. */
 int sl_lambda_cache_new(struct sl_lambda_cache **out);
 void sl_lambda_cache_free(struct sl_lambda_cache *c);
 json_t *sl_lambda_cache_get(struct sl_lambda_cache *c, const char *pk, const char *name,
@@ -114,11 +216,9 @@ json_t *sl_lambda_cache_get(struct sl_lambda_cache *c, const char *pk, const cha
 void sl_lambda_cache_put(struct sl_lambda_cache *c, const char *pk, const char *name,
                          json_t *cfg, uint64_t gen);
 void sl_lambda_cache_forget(struct sl_lambda_cache *c, const char *pk, const char *name);
-/* app's cache, or NULL when Lambda has no runtime. */
-struct sl_lambda_cache *sl_lambda_cache_of(struct sl_app *app);
 
-/* Metrics (metrics.c). */
-struct sl_lambda_metrics;
+/* ---- metrics (metrics.c) ---------------------------------------------------- */
+
 enum sl_lambda_outcome { SL_LAMBDA_OK, SL_LAMBDA_ERROR, SL_LAMBDA_THROTTLED, SL_LAMBDA_NOT_RUN };
 int sl_lambda_metrics_new(struct sl_lambda_metrics **out);
 void sl_lambda_metrics_free(struct sl_lambda_metrics *m);
@@ -138,8 +238,8 @@ enum sl_lambda_async_metric {
 };
 void sl_lambda_metrics_async(struct sl_lambda_metrics *m, const char *account, const char *region,
                              const char *name, enum sl_lambda_async_metric what, double value_ms);
-/* app's metrics, or NULL when Lambda has no runtime. */
-struct sl_lambda_metrics *sl_lambda_metrics_of(struct sl_app *app);
+
+/* ---- packages (code.c) ------------------------------------------------------- */
 
 /* Unpacks code (once per distinct package) and puts its directory in dir.
  * SL_EINVAL / SL_ETOOBIG with AWS's message for a bad package. */

@@ -13,50 +13,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define M (&sl_model_logs)
 #define BODY_MAX (8u << 20) /* a PutLogEvents body, escapes included */
 #define GROUP_PATTERN "[\\.\\-_/#A-Za-z0-9]+"
 #define STREAM_PATTERN "[^:*]*"
 
-typedef void (*logs_op_fn)(struct lgreq *l);
+static const struct sl_aws_error errors[] = {SL_LOGS_ERRORS(SL_ERROR_ROW)};
 
-void sl_logs_error(struct lgreq *l, const char *code, const char *fmt, ...)
+struct lgreq *sl_logs_req(struct sl_call *c)
 {
-    char msg[2048];
+    if (c->state)
+        return c->state;
+    struct lgreq *l = sl_call_alloc(c, sizeof(*l));
+    if (!l)
+        return NULL;
+    l->c = c;
+    l->in = c->in;
+    l->now = sl_time_now_ms();
+    snprintf(l->gpk, sizeof(l->gpk), "%s:%s", c->account, c->region);
+    c->state = l;
+    return l;
+}
+
+int sl_logs_error(struct lgreq *l, int id, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = sl_call_vfail(l->c, id, fmt, ap);
     va_end(ap);
-    sl_svc_error(l->q, 400, code, NULL, "%s", msg);
+    return rc;
 }
 
-void sl_logs_internal(struct lgreq *l, const struct sl_err *err)
+int sl_logs_internal(struct lgreq *l, const struct sl_err *err)
 {
-    sl_error("logs", "%s: %s", l->op->name, err && err->msg[0] ? err->msg : "internal error");
-    sl_svc_error(l->q, 500, "ServiceUnavailableException", NULL,
-                 "The service cannot complete the request.");
+    return sl_call_internal(l->c, SL_EIO, err);
 }
 
-void sl_logs_group_not_found(struct lgreq *l)
+int sl_logs_group_not_found(struct lgreq *l)
 {
-    sl_logs_error(l, "ResourceNotFoundException", "The specified log group does not exist.");
-}
-
-void sl_logs_respond(struct lgreq *l, json_t *out)
-{
-    struct sl_http_request *r = l->q->http;
-    sl_aws_set_request_id(r, SL_PROTO_JSON, l->q->request_id);
-    sl_http_set_header(r, "Content-Type", "application/x-amz-json-1.1");
-    if (out) {
-        char *text = json_dumps(out, JSON_COMPACT);
-        if (!text) {
-            sl_logs_internal(l, NULL);
-            return;
-        }
-        sl_buf_puts(&r->resp.body, text);
-        free(text);
-    }
-    sl_http_send(r, 200);
+    return sl_logs_error(l, LOGS_E_NOT_FOUND, "The specified log group does not exist.");
 }
 
 const char *sl_logs_in_str(struct lgreq *l, const char *name)
@@ -85,9 +79,12 @@ static bool group_char(char c)
 }
 
 /* Checks the model's patterns of the names in the input (the model layer
- * checks lengths, not patterns). 0, or answers and returns -1. */
-static int check_names(struct lgreq *l)
+ * checks lengths, not patterns). 0, or answers (SL_DONE). */
+static int check_names(struct sl_call *c)
 {
+    struct lgreq *l = sl_logs_req(c);
+    if (!l)
+        return SL_ENOMEM;
     static const struct {
         const char *member;
         bool group;
@@ -102,13 +99,13 @@ static int check_names(struct lgreq *l)
         bool ok = true;
         for (const char *c = v; c && *c && ok; c++)
             ok = names[i].group ? group_char(*c) : *c != ':' && *c != '*';
-        if (!ok) {
-            sl_logs_error(l, "InvalidParameterException",
-                          "1 validation error detected: Value '%s' at '%s' failed to satisfy "
-                          "constraint: Member must satisfy regular expression pattern: %s",
-                          v, names[i].member, names[i].group ? GROUP_PATTERN : STREAM_PATTERN);
-            return -1;
-        }
+        if (!ok)
+            return sl_logs_error(l, LOGS_E_INVALID_PARAMETER,
+                                 "1 validation error detected: Value '%s' at '%s' failed to "
+                                 "satisfy constraint: Member must satisfy regular expression "
+                                 "pattern: %s",
+                                 v, names[i].member,
+                                 names[i].group ? GROUP_PATTERN : STREAM_PATTERN);
     }
     json_t *streams = json_object_get(l->in, "logStreamNames");
     size_t i;
@@ -116,14 +113,12 @@ static int check_names(struct lgreq *l)
     json_array_foreach(streams, i, s)
     {
         const char *v = json_string_value(s);
-        if (v && strpbrk(v, ":*")) {
-            sl_logs_error(l, "InvalidParameterException",
-                          "1 validation error detected: Value '%s' at 'logStreamNames.%zu.member' "
-                          "failed to satisfy constraint: Member must satisfy regular expression "
-                          "pattern: " STREAM_PATTERN,
-                          v, i + 1);
-            return -1;
-        }
+        if (v && strpbrk(v, ":*"))
+            return sl_logs_error(l, LOGS_E_INVALID_PARAMETER,
+                                 "1 validation error detected: Value '%s' at "
+                                 "'logStreamNames.%zu.member' failed to satisfy constraint: "
+                                 "Member must satisfy regular expression pattern: " STREAM_PATTERN,
+                                 v, i + 1);
     }
     return 0;
 }
@@ -154,8 +149,7 @@ int sl_logs_token_read(struct lgreq *l, char kind, char **cursor)
     if (!raw || sl_base64_decode(tok, n, (uint8_t *)raw, n / 4 * 3 + 3, &len) || len < 2 ||
         raw[0] != kind || raw[1] != ':' || memchr(raw, '\0', len)) {
         free(raw);
-        sl_logs_error(l, "InvalidParameterException", "The specified nextToken is invalid.");
-        return -1;
+        return sl_logs_error(l, LOGS_E_INVALID_PARAMETER, "The specified nextToken is invalid.");
     }
     raw[len] = '\0';
     memmove(raw, raw + 2, len - 1);
@@ -168,22 +162,14 @@ int sl_logs_token_read(struct lgreq *l, char kind, char **cursor)
 int sl_logs_load_group(struct lgreq *l, const char *name, json_t **out)
 {
     struct sl_item it;
-    int rc = sl_kv_get(l->q->app->store, SL_LOGS_NS_GROUP, l->gpk, name, &it);
-    if (rc == SL_ENOTFOUND) {
-        sl_logs_group_not_found(l);
-        return -1;
-    }
-    if (rc) {
-        sl_logs_internal(l, NULL);
-        return -1;
-    }
+    int rc = sl_kv_get(l->c->app->store, SL_LOGS_NS_GROUP, l->gpk, name, &it);
+    if (rc == SL_ENOTFOUND)
+        return sl_logs_group_not_found(l);
+    if (rc)
+        return sl_logs_internal(l, NULL);
     *out = json_loadb(it.val, it.val_len, 0, NULL);
     sl_item_free(&it);
-    if (!*out) {
-        sl_logs_internal(l, NULL);
-        return -1;
-    }
-    return 0;
+    return *out ? 0 : sl_logs_internal(l, NULL);
 }
 
 int64_t sl_logs_retention_floor(json_t *group, int64_t now)
@@ -214,7 +200,7 @@ static json_t *group_out(const char *name, json_t *v)
 }
 
 struct group_write {
-    const char *gpk, *name;
+    const char *gpk, *account, *region, *name;
     json_t *val;  /* CreateLogGroup: the new group */
     json_t *days; /* PutRetentionPolicy: the days; NULL deletes the policy */
 };
@@ -228,31 +214,26 @@ static int create_group_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return sl_logs_txn_put_json(t, SL_LOGS_NS_GROUP, g->gpk, g->name, g->val);
 }
 
-static void op_create_group(struct lgreq *l)
+static int group_written(struct sl_call *c);
+
+SL_OP(logs, CreateLogGroup)
 {
+    struct lgreq *l = sl_logs_req(c);
+    struct group_write *g = sl_call_alloc(c, sizeof(*g));
+    if (!l || !g)
+        return SL_ENOMEM;
     const char *name = sl_logs_in_str(l, "logGroupName");
-    json_t *val = sl_logs_group_value(l->q->account, l->q->region, name, l->now);
-    if (!val) {
-        sl_logs_internal(l, NULL);
-        return;
-    }
+    json_t *val = sl_logs_group_value(c->account, c->region, name, l->now);
+    if (!val)
+        return SL_ENOMEM;
     json_t *kms = json_object_get(l->in, "kmsKeyId");
     if (kms)
         json_object_set(val, "kmsKeyId", kms);
     json_t *tags = json_object_get(l->in, "tags");
     if (tags)
         json_object_set(val, "_tags", tags);
-    struct group_write g = {.gpk = l->gpk, .name = name, .val = val};
-    struct sl_err err = {0};
-    int rc = sl_store_write(l->q->app->store, create_group_txn, &g, &err);
-    json_decref(val);
-    if (rc == SL_EEXIST)
-        sl_logs_error(l, "ResourceAlreadyExistsException",
-                      "The specified log group already exists");
-    else if (rc)
-        sl_logs_internal(l, &err);
-    else
-        sl_logs_respond(l, NULL);
+    *g = (struct group_write){.gpk = l->gpk, .name = name, .val = val};
+    return sl_call_write(c, create_group_txn, g, group_written);
 }
 
 /* Inside a transaction: deletes every event of every stream of a group,
@@ -286,64 +267,77 @@ static int delete_streams(struct sl_txn *t, const char *account, const char *reg
     return rc;
 }
 
-struct group_delete {
-    struct lgreq *l;
-    const char *name;
-};
-
 static int delete_group_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
-    struct group_delete *d = arg;
-    int rc = sl_txn_exists(t, SL_LOGS_NS_GROUP, d->l->gpk, d->name);
+    struct group_write *g = arg;
+    int rc = sl_txn_exists(t, SL_LOGS_NS_GROUP, g->gpk, g->name);
     if (!rc)
-        rc = delete_streams(t, d->l->q->account, d->l->q->region, d->name);
+        rc = delete_streams(t, g->account, g->region, g->name);
     if (!rc)
-        rc = sl_txn_delete(t, SL_LOGS_NS_GROUP, d->l->gpk, d->name);
+        rc = sl_txn_delete(t, SL_LOGS_NS_GROUP, g->gpk, g->name);
     return rc;
 }
 
-/* Runs a write on a log group and answers: not found, failed, or done. */
-static void write_group(struct lgreq *l, sl_txn_fn fn, void *arg)
+/* After a write on a log group: not found, exists, failed, or done. */
+static int group_written(struct sl_call *c)
 {
-    struct sl_err err = {0};
-    int rc = sl_store_write(l->q->app->store, fn, arg, &err);
-    if (rc == SL_ENOTFOUND)
-        sl_logs_group_not_found(l);
-    else if (rc)
-        sl_logs_internal(l, &err);
-    else
-        sl_logs_respond(l, NULL);
+    struct lgreq *l = sl_logs_req(c);
+    struct group_write *g = c->write_arg;
+    json_decref(g->val);
+    g->val = NULL;
+    if (c->write_rc == SL_ENOTFOUND)
+        return sl_logs_group_not_found(l);
+    if (c->write_rc == SL_EEXIST)
+        return sl_logs_error(l, LOGS_E_EXISTS, "The specified log group already exists");
+    if (c->write_rc)
+        return sl_logs_internal(l, &c->write_err);
+    return 0;
 }
 
-static void op_delete_group(struct lgreq *l)
+/* Runs a write on the input's log group. */
+static int write_group(struct sl_call *c, sl_txn_fn fn, json_t *days)
 {
-    struct group_delete d = {l, sl_logs_in_str(l, "logGroupName")};
-    write_group(l, delete_group_txn, &d);
+    struct lgreq *l = sl_logs_req(c);
+    struct group_write *g = sl_call_alloc(c, sizeof(*g));
+    if (!l || !g)
+        return SL_ENOMEM;
+    *g = (struct group_write){.gpk = l->gpk,
+                              .account = c->account,
+                              .region = c->region,
+                              .name = sl_logs_in_str(l, "logGroupName"),
+                              .days = days};
+    return sl_call_write(c, fn, g, group_written);
 }
 
-static void op_describe_groups(struct lgreq *l)
+SL_OP(logs, DeleteLogGroup)
 {
+    return write_group(c, delete_group_txn, NULL);
+}
+
+SL_OP(logs, DescribeLogGroups)
+{
+    struct lgreq *l = sl_logs_req(c);
+    if (!l)
+        return SL_ENOMEM;
     const char *prefix = sl_logs_in_str(l, "logGroupNamePrefix");
     const char *pattern = sl_logs_in_str(l, "logGroupNamePattern");
-    if (prefix && pattern) {
-        sl_logs_error(l, "InvalidParameterException",
-                      "LogGroup name prefix and LogGroup name pattern are mutually exclusive "
-                      "parameters.");
-        return;
-    }
+    if (prefix && pattern)
+        return sl_logs_error(l, LOGS_E_INVALID_PARAMETER,
+                             "LogGroup name prefix and LogGroup name pattern are mutually "
+                             "exclusive parameters.");
     size_t limit = (size_t)sl_logs_in_int(l, "limit", SL_LOGS_DESCRIBE_DEFAULT);
     char *after = NULL;
-    if (sl_logs_token_read(l, 'g', &after))
-        return;
+    int rc = sl_logs_token_read(l, 'g', &after);
+    if (rc)
+        return rc;
     json_t *groups = json_array();
     char *next = NULL, *last = NULL; /* the name of the last group taken */
     size_t count = 0;
-    int rc = 0;
     for (;;) {
         struct sl_item *items = NULL;
         size_t n = 0;
-        rc = sl_kv_list(l->q->app->store, SL_LOGS_NS_GROUP, l->gpk, prefix, after, 100, &items, &n);
+        rc = sl_kv_list(c->app->store, SL_LOGS_NS_GROUP, l->gpk, prefix, after, 100, &items, &n);
         for (size_t i = 0; !rc && !next && i < n; i++) {
             if (pattern && !strstr(items[i].sk, pattern)) /* case-sensitive, as AWS */
                 continue;
@@ -375,15 +369,13 @@ static void op_describe_groups(struct lgreq *l)
     if (rc) {
         json_decref(groups);
         free(next);
-        sl_logs_internal(l, NULL);
-        return;
+        return rc;
     }
     json_t *out = json_pack("{s:o}", "logGroups", groups);
     if (next)
         json_object_set_new(out, "nextToken", json_string(next));
     free(next);
-    sl_logs_respond(l, out);
-    json_decref(out);
+    return sl_call_ok(c, out);
 }
 
 static int retention_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -403,18 +395,14 @@ static int retention_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return rc;
 }
 
-static void op_put_retention(struct lgreq *l)
+SL_OP(logs, PutRetentionPolicy)
 {
-    struct group_write g = {.gpk = l->gpk,
-                            .name = sl_logs_in_str(l, "logGroupName"),
-                            .days = json_object_get(l->in, "retentionInDays")};
-    write_group(l, retention_txn, &g);
+    return write_group(c, retention_txn, json_object_get(c->in, "retentionInDays"));
 }
 
-static void op_delete_retention(struct lgreq *l)
+SL_OP(logs, DeleteRetentionPolicy)
 {
-    struct group_write g = {.gpk = l->gpk, .name = sl_logs_in_str(l, "logGroupName")};
-    write_group(l, retention_txn, &g);
+    return write_group(c, retention_txn, NULL);
 }
 
 /* ---- listing ----------------------------------------------------------- */
@@ -461,69 +449,43 @@ void sl_logs_items_free(struct sl_item *items, size_t n)
     free(items);
 }
 
-/* ---- dispatch ---------------------------------------------------------- */
+/* ---- the service ------------------------------------------------------- */
 
-static const struct {
-    const char *op;
-    logs_op_fn fn;
-} handlers[] = {
-    {"CreateLogGroup", op_create_group},
-    {"CreateLogStream", sl_logs_op_create_stream},
-    {"DeleteLogGroup", op_delete_group},
-    {"DeleteLogStream", sl_logs_op_delete_stream},
-    {"DeleteRetentionPolicy", op_delete_retention},
-    {"DescribeLogGroups", op_describe_groups},
-    {"DescribeLogStreams", sl_logs_op_describe_streams},
-    {"FilterLogEvents", sl_logs_op_filter_events},
-    {"GetLogEvents", sl_logs_op_get_events},
-    {"PutLogEvents", sl_logs_op_put_events},
-    {"PutRetentionPolicy", op_put_retention},
+static int logs_new(struct sl_app *app, void **state, struct sl_err *err)
+{
+    struct sl_logs *l = NULL;
+    int rc = sl_logs_new(&l, app->store, 0, err);
+    *state = l;
+    return rc;
+}
+
+static void logs_free(void *state)
+{
+    sl_logs_free(state);
+}
+
+static void too_big_message(const struct sl_operation *op, char *out, size_t n)
+{
+    (void)op;
+    snprintf(out, n, "Upload too large: the request is over %u bytes", BODY_MAX);
+}
+
+SL_SERVICE_TABLES(logs);
+
+const struct sl_service sl_service_logs = {
+    .name = "logs",
+    .model = &sl_model_logs,
+    .handlers = sl_logs_handlers,
+    .errors = errors,
+    .e_internal = LOGS_E_UNAVAILABLE,
+    /* CloudWatch Logs answers constraint violations with
+     * InvalidParameterException, in the model's wording. */
+    .e_validation = LOGS_E_INVALID_PARAMETER,
+    .e_serialization = LOGS_E_SERIALIZATION,
+    .e_too_big = LOGS_E_INVALID_PARAMETER,
+    .body_cap = BODY_MAX,
+    .too_big_message = too_big_message,
+    .check = check_names,
+    .new = logs_new,
+    .free = logs_free,
 };
-
-static logs_op_fn handler_of(const char *op)
-{
-    for (size_t i = 0; i < SL_ARRAY_LEN(handlers); i++)
-        if (strcmp(handlers[i].op, op) == 0)
-            return handlers[i].fn;
-    return NULL;
-}
-
-static void logs_end(struct sl_svc_request *q)
-{
-    struct lgreq l = {.q = q, .op = q->state, .now = sl_time_now_ms()};
-    snprintf(l.gpk, sizeof(l.gpk), "%s:%s", q->account, q->region);
-    if (q->body_too_big) {
-        sl_logs_error(&l, "InvalidParameterException",
-                      "Upload too large: the request is over %u bytes", BODY_MAX);
-        return;
-    }
-    struct sl_model_error e = {0};
-    if (sl_model_decode(M, l.op, q->http, q->body_buf.data, q->body_buf.len, &l.in, &e)) {
-        /* CloudWatch Logs answers constraint violations with
-         * InvalidParameterException, in the same wording. */
-        bool ser = strcmp(e.code, "SerializationException") == 0;
-        sl_logs_error(&l, ser ? e.code : "InvalidParameterException", "%s", e.message);
-        return;
-    }
-    if (check_names(&l) == 0)
-        handler_of(l.op->name)(&l);
-    json_decref(l.in);
-}
-
-void sl_logs_begin(struct sl_svc_request *q)
-{
-    const char *name = sl_aws_operation(q->http, q->protocol);
-    const struct sl_operation *op = sl_model_op_by_name(M, name);
-    if (!op) {
-        sl_svc_error(q, 400, "UnknownOperationException", NULL,
-                     "CloudWatch Logs has no operation %s.", name ? name : "(none)");
-        return;
-    }
-    if (!handler_of(op->name)) {
-        sl_svc_error(q, 400, "UnknownOperationException", NULL,
-                     "Operation %s of service logs is not implemented by Sluice yet.", op->name);
-        return;
-    }
-    q->state = (void *)op;
-    sl_svc_take_body(q, BODY_MAX, logs_end);
-}

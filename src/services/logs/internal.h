@@ -113,22 +113,34 @@ int sl_logs_txn_put_json(struct sl_txn *t, const char *ns, const char *pk, const
 #define SL_LOGS_DESCRIBE_DEFAULT 50  /* DescribeLogGroups/Streams' page */
 #define SL_LOGS_EVENTS_DEFAULT 10000 /* GetLogEvents/FilterLogEvents' page */
 
-/* One API request (the name is short: it is private to the service). */
+/* The errors of CloudWatch Logs. */
+#define SL_LOGS_ERRORS(X)                                                                      \
+    X(LOGS_E_UNAVAILABLE, "ServiceUnavailableException", 500, true)                            \
+    X(LOGS_E_INVALID_PARAMETER, "InvalidParameterException", 400, false)                       \
+    X(LOGS_E_NOT_FOUND, "ResourceNotFoundException", 400, false)                               \
+    X(LOGS_E_EXISTS, "ResourceAlreadyExistsException", 400, false)                             \
+    X(LOGS_E_SERIALIZATION, "SerializationException", 400, false)
+
+enum { SL_LOGS_ERRORS(SL_ERROR_ENUM) };
+
+/* One API request's state (the name is short: it is private to the
+ * service), made by sl_logs_req() on first use and kept with the call. */
 struct lgreq {
-    struct sl_svc_request *q;
-    const struct sl_operation *op;
+    struct sl_call *c;
     json_t *in;                /* the validated input */
     char gpk[SL_LOGS_GPK_MAX]; /* "<account>:<region>": the partition of its groups */
     int64_t now;
 };
 
-/* Answers with a 400 error of CloudWatch Logs' code; with a 500 one (the
- * detail goes to Sluice's log); with group ResourceNotFoundException. */
-void sl_logs_error(struct lgreq *l, const char *code, const char *fmt, ...) SL_PRINTF(3, 4);
-void sl_logs_internal(struct lgreq *l, const struct sl_err *err);
-void sl_logs_group_not_found(struct lgreq *l);
-/* Answers with out as the JSON body (NULL: an empty body). */
-void sl_logs_respond(struct lgreq *l, json_t *out);
+/* The state of call c (NULL when out of memory). */
+struct lgreq *sl_logs_req(struct sl_call *c);
+
+/* Answers with error id (the detail of an internal one goes to Sluice's
+ * log; a group that does not exist: its ResourceNotFoundException), and
+ * returns SL_DONE. */
+int sl_logs_error(struct lgreq *l, int id, const char *fmt, ...) SL_PRINTF(3, 4);
+int sl_logs_internal(struct lgreq *l, const struct sl_err *err);
+int sl_logs_group_not_found(struct lgreq *l);
 
 /* Members of the input (strings: NULL when absent), or of a value. */
 const char *sl_logs_in_str(struct lgreq *l, const char *name);
@@ -139,10 +151,10 @@ int64_t sl_logs_json_int(json_t *o, const char *name, int64_t def);
  * a kind and a cursor (malloc'd, NULL when out of memory). */
 char *sl_logs_token_make(char kind, const char *cursor);
 /* Decodes the input's nextToken of kind into *cursor (malloc'd; NULL
- * without a token). 0, or answers InvalidParameterException and returns -1. */
+ * without a token). 0, or answers InvalidParameterException (SL_DONE). */
 int sl_logs_token_read(struct lgreq *l, char kind, char **cursor);
 
-/* Reads a group's value (caller decrefs). 0, or answers and returns -1. */
+/* Reads a group's value (caller decrefs). 0, or answers (SL_DONE). */
 int sl_logs_load_group(struct lgreq *l, const char *name, json_t **out);
 /* The oldest timestamp a group's retention keeps at now (0: all). */
 int64_t sl_logs_retention_floor(json_t *group, int64_t now);
@@ -152,14 +164,6 @@ int64_t sl_logs_retention_floor(json_t *group, int64_t now);
 int sl_logs_list_all(struct sl_store *st, const char *ns, const char *pk, const char *prefix,
                      struct sl_item **out, size_t *count);
 void sl_logs_items_free(struct sl_item *items, size_t n);
-
-/* Operations of streams.c and read.c. */
-void sl_logs_op_create_stream(struct lgreq *l);
-void sl_logs_op_delete_stream(struct lgreq *l);
-void sl_logs_op_describe_streams(struct lgreq *l);
-void sl_logs_op_put_events(struct lgreq *l);
-void sl_logs_op_get_events(struct lgreq *l);
-void sl_logs_op_filter_events(struct lgreq *l);
 
 /*
  * Filter patterns with CloudWatch's term semantics. A pattern is a list of

@@ -9,7 +9,7 @@
  * accumulated in one store transaction, creating the log group and the
  * log stream on first use as Lambda does.
  *
- * May call: core, http, aws, store.
+ * May call: core, http, aws, store (see services/service.h).
  */
 #ifndef SL_LOGS_H
 #define SL_LOGS_H
@@ -51,7 +51,8 @@ struct sl_logs_stats {
 };
 void sl_logs_get_stats(struct sl_logs *l, struct sl_logs_stats *out);
 
-/* The service's entry point for a routed request. */
-void sl_logs_begin(struct sl_svc_request *q);
+/* The service's row of the service table: its state is the struct
+ * sl_logs (the sink). */
+extern const struct sl_service sl_service_logs;
 
 #endif

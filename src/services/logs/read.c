@@ -99,37 +99,35 @@ static int read_stream(struct sl_store *st, const char *epk, bool forward, const
  * GetLogEvents: one stream's events in [startTime, endTime), the last
  * `limit` of them, or the first with startFromHead, or on from a token.
  */
-void sl_logs_op_get_events(struct lgreq *l)
+SL_OP(logs, GetLogEvents)
 {
+    struct lgreq *l = sl_logs_req(c);
+    if (!l)
+        return SL_ENOMEM;
     const char *group = sl_logs_in_str(l, "logGroupName");
     const char *stream = sl_logs_in_str(l, "logStreamName");
     const char *tok = sl_logs_in_str(l, "nextToken");
     size_t limit = (size_t)sl_logs_in_int(l, "limit", SL_LOGS_EVENTS_DEFAULT);
     bool forward = json_is_true(json_object_get(l->in, "startFromHead"));
     char tkey[SL_LOGS_KEY_LEN + 1] = "";
-    if (tok && parse_get_token(tok, &forward, tkey)) {
-        sl_logs_error(l, "InvalidParameterException", "The specified nextToken is invalid.");
-        return;
-    }
+    if (tok && parse_get_token(tok, &forward, tkey))
+        return sl_logs_error(l, LOGS_E_INVALID_PARAMETER, "The specified nextToken is invalid.");
     json_t *gv = NULL;
-    if (sl_logs_load_group(l, group, &gv))
-        return;
+    int rc = sl_logs_load_group(l, group, &gv);
+    if (rc)
+        return rc;
     int64_t floor = sl_logs_retention_floor(gv, l->now);
     json_decref(gv);
-    struct sl_store *st = l->q->app->store;
+    struct sl_store *st = l->c->app->store;
     char spk[SL_LOGS_SPK_MAX], epk[SL_LOGS_EPK_MAX];
-    sl_logs_stream_pk(spk, sizeof(spk), l->q->account, l->q->region, group);
-    sl_logs_event_pk(epk, sizeof(epk), l->q->account, l->q->region, group, stream);
+    sl_logs_stream_pk(spk, sizeof(spk), l->c->account, l->c->region, group);
+    sl_logs_event_pk(epk, sizeof(epk), l->c->account, l->c->region, group, stream);
     struct sl_item sit;
-    int rc = sl_kv_get(st, SL_LOGS_NS_STREAM, spk, stream, &sit);
-    if (rc == SL_ENOTFOUND) {
-        sl_logs_error(l, "ResourceNotFoundException", "The specified log stream does not exist.");
-        return;
-    }
-    if (rc) {
-        sl_logs_internal(l, NULL);
-        return;
-    }
+    rc = sl_kv_get(st, SL_LOGS_NS_STREAM, spk, stream, &sit);
+    if (rc == SL_ENOTFOUND)
+        return sl_logs_error(l, LOGS_E_NOT_FOUND, "The specified log stream does not exist.");
+    if (rc)
+        return rc;
     sl_item_free(&sit);
 
     /* The time range [lo, hi) as keys: (t, 0) sorts before every event
@@ -149,8 +147,7 @@ void sl_logs_op_get_events(struct lgreq *l)
     rc = read_stream(st, epk, forward, from, lo, hi, limit, events, read_first, read_last);
     if (rc) {
         json_decref(events);
-        sl_logs_internal(l, NULL);
-        return;
+        return rc;
     }
     size_t n = json_array_size(events);
     if (!forward) { /* read newest first: answer oldest first */
@@ -173,10 +170,8 @@ void sl_logs_op_get_events(struct lgreq *l)
         snprintf(ftok, sizeof(ftok), "f/%s/s", lo);
         snprintf(btok, sizeof(btok), "b/%s/s", hi);
     }
-    json_t *out = json_pack("{s:o, s:s, s:s}", "events", events, "nextForwardToken", ftok,
-                            "nextBackwardToken", btok);
-    sl_logs_respond(l, out);
-    json_decref(out);
+    return sl_call_ok(c, json_pack("{s:o, s:s, s:s}", "events", events, "nextForwardToken",
+                                   ftok, "nextBackwardToken", btok));
 }
 
 /* One stream's position in FilterLogEvents' merge. */
@@ -259,9 +254,9 @@ static bool stream_in_range(const struct sl_item *it, int64_t start, int64_t end
 static int filter_streams(struct lgreq *l, const char *group, int64_t start, int64_t end,
                           struct cursor **out, size_t *count)
 {
-    struct sl_store *st = l->q->app->store;
+    struct sl_store *st = l->c->app->store;
     char spk[SL_LOGS_SPK_MAX];
-    sl_logs_stream_pk(spk, sizeof(spk), l->q->account, l->q->region, group);
+    sl_logs_stream_pk(spk, sizeof(spk), l->c->account, l->c->region, group);
     struct sl_item *items = NULL;
     size_t n = 0;
     int rc = 0;
@@ -298,7 +293,7 @@ static int filter_streams(struct lgreq *l, const char *group, int64_t start, int
             rc = SL_ENOMEM;
             break;
         }
-        sl_logs_event_pk(v[k].epk, sizeof(v[k].epk), l->q->account, l->q->region, group,
+        sl_logs_event_pk(v[k].epk, sizeof(v[k].epk), l->c->account, l->c->region, group,
                          items[i].sk);
         k++;
     }
@@ -386,12 +381,13 @@ static int merge(struct sl_store *st, struct cursor *cs, size_t ncs, const char 
  * the last event looked at; a call may answer an empty page with a
  * nextToken, as AWS does, when it looked at many events and none matched.
  */
-static void filter_events(struct lgreq *l, const struct sl_logs_filter *filter, const char *resume)
+static int filter_events(struct lgreq *l, const struct sl_logs_filter *filter, const char *resume)
 {
     const char *group = sl_logs_in_str(l, "logGroupName");
     json_t *gv = NULL;
-    if (sl_logs_load_group(l, group, &gv))
-        return;
+    int rc = sl_logs_load_group(l, group, &gv);
+    if (rc)
+        return rc;
     int64_t floor = sl_logs_retention_floor(gv, l->now);
     json_decref(gv);
     int64_t start = SL_MAX(sl_logs_in_int(l, "startTime", 0), floor);
@@ -407,21 +403,20 @@ static void filter_events(struct lgreq *l, const struct sl_logs_filter *filter, 
     json_t *events = json_array(), *searched = json_array();
     bool more = false;
     char last[SL_LOGS_KEY_LEN + 1] = "";
-    int rc = filter_streams(l, group, start, end, &cs, &ncs);
+    rc = filter_streams(l, group, start, end, &cs, &ncs);
     if (!rc)
-        rc = merge(l->q->app->store, cs, ncs, after, hi, filter, limit, events, &more, last);
+        rc = merge(l->c->app->store, cs, ncs, after, hi, filter, limit, events, &more, last);
     char *next = !rc && more ? sl_logs_token_make('e', last) : NULL;
-    if (rc || (more && !next)) {
-        sl_logs_internal(l, NULL);
-    } else {
+    if (!rc && more && !next)
+        rc = SL_ENOMEM;
+    if (!rc) {
         for (size_t i = 0; i < ncs; i++)
             json_array_append_new(searched, json_pack("{s:s, s:b}", "logStreamName", cs[i].name,
                                                       "searchedCompletely", !more));
         json_t *out = json_pack("{s:O, s:O}", "events", events, "searchedLogStreams", searched);
         if (next)
             json_object_set_new(out, "nextToken", json_string(next));
-        sl_logs_respond(l, out);
-        json_decref(out);
+        sl_call_ok(l->c, out);
     }
     free(next);
     for (size_t i = 0; i < ncs; i++) {
@@ -431,37 +426,36 @@ static void filter_events(struct lgreq *l, const struct sl_logs_filter *filter, 
     free(cs);
     json_decref(events);
     json_decref(searched);
+    return rc;
 }
 
-void sl_logs_op_filter_events(struct lgreq *l)
+SL_OP(logs, FilterLogEvents)
 {
-    if (json_object_get(l->in, "logStreamNames") && sl_logs_in_str(l, "logStreamNamePrefix")) {
-        sl_logs_error(l, "InvalidParameterException",
-                      "logStreamNames and logStreamNamePrefix are mutually exclusive "
-                      "parameters.");
-        return;
-    }
+    struct lgreq *l = sl_logs_req(c);
+    if (!l)
+        return SL_ENOMEM;
+    if (json_object_get(l->in, "logStreamNames") && sl_logs_in_str(l, "logStreamNamePrefix"))
+        return sl_logs_error(l, LOGS_E_INVALID_PARAMETER,
+                             "logStreamNames and logStreamNamePrefix are mutually exclusive "
+                             "parameters.");
     const char *pattern = sl_logs_in_str(l, "filterPattern");
     struct sl_logs_filter *filter = NULL;
     struct sl_err err = {0};
     int rc =
         sl_logs_filter_parse(pattern ? pattern : "", pattern ? strlen(pattern) : 0, &filter, &err);
-    if (rc) {
-        if (rc == SL_EINVAL)
-            sl_logs_error(l, "InvalidParameterException", "%s", err.msg);
-        else
-            sl_logs_internal(l, &err);
-        return;
-    }
+    if (rc == SL_EINVAL)
+        return sl_logs_error(l, LOGS_E_INVALID_PARAMETER, "%s", err.msg);
+    if (rc)
+        return sl_logs_internal(l, &err);
     char *resume = NULL;
     int64_t ts;
     uint64_t seq;
-    if (sl_logs_token_read(l, 'e', &resume) == 0) {
-        if (resume && sl_logs_key_parse(resume, strlen(resume), &ts, &seq))
-            sl_logs_error(l, "InvalidParameterException", "The specified nextToken is invalid.");
-        else
-            filter_events(l, filter, resume);
-    }
+    rc = sl_logs_token_read(l, 'e', &resume);
+    if (!rc && resume && sl_logs_key_parse(resume, strlen(resume), &ts, &seq))
+        rc = sl_logs_error(l, LOGS_E_INVALID_PARAMETER, "The specified nextToken is invalid.");
+    else if (!rc)
+        rc = filter_events(l, filter, resume);
     free(resume);
     sl_logs_filter_free(filter);
+    return rc;
 }

@@ -39,7 +39,7 @@ static int create_stream_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     struct stream_write *w = arg;
     char spk[SL_LOGS_SPK_MAX];
-    sl_logs_stream_pk(spk, sizeof(spk), w->l->q->account, w->l->q->region, w->group);
+    sl_logs_stream_pk(spk, sizeof(spk), w->l->c->account, w->l->c->region, w->group);
     if (sl_txn_exists(t, SL_LOGS_NS_GROUP, w->l->gpk, w->group))
         return sl_errf(err, SL_ENOTFOUND, "The specified log group does not exist.");
     if (sl_txn_exists(t, SL_LOGS_NS_STREAM, spk, w->name) == 0)
@@ -47,34 +47,47 @@ static int create_stream_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return sl_logs_txn_put_json(t, SL_LOGS_NS_STREAM, spk, w->name, w->val);
 }
 
-void sl_logs_op_create_stream(struct lgreq *l)
+/* After a write on a stream: not found (the message names which), exists,
+ * failed, or done. */
+static int stream_written(struct sl_call *c)
 {
-    const char *group = sl_logs_in_str(l, "logGroupName"),
-               *name = sl_logs_in_str(l, "logStreamName");
-    json_t *val = sl_logs_stream_value(l->q->account, l->q->region, group, name, l->now);
-    if (!val) {
-        sl_logs_internal(l, NULL);
-        return;
-    }
-    struct stream_write w = {l, group, name, val};
-    struct sl_err err = {0};
-    int rc = sl_store_write(l->q->app->store, create_stream_txn, &w, &err);
-    json_decref(val);
-    if (rc == SL_ENOTFOUND)
-        sl_logs_error(l, "ResourceNotFoundException", "%s", err.msg);
-    else if (rc == SL_EEXIST)
-        sl_logs_error(l, "ResourceAlreadyExistsException",
-                      "The specified log stream already exists");
-    else if (rc)
-        sl_logs_internal(l, &err);
-    else
-        sl_logs_respond(l, NULL);
+    struct lgreq *l = sl_logs_req(c);
+    struct stream_write *w = c->write_arg;
+    json_decref(w->val);
+    w->val = NULL;
+    if (c->write_rc == SL_ENOTFOUND)
+        return sl_logs_error(l, LOGS_E_NOT_FOUND, "%s", c->write_err.msg);
+    if (c->write_rc == SL_EEXIST)
+        return sl_logs_error(l, LOGS_E_EXISTS, "The specified log stream already exists");
+    if (c->write_rc)
+        return sl_logs_internal(l, &c->write_err);
+    return 0;
+}
+
+static int write_stream(struct sl_call *c, sl_txn_fn fn, bool create)
+{
+    struct lgreq *l = sl_logs_req(c);
+    struct stream_write *w = sl_call_alloc(c, sizeof(*w));
+    if (!l || !w)
+        return SL_ENOMEM;
+    w->l = l;
+    w->group = sl_logs_in_str(l, "logGroupName");
+    w->name = sl_logs_in_str(l, "logStreamName");
+    if (create &&
+        !(w->val = sl_logs_stream_value(c->account, c->region, w->group, w->name, l->now)))
+        return SL_ENOMEM;
+    return sl_call_write(c, fn, w, stream_written);
+}
+
+SL_OP(logs, CreateLogStream)
+{
+    return write_stream(c, create_stream_txn, true);
 }
 
 static int delete_stream_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     struct stream_write *w = arg;
-    const char *account = w->l->q->account, *region = w->l->q->region;
+    const char *account = w->l->c->account, *region = w->l->c->region;
     char spk[SL_LOGS_SPK_MAX], epk[SL_LOGS_EPK_MAX];
     sl_logs_stream_pk(spk, sizeof(spk), account, region, w->group);
     sl_logs_event_pk(epk, sizeof(epk), account, region, w->group, w->name);
@@ -102,18 +115,9 @@ static int delete_stream_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return rc;
 }
 
-void sl_logs_op_delete_stream(struct lgreq *l)
+SL_OP(logs, DeleteLogStream)
 {
-    struct stream_write w = {l, sl_logs_in_str(l, "logGroupName"),
-                             sl_logs_in_str(l, "logStreamName"), NULL};
-    struct sl_err err = {0};
-    int rc = sl_store_write(l->q->app->store, delete_stream_txn, &w, &err);
-    if (rc == SL_ENOTFOUND)
-        sl_logs_error(l, "ResourceNotFoundException", "%s", err.msg);
-    else if (rc)
-        sl_logs_internal(l, &err);
-    else
-        sl_logs_respond(l, NULL);
+    return write_stream(c, delete_stream_txn, false);
 }
 
 /* A stream with the sort key of DescribeLogStreams' LastEventTime order. */
@@ -158,33 +162,34 @@ static int sort_by_time(struct sl_item *items, size_t n, struct stream_row **out
  * prefix is refused as AWS does). The nextToken is the sort key of the
  * last stream returned.
  */
-void sl_logs_op_describe_streams(struct lgreq *l)
+SL_OP(logs, DescribeLogStreams)
 {
+    struct lgreq *l = sl_logs_req(c);
+    if (!l)
+        return SL_ENOMEM;
     const char *group = sl_logs_in_str(l, "logGroupName");
     const char *prefix = sl_logs_in_str(l, "logStreamNamePrefix");
     const char *order = sl_logs_in_str(l, "orderBy");
     bool by_time = order && strcmp(order, "LastEventTime") == 0;
     bool desc = json_is_true(json_object_get(l->in, "descending"));
     size_t limit = (size_t)sl_logs_in_int(l, "limit", SL_LOGS_DESCRIBE_DEFAULT);
-    if (by_time && prefix) {
-        sl_logs_error(l, "InvalidParameterException",
-                      "Cannot order by LastEventTime with a logStreamNamePrefix.");
-        return;
-    }
+    if (by_time && prefix)
+        return sl_logs_error(l, LOGS_E_INVALID_PARAMETER,
+                             "Cannot order by LastEventTime with a logStreamNamePrefix.");
     json_t *gv = NULL;
-    if (sl_logs_load_group(l, group, &gv))
-        return;
+    int rc = sl_logs_load_group(l, group, &gv);
+    if (rc)
+        return rc;
     json_decref(gv);
     char *cursor = NULL;
-    if (sl_logs_token_read(l, by_time ? 't' : 'n', &cursor))
-        return;
-    struct sl_store *st = l->q->app->store;
+    if ((rc = sl_logs_token_read(l, by_time ? 't' : 'n', &cursor)) != 0)
+        return rc;
+    struct sl_store *st = c->app->store;
     char spk[SL_LOGS_SPK_MAX];
-    sl_logs_stream_pk(spk, sizeof(spk), l->q->account, l->q->region, group);
+    sl_logs_stream_pk(spk, sizeof(spk), c->account, c->region, group);
     struct sl_item *items = NULL;
     size_t n = 0;
     struct stream_row *rows = NULL;
-    int rc;
     if (!by_time)
         rc = desc ? sl_kv_list_desc(st, SL_LOGS_NS_STREAM, spk, prefix, cursor, limit + 1, &items,
                                     &n)
@@ -225,13 +230,11 @@ void sl_logs_op_describe_streams(struct lgreq *l)
     }
     if (rc) {
         json_decref(streams);
-        sl_logs_internal(l, NULL);
     } else {
         json_t *out = json_pack("{s:o}", "logStreams", streams);
         if (next)
             json_object_set_new(out, "nextToken", json_string(next));
-        sl_logs_respond(l, out);
-        json_decref(out);
+        sl_call_ok(c, out);
     }
     free(next);
     if (rows)
@@ -240,17 +243,14 @@ void sl_logs_op_describe_streams(struct lgreq *l)
     free(rows);
     sl_logs_items_free(items, n);
     free(cursor);
+    return rc;
 }
 
 /* ---- events ------------------------------------------------------------ */
 
-static int put_events_txn(struct sl_txn *t, void *arg, struct sl_err *err)
-{
-    return sl_logs_append_txn(t, arg, err);
-}
 
 /* Reads logEvents into events, checking them as CloudWatch does. 0, or
- * answers and returns -1. */
+ * answers (SL_DONE). */
 static int read_events(struct lgreq *l, struct sl_logs_event *events, size_t n)
 {
     json_t *list = json_object_get(l->in, "logEvents");
@@ -263,30 +263,23 @@ static int read_events(struct lgreq *l, struct sl_logs_event *events, size_t n)
         events[i].len = json_string_length(msg);
         size_t size = events[i].len + SL_LOGS_EVENT_OVERHEAD;
         total += size;
-        if (size > SL_LOGS_EVENT_MAX) {
-            sl_logs_error(l, "InvalidParameterException",
-                          "Log event too large: %zu bytes exceeds limit of %d", size,
-                          SL_LOGS_EVENT_MAX);
-            return -1;
-        }
-        if (i && events[i].ts < events[i - 1].ts) {
-            sl_logs_error(l, "InvalidParameterException",
-                          "Log events in a single PutLogEvents request must be in "
-                          "chronological order.");
-            return -1;
-        }
+        if (size > SL_LOGS_EVENT_MAX)
+            return sl_logs_error(l, LOGS_E_INVALID_PARAMETER,
+                                 "Log event too large: %zu bytes exceeds limit of %d", size,
+                                 SL_LOGS_EVENT_MAX);
+        if (i && events[i].ts < events[i - 1].ts)
+            return sl_logs_error(l, LOGS_E_INVALID_PARAMETER,
+                                 "Log events in a single PutLogEvents request must be in "
+                                 "chronological order.");
     }
-    if (total > SL_LOGS_BATCH_MAX) {
-        sl_logs_error(l, "InvalidParameterException",
-                      "Upload too large: %zu bytes exceeds limit of %d", total, SL_LOGS_BATCH_MAX);
-        return -1;
-    }
-    if (n && events[n - 1].ts - events[0].ts > SL_LOGS_DAY_MS) {
-        sl_logs_error(l, "InvalidParameterException",
-                      "The batch of log events in a single PutLogEvents request cannot span "
-                      "more than 24 hours.");
-        return -1;
-    }
+    if (total > SL_LOGS_BATCH_MAX)
+        return sl_logs_error(l, LOGS_E_INVALID_PARAMETER,
+                             "Upload too large: %zu bytes exceeds limit of %d", total,
+                             SL_LOGS_BATCH_MAX);
+    if (n && events[n - 1].ts - events[0].ts > SL_LOGS_DAY_MS)
+        return sl_logs_error(l, LOGS_E_INVALID_PARAMETER,
+                             "The batch of log events in a single PutLogEvents request cannot "
+                             "span more than 24 hours.");
     return 0;
 }
 
@@ -296,20 +289,38 @@ static int read_events(struct lgreq *l, struct sl_logs_event *events, size_t n)
  * reported in rejectedLogEventsInfo; the sequence token is not checked
  * (AWS stopped checking it in 2023) but one is returned.
  */
-void sl_logs_op_put_events(struct lgreq *l)
+/* PutLogEvents' write, and what its answer needs. */
+struct put_events {
+    struct sl_logs_append a;
+    struct sl_logs_event *events;
+    size_t n, too_old, expired, too_new;
+};
+
+static int put_events_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
+    struct put_events *p = arg;
+    return sl_logs_append_txn(t, &p->a, err);
+}
+
+static int put_events_done(struct sl_call *c);
+
+SL_OP(logs, PutLogEvents)
+{
+    struct lgreq *l = sl_logs_req(c);
+    struct put_events *p = sl_call_alloc(c, sizeof(*p));
+    if (!l || !p)
+        return SL_ENOMEM;
     size_t n = json_array_size(json_object_get(l->in, "logEvents"));
-    struct sl_logs_event *events = calloc(n ? n : 1, sizeof(*events));
+    struct sl_logs_event *events = sl_call_alloc(c, (n ? n : 1) * sizeof(*events));
+    if (!events)
+        return SL_ENOMEM;
     json_t *gv = NULL;
-    if (!events) {
-        sl_logs_internal(l, NULL);
-        return;
-    }
     const char *group = sl_logs_in_str(l, "logGroupName");
-    if (read_events(l, events, n) || sl_logs_load_group(l, group, &gv)) {
-        free(events);
-        return;
-    }
+    int rc = read_events(l, events, n);
+    if (!rc)
+        rc = sl_logs_load_group(l, group, &gv);
+    if (rc)
+        return rc;
     int64_t floor = sl_logs_retention_floor(gv, l->now);
     json_decref(gv);
     /* Events are in order: the too old and expired ones come first, the
@@ -322,38 +333,44 @@ void sl_logs_op_put_events(struct lgreq *l)
     while (too_new > 0 && events[too_new - 1].ts > l->now + FUTURE_MAX_MS)
         too_new--;
     size_t first = SL_MAX(too_old, expired);
-    struct sl_logs_append a = {.account = l->q->account,
-                               .region = l->q->region,
-                               .group = group,
-                               .stream = sl_logs_in_str(l, "logStreamName"),
-                               .events = events + first,
-                               .n = too_new > first ? too_new - first : 0,
-                               .now = l->now};
-    struct sl_err err = {0};
-    int rc = sl_store_write(l->q->app->store, put_events_txn, &a, &err);
-    free(events);
-    if (rc == SL_ENOTFOUND) {
-        sl_logs_error(l, "ResourceNotFoundException", "%s", err.msg);
-        return;
-    }
-    if (rc) {
-        sl_logs_internal(l, &err);
-        return;
-    }
+    *p = (struct put_events){.a = {.account = c->account,
+                                   .region = c->region,
+                                   .group = group,
+                                   .stream = sl_logs_in_str(l, "logStreamName"),
+                                   .events = events + first,
+                                   .n = too_new > first ? too_new - first : 0,
+                                   .now = l->now},
+                             .events = events,
+                             .n = n,
+                             .too_old = too_old,
+                             .expired = expired,
+                             .too_new = too_new};
+    return sl_call_write(c, put_events_txn, p, put_events_done);
+}
+
+static int put_events_done(struct sl_call *c)
+{
+    struct lgreq *l = sl_logs_req(c);
+    struct put_events *p = c->write_arg;
+    if (c->write_rc == SL_ENOTFOUND)
+        return sl_logs_error(l, LOGS_E_NOT_FOUND, "%s", c->write_err.msg);
+    if (c->write_rc)
+        return sl_logs_internal(l, &c->write_err);
     char token[64];
-    snprintf(token, sizeof(token), "%056" PRIu64, a.last_seq + 1);
+    snprintf(token, sizeof(token), "%056" PRIu64, p->a.last_seq + 1);
     json_t *out = json_pack("{s:s}", "nextSequenceToken", token);
-    if (too_old || expired || too_new < n) {
+    if (p->too_old || p->expired || p->too_new < p->n) {
         json_t *info = json_object();
-        if (too_new < n)
+        if (p->too_new < p->n)
             json_object_set_new(info, "tooNewLogEventStartIndex",
-                                json_integer((json_int_t)too_new));
-        if (too_old)
-            json_object_set_new(info, "tooOldLogEventEndIndex", json_integer((json_int_t)too_old));
-        if (expired)
-            json_object_set_new(info, "expiredLogEventEndIndex", json_integer((json_int_t)expired));
+                                json_integer((json_int_t)p->too_new));
+        if (p->too_old)
+            json_object_set_new(info, "tooOldLogEventEndIndex",
+                                json_integer((json_int_t)p->too_old));
+        if (p->expired)
+            json_object_set_new(info, "expiredLogEventEndIndex",
+                                json_integer((json_int_t)p->expired));
         json_object_set_new(out, "rejectedLogEventsInfo", info);
     }
-    sl_logs_respond(l, out);
-    json_decref(out);
+    return sl_call_ok(c, out);
 }

@@ -20,9 +20,44 @@
 #define S3_MIN_PART_SIZE (5 * 1024 * 1024)
 #define S3_MAX_PARTS 10000
 
+/* S3's errors (its error table). */
+#define S3_ERRORS(X) \
+    X(S3_E_INTERNAL_ERROR, "InternalError", 500, true) \
+    X(S3_E_ACCESS_DENIED, "AccessDenied", 403, false) \
+    X(S3_E_BAD_DIGEST, "BadDigest", 400, false) \
+    X(S3_E_BUCKET_ALREADY_EXISTS, "BucketAlreadyExists", 409, false) \
+    X(S3_E_BUCKET_ALREADY_OWNED_BY_YOU, "BucketAlreadyOwnedByYou", 409, false) \
+    X(S3_E_BUCKET_NOT_EMPTY, "BucketNotEmpty", 409, false) \
+    X(S3_E_ENTITY_TOO_LARGE, "EntityTooLarge", 400, false) \
+    X(S3_E_ENTITY_TOO_SMALL, "EntityTooSmall", 400, false) \
+    X(S3_E_INVALID_ARGUMENT, "InvalidArgument", 400, false) \
+    X(S3_E_INVALID_BUCKET_NAME, "InvalidBucketName", 400, false) \
+    X(S3_E_INVALID_DIGEST, "InvalidDigest", 400, false) \
+    X(S3_E_INVALID_LOCATION_CONSTRAINT, "InvalidLocationConstraint", 400, false) \
+    X(S3_E_INVALID_PART, "InvalidPart", 400, false) \
+    X(S3_E_INVALID_PART_ORDER, "InvalidPartOrder", 400, false) \
+    X(S3_E_INVALID_RANGE, "InvalidRange", 416, false) \
+    X(S3_E_INVALID_REQUEST, "InvalidRequest", 400, false) \
+    X(S3_E_INVALID_URI, "InvalidURI", 400, false) \
+    X(S3_E_KEY_TOO_LONG_ERROR, "KeyTooLongError", 400, false) \
+    X(S3_E_MALFORMED_XML, "MalformedXML", 400, false) \
+    X(S3_E_MAX_MESSAGE_LENGTH_EXCEEDED, "MaxMessageLengthExceeded", 400, false) \
+    X(S3_E_METADATA_TOO_LARGE, "MetadataTooLarge", 400, false) \
+    X(S3_E_METHOD_NOT_ALLOWED, "MethodNotAllowed", 405, false) \
+    X(S3_E_MISSING_CONTENT_LENGTH, "MissingContentLength", 411, false) \
+    X(S3_E_NO_SUCH_BUCKET, "NoSuchBucket", 404, false) \
+    X(S3_E_NO_SUCH_KEY, "NoSuchKey", 404, false) \
+    X(S3_E_NO_SUCH_UPLOAD, "NoSuchUpload", 404, false) \
+    X(S3_E_NOT_IMPLEMENTED, "NotImplemented", 501, true) \
+    X(S3_E_PRECONDITION_FAILED, "PreconditionFailed", 412, false) \
+    X(S3_E_REQUEST_HEADER_SECTION_TOO_LARGE, "RequestHeaderSectionTooLarge", 400, false) \
+    X(S3_E_SLOW_DOWN, "SlowDown", 503, true)
+
+enum { S3_ERRORS(SL_ERROR_ENUM) };
+
 /* One S3 request's state. */
 struct s3_req {
-    struct sl_svc_request *q;
+    struct sl_call *q;
     const char *bucket; /* NULL for the service (ListBuckets) */
     const char *key;    /* NULL for bucket operations */
     const char *op;     /* operation name, for errors and logs */
@@ -58,8 +93,13 @@ int s3_write_condition(struct sl_txn *t, const char *bucket, const char *key,
 /* Answers a failed condition (rc from s3_write_condition). */
 void s3_write_cond_error(struct s3_req *s, int rc);
 
-/* Errors with S3's codes and messages. */
-void s3_error(struct s3_req *s, int status, const char *code, const char *msg);
+/* Answers with error id of S3's table (NoSuchBucket and NoSuchKey name
+ * the request's bucket and key), with more elements (extra: name/value
+ * pairs, NULL-ended); the id of one of S3's codes. */
+void s3_error(struct s3_req *s, int id, const char *msg);
+void s3_error_ex(struct s3_req *s, int id, const char *const *extra, const char *fmt, ...)
+    SL_PRINTF(4, 5);
+int s3_error_id(const char *code);
 void s3_no_such_bucket(struct s3_req *s);
 void s3_no_such_key(struct s3_req *s);
 void s3_internal(struct s3_req *s, const struct sl_err *err);

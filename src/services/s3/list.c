@@ -191,7 +191,7 @@ void s3_list_objects(struct s3_req *s, int version)
     const char *delim = sl_http_param(r, "delimiter");
     const char *enc = sl_http_param(r, "encoding-type");
     if (enc && strcmp(enc, "url") != 0) {
-        s3_error(s, 400, "InvalidArgument", "Invalid Encoding Method specified in Request");
+        s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
         return;
     }
     bool encode = enc != NULL;
@@ -199,13 +199,13 @@ void s3_list_objects(struct s3_req *s, int version)
                                  sl_http_param(r, "start-after")};
     for (size_t i = 0; i < SL_ARRAY_LEN(texts); i++) {
         if (texts[i] && !sl_utf8_valid(texts[i], strlen(texts[i]))) {
-            s3_error(s, 400, "InvalidArgument", "Invalid Argument: not valid UTF-8");
+            s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid Argument: not valid UTF-8");
             return;
         }
     }
     long max = s3_int_param(s, "max-keys", 1000);
     if (max < 0) {
-        s3_error(s, 400, "InvalidArgument", "Provided max-keys not an integer or within integer range");
+        s3_error(s, S3_E_INVALID_ARGUMENT, "Provided max-keys not an integer or within integer range");
         return;
     }
     if (max > 1000)
@@ -224,7 +224,7 @@ void s3_list_objects(struct s3_req *s, int version)
         token_key = calloc(1, tlen + 4);
         if (!token_key || sl_base64_decode(token, tlen, (uint8_t *)token_key, tlen, &klen) || !klen) {
             free(token_key);
-            s3_error(s, 400, "InvalidArgument", "The continuation token provided is incorrect");
+            s3_error(s, S3_E_INVALID_ARGUMENT, "The continuation token provided is incorrect");
             return;
         }
         token_key[klen] = '\0';

@@ -13,7 +13,7 @@
 static void no_such_upload(struct s3_req *s)
 {
     const char *extra[] = {"UploadId", sl_http_param(s->q->http, "uploadId"), NULL};
-    sl_svc_error(s->q, 404, "NoSuchUpload", extra,
+    s3_error_ex(s, S3_E_NO_SUCH_UPLOAD, extra,
                  "The specified upload does not exist. The upload ID may be invalid, or the "
                  "upload may have been aborted or completed.");
 }
@@ -62,7 +62,7 @@ void s3_create_multipart(struct s3_req *s)
     struct s3_object o = {0};
     if (s3_object_from_request(s, &o) == SL_ETOOBIG) {
         s3_object_free(&o);
-        s3_error(s, 400, "MetadataTooLarge",
+        s3_error(s, S3_E_METADATA_TOO_LARGE,
                  "Your metadata headers exceed the maximum allowed metadata size.");
         return;
     }
@@ -169,11 +169,11 @@ void s3_upload_part_begin(struct s3_req *s)
     if (s3_bucket_check(s))
         return;
     if (sl_http_header(s->q->http, "x-amz-copy-source")) {
-        s3_error(s, 501, "NotImplemented", "UploadPartCopy is not implemented by Sluice yet.");
+        s3_error(s, S3_E_NOT_IMPLEMENTED, "UploadPartCopy is not implemented by Sluice yet.");
         return;
     }
     if (part_number(s) < 0) {
-        s3_error(s, 400, "InvalidArgument",
+        s3_error(s, S3_E_INVALID_ARGUMENT,
                  "Part number must be an integer between 1 and 10000, inclusive");
         return;
     }
@@ -222,7 +222,7 @@ static int complete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 
 static void invalid_part(struct s3_req *s)
 {
-    s3_error(s, 400, "InvalidPart",
+    s3_error(s, S3_E_INVALID_PART,
              "One or more of the specified parts could not be found. The part may not have "
              "been uploaded, or the specified entity tag may not match the part's entity tag.");
 }
@@ -247,7 +247,7 @@ static void complete_finish(struct s3_req *s)
         return;
     if (sl_xml_parse(a, s->body.data ? s->body.data : "", s->body.len, &root, &err) ||
         strcmp(root->name, "CompleteMultipartUpload") != 0) {
-        s3_error(s, 400, "MalformedXML",
+        s3_error(s, S3_E_MALFORMED_XML,
                  "The XML you provided was not well-formed or did not validate against our "
                  "published schema");
         goto done;
@@ -270,13 +270,13 @@ static void complete_finish(struct s3_req *s)
         prev = n;
     }
     if (listed && !in_order) {
-        s3_error(s, 400, "InvalidPartOrder",
+        s3_error(s, S3_E_INVALID_PART_ORDER,
                  "The list of parts was not in ascending order. Parts must be ordered by part "
                  "number.");
         goto done;
     }
     if (listed == 0) {
-        s3_error(s, 400, "MalformedXML",
+        s3_error(s, S3_E_MALFORMED_XML,
                  "The XML you provided was not well-formed or did not validate against our "
                  "published schema");
         goto done;
@@ -301,7 +301,7 @@ static void complete_finish(struct s3_req *s)
         char *end;
         long n = pn ? strtol(pn, &end, 10) : 0;
         if (!pn || !*pn || *end || !et) {
-            s3_error(s, 400, "MalformedXML",
+            s3_error(s, S3_E_MALFORMED_XML,
                      "The XML you provided was not well-formed or did not validate against our "
                      "published schema");
             failed = true;
@@ -331,7 +331,7 @@ static void complete_finish(struct s3_req *s)
         done_parts++;
         if (done_parts < listed && psize < S3_MIN_PART_SIZE) {
             json_decref(pv);
-            s3_error(s, 400, "EntityTooSmall",
+            s3_error(s, S3_E_ENTITY_TOO_SMALL,
                      "Your proposed upload is smaller than the minimum allowed object size.");
             failed = true;
             break;
@@ -480,7 +480,7 @@ void s3_list_parts(struct s3_req *s)
     long max = s3_int_param(s, "max-parts", 1000);
     long mark = s3_int_param(s, "part-number-marker", 0);
     if (max < 0 || mark < 0) {
-        s3_error(s, 400, "InvalidArgument",
+        s3_error(s, S3_E_INVALID_ARGUMENT,
                  "max-parts and part-number-marker must be non-negative integers");
         return;
     }
@@ -555,7 +555,7 @@ void s3_list_uploads(struct s3_req *s)
     const char *id_marker = sl_http_param(r, "upload-id-marker");
     long max = s3_int_param(s, "max-uploads", 1000);
     if (max < 0) {
-        s3_error(s, 400, "InvalidArgument", "max-uploads must be a non-negative integer");
+        s3_error(s, S3_E_INVALID_ARGUMENT, "max-uploads must be a non-negative integer");
         return;
     }
     if (max == 0 || max > 1000)

@@ -316,7 +316,7 @@ static int check_destinations(struct s3_req *s, json_t *rules)
     }
     if (!bad)
         return 0;
-    sl_svc_error(s->q, 400, "InvalidArgument", extra,
+    s3_error_ex(s, S3_E_INVALID_ARGUMENT, extra,
                  "Unable to validate the following destination configurations");
     return -1;
 }
@@ -358,9 +358,9 @@ static void put_notification_finish(struct s3_req *s)
         if (strcmp(e.code, "InvalidArgument") == 0) {
             const char *extra[] = {"ArgumentName", e.arg_name, "ArgumentValue", e.arg_value,
                                    NULL};
-            sl_svc_error(s->q, 400, "InvalidArgument", extra, "%s", e.msg);
+            s3_error_ex(s, S3_E_INVALID_ARGUMENT, extra, "%s", e.msg);
         } else {
-            s3_error(s, strcmp(e.code, "MalformedXML") == 0 ? 400 : 500, e.code, e.msg);
+            s3_error(s, s3_error_id(e.code), e.msg);
         }
         return;
     }

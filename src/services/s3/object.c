@@ -209,7 +209,7 @@ void s3_write_cond_init(struct s3_req *s, struct s3_write_cond *c)
 void s3_write_cond_error(struct s3_req *s, int rc)
 {
     if (rc == SL_ECONDITION)
-        s3_error(s, 412, "PreconditionFailed",
+        s3_error(s, S3_E_PRECONDITION_FAILED,
                  "At least one of the pre-conditions you specified did not hold");
     else
         s3_no_such_key(s);
@@ -285,7 +285,7 @@ static void put_object_finish(struct s3_req *s)
     struct sl_blob blob = {0};
     int rc = s3_object_from_request(s, &o);
     if (rc == SL_ETOOBIG) {
-        s3_error(s, 400, "MetadataTooLarge",
+        s3_error(s, S3_E_METADATA_TOO_LARGE,
                  "Your metadata headers exceed the maximum allowed metadata size.");
         goto done;
     }
@@ -441,14 +441,14 @@ void s3_get_object(struct s3_req *s, bool head)
         uint64_t first = 0, last = o.size ? o.size - 1 : 0;
         int range = cond ? 0 : parse_range(sl_http_header(r, "Range"), o.size, &first, &last);
         if (cond == 412) {
-            s3_error(s, 412, "PreconditionFailed",
+            s3_error(s, S3_E_PRECONDITION_FAILED,
                      "At least one of the pre-conditions you specified did not hold");
         } else if (range < 0) {
             char actual[32];
             snprintf(actual, sizeof(actual), "%llu", (unsigned long long)o.size);
             const char *extra[] = {"RangeRequested", sl_http_header(r, "Range"),
                                    "ActualObjectSize", actual, NULL};
-            sl_svc_error(s->q, 416, "InvalidRange", extra, "The requested range is not satisfiable");
+            s3_error_ex(s, S3_E_INVALID_RANGE, extra, "The requested range is not satisfiable");
         } else {
             s3_object_headers(s, &o);
             sl_aws_set_request_id(r, SL_PROTO_REST_XML, s->q->request_id);
@@ -543,7 +543,7 @@ void s3_delete_object(struct s3_req *s)
 
 static void malformed_xml(struct s3_req *s)
 {
-    s3_error(s, 400, "MalformedXML",
+    s3_error(s, S3_E_MALFORMED_XML,
              "The XML you provided was not well-formed or did not validate against our "
              "published schema");
 }
@@ -612,7 +612,7 @@ void s3_delete_objects(struct s3_req *s)
     for (size_t i = 0; i < r->nheaders && !has_digest; i++)
         has_digest = strncasecmp(r->headers[i].name, "x-amz-checksum-", 15) == 0;
     if (!has_digest) {
-        s3_error(s, 400, "InvalidRequest",
+        s3_error(s, S3_E_INVALID_REQUEST,
                  "Missing required header for this request: Content-MD5");
         return;
     }
@@ -636,14 +636,14 @@ void s3_copy_object(struct s3_req *s)
     size_t n = q ? (size_t)(q - src) : strlen(src);
     if (sl_uri_decode(&dec, src, n, false) || !dec.data) {
         sl_buf_free(&dec);
-        s3_error(s, 400, "InvalidArgument", "Invalid copy source encoding");
+        s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid copy source encoding");
         return;
     }
     const char *p = dec.data[0] == '/' ? dec.data + 1 : dec.data;
     const char *slash = strchr(p, '/');
     if (!slash || !slash[1]) {
         sl_buf_free(&dec);
-        s3_error(s, 400, "InvalidArgument",
+        s3_error(s, S3_E_INVALID_ARGUMENT,
                  "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
         return;
     }
@@ -654,11 +654,11 @@ void s3_copy_object(struct s3_req *s)
     const char *directive = sl_http_header(r, "x-amz-metadata-directive");
     bool replace = directive && strcasecmp(directive, "REPLACE") == 0;
     if (directive && !replace && strcasecmp(directive, "COPY") != 0) {
-        s3_error(s, 400, "InvalidArgument", "Unknown metadata directive.");
+        s3_error(s, S3_E_INVALID_ARGUMENT, "Unknown metadata directive.");
         return;
     }
     if (!replace && strcmp(src_bucket, s->bucket) == 0 && strcmp(src_key, s->key) == 0) {
-        s3_error(s, 400, "InvalidRequest",
+        s3_error(s, S3_E_INVALID_REQUEST,
                  "This copy request is illegal because it is trying to copy an object to "
                  "itself without changing the object's metadata, storage class, website "
                  "redirect location or encryption attributes.");
@@ -668,14 +668,14 @@ void s3_copy_object(struct s3_req *s)
     if (s3_bucket_access(s, src_bucket, NULL, 0))
         return;
     if (!sl_utf8_valid(src_key, strlen(src_key))) {
-        s3_error(s, 400, "InvalidArgument", "Invalid copy source object key");
+        s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid copy source object key");
         return;
     }
     struct sl_item it;
     int rc = sl_kv_get(st, S3_NS_OBJECTS, src_bucket, src_key, &it);
     if (rc) {
         const char *extra[] = {"Key", src_key, NULL};
-        sl_svc_error(s->q, 404, "NoSuchKey", extra, "The specified key does not exist.");
+        s3_error_ex(s, S3_E_NO_SUCH_KEY, extra, "The specified key does not exist.");
         return;
     }
     struct s3_object o = {0}, dst = {0};
@@ -687,13 +687,13 @@ void s3_copy_object(struct s3_req *s)
     }
     int cond = check_conditions(r, &o, "x-amz-copy-source-");
     if (cond) {
-        s3_error(s, 412, "PreconditionFailed",
+        s3_error(s, S3_E_PRECONDITION_FAILED,
                  "At least one of the pre-conditions you specified did not hold");
         goto done;
     }
     if (replace) {
         if (s3_object_from_request(s, &dst) == SL_ETOOBIG) {
-            s3_error(s, 400, "MetadataTooLarge",
+            s3_error(s, S3_E_METADATA_TOO_LARGE,
                      "Your metadata headers exceed the maximum allowed metadata size.");
             goto done;
         }
@@ -708,7 +708,7 @@ void s3_copy_object(struct s3_req *s)
     if (rc == SL_ENOTFOUND) {
         /* The source was replaced while we read it: S3 copies one of the
          * versions; ask the client to try again rather than fail hard. */
-        s3_error(s, 503, "SlowDown", "Please reduce your request rate.");
+        s3_error(s, S3_E_SLOW_DOWN, "Please reduce your request rate.");
         goto done;
     }
     if (rc) {

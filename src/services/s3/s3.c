@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,36 +14,56 @@
 
 /* ---- errors ---------------------------------------------------------- */
 
-void s3_error(struct s3_req *s, int status, const char *code, const char *msg)
+static const struct sl_aws_error errors[] = {S3_ERRORS(SL_ERROR_ROW)};
+
+void s3_error_ex(struct s3_req *s, int id, const char *const *extra, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    sl_call_fail_ex(s->q, id, extra, NULL, "%s", msg);
+}
+
+void s3_error(struct s3_req *s, int id, const char *msg)
 {
     const char *extra[7] = {0};
     size_t n = 0;
-    if (s->bucket && strcmp(code, "NoSuchBucket") == 0) {
+    if (s->bucket && id == S3_E_NO_SUCH_BUCKET) {
         extra[n++] = "BucketName";
         extra[n++] = s->bucket;
     }
-    if (s->key && strcmp(code, "NoSuchKey") == 0) {
+    if (s->key && id == S3_E_NO_SUCH_KEY) {
         extra[n++] = "Key";
         extra[n++] = s->key;
     }
-    sl_svc_error(s->q, status, code, extra, "%s", msg);
+    s3_error_ex(s, id, extra, "%s", msg);
+}
+
+int s3_error_id(const char *code)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(errors); i++)
+        if (strcmp(errors[i].code, code) == 0)
+            return (int)i;
+    return S3_E_INTERNAL_ERROR;
 }
 
 void s3_no_such_bucket(struct s3_req *s)
 {
-    s3_error(s, 404, "NoSuchBucket", "The specified bucket does not exist");
+    s3_error(s, S3_E_NO_SUCH_BUCKET, "The specified bucket does not exist");
 }
 
 void s3_no_such_key(struct s3_req *s)
 {
-    s3_error(s, 404, "NoSuchKey", "The specified key does not exist.");
+    s3_error(s, S3_E_NO_SUCH_KEY, "The specified key does not exist.");
 }
 
 void s3_internal(struct s3_req *s, const struct sl_err *err)
 {
     sl_error("s3", "%s %s/%s: %s", s->op, s->bucket ? s->bucket : "", s->key ? s->key : "",
              err && err->msg[0] ? err->msg : "internal error");
-    s3_error(s, 500, "InternalError", "We encountered an internal error. Please try again.");
+    s3_error(s, S3_E_INTERNAL_ERROR, "We encountered an internal error. Please try again.");
 }
 
 void s3_send_xml(struct s3_req *s, int status)
@@ -128,7 +149,7 @@ static bool bucket_name_plausible(const char *name)
 
 /* ---- bodies ---------------------------------------------------------- */
 
-static void s3_state_free(struct sl_svc_request *q)
+static void s3_state_free(struct sl_call *q)
 {
     struct s3_req *s = q->state;
     if (!s)
@@ -141,7 +162,7 @@ static void s3_state_free(struct sl_svc_request *q)
     q->state = NULL;
 }
 
-static int body_blob(struct sl_svc_request *q, const char *data, size_t n)
+static int body_blob(struct sl_call *q, const char *data, size_t n)
 {
     struct s3_req *s = q->state;
     /* The declared size was checked; the bytes that come are counted. */
@@ -155,7 +176,7 @@ static int body_blob(struct sl_svc_request *q, const char *data, size_t n)
     return sl_blob_writer_write(s->writer, data, n);
 }
 
-static int body_xml(struct sl_svc_request *q, const char *data, size_t n)
+static int body_xml(struct sl_call *q, const char *data, size_t n)
 {
     struct s3_req *s = q->state;
     sl_hash_update(&s->md5, data, n);
@@ -174,11 +195,11 @@ static bool verify_digests(struct s3_req *s, uint8_t md5[SL_MD5_LEN])
         uint8_t got[SL_MD5_LEN + 3];
         size_t len = 0;
         if (sl_base64_decode(want, strlen(want), got, sizeof(got), &len) || len != SL_MD5_LEN) {
-            s3_error(s, 400, "InvalidDigest", "The Content-MD5 you specified was invalid.");
+            s3_error(s, S3_E_INVALID_DIGEST, "The Content-MD5 you specified was invalid.");
             return false;
         }
         if (memcmp(got, md5, SL_MD5_LEN) != 0) {
-            s3_error(s, 400, "BadDigest",
+            s3_error(s, S3_E_BAD_DIGEST,
                      "The Content-MD5 you specified did not match what we received.");
             return false;
         }
@@ -196,7 +217,7 @@ static bool verify_digests(struct s3_req *s, uint8_t md5[SL_MD5_LEN])
             char msg[128];
             snprintf(msg, sizeof(msg), "The %s you specified did not match the calculated checksum.",
                      s->checksum_ck->label);
-            s3_error(s, 400, "BadDigest", msg);
+            s3_error(s, S3_E_BAD_DIGEST, msg);
             return false;
         }
         sl_http_set_header(s->q->http, s->checksum_ck->header, val);
@@ -204,20 +225,21 @@ static bool verify_digests(struct s3_req *s, uint8_t md5[SL_MD5_LEN])
     return true;
 }
 
-static void s3_end(struct sl_svc_request *q)
+static int s3_end(struct sl_call *q)
 {
     struct s3_req *s = q->state;
     if (s->too_large) {
-        s3_error(s, 400, "EntityTooLarge",
+        s3_error(s, S3_E_ENTITY_TOO_LARGE,
                  "Your proposed upload exceeds the maximum allowed object size.");
-        return;
+        return SL_DONE;
     }
     if (!verify_digests(s, s->body_md5))
-        return;
+        return SL_DONE;
     s->finish(s);
+    return q->http->resp.ready ? SL_DONE : SL_EIO;
 }
 
-static void s3_abort(struct sl_svc_request *q)
+static void s3_abort(struct sl_call *q)
 {
     s3_state_free(q);
 }
@@ -236,7 +258,7 @@ static int setup_checksum(struct s3_req *s)
             if (sl_base64_decode(v, strlen(v), raw, sizeof(raw), &n) || n != ck->len) {
                 char msg[128];
                 snprintf(msg, sizeof(msg), "Value for %s header is invalid.", ck->header);
-                s3_error(s, 400, "InvalidRequest", msg);
+                s3_error(s, S3_E_INVALID_REQUEST, msg);
                 return SL_EINVAL;
             }
             s->checksum_ck = ck;
@@ -279,15 +301,15 @@ void s3_take_blob(struct s3_req *s, void (*finish)(struct s3_req *s))
         char *end;
         len = strtoull(decoded, &end, 10);
         if (!*decoded || *end) {
-            s3_error(s, 400, "InvalidArgument", "Invalid x-amz-decoded-content-length");
+            s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid x-amz-decoded-content-length");
             return;
         }
     } else if (!r->has_content_length || streaming) {
-        s3_error(s, 411, "MissingContentLength", "You must provide the Content-Length HTTP header.");
+        s3_error(s, S3_E_MISSING_CONTENT_LENGTH, "You must provide the Content-Length HTTP header.");
         return;
     }
     if (len > S3_MAX_OBJECT_SIZE) {
-        s3_error(s, 400, "EntityTooLarge",
+        s3_error(s, S3_E_ENTITY_TOO_LARGE,
                  "Your proposed upload exceeds the maximum allowed object size.");
         return;
     }
@@ -297,20 +319,20 @@ void s3_take_blob(struct s3_req *s, void (*finish)(struct s3_req *s))
         s3_internal(s, NULL);
         return;
     }
-    s->q->body = body_blob;
+    s->q->body_cb = body_blob;
 }
 
 void s3_take_xml(struct s3_req *s, void (*finish)(struct s3_req *s))
 {
     struct sl_http_request *r = s->q->http;
     if (r->has_content_length && r->content_length > S3_MAX_XML_BODY) {
-        s3_error(s, 400, "MaxMessageLengthExceeded", "Your request was too big.");
+        s3_error(s, S3_E_MAX_MESSAGE_LENGTH_EXCEEDED, "Your request was too big.");
         return;
     }
     if (!take_common(s, finish))
         return;
     sl_buf_init(&s->body, S3_MAX_XML_BODY);
-    s->q->body = body_xml;
+    s->q->body_cb = body_xml;
 }
 
 /* ---- buckets --------------------------------------------------------- */
@@ -337,18 +359,20 @@ struct sl_s3 {
     struct bucket_entry cache[BUCKET_CACHE];
 };
 
-int sl_s3_new(struct sl_s3 **out)
+static int s3_new(struct sl_app *app, void **state, struct sl_err *err)
 {
+    (void)app;
     struct sl_s3 *s = calloc(1, sizeof(*s));
     if (!s)
-        return SL_ENOMEM;
+        return sl_errf(err, SL_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
-    *out = s;
+    *state = s;
     return 0;
 }
 
-void sl_s3_free(struct sl_s3 *s)
+static void s3_free(void *state)
 {
+    struct sl_s3 *s = state;
     if (!s)
         return;
     pthread_mutex_destroy(&s->mu);
@@ -407,7 +431,7 @@ static void cache_forget(struct sl_s3 *c, const char *name)
 
 int s3_bucket_access(struct s3_req *s, const char *bucket, char *region, size_t rcap)
 {
-    struct sl_s3 *cache = s->q->app->s3;
+    struct sl_s3 *cache = s->q->svc;
     struct bucket_entry b;
     uint64_t gen = 0;
     if (!cache_get(cache, bucket, &b, &gen)) {
@@ -415,7 +439,7 @@ int s3_bucket_access(struct s3_req *s, const char *bucket, char *region, size_t 
         int rc = sl_kv_get(s->q->app->store, S3_NS_BUCKETS, "", bucket, &it);
         if (rc == SL_ENOTFOUND) {
             const char *extra[] = {"BucketName", bucket, NULL};
-            sl_svc_error(s->q, 404, "NoSuchBucket", extra, "The specified bucket does not exist");
+            s3_error_ex(s, S3_E_NO_SUCH_BUCKET, extra, "The specified bucket does not exist");
             return rc;
         }
         if (rc) {
@@ -435,7 +459,7 @@ int s3_bucket_access(struct s3_req *s, const char *bucket, char *region, size_t 
     if (region)
         snprintf(region, rcap, "%s", b.region);
     if (strcmp(b.owner, s->q->account) != 0) {
-        s3_error(s, 403, "AccessDenied", "Access Denied");
+        s3_error(s, S3_E_ACCESS_DENIED, "Access Denied");
         return SL_EAUTH;
     }
     return 0;
@@ -487,7 +511,7 @@ static void create_bucket_finish(struct s3_req *s)
         struct sl_err err = {0};
         if (sl_xml_parse(a, s->body.data, s->body.len, &root, &err) ||
             strcmp(root->name, "CreateBucketConfiguration") != 0) {
-            s3_error(s, 400, "MalformedXML",
+            s3_error(s, S3_E_MALFORMED_XML,
                      "The XML you provided was not well-formed or did not validate against our "
                      "published schema");
             return;
@@ -495,7 +519,7 @@ static void create_bucket_finish(struct s3_req *s)
         const char *loc = sl_xml_child_text(root, "LocationConstraint");
         if (loc && *loc) {
             if (strcmp(loc, "us-east-1") == 0 || strlen(loc) > 30) {
-                s3_error(s, 400, "InvalidLocationConstraint",
+                s3_error(s, S3_E_INVALID_LOCATION_CONSTRAINT,
                          "The specified location-constraint is not valid");
                 return;
             }
@@ -510,14 +534,14 @@ static void create_bucket_finish(struct s3_req *s)
     int rc = sl_store_write(s->q->app->store, create_bucket_txn, &c, &err);
     if (rc == SL_EEXIST) {
         if (!c.existed_mine) {
-            s3_error(s, 409, "BucketAlreadyExists",
+            s3_error(s, S3_E_BUCKET_ALREADY_EXISTS,
                      "The requested bucket name is not available. The bucket namespace is "
                      "shared by all users of the system. Please select a different name and "
                      "try again.");
             return;
         }
         if (strcmp(region, "us-east-1") != 0) {
-            s3_error(s, 409, "BucketAlreadyOwnedByYou",
+            s3_error(s, S3_E_BUCKET_ALREADY_OWNED_BY_YOU,
                      "Your previous request to create the named bucket succeeded and you "
                      "already own it.");
             return;
@@ -535,7 +559,7 @@ static void create_bucket_finish(struct s3_req *s)
 void s3_create_bucket(struct s3_req *s)
 {
     if (!sl_s3_bucket_name_valid(s->bucket)) {
-        s3_error(s, 400, "InvalidBucketName", "The specified bucket is not valid.");
+        s3_error(s, S3_E_INVALID_BUCKET_NAME, "The specified bucket is not valid.");
         return;
     }
     s3_take_xml(s, create_bucket_finish);
@@ -614,9 +638,9 @@ void s3_delete_bucket(struct s3_req *s)
     struct bucket_delete d = {s->bucket};
     struct sl_err err = {0};
     int rc = sl_store_write(s->q->app->store, delete_bucket_txn, &d, &err);
-    cache_forget(s->q->app->s3, s->bucket);
+    cache_forget(s->q->svc, s->bucket);
     if (rc == SL_ECONDITION) {
-        s3_error(s, 409, "BucketNotEmpty", "The bucket you tried to delete is not empty");
+        s3_error(s, S3_E_BUCKET_NOT_EMPTY, "The bucket you tried to delete is not empty");
         return;
     }
     if (rc == SL_ENOTFOUND) {
@@ -665,19 +689,10 @@ void s3_list_buckets(struct s3_req *s)
     s3_send_xml(s, 200);
 }
 
-/* ---- routing --------------------------------------------------------- */
-
-/* Subresources S3 has that Sluice does not implement yet. */
-static const char *const unimplemented_params[] = {
-    "acl",       "tagging",   "versioning", "policy",    "cors",        "lifecycle",
-    "website",   "logging",   "replication", "encryption", "accelerate",
-    "analytics", "inventory", "metrics",    "ownershipControls", "publicAccessBlock",
-    "requestPayment", "restore", "select",  "torrent",   "versions",    "object-lock",
-    "retention", "legal-hold", "intelligent-tiering", "attributes", "policyStatus",
-};
+/* ---- the service ------------------------------------------------------ */
 
 /* Finds the bucket of a virtual-host-style request in Host, if any. */
-static const char *vhost_bucket(struct sl_svc_request *q)
+static const char *vhost_bucket(struct sl_call *q)
 {
     const char *host = sl_http_header(q->http, "Host");
     if (!host)
@@ -697,167 +712,44 @@ static const char *vhost_bucket(struct sl_svc_request *q)
     return sl_arena_strndup(&q->http->arena, host, bn);
 }
 
-static void route(struct s3_req *s)
-{
-    struct sl_http_request *r = s->q->http;
-    const char *m = r->method;
-    for (size_t i = 0; i < SL_ARRAY_LEN(unimplemented_params); i++) {
-        if (sl_http_has_param(r, unimplemented_params[i])) {
-            char msg[160];
-            snprintf(msg, sizeof(msg), "The '%s' subresource is not implemented by Sluice yet.",
-                     unimplemented_params[i]);
-            s3_error(s, 501, "NotImplemented", msg);
-            return;
-        }
-    }
-    if (!s->bucket) {
-        if (strcmp(m, "GET") == 0) {
-            s->op = "ListBuckets";
-            s3_list_buckets(s);
-            return;
-        }
-    } else if (!s->key) {
-        if (!bucket_name_plausible(s->bucket)) {
-            s3_error(s, 400, "InvalidBucketName", "The specified bucket is not valid.");
-            return;
-        }
-        if (sl_http_has_param(r, "notification") &&
-            (strcmp(m, "PUT") == 0 || strcmp(m, "GET") == 0)) {
-            s->op = m[0] == 'P' ? "PutBucketNotificationConfiguration"
-                                : "GetBucketNotificationConfiguration";
-            if (m[0] == 'P')
-                s3_put_notification(s);
-            else
-                s3_get_notification(s);
-            return;
-        }
-        if (strcmp(m, "PUT") == 0) {
-            s->op = "CreateBucket";
-            s3_create_bucket(s);
-            return;
-        }
-        if (strcmp(m, "HEAD") == 0) {
-            s->op = "HeadBucket";
-            s3_head_bucket(s);
-            return;
-        }
-        if (strcmp(m, "DELETE") == 0) {
-            s->op = "DeleteBucket";
-            s3_delete_bucket(s);
-            return;
-        }
-        if (strcmp(m, "GET") == 0) {
-            if (sl_http_has_param(r, "location")) {
-                s->op = "GetBucketLocation";
-                s3_get_bucket_location(s);
-            } else if (sl_http_has_param(r, "uploads")) {
-                s->op = "ListMultipartUploads";
-                s3_list_uploads(s);
-            } else {
-                const char *lt = sl_http_param(r, "list-type");
-                s->op = lt && strcmp(lt, "2") == 0 ? "ListObjectsV2" : "ListObjects";
-                s3_list_objects(s, lt && strcmp(lt, "2") == 0 ? 2 : 1);
-            }
-            return;
-        }
-        if (strcmp(m, "POST") == 0 && sl_http_has_param(r, "delete")) {
-            s->op = "DeleteObjects";
-            s3_delete_objects(s);
-            return;
-        }
-    } else {
-        if (!bucket_name_plausible(s->bucket)) {
-            s3_error(s, 400, "InvalidBucketName", "The specified bucket is not valid.");
-            return;
-        }
-        if (strlen(s->key) > 1024) {
-            s3_error(s, 400, "KeyTooLongError", "Your key is too long");
-            return;
-        }
-        if (!sl_utf8_valid(s->key, strlen(s->key))) {
-            s3_error(s, 400, "InvalidURI", "Couldn't parse the specified URI.");
-            return;
-        }
-        bool upload = sl_http_has_param(r, "uploadId");
-        if (strcmp(m, "PUT") == 0) {
-            if (upload || sl_http_has_param(r, "partNumber")) {
-                s->op = "UploadPart";
-                s3_upload_part_begin(s);
-            } else if (sl_http_header(r, "x-amz-copy-source")) {
-                s->op = "CopyObject";
-                s3_copy_object(s);
-            } else {
-                s->op = "PutObject";
-                s3_put_object_begin(s);
-            }
-            return;
-        }
-        if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
-            if (upload && m[0] == 'G') {
-                s->op = "ListParts";
-                s3_list_parts(s);
-            } else {
-                s->op = m[0] == 'G' ? "GetObject" : "HeadObject";
-                s3_get_object(s, m[0] == 'H');
-            }
-            return;
-        }
-        if (strcmp(m, "DELETE") == 0) {
-            if (upload) {
-                s->op = "AbortMultipartUpload";
-                s3_abort_multipart(s);
-            } else {
-                s->op = "DeleteObject";
-                s3_delete_object(s);
-            }
-            return;
-        }
-        if (strcmp(m, "POST") == 0) {
-            if (sl_http_has_param(r, "uploads")) {
-                s->op = "CreateMultipartUpload";
-                s3_create_multipart(s);
-                return;
-            }
-            if (upload) {
-                s->op = "CompleteMultipartUpload";
-                s3_complete_multipart(s);
-                return;
-            }
-        }
-    }
-    s3_error(s, 405, "MethodNotAllowed",
-             "The specified method is not allowed against this resource.");
-}
-
-void sl_s3_begin(struct sl_svc_request *q)
+/* Before routing: the request's bucket and key (path-style or
+ * virtual-host-style, where the path the operations are routed by gets
+ * the bucket in front), and S3's limits on them. 0, or answered. */
+static int s3_prepare(struct sl_call *q)
 {
     struct sl_http_request *r = q->http;
     struct s3_req *s = calloc(1, sizeof(*s));
-    if (!s) {
-        sl_svc_error(q, 500, "InternalError", NULL, "out of memory");
-        return;
-    }
+    if (!s)
+        return SL_ENOMEM;
     s->q = q;
     s->op = "Unknown";
     q->state = s;
     q->state_free = s3_state_free;
 
     if (r->header_bytes + strlen(r->query_raw) > S3_MAX_HEADER_SECTION) {
-        s3_error(s, 400, "RequestHeaderSectionTooLarge",
+        s3_error(s, S3_E_REQUEST_HEADER_SECTION_TOO_LARGE,
                  "Your request header section exceeds the maximum allowed size.");
-        return;
+        return SL_DONE;
     }
     struct sl_arena *a = &r->arena;
     const char *path = r->path;
     if (path[0] != '/') {
-        s3_error(s, 400, "InvalidURI", "Couldn't parse the specified URI.");
-        return;
+        s3_error(s, S3_E_INVALID_URI, "Couldn't parse the specified URI.");
+        return SL_DONE;
     }
     const char *vb = vhost_bucket(q);
     if (vb) {
         s->bucket = vb;
         if (path[1])
             s->key = sl_arena_strdup(a, path + 1);
+        size_t bn = strlen(vb), pn = strlen(r->path_raw);
+        char *routed = sl_arena_alloc(a, bn + pn + 2);
+        if (!routed)
+            return SL_ENOMEM;
+        routed[0] = '/';
+        memcpy(routed + 1, vb, bn);
+        memcpy(routed + 1 + bn, r->path_raw, pn + 1);
+        r->path_raw = routed;
     } else if (path[1]) {
         const char *slash = strchr(path + 1, '/');
         if (!slash) {
@@ -870,5 +762,181 @@ void sl_s3_begin(struct sl_svc_request *q)
     }
     if (s->bucket && strlen(s->bucket) == 0)
         s->bucket = NULL;
-    route(s);
+    if (s->bucket && !bucket_name_plausible(s->bucket)) {
+        s3_error(s, S3_E_INVALID_BUCKET_NAME, "The specified bucket is not valid.");
+        return SL_DONE;
+    }
+    if (s->key && strlen(s->key) > 1024) {
+        s3_error(s, S3_E_KEY_TOO_LONG_ERROR, "Your key is too long");
+        return SL_DONE;
+    }
+    if (s->key && !sl_utf8_valid(s->key, strlen(s->key))) {
+        s3_error(s, S3_E_INVALID_URI, "Couldn't parse the specified URI.");
+        return SL_DONE;
+    }
+    return 0;
 }
+
+/* The request's state of an operation's handler, named for errors and logs. */
+static struct s3_req *op_state(struct sl_call *c)
+{
+    struct s3_req *s = c->state;
+    s->op = c->op->name;
+    return s;
+}
+
+/* What an operation's handler returns: answered (SL_DONE), or taking the
+ * body (0). */
+static int begun(struct sl_call *c)
+{
+    return c->http->resp.ready ? SL_DONE : 0;
+}
+
+SL_OP(s3, ListBuckets)
+{
+    struct s3_req *s = op_state(c);
+    if (s->bucket)
+        s3_error(s, S3_E_METHOD_NOT_ALLOWED,
+                 "The specified method is not allowed against this resource.");
+    else
+        s3_list_buckets(s);
+    return SL_DONE;
+}
+
+SL_OP(s3, CreateBucket)
+{
+    s3_create_bucket(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, HeadBucket)
+{
+    s3_head_bucket(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, DeleteBucket)
+{
+    s3_delete_bucket(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, GetBucketLocation)
+{
+    s3_get_bucket_location(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, ListObjects)
+{
+    s3_list_objects(op_state(c), 1);
+    return begun(c);
+}
+
+SL_OP(s3, ListObjectsV2)
+{
+    s3_list_objects(op_state(c), 2);
+    return begun(c);
+}
+
+SL_OP(s3, ListMultipartUploads)
+{
+    s3_list_uploads(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, DeleteObjects)
+{
+    s3_delete_objects(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, PutBucketNotificationConfiguration)
+{
+    s3_put_notification(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, GetBucketNotificationConfiguration)
+{
+    s3_get_notification(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, PutObject)
+{
+    s3_put_object_begin(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, CopyObject)
+{
+    s3_copy_object(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, UploadPart)
+{
+    s3_upload_part_begin(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, GetObject)
+{
+    s3_get_object(op_state(c), false);
+    return begun(c);
+}
+
+SL_OP(s3, HeadObject)
+{
+    s3_get_object(op_state(c), true);
+    return begun(c);
+}
+
+SL_OP(s3, DeleteObject)
+{
+    s3_delete_object(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, ListParts)
+{
+    s3_list_parts(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, CreateMultipartUpload)
+{
+    s3_create_multipart(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, CompleteMultipartUpload)
+{
+    s3_complete_multipart(op_state(c));
+    return begun(c);
+}
+
+SL_OP(s3, AbortMultipartUpload)
+{
+    s3_abort_multipart(op_state(c));
+    return begun(c);
+}
+
+SL_SERVICE_TABLES(s3);
+
+const struct sl_service sl_service_s3 = {
+    .name = "s3",
+    .model = &sl_model_s3,
+    .handlers = sl_s3_handlers,
+    .errors = errors,
+    .e_internal = S3_E_INTERNAL_ERROR,
+    .e_validation = S3_E_INVALID_ARGUMENT,
+    .e_serialization = S3_E_MALFORMED_XML,
+    .e_too_big = S3_E_MAX_MESSAGE_LENGTH_EXCEEDED,
+    .body_cap = S3_MAX_XML_BODY,
+    .streaming = true,
+    .prepare = s3_prepare,
+    .new = s3_new,
+    .free = s3_free,
+};

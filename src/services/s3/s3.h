@@ -8,13 +8,8 @@
 
 #include "services/service.h"
 
-/* The service's state (its cache of buckets). */
-struct sl_s3;
-int sl_s3_new(struct sl_s3 **out);
-void sl_s3_free(struct sl_s3 *s);
-
-/* The service's entry point for a routed request. */
-void sl_s3_begin(struct sl_svc_request *q);
+/* The service's row of the service table (its state: a cache of buckets). */
+extern const struct sl_service sl_service_s3;
 
 /* Reads the item of an object, blob included (caller sl_item_free()s it).
  * SL_ENOTFOUND when the object does not exist. For services that read

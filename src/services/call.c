@@ -1,0 +1,321 @@
+/*
+ * The layer between the front door and a service's handlers: finding the
+ * operation of a routed request in its service's table, taking the body
+ * up to the service's cap, decoding and validating the input by the
+ * model, running the handler, and answering with its output or its error
+ * in the request's protocol. Operations a service does not implement yet,
+ * and endpoints Sluice has no service for, get their protocol's own
+ * error from here.
+ */
+#include "services/frontdoor.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The protocols' own errors for an operation Sluice does not implement
+ * (it exists in AWS's model) and for one the service does not have. */
+static const struct {
+    const char *code;
+    int status;
+} not_implemented[] = {
+    [SL_PROTO_REST_XML] = {"NotImplemented", 501},
+    [SL_PROTO_REST_JSON] = {"UnknownOperationException", 501},
+    [SL_PROTO_JSON] = {"UnknownOperationException", 400},
+    [SL_PROTO_QUERY] = {"InvalidAction", 400},
+},
+  unknown_operation[] = {
+      [SL_PROTO_REST_XML] = {"MethodNotAllowed", 405},
+      [SL_PROTO_REST_JSON] = {"UnknownOperationException", 404},
+      [SL_PROTO_JSON] = {"UnknownOperationException", 400},
+      [SL_PROTO_QUERY] = {"InvalidAction", 400},
+};
+
+static void fault(struct sl_call *c, const char *code, int status, bool receiver,
+                  const char *const *extra, json_t *fields, const char *msg)
+{
+    struct sl_aws_fault f = {
+        .code = code,
+        .status = status,
+        .receiver = receiver,
+        .message = msg,
+        .extra = extra,
+        .fields = fields,
+        .json_version = c->endpoint ? c->endpoint->json_version : NULL,
+        .xmlns = c->service ? c->service->model->xml_namespace : NULL,
+    };
+    sl_aws_fault_send(c->http, c->protocol, &f, c->request_id);
+}
+
+static int vfail(struct sl_call *c, int id, const char *const *extra, json_t *fields,
+                 const char *fmt, va_list ap)
+{
+    char msg[2048];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    const struct sl_aws_error *e = &c->service->errors[id];
+    fault(c, e->code, e->status, e->receiver, extra, fields, msg);
+    json_decref(fields);
+    return SL_DONE;
+}
+
+int sl_call_vfail(struct sl_call *c, int id, const char *fmt, va_list ap)
+{
+    return vfail(c, id, NULL, NULL, fmt, ap);
+}
+
+int sl_call_fail(struct sl_call *c, int id, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(c, id, NULL, NULL, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int sl_call_fail_ex(struct sl_call *c, int id, const char *const *extra, json_t *fields,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(c, id, extra, fields, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int sl_call_internal(struct sl_call *c, int rc, const struct sl_err *err)
+{
+    sl_error(c->service->name, "%s: %s", c->op ? c->op->name : "request",
+             err && err->msg[0] ? err->msg : sl_strerror(rc));
+    const struct sl_aws_error *e = &c->service->errors[c->service->e_internal];
+    fault(c, e->code, e->status, e->receiver, NULL, NULL,
+          "We encountered an internal error. Please try again.");
+    return SL_DONE;
+}
+
+const char *sl_call_str(const struct sl_call *c, const char *member)
+{
+    return json_string_value(json_object_get(c->in, member));
+}
+
+int sl_call_ok(struct sl_call *c, json_t *out)
+{
+    json_decref(c->out);
+    c->out = out;
+    return 0;
+}
+
+void *sl_call_alloc(struct sl_call *c, size_t n)
+{
+    void *p = sl_arena_alloc(&c->http->arena, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+int sl_call_write(struct sl_call *c, sl_txn_fn fn, void *arg, sl_op_fn then)
+{
+    c->then = then;
+    c->write_arg = arg;
+    memset(&c->write_err, 0, sizeof(c->write_err));
+    c->write_rc = sl_store_write(c->app->store, fn, arg, &c->write_err);
+    return then(c);
+}
+
+void sl_call_finish(struct sl_call *c, int rc)
+{
+    struct sl_http_request *r = c->http;
+    if (rc == SL_LATER)
+        return;
+    if (rc == 0 && !r->resp.ready) {
+        struct sl_model_answer a = {
+            .protocol = c->protocol,
+            .json_version = c->endpoint->json_version,
+            .request_id = c->request_id,
+            .payload = c->out_payload,
+            .payload_len = c->out_payload_len,
+        };
+        sl_model_respond(c->service->model, c->op, r, c->out, &a);
+    } else if (rc < 0) {
+        sl_call_internal(c, rc, NULL);
+    } else if (!r->resp.ready) {
+        sl_error(c->service->name, "%s ended without an answer", c->op ? c->op->name : "request");
+        sl_call_internal(c, SL_EINVAL, NULL);
+    }
+    json_decref(c->out);
+    c->out = NULL;
+}
+
+/* ---- the front door's side ------------------------------------------- */
+
+/* Answers the protocol's error for an operation Sluice lacks. */
+static void answer_missing(struct sl_call *c, const char *op, bool known)
+{
+    const char *name = c->endpoint->name;
+    if (c->protocol == SL_PROTO_QUERY) {
+        char msg[512];
+        snprintf(msg, sizeof(msg),
+                 "The action %s is not valid for this web service%s%s%s.", op ? op : "(none)",
+                 known ? " (Sluice does not implement " : "", known ? name : "",
+                 known ? " yet)" : "");
+        fault(c, "InvalidAction", 400, false, NULL, NULL, msg);
+        return;
+    }
+    char msg[512];
+    if (known)
+        snprintf(msg, sizeof(msg), "Operation %s of service %s is not implemented by Sluice yet.",
+                 op ? op : c->http->path, name);
+    else if (c->protocol == SL_PROTO_REST_XML)
+        snprintf(msg, sizeof(msg), "The specified method is not allowed against this resource.");
+    else if (c->protocol == SL_PROTO_REST_JSON)
+        snprintf(msg, sizeof(msg), "No %s operation matches %s %s", name, c->http->method,
+                 c->http->path);
+    else
+        snprintf(msg, sizeof(msg), "%s has no operation %s.", name, op ? op : "(none)");
+    const char *code = known ? not_implemented[c->protocol].code
+                             : unknown_operation[c->protocol].code;
+    int status = known ? not_implemented[c->protocol].status
+                       : unknown_operation[c->protocol].status;
+    fault(c, code, status, false, NULL, NULL, msg);
+}
+
+/* Finds c's operation and handler; 0, or the call has its answer. */
+static int find_operation(struct sl_call *c, const struct sl_http_param *params, size_t n)
+{
+    const struct sl_service *svc = c->service;
+    c->op = sl_model_operation(svc->model, c->protocol, c->http, params, n);
+    if (!c->op) {
+        answer_missing(c, sl_aws_operation(c->http, c->protocol, params, n), false);
+        return SL_DONE;
+    }
+    if (!svc->handlers[c->op - svc->model->ops]) {
+        answer_missing(c, c->op->name, true);
+        return SL_DONE;
+    }
+    return 0;
+}
+
+static size_t body_cap(const struct sl_call *c)
+{
+    const struct sl_service *svc = c->service;
+    size_t cap = c->op && svc->op_body_cap ? svc->op_body_cap(c->op) : 0;
+    return cap ? cap : svc->body_cap;
+}
+
+int sl_call_begin(struct sl_call *c)
+{
+    const struct sl_service *svc = c->service;
+    if (!svc) {
+        /* An endpoint Sluice has no service for: the protocol's error. */
+        const char *op = sl_aws_operation(c->http, c->protocol, NULL, 0);
+        answer_missing(c, op, true);
+        return SL_DONE;
+    }
+    int rc;
+    if (svc->streaming) {
+        if (svc->prepare && (rc = svc->prepare(c)) != 0) {
+            sl_call_finish(c, rc);
+            return SL_DONE;
+        }
+        if (find_operation(c, NULL, 0))
+            return SL_DONE;
+        rc = svc->handlers[c->op - svc->model->ops](c);
+        if (rc == 0 && (c->body_cb || c->end))
+            return 0; /* taking the body */
+        sl_call_finish(c, rc ? rc : SL_EINVAL);
+        return SL_DONE;
+    }
+    /* A query request may name its Action in its body: found at the end. */
+    bool deferred = c->protocol == SL_PROTO_QUERY && !sl_http_param(c->http, "Action");
+    if (!deferred && find_operation(c, NULL, 0))
+        return SL_DONE;
+    sl_buf_init(&c->body, body_cap(c));
+    c->body_too_big = c->http->has_content_length && c->http->content_length > body_cap(c);
+    return 0;
+}
+
+int sl_call_body(struct sl_call *c, const char *p, size_t n)
+{
+    if (c->body_cb)
+        return c->body_cb(c, p, n);
+    if (!c->service || c->service->streaming)
+        return 0;
+    if (c->body_too_big)
+        return 0;
+    int rc = sl_buf_append(&c->body, p, n);
+    if (rc == SL_ETOOBIG) {
+        c->body_too_big = true; /* the rest is drained; end answers */
+        return 0;
+    }
+    return rc;
+}
+
+/* Answers a body over the cap with the service's error. */
+static void too_big(struct sl_call *c)
+{
+    const struct sl_service *svc = c->service;
+    char msg[512];
+    if (svc->too_big_message)
+        svc->too_big_message(c->op, msg, sizeof(msg));
+    else
+        snprintf(msg, sizeof(msg), "Your request was too big: the limit is %zu bytes.",
+                 body_cap(c));
+    sl_call_fail(c, svc->e_too_big, "%s", msg);
+}
+
+void sl_call_end(struct sl_call *c)
+{
+    const struct sl_service *svc = c->service;
+    if (c->end) {
+        sl_op_fn end = c->end;
+        c->end = NULL;
+        sl_call_finish(c, end(c));
+        return;
+    }
+    if (c->body_too_big) {
+        too_big(c);
+        return;
+    }
+    struct sl_http_param *params = NULL;
+    size_t nparams = 0;
+    if (c->protocol == SL_PROTO_QUERY &&
+        sl_model_form_params(&c->http->arena, c->body.data, c->body.len, &params, &nparams)) {
+        sl_call_fail(c, svc->e_serialization, "The request body is not a valid form encoding.");
+        return;
+    }
+    if (!c->op && find_operation(c, params, nparams))
+        return;
+    struct sl_model_error e = {0};
+    int rc = sl_model_decode(svc->model, c->op, c->protocol, c->http, c->body.data, c->body.len,
+                             params, nparams, &c->in, &e);
+    if (rc == SL_EINVAL) {
+        bool validation = strcmp(e.code, "ValidationException") == 0;
+        sl_call_fail(c, validation ? svc->e_validation : svc->e_serialization, "%s", e.message);
+        return;
+    }
+    if (rc) {
+        sl_call_internal(c, rc, NULL);
+        return;
+    }
+    if (svc->check && (rc = svc->check(c)) != 0) {
+        sl_call_finish(c, rc);
+        return;
+    }
+    sl_call_finish(c, svc->handlers[c->op - svc->model->ops](c));
+}
+
+void sl_call_abort(struct sl_call *c)
+{
+    if (c->abort)
+        c->abort(c);
+}
+
+void sl_call_close(struct sl_call *c)
+{
+    if (c->state_free)
+        c->state_free(c);
+    json_decref(c->in);
+    json_decref(c->out);
+    c->in = c->out = NULL;
+    sl_buf_free(&c->body);
+}

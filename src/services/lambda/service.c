@@ -1,0 +1,197 @@
+/*
+ * Lambda's row of the service table: its lifecycle (the runtime its
+ * functions run in, the asynchronous invocation threads), its options,
+ * limits and errors, the endpoint that serves deployment packages
+ * (GetFunction's Code.Location) and its metrics.
+ */
+#include "services/lambda/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+#include "services/logs/logs.h"
+
+static const struct sl_option options[] = {
+    {"--idle-reap", "SLUICE_IDLE_REAP", "300",
+     "seconds an idle function environment lives before it is ended", false},
+    {"--runtimes-dir", "SLUICE_RUNTIMES_DIR", NULL,
+     "Sluice's runtime bootstraps (default: runtimes/ of the source tree)", false},
+    {"--strict-runtimes", "SLUICE_STRICT_RUNTIMES", NULL,
+     "refuse python3.X or nodejsN.x when that exact version is not installed", true},
+    {"--async-workers", "SLUICE_ASYNC_WORKERS", "16",
+     "asynchronous invocations run at once (each also needs the function's concurrency)", false},
+    {NULL, NULL, NULL, NULL, false},
+};
+
+/* A number option within [lo, hi]; SL_EINVAL with what it must be. */
+static int number_option(struct sl_app *app, const char *flag, long lo, long hi, long *out,
+                         struct sl_err *err)
+{
+    const char *v = sl_app_option(app, flag);
+    char *end = NULL;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v || !*v || *end || n < lo || n > hi)
+        return sl_errf(err, SL_EINVAL, "%s must be a number from %ld to %ld", flag, lo, hi);
+    *out = n;
+    return 0;
+}
+
+static int lambda_new(struct sl_app *app, void **state, struct sl_err *err)
+{
+    long reap = 0, workers = 0;
+    int rc = number_option(app, "--idle-reap", 1, 86400, &reap, err);
+    if (!rc)
+        rc = number_option(app, "--async-workers", 1, 1024, &workers, err);
+    if (rc)
+        return rc;
+    struct sl_lambda *l = NULL;
+    if ((rc = sl_lambda_state_new(app, &l, err)) != 0)
+        return rc;
+    l->async_workers = (unsigned)workers;
+    const char *strict = sl_app_option(app, "--strict-runtimes");
+    const char *runtimes = sl_app_option(app, "--runtimes-dir");
+    char scratch[4096];
+    snprintf(scratch, sizeof(scratch), "%s/lambda/tmp", app->data_dir);
+    struct sl_runtime_config rcfg = {
+        .loop = app->loop,
+        /* Sluice's own bootstraps: the source tree's runtimes/ unless told. */
+        .runtimes_dir = runtimes ? runtimes : SLUICE_RUNTIMES_DIR,
+        .scratch_dir = scratch,
+        .endpoint_url = app->endpoint_url,
+        .account_limit = app->account_concurrency,
+        .unreserved_min = SL_LAMBDA_UNRESERVED_MIN,
+        .idle_reap_s = (unsigned)reap,
+        .strict_runtimes = strict && strcmp(strict, "false") != 0,
+        /* What functions print goes to CloudWatch Logs. */
+        .log = sl_logs_sink,
+        .log_ud = sl_app_state(app, &sl_service_logs),
+    };
+    if ((rc = sl_runtime_new(&l->rt, &rcfg, err)) != 0 ||
+        (rc = sl_lambda_load_reservations(l)) != 0) {
+        if (!err->msg[0])
+            sl_errf(err, rc, "cannot read the functions' reserved concurrency");
+        sl_runtime_free(l->rt);
+        sl_lambda_state_free(l);
+        return rc;
+    }
+    *state = l;
+    return 0;
+}
+
+static int lambda_start(void *state, struct sl_err *err)
+{
+    struct sl_lambda *l = state;
+    return sl_lambda_async_start(l, l->async_workers, l->app->time_scale, &l->async, err);
+}
+
+static void lambda_stop(void *state)
+{
+    struct sl_lambda *l = state;
+    sl_lambda_async_stop(l->async); /* events still running go back on the queue */
+    sl_runtime_shutdown(l->rt);     /* ends the invocations async workers wait on */
+}
+
+static void lambda_free(void *state)
+{
+    struct sl_lambda *l = state;
+    if (!l)
+        return;
+    sl_lambda_async_free(l->async);
+    sl_runtime_free(l->rt);
+    sl_lambda_state_free(l);
+}
+
+/* GET /_sluice/lambda/code/<account>/<region>/<name>: a function's
+ * package, for a URL GetFunction handed out, until it expires. */
+static void serve_code(void *state, struct sl_app *app, struct sl_http_request *r)
+{
+    struct sl_lambda *l = state;
+    char account[16], region[64], name[80];
+    const char *p = r->path + strlen("/_sluice/lambda/code/");
+    if (sscanf(p, "%15[0-9]/%63[a-z0-9-]/%79[A-Za-z0-9_-]", account, region, name) != 3) {
+        sl_http_send(r, 404);
+        return;
+    }
+    const char *exp = sl_http_param(r, "Expires");
+    long long expires = exp ? strtoll(exp, NULL, 10) : 0;
+    if (!sl_lambda_code_url_valid(l, account, region, name, expires,
+                                  sl_http_param(r, "Signature"))) {
+        sl_http_send(r, 403);
+        return;
+    }
+    char pk[96];
+    snprintf(pk, sizeof(pk), "%s:%s", account, region);
+    struct sl_item it;
+    int fd = -1;
+    if (sl_kv_get(app->store, SL_LAMBDA_NS, pk, name, &it)) {
+        sl_http_send(r, 404);
+        return;
+    }
+    if (sl_blob_open(app->store, &it.blob, &fd)) {
+        sl_item_free(&it);
+        sl_http_send(r, 500);
+        return;
+    }
+    sl_http_set_header(r, "Content-Type", "application/zip");
+    if (fd >= 0) {
+        sl_http_send_fd(r, 200, fd, 0, it.blob.size);
+    } else {
+        sl_buf_append(&r->resp.body, it.blob.inline_data, it.blob.size);
+        sl_http_send(r, 200);
+    }
+    sl_item_free(&it);
+}
+
+static const struct sl_endpoint endpoints[] = {
+    {"/_sluice/lambda/code/", serve_code},
+    {NULL, NULL},
+};
+
+static void lambda_metrics(void *state, struct sl_buf *out)
+{
+    struct sl_lambda *l = state;
+    sl_lambda_metrics_render(l->metrics, out);
+}
+
+static bool is_invoke(const struct sl_operation *op)
+{
+    return strcmp(op->name, "Invoke") == 0 || strcmp(op->name, "InvokeAsync") == 0;
+}
+
+static size_t op_body_cap(const struct sl_operation *op)
+{
+    return is_invoke(op) ? SL_LAMBDA_MAX_INVOKE : SL_LAMBDA_MAX_REQUEST;
+}
+
+static void too_big_message(const struct sl_operation *op, char *out, size_t n)
+{
+    snprintf(out, n, "Request must be smaller than %llu bytes for the %s operation",
+             op && is_invoke(op) ? SL_LAMBDA_MAX_INVOKE : SL_LAMBDA_MAX_REQUEST,
+             op && is_invoke(op) ? "InvokeFunction" : op ? op->name : "request");
+}
+
+SL_SERVICE_TABLES(lambda);
+
+const struct sl_service sl_service_lambda = {
+    .name = "lambda",
+    .model = &sl_model_lambda,
+    .handlers = sl_lambda_handlers,
+    .errors = sl_lambda_errors,
+    .e_internal = LAMBDA_E_SERVICE,
+    .e_validation = LAMBDA_E_VALIDATION,
+    .e_serialization = LAMBDA_E_INVALID_CONTENT,
+    .e_too_big = LAMBDA_E_TOO_LARGE,
+    .body_cap = SL_LAMBDA_MAX_REQUEST,
+    .op_body_cap = op_body_cap,
+    .too_big_message = too_big_message,
+    .new = lambda_new,
+    .start = lambda_start,
+    .stop = lambda_stop,
+    .free = lambda_free,
+    .options = options,
+    .targets = sl_lambda_targets,
+    .endpoints = endpoints,
+    .metrics = lambda_metrics,
+};
