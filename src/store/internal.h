@@ -52,6 +52,10 @@ enum sl_stmt_id {
     SL_STMT_Q_RELEASE,
     SL_STMT_Q_NEXT,
     SL_STMT_Q_COUNT,
+    SL_STMT_Q_RECEIVE_GROUP,
+    SL_STMT_Q_GROUP_FIRST,
+    SL_STMT_Q_GROUP_NEXT,
+    SL_STMT_Q_NEXT_GROUP,
     SL_STMT_N
 };
 
@@ -63,15 +67,18 @@ struct sl_conn {
     struct sl_conn *next; /* in the pool's free list */
 };
 
-/* A transaction waiting for (or running in) a batch; lives on the stack
- * of the thread blocked in sl_store_write(). */
+/* A transaction waiting for (or running in) a batch: on the stack of the
+ * thread blocked in sl_store_write(), or on the heap for
+ * sl_store_submit(), whose callback (on_done) runs once it is durable. */
 struct sl_wreq {
     sl_txn_fn fn;
     void *arg;
     struct sl_err *err;
     int result;
     bool done;
-    pthread_cond_t cond; /* signalled once done */
+    pthread_cond_t cond; /* signalled once done (sl_store_write) */
+    void (*on_done)(void *arg, int result); /* sl_store_submit */
+    void *done_arg;
     struct sl_wreq *next;
 };
 

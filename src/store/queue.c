@@ -15,6 +15,7 @@ void sl_qmsg_free(struct sl_qmsg *m)
         return;
     free(m->body);
     free(m->meta);
+    free(m->group);
     memset(m, 0, sizeof(*m));
 }
 
@@ -40,8 +41,8 @@ static int step_write(struct sl_txn *t, sqlite3_stmt *st, const char *what, int 
     return 0;
 }
 
-int sl_txn_queue_put(struct sl_txn *t, const char *q, const void *body, size_t body_len,
-                     const char *meta, int64_t visible_ms, int64_t *id)
+int sl_txn_queue_put(struct sl_txn *t, const char *q, const char *group, const void *body,
+                     size_t body_len, const char *meta, int64_t visible_ms, int64_t *id)
 {
     struct sl_conn *c = &t->s->writer;
     if (!q || (!body && body_len))
@@ -58,6 +59,7 @@ int sl_txn_queue_put(struct sl_txn *t, const char *q, const void *body, size_t b
     sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_blob(st, 4, body ? body : "", (int)body_len, SQLITE_STATIC);
     sqlite3_bind_blob(st, 5, meta ? meta : "", meta ? (int)strlen(meta) : 0, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, group ? group : "", -1, SQLITE_STATIC);
     rc = step_write(t, st, "queue put", NULL);
     if (rc)
         return rc;
@@ -71,8 +73,8 @@ int sl_txn_queue_put(struct sl_txn *t, const char *q, const void *body, size_t b
     return 0;
 }
 
-int sl_txn_queue_receive(struct sl_txn *t, const char *q, int64_t now_ms, int64_t lease_ms,
-                         size_t max, struct sl_qmsg **out, size_t *n)
+int sl_txn_queue_receive(struct sl_txn *t, const char *q, const char *group, int64_t now_ms,
+                         int64_t lease_ms, size_t max, struct sl_qmsg **out, size_t *n)
 {
     struct sl_conn *c = &t->s->writer;
     *out = NULL;
@@ -82,7 +84,7 @@ int sl_txn_queue_receive(struct sl_txn *t, const char *q, int64_t now_ms, int64_
     if (max == 0)
         return 0;
     sqlite3_stmt *st = NULL, *lease = NULL;
-    int rc = sl_store_stmt(c, SL_STMT_Q_RECEIVE, &st, t->err);
+    int rc = sl_store_stmt(c, group ? SL_STMT_Q_RECEIVE_GROUP : SL_STMT_Q_RECEIVE, &st, t->err);
     if (!rc)
         rc = sl_store_stmt(c, SL_STMT_Q_LEASE, &lease, t->err);
     if (rc)
@@ -92,6 +94,8 @@ int sl_txn_queue_receive(struct sl_txn *t, const char *q, int64_t now_ms, int64_
     sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now_ms);
     sqlite3_bind_int64(st, 3, max > INT_MAX ? INT_MAX : (sqlite3_int64)max);
+    if (group)
+        sqlite3_bind_text(st, 4, group, -1, SQLITE_STATIC);
     int src;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         if (k == cap) {
@@ -112,8 +116,9 @@ int sl_txn_queue_receive(struct sl_txn *t, const char *q, int64_t now_ms, int64_
         m->visible_ms = now_ms + lease_ms;
         m->body = sl_store_col_dup(st, 4, &m->body_len);
         m->meta = sl_store_col_dup(st, 5, &m->meta_len);
+        m->group = sl_store_col_dup(st, 6, NULL);
         k++;
-        if (!m->body || !m->meta) {
+        if (!m->body || !m->meta || !m->group) {
             rc = sl_errf(t->err, SL_ENOMEM, "queue receive: out of memory");
             break;
         }
@@ -193,8 +198,10 @@ int sl_txn_queue_release(struct sl_txn *t, const char *q, int64_t now_ms, size_t
     return rc;
 }
 
-/* One int64 from a read-only query of q; SL_ENOTFOUND for NULL. */
-static int read_int(struct sl_store *s, enum sl_stmt_id id, const char *q, int64_t *out)
+/* One int64 from a read-only query of q (and group, when not NULL);
+ * SL_ENOTFOUND for NULL. */
+static int read_int(struct sl_store *s, enum sl_stmt_id id, const char *q, const char *group,
+                    int64_t *out)
 {
     struct sl_err err = {0};
     struct sl_conn *c = NULL;
@@ -204,6 +211,8 @@ static int read_int(struct sl_store *s, enum sl_stmt_id id, const char *q, int64
         rc = sl_store_stmt(c, id, &st, &err);
     if (!rc) {
         sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+        if (group)
+            sqlite3_bind_text(st, 2, group, -1, SQLITE_STATIC);
         int src = sqlite3_step(st);
         if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
             *out = sqlite3_column_int64(st, 0);
@@ -222,14 +231,69 @@ static int read_int(struct sl_store *s, enum sl_stmt_id id, const char *q, int64
 
 int sl_queue_next_visible(struct sl_store *s, const char *q, int64_t *ms)
 {
-    return read_int(s, SL_STMT_Q_NEXT, q, ms);
+    return read_int(s, SL_STMT_Q_NEXT, q, NULL, ms);
+}
+
+int sl_queue_next_visible_group(struct sl_store *s, const char *q, const char *group,
+                                int64_t *ms)
+{
+    return read_int(s, SL_STMT_Q_NEXT_GROUP, q, group, ms);
 }
 
 int sl_queue_count(struct sl_store *s, const char *q, size_t *n)
 {
     int64_t v = 0;
-    int rc = read_int(s, SL_STMT_Q_COUNT, q, &v);
+    int rc = read_int(s, SL_STMT_Q_COUNT, q, NULL, &v);
     *n = rc ? 0 : (size_t)v;
+    return rc;
+}
+
+int sl_queue_groups(struct sl_store *s, const char *q,
+                    void (*cb)(void *arg, const char *group, int64_t ms), void *arg)
+{
+    struct sl_err err = {0};
+    struct sl_conn *c = NULL;
+    int rc = sl_store_reader_get(s, &c, &err);
+    sqlite3_stmt *first = NULL, *next = NULL;
+    if (!rc)
+        rc = sl_store_stmt(c, SL_STMT_Q_GROUP_FIRST, &first, &err);
+    if (!rc)
+        rc = sl_store_stmt(c, SL_STMT_Q_GROUP_NEXT, &next, &err);
+    if (rc) {
+        sl_store_reader_put(s, c);
+        return rc;
+    }
+    char *group = NULL;
+    sqlite3_stmt *st = first;
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    for (;;) {
+        int src = sqlite3_step(st);
+        if (src != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL) {
+            if (src != SQLITE_ROW && src != SQLITE_DONE)
+                rc = sl_store_sqlite_err(c, src, &err, "queue groups");
+            break;
+        }
+        char *g = sl_store_col_dup(st, 0, NULL);
+        int64_t ms = sqlite3_column_int64(st, 1);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        free(group);
+        group = g;
+        if (!group) {
+            rc = SL_ENOMEM;
+            break;
+        }
+        cb(arg, group, ms);
+        st = next;
+        sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, group, -1, SQLITE_STATIC);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    free(group);
+    sl_store_reader_put(s, c);
+    if (rc && rc != SL_ENOMEM)
+        sl_warn(SL_STORE_LOG, "%s", err.msg);
     return rc;
 }
 

@@ -68,6 +68,11 @@ static const char *const migrations[] = {
     "  meta BLOB NOT NULL"
     ") STRICT;"
     "CREATE INDEX queue_visible ON queue (q, visible_at, id);",
+    /* 3: groups of a queue's messages (a function's async events, an SQS
+     * FIFO message group): a consumer leases per group, and finds the
+     * groups by skipping through this index. */
+    "ALTER TABLE queue ADD COLUMN grp TEXT NOT NULL DEFAULT '' COLLATE BINARY;"
+    "CREATE INDEX queue_group ON queue (q, grp, visible_at, id);",
 };
 
 #define ITEM_COLS "val, blob_file, blob_size"
@@ -108,10 +113,21 @@ static const char *const stmt_sql[SL_STMT_N] = {
     [SL_STMT_PK_FIRST] = "SELECT pk FROM items WHERE ns = ?1 ORDER BY pk LIMIT 1",
     [SL_STMT_PK_NEXT] = "SELECT pk FROM items WHERE ns = ?1 AND pk > ?2 ORDER BY pk LIMIT 1",
     [SL_STMT_FILE_USED] = "SELECT 1 FROM items WHERE blob_file = ?1",
-    [SL_STMT_Q_PUT] = "INSERT INTO queue (q, visible_at, enqueued_at, body, meta)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [SL_STMT_Q_RECEIVE] = "SELECT id, receives, enqueued_at, visible_at, body, meta FROM queue"
-                          " WHERE q = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
+    [SL_STMT_Q_PUT] = "INSERT INTO queue (q, visible_at, enqueued_at, body, meta, grp)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [SL_STMT_Q_RECEIVE] = "SELECT id, receives, enqueued_at, visible_at, body, meta, grp"
+                          " FROM queue WHERE q = ?1 AND visible_at <= ?2"
+                          " ORDER BY visible_at, id LIMIT ?3",
+    [SL_STMT_Q_RECEIVE_GROUP] = "SELECT id, receives, enqueued_at, visible_at, body, meta, grp"
+                                " FROM queue WHERE q = ?1 AND grp = ?4 AND visible_at <= ?2"
+                                " ORDER BY visible_at, id LIMIT ?3",
+    [SL_STMT_Q_GROUP_FIRST] = "SELECT grp, min(visible_at) FROM queue WHERE q = ?1"
+                              " AND grp = (SELECT grp FROM queue WHERE q = ?1 ORDER BY grp"
+                              " LIMIT 1)",
+    [SL_STMT_Q_GROUP_NEXT] = "SELECT grp, min(visible_at) FROM queue WHERE q = ?1"
+                             " AND grp = (SELECT grp FROM queue WHERE q = ?1 AND grp > ?2"
+                             " ORDER BY grp LIMIT 1)",
+    [SL_STMT_Q_NEXT_GROUP] = "SELECT min(visible_at) FROM queue WHERE q = ?1 AND grp = ?2",
     [SL_STMT_Q_LEASE] = "UPDATE queue SET visible_at = ?3, receives = receives + 1, leased = 1"
                         " WHERE q = ?1 AND id = ?2",
     [SL_STMT_Q_DELETE] = "DELETE FROM queue WHERE q = ?1 AND id = ?2 AND receives = ?3",
@@ -423,11 +439,28 @@ static void *writer_main(void *arg)
         /* A request lives on its waiter's stack: read next before done.
          * Each waiter has its own condition variable, so a batch wakes
          * exactly its own callers; the waiter cannot return (and destroy
-         * it) before this thread lets go of the mutex. */
+         * it) before this thread lets go of the mutex. Submitted ones are
+         * this thread's: their callbacks run once the mutex is let go. */
+        struct sl_wreq *submitted = NULL;
         for (struct sl_wreq *r = list, *next; r; r = next) {
             next = r->next;
+            if (r->on_done) {
+                r->next = submitted;
+                submitted = r;
+                continue;
+            }
             r->done = true;
             pthread_cond_signal(&r->cond);
+        }
+        if (submitted) {
+            pthread_mutex_unlock(&s->mu);
+            while (submitted) {
+                struct sl_wreq *r = submitted;
+                submitted = r->next;
+                r->on_done(r->done_arg, r->result);
+                free(r);
+            }
+            pthread_mutex_lock(&s->mu);
         }
     }
     pthread_mutex_unlock(&s->mu);
@@ -528,6 +561,32 @@ int sl_store_write(struct sl_store *s, sl_txn_fn fn, void *arg, struct sl_err *e
     pthread_mutex_unlock(&s->mu);
     pthread_cond_destroy(&r.cond);
     return r.result;
+}
+
+int sl_store_submit(struct sl_store *s, sl_txn_fn fn, void *arg, struct sl_err *err,
+                    void (*done)(void *arg, int result), void *done_arg)
+{
+    if (!s || !fn || !done)
+        return sl_errf(err, SL_EINVAL, "sl_store_submit: no store, function or callback");
+    struct sl_wreq *r = calloc(1, sizeof(*r));
+    if (!r)
+        return sl_errf(err, SL_ENOMEM, "out of memory");
+    *r = (struct sl_wreq){.fn = fn, .arg = arg, .err = err, .on_done = done, .done_arg = done_arg};
+    pthread_mutex_lock(&s->mu);
+    if (s->closing) {
+        pthread_mutex_unlock(&s->mu);
+        free(r);
+        return sl_errf(err, SL_ECLOSED, "store is closing");
+    }
+    if (s->tail)
+        s->tail->next = r;
+    else
+        s->head = r;
+    s->tail = r;
+    s->queued++;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
 }
 
 int sl_store_wait_queued(struct sl_store *s, size_t n, int64_t timeout_ms)

@@ -133,6 +133,18 @@ typedef int (*sl_txn_fn)(struct sl_txn *t, void *arg, struct sl_err *err);
  * could not commit, or SL_ECLOSED once sl_store_close() has begun. */
 int sl_store_write(struct sl_store *s, sl_txn_fn fn, void *arg, struct sl_err *err);
 
+/*
+ * As sl_store_write() without waiting: done(done_arg, result) runs on the
+ * writer thread once the batch is durable or failed, with what
+ * sl_store_write() would have returned (err filled). done must only hand
+ * the result on: never block, never write. arg and err must live until
+ * then. 0 when queued; SL_ECLOSED once sl_store_close() has begun and
+ * SL_ENOMEM, when done never runs. Queued transactions run before close
+ * returns.
+ */
+int sl_store_submit(struct sl_store *s, sl_txn_fn fn, void *arg, struct sl_err *err,
+                    void (*done)(void *arg, int result), void *done_arg);
+
 /* Inside a transaction: reads see the transaction's own writes. */
 int sl_txn_get(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
                struct sl_item *out);
@@ -182,25 +194,29 @@ int sl_txn_delete(struct sl_txn *t, const char *ns, const char *pk, const char *
  * it (a new visible time and meta: a retry later). A receipt is the id and
  * the receive count; a stale receipt (the message was received again
  * since) changes nothing and gets SL_ENOTFOUND. Body and meta are bytes;
- * services keep JSON in meta.
+ * services keep JSON in meta. A message may belong to a group (a
+ * function's events, an SQS FIFO message group: "" for none), and a
+ * consumer may receive one group's messages only.
  */
 struct sl_qmsg {
     int64_t id;
     uint32_t receives; /* with id: the receipt */
     int64_t enqueued_ms, visible_ms;
-    char *body, *meta; /* NUL-terminated */
+    char *body, *meta, *group; /* NUL-terminated */
     size_t body_len, meta_len;
 };
 void sl_qmsg_free(struct sl_qmsg *m);
 /* Frees n messages and the array. */
 void sl_qmsgs_free(struct sl_qmsg *v, size_t n);
 
-int sl_txn_queue_put(struct sl_txn *t, const char *q, const void *body, size_t body_len,
-                     const char *meta, int64_t visible_ms, int64_t *id);
-/* Leases up to max messages visible at now_ms until now_ms + lease_ms.
- * *out is malloc'd (NULL when *n is 0). */
-int sl_txn_queue_receive(struct sl_txn *t, const char *q, int64_t now_ms, int64_t lease_ms,
-                         size_t max, struct sl_qmsg **out, size_t *n);
+/* Puts a message in group (NULL: none) of q; *id (may be NULL) its id. */
+int sl_txn_queue_put(struct sl_txn *t, const char *q, const char *group, const void *body,
+                     size_t body_len, const char *meta, int64_t visible_ms, int64_t *id);
+/* Leases up to max messages of group (NULL: any) visible at now_ms until
+ * now_ms + lease_ms, oldest visible first. *out is malloc'd (NULL when *n
+ * is 0). */
+int sl_txn_queue_receive(struct sl_txn *t, const char *q, const char *group, int64_t now_ms,
+                         int64_t lease_ms, size_t max, struct sl_qmsg **out, size_t *n);
 int sl_txn_queue_delete(struct sl_txn *t, const char *q, int64_t id, uint32_t receives);
 /* Ends a lease: visible again at visible_ms, with meta (NULL keeps it). */
 int sl_txn_queue_update(struct sl_txn *t, const char *q, int64_t id, uint32_t receives,
@@ -213,6 +229,16 @@ int sl_txn_queue_release(struct sl_txn *t, const char *q, int64_t now_ms, size_t
 int sl_queue_next_visible(struct sl_store *s, const char *q, int64_t *ms);
 /* How many messages q holds. */
 int sl_queue_count(struct sl_store *s, const char *q, size_t *n);
+/* The same for one group: its earliest visible time, SL_ENOTFOUND when
+ * it has no message. */
+int sl_queue_next_visible_group(struct sl_store *s, const char *q, const char *group,
+                                int64_t *ms);
+/* The groups of q's messages, each with its earliest visible time
+ * (leased messages included), in byte order: cb(arg, group, ms) for each,
+ * a step through the index per group whatever the queue's size.
+ * Outside any transaction. */
+int sl_queue_groups(struct sl_store *s, const char *q,
+                    void (*cb)(void *arg, const char *group, int64_t ms), void *arg);
 /*
  * Calls cb(arg) on the writer thread after each batch that committed a
  * put to q (it must only wake someone: never block, never write). At most

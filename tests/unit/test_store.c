@@ -1284,6 +1284,7 @@ static void test_wal_stays_bounded(void **state)
 
 struct qop {
     const char *q;
+    const char *group; /* put: its group; receive: only its (NULL: any) */
     enum { Q_PUT, Q_RECEIVE, Q_DELETE, Q_UPDATE, Q_RELEASE, Q_PUT_FAIL } kind;
     const char *body, *meta;
     int64_t now, ms; /* receive: now and lease; put/update: visible */
@@ -1301,11 +1302,12 @@ static int qop_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     switch (o->kind) {
     case Q_PUT:
     case Q_PUT_FAIL: {
-        int rc = sl_txn_queue_put(t, o->q, o->body, strlen(o->body), o->meta, o->ms, &o->id);
+        int rc = sl_txn_queue_put(t, o->q, o->group, o->body, strlen(o->body), o->meta, o->ms,
+                                  &o->id);
         return rc ? rc : o->kind == Q_PUT_FAIL ? SL_ECONDITION : 0;
     }
     case Q_RECEIVE:
-        return sl_txn_queue_receive(t, o->q, o->now, o->ms, o->max, &o->got, &o->n);
+        return sl_txn_queue_receive(t, o->q, o->group, o->now, o->ms, o->max, &o->got, &o->n);
     case Q_DELETE:
         return sl_txn_queue_delete(t, o->q, o->id, o->receives);
     case Q_UPDATE:
@@ -1392,6 +1394,105 @@ static void test_queue_lease_cycle(void **state)
     assert_int_equal(sl_queue_next_visible(fx->s, "empty", &next), SL_ENOTFOUND);
 }
 
+static void collect_group(void *arg, const char *group, int64_t ms)
+{
+    char *out = arg;
+    char item[64];
+    snprintf(item, sizeof(item), "%s@%lld;", group, (long long)ms);
+    strcat(out, item);
+}
+
+/* Messages in groups: a receive of one group leases only its messages,
+ * and the groups are listed with their earliest visible time. */
+static void test_queue_groups(void **state)
+{
+    struct fixture *fx = *state;
+    int64_t now = sl_time_now_ms();
+    /* (A put makes a message visible at its own clock reading at the
+     * earliest: these are later.) */
+    struct qop p1 = {.q = "g", .group = "fn-a", .kind = Q_PUT, .body = "a1", .meta = "{}",
+                     .ms = now + 1000};
+    struct qop p2 = {.q = "g", .group = "fn-b", .kind = Q_PUT, .body = "b1", .meta = "{}",
+                     .ms = now + 1000};
+    struct qop p3 = {.q = "g", .group = "fn-a", .kind = Q_PUT, .body = "a2", .meta = "{}",
+                     .ms = now + 5000};
+    assert_int_equal(qrun(fx, &p1), 0);
+    assert_int_equal(qrun(fx, &p2), 0);
+    assert_int_equal(qrun(fx, &p3), 0);
+    qput(fx, "g", "none", "{}", now + 9000); /* no group: "" */
+    char listed[256] = "";
+    assert_int_equal(sl_queue_groups(fx->s, "g", collect_group, listed), 0);
+    char want[256];
+    snprintf(want, sizeof(want), "@%lld;fn-a@%lld;fn-b@%lld;", (long long)(now + 9000),
+             (long long)(now + 1000), (long long)(now + 1000));
+    assert_string_equal(listed, want);
+    struct qop r = {.q = "g", .group = "fn-b", .kind = Q_RECEIVE, .now = now + 10000,
+                    .ms = 60000, .max = 10};
+    assert_int_equal(qrun(fx, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.got[0].body, "b1");
+    assert_string_equal(r.got[0].group, "fn-b");
+    sl_qmsgs_free(r.got, r.n);
+    int64_t next = 0;
+    assert_int_equal(sl_queue_next_visible_group(fx->s, "g", "fn-b", &next), 0);
+    assert_int_equal(next, now + 10000 + 60000); /* leased */
+    assert_int_equal(sl_queue_next_visible_group(fx->s, "g", "fn-a", &next), 0);
+    assert_int_equal(next, now + 1000);
+    assert_int_equal(sl_queue_next_visible_group(fx->s, "g", "fn-c", &next), SL_ENOTFOUND);
+    listed[0] = '\0';
+    assert_int_equal(sl_queue_groups(fx->s, "empty", collect_group, listed), 0);
+    assert_string_equal(listed, "");
+}
+
+struct submitted {
+    atomic_int done, result;
+};
+
+static void submit_done(void *arg, int result)
+{
+    struct submitted *s = arg;
+    atomic_store(&s->result, result);
+    atomic_fetch_add(&s->done, 1);
+}
+
+/* sl_store_submit: the callback runs once the batch is durable, with the
+ * transaction's result; after close begins, submit fails and the callback
+ * never runs. */
+static void test_submit(void **state)
+{
+    struct fixture *fx = *state;
+    static struct submitted ok, failed;
+    atomic_store(&ok.done, 0);
+    atomic_store(&failed.done, 0);
+    struct qop p = {.q = "s", .kind = Q_PUT, .body = "x", .meta = "{}"};
+    struct qop bad = {.q = "s", .kind = Q_PUT_FAIL, .body = "y", .meta = "{}"};
+    struct sl_err e1 = {0}, e2 = {0};
+    assert_int_equal(sl_store_submit(fx->s, qop_txn, &p, &e1, submit_done, &ok), 0);
+    assert_int_equal(sl_store_submit(fx->s, qop_txn, &bad, &e2, submit_done, &failed), 0);
+    /* A synchronous write behind them commits in their batch or after it. */
+    qput(fx, "s", "z", "{}", 0);
+    assert_int_equal(atomic_load(&ok.done), 1);
+    assert_int_equal(atomic_load(&ok.result), 0);
+    assert_int_equal(atomic_load(&failed.done), 1);
+    assert_int_equal(atomic_load(&failed.result), SL_ECONDITION);
+    size_t count;
+    assert_int_equal(sl_queue_count(fx->s, "s", &count), 0);
+    assert_int_equal(count, 2);
+    /* Queued ones run before close returns. */
+    static struct submitted late;
+    atomic_store(&late.done, 0);
+    struct qop p2 = {.q = "s", .kind = Q_PUT, .body = "w", .meta = "{}"};
+    struct sl_err e3 = {0};
+    assert_int_equal(sl_store_submit(fx->s, qop_txn, &p2, &e3, submit_done, &late), 0);
+    sl_store_close(fx->s);
+    fx->s = NULL;
+    assert_int_equal(atomic_load(&late.done), 1);
+    assert_int_equal(atomic_load(&late.result), 0);
+    reopen_store(fx);
+    assert_int_equal(sl_queue_count(fx->s, "s", &count), 0);
+    assert_int_equal(count, 3);
+}
+
 static void count_wake(void *arg)
 {
     atomic_fetch_add((atomic_int *)arg, 1);
@@ -1454,6 +1555,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wal_stays_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_lease_cycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_watch_and_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_val_keeps_blob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insert_only_new, setup, teardown),
     };

@@ -144,7 +144,9 @@ static int put_event(struct sl_txn *t, const char *account, const char *region,
     json_decref(meta);
     if (!text)
         return SL_ENOMEM;
-    int rc = sl_txn_queue_put(t, ASYNC_Q, payload, len, text, 0, NULL);
+    char group[256];
+    snprintf(group, sizeof(group), "%s:%s/%s", account, region, name);
+    int rc = sl_txn_queue_put(t, ASYNC_Q, group, payload, len, text, 0, NULL);
     free(text);
     return rc;
 }
@@ -501,7 +503,8 @@ static int receive_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct receive *r = arg;
-    return sl_txn_queue_receive(t, ASYNC_Q, sl_time_now_ms(), LEASE_MS, r->max, &r->got, &r->n);
+    return sl_txn_queue_receive(t, ASYNC_Q, NULL, sl_time_now_ms(), LEASE_MS, r->max, &r->got,
+                                &r->n);
 }
 
 static void *dispatcher_main(void *arg)
