@@ -218,6 +218,7 @@ static int serve(int argc, char **argv)
     struct sl_http_server *server = NULL;
     struct sl_loop *loop = NULL;
     struct sl_targets *targets = NULL;
+    struct sl_governor *governor = NULL;
     bool started = false;
     int status = 1;
     char endpoint[256];
@@ -226,7 +227,6 @@ static int serve(int argc, char **argv)
                          .endpoint_url = endpoint,
                          .started = time(NULL),
                          .time_scale = time_scale,
-                         .account_concurrency = (unsigned)concurrency,
                          .options = opts.pairs,
                          .noptions = opts.n};
     if (credentials && sl_credentials_load(&creds, credentials, &err)) {
@@ -241,7 +241,7 @@ static int serve(int argc, char **argv)
         sl_error("main", "cannot open the store in %s: %s", data_dir, err.msg);
         goto out;
     }
-    if (sl_targets_new(&targets)) {
+    if (sl_targets_new(&targets) || sl_governor_new(&governor, (unsigned)concurrency)) {
         sl_error("main", "out of memory");
         goto out;
     }
@@ -252,6 +252,7 @@ static int serve(int argc, char **argv)
     app.store = store;
     app.loop = loop;
     app.targets = targets;
+    app.governor = governor;
     if (sl_app_start(&app, &err)) {
         sl_error("main", "%s", err.msg);
         goto out;
@@ -288,6 +289,7 @@ out:
     }
     sl_loop_free(loop);
     sl_targets_free(targets);
+    sl_governor_free(governor);
     sl_store_close(store);
     sl_credentials_free(&creds);
     if (status == 0)

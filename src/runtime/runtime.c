@@ -29,6 +29,7 @@
  * syscalls), and takes the lock to serve what it read.
  */
 #include "runtime/runtime.h"
+#include "engine/governor.h"
 #include "runtime/rapi.h"
 #include "runtime/sandbox.h"
 
@@ -83,6 +84,7 @@ struct call {
     pthread_t tid; /* the caller */
     int efd;       /* the caller's eventfd: written when done or bound */
     bool done;
+    bool slot; /* holds a governor slot no environment has taken yet */
     struct env *env;
     struct conn *own; /* a connection the caller reads itself */
     bool delivered;
@@ -90,10 +92,9 @@ struct call {
     int64_t start_ns; /* the same, for REPORT's Duration */
 };
 
+/* A function's environments share this: its key (the governor's). */
 struct fn_state {
     char key[256];
-    long reserved;
-    unsigned active; /* environments initialising or busy */
     struct fn_state *next;
 };
 
@@ -135,6 +136,7 @@ struct env {
     struct fn_state *fs;
     struct sl_function fn; /* copy of the spec it was started with (env not kept) */
     enum env_state state;
+    bool slot; /* holds a governor slot: initialising or busy */
     pid_t pid;
     int pidfd, out_fd, err_fd, listen_fd;
     struct linebuf out_lb, err_lb;
@@ -175,7 +177,6 @@ struct sl_runtime {
     struct fn_state *fns;
     struct env *envs;
     struct conn *zombies; /* closed connections, freed by the loop */
-    unsigned account_active;
     unsigned callers; /* threads in sl_runtime_invoke() */
     bool spin;        /* more than one CPU: a lone caller may spin (above) */
     bool isolate; /* namespaces work here */
@@ -196,28 +197,9 @@ static struct fn_state *fn_state(struct sl_runtime *rt, const char *key, bool cr
     if (!f)
         return NULL;
     snprintf(f->key, sizeof(f->key), "%s", key);
-    f->reserved = -1;
     f->next = rt->fns;
     rt->fns = f;
     return f;
-}
-
-static long reserved_total(struct sl_runtime *rt)
-{
-    long sum = 0;
-    for (struct fn_state *f = rt->fns; f; f = f->next)
-        if (f->reserved > 0)
-            sum += f->reserved;
-    return sum;
-}
-
-static unsigned unreserved_active(struct sl_runtime *rt)
-{
-    unsigned n = 0;
-    for (struct fn_state *f = rt->fns; f; f = f->next)
-        if (f->reserved < 0)
-            n += f->active;
-    return n;
 }
 
 /* Sends a log line to the sink and to the call's collected log. */
@@ -283,18 +265,6 @@ int sl_runtime_report_line(char *out, size_t n, const char *request_id, double d
 static unsigned max_memory_mb(struct env *e)
 {
     return sl_sandbox_max_memory_mb(&e->sb);
-}
-
-const char *sl_governor_admit(long reserved, unsigned fn_active, unsigned account_limit,
-                              long reserved_total, unsigned unreserved_active)
-{
-    /* Reserved concurrency caps the function (0 stops it); the others
-     * share what the reservations leave of the account's limit. */
-    if (reserved >= 0)
-        return (long)fn_active >= reserved ? "ReservedFunctionConcurrentInvocationLimitExceeded"
-                                           : NULL;
-    long pool = (long)account_limit - reserved_total;
-    return (long)unreserved_active >= pool ? "ConcurrentInvocationLimitExceeded" : NULL;
 }
 
 /* ---- calls ------------------------------------------------------------ */
@@ -370,17 +340,22 @@ static void env_kill(struct env *e)
         kill(-e->pid, SIGKILL);
 }
 
+/* An environment initialising or busy holds a slot of the governor's: it
+ * takes its call's (acquired when the call was admitted) and gives it
+ * back when it goes idle or dies. */
 static void env_set_active(struct env *e, bool active)
 {
-    bool was = e->state == ENV_INIT || e->state == ENV_BUSY;
-    if (was == active)
+    if (active == e->slot)
         return;
     if (active) {
-        e->fs->active++;
-        e->rt->account_active++;
+        if (e->call && e->call->slot)
+            e->call->slot = false;
+        else /* (no call takes an environment without a slot) */
+            sl_governor_acquire(e->rt->cfg.governor, e->fs->key);
+        e->slot = true;
     } else {
-        e->fs->active--;
-        e->rt->account_active--;
+        sl_governor_release(e->rt->cfg.governor, e->fs->key);
+        e->slot = false;
     }
 }
 
@@ -1197,7 +1172,7 @@ static void env_free(struct env *e)
     struct sl_runtime *rt = e->rt;
     struct sl_loop *l = rt->cfg.loop;
     env_flush_end(e);
-    e->state = ENV_DEAD;
+    env_set_state(e, ENV_DEAD); /* its slot goes back */
     if (e->reap_timer)
         sl_loop_timer_cancel(l, e->reap_timer);
     e->reap_timer = NULL;
@@ -1273,6 +1248,9 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
         struct fn_state *fs = e->fs;
         e->call = NULL;
         c->env = NULL;
+        /* The call keeps the environment's slot for the next one. */
+        e->slot = false;
+        c->slot = true;
         env_set_state(e, ENV_DEAD);
         sl_debug("runtime", "environment of %s ended (%s) before its next call", e->fn.name, why);
         env_free(e);
@@ -1553,9 +1531,9 @@ static int env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
                  e->sb.missing);
         env_log(e, w, strlen(w));
     }
-    env_set_state(e, ENV_INIT);
     e->call = c;
     c->env = e;
+    env_set_state(e, ENV_INIT); /* takes the call's slot */
     if (warning[0])
         env_log(e, warning, strlen(warning));
     call_nudge(c); /* bound: its caller's deadline is the init limit now */
@@ -1596,12 +1574,14 @@ static bool bind_warm(struct call *c, bool direct)
         call_wake(c);
         return true;
     }
-    fs->reserved = c->fn.reserved;
-    const char *reason = sl_governor_admit(fs->reserved, fs->active, rt->cfg.account_limit,
-                                           reserved_total(rt), unreserved_active(rt));
-    if (reason) {
-        throttle(c, reason);
-        return true;
+    if (!c->slot) {
+        sl_governor_set_reserved(rt->cfg.governor, c->fn.key, c->fn.reserved);
+        const char *reason = sl_governor_acquire(rt->cfg.governor, c->fn.key);
+        if (reason) {
+            throttle(c, reason);
+            return true;
+        }
+        c->slot = true;
     }
     /* A warm environment of this revision, one waiting in /next first. */
     struct env *pick = NULL;
@@ -1615,9 +1595,9 @@ static bool bind_warm(struct call *c, bool direct)
             break;
     }
     if (pick) {
-        env_set_state(pick, ENV_BUSY);
         pick->call = c;
         c->env = pick;
+        env_set_state(pick, ENV_BUSY); /* takes the call's slot */
         /* Until the runtime asks for it, the call's own timeout bounds the
          * wait (a runtime that never calls /next again must not hold it). */
         pick->bound_ms = sl_loop_now_ms();
@@ -1812,6 +1792,8 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
     else
         inv->settle = NULL;
     release_conn(&c);
+    if (c.slot) /* never taken by an environment (it failed first) */
+        sl_governor_release(rt->cfg.governor, c.fn.key);
     rt->callers--;
     pthread_mutex_unlock(&rt->mu);
     return 0;
@@ -1850,15 +1832,6 @@ void sl_runtime_forget(struct sl_runtime *rt, const char *key)
             env_kill(e);
         }
     }
-    pthread_mutex_unlock(&rt->mu);
-}
-
-void sl_runtime_set_reserved(struct sl_runtime *rt, const char *key, long reserved)
-{
-    pthread_mutex_lock(&rt->mu);
-    struct fn_state *fs = fn_state(rt, key, true);
-    if (fs)
-        fs->reserved = reserved;
     pthread_mutex_unlock(&rt->mu);
 }
 

@@ -3,8 +3,8 @@
  * runtime process, serving it the Lambda Runtime API (2018-06-01) on a
  * loopback port of its own, handing it invocations one at a time, reusing
  * it while warm, killing it on timeout, reaping it when idle, capturing
- * its output as log lines, and the concurrency governor (account limit,
- * reserved concurrency, the unreserved pool).
+ * its output as log lines. Every environment initialising or busy holds a
+ * slot of the engine's concurrency governor (engine/governor.h).
  *
  * Environments are watched from one engine loop; sl_runtime_invoke() is
  * called from other threads and waits for its invocation to end, serving
@@ -27,13 +27,14 @@ typedef void (*sl_runtime_log_fn)(void *ud, const char *account, const char *reg
                                   const char *group, const char *stream, int64_t ts_ms,
                                   const char *msg, size_t len);
 
+struct sl_governor;
+
 struct sl_runtime_config {
     struct sl_loop *loop;
+    struct sl_governor *governor; /* admits executions (engine/governor.h) */
     const char *runtimes_dir; /* holds python/bootstrap.py, node/bootstrap.js */
     const char *scratch_dir;  /* environments' /tmp directories go below */
     const char *endpoint_url; /* AWS_ENDPOINT_URL given to functions */
-    unsigned account_limit;   /* concurrent executions in the account */
-    unsigned unreserved_min;  /* the unreserved pool's floor */
     unsigned idle_reap_s;     /* idle environments end after this */
     bool strict_runtimes;     /* refuse python3.X/node when not installed */
     sl_runtime_log_fn log;
@@ -115,19 +116,6 @@ void sl_runtime_settle(struct sl_runtime *rt, void *settle);
 /* Ends the environments of a function (code or configuration changed, or
  * it was deleted); an invocation in flight finishes first. */
 void sl_runtime_forget(struct sl_runtime *rt, const char *key);
-/* Sets a function's reserved concurrency (-1: none). */
-void sl_runtime_set_reserved(struct sl_runtime *rt, const char *key, long reserved);
-
-/*
- * The concurrency governor's decision for one more execution of a function
- * with reserved concurrency reserved (-1: none) and fn_active executions
- * under way, in an account whose limit is account_limit, whose functions
- * reserve reserved_total in all, and whose unreserved functions run
- * unreserved_active executions: NULL to admit it, else the Reason of
- * Lambda's 429 TooManyRequestsException.
- */
-const char *sl_governor_admit(long reserved, unsigned fn_active, unsigned account_limit,
-                              long reserved_total, unsigned unreserved_active);
 
 /* Formats the platform's REPORT line (tabs included, as AWS writes it). */
 int sl_runtime_report_line(char *out, size_t n, const char *request_id, double duration_ms,

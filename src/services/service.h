@@ -38,6 +38,7 @@
 #include "aws/model.h"
 #include "core/core.h"
 #include "engine/engine.h"
+#include "engine/governor.h"
 #include "engine/targets.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -127,11 +128,11 @@ struct sl_app {
     struct sl_store *store;
     struct sl_loop *loop;
     struct sl_targets *targets;
+    struct sl_governor *governor; /* concurrency of functions (engine/governor.h) */
     const char *data_dir;
     const char *endpoint_url; /* http://host:port, for functions */
     time_t started;
-    double time_scale;            /* --time-scale: AWS's platform delays are divided by it */
-    unsigned account_concurrency; /* the account's concurrent executions */
+    double time_scale; /* --time-scale: AWS's platform delays are divided by it */
     /* Option values: (flag, value) of every option of every service. */
     const char *const *options;
     size_t noptions;

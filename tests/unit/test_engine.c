@@ -5,12 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "engine/governor.h"
 
 /* A one-shot latch, to wait for a loop callback with a deadline. */
 static pthread_mutex_t latch_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -164,12 +166,106 @@ static void test_watch_fd(void **state)
     close(p.fds[0]);
 }
 
+static void test_governor_reserved(void **state)
+{
+    (void)state;
+    /* Reserved concurrency 0 throttles everything. */
+    assert_string_equal(sl_governor_admit(0, 0, 1000, 0, 0),
+                        "ReservedFunctionConcurrentInvocationLimitExceeded");
+    /* Up to the reservation, whatever the account does. */
+    assert_null(sl_governor_admit(2, 1, 1000, 2, 999));
+    assert_string_equal(sl_governor_admit(2, 2, 1000, 2, 0),
+                        "ReservedFunctionConcurrentInvocationLimitExceeded");
+}
+
+static void test_governor_unreserved_pool(void **state)
+{
+    (void)state;
+    /* The pool is the account limit less every reservation. */
+    assert_null(sl_governor_admit(-1, 0, 1000, 900, 99));
+    assert_string_equal(sl_governor_admit(-1, 0, 1000, 900, 100),
+                        "ConcurrentInvocationLimitExceeded");
+    assert_null(sl_governor_admit(-1, 5, 1000, 0, 999));
+    assert_string_equal(sl_governor_admit(-1, 5, 1000, 0, 1000),
+                        "ConcurrentInvocationLimitExceeded");
+}
+
+struct woken {
+    int n;
+    char key[64];
+};
+
+static void on_free(void *arg, const char *key)
+{
+    struct woken *w = arg;
+    w->n++;
+    snprintf(w->key, sizeof(w->key), "%s", key);
+}
+
+/* Slots of a function with a reservation and of the unreserved pool;
+ * waiters are called once when a slot they could take frees. */
+static void test_governor_slots_and_waiters(void **state)
+{
+    (void)state;
+    struct sl_governor *g = NULL;
+    assert_int_equal(sl_governor_new(&g, 100), 0);
+    sl_governor_set_reserved(g, "a:r/two", 2);
+    assert_int_equal(sl_governor_available(g, "a:r/two"), 2);
+    assert_int_equal(sl_governor_available(g, "a:r/other"), 98);
+    assert_null(sl_governor_acquire(g, "a:r/two"));
+    assert_null(sl_governor_acquire(g, "a:r/two"));
+    assert_string_equal(sl_governor_acquire(g, "a:r/two"),
+                        "ReservedFunctionConcurrentInvocationLimitExceeded");
+    assert_int_equal(sl_governor_active(g, "a:r/two"), 2);
+    struct woken w2 = {0}, wo = {0};
+    assert_int_equal(sl_governor_wait(g, "a:r/two", on_free, &w2), 0);
+    assert_int_equal(sl_governor_wait(g, "a:r/other", on_free, &wo), 0);
+    /* Another function's release does not wake a reserved one's waiter. */
+    for (int i = 0; i < 98; i++)
+        assert_null(sl_governor_acquire(g, "a:r/other"));
+    assert_string_equal(sl_governor_acquire(g, "a:r/third"), "ConcurrentInvocationLimitExceeded");
+    sl_governor_release(g, "a:r/third"); /* not taken: nothing */
+    assert_int_equal(wo.n, 0);
+    sl_governor_release(g, "a:r/other");
+    assert_int_equal(wo.n, 1);
+    assert_int_equal(w2.n, 0);
+    sl_governor_release(g, "a:r/two");
+    assert_int_equal(w2.n, 1);
+    assert_string_equal(w2.key, "a:r/two");
+    /* Called once: a second release calls no one. */
+    sl_governor_release(g, "a:r/two");
+    assert_int_equal(w2.n, 1);
+    /* A waiter of an unreserved function is woken by any pool release. */
+    assert_int_equal(sl_governor_wait(g, "a:r/third", on_free, &wo), 0);
+    sl_governor_release(g, "a:r/other");
+    assert_int_equal(wo.n, 2);
+    /* A changed reservation wakes; unwait ends the wait. */
+    assert_int_equal(sl_governor_wait(g, "a:r/two", on_free, &w2), 0);
+    sl_governor_set_reserved(g, "a:r/two", 5);
+    assert_int_equal(w2.n, 2);
+    assert_int_equal(sl_governor_available(g, "a:r/two"), 5);
+    assert_int_equal(sl_governor_wait(g, "a:r/two", on_free, &w2), 0);
+    sl_governor_unwait(g, &w2);
+    assert_null(sl_governor_acquire(g, "a:r/two"));
+    sl_governor_release(g, "a:r/two");
+    assert_int_equal(w2.n, 2);
+    /* Removing the reservation moves its executions into the pool. */
+    assert_null(sl_governor_acquire(g, "a:r/two"));
+    sl_governor_set_reserved(g, "a:r/two", -1);
+    /* 100, less 96 of "other" and 1 of "two", both unreserved now. */
+    assert_int_equal(sl_governor_available(g, "a:r/two"), 100 - 96 - 1);
+    sl_governor_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_post_and_call),
         cmocka_unit_test(test_timers_fire_in_order),
         cmocka_unit_test(test_watch_fd),
+        cmocka_unit_test(test_governor_reserved),
+        cmocka_unit_test(test_governor_unreserved_pool),
+        cmocka_unit_test(test_governor_slots_and_waiters),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
-/* Unit tests of the runtime's pure pieces: the concurrency governor, the
- * REPORT line AWS writes, byte for byte, and where cgroup v2 puts
+/* Unit tests of the runtime's pure pieces: the REPORT line AWS writes,
+ * byte for byte, and where cgroup v2 puts
  * environments (from a mount table and /proc/self/cgroup of our own). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,30 +15,6 @@
 
 #include "runtime/runtime.h"
 #include "runtime/sandbox.h"
-
-static void test_governor_reserved(void **state)
-{
-    (void)state;
-    /* Reserved concurrency 0 throttles everything. */
-    assert_string_equal(sl_governor_admit(0, 0, 1000, 0, 0),
-                        "ReservedFunctionConcurrentInvocationLimitExceeded");
-    /* Up to the reservation, whatever the account does. */
-    assert_null(sl_governor_admit(2, 1, 1000, 2, 999));
-    assert_string_equal(sl_governor_admit(2, 2, 1000, 2, 0),
-                        "ReservedFunctionConcurrentInvocationLimitExceeded");
-}
-
-static void test_governor_unreserved_pool(void **state)
-{
-    (void)state;
-    /* The pool is the account limit less every reservation. */
-    assert_null(sl_governor_admit(-1, 0, 1000, 900, 99));
-    assert_string_equal(sl_governor_admit(-1, 0, 1000, 900, 100),
-                        "ConcurrentInvocationLimitExceeded");
-    assert_null(sl_governor_admit(-1, 5, 1000, 0, 999));
-    assert_string_equal(sl_governor_admit(-1, 5, 1000, 0, 1000),
-                        "ConcurrentInvocationLimitExceeded");
-}
 
 static void test_report_line(void **state)
 {
@@ -128,8 +104,6 @@ static void test_cgroup_v2_parent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_governor_reserved),
-        cmocka_unit_test(test_governor_unreserved_pool),
         cmocka_unit_test(test_report_line),
         cmocka_unit_test(test_cgroup_v2_parent),
     };

@@ -103,7 +103,7 @@ static int reserve(struct sl_call *c, long want)
     int rc = sl_lambda_exists(l, name, sizeof(name));
     if (rc)
         return rc;
-    *r = (struct reserve){l->pk, NULL, want, (long)c->app->account_concurrency};
+    *r = (struct reserve){l->pk, NULL, want, (long)sl_governor_account_limit(c->app->governor)};
     r->name = sl_arena_strdup(&c->http->arena, name);
     if (!r->name)
         return SL_ENOMEM;
@@ -147,7 +147,7 @@ SL_OP(lambda, GetAccountSettings)
     int rc = tally_functions(c->app->store, NULL, l->pk, &all);
     if (rc)
         return rc;
-    long limit = (long)c->app->account_concurrency;
+    long limit = (long)sl_governor_account_limit(c->app->governor);
     return sl_call_ok(
         c, json_pack("{s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}}", "AccountLimit",
                      "TotalCodeSize", (json_int_t)80530636800LL, "CodeSizeUnzipped",

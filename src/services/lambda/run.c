@@ -96,7 +96,7 @@ void sl_lambda_runtime_set_reserved(struct sl_lambda *l, const char *pk, const c
 {
     char key[256];
     runtime_key(key, sizeof(key), pk, name);
-    sl_runtime_set_reserved(l->rt, key, reserved);
+    sl_governor_set_reserved(l->app->governor, key, reserved);
 }
 
 void sl_lambda_settle(struct sl_lambda *l, void *settle)

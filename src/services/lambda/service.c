@@ -56,12 +56,11 @@ static int lambda_new(struct sl_app *app, void **state, struct sl_err *err)
     snprintf(scratch, sizeof(scratch), "%s/lambda/tmp", app->data_dir);
     struct sl_runtime_config rcfg = {
         .loop = app->loop,
+        .governor = app->governor,
         /* Sluice's own bootstraps: the source tree's runtimes/ unless told. */
         .runtimes_dir = runtimes ? runtimes : SLUICE_RUNTIMES_DIR,
         .scratch_dir = scratch,
         .endpoint_url = app->endpoint_url,
-        .account_limit = app->account_concurrency,
-        .unreserved_min = SL_LAMBDA_UNRESERVED_MIN,
         .idle_reap_s = (unsigned)reap,
         .strict_runtimes = strict && strcmp(strict, "false") != 0,
         /* What functions print goes to CloudWatch Logs. */
