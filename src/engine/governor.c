@@ -225,6 +225,15 @@ unsigned sl_governor_available(struct sl_governor *g, const char *key)
     return n;
 }
 
+long sl_governor_reserved(struct sl_governor *g, const char *key)
+{
+    pthread_mutex_lock(&g->mu);
+    struct fn *f = fn_of(g, key, false);
+    long r = f ? f->reserved : -1;
+    pthread_mutex_unlock(&g->mu);
+    return r;
+}
+
 unsigned sl_governor_active(struct sl_governor *g, const char *key)
 {
     pthread_mutex_lock(&g->mu);

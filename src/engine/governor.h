@@ -37,6 +37,8 @@ const char *sl_governor_acquire(struct sl_governor *g, const char *key);
 void sl_governor_release(struct sl_governor *g, const char *key);
 /* How many slots key's function could take now. */
 unsigned sl_governor_available(struct sl_governor *g, const char *key);
+/* key's function's reserved concurrency (-1: none; 0: it may not run). */
+long sl_governor_reserved(struct sl_governor *g, const char *key);
 /* Executions of key's function under way. */
 unsigned sl_governor_active(struct sl_governor *g, const char *key);
 

@@ -75,8 +75,10 @@
 struct env;
 struct conn;
 
-/* One invocation in flight, on the stack of the thread in
- * sl_runtime_invoke(), which waits on efd and enforces the deadline. */
+/* One invocation in flight: on the stack of the thread in
+ * sl_runtime_invoke(), which waits on efd and enforces the deadline; or,
+ * from sl_runtime_start(), on the heap, seen through by the loop (a timer
+ * enforces its deadline) and ended by its callback. */
 struct call {
     struct sl_runtime *rt;
     struct sl_function fn; /* copy: the caller's may change */
@@ -84,6 +86,10 @@ struct call {
     pthread_t tid; /* the caller */
     int efd;       /* the caller's eventfd: written when done or bound */
     bool done;
+    bool async;              /* sl_runtime_start()'s */
+    sl_invoke_cb cb;         /* async: called once it ends */
+    void *cb_arg;
+    struct sl_timer *timer;  /* async: its deadline */
     bool slot; /* holds a governor slot no environment has taken yet */
     struct env *env;
     struct conn *own; /* a connection the caller reads itself */
@@ -281,10 +287,39 @@ static void call_finish(struct call *c, enum sl_invoke_result result, const char
         sl_buf_append(&inv->response, body, len);
 }
 
+static int64_t call_deadline(const struct call *c);
+static void call_timeout(struct call *c);
+
+/* An async call's deadline passed, or moved: see again, under rt->mu. */
+static void on_call_timer(struct sl_loop *l, void *arg)
+{
+    struct call *c = arg;
+    struct sl_runtime *rt = c->rt;
+    pthread_mutex_lock(&rt->mu);
+    c->timer = NULL;
+    int64_t deadline = call_deadline(c);
+    if (!c->done && sl_loop_now_ms() >= deadline)
+        call_timeout(c);
+    else if (!c->done && deadline != INT64_MAX)
+        c->timer = sl_loop_timer(l, deadline, on_call_timer, c);
+    pthread_mutex_unlock(&rt->mu);
+}
+
 /* Wakes c's caller to look again (its deadline may have moved), unless
- * this is the caller's own thread. */
+ * this is the caller's own thread; an async call's timer is set to its
+ * deadline instead (on the loop, which sees async calls through). */
 static void call_nudge(struct call *c)
 {
+    if (c->async) {
+        struct sl_loop *l = c->rt->cfg.loop;
+        if (c->timer)
+            sl_loop_timer_cancel(l, c->timer);
+        c->timer = NULL;
+        int64_t deadline = call_deadline(c);
+        if (!c->done && deadline != INT64_MAX)
+            c->timer = sl_loop_timer(l, deadline, on_call_timer, c);
+        return;
+    }
     if (pthread_equal(pthread_self(), c->tid))
         return;
     uint64_t one = 1;
@@ -292,12 +327,24 @@ static void call_nudge(struct call *c)
     (void)w; /* an eventfd at its maximum is awake anyway */
 }
 
+static void call_complete(struct sl_loop *l, void *arg);
+
 /* Marks c done and wakes its caller. The caller may return (and c, on its
- * stack, vanish) as soon as rt->mu is released. */
+ * stack, vanish) as soon as rt->mu is released. An async call's callback
+ * runs once the loop is done with what it is handling (never under
+ * rt->mu: it may start the next call). */
 static void call_wake(struct call *c)
 {
     __atomic_store_n(&c->done, true, __ATOMIC_RELEASE); /* a spinning caller reads it */
-    call_nudge(c);
+    if (!c->async) {
+        call_nudge(c);
+        return;
+    }
+    if (c->timer)
+        sl_loop_timer_cancel(c->rt->cfg.loop, c->timer);
+    c->timer = NULL;
+    if (sl_loop_post(c->rt->cfg.loop, call_complete, c))
+        call_complete(c->rt->cfg.loop, c); /* the loop stops: at once */
 }
 
 /* A platform error payload: {"errorType": type, "errorMessage": msg}. */
@@ -1081,7 +1128,7 @@ static void conn_hand_on(struct conn *conn)
 {
     struct env *e = conn->e;
     struct call *next = e ? e->call : NULL;
-    if (next && !next->delivered && !next->own) {
+    if (next && !next->delivered && !next->own && !next->async) {
         next->own = conn;
         call_nudge(next);
     } else if (e && !next && e->state == ENV_IDLE && !e->parked) {
@@ -1797,6 +1844,57 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
     rt->callers--;
     pthread_mutex_unlock(&rt->mu);
     return 0;
+}
+
+/* An async call's end, on the loop thread without rt->mu: its callback,
+ * then its memory (and the slot no environment took). */
+static void call_complete(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct call *c = arg;
+    struct sl_runtime *rt = c->rt;
+    if (c->slot)
+        sl_governor_release(rt->cfg.governor, c->fn.key);
+    c->cb(c->inv, c->cb_arg);
+    for (char **p = c->fn.env; p && *p; p++)
+        free(*p);
+    free(c->fn.env);
+    free(c);
+}
+
+int sl_runtime_start(struct sl_runtime *rt, const struct sl_function *fn,
+                     struct sl_invocation *inv, sl_invoke_cb cb, void *arg)
+{
+    struct call *c = calloc(1, sizeof(*c));
+    if (!c)
+        return SL_ENOMEM;
+    *c = (struct call){.rt = rt, .fn = *fn, .inv = inv, .efd = -1, .async = true, .cb = cb,
+                       .cb_arg = arg, .slot = inv->slot_held};
+    /* The spec's variables outlive the caller's copy. */
+    size_t n = 0;
+    while (fn->env && fn->env[n])
+        n++;
+    c->fn.env = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; c->fn.env && i < n; i++)
+        if (!(c->fn.env[i] = strdup(fn->env[i]))) {
+            for (size_t k = 0; k < i; k++)
+                free(c->fn.env[k]);
+            free(c->fn.env);
+            c->fn.env = NULL;
+        }
+    if (!c->fn.env) {
+        free(c);
+        return SL_ENOMEM;
+    }
+    inv->settle = NULL;
+    int rc = sl_loop_post(rt->cfg.loop, start_call, c);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            free(c->fn.env[i]);
+        free(c->fn.env);
+        free(c);
+    }
+    return rc;
 }
 
 void sl_runtime_settle(struct sl_runtime *rt, void *settle)

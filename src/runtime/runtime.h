@@ -74,6 +74,7 @@ struct sl_invocation {
     const char *client_context; /* JSON text, or NULL */
     bool want_log;              /* collect the invocation's log lines */
     bool defer_settle;          /* see sl_runtime_settle() */
+    bool slot_held;             /* the caller took the function's governor slot */
     /* out */
     enum sl_invoke_result result;
     struct sl_buf response;   /* the payload returned, or the error payload */
@@ -102,6 +103,18 @@ void sl_invocation_close(struct sl_invocation *inv);
  * Not from the loop thread. */
 int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
                       struct sl_invocation *inv);
+
+/*
+ * Starts one invocation of fn without waiting: cb(inv, arg) runs on the
+ * loop's thread once it ended (result in inv; never inside this call).
+ * inv must live until then; fn is copied. With inv->slot_held the caller
+ * took fn's slot of the governor already, and the invocation takes it
+ * over (it is given back with the environment, or at the end). 0, or an
+ * error (cb never runs). Any thread.
+ */
+typedef void (*sl_invoke_cb)(struct sl_invocation *inv, void *arg);
+int sl_runtime_start(struct sl_runtime *rt, const struct sl_function *fn,
+                     struct sl_invocation *inv, sl_invoke_cb cb, void *arg);
 
 /*
  * With inv->defer_settle (and not want_log), a warm invocation may return

@@ -71,8 +71,8 @@ static const char *const migrations[] = {
     /* 3: groups of a queue's messages (a function's async events, an SQS
      * FIFO message group): a consumer leases per group, and finds the
      * groups by skipping through this index. */
-    "ALTER TABLE queue ADD COLUMN grp TEXT NOT NULL DEFAULT '' COLLATE BINARY;"
-    "CREATE INDEX queue_group ON queue (q, grp, visible_at, id);",
+    ("ALTER TABLE queue ADD COLUMN grp TEXT NOT NULL DEFAULT '' COLLATE BINARY;"
+     "CREATE INDEX queue_group ON queue (q, grp, visible_at, id);"),
 };
 
 #define ITEM_COLS "val, blob_file, blob_size"

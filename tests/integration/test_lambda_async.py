@@ -11,8 +11,8 @@ import threading
 import botocore.exceptions
 import pytest
 
-from conftest import (Server, aws_cli, function_log_messages, logs_client, s3_client,
-                      wait_until)
+from conftest import (Server, aws_cli, function_log_messages, logs_client, run_threads,
+                      s3_client, wait_until)
 from conftest import ROLE, lambda_client
 from test_lambda import py_zip
 
@@ -332,6 +332,52 @@ def test_kill9_loses_no_accepted_event(fresh_server):
     s3 = s3_client(srv.endpoint)
     wait_until(lambda: len(done()) == 1000, timeout=240, what="all 1000 events processed")
     assert done() == set(range(1000))
+
+
+def test_reserved_concurrency_never_waits_out_a_backoff(fresh_server):
+    """200 events of a function with reserved concurrency 2, accepted
+    before a restart: after it they run two at a time as slots free (the
+    consumer asks the governor before it leases), none throttled, so they
+    finish in seconds, not after AWS's throttle back-off (1 s doubling to
+    5 minutes) that capacity held by other callers earns."""
+    srv = fresh_server(["--async-workers", "16"]).start()
+    s3 = s3_client(srv.endpoint)
+    s3.create_bucket(Bucket="async-done")
+    lam = lambda_client(srv.endpoint)
+    name = "two-at-a-time"
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
+                        Handler="app.handler", Code={"ZipFile": py_zip(RECORDER)})
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)
+    srv.stop()
+    srv.start(srv.port)  # the reservation is loaded at start-up
+    lam = lambda_client(srv.endpoint)
+
+    def sender(k):
+        client = lambda_client(srv.endpoint)
+        for n in range(k, 200, 4):
+            r = client.invoke(FunctionName=name, InvocationType="Event",
+                              Payload=json.dumps({"n": n}).encode())
+            assert r["StatusCode"] == 202
+
+    assert run_threads(sender, 4) == []
+    srv.stop()
+    srv.start(srv.port)
+    s3 = s3_client(srv.endpoint)
+    import time
+    t0 = time.monotonic()
+
+    def done():
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket="async-done")
+        return {int(o["Key"]) for p in pages for o in p.get("Contents", [])}
+
+    wait_until(lambda: len(done()) == 200, timeout=120, what="all 200 events processed")
+    took = time.monotonic() - t0
+    assert done() == set(range(200))
+    m = metrics(lam, name)
+    assert m.get("sluice_lambda_throttles_total", 0) == 0, m
+    # Two at a time, 10 ms of work each, on a sanitizer build: seconds. A
+    # single throttle back-off ladder alone would take over a minute.
+    assert took < 40, f"200 events took {took:.1f} s"
 
 
 def test_resource_policy_api(lam, fast):

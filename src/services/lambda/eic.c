@@ -129,6 +129,7 @@ static int eic_written(struct sl_call *c)
 {
     struct lreq *l = sl_lambda_req(c);
     struct eic_write *w = c->write_arg;
+    sl_lambda_cache_forget(l->lam->eic_cache, l->pk, w->name);
     if (c->write_rc) { /* the batch may fail after the transaction succeeded */
         json_decref(w->result);
         w->result = NULL;

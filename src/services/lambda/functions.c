@@ -548,6 +548,7 @@ static int deleted(struct sl_call *c)
     struct lreq *l = sl_lambda_req(c);
     struct fn_delete *d = c->write_arg;
     sl_lambda_forget_cached(l->lam, l->pk, d->name);
+    sl_lambda_cache_forget(l->lam->eic_cache, l->pk, d->name); /* it went too */
     if (c->write_rc == SL_ENOTFOUND)
         return sl_lambda_not_found(l, d->name);
     if (c->write_rc)

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "aws/model.h"
+#include "runtime/runtime.h"
 #include "services/lambda/lambda.h"
 
 #define SL_LAMBDA_MAX_UNZIPPED 262144000ULL /* 250 MB, with layers */
@@ -56,20 +57,21 @@ struct sl_lambda_code {
 
 /* ---- the state and the runtime (run.c) ------------------------------------ */
 
-struct sl_runtime;
 struct sl_lambda_cache;
 struct sl_lambda_metrics;
-struct sl_lambda_async;
+struct sl_consumer;
 
 /* The service's state. */
 struct sl_lambda {
     struct sl_app *app;
     struct sl_runtime *rt;
     struct sl_lambda_metrics *metrics;
-    struct sl_lambda_cache *cache;
-    struct sl_lambda_async *async;
-    unsigned async_workers; /* --async-workers */
-    uint8_t url_key[32];    /* signs GetFunction's Code.Location */
+    struct sl_lambda_cache *cache;     /* configurations */
+    struct sl_lambda_cache *eic_cache; /* event invoke configs */
+    struct sl_consumer *async;         /* asynchronous events (async.c) */
+    unsigned async_workers;            /* --async-workers */
+    bool stopping;                     /* the server stops: runs it ends are no tries */
+    uint8_t url_key[32];               /* signs GetFunction's Code.Location */
 };
 
 /* The state's parts, made and ended by the service (service.c). */
@@ -82,9 +84,16 @@ void sl_lambda_state_free(struct sl_lambda *l);
 int sl_lambda_load_reservations(struct sl_lambda *l);
 /* Runs one invocation of the function (its configuration cfg) through the
  * runtime, with its metrics. inv is the caller's (init and close it). */
-struct sl_invocation;
 int sl_lambda_run(struct sl_lambda *l, const char *account, const char *region, const char *name,
                   json_t *cfg, struct sl_invocation *inv);
+/* The same without waiting: cb(inv, arg) runs on the loop's thread once
+ * it ended (sl_runtime_start()), and calls sl_lambda_run_end() for its
+ * metrics. 0, or an error (cb never runs; the metrics are done). */
+int sl_lambda_run_start(struct sl_lambda *l, const char *account, const char *region,
+                        const char *name, json_t *cfg, struct sl_invocation *inv,
+                        sl_invoke_cb cb, void *arg);
+void sl_lambda_run_end(struct sl_lambda *l, const char *account, const char *region,
+                       const char *name, const struct sl_invocation *inv, int rc);
 /* Drops the warm environments of a function whose code or configuration
  * changed or that was deleted. */
 void sl_lambda_runtime_forget(struct sl_lambda *l, const char *pk, const char *name);
@@ -192,17 +201,14 @@ char *sl_lambda_policy_document(json_t *stmts);
  * with the outcome in c->write_rc. */
 int sl_lambda_async_accept(struct sl_call *c, const char *name, const char *payload, size_t len,
                            sl_op_fn then);
-/* The dispatcher and `workers` threads that run the events of the
- * "lambda.async" queue; AWS's delays divided by scale. Start once every
- * service exists; stop before the runtime shuts down (events still
- * running are put back), free after it. */
-int sl_lambda_async_start(struct sl_lambda *lam, unsigned workers, double scale,
-                          struct sl_lambda_async **out, struct sl_err *err);
-void sl_lambda_async_stop(struct sl_lambda_async *a);
-void sl_lambda_async_free(struct sl_lambda_async *a);
+/* Starts the engine's consumer of the "lambda.async" queue as lam->async
+ * (--async-workers events at once). Once every service exists; stop it
+ * before the runtime shuts down, free it after. */
+int sl_lambda_async_start(struct sl_lambda *lam, struct sl_err *err);
 /* The kind of target functions are (an async event of the function). */
 extern const struct sl_target_kind sl_lambda_targets[];
-/* A function's event invoke config as stored (JSON), or NULL when none. */
+/* A function's event invoke config as stored (JSON: a shared reference the
+ * caller decrefs, from the cache first), or NULL when none. */
 json_t *sl_lambda_eic_stored(struct sl_lambda *lam, const char *pk, const char *name);
 
 /* ---- configurations in memory (cache.c) ----------------------------------- */

@@ -23,6 +23,10 @@ int sl_lambda_state_new(struct sl_app *app, struct sl_lambda **out, struct sl_er
         free(l);
         return sl_errf(err, SL_ENOMEM, "out of memory");
     }
+    if (sl_lambda_cache_new(&l->eic_cache)) {
+        sl_lambda_state_free(l);
+        return sl_errf(err, SL_ENOMEM, "out of memory");
+    }
     l->app = app;
     sl_random(l->url_key, sizeof(l->url_key));
     *out = l;
@@ -35,6 +39,7 @@ void sl_lambda_state_free(struct sl_lambda *l)
         return;
     sl_lambda_metrics_free(l->metrics);
     sl_lambda_cache_free(l->cache);
+    sl_lambda_cache_free(l->eic_cache);
     free(l);
 }
 
@@ -202,22 +207,46 @@ static void free_spec(struct sl_function *fn)
     free(fn->env);
 }
 
+static enum sl_lambda_outcome outcome_of(const struct sl_invocation *inv, int rc)
+{
+    return rc || inv->result == SL_INVOKE_FAILED       ? SL_LAMBDA_NOT_RUN
+           : inv->result == SL_INVOKE_THROTTLED      ? SL_LAMBDA_THROTTLED
+           : inv->result == SL_INVOKE_FUNCTION_ERROR ? SL_LAMBDA_ERROR
+                                                     : SL_LAMBDA_OK;
+}
+
 int sl_lambda_run(struct sl_lambda *l, const char *account, const char *region, const char *name,
                   json_t *cfg, struct sl_invocation *inv)
 {
     struct sl_function fn;
     int rc = function_spec(l->app, account, region, name, cfg, &fn);
-    struct sl_lambda_metrics *mx = l->metrics;
-    sl_lambda_metrics_begin(mx, account, region, name);
+    sl_lambda_metrics_begin(l->metrics, account, region, name);
     if (!rc)
         rc = sl_runtime_invoke(l->rt, &fn, inv);
-    enum sl_lambda_outcome outcome =
-        rc || inv->result == SL_INVOKE_FAILED   ? SL_LAMBDA_NOT_RUN
-        : inv->result == SL_INVOKE_THROTTLED    ? SL_LAMBDA_THROTTLED
-        : inv->result == SL_INVOKE_FUNCTION_ERROR ? SL_LAMBDA_ERROR
-                                                  : SL_LAMBDA_OK;
-    sl_lambda_metrics_end(mx, account, region, name, outcome, inv->duration_ms);
+    sl_lambda_run_end(l, account, region, name, inv, rc);
     free_spec(&fn);
     return rc;
+}
+
+int sl_lambda_run_start(struct sl_lambda *l, const char *account, const char *region,
+                        const char *name, json_t *cfg, struct sl_invocation *inv,
+                        sl_invoke_cb cb, void *arg)
+{
+    struct sl_function fn;
+    int rc = function_spec(l->app, account, region, name, cfg, &fn);
+    sl_lambda_metrics_begin(l->metrics, account, region, name);
+    if (!rc)
+        rc = sl_runtime_start(l->rt, &fn, inv, cb, arg); /* (copies the spec) */
+    if (rc)
+        sl_lambda_run_end(l, account, region, name, inv, rc);
+    free_spec(&fn);
+    return rc;
+}
+
+void sl_lambda_run_end(struct sl_lambda *l, const char *account, const char *region,
+                       const char *name, const struct sl_invocation *inv, int rc)
+{
+    sl_lambda_metrics_end(l->metrics, account, region, name, outcome_of(inv, rc),
+                          inv->duration_ms);
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/consumer.h"
 #include "runtime/runtime.h"
 #include "services/logs/logs.h"
 
@@ -81,15 +82,15 @@ static int lambda_new(struct sl_app *app, void **state, struct sl_err *err)
 
 static int lambda_start(void *state, struct sl_err *err)
 {
-    struct sl_lambda *l = state;
-    return sl_lambda_async_start(l, l->async_workers, l->app->time_scale, &l->async, err);
+    return sl_lambda_async_start(state, err);
 }
 
 static void lambda_stop(void *state)
 {
     struct sl_lambda *l = state;
-    sl_lambda_async_stop(l->async); /* events still running go back on the queue */
-    sl_runtime_shutdown(l->rt);     /* ends the invocations async workers wait on */
+    __atomic_store_n(&l->stopping, true, __ATOMIC_RELEASE);
+    sl_consumer_stop(l->async); /* takes no more events */
+    sl_runtime_shutdown(l->rt); /* ends the invocations under way: back on the queue */
 }
 
 static void lambda_free(void *state)
@@ -97,7 +98,7 @@ static void lambda_free(void *state)
     struct sl_lambda *l = state;
     if (!l)
         return;
-    sl_lambda_async_free(l->async);
+    sl_consumer_free(l->async); /* once the events the shutdown ended are back */
     sl_runtime_free(l->rt);
     sl_lambda_state_free(l);
 }
