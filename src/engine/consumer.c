@@ -43,6 +43,16 @@ struct finish {
     struct finish *next;
 };
 
+/* A leased message waiting for room: at most max_inflight of them, so a
+ * delivery's end starts the next at once, without waiting for a lease's
+ * commit. (Each has its slot of the governor already.) */
+struct ready {
+    struct sl_qmsg m;
+    struct group *g;
+    bool slot, stopped;
+    struct ready *next;
+};
+
 struct lease {
     struct sl_consumer *c;
     struct group *g;
@@ -69,7 +79,9 @@ struct sl_consumer {
     size_t ngroups;
     bool dirty;  /* puts committed since the last rescan (atomic) */
     bool posted; /* a pump is posted (atomic) */
-    unsigned inflight; /* deliveries started and not reported; leased slots */
+    unsigned running;  /* deliveries started and not reported */
+    unsigned queued;   /* messages leased and waiting to start, or being leased */
+    struct ready *ready, **ready_tail; /* leased, waiting for room to start */
     struct sl_timer *timer;
     int64_t timer_at;
     struct finish *pending, **pending_tail;
@@ -249,7 +261,7 @@ static void on_lease(struct sl_loop *l, void *arg)
     /* The slots taken for messages that did not come go back. */
     for (size_t i = used; i < le->slots; i++)
         sl_governor_release(c->cfg.governor, g->key);
-    c->inflight -= (unsigned)(le->want - used);
+    c->queued -= (unsigned)(le->want - used);
     if (le->rc) {
         if (le->rc != SL_ECLOSED)
             sl_error("engine", "queue %s: lease: %s", c->queue, le->err.msg);
@@ -262,8 +274,12 @@ static void on_lease(struct sl_loop *l, void *arg)
     __atomic_fetch_add(&c->stats.leased, used, __ATOMIC_RELAXED);
     bool stop = stopping(c);
     for (size_t i = 0; i < used; i++) {
-        if (!stop) {
-            start_delivery(c, g, &le->got[i], i < le->slots, le->stopped);
+        struct ready *r = stop ? NULL : calloc(1, sizeof(*r));
+        if (r) {
+            *r = (struct ready){.m = le->got[i], .g = g, .slot = i < le->slots,
+                                .stopped = le->stopped};
+            *c->ready_tail = r;
+            c->ready_tail = &r->next;
             continue;
         }
         /* Leased as the server stops: back on the queue as they were. */
@@ -276,13 +292,28 @@ static void on_lease(struct sl_loop *l, void *arg)
         }
         if (i < le->slots)
             sl_governor_release(c->cfg.governor, g->key);
-        c->inflight--;
+        c->queued--;
         sl_qmsg_free(&le->got[i]);
     }
-    free(le->got); /* the messages are the deliveries' now */
+    free(le->got); /* the messages are the ready list's now */
     free(le);
     unhold(c);
     pump(c);
+}
+
+/* Starts ready messages while there is room. */
+static void start_ready(struct sl_consumer *c)
+{
+    while (c->ready && c->running < c->cfg.max_inflight) {
+        struct ready *r = c->ready;
+        c->ready = r->next;
+        if (!c->ready)
+            c->ready_tail = &c->ready;
+        c->queued--;
+        c->running++;
+        start_delivery(c, r->g, &r->m, r->slot, r->stopped);
+        free(r);
+    }
 }
 
 static int lease_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -315,7 +346,7 @@ static void lease(struct sl_consumer *c, struct group *g, size_t want, size_t sl
     }
     *le = (struct lease){.c = c, .g = g, .want = want, .slots = slots, .stopped = stopped};
     g->leasing = true;
-    c->inflight += (unsigned)want;
+    c->queued += (unsigned)want;
     hold(c);
     if (sl_store_submit(c->cfg.store, lease_txn, le, &le->err, lease_done, le)) {
         le->rc = SL_ECLOSED;
@@ -347,6 +378,7 @@ static void pump(struct sl_consumer *c)
 {
     if (stopping(c))
         return;
+    start_ready(c);
     int64_t now = sl_time_now_ms(), next = INT64_MAX;
     if (__atomic_exchange_n(&c->dirty, false, __ATOMIC_ACQ_REL) && rescan(c)) {
         __atomic_store_n(&c->dirty, true, __ATOMIC_RELEASE); /* again later */
@@ -359,8 +391,12 @@ static void pump(struct sl_consumer *c)
             next = SL_MIN(next, g->next_ms);
             continue;
         }
-        unsigned room = c->cfg.max_inflight > c->inflight ? c->cfg.max_inflight - c->inflight : 0;
-        if (!room)
+        /* Room: what may run, and as many leased ahead of it; leased in
+         * batches, once what is leased ahead runs low (a lease is a
+         * transaction: one per message would be one per delivery). */
+        unsigned held = c->running + c->queued, most = 2 * c->cfg.max_inflight;
+        unsigned room = most > held ? most - held : 0;
+        if (!room || (c->queued > c->cfg.max_inflight / 2 && room < c->cfg.max_inflight))
             break; /* a delivery's end pumps again */
         size_t want = SL_MIN((size_t)room, (size_t)LEASE_BATCH), slots = 0;
         struct sl_governor *gov = c->cfg.governor;
@@ -614,7 +650,7 @@ static void on_done(struct sl_loop *l, void *arg)
         later(c, d, sl_time_now_ms());
         break;
     }
-    c->inflight--;
+    c->running--;
     end_delivery(c, d);
     unhold(c);
     pump(c);
@@ -646,7 +682,7 @@ static void start_delivery(struct sl_consumer *c, struct group *g, struct sl_qms
     if (!d) {
         if (slot)
             sl_governor_release(c->cfg.governor, g->key);
-        c->inflight--;
+        c->running--;
         sl_qmsg_free(m); /* its lease ends: it runs later */
         return;
     }
@@ -691,7 +727,7 @@ static void start_delivery(struct sl_consumer *c, struct group *g, struct sl_qms
     }
     if (d->slot_held)
         sl_governor_release(c->cfg.governor, g->key);
-    c->inflight--;
+    c->running--;
     end_delivery(c, d);
 }
 
@@ -723,6 +759,7 @@ int sl_consumer_start(struct sl_consumer **out, const struct sl_consumer_config 
     if (!c->cfg.max_inflight)
         c->cfg.max_inflight = 16;
     c->pending_tail = &c->pending;
+    c->ready_tail = &c->ready;
     c->dirty = true;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->idle, NULL);
@@ -749,6 +786,24 @@ static void stop_on_loop(struct sl_loop *l, void *arg)
     if (c->timer)
         sl_loop_timer_cancel(l, c->timer);
     c->timer = NULL;
+    /* What waits to start goes back on the queue as it was. */
+    while (c->ready) {
+        struct ready *r = c->ready;
+        c->ready = r->next;
+        struct finish *f = calloc(1, sizeof(*f));
+        if (f) {
+            f->id = r->m.id;
+            f->receives = r->m.receives;
+            f->visible_ms = sl_time_now_ms();
+            queue_finish(c, f);
+        }
+        if (r->slot)
+            sl_governor_release(c->cfg.governor, r->g->key);
+        c->queued--;
+        sl_qmsg_free(&r->m);
+        free(r);
+    }
+    c->ready_tail = &c->ready;
 }
 
 void sl_consumer_stop(struct sl_consumer *c)

@@ -44,6 +44,8 @@ struct sl_loop {
     uint64_t timer_seq;
     pthread_mutex_t mu; /* guards tasks, stopping */
     struct task *head, *tail;
+    /* Posted by the loop's own thread: no lock, no eventfd. */
+    struct task *own_head, *own_tail;
 };
 
 int64_t sl_loop_now_ms(void)
@@ -213,10 +215,32 @@ int sl_loop_post(struct sl_loop *l, sl_task_cb cb, void *arg)
         return SL_ENOMEM;
     t->cb = cb;
     t->arg = arg;
+    if (sl_loop_is_current(l)) {
+        /* The loop runs it before it next sleeps: nothing to wake. */
+        if (l->own_tail)
+            l->own_tail->next = t;
+        else
+            l->own_head = t;
+        l->own_tail = t;
+        return 0;
+    }
     int rc = post(l, t);
     if (rc)
         free(t);
     return rc;
+}
+
+/* Runs what the loop posted itself, and what those post in turn. */
+static void run_own_tasks(struct sl_loop *l)
+{
+    while (l->own_head) {
+        struct task *t = l->own_head;
+        l->own_head = t->next;
+        if (!l->own_head)
+            l->own_tail = NULL;
+        t->cb(l, t->arg);
+        free(t);
+    }
 }
 
 int sl_loop_call(struct sl_loop *l, sl_task_cb cb, void *arg)
@@ -285,6 +309,7 @@ static void *loop_main(void *arg)
     struct sl_loop *l = arg;
     struct epoll_event evs[64];
     for (;;) {
+        run_own_tasks(l);
         int timeout = -1;
         if (l->nheap) {
             int64_t d = l->heap[0]->at - sl_loop_now_ms();
@@ -311,8 +336,10 @@ static void *loop_main(void *arg)
             t->cb(l, t->arg);
             free(t);
         }
-        if (stop)
+        if (stop) {
+            run_own_tasks(l);
             break;
+        }
     }
     return NULL;
 }
@@ -337,6 +364,8 @@ int sl_loop_new(struct sl_loop **out, struct sl_err *err)
         return sl_errf(err, SL_EIO, "event loop: %s", strerror(e));
     }
     int perr = pthread_create(&l->thread, NULL, loop_main, l);
+    if (!perr)
+        pthread_setname_np(l->thread, "sl-loop"); /* (for top and perf) */
     if (perr) {
         close(l->epfd);
         close(l->wakefd);
@@ -361,6 +390,7 @@ void sl_loop_free(struct sl_loop *l)
     }
     pthread_join(l->thread, NULL);
     run_tasks(l); /* anything posted in the race with stopping */
+    run_own_tasks(l);
     while (l->watches) {
         struct watch *w = l->watches;
         l->watches = w->next;

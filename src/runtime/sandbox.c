@@ -832,6 +832,7 @@ struct sl_spawner *sl_spawner_new(const char *group)
         free(sp);
         return NULL;
     }
+    pthread_setname_np(sp->thread, "sl-spawner"); /* (for top and perf) */
     return sp;
 }
 

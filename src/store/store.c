@@ -73,6 +73,10 @@ static const char *const migrations[] = {
      * groups by skipping through this index. */
     ("ALTER TABLE queue ADD COLUMN grp TEXT NOT NULL DEFAULT '' COLLATE BINARY;"
      "CREATE INDEX queue_group ON queue (q, grp, visible_at, id);"),
+    /* 4: every put, lease and delete maintained both indexes; consumers
+     * now read by group, so a question about a whole queue (the next
+     * visible message of any group) reads that queue's rows instead. */
+    "DROP INDEX queue_visible;",
 };
 
 #define ITEM_COLS "val, blob_file, blob_size"
@@ -891,6 +895,8 @@ int sl_store_open(struct sl_store **out, const char *dir, struct sl_err *err)
     if (rc)
         goto fail;
     int perr = pthread_create(&s->ckpt_thread, NULL, checkpointer_main, s);
+    if (!perr)
+        pthread_setname_np(s->ckpt_thread, "sl-checkpoint"); /* (for top and perf) */
     if (perr != 0) {
         rc = sl_errf(err, SL_EIO, "start checkpointer thread: %s", strerror(perr));
         goto fail;
@@ -899,6 +905,8 @@ int sl_store_open(struct sl_store **out, const char *dir, struct sl_err *err)
     /* Replaces SQLite's auto-checkpoint, which would run inside commits. */
     sqlite3_wal_hook(s->writer.db, wal_hook, s);
     perr = pthread_create(&s->thread, NULL, writer_main, s);
+    if (!perr)
+        pthread_setname_np(s->thread, "sl-writer"); /* (for top and perf) */
     if (perr != 0) {
         rc = sl_errf(err, SL_EIO, "start writer thread: %s", strerror(perr));
         goto fail;

@@ -250,6 +250,8 @@ int sl_logs_new(struct sl_logs **out, struct sl_store *st, size_t queue_max, str
     pthread_cond_init(&l->cv, &ca);
     pthread_condattr_destroy(&ca);
     int rc = pthread_create(&l->thread, NULL, flusher, l);
+    if (!rc)
+        pthread_setname_np(l->thread, "sl-logs"); /* (for top and perf) */
     if (rc) {
         pthread_cond_destroy(&l->cv);
         pthread_mutex_destroy(&l->mu);
