@@ -68,19 +68,25 @@ struct sl_http_request {
  * chosen to read the body (set body_cb, or leave it NULL to discard the
  * body). body_cb receives the body in pieces; a non-zero return stops
  * further body_cb calls for this request (the body is drained and dropped),
- * and end() decides the answer. end() must make resp ready.
+ * and end() decides the answer. end() makes resp ready, or calls
+ * sl_http_wait(): the request then waits without holding a thread (the
+ * server's few threads serve every connection), until someone calls
+ * sl_http_resume() and resume() answers.
  */
 struct sl_http_handler {
     void *ctx;
     void (*begin)(void *ctx, struct sl_http_request *r);
     int (*body)(void *ctx, struct sl_http_request *r, const char *data, size_t n);
     void (*end)(void *ctx, struct sl_http_request *r);
+    /* After sl_http_resume(): answers, or waits again (as end() may). */
+    void (*resume)(void *ctx, struct sl_http_request *r);
 };
 
 struct sl_http_config {
     const char *host; /* numeric address to bind */
     uint16_t port;
-    unsigned threads_hint;
+    unsigned threads;         /* serving every connection; 0: 2 per CPU, 4 at least */
+    unsigned max_connections; /* 0: as many as the open-file limit allows */
     unsigned idle_timeout_s;
 };
 
@@ -89,11 +95,23 @@ int sl_http_server_start(struct sl_http_server **out, const struct sl_http_confi
 /* The port bound (useful with port 0). */
 uint16_t sl_http_server_port(const struct sl_http_server *s);
 /* Stops accepting and gives in-flight requests up to grace_ms to finish.
- * What still blocks a request past that must be released before
- * sl_http_server_stop(), which waits for every request's thread. */
+ * Whatever a waiting request waits for must end (and resume it) before
+ * sl_http_server_stop(). */
 void sl_http_server_quiesce(struct sl_http_server *s, unsigned grace_ms);
 /* Quiesces (if not done), then stops and frees. NULL ok. */
 void sl_http_server_stop(struct sl_http_server *s, unsigned grace_ms);
+
+/* From end() or resume(): the answer comes later. Call it before
+ * starting what ends in sl_http_resume(), which may come at once. (A
+ * handler that learns at once that no resume will come may still answer
+ * before it returns.) */
+void sl_http_wait(struct sl_http_request *r);
+/* From any thread, once for each sl_http_wait(): the request's handler
+ * resume() runs next, on one of the server's threads. */
+void sl_http_resume(struct sl_http_request *r);
+
+/* Whether the request has a body (a length above 0, or chunks). */
+bool sl_http_has_body(const struct sl_http_request *r);
 
 /* Request accessors. Names are case-insensitive; NULL when absent. */
 const char *sl_http_header(const struct sl_http_request *r, const char *name);

@@ -1,7 +1,15 @@
 /*
- * The HTTP server: libmicrohttpd with a thread per connection, so that a
- * handler may block while its write waits for the store's group commit
- * without holding up other connections.
+ * The HTTP server: libmicrohttpd in epoll mode with a small pool of
+ * threads, each serving its share of the connections. A handler that
+ * waits (for the store's group commit, a function's answer, a message)
+ * suspends its request with sl_http_wait() rather than block its
+ * thread; sl_http_resume() puts it back in its thread's epoll set, and
+ * libmicrohttpd calls the handler again.
+ *
+ * A request's waiting state is guarded by the server's lock: the resume
+ * may come from another thread before the handler's callback has
+ * returned (and before libmicrohttpd may be told to suspend), in which
+ * case the callback goes on with resume() itself.
  */
 #include "http/http.h"
 
@@ -12,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* libmicrohttpd's per-connection memory must stay above S3's 8 KiB header
@@ -20,23 +29,31 @@
  * It is zeroed between requests, so bigger costs every request. */
 #define CONNECTION_MEMORY (32 * 1024)
 #define MAX_HEADERS 200
+#define FDS_RESERVED 512   /* of the open-file limit, for all but connections */
+#define STOP_WAIT_MS 30000 /* for waiting requests to be resumed, at stop */
 
 struct sl_http_server {
     struct MHD_Daemon *daemon;
     struct sl_http_handler handler;
     uint16_t port;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* guards what follows, and requests' waiting state */
     pthread_cond_t idle;
     unsigned inflight;
+    unsigned suspended; /* requests libmicrohttpd holds suspended */
     bool quiesced;
 };
 
 struct request {
     struct sl_http_request pub; /* first: handlers see only this */
     struct sl_http_server *server;
+    struct MHD_Connection *con;
     bool started;
     bool body_stopped;
     bool queued;
+    /* Under server->lock: */
+    bool waiting;   /* sl_http_wait() was called; resume() has not run */
+    bool suspended; /* libmicrohttpd holds it suspended */
+    bool woken;     /* sl_http_resume() was called: resume() runs next */
     int64_t start_ns;
 };
 
@@ -54,6 +71,11 @@ const char *sl_http_param(const struct sl_http_request *r, const char *name)
         if (strcmp(r->params[i].name, name) == 0)
             return r->params[i].value;
     return NULL;
+}
+
+bool sl_http_has_body(const struct sl_http_request *r)
+{
+    return (r->has_content_length && r->content_length > 0) || r->chunked;
 }
 
 bool sl_http_has_param(const struct sl_http_request *r, const char *name)
@@ -168,12 +190,12 @@ fail:
  * line is read; what it returns becomes the request's context. */
 static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *con)
 {
-    (void)con;
     struct sl_http_server *s = cls;
     struct request *rq = calloc(1, sizeof(*rq));
     if (!rq)
         return NULL;
     rq->server = s;
+    rq->con = con;
     rq->start_ns = sl_time_mono_ns();
     sl_arena_init(&rq->pub.arena, 0);
     rq->pub.raw_uri = sl_arena_strdup(&rq->pub.arena, uri ? uri : "/");
@@ -196,6 +218,27 @@ static void request_free(struct request *rq)
     free(rq);
 }
 
+/*
+ * A request that waits as its connection closes (libmicrohttpd drops a
+ * resumed connection when it stops before calling the handler again): its
+ * resume() still runs, once what it waits for ends, so that nothing it
+ * started outlives it. Its answer goes nowhere.
+ */
+static void finish_waiting(struct request *rq)
+{
+    struct sl_http_server *s = rq->server;
+    pthread_mutex_lock(&s->lock);
+    while (rq->waiting) {
+        while (!rq->woken)
+            pthread_cond_wait(&s->idle, &s->lock);
+        rq->waiting = rq->woken = false;
+        pthread_mutex_unlock(&s->lock);
+        s->handler.resume(s->handler.ctx, &rq->pub);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
 static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -205,6 +248,7 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
     struct request *rq = *con_cls;
     if (!rq)
         return;
+    finish_waiting(rq);
     *con_cls = NULL;
     request_free(rq);
     pthread_mutex_lock(&s->lock);
@@ -321,6 +365,76 @@ static enum MHD_Result queue_response(struct request *rq, struct MHD_Connection 
     return ret;
 }
 
+void sl_http_wait(struct sl_http_request *r)
+{
+    struct request *rq = (struct request *)r;
+    pthread_mutex_lock(&rq->server->lock);
+    rq->waiting = true;
+    rq->woken = false;
+    pthread_mutex_unlock(&rq->server->lock);
+}
+
+void sl_http_resume(struct sl_http_request *r)
+{
+    struct request *rq = (struct request *)r;
+    struct sl_http_server *s = rq->server;
+    pthread_mutex_lock(&s->lock);
+    rq->woken = true;
+    pthread_cond_broadcast(&s->idle); /* (finish_waiting() may wait for it) */
+    if (rq->suspended) {
+        rq->suspended = false;
+        MHD_resume_connection(rq->con);
+        if (--s->suspended == 0)
+            pthread_cond_broadcast(&s->idle);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* The handler's end(), or its resume() once woken. */
+static void run_handler(struct request *rq, bool woken)
+{
+    struct sl_http_server *s = rq->server;
+    if (!woken) {
+        s->handler.end(s->handler.ctx, &rq->pub);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    rq->waiting = rq->woken = false;
+    pthread_mutex_unlock(&s->lock);
+    s->handler.resume(s->handler.ctx, &rq->pub);
+}
+
+/* Sends the answer; or suspends a request that waits, unless it was
+ * woken meanwhile: then its resume() runs now. */
+static enum MHD_Result answer(struct request *rq, struct MHD_Connection *con)
+{
+    struct sl_http_server *s = rq->server;
+    for (;;) {
+        if (rq->pub.resp.ready) {
+            /* A handler that waited may answer without a wake after all
+             * (what it waited for ended at once): it waits no more. */
+            pthread_mutex_lock(&s->lock);
+            rq->waiting = false;
+            pthread_mutex_unlock(&s->lock);
+            return queue_response(rq, con);
+        }
+        pthread_mutex_lock(&s->lock);
+        if (!rq->waiting) {
+            pthread_mutex_unlock(&s->lock);
+            return MHD_NO; /* no answer: the connection closes */
+        }
+        if (!rq->woken) {
+            MHD_suspend_connection(con);
+            rq->suspended = true;
+            s->suspended++;
+            pthread_mutex_unlock(&s->lock);
+            return MHD_YES;
+        }
+        pthread_mutex_unlock(&s->lock);
+        run_handler(rq, true);
+    }
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
@@ -343,8 +457,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
          * for a refused upload (the client need not send its body), but a
          * request without a body is answered on the next call, keeping
          * the connection alive. */
-        bool has_body = (r->has_content_length && r->content_length > 0) || r->chunked;
-        if (r->resp.ready && has_body)
+        if (r->resp.ready && sl_http_has_body(r))
             return queue_response(rq, con);
         return MHD_YES;
     }
@@ -361,11 +474,43 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         *upload_data_size = 0;
         return MHD_YES;
     }
+    bool woken = false;
+    if (rq->waiting) { /* called again: sl_http_resume() resumed it */
+        pthread_mutex_lock(&s->lock);
+        woken = rq->woken;
+        pthread_mutex_unlock(&s->lock);
+        if (!woken)
+            return MHD_YES; /* (not reached: a suspended request is not called) */
+    }
     if (!r->resp.ready)
-        s->handler.end(s->handler.ctx, r);
-    if (!r->resp.ready)
-        return MHD_NO;
-    return queue_response(rq, con);
+        run_handler(rq, woken);
+    return answer(rq, con);
+}
+
+/* Two threads per CPU, four at least: a handler may still take its
+ * thread for a moment (a file's fdatasync, a read of the store). */
+static unsigned default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 2 ? (unsigned)(n > 32 ? 64 : 2 * n) : 4;
+}
+
+/* What the open-file limit leaves once the rest of Sluice has its share
+ * (the store, environments' pipes and sockets). The soft limit is raised
+ * to the hard one first: 1,024 would hold too few idle clients. */
+static unsigned default_max_connections(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+        struct rlimit up = {want, rl.rlim_max};
+        if (!setrlimit(RLIMIT_NOFILE, &up))
+            rl.rlim_cur = want;
+    }
+    rlim_t n = rl.rlim_cur > 2 * FDS_RESERVED ? rl.rlim_cur - FDS_RESERVED : rl.rlim_cur / 2;
+    return n > 65536 ? 65536 : (unsigned)n;
 }
 
 int sl_http_server_start(struct sl_http_server **out, const struct sl_http_config *cfg,
@@ -382,8 +527,8 @@ int sl_http_server_start(struct sl_http_server **out, const struct sl_http_confi
     memset(&ss, 0, sizeof(ss));
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (inet_pton(AF_INET, cfg->host, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
         sin->sin_port = htons(cfg->port);
@@ -396,13 +541,15 @@ int sl_http_server_start(struct sl_http_server **out, const struct sl_http_confi
         return sl_errf(err, SL_EINVAL, "listen address %s is not a numeric IPv4 or IPv6 address",
                        cfg->host);
     }
+    unsigned threads = cfg->threads ? cfg->threads : default_threads();
     s->daemon = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->idle_timeout_s ? cfg->idle_timeout_s : 60),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+        cfg->max_connections ? cfg->max_connections : default_max_connections(),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_END);
     if (!s->daemon) {
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->idle);
@@ -447,6 +594,21 @@ void sl_http_server_stop(struct sl_http_server *s, unsigned grace_ms)
     if (!s)
         return;
     sl_http_server_quiesce(s, grace_ms);
+    /* libmicrohttpd must hold no request suspended when it stops. */
+    struct timespec deadline = sl_time_deadline(CLOCK_REALTIME, STOP_WAIT_MS);
+    pthread_mutex_lock(&s->lock);
+    while (s->suspended > 0) {
+        if (pthread_cond_timedwait(&s->idle, &s->lock, &deadline))
+            break;
+    }
+    unsigned left = s->suspended;
+    pthread_mutex_unlock(&s->lock);
+    if (left) {
+        /* What they wait for never ended: leave them (and the daemon) to
+         * the process's exit rather than stop it under them. */
+        sl_error("http", "%u request(s) still waiting at stop", left);
+        return;
+    }
     MHD_stop_daemon(s->daemon);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->idle);

@@ -71,6 +71,7 @@
 #define CONN_OUT_MAX (8u << 20)    /* an event (6 MiB) and its headers */
 #define CONNS_PER_ENV 32           /* a runtime needs one or two */
 #define SPIN_MAX_NS 200000         /* the longest a lone caller spins for an answer */
+#define LONE_PATIENCE_MS 2         /* sl_runtime_call(): a lone caller's wait on its thread */
 
 struct env;
 struct conn;
@@ -89,7 +90,8 @@ struct call {
     bool async;              /* sl_runtime_start()'s */
     sl_invoke_cb cb;         /* async: called once it ends */
     void *cb_arg;
-    struct sl_timer *timer;  /* async: its deadline */
+    struct sl_timer *timer;  /* async: its deadline (the loop's thread alone) */
+    int refs;                /* async: its end, and posts of call_arm_task() */
     bool slot; /* holds a governor slot no environment has taken yet */
     struct env *env;
     struct conn *own; /* a connection the caller reads itself */
@@ -305,19 +307,50 @@ static void on_call_timer(struct sl_loop *l, void *arg)
     pthread_mutex_unlock(&rt->mu);
 }
 
+static void call_free(struct call *c);
+
+/* Sets an async call's timer to its deadline (the loop's thread, under
+ * rt->mu). */
+static void call_arm(struct call *c)
+{
+    struct sl_loop *l = c->rt->cfg.loop;
+    if (c->timer)
+        sl_loop_timer_cancel(l, c->timer);
+    c->timer = NULL;
+    int64_t deadline = call_deadline(c);
+    if (!c->done && deadline != INT64_MAX)
+        c->timer = sl_loop_timer(l, deadline, on_call_timer, c);
+}
+
+/* call_arm() posted from another thread: the post holds a reference. */
+static void call_arm_task(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct call *c = arg;
+    pthread_mutex_lock(&c->rt->mu);
+    if (!c->done)
+        call_arm(c);
+    bool last = --c->refs == 0;
+    pthread_mutex_unlock(&c->rt->mu);
+    if (last)
+        call_free(c);
+}
+
 /* Wakes c's caller to look again (its deadline may have moved), unless
  * this is the caller's own thread; an async call's timer is set to its
- * deadline instead (on the loop, which sees async calls through). */
+ * deadline instead (by the loop, which sees async calls through and alone
+ * touches their timers). Under rt->mu. */
 static void call_nudge(struct call *c)
 {
     if (c->async) {
         struct sl_loop *l = c->rt->cfg.loop;
-        if (c->timer)
-            sl_loop_timer_cancel(l, c->timer);
-        c->timer = NULL;
-        int64_t deadline = call_deadline(c);
-        if (!c->done && deadline != INT64_MAX)
-            c->timer = sl_loop_timer(l, deadline, on_call_timer, c);
+        if (sl_loop_is_current(l)) {
+            call_arm(c);
+        } else if (!c->done) {
+            c->refs++;
+            if (sl_loop_post(l, call_arm_task, c))
+                c->refs--; /* the loop stops: every call fails soon */
+        }
         return;
     }
     if (pthread_equal(pthread_self(), c->tid))
@@ -340,9 +373,6 @@ static void call_wake(struct call *c)
         call_nudge(c);
         return;
     }
-    if (c->timer)
-        sl_loop_timer_cancel(c->rt->cfg.loop, c->timer);
-    c->timer = NULL;
     if (sl_loop_post(c->rt->cfg.loop, call_complete, c))
         call_complete(c->rt->cfg.loop, c); /* the loop stops: at once */
 }
@@ -1719,12 +1749,10 @@ static int thread_efd(void)
     return fd;
 }
 
-/* After the call: the caller's connection goes back to the loop, or is
- * closed when its environment is gone. */
-static void release_conn(struct call *c)
+/* A caller's connection after it is done with it: back to the loop (or
+ * on to the next call), or closed when its environment is gone. */
+static void conn_release(struct conn *conn)
 {
-    struct conn *conn = c->own;
-    c->own = NULL;
     if (!conn || conn->dead || conn->owner != CONN_CALLER)
         return;
     conn_process(conn); /* read but not yet served */
@@ -1753,6 +1781,104 @@ static int64_t spin_budget(const struct sl_runtime *rt, const struct env *e)
     return 2 * e->answer_ns;
 }
 
+/*
+ * The caller's side of c, under rt->mu (let go while it reads or sleeps):
+ * delivers the event on the caller's own connection and reads the answer
+ * from it, until c is done, or for patience_ms at most (-1: no limit but
+ * the call's deadline). Returns whether c is done.
+ */
+static bool call_wait(struct call *c, int patience_ms)
+{
+    struct sl_runtime *rt = c->rt;
+    int64_t until_ms = patience_ms < 0 ? INT64_MAX : sl_loop_now_ms() + patience_ms;
+    while (!c->done) {
+        struct conn *own = c->own;
+        int64_t deadline = SL_MIN(call_deadline(c), until_ms);
+        /* A runtime handed on before it asked has usually asked by now:
+         * its /next is read without waiting for poll() to say so. */
+        bool peek = own && !own->asked && !c->delivered && !own->broken;
+        int64_t spin = own && c->delivered ? spin_budget(rt, c->env) : 0;
+        pthread_mutex_unlock(&rt->mu);
+        if (own && own->held) { /* the event, queued on the connection */
+            own->held = false;
+            conn_flush(own);
+        }
+        bool ready = false;
+        if (peek) {
+            size_t had = own->in_len;
+            conn_read(own);
+            ready = own->in_len > had || own->broken;
+        }
+        if (!ready && spin && !conn_pending(own)) {
+            int64_t until = sl_time_mono_ns() + spin;
+            do {
+                size_t had = own->in_len;
+                conn_read(own);
+                ready = own->in_len > had || own->broken;
+            } while (!ready && !__atomic_load_n(&c->done, __ATOMIC_ACQUIRE) &&
+                     sl_time_mono_ns() < until);
+        }
+        if (!ready && sl_loop_now_ms() >= until_ms) {
+            pthread_mutex_lock(&rt->mu);
+            return c->done;
+        }
+        if (!ready) {
+            struct pollfd pf[2] = {{.fd = c->efd, .events = POLLIN}};
+            if (own) {
+                pf[1].fd = own->fd;
+                pf[1].events = POLLIN | (conn_pending(own) ? POLLOUT : 0);
+            }
+            int timeout = -1;
+            if (deadline != INT64_MAX) {
+                int64_t left = deadline - sl_loop_now_ms();
+                timeout = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+            }
+            int n = poll(pf, own ? 2 : 1, timeout);
+            if (n > 0 && pf[0].revents) {
+                uint64_t v;
+                ssize_t r = read(c->efd, &v, sizeof(v));
+                (void)r; /* EAGAIN: another wake took it */
+            }
+            ready = own && n > 0 && pf[1].revents;
+            if (ready) {
+                conn_flush(own);
+                if (!own->broken)
+                    conn_read(own);
+            }
+        }
+        pthread_mutex_lock(&rt->mu);
+        if (c->done)
+            break;
+        if (ready) {
+            conn_service(own, false); /* serves what was read */
+            if (own->dead)
+                c->own = NULL;
+        }
+        if (!c->done && sl_loop_now_ms() >= call_deadline(c))
+            call_timeout(c);
+    }
+    return true;
+}
+
+/* The caller is done with its finished call c (under rt->mu): its
+ * connection, unless held for sl_runtime_settle(), and the slot no
+ * environment took. */
+static void call_leave(struct call *c)
+{
+    struct sl_runtime *rt = c->rt;
+    if (c->inv->settle && c->inv->settle == c->own)
+        c->own = NULL; /* held for sl_runtime_settle() */
+    else
+        c->inv->settle = NULL;
+    struct conn *own = c->own;
+    c->own = NULL;
+    conn_release(own);
+    if (c->slot) /* never taken by an environment (it failed first) */
+        sl_governor_release(rt->cfg.governor, c->fn.key);
+    c->slot = false;
+    rt->callers--;
+}
+
 int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
                       struct sl_invocation *inv)
 {
@@ -1772,76 +1898,8 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
             return rc;
         }
     }
-    while (!c.done) {
-        struct conn *own = c.own;
-        int64_t deadline = call_deadline(&c);
-        /* A runtime handed on before it asked has usually asked by now:
-         * its /next is read without waiting for poll() to say so. */
-        bool peek = own && !own->asked && !c.delivered && !own->broken;
-        int64_t spin = own && c.delivered ? spin_budget(rt, c.env) : 0;
-        pthread_mutex_unlock(&rt->mu);
-        if (own && own->held) { /* the event, queued on the connection */
-            own->held = false;
-            conn_flush(own);
-        }
-        bool ready = false;
-        if (peek) {
-            size_t had = own->in_len;
-            conn_read(own);
-            ready = own->in_len > had || own->broken;
-        }
-        if (!ready && spin && !conn_pending(own)) {
-            int64_t until = sl_time_mono_ns() + spin;
-            do {
-                size_t had = own->in_len;
-                conn_read(own);
-                ready = own->in_len > had || own->broken;
-            } while (!ready && !__atomic_load_n(&c.done, __ATOMIC_ACQUIRE) &&
-                     sl_time_mono_ns() < until);
-        }
-        if (!ready) {
-            struct pollfd pf[2] = {{.fd = c.efd, .events = POLLIN}};
-            if (own) {
-                pf[1].fd = own->fd;
-                pf[1].events = POLLIN | (conn_pending(own) ? POLLOUT : 0);
-            }
-            int timeout = -1;
-            if (deadline != INT64_MAX) {
-                int64_t left = deadline - sl_loop_now_ms();
-                timeout = left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
-            }
-            int n = poll(pf, own ? 2 : 1, timeout);
-            if (n > 0 && pf[0].revents) {
-                uint64_t v;
-                ssize_t r = read(c.efd, &v, sizeof(v));
-                (void)r; /* EAGAIN: another wake took it */
-            }
-            ready = own && n > 0 && pf[1].revents;
-            if (ready) {
-                conn_flush(own);
-                if (!own->broken)
-                    conn_read(own);
-            }
-        }
-        pthread_mutex_lock(&rt->mu);
-        if (c.done)
-            break;
-        if (ready) {
-            conn_service(own, false); /* serves what was read */
-            if (own->dead)
-                c.own = NULL;
-        }
-        if (!c.done && sl_loop_now_ms() >= call_deadline(&c))
-            call_timeout(&c);
-    }
-    if (inv->settle && inv->settle == c.own)
-        c.own = NULL; /* held for sl_runtime_settle() */
-    else
-        inv->settle = NULL;
-    release_conn(&c);
-    if (c.slot) /* never taken by an environment (it failed first) */
-        sl_governor_release(rt->cfg.governor, c.fn.key);
-    rt->callers--;
+    call_wait(&c, -1);
+    call_leave(&c);
     pthread_mutex_unlock(&rt->mu);
     return 0;
 }
@@ -1850,16 +1908,50 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
  * then its memory (and the slot no environment took). */
 static void call_complete(struct sl_loop *l, void *arg)
 {
-    (void)l;
     struct call *c = arg;
     struct sl_runtime *rt = c->rt;
+    if (c->timer && sl_loop_is_current(l)) /* (else the loop has stopped) */
+        sl_loop_timer_cancel(l, c->timer);
+    c->timer = NULL;
     if (c->slot)
         sl_governor_release(rt->cfg.governor, c->fn.key);
+    c->slot = false;
     c->cb(c->inv, c->cb_arg);
+    pthread_mutex_lock(&rt->mu);
+    bool last = --c->refs == 0;
+    pthread_mutex_unlock(&rt->mu);
+    if (last)
+        call_free(c);
+}
+
+/* An async call's memory, once nothing refers to it. */
+static void call_free(struct call *c)
+{
     for (char **p = c->fn.env; p && *p; p++)
         free(*p);
     free(c->fn.env);
     free(c);
+}
+
+/* Gives c its own copy of the spec's variables (an environment may be
+ * started with them after the caller's copy is gone). */
+static int call_own_env(struct call *c)
+{
+    char **src = c->fn.env;
+    size_t n = 0;
+    while (src && src[n])
+        n++;
+    char **env = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; env && i < n; i++) {
+        if (!(env[i] = strdup(src[i]))) {
+            for (size_t k = 0; k < i; k++)
+                free(env[k]);
+            free(env);
+            env = NULL;
+        }
+    }
+    c->fn.env = env;
+    return env ? 0 : SL_ENOMEM;
 }
 
 int sl_runtime_start(struct sl_runtime *rt, const struct sl_function *fn,
@@ -1869,32 +1961,100 @@ int sl_runtime_start(struct sl_runtime *rt, const struct sl_function *fn,
     if (!c)
         return SL_ENOMEM;
     *c = (struct call){.rt = rt, .fn = *fn, .inv = inv, .efd = -1, .async = true, .cb = cb,
-                       .cb_arg = arg, .slot = inv->slot_held};
-    /* The spec's variables outlive the caller's copy. */
-    size_t n = 0;
-    while (fn->env && fn->env[n])
-        n++;
-    c->fn.env = calloc(n + 1, sizeof(char *));
-    for (size_t i = 0; c->fn.env && i < n; i++)
-        if (!(c->fn.env[i] = strdup(fn->env[i]))) {
-            for (size_t k = 0; k < i; k++)
-                free(c->fn.env[k]);
-            free(c->fn.env);
-            c->fn.env = NULL;
-        }
-    if (!c->fn.env) {
+                       .cb_arg = arg, .slot = inv->slot_held, .refs = 1};
+    if (call_own_env(c)) {
         free(c);
         return SL_ENOMEM;
     }
     inv->settle = NULL;
     int rc = sl_loop_post(rt->cfg.loop, start_call, c);
     if (rc) {
-        for (size_t i = 0; i < n; i++)
-            free(c->fn.env[i]);
+        for (char **p = c->fn.env; *p; p++)
+            free(*p);
         free(c->fn.env);
         free(c);
     }
     return rc;
+}
+
+/*
+ * c goes on without its caller (under rt->mu): the loop sees it through,
+ * with a timer for its deadline, and cb runs once it ends. The caller's
+ * connection goes back to the loop, which reads the answer.
+ */
+static void call_detach(struct call *c, sl_invoke_cb cb, void *arg)
+{
+    struct sl_runtime *rt = c->rt;
+    c->async = true;
+    c->refs = 1;
+    c->cb = cb;
+    c->cb_arg = arg;
+    c->inv->defer_settle = false;
+    c->inv->settle = NULL;
+    c->fn.env = NULL; /* the caller's; a bound call starts no environment */
+    struct conn *own = c->own;
+    c->own = NULL;
+    if (own && !own->dead && own->owner == CONN_CALLER) {
+        own->held = false;
+        conn_flush(own);
+    }
+    conn_release(own); /* (may end c: cb then runs from the loop) */
+    if (!c->done)
+        call_nudge(c);
+    rt->callers--;
+}
+
+int sl_runtime_call(struct sl_runtime *rt, const struct sl_function *fn,
+                    struct sl_invocation *inv, sl_invoke_cb cb, void *arg)
+{
+    struct call *c = calloc(1, sizeof(*c));
+    if (!c)
+        return SL_ENOMEM;
+    *c = (struct call){.rt = rt, .fn = *fn, .inv = inv, .tid = pthread_self(),
+                       .efd = thread_efd()};
+    if (c->efd < 0) {
+        free(c);
+        return SL_EIO;
+    }
+    pthread_mutex_lock(&rt->mu);
+    rt->callers++;
+    if (!bind_warm(c, true)) {
+        /* A new environment: the loop starts it and sees the call through. */
+        rt->callers--;
+        c->async = true;
+        c->refs = 1;
+        c->cb = cb;
+        c->cb_arg = arg;
+        c->inv->settle = NULL;
+        int rc = call_own_env(c);
+        if (!rc)
+            rc = sl_loop_post(rt->cfg.loop, start_call, c);
+        if (rc) {
+            if (c->fn.env) {
+                for (char **p = c->fn.env; *p; p++)
+                    free(*p);
+                free(c->fn.env);
+            }
+            if (c->slot)
+                sl_governor_release(rt->cfg.governor, c->fn.key);
+            pthread_mutex_unlock(&rt->mu);
+            free(c);
+            return rc;
+        }
+        pthread_mutex_unlock(&rt->mu);
+        return SL_LATER;
+    }
+    /* A lone call may keep its thread a moment (a fast function answers
+     * sooner than a hand-off to the loop and back would take). */
+    if (!call_wait(c, rt->callers == 1 ? LONE_PATIENCE_MS : 0)) {
+        call_detach(c, cb, arg);
+        pthread_mutex_unlock(&rt->mu);
+        return SL_LATER;
+    }
+    call_leave(c);
+    pthread_mutex_unlock(&rt->mu);
+    free(c);
+    return 0;
 }
 
 void sl_runtime_settle(struct sl_runtime *rt, void *settle)

@@ -99,6 +99,8 @@ void sl_runtime_free(struct sl_runtime *rt);
 void sl_invocation_init(struct sl_invocation *inv);
 void sl_invocation_close(struct sl_invocation *inv);
 
+typedef void (*sl_invoke_cb)(struct sl_invocation *inv, void *arg);
+
 /* Runs one invocation of fn and waits until it ends (result in inv).
  * Not from the loop thread. */
 int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
@@ -112,9 +114,20 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
  * over (it is given back with the environment, or at the end). 0, or an
  * error (cb never runs). Any thread.
  */
-typedef void (*sl_invoke_cb)(struct sl_invocation *inv, void *arg);
 int sl_runtime_start(struct sl_runtime *rt, const struct sl_function *fn,
                      struct sl_invocation *inv, sl_invoke_cb cb, void *arg);
+
+/*
+ * Runs one invocation of fn without blocking for long: a warm
+ * environment's quick answer is read on the caller's thread (as
+ * sl_runtime_invoke() does, spinning briefly), and 0 means inv holds the
+ * result (cb never runs). SL_LATER means the invocation goes on without
+ * the caller: cb(inv, arg) runs on the loop's thread once it ends (inv
+ * must live until then; fn is copied as needed). Else an error (cb never
+ * runs). Not from the loop thread.
+ */
+int sl_runtime_call(struct sl_runtime *rt, const struct sl_function *fn,
+                    struct sl_invocation *inv, sl_invoke_cb cb, void *arg);
 
 /*
  * With inv->defer_settle (and not want_log), a warm invocation may return

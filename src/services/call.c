@@ -113,20 +113,61 @@ void *sl_call_alloc(struct sl_call *c, size_t n)
     return p;
 }
 
-int sl_call_write(struct sl_call *c, sl_txn_fn fn, void *arg, sl_op_fn then)
+void sl_call_wait(struct sl_call *c, sl_op_fn then)
 {
     c->then = then;
+    c->waiting = true;
+    sl_http_wait(c->http);
+}
+
+void sl_call_wake(struct sl_call *c)
+{
+    sl_http_resume(c->http);
+}
+
+bool sl_call_waiting(const struct sl_call *c)
+{
+    return c->waiting;
+}
+
+void sl_call_resume(struct sl_call *c)
+{
+    c->waiting = false;
+    sl_call_finish(c, c->then(c));
+}
+
+/* The write's batch is durable or failed (the writer's thread). */
+static void write_done(void *arg, int result)
+{
+    struct sl_call *c = arg;
+    c->write_rc = result;
+    sl_call_wake(c);
+}
+
+int sl_call_write(struct sl_call *c, sl_txn_fn fn, void *arg, sl_op_fn then)
+{
     c->write_arg = arg;
     memset(&c->write_err, 0, sizeof(c->write_err));
-    c->write_rc = sl_store_write(c->app->store, fn, arg, &c->write_err);
-    return then(c);
+    sl_call_wait(c, then);
+    int rc = sl_store_submit(c->app->store, fn, arg, &c->write_err, write_done, c);
+    if (rc) {
+        c->write_rc = sl_errf(&c->write_err, rc, "%s",
+                              rc == SL_ECLOSED ? "the store is closing" : "out of memory");
+        sl_call_wake(c);
+    }
+    return SL_LATER;
 }
 
 void sl_call_finish(struct sl_call *c, int rc)
 {
     struct sl_http_request *r = c->http;
-    if (rc == SL_LATER)
+    if (rc == SL_LATER && c->waiting)
         return;
+    c->waiting = false; /* (a wait that ended before it began: answered now) */
+    if (rc == SL_LATER) {
+        sl_error(c->service->name, "%s waits for nothing", c->op ? c->op->name : "request");
+        rc = SL_EINVAL;
+    }
     if (rc == 0 && !r->resp.ready) {
         struct sl_model_answer a = {
             .protocol = c->protocol,
@@ -202,6 +243,20 @@ static size_t body_cap(const struct sl_call *c)
     return cap ? cap : svc->body_cap;
 }
 
+/* A streaming service's handler of a request without a body, at its end:
+ * what it chose to run at the end (for an empty body) runs at once. */
+static int run_bodiless(struct sl_call *c)
+{
+    const struct sl_service *svc = c->service;
+    int rc = svc->handlers[c->op - svc->model->ops](c);
+    if (rc == 0 && c->end) {
+        sl_op_fn end = c->end;
+        c->end = NULL;
+        return end(c);
+    }
+    return rc ? rc : SL_EINVAL;
+}
+
 int sl_call_begin(struct sl_call *c)
 {
     const struct sl_service *svc = c->service;
@@ -219,6 +274,11 @@ int sl_call_begin(struct sl_call *c)
         }
         if (find_operation(c, NULL, 0))
             return SL_DONE;
+        /* Without a body the handler runs at the end, where it may wait. */
+        if (!sl_http_has_body(c->http)) {
+            c->end = run_bodiless;
+            return 0;
+        }
         rc = svc->handlers[c->op - svc->model->ops](c);
         if (rc == 0 && (c->body_cb || c->end))
             return 0; /* taking the body */

@@ -365,6 +365,14 @@ static bool body_ok(struct door *d, struct sl_frontdoor *fd)
     return false;
 }
 
+/* A call that neither answered nor waits gets the internal error. */
+static void answered(struct door *d)
+{
+    if (!d->q.http->resp.ready && !sl_call_waiting(&d->q))
+        door_error(&d->q, 500, "InternalError", NULL,
+                   "We encountered an internal error. Please try again.");
+}
+
 static void door_end(void *ctx, struct sl_http_request *r)
 {
     struct sl_frontdoor *fd = ctx;
@@ -378,13 +386,22 @@ static void door_end(void *ctx, struct sl_http_request *r)
     if (!body_ok(d, fd))
         return;
     sl_call_end(&d->q);
-    if (!r->resp.ready)
-        door_error(&d->q, 500, "InternalError", NULL,
-                   "We encountered an internal error. Please try again.");
+    answered(d);
+}
+
+static void door_resume(void *ctx, struct sl_http_request *r)
+{
+    (void)ctx;
+    struct door *d = r->handler_data;
+    sl_call_resume(&d->q);
+    answered(d);
 }
 
 void sl_frontdoor_handler(struct sl_frontdoor *fd, struct sl_http_handler *out)
 {
-    *out = (struct sl_http_handler){
-        .ctx = fd, .begin = door_begin, .body = door_body, .end = door_end};
+    *out = (struct sl_http_handler){.ctx = fd,
+                                    .begin = door_begin,
+                                    .body = door_body,
+                                    .end = door_end,
+                                    .resume = door_resume};
 }

@@ -37,6 +37,10 @@ void sl_frontdoor_handler(struct sl_frontdoor *fd, struct sl_http_handler *out);
 int sl_call_begin(struct sl_call *c);
 int sl_call_body(struct sl_call *c, const char *p, size_t n);
 void sl_call_end(struct sl_call *c);
+/* A waiting call was woken: its continuation runs and answers. */
+void sl_call_resume(struct sl_call *c);
+/* Whether the call waits (sl_call_wait()): no answer yet. */
+bool sl_call_waiting(const struct sl_call *c);
 void sl_call_abort(struct sl_call *c);
 void sl_call_close(struct sl_call *c);
 

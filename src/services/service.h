@@ -184,8 +184,10 @@ struct sl_call {
     /* The service's per-call state, freed with the call. */
     void *state;
     void (*state_free)(struct sl_call *c);
-    /* A wait (sl_call_write): what runs when it ends, and with what. */
+    /* A wait (sl_call_wait, sl_call_write): what runs when it ends, and
+     * with what. */
     sl_op_fn then;
+    bool waiting;
     void *write_arg; /* the transaction's arg */
     int write_rc;
     struct sl_err write_err;
@@ -220,6 +222,17 @@ int sl_call_ok(struct sl_call *c, json_t *out);
  * sl_call_alloc()).
  */
 int sl_call_write(struct sl_call *c, sl_txn_fn fn, void *arg, sl_op_fn then);
+
+/*
+ * For a handler that waits for something else (a function's answer, a
+ * message): then(c) will run once sl_call_wake(c) is called, on one of
+ * the front door's threads, and returns what a handler returns. Call
+ * sl_call_wait() before starting what wakes the call (the wake may come
+ * at once), then return SL_LATER. sl_call_wake() may be called from any
+ * thread, once per wait.
+ */
+void sl_call_wait(struct sl_call *c, sl_op_fn then);
+void sl_call_wake(struct sl_call *c);
 
 /* Answers the outcome rc of a handler (or continuation) of c: the output,
  * an internal error, or nothing (SL_DONE, SL_LATER). */

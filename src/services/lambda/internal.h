@@ -83,9 +83,13 @@ void sl_lambda_state_free(struct sl_lambda *l);
  * functions not invoked yet. */
 int sl_lambda_load_reservations(struct sl_lambda *l);
 /* Runs one invocation of the function (its configuration cfg) through the
- * runtime, with its metrics. inv is the caller's (init and close it). */
-int sl_lambda_run(struct sl_lambda *l, const char *account, const char *region, const char *name,
-                  json_t *cfg, struct sl_invocation *inv);
+ * runtime (sl_runtime_call()): 0 when inv holds the result, SL_LATER when
+ * cb(inv, arg) runs on the loop's thread once it ended; either way the
+ * caller then calls sl_lambda_run_end() for its metrics. Else an error
+ * (cb never runs; the metrics are done). inv is the caller's (init and
+ * close it). */
+int sl_lambda_call(struct sl_lambda *l, const char *account, const char *region, const char *name,
+                   json_t *cfg, struct sl_invocation *inv, sl_invoke_cb cb, void *arg);
 /* The same without waiting: cb(inv, arg) runs on the loop's thread once
  * it ended (sl_runtime_start()), and calls sl_lambda_run_end() for its
  * metrics. 0, or an error (cb never runs; the metrics are done). */
@@ -120,6 +124,7 @@ struct lreq {
     json_t *in;   /* the validated input */
     char pk[96];  /* "<account>:<region>": the partition of its functions */
     void *settle; /* an answered invoke's runtime side, settled with the call */
+    struct lrun *run; /* a synchronous invoke's (invoke.c) */
 };
 
 /* The state of call c (NULL when out of memory). */

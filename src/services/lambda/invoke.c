@@ -23,13 +23,28 @@ static int throttled(struct lreq *l, const char *reason)
     return rc;
 }
 
-/* The runtime's side of an answered invoke ends once the answer is sent
- * (the call's state_free runs when the request is done). */
-static void settle_invoke(struct sl_call *c)
+/* A synchronous invoke under way: lives as long as its call. */
+struct lrun {
+    struct sl_invocation inv;
+    char name[80];
+    char *context; /* the client context's JSON (malloc'd), or NULL */
+};
+
+/* The call is done: the runtime's side of an answered invoke ends once
+ * the answer is sent (sl_runtime_settle()), and the invocation's buffers
+ * go. */
+static void invoke_free(struct sl_call *c)
 {
     struct lreq *l = c->state;
-    if (l && l->settle)
+    if (!l)
+        return;
+    if (l->settle)
         sl_lambda_settle(l->lam, l->settle);
+    if (l->run) {
+        sl_invocation_close(&l->run->inv);
+        free(l->run->context);
+        l->run = NULL;
+    }
 }
 
 /* The payload must be JSON: checked without building it, and by jansson
@@ -70,6 +85,44 @@ static int accept_event(struct lreq *l, const char *name, const char *payload, s
                                   event_accepted);
 }
 
+/* The invocation ended (the loop's thread): the call answers. */
+static void invoke_ended(struct sl_invocation *inv, void *arg)
+{
+    (void)inv;
+    sl_call_wake(arg);
+}
+
+/* Answers a synchronous invoke from its ended invocation. */
+static int invoke_answer(struct sl_call *c)
+{
+    struct lreq *l = c->state;
+    struct sl_invocation *inv = &l->run->inv;
+    sl_lambda_run_end(l->lam, c->account, c->region, l->run->name, inv, 0);
+    if (inv->settle)
+        l->settle = inv->settle;
+    if (inv->result == SL_INVOKE_FAILED)
+        return sl_call_internal(c, SL_EIO, NULL);
+    if (inv->result == SL_INVOKE_THROTTLED)
+        return throttled(l, inv->throttle_reason);
+    json_t *out = json_pack("{s:i, s:s}", "StatusCode", 200, "ExecutedVersion", "$LATEST");
+    if (inv->result == SL_INVOKE_FUNCTION_ERROR)
+        json_object_set_new(out, "FunctionError", json_string("Unhandled"));
+    if (inv->want_log) {
+        /* The last 4 KB of the log, base64. */
+        size_t n = inv->log.len, from = n > 4096 ? n - 4096 : 0;
+        struct sl_buf b64;
+        sl_buf_init(&b64, 0);
+        sl_base64_encode(&b64, (const uint8_t *)inv->log.data + from, n - from);
+        json_object_set_new(out, "LogResult", json_string(b64.data ? b64.data : ""));
+        sl_buf_free(&b64);
+    }
+    sl_http_set_header(c->http, "Content-Type", "application/json");
+    /* The payload is the invocation's, which lives as long as the call. */
+    c->out_payload = inv->response.data;
+    c->out_payload_len = inv->response.len;
+    return sl_call_ok(c, out);
+}
+
 SL_OP(lambda, Invoke)
 {
     struct lreq *l = sl_lambda_req(c);
@@ -108,53 +161,35 @@ SL_OP(lambda, Invoke)
                                    "Client context must be a valid Base64-encoded JSON object.");
         }
     }
-    struct sl_invocation inv;
-    sl_invocation_init(&inv);
-    sl_strlcpy(inv.request_id, c->request_id, sizeof(inv.request_id));
-    inv.payload = payload;
-    inv.payload_len = len;
-    inv.client_context = context;
+    struct lrun *run = sl_call_alloc(c, sizeof(*run));
+    if (!run) {
+        free(context);
+        json_decref(cfg);
+        return SL_ENOMEM;
+    }
+    l->run = run;
+    c->state_free = invoke_free;
+    struct sl_invocation *inv = &run->inv;
+    sl_invocation_init(inv);
+    run->context = context;
+    memcpy(run->name, name, sizeof(run->name));
+    sl_strlcpy(inv->request_id, c->request_id, sizeof(inv->request_id));
+    inv->payload = payload;
+    inv->payload_len = len;
+    inv->client_context = context;
     const char *log_type = sl_lambda_in_str(l, "LogType");
-    inv.want_log = log_type && strcmp(log_type, "Tail") == 0;
-    inv.defer_settle = true;
-    rc = sl_lambda_run(l->lam, c->account, c->region, name, cfg, &inv);
-    if (inv.settle) {
-        l->settle = inv.settle;
-        c->state_free = settle_invoke;
-    }
+    inv->want_log = log_type && strcmp(log_type, "Tail") == 0;
+    inv->defer_settle = true;
+    /* A warm function's quick answer comes at once; else the call waits
+     * for invoke_ended() without its thread. */
+    sl_call_wait(c, invoke_answer);
+    rc = sl_lambda_call(l->lam, c->account, c->region, name, cfg, inv, invoke_ended, c);
     json_decref(cfg);
-    free(context);
-    if (!rc && inv.result == SL_INVOKE_FAILED)
-        rc = SL_EIO;
-    if (rc) {
-        sl_invocation_close(&inv);
+    if (rc == SL_LATER)
+        return SL_LATER;
+    if (rc)
         return rc;
-    }
-    if (inv.result == SL_INVOKE_THROTTLED) {
-        rc = throttled(l, inv.throttle_reason);
-        sl_invocation_close(&inv);
-        return rc;
-    }
-    json_t *out = json_pack("{s:i, s:s}", "StatusCode", 200, "ExecutedVersion", "$LATEST");
-    if (inv.result == SL_INVOKE_FUNCTION_ERROR)
-        json_object_set_new(out, "FunctionError", json_string("Unhandled"));
-    if (inv.want_log) {
-        /* The last 4 KB of the log, base64. */
-        size_t n = inv.log.len, from = n > 4096 ? n - 4096 : 0;
-        struct sl_buf b64;
-        sl_buf_init(&b64, 0);
-        sl_base64_encode(&b64, (const uint8_t *)inv.log.data + from, n - from);
-        json_object_set_new(out, "LogResult", json_string(b64.data ? b64.data : ""));
-        sl_buf_free(&b64);
-    }
-    sl_http_set_header(c->http, "Content-Type", "application/json");
-    /* The answer is written before the invocation's buffers go. */
-    c->out_payload = inv.response.data;
-    c->out_payload_len = inv.response.len;
-    sl_call_ok(c, out);
-    sl_call_finish(c, 0);
-    sl_invocation_close(&inv);
-    return SL_DONE;
+    return invoke_answer(c);
 }
 
 /* The legacy asynchronous invoke (aws lambda invoke-async): the body is

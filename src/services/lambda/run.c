@@ -215,15 +215,16 @@ static enum sl_lambda_outcome outcome_of(const struct sl_invocation *inv, int rc
                                                      : SL_LAMBDA_OK;
 }
 
-int sl_lambda_run(struct sl_lambda *l, const char *account, const char *region, const char *name,
-                  json_t *cfg, struct sl_invocation *inv)
+int sl_lambda_call(struct sl_lambda *l, const char *account, const char *region, const char *name,
+                   json_t *cfg, struct sl_invocation *inv, sl_invoke_cb cb, void *arg)
 {
     struct sl_function fn;
     int rc = function_spec(l->app, account, region, name, cfg, &fn);
     sl_lambda_metrics_begin(l->metrics, account, region, name);
     if (!rc)
-        rc = sl_runtime_invoke(l->rt, &fn, inv);
-    sl_lambda_run_end(l, account, region, name, inv, rc);
+        rc = sl_runtime_call(l->rt, &fn, inv, cb, arg);
+    if (rc && rc != SL_LATER)
+        sl_lambda_run_end(l, account, region, name, inv, rc);
     free_spec(&fn);
     return rc;
 }

@@ -70,6 +70,10 @@ struct s3_req {
     bool too_large; /* more bytes came than an object may have */
     const struct sl_aws_checksum *checksum_ck;
     void (*finish)(struct s3_req *s); /* what end() runs */
+    /* A write under way (s3_write()): what answers once it is durable or
+     * failed, and the bytes it commits (freed with the request). */
+    void (*then)(struct s3_req *s, int rc, const struct sl_err *err);
+    struct sl_blob blob;
 };
 
 /* The object metadata kept in an item's value. */
@@ -103,6 +107,17 @@ int s3_error_id(const char *code);
 void s3_no_such_bucket(struct s3_req *s);
 void s3_no_such_key(struct s3_req *s);
 void s3_internal(struct s3_req *s, const struct sl_err *err);
+
+/*
+ * Runs fn(arg) in the store's next batch; the request waits for it
+ * without holding a thread, then then(s, rc, err) answers, with what
+ * sl_store_write() would have returned. arg must live as long as the call
+ * (sl_call_alloc()); a blob the write commits goes in s->blob.
+ */
+void s3_write(struct s3_req *s, sl_txn_fn fn, void *arg,
+              void (*then)(struct s3_req *s, int rc, const struct sl_err *err));
+/* A copy of text (malloc'd; freed here) in the request's arena, or NULL. */
+const char *s3_keep(struct s3_req *s, char *text);
 
 /* Sends body (XML) with status 200. */
 void s3_send_xml(struct s3_req *s, int status);

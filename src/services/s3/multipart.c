@@ -55,6 +55,25 @@ static int upload_put_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return sl_txn_put(t, S3_NS_UPLOADS, u->bucket, u->id, u->val, strlen(u->val), NULL);
 }
 
+static void upload_created(struct s3_req *s, int rc, const struct sl_err *err)
+{
+    const struct upload_put *u = s->q->write_arg;
+    if (rc) {
+        if (rc == SL_ENOTFOUND)
+            s3_no_such_bucket(s);
+        else
+            s3_internal(s, err);
+        return;
+    }
+    struct sl_buf *b = &s->q->http->resp.body;
+    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult xmlns=\"" S3_XMLNS "\">");
+    sl_xml_element(b, "Bucket", s->bucket);
+    sl_xml_element(b, "Key", s->key);
+    sl_xml_element(b, "UploadId", u->id);
+    sl_buf_puts(b, "</InitiateMultipartUploadResult>");
+    s3_send_xml(s, 200);
+}
+
 void s3_create_multipart(struct s3_req *s)
 {
     if (s3_bucket_check(s))
@@ -82,30 +101,22 @@ void s3_create_multipart(struct s3_req *s)
         s3_internal(s, NULL);
         return;
     }
-    struct upload_put u = {s->bucket, id, val};
-    struct sl_err err = {0};
-    int rc = sl_store_write(s->q->app->store, upload_put_txn, &u, &err);
-    free(val);
-    if (rc) {
-        if (rc == SL_ENOTFOUND)
-            s3_no_such_bucket(s);
-        else
-            s3_internal(s, &err);
+    struct upload_put *u = sl_call_alloc(s->q, sizeof(*u));
+    const char *kept = s3_keep(s, val);
+    if (!u || !kept || !(u->id = sl_arena_strdup(&s->q->http->arena, id))) {
+        s3_internal(s, NULL);
         return;
     }
-    struct sl_buf *b = &s->q->http->resp.body;
-    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult xmlns=\"" S3_XMLNS "\">");
-    sl_xml_element(b, "Bucket", s->bucket);
-    sl_xml_element(b, "Key", s->key);
-    sl_xml_element(b, "UploadId", id);
-    sl_buf_puts(b, "</InitiateMultipartUploadResult>");
-    s3_send_xml(s, 200);
+    u->bucket = s->bucket;
+    u->val = kept;
+    s3_write(s, upload_put_txn, u, upload_created);
 }
 
 /* ---- UploadPart ------------------------------------------------------ */
 
 struct part_put {
-    const char *bucket, *upload, *sk, *val;
+    const char *bucket, *upload, *val;
+    char sk[24], etag[40];
     const struct sl_blob *blob;
 };
 
@@ -129,39 +140,52 @@ static long part_number(struct s3_req *s)
     return n;
 }
 
+static void part_stored(struct s3_req *s, int rc, const struct sl_err *err)
+{
+    const struct part_put *p = s->q->write_arg;
+    if (rc) {
+        sl_blob_discard(s->q->app->store, &s->blob);
+        if (rc == SL_ENOTFOUND)
+            no_such_upload(s);
+        else
+            s3_internal(s, err);
+        return;
+    }
+    char quoted[48];
+    snprintf(quoted, sizeof(quoted), "\"%s\"", p->etag);
+    sl_http_set_header(s->q->http, "ETag", quoted);
+    s3_send_xml(s, 200);
+}
+
 static void upload_part_finish(struct s3_req *s)
 {
-    struct sl_blob blob = {0};
-    int rc = sl_blob_writer_finish(s->writer, &blob);
+    int rc = sl_blob_writer_finish(s->writer, &s->blob);
     s->writer = NULL; /* finish frees it */
     if (rc) {
         s3_internal(s, NULL);
         return;
     }
-    char etag[40], sk[24];
-    sl_hex_encode(s->body_md5, SL_MD5_LEN, etag);
-    snprintf(sk, sizeof(sk), "%05ld", part_number(s));
-    json_t *v = json_pack("{s:s, s:I, s:I}", "etag", etag, "size", (json_int_t)blob.size,
-                          "mtime", (json_int_t)sl_time_now_ms());
-    char *val = v ? json_dumps(v, JSON_COMPACT) : NULL;
-    json_decref(v);
-    struct sl_err err = {0};
-    struct part_put p = {s->bucket, sl_http_param(s->q->http, "uploadId"), sk, val, &blob};
-    rc = val ? sl_store_write(s->q->app->store, part_put_txn, &p, &err) : SL_ENOMEM;
-    free(val);
-    if (rc) {
-        sl_blob_discard(s->q->app->store, &blob);
-        if (rc == SL_ENOTFOUND)
-            no_such_upload(s);
-        else
-            s3_internal(s, &err);
-    } else {
-        char quoted[48];
-        snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
-        sl_http_set_header(s->q->http, "ETag", quoted);
-        s3_send_xml(s, 200);
+    struct part_put *p = sl_call_alloc(s->q, sizeof(*p));
+    if (!p) {
+        sl_blob_discard(s->q->app->store, &s->blob);
+        s3_internal(s, NULL);
+        return;
     }
-    sl_blob_free(&blob);
+    sl_hex_encode(s->body_md5, SL_MD5_LEN, p->etag);
+    snprintf(p->sk, sizeof(p->sk), "%05ld", part_number(s));
+    json_t *v = json_pack("{s:s, s:I, s:I}", "etag", p->etag, "size",
+                          (json_int_t)s->blob.size, "mtime", (json_int_t)sl_time_now_ms());
+    p->val = s3_keep(s, v ? json_dumps(v, JSON_COMPACT) : NULL);
+    json_decref(v);
+    if (!p->val) {
+        sl_blob_discard(s->q->app->store, &s->blob);
+        s3_internal(s, NULL);
+        return;
+    }
+    p->bucket = s->bucket;
+    p->upload = sl_http_param(s->q->http, "uploadId");
+    p->blob = &s->blob;
+    s3_write(s, part_put_txn, p, part_stored);
 }
 
 void s3_upload_part_begin(struct s3_req *s)
@@ -191,8 +215,9 @@ struct complete_txn {
     const struct sl_blob *blob;
     struct s3_write_cond cond;
     struct s3_notify notify;
-    const char *etag;
+    char etag[48];
     uint64_t size;
+    bool no_upload; /* the upload was gone (not the key of an If-Match) */
 };
 
 static int complete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -200,8 +225,10 @@ static int complete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     (void)err;
     struct complete_txn *c = arg;
     int rc = sl_txn_exists(t, S3_NS_UPLOADS, c->bucket, c->upload);
-    if (rc)
-        return SL_EAGAIN; /* no such upload, told apart from a missing key */
+    if (rc) {
+        c->no_upload = rc == SL_ENOTFOUND;
+        return rc;
+    }
     rc = s3_write_condition(t, c->bucket, c->key, &c->cond);
     if (!rc)
         rc = sl_txn_put(t, S3_NS_OBJECTS, c->bucket, c->key, c->val, strlen(c->val), c->blob);
@@ -218,6 +245,32 @@ static int complete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         sl_item_free(&b);
     }
     return rc;
+}
+
+static void upload_completed(struct s3_req *s, int rc, const struct sl_err *err)
+{
+    const struct complete_txn *ct = s->q->write_arg;
+    if (rc) {
+        sl_blob_discard(s->q->app->store, &s->blob);
+        if (ct->no_upload)
+            no_such_upload(s);
+        else if (rc == SL_ECONDITION || rc == SL_ENOTFOUND)
+            s3_write_cond_error(s, rc);
+        else
+            s3_internal(s, err);
+        return;
+    }
+    char location[2048], etag[64];
+    snprintf(location, sizeof(location), "/%s/%s", s->bucket, s->key);
+    snprintf(etag, sizeof(etag), "\"%s\"", ct->etag);
+    struct sl_buf *b = &s->q->http->resp.body;
+    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"" S3_XMLNS "\">");
+    sl_xml_element(b, "Location", location);
+    sl_xml_element(b, "Bucket", s->bucket);
+    sl_xml_element(b, "Key", s->key);
+    sl_xml_element(b, "ETag", etag);
+    sl_buf_puts(b, "</CompleteMultipartUploadResult>");
+    s3_send_xml(s, 200);
 }
 
 static void invalid_part(struct s3_req *s)
@@ -239,7 +292,6 @@ static void complete_finish(struct s3_req *s)
     struct sl_blob_writer *w = NULL;
     struct sl_blob blob = {0};
     struct s3_object o = {0};
-    char *val = NULL;
     struct sl_xml_node *root;
     struct sl_err err = {0};
 
@@ -376,34 +428,22 @@ static void complete_finish(struct s3_req *s)
         o.headers = json_object();
     if (!o.meta)
         o.meta = json_object();
-    val = s3_object_dump(&o);
-    struct complete_txn ct = {s->bucket, s->key, upload, val, &blob, {0}, {0}, o.etag, o.size};
-    s3_write_cond_init(s, &ct.cond);
-    s3_notify_init(s, &ct.notify);
-    int rc = val ? sl_store_write(st, complete_txn, &ct, &err) : SL_ENOMEM;
-    if (rc) {
-        sl_blob_discard(st, &blob);
-        if (rc == SL_EAGAIN)
-            no_such_upload(s);
-        else if (rc == SL_ECONDITION || rc == SL_ENOTFOUND)
-            s3_write_cond_error(s, rc);
-        else
-            s3_internal(s, &err);
+    s->blob = blob;
+    blob = (struct sl_blob){0};
+    struct complete_txn *ct = sl_call_alloc(s->q, sizeof(*ct));
+    const char *kept = s3_keep(s, s3_object_dump(&o));
+    if (!ct || !kept) {
+        sl_blob_discard(st, &s->blob);
+        s3_internal(s, NULL);
         goto done;
     }
-    char location[2048], etag[64];
-    snprintf(location, sizeof(location), "/%s/%s", s->bucket, s->key);
-    snprintf(etag, sizeof(etag), "\"%s\"", o.etag);
-    struct sl_buf *b = &r->resp.body;
-    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"" S3_XMLNS "\">");
-    sl_xml_element(b, "Location", location);
-    sl_xml_element(b, "Bucket", s->bucket);
-    sl_xml_element(b, "Key", s->key);
-    sl_xml_element(b, "ETag", etag);
-    sl_buf_puts(b, "</CompleteMultipartUploadResult>");
-    s3_send_xml(s, 200);
+    *ct = (struct complete_txn){.bucket = s->bucket, .key = s->key, .upload = upload,
+                                .val = kept, .blob = &s->blob, .size = o.size};
+    memcpy(ct->etag, o.etag, sizeof(ct->etag));
+    s3_write_cond_init(s, &ct->cond);
+    s3_notify_init(s, &ct->notify);
+    s3_write(s, complete_txn, ct, upload_completed);
 done:
-    free(val);
     s3_object_free(&o);
     sl_blob_free(&blob);
     sl_blob_writer_abort(w);
@@ -436,6 +476,16 @@ static int abort_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return rc;
 }
 
+static void upload_aborted(struct s3_req *s, int rc, const struct sl_err *err)
+{
+    if (rc == SL_ENOTFOUND)
+        no_such_upload(s);
+    else if (rc)
+        s3_internal(s, err);
+    else
+        s3_send_xml(s, 204);
+}
+
 void s3_abort_multipart(struct s3_req *s)
 {
     if (s3_bucket_check(s))
@@ -444,15 +494,13 @@ void s3_abort_multipart(struct s3_req *s)
     if (load_upload(s, &u))
         return;
     json_decref(u);
-    struct abort_txn a = {s->bucket, sl_http_param(s->q->http, "uploadId")};
-    struct sl_err err = {0};
-    int rc = sl_store_write(s->q->app->store, abort_txn, &a, &err);
-    if (rc == SL_ENOTFOUND)
-        no_such_upload(s);
-    else if (rc)
-        s3_internal(s, &err);
-    else
-        s3_send_xml(s, 204);
+    struct abort_txn *a = sl_call_alloc(s->q, sizeof(*a));
+    if (!a) {
+        s3_internal(s, NULL);
+        return;
+    }
+    *a = (struct abort_txn){s->bucket, sl_http_param(s->q->http, "uploadId")};
+    s3_write(s, abort_txn, a, upload_aborted);
 }
 
 /* ---- listings -------------------------------------------------------- */

@@ -350,6 +350,19 @@ static int put_config_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return rc;
 }
 
+static void notification_put(struct s3_req *s, int rc, const struct sl_err *err)
+{
+    struct notify_put *p = s->q->write_arg;
+    json_decref(p->config);
+    p->config = NULL;
+    if (rc == SL_ENOTFOUND)
+        s3_no_such_bucket(s);
+    else if (rc)
+        s3_internal(s, err);
+    else
+        s3_send_xml(s, 200);
+}
+
 static void put_notification_finish(struct s3_req *s)
 {
     json_t *config;
@@ -370,16 +383,14 @@ static void put_notification_finish(struct s3_req *s)
         json_decref(config);
         return;
     }
-    struct notify_put p = {s->bucket, config};
-    struct sl_err err = {0};
-    int rc = sl_store_write(s->q->app->store, put_config_txn, &p, &err);
-    json_decref(config);
-    if (rc == SL_ENOTFOUND)
-        s3_no_such_bucket(s);
-    else if (rc)
-        s3_internal(s, &err);
-    else
-        s3_send_xml(s, 200);
+    struct notify_put *p = sl_call_alloc(s->q, sizeof(*p));
+    if (!p) {
+        json_decref(config);
+        s3_internal(s, NULL);
+        return;
+    }
+    *p = (struct notify_put){s->bucket, config};
+    s3_write(s, put_config_txn, p, notification_put);
 }
 
 void s3_put_notification(struct s3_req *s)

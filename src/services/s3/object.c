@@ -220,9 +220,12 @@ struct put_txn {
     const char *val;
     const struct sl_blob *blob;
     struct s3_write_cond cond;
-    const struct s3_notify *notify;
-    const char *event, *etag;
+    struct s3_notify notify;
+    const char *event;
+    char etag[48];
     uint64_t size;
+    int64_t mtime_ms;
+    bool no_bucket; /* the bucket was gone (not the key of an If-Match) */
 };
 
 static int put_object_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -231,52 +234,79 @@ static int put_object_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     struct put_txn *p = arg;
     struct sl_item b;
     int rc = sl_txn_get(t, S3_NS_BUCKETS, "", p->bucket, &b);
-    if (rc)
-        return rc == SL_ENOTFOUND ? SL_EAGAIN : rc; /* told apart from a missing key */
+    if (rc) {
+        p->no_bucket = rc == SL_ENOTFOUND;
+        return rc;
+    }
     rc = s3_write_condition(t, p->bucket, p->key, &p->cond);
     if (!rc)
         rc = sl_txn_put(t, S3_NS_OBJECTS, p->bucket, p->key, p->val, strlen(p->val), p->blob);
     if (!rc)
-        rc = s3_notify_txn(t, p->notify, &b, p->bucket, p->key, p->event, p->size, p->etag);
+        rc = s3_notify_txn(t, &p->notify, &b, p->bucket, p->key, p->event, p->size, p->etag);
     sl_item_free(&b);
     return rc;
 }
 
-/* Commits an object whose bytes are in blob, if cond (may be NULL) holds;
- * answers the request on failure. */
-static void store_object(struct s3_req *s, struct s3_object *o, struct sl_blob *blob,
-                         const struct s3_write_cond *cond)
+/* The object's write ended: PutObject's answer is its ETag, CopyObject's
+ * a CopyObjectResult. */
+static void object_stored(struct s3_req *s, int rc, const struct sl_err *err)
 {
-    char *val = s3_object_dump(o);
-    if (!val) {
-        sl_blob_discard(s->q->app->store, blob);
-        s3_internal(s, NULL);
-        return;
-    }
-    struct s3_notify n;
-    s3_notify_init(s, &n);
-    struct put_txn p = {s->bucket, s->key, val, blob, {0}, &n,
-                        strcmp(s->op, "CopyObject") == 0 ? "ObjectCreated:Copy"
-                                                          : "ObjectCreated:Put",
-                        o->etag, o->size};
-    if (cond)
-        p.cond = *cond;
-    struct sl_err err = {0};
-    int rc = sl_store_write(s->q->app->store, put_object_txn, &p, &err);
-    free(val);
+    const struct put_txn *p = s->q->write_arg;
     if (rc) {
-        sl_blob_discard(s->q->app->store, blob);
-        if (rc == SL_EAGAIN)
+        sl_blob_discard(s->q->app->store, &s->blob);
+        if (p->no_bucket)
             s3_no_such_bucket(s);
         else if (rc == SL_ECONDITION || rc == SL_ENOTFOUND)
             s3_write_cond_error(s, rc);
         else
-            s3_internal(s, &err);
+            s3_internal(s, err);
         return;
     }
     char etag[64];
-    snprintf(etag, sizeof(etag), "\"%s\"", o->etag);
-    sl_http_set_header(s->q->http, "ETag", etag);
+    snprintf(etag, sizeof(etag), "\"%s\"", p->etag);
+    struct sl_http_request *r = s->q->http;
+    if (strcmp(s->op, "CopyObject") != 0) {
+        sl_http_set_header(r, "ETag", etag);
+        s3_send_xml(s, 200);
+        return;
+    }
+    char ts[32];
+    s3_time(p->mtime_ms, ts, sizeof(ts));
+    struct sl_buf *b = &r->resp.body;
+    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult xmlns=\"" S3_XMLNS "\">");
+    sl_xml_element(b, "LastModified", ts);
+    sl_xml_element(b, "ETag", etag);
+    sl_buf_puts(b, "</CopyObjectResult>");
+    s3_send_xml(s, 200);
+}
+
+/* Commits an object whose bytes are in blob (taken), if cond (may be NULL)
+ * holds; object_stored() answers. */
+static void store_object(struct s3_req *s, const struct s3_object *o, struct sl_blob *blob,
+                         const struct s3_write_cond *cond)
+{
+    s->blob = *blob;
+    *blob = (struct sl_blob){0};
+    struct put_txn *p = sl_call_alloc(s->q, sizeof(*p));
+    const char *val = s3_keep(s, s3_object_dump(o));
+    if (!p || !val) {
+        sl_blob_discard(s->q->app->store, &s->blob);
+        s3_internal(s, NULL);
+        return;
+    }
+    *p = (struct put_txn){.bucket = s->bucket,
+                          .key = s->key,
+                          .val = val,
+                          .blob = &s->blob,
+                          .event = strcmp(s->op, "CopyObject") == 0 ? "ObjectCreated:Copy"
+                                                                    : "ObjectCreated:Put",
+                          .size = o->size,
+                          .mtime_ms = o->mtime_ms};
+    memcpy(p->etag, o->etag, sizeof(p->etag));
+    s3_notify_init(s, &p->notify);
+    if (cond)
+        p->cond = *cond;
+    s3_write(s, put_object_txn, p, object_stored);
 }
 
 static void put_object_finish(struct s3_req *s)
@@ -301,8 +331,6 @@ static void put_object_finish(struct s3_req *s)
     struct s3_write_cond cond;
     s3_write_cond_init(s, &cond);
     store_object(s, &o, &blob, &cond);
-    if (!s->q->http->resp.ready)
-        s3_send_xml(s, 200);
 done:
     sl_blob_free(&blob);
     s3_object_free(&o);
@@ -494,6 +522,7 @@ struct delete_txn {
     const char **keys;
     int *results;
     size_t n;
+    bool quiet; /* DeleteObjects: list nothing */
     struct s3_notify notify;
 };
 
@@ -524,21 +553,57 @@ static int delete_objects_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return rc;
 }
 
+/* DeleteObject's answer, or DeleteObjects' DeleteResult. */
+static void objects_deleted(struct s3_req *s, int rc, const struct sl_err *err)
+{
+    const struct delete_txn *d = s->q->write_arg;
+    if (rc) {
+        s3_internal(s, err);
+        return;
+    }
+    if (strcmp(s->op, "DeleteObjects") != 0) {
+        s3_send_xml(s, 204);
+        return;
+    }
+    struct sl_buf *b = &s->q->http->resp.body;
+    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"" S3_XMLNS "\">");
+    for (size_t i = 0; i < d->n && !d->quiet; i++) {
+        sl_buf_puts(b, "<Deleted>");
+        sl_xml_element(b, "Key", d->keys[i]);
+        sl_buf_puts(b, "</Deleted>");
+    }
+    sl_buf_puts(b, "</DeleteResult>");
+    s3_send_xml(s, 200);
+}
+
+/* Deletes keys (n of them, in the arena): objects_deleted() answers. */
+static void delete_keys(struct s3_req *s, const char **keys, size_t n, bool quiet)
+{
+    struct delete_txn *d = sl_call_alloc(s->q, sizeof(*d));
+    int *results = sl_call_alloc(s->q, n * sizeof(*results));
+    if (!d || !results) {
+        s3_internal(s, NULL);
+        return;
+    }
+    *d = (struct delete_txn){.bucket = s->bucket, .keys = keys, .results = results, .n = n,
+                             .quiet = quiet};
+    for (size_t i = 0; i < n; i++)
+        results[i] = -1;
+    s3_notify_init(s, &d->notify);
+    s3_write(s, delete_objects_txn, d, objects_deleted);
+}
+
 void s3_delete_object(struct s3_req *s)
 {
     if (s3_bucket_check(s))
         return;
-    int result = 0;
-    const char *keys[1] = {s->key};
-    struct delete_txn d = {s->bucket, keys, &result, 1, {0}};
-    s3_notify_init(s, &d.notify);
-    struct sl_err err = {0};
-    int rc = sl_store_write(s->q->app->store, delete_objects_txn, &d, &err);
-    if (rc) {
-        s3_internal(s, &err);
+    const char **keys = sl_call_alloc(s->q, sizeof(*keys));
+    if (!keys) {
+        s3_internal(s, NULL);
         return;
     }
-    s3_send_xml(s, 204);
+    keys[0] = s->key;
+    delete_keys(s, keys, 1, true);
 }
 
 static void malformed_xml(struct s3_req *s)
@@ -569,8 +634,7 @@ static void delete_objects_finish(struct s3_req *s)
         return;
     }
     const char **keys = sl_arena_alloc(a, n * sizeof(*keys));
-    int *results = sl_arena_alloc(a, n * sizeof(*results));
-    if (!keys || !results) {
+    if (!keys) {
         s3_internal(s, NULL);
         return;
     }
@@ -583,24 +647,9 @@ static void delete_objects_finish(struct s3_req *s)
             malformed_xml(s);
             return;
         }
-        results[i++] = -1;
+        i++;
     }
-    struct delete_txn d = {s->bucket, keys, results, n, {0}};
-    s3_notify_init(s, &d.notify);
-    int rc = sl_store_write(s->q->app->store, delete_objects_txn, &d, &err);
-    if (rc) {
-        s3_internal(s, &err);
-        return;
-    }
-    struct sl_buf *b = &s->q->http->resp.body;
-    sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"" S3_XMLNS "\">");
-    for (i = 0; i < n && !is_quiet; i++) {
-        sl_buf_puts(b, "<Deleted>");
-        sl_xml_element(b, "Key", keys[i]);
-        sl_buf_puts(b, "</Deleted>");
-    }
-    sl_buf_puts(b, "</DeleteResult>");
-    s3_send_xml(s, 200);
+    delete_keys(s, keys, n, is_quiet);
 }
 
 void s3_delete_objects(struct s3_req *s)
@@ -716,18 +765,6 @@ void s3_copy_object(struct s3_req *s)
         goto done;
     }
     store_object(s, &dst, &blob, NULL);
-    if (!r->resp.ready) {
-        char ts[32], etag[64];
-        s3_time(dst.mtime_ms, ts, sizeof(ts));
-        snprintf(etag, sizeof(etag), "\"%s\"", dst.etag);
-        struct sl_buf *b = &r->resp.body;
-        sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult xmlns=\"" S3_XMLNS "\">");
-        sl_xml_element(b, "LastModified", ts);
-        sl_xml_element(b, "ETag", etag);
-        sl_buf_puts(b, "</CopyObjectResult>");
-        r->resp.nheaders = 0; /* the ETag travels in the body here */
-        s3_send_xml(s, 200);
-    }
 done:
     sl_blob_free(&blob);
     s3_object_free(&dst);

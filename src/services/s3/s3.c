@@ -155,6 +155,7 @@ static void s3_state_free(struct sl_call *q)
     if (!s)
         return;
     sl_blob_writer_abort(s->writer);
+    sl_blob_free(&s->blob);
     sl_buf_free(&s->body);
     sl_hash_close(&s->md5);
     sl_hash_close(&s->checksum);
@@ -225,6 +226,13 @@ static bool verify_digests(struct s3_req *s, uint8_t md5[SL_MD5_LEN])
     return true;
 }
 
+/* What a step of a request returns once it ran: answered (SL_DONE), or
+ * waiting (SL_LATER). */
+static int outcome(struct sl_call *q)
+{
+    return q->http->resp.ready ? SL_DONE : q->waiting ? SL_LATER : SL_EIO;
+}
+
 static int s3_end(struct sl_call *q)
 {
     struct s3_req *s = q->state;
@@ -236,7 +244,28 @@ static int s3_end(struct sl_call *q)
     if (!verify_digests(s, s->body_md5))
         return SL_DONE;
     s->finish(s);
-    return q->http->resp.ready ? SL_DONE : SL_EIO;
+    return outcome(q);
+}
+
+static int written(struct sl_call *q)
+{
+    struct s3_req *s = q->state;
+    s->then(s, q->write_rc, &q->write_err);
+    return outcome(q);
+}
+
+void s3_write(struct s3_req *s, sl_txn_fn fn, void *arg,
+              void (*then)(struct s3_req *s, int rc, const struct sl_err *err))
+{
+    s->then = then;
+    sl_call_write(s->q, fn, arg, written);
+}
+
+const char *s3_keep(struct s3_req *s, char *text)
+{
+    const char *kept = text ? sl_arena_strdup(&s->q->http->arena, text) : NULL;
+    free(text);
+    return kept;
 }
 
 static void s3_abort(struct sl_call *q)
@@ -502,6 +531,33 @@ static int create_bucket_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return rc;
 }
 
+static void bucket_created(struct s3_req *s, int rc, const struct sl_err *err)
+{
+    const struct bucket_create *c = s->q->write_arg;
+    if (rc == SL_EEXIST) {
+        if (!c->existed_mine) {
+            s3_error(s, S3_E_BUCKET_ALREADY_EXISTS,
+                     "The requested bucket name is not available. The bucket namespace is "
+                     "shared by all users of the system. Please select a different name and "
+                     "try again.");
+            return;
+        }
+        if (strcmp(c->region, "us-east-1") != 0) {
+            s3_error(s, S3_E_BUCKET_ALREADY_OWNED_BY_YOU,
+                     "Your previous request to create the named bucket succeeded and you "
+                     "already own it.");
+            return;
+        }
+    } else if (rc) {
+        s3_internal(s, err);
+        return;
+    }
+    char loc[300];
+    snprintf(loc, sizeof(loc), "/%s", s->bucket);
+    sl_http_set_header(s->q->http, "Location", loc);
+    s3_send_xml(s, 200);
+}
+
 static void create_bucket_finish(struct s3_req *s)
 {
     struct sl_arena *a = &s->q->http->arena;
@@ -526,34 +582,16 @@ static void create_bucket_finish(struct s3_req *s)
             region = loc;
         }
     }
-    struct bucket_create c = {.name = s->bucket,
-                              .account = s->q->account,
-                              .region = region,
-                              .now_ms = sl_time_now_ms()};
-    struct sl_err err = {0};
-    int rc = sl_store_write(s->q->app->store, create_bucket_txn, &c, &err);
-    if (rc == SL_EEXIST) {
-        if (!c.existed_mine) {
-            s3_error(s, S3_E_BUCKET_ALREADY_EXISTS,
-                     "The requested bucket name is not available. The bucket namespace is "
-                     "shared by all users of the system. Please select a different name and "
-                     "try again.");
-            return;
-        }
-        if (strcmp(region, "us-east-1") != 0) {
-            s3_error(s, S3_E_BUCKET_ALREADY_OWNED_BY_YOU,
-                     "Your previous request to create the named bucket succeeded and you "
-                     "already own it.");
-            return;
-        }
-    } else if (rc) {
-        s3_internal(s, &err);
+    struct bucket_create *c = sl_call_alloc(s->q, sizeof(*c));
+    if (!c) {
+        s3_internal(s, NULL);
         return;
     }
-    char loc[300];
-    snprintf(loc, sizeof(loc), "/%s", s->bucket);
-    sl_http_set_header(s->q->http, "Location", loc);
-    s3_send_xml(s, 200);
+    *c = (struct bucket_create){.name = s->bucket,
+                                .account = s->q->account,
+                                .region = region,
+                                .now_ms = sl_time_now_ms()};
+    s3_write(s, create_bucket_txn, c, bucket_created);
 }
 
 void s3_create_bucket(struct s3_req *s)
@@ -631,13 +669,8 @@ static int delete_bucket_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return sl_txn_delete(t, S3_NS_BUCKETS, "", d->name);
 }
 
-void s3_delete_bucket(struct s3_req *s)
+static void bucket_deleted(struct s3_req *s, int rc, const struct sl_err *err)
 {
-    if (s3_bucket_check(s))
-        return;
-    struct bucket_delete d = {s->bucket};
-    struct sl_err err = {0};
-    int rc = sl_store_write(s->q->app->store, delete_bucket_txn, &d, &err);
     cache_forget(s->q->svc, s->bucket);
     if (rc == SL_ECONDITION) {
         s3_error(s, S3_E_BUCKET_NOT_EMPTY, "The bucket you tried to delete is not empty");
@@ -648,10 +681,23 @@ void s3_delete_bucket(struct s3_req *s)
         return;
     }
     if (rc) {
-        s3_internal(s, &err);
+        s3_internal(s, err);
         return;
     }
     s3_send_xml(s, 204);
+}
+
+void s3_delete_bucket(struct s3_req *s)
+{
+    if (s3_bucket_check(s))
+        return;
+    struct bucket_delete *d = sl_call_alloc(s->q, sizeof(*d));
+    if (!d) {
+        s3_internal(s, NULL);
+        return;
+    }
+    d->name = s->bucket;
+    s3_write(s, delete_bucket_txn, d, bucket_deleted);
 }
 
 void s3_list_buckets(struct s3_req *s)
@@ -785,11 +831,11 @@ static struct s3_req *op_state(struct sl_call *c)
     return s;
 }
 
-/* What an operation's handler returns: answered (SL_DONE), or taking the
- * body (0). */
+/* What an operation's handler returns: answered (SL_DONE), waiting
+ * (SL_LATER), or taking the body (0). */
 static int begun(struct sl_call *c)
 {
-    return c->http->resp.ready ? SL_DONE : 0;
+    return c->http->resp.ready ? SL_DONE : c->waiting ? SL_LATER : 0;
 }
 
 SL_OP(s3, ListBuckets)
