@@ -18,6 +18,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "build", "sluice"))
+# The build without sanitizers, for what measures the process (its memory).
+SLUICE_PLAIN = os.environ.get("SLUICE_PLAIN_BIN", os.path.join(ROOT, "build", "sluice"))
 AWS_CLI = "/usr/bin/aws"
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -46,10 +48,11 @@ def wait_until(cond, timeout=20.0, what="condition"):
 class Server:
     """One `sluice serve` process with its own data directory."""
 
-    def __init__(self, data_dir, extra_args=(), env=None):
+    def __init__(self, data_dir, extra_args=(), env=None, binary=None):
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
         self.env = env
+        self.binary = binary or SLUICE
         self.port = None
         self.proc = None
         self.log_path = os.path.join(data_dir + ".log")
@@ -66,7 +69,7 @@ class Server:
             env.update(self.env)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [SLUICE, "serve", "--listen", f"127.0.0.1:{self.port}",
+            [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}",
              "--data-dir", self.data_dir] + self.extra_args,
             stdout=self.log, stderr=self.log, env=env)
         wait_until(self.healthy, what="sluice to answer /_sluice/health")
@@ -143,8 +146,8 @@ def fresh_server(tmp_path):
     """A server of the test's own, for tests that restart or kill it."""
     servers = []
 
-    def make(extra_args=(), env=None):
-        srv = Server(str(tmp_path / f"data{len(servers)}"), extra_args, env)
+    def make(extra_args=(), env=None, binary=None):
+        srv = Server(str(tmp_path / f"data{len(servers)}"), extra_args, env, binary)
         servers.append(srv)
         return srv
 

@@ -14,7 +14,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from conftest import SLUICE, aws_cli, client_config, free_port, s3_client, wait_until
+from conftest import SLUICE, SLUICE_PLAIN, aws_cli, client_config, free_port, s3_client, wait_until
 
 
 def test_health(server):
@@ -171,3 +171,64 @@ def test_store_metrics_count_writes(fresh_server):
     assert txns == 20
     assert 1 <= batches <= txns
     assert "sluice_store_checkpoints_total" in after
+
+
+def proc_threads_and_rss(pid):
+    """The process's thread count and resident memory in MB."""
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    return int(fields["Threads"]), int(fields["VmRSS"].split()[0]) / 1024
+
+
+def test_idle_connections_hold_no_thread(fresh_server):
+    """5,000 idle client connections, half of them kept alive after a
+    request, hold no thread each: the server stays within 64 threads and
+    150 MB (the build without sanitizers), answers health checks all along,
+    and every connection still answers at the end."""
+    import resource
+    n = 5000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < n + 1024:
+        pytest.skip(f"the open-file limit ({hard}) cannot hold {n} connections on each side")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 2 * n + 1024)), hard))
+    srv = fresh_server(binary=SLUICE_PLAIN).start()
+    health = (b"GET /_sluice/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+
+    def read_answer(s):
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(4096)
+            assert chunk, "the server closed an idle connection"
+            buf += chunk
+        head, _, body = buf.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        while len(body) < length:
+            body += s.recv(4096)
+        assert json.loads(body)["status"] == "ok"
+
+    conns = []
+    try:
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+            conns.append(s)
+            if i % 2:
+                s.sendall(health)
+                read_answer(s)
+            if i % 1000 == 999:
+                # A new client is answered while the others sit idle.
+                with urllib.request.urlopen(srv.endpoint + "/_sluice/health", timeout=5) as r:
+                    assert json.load(r)["status"] == "ok"
+        threads, rss = proc_threads_and_rss(srv.proc.pid)
+        assert threads <= 64, f"{threads} threads for {n} idle connections"
+        assert rss <= 150, f"{rss:.0f} MB for {n} idle connections"
+        # Every connection was accepted and is alive: each answers.
+        for s in conns[::2]:
+            s.sendall(health)
+        for s in conns[::2]:
+            read_answer(s)
+    finally:
+        for s in conns:
+            s.close()
+    assert srv.stop() == 0
