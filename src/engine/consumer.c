@@ -88,12 +88,9 @@ struct sl_consumer {
     size_t npending;
     bool finishing; /* a finish transaction is in flight */
     bool watching;
-    /* Guarded by mu (any thread): */
-    pthread_mutex_t mu;
-    pthread_cond_t idle;
-    unsigned outstanding; /* submitted transactions and deliveries not back yet */
-    bool stopping;
-    struct sl_consumer_stats stats;
+    /* Any thread: */
+    struct sl_inflight inflight; /* submitted transactions and deliveries */
+    struct sl_consumer_stats stats; /* (atomic) */
 };
 
 /* ---- AWS's schedules ---------------------------------------------------- */
@@ -128,25 +125,17 @@ static int64_t scaled(const struct sl_consumer *c, int64_t ms)
 
 static void hold(struct sl_consumer *c)
 {
-    pthread_mutex_lock(&c->mu);
-    c->outstanding++;
-    pthread_mutex_unlock(&c->mu);
+    sl_inflight_hold(&c->inflight);
 }
 
 static void unhold(struct sl_consumer *c)
 {
-    pthread_mutex_lock(&c->mu);
-    if (--c->outstanding == 0)
-        pthread_cond_broadcast(&c->idle);
-    pthread_mutex_unlock(&c->mu);
+    sl_inflight_drop(&c->inflight);
 }
 
 static bool stopping(struct sl_consumer *c)
 {
-    pthread_mutex_lock(&c->mu);
-    bool s = c->stopping;
-    pthread_mutex_unlock(&c->mu);
-    return s;
+    return sl_inflight_stopping(&c->inflight);
 }
 
 /* ---- groups ------------------------------------------------------------------ */
@@ -761,8 +750,7 @@ int sl_consumer_start(struct sl_consumer **out, const struct sl_consumer_config 
     c->pending_tail = &c->pending;
     c->ready_tail = &c->ready;
     c->dirty = true;
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->idle, NULL);
+    sl_inflight_init(&c->inflight);
     int rc = sl_store_write(cfg->store, release_txn, c, err);
     if (!rc) {
         rc = sl_store_queue_watch(cfg->store, c->queue, on_put, c);
@@ -810,11 +798,7 @@ void sl_consumer_stop(struct sl_consumer *c)
 {
     if (!c)
         return;
-    pthread_mutex_lock(&c->mu);
-    bool was = c->stopping;
-    c->stopping = true;
-    pthread_mutex_unlock(&c->mu);
-    if (was)
+    if (sl_inflight_stop(&c->inflight))
         return;
     if (c->watching)
         sl_store_queue_unwatch(c->cfg.store, on_put, c);
@@ -828,10 +812,7 @@ void sl_consumer_stop(struct sl_consumer *c)
  * at shutdown) and the transactions that put them back. */
 static void drain(struct sl_consumer *c)
 {
-    pthread_mutex_lock(&c->mu);
-    while (c->outstanding > 0)
-        pthread_cond_wait(&c->idle, &c->mu);
-    pthread_mutex_unlock(&c->mu);
+    sl_inflight_wait(&c->inflight);
 }
 
 static void free_on_loop(struct sl_loop *l, void *arg)
@@ -859,8 +840,7 @@ void sl_consumer_free(struct sl_consumer *c)
     drain(c);
     /* Posted pumps may still be queued on the loop: they see stopping. */
     sl_loop_call(c->cfg.loop, free_on_loop, c);
-    pthread_cond_destroy(&c->idle);
-    pthread_mutex_destroy(&c->mu);
+    sl_inflight_destroy(&c->inflight);
     free(c->queue);
     free(c);
 }

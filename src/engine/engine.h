@@ -13,6 +13,7 @@
 #ifndef SL_ENGINE_H
 #define SL_ENGINE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "core/core.h"
@@ -52,5 +53,27 @@ void sl_loop_timer_cancel(struct sl_loop *l, struct sl_timer *t);
 
 /* Monotonic milliseconds. */
 int64_t sl_loop_now_ms(void);
+
+/*
+ * What an engine component has under way beyond its loop's reach (posts
+ * not run yet, transactions submitted, deliveries out) and whether it
+ * stops: its stop marks it stopping, then waits until nothing is held,
+ * so that nothing calls back into freed memory. Any thread.
+ */
+struct sl_inflight {
+    pthread_mutex_t mu;
+    pthread_cond_t quiet;
+    unsigned n;
+    bool stopping;
+};
+void sl_inflight_init(struct sl_inflight *f);
+void sl_inflight_destroy(struct sl_inflight *f);
+void sl_inflight_hold(struct sl_inflight *f);
+void sl_inflight_drop(struct sl_inflight *f);
+bool sl_inflight_stopping(struct sl_inflight *f);
+/* Marks it stopping; returns whether it was already. */
+bool sl_inflight_stop(struct sl_inflight *f);
+/* Waits until nothing is held. */
+void sl_inflight_wait(struct sl_inflight *f);
 
 #endif

@@ -404,3 +404,59 @@ void sl_loop_free(struct sl_loop *l)
     pthread_mutex_destroy(&l->mu);
     free(l);
 }
+
+/* ---- work in flight ---------------------------------------------------- */
+
+void sl_inflight_init(struct sl_inflight *f)
+{
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->quiet, NULL);
+    f->n = 0;
+    f->stopping = false;
+}
+
+void sl_inflight_destroy(struct sl_inflight *f)
+{
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->quiet);
+}
+
+void sl_inflight_hold(struct sl_inflight *f)
+{
+    pthread_mutex_lock(&f->mu);
+    f->n++;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void sl_inflight_drop(struct sl_inflight *f)
+{
+    pthread_mutex_lock(&f->mu);
+    if (--f->n == 0)
+        pthread_cond_broadcast(&f->quiet);
+    pthread_mutex_unlock(&f->mu);
+}
+
+bool sl_inflight_stopping(struct sl_inflight *f)
+{
+    pthread_mutex_lock(&f->mu);
+    bool s = f->stopping;
+    pthread_mutex_unlock(&f->mu);
+    return s;
+}
+
+bool sl_inflight_stop(struct sl_inflight *f)
+{
+    pthread_mutex_lock(&f->mu);
+    bool was = f->stopping;
+    f->stopping = true;
+    pthread_mutex_unlock(&f->mu);
+    return was;
+}
+
+void sl_inflight_wait(struct sl_inflight *f)
+{
+    pthread_mutex_lock(&f->mu);
+    while (f->n > 0)
+        pthread_cond_wait(&f->quiet, &f->mu);
+    pthread_mutex_unlock(&f->mu);
+}
