@@ -3,6 +3,7 @@ hand out real clients (boto3, the aws CLI) pointed at it."""
 
 import http.client
 import io
+import itertools
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import zipfile
 
 import boto3
 import botocore.config
+import botocore.exceptions
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -271,6 +273,33 @@ def run_threads(fn, n):
     for t in threads:
         t.join()
     return errors
+
+
+_names = itertools.count(1)
+
+
+def unique_name(prefix):
+    """A name (function, bucket, group) no other test of this run uses."""
+    return f"{prefix}-{os.getpid()}-{next(_names)}"
+
+
+def client_error(call, **kw):
+    """Calls; returns botocore's response of the AWS error the call fails with."""
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call(**kw)
+    return e.value.response
+
+
+def py_zip(source, name="app.py"):
+    """A Python function's package: one module."""
+    return make_zip({name: (source, 0o644)})
+
+
+def invoke(lam, name, payload=None, **kw):
+    """Invokes; returns the response and its payload decoded from JSON."""
+    r = lam.invoke(FunctionName=name, Payload=json.dumps(payload or {}), **kw)
+    body = r["Payload"].read()
+    return r, json.loads(body) if body else None
 
 
 def make_zip(files):

@@ -16,35 +16,17 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import (ROLE, aws_cli, lambda_client, make_zip, run_threads, s3_client,
-                      wait_until)
-
-
-def py_zip(source, name="app.py"):
-    return make_zip({name: (source, 0o644)})
-
-
-_n = [0]
-
-
-def fname(prefix):
-    _n[0] += 1
-    return f"{prefix}-{os.getpid()}-{_n[0]}"
+from conftest import (ROLE, aws_cli, invoke, lambda_client, make_zip, py_zip, run_threads,
+                      s3_client, unique_name, wait_until)
 
 
 def create_py(lam, source, **kw):
-    name = fname("py")
+    name = unique_name("py")
     args = dict(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
                 Code={"ZipFile": py_zip(source)})
     args.update(kw)
     lam.create_function(**args)
     return name
-
-
-def invoke(lam, name, payload=None, **kw):
-    r = lam.invoke(FunctionName=name, Payload=json.dumps(payload or {}), **kw)
-    body = r["Payload"].read()
-    return r, json.loads(body) if body else None
 
 
 def test_create_get_list_update_delete(lam):
@@ -53,7 +35,7 @@ def test_create_get_list_update_delete(lam):
     SDK waiters are satisfied."""
     import hashlib
     code = py_zip("def handler(e, c):\n    return 1\n")
-    name = fname("crud")
+    name = unique_name("crud")
     cfg = lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
                               Handler="app.handler", Code={"ZipFile": code},
                               Environment={"Variables": {"AB": "1"}}, Timeout=5, MemorySize=256,
@@ -297,7 +279,7 @@ def test_create_errors(lam):
             create_py(lam, "def handler(e, c):\n    return 1\n", **kw)
         assert e.value.response["Error"]["Code"] == code, kw
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        lam.create_function(FunctionName=fname("nohandler"), Runtime="python3.11", Role=ROLE,
+        lam.create_function(FunctionName=unique_name("nohandler"), Runtime="python3.11", Role=ROLE,
                             Code={"ZipFile": py_zip("x")})
     assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
 
@@ -313,7 +295,7 @@ def test_zip_bomb_refused(lam):
                 f.write(chunk)
     assert len(buf.getvalue()) < 2 * 1024 * 1024
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        lam.create_function(FunctionName=fname("bomb"), Runtime="python3.11", Role=ROLE,
+        lam.create_function(FunctionName=unique_name("bomb"), Runtime="python3.11", Role=ROLE,
                             Handler="app.handler", Code={"ZipFile": buf.getvalue()})
     assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
 
@@ -324,7 +306,7 @@ def test_code_from_s3(server, lam):
     s3.create_bucket(Bucket="lambda-code")
     s3.put_object(Bucket="lambda-code", Key="fn.zip",
                   Body=py_zip("def handler(e, c):\n    return 'from s3'\n"))
-    name = fname("s3code")
+    name = unique_name("s3code")
     lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
                         Handler="app.handler", Code={"S3Bucket": "lambda-code", "S3Key": "fn.zip"})
     assert invoke(lam, name)[1] == "from s3"
@@ -580,7 +562,7 @@ BASH_FUNCTION = r"""function handler () {
 def test_bash_curl_custom_runtime(lam):
     """An unmodified bash + curl custom runtime (AWS's tutorial) works on
     provided.al2: bootstrap in the zip, the Runtime API by curl."""
-    name = fname("bash")
+    name = unique_name("bash")
     lam.create_function(FunctionName=name, Runtime="provided.al2", Role=ROLE,
                         Handler="function.handler",
                         Code={"ZipFile": make_zip({"bootstrap": (BASH_BOOTSTRAP, 0o755),
@@ -594,7 +576,7 @@ def test_bash_curl_custom_runtime(lam):
 def test_provided_without_bootstrap(lam):
     """provided.al2023 without an executable bootstrap fails the invoke with
     Runtime.InvalidEntrypoint."""
-    name = fname("noboot")
+    name = unique_name("noboot")
     lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=ROLE,
                         Handler="x", Code={"ZipFile": make_zip({"readme": ("x", 0o644)})})
     r, out = invoke(lam, name)
@@ -854,7 +836,7 @@ def test_environments_that_end_at_once_leave_no_cgroups(fresh_server):
     thread has moved on, leaving only the ones it waits in."""
     srv = fresh_server().start()
     lam = lambda_client(srv.endpoint)
-    name = fname("exit")
+    name = unique_name("exit")
     lam.create_function(FunctionName=name, Runtime="provided.al2", Role=ROLE, Handler="x",
                         Code={"ZipFile": make_zip({"bootstrap": ("#!/bin/sh\nexit 3\n", 0o755)})})
     dirs = [d for d in cgroup_group_dirs(srv.data_dir) if os.path.isdir(d)]
@@ -1010,7 +992,7 @@ def test_runtime_that_stops_asking(lam):
     """A runtime that answers and then never calls /next again does not hold
     the next invoke forever: it times out (Sandbox.Timedout) and the
     environment is replaced."""
-    name = fname("stuck")
+    name = unique_name("stuck")
     lam.create_function(FunctionName=name, Runtime="provided.al2", Role=ROLE, Handler="x",
                         Timeout=2, Code={"ZipFile": make_zip({"bootstrap": (STUCK_BOOTSTRAP, 0o755)})})
     assert invoke(lam, name)[1] == "first"
@@ -1066,7 +1048,7 @@ done
 def test_two_waiting_next_requests(lam):
     """A runtime that asks for /next twice at once gets one answer and one
     403, and ending its environment afterwards is clean (no stuck request)."""
-    name = fname("twonext")
+    name = unique_name("twonext")
     lam.create_function(FunctionName=name, Runtime="provided.al2", Role=ROLE, Handler="x",
                         Timeout=5,
                         Code={"ZipFile": make_zip({"bootstrap": (TWO_NEXT_BOOTSTRAP, 0o755)})})

@@ -5,16 +5,14 @@ two-minute retry waits into 100 and 200 ms), destinations with AWS's
 invocation record, event age expiry, and kill -9 losing nothing."""
 
 import json
-import os
 import threading
 
 import botocore.exceptions
 import pytest
 
-from conftest import (Server, aws_cli, function_log_messages, logs_client, run_threads,
-                      s3_client, wait_until)
-from conftest import ROLE, lambda_client
-from test_lambda import py_zip
+from conftest import (ROLE, Server, aws_cli, client_error, function_log_messages,
+                      lambda_client, logs_client, py_zip, run_threads, s3_client, unique_name,
+                      wait_until)
 
 SCALE = "600"
 
@@ -38,12 +36,8 @@ def logs(fast):
     return logs_client(fast.endpoint)
 
 
-_n = [0]
-
-
 def make_fn(lam, source, **kw):
-    _n[0] += 1
-    name = f"async-{os.getpid()}-{_n[0]}"
+    name = unique_name("async")
     lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
                         Handler="app.handler", Code={"ZipFile": py_zip(source)}, **kw)
     return name
@@ -198,9 +192,8 @@ def test_reserved_zero_goes_straight_to_failure(lam, logs):
 
 
 def error_of(call, **kw):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        call(**kw)
-    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+    err = client_error(call, **kw)["Error"]
+    return err["Code"], err["Message"]
 
 
 def test_event_invoke_config_api(lam):

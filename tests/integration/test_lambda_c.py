@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from conftest import ROLE, ROOT, make_zip
+from conftest import ROLE, ROOT, make_zip, unique_name
 
 LIB_DIR = os.path.join(ROOT, "runtimes", "c")
 BUILD_TIMEOUT = 120
@@ -57,13 +57,9 @@ def run_against(bootstrap, api):
     return p
 
 
-_n = [0]
-
-
 def create_c(lam, bootstrap, **kw):
     """A provided.al2 function whose zip holds the bootstrap (mode 0755)."""
-    _n[0] += 1
-    name = f"c-{os.getpid()}-{_n[0]}"
+    name = unique_name("c")
     args = dict(FunctionName=name, Runtime="provided.al2", Role=ROLE, Handler="echo",
                 Code={"ZipFile": make_zip({"bootstrap": (bootstrap.read_bytes(), 0o755)})})
     args.update(kw)

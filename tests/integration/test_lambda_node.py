@@ -12,8 +12,7 @@ import re
 
 import pytest
 
-from conftest import ROLE, ROOT, make_zip
-from test_lambda import fname, invoke
+from conftest import ROLE, ROOT, invoke, make_zip, unique_name
 
 RIC_DIR = os.path.join(ROOT, "tests", "node", "node_modules", "aws-lambda-ric")
 # AWS's Node log line: ISO time, request id, level, message.
@@ -22,7 +21,7 @@ LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t([^\t]+)\t([A-Z
 
 def create_node(lam, files, handler="index.handler", runtime="nodejs20.x", **kw):
     """Creates a function from {path: source}; returns its name."""
-    name = fname("node")
+    name = unique_name("node")
     lam.create_function(FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
                         Code={"ZipFile": make_zip({p: (s, 0o644) for p, s in files.items()})},
                         **kw)
@@ -325,7 +324,7 @@ def test_aws_lambda_ric_provided(lam):
     """AWS's Node runtime interface client (aws-lambda-ric 3.x, its native
     Runtime API client included) runs against Sluice on provided.al2: the
     return value, an error in AWS's shape, warm reuse and its log lines."""
-    name = fname("ric")
+    name = unique_name("ric")
     files = ric_files()
     files["bootstrap"] = (RIC_BOOTSTRAP, 0o755)
     files["index.js"] = (RIC_HANDLER_JS, 0o644)
@@ -354,7 +353,7 @@ def test_bootstrap_answers_like_aws_lambda_ric(lam):
     files = ric_files()
     files["bootstrap"] = (RIC_BOOTSTRAP, 0o755)
     files["index.js"] = (source, 0o644)
-    theirs = fname("ric")
+    theirs = unique_name("ric")
     lam.create_function(FunctionName=theirs, Runtime="provided.al2", Role=ROLE,
                         Handler="index.handler", MemorySize=256, Timeout=10,
                         Code={"ZipFile": make_zip(files)})

@@ -5,7 +5,6 @@ tokens and error codes; the lines of Lambda functions in /aws/lambda/NAME;
 test states the AWS behaviour it checks."""
 
 import json
-import os
 import queue
 import re
 import signal
@@ -18,18 +17,10 @@ import urllib.request
 import botocore.exceptions
 import pytest
 
-from conftest import (AWS_CLI, ROLE, aws_cli, cli_env, lambda_client, logs_client, make_zip,
-                      wait_until)
+from conftest import (AWS_CLI, ROLE, aws_cli, cli_env, client_error, lambda_client,
+                      logs_client, make_zip, unique_name, wait_until)
 
 STREAM_NAME = re.compile(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$")
-
-
-_n = [0]
-
-
-def uname(prefix):
-    _n[0] += 1
-    return f"{prefix}-{os.getpid()}-{_n[0]}"
 
 
 def now_ms():
@@ -38,13 +29,12 @@ def now_ms():
 
 def error_of(call, **kw):
     """Calls and returns the AWS error code and HTTP status it fails with."""
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        call(**kw)
-    return e.value.response["Error"]["Code"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]
+    r = client_error(call, **kw)
+    return r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def make_group(logs, streams=()):
-    group = "/test/" + uname("g")
+    group = "/test/" + unique_name("g")
     logs.create_log_group(logGroupName=group)
     for s in streams:
         logs.create_log_stream(logGroupName=group, logStreamName=s)
@@ -52,7 +42,7 @@ def make_group(logs, streams=()):
 
 
 def create_function(lam, source):
-    name = uname("logfn")
+    name = unique_name("logfn")
     code = make_zip({"app.py": (source, 0o644)})
     lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
                         Handler="app.handler", Code={"ZipFile": code})
@@ -80,7 +70,7 @@ def test_log_group_lifecycle(logs):
     """CreateLogGroup, DescribeLogGroups (arn with ':*', creationTime),
     DeleteLogGroup; a second create is ResourceAlreadyExistsException and
     deleting a missing group ResourceNotFoundException, both 400."""
-    group = "/test/" + uname("life")
+    group = "/test/" + unique_name("life")
     before = now_ms()
     logs.create_log_group(logGroupName=group)
     assert error_of(logs.create_log_group, logGroupName=group) == \
@@ -101,7 +91,7 @@ def test_describe_log_groups_pagination(logs):
     """DescribeLogGroups lists by name, `limit` per page with a nextToken
     until the last page; the SDK paginator walks them all; limit over 50
     and a prefix with a pattern are InvalidParameterException."""
-    prefix = "/test/" + uname("page") + "/"
+    prefix = "/test/" + unique_name("page") + "/"
     names = [f"{prefix}{i:02d}" for i in range(7)]
     for n in reversed(names):
         logs.create_log_group(logGroupName=n)
@@ -197,7 +187,7 @@ def test_log_streams(logs):
     name (ResourceAlreadyExistsException); DescribeLogStreams orders by name
     either way or by LastEventTime, pages with nextToken, and refuses
     LastEventTime with a prefix; DeleteLogStream removes it."""
-    assert error_of(logs.create_log_stream, logGroupName="/test/none-" + uname("x"),
+    assert error_of(logs.create_log_stream, logGroupName="/test/none-" + unique_name("x"),
                     logStreamName="s") == ("ResourceNotFoundException", 400)
     group = make_group(logs, ["b", "a", "c", "d"])
     assert error_of(logs.create_log_stream, logGroupName=group,
@@ -404,7 +394,7 @@ def test_delete_log_group_removes_everything(logs):
 def test_aws_cli_logs(server):
     """The aws CLI's own commands: create-log-group, create-log-stream,
     put-log-events, get-log-events and filter-log-events."""
-    group = "/test/" + uname("cli")
+    group = "/test/" + unique_name("cli")
     aws_cli(server.endpoint, "logs", "create-log-group", "--log-group-name", group)
     aws_cli(server.endpoint, "logs", "create-log-stream", "--log-group-name", group,
             "--log-stream-name", "s")

@@ -11,26 +11,17 @@ import threading
 import urllib.parse
 
 import botocore.exceptions
-import pytest
 
-from conftest import ROLE, ROOT, function_log_messages, lambda_client, s3_client, wait_until
-from test_lambda import py_zip
+from conftest import (ROLE, ROOT, client_error, function_log_messages, lambda_client, py_zip,
+                      s3_client, unique_name, wait_until)
 
 NODE_DIR = os.path.join(ROOT, "tests", "node")
 
 # Prints each record it gets: the tests read them back from its log.
 SINK = "import json\ndef handler(event, context):\n    print('EVENT ' + json.dumps(event))\n"
 
-_n = [0]
-
-
-def unique(prefix):
-    _n[0] += 1
-    return f"{prefix}-{os.getpid()}-{_n[0]}"
-
-
 def sink_function(lam, bucket, allow=True, source_arn=None):
-    name = unique("s3sink").lower()
+    name = unique_name("s3sink").lower()
     arn = lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
                               Handler="app.handler",
                               Code={"ZipFile": py_zip(SINK)})["FunctionArn"]
@@ -61,12 +52,6 @@ def lambda_config(arn, events_=("s3:ObjectCreated:*",), prefix=None, suffix=None
     return c
 
 
-def client_error(call, **kw):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        call(**kw)
-    return e.value.response
-
-
 def check_schema(event):
     proc = subprocess.run(["/usr/bin/node", "check_event.js", "S3Schema"], cwd=NODE_DIR,
                           input=json.dumps(event), capture_output=True, text=True, timeout=60)
@@ -76,7 +61,7 @@ def check_schema(event):
 def test_events_reach_the_function(s3, lam, logs):
     """PUT, copy, multipart and delete under the configured prefix and suffix
     each run the function once with S3's event; other keys do not."""
-    bucket = unique("notify")
+    bucket = unique_name("notify")
     s3.create_bucket(Bucket=bucket)
     name, arn = sink_function(lam, bucket)
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
@@ -137,7 +122,7 @@ def test_configuration_round_trip(s3, lam):
     """GET returns what PUT set (boto3 and the CLI), an empty configuration
     removes it, and queue and topic configurations are kept as given when
     destination validation is skipped."""
-    bucket = unique("notifycfg")
+    bucket = unique_name("notifycfg")
     s3.create_bucket(Bucket=bucket)
     assert {k: v for k, v in s3.get_bucket_notification_configuration(Bucket=bucket).items()
             if k != "ResponseMetadata"} == {}
@@ -174,7 +159,7 @@ def test_configuration_validation(s3, lam):
     """S3's refusals: a destination that does not exist or whose policy does
     not let S3 in (unless validation is skipped), an unknown event type, two
     prefix rules, overlapping configurations."""
-    bucket = unique("notifybad")
+    bucket = unique_name("notifybad")
     s3.create_bucket(Bucket=bucket)
     put = s3.put_bucket_notification_configuration
     _, no_perm = sink_function(lam, bucket, allow=False)
@@ -218,7 +203,7 @@ def test_configuration_validation(s3, lam):
         lambda_config(ok, prefix="a/"), lambda_config(ok, prefix="b/"),
         lambda_config(ok, prefix="a/", suffix=".png", events_=["s3:ObjectRemoved:*"]),
         lambda_config(ok, prefix="c/", suffix=".jpg"), lambda_config(ok, prefix="c/", suffix=".png")]})
-    r = client_error(s3.put_bucket_notification_configuration, Bucket=unique("nobucket"),
+    r = client_error(s3.put_bucket_notification_configuration, Bucket=unique_name("nobucket"),
                      NotificationConfiguration={})
     assert r["Error"]["Code"] == "NoSuchBucket"
 
@@ -291,7 +276,7 @@ def test_removed_permission_stops_events(server, s3, lam, logs):
     S3's permission is removed, new objects' events are dropped (counted in
     AsyncEventsDropped), never run."""
     import urllib.request
-    bucket = unique("notifyperm")
+    bucket = unique_name("notifyperm")
     s3.create_bucket(Bucket=bucket)
     name, arn = sink_function(lam, bucket)
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={

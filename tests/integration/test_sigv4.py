@@ -19,8 +19,7 @@ import botocore.auth
 import botocore.exceptions
 import pytest
 
-from conftest import (ACCESS_KEY, OTHER_ACCOUNT, OTHER_KEY, OTHER_SECRET, SECRET_KEY, aws_cli,
-                      s3_client)
+from conftest import ACCESS_KEY, OTHER_KEY, OTHER_SECRET, SECRET_KEY, aws_cli, s3_client
 
 def code_of(exc_info):
     return exc_info.value.response["Error"]["Code"]
