@@ -45,7 +45,8 @@
     X(SL_ECORRUPT, -9, "corrupt data")                        \
     X(SL_EBUSY, -10, "busy")                                  \
     X(SL_ECLOSED, -11, "closed")                              \
-    X(SL_EAGAIN, -12, "try again")
+    X(SL_EAGAIN, -12, "try again")                            \
+    X(SL_ENOTSUP, -13, "not supported")
 
 enum sl_error {
     SL_OK = 0,

@@ -542,7 +542,7 @@ static void leave(struct sl_consumer *c, struct sl_delivery *d, const char *dest
         /* Only a destination that is gone fails here; if the check itself
          * failed, the record goes, and the destination's side decides. */
         int rc = sl_target_check(c->cfg.targets, dest, NULL, NULL, NULL);
-        gone = rc == SL_ENOTFOUND || rc == SL_EINVAL;
+        gone = rc == SL_ENOTFOUND || rc == SL_EINVAL || rc == SL_ENOTSUP;
         if (gone) {
             sl_warn("engine", "%s of message %lld: destination %s is gone", condition,
                     (long long)d->m.id, dest);

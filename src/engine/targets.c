@@ -52,35 +52,41 @@ int sl_targets_register(struct sl_targets *ts, const char *service, sl_target_ch
     return 0;
 }
 
-/* The kind of "arn:<partition>:<service>:...", or NULL. */
-static const struct kind *kind_of(const struct sl_targets *ts, const char *arn)
+/* The kind of "arn:<partition>:<service>:..." in *out: 0, SL_EINVAL (not
+ * an ARN), or SL_ENOTSUP (a service nobody registered). */
+static int kind_of(const struct sl_targets *ts, const char *arn, const struct kind **out)
 {
     if (!ts || !arn || strncmp(arn, "arn:", 4) != 0)
-        return NULL;
+        return SL_EINVAL;
     const char *svc = strchr(arn + 4, ':');
     if (!svc)
-        return NULL;
+        return SL_EINVAL;
     svc++;
     const char *end = strchr(svc, ':');
     if (!end)
-        return NULL;
+        return SL_EINVAL;
     size_t n = (size_t)(end - svc);
-    for (size_t i = 0; i < ts->n; i++)
-        if (strlen(ts->kinds[i].service) == n && strncmp(ts->kinds[i].service, svc, n) == 0)
-            return &ts->kinds[i];
-    return NULL;
+    for (size_t i = 0; i < ts->n; i++) {
+        if (strlen(ts->kinds[i].service) == n && strncmp(ts->kinds[i].service, svc, n) == 0) {
+            *out = &ts->kinds[i];
+            return 0;
+        }
+    }
+    return SL_ENOTSUP;
 }
 
 int sl_target_check(struct sl_targets *ts, const char *arn, const char *principal,
                     const char *source_arn, const char *source_account)
 {
-    const struct kind *k = kind_of(ts, arn);
-    return k ? k->check(k->ctx, arn, principal, source_arn, source_account) : SL_EINVAL;
+    const struct kind *k = NULL;
+    int rc = kind_of(ts, arn, &k);
+    return rc ? rc : k->check(k->ctx, arn, principal, source_arn, source_account);
 }
 
 int sl_target_deliver_txn(struct sl_targets *ts, struct sl_txn *t, const char *arn,
                           const char *payload, size_t len, const struct sl_target_source *src)
 {
-    const struct kind *k = kind_of(ts, arn);
-    return k ? k->deliver(k->ctx, t, arn, payload, len, src) : SL_EINVAL;
+    const struct kind *k = NULL;
+    int rc = kind_of(ts, arn, &k);
+    return rc ? rc : k->deliver(k->ctx, t, arn, payload, len, src);
 }

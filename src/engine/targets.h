@@ -22,7 +22,8 @@ struct sl_targets;
  * service principal (e.g. "s3.amazonaws.com") may send to it for
  * source_arn / source_account (either may be NULL): 0, SL_ENOTFOUND (no
  * such resource), SL_EAUTH (its policy does not allow it), SL_EINVAL (not
- * an ARN of this kind). */
+ * an ARN, or not one of this kind), SL_ENOTSUP (a kind of service Sluice
+ * does not have yet). */
 typedef int (*sl_target_check_fn)(void *ctx, const char *arn, const char *principal,
                                   const char *source_arn, const char *source_account);
 /* Who sends, for targets whose policy decides (S3 invoking a function):

@@ -137,7 +137,16 @@ static int to_service(void *ud, const void *p, size_t n)
     return sl_call_body(&d->q, p, n);
 }
 
-/* Sets up verification of the body as x-amz-content-sha256 asks. */
+/* Answers the front door's own internal error; SL_DONE. */
+static int internal(struct door *d)
+{
+    door_error(&d->q, 500, "InternalError", NULL,
+               "We encountered an internal error. Please try again.");
+    return SL_DONE;
+}
+
+/* Sets up verification of the body as x-amz-content-sha256 asks; 0, or
+ * it has answered (SL_DONE). */
 static int setup_payload(struct door *d, struct sl_frontdoor *fd)
 {
     enum sl_sigv4_payload kind;
@@ -145,7 +154,7 @@ static int setup_payload(struct door *d, struct sl_frontdoor *fd)
     enum sl_sigv4_reason reason = SL_SIGV4_OK;
     if (sl_sigv4_payload_kind(&d->view, &kind, &reason, &err)) {
         auth_error(d, reason, err.msg);
-        return -1;
+        return SL_DONE;
     }
     if (kind == SL_SIGV4_PAYLOAD_SHA256) {
         const char *h = sl_sigv4_header(&d->view, "x-amz-content-sha256");
@@ -153,14 +162,14 @@ static int setup_payload(struct door *d, struct sl_frontdoor *fd)
         for (char *c = d->want_sha; *c; c++)
             *c = (char)(*c >= 'A' && *c <= 'F' ? *c + 32 : *c);
         if (sl_hash_init(&d->sha, SL_HASH_SHA256))
-            return -1;
+            return internal(d);
         d->hash_body = true;
     } else if (kind == SL_SIGV4_PAYLOAD_STREAMING || kind == SL_SIGV4_PAYLOAD_STREAMING_TRAILER ||
                kind == SL_SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRAILER) {
         struct sl_chunked_config cfg;
         if (sl_chunked_config_from(&cfg, &d->view, &reason, &err)) {
             auth_error(d, reason, err.msg);
-            return -1;
+            return SL_DONE;
         }
         cfg.seed = fd->auth == SL_AUTH_STRICT && d->have_res ? &d->res : NULL;
         cfg.sink = to_service;
@@ -169,13 +178,14 @@ static int setup_payload(struct door *d, struct sl_frontdoor *fd)
         d->chunked_on = true;
         if (rc) {
             auth_error(d, SL_SIGV4_BAD_ENCODING, err.msg);
-            return -1;
+            return SL_DONE;
         }
     }
     return 0;
 }
 
-/* Authenticates a signed request; 0 to go on, else it has answered. */
+/* Authenticates a signed request; 0 to go on, or it has answered
+ * (SL_DONE). */
 static int authenticate(struct door *d, struct sl_frontdoor *fd)
 {
     struct sl_call *q = &d->q;
@@ -194,7 +204,7 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
         else
             door_error(q, 403, "MissingAuthenticationTokenException", NULL,
                        "Missing Authentication Token");
-        return -1;
+        return SL_DONE;
     }
     if (!cred) {
         if (q->protocol == SL_PROTO_REST_XML) {
@@ -207,7 +217,7 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
                                                      : "UnrecognizedClientException",
                        NULL, "The security token included in the request is invalid.");
         }
-        return -1;
+        return SL_DONE;
     }
     sl_sigv4_result_init(&d->res);
     d->have_res = true;
@@ -217,7 +227,7 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
     if (rc == SL_EAGAIN) {
         /* JSON and query services sign the body's hash: verify at the end. */
         if (sl_hash_init(&d->sha, SL_HASH_SHA256))
-            return -1;
+            return internal(d);
         d->hash_body = true;
         d->want_sha[0] = '\0';
         return 0;
@@ -225,7 +235,7 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
     if (rc) {
         auth_error(d, d->res.reason != SL_SIGV4_OK ? d->res.reason : SL_SIGV4_HEADER_MALFORMED,
                    err.msg);
-        return -1;
+        return SL_DONE;
     }
     return 0;
 }
@@ -360,8 +370,7 @@ static bool body_ok(struct door *d, struct sl_frontdoor *fd)
                                                             : "SerializationException",
                    NULL, "Your request was too big.");
     else
-        door_error(q, 500, "InternalError", NULL,
-                   "We encountered an internal error. Please try again.");
+        internal(d);
     return false;
 }
 
@@ -369,8 +378,7 @@ static bool body_ok(struct door *d, struct sl_frontdoor *fd)
 static void answered(struct door *d)
 {
     if (!d->q.http->resp.ready && !sl_call_waiting(&d->q))
-        door_error(&d->q, 500, "InternalError", NULL,
-                   "We encountered an internal error. Please try again.");
+        internal(d);
 }
 
 static void door_end(void *ctx, struct sl_http_request *r)

@@ -52,7 +52,7 @@ static int write_all(int fd, const void *p, size_t n)
         if (k < 0) {
             if (errno == EINTR)
                 continue;
-            return -1;
+            return SL_EIO; /* (errno says why) */
         }
         q += k;
         n -= (size_t)k;

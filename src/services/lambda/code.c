@@ -109,11 +109,11 @@ static int read_link(zip_t *za, zip_uint64_t i, char *out, size_t cap)
 {
     zip_file_t *zf = zip_fopen_index(za, i, 0);
     if (!zf)
-        return -1;
+        return SL_EIO;
     zip_int64_t n = zip_fread(zf, out, cap - 1);
     zip_fclose(zf);
     if (n < 0 || (size_t)n >= cap - 1)
-        return -1;
+        return SL_EIO;
     out[n] = '\0';
     return 0;
 }

@@ -374,9 +374,8 @@ static int check_config(struct lreq *l, json_t *in, bool create)
         bool kind = strncmp(dlq, "arn:aws:sqs:", 12) == 0 || strncmp(dlq, "arn:aws:sns:", 12) == 0;
         rc = kind ? sl_target_check(l->c->app->targets, dlq, NULL, NULL, NULL) : SL_EINVAL;
         return sl_lambda_invalid(l,
-                                 rc == SL_EINVAL && kind
-                                     ? "The dead-letter target %s does not exist: Sluice has "
-                                       "no such service yet."
+                                 rc == SL_ENOTSUP ? "The dead-letter target %s does not exist: "
+                                                    "Sluice has no such service yet."
                                  : rc == SL_EINVAL ? "The dead-letter target %s is not an SQS "
                                                      "queue or SNS topic."
                                  : rc              ? "The dead-letter target %s does not exist."

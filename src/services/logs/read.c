@@ -24,19 +24,19 @@ static json_t *event_out(const struct sl_item *it, size_t *size)
 /*
  * GetLogEvents' tokens: "f/<key>/s" reads forward from after key,
  * "b/<key>/s" backward from before it. Parses tok into *forward and key;
- * 0 or -1 (invalid).
+ * 0 or SL_EINVAL.
  */
 static int parse_get_token(const char *tok, bool *forward, char *key)
 {
     size_t n = strlen(tok);
     if (n < 2 + SL_LOGS_KEY_LEN || (tok[0] != 'f' && tok[0] != 'b') || tok[1] != '/')
-        return -1;
+        return SL_EINVAL;
     if (n != 2 + SL_LOGS_KEY_LEN && strcmp(tok + 2 + SL_LOGS_KEY_LEN, "/s") != 0)
-        return -1;
+        return SL_EINVAL;
     int64_t ts;
     uint64_t seq;
     if (sl_logs_key_parse(tok + 2, SL_LOGS_KEY_LEN, &ts, &seq))
-        return -1;
+        return SL_EINVAL;
     *forward = tok[0] == 'f';
     memcpy(key, tok + 2, SL_LOGS_KEY_LEN);
     key[SL_LOGS_KEY_LEN] = '\0';

@@ -120,7 +120,7 @@ static int fail(struct s3_notify_error *e, const char *code, const char *name,
     snprintf(e->arg_name, sizeof(e->arg_name), "%s", name ? name : "");
     snprintf(e->arg_value, sizeof(e->arg_value), "%s", value ? value : "");
     snprintf(e->msg, sizeof(e->msg), "%s", msg);
-    return -1;
+    return SL_EINVAL;
 }
 
 static int malformed(struct s3_notify_error *e)
@@ -306,7 +306,7 @@ static int check_destinations(struct s3_req *s, json_t *rules)
         snprintf(reasons[bad], sizeof(reasons[bad]), "%s",
                  rc == SL_EAUTH   ? "Not authorized to invoke the function: its resource policy "
                                     "does not allow s3.amazonaws.com"
-                 : rc == SL_EINVAL ? "Sluice does not have this kind of destination yet"
+                 : rc == SL_ENOTSUP ? "Sluice does not have this kind of destination yet"
                                    : "The destination does not exist");
         extra[4 * bad] = names[bad][0];
         extra[4 * bad + 1] = arn;
@@ -318,7 +318,7 @@ static int check_destinations(struct s3_req *s, json_t *rules)
         return 0;
     s3_error_ex(s, S3_E_INVALID_ARGUMENT, extra,
                  "Unable to validate the following destination configurations");
-    return -1;
+    return SL_DONE;
 }
 
 struct notify_put {
@@ -570,7 +570,7 @@ int s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct sl_i
         int rc = text ? sl_target_deliver_txn(n->targets, t, arn, text, strlen(text), &src)
                       : SL_ENOMEM;
         free(text);
-        if (rc == SL_EINVAL) {
+        if (rc == SL_ENOTSUP) {
             sl_warn("s3", "event %s of s3://%s/%s not sent to %s: Sluice has no such service "
                           "yet",
                     event, bucket, key, arn);

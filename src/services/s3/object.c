@@ -377,46 +377,51 @@ static int check_conditions(struct sl_http_request *r, const struct s3_object *o
     return 0;
 }
 
-/* Parses a single byte range against size. Returns 1 with [*first, *last]
- * for a satisfiable range, 0 to ignore the header (absent, malformed or
- * several ranges: S3 then sends the whole object), -1 when unsatisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
+/* What a Range header asks for. */
+enum range {
+    RANGE_NONE,          /* the whole object: absent, malformed or several ranges */
+    RANGE_PART,          /* [*first, *last] */
+    RANGE_UNSATISFIABLE, /* past the object's end */
+};
+
+/* Parses a single byte range against size, as S3 does. */
+static enum range parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
 {
     if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-        return 0;
+        return RANGE_NONE;
     const char *p = h + 6;
     char *end;
     if (*p == '-') {
         if (p[1] < '0' || p[1] > '9')
-            return 0;
+            return RANGE_NONE;
         uint64_t n = strtoull(p + 1, &end, 10);
         if (*end)
-            return 0;
+            return RANGE_NONE;
         if (n == 0 || size == 0)
-            return -1;
+            return RANGE_UNSATISFIABLE;
         *first = n >= size ? 0 : size - n;
         *last = size - 1;
-        return 1;
+        return RANGE_PART;
     }
     if (*p < '0' || *p > '9')
-        return 0;
+        return RANGE_NONE;
     uint64_t a = strtoull(p, &end, 10);
     if (*end != '-')
-        return 0;
+        return RANGE_NONE;
     p = end + 1;
     uint64_t b = UINT64_MAX;
     if (*p) {
         if (*p < '0' || *p > '9')
-            return 0;
+            return RANGE_NONE;
         b = strtoull(p, &end, 10);
         if (*end || b < a)
-            return 0;
+            return RANGE_NONE;
     }
     if (a >= size)
-        return -1;
+        return RANGE_UNSATISFIABLE;
     *first = a;
     *last = b >= size ? size - 1 : b;
-    return 1;
+    return RANGE_PART;
 }
 
 /* response-* query parameters that override headers of a GET. */
@@ -467,11 +472,12 @@ void s3_get_object(struct s3_req *s, bool head)
         }
         int cond = check_conditions(r, &o, "");
         uint64_t first = 0, last = o.size ? o.size - 1 : 0;
-        int range = cond ? 0 : parse_range(sl_http_header(r, "Range"), o.size, &first, &last);
+        enum range range =
+            cond ? RANGE_NONE : parse_range(sl_http_header(r, "Range"), o.size, &first, &last);
         if (cond == 412) {
             s3_error(s, S3_E_PRECONDITION_FAILED,
                      "At least one of the pre-conditions you specified did not hold");
-        } else if (range < 0) {
+        } else if (range == RANGE_UNSATISFIABLE) {
             char actual[32];
             snprintf(actual, sizeof(actual), "%llu", (unsigned long long)o.size);
             const char *extra[] = {"RangeRequested", sl_http_header(r, "Range"),
@@ -487,7 +493,7 @@ void s3_get_object(struct s3_req *s, bool head)
                         sl_http_set_header(r, overrides[k].header, v);
                 }
             }
-            int status = cond ? cond : range > 0 ? 206 : 200;
+            int status = cond ? cond : range == RANGE_PART ? 206 : 200;
             uint64_t len = o.size ? last - first + 1 : 0;
             if (status == 206) {
                 char cr[80];
