@@ -248,6 +248,9 @@ size_t sl_strlcpy(char *dst, const char *src, size_t n);
 /* Appends src to dst (of size n), always NUL-terminated; returns the
  * length it tried to create. */
 size_t sl_strlcat(char *dst, const char *src, size_t n);
+/* Whether s begins, or ends, with p. */
+bool sl_str_starts_with(const char *s, const char *p);
+bool sl_str_ends_with(const char *s, const char *p);
 /* mkdir -p: creates path and its missing parents. 0, or -1 (errno). */
 int sl_mkdirs(const char *path, unsigned mode);
 /* Removes path and, for a directory, everything below it, without

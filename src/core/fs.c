@@ -17,6 +17,17 @@ size_t sl_strlcpy(char *dst, const char *src, size_t n)
     return s;
 }
 
+bool sl_str_starts_with(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+bool sl_str_ends_with(const char *s, const char *p)
+{
+    size_t n = strlen(s), m = strlen(p);
+    return n >= m && strcmp(s + n - m, p) == 0;
+}
+
 size_t sl_strlcat(char *dst, const char *src, size_t n)
 {
     size_t d = strnlen(dst, n), s = strlen(src);

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sl_arena_init(&a, 1 << 24);
     json_t *config = NULL;
     struct s3_notify_error e;
-    if (s3_notification_parse(&a, (const char *)data, size, &config, &e) == 0)
+    if (sl_s3_notification_parse(&a, (const char *)data, size, &config, &e) == 0)
         json_decref(config);
     sl_arena_free(&a);
     return 0;

@@ -181,17 +181,17 @@ static int list_has_more(struct sl_store *st, const char *bucket, const char *pr
     return 0;
 }
 
-void s3_list_objects(struct s3_req *s, int version)
+void sl_s3_list_objects(struct s3_req *s, int version)
 {
     struct sl_http_request *r = s->q->http;
     struct sl_store *st = s->q->app->store;
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
     const char *prefix = sl_http_param(r, "prefix");
     const char *delim = sl_http_param(r, "delimiter");
     const char *enc = sl_http_param(r, "encoding-type");
     if (enc && strcmp(enc, "url") != 0) {
-        s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
+        sl_s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
         return;
     }
     bool encode = enc != NULL;
@@ -199,13 +199,14 @@ void s3_list_objects(struct s3_req *s, int version)
                                  sl_http_param(r, "start-after")};
     for (size_t i = 0; i < SL_ARRAY_LEN(texts); i++) {
         if (texts[i] && !sl_utf8_valid(texts[i], strlen(texts[i]))) {
-            s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid Argument: not valid UTF-8");
+            sl_s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid Argument: not valid UTF-8");
             return;
         }
     }
-    long max = s3_int_param(s, "max-keys", 1000);
+    long max = sl_s3_int_param(s, "max-keys", 1000);
     if (max < 0) {
-        s3_error(s, S3_E_INVALID_ARGUMENT, "Provided max-keys not an integer or within integer range");
+        sl_s3_error(s, S3_E_INVALID_ARGUMENT,
+                    "Provided max-keys not an integer or within integer range");
         return;
     }
     if (max > 1000)
@@ -224,7 +225,7 @@ void s3_list_objects(struct s3_req *s, int version)
         token_key = calloc(1, tlen + 4);
         if (!token_key || sl_base64_decode(token, tlen, (uint8_t *)token_key, tlen, &klen) || !klen) {
             free(token_key);
-            s3_error(s, S3_E_INVALID_ARGUMENT, "The continuation token provided is incorrect");
+            sl_s3_error(s, S3_E_INVALID_ARGUMENT, "The continuation token provided is incorrect");
             return;
         }
         token_key[klen] = '\0';
@@ -249,11 +250,11 @@ void s3_list_objects(struct s3_req *s, int version)
     if (rc) {
         free(token_key);
         listing_free(&l);
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     char owner[65];
-    s3_owner_id(s->q->account, owner);
+    sl_s3_owner_id(s->q->account, owner);
     bool fetch_owner = version == 1 || (sl_http_param(r, "fetch-owner") &&
                                         strcmp(sl_http_param(r, "fetch-owner"), "true") == 0);
     struct sl_buf *b = &r->resp.body;
@@ -288,10 +289,10 @@ void s3_list_objects(struct s3_req *s, int version)
         if (l.is_prefix[i])
             continue;
         struct s3_object o;
-        if (s3_object_parse(&l.items[i], &o))
+        if (sl_s3_object_parse(&l.items[i], &o))
             continue;
         char ts[32];
-        s3_time(o.mtime_ms, ts, sizeof(ts));
+        sl_s3_time(o.mtime_ms, ts, sizeof(ts));
         sl_buf_puts(b, "<Contents>");
         element(b, "Key", l.keys[i], encode);
         sl_xml_element(b, "LastModified", ts);
@@ -304,7 +305,7 @@ void s3_list_objects(struct s3_req *s, int version)
             sl_buf_puts(b, "</Owner>");
         }
         sl_buf_puts(b, "<StorageClass>STANDARD</StorageClass></Contents>");
-        s3_object_free(&o);
+        sl_s3_object_free(&o);
     }
     for (size_t i = 0; i < l.n; i++) {
         if (!l.is_prefix[i])
@@ -316,5 +317,5 @@ void s3_list_objects(struct s3_req *s, int version)
     sl_buf_puts(b, "</ListBucketResult>");
     free(token_key);
     listing_free(&l);
-    s3_send_xml(s, 200);
+    sl_s3_send_xml(s, 200);
 }

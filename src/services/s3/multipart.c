@@ -13,7 +13,7 @@
 static void no_such_upload(struct s3_req *s)
 {
     const char *extra[] = {"UploadId", sl_http_param(s->q->http, "uploadId"), NULL};
-    s3_error_ex(s, S3_E_NO_SUCH_UPLOAD, extra,
+    sl_s3_error_ex(s, S3_E_NO_SUCH_UPLOAD, extra,
                  "The specified upload does not exist. The upload ID may be invalid, or the "
                  "upload may have been aborted or completed.");
 }
@@ -60,9 +60,9 @@ static void upload_created(struct s3_req *s, int rc, const struct sl_err *err)
     const struct upload_put *u = s->q->write_arg;
     if (rc) {
         if (rc == SL_ENOTFOUND)
-            s3_no_such_bucket(s);
+            sl_s3_no_such_bucket(s);
         else
-            s3_internal(s, err);
+            sl_s3_internal(s, err);
         return;
     }
     struct sl_buf *b = &s->q->http->resp.body;
@@ -71,18 +71,18 @@ static void upload_created(struct s3_req *s, int rc, const struct sl_err *err)
     sl_xml_element(b, "Key", s->key);
     sl_xml_element(b, "UploadId", u->id);
     sl_buf_puts(b, "</InitiateMultipartUploadResult>");
-    s3_send_xml(s, 200);
+    sl_s3_send_xml(s, 200);
 }
 
-void s3_create_multipart(struct s3_req *s)
+void sl_s3_create_multipart(struct s3_req *s)
 {
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
     struct s3_object o = {0};
-    if (s3_object_from_request(s, &o) == SL_ETOOBIG) {
-        s3_object_free(&o);
-        s3_error(s, S3_E_METADATA_TOO_LARGE,
-                 "Your metadata headers exceed the maximum allowed metadata size.");
+    if (sl_s3_object_from_request(s, &o) == SL_ETOOBIG) {
+        sl_s3_object_free(&o);
+        sl_s3_error(s, S3_E_METADATA_TOO_LARGE,
+                    "Your metadata headers exceed the maximum allowed metadata size.");
         return;
     }
     /* Upload ids start with the initiation time, so that they sort in the
@@ -96,20 +96,20 @@ void s3_create_multipart(struct s3_req *s)
                           (json_int_t)sl_time_now_ms(), "headers", o.headers, "meta", o.meta);
     char *val = v ? json_dumps(v, JSON_COMPACT) : NULL;
     json_decref(v);
-    s3_object_free(&o);
+    sl_s3_object_free(&o);
     if (!val) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     struct upload_put *u = sl_call_alloc(s->q, sizeof(*u));
-    const char *kept = s3_keep(s, val);
+    const char *kept = sl_s3_keep(s, val);
     if (!u || !kept || !(u->id = sl_arena_strdup(&s->q->http->arena, id))) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     u->bucket = s->bucket;
     u->val = kept;
-    s3_write(s, upload_put_txn, u, upload_created);
+    sl_s3_write(s, upload_put_txn, u, upload_created);
 }
 
 /* ---- UploadPart ------------------------------------------------------ */
@@ -148,13 +148,13 @@ static void part_stored(struct s3_req *s, int rc, const struct sl_err *err)
         if (rc == SL_ENOTFOUND)
             no_such_upload(s);
         else
-            s3_internal(s, err);
+            sl_s3_internal(s, err);
         return;
     }
     char quoted[48];
     snprintf(quoted, sizeof(quoted), "\"%s\"", p->etag);
     sl_http_set_header(s->q->http, "ETag", quoted);
-    s3_send_xml(s, 200);
+    sl_s3_send_xml(s, 200);
 }
 
 static void upload_part_finish(struct s3_req *s)
@@ -162,50 +162,50 @@ static void upload_part_finish(struct s3_req *s)
     int rc = sl_blob_writer_finish(s->writer, &s->blob);
     s->writer = NULL; /* finish frees it */
     if (rc) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     struct part_put *p = sl_call_alloc(s->q, sizeof(*p));
     if (!p) {
         sl_blob_discard(s->q->app->store, &s->blob);
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     sl_hex_encode(s->body_md5, SL_MD5_LEN, p->etag);
     snprintf(p->sk, sizeof(p->sk), "%05ld", part_number(s));
     json_t *v = json_pack("{s:s, s:I, s:I}", "etag", p->etag, "size",
                           (json_int_t)s->blob.size, "mtime", (json_int_t)sl_time_now_ms());
-    p->val = s3_keep(s, v ? json_dumps(v, JSON_COMPACT) : NULL);
+    p->val = sl_s3_keep(s, v ? json_dumps(v, JSON_COMPACT) : NULL);
     json_decref(v);
     if (!p->val) {
         sl_blob_discard(s->q->app->store, &s->blob);
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     p->bucket = s->bucket;
     p->upload = sl_http_param(s->q->http, "uploadId");
     p->blob = &s->blob;
-    s3_write(s, part_put_txn, p, part_stored);
+    sl_s3_write(s, part_put_txn, p, part_stored);
 }
 
-void s3_upload_part_begin(struct s3_req *s)
+void sl_s3_upload_part_begin(struct s3_req *s)
 {
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
     if (sl_http_header(s->q->http, "x-amz-copy-source")) {
-        s3_error(s, S3_E_NOT_IMPLEMENTED, "UploadPartCopy is not implemented by Sluice yet.");
+        sl_s3_error(s, S3_E_NOT_IMPLEMENTED, "UploadPartCopy is not implemented by Sluice yet.");
         return;
     }
     if (part_number(s) < 0) {
-        s3_error(s, S3_E_INVALID_ARGUMENT,
-                 "Part number must be an integer between 1 and 10000, inclusive");
+        sl_s3_error(s, S3_E_INVALID_ARGUMENT,
+                    "Part number must be an integer between 1 and 10000, inclusive");
         return;
     }
     json_t *u;
     if (load_upload(s, &u))
         return;
     json_decref(u);
-    s3_take_blob(s, upload_part_finish);
+    sl_s3_take_blob(s, upload_part_finish);
 }
 
 /* ---- Complete -------------------------------------------------------- */
@@ -229,7 +229,7 @@ static int complete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         c->no_upload = rc == SL_ENOTFOUND;
         return rc;
     }
-    rc = s3_write_condition(t, c->bucket, c->key, &c->cond);
+    rc = sl_s3_write_condition(t, c->bucket, c->key, &c->cond);
     if (!rc)
         rc = sl_txn_put(t, S3_NS_OBJECTS, c->bucket, c->key, c->val, strlen(c->val), c->blob);
     /* Every part goes, listed or not, with the upload: in this transaction,
@@ -240,8 +240,8 @@ static int complete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         rc = sl_txn_delete(t, S3_NS_UPLOADS, c->bucket, c->upload);
     struct sl_item b;
     if (!rc && (rc = sl_txn_get(t, S3_NS_BUCKETS, "", c->bucket, &b)) == 0) {
-        rc = s3_notify_txn(t, &c->notify, &b, c->bucket, c->key,
-                           "ObjectCreated:CompleteMultipartUpload", c->size, c->etag);
+        rc = sl_s3_notify_txn(t, &c->notify, &b, c->bucket, c->key,
+                              "ObjectCreated:CompleteMultipartUpload", c->size, c->etag);
         sl_item_free(&b);
     }
     return rc;
@@ -255,9 +255,9 @@ static void upload_completed(struct s3_req *s, int rc, const struct sl_err *err)
         if (ct->no_upload)
             no_such_upload(s);
         else if (rc == SL_ECONDITION || rc == SL_ENOTFOUND)
-            s3_write_cond_error(s, rc);
+            sl_s3_write_cond_error(s, rc);
         else
-            s3_internal(s, err);
+            sl_s3_internal(s, err);
         return;
     }
     char location[2048], etag[64];
@@ -270,14 +270,14 @@ static void upload_completed(struct s3_req *s, int rc, const struct sl_err *err)
     sl_xml_element(b, "Key", s->key);
     sl_xml_element(b, "ETag", etag);
     sl_buf_puts(b, "</CompleteMultipartUploadResult>");
-    s3_send_xml(s, 200);
+    sl_s3_send_xml(s, 200);
 }
 
 static void invalid_part(struct s3_req *s)
 {
-    s3_error(s, S3_E_INVALID_PART,
-             "One or more of the specified parts could not be found. The part may not have "
-             "been uploaded, or the specified entity tag may not match the part's entity tag.");
+    sl_s3_error(s, S3_E_INVALID_PART,
+                "One or more of the specified parts could not be found. The part may not have "
+                "been uploaded, or the specified entity tag may not match the part's entity tag.");
 }
 
 static void complete_finish(struct s3_req *s)
@@ -299,13 +299,13 @@ static void complete_finish(struct s3_req *s)
         return;
     if (sl_xml_parse(a, s->body.data ? s->body.data : "", s->body.len, &root, &err) ||
         strcmp(root->name, "CompleteMultipartUpload") != 0) {
-        s3_error(s, S3_E_MALFORMED_XML,
-                 "The XML you provided was not well-formed or did not validate against our "
-                 "published schema");
+        sl_s3_error(s, S3_E_MALFORMED_XML,
+                    "The XML you provided was not well-formed or did not validate against our "
+                    "published schema");
         goto done;
     }
     if (sl_kv_list(st, S3_NS_PARTS, upload, NULL, NULL, S3_MAX_PARTS, &parts, &nparts)) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         goto done;
     }
     size_t listed = 0;
@@ -322,25 +322,25 @@ static void complete_finish(struct s3_req *s)
         prev = n;
     }
     if (listed && !in_order) {
-        s3_error(s, S3_E_INVALID_PART_ORDER,
-                 "The list of parts was not in ascending order. Parts must be ordered by part "
-                 "number.");
+        sl_s3_error(s, S3_E_INVALID_PART_ORDER,
+                    "The list of parts was not in ascending order. Parts must be ordered by part "
+                    "number.");
         goto done;
     }
     if (listed == 0) {
-        s3_error(s, S3_E_MALFORMED_XML,
-                 "The XML you provided was not well-formed or did not validate against our "
-                 "published schema");
+        sl_s3_error(s, S3_E_MALFORMED_XML,
+                    "The XML you provided was not well-formed or did not validate against our "
+                    "published schema");
         goto done;
     }
     struct sl_hash md5;
     if (sl_hash_init(&md5, SL_HASH_MD5)) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         goto done;
     }
     if (sl_blob_writer_new(st, &w)) {
         sl_hash_close(&md5);
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         goto done;
     }
     size_t done_parts = 0;
@@ -353,9 +353,9 @@ static void complete_finish(struct s3_req *s)
         char *end;
         long n = pn ? strtol(pn, &end, 10) : 0;
         if (!pn || !*pn || *end || !et) {
-            s3_error(s, S3_E_MALFORMED_XML,
-                     "The XML you provided was not well-formed or did not validate against our "
-                     "published schema");
+            sl_s3_error(s, S3_E_MALFORMED_XML,
+                        "The XML you provided was not well-formed or did not validate against our "
+                        "published schema");
             failed = true;
             break;
         }
@@ -383,8 +383,8 @@ static void complete_finish(struct s3_req *s)
         done_parts++;
         if (done_parts < listed && psize < S3_MIN_PART_SIZE) {
             json_decref(pv);
-            s3_error(s, S3_E_ENTITY_TOO_SMALL,
-                     "Your proposed upload is smaller than the minimum allowed object size.");
+            sl_s3_error(s, S3_E_ENTITY_TOO_SMALL,
+                        "Your proposed upload is smaller than the minimum allowed object size.");
             failed = true;
             break;
         }
@@ -402,7 +402,7 @@ static void complete_finish(struct s3_req *s)
         int rc = sl_blob_writer_append_blob(w, &full.blob);
         sl_item_free(&full);
         if (rc) {
-            s3_internal(s, NULL);
+            sl_s3_internal(s, NULL);
             failed = true;
         }
     }
@@ -414,7 +414,7 @@ static void complete_finish(struct s3_req *s)
     int frc = sl_blob_writer_finish(w, &blob);
     w = NULL; /* finish frees it */
     if (frc) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         goto done;
     }
     char hex[2 * SL_MD5_LEN + 1];
@@ -431,20 +431,20 @@ static void complete_finish(struct s3_req *s)
     s->blob = blob;
     blob = (struct sl_blob){0};
     struct complete_txn *ct = sl_call_alloc(s->q, sizeof(*ct));
-    const char *kept = s3_keep(s, s3_object_dump(&o));
+    const char *kept = sl_s3_keep(s, sl_s3_object_dump(&o));
     if (!ct || !kept) {
         sl_blob_discard(st, &s->blob);
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         goto done;
     }
     *ct = (struct complete_txn){.bucket = s->bucket, .key = s->key, .upload = upload,
                                 .val = kept, .blob = &s->blob, .size = o.size};
     memcpy(ct->etag, o.etag, sizeof(ct->etag));
-    s3_write_cond_init(s, &ct->cond);
-    s3_notify_init(s, &ct->notify);
-    s3_write(s, complete_txn, ct, upload_completed);
+    sl_s3_write_cond_init(s, &ct->cond);
+    sl_s3_notify_init(s, &ct->notify);
+    sl_s3_write(s, complete_txn, ct, upload_completed);
 done:
-    s3_object_free(&o);
+    sl_s3_object_free(&o);
     sl_blob_free(&blob);
     sl_blob_writer_abort(w);
     for (size_t i = 0; i < nparts; i++)
@@ -453,11 +453,11 @@ done:
     json_decref(u);
 }
 
-void s3_complete_multipart(struct s3_req *s)
+void sl_s3_complete_multipart(struct s3_req *s)
 {
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
-    s3_take_xml(s, complete_finish);
+    sl_s3_take_xml(s, complete_finish);
 }
 
 /* ---- Abort ----------------------------------------------------------- */
@@ -481,14 +481,14 @@ static void upload_aborted(struct s3_req *s, int rc, const struct sl_err *err)
     if (rc == SL_ENOTFOUND)
         no_such_upload(s);
     else if (rc)
-        s3_internal(s, err);
+        sl_s3_internal(s, err);
     else
-        s3_send_xml(s, 204);
+        sl_s3_send_xml(s, 204);
 }
 
-void s3_abort_multipart(struct s3_req *s)
+void sl_s3_abort_multipart(struct s3_req *s)
 {
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
     json_t *u;
     if (load_upload(s, &u))
@@ -496,11 +496,11 @@ void s3_abort_multipart(struct s3_req *s)
     json_decref(u);
     struct abort_txn *a = sl_call_alloc(s->q, sizeof(*a));
     if (!a) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     *a = (struct abort_txn){s->bucket, sl_http_param(s->q->http, "uploadId")};
-    s3_write(s, abort_txn, a, upload_aborted);
+    sl_s3_write(s, abort_txn, a, upload_aborted);
 }
 
 /* ---- listings -------------------------------------------------------- */
@@ -508,28 +508,28 @@ void s3_abort_multipart(struct s3_req *s)
 static void owner_elements(struct sl_buf *b, const char *account, const char *name)
 {
     char owner[65];
-    s3_owner_id(account, owner);
+    sl_s3_owner_id(account, owner);
     sl_buf_printf(b, "<%s>", name);
     sl_xml_element(b, "ID", owner);
     sl_xml_element(b, "DisplayName", account);
     sl_buf_printf(b, "</%s>", name);
 }
 
-void s3_list_parts(struct s3_req *s)
+void sl_s3_list_parts(struct s3_req *s)
 {
     struct sl_http_request *r = s->q->http;
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
     json_t *u;
     if (load_upload(s, &u))
         return;
     json_decref(u);
     const char *upload = sl_http_param(r, "uploadId");
-    long max = s3_int_param(s, "max-parts", 1000);
-    long mark = s3_int_param(s, "part-number-marker", 0);
+    long max = sl_s3_int_param(s, "max-parts", 1000);
+    long mark = sl_s3_int_param(s, "part-number-marker", 0);
     if (max < 0 || mark < 0) {
-        s3_error(s, S3_E_INVALID_ARGUMENT,
-                 "max-parts and part-number-marker must be non-negative integers");
+        sl_s3_error(s, S3_E_INVALID_ARGUMENT,
+                    "max-parts and part-number-marker must be non-negative integers");
         return;
     }
     if (max == 0 || max > 1000)
@@ -540,7 +540,7 @@ void s3_list_parts(struct s3_req *s)
     size_t n = 0;
     if (sl_kv_list(s->q->app->store, S3_NS_PARTS, upload, NULL, mark ? after : NULL,
                    (size_t)max + 1, &parts, &n)) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     bool truncated = n > (size_t)max;
@@ -559,7 +559,7 @@ void s3_list_parts(struct s3_req *s)
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_loadb(parts[i].val, parts[i].val_len, 0, NULL);
         char ts[32];
-        s3_time(json_integer_value(json_object_get(v, "mtime")), ts, sizeof(ts));
+        sl_s3_time(json_integer_value(json_object_get(v, "mtime")), ts, sizeof(ts));
         last = strtol(parts[i].sk, NULL, 10);
         sl_buf_printf(b, "<Part><PartNumber>%ld</PartNumber>", last);
         sl_xml_element(b, "LastModified", ts);
@@ -575,7 +575,7 @@ void s3_list_parts(struct s3_req *s)
     for (size_t i = 0; i < n + (truncated ? 1 : 0); i++)
         sl_item_free(&parts[i]);
     free(parts);
-    s3_send_xml(s, 200);
+    sl_s3_send_xml(s, 200);
 }
 
 struct upload_entry {
@@ -592,18 +592,18 @@ static int upload_cmp(const void *a, const void *b)
     return strcmp(x->id, y->id); /* ids begin with the initiation time */
 }
 
-void s3_list_uploads(struct s3_req *s)
+void sl_s3_list_uploads(struct s3_req *s)
 {
     struct sl_http_request *r = s->q->http;
     struct sl_arena *a = &r->arena;
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
     const char *prefix = sl_http_param(r, "prefix");
     const char *key_marker = sl_http_param(r, "key-marker");
     const char *id_marker = sl_http_param(r, "upload-id-marker");
-    long max = s3_int_param(s, "max-uploads", 1000);
+    long max = sl_s3_int_param(s, "max-uploads", 1000);
     if (max < 0) {
-        s3_error(s, S3_E_INVALID_ARGUMENT, "max-uploads must be a non-negative integer");
+        sl_s3_error(s, S3_E_INVALID_ARGUMENT, "max-uploads must be a non-negative integer");
         return;
     }
     if (max == 0 || max > 1000)
@@ -611,7 +611,7 @@ void s3_list_uploads(struct s3_req *s)
     struct sl_item *items = NULL;
     size_t n = 0;
     if (sl_kv_list(s->q->app->store, S3_NS_UPLOADS, s->bucket, NULL, NULL, 1000000, &items, &n)) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     struct upload_entry *e = sl_arena_alloc(a, (n + 1) * sizeof(*e));
@@ -651,7 +651,7 @@ void s3_list_uploads(struct s3_req *s)
                   truncated ? "true" : "false");
     for (size_t i = 0; i < m; i++) {
         char ts[32];
-        s3_time(e[i].initiated, ts, sizeof(ts));
+        sl_s3_time(e[i].initiated, ts, sizeof(ts));
         sl_buf_puts(b, "<Upload>");
         sl_xml_element(b, "Key", e[i].key);
         sl_xml_element(b, "UploadId", e[i].id);
@@ -665,5 +665,5 @@ void s3_list_uploads(struct s3_req *s)
     for (size_t i = 0; i < n; i++)
         sl_item_free(&items[i]);
     free(items);
-    s3_send_xml(s, 200);
+    sl_s3_send_xml(s, 200);
 }

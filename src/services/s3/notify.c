@@ -1,14 +1,12 @@
 /*
- * S3 event notifications: Put/GetBucketNotificationConfiguration, and the
- * events themselves.
+ * S3 event notifications' configuration:
+ * Put/GetBucketNotificationConfiguration. The events themselves are
+ * events.c's.
  *
  * A bucket's configuration is kept in the bucket's item ("notification":
  * rules of {id, kind, arn, events, prefix, suffix}, and "eventbridge"), so
  * the transaction that writes or deletes an object reads the rules that
- * hold at its commit, and the events it produces go out through the
- * engine's delivery path by ARN (engine/targets.h) in that same
- * transaction: every acknowledged object operation has its events queued,
- * durably, even across a kill -9.
+ * hold at its commit.
  *
  * Validation as S3 does it: event types from S3's list, at most one prefix
  * and one suffix rule, no two configurations that could match the same key
@@ -29,39 +27,7 @@
 #include "core/xml.h"
 #include "engine/targets.h"
 
-#define S3_PRINCIPAL "s3.amazonaws.com"
 #define MAX_RULES 100
-
-/* The event types S3 accepts in a configuration. */
-static const char *const event_types[] = {
-    "s3:ObjectCreated:*",
-    "s3:ObjectCreated:Put",
-    "s3:ObjectCreated:Post",
-    "s3:ObjectCreated:Copy",
-    "s3:ObjectCreated:CompleteMultipartUpload",
-    "s3:ObjectRemoved:*",
-    "s3:ObjectRemoved:Delete",
-    "s3:ObjectRemoved:DeleteMarkerCreated",
-    "s3:ObjectRestore:*",
-    "s3:ObjectRestore:Post",
-    "s3:ObjectRestore:Completed",
-    "s3:ObjectRestore:Delete",
-    "s3:ReducedRedundancyLostObject",
-    "s3:Replication:*",
-    "s3:Replication:OperationFailedReplication",
-    "s3:Replication:OperationMissedThreshold",
-    "s3:Replication:OperationReplicatedAfterThreshold",
-    "s3:Replication:OperationNotTracked",
-    "s3:LifecycleExpiration:*",
-    "s3:LifecycleExpiration:Delete",
-    "s3:LifecycleExpiration:DeleteMarkerCreated",
-    "s3:LifecycleTransition",
-    "s3:IntelligentTiering",
-    "s3:ObjectTagging:*",
-    "s3:ObjectTagging:Put",
-    "s3:ObjectTagging:Delete",
-    "s3:ObjectAcl:Put",
-};
 
 static const struct {
     const char *element, *arn_element, *kind;
@@ -70,46 +36,6 @@ static const struct {
     {"QueueConfiguration", "Queue", "queue"},
     {"TopicConfiguration", "Topic", "topic"},
 };
-
-static bool known_event(const char *e)
-{
-    for (size_t i = 0; i < SL_ARRAY_LEN(event_types); i++)
-        if (strcmp(event_types[i], e) == 0)
-            return true;
-    return false;
-}
-
-/* Whether configured type `pattern` (s3:X:Y or s3:X:*) covers `event`. */
-static bool event_covers(const char *pattern, const char *event)
-{
-    size_t n = strlen(pattern);
-    if (n >= 2 && strcmp(pattern + n - 2, ":*") == 0)
-        return strncmp(pattern, event, n - 1) == 0;
-    return strcmp(pattern, event) == 0;
-}
-
-/* Whether two configured types share an event type. */
-static bool events_share(const char *a, const char *b)
-{
-    return event_covers(a, b) || event_covers(b, a);
-}
-
-static bool starts_with(const char *s, const char *p)
-{
-    return strncmp(s, p, strlen(p)) == 0;
-}
-
-static bool ends_with(const char *s, const char *p)
-{
-    size_t n = strlen(s), m = strlen(p);
-    return n >= m && strcmp(s + n - m, p) == 0;
-}
-
-static const char *rule_str(json_t *rule, const char *name)
-{
-    const char *v = json_string_value(json_object_get(rule, name));
-    return v ? v : "";
-}
 
 /* ---- parsing a configuration ------------------------------------------- */
 
@@ -154,7 +80,7 @@ static int parse_rule(const struct sl_xml_node *n, size_t kind, json_t **out,
     int rc = 0;
     for (const struct sl_xml_node *c = n->children; c && !rc; c = c->next) {
         if (strcmp(c->name, "Event") == 0) {
-            if (!known_event(c->text))
+            if (!sl_s3_event_known(c->text))
                 rc = fail(e, "InvalidArgument", "Event", c->text,
                           "The event is not supported for notifications");
             else
@@ -214,15 +140,15 @@ static int check_overlaps(json_t *rules, struct s3_notify_error *e)
             {
                 json_array_foreach(json_object_get(b, "events"), y, eb)
                 {
-                    share |= events_share(json_string_value(ea), json_string_value(eb));
+                    share |= sl_s3_events_share(json_string_value(ea), json_string_value(eb));
                 }
             }
             if (!share)
                 continue;
-            const char *pa = rule_str(a, "prefix"), *pb = rule_str(b, "prefix");
-            const char *sa = rule_str(a, "suffix"), *sb = rule_str(b, "suffix");
-            bool prefixes = starts_with(pa, pb) || starts_with(pb, pa);
-            bool suffixes = ends_with(sa, sb) || ends_with(sb, sa);
+            const char *pa = sl_s3_rule_str(a, "prefix"), *pb = sl_s3_rule_str(b, "prefix");
+            const char *sa = sl_s3_rule_str(a, "suffix"), *sb = sl_s3_rule_str(b, "suffix");
+            bool prefixes = sl_str_starts_with(pa, pb) || sl_str_starts_with(pb, pa);
+            bool suffixes = sl_str_ends_with(sa, sb) || sl_str_ends_with(sb, sa);
             if (!prefixes || !suffixes)
                 continue;
             if (strcmp(pa, pb) == 0 && strcmp(sa, sb) == 0)
@@ -239,8 +165,8 @@ static int check_overlaps(json_t *rules, struct s3_notify_error *e)
     return 0;
 }
 
-int s3_notification_parse(struct sl_arena *a, const char *data, size_t len, json_t **out,
-                          struct s3_notify_error *e)
+int sl_s3_notification_parse(struct sl_arena *a, const char *data, size_t len, json_t **out,
+                             struct s3_notify_error *e)
 {
     *out = NULL;
     struct sl_xml_node *root;
@@ -297,7 +223,7 @@ static int check_destinations(struct s3_req *s, json_t *rules)
     json_t *rule;
     json_array_foreach(rules, i, rule)
     {
-        const char *arn = rule_str(rule, "arn");
+        const char *arn = sl_s3_rule_str(rule, "arn");
         int rc = sl_target_check(s->q->app->targets, arn, S3_PRINCIPAL, source, s->q->account);
         if (rc == 0 || bad == MAX_BAD)
             continue;
@@ -316,8 +242,8 @@ static int check_destinations(struct s3_req *s, json_t *rules)
     }
     if (!bad)
         return 0;
-    s3_error_ex(s, S3_E_INVALID_ARGUMENT, extra,
-                 "Unable to validate the following destination configurations");
+    sl_s3_error_ex(s, S3_E_INVALID_ARGUMENT, extra,
+                   "Unable to validate the following destination configurations");
     return SL_DONE;
 }
 
@@ -356,24 +282,24 @@ static void notification_put(struct s3_req *s, int rc, const struct sl_err *err)
     json_decref(p->config);
     p->config = NULL;
     if (rc == SL_ENOTFOUND)
-        s3_no_such_bucket(s);
+        sl_s3_no_such_bucket(s);
     else if (rc)
-        s3_internal(s, err);
+        sl_s3_internal(s, err);
     else
-        s3_send_xml(s, 200);
+        sl_s3_send_xml(s, 200);
 }
 
 static void put_notification_finish(struct s3_req *s)
 {
     json_t *config;
     struct s3_notify_error e;
-    if (s3_notification_parse(&s->q->http->arena, s->body.data, s->body.len, &config, &e)) {
+    if (sl_s3_notification_parse(&s->q->http->arena, s->body.data, s->body.len, &config, &e)) {
         if (strcmp(e.code, "InvalidArgument") == 0) {
             const char *extra[] = {"ArgumentName", e.arg_name, "ArgumentValue", e.arg_value,
                                    NULL};
-            s3_error_ex(s, S3_E_INVALID_ARGUMENT, extra, "%s", e.msg);
+            sl_s3_error_ex(s, S3_E_INVALID_ARGUMENT, extra, "%s", e.msg);
         } else {
-            s3_error(s, s3_error_id(e.code), e.msg);
+            sl_s3_error(s, sl_s3_error_id(e.code), e.msg);
         }
         return;
     }
@@ -386,34 +312,34 @@ static void put_notification_finish(struct s3_req *s)
     struct notify_put *p = sl_call_alloc(s->q, sizeof(*p));
     if (!p) {
         json_decref(config);
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     *p = (struct notify_put){s->bucket, config};
-    s3_write(s, put_config_txn, p, notification_put);
+    sl_s3_write(s, put_config_txn, p, notification_put);
 }
 
-void s3_put_notification(struct s3_req *s)
+void sl_s3_put_notification(struct s3_req *s)
 {
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
-    s3_take_xml(s, put_notification_finish);
+    sl_s3_take_xml(s, put_notification_finish);
 }
 
 /* ---- GET ?notification ------------------------------------------------- */
 
-void s3_get_notification(struct s3_req *s)
+void sl_s3_get_notification(struct s3_req *s)
 {
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
     struct sl_item it;
     int rc = sl_kv_get(s->q->app->store, S3_NS_BUCKETS, "", s->bucket, &it);
     if (rc == SL_ENOTFOUND) {
-        s3_no_such_bucket(s);
+        sl_s3_no_such_bucket(s);
         return;
     }
     if (rc) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     json_t *v = json_loadb(it.val, it.val_len, 0, NULL);
@@ -428,18 +354,18 @@ void s3_get_notification(struct s3_req *s)
     {
         size_t k = 0;
         while (k + 1 < SL_ARRAY_LEN(config_kinds) &&
-               strcmp(config_kinds[k].kind, rule_str(rule, "kind")) != 0)
+               strcmp(config_kinds[k].kind, sl_s3_rule_str(rule, "kind")) != 0)
             k++;
         sl_buf_printf(b, "<%s>", config_kinds[k].element);
-        sl_xml_element(b, "Id", rule_str(rule, "id"));
-        sl_xml_element(b, config_kinds[k].arn_element, rule_str(rule, "arn"));
+        sl_xml_element(b, "Id", sl_s3_rule_str(rule, "id"));
+        sl_xml_element(b, config_kinds[k].arn_element, sl_s3_rule_str(rule, "arn"));
         size_t e;
         json_t *ev;
         json_array_foreach(json_object_get(rule, "events"), e, ev)
         {
             sl_xml_element(b, "Event", json_string_value(ev));
         }
-        const char *prefix = rule_str(rule, "prefix"), *suffix = rule_str(rule, "suffix");
+        const char *prefix = sl_s3_rule_str(rule, "prefix"), *suffix = sl_s3_rule_str(rule, "suffix");
         if (prefix[0] || suffix[0]) {
             sl_buf_puts(b, "<Filter><S3Key>");
             if (prefix[0]) {
@@ -462,123 +388,5 @@ void s3_get_notification(struct s3_req *s)
         sl_buf_puts(b, "<EventBridgeConfiguration></EventBridgeConfiguration>");
     sl_buf_puts(b, "</NotificationConfiguration>");
     json_decref(v);
-    s3_send_xml(s, 200);
-}
-
-/* ---- events -------------------------------------------------------------- */
-
-void s3_notify_init(struct s3_req *s, struct s3_notify *n)
-{
-    memset(n, 0, sizeof(*n));
-    n->targets = s->q->app->targets;
-    n->request_id = s->q->request_id;
-    n->account = s->q->account;
-    n->source_ip = s->q->http->remote_ip[0] ? s->q->http->remote_ip : "127.0.0.1";
-}
-
-/* A sequencer that grows for every event (so for every key): 16 hex digits
- * of wall-clock microseconds, bumped past the last one given. */
-static void next_sequencer(char out[17])
-{
-    static _Atomic uint64_t last;
-    uint64_t now = (uint64_t)sl_time_now_ms() * 1000, prev = atomic_load(&last), want;
-    do {
-        want = now > prev ? now : prev + 1;
-    } while (!atomic_compare_exchange_weak(&last, &prev, want));
-    snprintf(out, 17, "%016" PRIX64, want);
-}
-
-/* A key as S3 puts it in events: form-URL-encoded (space as '+'), '/' kept. */
-static void event_key(struct sl_buf *b, const char *key)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        unsigned char c = *p;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            strchr(".-*_/", c)) {
-            sl_buf_append(b, (const char *)p, 1);
-        } else if (c == ' ') {
-            sl_buf_append(b, "+", 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            sl_buf_append(b, e, 3);
-        }
-    }
-}
-
-int s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct sl_item *bucket_item,
-                  const char *bucket, const char *key, const char *event, uint64_t size,
-                  const char *etag)
-{
-    /* Most buckets have none: skip the parse. */
-    if (!bucket_item->val || !strstr(bucket_item->val, "\"notification\""))
-        return 0;
-    json_t *v = json_loadb(bucket_item->val, bucket_item->val_len, 0, NULL);
-    json_t *rules = json_object_get(json_object_get(v, "notification"), "rules");
-    const char *region = json_string_value(json_object_get(v, "region"));
-    const char *owner = json_string_value(json_object_get(v, "owner"));
-    char full_event[64], source[128], when[32], seq[17], host_id[40] = "";
-    snprintf(full_event, sizeof(full_event), "s3:%s", event);
-    snprintf(source, sizeof(source), "arn:aws:s3:::%s", bucket);
-    sl_time_iso8601_ms(sl_time_now_ms(), when, sizeof(when));
-    next_sequencer(seq);
-    size_t i;
-    json_t *rule;
-    json_array_foreach(rules, i, rule)
-    {
-        bool match = false;
-        size_t e;
-        json_t *ev;
-        json_array_foreach(json_object_get(rule, "events"), e, ev)
-        {
-            match |= event_covers(json_string_value(ev), full_event);
-        }
-        if (!match || !starts_with(key, rule_str(rule, "prefix")) ||
-            !ends_with(key, rule_str(rule, "suffix")))
-            continue;
-        const char *arn = rule_str(rule, "arn");
-        if (!host_id[0]) /* only once an event is sent: not on every PUT */
-            sl_aws_host_id(host_id, sizeof(host_id));
-        struct sl_buf k;
-        sl_buf_init(&k, 0);
-        event_key(&k, key);
-        char principal[32];
-        snprintf(principal, sizeof(principal), "AWS:%s", n->account);
-        json_t *object = json_pack("{s:s}", "key", k.data ? k.data : "");
-        sl_buf_free(&k);
-        if (etag) {
-            json_object_set_new(object, "size", json_integer((json_int_t)size));
-            json_object_set_new(object, "eTag", json_string(etag));
-        }
-        json_object_set_new(object, "sequencer", json_string(seq));
-        json_t *record = json_pack(
-            "{s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s}, s:{s:s, s:s},"
-            " s:{s:s, s:s, s:{s:s, s:{s:s}, s:s}, s:o}}",
-            "eventVersion", "2.1", "eventSource", "aws:s3", "awsRegion",
-            region ? region : "us-east-1", "eventTime", when, "eventName", event, "userIdentity",
-            "principalId", principal, "requestParameters", "sourceIPAddress", n->source_ip,
-            "responseElements", "x-amz-request-id", n->request_id, "x-amz-id-2", host_id,
-            "s3", "s3SchemaVersion", "1.0", "configurationId", rule_str(rule, "id"), "bucket",
-            "name", bucket, "ownerIdentity", "principalId", owner ? owner : "", "arn", source,
-            "object", object);
-        json_t *doc = record ? json_pack("{s:[o]}", "Records", record) : NULL;
-        char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-        json_decref(doc);
-        /* The destination's policy is checked when the event is handled,
-         * not here: a transaction must not wait on reads. */
-        struct sl_target_source src = {S3_PRINCIPAL, source, owner};
-        int rc = text ? sl_target_deliver_txn(n->targets, t, arn, text, strlen(text), &src)
-                      : SL_ENOMEM;
-        free(text);
-        if (rc == SL_ENOTSUP) {
-            sl_warn("s3", "event %s of s3://%s/%s not sent to %s: Sluice has no such service "
-                          "yet",
-                    event, bucket, key, arn);
-        } else if (rc) {
-            json_decref(v);
-            return rc; /* the object's write fails with it: never one without the other */
-        }
-    }
-    json_decref(v);
-    return 0;
+    sl_s3_send_xml(s, 200);
 }

@@ -1,6 +1,7 @@
 /*
  * S3 objects: PutObject, GetObject/HeadObject (ranges, conditions),
- * DeleteObject(s), CopyObject, and the metadata kept with each object.
+ * DeleteObject(s) and CopyObject. The metadata kept with each object is
+ * meta.c's.
  */
 #include "services/s3/internal.h"
 
@@ -9,211 +10,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-/* Headers stored with an object and returned by GET and HEAD. */
-static const char *const stored_headers[] = {
-    "content-type",     "content-encoding", "content-disposition",
-    "content-language", "cache-control",    "expires",
-    "x-amz-website-redirect-location",
-};
-
-/* ---- metadata -------------------------------------------------------- */
-
-int s3_object_parse(const struct sl_item *it, struct s3_object *o)
-{
-    memset(o, 0, sizeof(*o));
-    json_t *v = json_loadb(it->val, it->val_len, 0, NULL);
-    if (!v)
-        return SL_ECORRUPT;
-    snprintf(o->etag, sizeof(o->etag), "%s", json_string_value(json_object_get(v, "etag")) ?: "");
-    o->size = (uint64_t)json_integer_value(json_object_get(v, "size"));
-    o->mtime_ms = json_integer_value(json_object_get(v, "mtime"));
-    o->headers = json_incref(json_object_get(v, "headers"));
-    o->meta = json_incref(json_object_get(v, "meta"));
-    json_decref(v);
-    if (!o->headers)
-        o->headers = json_object();
-    if (!o->meta)
-        o->meta = json_object();
-    return 0;
-}
-
-char *s3_object_dump(const struct s3_object *o)
-{
-    json_t *v = json_pack("{s:s, s:I, s:I, s:O, s:O}", "etag", o->etag, "size",
-                          (json_int_t)o->size, "mtime", (json_int_t)o->mtime_ms, "headers",
-                          o->headers, "meta", o->meta);
-    char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
-    json_decref(v);
-    return s;
-}
-
-void s3_object_free(struct s3_object *o)
-{
-    json_decref(o->headers);
-    json_decref(o->meta);
-    o->headers = o->meta = NULL;
-}
-
-int s3_object_from_request(struct s3_req *s, struct s3_object *o)
-{
-    struct sl_http_request *r = s->q->http;
-    o->headers = json_object();
-    o->meta = json_object();
-    size_t meta_bytes = 0;
-    for (size_t i = 0; i < r->nheaders; i++) {
-        const char *name = r->headers[i].name, *val = r->headers[i].value;
-        if (strncasecmp(name, "x-amz-meta-", 11) == 0) {
-            char lower[256];
-            size_t n = strlen(name + 11);
-            if (n >= sizeof(lower))
-                return SL_ETOOBIG;
-            for (size_t k = 0; k <= n; k++) {
-                char c = name[11 + k];
-                lower[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-            }
-            meta_bytes += n + strlen(val);
-            json_object_set_new(o->meta, lower, json_string(val));
-            continue;
-        }
-        for (size_t k = 0; k < SL_ARRAY_LEN(stored_headers); k++) {
-            if (strcasecmp(name, stored_headers[k]) != 0)
-                continue;
-            if (k == 1) {
-                /* aws-chunked is transport framing, not the object's. */
-                char buf[256];
-                size_t w = 0;
-                const char *p = val;
-                while (*p) {
-                    const char *comma = strchr(p, ',');
-                    size_t n = comma ? (size_t)(comma - p) : strlen(p);
-                    while (n && *p == ' ') {
-                        p++;
-                        n--;
-                    }
-                    if (n && !(n == 11 && strncasecmp(p, "aws-chunked", 11) == 0) &&
-                        w + n + 1 < sizeof(buf)) {
-                        if (w)
-                            buf[w++] = ',';
-                        memcpy(buf + w, p, n);
-                        w += n;
-                    }
-                    p = comma ? comma + 1 : p + n;
-                }
-                buf[w] = '\0';
-                if (w)
-                    json_object_set_new(o->headers, stored_headers[k], json_string(buf));
-            } else {
-                json_object_set_new(o->headers, stored_headers[k], json_string(val));
-            }
-        }
-    }
-    if (!json_object_get(o->headers, "content-type"))
-        json_object_set_new(o->headers, "content-type", json_string("binary/octet-stream"));
-    return meta_bytes > S3_MAX_METADATA ? SL_ETOOBIG : 0;
-}
-
-static const char *const header_case[] = {
-    "Content-Type",     "Content-Encoding", "Content-Disposition",
-    "Content-Language", "Cache-Control",    "Expires",
-    "x-amz-website-redirect-location",
-};
-
-void s3_object_headers(struct s3_req *s, const struct s3_object *o)
-{
-    struct sl_http_request *r = s->q->http;
-    char etag[64], lm[40];
-    snprintf(etag, sizeof(etag), "\"%s\"", o->etag);
-    sl_time_http((time_t)(o->mtime_ms / 1000), lm, sizeof(lm));
-    sl_http_set_header(r, "ETag", etag);
-    sl_http_set_header(r, "Last-Modified", lm);
-    sl_http_set_header(r, "Accept-Ranges", "bytes");
-    for (size_t k = 0; k < SL_ARRAY_LEN(stored_headers); k++) {
-        const char *v = json_string_value(json_object_get(o->headers, stored_headers[k]));
-        if (v)
-            sl_http_set_header(r, header_case[k], v);
-    }
-    const char *name;
-    json_t *val;
-    json_object_foreach(o->meta, name, val)
-    {
-        char h[300];
-        snprintf(h, sizeof(h), "x-amz-meta-%s", name);
-        sl_http_set_header(r, h, json_string_value(val));
-    }
-}
-
-int sl_s3_object_item(struct sl_store *st, const char *bucket, const char *key,
-                      struct sl_item *out)
-{
-    return sl_kv_get(st, S3_NS_OBJECTS, bucket, key, out);
-}
-
-/* ---- PutObject ------------------------------------------------------- */
-
-/* Whether an entity tag list (If-Match / If-None-Match) matches etag. */
-static bool etag_matches(const char *list, const char *etag)
-{
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        const char *start = p;
-        while (*p && *p != ',')
-            p++;
-        const char *end = p;
-        while (end > start && end[-1] == ' ')
-            end--;
-        if (end - start == 1 && *start == '*')
-            return true;
-        if (end - start >= 2 && *start == '"' && end[-1] == '"') {
-            start++;
-            end--;
-        }
-        if ((size_t)(end - start) == strlen(etag) && strncmp(start, etag, strlen(etag)) == 0)
-            return true;
-    }
-    return false;
-}
-
-int s3_write_condition(struct sl_txn *t, const char *bucket, const char *key,
-                       const struct s3_write_cond *c)
-{
-    if (!c->if_match && !c->if_none_match)
-        return 0;
-    struct sl_item it;
-    int rc = sl_txn_get(t, S3_NS_OBJECTS, bucket, key, &it);
-    if (rc == SL_ENOTFOUND)
-        return c->if_match ? SL_ENOTFOUND : 0;
-    if (rc)
-        return rc;
-    struct s3_object o;
-    rc = s3_object_parse(&it, &o);
-    sl_item_free(&it);
-    if (rc)
-        return rc;
-    bool fail = (c->if_none_match && strcmp(c->if_none_match, "*") == 0) ||
-                (c->if_match && !etag_matches(c->if_match, o.etag));
-    s3_object_free(&o);
-    return fail ? SL_ECONDITION : 0;
-}
-
-void s3_write_cond_init(struct s3_req *s, struct s3_write_cond *c)
-{
-    c->if_match = sl_http_header(s->q->http, "If-Match");
-    c->if_none_match = sl_http_header(s->q->http, "If-None-Match");
-}
-
-void s3_write_cond_error(struct s3_req *s, int rc)
-{
-    if (rc == SL_ECONDITION)
-        s3_error(s, S3_E_PRECONDITION_FAILED,
-                 "At least one of the pre-conditions you specified did not hold");
-    else
-        s3_no_such_key(s);
-}
 
 struct put_txn {
     const char *bucket, *key;
@@ -238,11 +34,11 @@ static int put_object_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         p->no_bucket = rc == SL_ENOTFOUND;
         return rc;
     }
-    rc = s3_write_condition(t, p->bucket, p->key, &p->cond);
+    rc = sl_s3_write_condition(t, p->bucket, p->key, &p->cond);
     if (!rc)
         rc = sl_txn_put(t, S3_NS_OBJECTS, p->bucket, p->key, p->val, strlen(p->val), p->blob);
     if (!rc)
-        rc = s3_notify_txn(t, &p->notify, &b, p->bucket, p->key, p->event, p->size, p->etag);
+        rc = sl_s3_notify_txn(t, &p->notify, &b, p->bucket, p->key, p->event, p->size, p->etag);
     sl_item_free(&b);
     return rc;
 }
@@ -255,11 +51,11 @@ static void object_stored(struct s3_req *s, int rc, const struct sl_err *err)
     if (rc) {
         sl_blob_discard(s->q->app->store, &s->blob);
         if (p->no_bucket)
-            s3_no_such_bucket(s);
+            sl_s3_no_such_bucket(s);
         else if (rc == SL_ECONDITION || rc == SL_ENOTFOUND)
-            s3_write_cond_error(s, rc);
+            sl_s3_write_cond_error(s, rc);
         else
-            s3_internal(s, err);
+            sl_s3_internal(s, err);
         return;
     }
     char etag[64];
@@ -267,17 +63,17 @@ static void object_stored(struct s3_req *s, int rc, const struct sl_err *err)
     struct sl_http_request *r = s->q->http;
     if (strcmp(s->op, "CopyObject") != 0) {
         sl_http_set_header(r, "ETag", etag);
-        s3_send_xml(s, 200);
+        sl_s3_send_xml(s, 200);
         return;
     }
     char ts[32];
-    s3_time(p->mtime_ms, ts, sizeof(ts));
+    sl_s3_time(p->mtime_ms, ts, sizeof(ts));
     struct sl_buf *b = &r->resp.body;
     sl_buf_puts(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult xmlns=\"" S3_XMLNS "\">");
     sl_xml_element(b, "LastModified", ts);
     sl_xml_element(b, "ETag", etag);
     sl_buf_puts(b, "</CopyObjectResult>");
-    s3_send_xml(s, 200);
+    sl_s3_send_xml(s, 200);
 }
 
 /* Commits an object whose bytes are in blob (taken), if cond (may be NULL)
@@ -288,10 +84,10 @@ static void store_object(struct s3_req *s, const struct s3_object *o, struct sl_
     s->blob = *blob;
     *blob = (struct sl_blob){0};
     struct put_txn *p = sl_call_alloc(s->q, sizeof(*p));
-    const char *val = s3_keep(s, s3_object_dump(o));
+    const char *val = sl_s3_keep(s, sl_s3_object_dump(o));
     if (!p || !val) {
         sl_blob_discard(s->q->app->store, &s->blob);
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     *p = (struct put_txn){.bucket = s->bucket,
@@ -303,46 +99,46 @@ static void store_object(struct s3_req *s, const struct s3_object *o, struct sl_
                           .size = o->size,
                           .mtime_ms = o->mtime_ms};
     memcpy(p->etag, o->etag, sizeof(p->etag));
-    s3_notify_init(s, &p->notify);
+    sl_s3_notify_init(s, &p->notify);
     if (cond)
         p->cond = *cond;
-    s3_write(s, put_object_txn, p, object_stored);
+    sl_s3_write(s, put_object_txn, p, object_stored);
 }
 
 static void put_object_finish(struct s3_req *s)
 {
     struct s3_object o = {0};
     struct sl_blob blob = {0};
-    int rc = s3_object_from_request(s, &o);
+    int rc = sl_s3_object_from_request(s, &o);
     if (rc == SL_ETOOBIG) {
-        s3_error(s, S3_E_METADATA_TOO_LARGE,
-                 "Your metadata headers exceed the maximum allowed metadata size.");
+        sl_s3_error(s, S3_E_METADATA_TOO_LARGE,
+                    "Your metadata headers exceed the maximum allowed metadata size.");
         goto done;
     }
     rc = sl_blob_writer_finish(s->writer, &blob);
     s->writer = NULL; /* finish frees it */
     if (rc) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         goto done;
     }
     sl_hex_encode(s->body_md5, SL_MD5_LEN, o.etag);
     o.size = blob.size;
     o.mtime_ms = sl_time_now_ms();
     struct s3_write_cond cond;
-    s3_write_cond_init(s, &cond);
+    sl_s3_write_cond_init(s, &cond);
     store_object(s, &o, &blob, &cond);
 done:
     sl_blob_free(&blob);
-    s3_object_free(&o);
+    sl_s3_object_free(&o);
 }
 
-void s3_put_object_begin(struct s3_req *s)
+void sl_s3_put_object_begin(struct s3_req *s)
 {
     /* Fail before the body arrives when the bucket is missing, as S3 does
      * (a client sending Expect: 100-continue never uploads the body). */
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
-    s3_take_blob(s, put_object_finish);
+    sl_s3_take_blob(s, put_object_finish);
 }
 
 /* ---- GetObject / HeadObject ----------------------------------------- */
@@ -363,13 +159,13 @@ static int check_conditions(struct sl_http_request *r, const struct s3_object *o
     snprintf(h, sizeof(h), "%sIf-Unmodified-Since", prefix);
     const char *ius = sl_http_header(r, h);
     if (im) {
-        if (!etag_matches(im, o->etag))
+        if (!sl_s3_etag_matches(im, o->etag))
             return 412;
     } else if (ius && sl_time_parse_http(ius, &t) == 0 && mtime > t) {
         return 412;
     }
     if (inm) {
-        if (etag_matches(inm, o->etag))
+        if (sl_s3_etag_matches(inm, o->etag))
             return 304;
     } else if (ims && sl_time_parse_http(ims, &t) == 0 && mtime <= t) {
         return 304;
@@ -436,38 +232,38 @@ static const struct {
     {"response-content-encoding", "Content-Encoding"},
 };
 
-void s3_get_object(struct s3_req *s, bool head)
+void sl_s3_get_object(struct s3_req *s, bool head)
 {
     struct sl_http_request *r = s->q->http;
     struct sl_store *st = s->q->app->store;
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
     for (int attempt = 0; attempt < 3; attempt++) {
         struct sl_item it;
         int rc = sl_kv_get(st, S3_NS_OBJECTS, s->bucket, s->key, &it);
         if (rc == SL_ENOTFOUND) {
-            s3_no_such_key(s);
+            sl_s3_no_such_key(s);
             return;
         }
         struct s3_object o;
-        if (rc || s3_object_parse(&it, &o)) {
+        if (rc || sl_s3_object_parse(&it, &o)) {
             if (!rc)
                 sl_item_free(&it);
-            s3_internal(s, NULL);
+            sl_s3_internal(s, NULL);
             return;
         }
         int fd = -1;
         rc = sl_blob_open(st, &it.blob, &fd);
         if (rc == SL_ENOTFOUND) {
             /* Replaced between the read and the open: read again. */
-            s3_object_free(&o);
+            sl_s3_object_free(&o);
             sl_item_free(&it);
             continue;
         }
         if (rc) {
-            s3_object_free(&o);
+            sl_s3_object_free(&o);
             sl_item_free(&it);
-            s3_internal(s, NULL);
+            sl_s3_internal(s, NULL);
             return;
         }
         int cond = check_conditions(r, &o, "");
@@ -475,16 +271,16 @@ void s3_get_object(struct s3_req *s, bool head)
         enum range range =
             cond ? RANGE_NONE : parse_range(sl_http_header(r, "Range"), o.size, &first, &last);
         if (cond == 412) {
-            s3_error(s, S3_E_PRECONDITION_FAILED,
-                     "At least one of the pre-conditions you specified did not hold");
+            sl_s3_error(s, S3_E_PRECONDITION_FAILED,
+                        "At least one of the pre-conditions you specified did not hold");
         } else if (range == RANGE_UNSATISFIABLE) {
             char actual[32];
             snprintf(actual, sizeof(actual), "%llu", (unsigned long long)o.size);
             const char *extra[] = {"RangeRequested", sl_http_header(r, "Range"),
                                    "ActualObjectSize", actual, NULL};
-            s3_error_ex(s, S3_E_INVALID_RANGE, extra, "The requested range is not satisfiable");
+            sl_s3_error_ex(s, S3_E_INVALID_RANGE, extra, "The requested range is not satisfiable");
         } else {
-            s3_object_headers(s, &o);
+            sl_s3_object_headers(s, &o);
             sl_aws_set_request_id(r, SL_PROTO_REST_XML, s->q->request_id);
             if (!head) {
                 for (size_t k = 0; k < SL_ARRAY_LEN(overrides); k++) {
@@ -514,11 +310,11 @@ void s3_get_object(struct s3_req *s, bool head)
         }
         if (fd >= 0)
             close(fd);
-        s3_object_free(&o);
+        sl_s3_object_free(&o);
         sl_item_free(&it);
         return;
     }
-    s3_internal(s, NULL);
+    sl_s3_internal(s, NULL);
 }
 
 /* ---- DeleteObject(s) ------------------------------------------------- */
@@ -548,8 +344,8 @@ static int delete_objects_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     for (size_t i = 0; i < d->n && !rc; i++) {
         rc = sl_txn_delete(t, S3_NS_OBJECTS, d->bucket, d->keys[i]);
         if (!rc) /* an object went: its event */
-            rc = s3_notify_txn(t, &d->notify, &b, d->bucket, d->keys[i], "ObjectRemoved:Delete",
-                               0, NULL);
+            rc = sl_s3_notify_txn(t, &d->notify, &b, d->bucket, d->keys[i], "ObjectRemoved:Delete",
+                                  0, NULL);
         else if (rc == SL_ENOTFOUND)
             rc = 0;
         if (!rc)
@@ -564,11 +360,11 @@ static void objects_deleted(struct s3_req *s, int rc, const struct sl_err *err)
 {
     const struct delete_txn *d = s->q->write_arg;
     if (rc) {
-        s3_internal(s, err);
+        sl_s3_internal(s, err);
         return;
     }
     if (strcmp(s->op, "DeleteObjects") != 0) {
-        s3_send_xml(s, 204);
+        sl_s3_send_xml(s, 204);
         return;
     }
     struct sl_buf *b = &s->q->http->resp.body;
@@ -579,7 +375,7 @@ static void objects_deleted(struct s3_req *s, int rc, const struct sl_err *err)
         sl_buf_puts(b, "</Deleted>");
     }
     sl_buf_puts(b, "</DeleteResult>");
-    s3_send_xml(s, 200);
+    sl_s3_send_xml(s, 200);
 }
 
 /* Deletes keys (n of them, in the arena): objects_deleted() answers. */
@@ -588,24 +384,24 @@ static void delete_keys(struct s3_req *s, const char **keys, size_t n, bool quie
     struct delete_txn *d = sl_call_alloc(s->q, sizeof(*d));
     int *results = sl_call_alloc(s->q, n * sizeof(*results));
     if (!d || !results) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     *d = (struct delete_txn){.bucket = s->bucket, .keys = keys, .results = results, .n = n,
                              .quiet = quiet};
     for (size_t i = 0; i < n; i++)
         results[i] = -1;
-    s3_notify_init(s, &d->notify);
-    s3_write(s, delete_objects_txn, d, objects_deleted);
+    sl_s3_notify_init(s, &d->notify);
+    sl_s3_write(s, delete_objects_txn, d, objects_deleted);
 }
 
-void s3_delete_object(struct s3_req *s)
+void sl_s3_delete_object(struct s3_req *s)
 {
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
     const char **keys = sl_call_alloc(s->q, sizeof(*keys));
     if (!keys) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     keys[0] = s->key;
@@ -614,9 +410,9 @@ void s3_delete_object(struct s3_req *s)
 
 static void malformed_xml(struct s3_req *s)
 {
-    s3_error(s, S3_E_MALFORMED_XML,
-             "The XML you provided was not well-formed or did not validate against our "
-             "published schema");
+    sl_s3_error(s, S3_E_MALFORMED_XML,
+                "The XML you provided was not well-formed or did not validate against our "
+                "published schema");
 }
 
 static void delete_objects_finish(struct s3_req *s)
@@ -641,7 +437,7 @@ static void delete_objects_finish(struct s3_req *s)
     }
     const char **keys = sl_arena_alloc(a, n * sizeof(*keys));
     if (!keys) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     size_t i = 0;
@@ -658,30 +454,30 @@ static void delete_objects_finish(struct s3_req *s)
     delete_keys(s, keys, n, is_quiet);
 }
 
-void s3_delete_objects(struct s3_req *s)
+void sl_s3_delete_objects(struct s3_req *s)
 {
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
     struct sl_http_request *r = s->q->http;
     bool has_digest = sl_http_header(r, "Content-MD5") != NULL;
     for (size_t i = 0; i < r->nheaders && !has_digest; i++)
         has_digest = strncasecmp(r->headers[i].name, "x-amz-checksum-", 15) == 0;
     if (!has_digest) {
-        s3_error(s, S3_E_INVALID_REQUEST,
-                 "Missing required header for this request: Content-MD5");
+        sl_s3_error(s, S3_E_INVALID_REQUEST,
+                    "Missing required header for this request: Content-MD5");
         return;
     }
-    s3_take_xml(s, delete_objects_finish);
+    sl_s3_take_xml(s, delete_objects_finish);
 }
 
 /* ---- CopyObject ------------------------------------------------------ */
 
-void s3_copy_object(struct s3_req *s)
+void sl_s3_copy_object(struct s3_req *s)
 {
     struct sl_http_request *r = s->q->http;
     struct sl_store *st = s->q->app->store;
     struct sl_arena *a = &r->arena;
-    if (s3_bucket_check(s))
+    if (sl_s3_bucket_check(s))
         return;
     /* x-amz-copy-source: [/]bucket/key[?versionId=...], URL-encoded. */
     const char *src = sl_http_header(r, "x-amz-copy-source");
@@ -691,15 +487,15 @@ void s3_copy_object(struct s3_req *s)
     size_t n = q ? (size_t)(q - src) : strlen(src);
     if (sl_uri_decode(&dec, src, n, false) || !dec.data) {
         sl_buf_free(&dec);
-        s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid copy source encoding");
+        sl_s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid copy source encoding");
         return;
     }
     const char *p = dec.data[0] == '/' ? dec.data + 1 : dec.data;
     const char *slash = strchr(p, '/');
     if (!slash || !slash[1]) {
         sl_buf_free(&dec);
-        s3_error(s, S3_E_INVALID_ARGUMENT,
-                 "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+        sl_s3_error(s, S3_E_INVALID_ARGUMENT,
+                    "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
         return;
     }
     const char *src_bucket = sl_arena_strndup(a, p, (size_t)(slash - p));
@@ -709,47 +505,47 @@ void s3_copy_object(struct s3_req *s)
     const char *directive = sl_http_header(r, "x-amz-metadata-directive");
     bool replace = directive && strcasecmp(directive, "REPLACE") == 0;
     if (directive && !replace && strcasecmp(directive, "COPY") != 0) {
-        s3_error(s, S3_E_INVALID_ARGUMENT, "Unknown metadata directive.");
+        sl_s3_error(s, S3_E_INVALID_ARGUMENT, "Unknown metadata directive.");
         return;
     }
     if (!replace && strcmp(src_bucket, s->bucket) == 0 && strcmp(src_key, s->key) == 0) {
-        s3_error(s, S3_E_INVALID_REQUEST,
-                 "This copy request is illegal because it is trying to copy an object to "
-                 "itself without changing the object's metadata, storage class, website "
-                 "redirect location or encryption attributes.");
+        sl_s3_error(s, S3_E_INVALID_REQUEST,
+                    "This copy request is illegal because it is trying to copy an object to "
+                    "itself without changing the object's metadata, storage class, website "
+                    "redirect location or encryption attributes.");
         return;
     }
     /* Reading the source needs the right to read its bucket. */
-    if (s3_bucket_access(s, src_bucket, NULL, 0))
+    if (sl_s3_bucket_access(s, src_bucket, NULL, 0))
         return;
     if (!sl_utf8_valid(src_key, strlen(src_key))) {
-        s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid copy source object key");
+        sl_s3_error(s, S3_E_INVALID_ARGUMENT, "Invalid copy source object key");
         return;
     }
     struct sl_item it;
     int rc = sl_kv_get(st, S3_NS_OBJECTS, src_bucket, src_key, &it);
     if (rc) {
         const char *extra[] = {"Key", src_key, NULL};
-        s3_error_ex(s, S3_E_NO_SUCH_KEY, extra, "The specified key does not exist.");
+        sl_s3_error_ex(s, S3_E_NO_SUCH_KEY, extra, "The specified key does not exist.");
         return;
     }
     struct s3_object o = {0}, dst = {0};
     struct sl_blob blob = {0};
-    if (s3_object_parse(&it, &o)) {
+    if (sl_s3_object_parse(&it, &o)) {
         sl_item_free(&it);
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         return;
     }
     int cond = check_conditions(r, &o, "x-amz-copy-source-");
     if (cond) {
-        s3_error(s, S3_E_PRECONDITION_FAILED,
-                 "At least one of the pre-conditions you specified did not hold");
+        sl_s3_error(s, S3_E_PRECONDITION_FAILED,
+                    "At least one of the pre-conditions you specified did not hold");
         goto done;
     }
     if (replace) {
-        if (s3_object_from_request(s, &dst) == SL_ETOOBIG) {
-            s3_error(s, S3_E_METADATA_TOO_LARGE,
-                     "Your metadata headers exceed the maximum allowed metadata size.");
+        if (sl_s3_object_from_request(s, &dst) == SL_ETOOBIG) {
+            sl_s3_error(s, S3_E_METADATA_TOO_LARGE,
+                        "Your metadata headers exceed the maximum allowed metadata size.");
             goto done;
         }
     } else {
@@ -763,17 +559,17 @@ void s3_copy_object(struct s3_req *s)
     if (rc == SL_ENOTFOUND) {
         /* The source was replaced while we read it: S3 copies one of the
          * versions; ask the client to try again rather than fail hard. */
-        s3_error(s, S3_E_SLOW_DOWN, "Please reduce your request rate.");
+        sl_s3_error(s, S3_E_SLOW_DOWN, "Please reduce your request rate.");
         goto done;
     }
     if (rc) {
-        s3_internal(s, NULL);
+        sl_s3_internal(s, NULL);
         goto done;
     }
     store_object(s, &dst, &blob, NULL);
 done:
     sl_blob_free(&blob);
-    s3_object_free(&dst);
-    s3_object_free(&o);
+    sl_s3_object_free(&dst);
+    sl_s3_object_free(&o);
     sl_item_free(&it);
 }
