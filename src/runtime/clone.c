@@ -1,0 +1,200 @@
+/*
+ * The clone of an execution environment: everything the child needs is
+ * prepared before (struct plan: its mounts, its user, its limits, the
+ * seccomp filter); between clone and exec the child only makes system
+ * calls and allocates nothing. It shares the parent's memory until the
+ * exec, as posix_spawn's child does (CLONE_VM | CLONE_VFORK), except
+ * where cgroup v2 clones it straight into its cgroup (CLONE_INTO_CGROUP,
+ * which needs clone3: then it is a copy).
+ */
+#include "runtime/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/filter.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#define CHILD_STACK (128 * 1024) /* the child's, between clone and exec */
+#define SL_NO_ASAN __attribute__((no_sanitize_address))
+
+/*
+ * Child side: returns only on failure (a step number for the log). Not
+ * instrumented by ASan: sharing the parent's memory, the child must not
+ * poison the shadow of a stack that the parent then unmaps, nor report on
+ * it as a thread's.
+ */
+SL_NO_ASAN static int child_setup(struct plan *p)
+{
+    /* Into its cgroups first, so that they count all it does. "0" is the
+     * writer itself, whatever its PID namespace calls it. The migration
+     * waits for an RCU grace period: milliseconds. */
+    for (int i = 0; i < SL_SANDBOX_CGROUPS; i++) {
+        if (!p->procs[i][0])
+            continue;
+        int fd = open(p->procs[i], O_WRONLY | O_CLOEXEC);
+        p->placed[i] = fd >= 0 && write(fd, "0", 1) == 1;
+        if (fd >= 0)
+            close(fd);
+    }
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Handlers of the parent would run on its memory: the defaults. Signals
+     * stay blocked (as the parent blocked them) until the exec. */
+    for (int s = 1; s < NSIG; s++) {
+        struct sigaction sa;
+        if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
+            sa.sa_handler != SIG_IGN) {
+            sa.sa_handler = SIG_DFL;
+            sa.sa_flags = 0;
+            sigaction(s, &sa, NULL);
+        }
+    }
+    signal(SIGPIPE, SIG_DFL);
+    if (p->ns) {
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+            return 2;
+        if (mount("tmpfs", p->root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755"))
+            return 3;
+        for (int i = 0; i < p->nmounts; i++) {
+            struct mnt *m = &p->mounts[i];
+            /* The mount point: a directory or an empty file. */
+            char *slash = m->dst + strlen(p->root);
+            for (char *q = slash + 1; *q; q++) {
+                if (*q == '/') {
+                    *q = '\0';
+                    mkdir(m->dst, 0755);
+                    *q = '/';
+                }
+            }
+            if (m->dir) {
+                mkdir(m->dst, 0755);
+            } else {
+                int fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                if (fd >= 0)
+                    close(fd);
+            }
+            if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL))
+                return 10 + i;
+            unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (m->ro ? MS_RDONLY : 0);
+            /* Device nodes are bound as they are; everything else gets nodev. */
+            if (strncmp(m->src, "/dev/", 5) != 0)
+                flags |= MS_NODEV;
+            if (mount(NULL, m->dst, NULL, flags, NULL))
+                return 50 + i;
+        }
+        for (int i = 0; i < p->nlinks; i++)
+            if (symlink(p->links[i].target, p->links[i].path))
+                return 90 + i;
+        mkdir(p->proc, 0555);
+        mkdir(p->old, 0700);
+        if (syscall(SYS_pivot_root, p->root, p->old))
+            return 4;
+        if (chdir("/"))
+            return 5;
+        if (umount2("/.old", MNT_DETACH))
+            return 6;
+        rmdir("/.old");
+        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+            return 7;
+        if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL))
+            return 8;
+        sethostname("sandbox", 7);
+    }
+    setrlimit(RLIMIT_DATA, &p->data);
+    setrlimit(RLIMIT_FSIZE, &p->fsize);
+    setrlimit(RLIMIT_NOFILE, &p->nofile);
+    /* An unprivileged user, where the root was built: without it the code
+     * stays in Sluice's private data directory, which that user cannot
+     * read. */
+    /* Raw system calls: glibc's setuid() & co. signal every thread of the
+     * process, and this child of a multi-threaded parent has only one. */
+    if (p->ns && (syscall(SYS_setgroups, 0, NULL) ||
+                  syscall(SYS_setresgid, NOBODY, NOBODY, NOBODY) ||
+                  syscall(SYS_setresuid, NOBODY, NOBODY, NOBODY)))
+        return 9;
+    /* A change of credentials clears the parent-death signal: set it again. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* After the user change: RLIMIT_NPROC counts that user's processes. */
+    setrlimit(RLIMIT_NPROC, &p->nproc);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+        return 11;
+    if (p->seccomp.len && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->seccomp))
+        return 12;
+    dup2(p->null_fd, 0);
+    dup2(p->out_fd, 1);
+    dup2(p->err_fd, 2);
+    if (chdir(p->workdir))
+        return 13;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(p->argv[0], (char *const *)p->argv, p->envp);
+    return 14;
+}
+
+/* The child's whole life: setup and the exec, or a word on where setup
+ * failed and an exit. */
+SL_NO_ASAN static int child_main(void *arg)
+{
+    struct plan *p = arg;
+    int step = child_setup(p);
+    char msg[64];
+    int n = snprintf(msg, sizeof(msg), "sluice sandbox: setup failed at step %d (errno %d)\n", step,
+                     errno);
+    if (write(p->err_fd, msg, (size_t)n) < 0) {
+        /* nothing more to do */
+    }
+    _exit(125);
+}
+
+/* Clones child_main(p) sharing this process's memory, on a stack of its
+ * own, and returns once it has exec'd or died: its PID, or -1. */
+long sl_clone_shared(struct plan *p, unsigned long flags, int *pidfd)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), size = CHILD_STACK + page;
+    char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                       -1, 0);
+    if (stack == MAP_FAILED)
+        return -1;
+    mprotect(stack, page, PROT_NONE); /* a guard below it */
+    /* No handler of this process may run in the child: it would run on
+     * this memory. The child unblocks them after resetting its handlers. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    long pid = clone(child_main, stack + size, (int)(flags | CLONE_VM | CLONE_VFORK | SIGCHLD), p,
+                     pidfd);
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, size);
+    errno = e;
+    return pid;
+}
+
+long sl_clone_into_cgroup(struct plan *p, unsigned long flags, int cgfd, int *pidfd)
+{
+    struct clone_args ca = {
+        .flags = CLONE_PIDFD | CLONE_INTO_CGROUP | flags,
+        .pidfd = (uint64_t)(uintptr_t)pidfd,
+        .exit_signal = SIGCHLD,
+        .cgroup = (uint64_t)cgfd,
+    };
+    long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+    if (pid == 0)
+        child_main(p);
+    return pid;
+}
