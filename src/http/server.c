@@ -40,6 +40,7 @@ struct sl_http_server {
     pthread_cond_t idle;
     unsigned inflight;
     unsigned suspended; /* requests libmicrohttpd holds suspended */
+    bool stopping;      /* no more suspending: a request that waits holds its thread */
     bool quiesced;
 };
 
@@ -423,13 +424,17 @@ static enum MHD_Result answer(struct request *rq, struct MHD_Connection *con)
             pthread_mutex_unlock(&s->lock);
             return MHD_NO; /* no answer: the connection closes */
         }
-        if (!rq->woken) {
+        if (!rq->woken && !s->stopping) {
             MHD_suspend_connection(con);
             rq->suspended = true;
             s->suspended++;
             pthread_mutex_unlock(&s->lock);
             return MHD_YES;
         }
+        /* Woken already; or the server stops, and libmicrohttpd must hold
+         * no request suspended then: the wait keeps this thread. */
+        while (!rq->woken)
+            pthread_cond_wait(&s->idle, &s->lock);
         pthread_mutex_unlock(&s->lock);
         run_handler(rq, true);
     }
@@ -452,6 +457,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         if (request_parse(rq, con, method))
             return MHD_NO;
         s->handler.begin(s->handler.ctx, r);
+        /* (A handler should wait in end(); one that waits here is
+         * suspended all the same, and its answer goes out early.) */
+        if (rq->waiting)
+            return answer(rq, con);
         /* An answer queued on this first call is an "early response" to
          * libmicrohttpd, which then closes the connection. That is right
          * for a refused upload (the client need not send its body), but a
@@ -474,16 +483,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
         *upload_data_size = 0;
         return MHD_YES;
     }
-    bool woken = false;
-    if (rq->waiting) { /* called again: sl_http_resume() resumed it */
-        pthread_mutex_lock(&s->lock);
-        woken = rq->woken;
-        pthread_mutex_unlock(&s->lock);
-        if (!woken)
-            return MHD_YES; /* (not reached: a suspended request is not called) */
-    }
+    if (rq->waiting) /* called again: sl_http_resume() resumed it */
+        return answer(rq, con);
     if (!r->resp.ready)
-        run_handler(rq, woken);
+        run_handler(rq, false);
     return answer(rq, con);
 }
 
@@ -594,9 +597,12 @@ void sl_http_server_stop(struct sl_http_server *s, unsigned grace_ms)
     if (!s)
         return;
     sl_http_server_quiesce(s, grace_ms);
-    /* libmicrohttpd must hold no request suspended when it stops. */
+    /* libmicrohttpd must hold no request suspended when it stops: from now
+     * on a request that waits keeps its thread, and those suspended are
+     * waited for (whatever they wait for ends as the services stop). */
     struct timespec deadline = sl_time_deadline(CLOCK_REALTIME, STOP_WAIT_MS);
     pthread_mutex_lock(&s->lock);
+    s->stopping = true;
     while (s->suspended > 0) {
         if (pthread_cond_timedwait(&s->idle, &s->lock, &deadline))
             break;

@@ -118,6 +118,7 @@ void sl_rt_call_nudge(struct call *c)
 }
 
 static void call_complete(struct sl_loop *l, void *arg);
+static void call_end(struct call *c, bool locked);
 
 /* Marks c done and wakes its caller. The caller may return (and c, on its
  * stack, vanish) as soon as rt->mu is released. An async call's callback
@@ -131,7 +132,7 @@ void sl_rt_call_wake(struct call *c)
         return;
     }
     if (sl_loop_post(c->rt->cfg.loop, call_complete, c))
-        call_complete(c->rt->cfg.loop, c); /* the loop stops: at once */
+        call_end(c, true); /* the loop stops: at once, under rt->mu */
 }
 
 /* A platform error payload: {"errorType": type, "errorMessage": msg}. */
@@ -445,17 +446,26 @@ int sl_runtime_invoke(struct sl_runtime *rt, const struct sl_function *fn,
 static void call_complete(struct sl_loop *l, void *arg)
 {
     struct call *c = arg;
-    struct sl_runtime *rt = c->rt;
     if (c->timer && sl_loop_is_current(l)) /* (else the loop has stopped) */
         sl_loop_timer_cancel(l, c->timer);
     c->timer = NULL;
+    call_end(c, false);
+}
+
+/* An async call's end: its slot, its callback, its reference. locked: the
+ * caller holds rt->mu (the loop could not take the end: it stops). */
+static void call_end(struct call *c, bool locked)
+{
+    struct sl_runtime *rt = c->rt;
     if (c->slot)
         sl_governor_release(rt->cfg.governor, c->fn.key);
     c->slot = false;
     c->cb(c->inv, c->cb_arg);
-    pthread_mutex_lock(&rt->mu);
+    if (!locked)
+        pthread_mutex_lock(&rt->mu);
     bool last = --c->refs == 0;
-    pthread_mutex_unlock(&rt->mu);
+    if (!locked)
+        pthread_mutex_unlock(&rt->mu);
     if (last)
         call_free(c);
 }
@@ -516,18 +526,23 @@ int sl_runtime_start(struct sl_runtime *rt, const struct sl_function *fn,
 /*
  * c goes on without its caller (under rt->mu): the loop sees it through,
  * with a timer for its deadline, and cb runs once it ends. The caller's
- * connection goes back to the loop, which reads the answer.
+ * connection goes back to the loop, which reads the answer. Returns
+ * whether the caller is the last to hold c (then it frees c once it let
+ * go of rt->mu).
  */
-static void call_detach(struct call *c, sl_invoke_cb cb, void *arg)
+static bool call_detach(struct call *c, sl_invoke_cb cb, void *arg)
 {
     struct sl_runtime *rt = c->rt;
     c->async = true;
-    c->refs = 1;
+    c->refs = 2; /* its end's, and this function's until it returns */
     c->cb = cb;
     c->cb_arg = arg;
     c->inv->defer_settle = false;
     c->inv->settle = NULL;
-    c->fn.env = NULL; /* the caller's; a bound call starts no environment */
+    /* The spec's variables are the caller's: an environment that dies
+     * before the event is delivered is replaced for this call. */
+    if (call_own_env(c))
+        c->fn.env = NULL; /* (out of memory: a replacement gets none) */
     struct conn *own = c->own;
     c->own = NULL;
     if (own && !own->dead && own->owner == CONN_CALLER) {
@@ -538,6 +553,7 @@ static void call_detach(struct call *c, sl_invoke_cb cb, void *arg)
     if (!c->done)
         sl_rt_call_nudge(c);
     rt->callers--;
+    return --c->refs == 0;
 }
 
 int sl_runtime_call(struct sl_runtime *rt, const struct sl_function *fn,
@@ -583,8 +599,10 @@ int sl_runtime_call(struct sl_runtime *rt, const struct sl_function *fn,
     /* A lone call may keep its thread a moment (a fast function answers
      * sooner than a hand-off to the loop and back would take). */
     if (!call_wait(c, rt->callers == 1 ? LONE_PATIENCE_MS : 0)) {
-        call_detach(c, cb, arg);
+        bool last = call_detach(c, cb, arg);
         pthread_mutex_unlock(&rt->mu);
+        if (last)
+            call_free(c);
         return SL_LATER;
     }
     call_leave(c);

@@ -203,3 +203,17 @@ def test_copy_source_missing_bucket_is_named(server, s3, bucket):
         s3.copy_object(Bucket=bucket, Key="c", CopySource={"Bucket": "missing-src-bkt", "Key": "k"})
     assert e.value.response["Error"]["Code"] == "NoSuchBucket"
     assert e.value.response["Error"]["BucketName"] == "missing-src-bkt"
+
+
+def test_delete_with_a_body_is_answered(server, s3, bucket):
+    """A request whose operation writes before its body is read (DeleteObject
+    sent with one) waits for its write like any other and is answered."""
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("DELETE", f"/{bucket}/k", body=b"ignored")
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 204
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.head_object(Bucket=bucket, Key="k")
+    conn.close()
