@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "aws/credentials.h"
@@ -153,6 +154,19 @@ static int parse_listen(const char *s, char *host, size_t hn, uint16_t *port)
     return 0;
 }
 
+/* Raises the soft limit of open files to the hard one: the default 1,024
+ * would hold too few idle clients (the front door's connection limit
+ * follows whatever the limit is). */
+static void raise_open_files(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl))
+        sl_warn("main", "cannot raise the open-file limit: %s", strerror(errno));
+}
+
 static int serve(int argc, char **argv)
 {
     struct options opts;
@@ -211,6 +225,7 @@ static int serve(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    raise_open_files();
 
     struct sl_err err = {0};
     struct sl_credentials creds = {0};

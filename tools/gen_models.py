@@ -206,16 +206,22 @@ def handlers_of(folder, ident):
     return found
 
 
-def service_file(folder, manifest_path):
-    ident = os.path.basename(folder)
+def manifest_model(manifest_path):
+    """The model a manifest names, with its overrides, and the header of
+    the file generated from it."""
     with open(manifest_path) as f:
         manifest = json.load(f)
     name, version, model = load_model(manifest["botocore"])
     apply_overrides(model, manifest)
     drop_replaced(model)
     rel = os.path.relpath(manifest_path, ROOT)
-    out = [HEADER.format(name=name, version=version, manifest=rel),
-           '#include "services/service.h"', ""]
+    return model, HEADER.format(name=name, version=version, manifest=rel)
+
+
+def service_file(folder, manifest_path):
+    ident = os.path.basename(folder)
+    model, header = manifest_model(manifest_path)
+    out = [header, '#include "services/service.h"', ""]
     tables, names = model_tables(ident, model)
     out += tables
     implemented = handlers_of(folder, ident)
@@ -239,14 +245,8 @@ def service_file(folder, manifest_path):
 
 def test_model_file(manifest_path):
     ident = os.path.splitext(os.path.basename(manifest_path))[0]
-    with open(manifest_path) as f:
-        manifest = json.load(f)
-    name, version, model = load_model(manifest["botocore"])
-    apply_overrides(model, manifest)
-    drop_replaced(model)
-    rel = os.path.relpath(manifest_path, ROOT)
-    out = [HEADER.format(name=name, version=version, manifest=rel),
-           '#include "aws/model.h"', ""]
+    model, header = manifest_model(manifest_path)
+    out = [header, '#include "aws/model.h"', ""]
     tables, _ = model_tables(ident, model)
     return "\n".join(out + tables) + "\n"
 

@@ -109,6 +109,8 @@ void sl_aws_set_request_id(struct sl_http_request *r, enum sl_aws_protocol proto
                            const char *request_id);
 
 /* Appends s to b as a JSON string (quotes included). */
-void sl_aws_json_string(struct sl_buf *b, const char *s);
+/* The Content-Type of a protocol's answer: the json protocol's names its
+ * version ("1.0", else 1.1), rest-json's is plain JSON. */
+const char *sl_aws_json_content_type(enum sl_aws_protocol protocol, const char *json_version);
 
 #endif

@@ -270,12 +270,8 @@ void sl_model_respond(const struct sl_service_model *m, const struct sl_operatio
             sl_buf_puts(b, text);
             free(text);
         }
-        const char *ctype = "application/json";
-        if (a->protocol == SL_PROTO_JSON)
-            ctype = a->json_version && strcmp(a->json_version, "1.0") == 0
-                        ? "application/x-amz-json-1.0"
-                        : "application/x-amz-json-1.1";
-        sl_http_set_header(r, "Content-Type", ctype);
+        sl_http_set_header(r, "Content-Type",
+                           sl_aws_json_content_type(a->protocol, a->json_version));
     }
     json_decref(body);
     sl_http_send(r, status);

@@ -814,7 +814,7 @@ int sl_model_decode(const struct sl_service_model *m, const struct sl_operation 
             rc = rest_locations(m, op, s, r, in);
     }
     if (!rc && !in)
-        rc = SL_ENOMEM;
+        rc = SL_ENOMEM; /* (query's and json's) */
     if (!rc && s)
         rc = sl_model_validate(m, s, in, e);
     if (rc) {

@@ -145,7 +145,7 @@ void sl_aws_set_request_id(struct sl_http_request *r, enum sl_aws_protocol proto
     }
 }
 
-void sl_aws_json_string(struct sl_buf *b, const char *s)
+static void sl_aws_json_string(struct sl_buf *b, const char *s)
 {
     sl_buf_putc(b, '"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -197,12 +197,7 @@ void sl_aws_fault_send(struct sl_http_request *r, enum sl_aws_protocol protocol,
     case SL_PROTO_JSON:
     case SL_PROTO_REST_JSON: {
         sl_http_set_header(r, "x-amzn-ErrorType", f->code);
-        const char *ctype = "application/json";
-        if (protocol == SL_PROTO_JSON)
-            ctype = f->json_version && strcmp(f->json_version, "1.0") == 0
-                        ? "application/x-amz-json-1.0"
-                        : "application/x-amz-json-1.1";
-        sl_http_set_header(r, "Content-Type", ctype);
+        sl_http_set_header(r, "Content-Type", sl_aws_json_content_type(protocol, f->json_version));
         sl_buf_puts(b, "{\"__type\":");
         sl_aws_json_string(b, f->code);
         sl_buf_puts(b, protocol == SL_PROTO_JSON ? ",\"message\":" : ",\"Message\":");
@@ -225,6 +220,14 @@ void sl_aws_fault_send(struct sl_http_request *r, enum sl_aws_protocol protocol,
     }
     }
     sl_http_send(r, f->status);
+}
+
+const char *sl_aws_json_content_type(enum sl_aws_protocol protocol, const char *json_version)
+{
+    if (protocol != SL_PROTO_JSON)
+        return "application/json";
+    return json_version && strcmp(json_version, "1.0") == 0 ? "application/x-amz-json-1.0"
+                                                            : "application/x-amz-json-1.1";
 }
 
 void sl_aws_error(struct sl_http_request *r, enum sl_aws_protocol protocol, int status,

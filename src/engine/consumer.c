@@ -85,7 +85,6 @@ struct sl_consumer {
     struct sl_timer *timer;
     int64_t timer_at;
     struct finish *pending, **pending_tail;
-    size_t npending;
     bool finishing; /* a finish transaction is in flight */
     bool watching;
     /* Any thread: */
@@ -111,31 +110,9 @@ int64_t sl_retry_lambda_throttle_ms(unsigned throttles)
 /* Counts one event in a statistic (read by other threads). */
 #define COUNT(c, field) __atomic_fetch_add(&(c)->stats.field, 1, __ATOMIC_RELAXED)
 
-int64_t sl_delay_scaled_ms(int64_t ms, double scale)
-{
-    return (int64_t)ceil((double)ms / (scale >= 1 ? scale : 1));
-}
-
 static int64_t scaled(const struct sl_consumer *c, int64_t ms)
 {
     return sl_delay_scaled_ms(ms, c->cfg.time_scale);
-}
-
-/* ---- outstanding work (for stop) ------------------------------------------ */
-
-static void hold(struct sl_consumer *c)
-{
-    sl_inflight_hold(&c->inflight);
-}
-
-static void unhold(struct sl_consumer *c)
-{
-    sl_inflight_drop(&c->inflight);
-}
-
-static bool stopping(struct sl_consumer *c)
-{
-    return sl_inflight_stopping(&c->inflight);
 }
 
 /* ---- groups ------------------------------------------------------------------ */
@@ -255,13 +232,11 @@ static void on_lease(struct sl_loop *l, void *arg)
         if (le->rc != SL_ECLOSED)
             sl_error("engine", "queue %s: lease: %s", c->queue, le->err.msg);
         g->next_ms = sl_time_now_ms() + STORE_RETRY_MS;
-    } else if (used == le->want) {
-        g->next_ms = sl_time_now_ms(); /* more may be visible */
-    } else if (sl_queue_next_visible_group(c->cfg.store, c->queue, g->key, &g->next_ms)) {
-        g->next_ms = INT64_MAX; /* nothing left: a put makes the pump rescan */
+    } else {
+        g->next_ms = le->next_ms;
     }
     __atomic_fetch_add(&c->stats.leased, used, __ATOMIC_RELAXED);
-    bool stop = stopping(c);
+    bool stop = sl_inflight_stopping(&c->inflight);
     for (size_t i = 0; i < used; i++) {
         struct ready *r = stop ? NULL : calloc(1, sizeof(*r));
         if (r) {
@@ -286,7 +261,7 @@ static void on_lease(struct sl_loop *l, void *arg)
     }
     free(le->got); /* the messages are the ready list's now */
     free(le);
-    unhold(c);
+    sl_inflight_drop(&c->inflight);
     pump(c);
 }
 
@@ -310,8 +285,25 @@ static int lease_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     (void)err;
     struct lease *le = arg;
     struct sl_consumer *c = le->c;
-    return sl_txn_queue_receive(t, c->queue, le->g->key, sl_time_now_ms(), c->cfg.lease_ms,
-                                le->want, &le->got, &le->n);
+    int rc = sl_txn_queue_receive(t, c->queue, le->g->key, sl_time_now_ms(), c->cfg.lease_ms,
+                                  le->want, &le->got, &le->n);
+    if (rc || le->n == le->want) {
+        le->next_ms = sl_time_now_ms(); /* more may be visible */
+        return rc;
+    }
+    /* Fewer than asked: when the group's next message becomes visible, read
+     * here rather than by the loop (a read there would hold it up). */
+    rc = sl_txn_queue_next_visible_group(t, c->queue, le->g->key, &le->next_ms);
+    if (rc == SL_ENOTFOUND) {
+        le->next_ms = INT64_MAX; /* nothing left: a put makes the pump rescan */
+        rc = 0;
+    }
+    if (rc) { /* the lease is rolled back with the transaction */
+        for (size_t i = 0; i < le->n; i++)
+            sl_qmsg_free(&le->got[i]);
+        le->n = 0;
+    }
+    return rc;
 }
 
 static void lease_done(void *arg, int result)
@@ -336,7 +328,7 @@ static void lease(struct sl_consumer *c, struct group *g, size_t want, size_t sl
     *le = (struct lease){.c = c, .g = g, .want = want, .slots = slots, .stopped = stopped};
     g->leasing = true;
     c->queued += (unsigned)want;
-    hold(c);
+    sl_inflight_hold(&c->inflight);
     if (sl_store_submit(c->cfg.store, lease_txn, le, &le->err, lease_done, le)) {
         le->rc = SL_ECLOSED;
         on_lease(c->cfg.loop, le);
@@ -365,7 +357,7 @@ static void arm_timer(struct sl_consumer *c, int64_t at)
  */
 static void pump(struct sl_consumer *c)
 {
-    if (stopping(c))
+    if (sl_inflight_stopping(&c->inflight))
         return;
     start_ready(c);
     int64_t now = sl_time_now_ms(), next = INT64_MAX;
@@ -480,7 +472,7 @@ static void on_finished(struct sl_loop *l, void *arg)
     c->finishing = false;
     COUNT(c, finish_batches);
     flush(c);
-    unhold(c);
+    sl_inflight_drop(&c->inflight);
     pump(c);
 }
 
@@ -508,12 +500,11 @@ static void flush(struct sl_consumer *c)
         f->next = NULL;
         *tail = f;
         tail = &f->next;
-        c->npending--;
     }
     if (!c->pending)
         c->pending_tail = &c->pending;
     c->finishing = true;
-    hold(c);
+    sl_inflight_hold(&c->inflight);
     if (sl_store_submit(c->cfg.store, finish_txn, ft, &ft->err, finish_done, ft)) {
         ft->rc = SL_ECLOSED;
         on_finished(c->cfg.loop, ft);
@@ -525,7 +516,6 @@ static void queue_finish(struct sl_consumer *c, struct finish *f)
     f->next = NULL;
     *c->pending_tail = f;
     c->pending_tail = &f->next;
-    c->npending++;
     flush(c);
 }
 
@@ -567,16 +557,10 @@ static void later(struct sl_consumer *c, struct sl_delivery *d, int64_t visible_
     struct finish *f = calloc(1, sizeof(*f));
     if (!f)
         return;
-    json_t *meta = json_loadb(d->m.meta, d->m.meta_len, 0, NULL);
-    if (!json_is_object(meta)) {
-        json_decref(meta);
-        meta = json_object();
-    }
-    json_object_set_new(meta, "tries", json_integer(d->tries));
-    json_object_set_new(meta, "throttles", json_integer(d->throttles));
-    f->meta = json_dumps(meta, JSON_COMPACT);
+    json_object_set_new(d->meta, "tries", json_integer(d->tries));
+    json_object_set_new(d->meta, "throttles", json_integer(d->throttles));
+    f->meta = json_dumps(d->meta, JSON_COMPACT);
     f->group = strdup(d->m.group ? d->m.group : "");
-    json_decref(meta);
     if (!f->meta || !f->group) {
         free_finish(f);
         return;
@@ -591,6 +575,7 @@ static void end_delivery(struct sl_consumer *c, struct sl_delivery *d)
 {
     if (c->cfg.ops->release)
         c->cfg.ops->release(c->cfg.ctx, d);
+    json_decref(d->meta);
     sl_qmsg_free(&d->m);
     free(d);
 }
@@ -641,7 +626,7 @@ static void on_done(struct sl_loop *l, void *arg)
     }
     c->running--;
     end_delivery(c, d);
-    unhold(c);
+    sl_inflight_drop(&c->inflight);
     pump(c);
 }
 
@@ -654,13 +639,6 @@ void sl_consumer_done(struct sl_consumer *c, struct sl_delivery *d,
         on_done(c->cfg.loop, d); /* (the loop stops: not reached in practice) */
 }
 
-static unsigned meta_count(const struct sl_qmsg *m, const char *name)
-{
-    json_t *meta = json_loadb(m->meta, m->meta_len, 0, NULL);
-    unsigned n = (unsigned)json_integer_value(json_object_get(meta, name));
-    json_decref(meta);
-    return n;
-}
 
 /* Takes over leased message m (and a slot of g, when slot) and sees it on
  * its way; stopped: g may not run (reserved concurrency 0). */
@@ -677,8 +655,14 @@ static void start_delivery(struct sl_consumer *c, struct group *g, struct sl_qms
     }
     d->m = *m;
     memset(m, 0, sizeof(*m));
-    d->tries = meta_count(&d->m, "tries");
-    d->throttles = meta_count(&d->m, "throttles");
+    /* Parsed once: the counts, the target's prepare, a retry's update. */
+    d->meta = json_loadb(d->m.meta, d->m.meta_len, 0, NULL);
+    if (!json_is_object(d->meta)) {
+        json_decref(d->meta);
+        d->meta = json_object();
+    }
+    d->tries = (unsigned)json_integer_value(json_object_get(d->meta, "tries"));
+    d->throttles = (unsigned)json_integer_value(json_object_get(d->meta, "throttles"));
     d->retries = 2;
     d->slot_held = slot;
     int rc = c->cfg.ops->prepare(c->cfg.ctx, d);
@@ -700,7 +684,7 @@ static void start_delivery(struct sl_consumer *c, struct group *g, struct sl_qms
     } else if (d->max_age_ms && now - d->m.enqueued_ms > scaled(c, d->max_age_ms)) {
         COUNT(c, failed);
         leave(c, d, d->on_failure, "EventAgeExceeded");
-    } else if (stopped || d->fail_now) {
+    } else if (stopped) {
         /* Reserved concurrency 0: straight to failure, no retries. */
         COUNT(c, failed);
         leave(c, d, d->on_failure, "RetriesExhausted");
@@ -708,10 +692,10 @@ static void start_delivery(struct sl_consumer *c, struct group *g, struct sl_qms
         deliver = true;
     }
     if (deliver) {
-        hold(c);
+        sl_inflight_hold(&c->inflight);
         if (c->cfg.ops->deliver(c->cfg.ctx, d) == 0)
             return; /* sl_consumer_done() follows; the slot is the delivery's */
-        unhold(c);
+        sl_inflight_drop(&c->inflight);
         throttled(c, d);
     }
     if (d->slot_held)
@@ -808,13 +792,6 @@ void sl_consumer_stop(struct sl_consumer *c)
     sl_loop_call(c->cfg.loop, stop_on_loop, c);
 }
 
-/* Waits for what is under way: deliveries ending (the runtime ends them
- * at shutdown) and the transactions that put them back. */
-static void drain(struct sl_consumer *c)
-{
-    sl_inflight_wait(&c->inflight);
-}
-
 static void free_on_loop(struct sl_loop *l, void *arg)
 {
     (void)l;
@@ -837,7 +814,9 @@ void sl_consumer_free(struct sl_consumer *c)
     if (!c)
         return;
     sl_consumer_stop(c);
-    drain(c);
+    /* What is under way: deliveries ending (the runtime ends them at
+     * shutdown) and the transactions that put them back. */
+    sl_inflight_wait(&c->inflight);
     /* Posted pumps may still be queued on the loop: they see stopping. */
     sl_loop_call(c->cfg.loop, free_on_loop, c);
     sl_inflight_destroy(&c->inflight);

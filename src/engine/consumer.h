@@ -37,6 +37,8 @@
 #ifndef SL_CONSUMER_H
 #define SL_CONSUMER_H
 
+#include <jansson.h>
+
 #include "core/core.h"
 #include "engine/engine.h"
 #include "engine/governor.h"
@@ -56,6 +58,7 @@ enum sl_delivery_outcome {
 /* One message on its way. */
 struct sl_delivery {
     struct sl_qmsg m;   /* the leased message (the consumer's) */
+    json_t *meta;       /* m's meta parsed, an object (the consumer's: read it) */
     unsigned tries;     /* failed tries so far ("tries" of its meta) */
     unsigned throttles; /* throttled attempts so far */
     /* Set by prepare: */
@@ -63,7 +66,6 @@ struct sl_delivery {
     int64_t max_age_ms;   /* unscaled: the oldest it may run (0: no limit) */
     char on_success[400]; /* destinations' ARNs, "" for none */
     char on_failure[400];
-    bool fail_now;     /* fails at once (the target takes nothing: reserved 0) */
     bool slot_held;    /* deliver gets the group's governor slot with it */
     void *state;       /* the target's */
     /* The consumer's. */
@@ -130,9 +132,6 @@ void sl_consumer_done(struct sl_consumer *c, struct sl_delivery *d,
  * apart, throttles backing off from 1 s, doubling, to 5 minutes. */
 int64_t sl_retry_lambda_error_ms(unsigned tries);
 int64_t sl_retry_lambda_throttle_ms(unsigned throttles);
-/* A delay divided by the time scale (rounded up: never zero; a scale
- * below 1 is taken as 1). */
-int64_t sl_delay_scaled_ms(int64_t ms, double scale);
 
 /* Counters, for tests and metrics. */
 struct sl_consumer_stats {

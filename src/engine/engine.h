@@ -54,6 +54,10 @@ void sl_loop_timer_cancel(struct sl_loop *l, struct sl_timer *t);
 /* Monotonic milliseconds. */
 int64_t sl_loop_now_ms(void);
 
+/* A platform delay divided by --time-scale (rounded up: never zero; a
+ * scale below 1 is taken as 1), so tests run AWS's schedules quickly. */
+int64_t sl_delay_scaled_ms(int64_t ms, double scale);
+
 /*
  * What an engine component has under way beyond its loop's reach (posts
  * not run yet, transactions submitted, deliveries out) and whether it

@@ -3,6 +3,7 @@
 #include "engine/engine.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +404,11 @@ void sl_loop_free(struct sl_loop *l)
     close(l->wakefd);
     pthread_mutex_destroy(&l->mu);
     free(l);
+}
+
+int64_t sl_delay_scaled_ms(int64_t ms, double scale)
+{
+    return (int64_t)ceil((double)ms / (scale >= 1 ? scale : 1));
 }
 
 /* ---- work in flight ---------------------------------------------------- */

@@ -11,7 +11,6 @@
  */
 #include "engine/mapping.h"
 
-#include <math.h>
 #include <stdlib.h>
 
 struct sl_mapping {
@@ -20,7 +19,6 @@ struct sl_mapping {
     struct sl_batch batch;
     bool busy;       /* a batch is with the target */
     bool idle;       /* the last read found nothing: a wake opens a window */
-    bool watching;
     struct sl_timer *timer; /* a window or a back-off, only while there is work */
     unsigned failures;      /* in a row: the back-off doubles with each */
     bool ok;                /* the target's report */
@@ -33,25 +31,9 @@ struct sl_mapping {
 
 #define COUNT(m, field, n) __atomic_fetch_add(&(m)->stats.field, (n), __ATOMIC_RELAXED)
 
-static void hold(struct sl_mapping *m)
-{
-    sl_inflight_hold(&m->inflight);
-}
-
-static void unhold(struct sl_mapping *m)
-{
-    sl_inflight_drop(&m->inflight);
-}
-
-static bool stopping(struct sl_mapping *m)
-{
-    return sl_inflight_stopping(&m->inflight);
-}
-
 static int64_t scaled(const struct sl_mapping *m, int64_t ms)
 {
-    double scale = m->cfg.time_scale >= 1 ? m->cfg.time_scale : 1;
-    return (int64_t)ceil((double)ms / scale);
+    return sl_delay_scaled_ms(ms, m->cfg.time_scale);
 }
 
 static void pump(struct sl_mapping *m);
@@ -85,7 +67,7 @@ static void pump_task(struct sl_loop *l, void *arg)
     struct sl_mapping *m = arg;
     __atomic_store_n(&m->posted, false, __ATOMIC_RELEASE);
     pump(m);
-    unhold(m);
+    sl_inflight_drop(&m->inflight);
 }
 
 /* Pumps on the loop soon (any thread): one post at a time. */
@@ -93,10 +75,10 @@ static void kick(struct sl_mapping *m)
 {
     if (__atomic_exchange_n(&m->posted, true, __ATOMIC_ACQ_REL))
         return;
-    hold(m);
+    sl_inflight_hold(&m->inflight);
     if (sl_loop_post(m->cfg.loop, pump_task, m)) {
         __atomic_store_n(&m->posted, false, __ATOMIC_RELEASE); /* the loop stops */
-        unhold(m);
+        sl_inflight_drop(&m->inflight);
     }
 }
 
@@ -112,7 +94,7 @@ static void on_wake(void *arg)
  * (window, back-off) holds the poller; else sleeps until the next wake. */
 static void pump(struct sl_mapping *m)
 {
-    if (m->busy || m->timer || stopping(m))
+    if (m->busy || m->timer || sl_inflight_stopping(&m->inflight))
         return;
     bool woken = __atomic_exchange_n(&m->woken, false, __ATOMIC_ACQ_REL);
     if (m->idle) {
@@ -146,7 +128,7 @@ static void pump(struct sl_mapping *m)
     m->busy = true;
     COUNT(m, batches, 1);
     COUNT(m, records, m->batch.n);
-    hold(m); /* the batch, until the target reports */
+    sl_inflight_hold(&m->inflight); /* the batch, until the target reports */
     m->cfg.deliver(m->cfg.ctx, m, &m->batch);
 }
 
@@ -172,11 +154,11 @@ static void done_task(struct sl_loop *l, void *arg)
     src->release(m->cfg.source_self, &m->batch);
     m->busy = false;
     if (sl_loop_is_current(l)) { /* (else the loop has stopped) */
-        if (!ok && !stopping(m))
+        if (!ok && !sl_inflight_stopping(&m->inflight))
             back_off(m);
         pump(m); /* a backlog is read at once */
     }
-    unhold(m);
+    sl_inflight_drop(&m->inflight);
 }
 
 void sl_mapping_done(struct sl_mapping *m, bool ok)
@@ -215,7 +197,6 @@ int sl_mapping_start(struct sl_mapping **out, const struct sl_mapping_config *cf
         free(m);
         return sl_errf(err, rc, "event source mapping: cannot watch its source");
     }
-    m->watching = true;
     __atomic_store_n(&m->woken, true, __ATOMIC_RELEASE); /* what is there already */
     kick(m);
     *out = m;
@@ -235,8 +216,7 @@ void sl_mapping_stop(struct sl_mapping *m)
     if (!m)
         return;
     sl_inflight_stop(&m->inflight);
-    if (m->watching)
-        m->cfg.source->unwatch(m->cfg.source_self, on_wake, m);
+    m->cfg.source->unwatch(m->cfg.source_self, on_wake, m);
     /* The batch in flight is reported (and acknowledged or given back),
      * posts run; then the timers go, on the loop that owns them. */
     sl_inflight_wait(&m->inflight);

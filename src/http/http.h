@@ -85,8 +85,6 @@ struct sl_http_handler {
 struct sl_http_config {
     const char *host; /* numeric address to bind */
     uint16_t port;
-    unsigned threads;         /* serving every connection; 0: 2 per CPU, 4 at least */
-    unsigned max_connections; /* 0: as many as the open-file limit allows */
     unsigned idle_timeout_s;
 };
 

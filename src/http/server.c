@@ -37,7 +37,8 @@ struct sl_http_server {
     struct sl_http_handler handler;
     uint16_t port;
     pthread_mutex_t lock; /* guards what follows, and requests' waiting state */
-    pthread_cond_t idle;
+    pthread_cond_t idle;  /* nothing in flight, nothing suspended */
+    pthread_cond_t woken; /* a request that waits on its thread was woken */
     unsigned inflight;
     unsigned suspended; /* requests libmicrohttpd holds suspended */
     bool stopping;      /* no more suspending: a request that waits holds its thread */
@@ -228,10 +229,12 @@ static void request_free(struct request *rq)
 static void finish_waiting(struct request *rq)
 {
     struct sl_http_server *s = rq->server;
+    if (!rq->waiting) /* (set and cleared on this thread alone) */
+        return;
     pthread_mutex_lock(&s->lock);
     while (rq->waiting) {
         while (!rq->woken)
-            pthread_cond_wait(&s->idle, &s->lock);
+            pthread_cond_wait(&s->woken, &s->lock);
         rq->waiting = rq->woken = false;
         pthread_mutex_unlock(&s->lock);
         s->handler.resume(s->handler.ctx, &rq->pub);
@@ -381,7 +384,7 @@ void sl_http_resume(struct sl_http_request *r)
     struct sl_http_server *s = rq->server;
     pthread_mutex_lock(&s->lock);
     rq->woken = true;
-    pthread_cond_broadcast(&s->idle); /* (finish_waiting() may wait for it) */
+    pthread_cond_broadcast(&s->woken); /* (a wait on its thread: answer(), finish_waiting()) */
     if (rq->suspended) {
         rq->suspended = false;
         MHD_resume_connection(rq->con);
@@ -414,9 +417,11 @@ static enum MHD_Result answer(struct request *rq, struct MHD_Connection *con)
         if (rq->pub.resp.ready) {
             /* A handler that waited may answer without a wake after all
              * (what it waited for ended at once): it waits no more. */
-            pthread_mutex_lock(&s->lock);
-            rq->waiting = false;
-            pthread_mutex_unlock(&s->lock);
+            if (rq->waiting) {
+                pthread_mutex_lock(&s->lock);
+                rq->waiting = false;
+                pthread_mutex_unlock(&s->lock);
+            }
             return queue_response(rq, con);
         }
         pthread_mutex_lock(&s->lock);
@@ -434,7 +439,7 @@ static enum MHD_Result answer(struct request *rq, struct MHD_Connection *con)
         /* Woken already; or the server stops, and libmicrohttpd must hold
          * no request suspended then: the wait keeps this thread. */
         while (!rq->woken)
-            pthread_cond_wait(&s->idle, &s->lock);
+            pthread_cond_wait(&s->woken, &s->lock);
         pthread_mutex_unlock(&s->lock);
         run_handler(rq, true);
     }
@@ -492,26 +497,19 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
 
 /* Two threads per CPU, four at least: a handler may still take its
  * thread for a moment (a file's fdatasync, a read of the store). */
-static unsigned default_threads(void)
+static unsigned pool_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 2 ? (unsigned)(n > 32 ? 64 : 2 * n) : 4;
 }
 
 /* What the open-file limit leaves once the rest of Sluice has its share
- * (the store, environments' pipes and sockets). The soft limit is raised
- * to the hard one first: 1,024 would hold too few idle clients. */
-static unsigned default_max_connections(void)
+ * (the store, environments' pipes and sockets). */
+static unsigned max_connections(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl))
         return 1024;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
-        struct rlimit up = {want, rl.rlim_max};
-        if (!setrlimit(RLIMIT_NOFILE, &up))
-            rl.rlim_cur = want;
-    }
     rlim_t n = rl.rlim_cur > 2 * FDS_RESERVED ? rl.rlim_cur - FDS_RESERVED : rl.rlim_cur / 2;
     return n > 65536 ? 65536 : (unsigned)n;
 }
@@ -525,6 +523,7 @@ int sl_http_server_start(struct sl_http_server **out, const struct sl_http_confi
     s->handler = *h;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle, NULL);
+    pthread_cond_init(&s->woken, NULL);
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
@@ -544,18 +543,18 @@ int sl_http_server_start(struct sl_http_server **out, const struct sl_http_confi
         return sl_errf(err, SL_EINVAL, "listen address %s is not a numeric IPv4 or IPv6 address",
                        cfg->host);
     }
-    unsigned threads = cfg->threads ? cfg->threads : default_threads();
+    unsigned threads = pool_threads();
     s->daemon = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->idle_timeout_s ? cfg->idle_timeout_s : 60),
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-        cfg->max_connections ? cfg->max_connections : default_max_connections(),
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, max_connections(),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_END);
     if (!s->daemon) {
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->idle);
+        pthread_cond_destroy(&s->woken);
         free(s);
         return sl_errf(err, SL_EIO, "cannot listen on %s:%u (address in use?)", cfg->host,
                        cfg->port);
@@ -618,5 +617,6 @@ void sl_http_server_stop(struct sl_http_server *s, unsigned grace_ms)
     MHD_stop_daemon(s->daemon);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->idle);
+    pthread_cond_destroy(&s->woken);
     free(s);
 }

@@ -16,24 +16,25 @@
 
 /* The protocols' own errors for an operation Sluice does not implement
  * (it exists in AWS's model) and for one the service does not have. */
-static const struct {
+struct missing {
     const char *code;
     int status;
-} not_implemented[] = {
+};
+static const struct missing not_implemented[] = {
     [SL_PROTO_REST_XML] = {"NotImplemented", 501},
     [SL_PROTO_REST_JSON] = {"UnknownOperationException", 501},
     [SL_PROTO_JSON] = {"UnknownOperationException", 400},
     [SL_PROTO_QUERY] = {"InvalidAction", 400},
-},
-  unknown_operation[] = {
-      [SL_PROTO_REST_XML] = {"MethodNotAllowed", 405},
-      [SL_PROTO_REST_JSON] = {"UnknownOperationException", 404},
-      [SL_PROTO_JSON] = {"UnknownOperationException", 400},
-      [SL_PROTO_QUERY] = {"InvalidAction", 400},
+};
+static const struct missing unknown_operation[] = {
+    [SL_PROTO_REST_XML] = {"MethodNotAllowed", 405},
+    [SL_PROTO_REST_JSON] = {"UnknownOperationException", 404},
+    [SL_PROTO_JSON] = {"UnknownOperationException", 400},
+    [SL_PROTO_QUERY] = {"InvalidAction", 400},
 };
 
-static void fault(struct sl_call *c, const char *code, int status, bool receiver,
-                  const char *const *extra, json_t *fields, const char *msg)
+void sl_call_fault(struct sl_call *c, const char *code, int status, bool receiver,
+                   const char *const *extra, json_t *fields, const char *msg)
 {
     struct sl_aws_fault f = {
         .code = code,
@@ -54,7 +55,7 @@ static int vfail(struct sl_call *c, int id, const char *const *extra, json_t *fi
     char msg[2048];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     const struct sl_aws_error *e = &c->service->errors[id];
-    fault(c, e->code, e->status, e->receiver, extra, fields, msg);
+    sl_call_fault(c, e->code, e->status, e->receiver, extra, fields, msg);
     json_decref(fields);
     return SL_DONE;
 }
@@ -88,14 +89,9 @@ int sl_call_internal(struct sl_call *c, int rc, const struct sl_err *err)
     sl_error(c->service->name, "%s: %s", c->op ? c->op->name : "request",
              err && err->msg[0] ? err->msg : sl_strerror(rc));
     const struct sl_aws_error *e = &c->service->errors[c->service->e_internal];
-    fault(c, e->code, e->status, e->receiver, NULL, NULL,
+    sl_call_fault(c, e->code, e->status, e->receiver, NULL, NULL,
           "We encountered an internal error. Please try again.");
     return SL_DONE;
-}
-
-const char *sl_call_str(const struct sl_call *c, const char *member)
-{
-    return json_string_value(json_object_get(c->in, member));
 }
 
 int sl_call_ok(struct sl_call *c, json_t *out)
@@ -193,17 +189,14 @@ void sl_call_finish(struct sl_call *c, int rc)
 static void answer_missing(struct sl_call *c, const char *op, bool known)
 {
     const char *name = c->endpoint->name;
-    if (c->protocol == SL_PROTO_QUERY) {
-        char msg[512];
-        snprintf(msg, sizeof(msg),
-                 "The action %s is not valid for this web service%s%s%s.", op ? op : "(none)",
-                 known ? " (Sluice does not implement " : "", known ? name : "",
-                 known ? " yet)" : "");
-        fault(c, "InvalidAction", 400, false, NULL, NULL, msg);
-        return;
-    }
+    const struct missing *row =
+        known ? &not_implemented[c->protocol] : &unknown_operation[c->protocol];
     char msg[512];
-    if (known)
+    if (c->protocol == SL_PROTO_QUERY)
+        snprintf(msg, sizeof(msg), "The action %s is not valid for this web service%s%s%s.",
+                 op ? op : "(none)", known ? " (Sluice does not implement " : "",
+                 known ? name : "", known ? " yet)" : "");
+    else if (known)
         snprintf(msg, sizeof(msg), "Operation %s of service %s is not implemented by Sluice yet.",
                  op ? op : c->http->path, name);
     else if (c->protocol == SL_PROTO_REST_XML)
@@ -213,11 +206,7 @@ static void answer_missing(struct sl_call *c, const char *op, bool known)
                  c->http->path);
     else
         snprintf(msg, sizeof(msg), "%s has no operation %s.", name, op ? op : "(none)");
-    const char *code = known ? not_implemented[c->protocol].code
-                             : unknown_operation[c->protocol].code;
-    int status = known ? not_implemented[c->protocol].status
-                       : unknown_operation[c->protocol].status;
-    fault(c, code, status, false, NULL, NULL, msg);
+    sl_call_fault(c, row->code, row->status, false, NULL, NULL, msg);
 }
 
 /* Finds c's operation and handler; 0, or the call has its answer. */

@@ -56,16 +56,7 @@ static void door_error(struct sl_call *q, int status, const char *code, const ch
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    struct sl_aws_fault f = {
-        .code = code,
-        .status = status,
-        .receiver = status >= 500,
-        .message = msg,
-        .extra = extra,
-        .json_version = q->endpoint ? q->endpoint->json_version : NULL,
-        .xmlns = q->service ? q->service->model->xml_namespace : NULL,
-    };
-    sl_aws_fault_send(q->http, q->protocol, &f, q->request_id);
+    sl_call_fault(q, code, status, status >= 500, extra, NULL, msg);
 }
 
 /* Answers with the AWS error for a SigV4 reason in the request's protocol. */
@@ -87,12 +78,12 @@ static void auth_error(struct door *d, enum sl_sigv4_reason reason, const char *
         }
         door_error(q, sl_sigv4_reason_status(reason), sl_sigv4_reason_s3_code(reason), extra,
                    "%s", msg);
-    } else if (q->protocol == SL_PROTO_QUERY) {
-        door_error(q, reason == SL_SIGV4_MISMATCH || reason == SL_SIGV4_SKEWED ? 403 : 400,
-                   sl_sigv4_reason_query_code(reason), NULL, "%s", msg);
     } else {
-        door_error(q, reason == SL_SIGV4_MISMATCH || reason == SL_SIGV4_SKEWED ? 403 : 400,
-                   sl_sigv4_reason_json_code(reason), NULL, "%s", msg);
+        int status = reason == SL_SIGV4_MISMATCH || reason == SL_SIGV4_SKEWED ? 403 : 400;
+        door_error(q, status,
+                   q->protocol == SL_PROTO_QUERY ? sl_sigv4_reason_query_code(reason)
+                                                 : sl_sigv4_reason_json_code(reason),
+                   NULL, "%s", msg);
     }
 }
 

@@ -37,6 +37,10 @@ void sl_frontdoor_handler(struct sl_frontdoor *fd, struct sl_http_handler *out);
 int sl_call_begin(struct sl_call *c);
 int sl_call_body(struct sl_call *c, const char *p, size_t n);
 void sl_call_end(struct sl_call *c);
+/* Answers c with an error of the given code and status in its protocol's
+ * shape (fields: json members, taken; may be NULL). */
+void sl_call_fault(struct sl_call *c, const char *code, int status, bool receiver,
+                   const char *const *extra, json_t *fields, const char *msg);
 /* A waiting call was woken: its continuation runs and answers. */
 void sl_call_resume(struct sl_call *c);
 /* Whether the call waits (sl_call_wait()): no answer yet. */

@@ -208,8 +208,6 @@ int sl_call_fail_ex(struct sl_call *c, int id, const char *const *extra, json_t 
 int sl_call_internal(struct sl_call *c, int rc, const struct sl_err *err);
 /* Zeroed memory that lives as long as the call (its request's arena). */
 void *sl_call_alloc(struct sl_call *c, size_t n);
-/* A member of the input, as a string (NULL when absent or not one). */
-const char *sl_call_str(const struct sl_call *c, const char *member);
 /* Sets c's output (taken) and returns 0, so that `return sl_call_ok(c,
  * out)` ends a handler with it. */
 int sl_call_ok(struct sl_call *c, json_t *out);

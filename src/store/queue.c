@@ -198,31 +198,39 @@ int sl_txn_queue_release(struct sl_txn *t, const char *q, int64_t now_ms, size_t
     return rc;
 }
 
-/* One int64 from a read-only query of q (and group, when not NULL);
+/* One int64 from a query of q (and group, when not NULL) on connection c;
  * SL_ENOTFOUND for NULL. */
+static int conn_read_int(struct sl_conn *c, enum sl_stmt_id id, const char *q, const char *group,
+                         int64_t *out, struct sl_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sl_store_stmt(c, id, &st, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    if (group)
+        sqlite3_bind_text(st, 2, group, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *out = sqlite3_column_int64(st, 0);
+    else if (src == SQLITE_ROW)
+        rc = SL_ENOTFOUND;
+    else
+        rc = sl_store_sqlite_err(c, src, err, "queue read");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* The same on a reader of the store. */
 static int read_int(struct sl_store *s, enum sl_stmt_id id, const char *q, const char *group,
                     int64_t *out)
 {
     struct sl_err err = {0};
     struct sl_conn *c = NULL;
     int rc = sl_store_reader_get(s, &c, &err);
-    sqlite3_stmt *st = NULL;
     if (!rc)
-        rc = sl_store_stmt(c, id, &st, &err);
-    if (!rc) {
-        sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
-        if (group)
-            sqlite3_bind_text(st, 2, group, -1, SQLITE_STATIC);
-        int src = sqlite3_step(st);
-        if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            *out = sqlite3_column_int64(st, 0);
-        else if (src == SQLITE_ROW)
-            rc = SL_ENOTFOUND;
-        else
-            rc = sl_store_sqlite_err(c, src, &err, "queue read");
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
+        rc = conn_read_int(c, id, q, group, out, &err);
     sl_store_reader_put(s, c);
     if (rc && rc != SL_ENOTFOUND)
         sl_warn(SL_STORE_LOG, "%s", err.msg);
@@ -238,6 +246,12 @@ int sl_queue_next_visible_group(struct sl_store *s, const char *q, const char *g
                                 int64_t *ms)
 {
     return read_int(s, SL_STMT_Q_NEXT_GROUP, q, group, ms);
+}
+
+int sl_txn_queue_next_visible_group(struct sl_txn *t, const char *q, const char *group,
+                                    int64_t *ms)
+{
+    return conn_read_int(&t->s->writer, SL_STMT_Q_NEXT_GROUP, q, group, ms, t->err);
 }
 
 int sl_queue_count(struct sl_store *s, const char *q, size_t *n)

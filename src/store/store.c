@@ -534,6 +534,23 @@ static void *checkpointer_main(void *arg)
     return NULL;
 }
 
+/* Queues r for the writer's next batch, under s->mu: 0, or SL_ECLOSED
+ * (err says so) once the store is closing. */
+static int enqueue(struct sl_store *s, struct sl_wreq *r, struct sl_err *err)
+{
+    if (s->closing)
+        return sl_errf(err, SL_ECLOSED, "store is closing");
+    if (s->tail)
+        s->tail->next = r;
+    else
+        s->head = r;
+    s->tail = r;
+    s->queued++;
+    /* Broadcast: the writer and any sl_store_wait_queued() may wait. */
+    pthread_cond_broadcast(&s->wake);
+    return 0;
+}
+
 int sl_store_write(struct sl_store *s, sl_txn_fn fn, void *arg, struct sl_err *err)
 {
     if (!s || !fn)
@@ -544,20 +561,13 @@ int sl_store_write(struct sl_store *s, sl_txn_fn fn, void *arg, struct sl_err *e
     pthread_cond_init(&r.cond, NULL);
 
     pthread_mutex_lock(&s->mu);
-    if (s->closing) {
+    int rc = enqueue(s, &r, err);
+    if (rc) {
         pthread_mutex_unlock(&s->mu);
         pthread_cond_destroy(&r.cond);
-        return sl_errf(err, SL_ECLOSED, "store is closing");
+        return rc;
     }
-    if (s->tail)
-        s->tail->next = &r;
-    else
-        s->head = &r;
-    s->tail = &r;
-    s->queued++;
     s->callers++;
-    /* Broadcast: the writer and any sl_store_wait_queued() may wait. */
-    pthread_cond_broadcast(&s->wake);
     while (!r.done)
         pthread_cond_wait(&r.cond, &s->mu);
     if (--s->callers == 0 && s->closing)
@@ -577,20 +587,11 @@ int sl_store_submit(struct sl_store *s, sl_txn_fn fn, void *arg, struct sl_err *
         return sl_errf(err, SL_ENOMEM, "out of memory");
     *r = (struct sl_wreq){.fn = fn, .arg = arg, .err = err, .on_done = done, .done_arg = done_arg};
     pthread_mutex_lock(&s->mu);
-    if (s->closing) {
-        pthread_mutex_unlock(&s->mu);
-        free(r);
-        return sl_errf(err, SL_ECLOSED, "store is closing");
-    }
-    if (s->tail)
-        s->tail->next = r;
-    else
-        s->head = r;
-    s->tail = r;
-    s->queued++;
-    pthread_cond_broadcast(&s->wake);
+    int rc = enqueue(s, r, err);
     pthread_mutex_unlock(&s->mu);
-    return 0;
+    if (rc)
+        free(r);
+    return rc;
 }
 
 int sl_store_wait_queued(struct sl_store *s, size_t n, int64_t timeout_ms)

@@ -233,6 +233,9 @@ int sl_queue_count(struct sl_store *s, const char *q, size_t *n);
  * it has no message. */
 int sl_queue_next_visible_group(struct sl_store *s, const char *q, const char *group,
                                 int64_t *ms);
+/* The same inside a transaction (it sees the transaction's own writes). */
+int sl_txn_queue_next_visible_group(struct sl_txn *t, const char *q, const char *group,
+                                    int64_t *ms);
 /* The groups of q's messages, each with its earliest visible time
  * (leased messages included), in byte order: cb(arg, group, ms) for each,
  * a step through the index per group whatever the queue's size.

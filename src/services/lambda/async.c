@@ -196,7 +196,7 @@ static int prepare(void *ctx, struct sl_delivery *d)
         return SL_ENOMEM;
     d->state = ev;
     ev->lam = lam;
-    ev->meta = json_loadb(d->m.meta, d->m.meta_len, 0, NULL);
+    ev->meta = json_incref(d->meta);
     ev->account = json_string_value(json_object_get(ev->meta, "account"));
     ev->region = json_string_value(json_object_get(ev->meta, "region"));
     ev->name = json_string_value(json_object_get(ev->meta, "function"));

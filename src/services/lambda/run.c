@@ -215,33 +215,36 @@ static enum sl_lambda_outcome outcome_of(const struct sl_invocation *inv, int rc
                                                      : SL_LAMBDA_OK;
 }
 
-int sl_lambda_call(struct sl_lambda *l, const char *account, const char *region, const char *name,
-                   json_t *cfg, struct sl_invocation *inv, sl_invoke_cb cb, void *arg)
+/* Runs inv through the runtime's start (sl_runtime_call or
+ * sl_runtime_start, which copy what they keep of the spec), with its
+ * metrics begun, and ended at once when it could not start. */
+static int run(struct sl_lambda *l, const char *account, const char *region, const char *name,
+               json_t *cfg, struct sl_invocation *inv, sl_invoke_cb cb, void *arg,
+               int (*start)(struct sl_runtime *, const struct sl_function *,
+                            struct sl_invocation *, sl_invoke_cb, void *))
 {
     struct sl_function fn;
     int rc = function_spec(l->app, account, region, name, cfg, &fn);
     sl_lambda_metrics_begin(l->metrics, account, region, name);
     if (!rc)
-        rc = sl_runtime_call(l->rt, &fn, inv, cb, arg);
+        rc = start(l->rt, &fn, inv, cb, arg);
     if (rc && rc != SL_LATER)
         sl_lambda_run_end(l, account, region, name, inv, rc);
     free_spec(&fn);
     return rc;
 }
 
+int sl_lambda_call(struct sl_lambda *l, const char *account, const char *region, const char *name,
+                   json_t *cfg, struct sl_invocation *inv, sl_invoke_cb cb, void *arg)
+{
+    return run(l, account, region, name, cfg, inv, cb, arg, sl_runtime_call);
+}
+
 int sl_lambda_run_start(struct sl_lambda *l, const char *account, const char *region,
                         const char *name, json_t *cfg, struct sl_invocation *inv,
                         sl_invoke_cb cb, void *arg)
 {
-    struct sl_function fn;
-    int rc = function_spec(l->app, account, region, name, cfg, &fn);
-    sl_lambda_metrics_begin(l->metrics, account, region, name);
-    if (!rc)
-        rc = sl_runtime_start(l->rt, &fn, inv, cb, arg); /* (copies the spec) */
-    if (rc)
-        sl_lambda_run_end(l, account, region, name, inv, rc);
-    free_spec(&fn);
-    return rc;
+    return run(l, account, region, name, cfg, inv, cb, arg, sl_runtime_start);
 }
 
 void sl_lambda_run_end(struct sl_lambda *l, const char *account, const char *region,
