@@ -103,9 +103,8 @@ def test_legacy_invoke_async(fast, lam, logs, tmp_path):
                      if len([m for m in messages(logs, name) if m.startswith("GOT")]) == 2
                      else None, timeout=30, what="both legacy async events to run")
     assert got == ["GOT 1\n", "GOT 2\n"]
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        lam.invoke_async(FunctionName=name, InvokeArgs=b"{nope")
-    assert e.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    assert error_of(lam.invoke_async, FunctionName=name,
+                    InvokeArgs=b"{nope")[0] == "InvalidRequestContentException"
 
 
 def test_retries_then_on_failure_destination(lam, logs):

@@ -6,10 +6,7 @@ STS's own error."""
 
 import json
 
-import botocore.exceptions
-import pytest
-
-from conftest import OTHER_ACCOUNT, OTHER_KEY, OTHER_SECRET, aws_cli, client, raw
+from conftest import OTHER_ACCOUNT, OTHER_KEY, OTHER_SECRET, aws_cli, client, client_error, raw
 
 
 def test_get_caller_identity_aws_cli(server):
@@ -40,16 +37,14 @@ def test_bad_signature_gets_sts_error(strict):
     """A wrong secret is 403 SignatureDoesNotMatch, in STS's ErrorResponse;
     a key Sluice does not know is 403 InvalidClientTokenId."""
     bad = client("sts", strict.endpoint, secret_key="wrong-secret")
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        bad.get_caller_identity()
-    assert e.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
-    assert e.value.response["Error"]["Type"] == "Sender"
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    r = client_error(bad.get_caller_identity)
+    assert r["Error"]["Code"] == "SignatureDoesNotMatch"
+    assert r["Error"]["Type"] == "Sender"
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 403
     unknown = client("sts", strict.endpoint, access_key="AKIDUNKNOWN")
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        unknown.get_caller_identity()
-    assert e.value.response["Error"]["Code"] == "InvalidClientTokenId"
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    r = client_error(unknown.get_caller_identity)
+    assert r["Error"]["Code"] == "InvalidClientTokenId"
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 403
     p = aws_cli(strict.endpoint, "sts", "get-caller-identity", check=False,
                 env={"AWS_SECRET_ACCESS_KEY": "wrong-secret"})
     assert p.returncode != 0 and "SignatureDoesNotMatch" in p.stderr
@@ -59,9 +54,8 @@ def test_bad_signature_gets_sts_error(strict):
 def test_sts_operations_not_implemented(server):
     """An STS operation Sluice does not implement yet is the query
     protocol's InvalidAction; one STS does not have, too."""
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        client("sts", server.endpoint).get_session_token()
-    assert e.value.response["Error"]["Code"] == "InvalidAction"
+    r = client_error(client("sts", server.endpoint).get_session_token)
+    assert r["Error"]["Code"] == "InvalidAction"
     resp, body = raw(server, "POST", "/", b"Action=NoSuchThing&Version=2011-06-15",
                      {"Content-Type": "application/x-www-form-urlencoded",
                      "X-Amz-Date": "20240101T000000Z",

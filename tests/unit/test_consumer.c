@@ -79,7 +79,8 @@ struct world {
     struct sl_consumer *con;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int deliveries, stopped_ends;
+    int deliveries;
+    bool hang_ok; /* "hang" messages succeed (a restart's second chance) */
     int running, max_running; /* of the "slow" messages */
     int64_t at[16]; /* when "err" was delivered */
     int nat;
@@ -130,7 +131,8 @@ static int t_deliver(void *ctx, struct sl_delivery *d)
     w->deliveries++;
     if (strcmp(d->m.body, "err") == 0 && w->nat < 16)
         w->at[w->nat++] = sl_time_now_ms();
-    bool hang = strcmp(d->m.body, "hang") == 0, slow = strcmp(d->m.body, "slow") == 0;
+    bool hang = strcmp(d->m.body, "hang") == 0 && !w->hang_ok,
+         slow = strcmp(d->m.body, "slow") == 0;
     if (hang && w->nhung < 64)
         w->hung[w->nhung++] = d;
     if (slow) { /* (the slow ones are the gated group's: counted alone) */
@@ -231,7 +233,6 @@ static void end_hung(struct world *w)
     for (int i = 0; i < n; i++) {
         if (w->hung[i]->slot_held)
             sl_governor_release(w->gov, w->hung[i]->m.group);
-        w->stopped_ends++;
         sl_consumer_done(w->con, w->hung[i], SL_DELIVERY_STOPPED);
     }
 }
@@ -472,7 +473,6 @@ static void test_stop_puts_back(void **state)
     int two = 2;
     wait_for(w, hung_n, &two, 10000);
     world_close(w);
-    assert_int_equal(w->stopped_ends, 2);
     struct world w2 = {0};
     world_open(&w2, tmp_root);
     size_t n = 0;
@@ -491,24 +491,6 @@ static void test_stop_puts_back(void **state)
     sl_store_close(w2.store);
     pthread_cond_destroy(&w2.cv);
     pthread_mutex_destroy(&w2.mu);
-}
-
-/* Makes every message of Q a succeeding one (their bodies: "ok"). */
-static int rewrite_txn(struct sl_txn *t, void *arg, struct sl_err *e)
-{
-    (void)arg;
-    (void)e;
-    struct sl_qmsg *got = NULL;
-    size_t n = 0;
-    /* Far in the future: leased ones (the child's) included. */
-    int rc = sl_txn_queue_receive(t, Q, NULL, sl_time_now_ms() + 3600000, 0, 100, &got, &n);
-    for (size_t i = 0; !rc && i < n; i++) {
-        rc = sl_txn_queue_delete(t, Q, got[i].id, got[i].receives);
-        if (!rc)
-            rc = sl_txn_queue_put(t, Q, got[i].group, "ok", 2, got[i].meta, 0, NULL);
-    }
-    sl_qmsgs_free(got, n);
-    return rc;
 }
 
 /* kill -9 of a consumer with messages leased and deliveries under way
@@ -544,9 +526,9 @@ static void test_kill9_loses_nothing(void **state)
     size_t n = 0;
     assert_int_equal(sl_queue_count(w->store, Q, &n), 0);
     assert_int_equal(n, 20); /* every message is still there, 8 of them leased */
-    /* This time they succeed. */
-    struct sl_err err = {0};
-    assert_int_equal(sl_store_write(w->store, rewrite_txn, NULL, &err), 0);
+    /* This time they succeed; the 8 leased ones (for a minute) run only
+     * if the start ended their leases. */
+    w->hang_ok = true;
     world_start(w, 1, 8);
     int all = 20;
     wait_for(w, delivered, &all, 10000);

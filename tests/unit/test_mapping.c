@@ -182,17 +182,27 @@ static bool gone(struct world *w, int n)
     return k >= n;
 }
 
-/* The poller's statistics once acked batches are counted (a batch is
- * gone from the source just before), with a deadline. */
-static struct sl_mapping_stats stats_once_acked(struct world *w, uint64_t acked)
+/* The poller's statistics once the counter at offset (in struct
+ * sl_mapping_stats) reached n, with a deadline: a batch is gone from the
+ * source just before it is counted acked, a read counted just before it
+ * is made. */
+#define STATS_AT_LEAST(w, field, n) \
+    stats_at_least(w, offsetof(struct sl_mapping_stats, field), n, #field)
+
+static struct sl_mapping_stats stats_at_least(struct world *w, size_t offset, uint64_t n,
+                                              const char *name)
 {
     struct sl_mapping_stats st;
+    uint64_t v = 0;
     for (int i = 0; i < 5000; i++) {
         sl_mapping_get_stats(w->m, &st);
-        if (st.acked >= acked)
-            break;
+        memcpy(&v, (const char *)&st + offset, sizeof(v));
+        if (v >= n)
+            return st;
         usleep(1000);
     }
+    fail_msg("the poller's %s is %llu, not %llu", name, (unsigned long long)v,
+             (unsigned long long)n);
     return st;
 }
 
@@ -249,7 +259,7 @@ static void test_batches_in_order(void **state)
     assert_int_equal(w->got_n[2], 2);
     for (int i = 0; i < 10; i++)
         assert_int_equal(w->got[i / 4][i % 4], i);
-    struct sl_mapping_stats st = stats_once_acked(w, 3);
+    struct sl_mapping_stats st = STATS_AT_LEAST(w, acked, 3);
     assert_int_equal(st.batches, 3);
     assert_int_equal(st.records, 10);
     assert_int_equal(st.acked, 3);
@@ -262,13 +272,14 @@ static void test_idle_until_woken(void **state)
     struct world *w = *state;
     start(w, 10, 0, 100);
     struct sl_mapping_stats st;
-    usleep(50000); /* the first read found nothing; then nothing happens */
+    STATS_AT_LEAST(w, reads, 1); /* the first read found nothing */
+    usleep(50000);                /* then nothing happens */
     sl_mapping_get_stats(w->m, &st);
     assert_int_equal(st.reads, 1);
     push(w, 7);
     assert_true(wait_for(w, gone, 1));
     assert_int_equal(w->got[0][0], 7);
-    usleep(50000); /* idle again: the read after the batch, then nothing */
+    STATS_AT_LEAST(w, reads, 3); /* the read of the record, the one after its batch */
     sl_mapping_get_stats(w->m, &st);
     uint64_t reads = st.reads;
     usleep(50000);
@@ -294,7 +305,7 @@ static void test_failure_backs_off(void **state)
     }
     assert_true(w->got_at[1] - w->got_at[0] >= 40);
     assert_true(w->got_at[2] - w->got_at[1] >= 80);
-    struct sl_mapping_stats st = stats_once_acked(w, 1);
+    struct sl_mapping_stats st = STATS_AT_LEAST(w, acked, 1);
     assert_int_equal(st.failures, 2);
     assert_int_equal(st.acked, 1);
 }
@@ -305,7 +316,7 @@ static void test_window_gathers(void **state)
 {
     struct world *w = *state;
     start(w, 10, 150, 100);
-    usleep(20000); /* idle */
+    STATS_AT_LEAST(w, reads, 1); /* idle */
     int64_t t0 = sl_loop_now_ms();
     push(w, 1);
     usleep(10000);
