@@ -37,6 +37,13 @@ int sl_loop_post(struct sl_loop *l, sl_task_cb cb, void *arg);
 /* Runs cb on the loop thread and waits for it to return. Not from the loop
  * thread itself. */
 int sl_loop_call(struct sl_loop *l, sl_task_cb cb, void *arg);
+/* Loop thread only: runs cb once the tasks the loop has to run now (and
+ * those they post) are done, before it waits for events again: where
+ * what a round of work produced goes out together (answers to flush). */
+int sl_loop_defer(struct sl_loop *l, sl_task_cb cb, void *arg);
+/* Loop thread only: drops what was deferred with cb and arg, not yet run
+ * (before arg goes away). */
+void sl_loop_undefer(struct sl_loop *l, sl_task_cb cb, void *arg);
 /* Whether the calling thread is the loop's. */
 bool sl_loop_is_current(const struct sl_loop *l);
 

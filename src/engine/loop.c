@@ -47,6 +47,8 @@ struct sl_loop {
     struct task *head, *tail;
     /* Posted by the loop's own thread: no lock, no eventfd. */
     struct task *own_head, *own_tail;
+    /* Deferred by the loop's own thread: run once the tasks are done. */
+    struct task *defer_head, *defer_tail;
 };
 
 int64_t sl_loop_now_ms(void)
@@ -209,20 +211,34 @@ static int post(struct sl_loop *l, struct task *t)
     return 0;
 }
 
-int sl_loop_post(struct sl_loop *l, sl_task_cb cb, void *arg)
+/* A task list of the loop's own thread: no lock. */
+static void append(struct task **head, struct task **tail, struct task *t)
+{
+    if (*tail)
+        (*tail)->next = t;
+    else
+        *head = t;
+    *tail = t;
+}
+
+static struct task *task_new(sl_task_cb cb, void *arg)
 {
     struct task *t = calloc(1, sizeof(*t));
+    if (t) {
+        t->cb = cb;
+        t->arg = arg;
+    }
+    return t;
+}
+
+int sl_loop_post(struct sl_loop *l, sl_task_cb cb, void *arg)
+{
+    struct task *t = task_new(cb, arg);
     if (!t)
         return SL_ENOMEM;
-    t->cb = cb;
-    t->arg = arg;
     if (sl_loop_is_current(l)) {
         /* The loop runs it before it next sleeps: nothing to wake. */
-        if (l->own_tail)
-            l->own_tail->next = t;
-        else
-            l->own_head = t;
-        l->own_tail = t;
+        append(&l->own_head, &l->own_tail, t);
         return 0;
     }
     int rc = post(l, t);
@@ -231,16 +247,50 @@ int sl_loop_post(struct sl_loop *l, sl_task_cb cb, void *arg)
     return rc;
 }
 
-/* Runs what the loop posted itself, and what those post in turn. */
-static void run_own_tasks(struct sl_loop *l)
+int sl_loop_defer(struct sl_loop *l, sl_task_cb cb, void *arg)
 {
-    while (l->own_head) {
-        struct task *t = l->own_head;
-        l->own_head = t->next;
-        if (!l->own_head)
-            l->own_tail = NULL;
+    struct task *t = task_new(cb, arg);
+    if (!t)
+        return SL_ENOMEM;
+    append(&l->defer_head, &l->defer_tail, t);
+    return 0;
+}
+
+void sl_loop_undefer(struct sl_loop *l, sl_task_cb cb, void *arg)
+{
+    struct task *prev = NULL;
+    for (struct task **p = &l->defer_head; *p;) {
+        struct task *t = *p;
+        if (t->cb == cb && t->arg == arg) {
+            *p = t->next;
+            free(t);
+            continue;
+        }
+        prev = t;
+        p = &t->next;
+    }
+    l->defer_tail = prev;
+}
+
+static void run_list(struct sl_loop *l, struct task **head, struct task **tail)
+{
+    while (*head) {
+        struct task *t = *head;
+        *head = t->next;
+        if (!*head)
+            *tail = NULL;
         t->cb(l, t->arg);
         free(t);
+    }
+}
+
+/* Runs what the loop posted itself, and what those post in turn; then
+ * what was deferred until they were done (and again what that posts). */
+static void run_own_tasks(struct sl_loop *l)
+{
+    while (l->own_head || l->defer_head) {
+        run_list(l, &l->own_head, &l->own_tail);
+        run_list(l, &l->defer_head, &l->defer_tail);
     }
 }
 

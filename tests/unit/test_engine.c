@@ -1,5 +1,5 @@
-/* Unit tests of the event loop: posted tasks, calls, timers in deadline
- * order, cancelled timers, fd watches, and stopping. */
+/* Unit tests of the event loop: posted tasks, calls, deferred tasks,
+ * timers in deadline order, cancelled timers, fd watches, and stopping. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -121,6 +121,69 @@ static void test_post_and_call(void **state)
     assert_int_equal(n, 101);
     sl_loop_free(l);
     assert_int_equal(n, 101);
+}
+
+/* Deferred work runs once the loop's tasks are done, those they post
+ * included; what a deferred task posts runs before the loop sleeps; an
+ * undeferred task never runs. */
+struct trail {
+    char seen[8];
+    int n;
+};
+
+static void mark(struct sl_loop *l, void *arg, char what)
+{
+    (void)l;
+    struct trail *t = arg;
+    if (t->n < (int)sizeof(t->seen) - 1)
+        t->seen[t->n++] = what;
+}
+
+static void task_b(struct sl_loop *l, void *arg)
+{
+    mark(l, arg, 'b');
+}
+
+static void task_c(struct sl_loop *l, void *arg)
+{
+    mark(l, arg, 'c');
+}
+
+static void task_never(struct sl_loop *l, void *arg)
+{
+    mark(l, arg, 'x');
+}
+
+static void task_a(struct sl_loop *l, void *arg)
+{
+    mark(l, arg, 'a');
+    assert_int_equal(sl_loop_post(l, task_b, arg), 0);
+}
+
+static void deferred(struct sl_loop *l, void *arg)
+{
+    mark(l, arg, 'd');
+    assert_int_equal(sl_loop_post(l, task_c, arg), 0);
+}
+
+static void defer_some(struct sl_loop *l, void *arg)
+{
+    assert_int_equal(sl_loop_defer(l, deferred, arg), 0);
+    assert_int_equal(sl_loop_defer(l, task_never, arg), 0);
+    assert_int_equal(sl_loop_post(l, task_a, arg), 0);
+    sl_loop_undefer(l, task_never, arg);
+}
+
+static void test_defer(void **state)
+{
+    (void)state;
+    struct sl_loop *l;
+    assert_int_equal(sl_loop_new(&l, NULL), 0);
+    struct trail t = {0};
+    assert_int_equal(sl_loop_call(l, defer_some, &t), 0);
+    assert_int_equal(sl_loop_call(l, noop, NULL), 0); /* a round later */
+    assert_string_equal(t.seen, "abdc");
+    sl_loop_free(l);
 }
 
 struct pipe_state {
@@ -262,6 +325,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_post_and_call),
         cmocka_unit_test(test_timers_fire_in_order),
+        cmocka_unit_test(test_defer),
         cmocka_unit_test(test_watch_fd),
         cmocka_unit_test(test_governor_reserved),
         cmocka_unit_test(test_governor_unreserved_pool),
