@@ -232,6 +232,7 @@ struct conn {
     char head[HEAD_MAX + 1]; /* the last response head, split by NULs */
     struct header hdr[MAX_HEADERS];
     size_t nhdr;
+    bool next_sent; /* a GET /next went out behind the last request, unanswered */
 };
 
 struct resp {
@@ -690,37 +691,62 @@ static int read_body(struct conn *c, struct resp *rs, struct buf *out, size_t ma
     return read_to_eof(c, out, max);
 }
 
+#define NEXT_PATH API_PREFIX "/invocation/next"
+
+/* A request's head in head[0..cap); its length, or -1 when too long. */
+static int request_head(const struct conn *c, char *head, size_t cap, const char *method,
+                        const char *path, const char *extra, bool body, size_t len)
+{
+    int hn;
+    if (body || strcmp(method, "POST") == 0)
+        hn = snprintf(head, cap,
+                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sluice_lambda/1\r\n%s"
+                      "Content-Length: %zu\r\n\r\n",
+                      method, path, c->host, extra ? extra : "", len);
+    else
+        hn = snprintf(head, cap, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sluice_lambda/1\r\n%s\r\n",
+                      method, path, c->host, extra ? extra : "");
+    if (hn < 0 || (size_t)hn >= cap) {
+        say("request head too long for %s", path);
+        return -1;
+    }
+    return hn;
+}
+
 /*
  * Sends one request and reads its whole response: the head's fields in
  * c->hdr, the body in out (at most max bytes). extra is more header lines,
  * each ending in CRLF. A request on a connection the server had closed
  * (a reset, or EOF before any byte of answer) is sent again once on a new
- * connection. 0, or -1 after saying why (the connection is closed then).
+ * connection. then_next: a GET /next goes out in the same write, right
+ * behind (HTTP/1.1 pipelining), and its answer is the next one read: the
+ * runtime's result and its next /next cost one write, and the Runtime API
+ * answers both at once when it has the next event. A GET /next already
+ * sent that way is not sent again. 0, or -1 after saying why (the
+ * connection is closed then).
  */
 static int http_request(struct conn *c, const char *method, const char *path, const char *extra,
-                        const void *body, size_t len, struct resp *rs, struct buf *out, size_t max)
+                        const void *body, size_t len, struct resp *rs, struct buf *out, size_t max,
+                        bool then_next)
 {
-    char head[2048];
-    int hn;
-    if (body || strcmp(method, "POST") == 0)
-        hn = snprintf(head, sizeof(head),
-                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sluice_lambda/1\r\n%s"
-                      "Content-Length: %zu\r\n\r\n",
-                      method, path, c->host, extra ? extra : "", len);
-    else
-        hn = snprintf(head, sizeof(head),
-                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sluice_lambda/1\r\n%s\r\n", method,
-                      path, c->host, extra ? extra : "");
-    if (hn < 0 || (size_t)hn >= sizeof(head)) {
-        say("request head too long for %s", path);
+    char head[2048], next[512];
+    int hn = request_head(c, head, sizeof(head), method, path, extra, body != NULL, len);
+    int nn = then_next ? request_head(c, next, sizeof(next), "GET", NEXT_PATH, NULL, false, 0) : 0;
+    if (hn < 0 || nn < 0)
         return -1;
-    }
+    /* This is the /next sent behind the last request: only its answer is
+     * read (and it is sent again if the connection had closed). */
+    bool sent = c->next_sent && strcmp(path, NEXT_PATH) == 0;
+    c->next_sent = false;
     for (int attempt = 0; attempt < 2; attempt++) {
         bool fresh = c->fd < 0;
         if (fresh && conn_open(c))
             return -1;
-        struct iovec iov[2] = {{head, (size_t)hn}, {(void *)body, body ? len : 0}};
-        if (send_all(c->fd, iov, body && len ? 2 : 1)) {
+        struct iovec iov[3] = {{head, (size_t)hn}, {(void *)body, body ? len : 0},
+                               {next, (size_t)nn}};
+        if (sent)
+            sent = false; /* (once: a retry sends it) */
+        else if (send_all(c->fd, iov, 3)) {
             int e = errno;
             conn_close(c);
             if (!fresh && (e == EPIPE || e == ECONNRESET))
@@ -756,6 +782,7 @@ static int http_request(struct conn *c, const char *method, const char *path, co
         }
         if (rs->close)
             conn_close(c);
+        c->next_sent = then_next && c->fd >= 0; /* a close lost it */
         return 0;
     }
     say("%s %s: the Runtime API closed the connection twice without answering", method, path);
@@ -917,8 +944,8 @@ static void set_trace_env(const char *trace)
 static int next_event(struct client *cl, struct sl_lambda_event *ev)
 {
     struct resp rs = {0};
-    if (http_request(&cl->c, "GET", API_PREFIX "/invocation/next", NULL, NULL, 0, &rs, &cl->event,
-                     SL_LAMBDA_MAX_EVENT))
+    if (http_request(&cl->c, "GET", NEXT_PATH, NULL, NULL, 0, &rs, &cl->event, SL_LAMBDA_MAX_EVENT,
+                     false))
         return -1;
     if (rs.status != 200) {
         say("GET /runtime/invocation/next answered HTTP %d%s: %.300s", rs.status,
@@ -979,9 +1006,10 @@ static int id_path(char *out, size_t n, const char *id, const char *what)
     return w < 0 || (size_t)w >= n - o ? -1 : 0;
 }
 
-/* Posts an error document to path. type goes in the header too. */
+/* Posts an error document to path. type goes in the header too;
+ * then_next: see http_request(). */
 static int post_error(struct client *cl, const char *path, const char *type, const char *message,
-                      size_t mlen, struct resp *rs)
+                      size_t mlen, struct resp *rs, bool then_next)
 {
     char extra[ERROR_TYPE_MAX + 128], safe_type[ERROR_TYPE_MAX];
     header_value(safe_type, sizeof(safe_type), type);
@@ -993,7 +1021,7 @@ static int post_error(struct client *cl, const char *path, const char *type, con
         return -1;
     }
     return http_request(&cl->c, "POST", path, extra, cl->doc.data, cl->doc.len, rs, &cl->answer,
-                        POST_BODY_MAX);
+                        POST_BODY_MAX, then_next);
 }
 
 /* Posts what the handler answered (rc is its return value). Only a
@@ -1013,17 +1041,17 @@ static int post_result(struct client *cl, const struct sl_lambda_event *ev, int 
         const void *body = r->use_own ? r->own.data : r->body;
         sent = r->use_own ? r->own.len : r->len;
         err = http_request(&cl->c, "POST", path, "Content-Type: application/json\r\n", body, sent,
-                           &rs, &cl->answer, POST_BODY_MAX);
+                           &rs, &cl->answer, POST_BODY_MAX, true);
     } else if (rc == 0) {
         static const char msg[] = "the handler's reply could not be allocated";
-        err = post_error(cl, path, "Runtime.OutOfMemory", msg, sizeof(msg) - 1, &rs);
+        err = post_error(cl, path, "Runtime.OutOfMemory", msg, sizeof(msg) - 1, &rs, true);
     } else if (r->failed) {
         err = post_error(cl, path, r->type, r->message.data ? r->message.data : "", r->message.len,
-                         &rs);
+                         &rs, true);
     } else {
         char msg[64];
         int n = snprintf(msg, sizeof(msg), "the handler failed (returned %d)", rc);
-        err = post_error(cl, path, "HandlerError", msg, (size_t)n, &rs);
+        err = post_error(cl, path, "HandlerError", msg, (size_t)n, &rs, true);
     }
     reply_drop_body(r); /* the payload it may point to is replaced next */
     if (err)
@@ -1074,7 +1102,8 @@ int sl_lambda_init_error(const char *type, const char *fmt, ...)
     if (!type || !*type)
         type = "Runtime.Unknown";
     if (rc == 0)
-        rc = post_error(cl, API_PREFIX "/init/error", type, msg.data ? msg.data : "", msg.len, &rs);
+        rc = post_error(cl, API_PREFIX "/init/error", type, msg.data ? msg.data : "", msg.len, &rs,
+                        false);
     if (rc == 0 && rs.status / 100 != 2) {
         say("POST /runtime/init/error answered HTTP %d: %.300s", rs.status,
             cl->answer.data ? cl->answer.data : "");

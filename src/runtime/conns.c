@@ -49,7 +49,43 @@ static const char *reason_phrase(unsigned status)
     }
 }
 
-/* Queues iov for sending, writing what the socket takes at once. */
+static void flush_corked(struct sl_loop *l, void *arg);
+
+/*
+ * What the loop answers goes out at the end of its round (under rt->mu,
+ * as everything of a connection the loop owns or has parked): a runtime
+ * that sends its result and its next /next together gets the result's
+ * 202 and its next event together, in one write and one wake-up, when
+ * the round that read them also started the next call.
+ */
+static bool conn_cork(struct conn *c)
+{
+    struct sl_runtime *rt = c->rt;
+    if (c->corked)
+        return true;
+    if (c->owner == CONN_CALLER || !sl_loop_is_current(rt->cfg.loop))
+        return false;
+    if (!rt->corked && sl_loop_defer(rt->cfg.loop, flush_corked, rt))
+        return false;
+    c->corked = true;
+    c->cork_next = rt->corked;
+    rt->corked = c;
+    return true;
+}
+
+static void uncork(struct conn *c)
+{
+    for (struct conn **p = &c->rt->corked; *p; p = &(*p)->cork_next) {
+        if (*p == c) {
+            *p = c->cork_next;
+            break;
+        }
+    }
+    c->corked = false;
+}
+
+/* Queues iov for sending, writing what the socket takes at once (or at
+ * the end of the loop's round). */
 static void conn_sendv(struct conn *c, const struct iovec *iov, int n)
 {
     size_t total = 0, sent = 0;
@@ -57,7 +93,7 @@ static void conn_sendv(struct conn *c, const struct iovec *iov, int n)
         total += iov[i].iov_len;
     if (c->broken || c->dead)
         return;
-    if (c->out.len == c->out_off && !c->held) {
+    if (c->out.len == c->out_off && !c->held && !conn_cork(c)) {
         struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
         ssize_t w = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0 && errno != EAGAIN && errno != EINTR) {
@@ -85,7 +121,7 @@ static void conn_sendv(struct conn *c, const struct iovec *iov, int n)
 /* Sends what is queued. */
 void sl_rt_conn_flush(struct conn *c)
 {
-    if (c->held)
+    if (c->held || c->corked)
         return;
     while (c->out_off < c->out.len && !c->broken) {
         ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
@@ -159,6 +195,8 @@ void sl_rt_conn_close(struct conn *c)
         if (e->parked == c)
             e->parked = NULL;
     }
+    if (c->corked)
+        uncork(c);
     epoll_ctl(c->rt->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
@@ -181,14 +219,51 @@ void sl_rt_free_zombies(struct sl_runtime *rt)
     }
 }
 
-/* Gives c back to the loop: armed again for what it waits for. */
+/* Gives c back to the loop: armed again for what it waits for (corked
+ * answers go at the end of the round, without waiting to be writable). */
 static void conn_arm(struct conn *c)
 {
     c->owner = CONN_LOOP;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT | (sl_rt_conn_pending(c) ? EPOLLOUT : 0),
+    bool out = sl_rt_conn_pending(c) && !c->corked;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT | (out ? EPOLLOUT : 0),
                              .data.ptr = c};
     if (epoll_ctl(c->rt->epfd, EPOLL_CTL_MOD, c->fd, &ev))
         sl_rt_conn_close(c);
+}
+
+/* What the loop answered goes out (under rt->mu). A connection a caller
+ * took since has its answers sent by the caller. */
+static void send_corked(struct sl_runtime *rt)
+{
+    while (rt->corked) {
+        struct conn *c = rt->corked;
+        rt->corked = c->cork_next;
+        c->corked = false;
+        if (c->owner == CONN_CALLER)
+            continue;
+        sl_rt_conn_flush(c);
+        if (c->broken || (c->closing && !sl_rt_conn_pending(c)))
+            sl_rt_conn_close(c);
+        else if (c->owner == CONN_LOOP && sl_rt_conn_pending(c))
+            conn_arm(c); /* the rest once it is writable */
+    }
+}
+
+/* The end of the loop's round. */
+static void flush_corked(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct sl_runtime *rt = arg;
+    pthread_mutex_lock(&rt->mu);
+    send_corked(rt);
+    sl_rt_free_zombies(rt);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+void sl_rt_conns_uncork(struct sl_runtime *rt)
+{
+    send_corked(rt);
+    sl_loop_undefer(rt->cfg.loop, flush_corked, rt);
 }
 
 /* Answers a runtime in /next on c with e's undelivered call. */
@@ -622,6 +697,8 @@ void sl_rt_env_deliver(struct env *e, bool direct)
         return;
     e->parked = NULL;
     if (direct) {
+        if (conn->corked) /* the caller sends what the loop left */
+            uncork(conn);
         conn->owner = CONN_CALLER;
         e->call->own = conn;
     }

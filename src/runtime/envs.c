@@ -62,8 +62,10 @@ void sl_rt_env_set_state(struct env *e, enum env_state s)
 {
     env_set_active(e, s == ENV_INIT || s == ENV_BUSY);
     e->state = s;
-    if (s == ENV_IDLE)
+    if (s == ENV_IDLE) {
         e->idle_since_ms = sl_loop_now_ms();
+        e->idle_seq = ++e->rt->idle_seq;
+    }
 }
 
 /* The idle reaper: one timer per environment from its first /next on,

@@ -179,7 +179,9 @@ struct conn {
     bool closing;    /* close once out is sent */
     bool broken;     /* EOF or an error: close */
     bool dead;       /* closed; freed with rt->zombies */
+    bool corked;     /* the loop's answers wait for the end of its round */
     struct conn *next;
+    struct conn *cork_next; /* in rt->corked */
 };
 
 struct env {
@@ -204,6 +206,7 @@ struct env {
     struct sl_buf init_error_body;
     struct sl_timer *reap_timer; /* from the first /next until the end */
     int64_t idle_since_ms;
+    uint64_t idle_seq; /* when it last became idle, in rt->idle_seq's order */
     struct {
         bool on;
         char request_id[37];
@@ -228,6 +231,8 @@ struct sl_runtime {
     struct fn_state *fns;
     struct env *envs;
     struct conn *zombies; /* closed connections, freed by the loop */
+    struct conn *corked;  /* with answers to send at the end of the loop's round */
+    uint64_t idle_seq;    /* environments that became idle, counted */
     unsigned callers; /* threads in sl_runtime_invoke() */
     bool spin;        /* more than one CPU: a lone caller may spin (above) */
     bool isolate; /* namespaces work here */
@@ -281,6 +286,9 @@ bool sl_rt_conn_pending(const struct conn *c);
 void sl_rt_conn_close(struct conn *c);
 /* Frees the closed connections (the loop, once nothing refers to them). */
 void sl_rt_free_zombies(struct sl_runtime *rt);
+/* At shutdown, on the loop under rt->mu: what waits for the end of the
+ * loop's round is sent now, and that round's flush dropped (rt goes). */
+void sl_rt_conns_uncork(struct sl_runtime *rt);
 /* Reads what c's socket has (non-blocking); EOF or an error marks it
  * broken. */
 void sl_rt_conn_read(struct conn *c);

@@ -225,16 +225,19 @@ static bool bind_warm(struct call *c, bool direct)
         }
         c->slot = true;
     }
-    /* A warm environment of this revision, one waiting in /next first. */
+    /* A warm environment of this revision: one waiting in /next first,
+     * and of those the last to become idle. Its runtime asked just now,
+     * maybe in the round that ends its last call, whose answer then goes
+     * out with this event (conns.c); and the rest stay idle long enough
+     * to be reaped when fewer do. */
     struct env *pick = NULL;
     for (struct env *e = rt->envs; e; e = e->next) {
         if (e->fs != fs || e->state != ENV_IDLE || e->stale ||
             strcmp(e->fn.revision, c->fn.revision) != 0)
             continue;
-        if (!pick || (!pick->parked && e->parked))
+        if (!pick || (!pick->parked && e->parked) ||
+            (!pick->parked == !e->parked && e->idle_seq > pick->idle_seq))
             pick = e;
-        if (pick->parked)
-            break;
     }
     if (pick) {
         pick->call = c;

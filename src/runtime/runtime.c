@@ -263,6 +263,7 @@ static void shutdown_all(struct sl_loop *l, void *arg)
             waitpid(e->pid, NULL, 0);
         sl_rt_env_free(e);
     }
+    sl_rt_conns_uncork(rt);
     if (rt->watching)
         sl_loop_unwatch(l, rt->epfd);
     rt->watching = false;

@@ -158,8 +158,11 @@ class ScriptedRuntimeApi:
     as (connection number, method, path, headers, body)."""
 
     def __init__(self, answers):
-        self.answers = list(answers)  # (raw response pieces, close after) per request
+        # Per request: (raw response pieces, close after[, await the next
+        # request's head before answering: whether it came is in early]).
+        self.answers = list(answers)
         self.requests = []
+        self.early = []
         self.connections = 0
         self.error = None
         self.sock = socket.socket()
@@ -184,6 +187,22 @@ class ScriptedRuntimeApi:
         except Exception as e:  # reported by the test
             self.error = e
 
+    @staticmethod
+    def await_head(conn, data, seconds=5):
+        """data and what comes until it holds a whole request head, the
+        peer closes, or seconds pass."""
+        conn.settimeout(seconds)
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except socket.timeout:
+            pass
+        conn.settimeout(20)
+        return data
+
     def serve_connection(self, conn):
         data = b""
         while self.answers:
@@ -201,7 +220,10 @@ class ScriptedRuntimeApi:
                 data += conn.recv(65536)
             body, data = data[:length], data[length:]
             self.requests.append((self.connections, method, path, headers, body))
-            pieces, close = self.answers.pop(0)
+            pieces, close, *rest = self.answers.pop(0)
+            if rest and rest[0]:
+                data = self.await_head(conn, data)
+                self.early.append(b"\r\n\r\n" in data)
             for piece in pieces:
                 conn.sendall(piece)
             if close:
@@ -246,6 +268,34 @@ def test_client_http_handling(bootstrap_asan):
     assert error_headers["lambda-runtime-function-error-type"] == "EchoError"
     assert error_headers["content-length"] == str(len(api.requests[3][4]))
     assert "transfer-encoding" not in error_headers
+
+
+def test_client_pipelines_its_next_request(bootstrap_asan):
+    """The library sends its result and its next GET /next in one write,
+    without waiting for the result's 202 (HTTP/1.1 pipelining), so that a
+    Runtime API that has the next event answers both at once; after a
+    result answered with Connection: close, the /next goes again on a new
+    connection."""
+    event = b'{"n": 1}'
+    nxt = [b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nLambda-Runtime-Aws-Request-Id: r%%d\r\n\r\n%s"
+           % (len(event), event)]
+    accepted = b'HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n{"status":"OK"}'
+    closing = (b'HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\nConnection: close\r\n\r\n'
+               b'{"status":"OK"}')
+    gone = b'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 2\r\n\r\n{}'
+    api = ScriptedRuntimeApi([([nxt[0] % 1], False), ([accepted], False, True),
+                              ([nxt[0] % 2], False), ([closing], True, True),
+                              ([gone], False)])
+    p = run_against(bootstrap_asan, api)
+    assert p.returncode == 1 and "HTTP 500" in p.stderr, p.stderr
+    reqs = [(conn, method, path) for conn, method, path, _, _ in api.requests]
+    assert reqs == [(1, "GET", "/2018-06-01/runtime/invocation/next"),
+                    (1, "POST", "/2018-06-01/runtime/invocation/r1/response"),
+                    (1, "GET", "/2018-06-01/runtime/invocation/next"),
+                    (1, "POST", "/2018-06-01/runtime/invocation/r2/response"),
+                    (2, "GET", "/2018-06-01/runtime/invocation/next")]
+    # Each /next was there before its result's answer went out.
+    assert api.early == [True, True]
 
 
 def test_error_document_is_json_whatever_the_message(bootstrap_asan):
