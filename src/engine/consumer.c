@@ -16,6 +16,7 @@
 #include <string.h>
 
 #define LEASE_BATCH 64        /* messages one lease takes at most */
+#define LEASE_AHEAD 3         /* max_inflight's worth leased ahead, this many times */
 #define FINISH_BATCH 1024     /* finishes in one transaction at most */
 #define STORE_RETRY_MS 1000   /* after the store failed a lease */
 #define GROUPS_MAX 4096       /* groups known at once (more wait for a rescan) */
@@ -24,7 +25,9 @@
 struct group {
     char *key;
     int64_t next_ms;   /* wall clock: the earliest its messages may be visible */
+    int64_t back_ms;   /* the earliest of those that came back during a lease */
     bool leasing;      /* a lease of its is in flight */
+    unsigned ahead;    /* its messages leased or being leased without a slot */
     bool waiting;      /* for the governor's call: no slot was free */
     bool seen;         /* in the last rescan */
     struct group *next;
@@ -43,9 +46,12 @@ struct finish {
     struct finish *next;
 };
 
-/* A leased message waiting for room: at most max_inflight of them, so a
- * delivery's end starts the next at once, without waiting for a lease's
- * commit. (Each has its slot of the governor already.) */
+/* A leased message waiting for room: at most LEASE_AHEAD times
+ * max_inflight of them, so a delivery's end starts the next at once,
+ * without waiting for a lease's commit. The first max_inflight have their
+ * slot of the governor already (slot); the others take one when they
+ * start, or wait for the governor's call: leased ahead, they hold no
+ * concurrency a synchronous call of the function could use. */
 struct ready {
     struct sl_qmsg m;
     struct group *g;
@@ -81,6 +87,7 @@ struct sl_consumer {
     bool posted; /* a pump is posted (atomic) */
     unsigned running;  /* deliveries started and not reported */
     unsigned queued;   /* messages leased and waiting to start, or being leased */
+    unsigned slotted;  /* governor slots those hold */
     struct ready *ready, **ready_tail; /* leased, waiting for room to start */
     struct sl_timer *timer;
     int64_t timer_at;
@@ -129,6 +136,7 @@ static struct group *group_of(struct sl_consumer *c, const char *key, bool creat
         free(g);
         return NULL;
     }
+    g->back_ms = INT64_MAX;
     g->next = c->groups;
     c->groups = g;
     c->ngroups++;
@@ -227,7 +235,9 @@ static void on_lease(struct sl_loop *l, void *arg)
     /* The slots taken for messages that did not come go back. */
     for (size_t i = used; i < le->slots; i++)
         sl_governor_release(c->cfg.governor, g->key);
+    c->slotted -= (unsigned)(le->slots > used ? le->slots - used : 0);
     c->queued -= (unsigned)(le->want - used);
+    g->ahead -= (unsigned)(le->want - le->slots);
     if (le->rc) {
         if (le->rc != SL_ECLOSED)
             sl_error("engine", "queue %s: lease: %s", c->queue, le->err.msg);
@@ -235,6 +245,10 @@ static void on_lease(struct sl_loop *l, void *arg)
     } else {
         g->next_ms = le->next_ms;
     }
+    /* A message that came back while the lease was in flight may be
+     * earlier than what the lease saw. */
+    g->next_ms = SL_MIN(g->next_ms, g->back_ms);
+    g->back_ms = INT64_MAX;
     __atomic_fetch_add(&c->stats.leased, used, __ATOMIC_RELAXED);
     bool stop = sl_inflight_stopping(&c->inflight);
     for (size_t i = 0; i < used; i++) {
@@ -242,6 +256,8 @@ static void on_lease(struct sl_loop *l, void *arg)
         if (r) {
             *r = (struct ready){.m = le->got[i], .g = g, .slot = i < le->slots,
                                 .stopped = le->stopped};
+            if (!r->slot && !r->stopped && c->cfg.governor)
+                g->ahead++;
             *c->ready_tail = r;
             c->ready_tail = &r->next;
             continue;
@@ -254,8 +270,10 @@ static void on_lease(struct sl_loop *l, void *arg)
             f->visible_ms = sl_time_now_ms();
             queue_finish(c, f);
         }
-        if (i < le->slots)
+        if (i < le->slots) {
             sl_governor_release(c->cfg.governor, g->key);
+            c->slotted--;
+        }
         c->queued--;
         sl_qmsg_free(&le->got[i]);
     }
@@ -265,19 +283,47 @@ static void on_lease(struct sl_loop *l, void *arg)
     pump(c);
 }
 
-/* Starts ready messages while there is room. */
+/* Whether r may start: it has its slot, or needs none, or takes one now;
+ * else it waits for the governor's call (asked first, then looked at
+ * again: a slot freed between the two is not missed). */
+static bool ready_slot(struct sl_consumer *c, struct ready *r)
+{
+    struct sl_governor *gov = c->cfg.governor;
+    if (r->slot || r->stopped || !gov)
+        return true;
+    if (sl_governor_acquire(gov, r->g->key)) {
+        sl_governor_wait(gov, r->g->key, on_slot, c);
+        if (sl_governor_acquire(gov, r->g->key))
+            return false;
+    }
+    r->slot = true;
+    r->g->ahead--;
+    c->slotted++; /* (it starts now) */
+    return true;
+}
+
+/* Starts ready messages while there is room, in the order they were
+ * leased; one whose function has no free slot lets the others pass. */
 static void start_ready(struct sl_consumer *c)
 {
-    while (c->ready && c->running < c->cfg.max_inflight) {
-        struct ready *r = c->ready;
-        c->ready = r->next;
-        if (!c->ready)
-            c->ready_tail = &c->ready;
+    struct ready **p = &c->ready;
+    while (*p && c->running < c->cfg.max_inflight) {
+        struct ready *r = *p;
+        if (!ready_slot(c, r)) {
+            p = &r->next;
+            continue;
+        }
+        *p = r->next;
         c->queued--;
+        if (r->slot)
+            c->slotted--;
         c->running++;
         start_delivery(c, r->g, &r->m, r->slot, r->stopped);
         free(r);
     }
+    while (*p) /* the list's end may have moved */
+        p = &(*p)->next;
+    c->ready_tail = p;
 }
 
 static int lease_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -328,6 +374,8 @@ static void lease(struct sl_consumer *c, struct group *g, size_t want, size_t sl
     *le = (struct lease){.c = c, .g = g, .want = want, .slots = slots, .stopped = stopped};
     g->leasing = true;
     c->queued += (unsigned)want;
+    c->slotted += (unsigned)slots;
+    g->ahead += (unsigned)(want - slots);
     sl_inflight_hold(&c->inflight);
     if (sl_store_submit(c->cfg.store, lease_txn, le, &le->err, lease_done, le)) {
         le->rc = SL_ECLOSED;
@@ -372,10 +420,15 @@ static void pump(struct sl_consumer *c)
             next = SL_MIN(next, g->next_ms);
             continue;
         }
-        /* Room: what may run, and as many leased ahead of it; leased in
-         * batches, once what is leased ahead runs low (a lease is a
-         * transaction: one per message would be one per delivery). */
-        unsigned held = c->running + c->queued, most = 2 * c->cfg.max_inflight;
+        /* Room: what may run, and LEASE_AHEAD times as many leased ahead
+         * of it: a lease waits for a commit, which under load shares its
+         * fsync with many writers, and the deliveries that end meanwhile
+         * must find the next ready (with one round ahead, processing ran
+         * at a round per commit). Leased in batches, once what is leased
+         * ahead runs low (a lease is a transaction: one per message would
+         * be one per delivery). */
+        unsigned held = c->running + c->queued,
+                 most = (1 + LEASE_AHEAD) * c->cfg.max_inflight;
         unsigned room = most > held ? most - held : 0;
         if (!room || (c->queued > c->cfg.max_inflight / 2 && room < c->cfg.max_inflight))
             break; /* a delivery's end pumps again */
@@ -390,15 +443,21 @@ static void pump(struct sl_consumer *c)
              * two is not missed (a spare call only pumps once more). */
             g->waiting = false;
             unsigned free_n = sl_governor_available(gov, g->key);
-            if (!free_n) {
+            if (free_n <= g->ahead) {
                 if (sl_governor_wait(gov, g->key, on_slot, c))
                     next = SL_MIN(next, now + STORE_RETRY_MS);
                 free_n = sl_governor_available(gov, g->key);
             }
-            want = SL_MIN(want, (size_t)free_n);
-            while (slots < want && !sl_governor_acquire(gov, g->key))
+            /* No more than could run (less those leased ahead already);
+             * slots now for those that start within a round, the rest
+             * take theirs when they start. */
+            want = SL_MIN(want, (size_t)(free_n > g->ahead ? free_n - g->ahead : 0));
+            unsigned slot_held = c->running + c->slotted, slot_most = 2 * c->cfg.max_inflight;
+            size_t now_slots = SL_MIN(want, (size_t)(slot_most > slot_held ? slot_most - slot_held : 0));
+            while (slots < now_slots && !sl_governor_acquire(gov, g->key))
                 slots++;
-            want = slots;
+            if (slots < now_slots)
+                want = slots; /* fewer were free than it said */
             if (!want) {
                 g->waiting = true;
                 continue;
@@ -464,7 +523,9 @@ static void on_finished(struct sl_loop *l, void *arg)
         ft->list = f->next;
         /* A message back on the queue for later: its group wakes then. */
         struct group *g = f->group && !ft->rc ? group_of(c, f->group, true) : NULL;
-        if (g && !g->leasing && f->visible_ms < g->next_ms)
+        if (g && g->leasing) /* (the lease's end takes it into account) */
+            g->back_ms = SL_MIN(g->back_ms, f->visible_ms);
+        else if (g && f->visible_ms < g->next_ms)
             g->next_ms = f->visible_ms;
         free_finish(f);
     }
@@ -769,8 +830,12 @@ static void stop_on_loop(struct sl_loop *l, void *arg)
             f->visible_ms = sl_time_now_ms();
             queue_finish(c, f);
         }
-        if (r->slot)
+        if (r->slot) {
             sl_governor_release(c->cfg.governor, r->g->key);
+            c->slotted--;
+        } else if (!r->stopped && c->cfg.governor) {
+            r->g->ahead--;
+        }
         c->queued--;
         sl_qmsg_free(&r->m);
         free(r);

@@ -461,6 +461,45 @@ static bool hung_n(struct world *w, void *arg)
     return w->nhung >= *(int *)arg;
 }
 
+/* Messages leased ahead of the deliveries under way hold no slot past a
+ * round's worth: a synchronous call of the function finds the rest of its
+ * reserved concurrency free. Once slots free, those leased ahead run. */
+static void test_leased_ahead_hold_no_slots(void **state)
+{
+    struct world *w = *state;
+    world_open(w, tmp_root);
+    sl_governor_set_reserved(w->gov, "forty", 40);
+    for (int i = 0; i < 30; i++)
+        put(w, "forty", "hang");
+    world_start(w, 1, 4);
+    int four = 4;
+    wait_for(w, hung_n, &four, 10000);
+    /* Leased ahead: polled, the consumer has no event for it. */
+    struct sl_consumer_stats st = {0};
+    int64_t until = sl_time_now_ms() + 10000;
+    for (;;) {
+        sl_consumer_get_stats(w->con, &st);
+        if (st.leased >= 16)
+            break;
+        assert_true(sl_time_now_ms() < until);
+        usleep(2000);
+    }
+    assert_int_equal(st.leased, 16); /* four running, three rounds ahead */
+    /* Four running and at most a round (four) with their slots. */
+    assert_true(sl_governor_active(w->gov, "forty") <= 8);
+    assert_true(sl_governor_available(w->gov, "forty") >= 32);
+    assert_int_equal(w->nhung, 4);
+    /* Those hung end (and come back); now every one runs, those leased
+     * ahead taking their slots as they start. */
+    pthread_mutex_lock(&w->mu);
+    w->hang_ok = true;
+    pthread_mutex_unlock(&w->mu);
+    end_hung(w);
+    wait_count(w, Q, 0, 10000);
+    assert_int_equal(sl_governor_active(w->gov, "forty"), 0);
+    world_close(w);
+}
+
 /* A stop puts the deliveries it ended back on the queue, as they were
  * (no try counted). */
 static void test_stop_puts_back(void **state)
@@ -549,6 +588,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dropped_and_too_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_governor_gate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_puts_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leased_ahead_hold_no_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_loses_nothing, setup, teardown),
     };
     return cmocka_run_group_tests_name("consumer", tests, NULL, NULL);
