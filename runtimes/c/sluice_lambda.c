@@ -729,15 +729,17 @@ static int http_request(struct conn *c, const char *method, const char *path, co
                         const void *body, size_t len, struct resp *rs, struct buf *out, size_t max,
                         bool then_next)
 {
-    char head[2048], next[512];
-    int hn = request_head(c, head, sizeof(head), method, path, extra, body != NULL, len);
-    int nn = then_next ? request_head(c, next, sizeof(next), "GET", NEXT_PATH, NULL, false, 0) : 0;
-    if (hn < 0 || nn < 0)
-        return -1;
     /* This is the /next sent behind the last request: only its answer is
      * read (and it is sent again if the connection had closed). */
     bool sent = c->next_sent && strcmp(path, NEXT_PATH) == 0;
     c->next_sent = false;
+    char head[2048], next[512];
+    int hn = request_head(c, head, sizeof(head), method, path, extra, body != NULL, len);
+    int nn = then_next ? request_head(c, next, sizeof(next), "GET", NEXT_PATH, NULL, false, 0) : 0;
+    if (hn < 0 || nn < 0) {
+        conn_close(c);
+        return -1;
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         bool fresh = c->fd < 0;
         if (fresh && conn_open(c))

@@ -88,6 +88,7 @@ struct sl_consumer {
     unsigned running;  /* deliveries started and not reported */
     unsigned queued;   /* messages leased and waiting to start, or being leased */
     unsigned slotted;  /* governor slots those hold */
+    bool starting;     /* in start_ready() */
     struct ready *ready, **ready_tail; /* leased, waiting for room to start */
     struct sl_timer *timer;
     int64_t timer_at;
@@ -150,7 +151,9 @@ static void on_group(void *arg, const char *key, int64_t ms)
     if (!g)
         return;
     g->seen = true;
-    if (!g->leasing)
+    if (g->leasing) /* (the lease's end takes it into account) */
+        g->back_ms = SL_MIN(g->back_ms, ms);
+    else
         g->next_ms = ms;
 }
 
@@ -245,9 +248,9 @@ static void on_lease(struct sl_loop *l, void *arg)
     } else {
         g->next_ms = le->next_ms;
     }
-    /* A message that came back while the lease was in flight may be
-     * earlier than what the lease saw. */
-    g->next_ms = SL_MIN(g->next_ms, g->back_ms);
+    /* A message that came back, or was put, while the lease was in flight
+     * may be earlier than what the lease saw. */
+    g->next_ms = SL_MIN(g->next_ms, g->back_ms); /* (see on_group, on_finished) */
     g->back_ms = INT64_MAX;
     __atomic_fetch_add(&c->stats.leased, used, __ATOMIC_RELAXED);
     bool stop = sl_inflight_stopping(&c->inflight);
@@ -291,6 +294,11 @@ static bool ready_slot(struct sl_consumer *c, struct ready *r)
     struct sl_governor *gov = c->cfg.governor;
     if (r->slot || r->stopped || !gov)
         return true;
+    if (sl_governor_reserved(gov, r->g->key) == 0) {
+        r->stopped = true; /* reserved concurrency 0 since its lease */
+        r->g->ahead--;
+        return true;
+    }
     if (sl_governor_acquire(gov, r->g->key)) {
         sl_governor_wait(gov, r->g->key, on_slot, c);
         if (sl_governor_acquire(gov, r->g->key))
@@ -306,6 +314,11 @@ static bool ready_slot(struct sl_consumer *c, struct ready *r)
  * leased; one whose function has no free slot lets the others pass. */
 static void start_ready(struct sl_consumer *c)
 {
+    /* A delivery's start may end in a pump (a finish that fails at once):
+     * the outer pass goes on, over a list only it changes. */
+    if (c->starting)
+        return;
+    c->starting = true;
     struct ready **p = &c->ready;
     while (*p && c->running < c->cfg.max_inflight) {
         struct ready *r = *p;
@@ -324,6 +337,7 @@ static void start_ready(struct sl_consumer *c)
     while (*p) /* the list's end may have moved */
         p = &(*p)->next;
     c->ready_tail = p;
+    c->starting = false;
 }
 
 static int lease_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -456,8 +470,15 @@ static void pump(struct sl_consumer *c)
             size_t now_slots = SL_MIN(want, (size_t)(slot_most > slot_held ? slot_most - slot_held : 0));
             while (slots < now_slots && !sl_governor_acquire(gov, g->key))
                 slots++;
-            if (slots < now_slots)
-                want = slots; /* fewer were free than it said */
+            if (slots < now_slots) {
+                /* Fewer were free than it said: the rest wait for the
+                 * governor's call (and look again, as above). */
+                want = slots;
+                if (sl_governor_wait(gov, g->key, on_slot, c))
+                    next = SL_MIN(next, now + STORE_RETRY_MS);
+                else if (sl_governor_available(gov, g->key) > g->ahead)
+                    kick(c);
+            }
             if (!want) {
                 g->waiting = true;
                 continue;

@@ -107,7 +107,7 @@ struct sl_consumer_config {
     const char *queue;
     unsigned max_inflight; /* deliveries at once */
     double time_scale;     /* AWS's delays are divided by it */
-    int64_t lease_ms;      /* longer than any delivery takes */
+    int64_t lease_ms;      /* longer than a message waits leased ahead and is delivered */
     struct sl_retry_policy policy;
     const struct sl_consumer_ops *ops;
     void *ctx;

@@ -461,12 +461,25 @@ static bool hung_n(struct world *w, void *arg)
     return w->nhung >= *(int *)arg;
 }
 
-/* Messages leased ahead of the deliveries under way hold no slot past a
- * round's worth: a synchronous call of the function finds the rest of its
- * reserved concurrency free. Once slots free, those leased ahead run. */
-static void test_leased_ahead_hold_no_slots(void **state)
+/* Waits until the consumer has leased n messages (polled: the consumer
+ * has no event for it); its statistics in st. */
+static void wait_leased(struct world *w, uint64_t n, struct sl_consumer_stats *st)
 {
-    struct world *w = *state;
+    int64_t until = sl_time_now_ms() + 10000;
+    for (;;) {
+        sl_consumer_get_stats(w->con, st);
+        if (st->leased >= n)
+            return;
+        assert_true(sl_time_now_ms() < until);
+        usleep(2000);
+    }
+}
+
+/* 30 messages of a group with reserved concurrency 40 that hang, four at
+ * a time: once four hang and sixteen are leased (four running, three
+ * rounds ahead). */
+static void hang_and_lease_ahead(struct world *w, struct sl_consumer_stats *st)
+{
     world_open(w, tmp_root);
     sl_governor_set_reserved(w->gov, "forty", 40);
     for (int i = 0; i < 30; i++)
@@ -474,16 +487,26 @@ static void test_leased_ahead_hold_no_slots(void **state)
     world_start(w, 1, 4);
     int four = 4;
     wait_for(w, hung_n, &four, 10000);
-    /* Leased ahead: polled, the consumer has no event for it. */
+    wait_leased(w, 16, st);
+}
+
+/* The hung deliveries end (and come back); from now on "hang" succeeds. */
+static void run_hung_again(struct world *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->hang_ok = true;
+    pthread_mutex_unlock(&w->mu);
+    end_hung(w);
+}
+
+/* Messages leased ahead of the deliveries under way hold no slot past a
+ * round's worth: a synchronous call of the function finds the rest of its
+ * reserved concurrency free. Once slots free, those leased ahead run. */
+static void test_leased_ahead_hold_no_slots(void **state)
+{
+    struct world *w = *state;
     struct sl_consumer_stats st = {0};
-    int64_t until = sl_time_now_ms() + 10000;
-    for (;;) {
-        sl_consumer_get_stats(w->con, &st);
-        if (st.leased >= 16)
-            break;
-        assert_true(sl_time_now_ms() < until);
-        usleep(2000);
-    }
+    hang_and_lease_ahead(w, &st);
     assert_int_equal(st.leased, 16); /* four running, three rounds ahead */
     /* Four running and at most a round (four) with their slots. */
     assert_true(sl_governor_active(w->gov, "forty") <= 8);
@@ -491,12 +514,28 @@ static void test_leased_ahead_hold_no_slots(void **state)
     assert_int_equal(w->nhung, 4);
     /* Those hung end (and come back); now every one runs, those leased
      * ahead taking their slots as they start. */
-    pthread_mutex_lock(&w->mu);
-    w->hang_ok = true;
-    pthread_mutex_unlock(&w->mu);
-    end_hung(w);
+    run_hung_again(w);
     wait_count(w, Q, 0, 10000);
     assert_int_equal(sl_governor_active(w->gov, "forty"), 0);
+    world_close(w);
+}
+
+/* Reserved concurrency 0 set while messages wait leased ahead without a
+ * slot: they fail as the group's others do, never waiting for a slot that
+ * cannot come; those that had their slot run. */
+static void test_leased_ahead_stopped_later(void **state)
+{
+    struct world *w = *state;
+    struct sl_consumer_stats st = {0};
+    hang_and_lease_ahead(w, &st);
+    sl_governor_set_reserved(w->gov, "forty", 0);
+    run_hung_again(w);
+    wait_count(w, Q, 0, 10000);
+    /* The four hung, then the round leased ahead with its slots. */
+    assert_int_equal(w->deliveries, 8);
+    sl_consumer_get_stats(w->con, &st);
+    assert_int_equal(st.delivered, 4);
+    assert_int_equal(st.failed, 26);
     world_close(w);
 }
 
@@ -589,6 +628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_governor_gate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_puts_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leased_ahead_hold_no_slots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leased_ahead_stopped_later, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_loses_nothing, setup, teardown),
     };
     return cmocka_run_group_tests_name("consumer", tests, NULL, NULL);

@@ -28,7 +28,10 @@
 #include "runtime/runtime.h"
 
 #define ASYNC_Q "lambda.async"
-#define LEASE_MS ((900 + 60) * 1000) /* the longest function timeout, and some */
+/* Longer than an event waits leased ahead (for a slot, too) and runs: a
+ * day. The consumer releases every lease when it starts, so a lease
+ * outlives nothing but this process's own tracking of the event. */
+#define LEASE_MS (24 * 3600 * 1000)
 #define DEFAULT_RETRIES 2
 #define DEFAULT_MAX_AGE_S 21600
 
