@@ -16,8 +16,8 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import (ROLE, aws_cli, invoke, lambda_client, make_zip, py_zip, run_threads,
-                      s3_client, unique_name, wait_until)
+from conftest import (ROLE, aws_cli, client_error, invoke, lambda_client, make_zip, py_zip,
+                      run_threads, s3_client, unique_name, wait_until)
 
 
 def create_py(lam, source, **kw):
@@ -282,6 +282,18 @@ def test_create_errors(lam):
         lam.create_function(FunctionName=unique_name("nohandler"), Runtime="python3.11", Role=ROLE,
                             Code={"ZipFile": py_zip("x")})
     assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+def test_empty_package_refused(lam):
+    """An empty ZipFile, or a zip without a file in it, is AWS's
+    InvalidParameterValueException: 'Uploaded file must be a non-empty zip'."""
+    for package in (b"", make_zip({})):
+        err = client_error(lam.create_function, FunctionName=unique_name("empty"),
+                           Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                           Code={"ZipFile": package})
+        assert err["Error"]["Code"] == "InvalidParameterValueException", err
+        assert err["Error"]["Message"] == "Uploaded file must be a non-empty zip"
+        assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
 def test_zip_bomb_refused(lam):

@@ -1,7 +1,7 @@
 """Bad input gets S3's error XML with the right code and status, and the
 server stays up: malformed XML, oversized headers, missing Content-Length,
 invalid bucket names, bad ranges, wrong Content-MD5, unknown operations,
-truncated bodies."""
+truncated bodies, an empty key to delete."""
 
 import base64
 import hashlib
@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import botocore.exceptions
 import pytest
 
-from conftest import raw
+from conftest import client_error, raw, s3_client
 
 
 def s3_error(data):
@@ -36,6 +36,21 @@ def test_malformed_xml(server, s3, bucket):
     md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
     resp, data = raw(server, "POST", f"/{bucket}?delete", body, {"Content-MD5": md5})
     assert resp.status == 400 and s3_error(data)[0] == "MalformedXML"
+    assert_up(server)
+
+
+def test_delete_objects_empty_key(server, bucket):
+    """A DeleteObjects entry with an empty key is S3's 400
+    UserKeyMustBeSpecified (boto3 with its own checks off), and nothing is
+    deleted."""
+    s3 = s3_client(server.endpoint, parameter_validation=False)
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"x")
+    err = client_error(s3.delete_objects, Bucket=bucket,
+                       Delete={"Objects": [{"Key": "kept"}, {"Key": ""}]})
+    assert err["Error"]["Code"] == "UserKeyMustBeSpecified", err
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "field name" in err["Error"]["Message"]
+    assert s3.head_object(Bucket=bucket, Key="kept")["ContentLength"] == 1
     assert_up(server)
 
 

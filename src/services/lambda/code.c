@@ -229,6 +229,9 @@ int sl_lambda_code_unpack(const char *data_dir, const struct sl_lambda_code *cod
     if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
         return 0; /* this package is unpacked already */
 
+    static const char empty[] = "Uploaded file must be a non-empty zip";
+    if (code->fd < 0 && code->len == 0)
+        return sl_errf(err, SL_EINVAL, "%s", empty);
     zip_error_t zerr;
     zip_error_init(&zerr);
     zip_source_t *src = code->fd >= 0
@@ -244,6 +247,10 @@ int sl_lambda_code_unpack(const char *data_dir, const struct sl_lambda_code *cod
                        "upload again.");
     }
     zip_error_fini(&zerr);
+    if (zip_get_num_entries(za, 0) <= 0) { /* AWS refuses an archive without files */
+        zip_discard(za);
+        return sl_errf(err, SL_EINVAL, "%s", empty);
+    }
     char tmp[2200];
     uint8_t r[8];
     char rhex[17];

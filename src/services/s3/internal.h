@@ -51,7 +51,8 @@
     X(S3_E_NOT_IMPLEMENTED, "NotImplemented", 501, true) \
     X(S3_E_PRECONDITION_FAILED, "PreconditionFailed", 412, false) \
     X(S3_E_REQUEST_HEADER_SECTION_TOO_LARGE, "RequestHeaderSectionTooLarge", 400, false) \
-    X(S3_E_SLOW_DOWN, "SlowDown", 503, true)
+    X(S3_E_SLOW_DOWN, "SlowDown", 503, true) \
+    X(S3_E_USER_KEY_MUST_BE_SPECIFIED, "UserKeyMustBeSpecified", 400, false)
 
 enum { S3_ERRORS(SL_ERROR_ENUM) };
 /* The table of those errors, indexed by them (helpers.c). */

@@ -449,6 +449,12 @@ static void delete_objects_finish(struct s3_req *s)
             malformed_xml(s);
             return;
         }
+        if (!keys[i][0]) { /* S3 names no key "" */
+            sl_s3_error(s, S3_E_USER_KEY_MUST_BE_SPECIFIED,
+                        "The bucket POST request must contain the specified field name. If it is "
+                        "specified, check the order of the fields.");
+            return;
+        }
         i++;
     }
     delete_keys(s, keys, n, is_quiet);
