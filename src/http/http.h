@@ -56,6 +56,9 @@ struct sl_http_request {
     bool has_content_length;
     bool chunked; /* Transfer-Encoding: chunked */
     bool bad_uri; /* the path or query has a malformed %-escape */
+    /* Two Content-Length headers that differ (RFC 9112 6.3): where the body
+     * ends is ambiguous, so the answer is 400 and the connection closes. */
+    bool bad_framing;
     char remote_ip[48]; /* the client's address, "" if unknown */
     uint64_t body_received;
     struct sl_http_response resp;

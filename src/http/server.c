@@ -328,6 +328,10 @@ static int request_parse(struct request *rq, struct MHD_Connection *con, const c
     if (w.overflow)
         r->header_bytes = SIZE_MAX / 2;
     const char *cl = sl_http_header(r, "Content-Length");
+    for (size_t i = 0; cl && i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, "Content-Length") == 0 &&
+            strcmp(r->headers[i].value, cl) != 0)
+            r->bad_framing = true;
     if (cl) {
         char *end;
         unsigned long long v = strtoull(cl, &end, 10);

@@ -289,6 +289,12 @@ static void door_begin(void *ctx, struct sl_http_request *r)
         auth_error(d, d->auth.reason, err.msg);
         return;
     }
+    if (r->bad_framing) {
+        /* Answered at once, before the body: the connection then closes. */
+        door_error(q, 400, "BadRequest", NULL,
+                   "The request has Content-Length headers with different values.");
+        return;
+    }
     if (r->bad_uri) {
         if (q->protocol == SL_PROTO_REST_XML)
             door_error(q, 400, "InvalidURI", NULL, "Couldn't parse the specified URI.");

@@ -126,6 +126,46 @@ def test_unimplemented_service_cli_message(server):
     assert "Traceback" not in p.stderr
 
 
+def read_until_closed(sock):
+    """All a peer sends until it closes (each recv waits at most the
+    socket's timeout: a peer that keeps it open fails the test)."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_conflicting_content_lengths_refused(server, s3, bucket):
+    """Two Content-Length headers that differ make where the body ends
+    ambiguous (the request-smuggling pattern): 400 at once, the connection
+    closes, and neither the object nor what follows the first length as a
+    request is taken."""
+    body = b"hello"
+    smuggled = b"PUT /%s/smuggled HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx" % (
+        bucket.encode())
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"PUT /%s/ambiguous HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                     b"Content-Length: %d\r\n\r\n" % (bucket.encode(), 5 + len(smuggled))
+                     + body + smuggled)
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
+    assert b"<Code>BadRequest</Code>" in answer, answer
+    for key in ("ambiguous", "smuggled"):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.head_object(Bucket=bucket, Key=key)
+        assert e.value.response["Error"]["Code"] == "404", key
+    # The same value twice is one length.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"PUT /%s/twice HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                     b"Content-Length: 5\r\nConnection: close\r\n\r\nhello" % bucket.encode())
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    assert s3.get_object(Bucket=bucket, Key="twice")["Body"].read() == b"hello"
+
+
 def test_keep_alive_across_gets(server, s3, bucket):
     """Answers without a request body keep the connection open (HTTP/1.1
     keep-alive), as AWS endpoints do."""
