@@ -34,6 +34,9 @@ static const struct sl_option core_options[] = {
      false},
     {"--credentials", "SLUICE_CREDENTIALS", NULL,
      "AWS shared-credentials file of the accepted keys (profiles may set account_id)", false},
+    {"--max-connections-per-client", "SLUICE_MAX_CONNECTIONS_PER_CLIENT", "0",
+     "connections one client address may hold at once (0: half of what the server takes)",
+     false},
     {"--shutdown-grace", "SLUICE_SHUTDOWN_GRACE", "2",
      "seconds in-flight requests get to finish on SIGINT/SIGTERM", false},
     {"--account-concurrency", "SLUICE_ACCOUNT_CONCURRENCY", "1000",
@@ -211,6 +214,11 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "sluice: --time-scale must be a number from 1 to 1000000\n");
         return 2;
     }
+    long per_client = strtol(value_of(&opts, "--max-connections-per-client"), &end, 10);
+    if (*end || per_client < 0 || per_client > 1000000) {
+        fprintf(stderr, "sluice: --max-connections-per-client must be a number from 0 up\n");
+        return 2;
+    }
     double grace = strtod(value_of(&opts, "--shutdown-grace"), &end);
     if (*end || !(grace >= 0 && grace <= 3600)) { /* NaN fails too */
         fprintf(stderr, "sluice: --shutdown-grace must be a number of seconds\n");
@@ -276,7 +284,8 @@ static int serve(int argc, char **argv)
     struct sl_frontdoor door = {.app = &app, .auth = auth, .creds = &creds};
     struct sl_http_handler handler;
     sl_frontdoor_handler(&door, &handler);
-    struct sl_http_config cfg = {.host = host, .port = port};
+    struct sl_http_config cfg = {.host = host, .port = port,
+                                 .per_client_limit = (unsigned)per_client};
     if (sl_http_server_start(&server, &cfg, &handler, &err)) {
         sl_error("main", "%s", err.msg);
         goto out;

@@ -89,6 +89,9 @@ struct sl_http_config {
     const char *host; /* numeric address to bind */
     uint16_t port;
     unsigned idle_timeout_s;
+    /* Connections one client address may hold (0: half the limit), so
+     * that one client cannot take them all; more are closed at accept. */
+    unsigned per_client_limit;
 };
 
 int sl_http_server_start(struct sl_http_server **out, const struct sl_http_config *cfg,

@@ -547,13 +547,15 @@ int sl_http_server_start(struct sl_http_server **out, const struct sl_http_confi
         return sl_errf(err, SL_EINVAL, "listen address %s is not a numeric IPv4 or IPv6 address",
                        cfg->host);
     }
-    unsigned threads = pool_threads();
+    unsigned threads = pool_threads(), limit = max_connections();
+    unsigned per_client = cfg->per_client_limit ? cfg->per_client_limit : limit / 2;
     s->daemon = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->idle_timeout_s ? cfg->idle_timeout_s : 60),
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, max_connections(),
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client ? per_client : 1,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_END);
     if (!s->daemon) {
         pthread_mutex_destroy(&s->lock);

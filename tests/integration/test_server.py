@@ -166,6 +166,48 @@ def test_conflicting_content_lengths_refused(server, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="twice")["Body"].read() == b"hello"
 
 
+HEALTH = b"GET /_sluice/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def health_on(sock):
+    """Whether a health check on sock gets 200 (False: the server closed
+    or reset it)."""
+    try:
+        sock.sendall(HEALTH)
+        answer = sock.recv(4096)
+    except (ConnectionResetError, BrokenPipeError):
+        return False
+    return answer.startswith(b"HTTP/1.1 200 ")
+
+
+def test_connections_per_client_capped(fresh_server):
+    """--max-connections-per-client: a client address holding its share
+    gets more connections closed at accept, while another address is
+    served; once it closes one, the next gets in."""
+    srv = fresh_server(["--max-connections-per-client", "8"]).start()
+
+    def served():
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        if health_on(s):
+            return s
+        s.close()  # (the start-up check's connection, not yet seen closed)
+        return None
+    held = []
+    try:
+        for _ in range(8):
+            held.append(wait_until(served, timeout=10, what="a connection within the cap"))
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as extra:
+            assert not health_on(extra)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10,
+                                      source_address=("127.0.0.2", 0)) as other:
+            assert health_on(other)
+        held.pop().close()
+        held.append(wait_until(served, timeout=10, what="a connection once one was closed"))
+    finally:
+        for s in held:
+            s.close()
+
+
 def test_keep_alive_across_gets(server, s3, bucket):
     """Answers without a request body keep the connection open (HTTP/1.1
     keep-alive), as AWS endpoints do."""
