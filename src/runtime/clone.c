@@ -128,8 +128,14 @@ SL_NO_ASAN static int child_setup(struct plan *p)
         return 9;
     /* A change of credentials clears the parent-death signal: set it again. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    /* After the user change: RLIMIT_NPROC counts that user's processes. */
-    setrlimit(RLIMIT_NPROC, &p->nproc);
+    /* After the user change: RLIMIT_NPROC counts that user's processes,
+     * which are every environment's (all run as one user). Where the pids
+     * controller holds this environment to its own 1,024 instead, that
+     * count would only let one function's processes stop another's from
+     * forking: the limit this process inherited stays. */
+    int cg = p->pids_cg;
+    if (cg < 0 || cg >= SL_SANDBOX_CGROUPS || (p->procs[cg][0] && !p->placed[cg]))
+        setrlimit(RLIMIT_NPROC, &p->nproc);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
         return 11;
     if (p->seccomp.len && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->seccomp))

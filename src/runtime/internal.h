@@ -36,6 +36,9 @@ struct plan {
      * whether it could (set by the child, which shares this memory then). */
     char procs[SL_SANDBOX_CGROUPS][1100];
     bool placed[SL_SANDBOX_CGROUPS];
+    /* Which of those holds the pids controller's limit (-1: none): where
+     * one does, the per-user RLIMIT_NPROC is not set (see clone.c). */
+    int pids_cg;
     int out_fd, err_fd, null_fd;
     const char *const *argv;
     char *const *envp;

@@ -154,6 +154,8 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
      * migration, which waits for an RCU grace period). That needs clone3,
      * for which glibc has no wrapper running a function on a new stack: the
      * child gets a copy of the parent's memory. */
+    if (!spawned) /* (v2: one directory for all; v1: pids is the third) */
+        p->pids_cg = sb->v2 ? (sb->cgroup[0][0] ? 0 : -1) : (sb->cgroup[2][0] ? 2 : -1);
     int cgfd = !spawned && sb->v2 && sb->cgroup[0][0]
                    ? open(sb->cgroup[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                    : -1;

@@ -224,6 +224,7 @@ bool sl_spawner_spawn(struct sl_spawner *sp, struct sl_sandbox *sb, struct plan 
         pthread_mutex_unlock(&sp->mu);
         return false;
     }
+    p->pids_cg = sp->next[2][0] ? 2 : -1; /* it is in each of them (spawner_move) */
     sp->job = p;
     sp->flags = flags;
     sp->state = SP_JOB;

@@ -16,8 +16,8 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import (ROLE, aws_cli, client_error, invoke, lambda_client, make_zip, py_zip,
-                      run_threads, s3_client, unique_name, wait_until)
+from conftest import (ROLE, aws_cli, client, client_error, invoke, lambda_client, make_zip,
+                      py_zip, run_threads, s3_client, unique_name, wait_until)
 
 
 def create_py(lam, source, **kw):
@@ -668,6 +668,48 @@ def handler(event, context):
     used = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
     assert used >= 120
     assert invoke(lam, name)[1] == "fine"
+
+
+FORK_BOMB = """
+import os
+def handler(e, c):
+    n = 0
+    try:
+        while n < 5000:
+            if os.fork() == 0:
+                os.execv("/bin/sleep", ["sleep", "600"])
+            n += 1
+    except OSError as err:
+        return {"forked": n, "errno": err.errno}
+    return {"forked": n, "errno": 0}
+"""
+
+FORKER = """
+import os
+def handler(e, c):
+    for _ in range(50):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    return "forked 50"
+"""
+
+
+def test_fork_bomb_stays_in_its_environment(fresh_server):
+    """A function that forks all it can is stopped by its own environment's
+    1,024 processes (the pids controller), not by a count shared with every
+    other environment (all run as one user): another function still
+    forks meanwhile."""
+    srv = fresh_server().start()
+    lam = client("lambda", srv.endpoint, read_timeout=150)
+    bomb = create_py(lam, FORK_BOMB, Timeout=120, MemorySize=1769)  # (a whole core)
+    forker = create_py(lam, FORKER, Timeout=60, MemorySize=1769)
+    out = invoke(lam, bomb)[1]
+    if out["forked"] >= 5000:
+        pytest.skip("environments get no pids limit here")
+    assert 1000 <= out["forked"] < 1024 and out["errno"] == 11, out  # EAGAIN
+    assert invoke(lam, forker)[1] == "forked 50"
 
 
 def test_metrics(server, lam):
