@@ -353,9 +353,20 @@ unsigned sl_sandbox_max_memory_mb(const struct sl_sandbox *sb)
             return (unsigned)((v + (1 << 20) - 1) >> 20);
         }
     }
-    /* Without a memory cgroup: the process's own peak. */
+    /* Without a memory cgroup: the runtime process's own peak (sluice-init's
+     * child, when it is in front). */
     char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)sb->pid);
+    int pid = (int)sb->pid;
+    if (sb->init) {
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+        FILE *c = fopen(path, "r");
+        int child = 0;
+        if (c && fscanf(c, "%d", &child) == 1 && child > 0)
+            pid = child;
+        if (c)
+            fclose(c);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
     FILE *f = fopen(path, "r");
     unsigned long kb = 0;
     while (f && fgets(line, sizeof(line), f))

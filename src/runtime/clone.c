@@ -148,7 +148,11 @@ SL_NO_ASAN static int child_setup(struct plan *p)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execve(p->argv[0], (char *const *)p->argv, p->envp);
+    if (p->init_fd >= 0) /* (a static program: found outside this root) */
+        syscall(SYS_execveat, p->init_fd, "", (char *const *)p->init_argv, p->envp,
+                AT_EMPTY_PATH);
+    else
+        execve(p->argv[0], (char *const *)p->argv, p->envp);
     return 14;
 }
 

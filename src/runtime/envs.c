@@ -289,11 +289,14 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
     /* Whatever it wrote last is still in the pipes. */
     drain_output(e);
     char why[96];
-    if (si.si_code == CLD_EXITED)
+    int sig = si.si_code == CLD_EXITED ? 0 : si.si_status;
+    /* sluice-init ends with 128 + the signal that ended the runtime. */
+    if (!sig && e->rt->init_fd >= 0 && si.si_status > 128 && si.si_status < 128 + NSIG)
+        sig = si.si_status - 128;
+    if (!sig)
         snprintf(why, sizeof(why), "exit status %d", si.si_status);
     else
-        snprintf(why, sizeof(why), "signal: %s",
-                 si.si_status == SIGKILL ? "killed" : strsignal(si.si_status));
+        snprintf(why, sizeof(why), "signal: %s", sig == SIGKILL ? "killed" : strsignal(sig));
     struct call *c = e->call;
     bool was_init = e->state == ENV_INIT;
     if (c && !c->delivered && !was_init) {
@@ -321,8 +324,7 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
                      (double)(sl_loop_now_ms() - e->spawned_ms));
             e->init_reported = true;
         }
-        bool oom = si.si_code != CLD_EXITED && si.si_status == SIGKILL &&
-                   sl_sandbox_oom_killed(&e->sb);
+        bool oom = sig == SIGKILL && sl_sandbox_oom_killed(&e->sb);
         sl_rt_call_fail(c, oom ? "Runtime.OutOfMemory" : "Runtime.ExitError",
                   "RequestId: %s Error: Runtime exited with error: %s", c->inv->request_id,
                   why);
@@ -552,6 +554,7 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
         .memory_mb = c->fn.memory_mb ? c->fn.memory_mb : 128,
         .ephemeral_mb = c->fn.ephemeral_mb ? c->fn.ephemeral_mb : 512,
         .isolate = rt->isolate,
+        .init_fd = rt->init_fd,
     };
     e->spawned_ms = sl_loop_now_ms();
     struct sl_err serr = {0};

@@ -40,6 +40,8 @@ struct plan {
      * one does, the per-user RLIMIT_NPROC is not set (see clone.c). */
     int pids_cg;
     int out_fd, err_fd, null_fd;
+    int init_fd;                /* execveat'd with init_argv, or -1 */
+    const char *init_argv[16];  /* "sluice-init", then argv */
     const char *const *argv;
     char *const *envp;
     const char *workdir;
@@ -239,6 +241,7 @@ struct sl_runtime {
     unsigned callers; /* threads in sl_runtime_invoke() */
     bool spin;        /* more than one CPU: a lone caller may spin (above) */
     bool isolate; /* namespaces work here */
+    int init_fd;  /* sluice-init, next to this program (O_PATH), or -1 */
     bool closed;  /* shut down: calls fail at once */
     char node_version[32]; /* the machine's node, "20.20.2"; "" when none */
 };

@@ -176,6 +176,29 @@ static void watch_conns(struct sl_loop *l, void *arg)
     rt->watching = sl_loop_watch(l, rt->epfd, EPOLLIN, sl_rt_on_conns, rt) == 0;
 }
 
+/* sluice-init (runtimes/init), built beside this program: every
+ * environment's PID 1. Without it a runtime is PID 1 itself, and the
+ * orphans handed to it stay zombies. */
+static int open_init(void)
+{
+    char self[PATH_MAX], path[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(path, sizeof(path), "%s/sluice-init", self);
+        int fd = open(path, O_PATH | O_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+    }
+    sl_warn("runtime", "no sluice-init beside %s: each runtime runs as its environment's PID 1, "
+                       "and orphans it is handed stay zombies",
+            n > 0 ? self : "this program");
+    return -1;
+}
+
 int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
                    struct sl_err *err)
 {
@@ -224,6 +247,7 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
     sl_hex_encode(digest, 8, rt->group);
     sl_sandbox_sweep(rt->group, false);
     rt->isolate = sl_sandbox_probe();
+    rt->init_fd = open_init();
     rt->spawner = sl_spawner_new(rt->group);
     cpu_set_t cpus;
     rt->spin = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1;
@@ -291,6 +315,8 @@ void sl_runtime_free(struct sl_runtime *rt)
     sl_sandbox_sweep(rt->group, true);
     sl_rt_free_zombies(rt); /* the callers' last connections */
     close(rt->epfd);
+    if (rt->init_fd >= 0)
+        close(rt->init_fd);
     while (rt->fns) {
         struct fn_state *f = rt->fns;
         rt->fns = f->next;

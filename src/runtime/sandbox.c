@@ -138,6 +138,17 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
     p->err_fd = err_fd;
     p->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     p->argv = argv;
+    p->init_fd = -1;
+    if (spec->init_fd >= 0) {
+        size_t n = 0;
+        while (argv[n] && n + 2 < SL_ARRAY_LEN(p->init_argv))
+            n++;
+        p->init_argv[0] = "sluice-init";
+        memcpy(p->init_argv + 1, argv, n * sizeof(*argv));
+        p->init_argv[n + 1] = NULL;
+        p->init_fd = spec->init_fd;
+        sb->init = true;
+    }
     p->envp = envp;
     p->workdir = p->ns ? "/var/task" : spec->code_dir;
 

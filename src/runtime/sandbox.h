@@ -24,6 +24,9 @@ struct sl_sandbox_spec {
     const char *runtimes_dir; /* mounted read-only at /var/runtime */
     unsigned memory_mb, ephemeral_mb;
     bool isolate; /* namespaces and the minimal root; false: rlimits only */
+    /* sluice-init (runtimes/init), opened outside the root: PID 1, which
+     * starts argv and reaps the orphans handed to it; -1: argv is PID 1. */
+    int init_fd;
 };
 
 struct sl_sandbox {
@@ -34,6 +37,7 @@ struct sl_sandbox {
     int peak_fd; /* the memory cgroup's peak usage file, kept open: read
                     after every invoke; -1 when none */
     bool v2;     /* cgroup v2: cgroup[0] (and [1]) is the one directory */
+    bool init;   /* pid is sluice-init's: the runtime is its child */
     struct sl_spawner *spawner; /* cloned it, in cgroup[]: it may not have
                                    moved on yet when the process ends */
 };

@@ -610,14 +610,16 @@ def test_aws_cli_invoke(server, lam, tmp_path):
 
 
 def test_environment_is_isolated(server, lam):
-    """A function runs as an unprivileged user, as PID 1 of its own PID
-    namespace, in a minimal root: Sluice's data directory is out of reach,
-    /var/task is read-only, /tmp is writable, and mounting is refused."""
+    """A function runs as an unprivileged user, in its own PID namespace as
+    the child of PID 1 (sluice-init), in a minimal root: Sluice's data
+    directory is out of reach, /var/task is read-only, /tmp is writable,
+    and mounting is refused."""
     name = create_py(lam, """
 import ctypes, errno, os
 def handler(event, context):
     data_dir = event["data_dir"]
-    out = {"uid": os.getuid(), "pid": os.getpid(),
+    out = {"uid": os.getuid(), "pid": os.getpid(), "ppid": os.getppid(),
+           "init": open("/proc/1/cmdline").read().split(chr(0))[0],
            "data_visible": os.path.exists(data_dir) or os.path.exists(data_dir + "/sluice.db"),
            "root": sorted(os.listdir("/"))}
     try:
@@ -635,7 +637,7 @@ def handler(event, context):
 """)
     r, out = invoke(lam, name, {"data_dir": server.data_dir})
     assert "FunctionError" not in r, out
-    assert out["uid"] != 0 and out["pid"] == 1
+    assert out["uid"] != 0 and (out["pid"], out["ppid"], out["init"]) == (2, 1, "sluice-init")
     assert not out["data_visible"]
     assert "work" not in out["root"] and "root" not in out["root"]
     assert not out["task_writable"] and out["tmp_ok"]
@@ -668,6 +670,39 @@ def handler(event, context):
     used = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
     assert used >= 120
     assert invoke(lam, name)[1] == "fine"
+
+
+ORPHANS = """
+import os, subprocess
+def counts():
+    procs = zombies = 0
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    zombies += f.read().rsplit(")", 1)[1].split()[0] == "Z"
+                procs += 1
+            except OSError:
+                pass
+    return {"procs": procs, "zombies": zombies}
+def handler(e, c):
+    if e.get("orphans"):
+        subprocess.run("for i in 1 2 3 4 5; do (sleep 0.2 &); done", shell=True, check=True)
+    return counts()
+"""
+
+
+def test_orphans_are_reaped(lam):
+    """Processes orphaned inside an environment (a shell's `(sleep 1 &)`)
+    are handed to PID 1, sluice-init, which waits for them: once they end,
+    none stays a zombie, and only sluice-init and the runtime are left."""
+    name = create_py(lam, ORPHANS)
+    assert invoke(lam, name, {"orphans": True})[0]["StatusCode"] == 200
+
+    def settled():
+        out = invoke(lam, name)[1]
+        return out == {"procs": 2, "zombies": 0} and out
+    wait_until(settled, timeout=20, what="the orphans to end and be reaped")
 
 
 FORK_BOMB = """
@@ -875,13 +910,14 @@ def test_environments_are_born_in_their_own_cgroups(server, lam):
         assert read("pids", "pids.max") == ["1024"]
         period = int(read("cpu", "cpu.cfs_period_us")[0])
         assert int(read("cpu", "cpu.cfs_quota_us")[0]) == period * mb // 1769
-        # The runtime process alone: the spawner thread has moved on.
+        # The environment's processes alone (sluice-init and the runtime):
+        # the spawner thread has moved on.
         sluice_tids = set(os.listdir(f"/proc/{server.proc.pid}/task"))
         wait_until(lambda: not sluice_tids & set(read("memory", "tasks")),
                    what="the spawner thread to leave the environment's cgroup")
         for ctl in v1:
             procs = read(ctl, "cgroup.procs")
-            assert len(procs) == 1 and procs[0] != str(server.proc.pid), (ctl, procs)
+            assert len(procs) == 2 and str(server.proc.pid) not in procs, (ctl, procs)
 
 
 def test_environments_that_end_at_once_leave_no_cgroups(fresh_server):
