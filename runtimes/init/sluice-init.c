@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 
+#define PR_SET_PDEATHSIG_ 1
 #define PR_SET_CHILD_SUBREAPER_ 36
 #define WNOHANG_ 1
 
@@ -59,10 +60,10 @@ static inline __attribute__((always_inline)) long sys6(long n, long a, long b, l
 
 /* The kernel's start: argc, then argv and envp, on the stack. */
 #if defined(__x86_64__)
-__asm__(".globl _start\n_start:\n xor %rbp, %rbp\n mov %rsp, %rdi\n and $-16, %rsp\n"
+__asm__(".text\n.globl _start\n_start:\n xor %rbp, %rbp\n mov %rsp, %rdi\n and $-16, %rsp\n"
         " call init_start\n hlt\n");
 #else
-__asm__(".globl _start\n_start:\n mov x29, #0\n mov x0, sp\n bl init_start\n");
+__asm__(".text\n.globl _start\n_start:\n mov x29, #0\n mov x0, sp\n bl init_start\n");
 #endif
 
 static void out(const char *s)
@@ -89,6 +90,7 @@ static inline __attribute__((always_inline)) long start_runtime(char **argv, cha
     long pid = sys6(SYS_clone, 0x4000 | 0x100 | SIGCHLD, 0, 0, 0, 0); /* CLONE_VFORK|CLONE_VM */
     if (pid == 0) {
         uint64_t none = 0;
+        SYS(prctl, PR_SET_PDEATHSIG_, SIGKILL, 0, 0); /* (without a PID namespace) */
         SYS(rt_sigprocmask, SIG_SETMASK, &none, 0, sizeof(none));
         long e = SYS(execve, argv[0], argv, envp, 0);
         out("sluice-init: cannot run ");
@@ -128,6 +130,7 @@ static long start_runtime(char **argv, char **envp)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

@@ -474,8 +474,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
          * libmicrohttpd, which then closes the connection. That is right
          * for a refused upload (the client need not send its body), but a
          * request without a body is answered on the next call, keeping
-         * the connection alive. */
-        if (r->resp.ready && sl_http_has_body(r))
+         * the connection alive. One whose body's end is ambiguous is
+         * answered now and the connection closes, whatever its first
+         * Content-Length said: what follows is not a request. */
+        if (r->resp.ready && r->bad_framing)
+            sl_http_set_header(r, "Connection", "close");
+        if (r->resp.ready && (sl_http_has_body(r) || r->bad_framing))
             return queue_response(rq, con);
         return MHD_YES;
     }

@@ -190,6 +190,12 @@ static int open_init(void)
             *slash = '\0';
         snprintf(path, sizeof(path), "%s/sluice-init", self);
         int fd = open(path, O_PATH | O_CLOEXEC);
+        if (fd >= 0 && fd < 3) { /* (a standard descriptor was closed: the
+                                    child's dup2()s would replace it) */
+            int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+            close(fd);
+            fd = high;
+        }
         if (fd >= 0)
             return fd;
     }

@@ -234,6 +234,13 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
 /* GET /_sluice/...: Sluice's own endpoints, then the services'. */
 static void own_endpoint(struct sl_frontdoor *fd, struct sl_http_request *r)
 {
+    if (r->bad_framing) { /* (the services' answer it in their protocol) */
+        sl_buf_puts(&r->resp.body, "{\"message\":\"Content-Length headers with different "
+                                   "values\"}\n");
+        sl_http_set_header(r, "Content-Type", "application/json");
+        sl_http_send(r, 400);
+        return;
+    }
     bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
     if (get && strcmp(r->path, "/_sluice/health") == 0) {
         health(fd, r);

@@ -157,6 +157,17 @@ def test_conflicting_content_lengths_refused(server, s3, bucket):
         with pytest.raises(botocore.exceptions.ClientError) as e:
             s3.head_object(Bucket=bucket, Key=key)
         assert e.value.response["Error"]["Code"] == "404", key
+    # A first length of 0 changes nothing, and Sluice's own endpoints
+    # refuse it too.
+    for path in (b"/%s/zero" % bucket.encode(), b"/_sluice/health"):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                         b"Content-Length: %d\r\n\r\n" % (path, len(smuggled)) + smuggled)
+            answer = read_until_closed(sock)
+        assert answer.startswith(b"HTTP/1.1 400 "), (path, answer)
+        assert answer.count(b"HTTP/1.1 ") == 1, (path, answer)
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.head_object(Bucket=bucket, Key="smuggled")
     # The same value twice is one length.
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(b"PUT /%s/twice HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
