@@ -31,6 +31,19 @@
 #define CHILD_STACK (128 * 1024) /* the child's, between clone and exec */
 #define SL_NO_ASAN __attribute__((no_sanitize_address))
 
+/* Makes the directories of path below its first skip bytes (the root,
+ * which exists), in place: path is the plan's, writable. */
+SL_NO_ASAN static void make_parents(char *path, size_t skip)
+{
+    for (char *q = path + skip + 1; *q; q++) {
+        if (*q == '/') {
+            *q = '\0';
+            mkdir(path, 0755);
+            *q = '/';
+        }
+    }
+}
+
 /*
  * Child side: returns only on failure (a step number for the log). Not
  * instrumented by ASan: sharing the parent's memory, the child must not
@@ -72,14 +85,7 @@ SL_NO_ASAN static int child_setup(struct plan *p)
         for (int i = 0; i < p->nmounts; i++) {
             struct mnt *m = &p->mounts[i];
             /* The mount point: a directory or an empty file. */
-            char *slash = m->dst + strlen(p->root);
-            for (char *q = slash + 1; *q; q++) {
-                if (*q == '/') {
-                    *q = '\0';
-                    mkdir(m->dst, 0755);
-                    *q = '/';
-                }
-            }
+            make_parents(m->dst, strlen(p->root));
             if (m->dir) {
                 mkdir(m->dst, 0755);
             } else {
@@ -99,6 +105,16 @@ SL_NO_ASAN static int child_setup(struct plan *p)
         for (int i = 0; i < p->nlinks; i++)
             if (symlink(p->links[i].target, p->links[i].path))
                 return 90 + i;
+        struct text_file *files[] = {&p->passwd, &p->group};
+        for (int i = 0; i < 2; i++) {
+            make_parents(files[i]->path, strlen(p->root));
+            int fd = open(files[i]->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            bool ok = fd >= 0 && write(fd, files[i]->text, files[i]->len) == (ssize_t)files[i]->len;
+            if (fd >= 0)
+                close(fd);
+            if (!ok)
+                return 95 + i;
+        }
         mkdir(p->proc, 0555);
         mkdir(p->old, 0700);
         if (syscall(SYS_pivot_root, p->root, p->old))
@@ -117,24 +133,25 @@ SL_NO_ASAN static int child_setup(struct plan *p)
     setrlimit(RLIMIT_DATA, &p->data);
     setrlimit(RLIMIT_FSIZE, &p->fsize);
     setrlimit(RLIMIT_NOFILE, &p->nofile);
-    /* An unprivileged user, where the root was built: without it the code
-     * stays in Sluice's private data directory, which that user cannot
-     * read. */
+    /* The environment's own unprivileged user, where the root was built:
+     * without it the code stays in Sluice's private data directory, which
+     * that user cannot read. */
     /* Raw system calls: glibc's setuid() & co. signal every thread of the
      * process, and this child of a multi-threaded parent has only one. */
     if (p->ns && (syscall(SYS_setgroups, 0, NULL) ||
-                  syscall(SYS_setresgid, NOBODY, NOBODY, NOBODY) ||
-                  syscall(SYS_setresuid, NOBODY, NOBODY, NOBODY)))
+                  syscall(SYS_setresgid, p->uid, p->uid, p->uid) ||
+                  syscall(SYS_setresuid, p->uid, p->uid, p->uid)))
         return 9;
     /* A change of credentials clears the parent-death signal: set it again. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    /* After the user change: RLIMIT_NPROC counts that user's processes,
-     * which are every environment's (all run as one user). Where the pids
-     * controller holds this environment to its own 1,024 instead, that
-     * count would only let one function's processes stop another's from
-     * forking: the limit this process inherited stays. */
+    /* After the user change: RLIMIT_NPROC counts that user's processes.
+     * Isolated, the user is this environment's own, so the count is its
+     * alone (as the pids controller's, where one holds it too). Without
+     * isolation the user is Sluice's: where the pids controller holds the
+     * environment, that count would only let other processes of Sluice's
+     * user stop its forks, so the limit it inherited stays. */
     int cg = p->pids_cg;
-    if (cg < 0 || cg >= SL_SANDBOX_CGROUPS || (p->procs[cg][0] && !p->placed[cg]))
+    if (p->ns || cg < 0 || cg >= SL_SANDBOX_CGROUPS || (p->procs[cg][0] && !p->placed[cg]))
         setrlimit(RLIMIT_NPROC, &p->nproc);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
         return 11;

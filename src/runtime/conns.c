@@ -652,6 +652,34 @@ void sl_rt_on_conns(struct sl_loop *l, int fd, uint32_t events, void *arg)
     pthread_mutex_unlock(&rt->mu);
 }
 
+/* Whether a connection to e's Runtime API comes from e: from a socket of
+ * its user. No other environment runs as that user, and no other process
+ * on the host either (the range is Sluice's), so no one else can take its
+ * events or answer for it. Where the kernel cannot tell (no sock_diag),
+ * everyone may, as Sluice's log said at start-up. */
+static bool from_env(struct env *e, const struct sockaddr_in *peer, socklen_t plen)
+{
+    int diag = e->rt->diag_fd;
+    if (diag < 0)
+        return true;
+    uid_t uid = (uid_t)-1;
+    struct sockaddr_in local = {.sin_family = AF_INET,
+                                .sin_port = htons(e->port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (plen == sizeof(*peer) && peer->sin_family == AF_INET &&
+        sl_peer_uid(diag, &local, peer, &uid) == 0 && uid == e->uid)
+        return true;
+    if (!e->refused) { /* once: a stranger may knock often */
+        char addr[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &peer->sin_addr, addr, sizeof(addr));
+        sl_warn("runtime", "refused a connection to the Runtime API of an environment of %s from "
+                           "%s:%u (user %ld): only the environment may use it",
+                e->fn.name, addr, ntohs(peer->sin_port), uid == (uid_t)-1 ? -1L : (long)uid);
+        e->refused = true;
+    }
+    return false;
+}
+
 void sl_rt_on_listen(struct sl_loop *l, int fd, uint32_t events, void *arg)
 {
     (void)l;
@@ -660,7 +688,15 @@ void sl_rt_on_listen(struct sl_loop *l, int fd, uint32_t events, void *arg)
     struct sl_runtime *rt = e->rt;
     pthread_mutex_lock(&rt->mu);
     int s;
-    while ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+    struct sockaddr_in peer;
+    socklen_t plen = sizeof(peer);
+    while ((s = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+        if (!from_env(e, &peer, plen)) {
+            close(s);
+            plen = sizeof(peer);
+            continue;
+        }
+        plen = sizeof(peer);
         struct conn *c = e->nconns < CONNS_PER_ENV ? calloc(1, sizeof(*c)) : NULL;
         if (!c) {
             close(s);

@@ -266,6 +266,10 @@ void sl_rt_env_free(struct env *e)
     sl_sandbox_cleanup(&e->sb, e->scratch);
     if (e->scratch[0])
         sl_rm_tree(e->scratch);
+    /* Its processes are gone (its PID 1 is reaped, or it never ran), its
+     * files too: the user may serve another environment. */
+    if (e->uid_fd >= 0)
+        close(e->uid_fd);
     free(e->out_lb.data);
     free(e->err_lb.data);
     sl_buf_free(&e->init_error_body);
@@ -450,7 +454,7 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
     e->fn = c->fn;
     e->fn.env = NULL;
     e->pid = -1;
-    e->pidfd = e->out_fd = e->err_fd = e->listen_fd = -1;
+    e->pidfd = e->out_fd = e->err_fd = e->listen_fd = e->uid_fd = -1;
     e->sb.pid = -1;
     e->sb.pidfd = -1;
     e->sb.peak_fd = -1;
@@ -468,6 +472,18 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
              tm.tm_mon + 1, tm.tm_mday, c->fn.version, hex);
     e->next = rt->envs;
     rt->envs = e;
+
+    /* Its own user, where isolated; without namespaces it stays Sluice's. */
+    e->uid = geteuid();
+    if (rt->isolate && sl_uid_claim(&rt->uids, &e->uid, &e->uid_fd)) {
+        sl_warn("runtime", "no user for an environment of %s: %s", c->fn.name,
+                errno == EUSERS ? "every uid of --sandbox-uids is in use" : strerror(errno));
+        sl_rt_call_fail(c, "Runtime.Unknown", "RequestId: %s Error: cannot start the runtime",
+                        c->inv->request_id);
+        sl_rt_env_free(e);
+        sl_rt_call_wake(c);
+        return SL_EIO;
+    }
 
     /* The Runtime API listener. */
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -554,6 +570,7 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
         .memory_mb = c->fn.memory_mb ? c->fn.memory_mb : 128,
         .ephemeral_mb = c->fn.ephemeral_mb ? c->fn.ephemeral_mb : 512,
         .isolate = rt->isolate,
+        .uid = e->uid,
         .init_fd = rt->init_fd,
     };
     e->spawned_ms = sl_loop_now_ms();

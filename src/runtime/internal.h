@@ -6,11 +6,11 @@
 #define SL_RUNTIME_INTERNAL_H
 
 #include <linux/filter.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 
 #include "runtime/sandbox.h"
 
-#define NOBODY 65534
 
 /* ---- the root ------------------------------------------------------------ */
 
@@ -29,6 +29,10 @@ struct plan {
     } links[8];
     int nlinks;
     char proc[1200];
+    struct text_file {
+        char path[1200], text[256];
+        size_t len;
+    } passwd, group; /* written into the root */
     struct sock_fprog seccomp;
     struct rlimit data, fsize, nproc, nofile;
     /* The cgroups the child moves itself into ("" for none: none, or it
@@ -40,6 +44,7 @@ struct plan {
      * one does, the per-user RLIMIT_NPROC is not set (see clone.c). */
     int pids_cg;
     int out_fd, err_fd, null_fd;
+    uid_t uid;                  /* the user it runs as (with that group) */
     int init_fd;                /* execveat'd with init_argv, or -1 */
     const char *init_argv[16];  /* "sluice-init", then argv */
     const char *const *argv;
@@ -68,6 +73,27 @@ int sl_cgroup_limit_memory_v1(const char *dir, unsigned memory_mb);
 /* Makes sb's cgroups for spec and sets their limits; how many of the
  * controllers were set up. */
 int sl_cgroups_create(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec);
+
+/* ---- identities (identity.c) ------------------------------------------------ */
+
+/* The users environments run as: uids first to first + count - 1. */
+struct sl_uids {
+    uint32_t first, count;
+    uint32_t next; /* where the next claim starts looking */
+};
+
+/* Claims a uid of u that no environment of any Sluice on this machine
+ * holds: 0, with *fd holding the claim until closed; -1 (errno EUSERS
+ * when every one is held). */
+int sl_uid_claim(struct sl_uids *u, uid_t *uid, int *fd);
+/* A NETLINK_SOCK_DIAG socket, for sl_peer_uid(): -1 when the kernel has
+ * none. */
+int sl_diag_open(void);
+/* The owner of the TCP socket on this host whose end is peer and whose
+ * other end is local (an accepted connection's caller): 0, or -1 (errno
+ * ENOENT when there is none: it has gone). */
+int sl_peer_uid(int diag_fd, const struct sockaddr_in *local, const struct sockaddr_in *peer,
+                uid_t *uid);
 
 /* ---- the filter (seccomp.c) ------------------------------------------------- */
 
@@ -222,6 +248,9 @@ struct env {
     char stream[96];
     struct sl_sandbox sb;
     char scratch[1100]; /* the environment's directory: its root and /tmp */
+    uid_t uid;     /* its user: its own (isolated) or Sluice's */
+    int uid_fd;    /* holds the claim on uid (sl_uid_claim), or -1 */
+    bool refused;  /* a stranger's connection was refused (logged once) */
     struct env *next;
 };
 
@@ -241,6 +270,8 @@ struct sl_runtime {
     unsigned callers; /* threads in sl_runtime_invoke() */
     bool spin;        /* more than one CPU: a lone caller may spin (above) */
     bool isolate; /* namespaces work here */
+    struct sl_uids uids; /* environments' users */
+    int diag_fd;  /* NETLINK_SOCK_DIAG: whose a Runtime API connection is; -1 */
     int init_fd;  /* sluice-init, next to this program (O_PATH), or -1 */
     bool closed;  /* shut down: calls fail at once */
     char node_version[32]; /* the machine's node, "20.20.2"; "" when none */

@@ -253,6 +253,15 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
     sl_hex_encode(digest, 8, rt->group);
     sl_sandbox_sweep(rt->group, false);
     rt->isolate = sl_sandbox_probe();
+    rt->uids.first = cfg->uid_count ? cfg->uid_first : SL_RUNTIME_UID_FIRST;
+    rt->uids.count = cfg->uid_count ? cfg->uid_count : SL_RUNTIME_UID_COUNT;
+    /* Only an environment may speak to its Runtime API: the caller's user
+     * tells (identity.c). */
+    rt->diag_fd = sl_diag_open();
+    if (rt->diag_fd < 0)
+        sl_warn("runtime", "no sock_diag here (%s): any local process can reach an "
+                           "environment's Runtime API",
+                strerror(errno));
     rt->init_fd = open_init();
     rt->spawner = sl_spawner_new(rt->group);
     cpu_set_t cpus;
@@ -321,6 +330,8 @@ void sl_runtime_free(struct sl_runtime *rt)
     sl_sandbox_sweep(rt->group, true);
     sl_rt_free_zombies(rt); /* the callers' last connections */
     close(rt->epfd);
+    if (rt->diag_fd >= 0)
+        close(rt->diag_fd);
     if (rt->init_fd >= 0)
         close(rt->init_fd);
     while (rt->fns) {

@@ -29,6 +29,11 @@ typedef void (*sl_runtime_log_fn)(void *ud, const char *account, const char *reg
 
 struct sl_governor;
 
+/* The uids environments run as unless told: far above the users and the
+ * subordinate ranges (100000 up) that systems hand out. */
+#define SL_RUNTIME_UID_FIRST 2000000000u
+#define SL_RUNTIME_UID_COUNT 65536u
+
 struct sl_runtime_config {
     struct sl_loop *loop;
     struct sl_governor *governor; /* admits executions (engine/governor.h) */
@@ -37,6 +42,9 @@ struct sl_runtime_config {
     const char *endpoint_url; /* AWS_ENDPOINT_URL given to functions */
     unsigned idle_reap_s;     /* idle environments end after this */
     bool strict_runtimes;     /* refuse python3.X/node when not installed */
+    /* Environments' users, one each: uids uid_first to uid_first +
+     * uid_count - 1 (0: the default range, SL_RUNTIME_UIDS). */
+    uint32_t uid_first, uid_count;
     sl_runtime_log_fn log;
     void *log_ud;
 };

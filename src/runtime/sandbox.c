@@ -6,7 +6,7 @@
  * a minimal root by pivot_root: read-only binds of /usr and the library
  * directories, a few /etc files, the code read-only at /var/task, Sluice's
  * bootstraps at /var/runtime, its own /proc and a few /dev nodes, and a
- * writable /tmp on disk; then it drops to an unprivileged user, sets
+ * writable /tmp on disk; then it drops to its own unprivileged user, sets
  * resource limits, and loads a seccomp filter against what functions never
  * need. Sluice's data directory is never mounted.
  *
@@ -51,7 +51,7 @@
 static const char *const ro_dirs[] = {"/usr", "/etc/ssl", "/etc/ca-certificates",
                                       "/etc/alternatives"};
 static const char *const top_links[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64"};
-static const char *const ro_files[] = {"/etc/passwd",        "/etc/group",     "/etc/hosts",
+static const char *const ro_files[] = {"/etc/hosts",
                                        "/etc/resolv.conf",   "/etc/nsswitch.conf",
                                        "/etc/ld.so.cache",   "/etc/localtime", "/etc/host.conf",
                                        "/etc/mime.types"};
@@ -93,13 +93,26 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
     snprintf(p->root, sizeof(p->root), "%s/root", spec->scratch);
     snprintf(tmp, sizeof(tmp), "%s/tmp", spec->scratch);
     if ((mkdir(spec->scratch, 0711) && errno != EEXIST) || (mkdir(p->root, 0755) && errno != EEXIST) ||
-        (mkdir(tmp, 0700) && errno != EEXIST) || chown(tmp, NOBODY, NOBODY)) {
+        (mkdir(tmp, 0700) && errno != EEXIST) || chown(tmp, spec->uid, spec->uid)) {
         rc = sl_errf(err, SL_EIO, "scratch directory %s: %s", spec->scratch, strerror(errno));
         goto out;
     }
     snprintf(p->old, sizeof(p->old), "%s/.old", p->root);
     snprintf(p->proc, sizeof(p->proc), "%s/proc", p->root);
     p->ns = spec->isolate;
+    p->uid = spec->uid;
+    /* Its own user and group files, naming its user as AWS's sandboxes do
+     * (the host's would list the host's users). */
+    snprintf(p->passwd.path, sizeof(p->passwd.path), "%s/etc/passwd", p->root);
+    p->passwd.len = (size_t)snprintf(p->passwd.text, sizeof(p->passwd.text),
+                                     "root:x:0:0:root:/root:/sbin/nologin\n"
+                                     "sbx_user1051:x:%lu:%lu::/tmp:/sbin/nologin\n"
+                                     "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n",
+                                     (unsigned long)spec->uid, (unsigned long)spec->uid);
+    snprintf(p->group.path, sizeof(p->group.path), "%s/etc/group", p->root);
+    p->group.len = (size_t)snprintf(p->group.text, sizeof(p->group.text),
+                                    "root:x:0:\nsbx_user1051:x:%lu:\nnogroup:x:65534:\n",
+                                    (unsigned long)spec->uid);
     for (size_t i = 0; i < SL_ARRAY_LEN(ro_dirs); i++)
         if (dir_exists(ro_dirs[i]))
             plan_mount(p, ro_dirs[i], ro_dirs[i], true, true);

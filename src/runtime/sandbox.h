@@ -24,6 +24,7 @@ struct sl_sandbox_spec {
     const char *runtimes_dir; /* mounted read-only at /var/runtime */
     unsigned memory_mb, ephemeral_mb;
     bool isolate; /* namespaces and the minimal root; false: rlimits only */
+    uid_t uid;    /* the user (and group) it runs as, where isolated: its own */
     /* sluice-init (runtimes/init), opened outside the root: PID 1, which
      * starts argv and reaps the orphans handed to it; -1: argv is PID 1. */
     int init_fd;

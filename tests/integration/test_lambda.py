@@ -644,6 +644,106 @@ def handler(event, context):
     assert out["mount_errno"] == errno_EPERM()
 
 
+VICTIM = """
+import os, time
+def handler(event, context):
+    time.sleep(event.get("hold", 0))  # (keeps its environment busy)
+    import pwd
+    return {"api": os.environ["AWS_LAMBDA_RUNTIME_API"], "uid": os.getuid(),
+            "user": pwd.getpwuid(os.getuid()).pw_name,
+            "users": sorted(p.pw_name for p in pwd.getpwall()),
+            "secret": event.get("secret")}
+"""
+
+# Scans every port listening on loopback (the host's network is shared, so
+# /proc/net/tcp lists them all) and, on each but its own Runtime API, asks
+# for the next event and posts a forged answer: what each port said back.
+ATTACKER = """
+import os, socket
+ASK = (b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n",
+       b"POST /2018-06-01/runtime/invocation/forged/response HTTP/1.1\\r\\nHost: x\\r\\n"
+       b"Content-Length: 8\\r\\n\\r\\n\\"forged\\"")
+def said(port, req):
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    got = b""
+    try:
+        s.sendall(req)
+        while b"\\r\\n\\r\\n" not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                return ["closed", got.decode("latin-1")]
+            got += chunk
+        return ["answered", got.decode("latin-1")]
+    except socket.timeout:
+        return ["waiting", got.decode("latin-1")]
+    except OSError as e:
+        return ["closed", str(e)]
+    finally:
+        s.close()
+def handler(event, context):
+    own = int(os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)[1])
+    ports = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            ip, port = cols[1].split(":")
+            if cols[3] == "0A" and ip == "0100007F":
+                ports.add(int(port, 16))
+    ports.discard(own)
+    return {str(p): [said(p, r) for r in ASK] for p in sorted(ports)}
+"""
+
+
+def test_runtime_api_answers_only_its_environment(lam):
+    """Environments share the host's network, so a function can find every
+    other environment's Runtime API port. Each environment runs as a user
+    of its own and its Runtime API closes any connection from a socket of
+    another user: a function scanning loopback for Runtime APIs gets no
+    event and cannot post an answer, nor can a process on the host, while
+    the victim's callers get the victim's answers."""
+    victim = create_py(lam, VICTIM)
+    attacker = create_py(lam, ATTACKER, Timeout=120)
+    first = invoke(lam, victim, {"secret": "s0"})[1]
+    port = int(first["api"].rsplit(":", 1)[1])
+
+    # The host (this test, as root) cannot either: closed (or reset), unanswered.
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        assert s.recv(4096) == b"", "the Runtime API answered a process of the host"
+    except ConnectionResetError:
+        pass
+    s.close()
+
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(4) as pool:
+        scanning = pool.submit(invoke, lam, attacker)
+        victims = [pool.submit(invoke, lam, victim, {"secret": f"s{k}"}) for k in range(1, 4)]
+        for k, f in enumerate(victims, 1):
+            r, out = f.result()
+            assert "FunctionError" not in r, out
+            assert out["secret"] == f"s{k}", out
+        r, scan = scanning.result()
+    assert "FunctionError" not in r, scan
+    assert str(port) in scan, "the attacker did not find the victim's port"
+    assert [state for state, _ in scan[str(port)]] == ["closed", "closed"], scan[str(port)]
+    assert not any("HTTP/" in text for _, text in scan[str(port)]), scan[str(port)]
+    for p, replies in scan.items():
+        for state, text in replies:
+            assert "lambda-runtime-aws-request-id" not in text.lower(), (p, text)
+
+    # Two environments at once: two users, neither Sluice's nor nobody.
+    with ThreadPoolExecutor(2) as pool:
+        both = [pool.submit(invoke, lam, victim, {"hold": 1}) for _ in range(2)]
+        uids = {f.result()[1]["uid"] for f in both}
+    assert len(uids) == 2 and not uids & {0, 65534}, uids
+    # Named as on AWS, in a user list of its own (not the host's).
+    assert first["user"] == "sbx_user1051", first
+    assert first["users"] == ["nobody", "root", "sbx_user1051"], first
+
+
 def errno_EPERM():
     import errno
     return errno.EPERM

@@ -13,6 +13,12 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
 #include "runtime/runtime.h"
 #include "runtime/sandbox.h"
 
@@ -101,11 +107,69 @@ static void test_cgroup_v2_parent(void **state)
     sl_rm_tree(dir);
 }
 
+/* A uid is held by one claim at a time, across every claimant (two
+ * ranges over the same uids here), and free again once its claim closes. */
+static void test_uid_claims(void **state)
+{
+    (void)state;
+    /* A range of this process's own: no other test run claims it. */
+    uint32_t first = 3000000000u + (uint32_t)getpid() % 1000000u * 2u;
+    struct sl_uids a = {.first = first, .count = 2}, b = {.first = first, .count = 2};
+    uid_t u1, u2, u3;
+    int f1, f2, f3;
+    assert_int_equal(sl_uid_claim(&a, &u1, &f1), 0);
+    assert_int_equal(sl_uid_claim(&b, &u2, &f2), 0); /* b starts at the one a holds */
+    assert_true(u1 != u2 && u1 >= first && u2 >= first && u1 < first + 2 && u2 < first + 2);
+    assert_int_equal(sl_uid_claim(&a, &u3, &f3), -1);
+    assert_int_equal(errno, EUSERS);
+    close(f1);
+    assert_int_equal(sl_uid_claim(&b, &u3, &f3), 0);
+    assert_int_equal(u3, u1);
+    close(f2);
+    close(f3);
+}
+
+/* The kernel names the user owning the caller's end of an accepted
+ * connection; an end that does not exist is ENOENT. */
+static void test_peer_uid(void **state)
+{
+    (void)state;
+    int diag = sl_diag_open();
+    if (diag < 0) {
+        skip(); /* a kernel without sock_diag */
+        return;
+    }
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof(local);
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(bind(l, (struct sockaddr *)&local, sizeof(local)), 0);
+    assert_int_equal(listen(l, 1), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&local, &n), 0);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(c, (struct sockaddr *)&local, sizeof(local)), 0);
+    struct sockaddr_in peer;
+    n = sizeof(peer);
+    int s = accept(l, (struct sockaddr *)&peer, &n);
+    assert_true(s >= 0);
+    uid_t uid = 12345;
+    assert_int_equal(sl_peer_uid(diag, &local, &peer, &uid), 0);
+    assert_int_equal(uid, geteuid());
+    peer.sin_port = htons((uint16_t)(ntohs(peer.sin_port) ^ 1));
+    assert_int_equal(sl_peer_uid(diag, &local, &peer, &uid), -1);
+    assert_int_equal(errno, ENOENT);
+    close(s);
+    close(c);
+    close(l);
+    close(diag);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_line),
         cmocka_unit_test(test_cgroup_v2_parent),
+        cmocka_unit_test(test_uid_claims),
+        cmocka_unit_test(test_peer_uid),
     };
     return cmocka_run_group_tests_name("runtime", tests, NULL, NULL);
 }

@@ -21,6 +21,9 @@ static const struct sl_option options[] = {
      "Sluice's runtime bootstraps (default: runtimes/ of the source tree)", false},
     {"--strict-runtimes", "SLUICE_STRICT_RUNTIMES", NULL,
      "refuse python3.X or nodejsN.x when that exact version is not installed", true},
+    {"--sandbox-uids", "SLUICE_SANDBOX_UIDS", "2000000000-2000065535",
+     "FIRST-LAST: the users function environments run as, one each; no other user may hold them",
+     false},
     {"--async-workers", "SLUICE_ASYNC_WORKERS", "16",
      "asynchronous invocations run at once (each also needs the function's concurrency)", false},
     {NULL, NULL, NULL, NULL, false},
@@ -39,12 +42,37 @@ static int number_option(struct sl_app *app, const char *flag, long lo, long hi,
     return 0;
 }
 
+/* --sandbox-uids FIRST-LAST: 1 <= FIRST <= LAST < 2^32 - 2, which the
+ * kernel reserves. */
+static int uid_range_option(struct sl_app *app, uint32_t *first, uint32_t *count,
+                            struct sl_err *err)
+{
+    const char *v = sl_app_option(app, "--sandbox-uids");
+    char *end = NULL;
+    unsigned long long a = 0, b = 0;
+    if (v && *v >= '0' && *v <= '9')
+        a = strtoull(v, &end, 10);
+    if (end && *end == '-' && end[1] >= '0' && end[1] <= '9')
+        b = strtoull(end + 1, &end, 10);
+    else
+        end = NULL;
+    if (!end || *end || a < 1 || b < a || b > 4294967293ull)
+        return sl_errf(err, SL_EINVAL,
+                       "--sandbox-uids must be FIRST-LAST, uids from 1 to 4294967293");
+    *first = (uint32_t)a;
+    *count = (uint32_t)(b - a + 1);
+    return 0;
+}
+
 static int lambda_new(struct sl_app *app, void **state, struct sl_err *err)
 {
     long reap = 0, workers = 0;
     int rc = number_option(app, "--idle-reap", 1, 86400, &reap, err);
+    uint32_t uid_first = 0, uid_count = 0;
     if (!rc)
         rc = number_option(app, "--async-workers", 1, 1024, &workers, err);
+    if (!rc)
+        rc = uid_range_option(app, &uid_first, &uid_count, err);
     if (rc)
         return rc;
     struct sl_lambda *l = NULL;
@@ -64,6 +92,8 @@ static int lambda_new(struct sl_app *app, void **state, struct sl_err *err)
         .endpoint_url = app->endpoint_url,
         .idle_reap_s = (unsigned)reap,
         .strict_runtimes = strict && strcmp(strict, "false") != 0,
+        .uid_first = uid_first,
+        .uid_count = uid_count,
         /* What functions print goes to CloudWatch Logs. */
         .log = sl_logs_sink,
         .log_ud = sl_app_state(app, &sl_service_logs),
