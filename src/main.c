@@ -242,6 +242,7 @@ static int serve(int argc, char **argv)
     struct sl_loop *loop = NULL;
     struct sl_targets *targets = NULL;
     struct sl_governor *governor = NULL;
+    struct sl_sessions *sessions = NULL;
     bool started = false;
     int status = 1;
     char endpoint[256];
@@ -264,7 +265,8 @@ static int serve(int argc, char **argv)
         sl_error("main", "cannot open the store in %s: %s", data_dir, err.msg);
         goto out;
     }
-    if (sl_targets_new(&targets) || sl_governor_new(&governor, (unsigned)concurrency)) {
+    if (sl_targets_new(&targets) || sl_governor_new(&governor, (unsigned)concurrency) ||
+        sl_sessions_new(&sessions)) {
         sl_error("main", "out of memory");
         goto out;
     }
@@ -276,12 +278,13 @@ static int serve(int argc, char **argv)
     app.loop = loop;
     app.targets = targets;
     app.governor = governor;
+    app.sessions = sessions;
     if (sl_app_start(&app, &err)) {
         sl_error("main", "%s", err.msg);
         goto out;
     }
     started = true;
-    struct sl_frontdoor door = {.app = &app, .auth = auth, .creds = &creds};
+    struct sl_frontdoor door = {.app = &app, .auth = auth, .creds = &creds, .sessions = sessions};
     struct sl_http_handler handler;
     sl_frontdoor_handler(&door, &handler);
     struct sl_http_config cfg = {.host = host, .port = port,
@@ -314,6 +317,7 @@ out:
     sl_loop_free(loop);
     sl_targets_free(targets);
     sl_governor_free(governor);
+    sl_sessions_free(sessions);
     sl_store_close(store);
     sl_credentials_free(&creds);
     if (status == 0)

@@ -270,6 +270,8 @@ void sl_rt_env_free(struct env *e)
      * files too: the user may serve another environment. */
     if (e->uid_fd >= 0)
         close(e->uid_fd);
+    if (e->creds.access_key[0] && rt->cfg.revoke)
+        rt->cfg.revoke(rt->cfg.creds_ud, e->creds.access_key);
     free(e->out_lb.data);
     free(e->err_lb.data);
     sl_buf_free(&e->init_error_body);
@@ -411,9 +413,10 @@ static char **build_env(struct env *e, const char *task_root, const char *runtim
     ADD("AWS_LAMBDA_LOG_GROUP_NAME=%s", fn->log_group);
     ADD("AWS_LAMBDA_LOG_STREAM_NAME=%s", e->stream);
     ADD("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand");
-    ADD("AWS_ACCESS_KEY_ID=%s", "ASIASLUICE00000000000");
-    ADD("AWS_SECRET_ACCESS_KEY=%s", "sluice-function-secret");
-    ADD("AWS_SESSION_TOKEN=%s", "sluice-function-session");
+    bool own = e->creds.access_key[0] != '\0';
+    ADD("AWS_ACCESS_KEY_ID=%s", own ? e->creds.access_key : "ASIASLUICE00000000000");
+    ADD("AWS_SECRET_ACCESS_KEY=%s", own ? e->creds.secret_key : "sluice-function-secret");
+    ADD("AWS_SESSION_TOKEN=%s", own ? e->creds.token : "sluice-function-session");
     ADD("AWS_ENDPOINT_URL=%s", rt->endpoint);
     ADD("AWS_XRAY_CONTEXT_MISSING=LOG_ERROR");
     ADD("TZ=:UTC");
@@ -541,6 +544,11 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
         if (python)
             argv[a++] = "-S"; /* the bootstrap sets sys.path up itself */
         argv[a++] = script;
+    }
+    /* Its session: the credentials its handler's own AWS calls sign with. */
+    if (rt->cfg.issue && rt->cfg.issue(rt->cfg.creds_ud, &c->fn, &e->creds)) {
+        sl_warn("runtime", "no session credentials for %s (role %s)", c->fn.name, c->fn.role);
+        memset(&e->creds, 0, sizeof(e->creds));
     }
     /* Everything the child needs is built before the clone. */
     e->fn.env = c->fn.env;

@@ -251,6 +251,7 @@ struct env {
     uid_t uid;     /* its user: its own (isolated) or Sluice's */
     int uid_fd;    /* holds the claim on uid (sl_uid_claim), or -1 */
     bool refused;  /* a stranger's connection was refused (logged once) */
+    struct sl_env_credentials creds; /* its session ("" key: placeholders) */
     struct env *next;
 };
 

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
@@ -231,10 +232,18 @@ static bool bind_warm(struct call *c, bool direct)
      * out with this event (conns.c); and the rest stay idle long enough
      * to be reaped when fewer do. */
     struct env *pick = NULL;
+    time_t now = time(NULL);
     for (struct env *e = rt->envs; e; e = e->next) {
         if (e->fs != fs || e->state != ENV_IDLE || e->stale ||
             strcmp(e->fn.revision, c->fn.revision) != 0)
             continue;
+        if (e->creds.expires && now + (time_t)c->fn.timeout_s + 60 >= e->creds.expires) {
+            /* Its credentials would expire during the call: it ends. */
+            e->stale = true;
+            sl_rt_env_set_state(e, ENV_DEAD);
+            sl_rt_env_kill(e);
+            continue;
+        }
         if (!pick || (!pick->parked && e->parked) ||
             (!pick->parked == !e->parked && e->idle_seq > pick->idle_seq))
             pick = e;

@@ -34,6 +34,14 @@ struct sl_governor;
 #define SL_RUNTIME_UID_FIRST 2000000000u
 #define SL_RUNTIME_UID_COUNT 65536u
 
+/* An environment's AWS credentials (AWS_ACCESS_KEY_ID and the rest). */
+struct sl_env_credentials {
+    char access_key[32], secret_key[64], token[256];
+    int64_t expires; /* Unix seconds */
+};
+
+struct sl_function;
+
 struct sl_runtime_config {
     struct sl_loop *loop;
     struct sl_governor *governor; /* admits executions (engine/governor.h) */
@@ -45,6 +53,12 @@ struct sl_runtime_config {
     /* Environments' users, one each: uids uid_first to uid_first +
      * uid_count - 1 (0: the default range, SL_RUNTIME_UIDS). */
     uint32_t uid_first, uid_count;
+    /* Session credentials for an environment of fn, valid until
+     * out->expires (Unix seconds), and their end once it is gone: each
+     * environment's own (NULL: every environment gets placeholders). */
+    int (*issue)(void *ud, const struct sl_function *fn, struct sl_env_credentials *out);
+    void (*revoke)(void *ud, const char *access_key);
+    void *creds_ud;
     sl_runtime_log_fn log;
     void *log_ud;
 };
@@ -55,6 +69,7 @@ struct sl_function {
     char revision[40];   /* environments of another revision are not reused */
     char name[80];
     char arn[256];
+    char role[256];      /* its execution role's ARN: its session's */
     char version[16];    /* "$LATEST" */
     char runtime[32];
     char handler[160];

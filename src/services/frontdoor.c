@@ -22,6 +22,7 @@ struct door {
     bool hash_body; /* x-amz-content-sha256 is a hex digest */
     struct sl_hash sha;
     char want_sha[65];
+    char secret[64];              /* the signing key's secret (strict) */
     int body_rc;                  /* first failure while taking the body */
     enum sl_sigv4_reason reason;  /* its AWS reason, where it has one */
     struct sl_err body_err;
@@ -175,15 +176,49 @@ static int setup_payload(struct door *d, struct sl_frontdoor *fd)
     return 0;
 }
 
+/* The error for a session key that is not (or no longer) good, as each
+ * protocol's services answer it. */
+static void session_error(struct sl_call *q, enum sl_session_check why)
+{
+    bool expired = why == SL_SESSION_EXPIRED;
+    if (q->protocol == SL_PROTO_REST_XML)
+        door_error(q, 400, expired ? "ExpiredToken" : "InvalidToken", NULL,
+                   expired ? "The provided token has expired."
+                           : "The provided token is malformed or otherwise invalid.");
+    else if (q->protocol == SL_PROTO_QUERY)
+        door_error(q, 403, expired ? "ExpiredToken" : "InvalidClientTokenId", NULL,
+                   expired ? "The security token included in the request is expired"
+                           : "The security token included in the request is invalid.");
+    else
+        door_error(q, 403, expired ? "ExpiredTokenException" : "UnrecognizedClientException",
+                   NULL,
+                   expired ? "The security token included in the request is expired"
+                           : "The security token included in the request is invalid.");
+}
+
 /* Authenticates a signed request; 0 to go on, or it has answered
- * (SL_DONE). */
+ * (SL_DONE). The key is one of --credentials, or a session Sluice issued
+ * (a function environment's). */
 static int authenticate(struct door *d, struct sl_frontdoor *fd)
 {
     struct sl_call *q = &d->q;
     const struct sl_credential *cred =
         d->signed_req ? sl_credentials_find(fd->creds, d->auth.access_key) : NULL;
-    if (cred)
+    struct sl_session sess;
+    enum sl_session_check check = SL_SESSION_UNKNOWN;
+    if (cred) {
         snprintf(q->account, sizeof(q->account), "%s", cred->account);
+        sl_strlcpy(d->secret, cred->secret_key, sizeof(d->secret));
+    } else if (d->signed_req && fd->sessions) {
+        check = sl_sessions_check(fd->sessions, d->auth.access_key, d->auth.security_token,
+                                  time(NULL), &sess);
+        if (check == SL_SESSION_OK) {
+            snprintf(q->account, sizeof(q->account), "%s", sess.account);
+            sl_strlcpy(q->caller_arn, sess.arn, sizeof(q->caller_arn));
+            sl_strlcpy(q->caller_id, sess.user_id, sizeof(q->caller_id));
+            sl_strlcpy(d->secret, sess.secret_key, sizeof(d->secret));
+        }
+    }
     if (fd->auth == SL_AUTH_DEV)
         return 0;
     if (!d->signed_req) {
@@ -197,7 +232,11 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
                        "Missing Authentication Token");
         return SL_DONE;
     }
-    if (!cred) {
+    if (check == SL_SESSION_BAD_TOKEN || check == SL_SESSION_EXPIRED) {
+        session_error(q, check);
+        return SL_DONE;
+    }
+    if (!cred && check != SL_SESSION_OK) {
         if (q->protocol == SL_PROTO_REST_XML) {
             const char *extra[] = {"AWSAccessKeyId", d->auth.access_key, NULL};
             door_error(q, 403, "InvalidAccessKeyId", extra,
@@ -213,7 +252,7 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
     sl_sigv4_result_init(&d->res);
     d->have_res = true;
     struct sl_err err = {0};
-    int rc = sl_sigv4_verify(&d->view, &d->auth, cred->secret_key, NULL, time(NULL), &d->res,
+    int rc = sl_sigv4_verify(&d->view, &d->auth, d->secret, NULL, time(NULL), &d->res,
                              &err);
     if (rc == SL_EAGAIN) {
         /* JSON and query services sign the body's hash: verify at the end. */
@@ -355,8 +394,7 @@ static bool body_ok(struct door *d, struct sl_frontdoor *fd)
                                  "The provided 'x-amz-content-sha256' header does not match "
                                  "what was computed.");
         } else if (!d->want_sha[0] && fd->auth == SL_AUTH_STRICT) {
-            const struct sl_credential *cred = sl_credentials_find(fd->creds, d->auth.access_key);
-            int rc = sl_sigv4_verify(&d->view, &d->auth, cred->secret_key, hex, time(NULL),
+            int rc = sl_sigv4_verify(&d->view, &d->auth, d->secret, hex, time(NULL),
                                      &d->res, &d->body_err);
             if (rc) {
                 d->reason = d->res.reason != SL_SIGV4_OK ? d->res.reason : SL_SIGV4_MISMATCH;

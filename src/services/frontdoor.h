@@ -12,6 +12,7 @@
 #define SL_FRONTDOOR_H
 
 #include "aws/credentials.h"
+#include "aws/sessions.h"
 #include "http/http.h"
 #include "services/service.h"
 
@@ -24,6 +25,7 @@ struct sl_frontdoor {
     struct sl_app *app;
     enum sl_auth_mode auth;
     const struct sl_credentials *creds; /* may be empty in dev mode */
+    struct sl_sessions *sessions;       /* functions' session keys, or NULL */
 };
 
 /* The http handler for fd (which must outlive the server). */

@@ -133,6 +133,7 @@ struct sl_app {
     const char *endpoint_url; /* http://host:port, for functions */
     time_t started;
     double time_scale; /* --time-scale: AWS's platform delays are divided by it */
+    struct sl_sessions *sessions; /* credentials issued to functions (aws/sessions.h) */
     /* Option values: (flag, value) of every option of every service. */
     const char *const *options;
     size_t noptions;
@@ -168,6 +169,9 @@ struct sl_call {
     char request_id[40];
     char account[16];
     char region[64];
+    /* A session's caller (an assumed role), "" for an account's own key. */
+    char caller_arn[384];
+    char caller_id[128];
     /* Non-streaming services: the body, taken whole, and the input. */
     struct sl_buf body;
     bool body_too_big; /* more than the cap came; the rest was dropped */

@@ -744,6 +744,74 @@ def test_runtime_api_answers_only_its_environment(lam):
     assert first["users"] == ["nobody", "root", "sbx_user1051"], first
 
 
+SESSION_USER = """
+import boto3, os
+def handler(event, context):
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=event["bucket"], Key="from-handler", Body=b"hi")
+    body = s3.get_object(Bucket=event["bucket"], Key="from-handler")["Body"].read().decode()
+    me = boto3.client("sts").get_caller_identity()
+    return {"arn": me["Arn"], "account": me["Account"], "user_id": me["UserId"], "body": body,
+            "key": os.environ["AWS_ACCESS_KEY_ID"], "secret": os.environ["AWS_SECRET_ACCESS_KEY"],
+            "token": os.environ["AWS_SESSION_TOKEN"]}
+"""
+
+
+def session_client(service, endpoint, out, token=None):
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id=out["key"], aws_secret_access_key=out["secret"],
+                        aws_session_token=token or out["token"],
+                        config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
+def test_handler_calls_under_strict_auth(strict):
+    """Each environment gets session credentials of its own (key, secret and
+    token) for its function's role, which --auth=strict accepts: a handler's
+    boto3 calls work, and the caller is the role's session named after the
+    function, as on AWS. A forged token is refused, and so is the session
+    once its environment has ended (revoked)."""
+    lam = client("lambda", strict.endpoint)
+    s3 = s3_client(strict.endpoint)
+    bucket = unique_name("creds")
+    s3.create_bucket(Bucket=bucket)
+    name = create_py(lam, SESSION_USER, Timeout=30,
+                     Role="arn:aws:iam::000000000000:role/service/lambda-role")
+    r, out = invoke(lam, name, {"bucket": bucket})
+    assert "FunctionError" not in r, out
+    assert out["body"] == "hi"
+    assert out["account"] == "000000000000"
+    assert out["arn"] == f"arn:aws:sts::000000000000:assumed-role/lambda-role/{name}"
+    assert out["user_id"].startswith("AROA") and out["user_id"].endswith(":" + name)
+    assert out["key"].startswith("ASIA") and len(out["key"]) == 20
+
+    # Good wherever it is used while the environment lives...
+    live = session_client("s3", strict.endpoint, out)
+    assert live.get_object(Bucket=bucket, Key="from-handler")["Body"].read() == b"hi"
+    # ...but not with another token: S3's error, and STS's (query protocol).
+    forged = out["token"][:-4] + ("AAAA" if not out["token"].endswith("AAAA") else "BBBB")
+    for service, call, code, status in (
+            ("s3", lambda c: c.list_objects_v2(Bucket=bucket), "InvalidToken", 400),
+            ("sts", lambda c: c.get_caller_identity(), "InvalidClientTokenId", 403)):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call(session_client(service, strict.endpoint, out, forged))
+        assert e.value.response["Error"]["Code"] == code, e.value.response
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+
+    # A new configuration ends the idle environment, and its session with it.
+    lam.update_function_configuration(FunctionName=name, Timeout=31)
+
+    def revoked():
+        try:
+            live.list_objects_v2(Bucket=bucket)
+            return False
+        except botocore.exceptions.ClientError as e:
+            return e.response["Error"]["Code"] == "InvalidAccessKeyId"
+    wait_until(revoked, what="the ended environment's session to be refused")
+    r, again = invoke(lam, name, {"bucket": bucket})
+    assert "FunctionError" not in r, again
+    assert again["key"] != out["key"]
+
+
 def errno_EPERM():
     import errno
     return errno.EPERM

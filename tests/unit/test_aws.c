@@ -18,6 +18,7 @@
 
 #include "aws/aws.h"
 #include "aws/credentials.h"
+#include "aws/sessions.h"
 #include "core/xml.h"
 
 /* ---- a hand-made request ---------------------------------------------------- */
@@ -575,6 +576,51 @@ static void credentials_load_missing_file(void **state)
 
 #define REQ_TEST(f) cmocka_unit_test_setup_teardown(f, req_setup, req_teardown)
 
+/* A session is good with its own token until it expires or is revoked;
+ * it names its role's session as AWS does. */
+static void sessions_issue_check_expire_revoke(void **state)
+{
+    (void)state;
+    struct sl_sessions *ss = NULL;
+    assert_int_equal(sl_sessions_new(&ss), 0);
+    struct sl_session a, b, got;
+    assert_int_equal(sl_sessions_issue(ss, "123456789012", "arn:aws:iam::123456789012:role/p/r1",
+                                       "fn-1", 1000, 60, &a),
+                     0);
+    assert_int_equal(sl_sessions_issue(ss, "123456789012", "arn:aws:iam::123456789012:role/p/r1",
+                                       "fn-2", 1000, 60, &b),
+                     0);
+    assert_int_equal(strlen(a.access_key), 20);
+    assert_memory_equal(a.access_key, "ASIA", 4);
+    assert_string_not_equal(a.access_key, b.access_key);
+    assert_string_not_equal(a.token, b.token);
+    assert_string_equal(a.arn, "arn:aws:sts::123456789012:assumed-role/r1/fn-1");
+    assert_memory_equal(a.user_id, "AROA", 4);
+    assert_memory_equal(a.user_id, b.user_id, 21); /* one role, one id */
+    assert_string_equal(a.user_id + 21, ":fn-1");
+    assert_int_equal(sl_sessions_check(ss, a.access_key, a.token, 1059, &got), SL_SESSION_OK);
+    assert_string_equal(got.secret_key, a.secret_key);
+    assert_string_equal(got.account, "123456789012");
+    assert_int_equal(sl_sessions_check(ss, a.access_key, b.token, 1000, &got),
+                     SL_SESSION_BAD_TOKEN);
+    assert_int_equal(sl_sessions_check(ss, a.access_key, "", 1000, &got), SL_SESSION_BAD_TOKEN);
+    assert_int_equal(sl_sessions_check(ss, a.access_key, NULL, 1000, &got), SL_SESSION_BAD_TOKEN);
+    assert_int_equal(sl_sessions_check(ss, a.access_key, a.token, 1060, &got),
+                     SL_SESSION_EXPIRED);
+    sl_sessions_revoke(ss, a.access_key);
+    assert_int_equal(sl_sessions_check(ss, a.access_key, a.token, 1000, &got),
+                     SL_SESSION_UNKNOWN);
+    assert_int_equal(sl_sessions_check(ss, b.access_key, b.token, 1000, &got), SL_SESSION_OK);
+    assert_int_equal(sl_sessions_check(ss, "AKIDEXAMPLE", b.token, 1000, &got),
+                     SL_SESSION_UNKNOWN);
+    /* Not a role, or not a session name. */
+    assert_int_equal(sl_sessions_issue(ss, "1", "arn:aws:iam::1:user/u", "fn", 0, 1, &got),
+                     SL_EINVAL);
+    assert_int_equal(sl_sessions_issue(ss, "1", "arn:aws:iam::1:role/r", "a b", 0, 1, &got),
+                     SL_EINVAL);
+    sl_sessions_free(ss); /* with b still in it */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -616,6 +662,7 @@ int main(void)
         cmocka_unit_test(credentials_line_without_equals),
         cmocka_unit_test(credentials_error_names_line_after_blank_lines),
         cmocka_unit_test(credentials_load_missing_file),
+        cmocka_unit_test(sessions_issue_check_expire_revoke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -162,6 +162,7 @@ static int function_spec(struct sl_app *app, const char *account, const char *re
     STR(version, "Version");
     STR(runtime, "Runtime");
     STR(handler, "Handler");
+    STR(role, "Role");
 #undef STR
     sl_strlcpy(fn->region, region, sizeof(fn->region));
     sl_strlcpy(fn->account, account, sizeof(fn->account));

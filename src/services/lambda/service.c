@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "aws/sessions.h"
 
 #include "engine/consumer.h"
 #include "runtime/runtime.h"
@@ -40,6 +43,34 @@ static int number_option(struct sl_app *app, const char *flag, long lo, long hi,
         return sl_errf(err, SL_EINVAL, "%s must be a number from %ld to %ld", flag, lo, hi);
     *out = n;
     return 0;
+}
+
+/* How long an environment's session credentials last: environments whose
+ * credentials would expire during a call are ended instead of reused. */
+#define SESSION_TTL_S (12 * 3600)
+
+/* An environment's credentials: a session of the function's role named
+ * after the function, as on AWS. */
+static int issue_credentials(void *ud, const struct sl_function *fn,
+                             struct sl_env_credentials *out)
+{
+    struct sl_app *app = ud;
+    struct sl_session s;
+    int rc = sl_sessions_issue(app->sessions, fn->account, fn->role, fn->name, time(NULL),
+                               SESSION_TTL_S, &s);
+    if (rc)
+        return rc;
+    sl_strlcpy(out->access_key, s.access_key, sizeof(out->access_key));
+    sl_strlcpy(out->secret_key, s.secret_key, sizeof(out->secret_key));
+    sl_strlcpy(out->token, s.token, sizeof(out->token));
+    out->expires = s.expires;
+    return 0;
+}
+
+static void revoke_credentials(void *ud, const char *access_key)
+{
+    struct sl_app *app = ud;
+    sl_sessions_revoke(app->sessions, access_key);
 }
 
 /* --sandbox-uids FIRST-LAST: 1 <= FIRST <= LAST < 2^32 - 2, which the
@@ -94,6 +125,9 @@ static int lambda_new(struct sl_app *app, void **state, struct sl_err *err)
         .strict_runtimes = strict && strcmp(strict, "false") != 0,
         .uid_first = uid_first,
         .uid_count = uid_count,
+        .issue = app->sessions ? issue_credentials : NULL,
+        .revoke = app->sessions ? revoke_credentials : NULL,
+        .creds_ud = app,
         /* What functions print goes to CloudWatch Logs. */
         .log = sl_logs_sink,
         .log_ud = sl_app_state(app, &sl_service_logs),

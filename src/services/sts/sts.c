@@ -1,9 +1,11 @@
 /*
  * STS: GetCallerIdentity answers with the account the caller's access key
- * belongs to (--credentials' account_id, else the default account). Sluice's
- * keys are an account's own, so the caller is the account's root user:
- * its UserId is the account id and its ARN arn:aws:iam::<account>:root, as
- * AWS answers for root credentials.
+ * belongs to (--credentials' account_id, else the default account). Keys of
+ * --credentials are an account's own, so the caller is the account's root
+ * user: its UserId is the account id and its ARN arn:aws:iam::<account>:root,
+ * as AWS answers for root credentials. A function's session key names its
+ * role's session, as AWS's do: arn:aws:sts::<account>:assumed-role/<role>/
+ * <function> and UserId AROA…:<function>.
  */
 #include "services/sts/sts.h"
 
@@ -22,8 +24,9 @@ SL_OP(sts, GetCallerIdentity)
 {
     char arn[64];
     snprintf(arn, sizeof(arn), "arn:aws:iam::%s:root", c->account);
-    return sl_call_ok(c, json_pack("{s:s, s:s, s:s}", "UserId", c->account, "Account",
-                                   c->account, "Arn", arn));
+    bool session = c->caller_arn[0] != '\0';
+    return sl_call_ok(c, json_pack("{s:s, s:s, s:s}", "UserId", session ? c->caller_id : c->account,
+                                   "Account", c->account, "Arn", session ? c->caller_arn : arn));
 }
 
 SL_SERVICE_TABLES(sts);
