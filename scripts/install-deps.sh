@@ -12,9 +12,11 @@ PKGS=(
   clang libclang-rt-14-dev
   python3 python3-boto3 python3-botocore python3-pytest awscli
   curl wrk
+  e2fsprogs
   autoconf automake libtool g++
   user-mode-linux
 )
+# e2fsprogs: mke2fs formats each function environment's /tmp filesystem.
 # user-mode-linux: a kernel that boots as a process, for the tests of
 # environments under cgroup v2 (tests/integration/test_cgroup_v2.py) on
 # machines whose controllers are on cgroup v1.

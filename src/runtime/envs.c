@@ -268,6 +268,8 @@ void sl_rt_env_free(struct env *e)
         sl_rm_tree(e->scratch);
     /* Its processes are gone (its PID 1 is reaped, or it never ran), its
      * files too: the user may serve another environment. */
+    if (e->tmp_vol[0])
+        sl_tmpvols_drop(rt->tmpvols, e->tmp_vol);
     if (e->uid_fd >= 0)
         close(e->uid_fd);
     if (e->creds.access_key[0] && rt->cfg.revoke)
@@ -581,6 +583,12 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
         .uid = e->uid,
         .init_fd = rt->init_fd,
     };
+    /* Its /tmp: a filesystem of EphemeralStorage (or, where there is none
+     * to be had, a directory without a total limit: the log says so). */
+    if (rt->tmpvols &&
+        sl_tmpvols_take(rt->tmpvols, spec.ephemeral_mb, e->uid, e->tmp_vol, sizeof(e->tmp_vol)))
+        e->tmp_vol[0] = '\0';
+    spec.tmp_dir = e->tmp_vol[0] ? e->tmp_vol : NULL;
     e->spawned_ms = sl_loop_now_ms();
     struct sl_err serr = {0};
     int src = sl_sandbox_spawn(&e->sb, &spec, argv, envp, outp[1], errp[1], &serr);

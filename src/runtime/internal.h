@@ -252,6 +252,7 @@ struct env {
     int uid_fd;    /* holds the claim on uid (sl_uid_claim), or -1 */
     bool refused;  /* a stranger's connection was refused (logged once) */
     struct sl_env_credentials creds; /* its session ("" key: placeholders) */
+    char tmp_vol[1100]; /* its /tmp's mount point (sl_tmpvols_take), or "" */
     struct env *next;
 };
 
@@ -272,6 +273,7 @@ struct sl_runtime {
     bool spin;        /* more than one CPU: a lone caller may spin (above) */
     bool isolate; /* namespaces work here */
     struct sl_uids uids; /* environments' users */
+    struct sl_tmpvols *tmpvols; /* environments' /tmp filesystems, or NULL */
     int diag_fd;  /* NETLINK_SOCK_DIAG: whose a Runtime API connection is; -1 */
     int init_fd;  /* sluice-init, next to this program (O_PATH), or -1 */
     bool closed;  /* shut down: calls fail at once */

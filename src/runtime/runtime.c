@@ -244,6 +244,8 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
     /* Environments left by a crash: their directories and cgroups. The
      * cgroups are named after the data directory, which one server at a
      * time owns. */
+    char vols[1100];
+    snprintf(vols, sizeof(vols), "%s/vol", rt->scratch_dir);
     sl_rm_tree(rt->scratch_dir);
     mkdir(rt->scratch_dir, 0711);
     char real[PATH_MAX];
@@ -263,6 +265,10 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
                            "environment's Runtime API",
                 strerror(errno));
     rt->init_fd = open_init();
+    rt->tmpvols = rt->isolate ? sl_tmpvols_new(vols) : NULL;
+    if (rt->isolate && !rt->tmpvols)
+        sl_warn("runtime", "no loop devices or no mke2fs here: each environment's /tmp is a "
+                           "directory on Sluice's disk, its files limited in size but not their total");
     rt->spawner = sl_spawner_new(rt->group);
     cpu_set_t cpus;
     rt->spin = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1;
@@ -327,6 +333,7 @@ void sl_runtime_free(struct sl_runtime *rt)
         return;
     sl_runtime_shutdown(rt);
     sl_spawner_free(rt->spawner);
+    sl_tmpvols_free(rt->tmpvols); /* (every environment is gone) */
     sl_sandbox_sweep(rt->group, true);
     sl_rt_free_zombies(rt); /* the callers' last connections */
     close(rt->epfd);

@@ -93,7 +93,7 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
     snprintf(p->root, sizeof(p->root), "%s/root", spec->scratch);
     snprintf(tmp, sizeof(tmp), "%s/tmp", spec->scratch);
     if ((mkdir(spec->scratch, 0711) && errno != EEXIST) || (mkdir(p->root, 0755) && errno != EEXIST) ||
-        (mkdir(tmp, 0700) && errno != EEXIST) || chown(tmp, spec->uid, spec->uid)) {
+        (!spec->tmp_dir && ((mkdir(tmp, 0700) && errno != EEXIST) || chown(tmp, spec->uid, spec->uid)))) {
         rc = sl_errf(err, SL_EIO, "scratch directory %s: %s", spec->scratch, strerror(errno));
         goto out;
     }
@@ -135,7 +135,9 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
         plan_mount(p, dev_nodes[i], dev_nodes[i], false, false);
     plan_mount(p, spec->code_dir, "/var/task", true, true);
     plan_mount(p, spec->runtimes_dir, "/var/runtime", true, true);
-    plan_mount(p, tmp, "/tmp", true, false);
+    plan_mount(p, spec->tmp_dir ? spec->tmp_dir : tmp, "/tmp", true, false);
+    if (p->ns && !spec->tmp_dir)
+        sl_strlcat(sb->missing, "a /tmp of its own size ", sizeof(sb->missing));
 
     /* Limits that hold even without cgroups. */
     rlim_t mem = (rlim_t)spec->memory_mb << 20;

@@ -14,6 +14,7 @@
 #define SL_SANDBOX_CGROUPS 3 /* memory, cpu, pids */
 
 struct sl_spawner;
+struct sl_tmpvols;
 
 struct sl_sandbox_spec {
     const char *group;        /* this Sluice's cgroups: sluice/<group>/ (sl_sandbox_sweep) */
@@ -23,6 +24,10 @@ struct sl_sandbox_spec {
     const char *code_dir;     /* mounted read-only at /var/task */
     const char *runtimes_dir; /* mounted read-only at /var/runtime */
     unsigned memory_mb, ephemeral_mb;
+    /* A filesystem of ephemeral_mb mounted here (sl_tmpvols_take), bound
+     * at /tmp; NULL: a directory of the scratch directory, without a
+     * total limit. */
+    const char *tmp_dir;
     bool isolate; /* namespaces and the minimal root; false: rlimits only */
     uid_t uid;    /* the user (and group) it runs as, where isolated: its own */
     /* sluice-init (runtimes/init), opened outside the root: PID 1, which
@@ -91,6 +96,22 @@ void sl_sandbox_sweep(const char *group, bool remove_group);
  * v2 is not mounted or lacks one of them (then v1 is used, where mounted).
  */
 int sl_sandbox_v2_parent(const char *mountinfo, const char *proc_cgroup, char *out, size_t n);
+/*
+ * The /tmp filesystems of environments (tmpvols.c): each its own, of
+ * EphemeralStorage, mounted on the host under dir, a few made ahead by a
+ * thread. NULL where this machine cannot (no loop devices, no mke2fs, no
+ * right to mount).
+ */
+struct sl_tmpvols *sl_tmpvols_new(const char *dir);
+/* A new, empty /tmp of mb megabytes owned by uid: its mount point in out;
+ * 0, or -1. */
+int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid, char *out, size_t n);
+/* Unmounts and removes a /tmp taken (on the thread: it costs a
+ * millisecond), once no environment uses it. */
+void sl_tmpvols_drop(struct sl_tmpvols *v, const char *path);
+/* Unmounts what is left (the ready ones, those dropped) and ends. */
+void sl_tmpvols_free(struct sl_tmpvols *v);
+
 /* Removes the cgroups (after the process is reaped) and closes the pidfd. */
 void sl_sandbox_cleanup(struct sl_sandbox *sb, const char *scratch);
 

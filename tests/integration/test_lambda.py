@@ -812,6 +812,54 @@ def test_handler_calls_under_strict_auth(strict):
     assert again["key"] != out["key"]
 
 
+TMP_FILLER = """
+import errno, os
+def handler(event, context):
+    out = {"empty": os.listdir("/tmp") == [], "written": 0, "errno": 0}
+    st = os.statvfs("/tmp")
+    out["size"] = st.f_blocks * st.f_frsize
+    out["mount"] = next(l.split() for l in open("/proc/self/mountinfo") if l.split()[4] == "/tmp")
+    block = b"x" * (1 << 20)
+    try:
+        for k in range(8):  # files of 100 MB: each below the file size limit
+            with open(f"/tmp/f{k}", "wb") as f:
+                for _ in range(100):
+                    f.write(block)
+                    out["written"] += len(block)
+                f.flush()
+                os.fsync(f.fileno())
+    except OSError as e:
+        out["errno"] = e.errno
+    return out
+"""
+
+
+def test_tmp_holds_at_most_ephemeral_storage(lam):
+    """/tmp is a filesystem of its own of EphemeralStorage (512 MB here):
+    writing past it fails with ENOSPC inside the function, the image behind
+    it on the host's disk is no bigger, it starts empty in each new
+    environment, and its mount shows no host path."""
+    name = create_py(lam, TMP_FILLER, Timeout=120, MemorySize=1769)
+    r, out = invoke(lam, name)
+    assert "FunctionError" not in r, out
+    assert out["empty"], out
+    assert 500 << 20 <= out["size"] <= 512 << 20, out
+    assert out["errno"] == 28, out  # ENOSPC
+    assert out["written"] <= 512 << 20, out
+    root, source = out["mount"][3], out["mount"][-2]
+    assert root == "/" and source.startswith("/dev/loop"), out["mount"]
+    # The host's side: the loop device is 512 MB, its image deleted.
+    dev = os.path.basename(source)
+    with open(f"/sys/block/{dev}/size") as f:
+        assert int(f.read()) * 512 == 512 << 20
+    # A new environment (a new configuration) starts with an empty /tmp.
+    lam.update_function_configuration(FunctionName=name, Description="again")
+    wait_until(lambda: lam.get_function_configuration(FunctionName=name)
+               ["LastUpdateStatus"] == "Successful", what="the update")
+    r, again = invoke(lam, name)
+    assert again["empty"], again
+
+
 def errno_EPERM():
     import errno
     return errno.EPERM
@@ -1111,6 +1159,35 @@ def test_environments_that_end_at_once_leave_no_cgroups(fresh_server):
     assert not [d for d in dirs if os.path.exists(d)]
 
 
+def loop_devices_of(data_dir):
+    """The loop devices whose (deleted) image lies under data_dir."""
+    found = []
+    for dev in os.listdir("/sys/block"):
+        try:
+            with open(f"/sys/block/{dev}/loop/backing_file") as f:
+                if f.read().startswith(os.path.realpath(data_dir) + "/"):
+                    found.append(dev)
+        except OSError:
+            pass
+    return found
+
+
+def test_tmp_filesystems_go_with_a_killed_server(fresh_server):
+    """The /tmp filesystems are mounted in Sluice's own mount namespace: a
+    kill -9 of the server ends them and frees their loop devices, and none
+    shows in the host's mount table meanwhile."""
+    srv = fresh_server().start()
+    lam = lambda_client(srv.endpoint)
+    name = create_py(lam, "def handler(e, c):\n    return 1\n")
+    assert invoke(lam, name)[1] == 1
+    if not loop_devices_of(srv.data_dir):
+        pytest.skip("no loop devices here: /tmp is a directory")
+    with open("/proc/self/mountinfo") as f:
+        assert os.path.realpath(srv.data_dir) not in f.read()
+    srv.kill9()
+    wait_until(lambda: not loop_devices_of(srv.data_dir), what="the loop devices to be freed")
+
+
 def test_cgroups_of_a_killed_server_are_removed(fresh_server):
     """Environments' cgroups outlive a kill -9 of the server; its next start
     removes them (and makes the spawner's for the next environment), and a
@@ -1147,12 +1224,15 @@ def test_idle_environment_is_reaped(fresh_server):
     assert "Init Duration" in report(invoke(lam, name, LogType="Tail")[0])
     assert "Init Duration" not in report(invoke(lam, name, LogType="Tail")[0])
 
-    # An environment lives in its own directory under the data directory:
-    # watch it go (invoking would keep the environment warm).
+    # An environment lives in its own directory under the data directory
+    # (beside vol/, the /tmp filesystems): watch it go (invoking would keep
+    # the environment warm).
     scratch = os.path.join(srv.data_dir, "lambda", "tmp")
-    assert os.listdir(scratch)
-    wait_until(lambda: not os.listdir(scratch), timeout=20,
-               what="the idle environment to be reaped")
+
+    def envs():
+        return [d for d in os.listdir(scratch) if d != "vol"]
+    assert envs()
+    wait_until(lambda: not envs(), timeout=20, what="the idle environment to be reaped")
     assert "Init Duration" in report(invoke(lam, name, LogType="Tail")[0])
     assert srv.stop() == 0
 

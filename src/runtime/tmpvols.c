@@ -1,0 +1,375 @@
+/*
+ * The /tmp of each environment: a filesystem of its own, EphemeralStorage
+ * in size, so that a write past it fails with ENOSPC inside the function
+ * and the host's disk never holds more than that for it. Each is an ext4
+ * filesystem (no journal: it is scratch) in a sparse image file on a loop
+ * device, mounted on the host under <scratch>/vol/<id>, which the
+ * environment's root binds at /tmp; its image is unlinked as soon as the
+ * loop device holds it, so that the space goes back once it is unmounted.
+ * The environment sees a filesystem whose root is /tmp (no host path in
+ * its mount table) and that starts empty.
+ *
+ * Making one costs about 2 ms (a copy of a formatted template's few blocks,
+ * the loop device, the mount), too much for a cold start: a thread keeps a
+ * few ready for the sizes asked for lately, and unmounts those given back.
+ * The first of a size (its template: mke2fs) and any asked for while none
+ * is ready are made on the asking thread.
+ *
+ * Sluice runs in a mount namespace of its own (main.c), so these mounts
+ * are not the host's: when Sluice ends, even killed, they go, and their
+ * loop devices with them.
+ */
+#include "runtime/internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define STOCK 3 /* ready per size */
+#define SIZES 4 /* sizes kept ready: the last asked for */
+#define DROPS_MAX 256
+
+extern char **environ;
+
+struct sl_tmpvols {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_mutex_t template_mu; /* one mke2fs at a time */
+    bool quit;
+    char dir[1024];
+    char mke2fs[64];
+    uint64_t ids;
+    struct size_stock {
+        unsigned mb;        /* 0: unused */
+        uint64_t used;      /* when last asked for, in takes */
+        int n;
+        char path[STOCK][1100];
+    } sizes[SIZES];
+    uint64_t takes;
+    char *drops[DROPS_MAX]; /* mount points to unmount and remove */
+    int ndrops;
+};
+
+/* Formats the template of size mb (once): 0, or -1. */
+static int make_template(struct sl_tmpvols *v, unsigned mb, const char *path)
+{
+    if (access(path, R_OK) == 0)
+        return 0;
+    char part[1200], size[24];
+    snprintf(part, sizeof(part), "%s.part", path);
+    snprintf(size, sizeof(size), "%uM", mb);
+    int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t)mb << 20)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    /* No journal (scratch), no room to grow, inode tables left unwritten:
+     * the template holds a few hundred kilobytes. */
+    char *argv[] = {v->mke2fs, "-q", "-F", "-t", "ext4", "-O", "^has_journal,^resize_inode",
+                    "-E", "lazy_itable_init=1,nodiscard,root_owner=0:0", "-m", "0",
+                    part, size, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, v->mke2fs, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    int status = 0;
+    if (rc == 0)
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    if (rc || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || rename(part, path)) {
+        unlink(part);
+        return -1;
+    }
+    return 0;
+}
+
+/* Copies the blocks of template that hold data into a sparse file of its
+ * size: the descriptor of the copy, or -1. */
+static int copy_template(const char *template, const char *path)
+{
+    int in = open(template, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int out = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    struct stat st;
+    int ok = out >= 0 && fstat(in, &st) == 0 && ftruncate(out, st.st_size) == 0;
+    char buf[16384];
+    for (off_t pos = 0; ok;) {
+        off_t data = lseek(in, pos, SEEK_DATA);
+        if (data < 0)
+            break; /* ENXIO: no data past pos */
+        off_t hole = lseek(in, data, SEEK_HOLE);
+        for (off_t o = data; ok && o < hole;) {
+            size_t n = (size_t)(hole - o) < sizeof(buf) ? (size_t)(hole - o) : sizeof(buf);
+            ssize_t r = pread(in, buf, n, o);
+            ok = r > 0 && pwrite(out, buf, (size_t)r, o) == r;
+            o += r > 0 ? r : 0;
+        }
+        pos = hole;
+    }
+    close(in);
+    if (!ok) {
+        if (out >= 0) {
+            close(out);
+            unlink(path);
+        }
+        return -1;
+    }
+    return out;
+}
+
+/* The image on a free loop device, which lets it go with its last user
+ * (autoclear): the device's descriptor, or -1. */
+static int attach_loop(int image, char *dev, size_t n)
+{
+    int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (ctl < 0)
+        return -1;
+    for (int tries = 0; tries < 8; tries++) {
+        int k = ioctl(ctl, LOOP_CTL_GET_FREE);
+        if (k < 0)
+            break;
+        snprintf(dev, n, "/dev/loop%d", k);
+        int fd = open(dev, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        struct loop_config lc = {.fd = (uint32_t)image,
+                                 .info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO};
+        if (ioctl(fd, LOOP_CONFIGURE, &lc) == 0) {
+            close(ctl);
+            return fd;
+        }
+        int e = errno;
+        close(fd);
+        if (e != EBUSY) /* (EBUSY: another process took it first) */
+            break;
+    }
+    close(ctl);
+    return -1;
+}
+
+/* Makes a /tmp of mb: its mount point in path; 0, or -1. Called without
+ * v->mu. */
+static int make_one(struct sl_tmpvols *v, unsigned mb, char *path, size_t n)
+{
+    char template[1100], image[1200], dev[32];
+    snprintf(template, sizeof(template), "%s/template-%u.img", v->dir, mb);
+    pthread_mutex_lock(&v->template_mu);
+    int t = make_template(v, mb, template);
+    pthread_mutex_unlock(&v->template_mu);
+    if (t)
+        return -1;
+    uint64_t id = __atomic_add_fetch(&v->ids, 1, __ATOMIC_RELAXED);
+    snprintf(path, n, "%s/%llu", v->dir, (unsigned long long)id);
+    snprintf(image, sizeof(image), "%s.img", path);
+    int img = copy_template(template, image);
+    if (img < 0)
+        return -1;
+    int loop = attach_loop(img, dev, sizeof(dev));
+    close(img);
+    unlink(image); /* the loop device holds it; its blocks go with it */
+    if (loop < 0)
+        return -1;
+    int rc = -1;
+    /* noinit_itable: the inode tables stay unwritten (the template's are
+     * not initialised and need not be). */
+    if (mkdir(path, 0700) == 0 || errno == EEXIST) {
+        rc = mount(dev, path, "ext4", MS_NOSUID | MS_NODEV, "noinit_itable");
+        if (rc == 0) {
+            char lf[1200];
+            snprintf(lf, sizeof(lf), "%s/lost+found", path);
+            rmdir(lf); /* empty, as AWS's /tmp is */
+        } else {
+            rmdir(path);
+        }
+    }
+    close(loop); /* the mount holds the device now */
+    return rc;
+}
+
+static void unmount_one(const char *path)
+{
+    umount2(path, MNT_DETACH);
+    rmdir(path);
+}
+
+/* The stock of size mb, made when create (replacing the least recently
+ * asked for); NULL when not kept. */
+static struct size_stock *stock_of(struct sl_tmpvols *v, unsigned mb, bool create)
+{
+    struct size_stock *oldest = &v->sizes[0];
+    for (int i = 0; i < SIZES; i++) {
+        if (v->sizes[i].mb == mb)
+            return &v->sizes[i];
+        if (v->sizes[i].used < oldest->used)
+            oldest = &v->sizes[i];
+    }
+    if (!create)
+        return NULL;
+    /* Another size displaces it: its ready ones go. */
+    for (int i = 0; i < oldest->n && v->ndrops < DROPS_MAX; i++)
+        v->drops[v->ndrops++] = strdup(oldest->path[i]);
+    oldest->mb = mb;
+    oldest->n = 0;
+    return oldest;
+}
+
+static void *maker_main(void *arg)
+{
+    struct sl_tmpvols *v = arg;
+    /* Its work is off every call's path: below the loop and the callers. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    pthread_mutex_lock(&v->mu);
+    while (!v->quit) {
+        if (v->ndrops) {
+            char *p = v->drops[--v->ndrops];
+            pthread_mutex_unlock(&v->mu);
+            if (p)
+                unmount_one(p);
+            free(p);
+            pthread_mutex_lock(&v->mu);
+            continue;
+        }
+        struct size_stock *s = NULL;
+        for (int i = 0; i < SIZES && !s; i++)
+            if (v->sizes[i].mb && v->sizes[i].n < STOCK)
+                s = &v->sizes[i];
+        if (!s) {
+            pthread_cond_wait(&v->cv, &v->mu);
+            continue;
+        }
+        char path[1100];
+        unsigned mb = s->mb;
+        pthread_mutex_unlock(&v->mu);
+        int rc = make_one(v, mb, path, sizeof(path));
+        pthread_mutex_lock(&v->mu);
+        if (rc) {
+            /* Not now (out of loop devices, of disk): when next asked. */
+            if (s->mb == mb)
+                s->mb = 0;
+            continue;
+        }
+        if (s->mb == mb && s->n < STOCK)
+            snprintf(s->path[s->n++], sizeof(s->path[0]), "%s", path);
+        else
+            unmount_one(path);
+    }
+    /* The ready ones, and those given back. */
+    for (int i = 0; i < SIZES; i++)
+        for (int k = 0; k < v->sizes[i].n; k++)
+            unmount_one(v->sizes[i].path[k]);
+    while (v->ndrops) {
+        char *p = v->drops[--v->ndrops];
+        if (p)
+            unmount_one(p);
+        free(p);
+    }
+    pthread_mutex_unlock(&v->mu);
+    return NULL;
+}
+
+struct sl_tmpvols *sl_tmpvols_new(const char *dir)
+{
+    static const char *const mkfs[] = {"/usr/sbin/mke2fs", "/sbin/mke2fs"};
+    const char *tool = NULL;
+    for (size_t i = 0; i < SL_ARRAY_LEN(mkfs) && !tool; i++)
+        if (access(mkfs[i], X_OK) == 0)
+            tool = mkfs[i];
+    if (!tool || access("/dev/loop-control", R_OK | W_OK) != 0 || strlen(dir) >= 1000 ||
+        (mkdir(dir, 0700) && errno != EEXIST))
+        return NULL;
+    struct sl_tmpvols *v = calloc(1, sizeof(*v));
+    if (!v)
+        return NULL;
+    snprintf(v->dir, sizeof(v->dir), "%s", dir);
+    snprintf(v->mke2fs, sizeof(v->mke2fs), "%s", tool);
+    pthread_mutex_init(&v->mu, NULL);
+    pthread_mutex_init(&v->template_mu, NULL);
+    pthread_cond_init(&v->cv, NULL);
+    /* One made here tells whether this machine can (loop devices, the
+     * ext4 driver, the right to mount), and readies the default size. */
+    char path[1100];
+    bool made = make_one(v, 512, path, sizeof(path)) == 0;
+    if (!made || pthread_create(&v->thread, NULL, maker_main, v)) {
+        if (made)
+            unmount_one(path);
+        pthread_mutex_destroy(&v->mu);
+        pthread_mutex_destroy(&v->template_mu);
+        pthread_cond_destroy(&v->cv);
+        free(v);
+        return NULL;
+    }
+    pthread_setname_np(v->thread, "sl-tmpvols");
+    pthread_mutex_lock(&v->mu);
+    struct size_stock *s = stock_of(v, 512, true);
+    snprintf(s->path[s->n++], sizeof(s->path[0]), "%s", path);
+    pthread_cond_signal(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+    return v;
+}
+
+int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid, char *out, size_t n)
+{
+    pthread_mutex_lock(&v->mu);
+    struct size_stock *s = stock_of(v, mb, true);
+    s->used = ++v->takes;
+    bool ready = s->n > 0;
+    if (ready)
+        snprintf(out, n, "%s", s->path[--s->n]);
+    pthread_cond_signal(&v->cv); /* (to make more) */
+    pthread_mutex_unlock(&v->mu);
+    int rc = ready ? 0 : make_one(v, mb, out, n); /* none ready: the slow way */
+    if (rc == 0 && (chown(out, uid, uid) || chmod(out, 0700))) {
+        sl_tmpvols_drop(v, out);
+        rc = -1;
+    }
+    return rc;
+}
+
+void sl_tmpvols_drop(struct sl_tmpvols *v, const char *path)
+{
+    char *p = strdup(path);
+    pthread_mutex_lock(&v->mu);
+    if (p && v->ndrops < DROPS_MAX) {
+        v->drops[v->ndrops++] = p;
+        p = NULL;
+    }
+    pthread_cond_signal(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+    if (p) /* (the queue is full: here, then) */
+        unmount_one(p);
+    free(p);
+}
+
+void sl_tmpvols_free(struct sl_tmpvols *v)
+{
+    if (!v)
+        return;
+    pthread_mutex_lock(&v->mu);
+    v->quit = true;
+    pthread_cond_signal(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+    pthread_join(v->thread, NULL);
+    pthread_mutex_destroy(&v->mu);
+    pthread_mutex_destroy(&v->template_mu);
+    pthread_cond_destroy(&v->cv);
+    free(v);
+}
