@@ -6,12 +6,10 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -234,11 +232,6 @@ static int serve(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    /* A mount namespace of its own (where it may: root), before any thread
-     * starts: what Sluice mounts (environments' /tmp) is not the host's,
-     * and goes when it ends, even killed; the host's mounts still reach it. */
-    if (unshare(CLONE_NEWNS) == 0)
-        mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_open_files();
 

@@ -800,23 +800,45 @@ int proc_cpu(pid_t pid, unsigned long long *ticks, pid_t *ppid)
 }
 
 /* CPU ticks of the server's child processes (the functions' sandboxes). */
+/* The CPU time of every process below server (its environments: each one's
+ * sluice-init, the runtime under it and what that started). */
 static unsigned long long children_ticks(pid_t server)
 {
-    unsigned long long sum = 0;
-    DIR *d = opendir("/proc");
-    if (!d)
+    enum { MAX_PROCS = 65536 };
+    struct proc {
+        pid_t pid, ppid;
+        unsigned long long ticks;
+    } *procs = malloc(MAX_PROCS * sizeof(*procs));
+    size_t n = 0;
+    DIR *d = procs ? opendir("/proc") : NULL;
+    if (!d) {
+        free(procs);
         return 0;
-    for (struct dirent *e; (e = readdir(d));) {
+    }
+    for (struct dirent *e; (e = readdir(d)) && n < MAX_PROCS;) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
-        unsigned long long t;
-        pid_t pp;
         if (*end || pid <= 0)
             continue;
-        if (proc_cpu((pid_t)pid, &t, &pp) == 0 && pp == server)
-            sum += t;
+        if (proc_cpu((pid_t)pid, &procs[n].ticks, &procs[n].ppid) == 0)
+            procs[n++].pid = (pid_t)pid;
     }
     closedir(d);
+    unsigned long long sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* Up its ancestors (a few steps: environments are shallow). */
+        pid_t up = procs[i].ppid;
+        for (int depth = 0; up > 1 && up != server && depth < 16; depth++) {
+            pid_t next = 0;
+            for (size_t k = 0; k < n && !next; k++)
+                if (procs[k].pid == up)
+                    next = procs[k].ppid;
+            up = next;
+        }
+        if (up == server)
+            sum += procs[i].ticks;
+    }
+    free(procs);
     return sum;
 }
 

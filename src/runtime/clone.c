@@ -102,6 +102,11 @@ SL_NO_ASAN static int child_setup(struct plan *p)
             if (mount(NULL, m->dst, NULL, flags, NULL))
                 return 50 + i;
         }
+        /* Its own /tmp filesystem, attached into this namespace. */
+        if (p->tmp_fd >= 0 && ((mkdir(p->tmp, 0755) && errno != EEXIST) ||
+                               move_mount(p->tmp_fd, "", AT_FDCWD, p->tmp,
+                                          MOVE_MOUNT_F_EMPTY_PATH)))
+            return 98;
         for (int i = 0; i < p->nlinks; i++)
             if (symlink(p->links[i].target, p->links[i].path))
                 return 90 + i;

@@ -61,6 +61,10 @@ static void env_set_active(struct env *e, bool active)
 void sl_rt_env_set_state(struct env *e, enum env_state s)
 {
     env_set_active(e, s == ENV_INIT || s == ENV_BUSY);
+    if (e->tmp_starting && s != ENV_INIT) { /* started, or ended */
+        sl_tmpvols_started(e->rt->tmpvols);
+        e->tmp_starting = false;
+    }
     e->state = s;
     if (s == ENV_IDLE) {
         e->idle_since_ms = sl_loop_now_ms();
@@ -268,8 +272,6 @@ void sl_rt_env_free(struct env *e)
         sl_rm_tree(e->scratch);
     /* Its processes are gone (its PID 1 is reaped, or it never ran), its
      * files too: the user may serve another environment. */
-    if (e->tmp_vol[0])
-        sl_tmpvols_drop(rt->tmpvols, e->tmp_vol);
     if (e->uid_fd >= 0)
         close(e->uid_fd);
     if (e->creds.access_key[0] && rt->cfg.revoke)
@@ -584,14 +586,16 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
         .init_fd = rt->init_fd,
     };
     /* Its /tmp: a filesystem of EphemeralStorage (or, where there is none
-     * to be had, a directory without a total limit: the log says so). */
-    if (rt->tmpvols &&
-        sl_tmpvols_take(rt->tmpvols, spec.ephemeral_mb, e->uid, e->tmp_vol, sizeof(e->tmp_vol)))
-        e->tmp_vol[0] = '\0';
-    spec.tmp_dir = e->tmp_vol[0] ? e->tmp_vol : NULL;
+     * to be had, a directory without a total limit: the log says so). It
+     * goes with the environment's mount namespace. */
+    spec.tmp_fd = rt->tmpvols ? sl_tmpvols_take(rt->tmpvols, spec.ephemeral_mb, e->uid) : -1;
     e->spawned_ms = sl_loop_now_ms();
     struct sl_err serr = {0};
     int src = sl_sandbox_spawn(&e->sb, &spec, argv, envp, outp[1], errp[1], &serr);
+    if (spec.tmp_fd >= 0) {
+        close(spec.tmp_fd);
+        e->tmp_starting = true;
+    }
     free_strv(envp);
     close(outp[1]);
     close(errp[1]);

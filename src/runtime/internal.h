@@ -29,6 +29,8 @@ struct plan {
     } links[8];
     int nlinks;
     char proc[1200];
+    char tmp[1200]; /* root/tmp */
+    int tmp_fd;     /* a detached mount to attach at tmp, or -1 */
     struct text_file {
         char path[1200], text[256];
         size_t len;
@@ -252,7 +254,7 @@ struct env {
     int uid_fd;    /* holds the claim on uid (sl_uid_claim), or -1 */
     bool refused;  /* a stranger's connection was refused (logged once) */
     struct sl_env_credentials creds; /* its session ("" key: placeholders) */
-    char tmp_vol[1100]; /* its /tmp's mount point (sl_tmpvols_take), or "" */
+    bool tmp_starting; /* took a /tmp: sl_tmpvols_started() once started */
     struct env *next;
 };
 

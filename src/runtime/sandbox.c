@@ -93,7 +93,7 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
     snprintf(p->root, sizeof(p->root), "%s/root", spec->scratch);
     snprintf(tmp, sizeof(tmp), "%s/tmp", spec->scratch);
     if ((mkdir(spec->scratch, 0711) && errno != EEXIST) || (mkdir(p->root, 0755) && errno != EEXIST) ||
-        (!spec->tmp_dir && ((mkdir(tmp, 0700) && errno != EEXIST) || chown(tmp, spec->uid, spec->uid)))) {
+        (spec->tmp_fd < 0 && ((mkdir(tmp, 0700) && errno != EEXIST) || chown(tmp, spec->uid, spec->uid)))) {
         rc = sl_errf(err, SL_EIO, "scratch directory %s: %s", spec->scratch, strerror(errno));
         goto out;
     }
@@ -135,8 +135,11 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
         plan_mount(p, dev_nodes[i], dev_nodes[i], false, false);
     plan_mount(p, spec->code_dir, "/var/task", true, true);
     plan_mount(p, spec->runtimes_dir, "/var/runtime", true, true);
-    plan_mount(p, spec->tmp_dir ? spec->tmp_dir : tmp, "/tmp", true, false);
-    if (p->ns && !spec->tmp_dir)
+    p->tmp_fd = p->ns ? spec->tmp_fd : -1;
+    snprintf(p->tmp, sizeof(p->tmp), "%s/tmp", p->root);
+    if (p->tmp_fd < 0)
+        plan_mount(p, tmp, "/tmp", true, false);
+    if (p->ns && p->tmp_fd < 0)
         sl_strlcat(sb->missing, "a /tmp of its own size ", sizeof(sb->missing));
 
     /* Limits that hold even without cgroups. */

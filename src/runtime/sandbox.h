@@ -24,10 +24,10 @@ struct sl_sandbox_spec {
     const char *code_dir;     /* mounted read-only at /var/task */
     const char *runtimes_dir; /* mounted read-only at /var/runtime */
     unsigned memory_mb, ephemeral_mb;
-    /* A filesystem of ephemeral_mb mounted here (sl_tmpvols_take), bound
-     * at /tmp; NULL: a directory of the scratch directory, without a
-     * total limit. */
-    const char *tmp_dir;
+    /* A filesystem of ephemeral_mb, a detached mount (sl_tmpvols_take),
+     * attached at /tmp; -1: a directory of the scratch directory, without
+     * a total limit. */
+    int tmp_fd;
     bool isolate; /* namespaces and the minimal root; false: rlimits only */
     uid_t uid;    /* the user (and group) it runs as, where isolated: its own */
     /* sluice-init (runtimes/init), opened outside the root: PID 1, which
@@ -98,18 +98,19 @@ void sl_sandbox_sweep(const char *group, bool remove_group);
 int sl_sandbox_v2_parent(const char *mountinfo, const char *proc_cgroup, char *out, size_t n);
 /*
  * The /tmp filesystems of environments (tmpvols.c): each its own, of
- * EphemeralStorage, mounted on the host under dir, a few made ahead by a
- * thread. NULL where this machine cannot (no loop devices, no mke2fs, no
- * right to mount).
+ * EphemeralStorage, mounted detached (in no namespace), a few made ahead
+ * by a thread; dir holds their templates. NULL where this machine cannot
+ * (no loop devices, no mke2fs, no right to mount).
  */
 struct sl_tmpvols *sl_tmpvols_new(const char *dir);
-/* A new, empty /tmp of mb megabytes owned by uid: its mount point in out;
- * 0, or -1. */
-int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid, char *out, size_t n);
-/* Unmounts and removes a /tmp taken (on the thread: it costs a
- * millisecond), once no environment uses it. */
-void sl_tmpvols_drop(struct sl_tmpvols *v, const char *path);
-/* Unmounts what is left (the ready ones, those dropped) and ends. */
+/* A new, empty /tmp of mb megabytes owned by uid: a detached mount's
+ * descriptor (sl_sandbox_spec.tmp_fd; close it once spawned: the
+ * filesystem goes when its environment's mount namespace does), or -1. */
+int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid);
+/* The environment that took one has started (or failed to): more are made
+ * only while none is starting, off the cold starts' CPU. */
+void sl_tmpvols_started(struct sl_tmpvols *v);
+/* Closes the ready ones and ends the thread. */
 void sl_tmpvols_free(struct sl_tmpvols *v);
 
 /* Removes the cgroups (after the process is reaped) and closes the pidfd. */

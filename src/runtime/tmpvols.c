@@ -3,21 +3,21 @@
  * in size, so that a write past it fails with ENOSPC inside the function
  * and the host's disk never holds more than that for it. Each is an ext4
  * filesystem (no journal: it is scratch) in a sparse image file on a loop
- * device, mounted on the host under <scratch>/vol/<id>, which the
- * environment's root binds at /tmp; its image is unlinked as soon as the
- * loop device holds it, so that the space goes back once it is unmounted.
- * The environment sees a filesystem whose root is /tmp (no host path in
- * its mount table) and that starts empty.
+ * device, mounted detached (fsmount: in no mount namespace, held by a
+ * descriptor), which the environment's child attaches at /tmp in its own
+ * namespace (move_mount). Its image is unlinked as soon as the loop device
+ * holds it, and the loop device lets go once the filesystem is unmounted
+ * (autoclear), which happens when the environment's mount namespace ends
+ * and the descriptors are closed: nothing is left to clean up, even when
+ * Sluice is killed, and no mount of Sluice's own namespace changes. The
+ * environment sees a filesystem whose root is /tmp (no host path in its
+ * mount table) and that starts empty.
  *
- * Making one costs about 2 ms (a copy of a formatted template's few blocks,
- * the loop device, the mount), too much for a cold start: a thread keeps a
- * few ready for the sizes asked for lately, and unmounts those given back.
- * The first of a size (its template: mke2fs) and any asked for while none
- * is ready are made on the asking thread.
- *
- * Sluice runs in a mount namespace of its own (main.c), so these mounts
- * are not the host's: when Sluice ends, even killed, they go, and their
- * loop devices with them.
+ * Making one costs about 2 ms (a copy of a formatted template's few
+ * blocks, the loop device, the mount), too much for a cold start: a thread
+ * at low priority keeps a few ready for the sizes asked for lately. The
+ * first of a size (its template: mke2fs) and any asked for while none is
+ * ready are made on the asking thread.
  */
 #include "runtime/internal.h"
 
@@ -40,7 +40,6 @@
 
 #define STOCK 3 /* ready per size */
 #define SIZES 4 /* sizes kept ready: the last asked for */
-#define DROPS_MAX 256
 
 extern char **environ;
 
@@ -57,12 +56,28 @@ struct sl_tmpvols {
         unsigned mb;        /* 0: unused */
         uint64_t used;      /* when last asked for, in takes */
         int n;
-        char path[STOCK][1100];
+        int fd[STOCK];      /* detached mounts, ready */
     } sizes[SIZES];
     uint64_t takes;
-    char *drops[DROPS_MAX]; /* mount points to unmount and remove */
-    int ndrops;
+    unsigned starting; /* environments taken one and not started yet */
 };
+
+/* Runs argv (program path: its first) with stdout and stderr on
+ * /dev/null: 0 with its wait status, or an error number. */
+static int run(const char *path, char *const argv[], int *status)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    int rc = posix_spawn(&pid, path, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc == 0)
+        while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+        }
+    return rc;
+}
 
 /* Formats the template of size mb (once): 0, or -1. */
 static int make_template(struct sl_tmpvols *v, unsigned mb, const char *path)
@@ -84,16 +99,15 @@ static int make_template(struct sl_tmpvols *v, unsigned mb, const char *path)
     char *argv[] = {v->mke2fs, "-q", "-F", "-t", "ext4", "-O", "^has_journal,^resize_inode",
                     "-E", "lazy_itable_init=1,nodiscard,root_owner=0:0", "-m", "0",
                     part, size, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    int rc = posix_spawn(&pid, v->mke2fs, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
     int status = 0;
-    if (rc == 0)
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
+    int rc = run(v->mke2fs, argv, &status);
+    /* Without lost+found: /tmp starts empty, as AWS's does. */
+    char debugfs[80];
+    snprintf(debugfs, sizeof(debugfs), "%.*sdebugfs", (int)(strrchr(v->mke2fs, '/') + 1 - v->mke2fs),
+             v->mke2fs);
+    char *dargv[] = {debugfs, "-w", "-R", "rmdir lost+found", part, NULL};
+    if (rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        rc = run(debugfs, dargv, &status);
     if (rc || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || rename(part, path)) {
         unlink(part);
         return -1;
@@ -166,9 +180,9 @@ static int attach_loop(int image, char *dev, size_t n)
     return -1;
 }
 
-/* Makes a /tmp of mb: its mount point in path; 0, or -1. Called without
- * v->mu. */
-static int make_one(struct sl_tmpvols *v, unsigned mb, char *path, size_t n)
+/* Makes a /tmp of mb: a detached mount of it (a descriptor), or -1.
+ * Called without v->mu. */
+static int make_one(struct sl_tmpvols *v, unsigned mb)
 {
     char template[1100], image[1200], dev[32];
     snprintf(template, sizeof(template), "%s/template-%u.img", v->dir, mb);
@@ -178,8 +192,7 @@ static int make_one(struct sl_tmpvols *v, unsigned mb, char *path, size_t n)
     if (t)
         return -1;
     uint64_t id = __atomic_add_fetch(&v->ids, 1, __ATOMIC_RELAXED);
-    snprintf(path, n, "%s/%llu", v->dir, (unsigned long long)id);
-    snprintf(image, sizeof(image), "%s.img", path);
+    snprintf(image, sizeof(image), "%s/%llu.img", v->dir, (unsigned long long)id);
     int img = copy_template(template, image);
     if (img < 0)
         return -1;
@@ -188,27 +201,20 @@ static int make_one(struct sl_tmpvols *v, unsigned mb, char *path, size_t n)
     unlink(image); /* the loop device holds it; its blocks go with it */
     if (loop < 0)
         return -1;
-    int rc = -1;
     /* noinit_itable: the inode tables stay unwritten (the template's are
-     * not initialised and need not be). */
-    if (mkdir(path, 0700) == 0 || errno == EEXIST) {
-        rc = mount(dev, path, "ext4", MS_NOSUID | MS_NODEV, "noinit_itable");
-        if (rc == 0) {
-            char lf[1200];
-            snprintf(lf, sizeof(lf), "%s/lost+found", path);
-            rmdir(lf); /* empty, as AWS's /tmp is */
-        } else {
-            rmdir(path);
-        }
-    }
-    close(loop); /* the mount holds the device now */
-    return rc;
-}
-
-static void unmount_one(const char *path)
-{
-    umount2(path, MNT_DETACH);
-    rmdir(path);
+     * not initialised and need not be). nobarrier: no cache flushes, which
+     * the loop device turns into fsyncs of the image on Sluice's disk
+     * (at mount and unmount): scratch needs no durability. */
+    int fs = fsopen("ext4", FSOPEN_CLOEXEC), mnt = -1;
+    if (fs >= 0 && fsconfig(fs, FSCONFIG_SET_STRING, "source", dev, 0) == 0 &&
+        fsconfig(fs, FSCONFIG_SET_FLAG, "noinit_itable", NULL, 0) == 0 &&
+        fsconfig(fs, FSCONFIG_SET_FLAG, "nobarrier", NULL, 0) == 0 &&
+        fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+        mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+    if (fs >= 0)
+        close(fs);
+    close(loop); /* the filesystem holds the device now */
+    return mnt;
 }
 
 /* The stock of size mb, made when create (replacing the least recently
@@ -225,8 +231,8 @@ static struct size_stock *stock_of(struct sl_tmpvols *v, unsigned mb, bool creat
     if (!create)
         return NULL;
     /* Another size displaces it: its ready ones go. */
-    for (int i = 0; i < oldest->n && v->ndrops < DROPS_MAX; i++)
-        v->drops[v->ndrops++] = strdup(oldest->path[i]);
+    for (int i = 0; i < oldest->n; i++)
+        close(oldest->fd[i]);
     oldest->mb = mb;
     oldest->n = 0;
     return oldest;
@@ -239,48 +245,30 @@ static void *maker_main(void *arg)
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     pthread_mutex_lock(&v->mu);
     while (!v->quit) {
-        if (v->ndrops) {
-            char *p = v->drops[--v->ndrops];
-            pthread_mutex_unlock(&v->mu);
-            if (p)
-                unmount_one(p);
-            free(p);
-            pthread_mutex_lock(&v->mu);
-            continue;
-        }
         struct size_stock *s = NULL;
         for (int i = 0; i < SIZES && !s; i++)
             if (v->sizes[i].mb && v->sizes[i].n < STOCK)
                 s = &v->sizes[i];
-        if (!s) {
+        /* Not while an environment starts: making one is a few ms of CPU
+         * and of the kernel's loop and mount work, which would slow it. */
+        if (!s || v->starting) {
             pthread_cond_wait(&v->cv, &v->mu);
             continue;
         }
-        char path[1100];
         unsigned mb = s->mb;
         pthread_mutex_unlock(&v->mu);
-        int rc = make_one(v, mb, path, sizeof(path));
+        int fd = make_one(v, mb);
         pthread_mutex_lock(&v->mu);
-        if (rc) {
+        if (fd < 0) {
             /* Not now (out of loop devices, of disk): when next asked. */
             if (s->mb == mb)
                 s->mb = 0;
             continue;
         }
         if (s->mb == mb && s->n < STOCK)
-            snprintf(s->path[s->n++], sizeof(s->path[0]), "%s", path);
+            s->fd[s->n++] = fd;
         else
-            unmount_one(path);
-    }
-    /* The ready ones, and those given back. */
-    for (int i = 0; i < SIZES; i++)
-        for (int k = 0; k < v->sizes[i].n; k++)
-            unmount_one(v->sizes[i].path[k]);
-    while (v->ndrops) {
-        char *p = v->drops[--v->ndrops];
-        if (p)
-            unmount_one(p);
-        free(p);
+            close(fd);
     }
     pthread_mutex_unlock(&v->mu);
     return NULL;
@@ -306,11 +294,10 @@ struct sl_tmpvols *sl_tmpvols_new(const char *dir)
     pthread_cond_init(&v->cv, NULL);
     /* One made here tells whether this machine can (loop devices, the
      * ext4 driver, the right to mount), and readies the default size. */
-    char path[1100];
-    bool made = make_one(v, 512, path, sizeof(path)) == 0;
-    if (!made || pthread_create(&v->thread, NULL, maker_main, v)) {
-        if (made)
-            unmount_one(path);
+    int fd = make_one(v, 512);
+    if (fd < 0 || pthread_create(&v->thread, NULL, maker_main, v)) {
+        if (fd >= 0)
+            close(fd);
         pthread_mutex_destroy(&v->mu);
         pthread_mutex_destroy(&v->template_mu);
         pthread_cond_destroy(&v->cv);
@@ -320,43 +307,45 @@ struct sl_tmpvols *sl_tmpvols_new(const char *dir)
     pthread_setname_np(v->thread, "sl-tmpvols");
     pthread_mutex_lock(&v->mu);
     struct size_stock *s = stock_of(v, 512, true);
-    snprintf(s->path[s->n++], sizeof(s->path[0]), "%s", path);
+    s->fd[s->n++] = fd;
     pthread_cond_signal(&v->cv);
     pthread_mutex_unlock(&v->mu);
     return v;
 }
 
-int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid, char *out, size_t n)
+int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid)
 {
     pthread_mutex_lock(&v->mu);
     struct size_stock *s = stock_of(v, mb, true);
     s->used = ++v->takes;
-    bool ready = s->n > 0;
-    if (ready)
-        snprintf(out, n, "%s", s->path[--s->n]);
-    pthread_cond_signal(&v->cv); /* (to make more) */
+    int fd = s->n > 0 ? s->fd[--s->n] : -1;
+    v->starting++; /* (more are made once it has started) */
     pthread_mutex_unlock(&v->mu);
-    int rc = ready ? 0 : make_one(v, mb, out, n); /* none ready: the slow way */
-    if (rc == 0 && (chown(out, uid, uid) || chmod(out, 0700))) {
-        sl_tmpvols_drop(v, out);
-        rc = -1;
+    if (fd < 0)
+        fd = make_one(v, mb); /* none ready: the slow way */
+    if (fd < 0) {
+        sl_tmpvols_started(v);
+        return -1;
     }
-    return rc;
+    /* Its root, the environment's user's alone. */
+    int root = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool ok = root >= 0 && fchown(root, uid, uid) == 0 && fchmod(root, 0700) == 0;
+    if (root >= 0)
+        close(root);
+    if (!ok) {
+        close(fd);
+        sl_tmpvols_started(v);
+        return -1;
+    }
+    return fd;
 }
 
-void sl_tmpvols_drop(struct sl_tmpvols *v, const char *path)
+void sl_tmpvols_started(struct sl_tmpvols *v)
 {
-    char *p = strdup(path);
     pthread_mutex_lock(&v->mu);
-    if (p && v->ndrops < DROPS_MAX) {
-        v->drops[v->ndrops++] = p;
-        p = NULL;
-    }
-    pthread_cond_signal(&v->cv);
+    if (v->starting && --v->starting == 0)
+        pthread_cond_signal(&v->cv);
     pthread_mutex_unlock(&v->mu);
-    if (p) /* (the queue is full: here, then) */
-        unmount_one(p);
-    free(p);
 }
 
 void sl_tmpvols_free(struct sl_tmpvols *v)
@@ -368,6 +357,9 @@ void sl_tmpvols_free(struct sl_tmpvols *v)
     pthread_cond_signal(&v->cv);
     pthread_mutex_unlock(&v->mu);
     pthread_join(v->thread, NULL);
+    for (int i = 0; i < SIZES; i++)
+        for (int k = 0; k < v->sizes[i].n; k++)
+            close(v->sizes[i].fd[k]);
     pthread_mutex_destroy(&v->mu);
     pthread_mutex_destroy(&v->template_mu);
     pthread_cond_destroy(&v->cv);

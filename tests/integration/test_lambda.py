@@ -1173,9 +1173,10 @@ def loop_devices_of(data_dir):
 
 
 def test_tmp_filesystems_go_with_a_killed_server(fresh_server):
-    """The /tmp filesystems are mounted in Sluice's own mount namespace: a
-    kill -9 of the server ends them and frees their loop devices, and none
-    shows in the host's mount table meanwhile."""
+    """The /tmp filesystems are mounted in no namespace of the host's (each
+    is attached in its environment's own): none shows in the host's mount
+    table, and a kill -9 of the server ends them and frees their loop
+    devices."""
     srv = fresh_server().start()
     lam = lambda_client(srv.endpoint)
     name = create_py(lam, "def handler(e, c):\n    return 1\n")
