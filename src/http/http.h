@@ -94,6 +94,10 @@ struct sl_http_config {
     unsigned per_client_limit;
 };
 
+/* Whether the first n bytes a client sent could begin an HTTP/1.1 request
+ * (empty lines, then a method and a space, or a method so far). */
+bool sl_http_could_start_request(const char *p, size_t n);
+
 int sl_http_server_start(struct sl_http_server **out, const struct sl_http_config *cfg,
                          const struct sl_http_handler *h, struct sl_err *err);
 /* The port bound (useful with port 0). */

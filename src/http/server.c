@@ -14,13 +14,16 @@
 #include "http/http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* libmicrohttpd's per-connection memory must stay above S3's 8 KiB header
@@ -503,6 +506,69 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     return answer(rq, con);
 }
 
+/* ---- what cannot be HTTP ------------------------------------------------ */
+
+/* RFC 9110's tchar: what a method is made of. */
+static bool tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+bool sl_http_could_start_request(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (p[i] == '\r' || p[i] == '\n')) /* empty lines before it (RFC 9112 2.2) */
+        i++;
+    size_t method = i;
+    while (i < n && tchar((unsigned char)p[i]))
+        i++;
+    if (i == n)
+        return true; /* a method so far: the rest is to come */
+    return i > method && p[i] == ' ';
+}
+
+/*
+ * libmicrohttpd 0.9.75 waits for the end of the request line before it
+ * looks at it, so bytes that cannot be HTTP (a TLS handshake, binary
+ * noise) hold their connection until the idle timeout. The listening
+ * socket defers each accept until the client's first bytes have come
+ * (TCP_DEFER_ACCEPT), so that they are here when a connection starts: if
+ * they cannot begin a request line, the client gets a 400 at once and the
+ * connection is closed (libmicrohttpd then reads its end).
+ */
+static void notify_cb(void *cls, struct MHD_Connection *con, void **socket_context,
+                      enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    (void)socket_context;
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+        return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return;
+    int fd = ci->connect_fd;
+    char first[64];
+    ssize_t n = recv(fd, first, sizeof(first), MSG_PEEK | MSG_DONTWAIT);
+    if (n <= 0 || sl_http_could_start_request(first, (size_t)n))
+        return;
+    /* What came is read (so that the close is not a reset that could
+     * lose the answer), then the answer, then the end. */
+    char sink[4096];
+    while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+    }
+    static const char answer[] = "HTTP/1.1 400 Bad Request\r\n"
+                                 "Content-Type: text/plain\r\n"
+                                 "Content-Length: 42\r\n"
+                                 "Connection: close\r\n\r\n"
+                                 "This is not the start of an HTTP request.\n";
+    if (send(fd, answer, sizeof(answer) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* the client has gone: nothing to tell it */
+    }
+    shutdown(fd, SHUT_RDWR);
+}
+
 /* Two threads per CPU, four at least: a handler may still take its
  * thread for a moment (a file's fdatasync, a read of the store). */
 static unsigned pool_threads(void)
@@ -556,6 +622,7 @@ int sl_http_server_start(struct sl_http_server **out, const struct sl_http_confi
     s->daemon = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, access_cb, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_cb, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->idle_timeout_s ? cfg->idle_timeout_s : 60),
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, limit,
@@ -571,6 +638,12 @@ int sl_http_server_start(struct sl_http_server **out, const struct sl_http_confi
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : cfg->port;
+    /* Accepted once the first bytes are here (notify_cb), or dropped when
+     * none come within the idle timeout. */
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    int defer = (int)(cfg->idle_timeout_s ? cfg->idle_timeout_s : 60);
+    if (info)
+        setsockopt(info->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
     *out = s;
     return 0;
 }

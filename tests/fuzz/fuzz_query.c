@@ -1,5 +1,6 @@
-/* libFuzzer target: query-string splitting and percent-decoding, and the
- * HTTP and AWS date parsers, all fed straight from request lines. */
+/* libFuzzer target: query-string splitting and percent-decoding, the HTTP
+ * and AWS date parsers, and the check of a connection's first bytes, all
+ * fed straight from request lines. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(s, data, size);
     s[size] = '\0';
+    (void)sl_http_could_start_request((const char *)data, size);
     struct sl_arena a;
     sl_arena_init(&a, 0);
     struct sl_http_param *params;

@@ -177,6 +177,24 @@ def test_conflicting_content_lengths_refused(server, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key="twice")["Body"].read() == b"hello"
 
 
+def test_bytes_that_cannot_be_http_get_400_at_once(server):
+    """A connection whose first bytes cannot begin an HTTP request (a TLS
+    handshake sent to the plain port, binary noise) is answered 400 and
+    closed at once, not left open until the idle timeout (60 s); a request
+    line that has only begun is waited for."""
+    for first in (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(32)),
+                  b"\x00\x01\x02binary", b" GET / HTTP/1.1\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(first)
+            answer = read_until_closed(sock)
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), (first, answer)
+        assert answer.endswith(b"\r\n\r\nThis is not the start of an HTTP request.\n"), answer
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GE")
+        sock.sendall(b"T /_sluice/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert read_until_closed(sock).startswith(b"HTTP/1.1 200 ")
+
+
 HEALTH = b"GET /_sluice/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 

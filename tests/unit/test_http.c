@@ -178,6 +178,31 @@ static void query_respects_arena_cap(void **state)
     assert_int_equal(rc, SL_ENOMEM);
 }
 
+/* What could begin a request: empty lines, a method, a space; what cannot:
+ * anything else first (a TLS handshake, binary noise, a space). */
+static void request_start_plausible(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *p;
+        size_t n;
+        bool ok;
+    } cases[] = {
+        {"GET / HTTP/1.1\r\n", 16, true},
+        {"GE", 2, true},
+        {"", 0, true},
+        {"\r\n\r\nPUT /x", 10, true},
+        {"M-SEARCH * HTTP/1.1", 19, true},
+        {"\x16\x03\x01\x02\x00", 5, false},
+        {"\x00GET", 4, false},
+        {" GET /", 6, false},
+        {"GET\t/", 5, false},
+        {"GET\x80/", 5, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(sl_http_could_start_request(cases[i].p, cases[i].n), cases[i].ok);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -196,6 +221,7 @@ int main(void)
         T(query_malformed_escape_fails),
         T(query_escape_truncated_by_ampersand),
         cmocka_unit_test(query_respects_arena_cap),
+        cmocka_unit_test(request_start_plausible),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
