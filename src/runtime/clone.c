@@ -44,6 +44,25 @@ SL_NO_ASAN static void make_parents(char *path, size_t skip)
     }
 }
 
+/* Mounts the read-only overlay o (its layers o->src and empty, opened
+ * here, in the child's own mount namespace, at the descriptors its options
+ * name): 0, or -1. */
+SL_NO_ASAN static int mount_overlay(const struct ovl *o, const char *empty)
+{
+    const char *layers[] = {o->src, empty};
+    for (int k = 0; k < 2; k++) {
+        int fd = open(layers[k], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        if (fd != o->fd + k && (dup3(fd, o->fd + k, O_CLOEXEC) < 0 || close(fd)))
+            return -1;
+    }
+    int rc = mount("overlay", o->dst, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, o->opts);
+    close(o->fd);
+    close(o->fd + 1);
+    return rc;
+}
+
 /*
  * Child side: returns only on failure (a step number for the log). Not
  * instrumented by ASan: sharing the parent's memory, the child must not
@@ -101,6 +120,16 @@ SL_NO_ASAN static int child_setup(struct plan *p)
                 flags |= MS_NODEV;
             if (mount(NULL, m->dst, NULL, flags, NULL))
                 return 50 + i;
+        }
+        for (int i = 0; i < p->novls; i++) {
+            struct ovl *o = &p->ovls[i];
+            make_parents(o->dst, strlen(p->root));
+            mkdir(o->dst, 0755);
+            if (mount_overlay(o, p->empty) &&
+                (mount(o->src, o->dst, NULL, MS_BIND | MS_REC, NULL) ||
+                 mount(NULL, o->dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                       NULL)))
+                return 80 + i;
         }
         /* Its own /tmp filesystem, attached into this namespace. */
         if (p->tmp_fd >= 0 && ((mkdir(p->tmp, 0755) && errno != EEXIST) ||

@@ -24,6 +24,14 @@ struct plan {
         bool dir, ro;
     } mounts[32];
     int nmounts;
+    struct ovl {
+        char src[1200], dst[1200]; /* src: bound instead where no overlay */
+        int fd; /* src's descriptor in the child, fd + 1 empty's: above the
+                   child's own (chosen by the parent, which writes opts) */
+        char opts[96];
+    } ovls[2];
+    int novls;
+    char empty[1200]; /* an empty directory: each overlay's second layer */
     struct lnk {
         char target[256], path[1200];
     } links[8];

@@ -68,6 +68,39 @@ static void plan_mount(struct plan *p, const char *src, const char *dst_rel, boo
     m->ro = ro;
 }
 
+/* A read-only overlay of src (and an empty layer: an overlay without an
+ * upper layer needs two) at dst_rel, its layers named /proc/self/fd/N (the
+ * child opens them in its own mount namespace: a layer must be there); a
+ * bind mount where it cannot be (the child falls back to one too). */
+static void plan_overlay(struct plan *p, const char *src, const char *dst_rel, bool overlays)
+{
+    if (!overlays || p->novls == (int)SL_ARRAY_LEN(p->ovls)) {
+        plan_mount(p, src, dst_rel, true, true);
+        return;
+    }
+    int k = p->novls++;
+    struct ovl *o = &p->ovls[k];
+    snprintf(o->src, sizeof(o->src), "%s", src);
+    snprintf(o->dst, sizeof(o->dst), "%s%s", p->root, dst_rel);
+    (void)k; /* (its descriptors are chosen once all the child's are known) */
+}
+
+/* The descriptors the child opens its overlays' layers at: above every one
+ * it keeps, so that none is replaced. */
+static void plan_overlay_fds(struct plan *p)
+{
+    int fds[] = {p->out_fd, p->err_fd, p->null_fd, p->init_fd, p->tmp_fd}, top = 2;
+    for (size_t i = 0; i < SL_ARRAY_LEN(fds); i++)
+        if (fds[i] > top)
+            top = fds[i];
+    for (int k = 0; k < p->novls; k++) {
+        struct ovl *o = &p->ovls[k];
+        o->fd = top + 1 + 2 * k;
+        snprintf(o->opts, sizeof(o->opts), "lowerdir=/proc/self/fd/%d:/proc/self/fd/%d", o->fd,
+                 o->fd + 1);
+    }
+}
+
 static int dir_exists(const char *path)
 {
     struct stat st;
@@ -133,8 +166,13 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
             plan_mount(p, ro_files[i], ro_files[i], false, true);
     for (size_t i = 0; i < SL_ARRAY_LEN(dev_nodes); i++)
         plan_mount(p, dev_nodes[i], dev_nodes[i], false, false);
-    plan_mount(p, spec->code_dir, "/var/task", true, true);
-    plan_mount(p, spec->runtimes_dir, "/var/runtime", true, true);
+    /* The code and Sluice's bootstraps: read-only overlays whose layers are
+     * named by descriptor, so that the environment's mount table shows no
+     * host path (a bind mount shows its directory's path on its disk). */
+    snprintf(p->empty, sizeof(p->empty), "%s/empty", spec->scratch);
+    bool overlays = p->ns && (mkdir(p->empty, 0555) == 0 || errno == EEXIST);
+    plan_overlay(p, spec->code_dir, "/var/task", overlays);
+    plan_overlay(p, spec->runtimes_dir, "/var/runtime", overlays);
     p->tmp_fd = p->ns ? spec->tmp_fd : -1;
     snprintf(p->tmp, sizeof(p->tmp), "%s/tmp", p->root);
     if (p->tmp_fd < 0)
@@ -169,6 +207,7 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
     }
     p->envp = envp;
     p->workdir = p->ns ? "/var/task" : spec->code_dir;
+    plan_overlay_fds(p);
 
     unsigned long ns = p->ns ? CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS : 0;
     int pidfd = -1;

@@ -613,7 +613,7 @@ def test_environment_is_isolated(server, lam):
     """A function runs as an unprivileged user, in its own PID namespace as
     the child of PID 1 (sluice-init), in a minimal root: Sluice's data
     directory is out of reach, /var/task is read-only, /tmp is writable,
-    and mounting is refused."""
+    mounting is refused, and the mount table names no host path."""
     name = create_py(lam, """
 import ctypes, errno, os
 def handler(event, context):
@@ -621,7 +621,7 @@ def handler(event, context):
     out = {"uid": os.getuid(), "pid": os.getpid(), "ppid": os.getppid(),
            "init": open("/proc/1/cmdline").read().split(chr(0))[0],
            "data_visible": os.path.exists(data_dir) or os.path.exists(data_dir + "/sluice.db"),
-           "root": sorted(os.listdir("/"))}
+           "root": sorted(os.listdir("/")), "mountinfo": open("/proc/self/mountinfo").read()}
     try:
         open("/var/task/x", "w")
         out["task_writable"] = True
@@ -642,6 +642,12 @@ def handler(event, context):
     assert "work" not in out["root"] and "root" not in out["root"]
     assert not out["task_writable"] and out["tmp_ok"]
     assert out["mount_errno"] == errno_EPERM()
+    # No host path of Sluice's shows in its mount table: not the data
+    # directory (code, /tmp), not the source tree (the bootstraps).
+    from conftest import ROOT
+    for host in (os.path.realpath(server.data_dir), os.path.realpath(ROOT)):
+        assert host not in out["mountinfo"], (host, out["mountinfo"])
+    assert " /var/task " in out["mountinfo"] and " /var/runtime " in out["mountinfo"]
 
 
 VICTIM = """
