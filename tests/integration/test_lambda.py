@@ -894,6 +894,36 @@ def handler(event, context):
     assert invoke(lam, name)[1] == "fine"
 
 
+OOM_FAST = """
+import time
+def handler(event, context):
+    blocks, t = [], time.monotonic()
+    while len(blocks) < 25:  # 400 MB, by 16 MB
+        blocks.append(bytearray(16 << 20))
+        print("allocated", len(blocks) * 16, "MB at", round((time.monotonic() - t) * 1000), "ms",
+              flush=True)
+    return "not killed"
+"""
+
+
+def test_out_of_memory_fails_fast(lam):
+    """No swap inside the environment's limit: a 256 MB function allocating
+    400 MB is killed as soon as it reaches its limit and reported as
+    Runtime.OutOfMemory, not left to thrash (it took 42 s with swap). The
+    allocation itself runs at the function's share of a CPU (256/1,769 of
+    a core, as on AWS), so what is bounded is the time from the last block
+    that fit to the end of the invocation."""
+    name = create_py(lam, OOM_FAST, MemorySize=256, Timeout=60)
+    r, out = invoke(lam, name, LogType="Tail")
+    assert out["errorType"] == "Runtime.OutOfMemory", out
+    log = base64.b64decode(r["LogResult"]).decode()
+    fitted = [l.split() for l in log.splitlines() if l.startswith("allocated")]
+    assert fitted and int(fitted[-1][1]) >= 192, log  # most of the 256 MB was used
+    report = next(l for l in log.splitlines() if l.startswith("REPORT"))
+    duration = float(report.split("Duration: ")[1].split(" ms")[0])
+    assert duration - int(fitted[-1][4]) < 2000, log
+
+
 ORPHANS = """
 import os, subprocess
 def counts():
