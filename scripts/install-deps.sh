@@ -16,7 +16,8 @@ PKGS=(
   autoconf automake libtool g++
   user-mode-linux
 )
-# e2fsprogs: mke2fs formats each function environment's /tmp filesystem.
+# e2fsprogs: mke2fs and debugfs make the template of function environments' /tmp
+# filesystems.
 # user-mode-linux: a kernel that boots as a process, for the tests of
 # environments under cgroup v2 (tests/integration/test_cgroup_v2.py) on
 # machines whose controllers are on cgroup v1.

@@ -556,7 +556,8 @@ static void notify_cb(void *cls, struct MHD_Connection *con, void **socket_conte
     /* What came is read (so that the close is not a reset that could
      * lose the answer), then the answer, then the end. */
     char sink[4096];
-    while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+    for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++) {
+        /* (at most 64 KiB: a client that keeps sending gets a reset) */
     }
     static const char answer[] = "HTTP/1.1 400 Bad Request\r\n"
                                  "Content-Type: text/plain\r\n"

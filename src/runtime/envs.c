@@ -61,7 +61,9 @@ static void env_set_active(struct env *e, bool active)
 void sl_rt_env_set_state(struct env *e, enum env_state s)
 {
     env_set_active(e, s == ENV_INIT || s == ENV_BUSY);
-    if (e->tmp_starting && s != ENV_INIT) { /* started, or ended */
+    /* Started once its first call is answered (the cold start's end), or
+     * ended. */
+    if (e->tmp_starting && (s == ENV_IDLE || s == ENV_DEAD)) {
         sl_tmpvols_started(e->rt->tmpvols);
         e->tmp_starting = false;
     }
@@ -272,6 +274,8 @@ void sl_rt_env_free(struct env *e)
         sl_rm_tree(e->scratch);
     /* Its processes are gone (its PID 1 is reaped, or it never ran), its
      * files too: the user may serve another environment. */
+    if (e->tmp_fd >= 0)
+        sl_tmpvols_drop(rt->tmpvols, e->tmp_fd);
     if (e->uid_fd >= 0)
         close(e->uid_fd);
     if (e->creds.access_key[0] && rt->cfg.revoke)
@@ -461,7 +465,7 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
     e->fn = c->fn;
     e->fn.env = NULL;
     e->pid = -1;
-    e->pidfd = e->out_fd = e->err_fd = e->listen_fd = e->uid_fd = -1;
+    e->pidfd = e->out_fd = e->err_fd = e->listen_fd = e->uid_fd = e->tmp_fd = -1;
     e->sb.pid = -1;
     e->sb.pidfd = -1;
     e->sb.peak_fd = -1;
@@ -480,9 +484,10 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
     e->next = rt->envs;
     rt->envs = e;
 
-    /* Its own user, where isolated; without namespaces it stays Sluice's. */
-    e->uid = geteuid();
-    if (rt->isolate && sl_uid_claim(&rt->uids, &e->uid, &e->uid_fd)) {
+    /* Its own user, where isolated (65534 where no uid of the range can be
+     * had); without namespaces it stays Sluice's. */
+    e->uid = rt->isolate && !rt->uids.count ? 65534 : geteuid();
+    if (rt->isolate && rt->uids.count && sl_uid_claim(&rt->uids, &e->uid, &e->uid_fd)) {
         sl_warn("runtime", "no user for an environment of %s: %s", c->fn.name,
                 errno == EUSERS ? "every uid of --sandbox-uids is in use" : strerror(errno));
         sl_rt_call_fail(c, "Runtime.Unknown", "RequestId: %s Error: cannot start the runtime",
@@ -593,7 +598,7 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
     struct sl_err serr = {0};
     int src = sl_sandbox_spawn(&e->sb, &spec, argv, envp, outp[1], errp[1], &serr);
     if (spec.tmp_fd >= 0) {
-        close(spec.tmp_fd);
+        e->tmp_fd = spec.tmp_fd; /* (its unmount waits for the end: envs free) */
         e->tmp_starting = true;
     }
     free_strv(envp);

@@ -5,14 +5,15 @@
  * function cannot signal, trace or read the files of another, its
  * processes count apart, and a connection to a Runtime API is known to
  * come from its environment by the user owning the calling socket, which
- * the kernel tells through sock_diag. A uid is claimed by binding an
- * abstract Unix socket named after it: the claim holds across every Sluice
- * on the machine (two servers with the same range never hand one uid to
- * two environments) and goes with the descriptor, even when Sluice is
- * killed.
+ * the kernel tells through sock_diag. A uid is claimed by a lock on a file
+ * named after it (flock) in /run/sluice/uids, which functions cannot
+ * reach: the claim holds across every Sluice on the machine (two servers
+ * with the same range never hand one uid to two environments) and goes
+ * with the descriptor, even when Sluice is killed.
  */
 #include "runtime/internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -21,36 +22,61 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 int sl_uid_claim(struct sl_uids *u, uid_t *uid, int *fd)
 {
     for (uint32_t i = 0; i < u->count; i++) {
         uint32_t k = (u->next + i) % u->count;
-        int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (s < 0)
+        char path[1200];
+        snprintf(path, sizeof(path), "%s/%lu", u->dir, (unsigned long)u->first + k);
+        int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (f < 0)
             return -1;
-        struct sockaddr_un sun = {.sun_family = AF_UNIX};
-        /* sun_path[0] = '\0': the abstract namespace. */
-        int n = snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1, "sluice/uid/%lu",
-                         (unsigned long)u->first + k);
-        if (bind(s, (struct sockaddr *)&sun,
-                 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n)) == 0) {
+        if (flock(f, LOCK_EX | LOCK_NB) == 0) {
             u->next = (k + 1) % u->count;
             *uid = (uid_t)(u->first + k);
-            *fd = s;
+            *fd = f;
             return 0;
         }
         int e = errno;
-        close(s);
-        if (e != EADDRINUSE) {
+        close(f);
+        if (e != EWOULDBLOCK) {
             errno = e;
             return -1;
         }
     }
     errno = EUSERS;
     return -1;
+}
+
+/* Asks diag about a connection of its own, on loopback: whether the kernel
+ * answers (it has TCP's sock_diag) with this process's user. */
+static bool diag_works(int diag)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof(a);
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1, s = -1;
+    bool ok = false;
+    if (l >= 0 && bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(l, 1) == 0 &&
+        getsockname(l, (struct sockaddr *)&a, &n) == 0 &&
+        (c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+        connect(c, (struct sockaddr *)&a, sizeof(a)) == 0) {
+        struct sockaddr_in peer;
+        socklen_t pn = sizeof(peer);
+        s = accept4(l, (struct sockaddr *)&peer, &pn, SOCK_CLOEXEC);
+        uid_t uid;
+        ok = s >= 0 && sl_peer_uid(diag, &a, &peer, &uid) == 0 && uid == geteuid();
+    }
+    int e = errno;
+    int fds[] = {s, c, l};
+    for (size_t i = 0; i < SL_ARRAY_LEN(fds); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    errno = ok ? 0 : (e ? e : ENOENT);
+    return ok;
 }
 
 int sl_diag_open(void)
@@ -61,6 +87,15 @@ int sl_diag_open(void)
     /* A reply that never comes (it always does) must not hang the loop. */
     struct timeval tv = {.tv_sec = 1};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    /* The netlink family can be there without TCP's part of it (a module
+     * not loaded): then every question would fail, and every caller be
+     * refused. */
+    if (!diag_works(fd)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
     return fd;
 }
 

@@ -86,15 +86,17 @@ int sl_cgroups_create(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec)
 
 /* ---- identities (identity.c) ------------------------------------------------ */
 
-/* The users environments run as: uids first to first + count - 1. */
+/* The users environments run as: uids first to first + count - 1 (count
+ * 0: every environment runs as 65534), claimed by locks on files in dir. */
 struct sl_uids {
     uint32_t first, count;
     uint32_t next; /* where the next claim starts looking */
+    char dir[1100];
 };
 
 /* Claims a uid of u that no environment of any Sluice on this machine
- * holds: 0, with *fd holding the claim until closed; -1 (errno EUSERS
- * when every one is held). */
+ * holds (those that share u->dir): 0, with *fd holding the claim until
+ * closed; -1 (errno EUSERS when every one is held). */
 int sl_uid_claim(struct sl_uids *u, uid_t *uid, int *fd);
 /* A NETLINK_SOCK_DIAG socket, for sl_peer_uid(): -1 when the kernel has
  * none. */
@@ -262,6 +264,7 @@ struct env {
     int uid_fd;    /* holds the claim on uid (sl_uid_claim), or -1 */
     bool refused;  /* a stranger's connection was refused (logged once) */
     struct sl_env_credentials creds; /* its session ("" key: placeholders) */
+    int tmp_fd;        /* its /tmp (sl_tmpvols_take), dropped at the end; -1 */
     bool tmp_starting; /* took a /tmp: sl_tmpvols_started() once started */
     struct env *next;
 };

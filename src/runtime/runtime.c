@@ -254,14 +254,29 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
     sl_sha256(where, strlen(where), digest);
     sl_hex_encode(digest, 8, rt->group);
     sl_sandbox_sweep(rt->group, false);
-    rt->isolate = sl_sandbox_probe();
     rt->uids.first = cfg->uid_count ? cfg->uid_first : SL_RUNTIME_UID_FIRST;
     rt->uids.count = cfg->uid_count ? cfg->uid_count : SL_RUNTIME_UID_COUNT;
+    bool uid_ok = false;
+    rt->isolate = sl_sandbox_probe((uid_t)rt->uids.first, &uid_ok);
+    if (rt->isolate && !uid_ok) {
+        sl_warn("runtime", "cannot switch to uid %lu (a user namespace that does not map "
+                           "--sandbox-uids?): every environment runs as uid 65534, and one "
+                           "function can reach another's Runtime API",
+                (unsigned long)rt->uids.first);
+        rt->uids.count = 0; /* (one shared user) */
+    }
+    /* The claims on uids: machine-wide where Sluice may write /run (root),
+     * else this data directory's. */
+    if (sl_mkdirs("/run/sluice/uids", 0700) == 0 && access("/run/sluice/uids", W_OK) == 0)
+        snprintf(rt->uids.dir, sizeof(rt->uids.dir), "/run/sluice/uids");
+    else
+        snprintf(rt->uids.dir, sizeof(rt->uids.dir), "%s/uids", rt->scratch_dir);
+    sl_mkdirs(rt->uids.dir, 0700);
     /* Only an environment may speak to its Runtime API: the caller's user
      * tells (identity.c). */
     rt->diag_fd = sl_diag_open();
     if (rt->diag_fd < 0)
-        sl_warn("runtime", "no sock_diag here (%s): any local process can reach an "
+        sl_warn("runtime", "no sock_diag for TCP here (%s): any local process can reach an "
                            "environment's Runtime API",
                 strerror(errno));
     rt->init_fd = open_init();

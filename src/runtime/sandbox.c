@@ -277,27 +277,36 @@ out:
     return rc;
 }
 
-/* The probe's child: can it make its mounts private? */
-static int probe_child(void)
+/* The probe's child: can it make its mounts private (1 if not), and take
+ * the user uid (2 if not: a user namespace that does not map it)? */
+static int probe_child(uid_t uid)
 {
-    return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 ? 0 : 1;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+        return 1;
+    if (syscall(SYS_setgroups, 0, NULL) || syscall(SYS_setresgid, uid, uid, uid) ||
+        syscall(SYS_setresuid, uid, uid, uid))
+        return 2;
+    return 0;
 }
 
-bool sl_sandbox_probe(void)
+bool sl_sandbox_probe(uid_t uid, bool *uid_ok)
 {
     struct clone_args ca = {
         .flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS,
         .exit_signal = SIGCHLD,
     };
+    *uid_ok = false;
     long pid = syscall(SYS_clone3, &ca, sizeof(ca));
     if (pid == 0)
-        _exit(probe_child());
+        _exit(probe_child(uid));
     if (pid < 0)
         return false;
     int status = 0;
     while (waitpid((pid_t)pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    *uid_ok = rc == 0;
+    return rc == 0 || rc == 2;
 }
 
 void sl_sandbox_cleanup(struct sl_sandbox *sb, const char *scratch)

@@ -71,8 +71,9 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
 struct sl_spawner *sl_spawner_new(const char *group);
 void sl_spawner_free(struct sl_spawner *sp);
 /* Whether this kernel lets Sluice create the namespaces and mounts of a
- * sandbox (checked once, by cloning a child that tries). */
-bool sl_sandbox_probe(void);
+ * sandbox, and (*uid_ok) switch to the user uid, which a user namespace
+ * may not map (checked once, by cloning a child that tries). */
+bool sl_sandbox_probe(uid_t uid, bool *uid_ok);
 /* Sets the CPU quota proportional to memory (1,769 MB = one core). The
  * runtime calls it once init is done: as on AWS, init runs unthrottled. */
 void sl_sandbox_limit_cpu(struct sl_sandbox *sb, unsigned memory_mb);
@@ -104,13 +105,16 @@ int sl_sandbox_v2_parent(const char *mountinfo, const char *proc_cgroup, char *o
  */
 struct sl_tmpvols *sl_tmpvols_new(const char *dir);
 /* A new, empty /tmp of mb megabytes owned by uid: a detached mount's
- * descriptor (sl_sandbox_spec.tmp_fd; close it once spawned: the
- * filesystem goes when its environment's mount namespace does), or -1. */
+ * descriptor (sl_sandbox_spec.tmp_fd), or -1. Keep it while the
+ * environment lives, then give it to sl_tmpvols_drop(). */
 int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid);
-/* The environment that took one has started (or failed to): more are made
- * only while none is starting, off the cold starts' CPU. */
+/* Closes a /tmp's descriptor on the thread, once no environment is
+ * starting: the filesystem and its loop device go then. */
+void sl_tmpvols_drop(struct sl_tmpvols *v, int fd);
+/* The environment that took one has answered its first call (or ended):
+ * those dropped are closed only while none is starting. */
 void sl_tmpvols_started(struct sl_tmpvols *v);
-/* Closes the ready ones and ends the thread. */
+/* Closes the ready ones and those dropped, and ends the thread. */
 void sl_tmpvols_free(struct sl_tmpvols *v);
 
 /* Removes the cgroups (after the process is reaped) and closes the pidfd. */

@@ -7,9 +7,14 @@
  * descriptor), which the environment's child attaches at /tmp in its own
  * namespace (move_mount). Its image is unlinked as soon as the loop device
  * holds it, and the loop device lets go once the filesystem is unmounted
- * (autoclear), which happens when the environment's mount namespace ends
- * and the descriptors are closed: nothing is left to clean up, even when
- * Sluice is killed, and no mount of Sluice's own namespace changes. The
+ * (autoclear), which happens when the environment's mount namespace has
+ * ended and Sluice's descriptor is closed: nothing is left to clean up,
+ * even when Sluice is killed, and no mount of Sluice's own namespace
+ * changes. Sluice keeps that descriptor while the environment lives and
+ * this thread closes it afterwards: unmounting costs about a millisecond
+ * of the kernel's work (the filesystem, the loop device), which the
+ * environment's exit would otherwise do in the middle of the next cold
+ * start. The
  * environment sees a filesystem whose root is /tmp (no host path in its
  * mount table) and that starts empty.
  *
@@ -57,9 +62,12 @@ struct sl_tmpvols {
         uint64_t used;      /* when last asked for, in takes */
         int n;
         int fd[STOCK];      /* detached mounts, ready */
+        bool failed;        /* the last making failed: again when next asked */
     } sizes[SIZES];
     uint64_t takes;
     unsigned starting; /* environments taken one and not started yet */
+    int *drops;        /* given back, to close (and so unmount) */
+    size_t ndrops, cap_drops;
 };
 
 /* Runs argv (program path: its first) with stdout and stderr on
@@ -235,6 +243,7 @@ static struct size_stock *stock_of(struct sl_tmpvols *v, unsigned mb, bool creat
         close(oldest->fd[i]);
     oldest->mb = mb;
     oldest->n = 0;
+    oldest->failed = false;
     return oldest;
 }
 
@@ -247,12 +256,22 @@ static void *maker_main(void *arg)
     while (!v->quit) {
         struct size_stock *s = NULL;
         for (int i = 0; i < SIZES && !s; i++)
-            if (v->sizes[i].mb && v->sizes[i].n < STOCK)
+            if (v->sizes[i].mb && v->sizes[i].n < STOCK && !v->sizes[i].failed)
                 s = &v->sizes[i];
-        /* Not while an environment starts: making one is a few ms of CPU
-         * and of the kernel's loop and mount work, which would slow it. */
-        if (!s || v->starting) {
+        /* Unmounting one (closing its last descriptor) waits until no
+         * environment is starting: its kernel work (the filesystem, the
+         * loop device) would hold the cold start up by a millisecond. Making
+         * one does not, at this thread's low priority, and must keep up. */
+        bool drop = v->ndrops && !v->starting;
+        if (!s && !drop) {
             pthread_cond_wait(&v->cv, &v->mu);
+            continue;
+        }
+        if (drop) {
+            int fd = v->drops[--v->ndrops];
+            pthread_mutex_unlock(&v->mu);
+            close(fd);
+            pthread_mutex_lock(&v->mu);
             continue;
         }
         unsigned mb = s->mb;
@@ -262,7 +281,7 @@ static void *maker_main(void *arg)
         if (fd < 0) {
             /* Not now (out of loop devices, of disk): when next asked. */
             if (s->mb == mb)
-                s->mb = 0;
+                s->failed = true;
             continue;
         }
         if (s->mb == mb && s->n < STOCK)
@@ -318,8 +337,10 @@ int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid)
     pthread_mutex_lock(&v->mu);
     struct size_stock *s = stock_of(v, mb, true);
     s->used = ++v->takes;
+    s->failed = false;
     int fd = s->n > 0 ? s->fd[--s->n] : -1;
-    v->starting++; /* (more are made once it has started) */
+    v->starting++;
+    pthread_cond_signal(&v->cv); /* (to make more) */
     pthread_mutex_unlock(&v->mu);
     if (fd < 0)
         fd = make_one(v, mb); /* none ready: the slow way */
@@ -340,6 +361,27 @@ int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid)
     return fd;
 }
 
+void sl_tmpvols_drop(struct sl_tmpvols *v, int fd)
+{
+    pthread_mutex_lock(&v->mu);
+    if (v->ndrops == v->cap_drops) {
+        size_t cap = v->cap_drops ? 2 * v->cap_drops : 16;
+        int *d = realloc(v->drops, cap * sizeof(*d));
+        if (d) {
+            v->drops = d;
+            v->cap_drops = cap;
+        }
+    }
+    bool queued = v->ndrops < v->cap_drops;
+    if (queued) {
+        v->drops[v->ndrops++] = fd;
+        pthread_cond_signal(&v->cv);
+    }
+    pthread_mutex_unlock(&v->mu);
+    if (!queued) /* (out of memory: here, then) */
+        close(fd);
+}
+
 void sl_tmpvols_started(struct sl_tmpvols *v)
 {
     pthread_mutex_lock(&v->mu);
@@ -357,6 +399,9 @@ void sl_tmpvols_free(struct sl_tmpvols *v)
     pthread_cond_signal(&v->cv);
     pthread_mutex_unlock(&v->mu);
     pthread_join(v->thread, NULL);
+    for (size_t i = 0; i < v->ndrops; i++)
+        close(v->drops[i]);
+    free(v->drops);
     for (int i = 0; i < SIZES; i++)
         for (int k = 0; k < v->sizes[i].n; k++)
             close(v->sizes[i].fd[k]);

@@ -22,7 +22,8 @@ struct door {
     bool hash_body; /* x-amz-content-sha256 is a hex digest */
     struct sl_hash sha;
     char want_sha[65];
-    char secret[64];              /* the signing key's secret (strict) */
+    const char *secret;           /* the signing key's secret: --credentials', or */
+    char session_secret[SL_SESSION_SECRET_LEN + 1]; /* a session's copy */
     int body_rc;                  /* first failure while taking the body */
     enum sl_sigv4_reason reason;  /* its AWS reason, where it has one */
     struct sl_err body_err;
@@ -208,7 +209,7 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
     enum sl_session_check check = SL_SESSION_UNKNOWN;
     if (cred) {
         snprintf(q->account, sizeof(q->account), "%s", cred->account);
-        sl_strlcpy(d->secret, cred->secret_key, sizeof(d->secret));
+        d->secret = cred->secret_key; /* (the credentials outlive every request) */
     } else if (d->signed_req && fd->sessions) {
         check = sl_sessions_check(fd->sessions, d->auth.access_key, d->auth.security_token,
                                   time(NULL), &sess);
@@ -216,7 +217,8 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
             snprintf(q->account, sizeof(q->account), "%s", sess.account);
             sl_strlcpy(q->caller_arn, sess.arn, sizeof(q->caller_arn));
             sl_strlcpy(q->caller_id, sess.user_id, sizeof(q->caller_id));
-            sl_strlcpy(d->secret, sess.secret_key, sizeof(d->secret));
+            sl_strlcpy(d->session_secret, sess.secret_key, sizeof(d->session_secret));
+            d->secret = d->session_secret; /* (the session may be revoked meanwhile) */
         }
     }
     if (fd->auth == SL_AUTH_DEV)

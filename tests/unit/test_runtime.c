@@ -108,13 +108,18 @@ static void test_cgroup_v2_parent(void **state)
 }
 
 /* A uid is held by one claim at a time, across every claimant (two
- * ranges over the same uids here), and free again once its claim closes. */
+ * ranges over the same uids and claims directory here), and free again
+ * once its claim closes. */
 static void test_uid_claims(void **state)
 {
     (void)state;
     /* A range of this process's own: no other test run claims it. */
-    uint32_t first = 3000000000u + (uint32_t)getpid() % 1000000u * 2u;
+    uint32_t first = 3000000000u;
+    char dir[] = "/tmp/sluice-uids-XXXXXX";
+    assert_non_null(mkdtemp(dir));
     struct sl_uids a = {.first = first, .count = 2}, b = {.first = first, .count = 2};
+    snprintf(a.dir, sizeof(a.dir), "%s", dir);
+    snprintf(b.dir, sizeof(b.dir), "%s", dir);
     uid_t u1, u2, u3;
     int f1, f2, f3;
     assert_int_equal(sl_uid_claim(&a, &u1, &f1), 0);
@@ -127,6 +132,7 @@ static void test_uid_claims(void **state)
     assert_int_equal(u3, u1);
     close(f2);
     close(f3);
+    assert_int_equal(sl_rm_tree(dir), 0);
 }
 
 /* The kernel names the user owning the caller's end of an accepted
