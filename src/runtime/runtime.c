@@ -170,6 +170,12 @@ void sl_runtime_forget(struct sl_runtime *rt, const char *key)
     pthread_mutex_unlock(&rt->mu);
 }
 
+void sl_runtime_prepare(struct sl_runtime *rt, unsigned ephemeral_mb)
+{
+    if (rt->tmpvols && ephemeral_mb)
+        sl_tmpvols_prepare(rt->tmpvols, ephemeral_mb);
+}
+
 static void watch_conns(struct sl_loop *l, void *arg)
 {
     struct sl_runtime *rt = arg;

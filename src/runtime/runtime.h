@@ -165,6 +165,9 @@ void sl_runtime_settle(struct sl_runtime *rt, void *settle);
 /* Ends the environments of a function (code or configuration changed, or
  * it was deleted); an invocation in flight finishes first. */
 void sl_runtime_forget(struct sl_runtime *rt, const char *key);
+/* A function's configuration asks for ephemeral_mb of /tmp: its
+ * environments' filesystems are made ahead, off their cold starts. */
+void sl_runtime_prepare(struct sl_runtime *rt, unsigned ephemeral_mb);
 
 /* Formats the platform's REPORT line (tabs included, as AWS writes it). */
 int sl_runtime_report_line(char *out, size_t n, const char *request_id, double duration_ms,

@@ -108,6 +108,9 @@ struct sl_tmpvols *sl_tmpvols_new(const char *dir);
  * descriptor (sl_sandbox_spec.tmp_fd), or -1. Keep it while the
  * environment lives, then give it to sl_tmpvols_drop(). */
 int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid);
+/* Has the thread make some of mb megabytes ahead (its template too), for
+ * a function configured with that size. */
+void sl_tmpvols_prepare(struct sl_tmpvols *v, unsigned mb);
 /* Closes a /tmp's descriptor on the thread, once no environment is
  * starting: the filesystem and its loop device go then. */
 void sl_tmpvols_drop(struct sl_tmpvols *v, int fd);

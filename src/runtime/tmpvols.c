@@ -361,6 +361,16 @@ int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid)
     return fd;
 }
 
+void sl_tmpvols_prepare(struct sl_tmpvols *v, unsigned mb)
+{
+    pthread_mutex_lock(&v->mu);
+    struct size_stock *s = stock_of(v, mb, true);
+    s->used = ++v->takes; /* (as recent as a take) */
+    s->failed = false;
+    pthread_cond_signal(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+}
+
 void sl_tmpvols_drop(struct sl_tmpvols *v, int fd)
 {
     pthread_mutex_lock(&v->mu);

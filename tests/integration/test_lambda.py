@@ -884,6 +884,14 @@ def test_tmp_holds_at_most_ephemeral_storage(server, lam):
                ["LastUpdateStatus"] == "Successful", what="the update")
     r, again = invoke(lam, name)
     assert again["empty"], again
+    # Another size: its filesystem is made when the function is configured.
+    big = create_py(lam, """
+import os
+def handler(event, context):
+    st = os.statvfs("/tmp")
+    return st.f_blocks * st.f_frsize
+""", EphemeralStorage={"Size": 1024})
+    assert 1000 << 20 <= invoke(lam, big)[1] <= 1024 << 20
 
 
 def errno_EPERM():

@@ -315,6 +315,7 @@ static int created(struct sl_call *c)
         sl_info("lambda", "created function %s (%s, %llu bytes of code)", w->name,
                 json_string_value(json_object_get(w->cfg, "Runtime")),
                 (unsigned long long)w->code_size);
+        sl_lambda_runtime_prepare(l->lam, w->cfg);
         rc = sl_call_ok(c, sl_lambda_public_config(w->cfg));
     }
     sl_blob_free(&w->blob);
@@ -609,6 +610,7 @@ static int answer_changed(struct sl_call *c)
     if (c->write_rc)
         return sl_lambda_modify_failed(l, m->name, c->write_rc, &c->write_err);
     sl_lambda_runtime_forget(l->lam, l->pk, m->name);
+    sl_lambda_runtime_prepare(l->lam, m->result);
     return sl_call_ok(c, sl_lambda_public_config(m->result));
 }
 

@@ -101,6 +101,9 @@ void sl_lambda_run_end(struct sl_lambda *l, const char *account, const char *reg
 /* Drops the warm environments of a function whose code or configuration
  * changed or that was deleted. */
 void sl_lambda_runtime_forget(struct sl_lambda *l, const char *pk, const char *name);
+/* A configuration (created or changed) is about to run: its environments'
+ * /tmp filesystems are made ahead. */
+void sl_lambda_runtime_prepare(struct sl_lambda *l, json_t *cfg);
 /* Sets (or with -1 clears) a function's reserved concurrency. */
 void sl_lambda_runtime_set_reserved(struct sl_lambda *l, const char *pk, const char *name,
                                     long reserved);

@@ -96,6 +96,12 @@ void sl_lambda_runtime_forget(struct sl_lambda *l, const char *pk, const char *n
     sl_runtime_forget(l->rt, key);
 }
 
+void sl_lambda_runtime_prepare(struct sl_lambda *l, json_t *cfg)
+{
+    json_t *size = json_object_get(json_object_get(cfg, "EphemeralStorage"), "Size");
+    sl_runtime_prepare(l->rt, (unsigned)json_integer_value(size));
+}
+
 void sl_lambda_runtime_set_reserved(struct sl_lambda *l, const char *pk, const char *name,
                                     long reserved)
 {
