@@ -45,6 +45,7 @@
 
 #define STOCK 3 /* ready per size */
 #define SIZES 4 /* sizes kept ready: the last asked for */
+#define DROPS_HELD 16 /* given back and not closed while others start, at most */
 
 extern char **environ;
 
@@ -260,9 +261,11 @@ static void *maker_main(void *arg)
                 s = &v->sizes[i];
         /* Unmounting one (closing its last descriptor) waits until no
          * environment is starting: its kernel work (the filesystem, the
-         * loop device) would hold the cold start up by a millisecond. Making
-         * one does not, at this thread's low priority, and must keep up. */
-        bool drop = v->ndrops && !v->starting;
+         * loop device) would hold the cold start up by a millisecond; but
+         * not for ever (each holds a loop device and its disk space) when
+         * environments never stop starting. Making one does not wait, at
+         * this thread's low priority, and must keep up. */
+        bool drop = v->ndrops && (!v->starting || v->ndrops > DROPS_HELD);
         if (!s && !drop) {
             pthread_cond_wait(&v->cv, &v->mu);
             continue;
