@@ -11,7 +11,10 @@
  * process handed to it. Signals sent to it go on to the runtime. When the
  * runtime ends, it ends too, with the runtime's exit status, or 128 plus
  * the signal that killed the runtime (PID 1 cannot be killed from inside
- * its namespace, so it cannot die of that signal itself). Without a PID
+ * its namespace, so it cannot die of that signal itself). With
+ * `--status-fd=N` first, it also writes the runtime's wait status (4 bytes)
+ * to descriptor N, which the runtime does not inherit, so that an exit
+ * status of 129 is not taken for a signal. Without a PID
  * namespace it is not PID 1: it then asks to be the subreaper of what it
  * starts.
  *
@@ -27,6 +30,8 @@
 #include <sys/syscall.h>
 
 #define PR_SET_PDEATHSIG_ 1
+#define F_SETFD_ 2
+#define FD_CLOEXEC_ 1
 #define PR_SET_CHILD_SUBREAPER_ 36
 #define WNOHANG_ 1
 
@@ -117,9 +122,12 @@ __attribute__((used)) void init_start(long *sp)
                                     sizeof(all), 0)
 #define REAP(status) SYS(wait4, -1, &(status), WNOHANG_, 0)
 #define SEND(pid, sig) SYS(kill, pid, sig, 0, 0)
+#define WRITE(fd, p, n) SYS(write, fd, p, n, 0)
+#define CLOEXEC(fd) SYS(fcntl, fd, F_SETFD_, FD_CLOEXEC_, 0)
 
 #else /* the C library's wrappers */
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -157,13 +165,37 @@ int main(int argc, char **argv)
 #define WAIT_SIGNAL(all, info) sigwaitinfo(&(all), (siginfo_t *)(void *)(info))
 #define REAP(status) waitpid(-1, &(status), WNOHANG)
 #define SEND(pid, sig) kill((pid_t)(pid), sig)
+#define WRITE(fd, p, n) write(fd, p, n)
+#define CLOEXEC(fd) fcntl(fd, F_SETFD, FD_CLOEXEC)
 
 #endif
 
+/* N of "--status-fd=N", or -1 when arg is not that option. */
+static int status_fd_option(const char *arg)
+{
+    const char *want = "--status-fd=";
+    int i = 0;
+    for (; want[i]; i++)
+        if (arg[i] != want[i])
+            return -1;
+    int n = 0;
+    if (arg[i] < '0' || arg[i] > '9')
+        return -1;
+    for (; arg[i] >= '0' && arg[i] <= '9' && n < 1000000; i++)
+        n = n * 10 + (arg[i] - '0');
+    return arg[i] ? -1 : n;
+}
+
 static int run(int argc, char **argv, char **envp)
 {
+    int status_fd = argc >= 2 ? status_fd_option(argv[1]) : -1;
+    if (status_fd >= 0) {
+        argc--;
+        argv++;
+        CLOEXEC(status_fd); /* (not the runtime's) */
+    }
     if (argc < 2) {
-        out("usage: sluice-init BOOTSTRAP [ARG...]\n");
+        out("usage: sluice-init [--status-fd=N] BOOTSTRAP [ARG...]\n");
         return 2;
     }
     if (GETPID() != 1)
@@ -195,6 +227,8 @@ static int run(int argc, char **argv, char **envp)
         while ((pid = REAP(status)) > 0) {
             if (pid != runtime)
                 continue;
+            if (status_fd >= 0)
+                WRITE(status_fd, &status, sizeof(status));
             if ((status & 0x7f) != 0) /* killed by a signal */
                 return 128 + (status & 0x7f);
             return (status >> 8) & 0xff;

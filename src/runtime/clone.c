@@ -194,6 +194,10 @@ SL_NO_ASAN static int child_setup(struct plan *p)
     dup2(p->null_fd, 0);
     dup2(p->out_fd, 1);
     dup2(p->err_fd, 2);
+    /* sluice-init's status descriptor, kept across its exec (it makes it
+     * CLOEXEC for the runtime). */
+    if (p->init_fd >= 0 && p->status_fd >= 0 && dup2(p->status_fd, p->status_to) < 0)
+        return 15;
     if (chdir(p->workdir))
         return 13;
     sigset_t none;

@@ -276,6 +276,8 @@ void sl_rt_env_free(struct env *e)
      * files too: the user may serve another environment. */
     if (e->tmp_fd >= 0)
         sl_tmpvols_drop(rt->tmpvols, e->tmp_fd);
+    if (e->status_fd >= 0)
+        close(e->status_fd);
     if (e->uid_fd >= 0)
         close(e->uid_fd);
     if (e->creds.access_key[0] && rt->cfg.revoke)
@@ -303,14 +305,23 @@ static void on_exit_event(struct sl_loop *l, int fd, uint32_t events, void *arg)
     /* Whatever it wrote last is still in the pipes. */
     drain_output(e);
     char why[96];
-    int sig = si.si_code == CLD_EXITED ? 0 : si.si_status;
-    /* sluice-init ends with 128 + the signal that ended the runtime. */
-    if (!sig && e->rt->init_fd >= 0 && si.si_status > 128 && si.si_status < 128 + NSIG)
-        sig = si.si_status - 128;
-    if (!sig)
-        snprintf(why, sizeof(why), "exit status %d", si.si_status);
-    else
-        snprintf(why, sizeof(why), "signal: %s", sig == SIGKILL ? "killed" : strsignal(sig));
+    int sig = si.si_code == CLD_EXITED ? 0 : si.si_status, code = si.si_status;
+    int status;
+    if (e->status_fd >= 0 && read(e->status_fd, &status, sizeof(status)) == sizeof(status)) {
+        /* sluice-init's word on how the runtime ended. */
+        sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+    } else if (!sig && e->sb.init && code > 128 && code < 128 + NSIG) {
+        sig = code - 128; /* (sluice-init ends with 128 + the runtime's signal) */
+    }
+    if (!sig) {
+        snprintf(why, sizeof(why), "exit status %d", code);
+    } else {
+        /* As AWS words it (Go's names: the C library's, in lower case). */
+        int n = snprintf(why, sizeof(why), "signal: %s", strsignal(sig));
+        if (n > 8 && why[8] >= 'A' && why[8] <= 'Z')
+            why[8] = (char)(why[8] - 'A' + 'a');
+    }
     struct call *c = e->call;
     bool was_init = e->state == ENV_INIT;
     if (c && !c->delivered && !was_init) {
@@ -465,7 +476,7 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
     e->fn = c->fn;
     e->fn.env = NULL;
     e->pid = -1;
-    e->pidfd = e->out_fd = e->err_fd = e->listen_fd = e->uid_fd = e->tmp_fd = -1;
+    e->pidfd = e->out_fd = e->err_fd = e->listen_fd = e->uid_fd = e->tmp_fd = e->status_fd = -1;
     e->sb.pid = -1;
     e->sb.pidfd = -1;
     e->sb.peak_fd = -1;
@@ -594,9 +605,19 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
      * to be had, a directory without a total limit: the log says so). It
      * goes with the environment's mount namespace. */
     spec.tmp_fd = rt->tmpvols ? sl_tmpvols_take(rt->tmpvols, spec.ephemeral_mb, e->uid) : -1;
+    /* How the runtime ends, in sluice-init's words (its own exit status
+     * cannot tell 128 + a signal from that exit status). */
+    int statusp[2] = {-1, -1};
+    spec.status_fd = -1;
+    if (rt->init_fd >= 0 && pipe2(statusp, O_CLOEXEC | O_NONBLOCK) == 0) {
+        e->status_fd = statusp[0];
+        spec.status_fd = statusp[1];
+    }
     e->spawned_ms = sl_loop_now_ms();
     struct sl_err serr = {0};
     int src = sl_sandbox_spawn(&e->sb, &spec, argv, envp, outp[1], errp[1], &serr);
+    if (statusp[1] >= 0)
+        close(statusp[1]);
     if (spec.tmp_fd >= 0) {
         e->tmp_fd = spec.tmp_fd; /* (its unmount waits for the end: envs free) */
         e->tmp_starting = true;

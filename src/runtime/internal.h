@@ -56,7 +56,10 @@ struct plan {
     int out_fd, err_fd, null_fd;
     uid_t uid;                  /* the user it runs as (with that group) */
     int init_fd;                /* execveat'd with init_argv, or -1 */
-    const char *init_argv[16];  /* "sluice-init", then argv */
+    const char *init_argv[16];  /* "sluice-init", status_arg, then argv */
+    int status_fd;              /* init's status pipe (CLOEXEC), or -1 */
+    int status_to;              /* where the child puts it for init (status_arg) */
+    char status_arg[32];        /* "--status-fd=<status_to>" */
     const char *const *argv;
     char *const *envp;
     const char *workdir;
@@ -265,6 +268,7 @@ struct env {
     bool refused;  /* a stranger's connection was refused (logged once) */
     struct sl_env_credentials creds; /* its session ("" key: placeholders) */
     int tmp_fd;        /* its /tmp (sl_tmpvols_take), dropped at the end; -1 */
+    int status_fd;     /* sluice-init's report of the runtime's wait status; -1 */
     bool tmp_starting; /* took a /tmp: sl_tmpvols_started() once started */
     struct env *next;
 };

@@ -89,7 +89,8 @@ static void plan_overlay(struct plan *p, const char *src, const char *dst_rel, b
  * it keeps, so that none is replaced. */
 static void plan_overlay_fds(struct plan *p)
 {
-    int fds[] = {p->out_fd, p->err_fd, p->null_fd, p->init_fd, p->tmp_fd}, top = 2;
+    int fds[] = {p->out_fd, p->err_fd, p->null_fd, p->init_fd, p->tmp_fd, p->status_fd};
+    int top = 2;
     for (size_t i = 0; i < SL_ARRAY_LEN(fds); i++)
         if (fds[i] > top)
             top = fds[i];
@@ -99,6 +100,12 @@ static void plan_overlay_fds(struct plan *p)
         snprintf(o->opts, sizeof(o->opts), "lowerdir=/proc/self/fd/%d:/proc/self/fd/%d", o->fd,
                  o->fd + 1);
     }
+    /* sluice-init's status descriptor: above those too, and above the
+     * pipe itself (dup2 onto it would leave it CLOEXEC). */
+    p->status_to = top + 1 + 2 * p->novls;
+    if (p->status_fd >= p->status_to)
+        p->status_to = p->status_fd + 1;
+    snprintf(p->status_arg, sizeof(p->status_arg), "--status-fd=%d", p->status_to);
 }
 
 static int dir_exists(const char *path)
@@ -195,13 +202,17 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
     p->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     p->argv = argv;
     p->init_fd = -1;
+    p->status_fd = -1;
     if (spec->init_fd >= 0) {
-        size_t n = 0;
-        while (argv[n] && n + 2 < SL_ARRAY_LEN(p->init_argv))
+        size_t n = 0, a = 0;
+        while (argv[n] && n + 3 < SL_ARRAY_LEN(p->init_argv))
             n++;
-        p->init_argv[0] = "sluice-init";
-        memcpy(p->init_argv + 1, argv, n * sizeof(*argv));
-        p->init_argv[n + 1] = NULL;
+        p->init_argv[a++] = "sluice-init";
+        p->status_fd = spec->status_fd;
+        if (p->status_fd >= 0)
+            p->init_argv[a++] = p->status_arg; /* (written with status_to) */
+        memcpy(p->init_argv + a, argv, n * sizeof(*argv));
+        p->init_argv[a + n] = NULL;
         p->init_fd = spec->init_fd;
         sb->init = true;
     }

@@ -33,6 +33,9 @@ struct sl_sandbox_spec {
     /* sluice-init (runtimes/init), opened outside the root: PID 1, which
      * starts argv and reaps the orphans handed to it; -1: argv is PID 1. */
     int init_fd;
+    /* Where sluice-init writes the runtime's wait status (a pipe's write
+     * end, CLOEXEC), or -1. */
+    int status_fd;
 };
 
 struct sl_sandbox {

@@ -417,19 +417,24 @@ def test_init_failure(lam):
 
 
 def test_runtime_exit(lam):
-    """A runtime that dies during an invoke is Runtime.ExitError; the next
-    invoke gets a new environment."""
+    """A runtime that dies during an invoke is Runtime.ExitError, with how
+    it ended as AWS words it: an exit status (137 too, which is no signal)
+    or the signal; the next invoke gets a new environment."""
     name = create_py(lam, """
-import os
+import os, signal
 def handler(event, context):
-    if event.get("die"):
-        os._exit(3)
+    if event.get("die") is not None:
+        os._exit(event["die"])
+    if event.get("signal"):
+        os.kill(os.getpid(), signal.SIGTERM)
     return "alive"
 """)
-    r, out = invoke(lam, name, {"die": True})
-    assert r["FunctionError"] == "Unhandled" and out["errorType"] == "Runtime.ExitError"
-    assert "exit status 3" in out["errorMessage"]
-    assert invoke(lam, name)[1] == "alive"
+    for payload, why in (({"die": 3}, "exit status 3"), ({"die": 137}, "exit status 137"),
+                         ({"signal": True}, "signal: terminated")):
+        r, out = invoke(lam, name, payload)
+        assert r["FunctionError"] == "Unhandled" and out["errorType"] == "Runtime.ExitError"
+        assert out["errorMessage"].endswith("Runtime exited with error: " + why), out
+        assert invoke(lam, name)[1] == "alive"
 
 
 def test_warm_reuse(lam):
