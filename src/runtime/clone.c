@@ -164,6 +164,11 @@ SL_NO_ASAN static int child_setup(struct plan *p)
             return 8;
         sethostname("sandbox", 7);
     }
+    /* sluice-init's status descriptor, kept across its exec (it makes it
+     * CLOEXEC for the runtime); before the environment's lower limit on
+     * descriptors, which its number may be above. */
+    if (p->init_fd >= 0 && p->status_fd >= 0 && dup2(p->status_fd, p->status_to) < 0)
+        return 15;
     setrlimit(RLIMIT_DATA, &p->data);
     setrlimit(RLIMIT_FSIZE, &p->fsize);
     setrlimit(RLIMIT_NOFILE, &p->nofile);
@@ -194,10 +199,6 @@ SL_NO_ASAN static int child_setup(struct plan *p)
     dup2(p->null_fd, 0);
     dup2(p->out_fd, 1);
     dup2(p->err_fd, 2);
-    /* sluice-init's status descriptor, kept across its exec (it makes it
-     * CLOEXEC for the runtime). */
-    if (p->init_fd >= 0 && p->status_fd >= 0 && dup2(p->status_fd, p->status_to) < 0)
-        return 15;
     if (chdir(p->workdir))
         return 13;
     sigset_t none;
