@@ -250,8 +250,6 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
     /* Environments left by a crash: their directories and cgroups. The
      * cgroups are named after the data directory, which one server at a
      * time owns. */
-    char vols[1100];
-    snprintf(vols, sizeof(vols), "%s/vol", rt->scratch_dir);
     sl_rm_tree(rt->scratch_dir);
     mkdir(rt->scratch_dir, 0711);
     char real[PATH_MAX];
@@ -286,6 +284,8 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
                            "environment's Runtime API",
                 strerror(errno));
     rt->init_fd = open_init();
+    char vols[1100];
+    snprintf(vols, sizeof(vols), "%s/vol", rt->scratch_dir);
     rt->tmpvols = rt->isolate ? sl_tmpvols_new(vols) : NULL;
     if (rt->isolate && !rt->tmpvols)
         sl_warn("runtime", "no loop devices or no mke2fs here: each environment's /tmp is a "

@@ -78,16 +78,15 @@ static void plan_overlay(struct plan *p, const char *src, const char *dst_rel, b
         plan_mount(p, src, dst_rel, true, true);
         return;
     }
-    int k = p->novls++;
-    struct ovl *o = &p->ovls[k];
+    struct ovl *o = &p->ovls[p->novls++]; /* (its descriptors: plan_child_fds()) */
     snprintf(o->src, sizeof(o->src), "%s", src);
     snprintf(o->dst, sizeof(o->dst), "%s%s", p->root, dst_rel);
-    (void)k; /* (its descriptors are chosen once all the child's are known) */
 }
 
-/* The descriptors the child opens its overlays' layers at: above every one
- * it keeps, so that none is replaced. */
-static void plan_overlay_fds(struct plan *p)
+/* The descriptors the child moves things to: its overlays' layers and
+ * sluice-init's status descriptor, above every one it keeps, so that none
+ * is replaced. */
+static void plan_child_fds(struct plan *p)
 {
     int fds[] = {p->out_fd, p->err_fd, p->null_fd, p->init_fd, p->tmp_fd, p->status_fd};
     int top = 2;
@@ -218,7 +217,7 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
     }
     p->envp = envp;
     p->workdir = p->ns ? "/var/task" : spec->code_dir;
-    plan_overlay_fds(p);
+    plan_child_fds(p);
 
     unsigned long ns = p->ns ? CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS : 0;
     int pidfd = -1;

@@ -60,32 +60,33 @@ struct sl_tmpvols {
     uint64_t ids;
     struct size_stock {
         unsigned mb;        /* 0: unused */
-        uint64_t used;      /* when last asked for, in takes */
+        uint64_t used;      /* when last asked for, in asks */
         int n;
         int fd[STOCK];      /* detached mounts, ready */
         bool failed;        /* the last making failed: again when next asked */
     } sizes[SIZES];
-    uint64_t takes;
+    uint64_t asks;
     unsigned starting; /* environments taken one and not started yet */
     int *drops;        /* given back, to close (and so unmount) */
     size_t ndrops, cap_drops;
 };
 
-/* Runs argv (program path: its first) with stdout and stderr on
- * /dev/null: 0 with its wait status, or an error number. */
-static int run(const char *path, char *const argv[], int *status)
+/* Runs argv (its program's path first) with stdout and stderr on
+ * /dev/null: whether it exited 0. */
+static bool ran(char *const argv[])
 {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
     pid_t pid;
-    int rc = posix_spawn(&pid, path, &fa, NULL, argv, environ);
+    int status = 0;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc == 0)
-        while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
-    return rc;
+    return rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /* Formats the template of size mb (once): 0, or -1. */
@@ -108,16 +109,12 @@ static int make_template(struct sl_tmpvols *v, unsigned mb, const char *path)
     char *argv[] = {v->mke2fs, "-q", "-F", "-t", "ext4", "-O", "^has_journal,^resize_inode",
                     "-E", "lazy_itable_init=1,nodiscard,root_owner=0:0", "-m", "0",
                     part, size, NULL};
-    int status = 0;
-    int rc = run(v->mke2fs, argv, &status);
     /* Without lost+found: /tmp starts empty, as AWS's does. */
     char debugfs[80];
     snprintf(debugfs, sizeof(debugfs), "%.*sdebugfs", (int)(strrchr(v->mke2fs, '/') + 1 - v->mke2fs),
              v->mke2fs);
     char *dargv[] = {debugfs, "-w", "-R", "rmdir lost+found", part, NULL};
-    if (rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        rc = run(debugfs, dargv, &status);
-    if (rc || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || rename(part, path)) {
+    if (!ran(argv) || !ran(dargv) || rename(part, path)) {
         unlink(part);
         return -1;
     }
@@ -335,15 +332,24 @@ struct sl_tmpvols *sl_tmpvols_new(const char *dir)
     return v;
 }
 
+/* Size mb is asked for (under v->mu): its stock, the most recently asked
+ * for, made again if its last making failed; the thread is woken to fill
+ * it. */
+static struct size_stock *ask(struct sl_tmpvols *v, unsigned mb)
+{
+    struct size_stock *s = stock_of(v, mb, true);
+    s->used = ++v->asks;
+    s->failed = false;
+    pthread_cond_signal(&v->cv);
+    return s;
+}
+
 int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid)
 {
     pthread_mutex_lock(&v->mu);
-    struct size_stock *s = stock_of(v, mb, true);
-    s->used = ++v->takes;
-    s->failed = false;
+    struct size_stock *s = ask(v, mb);
     int fd = s->n > 0 ? s->fd[--s->n] : -1;
     v->starting++;
-    pthread_cond_signal(&v->cv); /* (to make more) */
     pthread_mutex_unlock(&v->mu);
     if (fd < 0)
         fd = make_one(v, mb); /* none ready: the slow way */
@@ -367,10 +373,7 @@ int sl_tmpvols_take(struct sl_tmpvols *v, unsigned mb, uid_t uid)
 void sl_tmpvols_prepare(struct sl_tmpvols *v, unsigned mb)
 {
     pthread_mutex_lock(&v->mu);
-    struct size_stock *s = stock_of(v, mb, true);
-    s->used = ++v->takes; /* (as recent as a take) */
-    s->failed = false;
-    pthread_cond_signal(&v->cv);
+    ask(v, mb);
     pthread_mutex_unlock(&v->mu);
 }
 

@@ -177,24 +177,29 @@ static int setup_payload(struct door *d, struct sl_frontdoor *fd)
     return 0;
 }
 
-/* The error for a session key that is not (or no longer) good, as each
- * protocol's services answer it. */
-static void session_error(struct sl_call *q, enum sl_session_check why)
+/* The error for a key that is not good, as each protocol's services
+ * answer it: one that does not exist (or a session revoked), a session's
+ * key with another token, or a session that has expired. */
+static void key_refused(struct door *d, enum sl_session_check why)
 {
+    struct sl_call *q = &d->q;
     bool expired = why == SL_SESSION_EXPIRED;
-    if (q->protocol == SL_PROTO_REST_XML)
+    if (q->protocol == SL_PROTO_REST_XML && why == SL_SESSION_UNKNOWN) {
+        const char *extra[] = {"AWSAccessKeyId", d->auth.access_key, NULL};
+        door_error(q, 403, "InvalidAccessKeyId", extra,
+                   "The AWS Access Key Id you provided does not exist in our records.");
+    } else if (q->protocol == SL_PROTO_REST_XML) {
         door_error(q, 400, expired ? "ExpiredToken" : "InvalidToken", NULL,
                    expired ? "The provided token has expired."
                            : "The provided token is malformed or otherwise invalid.");
-    else if (q->protocol == SL_PROTO_QUERY)
-        door_error(q, 403, expired ? "ExpiredToken" : "InvalidClientTokenId", NULL,
+    } else {
+        bool query = q->protocol == SL_PROTO_QUERY;
+        const char *code = expired ? (query ? "ExpiredToken" : "ExpiredTokenException")
+                                   : (query ? "InvalidClientTokenId" : "UnrecognizedClientException");
+        door_error(q, 403, code, NULL,
                    expired ? "The security token included in the request is expired"
                            : "The security token included in the request is invalid.");
-    else
-        door_error(q, 403, expired ? "ExpiredTokenException" : "UnrecognizedClientException",
-                   NULL,
-                   expired ? "The security token included in the request is expired"
-                           : "The security token included in the request is invalid.");
+    }
 }
 
 /* Authenticates a signed request; 0 to go on, or it has answered
@@ -234,21 +239,8 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
                        "Missing Authentication Token");
         return SL_DONE;
     }
-    if (check == SL_SESSION_BAD_TOKEN || check == SL_SESSION_EXPIRED) {
-        session_error(q, check);
-        return SL_DONE;
-    }
     if (!cred && check != SL_SESSION_OK) {
-        if (q->protocol == SL_PROTO_REST_XML) {
-            const char *extra[] = {"AWSAccessKeyId", d->auth.access_key, NULL};
-            door_error(q, 403, "InvalidAccessKeyId", extra,
-                       "The AWS Access Key Id you provided does not exist in our records.");
-        } else {
-            door_error(q, 403,
-                       q->protocol == SL_PROTO_QUERY ? "InvalidClientTokenId"
-                                                     : "UnrecognizedClientException",
-                       NULL, "The security token included in the request is invalid.");
-        }
+        key_refused(d, check);
         return SL_DONE;
     }
     sl_sigv4_result_init(&d->res);
