@@ -1,6 +1,9 @@
 /*
  * sluice-init — PID 1 of a function's environment, in front of its
- * runtime, as Lambda's own init is: `sluice-init BOOTSTRAP [ARG...]`.
+ * runtime, as Lambda's own init is: `sluice-init BOOTSTRAP [ARG...]`, or
+ * `sluice-init --runtime-pid=PID` to adopt a runtime that its process
+ * started before it exec'd this program (what Sluice does: the runtime
+ * then need not wait for this exec).
  *
  * A process whose parent ends is handed to PID 1 of its PID namespace;
  * PID 1 must wait for it or it stays a zombie for the environment's whole
@@ -18,11 +21,12 @@
  * namespace it is not PID 1: it then asks to be the subreaper of what it
  * starts.
  *
- * It is on every cold start's path, and on the virtual machines Sluice is
- * measured on an exec costs about a page fault per page touched: built
- * static and, on x86-64 and arm64, without the C library (whose start-up
- * alone costs 0.7 ms there), it adds about 0.2 ms. Elsewhere it is the
- * same program on the C library's wrappers.
+ * It starts with every environment, beside the runtime, and on the virtual
+ * machines Sluice is measured on an exec costs about a page fault per page
+ * touched: built static and, on x86-64 and arm64, without the C library
+ * (whose start-up alone costs 0.7 ms there), its exec takes about 0.2 ms
+ * of the other core. Elsewhere it is the same program on the C library's
+ * wrappers.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -171,31 +175,32 @@ int main(int argc, char **argv)
 #endif
 
 /* N of "--status-fd=N", or -1 when arg is not that option. */
-static int status_fd_option(const char *arg)
+/* The number of arg "<want>N", or -1. */
+static long number_option(const char *arg, const char *want)
 {
-    const char *want = "--status-fd=";
     int i = 0;
     for (; want[i]; i++)
         if (arg[i] != want[i])
             return -1;
-    int n = 0;
+    long n = 0;
     if (arg[i] < '0' || arg[i] > '9')
         return -1;
-    for (; arg[i] >= '0' && arg[i] <= '9' && n < 1000000; i++)
+    for (; arg[i] >= '0' && arg[i] <= '9' && n < 100000000; i++)
         n = n * 10 + (arg[i] - '0');
     return arg[i] ? -1 : n;
 }
 
 static int run(int argc, char **argv, char **envp)
 {
-    int status_fd = argc >= 2 ? status_fd_option(argv[1]) : -1;
+    int status_fd = argc >= 2 ? (int)number_option(argv[1], "--status-fd=") : -1;
     if (status_fd >= 0) {
         argc--;
         argv++;
         CLOEXEC(status_fd); /* (not the runtime's) */
     }
-    if (argc < 2) {
-        out("usage: sluice-init [--status-fd=N] BOOTSTRAP [ARG...]\n");
+    long runtime = argc == 2 ? number_option(argv[1], "--runtime-pid=") : -1;
+    if (runtime <= 0 && argc < 2) {
+        out("usage: sluice-init [--status-fd=N] (BOOTSTRAP [ARG...] | --runtime-pid=PID)\n");
         return 2;
     }
     if (GETPID() != 1)
@@ -207,21 +212,16 @@ static int run(int argc, char **argv, char **envp)
     sigfillset(&all);
 #endif
     BLOCK_ALL(all); /* the runtime unblocks them after the fork */
-    long runtime = start_runtime(argv + 1, envp);
+    if (runtime <= 0)
+        runtime = start_runtime(argv + 1, envp);
     if (runtime < 0) {
         out("sluice-init: cannot fork\n");
         return 126;
     }
     uint64_t info[16]; /* a siginfo_t's 128 bytes */
     for (;;) {
-        long sig = WAIT_SIGNAL(all, info);
-        if (sig <= 0)
-            continue; /* (interrupted) */
-        if (sig != SIGCHLD) {
-            SEND(runtime, sig);
-            continue;
-        }
-        /* Every child that ended: orphans handed here, and the runtime. */
+        /* Every child that ended: orphans handed here, and the runtime
+         * (which, adopted, may have ended before this program started). */
         int status;
         long pid;
         while ((pid = REAP(status)) > 0) {
@@ -233,5 +233,8 @@ static int run(int argc, char **argv, char **envp)
                 return 128 + (status & 0x7f);
             return (status >> 8) & 0xff;
         }
+        long sig = WAIT_SIGNAL(all, info);
+        if (sig > 0 && sig != SIGCHLD)
+            SEND(runtime, sig);
     }
 }

@@ -63,6 +63,188 @@ SL_NO_ASAN static int mount_overlay(const struct ovl *o, const char *empty)
     return rc;
 }
 
+/* Mounts the skeleton of a root at p->root: a small tmpfs, the read-only
+ * binds of the host's system directories and files, the top symlinks.
+ * 0, or a step number. */
+SL_NO_ASAN static int mount_skeleton(struct plan *p)
+{
+    if (mount("tmpfs", p->root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755"))
+        return 3;
+    for (int i = 0; i < p->nmounts; i++) {
+        struct mnt *m = &p->mounts[i];
+        /* The mount point: a directory or an empty file. */
+        make_parents(m->dst, strlen(p->root));
+        if (m->dir) {
+            mkdir(m->dst, 0755);
+        } else {
+            int fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+            if (fd >= 0)
+                close(fd);
+        }
+        if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL))
+            return 10 + i;
+        unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (m->ro ? MS_RDONLY : 0);
+        /* Device nodes are bound as they are; everything else gets nodev. */
+        if (strncmp(m->src, "/dev/", 5) != 0)
+            flags |= MS_NODEV;
+        if (mount(NULL, m->dst, NULL, flags, NULL))
+            return 50 + i;
+    }
+    for (int i = 0; i < p->nlinks; i++)
+        if (symlink(p->links[i].target, p->links[i].path))
+            return 90 + i;
+    return 0;
+}
+
+/* Makes p->root the root of this mount namespace, read-only, and drops
+ * the old one. 0, or a step number. */
+SL_NO_ASAN static int pivot(struct plan *p)
+{
+    mkdir(p->old, 0700);
+    if (syscall(SYS_pivot_root, p->root, p->old))
+        return 4;
+    if (chdir("/"))
+        return 5;
+    if (umount2("/.old", MNT_DETACH))
+        return 6;
+    rmdir("/.old");
+    if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL))
+        return 8;
+    return 0;
+}
+
+/* The root built here, in the child's new mount namespace (where there is
+ * no template: see roots.c): 0, or a step number. */
+SL_NO_ASAN static int build_root(struct plan *p)
+{
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+        return 2;
+    int step = mount_skeleton(p);
+    if (step)
+        return step;
+    for (int i = 0; i < p->novls; i++) {
+        struct ovl *o = &p->ovls[i];
+        make_parents(o->dst, strlen(p->root));
+        mkdir(o->dst, 0755);
+        if (mount_overlay(o, p->empty) &&
+            (mount(o->src, o->dst, NULL, MS_BIND | MS_REC, NULL) ||
+             mount(NULL, o->dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                   NULL)))
+            return 80 + i;
+    }
+    /* Its own /tmp filesystem, attached into this namespace. */
+    if (p->tmp_fd >= 0 && ((mkdir(p->tmp, 0755) && errno != EEXIST) ||
+                           move_mount(p->tmp_fd, "", AT_FDCWD, p->tmp, MOVE_MOUNT_F_EMPTY_PATH)))
+        return 98;
+    struct text_file *files[] = {&p->passwd, &p->group};
+    for (int i = 0; i < 2; i++) {
+        make_parents(files[i]->path, strlen(p->root));
+        int fd = open(files[i]->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        bool ok = fd >= 0 && write(fd, files[i]->text, files[i]->len) == (ssize_t)files[i]->len;
+        if (fd >= 0)
+            close(fd);
+        if (!ok)
+            return 95 + i;
+    }
+    mkdir(p->proc, 0555);
+    step = pivot(p);
+    if (step)
+        return step;
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+        return 7;
+    sethostname("sandbox", 7);
+    return 0;
+}
+
+/* The root from the template (roots.c): a copy of its mount namespace,
+ * this environment's own mounts attached to it. Tens of microseconds,
+ * where building one is near a millisecond. 0, or a step number. */
+SL_NO_ASAN static int enter_template(struct plan *p)
+{
+    if (setns(p->tmpl_fd, CLONE_NEWNS))
+        return 100;
+    if (unshare(CLONE_NEWNS))
+        return 101;
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+        return 7;
+    for (int i = 0; i < p->nattach; i++)
+        if (move_mount(p->attach[i].fd, "", AT_FDCWD, p->attach[i].path, MOVE_MOUNT_F_EMPTY_PATH))
+            return 102 + i;
+    sethostname("sandbox", 7);
+    return 0;
+}
+
+/* The template's builder (roots.c), in a new mount namespace: the
+ * skeleton, with mount points for what each environment attaches, made
+ * the root; p->ns_out gets the namespace. 0, or a step number. */
+SL_NO_ASAN static int build_template(struct plan *p)
+{
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+        return 2;
+    int step = mount_skeleton(p);
+    if (step)
+        return step;
+    for (int i = 0; i < p->npoints; i++) {
+        struct point *m = &p->points[i];
+        make_parents(m->path, strlen(p->root));
+        if (m->dir) {
+            if (mkdir(m->path, 0755) && errno != EEXIST)
+                return 110 + i;
+            continue;
+        }
+        int fd = open(m->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return 110 + i;
+        close(fd);
+    }
+    p->ns_out = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC); /* (shared descriptors) */
+    if (p->ns_out < 0)
+        return 109;
+    return pivot(p);
+}
+
+/* Writes prefix and n (>= 0) into out, a string (room for 20 digits). */
+SL_NO_ASAN static void put_number(char *out, const char *prefix, long n)
+{
+    while (*prefix)
+        *out++ = *prefix++;
+    char digits[24];
+    int k = 0;
+    do {
+        digits[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    while (k > 0)
+        *out++ = digits[--k];
+    *out = '\0';
+}
+
+SL_NO_ASAN static void say(const char *s)
+{
+    if (write(2, s, strlen(s)) < 0) {
+        /* nothing more to do */
+    }
+}
+
+/* The runtime, cloned by PID 1 before it becomes sluice-init: its exec,
+ * with what PID 1 set up, but not init's status descriptor. */
+SL_NO_ASAN static int runtime_main(void *arg)
+{
+    struct plan *p = arg;
+    if (p->status_fd >= 0)
+        close(p->status_to);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* (without a PID namespace) */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(p->argv[0], (char *const *)p->argv, p->envp);
+    int e = errno;
+    say("sluice-init: cannot run ");
+    say(p->argv[0]);
+    say("\n");
+    _exit(e == ENOENT ? 127 : 126);
+}
+
 /*
  * Child side: returns only on failure (a step number for the log). Not
  * instrumented by ASan: sharing the parent's memory, the child must not
@@ -96,74 +278,9 @@ SL_NO_ASAN static int child_setup(struct plan *p)
         }
     }
     signal(SIGPIPE, SIG_DFL);
-    if (p->ns) {
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-            return 2;
-        if (mount("tmpfs", p->root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755"))
-            return 3;
-        for (int i = 0; i < p->nmounts; i++) {
-            struct mnt *m = &p->mounts[i];
-            /* The mount point: a directory or an empty file. */
-            make_parents(m->dst, strlen(p->root));
-            if (m->dir) {
-                mkdir(m->dst, 0755);
-            } else {
-                int fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-                if (fd >= 0)
-                    close(fd);
-            }
-            if (mount(m->src, m->dst, NULL, MS_BIND | MS_REC, NULL))
-                return 10 + i;
-            unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (m->ro ? MS_RDONLY : 0);
-            /* Device nodes are bound as they are; everything else gets nodev. */
-            if (strncmp(m->src, "/dev/", 5) != 0)
-                flags |= MS_NODEV;
-            if (mount(NULL, m->dst, NULL, flags, NULL))
-                return 50 + i;
-        }
-        for (int i = 0; i < p->novls; i++) {
-            struct ovl *o = &p->ovls[i];
-            make_parents(o->dst, strlen(p->root));
-            mkdir(o->dst, 0755);
-            if (mount_overlay(o, p->empty) &&
-                (mount(o->src, o->dst, NULL, MS_BIND | MS_REC, NULL) ||
-                 mount(NULL, o->dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
-                       NULL)))
-                return 80 + i;
-        }
-        /* Its own /tmp filesystem, attached into this namespace. */
-        if (p->tmp_fd >= 0 && ((mkdir(p->tmp, 0755) && errno != EEXIST) ||
-                               move_mount(p->tmp_fd, "", AT_FDCWD, p->tmp,
-                                          MOVE_MOUNT_F_EMPTY_PATH)))
-            return 98;
-        for (int i = 0; i < p->nlinks; i++)
-            if (symlink(p->links[i].target, p->links[i].path))
-                return 90 + i;
-        struct text_file *files[] = {&p->passwd, &p->group};
-        for (int i = 0; i < 2; i++) {
-            make_parents(files[i]->path, strlen(p->root));
-            int fd = open(files[i]->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            bool ok = fd >= 0 && write(fd, files[i]->text, files[i]->len) == (ssize_t)files[i]->len;
-            if (fd >= 0)
-                close(fd);
-            if (!ok)
-                return 95 + i;
-        }
-        mkdir(p->proc, 0555);
-        mkdir(p->old, 0700);
-        if (syscall(SYS_pivot_root, p->root, p->old))
-            return 4;
-        if (chdir("/"))
-            return 5;
-        if (umount2("/.old", MNT_DETACH))
-            return 6;
-        rmdir("/.old");
-        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
-            return 7;
-        if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL))
-            return 8;
-        sethostname("sandbox", 7);
-    }
+    int step = p->tmpl_fd >= 0 ? enter_template(p) : p->ns ? build_root(p) : 0;
+    if (step)
+        return step;
     /* sluice-init's status descriptor, kept across its exec (it makes it
      * CLOEXEC for the runtime); before the environment's lower limit on
      * descriptors, which its number may be above. */
@@ -201,14 +318,26 @@ SL_NO_ASAN static int child_setup(struct plan *p)
     dup2(p->err_fd, 2);
     if (chdir(p->workdir))
         return 13;
+    /* With sluice-init: the runtime first, its child, then this process
+     * becomes sluice-init, which adopts it; so the runtime starts without
+     * waiting for init's exec. Signals stay blocked here until then: a
+     * SIGCHLD of a runtime that ends at once stays pending for init. */
+    if (p->init_fd >= 0) {
+        if (!p->ns) /* (not PID 1: what the runtime leaves comes here) */
+            prctl(PR_SET_CHILD_SUBREAPER, 1);
+        long pid = clone(runtime_main, p->runtime_stack + sizeof(p->runtime_stack),
+                         CLONE_VM | CLONE_VFORK | SIGCHLD, p);
+        if (pid < 0)
+            return 16;
+        put_number(p->runtime_arg, "--runtime-pid=", pid);
+        syscall(SYS_execveat, p->init_fd, "", (char *const *)p->init_argv, p->envp,
+                AT_EMPTY_PATH);
+        return 14;
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (p->init_fd >= 0) /* (a static program: found outside this root) */
-        syscall(SYS_execveat, p->init_fd, "", (char *const *)p->init_argv, p->envp,
-                AT_EMPTY_PATH);
-    else
-        execve(p->argv[0], (char *const *)p->argv, p->envp);
+    execve(p->argv[0], (char *const *)p->argv, p->envp);
     return 14;
 }
 
@@ -217,7 +346,9 @@ SL_NO_ASAN static int child_setup(struct plan *p)
 SL_NO_ASAN static int child_main(void *arg)
 {
     struct plan *p = arg;
-    int step = child_setup(p);
+    int step = p->template ? build_template(p) : child_setup(p);
+    if (step == 0)
+        _exit(0); /* (the template's builder: done) */
     char msg[64];
     int n = snprintf(msg, sizeof(msg), "sluice sandbox: setup failed at step %d (errno %d)\n", step,
                      errno);

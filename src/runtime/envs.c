@@ -278,8 +278,10 @@ void sl_rt_env_free(struct env *e)
         sl_tmpvols_drop(rt->tmpvols, e->tmp_fd);
     if (e->status_fd >= 0)
         close(e->status_fd);
-    if (e->uid_fd >= 0)
+    if (e->uid_fd >= 0) {
+        sl_roots_forget(rt->roots, e->uid);
         close(e->uid_fd);
+    }
     if (e->creds.access_key[0] && rt->cfg.revoke)
         rt->cfg.revoke(rt->cfg.creds_ud, e->creds.access_key);
     free(e->out_lb.data);
@@ -600,6 +602,7 @@ int sl_rt_env_spawn(struct sl_runtime *rt, struct fn_state *fs, struct call *c)
         .isolate = rt->isolate,
         .uid = e->uid,
         .init_fd = rt->init_fd,
+        .roots = rt->roots,
     };
     /* Its /tmp: a filesystem of EphemeralStorage (or, where there is none
      * to be had, a directory without a total limit: the log says so). It

@@ -56,14 +56,52 @@ struct plan {
     int out_fd, err_fd, null_fd;
     uid_t uid;                  /* the user it runs as (with that group) */
     int init_fd;                /* execveat'd with init_argv, or -1 */
-    const char *init_argv[16];  /* "sluice-init", status_arg, then argv */
+    const char *init_argv[4];   /* "sluice-init", status_arg, runtime_arg */
+    char runtime_arg[40];       /* "--runtime-pid=<pid>", the pid written by the child */
+    /* The stack of the runtime's clone, between that clone and its exec
+     * (the child then execs sluice-init, which adopts it). */
+    char runtime_stack[16384] __attribute__((aligned(16)));
     int status_fd;              /* init's status pipe (CLOEXEC), or -1 */
     int status_to;              /* where the child puts it for init (status_arg) */
     char status_arg[32];        /* "--status-fd=<status_to>" */
     const char *const *argv;
     char *const *envp;
     const char *workdir;
+    /* The root from the template instead (roots.c): its mount namespace
+     * (-1: none; the root is built as above), and the detached mounts
+     * attached to a copy of it at their paths. */
+    int tmpl_fd;
+    struct attach {
+        int fd;
+        const char *path;
+        bool owned; /* opened for this plan: sl_roots_done() closes it */
+    } attach[5];
+    int nattach;
+    /* The template's builder instead of an environment (roots.c): the
+     * skeleton, with these mount points, made the root; ns_out gets its
+     * namespace (a descriptor the builder opens in the caller's table). */
+    bool template;
+    struct point {
+        char path[1200];
+        bool dir;
+    } points[8];
+    int npoints;
+    int ns_out;
 };
+
+/* Plans the skeleton every root shares (sandbox.c) at p->root. */
+void sl_plan_skeleton(struct plan *p);
+
+/* ---- the template (roots.c) ------------------------------------------------- */
+
+/* Plans p's root as a copy of r's template: p->tmpl_fd and p->attach (the
+ * overlays of spec's code and runtimes, p's passwd and group files, its
+ * /tmp: spec->tmp_fd, or else the directory tmp). 0, or -1 (p unchanged
+ * but for descriptors sl_roots_done closes): build the root instead. */
+int sl_roots_plan(struct sl_roots *r, struct plan *p, const struct sl_sandbox_spec *spec,
+                  const char *tmp);
+/* Closes what sl_roots_plan() opened for p (after the clone). */
+void sl_roots_done(struct plan *p);
 
 /* ---- cgroups (cgroups.c) ---------------------------------------------------- */
 
@@ -291,6 +329,7 @@ struct sl_runtime {
     bool isolate; /* namespaces work here */
     struct sl_uids uids; /* environments' users */
     struct sl_tmpvols *tmpvols; /* environments' /tmp filesystems, or NULL */
+    struct sl_roots *roots;     /* the template of their roots, or NULL */
     int diag_fd;  /* NETLINK_SOCK_DIAG: whose a Runtime API connection is; -1 */
     int init_fd;  /* sluice-init, next to this program (O_PATH), or -1 */
     bool closed;  /* shut down: calls fail at once */

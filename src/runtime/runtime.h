@@ -50,6 +50,7 @@ struct sl_runtime_config {
     const char *endpoint_url; /* AWS_ENDPOINT_URL given to functions */
     unsigned idle_reap_s;     /* idle environments end after this */
     bool strict_runtimes;     /* refuse python3.X/node when not installed */
+    bool no_root_template;    /* each environment builds its root (sl_roots_new: no template) */
     /* Environments' users, one each: uids uid_first to uid_first +
      * uid_count - 1 (0: the default range, SL_RUNTIME_UIDS). */
     uint32_t uid_first, uid_count;

@@ -3,10 +3,12 @@
  * into new mount, PID, IPC and UTS namespaces (it is PID 1 of its own), is
  * placed in cgroups (v1 memory, cpu and pids here; memory = MemorySize, a
  * CPU quota proportional to memory as on AWS: 1,769 MB is one core), gets
- * a minimal root by pivot_root: read-only binds of /usr and the library
- * directories, a few /etc files, the code read-only at /var/task, Sluice's
- * bootstraps at /var/runtime, its own /proc and a few /dev nodes, and a
- * writable /tmp on disk; then it drops to its own unprivileged user, sets
+ * a minimal root: read-only binds of /usr and the library directories, a
+ * few /etc files, the code read-only at /var/task, Sluice's bootstraps at
+ * /var/runtime, its own /proc, passwd and group files and a few /dev
+ * nodes, and a writable /tmp of its own (a copy of the template of roots,
+ * or built by pivot_root where there is none); then it drops to its own
+ * unprivileged user, sets
  * resource limits, and loads a seccomp filter against what functions never
  * need. Sluice's data directory is never mounted.
  *
@@ -21,7 +23,8 @@
  *
  * This file plans an environment's root and limits and starts it; below
  * it, cgroups.c (the cgroups), seccomp.c (the filter), clone.c (the clone
- * and the child's side) and spawner.c (the v1 spawner thread).
+ * and the child's side), spawner.c (the v1 spawner thread) and roots.c
+ * (the template of roots).
  */
 #include "runtime/internal.h"
 
@@ -113,45 +116,8 @@ static int dir_exists(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
-                     const char *const argv[], char *const envp[], int out_fd, int err_fd,
-                     struct sl_err *err)
+void sl_plan_skeleton(struct plan *p)
 {
-    memset(sb, 0, sizeof(*sb));
-    sb->pid = -1;
-    sb->pidfd = -1;
-    sb->peak_fd = -1;
-    struct plan *p = calloc(1, sizeof(*p));
-    if (!p)
-        return sl_errf(err, SL_ENOMEM, "out of memory");
-    int rc = 0;
-
-    /* The scratch directory: root/ (mount point of the skeleton) and tmp/
-     * (the function's /tmp, on disk, owned by the function's user). */
-    char tmp[1100];
-    snprintf(p->root, sizeof(p->root), "%s/root", spec->scratch);
-    snprintf(tmp, sizeof(tmp), "%s/tmp", spec->scratch);
-    if ((mkdir(spec->scratch, 0711) && errno != EEXIST) || (mkdir(p->root, 0755) && errno != EEXIST) ||
-        (spec->tmp_fd < 0 && ((mkdir(tmp, 0700) && errno != EEXIST) || chown(tmp, spec->uid, spec->uid)))) {
-        rc = sl_errf(err, SL_EIO, "scratch directory %s: %s", spec->scratch, strerror(errno));
-        goto out;
-    }
-    snprintf(p->old, sizeof(p->old), "%s/.old", p->root);
-    snprintf(p->proc, sizeof(p->proc), "%s/proc", p->root);
-    p->ns = spec->isolate;
-    p->uid = spec->uid;
-    /* Its own user and group files, naming its user as AWS's sandboxes do
-     * (the host's would list the host's users). */
-    snprintf(p->passwd.path, sizeof(p->passwd.path), "%s/etc/passwd", p->root);
-    p->passwd.len = (size_t)snprintf(p->passwd.text, sizeof(p->passwd.text),
-                                     "root:x:0:0:root:/root:/sbin/nologin\n"
-                                     "sbx_user1051:x:%lu:%lu::/tmp:/sbin/nologin\n"
-                                     "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n",
-                                     (unsigned long)spec->uid, (unsigned long)spec->uid);
-    snprintf(p->group.path, sizeof(p->group.path), "%s/etc/group", p->root);
-    p->group.len = (size_t)snprintf(p->group.text, sizeof(p->group.text),
-                                    "root:x:0:\nsbx_user1051:x:%lu:\nnogroup:x:65534:\n",
-                                    (unsigned long)spec->uid);
     for (size_t i = 0; i < SL_ARRAY_LEN(ro_dirs); i++)
         if (dir_exists(ro_dirs[i]))
             plan_mount(p, ro_dirs[i], ro_dirs[i], true, true);
@@ -172,20 +138,70 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
             plan_mount(p, ro_files[i], ro_files[i], false, true);
     for (size_t i = 0; i < SL_ARRAY_LEN(dev_nodes); i++)
         plan_mount(p, dev_nodes[i], dev_nodes[i], false, false);
-    /* The code and Sluice's bootstraps: read-only overlays whose layers are
-     * named by descriptor, so that the environment's mount table shows no
-     * host path (a bind mount shows its directory's path on its disk). */
-    snprintf(p->empty, sizeof(p->empty), "%s/empty", spec->scratch);
-    bool overlays = p->ns && (mkdir(p->empty, 0555) == 0 || errno == EEXIST);
-    plan_overlay(p, spec->code_dir, "/var/task", overlays);
-    plan_overlay(p, spec->runtimes_dir, "/var/runtime", overlays);
-    p->tmp_fd = p->ns ? spec->tmp_fd : -1;
-    snprintf(p->tmp, sizeof(p->tmp), "%s/tmp", p->root);
-    if (p->tmp_fd < 0)
-        plan_mount(p, tmp, "/tmp", true, false);
-    if (p->ns && p->tmp_fd < 0)
-        sl_strlcat(sb->missing, "a /tmp of its own size ", sizeof(sb->missing));
+}
 
+int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
+                     const char *const argv[], char *const envp[], int out_fd, int err_fd,
+                     struct sl_err *err)
+{
+    memset(sb, 0, sizeof(*sb));
+    sb->pid = -1;
+    sb->pidfd = -1;
+    sb->peak_fd = -1;
+    struct plan *p = calloc(1, sizeof(*p));
+    if (!p)
+        return sl_errf(err, SL_ENOMEM, "out of memory");
+    p->tmpl_fd = p->tmp_fd = -1;
+    int rc = 0;
+
+    /* The scratch directory: root/ (mount point of the skeleton) and tmp/
+     * (the function's /tmp, on disk, owned by the function's user). */
+    char tmp[1100];
+    snprintf(p->root, sizeof(p->root), "%s/root", spec->scratch);
+    snprintf(tmp, sizeof(tmp), "%s/tmp", spec->scratch);
+    if ((mkdir(spec->scratch, 0711) && errno != EEXIST) ||
+        (spec->tmp_fd < 0 && ((mkdir(tmp, 0700) && errno != EEXIST) || chown(tmp, spec->uid, spec->uid)))) {
+        rc = sl_errf(err, SL_EIO, "scratch directory %s: %s", spec->scratch, strerror(errno));
+        goto out;
+    }
+    snprintf(p->old, sizeof(p->old), "%s/.old", p->root);
+    snprintf(p->proc, sizeof(p->proc), "%s/proc", p->root);
+    p->ns = spec->isolate;
+    p->uid = spec->uid;
+    /* Its own user and group files, naming its user as AWS's sandboxes do
+     * (the host's would list the host's users). */
+    snprintf(p->passwd.path, sizeof(p->passwd.path), "%s/etc/passwd", p->root);
+    p->passwd.len = (size_t)snprintf(p->passwd.text, sizeof(p->passwd.text),
+                                     "root:x:0:0:root:/root:/sbin/nologin\n"
+                                     "sbx_user1051:x:%lu:%lu::/tmp:/sbin/nologin\n"
+                                     "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n",
+                                     (unsigned long)spec->uid, (unsigned long)spec->uid);
+    snprintf(p->group.path, sizeof(p->group.path), "%s/etc/group", p->root);
+    p->group.len = (size_t)snprintf(p->group.text, sizeof(p->group.text),
+                                    "root:x:0:\nsbx_user1051:x:%lu:\nnogroup:x:65534:\n",
+                                    (unsigned long)spec->uid);
+    /* The root: a copy of the template's (roots.c), or else built in the
+     * child from the plan. */
+    if (!p->ns || !spec->roots || sl_roots_plan(spec->roots, p, spec, tmp)) {
+        if (p->ns && mkdir(p->root, 0755) && errno != EEXIST) {
+            rc = sl_errf(err, SL_EIO, "scratch directory %s: %s", p->root, strerror(errno));
+            goto out;
+        }
+        sl_plan_skeleton(p);
+        /* The code and Sluice's bootstraps: read-only overlays whose layers are
+         * named by descriptor, so that the environment's mount table shows no
+         * host path (a bind mount shows its directory's path on its disk). */
+        snprintf(p->empty, sizeof(p->empty), "%s/empty", spec->scratch);
+        bool overlays = p->ns && (mkdir(p->empty, 0555) == 0 || errno == EEXIST);
+        plan_overlay(p, spec->code_dir, "/var/task", overlays);
+        plan_overlay(p, spec->runtimes_dir, "/var/runtime", overlays);
+        p->tmp_fd = p->ns ? spec->tmp_fd : -1;
+        snprintf(p->tmp, sizeof(p->tmp), "%s/tmp", p->root);
+        if (p->tmp_fd < 0)
+            plan_mount(p, tmp, "/tmp", true, false);
+    }
+    if (p->ns && spec->tmp_fd < 0)
+        sl_strlcat(sb->missing, "a /tmp of its own size ", sizeof(sb->missing));
     /* Limits that hold even without cgroups. */
     rlim_t mem = (rlim_t)spec->memory_mb << 20;
     p->data = (struct rlimit){mem * 4, mem * 4}; /* heap and mappings; V8 reserves more */
@@ -203,15 +219,13 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
     p->init_fd = -1;
     p->status_fd = -1;
     if (spec->init_fd >= 0) {
-        size_t n = 0, a = 0;
-        while (argv[n] && n + 3 < SL_ARRAY_LEN(p->init_argv))
-            n++;
+        size_t a = 0;
         p->init_argv[a++] = "sluice-init";
         p->status_fd = spec->status_fd;
         if (p->status_fd >= 0)
             p->init_argv[a++] = p->status_arg; /* (written with status_to) */
-        memcpy(p->init_argv + a, argv, n * sizeof(*argv));
-        p->init_argv[a + n] = NULL;
+        p->init_argv[a++] = p->runtime_arg;    /* (written by the child) */
+        p->init_argv[a] = NULL;
         p->init_fd = spec->init_fd;
         sb->init = true;
     }
@@ -219,7 +233,11 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
     p->workdir = p->ns ? "/var/task" : spec->code_dir;
     plan_child_fds(p);
 
-    unsigned long ns = p->ns ? CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS : 0;
+    /* (From the template, the child enters a copy of its mount namespace
+     * instead of copying Sluice's.) */
+    unsigned long ns = p->ns ? CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS : 0;
+    if (p->ns && p->tmpl_fd < 0)
+        ns |= CLONE_NEWNS;
     int pidfd = -1;
     long pid = -1;
     sb->v2 = sl_cgroup_v2();
@@ -279,6 +297,7 @@ int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
         sb->peak_fd = open(path, O_RDONLY | O_CLOEXEC);
     }
 out:
+    sl_roots_done(p);
     if (p->null_fd > 0)
         close(p->null_fd);
     free(p);

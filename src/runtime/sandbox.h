@@ -36,6 +36,8 @@ struct sl_sandbox_spec {
     /* Where sluice-init writes the runtime's wait status (a pipe's write
      * end, CLOEXEC), or -1. */
     int status_fd;
+    /* The template of roots (sl_roots_new), or NULL: each root is built. */
+    struct sl_roots *roots;
 };
 
 struct sl_sandbox {
@@ -57,6 +59,21 @@ struct sl_sandbox {
  * the process; the caller waits for sb->pidfd and then calls
  * sl_sandbox_cleanup().
  */
+/*
+ * The template of environments' roots: a mount namespace holding the
+ * skeleton every root shares (the read-only binds of the host's system
+ * directories and files), built once in dir (a directory of its own), and
+ * the detached mounts environments attach to their copy of it (overlays of
+ * code directories, kept for the next environment; their user's files).
+ * An environment enters a copy instead of building its root: tens of
+ * microseconds instead of a millisecond. NULL where the kernel cannot
+ * (before 5.2, or without overlayfs); then each root is built.
+ */
+struct sl_roots *sl_roots_new(const char *dir);
+void sl_roots_free(struct sl_roots *r);
+/* The environments of uid have ended: their user's files go. */
+void sl_roots_forget(struct sl_roots *r, uid_t uid);
+
 int sl_sandbox_spawn(struct sl_sandbox *sb, const struct sl_sandbox_spec *spec,
                      const char *const argv[], char *const envp[], int out_fd, int err_fd,
                      struct sl_err *err);

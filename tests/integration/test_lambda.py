@@ -620,11 +620,55 @@ def test_aws_cli_invoke(server, lam, tmp_path):
     assert json.loads(p.stdout)["Runtime"] == "python3.11"
 
 
-def test_environment_is_isolated(server, lam):
+def test_root_template_follows_host_files(fresh_server):
+    """A host file bound into every root, replaced on the host (by a rename,
+    as resolvers replace /etc/resolv.conf), shows replaced in the next new
+    environment: the template of roots is built again."""
+    path = next((p for p in ("/etc/host.conf", "/etc/mime.types")
+                 if os.path.isfile(p) and not os.path.islink(p)), None)
+    if path is None:
+        pytest.skip("neither /etc/host.conf nor /etc/mime.types is here")
+    srv = fresh_server().start()
+    lam = lambda_client(srv.endpoint)
+    name = create_py(lam, f"def handler(e, c):\n    return open({path!r}).read()\n")
+    with open(path, "rb") as f:
+        original = f.read()
+    stat = os.stat(path)
+    r, before = invoke(lam, name)
+    assert "FunctionError" not in r and before == original.decode(), before
+
+    def replace(data):
+        tmp = path + ".sluice-test"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, stat.st_mode & 0o7777)
+        os.chown(tmp, stat.st_uid, stat.st_gid)
+        os.rename(tmp, path)
+    marker = b"\n# sluice test: a replaced file\n"
+    try:
+        replace(original + marker)
+        # A new environment (a changed configuration ends the old ones).
+        lam.update_function_configuration(FunctionName=name,
+                                          Environment={"Variables": {"VERSION": "2"}})
+        lam.get_waiter("function_updated").wait(FunctionName=name)
+        r, after = invoke(lam, name)
+    finally:
+        replace(original)
+    assert "FunctionError" not in r and after == (original + marker).decode(), after
+    assert server_said(srv, f"built the template of roots again: {path} changed")
+
+
+@pytest.mark.parametrize("template", [True, False], ids=["template", "built"])
+def test_environment_is_isolated(request, template):
     """A function runs as an unprivileged user, in its own PID namespace as
     the child of PID 1 (sluice-init), in a minimal root: Sluice's data
-    directory is out of reach, /var/task is read-only, /tmp is writable,
-    mounting is refused, and the mount table names no host path."""
+    directory is out of reach, /var/task and its user files are read-only,
+    /tmp is writable, mounting is refused, and the mount table names no host
+    path. Both ways to the root: a copy of the template, and (with
+    --no-root-template) one built in the child."""
+    server = (request.getfixturevalue("server") if template
+              else request.getfixturevalue("fresh_server")(["--no-root-template"]).start())
+    lam = lambda_client(server.endpoint)
     name = create_py(lam, """
 import ctypes, errno, os
 def handler(event, context):
@@ -633,11 +677,13 @@ def handler(event, context):
            "init": open("/proc/1/cmdline").read().split(chr(0))[0],
            "data_visible": os.path.exists(data_dir) or os.path.exists(data_dir + "/sluice.db"),
            "root": sorted(os.listdir("/")), "mountinfo": open("/proc/self/mountinfo").read()}
-    try:
-        open("/var/task/x", "w")
-        out["task_writable"] = True
-    except OSError:
-        out["task_writable"] = False
+    for what, path in (("task", "/var/task/x"), ("passwd", "/etc/passwd"), ("group", "/etc/group")):
+        try:
+            open(path, "a").close()
+            out[what + "_writable"] = True
+        except OSError:
+            out[what + "_writable"] = False
+    out["passwd"] = open("/etc/passwd").read()
     with open("/tmp/scratch", "w") as f:
         f.write("ok")
     out["tmp_ok"] = open("/tmp/scratch").read() == "ok"
@@ -652,6 +698,8 @@ def handler(event, context):
     assert not out["data_visible"]
     assert "work" not in out["root"] and "root" not in out["root"]
     assert not out["task_writable"] and out["tmp_ok"]
+    assert not out["passwd_writable"] and not out["group_writable"]
+    assert f"sbx_user1051:x:{out['uid']}:{out['uid']}:" in out["passwd"], out["passwd"]
     assert out["mount_errno"] == errno_EPERM()
     # No host path of Sluice's shows in its mount table: the code and the
     # bootstraps are overlays (a bind mount would show its directory's
@@ -1293,12 +1341,12 @@ def test_idle_environment_is_reaped(fresh_server):
     assert "Init Duration" not in report(invoke(lam, name, LogType="Tail")[0])
 
     # An environment lives in its own directory under the data directory
-    # (beside vol/, the /tmp filesystems): watch it go (invoking would keep
-    # the environment warm).
+    # (beside vol/, the /tmp filesystems, and roots/, the template of
+    # roots): watch it go (invoking would keep the environment warm).
     scratch = os.path.join(srv.data_dir, "lambda", "tmp")
 
     def envs():
-        return [d for d in os.listdir(scratch) if d != "vol"]
+        return [d for d in os.listdir(scratch) if d not in ("vol", "roots")]
     assert envs()
     wait_until(lambda: not envs(), timeout=20, what="the idle environment to be reaped")
     assert "Init Duration" in report(invoke(lam, name, LogType="Tail")[0])

@@ -27,6 +27,10 @@ static const struct sl_option options[] = {
     {"--sandbox-uids", "SLUICE_SANDBOX_UIDS", "2000000000-2000065535",
      "FIRST-LAST: the users function environments run as, one each; no other user may hold them",
      false},
+    {"--no-root-template", "SLUICE_NO_ROOT_TEMPLATE", NULL,
+     "build each environment's root in its own child instead of copying a template "
+     "(about 0.8 ms more per cold start)",
+     true},
     {"--async-workers", "SLUICE_ASYNC_WORKERS", "16",
      "asynchronous invocations run at once (each also needs the function's concurrency)", false},
     {NULL, NULL, NULL, NULL, false},
@@ -111,6 +115,7 @@ static int lambda_new(struct sl_app *app, void **state, struct sl_err *err)
         return rc;
     l->async_workers = (unsigned)workers;
     const char *strict = sl_app_option(app, "--strict-runtimes");
+    const char *no_template = sl_app_option(app, "--no-root-template");
     const char *runtimes = sl_app_option(app, "--runtimes-dir");
     char scratch[4096];
     snprintf(scratch, sizeof(scratch), "%s/lambda/tmp", app->data_dir);
@@ -123,6 +128,7 @@ static int lambda_new(struct sl_app *app, void **state, struct sl_err *err)
         .endpoint_url = app->endpoint_url,
         .idle_reap_s = (unsigned)reap,
         .strict_runtimes = strict && strcmp(strict, "false") != 0,
+        .no_root_template = no_template && strcmp(no_template, "false") != 0,
         .uid_first = uid_first,
         .uid_count = uid_count,
         .issue = app->sessions ? issue_credentials : NULL,
