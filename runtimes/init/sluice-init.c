@@ -10,8 +10,8 @@
  * life. A runtime is not written to be PID 1 (a shell's `(sleep 1 &)`
  * under Python leaves one zombie per call), and it cannot reap children it
  * did not start without taking exit statuses its own code waits for. So
- * this program starts the runtime as its only child and waits for every
- * process handed to it. Signals sent to it go on to the runtime. When the
+ * this program has the runtime as its only child (started, or adopted) and
+ * waits for every process handed to it. Signals sent to it go on to the runtime. When the
  * runtime ends, it ends too, with the runtime's exit status, or 128 plus
  * the signal that killed the runtime (PID 1 cannot be killed from inside
  * its namespace, so it cannot die of that signal itself). With
@@ -174,8 +174,7 @@ int main(int argc, char **argv)
 
 #endif
 
-/* N of "--status-fd=N", or -1 when arg is not that option. */
-/* The number of arg "<want>N", or -1. */
+/* N of arg "<want>N", or -1 when arg is not that option. */
 static long number_option(const char *arg, const char *want)
 {
     int i = 0;
@@ -198,8 +197,13 @@ static int run(int argc, char **argv, char **envp)
         argv++;
         CLOEXEC(status_fd); /* (not the runtime's) */
     }
-    long runtime = argc == 2 ? number_option(argv[1], "--runtime-pid=") : -1;
-    if (runtime <= 0 && argc < 2) {
+    /* --runtime-pid=PID (PID above 0, alone), or else the runtime to start. */
+    const char *opt = "--runtime-pid";
+    int adopt = argc >= 2;
+    for (int i = 0; adopt && opt[i]; i++)
+        adopt = argv[1][i] == opt[i];
+    long runtime = adopt && argc == 2 ? number_option(argv[1], "--runtime-pid=") : -1;
+    if (argc < 2 || (adopt && runtime <= 0)) {
         out("usage: sluice-init [--status-fd=N] (BOOTSTRAP [ARG...] | --runtime-pid=PID)\n");
         return 2;
     }

@@ -328,7 +328,7 @@ SL_NO_ASAN static int child_setup(struct plan *p)
         long pid = clone(runtime_main, p->runtime_stack + sizeof(p->runtime_stack),
                          CLONE_VM | CLONE_VFORK | SIGCHLD, p);
         if (pid < 0)
-            return 16;
+            return 120;
         put_number(p->runtime_arg, "--runtime-pid=", pid);
         syscall(SYS_execveat, p->init_fd, "", (char *const *)p->init_argv, p->envp,
                 AT_EMPTY_PATH);
@@ -346,7 +346,7 @@ SL_NO_ASAN static int child_setup(struct plan *p)
 SL_NO_ASAN static int child_main(void *arg)
 {
     struct plan *p = arg;
-    int step = p->template ? build_template(p) : child_setup(p);
+    int step = p->template ? build_template(p) : p->probe ? enter_template(p) : child_setup(p);
     if (step == 0)
         _exit(0); /* (the template's builder: done) */
     char msg[64];
@@ -390,8 +390,16 @@ long sl_clone_into_cgroup(struct plan *p, unsigned long flags, int cgfd, int *pi
         .exit_signal = SIGCHLD,
         .cgroup = (uint64_t)cgfd,
     };
+    /* Signals blocked in the child as in sl_clone_shared()'s, until its
+     * exec (a SIGCHLD of a runtime that ends at once stays pending). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     long pid = syscall(SYS_clone3, &ca, sizeof(ca));
     if (pid == 0)
         child_main(p);
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
     return pid;
 }

@@ -87,6 +87,9 @@ struct plan {
     } points[8];
     int npoints;
     int ns_out;
+    /* roots.c's probe instead: enter the template (tmpl_fd, attach) and
+     * end. */
+    bool probe;
 };
 
 /* Plans the skeleton every root shares (sandbox.c) at p->root. */

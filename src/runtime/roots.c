@@ -15,8 +15,7 @@
  *   overlay's cache of lookups warm from one environment to the next. Code
  *   directories are named by their content (lambda/code/<sha256>); one is
  *   checked by its inode at each use, in case it was removed and made
- *   again. Kernels that cannot clone a detached mount get a new overlay
- *   each time.
+ *   again (Sluice never removes one).
  * - The passwd and group files of each user are files of a detached tmpfs
  *   (<uid>.passwd, <uid>.group), bound read-only over the template's, and
  *   removed when that user's environment ends: the environment's mount
@@ -24,6 +23,9 @@
  * - The files bound into the template (/etc/resolv.conf, /etc/hosts, ...)
  *   are checked at each use: when one has changed on the host (replaced by
  *   a rename, as resolvers do), the template is built again.
+ * - A probe at start-up enters the template as an environment would
+ *   (cloning a detached mount needs a recent kernel): where it cannot,
+ *   there is no template and each environment builds its root.
  */
 #include "runtime/internal.h"
 
@@ -66,7 +68,6 @@ struct sl_roots {
     struct stamp stamps[32];
     int nstamps;
     int files_fd; /* the users' files: a detached tmpfs */
-    bool no_clones; /* the kernel cannot clone a detached mount */
     struct overlay ovls[CACHED];
     uint64_t tick;
 };
@@ -94,13 +95,15 @@ static int build(struct sl_roots *r)
         p->points[i].dir = points[i].dir;
     }
     p->npoints = (int)SL_ARRAY_LEN(points);
-    r->nstamps = 0;
-    for (int i = 0; i < p->nmounts && r->nstamps < (int)SL_ARRAY_LEN(r->stamps); i++) {
+    /* (Kept only with the template they describe.) */
+    struct stamp stamps[SL_ARRAY_LEN(r->stamps)];
+    int nstamps = 0;
+    for (int i = 0; i < p->nmounts && nstamps < (int)SL_ARRAY_LEN(stamps); i++) {
         struct stat st;
         if (p->mounts[i].dir || strncmp(p->mounts[i].src, "/dev/", 5) == 0 ||
             stat(p->mounts[i].src, &st))
             continue; /* (device nodes are not replaced) */
-        struct stamp *s = &r->stamps[r->nstamps++];
+        struct stamp *s = &stamps[nstamps++];
         snprintf(s->path, sizeof(s->path), "%s", p->mounts[i].src);
         s->dev = st.st_dev;
         s->ino = st.st_ino;
@@ -126,6 +129,8 @@ static int build(struct sl_roots *r)
     if (r->ns_fd >= 0)
         close(r->ns_fd);
     r->ns_fd = fd;
+    memcpy(r->stamps, stamps, sizeof(stamps));
+    r->nstamps = nstamps;
     return 0;
 }
 
@@ -185,25 +190,21 @@ static int overlay_for(struct sl_roots *r, const char *dir)
         struct overlay *o = &r->ovls[i];
         if (o->fd >= 0 && strcmp(o->dir, dir) == 0) {
             if (o->dev == st.st_dev && o->ino == st.st_ino) {
-                int fd = clone_mount(o->fd, "");
-                if (fd >= 0) {
-                    o->used = ++r->tick;
-                    return fd;
-                }
+                o->used = ++r->tick;
+                return clone_mount(o->fd, "");
             }
-            close(o->fd); /* made again, or not to be cloned */
+            close(o->fd); /* made again */
             o->fd = -1;
         }
         if (!slot || (slot->fd >= 0 && (o->fd < 0 || o->used < slot->used)))
             slot = o;
     }
     int mnt = make_overlay(r, dir);
-    if (mnt < 0 || r->no_clones)
-        return mnt;
-    int fd = clone_mount(mnt, "");
+    int fd = mnt >= 0 ? clone_mount(mnt, "") : -1;
     if (fd < 0) {
-        r->no_clones = true;
-        return mnt;
+        if (mnt >= 0)
+            close(mnt);
+        return -1;
     }
     if (slot->fd >= 0)
         close(slot->fd);
@@ -257,11 +258,14 @@ int sl_roots_plan(struct sl_roots *r, struct plan *p, const struct sl_sandbox_sp
     if (changed) {
         char what[sizeof(r->stamps[0].path)];
         snprintf(what, sizeof(what), "%s", changed); /* (build() rewrites the stamps) */
-        if (build(r))
-            sl_warn("sandbox", "cannot build the template of roots again (%s changed): "
-                               "environments see it as it was", what);
-        else
-            sl_info("sandbox", "built the template of roots again: %s changed", what);
+        if (build(r)) {
+            /* Each environment builds its root, with the file as it is now,
+             * until the template can be built again. */
+            pthread_mutex_unlock(&r->mu);
+            sl_warn("sandbox", "cannot build the template of roots again (%s changed)", what);
+            return -1;
+        }
+        sl_info("sandbox", "built the template of roots again: %s changed", what);
     }
     p->tmpl_fd = fcntl(r->ns_fd, F_DUPFD_CLOEXEC, 3);
     attach(p, overlay_for(r, spec->code_dir), "/var/task", true);
@@ -315,6 +319,36 @@ void sl_roots_forget(struct sl_roots *r, uid_t uid)
     }
 }
 
+/* Whether an environment can enter the template: a child that attaches a
+ * clone of a kept overlay and a user's file to a copy of it, as each
+ * environment's does (the kernel's new mount API, overlayfs, clones of
+ * detached mounts, setns and its privileges). */
+static bool probe(struct sl_roots *r)
+{
+    /* (An overlay of a directory of its own: layers may not overlap.) */
+    char dir[1100];
+    snprintf(dir, sizeof(dir), "%s/probe", r->dir);
+    struct plan *p = mkdir(dir, 0555) == 0 || errno == EEXIST ? calloc(1, sizeof(*p)) : NULL;
+    if (!p)
+        return false;
+    p->probe = true;
+    p->err_fd = -1;
+    p->tmpl_fd = fcntl(r->ns_fd, F_DUPFD_CLOEXEC, 3);
+    attach(p, overlay_for(r, dir), "/var/task", true);
+    attach(p, user_file(r, 0, "probe", "probe\n", 6), "/etc/passwd", true);
+    bool ok = p->tmpl_fd >= 0 && p->attach[0].fd >= 0 && p->attach[1].fd >= 0;
+    int pidfd = -1, status = 0;
+    /* (Its own UTS namespace: it names its host, as environments do.) */
+    long pid = ok ? sl_clone_shared(p, CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS, &pidfd) : -1;
+    while (pid > 0 && waitpid((pid_t)pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    ok = pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    sl_roots_done(p);
+    unlinkat(r->files_fd, "0.probe", 0);
+    free(p);
+    return ok;
+}
+
 struct sl_roots *sl_roots_new(const char *dir)
 {
     struct sl_roots *r = calloc(1, sizeof(*r));
@@ -334,7 +368,7 @@ struct sl_roots *sl_roots_new(const char *dir)
     if (fs >= 0)
         close(fs);
     if ((mkdir(dir, 0711) && errno != EEXIST) || (mkdir(r->empty, 0555) && errno != EEXIST) ||
-        r->files_fd < 0 || build(r)) {
+        r->files_fd < 0 || build(r) || !probe(r)) {
         sl_roots_free(r);
         return NULL;
     }

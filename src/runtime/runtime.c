@@ -294,8 +294,9 @@ int sl_runtime_new(struct sl_runtime **out, const struct sl_runtime_config *cfg,
     snprintf(roots, sizeof(roots), "%s/roots", rt->scratch_dir);
     rt->roots = rt->isolate && !cfg->no_root_template ? sl_roots_new(roots) : NULL;
     if (rt->isolate && !cfg->no_root_template && !rt->roots)
-        sl_info("runtime", "no template of roots here (a kernel before 5.2, or no overlayfs): "
-                           "each environment builds its own, near a millisecond more per cold start");
+        sl_info("runtime", "no template of roots here (it needs the new mount API with clones "
+                           "of detached mounts, overlayfs, and setns): each environment builds "
+                           "its own root, near a millisecond more per cold start");
     rt->spawner = sl_spawner_new(rt->group);
     cpu_set_t cpus;
     rt->spin = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1;

@@ -66,8 +66,9 @@ struct sl_sandbox {
  * the detached mounts environments attach to their copy of it (overlays of
  * code directories, kept for the next environment; their user's files).
  * An environment enters a copy instead of building its root: tens of
- * microseconds instead of a millisecond. NULL where the kernel cannot
- * (before 5.2, or without overlayfs); then each root is built.
+ * microseconds instead of a millisecond. NULL where the kernel cannot (a
+ * probe tries it: the new mount API with clones of detached mounts,
+ * overlayfs, setns); then each root is built.
  */
 struct sl_roots *sl_roots_new(const char *dir);
 void sl_roots_free(struct sl_roots *r);

@@ -20,8 +20,8 @@
  *
  * Making one costs about 2 ms (a copy of a formatted template's few
  * blocks, the loop device, the mount), too much for a cold start: a thread
- * at low priority keeps a few ready for the sizes asked for lately, made
- * between cold starts (not during one, unless none is left). The
+ * at low priority keeps a few ready for the sizes asked for lately (the
+ * last of them made between cold starts, not during one). The
  * first of a size (its template: mke2fs) and any asked for while none is
  * ready are made on the asking thread.
  */
@@ -257,14 +257,14 @@ static void *maker_main(void *arg)
          * environment is starting: its kernel work (the filesystem, the
          * loop device) would hold the cold start up by a millisecond; but
          * not for ever (each holds a loop device and its disk space) when
-         * environments never stop starting. Making one waits so too (its
-         * kernel work is not lowered by this thread's priority) while one
-         * of its size is still ready; with none ready it does not wait: it
-         * must keep up. */
+         * environments never stop starting. Making the last of a size's
+         * stock waits so too (its kernel work is not lowered by this
+         * thread's priority); the first two do not wait: they must keep up
+         * with environments that start all the time. */
         struct size_stock *s = NULL;
         for (int i = 0; i < SIZES && !s; i++)
             if (v->sizes[i].mb && v->sizes[i].n < STOCK && !v->sizes[i].failed &&
-                (v->sizes[i].n == 0 || !v->starting))
+                (v->sizes[i].n < STOCK - 1 || !v->starting))
                 s = &v->sizes[i];
         bool drop = v->ndrops && (!v->starting || v->ndrops > DROPS_HELD);
         if (!s && !drop) {

@@ -64,17 +64,28 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, port=None):
-        self.port = port or free_port()
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         if self.env:
             env.update(self.env)
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}",
-             "--data-dir", self.data_dir] + self.extra_args,
-            stdout=self.log, stderr=self.log, env=env)
-        wait_until(self.healthy, what="sluice to answer /_sluice/health")
+        for attempt in range(5):
+            self.port = port or free_port()
+            self.log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(
+                [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}",
+                 "--data-dir", self.data_dir] + self.extra_args,
+                stdout=self.log, stderr=self.log, env=env)
+            try:
+                wait_until(self.healthy, what="sluice to answer /_sluice/health")
+                return self
+            except AssertionError:
+                # A port free_port() found may be taken before sluice binds
+                # it (every bind to port 0 draws from the same range, the
+                # environments' Runtime API listeners' among them): another.
+                lost = (port is None and self.proc.poll() is not None and
+                        f"cannot listen on 127.0.0.1:{self.port}" in self.logs())
+                if not lost or attempt == 4:
+                    raise
         return self
 
     def healthy(self):
