@@ -97,6 +97,7 @@ struct options {
     double duration;
     double floor_time;
     long cold;
+    double cold_gap;
     long tail;
     const char *clients;
     const char *only;
@@ -120,6 +121,9 @@ static const struct option_spec option_table[] = {
      offsetof(struct options, floor_time)},
     {"--cold", OPT_COUNT, "10", "cold starts measured per function",
      offsetof(struct options, cold)},
+    {"--cold-gap", OPT_SECONDS, NULL,
+     "seconds between one cold start's answer and the next one's update (default: back to back)",
+     offsetof(struct options, cold_gap)},
     {"--tail", OPT_COUNT, "200", "invokes with LogType Tail per function (overhead)",
      offsetof(struct options, tail)},
     {"--clients", OPT_STR, "1,8,64", "concurrent client counts of the warm cells",
@@ -607,6 +611,16 @@ static int run_series(struct bench *b, struct fn *f, bool cold, long count, stru
     conn_init(c, &b->srv.addr);
     for (long i = 0; i < count && !g_stop; i++) {
         if (cold) {
+            /* Spaced out, what the server does in the background after a
+             * cold start (the last environment's end, /tmp filesystems made
+             * ahead) is done before the next: the cold start a user sees
+             * when they are not back to back. */
+            if (i > 0 && b->o.cold_gap > 0) {
+                struct timespec gap = {(time_t)b->o.cold_gap,
+                                       (long)((b->o.cold_gap - (double)(time_t)b->o.cold_gap) * 1e9)};
+                while (nanosleep(&gap, &gap) && errno == EINTR && !g_stop) {
+                }
+            }
             uint64_t u0 = now_ns();
             if (new_revision(b, f, err, sizeof(err))) {
                 snprintf(s->first_error, sizeof(s->first_error), "%s", err);
@@ -1040,8 +1054,12 @@ static void print_results(const struct bench *b)
 
     printf("\n## Cold start to first response\n\nEach one: UpdateFunctionConfiguration with a new "
            "environment variable (untimed), then an invoke with `LogType: Tail`, timed; its "
-           "REPORT must carry an `Init Duration` (the environment was new).\n\n"
-           "| function | n | p50 | min | max | Init Duration p50 | REPORT Duration p50 | "
+           "REPORT must carry an `Init Duration` (the environment was new). ");
+    if (b->o.cold_gap > 0)
+        printf("%.0f ms apart (`--cold-gap`).\n\n", b->o.cold_gap * 1000);
+    else
+        printf("Back to back.\n\n");
+    printf("| function | n | p50 | min | max | Init Duration p50 | REPORT Duration p50 | "
            "not cold | budget |\n|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < FN_COUNT; k++) {
         const struct series *s = &b->cold[k];
