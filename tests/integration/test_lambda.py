@@ -1040,6 +1040,29 @@ def test_orphans_are_reaped(lam):
     wait_until(settled, timeout=20, what="the orphans to end and be reaped")
 
 
+def test_sluice_init_starts_a_bootstrap_itself():
+    """sluice-init's other mode, `sluice-init [--status-fd=N] BOOTSTRAP
+    [ARG...]` (Sluice's environments use --runtime-pid): it starts the
+    bootstrap, ends with its exit status or 128 plus its signal, writes the
+    wait status to N, and refuses --runtime-pid without a PID."""
+    import struct
+    import subprocess
+    from conftest import SLUICE
+    init = os.path.join(os.path.dirname(SLUICE), "sluice-init")
+    for script, code, status in (("exit 3", 3, 3 << 8), ("kill -TERM $$", 128 + 15, 15)):
+        r, w = os.pipe()
+        p = subprocess.run([init, f"--status-fd={w}", "/bin/sh", "-c", script],
+                           pass_fds=(w,), timeout=20)
+        os.close(w)
+        with os.fdopen(r, "rb") as f:
+            got = f.read()
+        assert p.returncode == code, (script, p.returncode)
+        assert struct.unpack("i", got) == (status,), (script, got)
+    for bad in ("--runtime-pid=0", "--runtime-pid=x", "--runtime-pid="):
+        p = subprocess.run([init, bad], capture_output=True, timeout=20)
+        assert p.returncode == 2 and b"usage" in p.stderr, (bad, p)
+
+
 FORK_BOMB = """
 import os
 def handler(e, c):
