@@ -24,10 +24,7 @@ struct sl_sessions {
 
 static size_t bucket_of(const char *key)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const char *p = key; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    return h % BUCKETS;
+    return sl_fnv1a(SL_FNV1A_SEED, key) % BUCKETS;
 }
 
 /* n random characters of alphabet (of 2^k letters, k <= 8) into out. */

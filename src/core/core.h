@@ -257,6 +257,11 @@ int sl_mkdirs(const char *path, unsigned mode);
  * following symbolic links. 0, or -1 with errno from the last failure. */
 int sl_rm_tree(const char *path);
 
+/* FNV-1a of the string s, continuing from h (SL_FNV1A_SEED to begin): a
+ * hash for in-memory tables, not for anything an attacker must not steer. */
+#define SL_FNV1A_SEED 2166136261u
+uint32_t sl_fnv1a(uint32_t h, const char *s);
+
 /* Random bytes from the kernel; never fails (aborts if getrandom does). */
 void sl_random(void *p, size_t n);
 /* A random UUID v4 string into out (37 bytes). */

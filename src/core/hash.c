@@ -12,6 +12,13 @@
 #include <sys/random.h>
 #include <zlib.h>
 
+uint32_t sl_fnv1a(uint32_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
 void sl_sha256(const void *p, size_t n, uint8_t out[SL_SHA256_LEN])
 {
     unsigned int len = 0;

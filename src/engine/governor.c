@@ -88,10 +88,7 @@ unsigned sl_governor_account_limit(const struct sl_governor *g)
 
 static size_t bucket(const char *key)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h % BUCKETS;
+    return sl_fnv1a(SL_FNV1A_SEED, key) % BUCKETS;
 }
 
 /* The function of key, made when create (NULL when out of memory). */

@@ -63,11 +63,13 @@ SL_NO_ASAN static int mount_overlay(const struct ovl *o, const char *empty)
     return rc;
 }
 
-/* Mounts the skeleton of a root at p->root: a small tmpfs, the read-only
- * binds of the host's system directories and files, the top symlinks.
- * 0, or a step number. */
+/* In a new mount namespace, its mounts made private, mounts the skeleton
+ * of a root at p->root: a small tmpfs, the read-only binds of the host's
+ * system directories and files, the top symlinks. 0, or a step number. */
 SL_NO_ASAN static int mount_skeleton(struct plan *p)
 {
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+        return 2;
     if (mount("tmpfs", p->root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755"))
         return 3;
     for (int i = 0; i < p->nmounts; i++) {
@@ -117,8 +119,6 @@ SL_NO_ASAN static int pivot(struct plan *p)
  * no template: see roots.c): 0, or a step number. */
 SL_NO_ASAN static int build_root(struct plan *p)
 {
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-        return 2;
     int step = mount_skeleton(p);
     if (step)
         return step;
@@ -179,8 +179,6 @@ SL_NO_ASAN static int enter_template(struct plan *p)
  * the root; p->ns_out gets the namespace. 0, or a step number. */
 SL_NO_ASAN static int build_template(struct plan *p)
 {
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-        return 2;
     int step = mount_skeleton(p);
     if (step)
         return step;

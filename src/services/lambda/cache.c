@@ -64,13 +64,7 @@ void sl_lambda_cache_free(struct sl_lambda_cache *c)
 /* FNV-1a over "<pk>/<name>". */
 static size_t bucket_of(const char *pk, const char *name)
 {
-    uint32_t h = 2166136261u;
-    for (const char *s = pk; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    h = (h ^ '/') * 16777619u;
-    for (const char *s = name; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h % BUCKETS;
+    return sl_fnv1a(sl_fnv1a(sl_fnv1a(SL_FNV1A_SEED, pk), "/"), name) % BUCKETS;
 }
 
 static bool same_key(const struct entry *e, const char *pk, const char *name)

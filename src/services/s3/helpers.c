@@ -398,10 +398,7 @@ void sl_s3_free(void *state)
 
 static size_t bucket_slot(const char *name)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h % BUCKET_CACHE;
+    return sl_fnv1a(SL_FNV1A_SEED, name) % BUCKET_CACHE;
 }
 
 static bool cache_get(struct sl_s3 *c, const char *name, struct bucket_entry *out, uint64_t *gen)
