@@ -56,6 +56,13 @@ enum sl_stmt_id {
     SL_STMT_Q_GROUP_FIRST,
     SL_STMT_Q_GROUP_NEXT,
     SL_STMT_Q_NEXT_GROUP,
+    SL_STMT_Q_SCAN_FIFO,
+    SL_STMT_Q_GROUP_AFTER,
+    SL_STMT_Q_REMOVE,
+    SL_STMT_Q_MOVE,
+    SL_STMT_Q_VISIBILITY,
+    SL_STMT_Q_PURGE,
+    SL_STMT_Q_STATS,
     SL_STMT_N
 };
 
@@ -95,6 +102,17 @@ struct sl_queue_watch {
     void *arg;
 };
 
+/* A watch of every queue whose name starts with prefix. */
+struct sl_queue_pwatch {
+    char prefix[64];
+    void (*cb)(void *arg, const char *q);
+    void *arg;
+};
+#define SL_QUEUE_PWATCH_MAX 4
+/* Names of queues a batch put to, for the prefix watches; past this many,
+ * the watches hear of "some queue" (NULL) instead. */
+#define SL_QUEUE_PUT_NAMES_MAX 256
+
 struct sl_store {
     char *dir;
     char *db_path;
@@ -130,6 +148,13 @@ struct sl_store {
     /* Queue watches: set up before use, read by the writer thread. */
     struct sl_queue_watch watches[SL_QUEUE_WATCH_MAX];
     size_t n_watches;
+    struct sl_queue_pwatch pwatches[SL_QUEUE_PWATCH_MAX];
+    size_t n_pwatches;
+    /* The writer's: queues the current batch put to that a prefix watch
+     * matches (malloc'd names), and whether there were more. */
+    char *put_names[SL_QUEUE_PUT_NAMES_MAX];
+    size_t n_put_names;
+    bool put_names_over;
     /* Frames of the current WAL the checkpointer has copied, and the WAL's
      * size at the last commit (a smaller size means SQLite restarted it). */
     int wal_backfilled, wal_frames;
@@ -150,6 +175,9 @@ int sl_store_stmt(struct sl_conn *c, enum sl_stmt_id id, sqlite3_stmt **out,
 char *sl_store_col_dup(sqlite3_stmt *st, int col, size_t *len);
 /* Turns a SQLite failure of c into an SL_E* code and a message in err. */
 int sl_store_sqlite_err(struct sl_conn *c, int rc, struct sl_err *err, const char *what);
+/* The writer, after a batch: calls the prefix watches for the queues it
+ * put to (when notify: it committed), and forgets them (queue.c). */
+void sl_store_put_names_flush(struct sl_store *s, bool notify);
 /* Takes a read-only connection from the pool (opening one if none is idle)
  * and gives it back. */
 int sl_store_reader_get(struct sl_store *s, struct sl_conn **out, struct sl_err *err);

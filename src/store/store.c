@@ -77,6 +77,11 @@ static const char *const migrations[] = {
      * now read by group, so a question about a whole queue (the next
      * visible message of any group) reads that queue's rows instead. */
     "DROP INDEX queue_visible;",
+    /* 5: SQS: the time of a message's first receive, and FIFO groups read
+     * in the order their messages were sent (only named groups: a
+     * standard queue's messages are in the group ""). */
+    ("ALTER TABLE queue ADD COLUMN first_at INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX queue_order ON queue (q, grp, id) WHERE grp <> '';"),
 };
 
 #define ITEM_COLS "val, blob_file, blob_size"
@@ -86,6 +91,8 @@ static const char *const migrations[] = {
 #define LIST_DESC_SQL(upper)                                                          \
     "SELECT sk, " ITEM_COLS " FROM items WHERE ns = ?1 AND pk = ?2 AND sk >= ?3" upper \
     " ORDER BY sk DESC LIMIT ?4"
+
+#define Q_COLS "id, receives, enqueued_at, visible_at, body, meta, grp, first_at, leased"
 
 static const char *const stmt_sql[SL_STMT_N] = {
     [SL_STMT_BEGIN_WRITE] = "BEGIN IMMEDIATE",
@@ -119,12 +126,25 @@ static const char *const stmt_sql[SL_STMT_N] = {
     [SL_STMT_FILE_USED] = "SELECT 1 FROM items WHERE blob_file = ?1",
     [SL_STMT_Q_PUT] = "INSERT INTO queue (q, visible_at, enqueued_at, body, meta, grp)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [SL_STMT_Q_RECEIVE] = "SELECT id, receives, enqueued_at, visible_at, body, meta, grp"
-                          " FROM queue WHERE q = ?1 AND visible_at <= ?2"
+    [SL_STMT_Q_RECEIVE] = "SELECT " Q_COLS " FROM queue WHERE q = ?1 AND visible_at <= ?2"
                           " ORDER BY visible_at, id LIMIT ?3",
-    [SL_STMT_Q_RECEIVE_GROUP] = "SELECT id, receives, enqueued_at, visible_at, body, meta, grp"
-                                " FROM queue WHERE q = ?1 AND grp = ?4 AND visible_at <= ?2"
+    [SL_STMT_Q_RECEIVE_GROUP] = "SELECT " Q_COLS " FROM queue"
+                                " WHERE q = ?1 AND grp = ?4 AND visible_at <= ?2"
                                 " ORDER BY visible_at, id LIMIT ?3",
+    [SL_STMT_Q_SCAN_FIFO] = "SELECT " Q_COLS " FROM queue"
+                            " WHERE q = ?1 AND grp = ?2 AND grp <> '' ORDER BY id LIMIT ?3",
+    [SL_STMT_Q_GROUP_AFTER] = "SELECT grp FROM queue WHERE q = ?1 AND grp > ?2 AND grp <> ''"
+                              " ORDER BY grp LIMIT 1",
+    [SL_STMT_Q_REMOVE] = "DELETE FROM queue WHERE q = ?1 AND id = ?2",
+    [SL_STMT_Q_MOVE] = "UPDATE queue SET q = ?3, visible_at = ?4, meta = ?5, receives = 0,"
+                       " leased = 0, first_at = 0 WHERE q = ?1 AND id = ?2",
+    [SL_STMT_Q_VISIBILITY] = "UPDATE queue SET visible_at = ?4"
+                             " WHERE q = ?1 AND id = ?2 AND receives = ?3 AND leased = 1"
+                             " AND visible_at > ?5",
+    [SL_STMT_Q_PURGE] = "DELETE FROM queue WHERE q = ?1",
+    [SL_STMT_Q_STATS] = "SELECT count(*), coalesce(sum(visible_at <= ?2), 0),"
+                        " coalesce(sum(visible_at > ?2 AND leased = 1), 0), min(enqueued_at)"
+                        " FROM queue WHERE q = ?1 AND enqueued_at >= ?3",
     [SL_STMT_Q_GROUP_FIRST] = "SELECT grp, min(visible_at) FROM queue WHERE q = ?1"
                               " AND grp = (SELECT grp FROM queue WHERE q = ?1 ORDER BY grp"
                               " LIMIT 1)",
@@ -132,7 +152,8 @@ static const char *const stmt_sql[SL_STMT_N] = {
                              " AND grp = (SELECT grp FROM queue WHERE q = ?1 AND grp > ?2"
                              " ORDER BY grp LIMIT 1)",
     [SL_STMT_Q_NEXT_GROUP] = "SELECT min(visible_at) FROM queue WHERE q = ?1 AND grp = ?2",
-    [SL_STMT_Q_LEASE] = "UPDATE queue SET visible_at = ?3, receives = receives + 1, leased = 1"
+    [SL_STMT_Q_LEASE] = "UPDATE queue SET visible_at = ?3, receives = receives + 1, leased = 1,"
+                        " first_at = CASE first_at WHEN 0 THEN ?4 ELSE first_at END"
                         " WHERE q = ?1 AND id = ?2",
     [SL_STMT_Q_DELETE] = "DELETE FROM queue WHERE q = ?1 AND id = ?2 AND receives = ?3",
     [SL_STMT_Q_UPDATE] = "UPDATE queue SET visible_at = ?4, meta = ?5, leased = 0"
@@ -376,6 +397,7 @@ static bool run_batch(struct sl_store *s, struct sl_wreq *list, uint64_t *ran)
         if (!sqlite3_get_autocommit(c->db))
             run_stmt(c, SL_STMT_ROLLBACK, NULL);
         unlinks_truncate(s, 0);
+        sl_store_put_names_flush(s, false);
         sl_warn(SL_STORE_LOG, "batch failed: %s", berr.msg);
         for (struct sl_wreq *r = list; r; r = r->next) {
             if (r->result == 0 || r->result == SL_EIO)
@@ -391,6 +413,7 @@ static bool run_batch(struct sl_store *s, struct sl_wreq *list, uint64_t *ran)
                 s->watches[i].cb(s->watches[i].arg);
         pthread_mutex_unlock(&s->mu);
     }
+    sl_store_put_names_flush(s, true);
     return true;
 }
 

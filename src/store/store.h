@@ -202,6 +202,8 @@ struct sl_qmsg {
     int64_t id;
     uint32_t receives; /* with id: the receipt */
     int64_t enqueued_ms, visible_ms;
+    int64_t first_ms; /* its first receive (0: never received) */
+    bool leased;      /* received, and not put back since */
     char *body, *meta, *group; /* NUL-terminated */
     size_t body_len, meta_len;
 };
@@ -218,6 +220,40 @@ int sl_txn_queue_put(struct sl_txn *t, const char *q, const char *group, const v
 int sl_txn_queue_receive(struct sl_txn *t, const char *q, const char *group, int64_t now_ms,
                          int64_t lease_ms, size_t max, struct sl_qmsg **out, size_t *n);
 int sl_txn_queue_delete(struct sl_txn *t, const char *q, int64_t id, uint32_t receives);
+
+/*
+ * The pieces of a receive, for a service with its own rules (SQS: expiry,
+ * redrive, FIFO order). A scan reads without leasing: up to max messages
+ * of group (NULL: any) visible at now_ms, oldest visible first. A FIFO
+ * scan reads the first max messages of a named group in the order they
+ * were put, visible or not (the caller stops at the first that is not).
+ * next_group finds the named group after `after` ("" or NULL: the first),
+ * SL_ENOTFOUND past the last. lease leases m (receive count + 1, the
+ * first receive's time kept) until until_ms, and updates m.
+ */
+int sl_txn_queue_scan(struct sl_txn *t, const char *q, const char *group, int64_t now_ms,
+                      size_t max, struct sl_qmsg **out, size_t *n);
+int sl_txn_queue_scan_fifo(struct sl_txn *t, const char *q, const char *group, size_t max,
+                           struct sl_qmsg **out, size_t *n);
+int sl_txn_queue_next_group(struct sl_txn *t, const char *q, const char *after, char **group);
+int sl_txn_queue_lease(struct sl_txn *t, const char *q, struct sl_qmsg *m, int64_t now_ms,
+                       int64_t until_ms);
+/* Deletes message id whatever its receipt (expiry, a filter). */
+int sl_txn_queue_remove(struct sl_txn *t, const char *q, int64_t id);
+/* Moves message id to queue `to` (a dead-letter queue) with meta, visible
+ * at visible_ms, never received there; its put time stays. Wakes to's
+ * watchers as a put does. */
+int sl_txn_queue_move(struct sl_txn *t, const char *q, int64_t id, const char *to,
+                      const char *meta, int64_t visible_ms);
+/* A new visible time for a message in flight (leased, not visible at
+ * now_ms) under this receipt: SL_ENOTFOUND when it is not. The lease
+ * stays; a time not after now makes it visible (and wakes watchers). */
+int sl_txn_queue_visibility(struct sl_txn *t, const char *q, int64_t id, uint32_t receives,
+                            int64_t now_ms, int64_t visible_ms);
+/* Deletes every message of q; *n (may be NULL) counts them. */
+int sl_txn_queue_purge(struct sl_txn *t, const char *q, size_t *n);
+/* Tells q's watchers that messages became visible without a put. */
+void sl_txn_queue_touch(struct sl_txn *t, const char *q);
 /* Ends a lease: visible again at visible_ms, with meta (NULL keeps it). */
 int sl_txn_queue_update(struct sl_txn *t, const char *q, int64_t id, uint32_t receives,
                         int64_t visible_ms, const char *meta);
@@ -236,6 +272,16 @@ int sl_queue_next_visible_group(struct sl_store *s, const char *q, const char *g
 /* The same inside a transaction (it sees the transaction's own writes). */
 int sl_txn_queue_next_visible_group(struct sl_txn *t, const char *q, const char *group,
                                     int64_t *ms);
+/* What q holds at now_ms, of the messages put at or after since_ms
+ * (older ones have expired): visible, in flight (leased, not visible
+ * yet), delayed (never received or put back, not visible yet), and the
+ * put time of the oldest (0 when none). Outside any transaction. */
+struct sl_queue_stats {
+    uint64_t visible, in_flight, delayed;
+    int64_t oldest_ms;
+};
+int sl_queue_stats(struct sl_store *s, const char *q, int64_t now_ms, int64_t since_ms,
+                   struct sl_queue_stats *out);
 /* The groups of q's messages, each with its earliest visible time
  * (leased messages included), in byte order: cb(arg, group, ms) for each,
  * a step through the index per group whatever the queue's size.
@@ -252,6 +298,17 @@ int sl_store_queue_watch(struct sl_store *s, const char *q, void (*cb)(void *arg
 /* Ends the watch of cb and arg: once it returns, cb is not running and
  * will not be called again. */
 void sl_store_queue_unwatch(struct sl_store *s, void (*cb)(void *arg), void *arg);
+/*
+ * Calls cb(arg, q) on the writer thread after each batch that committed
+ * a put to a queue q whose name starts with prefix (or a move to it, or
+ * sl_txn_queue_touch); q is NULL when the batch touched too many queues
+ * to name them ("any of them"). The same rules as a watch; at most
+ * SL_QUEUE_PWATCH_MAX (4) at once. unwatch_prefix: as unwatch.
+ */
+int sl_store_queue_watch_prefix(struct sl_store *s, const char *prefix,
+                                void (*cb)(void *arg, const char *q), void *arg);
+void sl_store_queue_unwatch_prefix(struct sl_store *s, void (*cb)(void *arg, const char *q),
+                                   void *arg);
 
 /* Statistics for tests and benchmarks, since sl_store_open(). */
 struct sl_store_stats {

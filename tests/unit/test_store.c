@@ -1544,6 +1544,154 @@ static void test_queue_watch_and_release(void **state)
     sl_qmsgs_free(again.got, again.n);
 }
 
+/* What SQS's receive is made of, in one transaction each. */
+struct sqs_ops {
+    const char *q, *to;
+    int64_t now;
+    int step;
+    struct sl_qmsg *got;
+    size_t n;
+    char *group;
+    size_t purged;
+};
+
+static int sqs_ops_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct sqs_ops *o = arg;
+    int rc;
+    switch (o->step) {
+    case 0: /* a FIFO group's first messages in put order, visible or not */
+        return sl_txn_queue_scan_fifo(t, o->q, "g1", 10, &o->got, &o->n);
+    case 1: /* lease the first; its first receive is now */
+        rc = sl_txn_queue_scan_fifo(t, o->q, "g1", 1, &o->got, &o->n);
+        return rc ? rc : sl_txn_queue_lease(t, o->q, &o->got[0], o->now, o->now + 60000);
+    case 2: /* the groups after "" and after g1 */
+        return sl_txn_queue_next_group(t, o->q, NULL, &o->group);
+    case 3:
+        return sl_txn_queue_next_group(t, o->q, "g2", &o->group);
+    default:
+        return sl_txn_queue_purge(t, o->q, &o->purged);
+    }
+}
+
+static int sqs_op(struct fixture *fx, struct sqs_ops *o, int step)
+{
+    struct sl_err err = {0};
+    o->step = step;
+    return sl_store_write(fx->s, sqs_ops_txn, o, &err);
+}
+
+struct sqs_msg_op {
+    const char *q, *to;
+    int64_t id, now, visible;
+    uint32_t receives;
+    int kind; /* 0 visibility, 1 move, 2 remove */
+};
+
+static int sqs_msg_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct sqs_msg_op *o = arg;
+    if (o->kind == 0)
+        return sl_txn_queue_visibility(t, o->q, o->id, o->receives, o->now, o->visible);
+    if (o->kind == 1)
+        return sl_txn_queue_move(t, o->q, o->id, o->to, "{\"moved\":1}", o->visible);
+    return sl_txn_queue_remove(t, o->q, o->id);
+}
+
+static int sqs_msg(struct fixture *fx, struct sqs_msg_op o)
+{
+    struct sl_err err = {0};
+    return sl_store_write(fx->s, sqs_msg_txn, &o, &err);
+}
+
+static void count_named(void *arg, const char *q)
+{
+    char *seen = arg;
+    if (q && strlen(seen) + strlen(q) + 2 < 256) {
+        strcat(seen, q);
+        strcat(seen, ";");
+    }
+}
+
+/* FIFO scans keep put order across redelivery; groups are found one
+ * after another; a lease records the first receive; visibility changes
+ * only what is in flight under its receipt; a move lands in the other
+ * queue unreceived and wakes its prefix watch; stats count each state;
+ * purge empties one queue. */
+static void test_queue_sqs_pieces(void **state)
+{
+    struct fixture *fx = *state;
+    static char seen[256];
+    seen[0] = '\0';
+    assert_int_equal(sl_store_queue_watch_prefix(fx->s, "sqs:", count_named, seen), 0);
+    int64_t now = sl_time_now_ms();
+    struct qop p = {.q = "sqs:f", .kind = Q_PUT, .group = "g1", .body = "m1", .meta = "{}"};
+    assert_int_equal(qrun(fx, &p), 0);
+    int64_t m1 = p.id;
+    p.body = "m2";
+    assert_int_equal(qrun(fx, &p), 0);
+    int64_t m2 = p.id;
+    p.group = "g2";
+    p.body = "other";
+    assert_int_equal(qrun(fx, &p), 0);
+    qput(fx, "plain", "x", "{}", 0);
+    assert_string_equal(seen, "sqs:f;sqs:f;sqs:f;"); /* not "plain" */
+
+    struct sqs_ops o = {.q = "sqs:f", .now = now};
+    assert_int_equal(sqs_op(fx, &o, 1), 0);
+    assert_int_equal(o.got[0].id, m1);
+    assert_int_equal(o.got[0].receives, 1);
+    assert_int_equal(o.got[0].first_ms, now);
+    assert_true(o.got[0].leased);
+    sl_qmsgs_free(o.got, o.n);
+    /* In flight at now: its visibility can change, with its receipt only. */
+    struct sqs_msg_op v = {.q = "sqs:f", .id = m1, .receives = 2, .now = now, .visible = now};
+    assert_int_equal(sqs_msg(fx, v), SL_ENOTFOUND);
+    v.receives = 1;
+    v.visible = now - 1; /* back now, before m2 */
+    assert_int_equal(sqs_msg(fx, v), 0);
+    assert_int_equal(sqs_msg(fx, v), SL_ENOTFOUND); /* not in flight any more */
+    assert_int_equal(sqs_op(fx, &o, 0), 0);
+    assert_int_equal(o.n, 2);
+    assert_int_equal(o.got[0].id, m1); /* put order, not visible order */
+    assert_int_equal(o.got[1].id, m2);
+    sl_qmsgs_free(o.got, o.n);
+    assert_int_equal(sqs_op(fx, &o, 2), 0);
+    assert_string_equal(o.group, "g1");
+    free(o.group);
+    assert_int_equal(sqs_op(fx, &o, 3), SL_ENOTFOUND);
+
+    struct sl_queue_stats st;
+    assert_int_equal(sl_queue_stats(fx->s, "sqs:f", now, 0, &st), 0);
+    assert_int_equal(st.visible + st.in_flight + st.delayed, 3);
+    assert_int_equal(sl_queue_stats(fx->s, "sqs:f", now, now + 3600 * 1000, &st), 0);
+    assert_int_equal(st.visible + st.in_flight + st.delayed, 0); /* all older: expired */
+
+    seen[0] = '\0';
+    struct sqs_msg_op mv = {.q = "sqs:f", .to = "sqs:dlq", .id = m2, .kind = 1, .visible = now};
+    assert_int_equal(sqs_msg(fx, mv), 0);
+    assert_string_equal(seen, "sqs:dlq;");
+    struct qop r = {.q = "sqs:dlq", .kind = Q_RECEIVE, .now = now, .ms = 1000, .max = 10};
+    assert_int_equal(qrun(fx, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.got[0].id, m2);
+    assert_int_equal(r.got[0].receives, 1);
+    assert_string_equal(r.got[0].meta, "{\"moved\":1}");
+    sl_qmsgs_free(r.got, r.n);
+    struct sqs_msg_op rm = {.q = "sqs:dlq", .id = m2, .kind = 2};
+    assert_int_equal(sqs_msg(fx, rm), 0);
+    assert_int_equal(sqs_msg(fx, rm), SL_ENOTFOUND);
+
+    assert_int_equal(sqs_op(fx, &o, 4), 0);
+    assert_int_equal(o.purged, 2);
+    size_t count;
+    assert_int_equal(sl_queue_count(fx->s, "plain", &count), 0);
+    assert_int_equal(count, 1);
+    sl_store_queue_unwatch_prefix(fx->s, count_named, seen);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1565,6 +1713,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_lease_cycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_watch_and_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_sqs_pieces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_val_keeps_blob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insert_only_new, setup, teardown),
