@@ -88,6 +88,17 @@ def apply_overrides(model, over):
         model["operations"][name] = op
 
 
+def wire_name(model, mname, mem):
+    """A member's name on the wire: its locationName, else (query
+    protocol, as botocore's serializer reads it) its shape's, else its
+    own."""
+    if "locationName" in mem:
+        return mem["locationName"]
+    if model["metadata"]["protocol"] == "query":
+        return model["shapes"][mem["shape"]].get("locationName", mname)
+    return mname
+
+
 def model_tables(ident, model):
     """The C text of one model: its shapes, operations and metadata."""
     shapes = sorted(model["shapes"])
@@ -115,7 +126,7 @@ def model_tables(ident, model):
                     flags.append("SL_MEMBER_JSONVALUE")
                 w(f"    {{{c_str(mname)}, {index[mem['shape']]}, "
                   f"{LOCATIONS[mem.get('location')]}, {' | '.join(flags) or '0'}, "
-                  f"{c_str(mem.get('locationName', mname))}}},")
+                  f"{c_str(wire_name(model, mname, mem))}}},")
             w("};")
     w("")
     w("static const struct sl_shape shapes[] = {")

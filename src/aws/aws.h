@@ -88,6 +88,9 @@ struct sl_aws_fault {
     json_t *fields;           /* json protocols: more members of the body (may be NULL) */
     const char *json_version; /* json: the Content-Type's version ("1.0"; NULL: "1.1") */
     const char *xmlns;        /* query: the ErrorResponse's namespace (may be NULL) */
+    /* json, of a query-compatible service: the x-amzn-query-error header
+     * ("Code;Sender"), or NULL. */
+    const char *query_error;
 };
 
 /* Answers r with f in the shape of protocol, with the request-id headers

@@ -235,7 +235,10 @@ void sl_model_respond(const struct sl_service_model *m, const struct sl_operatio
             if ((int)i == s->payload)
                 payload = mem;
             else if (a->protocol == SL_PROTO_JSON || a->protocol == SL_PROTO_REST_JSON)
-                json_object_set(body, mem->wire, val);
+                /* (A query model's wire names are its XML's: a JSON
+                 * answer of it names members as they are.) */
+                json_object_set(body, m->protocol == SL_PROTO_QUERY ? mem->name : mem->wire,
+                                val);
             break;
         }
     }

@@ -783,7 +783,7 @@ int sl_model_decode(const struct sl_service_model *m, const struct sl_operation 
         rc = query_input(m, s, r, params, nparams, &in, e);
     } else if (protocol == SL_PROTO_JSON) {
         rc = json_body(body, body_len, &in, e);
-        if (!rc)
+        if (!rc && m->protocol != SL_PROTO_QUERY) /* (a query model's are XML's) */
             json_wire_names(s, in);
     } else {
         const struct sl_member *payload =

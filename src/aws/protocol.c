@@ -197,6 +197,8 @@ void sl_aws_fault_send(struct sl_http_request *r, enum sl_aws_protocol protocol,
     case SL_PROTO_JSON:
     case SL_PROTO_REST_JSON: {
         sl_http_set_header(r, "x-amzn-ErrorType", f->code);
+        if (f->query_error)
+            sl_http_set_header(r, "x-amzn-query-error", f->query_error);
         sl_http_set_header(r, "Content-Type", sl_aws_json_content_type(protocol, f->json_version));
         sl_buf_puts(b, "{\"__type\":");
         sl_aws_json_string(b, f->code);

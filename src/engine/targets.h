@@ -33,6 +33,10 @@ struct sl_target_source {
     const char *principal;      /* e.g. "s3.amazonaws.com" */
     const char *source_arn;     /* e.g. "arn:aws:s3:::bucket" */
     const char *source_account; /* the source's owner */
+    /* Message attributes of the delivery (a queue's or topic's, as a JSON
+     * object in SQS's shape: {"Name": {"DataType": "String",
+     * "StringValue": "..."}}), or NULL. */
+    const char *attributes;
 };
 /* Queues payload for arn inside transaction t (src may be NULL). It must
  * not block: no reads outside t. */

@@ -33,9 +33,42 @@ static const struct missing unknown_operation[] = {
     [SL_PROTO_QUERY] = {"InvalidAction", 400},
 };
 
+/*
+ * A query service that also speaks JSON (SQS) answers a JSON request's
+ * error as AWS does: __type names the error's shape in the service's
+ * namespace ("com.amazonaws.sqs#QueueDoesNotExist"), and the header
+ * x-amzn-query-error carries the query protocol's code and fault
+ * ("AWS.SimpleQueueService.NonExistentQueue;Sender"), which query-
+ * compatible clients report as the error's Code. An error the model has
+ * no shape for is named by its code.
+ */
+static void query_compatible(const struct sl_call *c, const char *code, bool receiver,
+                             char *type, size_t ntype, char *query, size_t nquery)
+{
+    const struct sl_service_model *m = c->service->model;
+    const char *name = code;
+    for (size_t i = 0; i < m->nshapes; i++) {
+        const struct sl_shape *s = &m->shapes[i];
+        if ((s->flags & SL_SHAPE_EXCEPTION) && s->error_code && strcmp(s->error_code, code) == 0) {
+            name = s->name;
+            break;
+        }
+    }
+    snprintf(type, ntype, "com.amazonaws.%s#%s", c->endpoint->name, name);
+    snprintf(query, nquery, "%s;%s", code, receiver ? "Receiver" : "Sender");
+}
+
 void sl_call_fault(struct sl_call *c, const char *code, int status, bool receiver,
                    const char *const *extra, json_t *fields, const char *msg)
 {
+    char type[192], query[192];
+    const char *query_error = NULL;
+    if (c->protocol == SL_PROTO_JSON && c->service &&
+        c->service->model->protocol == SL_PROTO_QUERY) {
+        query_compatible(c, code, receiver, type, sizeof(type), query, sizeof(query));
+        code = type;
+        query_error = query;
+    }
     struct sl_aws_fault f = {
         .code = code,
         .status = status,
@@ -45,6 +78,7 @@ void sl_call_fault(struct sl_call *c, const char *code, int status, bool receive
         .fields = fields,
         .json_version = c->endpoint ? c->endpoint->json_version : NULL,
         .xmlns = c->service ? c->service->model->xml_namespace : NULL,
+        .query_error = query_error,
     };
     sl_aws_fault_send(c->http, c->protocol, &f, c->request_id);
 }

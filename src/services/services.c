@@ -11,12 +11,14 @@
 #include "services/lambda/lambda.h"
 #include "services/logs/logs.h"
 #include "services/s3/s3.h"
+#include "services/sqs/sqs.h"
 #include "services/sts/sts.h"
 
 /* In start order: CloudWatch Logs before Lambda, whose functions log
- * into it. */
+ * into it; SQS before the services that deliver to queues. */
 const struct sl_service *const sl_services[] = {
     &sl_service_logs,
+    &sl_service_sqs,
     &sl_service_s3,
     &sl_service_lambda,
     &sl_service_sts,

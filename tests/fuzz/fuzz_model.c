@@ -3,7 +3,8 @@
  * "METHOD PATH?QUERY", the rest the body: as a rest-json request to Lambda
  * (routed by its URI), a json request to CloudWatch Logs (PutLogEvents),
  * a query request to STS (the body form-encoded: AssumeRole's nested
- * lists and structures) and a rest-xml request to S3 (routed). */
+ * lists and structures), query and JSON requests to SQS (batches of
+ * entries with attribute maps) and a rest-xml request to S3 (routed). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ SL_SERVICE_TABLES(lambda);
 SL_SERVICE_TABLES(logs);
 SL_SERVICE_TABLES(sts);
 SL_SERVICE_TABLES(s3);
+SL_SERVICE_TABLES(sqs);
 
 static void decode(const struct sl_service_model *m, const struct sl_operation *op,
                    enum sl_aws_protocol p, const struct sl_http_request *r, const char *body,
@@ -61,8 +63,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sl_http_param *params = NULL;
     size_t n = 0;
     if (sl_model_form_params(&r.arena, body, body_len, &params, &n) == 0)
+    {
         decode(&sl_model_sts, sl_model_op_by_name(&sl_model_sts, "AssumeRole"), SL_PROTO_QUERY,
                &r, body, body_len, params, n);
+        /* SQS's flattened lists of structures and maps (entries with
+         * attributes), and its operation by Action. */
+        decode(&sl_model_sqs, sl_model_op_by_name(&sl_model_sqs, "SendMessageBatch"),
+               SL_PROTO_QUERY, &r, body, body_len, params, n);
+        decode(&sl_model_sqs, sl_model_operation(&sl_model_sqs, SL_PROTO_QUERY, &r, params, n),
+               SL_PROTO_QUERY, &r, body, body_len, params, n);
+    }
+    decode(&sl_model_sqs, sl_model_op_by_name(&sl_model_sqs, "SendMessageBatch"), SL_PROTO_JSON,
+           &r, body, body_len, NULL, 0);
     decode(&sl_model_s3, sl_model_route(&sl_model_s3, &r), SL_PROTO_REST_XML, &r, body,
            body_len, NULL, 0);
     sl_arena_free(&r.arena);

@@ -102,7 +102,7 @@ def test_unimplemented_services_answer_in_their_protocol(server):
     kw = dict(endpoint_url=server.endpoint, region_name="us-east-1",
               aws_access_key_id="AKID", aws_secret_access_key="SECRET", config=client_config())
     cases = [
-        ("sqs", lambda c: c.list_queues(), "InvalidAction"),               # query
+        ("iam", lambda c: c.list_users(), "InvalidAction"),                # query
         ("kinesis", lambda c: c.list_streams(), "UnknownOperationException"),  # json 1.1
         ("dynamodb", lambda c: c.list_tables(), "UnknownOperationException"),  # json 1.0
         ("scheduler", lambda c: c.list_schedules(), "UnknownOperationException"),  # rest-json

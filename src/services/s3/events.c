@@ -178,7 +178,7 @@ int sl_s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct s
         json_decref(doc);
         /* The destination's policy is checked when the event is handled,
          * not here: a transaction must not wait on reads. */
-        struct sl_target_source src = {S3_PRINCIPAL, source, owner};
+        struct sl_target_source src = {.principal = S3_PRINCIPAL, .source_arn = source, .source_account = owner};
         int rc = text ? sl_target_deliver_txn(n->targets, t, arn, text, strlen(text), &src)
                       : SL_ENOMEM;
         free(text);
