@@ -43,6 +43,10 @@ struct finish {
     char *meta;        /* the new meta (malloc'd); NULL keeps it */
     char *dest;        /* delete: the destination's ARN (malloc'd), or NULL */
     char *record;      /* its payload (malloc'd) */
+    char *dlq;         /* delete: the dead-letter target (malloc'd), or NULL */
+    char *dlq_body;    /* what it gets: the message's body, and attributes */
+    size_t dlq_len;
+    char *dlq_attrs;
     struct finish *next;
 };
 
@@ -497,6 +501,9 @@ static void free_finish(struct finish *f)
     free(f->meta);
     free(f->dest);
     free(f->record);
+    free(f->dlq);
+    free(f->dlq_body);
+    free(f->dlq_attrs);
     free(f);
 }
 
@@ -508,6 +515,10 @@ static int finish_one(struct sl_txn *t, struct sl_consumer *c, struct finish *f)
     if (!rc && f->dest && f->record)
         rc = sl_target_deliver_txn(c->cfg.targets, t, f->dest, f->record, strlen(f->record),
                                    NULL);
+    if (!rc && f->dlq) {
+        struct sl_target_source src = {.attributes = f->dlq_attrs};
+        rc = sl_target_deliver_txn(c->cfg.targets, t, f->dlq, f->dlq_body, f->dlq_len, &src);
+    }
     return rc;
 }
 
@@ -621,6 +632,31 @@ static void leave(struct sl_consumer *c, struct sl_delivery *d, const char *dest
         } else {
             f->record = c->cfg.ops->record(c->cfg.ctx, d, condition);
             f->dest = f->record ? strdup(dest) : NULL;
+        }
+    }
+    /* A failure also goes to the dead-letter target: the event itself,
+     * with the target's attributes. */
+    if (f && d->dlq[0] && strcmp(condition, "Success") != 0) {
+        int rc = sl_target_check(c->cfg.targets, d->dlq, NULL, NULL, NULL);
+        if (rc == SL_ENOTFOUND || rc == SL_EINVAL || rc == SL_ENOTSUP) {
+            sl_warn("engine", "%s of message %lld: dead-letter target %s is gone", condition,
+                    (long long)d->m.id, d->dlq);
+            gone = true;
+        } else {
+            f->dlq = strdup(d->dlq);
+            f->dlq_body = malloc(d->m.body_len + 1);
+            f->dlq_attrs = c->cfg.ops->dlq_attributes
+                               ? c->cfg.ops->dlq_attributes(c->cfg.ctx, d, condition)
+                               : NULL;
+            if (f->dlq_body) {
+                memcpy(f->dlq_body, d->m.body, d->m.body_len);
+                f->dlq_body[d->m.body_len] = '\0';
+                f->dlq_len = d->m.body_len;
+            }
+            if (!f->dlq || !f->dlq_body) {
+                free_finish(f);
+                f = NULL; /* its lease ends: it runs again */
+            }
         }
     }
     if (c->cfg.ops->left)

@@ -66,6 +66,7 @@ struct sl_delivery {
     int64_t max_age_ms;   /* unscaled: the oldest it may run (0: no limit) */
     char on_success[400]; /* destinations' ARNs, "" for none */
     char on_failure[400];
+    char dlq[400]; /* a failure's dead-letter target, "" for none */
     bool slot_held;    /* deliver gets the group's governor slot with it */
     void *state;       /* the target's */
     /* The consumer's. */
@@ -86,6 +87,10 @@ struct sl_consumer_ops {
      * condition ("Success", "RetriesExhausted", "EventAgeExceeded"):
      * malloc'd, NULL for none. */
     char *(*record)(void *ctx, struct sl_delivery *d, const char *condition);
+    /* The message attributes (JSON text in SQS's shape, malloc'd; NULL
+     * for none) of the message the dead-letter target gets, which is the
+     * message's own body. Optional. */
+    char *(*dlq_attributes)(void *ctx, struct sl_delivery *d, const char *condition);
     /* A message left the queue (condition as above, or "Dropped"); its
      * destination was gone when dest_gone. Optional. */
     void (*left)(void *ctx, struct sl_delivery *d, const char *condition, bool dest_gone);

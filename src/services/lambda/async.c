@@ -253,6 +253,8 @@ static int prepare(void *ctx, struct sl_delivery *d)
     s = json_string_value(json_object_get(json_object_get(dc, "OnFailure"), "Destination"));
     snprintf(d->on_failure, sizeof(d->on_failure), "%s", s ? s : "");
     json_decref(c);
+    s = json_string_value(json_object_get(json_object_get(ev->cfg, "DeadLetterConfig"), "TargetArn"));
+    snprintf(d->dlq, sizeof(d->dlq), "%s", s ? s : "");
     return 0;
 }
 
@@ -323,6 +325,54 @@ static char *record(void *ctx, struct sl_delivery *d, const char *condition)
     return text;
 }
 
+/*
+ * The attributes of the message a function's dead-letter queue gets, as
+ * AWS sends them: RequestID, ErrorCode (the HTTP status of the
+ * invocation: 200 for a function error, 429 for one throttled until its
+ * age ran out) and ErrorMessage (the first kilobyte of the error).
+ */
+static char *dlq_attributes(void *ctx, struct sl_delivery *d, const char *condition)
+{
+    (void)ctx;
+    (void)condition;
+    struct event *ev = d->state;
+    const struct sl_invocation *inv = ev && ev->invoked ? &ev->inv : NULL;
+    char message[1025] = "";
+    if (inv && inv->result == SL_INVOKE_FUNCTION_ERROR) {
+        json_t *err = json_loadb(inv->response.data ? inv->response.data : "", inv->response.len,
+                                 0, NULL);
+        const char *m = json_string_value(json_object_get(err, "errorMessage"));
+        if (m)
+            snprintf(message, sizeof(message), "%s", m);
+        else
+            snprintf(message, sizeof(message), "%.*s", (int)inv->response.len,
+                     inv->response.data ? inv->response.data : "");
+        json_decref(err);
+    } else {
+        snprintf(message, sizeof(message), "%s", inv ? "The function could not be invoked."
+                                                     : "Rate Exceeded.");
+    }
+    /* A message cut at 1 KiB ends with whole characters only. */
+    size_t n = strlen(message);
+    if (n == sizeof(message) - 1) {
+        size_t lead = n;
+        while (lead && ((unsigned char)message[lead - 1] & 0xC0) == 0x80)
+            lead--;
+        unsigned char b = lead ? (unsigned char)message[lead - 1] : 0;
+        size_t need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+        if (lead && n - (lead - 1) < need)
+            message[lead - 1] = '\0';
+    }
+    json_t *attrs = json_pack(
+        "{s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s}}", "RequestID", "DataType", "String",
+        "StringValue", ev ? ev->request_id : "", "ErrorCode", "DataType", "Number", "StringValue",
+        inv && inv->result == SL_INVOKE_FUNCTION_ERROR ? "200" : "429", "ErrorMessage",
+        "DataType", "String", "StringValue", message[0] ? message : "Unhandled");
+    char *text = attrs ? json_dumps(attrs, JSON_COMPACT) : NULL;
+    json_decref(attrs);
+    return text;
+}
+
 /* An event left the queue: AsyncEventsDropped for one that did not
  * succeed, DestinationDeliveryFailures when its destination was gone. */
 static void left(void *ctx, struct sl_delivery *d, const char *condition, bool dest_gone)
@@ -357,6 +407,7 @@ static const struct sl_consumer_ops ops = {
     .prepare = prepare,
     .deliver = deliver,
     .record = record,
+    .dlq_attributes = dlq_attributes,
     .left = left,
     .release = release,
 };

@@ -329,6 +329,7 @@ static void apply_config(json_t *cfg, json_t *in)
     static const char *const members[] = {
         "Role",    "Handler",       "Description",      "Timeout",   "MemorySize",
         "Runtime", "Environment",   "TracingConfig",    "EphemeralStorage",
+        "DeadLetterConfig",
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(members); i++) {
         json_t *v = json_object_get(in, members[i]);
@@ -367,22 +368,20 @@ static int check_config(struct lreq *l, json_t *in, bool create)
     if (json_object_get(in, "Layers") && json_array_size(json_object_get(in, "Layers")))
         return sl_lambda_invalid(l, "Layers are not supported by Sluice yet.");
     /* A dead-letter queue is an SQS queue or SNS topic that exists (a
-     * target of the engine). Asynchronous events do not go to one yet:
-     * one that could exist would be accepted and ignored, so none is. */
+     * target of the engine); "" removes it. */
     const char *dlq =
         json_string_value(json_object_get(json_object_get(in, "DeadLetterConfig"), "TargetArn"));
     if (dlq && dlq[0]) {
         bool kind = strncmp(dlq, "arn:aws:sqs:", 12) == 0 || strncmp(dlq, "arn:aws:sns:", 12) == 0;
         rc = kind ? sl_target_check(l->c->app->targets, dlq, NULL, NULL, NULL) : SL_EINVAL;
-        return sl_lambda_invalid(l,
-                                 rc == SL_ENOTSUP ? "The dead-letter target %s does not exist: "
-                                                    "Sluice has no such service yet."
-                                 : rc == SL_EINVAL ? "The dead-letter target %s is not an SQS "
-                                                     "queue or SNS topic."
-                                 : rc              ? "The dead-letter target %s does not exist."
-                                                   : "The dead-letter target %s is not supported "
-                                                     "by Sluice yet.",
-                                 dlq);
+        if (rc)
+            return sl_lambda_invalid(l,
+                                     rc == SL_ENOTSUP ? "The dead-letter target %s does not exist: "
+                                                        "Sluice has no such service yet."
+                                     : rc == SL_EINVAL ? "The dead-letter target %s is not an SQS "
+                                                         "standard queue or SNS topic."
+                                                       : "The dead-letter target %s does not exist.",
+                                     dlq);
     }
     return 0;
 }

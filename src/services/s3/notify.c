@@ -250,7 +250,47 @@ static int check_destinations(struct s3_req *s, json_t *rules)
 struct notify_put {
     const char *bucket;
     json_t *config;
+    struct sl_targets *targets;
+    const char *request_id, *account;
 };
+
+/* S3's s3:TestEvent, which a queue (or topic) gets when a configuration
+ * names it, once per destination, in the transaction that sets it. */
+static int send_test_events(struct sl_txn *t, struct notify_put *p)
+{
+    json_t *rules = json_object_get(p->config, "rules");
+    size_t i;
+    json_t *rule;
+    json_array_foreach(rules, i, rule)
+    {
+        const char *arn = sl_s3_rule_str(rule, "arn");
+        if (strcmp(sl_s3_rule_str(rule, "kind"), "queue") != 0)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(sl_s3_rule_str(json_array_get(rules, k), "arn"), arn) == 0;
+        if (seen)
+            continue;
+        char ts[32], host[64], source[128];
+        sl_time_iso8601_ms(sl_time_now_ms(), ts, sizeof(ts));
+        sl_aws_host_id(host, sizeof(host));
+        snprintf(source, sizeof(source), "arn:aws:s3:::%s", p->bucket);
+        json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "Service", "Amazon S3", "Event",
+                               "s3:TestEvent", "Time", ts, "Bucket", p->bucket, "RequestId",
+                               p->request_id, "HostId", host);
+        char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+        json_decref(ev);
+        if (!text)
+            return SL_ENOMEM;
+        struct sl_target_source src = {.principal = S3_PRINCIPAL, .source_arn = source,
+                                       .source_account = p->account};
+        int rc = sl_target_deliver_txn(p->targets, t, arn, text, strlen(text), &src);
+        free(text);
+        if (rc && rc != SL_ENOTSUP)
+            return rc;
+    }
+    return 0;
+}
 
 static int put_config_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
@@ -273,7 +313,7 @@ static int put_config_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     json_decref(v);
     rc = text ? sl_txn_set_val(t, S3_NS_BUCKETS, "", p->bucket, text, strlen(text)) : SL_ENOMEM;
     free(text);
-    return rc;
+    return rc ? rc : send_test_events(t, p);
 }
 
 static void notification_put(struct s3_req *s, int rc, const struct sl_err *err)
@@ -315,7 +355,8 @@ static void put_notification_finish(struct s3_req *s)
         sl_s3_internal(s, NULL);
         return;
     }
-    *p = (struct notify_put){s->bucket, config};
+    *p = (struct notify_put){s->bucket, config, s->q->app->targets, s->q->request_id,
+                             s->q->account};
     sl_s3_write(s, put_config_txn, p, notification_put);
 }
 
