@@ -16,7 +16,8 @@ Reads Debian's python3-botocore data directory and:
 
 A model.json names the botocore model ("botocore": "lambda/2015-03-31") and
 may patch it with what AWS has added since Debian's copy: "shapes":
-{name: {"enum_add": [...], "set": {...}}}, "operations": {name: {...}};
+{name: {"enum_add": [...], "set": {...}, "members_add": {...}}},
+"operations": {name: {...}};
 the patch wins where the two differ.
 
     tools/gen_models.py            # regenerate everything
@@ -84,6 +85,8 @@ def apply_overrides(model, over):
                 shape["enum"].append(value)
         for key, value in patch.get("set", {}).items():
             shape[key] = value
+        for key, value in patch.get("members_add", {}).items():
+            shape.setdefault("members", {})[key] = value
     for name, op in over.get("operations", {}).items():
         model["operations"][name] = op
 

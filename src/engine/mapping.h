@@ -3,8 +3,11 @@
  * mapping, on the engine loop, reads a batch of records from its source,
  * hands it to its target, then acknowledges it (a queue deletes the
  * records, a log shard moves its checkpoint past them) or, when the target
- * failed, gives it back and backs off. SQS, Kinesis and DynamoDB Streams
- * each bring a source; the poller is the same.
+ * failed, gives it back and backs off. Up to `concurrency` batches are
+ * with the target at once; reads and acknowledgements are asynchronous
+ * (store transactions), so the loop never waits on a commit. SQS,
+ * Kinesis and DynamoDB Streams each bring a source; the poller is the
+ * same.
  *
  * The poller never polls on a timer while idle: when a read finds
  * nothing, it waits for the source's wake (the store's commit watch of its
@@ -27,16 +30,37 @@ struct sl_batch {
     void *records; /* the source's array */
     size_t n;
     void *cursor;
+    /* The source's: it read as many as it could take, so there may be
+     * more now (a read that dropped records, to a filter say, may give
+     * none and still set it). */
+    bool more;
+    /* The source's, when it read nothing: the time (sl_loop_now_ms) records
+     * it holds back now become readable (a queue's messages in flight
+     * return), 0 when none: the poller reads again then, unless woken
+     * before. */
+    int64_t again_ms;
+    /* The target's report, for ack: NULL when every record succeeded,
+     * else n flags, true for each record that failed (a partial batch
+     * response); the poller frees it. */
+    bool *failed;
 };
 
-/* What a mapping reads from. Every hook runs on the loop thread but
- * watch's wake, which the source may call from any thread. */
+/* A source's hooks call back through this when they finish (any
+ * thread): rc 0, or a failure (with err's message). */
+typedef void (*sl_source_done)(void *arg, int rc);
+
+/* What a mapping reads from. Every hook is called on the loop thread;
+ * read's and ack's done and watch's wake may come from any thread. */
 struct sl_source {
-    /* Reads up to max records available now, without blocking; b->n == 0
-     * when there are none yet. 0, or a failure (the poller backs off). */
-    int (*read)(void *self, size_t max, struct sl_batch *b, struct sl_err *err);
-    /* The target processed b: delete its records, or checkpoint past them. */
-    int (*ack)(void *self, struct sl_batch *b, struct sl_err *err);
+    /* Starts reading up to max records available now (a store
+     * transaction, say): done runs once b is filled (b->n == 0 when there
+     * are none yet). 0 when started; else done never runs. */
+    int (*read)(void *self, size_t max, struct sl_batch *b, struct sl_err *err,
+                sl_source_done done, void *arg);
+    /* Starts acknowledging b: deletes its records but those b->failed
+     * marks (a queue), or checkpoints past them (a log). As read. */
+    int (*ack)(void *self, struct sl_batch *b, struct sl_err *err, sl_source_done done,
+               void *arg);
     /* The target failed b: its records are read again (a queue's become
      * visible again, a shard re-reads from its checkpoint). */
     void (*retry)(void *self, struct sl_batch *b);
@@ -52,6 +76,7 @@ struct sl_mapping_config {
     const struct sl_source *source;
     void *source_self;
     size_t batch_size;     /* BatchSize: records in one delivery at most */
+    unsigned concurrency;  /* batches with the target at once (0: 1) */
     int64_t window_ms;     /* MaximumBatchingWindowInSeconds, in ms (0: none) */
     int64_t backoff_ms;    /* after the first failure; doubles */
     int64_t backoff_max_ms;
@@ -67,17 +92,19 @@ struct sl_mapping_stats {
     uint64_t batches;   /* batches delivered */
     uint64_t records;   /* records in them */
     uint64_t acked;     /* batches acknowledged */
-    uint64_t failures;  /* batches the target failed */
+    uint64_t failures;  /* batches the target failed (partly, for a partial response) */
+    uint64_t in_flight; /* batches with the target now */
 };
 
 /* Starts a poller: it reads at once, then as the source wakes it. */
 int sl_mapping_start(struct sl_mapping **out, const struct sl_mapping_config *cfg,
                      struct sl_err *err);
-/* The target's report on the batch it was handed (any thread). */
-void sl_mapping_done(struct sl_mapping *m, bool ok);
+/* The target's report on batch b it was handed (any thread): ok, with
+ * b->failed set (malloc'd, taken) for a partial success. */
+void sl_mapping_done(struct sl_mapping *m, struct sl_batch *b, bool ok);
 void sl_mapping_get_stats(struct sl_mapping *m, struct sl_mapping_stats *out);
-/* Stops reading, waits for the batch in flight to be reported, and frees
- * the poller. Not from the loop thread. NULL ok. */
+/* Stops reading, waits for the batches in flight to be reported, and
+ * frees the poller. Not from the loop thread. NULL ok. */
 void sl_mapping_stop(struct sl_mapping *m);
 
 #endif

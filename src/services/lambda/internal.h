@@ -60,6 +60,7 @@ struct sl_lambda_code {
 struct sl_lambda_cache;
 struct sl_lambda_metrics;
 struct sl_consumer;
+struct esm_state;
 
 /* The service's state. */
 struct sl_lambda {
@@ -72,6 +73,7 @@ struct sl_lambda {
     unsigned async_workers;            /* --async-workers */
     bool stopping;                     /* the server stops: runs it ends are no tries */
     uint8_t url_key[32];               /* signs GetFunction's Code.Location */
+    struct esm_state *esm;             /* event source mappings (esm.c) */
 };
 
 /* The state's parts, made and ended by the service (service.c). */
@@ -98,6 +100,13 @@ int sl_lambda_run_start(struct sl_lambda *l, const char *account, const char *re
                         sl_invoke_cb cb, void *arg);
 void sl_lambda_run_end(struct sl_lambda *l, const char *account, const char *region,
                        const char *name, const struct sl_invocation *inv, int rc);
+/* Event source mappings (esm.c): start runs the enabled ones (at the
+ * service's start), stop ends their pollers once their batches are
+ * reported (after the runtime's shutdown), free releases the rest. */
+int sl_lambda_esm_start(struct sl_lambda *lam, struct sl_err *err);
+void sl_lambda_esm_stop(struct sl_lambda *lam);
+void sl_lambda_esm_free(struct sl_lambda *lam);
+void sl_lambda_esm_metrics(struct sl_lambda *lam, struct sl_buf *out);
 /* Drops the warm environments of a function whose code or configuration
  * changed or that was deleted. */
 void sl_lambda_runtime_forget(struct sl_lambda *l, const char *pk, const char *name);

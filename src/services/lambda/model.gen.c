@@ -7,7 +7,7 @@ static const struct sl_member members_0[] = {
     {"CodeSizeUnzipped", 205, SL_LOC_BODY, 0, "CodeSizeUnzipped"},
     {"CodeSizeZipped", 205, SL_LOC_BODY, 0, "CodeSizeZipped"},
     {"ConcurrentExecutions", 142, SL_LOC_BODY, 0, "ConcurrentExecutions"},
-    {"UnreservedConcurrentExecutions", 309, SL_LOC_BODY, 0, "UnreservedConcurrentExecutions"},
+    {"UnreservedConcurrentExecutions", 311, SL_LOC_BODY, 0, "UnreservedConcurrentExecutions"},
 };
 static const struct sl_member members_1[] = {
     {"TotalCodeSize", 205, SL_LOC_BODY, 0, "TotalCodeSize"},
@@ -16,48 +16,48 @@ static const struct sl_member members_1[] = {
 static const struct sl_member members_3[] = {
     {"LayerName", 166, SL_LOC_URI, SL_MEMBER_REQUIRED, "LayerName"},
     {"VersionNumber", 172, SL_LOC_URI, SL_MEMBER_REQUIRED, "VersionNumber"},
-    {"StatementId", 287, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StatementId"},
+    {"StatementId", 289, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StatementId"},
     {"Action", 167, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Action"},
     {"Principal", 168, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Principal"},
-    {"OrganizationId", 226, SL_LOC_BODY, 0, "OrganizationId"},
-    {"RevisionId", 288, SL_LOC_QUERY, 0, "RevisionId"},
+    {"OrganizationId", 227, SL_LOC_BODY, 0, "OrganizationId"},
+    {"RevisionId", 290, SL_LOC_QUERY, 0, "RevisionId"},
 };
 static const struct sl_member members_4[] = {
-    {"Statement", 288, SL_LOC_BODY, 0, "Statement"},
-    {"RevisionId", 288, SL_LOC_BODY, 0, "RevisionId"},
+    {"Statement", 290, SL_LOC_BODY, 0, "Statement"},
+    {"RevisionId", 290, SL_LOC_BODY, 0, "RevisionId"},
 };
 static const struct sl_member members_5[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"StatementId", 287, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StatementId"},
+    {"StatementId", 289, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StatementId"},
     {"Action", 2, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Action"},
-    {"Principal", 234, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Principal"},
+    {"Principal", 235, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Principal"},
     {"SourceArn", 20, SL_LOC_BODY, 0, "SourceArn"},
-    {"SourceAccount", 283, SL_LOC_BODY, 0, "SourceAccount"},
+    {"SourceAccount", 285, SL_LOC_BODY, 0, "SourceAccount"},
     {"EventSourceToken", 86, SL_LOC_BODY, 0, "EventSourceToken"},
-    {"Qualifier", 249, SL_LOC_QUERY, 0, "Qualifier"},
-    {"RevisionId", 288, SL_LOC_BODY, 0, "RevisionId"},
-    {"PrincipalOrgID", 235, SL_LOC_BODY, 0, "PrincipalOrgID"},
+    {"Qualifier", 250, SL_LOC_QUERY, 0, "Qualifier"},
+    {"RevisionId", 290, SL_LOC_BODY, 0, "RevisionId"},
+    {"PrincipalOrgID", 236, SL_LOC_BODY, 0, "PrincipalOrgID"},
     {"FunctionUrlAuthType", 105, SL_LOC_BODY, 0, "FunctionUrlAuthType"},
 };
 static const struct sl_member members_6[] = {
-    {"Statement", 288, SL_LOC_BODY, 0, "Statement"},
+    {"Statement", 290, SL_LOC_BODY, 0, "Statement"},
 };
 static const struct sl_member members_10[] = {
     {"AliasArn", 93, SL_LOC_BODY, 0, "AliasArn"},
     {"Name", 9, SL_LOC_BODY, 0, "Name"},
-    {"FunctionVersion", 321, SL_LOC_BODY, 0, "FunctionVersion"},
+    {"FunctionVersion", 323, SL_LOC_BODY, 0, "FunctionVersion"},
     {"Description", 59, SL_LOC_BODY, 0, "Description"},
     {"RoutingConfig", 12, SL_LOC_BODY, 0, "RoutingConfig"},
-    {"RevisionId", 288, SL_LOC_BODY, 0, "RevisionId"},
+    {"RevisionId", 290, SL_LOC_BODY, 0, "RevisionId"},
 };
 static const struct sl_member members_12[] = {
     {"AdditionalVersionWeights", 8, SL_LOC_BODY, 0, "AdditionalVersionWeights"},
 };
 static const struct sl_member members_16[] = {
-    {"SigningProfileVersionArns", 272, SL_LOC_BODY, SL_MEMBER_REQUIRED, "SigningProfileVersionArns"},
+    {"SigningProfileVersionArns", 274, SL_LOC_BODY, SL_MEMBER_REQUIRED, "SigningProfileVersionArns"},
 };
 static const struct sl_member members_17[] = {
-    {"ConsumerGroupId", 308, SL_LOC_BODY, 0, "ConsumerGroupId"},
+    {"ConsumerGroupId", 310, SL_LOC_BODY, 0, "ConsumerGroupId"},
 };
 static const char *const enum_18[] = {"x86_64", "arm64"};
 static const struct sl_member members_26[] = {
@@ -66,26 +66,26 @@ static const struct sl_member members_26[] = {
     {"Description", 59, SL_LOC_BODY, 0, "Description"},
     {"AllowedPublishers", 16, SL_LOC_BODY, SL_MEMBER_REQUIRED, "AllowedPublishers"},
     {"CodeSigningPolicies", 31, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CodeSigningPolicies"},
-    {"LastModified", 300, SL_LOC_BODY, SL_MEMBER_REQUIRED, "LastModified"},
+    {"LastModified", 302, SL_LOC_BODY, SL_MEMBER_REQUIRED, "LastModified"},
 };
 static const struct sl_member members_30[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_31[] = {
     {"UntrustedArtifactOnDeployment", 32, SL_LOC_BODY, 0, "UntrustedArtifactOnDeployment"},
 };
 static const char *const enum_32[] = {"Warn", "Enforce"};
 static const struct sl_member members_33[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"message", 288, SL_LOC_BODY, 0, "message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"message", 290, SL_LOC_BODY, 0, "message"},
 };
 static const struct sl_member members_34[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_37[] = {
-    {"ReservedConcurrentExecutions", 255, SL_LOC_BODY, 0, "ReservedConcurrentExecutions"},
+    {"ReservedConcurrentExecutions", 256, SL_LOC_BODY, 0, "ReservedConcurrentExecutions"},
 };
 static const struct sl_member members_38[] = {
     {"AllowCredentials", 13, SL_LOC_BODY, 0, "AllowCredentials"},
@@ -98,7 +98,7 @@ static const struct sl_member members_38[] = {
 static const struct sl_member members_39[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
     {"Name", 9, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Name"},
-    {"FunctionVersion", 321, SL_LOC_BODY, SL_MEMBER_REQUIRED, "FunctionVersion"},
+    {"FunctionVersion", 323, SL_LOC_BODY, SL_MEMBER_REQUIRED, "FunctionVersion"},
     {"Description", 59, SL_LOC_BODY, 0, "Description"},
     {"RoutingConfig", 12, SL_LOC_BODY, 0, "RoutingConfig"},
 };
@@ -117,46 +117,47 @@ static const struct sl_member members_42[] = {
     {"BatchSize", 21, SL_LOC_BODY, 0, "BatchSize"},
     {"FilterCriteria", 91, SL_LOC_BODY, 0, "FilterCriteria"},
     {"MaximumBatchingWindowInSeconds", 213, SL_LOC_BODY, 0, "MaximumBatchingWindowInSeconds"},
-    {"ParallelizationFactor", 229, SL_LOC_BODY, 0, "ParallelizationFactor"},
+    {"ParallelizationFactor", 230, SL_LOC_BODY, 0, "ParallelizationFactor"},
     {"StartingPosition", 85, SL_LOC_BODY, 0, "StartingPosition"},
     {"StartingPositionTimestamp", 46, SL_LOC_BODY, 0, "StartingPositionTimestamp"},
     {"DestinationConfig", 61, SL_LOC_BODY, 0, "DestinationConfig"},
-    {"MaximumRecordAgeInSeconds", 215, SL_LOC_BODY, 0, "MaximumRecordAgeInSeconds"},
+    {"MaximumRecordAgeInSeconds", 216, SL_LOC_BODY, 0, "MaximumRecordAgeInSeconds"},
     {"BisectBatchOnFunctionError", 22, SL_LOC_BODY, 0, "BisectBatchOnFunctionError"},
-    {"MaximumRetryAttempts", 217, SL_LOC_BODY, 0, "MaximumRetryAttempts"},
-    {"TumblingWindowInSeconds", 307, SL_LOC_BODY, 0, "TumblingWindowInSeconds"},
-    {"Topics", 303, SL_LOC_BODY, 0, "Topics"},
-    {"Queues", 251, SL_LOC_BODY, 0, "Queues"},
-    {"SourceAccessConfigurations", 281, SL_LOC_BODY, 0, "SourceAccessConfigurations"},
-    {"SelfManagedEventSource", 268, SL_LOC_BODY, 0, "SelfManagedEventSource"},
+    {"MaximumRetryAttempts", 218, SL_LOC_BODY, 0, "MaximumRetryAttempts"},
+    {"TumblingWindowInSeconds", 309, SL_LOC_BODY, 0, "TumblingWindowInSeconds"},
+    {"Topics", 305, SL_LOC_BODY, 0, "Topics"},
+    {"Queues", 252, SL_LOC_BODY, 0, "Queues"},
+    {"SourceAccessConfigurations", 283, SL_LOC_BODY, 0, "SourceAccessConfigurations"},
+    {"SelfManagedEventSource", 270, SL_LOC_BODY, 0, "SelfManagedEventSource"},
     {"FunctionResponseTypes", 103, SL_LOC_BODY, 0, "FunctionResponseTypes"},
     {"AmazonManagedKafkaEventSourceConfig", 17, SL_LOC_BODY, 0, "AmazonManagedKafkaEventSourceConfig"},
-    {"SelfManagedKafkaEventSourceConfig", 269, SL_LOC_BODY, 0, "SelfManagedKafkaEventSourceConfig"},
+    {"SelfManagedKafkaEventSourceConfig", 271, SL_LOC_BODY, 0, "SelfManagedKafkaEventSourceConfig"},
+    {"ScalingConfig", 267, SL_LOC_BODY, 0, "ScalingConfig"},
 };
 static const struct sl_member members_43[] = {
     {"FunctionName", 101, SL_LOC_BODY, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Runtime", 262, SL_LOC_BODY, 0, "Runtime"},
-    {"Role", 261, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Role"},
+    {"Runtime", 263, SL_LOC_BODY, 0, "Runtime"},
+    {"Role", 262, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Role"},
     {"Handler", 135, SL_LOC_BODY, 0, "Handler"},
     {"Code", 95, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Code"},
     {"Description", 59, SL_LOC_BODY, 0, "Description"},
-    {"Timeout", 299, SL_LOC_BODY, 0, "Timeout"},
-    {"MemorySize", 218, SL_LOC_BODY, 0, "MemorySize"},
+    {"Timeout", 301, SL_LOC_BODY, 0, "Timeout"},
+    {"MemorySize", 219, SL_LOC_BODY, 0, "MemorySize"},
     {"Publish", 25, SL_LOC_BODY, 0, "Publish"},
-    {"VpcConfig", 322, SL_LOC_BODY, 0, "VpcConfig"},
-    {"PackageType", 228, SL_LOC_BODY, 0, "PackageType"},
+    {"VpcConfig", 324, SL_LOC_BODY, 0, "VpcConfig"},
+    {"PackageType", 229, SL_LOC_BODY, 0, "PackageType"},
     {"DeadLetterConfig", 47, SL_LOC_BODY, 0, "DeadLetterConfig"},
     {"Environment", 75, SL_LOC_BODY, 0, "Environment"},
     {"KMSKeyArn", 158, SL_LOC_BODY, 0, "KMSKeyArn"},
-    {"TracingConfig", 304, SL_LOC_BODY, 0, "TracingConfig"},
-    {"Tags", 297, SL_LOC_BODY, 0, "Tags"},
+    {"TracingConfig", 306, SL_LOC_BODY, 0, "TracingConfig"},
+    {"Tags", 299, SL_LOC_BODY, 0, "Tags"},
     {"Layers", 165, SL_LOC_BODY, 0, "Layers"},
     {"FileSystemConfigs", 89, SL_LOC_BODY, 0, "FileSystemConfigs"},
     {"ImageConfig", 139, SL_LOC_BODY, 0, "ImageConfig"},
     {"CodeSigningConfigArn", 27, SL_LOC_BODY, 0, "CodeSigningConfigArn"},
     {"Architectures", 19, SL_LOC_BODY, 0, "Architectures"},
     {"EphemeralStorage", 81, SL_LOC_BODY, 0, "EphemeralStorage"},
-    {"SnapStart", 273, SL_LOC_BODY, 0, "SnapStart"},
+    {"SnapStart", 275, SL_LOC_BODY, 0, "SnapStart"},
 };
 static const struct sl_member members_44[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
@@ -169,10 +170,10 @@ static const struct sl_member members_45[] = {
     {"FunctionArn", 93, SL_LOC_BODY, SL_MEMBER_REQUIRED, "FunctionArn"},
     {"AuthType", 105, SL_LOC_BODY, SL_MEMBER_REQUIRED, "AuthType"},
     {"Cors", 38, SL_LOC_BODY, 0, "Cors"},
-    {"CreationTime", 300, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CreationTime"},
+    {"CreationTime", 302, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CreationTime"},
 };
 static const struct sl_member members_47[] = {
-    {"TargetArn", 256, SL_LOC_BODY, 0, "TargetArn"},
+    {"TargetArn", 257, SL_LOC_BODY, 0, "TargetArn"},
 };
 static const struct sl_member members_48[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
@@ -182,7 +183,7 @@ static const struct sl_member members_49[] = {
     {"CodeSigningConfigArn", 27, SL_LOC_URI, SL_MEMBER_REQUIRED, "CodeSigningConfigArn"},
 };
 static const struct sl_member members_51[] = {
-    {"UUID", 288, SL_LOC_URI, SL_MEMBER_REQUIRED, "UUID"},
+    {"UUID", 290, SL_LOC_URI, SL_MEMBER_REQUIRED, "UUID"},
 };
 static const struct sl_member members_52[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
@@ -192,11 +193,11 @@ static const struct sl_member members_53[] = {
 };
 static const struct sl_member members_54[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Qualifier", 249, SL_LOC_QUERY, 0, "Qualifier"},
+    {"Qualifier", 250, SL_LOC_QUERY, 0, "Qualifier"},
 };
 static const struct sl_member members_55[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Qualifier", 249, SL_LOC_QUERY, 0, "Qualifier"},
+    {"Qualifier", 250, SL_LOC_QUERY, 0, "Qualifier"},
 };
 static const struct sl_member members_56[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
@@ -208,52 +209,52 @@ static const struct sl_member members_57[] = {
 };
 static const struct sl_member members_58[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Qualifier", 249, SL_LOC_QUERY, SL_MEMBER_REQUIRED, "Qualifier"},
+    {"Qualifier", 250, SL_LOC_QUERY, SL_MEMBER_REQUIRED, "Qualifier"},
 };
 static const struct sl_member members_61[] = {
-    {"OnSuccess", 225, SL_LOC_BODY, 0, "OnSuccess"},
-    {"OnFailure", 224, SL_LOC_BODY, 0, "OnFailure"},
+    {"OnSuccess", 226, SL_LOC_BODY, 0, "OnSuccess"},
+    {"OnFailure", 225, SL_LOC_BODY, 0, "OnFailure"},
 };
 static const struct sl_member members_62[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_63[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_64[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
-    {"EC2ErrorCode", 288, SL_LOC_BODY, 0, "EC2ErrorCode"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
+    {"EC2ErrorCode", 290, SL_LOC_BODY, 0, "EC2ErrorCode"},
 };
 static const struct sl_member members_65[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_66[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_67[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_68[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_69[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const char *const enum_71[] = {"KAFKA_BOOTSTRAP_SERVERS"};
 static const struct sl_member members_75[] = {
     {"Variables", 80, SL_LOC_BODY, 0, "Variables"},
 };
 static const struct sl_member members_76[] = {
-    {"ErrorCode", 288, SL_LOC_BODY, 0, "ErrorCode"},
-    {"Message", 270, SL_LOC_BODY, 0, "Message"},
+    {"ErrorCode", 290, SL_LOC_BODY, 0, "ErrorCode"},
+    {"Message", 272, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_77[] = {
     {"Variables", 80, SL_LOC_BODY, 0, "Variables"},
@@ -263,31 +264,32 @@ static const struct sl_member members_81[] = {
     {"Size", 82, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Size"},
 };
 static const struct sl_member members_83[] = {
-    {"UUID", 288, SL_LOC_BODY, 0, "UUID"},
+    {"UUID", 290, SL_LOC_BODY, 0, "UUID"},
     {"StartingPosition", 85, SL_LOC_BODY, 0, "StartingPosition"},
     {"StartingPositionTimestamp", 46, SL_LOC_BODY, 0, "StartingPositionTimestamp"},
     {"BatchSize", 21, SL_LOC_BODY, 0, "BatchSize"},
     {"MaximumBatchingWindowInSeconds", 213, SL_LOC_BODY, 0, "MaximumBatchingWindowInSeconds"},
-    {"ParallelizationFactor", 229, SL_LOC_BODY, 0, "ParallelizationFactor"},
+    {"ParallelizationFactor", 230, SL_LOC_BODY, 0, "ParallelizationFactor"},
     {"EventSourceArn", 20, SL_LOC_BODY, 0, "EventSourceArn"},
     {"FilterCriteria", 91, SL_LOC_BODY, 0, "FilterCriteria"},
     {"FunctionArn", 93, SL_LOC_BODY, 0, "FunctionArn"},
     {"LastModified", 46, SL_LOC_BODY, 0, "LastModified"},
-    {"LastProcessingResult", 288, SL_LOC_BODY, 0, "LastProcessingResult"},
-    {"State", 288, SL_LOC_BODY, 0, "State"},
-    {"StateTransitionReason", 288, SL_LOC_BODY, 0, "StateTransitionReason"},
+    {"LastProcessingResult", 290, SL_LOC_BODY, 0, "LastProcessingResult"},
+    {"State", 290, SL_LOC_BODY, 0, "State"},
+    {"StateTransitionReason", 290, SL_LOC_BODY, 0, "StateTransitionReason"},
     {"DestinationConfig", 61, SL_LOC_BODY, 0, "DestinationConfig"},
-    {"Topics", 303, SL_LOC_BODY, 0, "Topics"},
-    {"Queues", 251, SL_LOC_BODY, 0, "Queues"},
-    {"SourceAccessConfigurations", 281, SL_LOC_BODY, 0, "SourceAccessConfigurations"},
-    {"SelfManagedEventSource", 268, SL_LOC_BODY, 0, "SelfManagedEventSource"},
-    {"MaximumRecordAgeInSeconds", 215, SL_LOC_BODY, 0, "MaximumRecordAgeInSeconds"},
+    {"Topics", 305, SL_LOC_BODY, 0, "Topics"},
+    {"Queues", 252, SL_LOC_BODY, 0, "Queues"},
+    {"SourceAccessConfigurations", 283, SL_LOC_BODY, 0, "SourceAccessConfigurations"},
+    {"SelfManagedEventSource", 270, SL_LOC_BODY, 0, "SelfManagedEventSource"},
+    {"MaximumRecordAgeInSeconds", 216, SL_LOC_BODY, 0, "MaximumRecordAgeInSeconds"},
     {"BisectBatchOnFunctionError", 22, SL_LOC_BODY, 0, "BisectBatchOnFunctionError"},
-    {"MaximumRetryAttempts", 217, SL_LOC_BODY, 0, "MaximumRetryAttempts"},
-    {"TumblingWindowInSeconds", 307, SL_LOC_BODY, 0, "TumblingWindowInSeconds"},
+    {"MaximumRetryAttempts", 218, SL_LOC_BODY, 0, "MaximumRetryAttempts"},
+    {"TumblingWindowInSeconds", 309, SL_LOC_BODY, 0, "TumblingWindowInSeconds"},
     {"FunctionResponseTypes", 103, SL_LOC_BODY, 0, "FunctionResponseTypes"},
     {"AmazonManagedKafkaEventSourceConfig", 17, SL_LOC_BODY, 0, "AmazonManagedKafkaEventSourceConfig"},
-    {"SelfManagedKafkaEventSourceConfig", 269, SL_LOC_BODY, 0, "SelfManagedKafkaEventSourceConfig"},
+    {"SelfManagedKafkaEventSourceConfig", 271, SL_LOC_BODY, 0, "SelfManagedKafkaEventSourceConfig"},
+    {"ScalingConfig", 267, SL_LOC_BODY, 0, "ScalingConfig"},
 };
 static const char *const enum_85[] = {"TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"};
 static const struct sl_member members_88[] = {
@@ -295,65 +297,65 @@ static const struct sl_member members_88[] = {
     {"LocalMountPath", 203, SL_LOC_BODY, SL_MEMBER_REQUIRED, "LocalMountPath"},
 };
 static const struct sl_member members_90[] = {
-    {"Pattern", 230, SL_LOC_BODY, 0, "Pattern"},
+    {"Pattern", 231, SL_LOC_BODY, 0, "Pattern"},
 };
 static const struct sl_member members_91[] = {
     {"Filters", 92, SL_LOC_BODY, 0, "Filters"},
 };
 static const struct sl_member members_95[] = {
     {"ZipFile", 23, SL_LOC_BODY, 0, "ZipFile"},
-    {"S3Bucket", 263, SL_LOC_BODY, 0, "S3Bucket"},
-    {"S3Key", 264, SL_LOC_BODY, 0, "S3Key"},
-    {"S3ObjectVersion", 265, SL_LOC_BODY, 0, "S3ObjectVersion"},
-    {"ImageUri", 288, SL_LOC_BODY, 0, "ImageUri"},
+    {"S3Bucket", 264, SL_LOC_BODY, 0, "S3Bucket"},
+    {"S3Key", 265, SL_LOC_BODY, 0, "S3Key"},
+    {"S3ObjectVersion", 266, SL_LOC_BODY, 0, "S3ObjectVersion"},
+    {"ImageUri", 290, SL_LOC_BODY, 0, "ImageUri"},
 };
 static const struct sl_member members_96[] = {
-    {"RepositoryType", 288, SL_LOC_BODY, 0, "RepositoryType"},
-    {"Location", 288, SL_LOC_BODY, 0, "Location"},
-    {"ImageUri", 288, SL_LOC_BODY, 0, "ImageUri"},
-    {"ResolvedImageUri", 288, SL_LOC_BODY, 0, "ResolvedImageUri"},
+    {"RepositoryType", 290, SL_LOC_BODY, 0, "RepositoryType"},
+    {"Location", 290, SL_LOC_BODY, 0, "Location"},
+    {"ImageUri", 290, SL_LOC_BODY, 0, "ImageUri"},
+    {"ResolvedImageUri", 290, SL_LOC_BODY, 0, "ResolvedImageUri"},
 };
 static const struct sl_member members_97[] = {
-    {"FunctionName", 221, SL_LOC_BODY, 0, "FunctionName"},
-    {"FunctionArn", 220, SL_LOC_BODY, 0, "FunctionArn"},
-    {"Runtime", 262, SL_LOC_BODY, 0, "Runtime"},
-    {"Role", 261, SL_LOC_BODY, 0, "Role"},
+    {"FunctionName", 222, SL_LOC_BODY, 0, "FunctionName"},
+    {"FunctionArn", 221, SL_LOC_BODY, 0, "FunctionArn"},
+    {"Runtime", 263, SL_LOC_BODY, 0, "Runtime"},
+    {"Role", 262, SL_LOC_BODY, 0, "Role"},
     {"Handler", 135, SL_LOC_BODY, 0, "Handler"},
     {"CodeSize", 205, SL_LOC_BODY, 0, "CodeSize"},
     {"Description", 59, SL_LOC_BODY, 0, "Description"},
-    {"Timeout", 299, SL_LOC_BODY, 0, "Timeout"},
-    {"MemorySize", 218, SL_LOC_BODY, 0, "MemorySize"},
-    {"LastModified", 300, SL_LOC_BODY, 0, "LastModified"},
-    {"CodeSha256", 288, SL_LOC_BODY, 0, "CodeSha256"},
-    {"Version", 321, SL_LOC_BODY, 0, "Version"},
-    {"VpcConfig", 323, SL_LOC_BODY, 0, "VpcConfig"},
+    {"Timeout", 301, SL_LOC_BODY, 0, "Timeout"},
+    {"MemorySize", 219, SL_LOC_BODY, 0, "MemorySize"},
+    {"LastModified", 302, SL_LOC_BODY, 0, "LastModified"},
+    {"CodeSha256", 290, SL_LOC_BODY, 0, "CodeSha256"},
+    {"Version", 323, SL_LOC_BODY, 0, "Version"},
+    {"VpcConfig", 325, SL_LOC_BODY, 0, "VpcConfig"},
     {"DeadLetterConfig", 47, SL_LOC_BODY, 0, "DeadLetterConfig"},
     {"Environment", 77, SL_LOC_BODY, 0, "Environment"},
     {"KMSKeyArn", 158, SL_LOC_BODY, 0, "KMSKeyArn"},
-    {"TracingConfig", 305, SL_LOC_BODY, 0, "TracingConfig"},
+    {"TracingConfig", 307, SL_LOC_BODY, 0, "TracingConfig"},
     {"MasterArn", 93, SL_LOC_BODY, 0, "MasterArn"},
-    {"RevisionId", 288, SL_LOC_BODY, 0, "RevisionId"},
+    {"RevisionId", 290, SL_LOC_BODY, 0, "RevisionId"},
     {"Layers", 177, SL_LOC_BODY, 0, "Layers"},
-    {"State", 284, SL_LOC_BODY, 0, "State"},
-    {"StateReason", 285, SL_LOC_BODY, 0, "StateReason"},
-    {"StateReasonCode", 286, SL_LOC_BODY, 0, "StateReasonCode"},
+    {"State", 286, SL_LOC_BODY, 0, "State"},
+    {"StateReason", 287, SL_LOC_BODY, 0, "StateReason"},
+    {"StateReasonCode", 288, SL_LOC_BODY, 0, "StateReasonCode"},
     {"LastUpdateStatus", 160, SL_LOC_BODY, 0, "LastUpdateStatus"},
     {"LastUpdateStatusReason", 161, SL_LOC_BODY, 0, "LastUpdateStatusReason"},
     {"LastUpdateStatusReasonCode", 162, SL_LOC_BODY, 0, "LastUpdateStatusReasonCode"},
     {"FileSystemConfigs", 89, SL_LOC_BODY, 0, "FileSystemConfigs"},
-    {"PackageType", 228, SL_LOC_BODY, 0, "PackageType"},
+    {"PackageType", 229, SL_LOC_BODY, 0, "PackageType"},
     {"ImageConfigResponse", 141, SL_LOC_BODY, 0, "ImageConfigResponse"},
     {"SigningProfileVersionArn", 20, SL_LOC_BODY, 0, "SigningProfileVersionArn"},
     {"SigningJobArn", 20, SL_LOC_BODY, 0, "SigningJobArn"},
     {"Architectures", 19, SL_LOC_BODY, 0, "Architectures"},
     {"EphemeralStorage", 81, SL_LOC_BODY, 0, "EphemeralStorage"},
-    {"SnapStart", 278, SL_LOC_BODY, 0, "SnapStart"},
+    {"SnapStart", 280, SL_LOC_BODY, 0, "SnapStart"},
 };
 static const struct sl_member members_98[] = {
     {"LastModified", 46, SL_LOC_BODY, 0, "LastModified"},
     {"FunctionArn", 93, SL_LOC_BODY, 0, "FunctionArn"},
-    {"MaximumRetryAttempts", 216, SL_LOC_BODY, 0, "MaximumRetryAttempts"},
-    {"MaximumEventAgeInSeconds", 214, SL_LOC_BODY, 0, "MaximumEventAgeInSeconds"},
+    {"MaximumRetryAttempts", 217, SL_LOC_BODY, 0, "MaximumRetryAttempts"},
+    {"MaximumEventAgeInSeconds", 215, SL_LOC_BODY, 0, "MaximumEventAgeInSeconds"},
     {"DestinationConfig", 61, SL_LOC_BODY, 0, "DestinationConfig"},
 };
 static const char *const enum_102[] = {"ReportBatchItemFailures"};
@@ -361,8 +363,8 @@ static const char *const enum_105[] = {"NONE", "AWS_IAM"};
 static const struct sl_member members_106[] = {
     {"FunctionUrl", 104, SL_LOC_BODY, SL_MEMBER_REQUIRED, "FunctionUrl"},
     {"FunctionArn", 93, SL_LOC_BODY, SL_MEMBER_REQUIRED, "FunctionArn"},
-    {"CreationTime", 300, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CreationTime"},
-    {"LastModifiedTime", 300, SL_LOC_BODY, SL_MEMBER_REQUIRED, "LastModifiedTime"},
+    {"CreationTime", 302, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CreationTime"},
+    {"LastModifiedTime", 302, SL_LOC_BODY, SL_MEMBER_REQUIRED, "LastModifiedTime"},
     {"Cors", 38, SL_LOC_BODY, 0, "Cors"},
     {"AuthType", 105, SL_LOC_BODY, SL_MEMBER_REQUIRED, "AuthType"},
 };
@@ -382,7 +384,7 @@ static const struct sl_member members_114[] = {
     {"CodeSigningConfig", 26, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CodeSigningConfig"},
 };
 static const struct sl_member members_115[] = {
-    {"UUID", 288, SL_LOC_URI, SL_MEMBER_REQUIRED, "UUID"},
+    {"UUID", 290, SL_LOC_URI, SL_MEMBER_REQUIRED, "UUID"},
 };
 static const struct sl_member members_116[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
@@ -395,24 +397,24 @@ static const struct sl_member members_118[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
 };
 static const struct sl_member members_119[] = {
-    {"ReservedConcurrentExecutions", 255, SL_LOC_BODY, 0, "ReservedConcurrentExecutions"},
+    {"ReservedConcurrentExecutions", 256, SL_LOC_BODY, 0, "ReservedConcurrentExecutions"},
 };
 static const struct sl_member members_120[] = {
-    {"FunctionName", 221, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Qualifier", 249, SL_LOC_QUERY, 0, "Qualifier"},
+    {"FunctionName", 222, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
+    {"Qualifier", 250, SL_LOC_QUERY, 0, "Qualifier"},
 };
 static const struct sl_member members_121[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Qualifier", 249, SL_LOC_QUERY, 0, "Qualifier"},
+    {"Qualifier", 250, SL_LOC_QUERY, 0, "Qualifier"},
 };
 static const struct sl_member members_122[] = {
-    {"FunctionName", 221, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Qualifier", 249, SL_LOC_QUERY, 0, "Qualifier"},
+    {"FunctionName", 222, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
+    {"Qualifier", 250, SL_LOC_QUERY, 0, "Qualifier"},
 };
 static const struct sl_member members_123[] = {
     {"Configuration", 97, SL_LOC_BODY, 0, "Configuration"},
     {"Code", 96, SL_LOC_BODY, 0, "Code"},
-    {"Tags", 297, SL_LOC_BODY, 0, "Tags"},
+    {"Tags", 299, SL_LOC_BODY, 0, "Tags"},
     {"Concurrency", 37, SL_LOC_BODY, 0, "Concurrency"},
 };
 static const struct sl_member members_124[] = {
@@ -424,8 +426,8 @@ static const struct sl_member members_125[] = {
     {"FunctionArn", 93, SL_LOC_BODY, SL_MEMBER_REQUIRED, "FunctionArn"},
     {"AuthType", 105, SL_LOC_BODY, SL_MEMBER_REQUIRED, "AuthType"},
     {"Cors", 38, SL_LOC_BODY, 0, "Cors"},
-    {"CreationTime", 300, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CreationTime"},
-    {"LastModifiedTime", 300, SL_LOC_BODY, SL_MEMBER_REQUIRED, "LastModifiedTime"},
+    {"CreationTime", 302, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CreationTime"},
+    {"LastModifiedTime", 302, SL_LOC_BODY, SL_MEMBER_REQUIRED, "LastModifiedTime"},
 };
 static const struct sl_member members_126[] = {
     {"Arn", 169, SL_LOC_QUERY, SL_MEMBER_REQUIRED, "Arn"},
@@ -435,8 +437,8 @@ static const struct sl_member members_127[] = {
     {"VersionNumber", 172, SL_LOC_URI, SL_MEMBER_REQUIRED, "VersionNumber"},
 };
 static const struct sl_member members_128[] = {
-    {"Policy", 288, SL_LOC_BODY, 0, "Policy"},
-    {"RevisionId", 288, SL_LOC_BODY, 0, "RevisionId"},
+    {"Policy", 290, SL_LOC_BODY, 0, "Policy"},
+    {"RevisionId", 290, SL_LOC_BODY, 0, "RevisionId"},
 };
 static const struct sl_member members_129[] = {
     {"LayerName", 166, SL_LOC_URI, SL_MEMBER_REQUIRED, "LayerName"},
@@ -447,111 +449,111 @@ static const struct sl_member members_130[] = {
     {"LayerArn", 164, SL_LOC_BODY, 0, "LayerArn"},
     {"LayerVersionArn", 169, SL_LOC_BODY, 0, "LayerVersionArn"},
     {"Description", 59, SL_LOC_BODY, 0, "Description"},
-    {"CreatedDate", 300, SL_LOC_BODY, 0, "CreatedDate"},
+    {"CreatedDate", 302, SL_LOC_BODY, 0, "CreatedDate"},
     {"Version", 172, SL_LOC_BODY, 0, "Version"},
     {"CompatibleRuntimes", 36, SL_LOC_BODY, 0, "CompatibleRuntimes"},
     {"LicenseInfo", 178, SL_LOC_BODY, 0, "LicenseInfo"},
     {"CompatibleArchitectures", 35, SL_LOC_BODY, 0, "CompatibleArchitectures"},
 };
 static const struct sl_member members_131[] = {
-    {"FunctionName", 221, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Qualifier", 249, SL_LOC_QUERY, 0, "Qualifier"},
+    {"FunctionName", 222, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
+    {"Qualifier", 250, SL_LOC_QUERY, 0, "Qualifier"},
 };
 static const struct sl_member members_132[] = {
-    {"Policy", 288, SL_LOC_BODY, 0, "Policy"},
-    {"RevisionId", 288, SL_LOC_BODY, 0, "RevisionId"},
+    {"Policy", 290, SL_LOC_BODY, 0, "Policy"},
+    {"RevisionId", 290, SL_LOC_BODY, 0, "RevisionId"},
 };
 static const struct sl_member members_133[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Qualifier", 249, SL_LOC_QUERY, SL_MEMBER_REQUIRED, "Qualifier"},
+    {"Qualifier", 250, SL_LOC_QUERY, SL_MEMBER_REQUIRED, "Qualifier"},
 };
 static const struct sl_member members_134[] = {
-    {"RequestedProvisionedConcurrentExecutions", 232, SL_LOC_BODY, 0, "RequestedProvisionedConcurrentExecutions"},
-    {"AvailableProvisionedConcurrentExecutions", 223, SL_LOC_BODY, 0, "AvailableProvisionedConcurrentExecutions"},
-    {"AllocatedProvisionedConcurrentExecutions", 223, SL_LOC_BODY, 0, "AllocatedProvisionedConcurrentExecutions"},
-    {"Status", 239, SL_LOC_BODY, 0, "Status"},
-    {"StatusReason", 288, SL_LOC_BODY, 0, "StatusReason"},
-    {"LastModified", 300, SL_LOC_BODY, 0, "LastModified"},
+    {"RequestedProvisionedConcurrentExecutions", 233, SL_LOC_BODY, 0, "RequestedProvisionedConcurrentExecutions"},
+    {"AvailableProvisionedConcurrentExecutions", 224, SL_LOC_BODY, 0, "AvailableProvisionedConcurrentExecutions"},
+    {"AllocatedProvisionedConcurrentExecutions", 224, SL_LOC_BODY, 0, "AllocatedProvisionedConcurrentExecutions"},
+    {"Status", 240, SL_LOC_BODY, 0, "Status"},
+    {"StatusReason", 290, SL_LOC_BODY, 0, "StatusReason"},
+    {"LastModified", 302, SL_LOC_BODY, 0, "LastModified"},
 };
 static const struct sl_member members_139[] = {
-    {"EntryPoint", 289, SL_LOC_BODY, 0, "EntryPoint"},
-    {"Command", 289, SL_LOC_BODY, 0, "Command"},
-    {"WorkingDirectory", 326, SL_LOC_BODY, 0, "WorkingDirectory"},
+    {"EntryPoint", 291, SL_LOC_BODY, 0, "EntryPoint"},
+    {"Command", 291, SL_LOC_BODY, 0, "Command"},
+    {"WorkingDirectory", 328, SL_LOC_BODY, 0, "WorkingDirectory"},
 };
 static const struct sl_member members_140[] = {
-    {"ErrorCode", 288, SL_LOC_BODY, 0, "ErrorCode"},
-    {"Message", 270, SL_LOC_BODY, 0, "Message"},
+    {"ErrorCode", 290, SL_LOC_BODY, 0, "ErrorCode"},
+    {"Message", 272, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_141[] = {
     {"ImageConfig", 139, SL_LOC_BODY, 0, "ImageConfig"},
     {"Error", 140, SL_LOC_BODY, 0, "Error"},
 };
 static const struct sl_member members_143[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_144[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"message", 288, SL_LOC_BODY, 0, "message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"message", 290, SL_LOC_BODY, 0, "message"},
 };
 static const struct sl_member members_145[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"message", 288, SL_LOC_BODY, 0, "message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"message", 290, SL_LOC_BODY, 0, "message"},
 };
 static const struct sl_member members_146[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_147[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_148[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_149[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_150[] = {
-    {"FunctionName", 221, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
+    {"FunctionName", 222, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
     {"InvocationType", 152, SL_LOC_HEADER, 0, "X-Amz-Invocation-Type"},
     {"LogType", 204, SL_LOC_HEADER, 0, "X-Amz-Log-Type"},
-    {"ClientContext", 288, SL_LOC_HEADER, 0, "X-Amz-Client-Context"},
+    {"ClientContext", 290, SL_LOC_HEADER, 0, "X-Amz-Client-Context"},
     {"Payload", 23, SL_LOC_BODY, 0, "Payload"},
-    {"Qualifier", 249, SL_LOC_QUERY, 0, "Qualifier"},
+    {"Qualifier", 250, SL_LOC_QUERY, 0, "Qualifier"},
 };
 static const struct sl_member members_151[] = {
     {"StatusCode", 142, SL_LOC_STATUS, 0, "StatusCode"},
-    {"FunctionError", 288, SL_LOC_HEADER, 0, "X-Amz-Function-Error"},
-    {"LogResult", 288, SL_LOC_HEADER, 0, "X-Amz-Log-Result"},
+    {"FunctionError", 290, SL_LOC_HEADER, 0, "X-Amz-Function-Error"},
+    {"LogResult", 290, SL_LOC_HEADER, 0, "X-Amz-Log-Result"},
     {"Payload", 23, SL_LOC_BODY, 0, "Payload"},
-    {"ExecutedVersion", 321, SL_LOC_HEADER, 0, "X-Amz-Executed-Version"},
+    {"ExecutedVersion", 323, SL_LOC_HEADER, 0, "X-Amz-Executed-Version"},
 };
 static const char *const enum_152[] = {"Event", "RequestResponse", "DryRun"};
 static const struct sl_member members_153[] = {
-    {"FunctionName", 221, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
+    {"FunctionName", 222, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
     {"InvokeArgs", 24, SL_LOC_BODY, SL_MEMBER_REQUIRED, "InvokeArgs"},
 };
 static const struct sl_member members_154[] = {
     {"Status", 138, SL_LOC_STATUS, 0, "Status"},
 };
 static const struct sl_member members_155[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_156[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_157[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_159[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const char *const enum_160[] = {"Successful", "Failed", "InProgress"};
 static const char *const enum_162[] = {"EniLimitExceeded", "InsufficientRolePermissions", "InvalidConfiguration", "InternalError", "SubnetOutOfIPAddresses", "InvalidSubnet", "InvalidSecurityGroup", "ImageDeleted", "ImageAccessDenied", "InvalidImage", "KMSKeyAccessDenied", "KMSKeyNotFound", "InvalidStateKMSKey", "DisabledKMSKey", "EFSIOError", "EFSMountConnectivityError", "EFSMountFailure", "EFSMountTimeout", "InvalidRuntime", "InvalidZipFileException", "FunctionError"};
@@ -562,23 +564,23 @@ static const struct sl_member members_163[] = {
     {"SigningJobArn", 20, SL_LOC_BODY, 0, "SigningJobArn"},
 };
 static const struct sl_member members_170[] = {
-    {"S3Bucket", 263, SL_LOC_BODY, 0, "S3Bucket"},
-    {"S3Key", 264, SL_LOC_BODY, 0, "S3Key"},
-    {"S3ObjectVersion", 265, SL_LOC_BODY, 0, "S3ObjectVersion"},
+    {"S3Bucket", 264, SL_LOC_BODY, 0, "S3Bucket"},
+    {"S3Key", 265, SL_LOC_BODY, 0, "S3Key"},
+    {"S3ObjectVersion", 266, SL_LOC_BODY, 0, "S3ObjectVersion"},
     {"ZipFile", 23, SL_LOC_BODY, 0, "ZipFile"},
 };
 static const struct sl_member members_171[] = {
-    {"Location", 288, SL_LOC_BODY, 0, "Location"},
-    {"CodeSha256", 288, SL_LOC_BODY, 0, "CodeSha256"},
+    {"Location", 290, SL_LOC_BODY, 0, "Location"},
+    {"CodeSha256", 290, SL_LOC_BODY, 0, "CodeSha256"},
     {"CodeSize", 205, SL_LOC_BODY, 0, "CodeSize"},
-    {"SigningProfileVersionArn", 288, SL_LOC_BODY, 0, "SigningProfileVersionArn"},
-    {"SigningJobArn", 288, SL_LOC_BODY, 0, "SigningJobArn"},
+    {"SigningProfileVersionArn", 290, SL_LOC_BODY, 0, "SigningProfileVersionArn"},
+    {"SigningJobArn", 290, SL_LOC_BODY, 0, "SigningJobArn"},
 };
 static const struct sl_member members_174[] = {
     {"LayerVersionArn", 169, SL_LOC_BODY, 0, "LayerVersionArn"},
     {"Version", 172, SL_LOC_BODY, 0, "Version"},
     {"Description", 59, SL_LOC_BODY, 0, "Description"},
-    {"CreatedDate", 300, SL_LOC_BODY, 0, "CreatedDate"},
+    {"CreatedDate", 302, SL_LOC_BODY, 0, "CreatedDate"},
     {"CompatibleRuntimes", 36, SL_LOC_BODY, 0, "CompatibleRuntimes"},
     {"LicenseInfo", 178, SL_LOC_BODY, 0, "LicenseInfo"},
     {"CompatibleArchitectures", 35, SL_LOC_BODY, 0, "CompatibleArchitectures"},
@@ -590,145 +592,145 @@ static const struct sl_member members_176[] = {
 };
 static const struct sl_member members_179[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"FunctionVersion", 321, SL_LOC_QUERY, 0, "FunctionVersion"},
-    {"Marker", 288, SL_LOC_QUERY, 0, "Marker"},
+    {"FunctionVersion", 323, SL_LOC_QUERY, 0, "FunctionVersion"},
+    {"Marker", 290, SL_LOC_QUERY, 0, "Marker"},
     {"MaxItems", 211, SL_LOC_QUERY, 0, "MaxItems"},
 };
 static const struct sl_member members_180[] = {
-    {"NextMarker", 288, SL_LOC_BODY, 0, "NextMarker"},
+    {"NextMarker", 290, SL_LOC_BODY, 0, "NextMarker"},
     {"Aliases", 11, SL_LOC_BODY, 0, "Aliases"},
 };
 static const struct sl_member members_181[] = {
-    {"Marker", 288, SL_LOC_QUERY, 0, "Marker"},
+    {"Marker", 290, SL_LOC_QUERY, 0, "Marker"},
     {"MaxItems", 211, SL_LOC_QUERY, 0, "MaxItems"},
 };
 static const struct sl_member members_182[] = {
-    {"NextMarker", 288, SL_LOC_BODY, 0, "NextMarker"},
+    {"NextMarker", 290, SL_LOC_BODY, 0, "NextMarker"},
     {"CodeSigningConfigs", 29, SL_LOC_BODY, 0, "CodeSigningConfigs"},
 };
 static const struct sl_member members_183[] = {
     {"EventSourceArn", 20, SL_LOC_QUERY, 0, "EventSourceArn"},
     {"FunctionName", 101, SL_LOC_QUERY, 0, "FunctionName"},
-    {"Marker", 288, SL_LOC_QUERY, 0, "Marker"},
+    {"Marker", 290, SL_LOC_QUERY, 0, "Marker"},
     {"MaxItems", 211, SL_LOC_QUERY, 0, "MaxItems"},
 };
 static const struct sl_member members_184[] = {
-    {"NextMarker", 288, SL_LOC_BODY, 0, "NextMarker"},
+    {"NextMarker", 290, SL_LOC_BODY, 0, "NextMarker"},
     {"EventSourceMappings", 84, SL_LOC_BODY, 0, "EventSourceMappings"},
 };
 static const struct sl_member members_185[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Marker", 288, SL_LOC_QUERY, 0, "Marker"},
+    {"Marker", 290, SL_LOC_QUERY, 0, "Marker"},
     {"MaxItems", 208, SL_LOC_QUERY, 0, "MaxItems"},
 };
 static const struct sl_member members_186[] = {
     {"FunctionEventInvokeConfigs", 99, SL_LOC_BODY, 0, "FunctionEventInvokeConfigs"},
-    {"NextMarker", 288, SL_LOC_BODY, 0, "NextMarker"},
+    {"NextMarker", 290, SL_LOC_BODY, 0, "NextMarker"},
 };
 static const struct sl_member members_187[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Marker", 288, SL_LOC_QUERY, 0, "Marker"},
+    {"Marker", 290, SL_LOC_QUERY, 0, "Marker"},
     {"MaxItems", 209, SL_LOC_QUERY, 0, "MaxItems"},
 };
 static const struct sl_member members_188[] = {
     {"FunctionUrlConfigs", 107, SL_LOC_BODY, SL_MEMBER_REQUIRED, "FunctionUrlConfigs"},
-    {"NextMarker", 288, SL_LOC_BODY, 0, "NextMarker"},
+    {"NextMarker", 290, SL_LOC_BODY, 0, "NextMarker"},
 };
 static const struct sl_member members_189[] = {
     {"CodeSigningConfigArn", 27, SL_LOC_URI, SL_MEMBER_REQUIRED, "CodeSigningConfigArn"},
-    {"Marker", 288, SL_LOC_QUERY, 0, "Marker"},
+    {"Marker", 290, SL_LOC_QUERY, 0, "Marker"},
     {"MaxItems", 211, SL_LOC_QUERY, 0, "MaxItems"},
 };
 static const struct sl_member members_190[] = {
-    {"NextMarker", 288, SL_LOC_BODY, 0, "NextMarker"},
+    {"NextMarker", 290, SL_LOC_BODY, 0, "NextMarker"},
     {"FunctionArns", 94, SL_LOC_BODY, 0, "FunctionArns"},
 };
 static const struct sl_member members_191[] = {
     {"MasterRegion", 206, SL_LOC_QUERY, 0, "MasterRegion"},
     {"FunctionVersion", 109, SL_LOC_QUERY, 0, "FunctionVersion"},
-    {"Marker", 288, SL_LOC_QUERY, 0, "Marker"},
+    {"Marker", 290, SL_LOC_QUERY, 0, "Marker"},
     {"MaxItems", 211, SL_LOC_QUERY, 0, "MaxItems"},
 };
 static const struct sl_member members_192[] = {
-    {"NextMarker", 288, SL_LOC_BODY, 0, "NextMarker"},
+    {"NextMarker", 290, SL_LOC_BODY, 0, "NextMarker"},
     {"Functions", 100, SL_LOC_BODY, 0, "Functions"},
 };
 static const struct sl_member members_193[] = {
-    {"CompatibleRuntime", 262, SL_LOC_QUERY, 0, "CompatibleRuntime"},
+    {"CompatibleRuntime", 263, SL_LOC_QUERY, 0, "CompatibleRuntime"},
     {"LayerName", 166, SL_LOC_URI, SL_MEMBER_REQUIRED, "LayerName"},
-    {"Marker", 288, SL_LOC_QUERY, 0, "Marker"},
+    {"Marker", 290, SL_LOC_QUERY, 0, "Marker"},
     {"MaxItems", 210, SL_LOC_QUERY, 0, "MaxItems"},
     {"CompatibleArchitecture", 18, SL_LOC_QUERY, 0, "CompatibleArchitecture"},
 };
 static const struct sl_member members_194[] = {
-    {"NextMarker", 288, SL_LOC_BODY, 0, "NextMarker"},
+    {"NextMarker", 290, SL_LOC_BODY, 0, "NextMarker"},
     {"LayerVersions", 173, SL_LOC_BODY, 0, "LayerVersions"},
 };
 static const struct sl_member members_195[] = {
-    {"CompatibleRuntime", 262, SL_LOC_QUERY, 0, "CompatibleRuntime"},
-    {"Marker", 288, SL_LOC_QUERY, 0, "Marker"},
+    {"CompatibleRuntime", 263, SL_LOC_QUERY, 0, "CompatibleRuntime"},
+    {"Marker", 290, SL_LOC_QUERY, 0, "Marker"},
     {"MaxItems", 210, SL_LOC_QUERY, 0, "MaxItems"},
     {"CompatibleArchitecture", 18, SL_LOC_QUERY, 0, "CompatibleArchitecture"},
 };
 static const struct sl_member members_196[] = {
-    {"NextMarker", 288, SL_LOC_BODY, 0, "NextMarker"},
+    {"NextMarker", 290, SL_LOC_BODY, 0, "NextMarker"},
     {"Layers", 175, SL_LOC_BODY, 0, "Layers"},
 };
 static const struct sl_member members_197[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Marker", 288, SL_LOC_QUERY, 0, "Marker"},
+    {"Marker", 290, SL_LOC_QUERY, 0, "Marker"},
     {"MaxItems", 212, SL_LOC_QUERY, 0, "MaxItems"},
 };
 static const struct sl_member members_198[] = {
-    {"ProvisionedConcurrencyConfigs", 236, SL_LOC_BODY, 0, "ProvisionedConcurrencyConfigs"},
-    {"NextMarker", 288, SL_LOC_BODY, 0, "NextMarker"},
+    {"ProvisionedConcurrencyConfigs", 237, SL_LOC_BODY, 0, "ProvisionedConcurrencyConfigs"},
+    {"NextMarker", 290, SL_LOC_BODY, 0, "NextMarker"},
 };
 static const struct sl_member members_199[] = {
     {"Resource", 93, SL_LOC_URI, SL_MEMBER_REQUIRED, "ARN"},
 };
 static const struct sl_member members_200[] = {
-    {"Tags", 297, SL_LOC_BODY, 0, "Tags"},
+    {"Tags", 299, SL_LOC_BODY, 0, "Tags"},
 };
 static const struct sl_member members_201[] = {
-    {"FunctionName", 221, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Marker", 288, SL_LOC_QUERY, 0, "Marker"},
+    {"FunctionName", 222, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
+    {"Marker", 290, SL_LOC_QUERY, 0, "Marker"},
     {"MaxItems", 211, SL_LOC_QUERY, 0, "MaxItems"},
 };
 static const struct sl_member members_202[] = {
-    {"NextMarker", 288, SL_LOC_BODY, 0, "NextMarker"},
+    {"NextMarker", 290, SL_LOC_BODY, 0, "NextMarker"},
     {"Versions", 100, SL_LOC_BODY, 0, "Versions"},
 };
 static const char *const enum_204[] = {"None", "Tail"};
-static const struct sl_member members_224[] = {
-    {"Destination", 60, SL_LOC_BODY, 0, "Destination"},
-};
 static const struct sl_member members_225[] = {
     {"Destination", 60, SL_LOC_BODY, 0, "Destination"},
 };
-static const char *const enum_228[] = {"Zip", "Image"};
-static const struct sl_member members_231[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"message", 288, SL_LOC_BODY, 0, "message"},
+static const struct sl_member members_226[] = {
+    {"Destination", 60, SL_LOC_BODY, 0, "Destination"},
 };
-static const struct sl_member members_233[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"message", 288, SL_LOC_BODY, 0, "message"},
+static const char *const enum_229[] = {"Zip", "Image"};
+static const struct sl_member members_232[] = {
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"message", 290, SL_LOC_BODY, 0, "message"},
 };
-static const struct sl_member members_237[] = {
-    {"FunctionArn", 93, SL_LOC_BODY, 0, "FunctionArn"},
-    {"RequestedProvisionedConcurrentExecutions", 232, SL_LOC_BODY, 0, "RequestedProvisionedConcurrentExecutions"},
-    {"AvailableProvisionedConcurrentExecutions", 223, SL_LOC_BODY, 0, "AvailableProvisionedConcurrentExecutions"},
-    {"AllocatedProvisionedConcurrentExecutions", 223, SL_LOC_BODY, 0, "AllocatedProvisionedConcurrentExecutions"},
-    {"Status", 239, SL_LOC_BODY, 0, "Status"},
-    {"StatusReason", 288, SL_LOC_BODY, 0, "StatusReason"},
-    {"LastModified", 300, SL_LOC_BODY, 0, "LastModified"},
+static const struct sl_member members_234[] = {
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"message", 290, SL_LOC_BODY, 0, "message"},
 };
 static const struct sl_member members_238[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"message", 288, SL_LOC_BODY, 0, "message"},
+    {"FunctionArn", 93, SL_LOC_BODY, 0, "FunctionArn"},
+    {"RequestedProvisionedConcurrentExecutions", 233, SL_LOC_BODY, 0, "RequestedProvisionedConcurrentExecutions"},
+    {"AvailableProvisionedConcurrentExecutions", 224, SL_LOC_BODY, 0, "AvailableProvisionedConcurrentExecutions"},
+    {"AllocatedProvisionedConcurrentExecutions", 224, SL_LOC_BODY, 0, "AllocatedProvisionedConcurrentExecutions"},
+    {"Status", 240, SL_LOC_BODY, 0, "Status"},
+    {"StatusReason", 290, SL_LOC_BODY, 0, "StatusReason"},
+    {"LastModified", 302, SL_LOC_BODY, 0, "LastModified"},
 };
-static const char *const enum_239[] = {"IN_PROGRESS", "READY", "FAILED"};
-static const struct sl_member members_240[] = {
+static const struct sl_member members_239[] = {
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"message", 290, SL_LOC_BODY, 0, "message"},
+};
+static const char *const enum_240[] = {"IN_PROGRESS", "READY", "FAILED"};
+static const struct sl_member members_241[] = {
     {"LayerName", 166, SL_LOC_URI, SL_MEMBER_REQUIRED, "LayerName"},
     {"Description", 59, SL_LOC_BODY, 0, "Description"},
     {"Content", 170, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Content"},
@@ -736,250 +738,254 @@ static const struct sl_member members_240[] = {
     {"LicenseInfo", 178, SL_LOC_BODY, 0, "LicenseInfo"},
     {"CompatibleArchitectures", 35, SL_LOC_BODY, 0, "CompatibleArchitectures"},
 };
-static const struct sl_member members_241[] = {
+static const struct sl_member members_242[] = {
     {"Content", 171, SL_LOC_BODY, 0, "Content"},
     {"LayerArn", 164, SL_LOC_BODY, 0, "LayerArn"},
     {"LayerVersionArn", 169, SL_LOC_BODY, 0, "LayerVersionArn"},
     {"Description", 59, SL_LOC_BODY, 0, "Description"},
-    {"CreatedDate", 300, SL_LOC_BODY, 0, "CreatedDate"},
+    {"CreatedDate", 302, SL_LOC_BODY, 0, "CreatedDate"},
     {"Version", 172, SL_LOC_BODY, 0, "Version"},
     {"CompatibleRuntimes", 36, SL_LOC_BODY, 0, "CompatibleRuntimes"},
     {"LicenseInfo", 178, SL_LOC_BODY, 0, "LicenseInfo"},
     {"CompatibleArchitectures", 35, SL_LOC_BODY, 0, "CompatibleArchitectures"},
 };
-static const struct sl_member members_242[] = {
-    {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"CodeSha256", 288, SL_LOC_BODY, 0, "CodeSha256"},
-    {"Description", 59, SL_LOC_BODY, 0, "Description"},
-    {"RevisionId", 288, SL_LOC_BODY, 0, "RevisionId"},
-};
 static const struct sl_member members_243[] = {
-    {"CodeSigningConfigArn", 27, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CodeSigningConfigArn"},
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
+    {"CodeSha256", 290, SL_LOC_BODY, 0, "CodeSha256"},
+    {"Description", 59, SL_LOC_BODY, 0, "Description"},
+    {"RevisionId", 290, SL_LOC_BODY, 0, "RevisionId"},
 };
 static const struct sl_member members_244[] = {
     {"CodeSigningConfigArn", 27, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CodeSigningConfigArn"},
-    {"FunctionName", 101, SL_LOC_BODY, SL_MEMBER_REQUIRED, "FunctionName"},
+    {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
 };
 static const struct sl_member members_245[] = {
-    {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"ReservedConcurrentExecutions", 255, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ReservedConcurrentExecutions"},
+    {"CodeSigningConfigArn", 27, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CodeSigningConfigArn"},
+    {"FunctionName", 101, SL_LOC_BODY, SL_MEMBER_REQUIRED, "FunctionName"},
 };
 static const struct sl_member members_246[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Qualifier", 249, SL_LOC_QUERY, 0, "Qualifier"},
-    {"MaximumRetryAttempts", 216, SL_LOC_BODY, 0, "MaximumRetryAttempts"},
-    {"MaximumEventAgeInSeconds", 214, SL_LOC_BODY, 0, "MaximumEventAgeInSeconds"},
-    {"DestinationConfig", 61, SL_LOC_BODY, 0, "DestinationConfig"},
+    {"ReservedConcurrentExecutions", 256, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ReservedConcurrentExecutions"},
 };
 static const struct sl_member members_247[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Qualifier", 249, SL_LOC_QUERY, SL_MEMBER_REQUIRED, "Qualifier"},
-    {"ProvisionedConcurrentExecutions", 232, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ProvisionedConcurrentExecutions"},
+    {"Qualifier", 250, SL_LOC_QUERY, 0, "Qualifier"},
+    {"MaximumRetryAttempts", 217, SL_LOC_BODY, 0, "MaximumRetryAttempts"},
+    {"MaximumEventAgeInSeconds", 215, SL_LOC_BODY, 0, "MaximumEventAgeInSeconds"},
+    {"DestinationConfig", 61, SL_LOC_BODY, 0, "DestinationConfig"},
 };
 static const struct sl_member members_248[] = {
-    {"RequestedProvisionedConcurrentExecutions", 232, SL_LOC_BODY, 0, "RequestedProvisionedConcurrentExecutions"},
-    {"AvailableProvisionedConcurrentExecutions", 223, SL_LOC_BODY, 0, "AvailableProvisionedConcurrentExecutions"},
-    {"AllocatedProvisionedConcurrentExecutions", 223, SL_LOC_BODY, 0, "AllocatedProvisionedConcurrentExecutions"},
-    {"Status", 239, SL_LOC_BODY, 0, "Status"},
-    {"StatusReason", 288, SL_LOC_BODY, 0, "StatusReason"},
-    {"LastModified", 300, SL_LOC_BODY, 0, "LastModified"},
+    {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
+    {"Qualifier", 250, SL_LOC_QUERY, SL_MEMBER_REQUIRED, "Qualifier"},
+    {"ProvisionedConcurrentExecutions", 233, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ProvisionedConcurrentExecutions"},
 };
-static const struct sl_member members_252[] = {
-    {"LayerName", 166, SL_LOC_URI, SL_MEMBER_REQUIRED, "LayerName"},
-    {"VersionNumber", 172, SL_LOC_URI, SL_MEMBER_REQUIRED, "VersionNumber"},
-    {"StatementId", 287, SL_LOC_URI, SL_MEMBER_REQUIRED, "StatementId"},
-    {"RevisionId", 288, SL_LOC_QUERY, 0, "RevisionId"},
+static const struct sl_member members_249[] = {
+    {"RequestedProvisionedConcurrentExecutions", 233, SL_LOC_BODY, 0, "RequestedProvisionedConcurrentExecutions"},
+    {"AvailableProvisionedConcurrentExecutions", 224, SL_LOC_BODY, 0, "AvailableProvisionedConcurrentExecutions"},
+    {"AllocatedProvisionedConcurrentExecutions", 224, SL_LOC_BODY, 0, "AllocatedProvisionedConcurrentExecutions"},
+    {"Status", 240, SL_LOC_BODY, 0, "Status"},
+    {"StatusReason", 290, SL_LOC_BODY, 0, "StatusReason"},
+    {"LastModified", 302, SL_LOC_BODY, 0, "LastModified"},
 };
 static const struct sl_member members_253[] = {
-    {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"StatementId", 222, SL_LOC_URI, SL_MEMBER_REQUIRED, "StatementId"},
-    {"Qualifier", 249, SL_LOC_QUERY, 0, "Qualifier"},
-    {"RevisionId", 288, SL_LOC_QUERY, 0, "RevisionId"},
+    {"LayerName", 166, SL_LOC_URI, SL_MEMBER_REQUIRED, "LayerName"},
+    {"VersionNumber", 172, SL_LOC_URI, SL_MEMBER_REQUIRED, "VersionNumber"},
+    {"StatementId", 289, SL_LOC_URI, SL_MEMBER_REQUIRED, "StatementId"},
+    {"RevisionId", 290, SL_LOC_QUERY, 0, "RevisionId"},
 };
 static const struct sl_member members_254[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"message", 288, SL_LOC_BODY, 0, "message"},
+    {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
+    {"StatementId", 223, SL_LOC_URI, SL_MEMBER_REQUIRED, "StatementId"},
+    {"Qualifier", 250, SL_LOC_QUERY, 0, "Qualifier"},
+    {"RevisionId", 290, SL_LOC_QUERY, 0, "RevisionId"},
 };
-static const struct sl_member members_257[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"message", 288, SL_LOC_BODY, 0, "message"},
+static const struct sl_member members_255[] = {
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"message", 290, SL_LOC_BODY, 0, "message"},
 };
 static const struct sl_member members_258[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"message", 290, SL_LOC_BODY, 0, "message"},
 };
 static const struct sl_member members_259[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
 static const struct sl_member members_260[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"message", 288, SL_LOC_BODY, 0, "message"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
-static const char *const enum_262[] = {"nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "java8", "java8.al2", "java11", "python2.7", "python3.6", "python3.7", "python3.8", "python3.9", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "nodejs4.3-edge", "go1.x", "ruby2.5", "ruby2.7", "provided", "provided.al2", "nodejs18.x", "python3.10", "python3.11", "python3.12", "python3.13", "nodejs20.x", "nodejs22.x", "provided.al2023", "java17", "java21", "dotnet7", "dotnet8", "ruby3.2", "ruby3.3"};
-static const struct sl_member members_268[] = {
+static const struct sl_member members_261[] = {
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"message", 290, SL_LOC_BODY, 0, "message"},
+};
+static const char *const enum_263[] = {"nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "java8", "java8.al2", "java11", "python2.7", "python3.6", "python3.7", "python3.8", "python3.9", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "nodejs4.3-edge", "go1.x", "ruby2.5", "ruby2.7", "provided", "provided.al2", "nodejs18.x", "python3.10", "python3.11", "python3.12", "python3.13", "nodejs20.x", "nodejs22.x", "provided.al2023", "java17", "java21", "dotnet7", "dotnet8", "ruby3.2", "ruby3.3"};
+static const struct sl_member members_267[] = {
+    {"MaximumConcurrency", 214, SL_LOC_BODY, 0, "MaximumConcurrency"},
+};
+static const struct sl_member members_270[] = {
     {"Endpoints", 74, SL_LOC_BODY, 0, "Endpoints"},
 };
-static const struct sl_member members_269[] = {
-    {"ConsumerGroupId", 308, SL_LOC_BODY, 0, "ConsumerGroupId"},
-};
 static const struct sl_member members_271[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"ConsumerGroupId", 310, SL_LOC_BODY, 0, "ConsumerGroupId"},
 };
 static const struct sl_member members_273[] = {
-    {"ApplyOn", 274, SL_LOC_BODY, 0, "ApplyOn"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
-static const char *const enum_274[] = {"PublishedVersions", "None"};
 static const struct sl_member members_275[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+    {"ApplyOn", 276, SL_LOC_BODY, 0, "ApplyOn"},
 };
-static const struct sl_member members_276[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+static const char *const enum_276[] = {"PublishedVersions", "None"};
+static const struct sl_member members_277[] = {
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
-static const char *const enum_277[] = {"On", "Off"};
 static const struct sl_member members_278[] = {
-    {"ApplyOn", 274, SL_LOC_BODY, 0, "ApplyOn"},
-    {"OptimizationStatus", 277, SL_LOC_BODY, 0, "OptimizationStatus"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
-static const struct sl_member members_279[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
-};
+static const char *const enum_279[] = {"On", "Off"};
 static const struct sl_member members_280[] = {
-    {"Type", 282, SL_LOC_BODY, 0, "Type"},
-    {"URI", 308, SL_LOC_BODY, 0, "URI"},
+    {"ApplyOn", 276, SL_LOC_BODY, 0, "ApplyOn"},
+    {"OptimizationStatus", 279, SL_LOC_BODY, 0, "OptimizationStatus"},
 };
-static const char *const enum_282[] = {"BASIC_AUTH", "VPC_SUBNET", "VPC_SECURITY_GROUP", "SASL_SCRAM_512_AUTH", "SASL_SCRAM_256_AUTH", "VIRTUAL_HOST", "CLIENT_CERTIFICATE_TLS_AUTH", "SERVER_ROOT_CA_CERTIFICATE"};
-static const char *const enum_284[] = {"Pending", "Active", "Inactive", "Failed"};
-static const char *const enum_286[] = {"Idle", "Creating", "Restoring", "EniLimitExceeded", "InsufficientRolePermissions", "InvalidConfiguration", "InternalError", "SubnetOutOfIPAddresses", "InvalidSubnet", "InvalidSecurityGroup", "ImageDeleted", "ImageAccessDenied", "InvalidImage", "KMSKeyAccessDenied", "KMSKeyNotFound", "InvalidStateKMSKey", "DisabledKMSKey", "EFSIOError", "EFSMountConnectivityError", "EFSMountFailure", "EFSMountTimeout", "InvalidRuntime", "InvalidZipFileException", "FunctionError"};
-static const struct sl_member members_290[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"Message", 288, SL_LOC_BODY, 0, "Message"},
+static const struct sl_member members_281[] = {
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
 };
-static const struct sl_member members_295[] = {
+static const struct sl_member members_282[] = {
+    {"Type", 284, SL_LOC_BODY, 0, "Type"},
+    {"URI", 310, SL_LOC_BODY, 0, "URI"},
+};
+static const char *const enum_284[] = {"BASIC_AUTH", "VPC_SUBNET", "VPC_SECURITY_GROUP", "SASL_SCRAM_512_AUTH", "SASL_SCRAM_256_AUTH", "VIRTUAL_HOST", "CLIENT_CERTIFICATE_TLS_AUTH", "SERVER_ROOT_CA_CERTIFICATE"};
+static const char *const enum_286[] = {"Pending", "Active", "Inactive", "Failed"};
+static const char *const enum_288[] = {"Idle", "Creating", "Restoring", "EniLimitExceeded", "InsufficientRolePermissions", "InvalidConfiguration", "InternalError", "SubnetOutOfIPAddresses", "InvalidSubnet", "InvalidSecurityGroup", "ImageDeleted", "ImageAccessDenied", "InvalidImage", "KMSKeyAccessDenied", "KMSKeyNotFound", "InvalidStateKMSKey", "DisabledKMSKey", "EFSIOError", "EFSMountConnectivityError", "EFSMountFailure", "EFSMountTimeout", "InvalidRuntime", "InvalidZipFileException", "FunctionError"};
+static const struct sl_member members_292[] = {
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"Message", 290, SL_LOC_BODY, 0, "Message"},
+};
+static const struct sl_member members_297[] = {
     {"Resource", 93, SL_LOC_URI, SL_MEMBER_REQUIRED, "ARN"},
-    {"Tags", 297, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Tags"},
+    {"Tags", 299, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Tags"},
 };
-static const char *const enum_298[] = {"ConcurrentInvocationLimitExceeded", "FunctionInvocationRateLimitExceeded", "ReservedFunctionConcurrentInvocationLimitExceeded", "ReservedFunctionInvocationRateLimitExceeded", "CallerRateLimitExceeded", "ConcurrentSnapshotCreateLimitExceeded"};
-static const struct sl_member members_301[] = {
-    {"retryAfterSeconds", 288, SL_LOC_HEADER, 0, "Retry-After"},
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"message", 288, SL_LOC_BODY, 0, "message"},
-    {"Reason", 298, SL_LOC_BODY, 0, "Reason"},
+static const char *const enum_300[] = {"ConcurrentInvocationLimitExceeded", "FunctionInvocationRateLimitExceeded", "ReservedFunctionConcurrentInvocationLimitExceeded", "ReservedFunctionInvocationRateLimitExceeded", "CallerRateLimitExceeded", "ConcurrentSnapshotCreateLimitExceeded"};
+static const struct sl_member members_303[] = {
+    {"retryAfterSeconds", 290, SL_LOC_HEADER, 0, "Retry-After"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"message", 290, SL_LOC_BODY, 0, "message"},
+    {"Reason", 300, SL_LOC_BODY, 0, "Reason"},
 };
-static const struct sl_member members_304[] = {
-    {"Mode", 306, SL_LOC_BODY, 0, "Mode"},
+static const struct sl_member members_306[] = {
+    {"Mode", 308, SL_LOC_BODY, 0, "Mode"},
 };
-static const struct sl_member members_305[] = {
-    {"Mode", 306, SL_LOC_BODY, 0, "Mode"},
+static const struct sl_member members_307[] = {
+    {"Mode", 308, SL_LOC_BODY, 0, "Mode"},
 };
-static const char *const enum_306[] = {"Active", "PassThrough"};
-static const struct sl_member members_310[] = {
-    {"Type", 288, SL_LOC_BODY, 0, "Type"},
-    {"message", 288, SL_LOC_BODY, 0, "message"},
-};
-static const struct sl_member members_311[] = {
-    {"Resource", 93, SL_LOC_URI, SL_MEMBER_REQUIRED, "ARN"},
-    {"TagKeys", 294, SL_LOC_QUERY, SL_MEMBER_REQUIRED, "tagKeys"},
-};
+static const char *const enum_308[] = {"Active", "PassThrough"};
 static const struct sl_member members_312[] = {
-    {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Name", 9, SL_LOC_URI, SL_MEMBER_REQUIRED, "Name"},
-    {"FunctionVersion", 321, SL_LOC_BODY, 0, "FunctionVersion"},
-    {"Description", 59, SL_LOC_BODY, 0, "Description"},
-    {"RoutingConfig", 12, SL_LOC_BODY, 0, "RoutingConfig"},
-    {"RevisionId", 288, SL_LOC_BODY, 0, "RevisionId"},
+    {"Type", 290, SL_LOC_BODY, 0, "Type"},
+    {"message", 290, SL_LOC_BODY, 0, "message"},
 };
 static const struct sl_member members_313[] = {
+    {"Resource", 93, SL_LOC_URI, SL_MEMBER_REQUIRED, "ARN"},
+    {"TagKeys", 296, SL_LOC_QUERY, SL_MEMBER_REQUIRED, "tagKeys"},
+};
+static const struct sl_member members_314[] = {
+    {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
+    {"Name", 9, SL_LOC_URI, SL_MEMBER_REQUIRED, "Name"},
+    {"FunctionVersion", 323, SL_LOC_BODY, 0, "FunctionVersion"},
+    {"Description", 59, SL_LOC_BODY, 0, "Description"},
+    {"RoutingConfig", 12, SL_LOC_BODY, 0, "RoutingConfig"},
+    {"RevisionId", 290, SL_LOC_BODY, 0, "RevisionId"},
+};
+static const struct sl_member members_315[] = {
     {"CodeSigningConfigArn", 27, SL_LOC_URI, SL_MEMBER_REQUIRED, "CodeSigningConfigArn"},
     {"Description", 59, SL_LOC_BODY, 0, "Description"},
     {"AllowedPublishers", 16, SL_LOC_BODY, 0, "AllowedPublishers"},
     {"CodeSigningPolicies", 31, SL_LOC_BODY, 0, "CodeSigningPolicies"},
 };
-static const struct sl_member members_314[] = {
+static const struct sl_member members_316[] = {
     {"CodeSigningConfig", 26, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CodeSigningConfig"},
 };
-static const struct sl_member members_315[] = {
-    {"UUID", 288, SL_LOC_URI, SL_MEMBER_REQUIRED, "UUID"},
+static const struct sl_member members_317[] = {
+    {"UUID", 290, SL_LOC_URI, SL_MEMBER_REQUIRED, "UUID"},
     {"FunctionName", 101, SL_LOC_BODY, 0, "FunctionName"},
     {"Enabled", 70, SL_LOC_BODY, 0, "Enabled"},
     {"BatchSize", 21, SL_LOC_BODY, 0, "BatchSize"},
     {"FilterCriteria", 91, SL_LOC_BODY, 0, "FilterCriteria"},
     {"MaximumBatchingWindowInSeconds", 213, SL_LOC_BODY, 0, "MaximumBatchingWindowInSeconds"},
     {"DestinationConfig", 61, SL_LOC_BODY, 0, "DestinationConfig"},
-    {"MaximumRecordAgeInSeconds", 215, SL_LOC_BODY, 0, "MaximumRecordAgeInSeconds"},
+    {"MaximumRecordAgeInSeconds", 216, SL_LOC_BODY, 0, "MaximumRecordAgeInSeconds"},
     {"BisectBatchOnFunctionError", 22, SL_LOC_BODY, 0, "BisectBatchOnFunctionError"},
-    {"MaximumRetryAttempts", 217, SL_LOC_BODY, 0, "MaximumRetryAttempts"},
-    {"ParallelizationFactor", 229, SL_LOC_BODY, 0, "ParallelizationFactor"},
-    {"SourceAccessConfigurations", 281, SL_LOC_BODY, 0, "SourceAccessConfigurations"},
-    {"TumblingWindowInSeconds", 307, SL_LOC_BODY, 0, "TumblingWindowInSeconds"},
+    {"MaximumRetryAttempts", 218, SL_LOC_BODY, 0, "MaximumRetryAttempts"},
+    {"ParallelizationFactor", 230, SL_LOC_BODY, 0, "ParallelizationFactor"},
+    {"SourceAccessConfigurations", 283, SL_LOC_BODY, 0, "SourceAccessConfigurations"},
+    {"TumblingWindowInSeconds", 309, SL_LOC_BODY, 0, "TumblingWindowInSeconds"},
     {"FunctionResponseTypes", 103, SL_LOC_BODY, 0, "FunctionResponseTypes"},
+    {"ScalingConfig", 267, SL_LOC_BODY, 0, "ScalingConfig"},
 };
-static const struct sl_member members_316[] = {
+static const struct sl_member members_318[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
     {"ZipFile", 23, SL_LOC_BODY, 0, "ZipFile"},
-    {"S3Bucket", 263, SL_LOC_BODY, 0, "S3Bucket"},
-    {"S3Key", 264, SL_LOC_BODY, 0, "S3Key"},
-    {"S3ObjectVersion", 265, SL_LOC_BODY, 0, "S3ObjectVersion"},
-    {"ImageUri", 288, SL_LOC_BODY, 0, "ImageUri"},
+    {"S3Bucket", 264, SL_LOC_BODY, 0, "S3Bucket"},
+    {"S3Key", 265, SL_LOC_BODY, 0, "S3Key"},
+    {"S3ObjectVersion", 266, SL_LOC_BODY, 0, "S3ObjectVersion"},
+    {"ImageUri", 290, SL_LOC_BODY, 0, "ImageUri"},
     {"Publish", 25, SL_LOC_BODY, 0, "Publish"},
     {"DryRun", 25, SL_LOC_BODY, 0, "DryRun"},
-    {"RevisionId", 288, SL_LOC_BODY, 0, "RevisionId"},
+    {"RevisionId", 290, SL_LOC_BODY, 0, "RevisionId"},
     {"Architectures", 19, SL_LOC_BODY, 0, "Architectures"},
 };
-static const struct sl_member members_317[] = {
+static const struct sl_member members_319[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Role", 261, SL_LOC_BODY, 0, "Role"},
+    {"Role", 262, SL_LOC_BODY, 0, "Role"},
     {"Handler", 135, SL_LOC_BODY, 0, "Handler"},
     {"Description", 59, SL_LOC_BODY, 0, "Description"},
-    {"Timeout", 299, SL_LOC_BODY, 0, "Timeout"},
-    {"MemorySize", 218, SL_LOC_BODY, 0, "MemorySize"},
-    {"VpcConfig", 322, SL_LOC_BODY, 0, "VpcConfig"},
+    {"Timeout", 301, SL_LOC_BODY, 0, "Timeout"},
+    {"MemorySize", 219, SL_LOC_BODY, 0, "MemorySize"},
+    {"VpcConfig", 324, SL_LOC_BODY, 0, "VpcConfig"},
     {"Environment", 75, SL_LOC_BODY, 0, "Environment"},
-    {"Runtime", 262, SL_LOC_BODY, 0, "Runtime"},
+    {"Runtime", 263, SL_LOC_BODY, 0, "Runtime"},
     {"DeadLetterConfig", 47, SL_LOC_BODY, 0, "DeadLetterConfig"},
     {"KMSKeyArn", 158, SL_LOC_BODY, 0, "KMSKeyArn"},
-    {"TracingConfig", 304, SL_LOC_BODY, 0, "TracingConfig"},
-    {"RevisionId", 288, SL_LOC_BODY, 0, "RevisionId"},
+    {"TracingConfig", 306, SL_LOC_BODY, 0, "TracingConfig"},
+    {"RevisionId", 290, SL_LOC_BODY, 0, "RevisionId"},
     {"Layers", 165, SL_LOC_BODY, 0, "Layers"},
     {"FileSystemConfigs", 89, SL_LOC_BODY, 0, "FileSystemConfigs"},
     {"ImageConfig", 139, SL_LOC_BODY, 0, "ImageConfig"},
     {"EphemeralStorage", 81, SL_LOC_BODY, 0, "EphemeralStorage"},
-    {"SnapStart", 273, SL_LOC_BODY, 0, "SnapStart"},
+    {"SnapStart", 275, SL_LOC_BODY, 0, "SnapStart"},
 };
-static const struct sl_member members_318[] = {
+static const struct sl_member members_320[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
-    {"Qualifier", 249, SL_LOC_QUERY, 0, "Qualifier"},
-    {"MaximumRetryAttempts", 216, SL_LOC_BODY, 0, "MaximumRetryAttempts"},
-    {"MaximumEventAgeInSeconds", 214, SL_LOC_BODY, 0, "MaximumEventAgeInSeconds"},
+    {"Qualifier", 250, SL_LOC_QUERY, 0, "Qualifier"},
+    {"MaximumRetryAttempts", 217, SL_LOC_BODY, 0, "MaximumRetryAttempts"},
+    {"MaximumEventAgeInSeconds", 215, SL_LOC_BODY, 0, "MaximumEventAgeInSeconds"},
     {"DestinationConfig", 61, SL_LOC_BODY, 0, "DestinationConfig"},
 };
-static const struct sl_member members_319[] = {
+static const struct sl_member members_321[] = {
     {"FunctionName", 101, SL_LOC_URI, SL_MEMBER_REQUIRED, "FunctionName"},
     {"Qualifier", 108, SL_LOC_QUERY, 0, "Qualifier"},
     {"AuthType", 105, SL_LOC_BODY, 0, "AuthType"},
     {"Cors", 38, SL_LOC_BODY, 0, "Cors"},
 };
-static const struct sl_member members_320[] = {
+static const struct sl_member members_322[] = {
     {"FunctionUrl", 104, SL_LOC_BODY, SL_MEMBER_REQUIRED, "FunctionUrl"},
     {"FunctionArn", 93, SL_LOC_BODY, SL_MEMBER_REQUIRED, "FunctionArn"},
     {"AuthType", 105, SL_LOC_BODY, SL_MEMBER_REQUIRED, "AuthType"},
     {"Cors", 38, SL_LOC_BODY, 0, "Cors"},
-    {"CreationTime", 300, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CreationTime"},
-    {"LastModifiedTime", 300, SL_LOC_BODY, SL_MEMBER_REQUIRED, "LastModifiedTime"},
+    {"CreationTime", 302, SL_LOC_BODY, SL_MEMBER_REQUIRED, "CreationTime"},
+    {"LastModifiedTime", 302, SL_LOC_BODY, SL_MEMBER_REQUIRED, "LastModifiedTime"},
 };
-static const struct sl_member members_322[] = {
-    {"SubnetIds", 292, SL_LOC_BODY, 0, "SubnetIds"},
-    {"SecurityGroupIds", 267, SL_LOC_BODY, 0, "SecurityGroupIds"},
+static const struct sl_member members_324[] = {
+    {"SubnetIds", 294, SL_LOC_BODY, 0, "SubnetIds"},
+    {"SecurityGroupIds", 269, SL_LOC_BODY, 0, "SecurityGroupIds"},
 };
-static const struct sl_member members_323[] = {
-    {"SubnetIds", 292, SL_LOC_BODY, 0, "SubnetIds"},
-    {"SecurityGroupIds", 267, SL_LOC_BODY, 0, "SecurityGroupIds"},
-    {"VpcId", 324, SL_LOC_BODY, 0, "VpcId"},
+static const struct sl_member members_325[] = {
+    {"SubnetIds", 294, SL_LOC_BODY, 0, "SubnetIds"},
+    {"SecurityGroupIds", 269, SL_LOC_BODY, 0, "SecurityGroupIds"},
+    {"VpcId", 326, SL_LOC_BODY, 0, "VpcId"},
 };
 
 static const struct sl_shape shapes[] = {
@@ -991,14 +997,14 @@ static const struct sl_shape shapes[] = {
     {.name = "AddPermissionRequest", .type = SL_SHAPE_STRUCTURE, .members = members_5, .nmembers = 11, .payload = -1},
     {.name = "AddPermissionResponse", .type = SL_SHAPE_STRUCTURE, .members = members_6, .nmembers = 1, .payload = -1},
     {.name = "AdditionalVersion", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 1024, .payload = -1},
-    {.name = "AdditionalVersionWeights", .type = SL_SHAPE_MAP, .payload = -1, .key = 7, .element = 325, .key_name = "key", .element_name = "value"},
+    {.name = "AdditionalVersionWeights", .type = SL_SHAPE_MAP, .payload = -1, .key = 7, .element = 327, .key_name = "key", .element_name = "value"},
     {.name = "Alias", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 128, .payload = -1},
     {.name = "AliasConfiguration", .type = SL_SHAPE_STRUCTURE, .members = members_10, .nmembers = 6, .payload = -1},
     {.name = "AliasList", .type = SL_SHAPE_LIST, .payload = -1, .element = 10, .element_name = "member"},
     {.name = "AliasRoutingConfiguration", .type = SL_SHAPE_STRUCTURE, .members = members_12, .nmembers = 1, .payload = -1},
     {.name = "AllowCredentials", .type = SL_SHAPE_BOOLEAN, .payload = -1},
-    {.name = "AllowMethodsList", .type = SL_SHAPE_LIST, .has_max = true, .max = 6, .payload = -1, .element = 219, .element_name = "member"},
-    {.name = "AllowOriginsList", .type = SL_SHAPE_LIST, .has_max = true, .max = 100, .payload = -1, .element = 227, .element_name = "member"},
+    {.name = "AllowMethodsList", .type = SL_SHAPE_LIST, .has_max = true, .max = 6, .payload = -1, .element = 220, .element_name = "member"},
+    {.name = "AllowOriginsList", .type = SL_SHAPE_LIST, .has_max = true, .max = 100, .payload = -1, .element = 228, .element_name = "member"},
     {.name = "AllowedPublishers", .type = SL_SHAPE_STRUCTURE, .members = members_16, .nmembers = 1, .payload = -1},
     {.name = "AmazonManagedKafkaEventSourceConfig", .type = SL_SHAPE_STRUCTURE, .members = members_17, .nmembers = 1, .payload = -1},
     {.name = "Architecture", .type = SL_SHAPE_STRING, .enums = enum_18, .nenums = 2, .payload = -1},
@@ -1019,13 +1025,13 @@ static const struct sl_shape shapes[] = {
     {.name = "CodeStorageExceededException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_33, .nmembers = 2, .payload = -1, .error_code = "CodeStorageExceededException", .error_status = 400},
     {.name = "CodeVerificationFailedException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_34, .nmembers = 2, .payload = -1, .error_code = "CodeVerificationFailedException", .error_status = 400},
     {.name = "CompatibleArchitectures", .type = SL_SHAPE_LIST, .has_max = true, .max = 2, .payload = -1, .element = 18, .element_name = "member"},
-    {.name = "CompatibleRuntimes", .type = SL_SHAPE_LIST, .has_max = true, .max = 15, .payload = -1, .element = 262, .element_name = "member"},
+    {.name = "CompatibleRuntimes", .type = SL_SHAPE_LIST, .has_max = true, .max = 15, .payload = -1, .element = 263, .element_name = "member"},
     {.name = "Concurrency", .type = SL_SHAPE_STRUCTURE, .members = members_37, .nmembers = 1, .payload = -1},
     {.name = "Cors", .type = SL_SHAPE_STRUCTURE, .members = members_38, .nmembers = 6, .payload = -1},
     {.name = "CreateAliasRequest", .type = SL_SHAPE_STRUCTURE, .members = members_39, .nmembers = 5, .payload = -1},
     {.name = "CreateCodeSigningConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_40, .nmembers = 3, .payload = -1},
     {.name = "CreateCodeSigningConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_41, .nmembers = 1, .payload = -1},
-    {.name = "CreateEventSourceMappingRequest", .type = SL_SHAPE_STRUCTURE, .members = members_42, .nmembers = 21, .payload = -1},
+    {.name = "CreateEventSourceMappingRequest", .type = SL_SHAPE_STRUCTURE, .members = members_42, .nmembers = 22, .payload = -1},
     {.name = "CreateFunctionRequest", .type = SL_SHAPE_STRUCTURE, .members = members_43, .nmembers = 23, .payload = -1},
     {.name = "CreateFunctionUrlConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_44, .nmembers = 4, .payload = -1},
     {.name = "CreateFunctionUrlConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_45, .nmembers = 5, .payload = -1},
@@ -1066,7 +1072,7 @@ static const struct sl_shape shapes[] = {
     {.name = "EnvironmentVariables", .type = SL_SHAPE_MAP, .payload = -1, .key = 78, .element = 79, .key_name = "key", .element_name = "value"},
     {.name = "EphemeralStorage", .type = SL_SHAPE_STRUCTURE, .members = members_81, .nmembers = 1, .payload = -1},
     {.name = "EphemeralStorageSize", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 512, .has_max = true, .max = 10240, .payload = -1},
-    {.name = "EventSourceMappingConfiguration", .type = SL_SHAPE_STRUCTURE, .members = members_83, .nmembers = 25, .payload = -1},
+    {.name = "EventSourceMappingConfiguration", .type = SL_SHAPE_STRUCTURE, .members = members_83, .nmembers = 26, .payload = -1},
     {.name = "EventSourceMappingsList", .type = SL_SHAPE_LIST, .payload = -1, .element = 83, .element_name = "member"},
     {.name = "EventSourcePosition", .type = SL_SHAPE_STRING, .enums = enum_85, .nenums = 3, .payload = -1},
     {.name = "EventSourceToken", .type = SL_SHAPE_STRING, .has_min = true, .min = 0, .has_max = true, .max = 256, .payload = -1},
@@ -1197,6 +1203,7 @@ static const struct sl_shape shapes[] = {
     {.name = "MaxListItems", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 10000, .payload = -1},
     {.name = "MaxProvisionedConcurrencyConfigListItems", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 50, .payload = -1},
     {.name = "MaximumBatchingWindowInSeconds", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 0, .has_max = true, .max = 300, .payload = -1},
+    {.name = "MaximumConcurrency", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 2, .has_max = true, .max = 1000, .payload = -1},
     {.name = "MaximumEventAgeInSeconds", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 60, .has_max = true, .max = 21600, .payload = -1},
     {.name = "MaximumRecordAgeInSeconds", .type = SL_SHAPE_INTEGER, .has_min = true, .min = -1, .has_max = true, .max = 604800, .payload = -1},
     {.name = "MaximumRetryAttempts", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 0, .has_max = true, .max = 2, .payload = -1},
@@ -1207,106 +1214,107 @@ static const struct sl_shape shapes[] = {
     {.name = "NamespacedFunctionName", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 170, .payload = -1},
     {.name = "NamespacedStatementId", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 100, .payload = -1},
     {.name = "NonNegativeInteger", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 0, .payload = -1},
-    {.name = "OnFailure", .type = SL_SHAPE_STRUCTURE, .members = members_224, .nmembers = 1, .payload = -1},
-    {.name = "OnSuccess", .type = SL_SHAPE_STRUCTURE, .members = members_225, .nmembers = 1, .payload = -1},
+    {.name = "OnFailure", .type = SL_SHAPE_STRUCTURE, .members = members_225, .nmembers = 1, .payload = -1},
+    {.name = "OnSuccess", .type = SL_SHAPE_STRUCTURE, .members = members_226, .nmembers = 1, .payload = -1},
     {.name = "OrganizationId", .type = SL_SHAPE_STRING, .has_max = true, .max = 34, .payload = -1},
     {.name = "Origin", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 253, .payload = -1},
-    {.name = "PackageType", .type = SL_SHAPE_STRING, .enums = enum_228, .nenums = 2, .payload = -1},
+    {.name = "PackageType", .type = SL_SHAPE_STRING, .enums = enum_229, .nenums = 2, .payload = -1},
     {.name = "ParallelizationFactor", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 10, .payload = -1},
     {.name = "Pattern", .type = SL_SHAPE_STRING, .has_min = true, .min = 0, .has_max = true, .max = 4096, .payload = -1},
-    {.name = "PolicyLengthExceededException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_231, .nmembers = 2, .payload = -1, .error_code = "PolicyLengthExceededException", .error_status = 400},
+    {.name = "PolicyLengthExceededException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_232, .nmembers = 2, .payload = -1, .error_code = "PolicyLengthExceededException", .error_status = 400},
     {.name = "PositiveInteger", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .payload = -1},
-    {.name = "PreconditionFailedException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_233, .nmembers = 2, .payload = -1, .error_code = "PreconditionFailedException", .error_status = 412},
+    {.name = "PreconditionFailedException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_234, .nmembers = 2, .payload = -1, .error_code = "PreconditionFailedException", .error_status = 412},
     {.name = "Principal", .type = SL_SHAPE_STRING, .payload = -1},
     {.name = "PrincipalOrgID", .type = SL_SHAPE_STRING, .has_min = true, .min = 12, .has_max = true, .max = 34, .payload = -1},
-    {.name = "ProvisionedConcurrencyConfigList", .type = SL_SHAPE_LIST, .payload = -1, .element = 237, .element_name = "member"},
-    {.name = "ProvisionedConcurrencyConfigListItem", .type = SL_SHAPE_STRUCTURE, .members = members_237, .nmembers = 7, .payload = -1},
-    {.name = "ProvisionedConcurrencyConfigNotFoundException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_238, .nmembers = 2, .payload = -1, .error_code = "ProvisionedConcurrencyConfigNotFoundException", .error_status = 404},
-    {.name = "ProvisionedConcurrencyStatusEnum", .type = SL_SHAPE_STRING, .enums = enum_239, .nenums = 3, .payload = -1},
-    {.name = "PublishLayerVersionRequest", .type = SL_SHAPE_STRUCTURE, .members = members_240, .nmembers = 6, .payload = -1},
-    {.name = "PublishLayerVersionResponse", .type = SL_SHAPE_STRUCTURE, .members = members_241, .nmembers = 9, .payload = -1},
-    {.name = "PublishVersionRequest", .type = SL_SHAPE_STRUCTURE, .members = members_242, .nmembers = 4, .payload = -1},
-    {.name = "PutFunctionCodeSigningConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_243, .nmembers = 2, .payload = -1},
-    {.name = "PutFunctionCodeSigningConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_244, .nmembers = 2, .payload = -1},
-    {.name = "PutFunctionConcurrencyRequest", .type = SL_SHAPE_STRUCTURE, .members = members_245, .nmembers = 2, .payload = -1},
-    {.name = "PutFunctionEventInvokeConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_246, .nmembers = 5, .payload = -1},
-    {.name = "PutProvisionedConcurrencyConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_247, .nmembers = 3, .payload = -1},
-    {.name = "PutProvisionedConcurrencyConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_248, .nmembers = 6, .payload = -1},
+    {.name = "ProvisionedConcurrencyConfigList", .type = SL_SHAPE_LIST, .payload = -1, .element = 238, .element_name = "member"},
+    {.name = "ProvisionedConcurrencyConfigListItem", .type = SL_SHAPE_STRUCTURE, .members = members_238, .nmembers = 7, .payload = -1},
+    {.name = "ProvisionedConcurrencyConfigNotFoundException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_239, .nmembers = 2, .payload = -1, .error_code = "ProvisionedConcurrencyConfigNotFoundException", .error_status = 404},
+    {.name = "ProvisionedConcurrencyStatusEnum", .type = SL_SHAPE_STRING, .enums = enum_240, .nenums = 3, .payload = -1},
+    {.name = "PublishLayerVersionRequest", .type = SL_SHAPE_STRUCTURE, .members = members_241, .nmembers = 6, .payload = -1},
+    {.name = "PublishLayerVersionResponse", .type = SL_SHAPE_STRUCTURE, .members = members_242, .nmembers = 9, .payload = -1},
+    {.name = "PublishVersionRequest", .type = SL_SHAPE_STRUCTURE, .members = members_243, .nmembers = 4, .payload = -1},
+    {.name = "PutFunctionCodeSigningConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_244, .nmembers = 2, .payload = -1},
+    {.name = "PutFunctionCodeSigningConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_245, .nmembers = 2, .payload = -1},
+    {.name = "PutFunctionConcurrencyRequest", .type = SL_SHAPE_STRUCTURE, .members = members_246, .nmembers = 2, .payload = -1},
+    {.name = "PutFunctionEventInvokeConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_247, .nmembers = 5, .payload = -1},
+    {.name = "PutProvisionedConcurrencyConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_248, .nmembers = 3, .payload = -1},
+    {.name = "PutProvisionedConcurrencyConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_249, .nmembers = 6, .payload = -1},
     {.name = "Qualifier", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 128, .payload = -1},
     {.name = "Queue", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 1000, .payload = -1},
-    {.name = "Queues", .type = SL_SHAPE_LIST, .has_min = true, .min = 1, .has_max = true, .max = 1, .payload = -1, .element = 250, .element_name = "member"},
-    {.name = "RemoveLayerVersionPermissionRequest", .type = SL_SHAPE_STRUCTURE, .members = members_252, .nmembers = 4, .payload = -1},
-    {.name = "RemovePermissionRequest", .type = SL_SHAPE_STRUCTURE, .members = members_253, .nmembers = 4, .payload = -1},
-    {.name = "RequestTooLargeException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_254, .nmembers = 2, .payload = -1, .error_code = "RequestTooLargeException", .error_status = 413},
+    {.name = "Queues", .type = SL_SHAPE_LIST, .has_min = true, .min = 1, .has_max = true, .max = 1, .payload = -1, .element = 251, .element_name = "member"},
+    {.name = "RemoveLayerVersionPermissionRequest", .type = SL_SHAPE_STRUCTURE, .members = members_253, .nmembers = 4, .payload = -1},
+    {.name = "RemovePermissionRequest", .type = SL_SHAPE_STRUCTURE, .members = members_254, .nmembers = 4, .payload = -1},
+    {.name = "RequestTooLargeException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_255, .nmembers = 2, .payload = -1, .error_code = "RequestTooLargeException", .error_status = 413},
     {.name = "ReservedConcurrentExecutions", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 0, .payload = -1},
     {.name = "ResourceArn", .type = SL_SHAPE_STRING, .payload = -1},
-    {.name = "ResourceConflictException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_257, .nmembers = 2, .payload = -1, .error_code = "ResourceConflictException", .error_status = 409},
-    {.name = "ResourceInUseException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_258, .nmembers = 2, .payload = -1, .error_code = "ResourceInUseException", .error_status = 400},
-    {.name = "ResourceNotFoundException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_259, .nmembers = 2, .payload = -1, .error_code = "ResourceNotFoundException", .error_status = 404},
-    {.name = "ResourceNotReadyException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_260, .nmembers = 2, .payload = -1, .error_code = "ResourceNotReadyException", .error_status = 502},
+    {.name = "ResourceConflictException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_258, .nmembers = 2, .payload = -1, .error_code = "ResourceConflictException", .error_status = 409},
+    {.name = "ResourceInUseException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_259, .nmembers = 2, .payload = -1, .error_code = "ResourceInUseException", .error_status = 400},
+    {.name = "ResourceNotFoundException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_260, .nmembers = 2, .payload = -1, .error_code = "ResourceNotFoundException", .error_status = 404},
+    {.name = "ResourceNotReadyException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_261, .nmembers = 2, .payload = -1, .error_code = "ResourceNotReadyException", .error_status = 502},
     {.name = "RoleArn", .type = SL_SHAPE_STRING, .payload = -1},
-    {.name = "Runtime", .type = SL_SHAPE_STRING, .enums = enum_262, .nenums = 41, .payload = -1},
+    {.name = "Runtime", .type = SL_SHAPE_STRING, .enums = enum_263, .nenums = 41, .payload = -1},
     {.name = "S3Bucket", .type = SL_SHAPE_STRING, .has_min = true, .min = 3, .has_max = true, .max = 63, .payload = -1},
     {.name = "S3Key", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 1024, .payload = -1},
     {.name = "S3ObjectVersion", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 1024, .payload = -1},
+    {.name = "ScalingConfig", .type = SL_SHAPE_STRUCTURE, .members = members_267, .nmembers = 1, .payload = -1},
     {.name = "SecurityGroupId", .type = SL_SHAPE_STRING, .payload = -1},
-    {.name = "SecurityGroupIds", .type = SL_SHAPE_LIST, .has_max = true, .max = 5, .payload = -1, .element = 266, .element_name = "member"},
-    {.name = "SelfManagedEventSource", .type = SL_SHAPE_STRUCTURE, .members = members_268, .nmembers = 1, .payload = -1},
-    {.name = "SelfManagedKafkaEventSourceConfig", .type = SL_SHAPE_STRUCTURE, .members = members_269, .nmembers = 1, .payload = -1},
+    {.name = "SecurityGroupIds", .type = SL_SHAPE_LIST, .has_max = true, .max = 5, .payload = -1, .element = 268, .element_name = "member"},
+    {.name = "SelfManagedEventSource", .type = SL_SHAPE_STRUCTURE, .members = members_270, .nmembers = 1, .payload = -1},
+    {.name = "SelfManagedKafkaEventSourceConfig", .type = SL_SHAPE_STRUCTURE, .members = members_271, .nmembers = 1, .payload = -1},
     {.name = "SensitiveString", .type = SL_SHAPE_STRING, .payload = -1},
-    {.name = "ServiceException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_271, .nmembers = 2, .payload = -1, .error_code = "ServiceException", .error_status = 500},
+    {.name = "ServiceException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_273, .nmembers = 2, .payload = -1, .error_code = "ServiceException", .error_status = 500},
     {.name = "SigningProfileVersionArns", .type = SL_SHAPE_LIST, .has_min = true, .min = 1, .has_max = true, .max = 20, .payload = -1, .element = 20, .element_name = "member"},
-    {.name = "SnapStart", .type = SL_SHAPE_STRUCTURE, .members = members_273, .nmembers = 1, .payload = -1},
-    {.name = "SnapStartApplyOn", .type = SL_SHAPE_STRING, .enums = enum_274, .nenums = 2, .payload = -1},
-    {.name = "SnapStartException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_275, .nmembers = 2, .payload = -1, .error_code = "SnapStartException", .error_status = 400},
-    {.name = "SnapStartNotReadyException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_276, .nmembers = 2, .payload = -1, .error_code = "SnapStartNotReadyException", .error_status = 409},
-    {.name = "SnapStartOptimizationStatus", .type = SL_SHAPE_STRING, .enums = enum_277, .nenums = 2, .payload = -1},
-    {.name = "SnapStartResponse", .type = SL_SHAPE_STRUCTURE, .members = members_278, .nmembers = 2, .payload = -1},
-    {.name = "SnapStartTimeoutException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_279, .nmembers = 2, .payload = -1, .error_code = "SnapStartTimeoutException", .error_status = 408},
-    {.name = "SourceAccessConfiguration", .type = SL_SHAPE_STRUCTURE, .members = members_280, .nmembers = 2, .payload = -1},
-    {.name = "SourceAccessConfigurations", .type = SL_SHAPE_LIST, .has_min = true, .min = 0, .has_max = true, .max = 22, .payload = -1, .element = 280, .element_name = "member"},
-    {.name = "SourceAccessType", .type = SL_SHAPE_STRING, .enums = enum_282, .nenums = 8, .payload = -1},
+    {.name = "SnapStart", .type = SL_SHAPE_STRUCTURE, .members = members_275, .nmembers = 1, .payload = -1},
+    {.name = "SnapStartApplyOn", .type = SL_SHAPE_STRING, .enums = enum_276, .nenums = 2, .payload = -1},
+    {.name = "SnapStartException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_277, .nmembers = 2, .payload = -1, .error_code = "SnapStartException", .error_status = 400},
+    {.name = "SnapStartNotReadyException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_278, .nmembers = 2, .payload = -1, .error_code = "SnapStartNotReadyException", .error_status = 409},
+    {.name = "SnapStartOptimizationStatus", .type = SL_SHAPE_STRING, .enums = enum_279, .nenums = 2, .payload = -1},
+    {.name = "SnapStartResponse", .type = SL_SHAPE_STRUCTURE, .members = members_280, .nmembers = 2, .payload = -1},
+    {.name = "SnapStartTimeoutException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_281, .nmembers = 2, .payload = -1, .error_code = "SnapStartTimeoutException", .error_status = 408},
+    {.name = "SourceAccessConfiguration", .type = SL_SHAPE_STRUCTURE, .members = members_282, .nmembers = 2, .payload = -1},
+    {.name = "SourceAccessConfigurations", .type = SL_SHAPE_LIST, .has_min = true, .min = 0, .has_max = true, .max = 22, .payload = -1, .element = 282, .element_name = "member"},
+    {.name = "SourceAccessType", .type = SL_SHAPE_STRING, .enums = enum_284, .nenums = 8, .payload = -1},
     {.name = "SourceOwner", .type = SL_SHAPE_STRING, .has_max = true, .max = 12, .payload = -1},
-    {.name = "State", .type = SL_SHAPE_STRING, .enums = enum_284, .nenums = 4, .payload = -1},
+    {.name = "State", .type = SL_SHAPE_STRING, .enums = enum_286, .nenums = 4, .payload = -1},
     {.name = "StateReason", .type = SL_SHAPE_STRING, .payload = -1},
-    {.name = "StateReasonCode", .type = SL_SHAPE_STRING, .enums = enum_286, .nenums = 24, .payload = -1},
+    {.name = "StateReasonCode", .type = SL_SHAPE_STRING, .enums = enum_288, .nenums = 24, .payload = -1},
     {.name = "StatementId", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 100, .payload = -1},
     {.name = "String", .type = SL_SHAPE_STRING, .payload = -1},
-    {.name = "StringList", .type = SL_SHAPE_LIST, .has_max = true, .max = 1500, .payload = -1, .element = 288, .element_name = "member"},
-    {.name = "SubnetIPAddressLimitReachedException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_290, .nmembers = 2, .payload = -1, .error_code = "SubnetIPAddressLimitReachedException", .error_status = 502},
+    {.name = "StringList", .type = SL_SHAPE_LIST, .has_max = true, .max = 1500, .payload = -1, .element = 290, .element_name = "member"},
+    {.name = "SubnetIPAddressLimitReachedException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_292, .nmembers = 2, .payload = -1, .error_code = "SubnetIPAddressLimitReachedException", .error_status = 502},
     {.name = "SubnetId", .type = SL_SHAPE_STRING, .payload = -1},
-    {.name = "SubnetIds", .type = SL_SHAPE_LIST, .has_max = true, .max = 16, .payload = -1, .element = 291, .element_name = "member"},
+    {.name = "SubnetIds", .type = SL_SHAPE_LIST, .has_max = true, .max = 16, .payload = -1, .element = 293, .element_name = "member"},
     {.name = "TagKey", .type = SL_SHAPE_STRING, .payload = -1},
-    {.name = "TagKeyList", .type = SL_SHAPE_LIST, .payload = -1, .element = 293, .element_name = "member"},
-    {.name = "TagResourceRequest", .type = SL_SHAPE_STRUCTURE, .members = members_295, .nmembers = 2, .payload = -1},
+    {.name = "TagKeyList", .type = SL_SHAPE_LIST, .payload = -1, .element = 295, .element_name = "member"},
+    {.name = "TagResourceRequest", .type = SL_SHAPE_STRUCTURE, .members = members_297, .nmembers = 2, .payload = -1},
     {.name = "TagValue", .type = SL_SHAPE_STRING, .payload = -1},
-    {.name = "Tags", .type = SL_SHAPE_MAP, .payload = -1, .key = 293, .element = 296, .key_name = "key", .element_name = "value"},
-    {.name = "ThrottleReason", .type = SL_SHAPE_STRING, .enums = enum_298, .nenums = 6, .payload = -1},
+    {.name = "Tags", .type = SL_SHAPE_MAP, .payload = -1, .key = 295, .element = 298, .key_name = "key", .element_name = "value"},
+    {.name = "ThrottleReason", .type = SL_SHAPE_STRING, .enums = enum_300, .nenums = 6, .payload = -1},
     {.name = "Timeout", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 900, .payload = -1},
     {.name = "Timestamp", .type = SL_SHAPE_STRING, .payload = -1},
-    {.name = "TooManyRequestsException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_301, .nmembers = 4, .payload = -1, .error_code = "TooManyRequestsException", .error_status = 429},
+    {.name = "TooManyRequestsException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_303, .nmembers = 4, .payload = -1, .error_code = "TooManyRequestsException", .error_status = 429},
     {.name = "Topic", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 249, .payload = -1},
-    {.name = "Topics", .type = SL_SHAPE_LIST, .has_min = true, .min = 1, .has_max = true, .max = 1, .payload = -1, .element = 302, .element_name = "member"},
-    {.name = "TracingConfig", .type = SL_SHAPE_STRUCTURE, .members = members_304, .nmembers = 1, .payload = -1},
-    {.name = "TracingConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_305, .nmembers = 1, .payload = -1},
-    {.name = "TracingMode", .type = SL_SHAPE_STRING, .enums = enum_306, .nenums = 2, .payload = -1},
+    {.name = "Topics", .type = SL_SHAPE_LIST, .has_min = true, .min = 1, .has_max = true, .max = 1, .payload = -1, .element = 304, .element_name = "member"},
+    {.name = "TracingConfig", .type = SL_SHAPE_STRUCTURE, .members = members_306, .nmembers = 1, .payload = -1},
+    {.name = "TracingConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_307, .nmembers = 1, .payload = -1},
+    {.name = "TracingMode", .type = SL_SHAPE_STRING, .enums = enum_308, .nenums = 2, .payload = -1},
     {.name = "TumblingWindowInSeconds", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 0, .has_max = true, .max = 900, .payload = -1},
     {.name = "URI", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 200, .payload = -1},
     {.name = "UnreservedConcurrentExecutions", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 0, .payload = -1},
-    {.name = "UnsupportedMediaTypeException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_310, .nmembers = 2, .payload = -1, .error_code = "UnsupportedMediaTypeException", .error_status = 415},
-    {.name = "UntagResourceRequest", .type = SL_SHAPE_STRUCTURE, .members = members_311, .nmembers = 2, .payload = -1},
-    {.name = "UpdateAliasRequest", .type = SL_SHAPE_STRUCTURE, .members = members_312, .nmembers = 6, .payload = -1},
-    {.name = "UpdateCodeSigningConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_313, .nmembers = 4, .payload = -1},
-    {.name = "UpdateCodeSigningConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_314, .nmembers = 1, .payload = -1},
-    {.name = "UpdateEventSourceMappingRequest", .type = SL_SHAPE_STRUCTURE, .members = members_315, .nmembers = 14, .payload = -1},
-    {.name = "UpdateFunctionCodeRequest", .type = SL_SHAPE_STRUCTURE, .members = members_316, .nmembers = 10, .payload = -1},
-    {.name = "UpdateFunctionConfigurationRequest", .type = SL_SHAPE_STRUCTURE, .members = members_317, .nmembers = 18, .payload = -1},
-    {.name = "UpdateFunctionEventInvokeConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_318, .nmembers = 5, .payload = -1},
-    {.name = "UpdateFunctionUrlConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_319, .nmembers = 4, .payload = -1},
-    {.name = "UpdateFunctionUrlConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_320, .nmembers = 6, .payload = -1},
+    {.name = "UnsupportedMediaTypeException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_312, .nmembers = 2, .payload = -1, .error_code = "UnsupportedMediaTypeException", .error_status = 415},
+    {.name = "UntagResourceRequest", .type = SL_SHAPE_STRUCTURE, .members = members_313, .nmembers = 2, .payload = -1},
+    {.name = "UpdateAliasRequest", .type = SL_SHAPE_STRUCTURE, .members = members_314, .nmembers = 6, .payload = -1},
+    {.name = "UpdateCodeSigningConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_315, .nmembers = 4, .payload = -1},
+    {.name = "UpdateCodeSigningConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_316, .nmembers = 1, .payload = -1},
+    {.name = "UpdateEventSourceMappingRequest", .type = SL_SHAPE_STRUCTURE, .members = members_317, .nmembers = 15, .payload = -1},
+    {.name = "UpdateFunctionCodeRequest", .type = SL_SHAPE_STRUCTURE, .members = members_318, .nmembers = 10, .payload = -1},
+    {.name = "UpdateFunctionConfigurationRequest", .type = SL_SHAPE_STRUCTURE, .members = members_319, .nmembers = 18, .payload = -1},
+    {.name = "UpdateFunctionEventInvokeConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_320, .nmembers = 5, .payload = -1},
+    {.name = "UpdateFunctionUrlConfigRequest", .type = SL_SHAPE_STRUCTURE, .members = members_321, .nmembers = 4, .payload = -1},
+    {.name = "UpdateFunctionUrlConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_322, .nmembers = 6, .payload = -1},
     {.name = "Version", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 1024, .payload = -1},
-    {.name = "VpcConfig", .type = SL_SHAPE_STRUCTURE, .members = members_322, .nmembers = 2, .payload = -1},
-    {.name = "VpcConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_323, .nmembers = 3, .payload = -1},
+    {.name = "VpcConfig", .type = SL_SHAPE_STRUCTURE, .members = members_324, .nmembers = 2, .payload = -1},
+    {.name = "VpcConfigResponse", .type = SL_SHAPE_STRUCTURE, .members = members_325, .nmembers = 3, .payload = -1},
     {.name = "VpcId", .type = SL_SHAPE_STRING, .payload = -1},
     {.name = "Weight", .type = SL_SHAPE_DOUBLE, .has_min = true, .min = 0.0, .has_max = true, .max = 1.0, .payload = -1},
     {.name = "WorkingDirectory", .type = SL_SHAPE_STRING, .has_max = true, .max = 1000, .payload = -1},
@@ -1359,23 +1367,23 @@ static const struct sl_operation ops[] = {
     {"ListProvisionedConcurrencyConfigs", "GET", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL", 197, 198, 200, NULL},
     {"ListTags", "GET", "/2017-03-31/tags/{ARN}", 199, 200, 0, NULL},
     {"ListVersionsByFunction", "GET", "/2015-03-31/functions/{FunctionName}/versions", 201, 202, 200, NULL},
-    {"PublishLayerVersion", "POST", "/2018-10-31/layers/{LayerName}/versions", 240, 241, 201, NULL},
-    {"PublishVersion", "POST", "/2015-03-31/functions/{FunctionName}/versions", 242, 97, 201, NULL},
-    {"PutFunctionCodeSigningConfig", "PUT", "/2020-06-30/functions/{FunctionName}/code-signing-config", 243, 244, 200, NULL},
-    {"PutFunctionConcurrency", "PUT", "/2017-10-31/functions/{FunctionName}/concurrency", 245, 37, 200, NULL},
-    {"PutFunctionEventInvokeConfig", "PUT", "/2019-09-25/functions/{FunctionName}/event-invoke-config", 246, 98, 200, NULL},
-    {"PutProvisionedConcurrencyConfig", "PUT", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", 247, 248, 202, NULL},
-    {"RemoveLayerVersionPermission", "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}", 252, -1, 204, NULL},
-    {"RemovePermission", "DELETE", "/2015-03-31/functions/{FunctionName}/policy/{StatementId}", 253, -1, 204, NULL},
-    {"TagResource", "POST", "/2017-03-31/tags/{ARN}", 295, -1, 204, NULL},
-    {"UntagResource", "DELETE", "/2017-03-31/tags/{ARN}", 311, -1, 204, NULL},
-    {"UpdateAlias", "PUT", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", 312, 10, 200, NULL},
-    {"UpdateCodeSigningConfig", "PUT", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}", 313, 314, 200, NULL},
-    {"UpdateEventSourceMapping", "PUT", "/2015-03-31/event-source-mappings/{UUID}", 315, 83, 202, NULL},
-    {"UpdateFunctionCode", "PUT", "/2015-03-31/functions/{FunctionName}/code", 316, 97, 200, NULL},
-    {"UpdateFunctionConfiguration", "PUT", "/2015-03-31/functions/{FunctionName}/configuration", 317, 97, 200, NULL},
-    {"UpdateFunctionEventInvokeConfig", "POST", "/2019-09-25/functions/{FunctionName}/event-invoke-config", 318, 98, 200, NULL},
-    {"UpdateFunctionUrlConfig", "PUT", "/2021-10-31/functions/{FunctionName}/url", 319, 320, 200, NULL},
+    {"PublishLayerVersion", "POST", "/2018-10-31/layers/{LayerName}/versions", 241, 242, 201, NULL},
+    {"PublishVersion", "POST", "/2015-03-31/functions/{FunctionName}/versions", 243, 97, 201, NULL},
+    {"PutFunctionCodeSigningConfig", "PUT", "/2020-06-30/functions/{FunctionName}/code-signing-config", 244, 245, 200, NULL},
+    {"PutFunctionConcurrency", "PUT", "/2017-10-31/functions/{FunctionName}/concurrency", 246, 37, 200, NULL},
+    {"PutFunctionEventInvokeConfig", "PUT", "/2019-09-25/functions/{FunctionName}/event-invoke-config", 247, 98, 200, NULL},
+    {"PutProvisionedConcurrencyConfig", "PUT", "/2019-09-30/functions/{FunctionName}/provisioned-concurrency", 248, 249, 202, NULL},
+    {"RemoveLayerVersionPermission", "DELETE", "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}", 253, -1, 204, NULL},
+    {"RemovePermission", "DELETE", "/2015-03-31/functions/{FunctionName}/policy/{StatementId}", 254, -1, 204, NULL},
+    {"TagResource", "POST", "/2017-03-31/tags/{ARN}", 297, -1, 204, NULL},
+    {"UntagResource", "DELETE", "/2017-03-31/tags/{ARN}", 313, -1, 204, NULL},
+    {"UpdateAlias", "PUT", "/2015-03-31/functions/{FunctionName}/aliases/{Name}", 314, 10, 200, NULL},
+    {"UpdateCodeSigningConfig", "PUT", "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}", 315, 316, 200, NULL},
+    {"UpdateEventSourceMapping", "PUT", "/2015-03-31/event-source-mappings/{UUID}", 317, 83, 202, NULL},
+    {"UpdateFunctionCode", "PUT", "/2015-03-31/functions/{FunctionName}/code", 318, 97, 200, NULL},
+    {"UpdateFunctionConfiguration", "PUT", "/2015-03-31/functions/{FunctionName}/configuration", 319, 97, 200, NULL},
+    {"UpdateFunctionEventInvokeConfig", "POST", "/2019-09-25/functions/{FunctionName}/event-invoke-config", 320, 98, 200, NULL},
+    {"UpdateFunctionUrlConfig", "PUT", "/2021-10-31/functions/{FunctionName}/url", 321, 322, 200, NULL},
 };
 
 const struct sl_service_model sl_model_lambda = {
@@ -1390,11 +1398,14 @@ const struct sl_service_model sl_model_lambda = {
 };
 
 SL_OP(lambda, AddPermission);
+SL_OP(lambda, CreateEventSourceMapping);
 SL_OP(lambda, CreateFunction);
+SL_OP(lambda, DeleteEventSourceMapping);
 SL_OP(lambda, DeleteFunction);
 SL_OP(lambda, DeleteFunctionConcurrency);
 SL_OP(lambda, DeleteFunctionEventInvokeConfig);
 SL_OP(lambda, GetAccountSettings);
+SL_OP(lambda, GetEventSourceMapping);
 SL_OP(lambda, GetFunction);
 SL_OP(lambda, GetFunctionConcurrency);
 SL_OP(lambda, GetFunctionConfiguration);
@@ -1402,11 +1413,13 @@ SL_OP(lambda, GetFunctionEventInvokeConfig);
 SL_OP(lambda, GetPolicy);
 SL_OP(lambda, Invoke);
 SL_OP(lambda, InvokeAsync);
+SL_OP(lambda, ListEventSourceMappings);
 SL_OP(lambda, ListFunctionEventInvokeConfigs);
 SL_OP(lambda, ListFunctions);
 SL_OP(lambda, PutFunctionConcurrency);
 SL_OP(lambda, PutFunctionEventInvokeConfig);
 SL_OP(lambda, RemovePermission);
+SL_OP(lambda, UpdateEventSourceMapping);
 SL_OP(lambda, UpdateFunctionCode);
 SL_OP(lambda, UpdateFunctionConfiguration);
 SL_OP(lambda, UpdateFunctionEventInvokeConfig);
@@ -1418,12 +1431,12 @@ const sl_op_fn sl_lambda_handlers[] = {
     sl_lambda_AddPermission,
     NULL,
     NULL,
-    NULL,
+    sl_lambda_CreateEventSourceMapping,
     sl_lambda_CreateFunction,
     NULL,
     NULL,
     NULL,
-    NULL,
+    sl_lambda_DeleteEventSourceMapping,
     sl_lambda_DeleteFunction,
     NULL,
     sl_lambda_DeleteFunctionConcurrency,
@@ -1434,7 +1447,7 @@ const sl_op_fn sl_lambda_handlers[] = {
     sl_lambda_GetAccountSettings,
     NULL,
     NULL,
-    NULL,
+    sl_lambda_GetEventSourceMapping,
     sl_lambda_GetFunction,
     NULL,
     sl_lambda_GetFunctionConcurrency,
@@ -1450,7 +1463,7 @@ const sl_op_fn sl_lambda_handlers[] = {
     sl_lambda_InvokeAsync,
     NULL,
     NULL,
-    NULL,
+    sl_lambda_ListEventSourceMappings,
     sl_lambda_ListFunctionEventInvokeConfigs,
     NULL,
     sl_lambda_ListFunctions,
@@ -1472,7 +1485,7 @@ const sl_op_fn sl_lambda_handlers[] = {
     NULL,
     NULL,
     NULL,
-    NULL,
+    sl_lambda_UpdateEventSourceMapping,
     sl_lambda_UpdateFunctionCode,
     sl_lambda_UpdateFunctionConfiguration,
     sl_lambda_UpdateFunctionEventInvokeConfig,

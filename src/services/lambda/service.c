@@ -152,7 +152,8 @@ static int lambda_new(struct sl_app *app, void **state, struct sl_err *err)
 
 static int lambda_start(void *state, struct sl_err *err)
 {
-    return sl_lambda_async_start(state, err);
+    int rc = sl_lambda_async_start(state, err);
+    return rc ? rc : sl_lambda_esm_start(state, err);
 }
 
 static void lambda_stop(void *state)
@@ -161,6 +162,7 @@ static void lambda_stop(void *state)
     __atomic_store_n(&l->stopping, true, __ATOMIC_RELEASE);
     sl_consumer_stop(l->async); /* takes no more events */
     sl_runtime_shutdown(l->rt); /* ends the invocations under way: back on the queue */
+    sl_lambda_esm_stop(l);      /* (their batches failed with them: messages stay) */
 }
 
 static void lambda_free(void *state)
@@ -169,6 +171,7 @@ static void lambda_free(void *state)
     if (!l)
         return;
     sl_consumer_free(l->async); /* once the events the shutdown ended are back */
+    sl_lambda_esm_free(l);
     sl_runtime_free(l->rt);
     sl_lambda_state_free(l);
 }
@@ -223,6 +226,7 @@ static void lambda_metrics(void *state, struct sl_buf *out)
 {
     struct sl_lambda *l = state;
     sl_lambda_metrics_render(l->metrics, out);
+    sl_lambda_esm_metrics(l, out);
 }
 
 static bool is_invoke(const struct sl_operation *op)

@@ -77,6 +77,7 @@ struct sqs {
     /* Long polls waiting, by queue id (wait.c). */
     pthread_mutex_t mu;
     void *wqueues; /* buckets of the queues long-polled (wait.c) */
+    struct sqs_watcher *watchers; /* mappings' sources (wait.c) */
     bool stopping;
 };
 
@@ -159,6 +160,12 @@ int sqs_wait(struct sqs *st, struct sl_call *c, const char *id, uint64_t seen,
              int64_t deadline_ms, int64_t wake_ms, sl_op_fn then);
 /* The store's prefix watch: messages arrived on queue id (NULL: any). */
 void sqs_wait_notify(void *arg, const char *id);
+/* The mappings' sources: wake(arg) after each commit of messages to
+ * queue id (any thread, under st->mu: it must only post). set_id moves a
+ * watch to a queue's new id (a queue made again). */
+int sqs_watch_add(struct sqs *st, const char *id, void (*wake)(void *arg), void *arg);
+void sqs_watch_set_id(struct sqs *st, void *arg, const char *id);
+void sqs_watch_remove(struct sqs *st, void (*wake)(void *arg), void *arg);
 /* Wakes every wait (the service stops); frees what waits kept. */
 void sqs_wait_stop(struct sqs *st);
 void sqs_wait_free(struct sqs *st);
@@ -186,6 +193,20 @@ struct sqs_send {
     bool duplicate; /* FIFO: an earlier send of the same dedup id */
 };
 int sqs_send_txn(struct sl_txn *t, struct sqs_queue *q, struct sqs_send *m);
+
+/* A receive inside a transaction (messages.c): up to max messages of q
+ * leased for lease_ms, the expired ones removed and those past the
+ * redrive policy's count moved to the dead-letter queue on the way;
+ * FIFO groups in order, a group with a message in flight skipped. msgs
+ * (malloc'd, sl_qmsgs_free) holds n; when none, next_visible is when a
+ * message in flight returns (wall ms; 0 when not known). */
+struct sqs_take {
+    size_t max;
+    struct sl_qmsg *msgs;
+    size_t n;
+    int64_t next_visible;
+};
+int sqs_take_txn(struct sl_txn *t, struct sqs_queue *q, int64_t lease_ms, struct sqs_take *k);
 
 /* The state of the service (for the other files' handlers). */
 static inline struct sqs *sqs_of(struct sl_call *c)

@@ -369,16 +369,13 @@ SL_OP(sqs, SendMessageBatch)
 
 struct recv {
     struct sqs_ref ref;
-    size_t max;
     int64_t visibility; /* -1: the queue's */
     int64_t wait;       /* -1: the queue's */
+    struct sqs_take k;  /* its max, and what the transaction took */
     /* Out of the transaction. */
-    struct sl_qmsg *msgs;
-    size_t n;
     char id[64];
     bool fifo;
-    int64_t queue_wait;   /* the queue's ReceiveMessageWaitTimeSeconds */
-    int64_t next_visible; /* ms (wall): when a message in flight returns; 0: none known */
+    int64_t queue_wait; /* the queue's ReceiveMessageWaitTimeSeconds */
     /* The wait. */
     int64_t deadline; /* monotonic ms; 0 before the first receive */
     uint64_t seen;
@@ -422,7 +419,7 @@ static int take(struct sl_txn *t, struct sqs_queue *q, const char *dlq_id, struc
 }
 
 /* Appends leased message m to r's; takes it. */
-static int keep(struct recv *r, struct sl_qmsg *m)
+static int keep(struct sqs_take *r, struct sl_qmsg *m)
 {
     struct sl_qmsg *v = realloc(r->msgs, (r->n + 1) * sizeof(*v));
     if (!v)
@@ -433,7 +430,7 @@ static int keep(struct recv *r, struct sl_qmsg *m)
     return 0;
 }
 
-static bool taken(const struct recv *r, int64_t id)
+static bool taken(const struct sqs_take *r, int64_t id)
 {
     for (size_t i = 0; i < r->n; i++)
         if (r->msgs[i].id == id)
@@ -441,7 +438,7 @@ static bool taken(const struct recv *r, int64_t id)
     return false;
 }
 
-static int receive_standard(struct sl_txn *t, struct recv *r, struct sqs_queue *q,
+static int receive_standard(struct sl_txn *t, struct sqs_take *r, struct sqs_queue *q,
                             const char *dlq_id, int64_t now, int64_t lease_ms)
 {
     int rc = 0;
@@ -472,7 +469,7 @@ static int receive_standard(struct sl_txn *t, struct recv *r, struct sqs_queue *
 
 /* FIFO: group by group, each group's messages in order while visible; a
  * group with a message in flight gives none. */
-static int receive_fifo(struct sl_txn *t, struct recv *r, struct sqs_queue *q,
+static int receive_fifo(struct sl_txn *t, struct sqs_take *r, struct sqs_queue *q,
                         const char *dlq_id, int64_t now, int64_t lease_ms)
 {
     char *group = NULL;
@@ -505,6 +502,23 @@ static int receive_fifo(struct sl_txn *t, struct recv *r, struct sqs_queue *q,
     return rc;
 }
 
+int sqs_take_txn(struct sl_txn *t, struct sqs_queue *q, int64_t lease_ms, struct sqs_take *k)
+{
+    k->next_visible = 0;
+    int64_t now = sl_time_now_ms();
+    /* The dead-letter queue, when there is one. */
+    struct sqs_ref dref;
+    struct sqs_queue dlq = {0};
+    const char *dlq_id = NULL;
+    if (q->dlq_arn[0] && sqs_ref_from_arn(q->dlq_arn, &dref) == 0 &&
+        sqs_queue_read_txn(t, &dref, &dlq) == 0)
+        dlq_id = dlq.id;
+    int rc = q->fifo ? receive_fifo(t, k, q, dlq_id, now, lease_ms)
+                     : receive_standard(t, k, q, dlq_id, now, lease_ms);
+    sqs_queue_clear(&dlq);
+    return rc;
+}
+
 static int receive_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
@@ -516,19 +530,7 @@ static int receive_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     sl_strlcpy(r->id, q.id, sizeof(r->id));
     r->fifo = q.fifo;
     r->queue_wait = q.wait;
-    r->next_visible = 0;
-    int64_t now = sl_time_now_ms();
-    int64_t lease_ms = (r->visibility >= 0 ? r->visibility : q.visibility) * 1000;
-    /* The dead-letter queue, when there is one. */
-    struct sqs_ref dref;
-    struct sqs_queue dlq = {0};
-    const char *dlq_id = NULL;
-    if (q.dlq_arn[0] && sqs_ref_from_arn(q.dlq_arn, &dref) == 0 &&
-        sqs_queue_read_txn(t, &dref, &dlq) == 0)
-        dlq_id = dlq.id;
-    rc = q.fifo ? receive_fifo(t, r, &q, dlq_id, now, lease_ms)
-                : receive_standard(t, r, &q, dlq_id, now, lease_ms);
-    sqs_queue_clear(&dlq);
+    rc = sqs_take_txn(t, &q, (r->visibility >= 0 ? r->visibility : q.visibility) * 1000, &r->k);
     sqs_queue_clear(&q);
     return rc;
 }
@@ -624,9 +626,9 @@ static json_t *message_out(struct sl_call *c, const struct recv *r, const struct
 static void recv_free(struct sl_call *c)
 {
     struct recv *r = c->state;
-    sl_qmsgs_free(r->msgs, r->n);
-    r->msgs = NULL;
-    r->n = 0;
+    sl_qmsgs_free(r->k.msgs, r->k.n);
+    r->k.msgs = NULL;
+    r->k.n = 0;
 }
 
 static int received(struct sl_call *c);
@@ -650,16 +652,16 @@ static int received(struct sl_call *c)
         int64_t wait = r->wait >= 0 ? r->wait : r->queue_wait;
         r->deadline = mono + wait * 1000;
     }
-    if (r->n == 0 && mono < r->deadline) {
+    if (r->k.n == 0 && mono < r->deadline) {
         /* A long poll: wait for a put (or a message back from flight). */
         int64_t wake = 0;
-        if (r->next_visible)
-            wake = mono + (r->next_visible - sl_time_now_ms());
+        if (r->k.next_visible)
+            wake = mono + (r->k.next_visible - sl_time_now_ms());
         return sqs_wait(sqs_of(c), c, r->id, r->seen, r->deadline, wake, receive_again);
     }
     json_t *list = json_array();
-    for (size_t i = 0; i < r->n; i++) {
-        json_t *m = message_out(c, r, &r->msgs[i]);
+    for (size_t i = 0; i < r->k.n; i++) {
+        json_t *m = message_out(c, r, &r->k.msgs[i]);
         if (m)
             json_array_append_new(list, m);
     }
@@ -680,7 +682,7 @@ SL_OP(sqs, ReceiveMessage)
     json_t *max = json_object_get(c->in, "MaxNumberOfMessages");
     json_t *vis = json_object_get(c->in, "VisibilityTimeout");
     json_t *wait = json_object_get(c->in, "WaitTimeSeconds");
-    r->max = max ? (size_t)json_integer_value(max) : 1;
+    r->k.max = max ? (size_t)json_integer_value(max) : 1;
     if (max && (json_integer_value(max) < 1 || json_integer_value(max) > SQS_BATCH_MAX))
         return sl_call_fail(c, SQS_E_INVALID_VALUE,
                             "Value %lld for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.",

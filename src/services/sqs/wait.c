@@ -164,10 +164,60 @@ int sqs_wait(struct sqs *st, struct sl_call *c, const char *id, uint64_t seen,
     return SL_LATER;
 }
 
+/* A mapping's source watching a queue (source.c). */
+struct sqs_watcher {
+    char id[64];
+    void (*wake)(void *arg);
+    void *arg;
+    struct sqs_watcher *next;
+};
+
+int sqs_watch_add(struct sqs *st, const char *id, void (*wake)(void *arg), void *arg)
+{
+    struct sqs_watcher *w = calloc(1, sizeof(*w));
+    if (!w)
+        return SL_ENOMEM;
+    sl_strlcpy(w->id, id, sizeof(w->id));
+    w->wake = wake;
+    w->arg = arg;
+    pthread_mutex_lock(&st->mu);
+    w->next = st->watchers;
+    st->watchers = w;
+    pthread_mutex_unlock(&st->mu);
+    return 0;
+}
+
+void sqs_watch_set_id(struct sqs *st, void *arg, const char *id)
+{
+    pthread_mutex_lock(&st->mu);
+    for (struct sqs_watcher *w = st->watchers; w; w = w->next)
+        if (w->arg == arg)
+            sl_strlcpy(w->id, id, sizeof(w->id));
+    pthread_mutex_unlock(&st->mu);
+}
+
+void sqs_watch_remove(struct sqs *st, void (*wake)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&st->mu);
+    for (struct sqs_watcher **p = &st->watchers; *p;) {
+        struct sqs_watcher *w = *p;
+        if (w->wake == wake && w->arg == arg) {
+            *p = w->next;
+            free(w);
+        } else {
+            p = &w->next;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
 void sqs_wait_notify(void *arg, const char *id)
 {
     struct sqs *st = arg;
     pthread_mutex_lock(&st->mu);
+    for (struct sqs_watcher *w = st->watchers; w; w = w->next)
+        if (!id || strcmp(w->id, id) == 0)
+            w->wake(w->arg); /* (it only posts: see mapping.h) */
     struct sqs_wqueue **b = (struct sqs_wqueue **)st->wqueues;
     for (size_t i = 0; b && i < BUCKETS; i++) {
         for (struct sqs_wqueue *q = b[i]; q; q = q->next) {
@@ -190,6 +240,11 @@ void sqs_wait_stop(struct sqs *st)
 
 void sqs_wait_free(struct sqs *st)
 {
+    while (st->watchers) {
+        struct sqs_watcher *w = st->watchers;
+        st->watchers = w->next;
+        free(w);
+    }
     struct sqs_wqueue **b = (struct sqs_wqueue **)st->wqueues;
     for (size_t i = 0; b && i < BUCKETS; i++) {
         while (b[i]) {

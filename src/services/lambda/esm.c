@@ -1,0 +1,750 @@
+/*
+ * Event source mappings: the Lambda API (Create/Get/Update/Delete/
+ * ListEventSourceMappings) and, for each enabled mapping, a poller of the
+ * engine (engine/mapping.h) over its source (SQS's, through sqs.h) whose
+ * target is the function: each batch becomes one synchronous invocation
+ * with the source's event. Success acknowledges the batch (SQS deletes
+ * its messages); a function error, a throttle or a failure to run gives
+ * it back (SQS's messages return after the visibility timeout, and so
+ * reach the queue's dead-letter queue by redrive); with
+ * FunctionResponseTypes ReportBatchItemFailures a response naming some
+ * records fails only those, as AWS does.
+ *
+ * A mapping's record lives in kv lambda.esm (pk "", sk its UUID): the
+ * configuration as AWS answers it, with the state it settles in (Enabled
+ * or Disabled; the answers of Create, Update and Delete say Creating,
+ * Updating, Deleting as AWS's do), and private members (_account,
+ * _region, _function).
+ */
+#include "services/lambda/internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/mapping.h"
+#include "engine/pattern.h"
+#include "services/sqs/sqs.h"
+
+#define ESM_NS "lambda.esm"
+#define FILTERS_MAX 5
+#define PATTERN_MAX 4096
+/* Batches of one SQS mapping with its function at once, unless
+ * ScalingConfig says otherwise (AWS starts with five pollers). */
+#define SQS_CONCURRENCY 5
+
+/* A running mapping. */
+struct esm_run {
+    struct sl_lambda *lam;
+    char uuid[40];
+    char account[16], region[64], fn[80], pk[96];
+    bool report_failures;
+    struct sl_pattern *filters[FILTERS_MAX];
+    size_t nfilters;
+    struct sl_sqs_source *src;
+    struct sl_mapping *m;
+    /* Metrics (atomic). */
+    uint64_t invocations, errors;
+    unsigned running;
+    struct esm_run *next;
+};
+
+/* One batch's invocation. */
+struct esm_call {
+    struct esm_run *run;
+    struct sl_batch *b;
+    struct sl_invocation inv;
+    struct sl_buf event;
+};
+
+/* The runs, and the stops under way (a stop waits for its batches). */
+struct esm_state {
+    pthread_mutex_t mu;
+    struct esm_run *runs;
+    struct sl_inflight stops;
+};
+
+static struct esm_state *esm_of(struct sl_lambda *lam)
+{
+    return lam->esm;
+}
+
+/* ---- running ---------------------------------------------------------- */
+
+static void run_free(struct esm_run *r)
+{
+    if (!r)
+        return;
+    sl_sqs_source_free(r->src);
+    for (size_t i = 0; i < r->nfilters; i++)
+        sl_pattern_free(r->filters[i]);
+    free(r);
+}
+
+/* Applies a partial batch response to b: true when the batch succeeded
+ * (b->failed set for the records it names), false when it failed whole
+ * (a response AWS cannot read). */
+static bool partial(struct sl_batch *b, const char *resp, size_t len)
+{
+    if (!len)
+        return true;
+    json_t *doc = json_loadb(resp, len, JSON_DECODE_ANY, NULL);
+    if (!doc)
+        return false; /* not JSON: the whole batch failed */
+    json_t *list = json_is_object(doc) ? json_object_get(doc, "batchItemFailures") : NULL;
+    bool ok = true;
+    bool *failed = NULL;
+    if (list && !json_is_null(list)) {
+        if (!json_is_array(list)) {
+            ok = false;
+        } else if (json_array_size(list)) {
+            failed = calloc(b->n, sizeof(bool));
+            ok = failed != NULL;
+            size_t i;
+            json_t *item;
+            json_array_foreach(list, i, item)
+            {
+                const char *id = json_string_value(json_object_get(item, "itemIdentifier"));
+                int k = ok && id && *id ? sl_sqs_source_index(b, id) : -1;
+                if (k < 0) {
+                    ok = false; /* an empty, null or unknown identifier fails it all */
+                    break;
+                }
+                failed[k] = true;
+            }
+        }
+    }
+    json_decref(doc);
+    if (!ok) {
+        free(failed);
+        return false;
+    }
+    b->failed = failed;
+    return true;
+}
+
+/* The end of a batch's invocation (the loop's thread). */
+static void invoked(struct sl_invocation *inv, void *arg)
+{
+    struct esm_call *call = arg;
+    struct esm_run *r = call->run;
+    sl_lambda_run_end(r->lam, r->account, r->region, r->fn, inv, 0);
+    bool ok = inv->result == SL_INVOKE_OK;
+    if (ok && r->report_failures)
+        ok = partial(call->b, inv->response.data, inv->response.len);
+    if (!ok || call->b->failed)
+        __atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&r->running, 1, __ATOMIC_RELAXED);
+    struct sl_batch *b = call->b;
+    sl_invocation_close(&call->inv);
+    sl_buf_free(&call->event);
+    free(call);
+    sl_mapping_done(r->m, b, ok);
+}
+
+/* The poller's target: the function, invoked with the batch's event. */
+static void deliver(void *ctx, struct sl_mapping *m, struct sl_batch *b)
+{
+    struct esm_run *r = ctx;
+    struct esm_call *call = calloc(1, sizeof(*call));
+    json_t *cfg = NULL;
+    if (!call || sl_lambda_get_config(r->lam, r->pk, r->fn, &cfg)) {
+        free(call);
+        sl_mapping_done(m, b, false); /* (its function is gone: it waits) */
+        return;
+    }
+    call->run = r;
+    call->b = b;
+    sl_buf_init(&call->event, 0);
+    sl_invocation_init(&call->inv);
+    sl_uuid(call->inv.request_id);
+    int rc = sl_sqs_source_event(r->src, b, &call->event);
+    if (!rc) {
+        call->inv.payload = call->event.data;
+        call->inv.payload_len = call->event.len;
+        __atomic_fetch_add(&r->invocations, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&r->running, 1, __ATOMIC_RELAXED);
+        rc = sl_lambda_run_start(r->lam, r->account, r->region, r->fn, cfg, &call->inv, invoked,
+                                 call);
+        if (rc)
+            __atomic_fetch_sub(&r->running, 1, __ATOMIC_RELAXED);
+    }
+    json_decref(cfg);
+    if (rc) {
+        /* A throttle, or no environment: the batch comes back later. */
+        __atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED);
+        sl_invocation_close(&call->inv);
+        sl_buf_free(&call->event);
+        free(call);
+        sl_mapping_done(m, b, false);
+    }
+}
+
+/* Starts the poller of an enabled mapping record. */
+static int run_start(struct sl_lambda *lam, json_t *rec, struct sl_err *err)
+{
+    struct esm_run *r = calloc(1, sizeof(*r));
+    if (!r)
+        return SL_ENOMEM;
+    r->lam = lam;
+    sl_strlcpy(r->uuid, json_string_value(json_object_get(rec, "UUID")), sizeof(r->uuid));
+    sl_strlcpy(r->account, json_string_value(json_object_get(rec, "_account")), sizeof(r->account));
+    sl_strlcpy(r->region, json_string_value(json_object_get(rec, "_region")), sizeof(r->region));
+    sl_strlcpy(r->fn, json_string_value(json_object_get(rec, "_function")), sizeof(r->fn));
+    snprintf(r->pk, sizeof(r->pk), "%s:%s", r->account, r->region);
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(rec, "FunctionResponseTypes"), i, v)
+        r->report_failures |= json_is_string(v) && strcmp(json_string_value(v), "ReportBatchItemFailures") == 0;
+    int rc = 0;
+    json_array_foreach(json_object_get(json_object_get(rec, "FilterCriteria"), "Filters"), i, v)
+    {
+        const char *p = json_string_value(json_object_get(v, "Pattern"));
+        if (!p || r->nfilters == FILTERS_MAX)
+            continue;
+        rc = sl_pattern_compile(p, strlen(p), &r->filters[r->nfilters], err);
+        if (rc)
+            break;
+        r->nfilters++;
+    }
+    const char *arn = json_string_value(json_object_get(rec, "EventSourceArn"));
+    if (!rc)
+        rc = sl_sqs_source_new(lam->app, arn, r->filters, r->nfilters, &r->src, err);
+    json_t *sc = json_object_get(json_object_get(rec, "ScalingConfig"), "MaximumConcurrency");
+    struct sl_mapping_config mc = {
+        .loop = lam->app->loop,
+        .source = &sl_sqs_source_ops,
+        .source_self = r->src,
+        .batch_size = (size_t)json_integer_value(json_object_get(rec, "BatchSize")),
+        .concurrency = json_is_integer(sc) ? (unsigned)json_integer_value(sc) : SQS_CONCURRENCY,
+        .window_ms = json_integer_value(json_object_get(rec, "MaximumBatchingWindowInSeconds")) *
+                     1000,
+        .backoff_ms = 1000,
+        .backoff_max_ms = 60000,
+        .time_scale = lam->app->time_scale,
+        .deliver = deliver,
+        .ctx = r,
+    };
+    if (!rc)
+        rc = sl_mapping_start(&r->m, &mc, err);
+    if (rc) {
+        run_free(r);
+        return rc;
+    }
+    struct esm_state *es = esm_of(lam);
+    pthread_mutex_lock(&es->mu);
+    r->next = es->runs;
+    es->runs = r;
+    pthread_mutex_unlock(&es->mu);
+    return 0;
+}
+
+static void *stop_main(void *arg)
+{
+    struct esm_run *r = arg;
+    struct esm_state *es = esm_of(r->lam);
+    sl_mapping_stop(r->m);
+    run_free(r);
+    sl_inflight_drop(&es->stops);
+    return NULL;
+}
+
+/* Stops the poller of mapping uuid, if it runs: on a thread of its own,
+ * since it waits for the batches with the function. */
+static void run_stop(struct sl_lambda *lam, const char *uuid)
+{
+    struct esm_state *es = esm_of(lam);
+    pthread_mutex_lock(&es->mu);
+    struct esm_run *r = NULL;
+    for (struct esm_run **p = &es->runs; *p; p = &(*p)->next) {
+        if (strcmp((*p)->uuid, uuid) == 0) {
+            r = *p;
+            *p = r->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&es->mu);
+    if (!r)
+        return;
+    sl_inflight_hold(&es->stops);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, stop_main, r))
+        stop_main(r);
+    pthread_attr_destroy(&attr);
+}
+
+/* (Re)starts or stops the poller of a mapping as its record says. */
+static void run_apply(struct sl_lambda *lam, json_t *rec)
+{
+    const char *uuid = json_string_value(json_object_get(rec, "UUID"));
+    run_stop(lam, uuid);
+    if (strcmp(json_string_value(json_object_get(rec, "State")), "Enabled") != 0)
+        return;
+    struct sl_err err = {0};
+    int rc = run_start(lam, rec, &err);
+    if (rc)
+        sl_warn("lambda", "event source mapping %s does not run: %s", uuid,
+                err.msg[0] ? err.msg : sl_strerror(rc));
+}
+
+int sl_lambda_esm_start(struct sl_lambda *lam, struct sl_err *err)
+{
+    struct esm_state *es = calloc(1, sizeof(*es));
+    if (!es)
+        return sl_errf(err, SL_ENOMEM, "out of memory");
+    pthread_mutex_init(&es->mu, NULL);
+    sl_inflight_init(&es->stops);
+    lam->esm = es;
+    struct sl_item *items = NULL;
+    size_t n = 0;
+    int rc = sl_kv_list(lam->app->store, ESM_NS, "", NULL, NULL, SIZE_MAX, &items, &n);
+    if (rc)
+        return sl_errf(err, rc, "event source mappings: cannot list them");
+    for (size_t i = 0; i < n; i++) {
+        json_t *rec = json_loadb(items[i].val, items[i].val_len, 0, NULL);
+        if (rec)
+            run_apply(lam, rec);
+        json_decref(rec);
+        sl_item_free(&items[i]);
+    }
+    free(items);
+    return 0;
+}
+
+void sl_lambda_esm_stop(struct sl_lambda *lam)
+{
+    struct esm_state *es = esm_of(lam);
+    if (!es)
+        return;
+    for (;;) {
+        pthread_mutex_lock(&es->mu);
+        struct esm_run *r = es->runs;
+        pthread_mutex_unlock(&es->mu);
+        if (!r)
+            break;
+        run_stop(lam, r->uuid);
+    }
+    sl_inflight_wait(&es->stops);
+}
+
+void sl_lambda_esm_free(struct sl_lambda *lam)
+{
+    struct esm_state *es = esm_of(lam);
+    if (!es)
+        return;
+    sl_inflight_destroy(&es->stops);
+    pthread_mutex_destroy(&es->mu);
+    free(es);
+    lam->esm = NULL;
+}
+
+void sl_lambda_esm_metrics(struct sl_lambda *lam, struct sl_buf *out)
+{
+    struct esm_state *es = esm_of(lam);
+    if (!es)
+        return;
+    sl_buf_puts(out,
+                "# HELP sluice_esm_batches Batches an event source mapping read and handed to its function.\n"
+                "# TYPE sluice_esm_batches counter\n"
+                "# HELP sluice_esm_records Records in those batches.\n"
+                "# TYPE sluice_esm_records counter\n"
+                "# HELP sluice_esm_failures Batches that failed, whole or in part.\n"
+                "# TYPE sluice_esm_failures counter\n"
+                "# HELP sluice_esm_concurrency Invocations of the mapping's function under way.\n"
+                "# TYPE sluice_esm_concurrency gauge\n");
+    pthread_mutex_lock(&es->mu);
+    for (struct esm_run *r = es->runs; r; r = r->next) {
+        struct sl_mapping_stats st;
+        sl_mapping_get_stats(r->m, &st);
+        const char *u = r->uuid;
+        sl_buf_printf(out, "sluice_esm_batches{uuid=\"%s\",function=\"%s\"} %llu\n", u, r->fn,
+                      (unsigned long long)st.batches);
+        sl_buf_printf(out, "sluice_esm_records{uuid=\"%s\",function=\"%s\"} %llu\n", u, r->fn,
+                      (unsigned long long)st.records);
+        sl_buf_printf(out, "sluice_esm_failures{uuid=\"%s\",function=\"%s\"} %llu\n", u, r->fn,
+                      (unsigned long long)st.failures);
+        sl_buf_printf(out, "sluice_esm_concurrency{uuid=\"%s\",function=\"%s\"} %u\n", u, r->fn,
+                      __atomic_load_n(&r->running, __ATOMIC_RELAXED));
+    }
+    pthread_mutex_unlock(&es->mu);
+}
+
+/* ---- the API ---------------------------------------------------------- */
+
+/* The record as AWS answers it, in state (NULL: as stored). */
+static json_t *public_record(json_t *rec, const char *state)
+{
+    json_t *out = sl_lambda_public_config(rec);
+    if (state)
+        json_object_set_new(out, "State", json_string(state));
+    return out;
+}
+
+static int not_found(struct lreq *l, const char *uuid)
+{
+    return sl_lambda_error(l, LAMBDA_E_NOT_FOUND,
+                           "The resource you requested does not exist. (Service: Lambda, "
+                           "Status Code: 404, Request ID: %s, UUID: %s)",
+                           l->c->request_id, uuid);
+}
+
+/* Checks the members of a create or update that apply to an SQS source;
+ * 0, or answers (SL_DONE). rec holds the values after the change. */
+static int check_sqs(struct lreq *l, json_t *rec, bool fifo)
+{
+    static const char *const streams_only[] = {
+        "StartingPosition",  "StartingPositionTimestamp", "ParallelizationFactor",
+        "MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError",
+        "TumblingWindowInSeconds", "DestinationConfig",
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(streams_only); i++)
+        if (json_object_get(l->in, streams_only[i]))
+            return sl_lambda_invalid(l, "Unsupported %s parameter for given event source "
+                                        "mapping type.",
+                                     streams_only[i]);
+    json_int_t batch = json_integer_value(json_object_get(rec, "BatchSize"));
+    json_int_t window = json_integer_value(json_object_get(rec, "MaximumBatchingWindowInSeconds"));
+    if (fifo && batch > 10)
+        return sl_lambda_invalid(l, "Batch size for SQS FIFO queues must be between 1 and 10.");
+    if (fifo && window > 0)
+        return sl_lambda_invalid(l, "MaximumBatchingWindowInSeconds is not supported for SQS "
+                                    "FIFO queues.");
+    if (batch > 10 && window < 1)
+        return sl_lambda_invalid(l, "Maximum batch window in seconds must be greater than 0 if "
+                                    "maximum batch size is greater than 10");
+    json_t *filters = json_object_get(json_object_get(rec, "FilterCriteria"), "Filters");
+    if (json_array_size(filters) > FILTERS_MAX)
+        return sl_lambda_invalid(l, "The number of filters in FilterCriteria exceeds the limit "
+                                    "of %d.",
+                                 FILTERS_MAX);
+    size_t i;
+    json_t *f;
+    json_array_foreach(filters, i, f)
+    {
+        const char *p = json_string_value(json_object_get(f, "Pattern"));
+        struct sl_pattern *pat = NULL;
+        struct sl_err err = {0};
+        if (!p || strlen(p) > PATTERN_MAX || sl_pattern_compile(p, strlen(p), &pat, &err))
+            return sl_lambda_invalid(l, "Invalid filter pattern definition.%s%s",
+                                     err.msg[0] ? " " : "", err.msg);
+        sl_pattern_free(pat);
+    }
+    return 0;
+}
+
+/* The source's kind: 0 for an SQS queue that exists (fifo set), or
+ * answers (SL_DONE). */
+static int check_source(struct lreq *l, const char *arn, bool *fifo)
+{
+    if (!arn)
+        return sl_lambda_invalid(l, "Unrecognized event source, must be kinesis, dynamodb "
+                                    "stream or sqs.");
+    if (strstr(arn, ":kinesis:") || strstr(arn, ":dynamodb:"))
+        return sl_lambda_invalid(l, "Event source %s is not supported by Sluice yet (SQS "
+                                    "queues are).",
+                                 arn);
+    int rc = sl_sqs_queue_kind(l->c->app, arn, fifo);
+    if (rc == SL_EINVAL)
+        return sl_lambda_invalid(l, "Unrecognized event source, must be kinesis, dynamodb "
+                                    "stream or sqs.");
+    if (rc == SL_ENOTFOUND)
+        return sl_lambda_invalid(l, "Error occurred while ReceiveMessage. SQS Error Code: "
+                                    "AWS.SimpleQueueService.NonExistentQueue. SQS Error "
+                                    "Message: The specified queue does not exist for this "
+                                    "wsdl version.");
+    if (rc)
+        return sl_call_internal(l->c, rc, NULL);
+    return 0;
+}
+
+/* A write of one mapping's record; its answer after the commit. */
+struct esm_write {
+    char uuid[40];
+    json_t *rec;        /* the new record (NULL: delete) */
+    const char *shown;  /* the state the answer shows */
+    const char *source, *function; /* create: the pair that must be new */
+    char other[40];     /* create: the mapping that has the pair already */
+    json_t *old;        /* delete: the record deleted */
+};
+
+static int write_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct esm_write *w = arg;
+    if (w->source) {
+        /* One mapping per queue and function, as AWS allows. */
+        struct sl_item *items = NULL;
+        size_t n = 0;
+        int rc = sl_txn_list(t, ESM_NS, "", NULL, SIZE_MAX, &items, &n);
+        for (size_t i = 0; !rc && i < n; i++) {
+            json_t *rec = json_loadb(items[i].val, items[i].val_len, 0, NULL);
+            const char *s = json_string_value(json_object_get(rec, "EventSourceArn"));
+            const char *f = json_string_value(json_object_get(rec, "FunctionArn"));
+            if (s && f && strcmp(s, w->source) == 0 && strcmp(f, w->function) == 0) {
+                sl_strlcpy(w->other, items[i].sk, sizeof(w->other));
+                rc = SL_EEXIST;
+            }
+            json_decref(rec);
+        }
+        for (size_t i = 0; i < n; i++)
+            sl_item_free(&items[i]);
+        free(items);
+        if (rc)
+            return rc;
+    } else {
+        struct sl_item it;
+        int rc = sl_txn_get(t, ESM_NS, "", w->uuid, &it);
+        if (rc)
+            return rc;
+        w->old = json_loadb(it.val, it.val_len, 0, NULL);
+        sl_item_free(&it);
+    }
+    if (!w->rec)
+        return sl_txn_delete(t, ESM_NS, "", w->uuid);
+    char *text = json_dumps(w->rec, JSON_COMPACT);
+    if (!text)
+        return SL_ENOMEM;
+    int rc = sl_txn_put(t, ESM_NS, "", w->uuid, text, strlen(text), NULL);
+    free(text);
+    return rc;
+}
+
+static int written(struct sl_call *c)
+{
+    struct lreq *l = sl_lambda_req(c);
+    struct esm_write *w = c->write_arg;
+    json_t *shown = w->rec ? w->rec : w->old;
+    int rc = 0;
+    if (c->write_rc == SL_ENOTFOUND)
+        rc = not_found(l, w->uuid);
+    else if (c->write_rc == SL_EEXIST)
+        rc = sl_lambda_error(l, LAMBDA_E_CONFLICT,
+                             "An event source mapping with SQS arn (\" %s \") and function (\" "
+                             "%s \") already exists. Please update or delete the existing "
+                             "mapping with UUID %s",
+                             w->source, w->function, w->other);
+    else if (c->write_rc)
+        rc = sl_call_internal(c, c->write_rc, &c->write_err);
+    else if (!w->rec)
+        run_stop(l->lam, w->uuid);
+    else
+        run_apply(l->lam, w->rec);
+    if (!rc && shown)
+        rc = sl_call_ok(c, public_record(shown, w->shown));
+    json_decref(w->rec);
+    json_decref(w->old);
+    w->rec = w->old = NULL;
+    return rc;
+}
+
+static double now_s(void)
+{
+    return (double)sl_time_now_ms() / 1000.0;
+}
+
+/* Copies the members a create or update sets from in into rec. */
+static void apply(json_t *rec, json_t *in)
+{
+    static const char *const members[] = {
+        "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(members); i++) {
+        json_t *v = json_object_get(in, members[i]);
+        if (v)
+            json_object_set(rec, members[i], v);
+    }
+    json_t *fc = json_object_get(in, "FilterCriteria");
+    if (fc && json_array_size(json_object_get(fc, "Filters")))
+        json_object_set(rec, "FilterCriteria", fc);
+    else if (fc)
+        json_object_del(rec, "FilterCriteria"); /* {} removes the filters */
+    json_t *enabled = json_object_get(in, "Enabled");
+    if (enabled)
+        json_object_set_new(rec, "State", json_string(json_is_false(enabled) ? "Disabled"
+                                                                             : "Enabled"));
+    json_object_set_new(rec, "LastModified", json_real(now_s()));
+}
+
+SL_OP(lambda, CreateEventSourceMapping)
+{
+    struct lreq *l = sl_lambda_req(c);
+    struct esm_write *w = sl_call_alloc(c, sizeof(*w));
+    if (!l || !w)
+        return SL_ENOMEM;
+    char name[80];
+    int rc = sl_lambda_exists(l, name, sizeof(name));
+    if (rc)
+        return rc;
+    const char *source = sl_lambda_in_str(l, "EventSourceArn");
+    bool fifo = false;
+    if ((rc = check_source(l, source, &fifo)) != 0)
+        return rc;
+    char arn[256];
+    sl_lambda_function_arn(l, name, arn, sizeof(arn));
+    sl_uuid(w->uuid);
+    json_t *rec = json_pack("{s:s, s:i, s:i, s:s, s:s, s:s, s:s, s:s, s:[], s:s, s:s, s:s}",
+                            "UUID", w->uuid, "BatchSize", 10, "MaximumBatchingWindowInSeconds",
+                            0, "EventSourceArn", source, "FunctionArn", arn,
+                            "LastProcessingResult", "No records processed", "State",
+                            "Enabled", "StateTransitionReason", "USER_INITIATED",
+                            "FunctionResponseTypes", "_account", c->account, "_region",
+                            c->region, "_function", name);
+    if (!rec)
+        return SL_ENOMEM;
+    apply(rec, l->in);
+    if ((rc = check_sqs(l, rec, fifo)) != 0) {
+        json_decref(rec);
+        return rc;
+    }
+    w->rec = rec;
+    w->shown = "Creating";
+    w->source = source;
+    w->function = sl_arena_strdup(&c->http->arena, arn);
+    return sl_call_write(c, write_txn, w, written);
+}
+
+/* Reads mapping uuid's record (caller decrefs): 0, or answers. */
+static int load(struct lreq *l, const char *uuid, json_t **rec)
+{
+    struct sl_item it;
+    int rc = uuid ? sl_kv_get(l->c->app->store, ESM_NS, "", uuid, &it) : SL_ENOTFOUND;
+    if (rc == SL_ENOTFOUND)
+        return not_found(l, uuid ? uuid : "");
+    if (rc)
+        return sl_call_internal(l->c, rc, NULL);
+    *rec = json_loadb(it.val, it.val_len, 0, NULL);
+    sl_item_free(&it);
+    const char *account = json_string_value(json_object_get(*rec, "_account"));
+    const char *region = json_string_value(json_object_get(*rec, "_region"));
+    if (!account || strcmp(account, l->c->account) != 0 || !region ||
+        strcmp(region, l->c->region) != 0) {
+        json_decref(*rec);
+        return not_found(l, uuid);
+    }
+    return 0;
+}
+
+SL_OP(lambda, GetEventSourceMapping)
+{
+    struct lreq *l = sl_lambda_req(c);
+    if (!l)
+        return SL_ENOMEM;
+    json_t *rec;
+    int rc = load(l, sl_lambda_in_str(l, "UUID"), &rec);
+    if (rc)
+        return rc;
+    json_t *out = public_record(rec, NULL);
+    json_decref(rec);
+    return sl_call_ok(c, out);
+}
+
+/* The start of an update or delete: the call's state, its write, and the
+ * mapping's record (caller decrefs). 0, or answers (SL_DONE). */
+static int change_begin(struct sl_call *c, struct lreq **l, struct esm_write **w, json_t **rec)
+{
+    *l = sl_lambda_req(c);
+    *w = sl_call_alloc(c, sizeof(**w));
+    if (!*l || !*w)
+        return SL_ENOMEM;
+    int rc = load(*l, sl_lambda_in_str(*l, "UUID"), rec);
+    if (!rc)
+        sl_strlcpy((*w)->uuid, json_string_value(json_object_get(*rec, "UUID")),
+                   sizeof((*w)->uuid));
+    return rc;
+}
+
+SL_OP(lambda, UpdateEventSourceMapping)
+{
+    struct lreq *l;
+    struct esm_write *w;
+    json_t *rec;
+    int rc = change_begin(c, &l, &w, &rec);
+    if (rc)
+        return rc;
+    if (sl_lambda_in_str(l, "FunctionName")) {
+        char name[80], arn[256];
+        if ((rc = sl_lambda_exists(l, name, sizeof(name))) != 0) {
+            json_decref(rec);
+            return rc;
+        }
+        sl_lambda_function_arn(l, name, arn, sizeof(arn));
+        json_object_set_new(rec, "FunctionArn", json_string(arn));
+        json_object_set_new(rec, "_function", json_string(name));
+    }
+    bool fifo = false;
+    if ((rc = check_source(l, json_string_value(json_object_get(rec, "EventSourceArn")),
+                           &fifo)) != 0) {
+        json_decref(rec);
+        return rc;
+    }
+    apply(rec, l->in);
+    if ((rc = check_sqs(l, rec, fifo)) != 0) {
+        json_decref(rec);
+        return rc;
+    }
+    w->rec = rec;
+    w->shown = "Updating";
+    return sl_call_write(c, write_txn, w, written);
+}
+
+SL_OP(lambda, DeleteEventSourceMapping)
+{
+    struct lreq *l;
+    struct esm_write *w;
+    json_t *rec;
+    int rc = change_begin(c, &l, &w, &rec);
+    if (rc)
+        return rc;
+    json_decref(rec);
+    w->shown = "Deleting";
+    return sl_call_write(c, write_txn, w, written);
+}
+
+SL_OP(lambda, ListEventSourceMappings)
+{
+    struct lreq *l = sl_lambda_req(c);
+    if (!l)
+        return SL_ENOMEM;
+    const char *source = sl_lambda_in_str(l, "EventSourceArn");
+    const char *fn = sl_lambda_in_str(l, "FunctionName");
+    char fname[80] = "", qual[130];
+    if (fn && sl_lambda_parse_name(l, fn, fname, sizeof(fname), qual, sizeof(qual)))
+        return SL_DONE;
+    json_t *mi = json_object_get(l->in, "MaxItems");
+    size_t max = json_is_integer(mi) ? (size_t)json_integer_value(mi) : 100;
+    const char *marker = sl_lambda_in_str(l, "Marker");
+    struct sl_item *items = NULL;
+    size_t n = 0;
+    int rc = sl_kv_list(c->app->store, ESM_NS, "", NULL, marker, SIZE_MAX, &items, &n);
+    if (rc)
+        return sl_call_internal(c, rc, NULL);
+    json_t *list = json_array();
+    const char *next = NULL;
+    for (size_t i = 0; i < n && !next; i++) {
+        json_t *rec = json_loadb(items[i].val, items[i].val_len, 0, NULL);
+        const char *s = json_string_value(json_object_get(rec, "EventSourceArn"));
+        const char *f = json_string_value(json_object_get(rec, "_function"));
+        const char *a = json_string_value(json_object_get(rec, "_account"));
+        const char *r = json_string_value(json_object_get(rec, "_region"));
+        bool mine = a && r && strcmp(a, c->account) == 0 && strcmp(r, c->region) == 0;
+        if (mine && (!source || (s && strcmp(s, source) == 0)) &&
+            (!fname[0] || (f && strcmp(f, fname) == 0))) {
+            if (json_array_size(list) == max)
+                next = items[i - 1].sk;
+            else
+                json_array_append_new(list, public_record(rec, NULL));
+        }
+        json_decref(rec);
+    }
+    json_t *out = json_pack("{s:o}", "EventSourceMappings", list);
+    if (next)
+        json_object_set_new(out, "NextMarker", json_string(next));
+    for (size_t i = 0; i < n; i++)
+        sl_item_free(&items[i]);
+    free(items);
+    return sl_call_ok(c, out);
+}
