@@ -168,11 +168,15 @@ static void read_task(struct sl_loop *l, void *arg)
         finish(s, true);
         return;
     }
-    if (s->b.n == 0) {
+    bool stopping = sl_inflight_stopping(&m->inflight);
+    if (s->b.again_ms && !s->b.more && sl_loop_is_current(m->cfg.loop) && !stopping)
+        read_again_at(m, s->b.again_ms);
+    if (s->b.n == 0 || stopping) {
+        /* (A batch read as the poller stops goes back as it is: its
+         * records come back on their own.) */
         m->idle = !s->b.more; /* (a wake that came during the read still counts) */
-        if (s->b.again_ms && sl_loop_is_current(m->cfg.loop) &&
-            !sl_inflight_stopping(&m->inflight))
-            read_again_at(m, s->b.again_ms);
+        if (s->b.n)
+            m->cfg.source->retry(m->cfg.source_self, &s->b);
         finish(s, false);
         return;
     }

@@ -34,10 +34,10 @@ struct sl_batch {
      * more now (a read that dropped records, to a filter say, may give
      * none and still set it). */
     bool more;
-    /* The source's, when it read nothing: the time (sl_loop_now_ms) records
-     * it holds back now become readable (a queue's messages in flight
-     * return), 0 when none: the poller reads again then, unless woken
-     * before. */
+    /* The source's, when it did not fill the batch: the time
+     * (sl_loop_now_ms) records it holds back now become readable (a
+     * queue's messages in flight return), 0 when none: the poller reads
+     * again then, unless woken before. */
     int64_t again_ms;
     /* The target's report, for ack: NULL when every record succeeded,
      * else n flags, true for each record that failed (a partial batch

@@ -325,6 +325,14 @@ def test_redrive_to_dead_letter_queue(sqs):
     assert m["MessageId"] == mid and m["Body"] == "poison"
     assert m["Attributes"]["DeadLetterQueueSourceArn"] == src_arn
     assert sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"] == [src]
+    # The dead-letter queue must exist and be of the source's kind.
+    fifo_dlq = new_queue(sqs, "fdlq", FifoQueue="true")
+    fifo_arn = sqs.get_queue_attributes(QueueUrl=fifo_dlq, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    for target in (fifo_arn, dlq_arn + "-none"):
+        r = client_error(sqs.set_queue_attributes, QueueUrl=src, Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": target, "maxReceiveCount": 3})})
+        assert r["Error"]["Code"] == "InvalidParameterValue", target
 
 
 def test_fifo_order_groups_and_deduplication(sqs):

@@ -47,6 +47,10 @@ struct esm_run {
     /* Metrics (atomic). */
     uint64_t invocations, errors;
     unsigned running;
+    /* The record's LastModified: of two changes that race, the later
+     * one's run stays. A deleted mapping keeps an entry without a poller
+     * (m NULL), so that no earlier change starts it again. */
+    double modified;
     struct esm_run *next;
 };
 
@@ -63,6 +67,7 @@ struct esm_state {
     pthread_mutex_t mu;
     struct esm_run *runs;
     struct sl_inflight stops;
+    bool stopping; /* the service stops: no poller starts */
 };
 
 static struct esm_state *esm_of(struct sl_lambda *lam)
@@ -181,8 +186,9 @@ static void deliver(void *ctx, struct sl_mapping *m, struct sl_batch *b)
     }
 }
 
-/* Starts the poller of an enabled mapping record. */
-static int run_start(struct sl_lambda *lam, json_t *rec, struct sl_err *err)
+/* Starts the poller of an enabled mapping record (not listed yet). */
+static int run_start(struct sl_lambda *lam, json_t *rec, struct esm_run **out,
+                     struct sl_err *err)
 {
     struct esm_run *r = calloc(1, sizeof(*r));
     if (!r)
@@ -232,11 +238,7 @@ static int run_start(struct sl_lambda *lam, json_t *rec, struct sl_err *err)
         run_free(r);
         return rc;
     }
-    struct esm_state *es = esm_of(lam);
-    pthread_mutex_lock(&es->mu);
-    r->next = es->runs;
-    es->runs = r;
-    pthread_mutex_unlock(&es->mu);
+    *out = r;
     return 0;
 }
 
@@ -250,23 +252,17 @@ static void *stop_main(void *arg)
     return NULL;
 }
 
-/* Stops the poller of mapping uuid, if it runs: on a thread of its own,
- * since it waits for the batches with the function. */
-static void run_stop(struct sl_lambda *lam, const char *uuid)
+/* Stops and frees r: on a thread of its own, since it waits for the
+ * batches with the function. */
+static void run_end(struct esm_run *r)
 {
-    struct esm_state *es = esm_of(lam);
-    pthread_mutex_lock(&es->mu);
-    struct esm_run *r = NULL;
-    for (struct esm_run **p = &es->runs; *p; p = &(*p)->next) {
-        if (strcmp((*p)->uuid, uuid) == 0) {
-            r = *p;
-            *p = r->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&es->mu);
     if (!r)
         return;
+    if (!r->m) {
+        run_free(r);
+        return;
+    }
+    struct esm_state *es = esm_of(r->lam);
     sl_inflight_hold(&es->stops);
     pthread_t t;
     pthread_attr_t attr;
@@ -277,18 +273,51 @@ static void run_stop(struct sl_lambda *lam, const char *uuid)
     pthread_attr_destroy(&attr);
 }
 
-/* (Re)starts or stops the poller of a mapping as its record says. */
-static void run_apply(struct sl_lambda *lam, json_t *rec)
+/*
+ * Makes the poller of a mapping what its record says (rec NULL: the
+ * mapping with this uuid was deleted, at modified): the running one is
+ * replaced, unless a later change already replaced it.
+ */
+static void run_apply(struct sl_lambda *lam, const char *uuid, json_t *rec, double modified)
 {
-    const char *uuid = json_string_value(json_object_get(rec, "UUID"));
-    run_stop(lam, uuid);
-    if (strcmp(json_string_value(json_object_get(rec, "State")), "Enabled") != 0)
-        return;
-    struct sl_err err = {0};
-    int rc = run_start(lam, rec, &err);
-    if (rc)
-        sl_warn("lambda", "event source mapping %s does not run: %s", uuid,
-                err.msg[0] ? err.msg : sl_strerror(rc));
+    struct esm_state *es = esm_of(lam);
+    struct esm_run *fresh = NULL;
+    const char *state = rec ? json_string_value(json_object_get(rec, "State")) : NULL;
+    if (state && strcmp(state, "Enabled") == 0) {
+        struct sl_err err = {0};
+        int rc = run_start(lam, rec, &fresh, &err);
+        if (rc)
+            sl_warn("lambda", "event source mapping %s does not run: %s", uuid,
+                    err.msg[0] ? err.msg : sl_strerror(rc));
+    }
+    if (!fresh) {
+        fresh = calloc(1, sizeof(*fresh)); /* a stopped or deleted mapping's entry */
+        if (!fresh)
+            return;
+        fresh->lam = lam;
+        sl_strlcpy(fresh->uuid, uuid, sizeof(fresh->uuid));
+    }
+    fresh->modified = modified;
+    pthread_mutex_lock(&es->mu);
+    struct esm_run *old = NULL;
+    if (es->stopping) {
+        old = fresh;
+    } else {
+        struct esm_run **p = &es->runs;
+        while (*p && strcmp((*p)->uuid, uuid) != 0)
+            p = &(*p)->next;
+        if (*p && (*p)->modified > modified) {
+            old = fresh; /* a later change runs already */
+        } else {
+            old = *p;
+            if (old)
+                *p = old->next;
+            fresh->next = es->runs;
+            es->runs = fresh;
+        }
+    }
+    pthread_mutex_unlock(&es->mu);
+    run_end(old);
 }
 
 int sl_lambda_esm_start(struct sl_lambda *lam, struct sl_err *err)
@@ -307,7 +336,8 @@ int sl_lambda_esm_start(struct sl_lambda *lam, struct sl_err *err)
     for (size_t i = 0; i < n; i++) {
         json_t *rec = json_loadb(items[i].val, items[i].val_len, 0, NULL);
         if (rec)
-            run_apply(lam, rec);
+            run_apply(lam, items[i].sk, rec,
+                      json_number_value(json_object_get(rec, "LastModified")));
         json_decref(rec);
         sl_item_free(&items[i]);
     }
@@ -320,13 +350,15 @@ void sl_lambda_esm_stop(struct sl_lambda *lam)
     struct esm_state *es = esm_of(lam);
     if (!es)
         return;
-    for (;;) {
-        pthread_mutex_lock(&es->mu);
-        struct esm_run *r = es->runs;
-        pthread_mutex_unlock(&es->mu);
-        if (!r)
-            break;
-        run_stop(lam, r->uuid);
+    pthread_mutex_lock(&es->mu);
+    es->stopping = true;
+    struct esm_run *runs = es->runs;
+    es->runs = NULL;
+    pthread_mutex_unlock(&es->mu);
+    while (runs) {
+        struct esm_run *r = runs;
+        runs = r->next;
+        run_end(r);
     }
     sl_inflight_wait(&es->stops);
 }
@@ -358,6 +390,8 @@ void sl_lambda_esm_metrics(struct sl_lambda *lam, struct sl_buf *out)
                 "# TYPE sluice_esm_concurrency gauge\n");
     pthread_mutex_lock(&es->mu);
     for (struct esm_run *r = es->runs; r; r = r->next) {
+        if (!r->m)
+            continue;
         struct sl_mapping_stats st;
         sl_mapping_get_stats(r->m, &st);
         const char *u = r->uuid;
@@ -461,6 +495,11 @@ static int check_source(struct lreq *l, const char *arn, bool *fifo)
     return 0;
 }
 
+static double now_s(void)
+{
+    return (double)sl_time_now_ms() / 1000.0;
+}
+
 /* A write of one mapping's record; its answer after the commit. */
 struct esm_write {
     char uuid[40];
@@ -529,21 +568,15 @@ static int written(struct sl_call *c)
                              w->source, w->function, w->other);
     else if (c->write_rc)
         rc = sl_call_internal(c, c->write_rc, &c->write_err);
-    else if (!w->rec)
-        run_stop(l->lam, w->uuid);
     else
-        run_apply(l->lam, w->rec);
+        run_apply(l->lam, w->uuid, w->rec,
+                  w->rec ? json_number_value(json_object_get(w->rec, "LastModified")) : now_s());
     if (!rc && shown)
         rc = sl_call_ok(c, public_record(shown, w->shown));
     json_decref(w->rec);
     json_decref(w->old);
     w->rec = w->old = NULL;
     return rc;
-}
-
-static double now_s(void)
-{
-    return (double)sl_time_now_ms() / 1000.0;
 }
 
 /* Copies the members a create or update sets from in into rec. */

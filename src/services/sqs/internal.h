@@ -168,6 +168,8 @@ void sqs_watch_set_id(struct sqs *st, void *arg, const char *id);
 void sqs_watch_remove(struct sqs *st, void (*wake)(void *arg), void *arg);
 /* Wakes every wait (the service stops); frees what waits kept. */
 void sqs_wait_stop(struct sqs *st);
+/* Whether the service stops: a long poll answers at once then. */
+bool sqs_wait_stopping(struct sqs *st);
 void sqs_wait_free(struct sqs *st);
 
 /* The SQS target kind (targets.c): queues as targets of other services. */
@@ -198,12 +200,16 @@ int sqs_send_txn(struct sl_txn *t, struct sqs_queue *q, struct sqs_send *m);
  * leased for lease_ms, the expired ones removed and those past the
  * redrive policy's count moved to the dead-letter queue on the way;
  * FIFO groups in order, a group with a message in flight skipped. msgs
- * (malloc'd, sl_qmsgs_free) holds n; when none, next_visible is when a
- * message in flight returns (wall ms; 0 when not known). */
+ * (malloc'd, sl_qmsgs_free) holds n; when it took fewer than max,
+ * next_visible is when a message in flight returns (wall ms; 0 when not
+ * known). */
 struct sqs_take {
     size_t max;
+    size_t max_bytes; /* bodies' bytes at most (0: no limit) */
     struct sl_qmsg *msgs;
     size_t n;
+    size_t bytes;
+    bool full; /* it stopped at max_bytes */
     int64_t next_visible;
 };
 int sqs_take_txn(struct sl_txn *t, struct sqs_queue *q, int64_t lease_ms, struct sqs_take *k);

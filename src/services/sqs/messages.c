@@ -34,9 +34,18 @@ static int dedup_sweep(struct sl_txn *t, const char *id, int64_t now)
         const char *slash = strchr(items[i].sk, '/');
         if (!slash || strtoll(items[i].sk, NULL, 10) > now)
             break;
-        rc = sl_txn_delete(t, SQS_NS_DEDUP, id, slash + 1);
-        if (rc == SL_ENOTFOUND)
-            rc = 0;
+        /* The id's record goes only if it is this entry's: a send since
+         * may have given the id a new one, with its own entry. */
+        struct sl_item it;
+        if (sl_txn_get(t, SQS_NS_DEDUP, id, slash + 1, &it) == 0) {
+            json_t *rec = json_loadb(it.val, it.val_len, 0, NULL);
+            bool mine = json_integer_value(json_object_get(rec, "x")) ==
+                        strtoll(items[i].sk, NULL, 10);
+            json_decref(rec);
+            sl_item_free(&it);
+            if (mine)
+                rc = sl_txn_delete(t, SQS_NS_DEDUP, id, slash + 1);
+        }
         if (!rc)
             rc = sl_txn_delete(t, SQS_NS_DEDUPX, id, items[i].sk);
     }
@@ -72,8 +81,12 @@ int sqs_send_txn(struct sl_txn *t, struct sqs_queue *q, struct sqs_send *m)
             sl_hex_encode(d, sizeof(d), sha);
         }
         const char *dedup = m->dedup ? m->dedup : sha;
-        snprintf(dk, sizeof(dk), "%s%s%s", q->dedup_by_group ? m->group : "",
-                 q->dedup_by_group ? "/" : "", dedup);
+        /* (By group: the group's length first, so that no group and id
+         * pair can spell another's.) */
+        if (q->dedup_by_group)
+            snprintf(dk, sizeof(dk), "%zu:%s/%s", strlen(m->group), m->group, dedup);
+        else
+            snprintf(dk, sizeof(dk), "%s", dedup);
         rc = dedup_sweep(t, q->id, now);
         struct sl_item it;
         if (!rc && sl_txn_get(t, SQS_NS_DEDUP, q->id, dk, &it) == 0) {
@@ -425,9 +438,20 @@ static int keep(struct sqs_take *r, struct sl_qmsg *m)
     if (!v)
         return SL_ENOMEM;
     r->msgs = v;
+    r->bytes += m->body_len;
     r->msgs[r->n++] = *m;
     memset(m, 0, sizeof(*m));
     return 0;
+}
+
+/* Whether m's body still fits in r's byte budget (the first always does). */
+static bool room(struct sqs_take *r, const struct sl_qmsg *m)
+{
+    if (r->max_bytes && r->n && r->bytes + m->body_len > r->max_bytes) {
+        r->full = true;
+        return false;
+    }
+    return true;
 }
 
 static bool taken(const struct sqs_take *r, int64_t id)
@@ -445,7 +469,7 @@ static int receive_standard(struct sl_txn *t, struct sqs_take *r, struct sqs_que
     bool again = true;
     /* Scans again only when messages expired or moved (they left room);
      * those leased for 0 s are still visible, and skipped. */
-    while (!rc && r->n < r->max && again) {
+    while (!rc && r->n < r->max && again && !r->full) {
         struct sl_qmsg *v = NULL;
         size_t n = 0;
         rc = sl_txn_queue_scan(t, q->id, "", now, r->max, &v, &n);
@@ -453,13 +477,15 @@ static int receive_standard(struct sl_txn *t, struct sqs_take *r, struct sqs_que
         for (size_t i = 0; !rc && i < n && r->n < r->max; i++) {
             if (taken(r, v[i].id))
                 continue;
+            if (!room(r, &v[i]))
+                break;
             rc = take(t, q, dlq_id, &v[i], now, lease_ms);
             again |= rc == 1;
             rc = rc == 0 ? keep(r, &v[i]) : rc == 1 ? 0 : rc;
         }
         sl_qmsgs_free(v, n);
     }
-    if (!rc && r->n == 0) {
+    if (!rc && r->n < r->max && !r->full) {
         int64_t next;
         if (sl_txn_queue_next_visible_group(t, q->id, "", &next) == 0 && next > now)
             r->next_visible = next;
@@ -474,7 +500,7 @@ static int receive_fifo(struct sl_txn *t, struct sqs_take *r, struct sqs_queue *
 {
     char *group = NULL;
     int rc = 0;
-    while (!rc && r->n < r->max) {
+    while (!rc && r->n < r->max && !r->full) {
         char *next = NULL;
         rc = sl_txn_queue_next_group(t, q->id, group, &next);
         free(group);
@@ -493,6 +519,8 @@ static int receive_fifo(struct sl_txn *t, struct sqs_take *r, struct sqs_queue *
                     r->next_visible = v[i].visible_ms;
                 break; /* in flight (or delayed): the group waits */
             }
+            if (!room(r, &v[i]))
+                break;
             rc = take(t, q, dlq_id, &v[i], now, lease_ms);
             rc = rc == 0 ? keep(r, &v[i]) : rc == 1 ? 0 : rc;
         }
@@ -511,8 +539,8 @@ int sqs_take_txn(struct sl_txn *t, struct sqs_queue *q, int64_t lease_ms, struct
     struct sqs_queue dlq = {0};
     const char *dlq_id = NULL;
     if (q->dlq_arn[0] && sqs_ref_from_arn(q->dlq_arn, &dref) == 0 &&
-        sqs_queue_read_txn(t, &dref, &dlq) == 0)
-        dlq_id = dlq.id;
+        sqs_queue_read_txn(t, &dref, &dlq) == 0 && dlq.fifo == q->fifo)
+        dlq_id = dlq.id; /* (of the same kind: its reads would miss the other's) */
     int rc = q->fifo ? receive_fifo(t, k, q, dlq_id, now, lease_ms)
                      : receive_standard(t, k, q, dlq_id, now, lease_ms);
     sqs_queue_clear(&dlq);
@@ -652,7 +680,7 @@ static int received(struct sl_call *c)
         int64_t wait = r->wait >= 0 ? r->wait : r->queue_wait;
         r->deadline = mono + wait * 1000;
     }
-    if (r->k.n == 0 && mono < r->deadline) {
+    if (r->k.n == 0 && mono < r->deadline && !sqs_wait_stopping(sqs_of(c))) {
         /* A long poll: wait for a put (or a message back from flight). */
         int64_t wake = 0;
         if (r->k.next_visible)
@@ -699,7 +727,9 @@ SL_OP(sqs, ReceiveMessage)
                             (long long)r->wait);
     c->state = r;
     c->state_free = recv_free;
-    r->seen = 0;
+    /* No version read yet: an empty first receive reads it and tries
+     * again before it waits. */
+    r->seen = UINT64_MAX;
     return sl_call_write(c, receive_txn, r, received);
 }
 

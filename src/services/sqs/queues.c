@@ -269,6 +269,36 @@ static int attrs_check(json_t *attrs, bool creating, bool fifo, char *why, size_
 
 /* ---- records ---------------------------------------------------------- */
 
+/* The dead-letter queue a RedrivePolicy of attrs names (if any) must
+ * exist and be of the queue's kind (fifo), as AWS requires: 0, or the
+ * error id with the message in why. Inside a transaction. */
+static int redrive_target(struct sl_txn *t, json_t *attrs, bool fifo, char *why, size_t n)
+{
+    const char *text = json_string_value(json_object_get(attrs, "RedrivePolicy"));
+    json_t *doc = text && *text ? json_loads(text, 0, NULL) : NULL;
+    const char *arn = json_string_value(json_object_get(doc, "deadLetterTargetArn"));
+    struct sqs_ref ref;
+    struct sqs_queue dlq;
+    int e = 0;
+    if (arn && sqs_ref_from_arn(arn, &ref) == 0) {
+        if (sqs_queue_read_txn(t, &ref, &dlq)) {
+            snprintf(why, n, "Value %s for parameter RedrivePolicy is invalid. Reason: "
+                             "Dead letter target does not exist.", text);
+            e = SQS_E_INVALID_VALUE;
+        } else {
+            if (dlq.fifo != fifo) {
+                snprintf(why, n, "Value %s for parameter RedrivePolicy is invalid. Reason: "
+                                 "Dead-letter queue must be same type of queue as the source.",
+                         text);
+                e = SQS_E_INVALID_VALUE;
+            }
+            sqs_queue_clear(&dlq);
+        }
+    }
+    json_decref(doc);
+    return e;
+}
+
 void sqs_queue_clear(struct sqs_queue *q)
 {
     json_decref(q->rec);
@@ -401,6 +431,8 @@ struct create {
     json_t *attrs, *tags; /* given */
     json_t *rec;          /* the new record (taken by the txn's caller) */
     char differs[64];     /* QueueAlreadyExists: the attribute that differs */
+    int fail;             /* an error id decided inside the txn, or 0 */
+    char why[512];
 };
 
 /* Whether an existing queue's attributes match those given (AWS's
@@ -437,6 +469,10 @@ static int create_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     }
     if (rc != SL_ENOTFOUND)
         return rc;
+    cr->fail = redrive_target(t, cr->attrs, attr_true(cr->attrs, "FifoQueue"), cr->why,
+                              sizeof(cr->why));
+    if (cr->fail)
+        return SL_ECONDITION;
     struct sl_item del;
     if (sl_txn_get(t, SQS_NS_DELETED, cr->ref.pk, cr->ref.name, &del) == 0) {
         int64_t at = strtoll(del.val, NULL, 10);
@@ -465,6 +501,8 @@ static int created(struct sl_call *c)
         return sl_call_fail(c, SQS_E_EXISTS,
                             "A queue already exists with the same name and a different value for attribute %s",
                             cr->differs);
+    case SL_ECONDITION:
+        return sl_call_fail(c, cr->fail, "%s", cr->why);
     case SL_EBUSY:
         return sl_call_fail(c, SQS_E_DELETED_RECENTLY,
                             "You must wait 60 seconds after deleting a queue before you can create another with the same name.");
@@ -768,8 +806,9 @@ SL_OP(sqs, GetQueueAttributes)
 
 static int set_attrs(struct sl_txn *t, struct qwrite *w, struct sqs_queue *q)
 {
-    (void)t;
     w->fail = attrs_check(w->set, false, q->fifo, w->why, sizeof(w->why));
+    if (!w->fail)
+        w->fail = redrive_target(t, w->set, q->fifo, w->why, sizeof(w->why));
     if (w->fail)
         return SL_EINVAL;
     const char *k;

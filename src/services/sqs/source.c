@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A batch's bodies stop at 6 MB less room for the event around them. */
+#define SQS_SOURCE_BATCH_BYTES (5 * 1024 * 1024)
+
 struct sl_sqs_source {
     struct sqs *st;
     struct sqs_ref ref;
@@ -163,7 +166,8 @@ static int read_txn(struct sl_txn *t, void *arg, struct sl_err *err)
                        rc == SL_ENOTFOUND ? "it does not exist" : sl_strerror(rc));
     sl_strlcpy(o->id, q.id, sizeof(o->id));
     o->fifo = q.fifo;
-    struct sqs_take k = {.max = o->max};
+    /* Lambda's payload limit (6 MB) bounds a batch too. */
+    struct sqs_take k = {.max = o->max, .max_bytes = SQS_SOURCE_BATCH_BYTES};
     rc = sqs_take_txn(t, &q, q.visibility * 1000, &k);
     sqs_queue_clear(&q);
     if (rc)
@@ -190,7 +194,7 @@ static int read_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         sl_qmsg_free(&k.msgs[i]);
     o->b->records = k.msgs;
     o->b->n = kept;
-    o->b->more = k.n == o->max;
+    o->b->more = k.n == o->max || k.full;
     o->next_visible = k.next_visible;
     return 0;
 }
@@ -209,7 +213,7 @@ static void read_done(void *arg, int rc)
             if (o->src->watch_arg)
                 sqs_watch_set_id(o->src->st, o->src->watch_arg, o->id);
         }
-        if (o->b->n == 0 && o->next_visible)
+        if (!o->b->more && o->next_visible)
             o->b->again_ms = sl_loop_now_ms() + (o->next_visible - sl_time_now_ms());
     }
     sl_source_done done = o->done;

@@ -230,6 +230,14 @@ void sqs_wait_notify(void *arg, const char *id)
     pthread_mutex_unlock(&st->mu);
 }
 
+bool sqs_wait_stopping(struct sqs *st)
+{
+    pthread_mutex_lock(&st->mu);
+    bool stopping = st->stopping;
+    pthread_mutex_unlock(&st->mu);
+    return stopping;
+}
+
 void sqs_wait_stop(struct sqs *st)
 {
     pthread_mutex_lock(&st->mu);
