@@ -165,12 +165,24 @@ def test_ten_thousand_messages_exactly_once(sqs, lam, s3):
         r = sqs.send_message_batch(QueueUrl=url, Entries=entries)
         assert not r.get("Failed")
         sent.update(e["MessageBody"] for e in entries)
-    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=100,
-                                    MaximumBatchingWindowInSeconds=1)
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=100,
+                                           MaximumBatchingWindowInSeconds=1)["UUID"]
     wait_until(lambda: queue_empty(sqs, url), timeout=180, what="the queue to drain")
     got = bodies(s3, prefix)
     assert len(got) == 10_000 and set(got) == sent
     assert max(len(e["Records"]) for e in batches(s3, prefix)) <= 100
+    # /_sluice/metrics: the mapping's batches and records, the queue's states.
+    import urllib.request
+    with urllib.request.urlopen(sqs.meta.endpoint_url + "/_sluice/metrics") as r:
+        text = r.read().decode()
+    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+              for line in text.splitlines() if line and not line.startswith("#")}
+    assert values[f'sluice_esm_records{{uuid="{uuid}",function="{name}"}}'] == 10_000
+    assert values[f'sluice_esm_batches{{uuid="{uuid}",function="{name}"}}'] >= 100
+    assert values[f'sluice_esm_failures{{uuid="{uuid}",function="{name}"}}'] == 0
+    assert values[f'sluice_esm_concurrency{{uuid="{uuid}",function="{name}"}}'] == 0
+    for state in ("visible", "in_flight", "delayed"):
+        assert values[f'sluice_sqs_messages{{queue="{arn}",state="{state}"}}'] == 0
 
 
 def test_partial_batch_failure_returns_only_failed(sqs, lam, s3):
