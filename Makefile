@@ -81,6 +81,7 @@ bench: build
 	$(MAKE) -C bench/s3 BUILD=$(CURDIR)/$(BUILD)
 	$(MAKE) -C bench/invoke BUILD=$(CURDIR)/$(BUILD)
 	$(MAKE) -C bench/events BUILD=$(CURDIR)/$(BUILD)
+	$(MAKE) -C bench/sqs BUILD=$(CURDIR)/$(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD)

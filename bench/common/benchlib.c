@@ -1,4 +1,4 @@
-/* The helpers both benchmarks use (benchlib.h). */
+/* The helpers the benchmarks share (benchlib.h). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -237,6 +237,180 @@ int free_port(uint16_t *port)
         close(fd);
     *port = ntohs(a.sin_port);
     return rc ? -1 : 0;
+}
+
+/* ---- growable bytes, function packages, files ------------------------------ */
+
+/* Makes room in b for n more bytes and the NUL. */
+static int bytes_reserve(struct bytes *b, size_t n)
+{
+    if (b->len + n + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d)
+        return -1;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+int bytes_append(struct bytes *b, const void *p, size_t n)
+{
+    if (bytes_reserve(b, n))
+        return -1;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int bytes_printf(struct bytes *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || bytes_reserve(b, (size_t)n))
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+void put_le(struct bytes *b, uint32_t v, int n, int *failed)
+{
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    if (bytes_append(b, x, (size_t)n))
+        *failed = 1;
+}
+
+uint32_t crc32_of(const void *p, size_t n)
+{
+    static uint32_t table[256];
+    if (!table[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+    uint32_t c = 0xffffffffu;
+    for (const unsigned char *s = p; n--; s++)
+        c = table[(c ^ *s) & 0xff] ^ (c >> 8);
+    return c ^ 0xffffffffu;
+}
+
+int zip_stored(const struct zip_entry *e, size_t n, struct bytes *out)
+{
+    int failed = 0;
+    uint32_t *offsets = calloc(n, sizeof(*offsets));
+    if (!offsets)
+        return -1;
+    for (size_t i = 0; i < n && !failed; i++) {
+        if (e[i].len > UINT32_MAX / 2) {
+            free(offsets);
+            return -1;
+        }
+        offsets[i] = (uint32_t)out->len;
+        uint32_t crc = crc32_of(e[i].data, e[i].len);
+        put_le(out, 0x04034b50, 4, &failed); /* local file header */
+        put_le(out, 20, 2, &failed);         /* version needed: 2.0 */
+        put_le(out, 0, 2, &failed);          /* flags */
+        put_le(out, 0, 2, &failed);          /* stored */
+        put_le(out, 0, 2, &failed);          /* time 00:00 */
+        put_le(out, 0x21, 2, &failed);       /* date 1980-01-01 */
+        put_le(out, crc, 4, &failed);
+        put_le(out, (uint32_t)e[i].len, 4, &failed);
+        put_le(out, (uint32_t)e[i].len, 4, &failed);
+        put_le(out, (uint32_t)strlen(e[i].name), 2, &failed);
+        put_le(out, 0, 2, &failed);
+        if (bytes_append(out, e[i].name, strlen(e[i].name)) ||
+            bytes_append(out, e[i].data, e[i].len))
+            failed = 1;
+    }
+    uint32_t cd = (uint32_t)out->len;
+    for (size_t i = 0; i < n && !failed; i++) {
+        put_le(out, 0x02014b50, 4, &failed);   /* central directory header */
+        put_le(out, 3u << 8 | 20, 2, &failed); /* made by: Unix, 2.0 */
+        put_le(out, 20, 2, &failed);
+        put_le(out, 0, 2, &failed);
+        put_le(out, 0, 2, &failed);
+        put_le(out, 0, 2, &failed);
+        put_le(out, 0x21, 2, &failed);
+        put_le(out, crc32_of(e[i].data, e[i].len), 4, &failed);
+        put_le(out, (uint32_t)e[i].len, 4, &failed);
+        put_le(out, (uint32_t)e[i].len, 4, &failed);
+        put_le(out, (uint32_t)strlen(e[i].name), 2, &failed);
+        put_le(out, 0, 2, &failed); /* extra */
+        put_le(out, 0, 2, &failed); /* comment */
+        put_le(out, 0, 2, &failed); /* disk */
+        put_le(out, 0, 2, &failed); /* internal attributes */
+        put_le(out, (uint32_t)(0100000 | e[i].mode) << 16, 4, &failed);
+        put_le(out, offsets[i], 4, &failed);
+        if (bytes_append(out, e[i].name, strlen(e[i].name)))
+            failed = 1;
+    }
+    uint32_t cd_len = (uint32_t)out->len - cd;
+    put_le(out, 0x06054b50, 4, &failed); /* end of central directory */
+    put_le(out, 0, 2, &failed);
+    put_le(out, 0, 2, &failed);
+    put_le(out, (uint32_t)n, 2, &failed);
+    put_le(out, (uint32_t)n, 2, &failed);
+    put_le(out, cd_len, 4, &failed);
+    put_le(out, cd, 4, &failed);
+    put_le(out, 0, 2, &failed);
+    free(offsets);
+    return failed ? -1 : 0;
+}
+
+int base64_append(struct bytes *out, const unsigned char *p, size_t n)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        char q[4] = {al[v >> 18], al[(v >> 12) & 63], i + 1 < n ? al[(v >> 6) & 63] : '=',
+                     i + 2 < n ? al[v & 63] : '='};
+        if (bytes_append(out, q, 4))
+            return -1;
+    }
+    return 0;
+}
+
+int read_file(const char *path, size_t max, struct bytes *out, char *err, size_t errn)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        snprintf(err, errn, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+        snprintf(err, errn, "%s: not a regular file under %zu MiB", path, max >> 20);
+        close(fd);
+        return -1;
+    }
+    char chunk[65536];
+    ssize_t r;
+    while ((r = read(fd, chunk, sizeof(chunk))) > 0)
+        if (bytes_append(out, chunk, (size_t)r)) {
+            r = -1;
+            break;
+        }
+    close(fd);
+    if (r < 0) {
+        snprintf(err, errn, "%s: cannot read", path);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- HTTP requests -------------------------------------------------------- */
@@ -569,6 +743,41 @@ void server_stop(struct server *b, double *ms, int *status, bool *killed)
     g_server_pid = 0;
 }
 
+int control_request(const struct server *s, const char *method, const char *path,
+                    const char *headers, const struct bytes *body, int want, char *resp,
+                    size_t resp_cap, char *err, size_t errn)
+{
+    struct conn *c = malloc(sizeof(*c));
+    struct http_resp *out = malloc(sizeof(*out));
+    int rc = -1;
+    if (!c || !out || (resp && !resp_cap)) {
+        snprintf(err, errn, "out of memory");
+        goto done;
+    }
+    conn_init(c, &s->addr);
+    struct http_req rq = {.method = method,
+                          .path = path,
+                          .host = s->host,
+                          .headers = headers ? headers : "Content-Type: application/json\r\n",
+                          .body = body ? body->data : NULL,
+                          .body_len = body ? body->len : 0};
+    rc = http_roundtrip(c, &rq, resp, resp ? resp_cap - 1 : 0, out, err, errn);
+    conn_close(c);
+    if (!rc && out->status != want) {
+        snprintf(err, errn, "%s %s: HTTP %d %s", method, path, out->status, out->snippet);
+        rc = -1;
+    } else if (!rc && resp && out->status / 100 == 2 && !out->into_dest) {
+        snprintf(err, errn, "%s %s: a response body over %zu bytes", method, path, resp_cap - 1);
+        rc = -1;
+    }
+    if (resp)
+        resp[!rc && out->into_dest ? out->body_len : 0] = '\0';
+done:
+    free(c);
+    free(out);
+    return rc;
+}
+
 int floor_http(const struct sockaddr_in *addr, const char *host, const char *path,
                double seconds, struct floor *out)
 {
@@ -668,6 +877,46 @@ int floor_echo(const char *host, double seconds, struct floor *out)
     }
     pthread_join(th, NULL);
     close(lfd);
+    return rc;
+}
+
+int floor_fdatasync(const char *dir, bool append, double seconds, struct floor *out)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/fdatasync.probe", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    char blk[1024];
+    uint64_t x = now_ns() | 1;
+    for (size_t i = 0; i < sizeof(blk); i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        blk[i] = (char)x;
+    }
+    struct lat l = {0};
+    int rc = -1;
+    if (pwrite(fd, blk, sizeof(blk), 0) != (ssize_t)sizeof(blk) || fsync(fd))
+        goto done;
+    uint64_t until = now_ns() + (uint64_t)(seconds * 1e9);
+    for (off_t off = 0; now_ns() < until && l.n < 100000 && !g_stop; off += (off_t)sizeof(blk)) {
+        uint64_t t0 = now_ns();
+        if (pwrite(fd, blk, sizeof(blk), append ? off + (off_t)sizeof(blk) : 0) !=
+                (ssize_t)sizeof(blk) ||
+            fdatasync(fd))
+            goto done;
+        if (lat_add(&l, now_ns() - t0))
+            goto done;
+    }
+    qsort(l.v, l.n, sizeof(*l.v), cmp_u64);
+    out->p50 = percentile(l.v, l.n, 0.5);
+    out->p99 = percentile(l.v, l.n, 0.99);
+    out->n = l.n;
+    out->conns = 0;
+    rc = 0;
+done:
+    free(l.v);
+    close(fd);
+    unlink(path);
     return rc;
 }
 

@@ -2,9 +2,11 @@
  * What Sluice's benchmarks share: a monotonic clock, keep-alive HTTP/1.1
  * connections over loopback and whole request/response round trips, a
  * latency recorder with percentiles, number formatting, a free loopback
- * port, the `sluice serve` under test (start, health wait, stop) and the
- * floors every run measures (health GETs, a bare loopback round trip).
- * Each benchmark (bench/s3, bench/invoke) builds this file in.
+ * port, the `sluice serve` under test (start, health wait, stop), control-plane
+ * requests to it, the floors every run measures (health GETs, a bare
+ * loopback round trip, fdatasync), growable byte buffers, and the pieces of
+ * a Lambda function package (a stored zip, base64).
+ * Each benchmark (bench/s3, bench/invoke, bench/sqs) builds this file in.
  */
 #ifndef SLUICE_BENCHLIB_H
 #define SLUICE_BENCHLIB_H
@@ -89,6 +91,38 @@ const char *fmt_count(char *b, size_t n, double v);
 
 int free_port(uint16_t *port);
 
+/* ---- growable bytes, function packages, files ----------------------------- */
+
+/* A growable buffer, always NUL-terminated after len bytes; {0} is empty.
+ * The owner frees data. */
+struct bytes {
+    char *data;
+    size_t len, cap;
+};
+/* 0, or -1 when out of memory (b unchanged). */
+int bytes_append(struct bytes *b, const void *p, size_t n);
+int bytes_printf(struct bytes *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends the n low bytes of v, little-endian; sets *failed when out of
+ * memory (so a run of them is checked once). */
+void put_le(struct bytes *b, uint32_t v, int n, int *failed);
+/* The CRC-32 of zip (and gzip, PNG). */
+uint32_t crc32_of(const void *p, size_t n);
+
+struct zip_entry {
+    const char *name;
+    const void *data;
+    size_t len;
+    unsigned mode; /* Unix permission bits, kept in the external attributes */
+};
+/* Appends to out a zip of the entries, stored without compression ("made
+ * by" Unix, so the mode bits count: a bootstrap must be executable). */
+int zip_stored(const struct zip_entry *e, size_t n, struct bytes *out);
+/* Appends the standard base64 of p[0..n), padded. */
+int base64_append(struct bytes *out, const unsigned char *p, size_t n);
+/* Appends the contents of the regular file path, of at most max bytes. 0, or
+ * -1 with the reason in err. */
+int read_file(const char *path, size_t max, struct bytes *out, char *err, size_t errn);
+
 /* ---- HTTP requests and the server under test ----------------------------- */
 
 struct http_req {
@@ -143,6 +177,19 @@ void server_stop_report(struct server *s);
 /* The last lines of a server log, on stderr. */
 void print_log_tail(const char *log);
 
+/*
+ * A control-plane request on a connection of its own (opened and closed
+ * here): method path with body (NULL: none) and the header lines headers
+ * (each ending in CRLF; NULL: "Content-Type: application/json"). Expects
+ * HTTP status want; a 2xx body goes to resp (NUL-terminated, at most
+ * resp_cap - 1 bytes; a longer one fails the request), or is dropped when
+ * resp is NULL. 0, or -1 with the reason (the status and the start of the
+ * body, for an unexpected status) in err.
+ */
+int control_request(const struct server *s, const char *method, const char *path,
+                    const char *headers, const struct bytes *body, int want, char *resp,
+                    size_t resp_cap, char *err, size_t errn);
+
 /* A floor: sequential GETs over one keep-alive connection. */
 struct floor {
     uint64_t p50, p99, n, conns;
@@ -152,6 +199,11 @@ int floor_http(const struct sockaddr_in *addr, const char *host, const char *pat
 /* The bare loopback HTTP round trip, to a responder thread in this
  * process. */
 int floor_echo(const char *host, double seconds, struct floor *out);
+
+/* A floor: write(1 KiB) + fdatasync of a file made in dir, for seconds: in
+ * place when append is false (the cheapest durable write), else appending
+ * (the file's new size is committed too). The file is removed after. */
+int floor_fdatasync(const char *dir, bool append, double seconds, struct floor *out);
 
 /* ---- /proc, the filesystem, signals -------------------------------------- */
 

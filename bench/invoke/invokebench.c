@@ -165,157 +165,7 @@ static int parse_list(const char *s, unsigned *out, size_t cap, size_t *n)
     return *n ? 0 : -1;
 }
 
-/* ---- growable bytes ------------------------------------------------------ */
-
-struct bytes {
-    char *data;
-    size_t len, cap;
-};
-
-static int bytes_append(struct bytes *b, const void *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d)
-            return -1;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-static int bytes_printf(struct bytes *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int bytes_printf(struct bytes *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        return -1;
-    return bytes_append(b, tmp, (size_t)n);
-}
-
-static void put_le(struct bytes *b, uint32_t v, int n, int *failed)
-{
-    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    if (bytes_append(b, x, (size_t)n))
-        *failed = 1;
-}
-
-/* ---- a function package: a stored (uncompressed) zip ---------------------- */
-
-static uint32_t crc32_of(const void *p, size_t n)
-{
-    static uint32_t table[256];
-    if (!table[1])
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-    uint32_t c = 0xffffffffu;
-    for (const unsigned char *s = p; n--; s++)
-        c = table[(c ^ *s) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
-}
-
-struct zip_entry {
-    const char *name;
-    const void *data;
-    size_t len;
-    unsigned mode; /* Unix permission bits, kept in the external attributes */
-};
-
-/* A zip of the entries, stored without compression ("made by" Unix, so
- * the mode bits count: the bootstrap must be executable). */
-static int zip_stored(const struct zip_entry *e, size_t n, struct bytes *out)
-{
-    int failed = 0;
-    uint32_t *offsets = calloc(n, sizeof(*offsets));
-    if (!offsets)
-        return -1;
-    for (size_t i = 0; i < n && !failed; i++) {
-        if (e[i].len > UINT32_MAX / 2) {
-            free(offsets);
-            return -1;
-        }
-        offsets[i] = (uint32_t)out->len;
-        uint32_t crc = crc32_of(e[i].data, e[i].len);
-        put_le(out, 0x04034b50, 4, &failed); /* local file header */
-        put_le(out, 20, 2, &failed);         /* version needed: 2.0 */
-        put_le(out, 0, 2, &failed);          /* flags */
-        put_le(out, 0, 2, &failed);          /* stored */
-        put_le(out, 0, 2, &failed);          /* time 00:00 */
-        put_le(out, 0x21, 2, &failed);       /* date 1980-01-01 */
-        put_le(out, crc, 4, &failed);
-        put_le(out, (uint32_t)e[i].len, 4, &failed);
-        put_le(out, (uint32_t)e[i].len, 4, &failed);
-        put_le(out, (uint32_t)strlen(e[i].name), 2, &failed);
-        put_le(out, 0, 2, &failed);
-        if (bytes_append(out, e[i].name, strlen(e[i].name)) ||
-            bytes_append(out, e[i].data, e[i].len))
-            failed = 1;
-    }
-    uint32_t cd = (uint32_t)out->len;
-    for (size_t i = 0; i < n && !failed; i++) {
-        put_le(out, 0x02014b50, 4, &failed);   /* central directory header */
-        put_le(out, 3u << 8 | 20, 2, &failed); /* made by: Unix, 2.0 */
-        put_le(out, 20, 2, &failed);
-        put_le(out, 0, 2, &failed);
-        put_le(out, 0, 2, &failed);
-        put_le(out, 0, 2, &failed);
-        put_le(out, 0x21, 2, &failed);
-        put_le(out, crc32_of(e[i].data, e[i].len), 4, &failed);
-        put_le(out, (uint32_t)e[i].len, 4, &failed);
-        put_le(out, (uint32_t)e[i].len, 4, &failed);
-        put_le(out, (uint32_t)strlen(e[i].name), 2, &failed);
-        put_le(out, 0, 2, &failed); /* extra */
-        put_le(out, 0, 2, &failed); /* comment */
-        put_le(out, 0, 2, &failed); /* disk */
-        put_le(out, 0, 2, &failed); /* internal attributes */
-        put_le(out, (uint32_t)(0100000 | e[i].mode) << 16, 4, &failed);
-        put_le(out, offsets[i], 4, &failed);
-        if (bytes_append(out, e[i].name, strlen(e[i].name)))
-            failed = 1;
-    }
-    uint32_t cd_len = (uint32_t)out->len - cd;
-    put_le(out, 0x06054b50, 4, &failed); /* end of central directory */
-    put_le(out, 0, 2, &failed);
-    put_le(out, 0, 2, &failed);
-    put_le(out, (uint32_t)n, 2, &failed);
-    put_le(out, (uint32_t)n, 2, &failed);
-    put_le(out, cd_len, 4, &failed);
-    put_le(out, cd, 4, &failed);
-    put_le(out, 0, 2, &failed);
-    free(offsets);
-    return failed ? -1 : 0;
-}
-
-static int base64_append(struct bytes *out, const unsigned char *p, size_t n)
-{
-    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        char q[4] = {al[v >> 18], al[(v >> 12) & 63], i + 1 < n ? al[(v >> 6) & 63] : '=',
-                     i + 2 < n ? al[v & 63] : '='};
-        if (bytes_append(out, q, 4))
-            return -1;
-    }
-    return 0;
-}
+/* ---- base64 of the log tail ---------------------------------------------- */
 
 /* Decodes base64 text into out (NUL-terminated); -1 on a bad character. */
 static int base64_decode(const char *s, char *out, size_t cap)
@@ -493,62 +343,6 @@ static int report_field(const char *log_b64, const char *field, uint64_t *ns)
     return 0;
 }
 
-/* A control-plane request; expects status `want`. */
-static int control(struct bench *b, const char *method, const char *path, const struct bytes *body,
-                   int want, char *err, size_t errn)
-{
-    struct conn *c = malloc(sizeof(*c));
-    struct http_resp *resp = malloc(sizeof(*resp));
-    int rc = -1;
-    if (!c || !resp) {
-        snprintf(err, errn, "out of memory");
-        goto out;
-    }
-    conn_init(c, &b->srv.addr);
-    struct http_req rq = {.method = method,
-                          .path = path,
-                          .host = b->srv.host,
-                          .headers = "Content-Type: application/json\r\n",
-                          .body = body->data,
-                          .body_len = body->len};
-    rc = http_roundtrip(c, &rq, NULL, 0, resp, err, errn);
-    conn_close(c);
-    if (!rc && resp->status != want) {
-        snprintf(err, errn, "%s %s: HTTP %d %s", method, path, resp->status, resp->snippet);
-        rc = -1;
-    }
-out:
-    free(c);
-    free(resp);
-    return rc;
-}
-
-static int read_file(const char *path, struct bytes *out, char *err, size_t errn)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || (size_t)st.st_size > MAX_BOOTSTRAP) {
-        snprintf(err, errn, "%s: %s", path,
-                 fd < 0 || errno ? strerror(errno) : "not a regular file under 40 MiB");
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    char chunk[65536];
-    ssize_t r;
-    while ((r = read(fd, chunk, sizeof(chunk))) > 0)
-        if (bytes_append(out, chunk, (size_t)r)) {
-            r = -1;
-            break;
-        }
-    close(fd);
-    if (r < 0) {
-        snprintf(err, errn, "%s: cannot read", path);
-        return -1;
-    }
-    return 0;
-}
-
 /* CreateFunction with the zip of entries, MemorySize 1769. */
 static int create_function(struct bench *b, const struct fn *f, const char *handler,
                            const struct zip_entry *entries, size_t n, char *err, size_t errn)
@@ -566,7 +360,8 @@ static int create_function(struct bench *b, const struct fn *f, const char *hand
         snprintf(err, errn, "out of memory");
         goto out;
     }
-    rc = control(b, "POST", "/2015-03-31/functions", &body, 201, err, errn);
+    rc = control_request(&b->srv, "POST", "/2015-03-31/functions", NULL, &body, 201, NULL, 0,
+                         err, errn);
 out:
     free(zip.data);
     free(body.data);
@@ -586,7 +381,7 @@ static int new_revision(struct bench *b, struct fn *f, char *err, size_t errn)
         snprintf(err, errn, "out of memory");
         return -1;
     }
-    int rc = control(b, "PUT", path, &body, 200, err, errn);
+    int rc = control_request(&b->srv, "PUT", path, NULL, &body, 200, NULL, 0, err, errn);
     free(body.data);
     return rc;
 }
@@ -1177,7 +972,7 @@ static int setup_functions(struct bench *b)
     char err[300];
     struct bytes boot = {0};
     int rc = -1;
-    if (read_file(b->o.bootstrap, &boot, err, sizeof(err)))
+    if (read_file(b->o.bootstrap, MAX_BOOTSTRAP, &boot, err, sizeof(err)))
         goto out;
     b->bootstrap_size = boot.len;
     if (b->fns[FN_C].enabled) {

@@ -444,47 +444,6 @@ out:
 
 /* ---- floors ------------------------------------------------------------- */
 
-/* p50/p99 of write(1 KiB) + fdatasync in dir: in place when append is
- * false (the cheapest durable write), else appending (which also commits
- * the file's new size to the journal). */
-static int floor_fsync(struct bench *b, bool append, uint64_t *p50, uint64_t *p99, uint64_t *n)
-{
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/fsync.probe", b->tmp);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    char blk[1024];
-    memcpy(blk, b->payload, sizeof(blk));
-    struct lat l = {0};
-    int rc = -1;
-    if (pwrite(fd, blk, sizeof(blk), 0) != (ssize_t)sizeof(blk) || fsync(fd))
-        goto out;
-    uint64_t until = now_ns() + (uint64_t)(b->o.floor_time * 1e9);
-    for (off_t off = 0; now_ns() < until && l.n < 100000 && !g_stop; off += (off_t)sizeof(blk)) {
-        uint64_t t0 = now_ns();
-        if (pwrite(fd, blk, sizeof(blk), append ? off + (off_t)sizeof(blk) : 0) !=
-                (ssize_t)sizeof(blk) ||
-            fdatasync(fd))
-            goto out;
-        if (lat_add(&l, now_ns() - t0))
-            goto out;
-    }
-    qsort(l.v, l.n, sizeof(*l.v), cmp_u64);
-    *p50 = percentile(l.v, l.n, 0.5);
-    *p99 = percentile(l.v, l.n, 0.99);
-    *n = l.n;
-    rc = 0;
-out:
-    free(l.v);
-    close(fd);
-    unlink(path);
-    return rc;
-}
-
-
-
-
 /* ---- the server --------------------------------------------------------- */
 
 
@@ -811,11 +770,14 @@ int main(int argc, char **argv)
                                          : "");
 
     fprintf(stderr, "s3bench: floors...\n");
-    if (floor_fsync(b, false, &b->fl.fsync_p50, &b->fl.fsync_p99, &b->fl.fsync_n) ||
-        floor_fsync(b, true, &b->fl.append_p50, &b->fl.append_p99, &b->fl.append_n)) {
+    struct floor fs, fa;
+    if (floor_fdatasync(b->tmp, false, b->o.floor_time, &fs) ||
+        floor_fdatasync(b->tmp, true, b->o.floor_time, &fa)) {
         fprintf(stderr, "s3bench: fsync floor: %s\n", strerror(errno));
         goto out;
     }
+    b->fl.fsync_p50 = fs.p50, b->fl.fsync_p99 = fs.p99, b->fl.fsync_n = fs.n;
+    b->fl.append_p50 = fa.p50, b->fl.append_p99 = fa.p99, b->fl.append_n = fa.n;
     if (floor_http(&b->srv.addr, b->srv.host, "/_sluice/health", b->o.floor_time,
                    &b->fl.health) ||
         floor_echo(b->srv.host, b->o.floor_time, &b->fl.echo))
