@@ -41,6 +41,7 @@ struct sl_mapping {
     struct sl_timer *again; /* records held back by the source become readable */
     int64_t again_ms;
     unsigned failures;      /* in a row: the back-off doubles with each */
+    bool blocked;           /* a read found records held back behind a batch out */
     /* Any thread: */
     bool woken;  /* records may have come since the last read (atomic) */
     bool posted; /* a pump is posted (atomic) */
@@ -168,6 +169,7 @@ static void read_task(struct sl_loop *l, void *arg)
         finish(s, true);
         return;
     }
+    m->blocked |= s->b.blocked;
     bool stopping = sl_inflight_stopping(&m->inflight);
     if (s->b.again_ms && !s->b.more && sl_loop_is_current(m->cfg.loop) && !stopping)
         read_again_at(m, s->b.again_ms);
@@ -254,6 +256,11 @@ static void ack_task(struct sl_loop *l, void *arg)
         return;
     }
     COUNT(m, acked, 1);
+    if (m->blocked) {
+        /* Records held back behind this batch may be free now. */
+        m->blocked = false;
+        __atomic_store_n(&m->woken, true, __ATOMIC_RELEASE);
+    }
     if (s->b.failed) {
         /* Its failed records come back on their own: a read learns when. */
         COUNT(m, failures, 1);

@@ -39,6 +39,10 @@ struct sl_batch {
      * queue's messages in flight return), 0 when none: the poller reads
      * again then, unless woken before. */
     int64_t again_ms;
+    /* The source's: it held records back behind records in flight (a FIFO
+     * group with a message out), which an acknowledgement may free: the
+     * poller reads again after the next one. */
+    bool blocked;
     /* The target's report, for ack: NULL when every record succeeded,
      * else n flags, true for each record that failed (a partial batch
      * response); the poller frees it. */

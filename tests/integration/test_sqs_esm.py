@@ -279,3 +279,37 @@ def test_event_matches_aws_schema(sqs, lam, s3):
     proc = subprocess.run(["/usr/bin/node", "check_event.js", "SqsSchema"], cwd=NODE_DIR,
                           input=json.dumps(event), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_fifo_mapping_keeps_group_order(sqs, lam, s3):
+    """A mapping of a FIFO queue hands each group's messages to the
+    function in order, never two batches of one group at once, while
+    other groups go on; BatchSize over 10 is refused for FIFO."""
+    url = sqs.create_queue(QueueName=unique_name("esmf") + ".fifo",
+                           Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
+    prefix = unique_name("fifoesm")
+    name = function(lam, prefix)
+    for i in range(12):
+        for g in ("a", "b", "c"):
+            sqs.send_message(QueueUrl=url, MessageBody=f"{g}{i:02d}", MessageGroupId=g,
+                             MessageDeduplicationId=f"{g}{i}")
+    r = client_error(lam.create_event_source_mapping, EventSourceArn=arn, FunctionName=name,
+                     BatchSize=20, MaximumBatchingWindowInSeconds=1)
+    assert r["Error"]["Code"] == "InvalidParameterValueException"
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=4)
+    # (Well within the 30 s visibility timeout: a group freed by a batch's
+    # deletion is read at once, not when its messages would time out.)
+    wait_until(lambda: queue_empty(sqs, url), timeout=20, what="the queue to drain")
+    events = batches(s3, prefix)
+    assert sum(len(e["Records"]) for e in events) == 36
+    # A batch takes each group's next messages in order (a group's run
+    # ends a batch only at the group's end), so the batches in the order
+    # of their first sequence numbers give each group's messages in order.
+    seen = {"a": [], "b": [], "c": []}
+    for e in sorted(events, key=lambda e: int(e["Records"][0]["attributes"]["SequenceNumber"])):
+        for rec in e["Records"]:
+            seen[rec["attributes"]["MessageGroupId"]].append(rec["body"])
+    for g, got in seen.items():
+        assert got == [f"{g}{i:02d}" for i in range(12)], (g, got)

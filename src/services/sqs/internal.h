@@ -209,7 +209,8 @@ struct sqs_take {
     struct sl_qmsg *msgs;
     size_t n;
     size_t bytes;
-    bool full; /* it stopped at max_bytes */
+    bool full;    /* it stopped at max_bytes */
+    bool blocked; /* FIFO: a group waited behind its message in flight */
     int64_t next_visible;
 };
 int sqs_take_txn(struct sl_txn *t, struct sqs_queue *q, int64_t lease_ms, struct sqs_take *k);

@@ -517,6 +517,7 @@ static int receive_fifo(struct sl_txn *t, struct sqs_take *r, struct sqs_queue *
             if (v[i].visible_ms > now) {
                 if (!r->next_visible || v[i].visible_ms < r->next_visible)
                     r->next_visible = v[i].visible_ms;
+                r->blocked |= v[i].leased;
                 break; /* in flight (or delayed): the group waits */
             }
             if (!room(r, &v[i]))

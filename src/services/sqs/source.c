@@ -196,6 +196,7 @@ static int read_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     o->b->n = kept;
     o->b->more = k.n == o->max || k.full;
     o->next_visible = k.next_visible;
+    o->b->blocked = k.blocked;
     return 0;
 }
 
