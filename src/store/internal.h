@@ -63,6 +63,7 @@ enum sl_stmt_id {
     SL_STMT_Q_VISIBILITY,
     SL_STMT_Q_PURGE,
     SL_STMT_Q_STATS,
+    SL_STMT_Q_GET,
     SL_STMT_N
 };
 

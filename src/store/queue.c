@@ -214,6 +214,26 @@ int sl_txn_queue_scan_fifo(struct sl_txn *t, const char *q, const char *group, s
     return read_rows(t, st, "queue scan", out, n);
 }
 
+int sl_txn_queue_get(struct sl_txn *t, const char *q, int64_t id, struct sl_qmsg *out)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *st = NULL;
+    int rc = sl_store_stmt(&t->s->writer, SL_STMT_Q_GET, &st, t->err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, id);
+    struct sl_qmsg *v = NULL;
+    size_t n = 0;
+    rc = read_rows(t, st, "queue get", &v, &n);
+    if (!rc && n == 0)
+        rc = SL_ENOTFOUND;
+    if (!rc)
+        *out = v[0];
+    free(v);
+    return rc;
+}
+
 int sl_txn_queue_next_group(struct sl_txn *t, const char *q, const char *after, char **group)
 {
     struct sl_conn *c = &t->s->writer;

@@ -136,6 +136,7 @@ static const char *const stmt_sql[SL_STMT_N] = {
     [SL_STMT_Q_GROUP_AFTER] = "SELECT grp FROM queue WHERE q = ?1 AND grp > ?2 AND grp <> ''"
                               " ORDER BY grp LIMIT 1",
     [SL_STMT_Q_REMOVE] = "DELETE FROM queue WHERE q = ?1 AND id = ?2",
+    [SL_STMT_Q_GET] = "SELECT " Q_COLS " FROM queue WHERE q = ?1 AND id = ?2",
     [SL_STMT_Q_MOVE] = "UPDATE queue SET q = ?3, visible_at = ?4, meta = ?5, receives = 0,"
                        " leased = 0, first_at = 0 WHERE q = ?1 AND id = ?2",
     [SL_STMT_Q_VISIBILITY] = "UPDATE queue SET visible_at = ?4"

@@ -238,6 +238,9 @@ int sl_txn_queue_scan_fifo(struct sl_txn *t, const char *q, const char *group, s
 int sl_txn_queue_next_group(struct sl_txn *t, const char *q, const char *after, char **group);
 int sl_txn_queue_lease(struct sl_txn *t, const char *q, struct sl_qmsg *m, int64_t now_ms,
                        int64_t until_ms);
+/* Message id of q as it is (its receipt: id and receives), into out
+ * (sl_qmsg_free); SL_ENOTFOUND when gone. */
+int sl_txn_queue_get(struct sl_txn *t, const char *q, int64_t id, struct sl_qmsg *out);
 /* Deletes message id whatever its receipt (expiry, a filter). */
 int sl_txn_queue_remove(struct sl_txn *t, const char *q, int64_t id);
 /* Moves message id to queue `to` (a dead-letter queue) with meta, visible

@@ -374,6 +374,23 @@ def test_fifo_order_groups_and_deduplication(sqs):
     r = client_error(sqs.send_message, QueueUrl=url, MessageBody="x", MessageGroupId="A",
                      MessageDeduplicationId="z", DelaySeconds=5)
     assert r["Error"]["Code"] == "InvalidParameterValue"
+    # A receive retried with its ReceiveRequestAttemptId gets the same
+    # messages and receipt handles; another attempt finds the group blocked.
+    att = new_queue(sqs, "att", FifoQueue="true", ContentBasedDeduplication="true")
+    for i in range(3):
+        sqs.send_message(QueueUrl=att, MessageBody=f"t{i}", MessageGroupId="g")
+    first = sqs.receive_message(QueueUrl=att, MaxNumberOfMessages=2,
+                                ReceiveRequestAttemptId="try-1")["Messages"]
+    again = sqs.receive_message(QueueUrl=att, MaxNumberOfMessages=2,
+                                ReceiveRequestAttemptId="try-1")["Messages"]
+    assert [m["Body"] for m in first] == ["t0", "t1"]
+    assert [(m["MessageId"], m["ReceiptHandle"]) for m in again] == \
+        [(m["MessageId"], m["ReceiptHandle"]) for m in first]
+    assert "Messages" not in sqs.receive_message(QueueUrl=att, ReceiveRequestAttemptId="try-2")
+    for m in again:
+        sqs.delete_message(QueueUrl=att, ReceiptHandle=m["ReceiptHandle"])
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=att, MaxNumberOfMessages=10)[
+        "Messages"]] == ["t2"]
     cbd = new_queue(sqs, "cbd", FifoQueue="true", ContentBasedDeduplication="true")
     one = sqs.send_message(QueueUrl=cbd, MessageBody="same", MessageGroupId="g")
     two = sqs.send_message(QueueUrl=cbd, MessageBody="same", MessageGroupId="g")

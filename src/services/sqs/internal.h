@@ -13,6 +13,9 @@
  *                    send's message id and sequence number for 5 minutes
  *   kv  sqs.dedupx   pk the queue's id, sk "<expiry ms>/<dedup sk>": the
  *                    same by expiry, to sweep the expired ones
+ *   kv  sqs.attempt  pk the queue's id, sk a ReceiveRequestAttemptId: the
+ *                    messages (id, receive count) that receive took, for
+ *                    5 minutes; sqs.attemptx indexes them by expiry
  *   kv  sqs          pk "key": the key receipt handles are signed with
  *   queue  "sqs:<uuid>": a queue's messages (the id of its record, so a
  *                    queue made again never sees the old one's messages)
@@ -29,6 +32,8 @@
 #define SQS_NS_DELETED "sqs.deleted"
 #define SQS_NS_DEDUP "sqs.dedup"
 #define SQS_NS_DEDUPX "sqs.dedupx"
+#define SQS_NS_ATTEMPT "sqs.attempt"
+#define SQS_NS_ATTEMPTX "sqs.attemptx"
 #define SQS_NS_META "sqs"
 #define SQS_Q_PREFIX "sqs:"
 
@@ -214,6 +219,21 @@ struct sqs_take {
     int64_t next_visible;
 };
 int sqs_take_txn(struct sl_txn *t, struct sqs_queue *q, int64_t lease_ms, struct sqs_take *k);
+
+/* Records that last a while (expiring.c): deduplication ids and receive
+ * attempts. get gives the live record of key (caller decrefs; NULL when
+ * none or expired), sweeping a few expired ones first; put stores rec
+ * (its "x" set to until) for key; drop removes a queue's. In a
+ * transaction. */
+struct sqs_expiring {
+    const char *ns, *nsx;
+};
+extern const struct sqs_expiring sqs_dedup_ids, sqs_attempts;
+int sqs_expiring_get(struct sl_txn *t, const struct sqs_expiring *e, const char *id,
+                     const char *key, int64_t now, json_t **out);
+int sqs_expiring_put(struct sl_txn *t, const struct sqs_expiring *e, const char *id,
+                     const char *key, json_t *rec, int64_t until);
+int sqs_expiring_drop(struct sl_txn *t, const char *id);
 
 /* The state of the service (for the other files' handlers). */
 static inline struct sqs *sqs_of(struct sl_call *c)

@@ -23,38 +23,6 @@
 
 /* ---- sending ---------------------------------------------------------- */
 
-/* Forgets expired deduplication ids of queue id: a few per send, oldest
- * first, so the table never grows past five minutes' worth. */
-static int dedup_sweep(struct sl_txn *t, const char *id, int64_t now)
-{
-    struct sl_item *items = NULL;
-    size_t n = 0;
-    int rc = sl_txn_list(t, SQS_NS_DEDUPX, id, NULL, 8, &items, &n);
-    for (size_t i = 0; !rc && i < n; i++) {
-        const char *slash = strchr(items[i].sk, '/');
-        if (!slash || strtoll(items[i].sk, NULL, 10) > now)
-            break;
-        /* The id's record goes only if it is this entry's: a send since
-         * may have given the id a new one, with its own entry. */
-        struct sl_item it;
-        if (sl_txn_get(t, SQS_NS_DEDUP, id, slash + 1, &it) == 0) {
-            json_t *rec = json_loadb(it.val, it.val_len, 0, NULL);
-            bool mine = json_integer_value(json_object_get(rec, "x")) ==
-                        strtoll(items[i].sk, NULL, 10);
-            json_decref(rec);
-            sl_item_free(&it);
-            if (mine)
-                rc = sl_txn_delete(t, SQS_NS_DEDUP, id, slash + 1);
-        }
-        if (!rc)
-            rc = sl_txn_delete(t, SQS_NS_DEDUPX, id, items[i].sk);
-    }
-    for (size_t i = 0; i < n; i++)
-        sl_item_free(&items[i]);
-    free(items);
-    return rc;
-}
-
 int sqs_send_txn(struct sl_txn *t, struct sqs_queue *q, struct sqs_send *m)
 {
     int64_t now = sl_time_now_ms();
@@ -87,23 +55,16 @@ int sqs_send_txn(struct sl_txn *t, struct sqs_queue *q, struct sqs_send *m)
             snprintf(dk, sizeof(dk), "%zu:%s/%s", strlen(m->group), m->group, dedup);
         else
             snprintf(dk, sizeof(dk), "%s", dedup);
-        rc = dedup_sweep(t, q->id, now);
-        struct sl_item it;
-        if (!rc && sl_txn_get(t, SQS_NS_DEDUP, q->id, dk, &it) == 0) {
-            json_t *prev = json_loadb(it.val, it.val_len, 0, NULL);
-            sl_item_free(&it);
-            json_int_t until = json_integer_value(json_object_get(prev, "x"));
-            const char *mid = json_string_value(json_object_get(prev, "m"));
-            const char *seq = json_string_value(json_object_get(prev, "n"));
-            if (until > now && mid && seq) {
-                m->duplicate = true;
-                sl_strlcpy(m->message_id, mid, sizeof(m->message_id));
-                sl_strlcpy(m->seq, seq, sizeof(m->seq));
-            }
-            json_decref(prev);
-            if (!m->duplicate)
-                rc = sl_txn_delete(t, SQS_NS_DEDUP, q->id, dk);
+        json_t *prev = NULL;
+        rc = sqs_expiring_get(t, &sqs_dedup_ids, q->id, dk, now, &prev);
+        const char *first_id = json_string_value(json_object_get(prev, "m"));
+        const char *first_seq = json_string_value(json_object_get(prev, "n"));
+        if (first_id && first_seq) {
+            m->duplicate = true;
+            sl_strlcpy(m->message_id, first_id, sizeof(m->message_id));
+            sl_strlcpy(m->seq, first_seq, sizeof(m->seq));
         }
+        json_decref(prev);
         if (rc || m->duplicate) {
             json_decref(meta);
             return rc;
@@ -114,14 +75,10 @@ int sqs_send_txn(struct sl_txn *t, struct sqs_queue *q, struct sqs_send *m)
         json_object_set_new(meta, "g", json_string(m->group));
         json_object_set_new(meta, "d", json_string(dedup));
         json_object_set_new(meta, "n", json_string(m->seq));
-        char val[160], xk[400];
-        int64_t until = now + SQS_DEDUP_MS;
-        snprintf(val, sizeof(val), "{\"m\":\"%s\",\"n\":\"%s\",\"x\":%lld}", m->message_id, m->seq,
-                 (long long)until);
-        snprintf(xk, sizeof(xk), "%013lld/%s", (long long)until, dk);
-        rc = sl_txn_put(t, SQS_NS_DEDUP, q->id, dk, val, strlen(val), NULL);
-        if (!rc)
-            rc = sl_txn_put(t, SQS_NS_DEDUPX, q->id, xk, "", 0, NULL);
+        json_t *rec = json_pack("{s:s, s:s}", "m", m->message_id, "n", m->seq);
+        rc = rec ? sqs_expiring_put(t, &sqs_dedup_ids, q->id, dk, rec, now + SQS_DEDUP_MS)
+                 : SL_ENOMEM;
+        json_decref(rec);
     }
     char *text = rc ? NULL : json_dumps(meta, JSON_COMPACT);
     json_decref(meta);
@@ -384,6 +341,7 @@ struct recv {
     struct sqs_ref ref;
     int64_t visibility; /* -1: the queue's */
     int64_t wait;       /* -1: the queue's */
+    const char *attempt; /* ReceiveRequestAttemptId, or NULL */
     struct sqs_take k;  /* its max, and what the transaction took */
     /* Out of the transaction. */
     char id[64];
@@ -548,6 +506,54 @@ int sqs_take_txn(struct sl_txn *t, struct sqs_queue *q, int64_t lease_ms, struct
     return rc;
 }
 
+/*
+ * A FIFO receive retried with the same ReceiveRequestAttemptId within
+ * five minutes gets the messages the first one took, with the same
+ * receipt handles and a new visibility timeout, as long as they are
+ * still in flight under those handles: 1 when it did, 0 when the receive
+ * goes on as a new one.
+ */
+static int retried(struct sl_txn *t, struct recv *r, struct sqs_queue *q, int64_t now,
+                   int64_t lease_ms)
+{
+    json_t *prev = NULL;
+    int rc = sqs_expiring_get(t, &sqs_attempts, q->id, r->attempt, now, &prev);
+    size_t i;
+    json_t *pair;
+    json_array_foreach(json_object_get(prev, "m"), i, pair)
+    {
+        struct sl_qmsg m;
+        int64_t id = json_integer_value(json_array_get(pair, 0));
+        uint32_t receives = (uint32_t)json_integer_value(json_array_get(pair, 1));
+        if (rc || sl_txn_queue_get(t, q->id, id, &m))
+            continue;
+        bool same = m.receives == receives && m.leased && m.visible_ms > now;
+        if (same)
+            rc = sl_txn_queue_visibility(t, q->id, id, receives, now, now + lease_ms);
+        if (same && !rc) {
+            m.visible_ms = now + lease_ms;
+            rc = keep(&r->k, &m);
+        }
+        sl_qmsg_free(&m);
+    }
+    json_decref(prev);
+    return rc ? rc : prev != NULL;
+}
+
+/* Remembers what a FIFO receive with an attempt id took. */
+static int remember(struct sl_txn *t, struct recv *r, struct sqs_queue *q, int64_t now)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < r->k.n; i++)
+        json_array_append_new(list, json_pack("[I, I]", (json_int_t)r->k.msgs[i].id,
+                                              (json_int_t)r->k.msgs[i].receives));
+    json_t *rec = list ? json_pack("{s:o}", "m", list) : NULL;
+    int rc = rec ? sqs_expiring_put(t, &sqs_attempts, q->id, r->attempt, rec, now + SQS_DEDUP_MS)
+                 : SL_ENOMEM;
+    json_decref(rec);
+    return rc;
+}
+
 static int receive_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
@@ -559,7 +565,15 @@ static int receive_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     sl_strlcpy(r->id, q.id, sizeof(r->id));
     r->fifo = q.fifo;
     r->queue_wait = q.wait;
-    rc = sqs_take_txn(t, &q, (r->visibility >= 0 ? r->visibility : q.visibility) * 1000, &r->k);
+    int64_t now = sl_time_now_ms();
+    int64_t lease_ms = (r->visibility >= 0 ? r->visibility : q.visibility) * 1000;
+    bool attempt = r->attempt && q.fifo; /* (standard queues ignore it) */
+    int again = attempt ? retried(t, r, &q, now, lease_ms) : 0;
+    rc = again < 0 ? again : 0;
+    if (!rc && !again)
+        rc = sqs_take_txn(t, &q, lease_ms, &r->k);
+    if (!rc && !again && attempt && r->k.n)
+        rc = remember(t, r, &q, now);
     sqs_queue_clear(&q);
     return rc;
 }
@@ -726,6 +740,13 @@ SL_OP(sqs, ReceiveMessage)
         return sl_call_fail(c, SQS_E_INVALID_VALUE,
                             "Value %lld for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.",
                             (long long)r->wait);
+    r->attempt = json_string_value(json_object_get(c->in, "ReceiveRequestAttemptId"));
+    if (r->attempt && (!*r->attempt || strlen(r->attempt) > 128))
+        return sl_call_fail(c, SQS_E_INVALID_VALUE,
+                            "Value %s for parameter ReceiveRequestAttemptId is invalid. Reason: "
+                            "ReceiveRequestAttemptId can only include alphanumeric and "
+                            "punctuation characters. 1 to 128 in length.",
+                            r->attempt);
     c->state = r;
     c->state_free = recv_free;
     /* No version read yet: an empty first receive reads it and tries

@@ -636,9 +636,7 @@ static int delete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         return rc;
     rc = sl_txn_queue_purge(t, q.id, NULL);
     if (!rc)
-        rc = sl_txn_delete_pk(t, SQS_NS_DEDUP, q.id, NULL);
-    if (!rc)
-        rc = sl_txn_delete_pk(t, SQS_NS_DEDUPX, q.id, NULL);
+        rc = sqs_expiring_drop(t, q.id);
     if (!rc)
         rc = sl_txn_delete(t, SQS_NS_QUEUE, w->ref.pk, w->ref.name);
     char at[24];
