@@ -64,6 +64,13 @@ enum sl_stmt_id {
     SL_STMT_Q_PURGE,
     SL_STMT_Q_STATS,
     SL_STMT_Q_GET,
+    SL_STMT_LOG_APPEND,
+    SL_STMT_LOG_LAST,
+    SL_STMT_LOG_READ,
+    SL_STMT_LOG_BOUNDS,
+    SL_STMT_LOG_AT_TIME,
+    SL_STMT_LOG_TRIM,
+    SL_STMT_LOG_DROP,
     SL_STMT_N
 };
 
@@ -156,6 +163,9 @@ struct sl_store {
     char *put_names[SL_QUEUE_PUT_NAMES_MAX];
     size_t n_put_names;
     bool put_names_over;
+    /* The writer's: the next sequence number of each log shard appended
+     * to (log.c), loaded from the table on first use. */
+    struct sl_log_head *log_heads;
     /* Frames of the current WAL the checkpointer has copied, and the WAL's
      * size at the last commit (a smaller size means SQLite restarted it). */
     int wal_backfilled, wal_frames;
@@ -179,6 +189,10 @@ int sl_store_sqlite_err(struct sl_conn *c, int rc, struct sl_err *err, const cha
 /* The writer, after a batch: calls the prefix watches for the queues it
  * put to (when notify: it committed), and forgets them (queue.c). */
 void sl_store_put_names_flush(struct sl_store *s, bool notify);
+/* Notes that the batch put to queue or log name, for the watches. */
+void sl_store_note_put(struct sl_txn *t, const char *name);
+/* Frees the log heads (log.c; at close). */
+void sl_store_log_heads_free(struct sl_store *s);
 /* Takes a read-only connection from the pool (opening one if none is idle)
  * and gives it back. */
 int sl_store_reader_get(struct sl_store *s, struct sl_conn **out, struct sl_err *err);

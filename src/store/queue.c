@@ -42,7 +42,7 @@ static int step_write(struct sl_txn *t, sqlite3_stmt *st, const char *what, int 
 }
 
 /* Notes that the batch put to q, for the prefix watches that match it. */
-static void note_put(struct sl_txn *t, const char *q)
+void sl_store_note_put(struct sl_txn *t, const char *q)
 {
     struct sl_store *s = t->s;
     pthread_mutex_lock(&s->mu);
@@ -92,7 +92,7 @@ void sl_store_put_names_flush(struct sl_store *s, bool notify)
 
 void sl_txn_queue_touch(struct sl_txn *t, const char *q)
 {
-    note_put(t, q);
+    sl_store_note_put(t, q);
 }
 
 int sl_txn_queue_put(struct sl_txn *t, const char *q, const char *group, const void *body,
@@ -119,7 +119,7 @@ int sl_txn_queue_put(struct sl_txn *t, const char *q, const char *group, const v
         return rc;
     if (id)
         *id = sqlite3_last_insert_rowid(c->db);
-    note_put(t, q);
+    sl_store_note_put(t, q);
     return 0;
 }
 
@@ -335,7 +335,7 @@ int sl_txn_queue_move(struct sl_txn *t, const char *q, int64_t id, const char *t
     sqlite3_bind_blob(st, 5, meta, (int)strlen(meta), SQLITE_STATIC);
     rc = id_write(t, st, q, id, "queue move");
     if (!rc)
-        note_put(t, to);
+        sl_store_note_put(t, to);
     return rc;
 }
 
@@ -351,7 +351,7 @@ int sl_txn_queue_visibility(struct sl_txn *t, const char *q, int64_t id, uint32_
     sqlite3_bind_int64(st, 5, now_ms);
     rc = id_write(t, st, q, id, "queue visibility");
     if (!rc && visible_ms <= now_ms)
-        note_put(t, q); /* visible again now: as good as a put */
+        sl_store_note_put(t, q); /* visible again now: as good as a put */
     return rc;
 }
 

@@ -82,6 +82,16 @@ static const char *const migrations[] = {
      * standard queue's messages are in the group ""). */
     ("ALTER TABLE queue ADD COLUMN first_at INTEGER NOT NULL DEFAULT 0;"
      "CREATE INDEX queue_order ON queue (q, grp, id) WHERE grp <> '';"),
+    /* 6: logs (log.c): append-only shards of records by sequence number. */
+    "CREATE TABLE log ("
+    "  name TEXT NOT NULL COLLATE BINARY,"
+    "  shard INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  ts INTEGER NOT NULL,"
+    "  key BLOB NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY (name, shard, seq)"
+    ") WITHOUT ROWID, STRICT;",
 };
 
 #define ITEM_COLS "val, blob_file, blob_size"
@@ -137,6 +147,19 @@ static const char *const stmt_sql[SL_STMT_N] = {
                               " ORDER BY grp LIMIT 1",
     [SL_STMT_Q_REMOVE] = "DELETE FROM queue WHERE q = ?1 AND id = ?2",
     [SL_STMT_Q_GET] = "SELECT " Q_COLS " FROM queue WHERE q = ?1 AND id = ?2",
+    [SL_STMT_LOG_APPEND] = "INSERT INTO log (name, shard, seq, ts, key, data)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [SL_STMT_LOG_LAST] = "SELECT max(seq) FROM log WHERE name = ?1 AND shard = ?2",
+    [SL_STMT_LOG_READ] = "SELECT seq, ts, key, data FROM log WHERE name = ?1 AND shard = ?2"
+                         " AND seq >= ?3 AND ts >= ?4 ORDER BY seq LIMIT ?5",
+    [SL_STMT_LOG_BOUNDS] = "SELECT (SELECT min(seq) FROM log WHERE name = ?1 AND shard = ?2"
+                           " AND ts >= ?3), (SELECT max(seq) FROM log WHERE name = ?1"
+                           " AND shard = ?2)",
+    [SL_STMT_LOG_AT_TIME] = "SELECT min(seq) FROM log WHERE name = ?1 AND shard = ?2"
+                            " AND ts >= ?3",
+    [SL_STMT_LOG_TRIM] = "DELETE FROM log WHERE name = ?1 AND shard = ?2 AND ts < ?3"
+                         " AND seq < (SELECT max(seq) FROM log WHERE name = ?1 AND shard = ?2)",
+    [SL_STMT_LOG_DROP] = "DELETE FROM log WHERE name = ?1",
     [SL_STMT_Q_MOVE] = "UPDATE queue SET q = ?3, visible_at = ?4, meta = ?5, receives = 0,"
                        " leased = 0, first_at = 0 WHERE q = ?1 AND id = ?2",
     [SL_STMT_Q_VISIBILITY] = "UPDATE queue SET visible_at = ?4"
@@ -818,6 +841,7 @@ static void store_free(struct sl_store *s)
     conn_close(&s->writer);
     unlinks_truncate(s, 0);
     free(s->unlinks);
+    sl_store_log_heads_free(s);
     if (s->blob_fd >= 0)
         close(s->blob_fd);
     if (s->dir_fd >= 0)

@@ -1,9 +1,10 @@
 /*
- * store — the primitives every service is built on. This header holds the
- * two this stage needs: kv (keyed items in namespaces, ordered by a
- * partition key and a sort key, written in transactions) and blob (large
- * immutable byte strings, streamed in, published atomically with the item
- * that refers to them). The embedded backend is SQLite (WAL, STRICT tables,
+ * store — the primitives every service is built on: kv (keyed items in
+ * namespaces, ordered by a partition key and a sort key, written in
+ * transactions), blob (large immutable byte strings, streamed in,
+ * published atomically with the item that refers to them), queue
+ * (messages leased by receivers) and log (append-only shards read by
+ * sequence number). The embedded backend is SQLite (WAL, STRICT tables,
  * numbered migrations) plus files; services never see SQLite.
  *
  * Durability: every write goes through one writer thread that batches the
@@ -312,6 +313,62 @@ int sl_store_queue_watch_prefix(struct sl_store *s, const char *prefix,
                                 void (*cb)(void *arg, const char *q), void *arg);
 void sl_store_queue_unwatch_prefix(struct sl_store *s, void (*cb)(void *arg, const char *q),
                                    void *arg);
+
+/* ---- logs ------------------------------------------------------------- */
+
+/*
+ * Durable append-only logs named by the service ("kinesis:<id>", ...),
+ * each of shards numbered by the service: a record is appended inside a
+ * transaction (so it commits with whatever caused it, and concurrent
+ * appenders share the batch's one fsync) and gets the next sequence
+ * number of its shard, which only grows (a rolled-back append leaves a
+ * gap). Records are read from any sequence number on; retention trims a
+ * shard's old records (its last one stays, unread by readers that skip
+ * records older than their since_ms, so its numbers go on growing). A
+ * reader's checkpoint is the service's (a kv item). Appends wake the
+ * prefix watches (sl_store_queue_watch_prefix) of the log's name.
+ */
+struct sl_log_record {
+    uint64_t seq;
+    int64_t ts_ms; /* when it was appended (the appender's clock) */
+    char *key;     /* its partition key (NUL-terminated), key_len bytes */
+    size_t key_len;
+    char *data; /* NUL-terminated, data_len bytes */
+    size_t data_len;
+};
+void sl_log_record_free(struct sl_log_record *r);
+/* Frees n records and the array. */
+void sl_log_records_free(struct sl_log_record *v, size_t n);
+
+/* Appends a record to shard of log at ts_ms; *seq (may be NULL) its
+ * sequence number. */
+int sl_txn_log_append(struct sl_txn *t, const char *log, uint32_t shard, int64_t ts_ms,
+                      const void *key, size_t key_len, const void *data, size_t data_len,
+                      uint64_t *seq);
+/* Deletes the shard's records appended before before_ms but its last;
+ * *n (may be NULL) counts them. */
+int sl_txn_log_trim(struct sl_txn *t, const char *log, uint32_t shard, int64_t before_ms,
+                    size_t *n);
+/* Deletes every record of log. */
+int sl_txn_log_drop(struct sl_txn *t, const char *log);
+/*
+ * Reads, outside any transaction, the shard's records from sequence
+ * number from_seq on, appended at or after since_ms, in order: at most max
+ * of them and, past the first, max_bytes of data (0: no limit). *out is
+ * malloc'd (NULL when *n is 0); *full (may be NULL) says it stopped at a
+ * limit (there may be more).
+ */
+int sl_log_read(struct sl_store *s, const char *log, uint32_t shard, uint64_t from_seq,
+                int64_t since_ms, size_t max, size_t max_bytes, struct sl_log_record **out,
+                size_t *n, bool *full);
+/* The shard's first sequence number appended at or after since_ms and its
+ * last one (0 when none). */
+int sl_log_bounds(struct sl_store *s, const char *log, uint32_t shard, int64_t since_ms,
+                  uint64_t *first, uint64_t *last);
+/* The first sequence number appended at or after ts_ms; SL_ENOTFOUND when
+ * none is. */
+int sl_log_seq_at(struct sl_store *s, const char *log, uint32_t shard, int64_t ts_ms,
+                  uint64_t *seq);
 
 /* Statistics for tests and benchmarks, since sl_store_open(). */
 struct sl_store_stats {

@@ -1692,6 +1692,127 @@ static void test_queue_sqs_pieces(void **state)
     sl_store_queue_unwatch_prefix(fx->s, count_named, seen);
 }
 
+/* A log's appends in one transaction, and what a test reads back. */
+struct log_op {
+    const char *log;
+    uint32_t shard;
+    int64_t ts;
+    int n;          /* records to append ("r<i>") */
+    bool fail;      /* roll back after appending */
+    int64_t trim;   /* > 0: trim before this time instead */
+    bool drop;
+    uint64_t seqs[16];
+};
+
+static int log_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct log_op *o = arg;
+    if (o->drop)
+        return sl_txn_log_drop(t, o->log);
+    if (o->trim)
+        return sl_txn_log_trim(t, o->log, o->shard, o->trim, NULL);
+    for (int i = 0; i < o->n; i++) {
+        char data[32];
+        snprintf(data, sizeof(data), "r%d", i);
+        int rc = sl_txn_log_append(t, o->log, o->shard, o->ts + i, "pk", 2, data, strlen(data),
+                                   &o->seqs[i]);
+        if (rc)
+            return rc;
+    }
+    return o->fail ? SL_ECONDITION : 0;
+}
+
+static int log_run(struct fixture *fx, struct log_op *o)
+{
+    struct sl_err err = {0};
+    return sl_store_write(fx->s, log_txn, o, &err);
+}
+
+static void count_log(void *arg, const char *name)
+{
+    if (name && strncmp(name, "log:", 4) == 0)
+        atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+/* Sequence numbers grow per shard, across a rolled-back append (a gap)
+ * and a reopen; reads go from any number, stop at their limits, skip what
+ * is older than since; bounds and the number at a time; a trim keeps the
+ * shard's last record; a drop empties the log; appends wake the prefix
+ * watch once per batch. */
+static void test_log(void **state)
+{
+    struct fixture *fx = *state;
+    static atomic_int wakes;
+    atomic_store(&wakes, 0);
+    assert_int_equal(sl_store_queue_watch_prefix(fx->s, "log:", count_log, &wakes), 0);
+    struct log_op a = {.log = "log:s", .shard = 0, .ts = 1000, .n = 5};
+    assert_int_equal(log_run(fx, &a), 0);
+    assert_int_equal(atomic_load(&wakes), 1);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(a.seqs[i], (uint64_t)i + 1);
+    struct log_op other = {.log = "log:s", .shard = 1, .ts = 1000, .n = 2};
+    assert_int_equal(log_run(fx, &other), 0);
+    assert_int_equal(other.seqs[0], 1); /* each shard its own numbers */
+    struct log_op failed = {.log = "log:s", .shard = 0, .ts = 2000, .n = 2, .fail = true};
+    assert_int_equal(log_run(fx, &failed), SL_ECONDITION);
+    reopen_store(fx);
+    struct log_op b = {.log = "log:s", .shard = 0, .ts = 3000, .n = 3};
+    assert_int_equal(log_run(fx, &b), 0);
+    assert_true(b.seqs[0] > 5); /* after the reopen, past the gap */
+
+    struct sl_log_record *v = NULL;
+    size_t n = 0;
+    bool full = false;
+    assert_int_equal(sl_log_read(fx->s, "log:s", 0, 3, 0, 100, 0, &v, &n, &full), 0);
+    assert_int_equal(n, 6); /* 3, 4, 5 and b's three */
+    assert_false(full);
+    assert_int_equal(v[0].seq, 3);
+    assert_string_equal(v[0].data, "r2");
+    assert_string_equal(v[0].key, "pk");
+    assert_int_equal(v[0].ts_ms, 1002);
+    assert_int_equal(v[3].seq, b.seqs[0]);
+    sl_log_records_free(v, n);
+    assert_int_equal(sl_log_read(fx->s, "log:s", 0, 1, 0, 2, 0, &v, &n, &full), 0);
+    assert_int_equal(n, 2);
+    assert_true(full);
+    sl_log_records_free(v, n);
+    assert_int_equal(sl_log_read(fx->s, "log:s", 0, 1, 0, 100, 3, &v, &n, &full), 0);
+    assert_int_equal(n, 1); /* the first always, then 3 bytes at most */
+    assert_true(full);
+    sl_log_records_free(v, n);
+    assert_int_equal(sl_log_read(fx->s, "log:s", 0, 1, 3000, 100, 0, &v, &n, NULL), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(v[0].seq, b.seqs[0]);
+    sl_log_records_free(v, n);
+
+    uint64_t first = 0, last = 0, at = 0;
+    assert_int_equal(sl_log_bounds(fx->s, "log:s", 0, 0, &first, &last), 0);
+    assert_int_equal(first, 1);
+    assert_int_equal(last, b.seqs[2]);
+    assert_int_equal(sl_log_seq_at(fx->s, "log:s", 0, 1003, &at), 0);
+    assert_int_equal(at, 4);
+    assert_int_equal(sl_log_seq_at(fx->s, "log:s", 0, 9999, &at), SL_ENOTFOUND);
+
+    struct log_op trim = {.log = "log:s", .shard = 0, .trim = 99999};
+    assert_int_equal(log_run(fx, &trim), 0);
+    assert_int_equal(sl_log_bounds(fx->s, "log:s", 0, 0, &first, &last), 0);
+    assert_int_equal(first, b.seqs[2]); /* the last stays */
+    assert_int_equal(last, b.seqs[2]);
+    assert_int_equal(sl_log_bounds(fx->s, "log:s", 0, 99999, &first, &last), 0);
+    assert_int_equal(first, 0); /* none readable since */
+    reopen_store(fx);
+    struct log_op c = {.log = "log:s", .shard = 0, .ts = 100000, .n = 1};
+    assert_int_equal(log_run(fx, &c), 0);
+    assert_int_equal(c.seqs[0], b.seqs[2] + 1); /* numbers go on after a trim */
+
+    struct log_op drop = {.log = "log:s", .drop = true};
+    assert_int_equal(log_run(fx, &drop), 0);
+    assert_int_equal(sl_log_bounds(fx->s, "log:s", 1, 0, &first, &last), 0);
+    assert_int_equal(last, 0);
+    sl_store_queue_unwatch_prefix(fx->s, count_log, &wakes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1714,6 +1835,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_watch_and_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_sqs_pieces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_val_keeps_blob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insert_only_new, setup, teardown),
