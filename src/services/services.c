@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "services/kinesis/kinesis.h"
 #include "services/lambda/lambda.h"
 #include "services/logs/logs.h"
 #include "services/s3/s3.h"
@@ -19,6 +20,7 @@
 const struct sl_service *const sl_services[] = {
     &sl_service_logs,
     &sl_service_sqs,
+    &sl_service_kinesis,
     &sl_service_s3,
     &sl_service_lambda,
     &sl_service_sts,

@@ -103,7 +103,7 @@ def test_unimplemented_services_answer_in_their_protocol(server):
               aws_access_key_id="AKID", aws_secret_access_key="SECRET", config=client_config())
     cases = [
         ("iam", lambda c: c.list_users(), "InvalidAction"),                # query
-        ("kinesis", lambda c: c.list_streams(), "UnknownOperationException"),  # json 1.1
+        ("events", lambda c: c.list_event_buses(), "UnknownOperationException"),  # json 1.1
         ("dynamodb", lambda c: c.list_tables(), "UnknownOperationException"),  # json 1.0
         ("scheduler", lambda c: c.list_schedules(), "UnknownOperationException"),  # rest-json
         ("sns", lambda c: c.list_topics(), "InvalidAction"),
@@ -120,7 +120,7 @@ def test_unimplemented_services_answer_in_their_protocol(server):
 
 def test_unimplemented_service_cli_message(server):
     """The aws CLI prints the error cleanly (no traceback)."""
-    p = aws_cli(server.endpoint, "kinesis", "list-streams", check=False)
+    p = aws_cli(server.endpoint, "dynamodb", "list-tables", check=False)
     assert p.returncode != 0
     assert "UnknownOperationException" in p.stderr
     assert "Traceback" not in p.stderr

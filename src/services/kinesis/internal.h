@@ -1,0 +1,98 @@
+/*
+ * What the files of the Kinesis service share: its errors, stream records,
+ * the 128-bit hash key space, sequence numbers and shard iterators.
+ *
+ * Storage:
+ *   kv   kinesis.stream  pk "<account>/<region>", sk the stream's name: its
+ *                        record (JSON: id, times, mode, retention, shards
+ *                        with their hash key ranges, tags)
+ *   log  "kinesis:<uuid>" (the record's id): the stream's records, one log
+ *                        shard per shard, so a stream made again never sees
+ *                        the old one's records
+ */
+#ifndef SL_KINESIS_INTERNAL_H
+#define SL_KINESIS_INTERNAL_H
+
+#include "services/kinesis/kinesis.h"
+#include "services/service.h"
+
+#define KINESIS_NS_STREAM "kinesis.stream"
+#define KINESIS_LOG_PREFIX "kinesis:"
+#define KINESIS_ON_DEMAND_SHARDS 4
+#define KINESIS_SHARDS_MAX 500
+#define KINESIS_ITERATOR_MS (5 * 60 * 1000)
+#define KINESIS_GET_MAX_BYTES (10 * 1024 * 1024)
+
+#define KINESIS_ERRORS(X)                                                                   \
+    X(KINESIS_E_INTERNAL, "InternalFailure", 500, true)                                    \
+    X(KINESIS_E_VALIDATION, "ValidationException", 400, false)                             \
+    X(KINESIS_E_SERIALIZATION, "SerializationException", 400, false)                       \
+    X(KINESIS_E_TOO_BIG, "InvalidArgumentException", 400, false)                           \
+    X(KINESIS_E_INVALID, "InvalidArgumentException", 400, false)                           \
+    X(KINESIS_E_NOT_FOUND, "ResourceNotFoundException", 400, false)                        \
+    X(KINESIS_E_IN_USE, "ResourceInUseException", 400, false)                              \
+    X(KINESIS_E_EXPIRED_ITERATOR, "ExpiredIteratorException", 400, false)                  \
+    X(KINESIS_E_LIMIT, "LimitExceededException", 400, false)
+
+enum { KINESIS_ERRORS(SL_ERROR_ENUM) KINESIS_E_N };
+extern const struct sl_aws_error sl_kinesis_errors[];
+
+/* A 128-bit hash key (unsigned __int128: GCC and clang on 64-bit). */
+typedef unsigned __int128 sl_u128;
+
+/* The decimal text of v into out (40 bytes). */
+void kinesis_u128_text(sl_u128 v, char out[41]);
+/* Parses a decimal hash key (0 .. 2^128 - 1); false when it is not one. */
+bool kinesis_u128_parse(const char *s, sl_u128 *out);
+/* The hash key of a partition key: MD5 of its bytes, big-endian. */
+sl_u128 kinesis_hash_key(const char *key, size_t n);
+/* Shard i of n's range when the key space is split evenly, as AWS does. */
+void kinesis_even_range(unsigned i, unsigned n, sl_u128 *start, sl_u128 *end);
+
+/* A stream's record, read and parsed. */
+struct kinesis_shard {
+    unsigned n; /* its number: shardId-%012u, and its log shard */
+    sl_u128 start, end;
+};
+struct kinesis_stream {
+    json_t *rec; /* the stored record (owned) */
+    const char *id, *name;
+    char account[16], region[64], pk[96];
+    char arn[320];
+    int64_t retention_h;
+    struct kinesis_shard *shards; /* open shards, by range (owned) */
+    size_t nshards;
+};
+int kinesis_stream_parse(json_t *rec, struct kinesis_stream *s);
+void kinesis_stream_clear(struct kinesis_stream *s);
+void kinesis_pk(char *out, size_t n, const char *account, const char *region);
+/* The stream named by the call's StreamName (or StreamARN): 0, or the call
+ * has its answer (ResourceNotFoundException) and SL_DONE is returned. */
+int kinesis_call_stream(struct sl_call *c, struct kinesis_stream *s);
+int kinesis_stream_read_txn(struct sl_txn *t, const char *pk, const char *name,
+                            struct kinesis_stream *s);
+/* The shard of s whose range holds key, or NULL. */
+const struct kinesis_shard *kinesis_shard_for(const struct kinesis_stream *s, sl_u128 key);
+/* The shard numbered n, or NULL. */
+const struct kinesis_shard *kinesis_shard_by_id(const struct kinesis_stream *s, const char *id);
+int kinesis_fail_no_stream(struct sl_call *c, const char *name);
+
+/* Sequence numbers: "49", the shard's number in 12 digits, the log's
+ * sequence number in 20 (34 digits: they grow per shard, and are unique
+ * in the stream). parse gives both back; false for what is not one. */
+void kinesis_seq_text(unsigned shard, uint64_t seq, char out[48]);
+bool kinesis_seq_parse(const char *s, unsigned *shard, uint64_t *seq);
+void kinesis_shard_id(unsigned n, char out[32]);
+
+/* Shard iterators: opaque text naming the stream (its place and id), the
+ * shard, the next sequence number to read and when it was made. */
+struct kinesis_iterator {
+    char account[16], region[64], name[129], id[64];
+    unsigned shard;
+    uint64_t seq;
+    int64_t made_ms;
+};
+void kinesis_iterator_text(const struct kinesis_iterator *it, struct sl_buf *out);
+bool kinesis_iterator_parse(const char *text, struct kinesis_iterator *it);
+
+#endif

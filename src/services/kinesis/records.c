@@ -1,0 +1,316 @@
+/*
+ * Kinesis records: PutRecord and PutRecords (each record to the shard
+ * whose hash key range holds the MD5 of its partition key, or its
+ * ExplicitHashKey; all of a call's records in one transaction, so they
+ * share a commit), GetShardIterator (TRIM_HORIZON, LATEST,
+ * AT_/AFTER_SEQUENCE_NUMBER, AT_TIMESTAMP) and GetRecords (in order, up to
+ * 10,000 records or 10 MiB, with MillisBehindLatest and the next
+ * iterator; iterators expire after five minutes).
+ */
+#include "services/kinesis/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PUT_MAX 500
+
+/* One record of a put. */
+struct rec {
+    const char *key;
+    uint8_t *data; /* decoded (malloc'd) */
+    size_t len;
+    sl_u128 hash;
+    /* Out. */
+    unsigned shard;
+    uint64_t seq;
+};
+
+struct put {
+    char pk[96];
+    const char *name;
+    struct rec *recs;
+    size_t n;
+    bool batch;
+};
+
+static int put_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct put *p = arg;
+    struct kinesis_stream s;
+    int rc = kinesis_stream_read_txn(t, p->pk, p->name, &s);
+    if (rc)
+        return rc;
+    int64_t now = sl_time_now_ms();
+    for (size_t i = 0; !rc && i < p->n; i++) {
+        struct rec *r = &p->recs[i];
+        const struct kinesis_shard *k = kinesis_shard_for(&s, r->hash);
+        if (!k) {
+            rc = sl_errf(err, SL_ECORRUPT, "stream %s: no shard holds a hash key", s.name);
+            break;
+        }
+        r->shard = k->n;
+        rc = sl_txn_log_append(t, s.id, k->n, now, r->key, strlen(r->key), r->data, r->len,
+                               &r->seq);
+    }
+    kinesis_stream_clear(&s);
+    return rc;
+}
+
+static void put_free(struct sl_call *c)
+{
+    struct put *p = c->state;
+    for (size_t i = 0; p && i < p->n; i++)
+        free(p->recs[i].data);
+}
+
+static json_t *put_result(const struct rec *r)
+{
+    char seq[48], shard[32];
+    kinesis_seq_text(r->shard, r->seq, seq);
+    kinesis_shard_id(r->shard, shard);
+    return json_pack("{s:s, s:s}", "SequenceNumber", seq, "ShardId", shard);
+}
+
+static int put_done(struct sl_call *c)
+{
+    struct put *p = c->write_arg;
+    if (c->write_rc == SL_ENOTFOUND)
+        return kinesis_fail_no_stream(c, p->name);
+    if (c->write_rc)
+        return sl_call_internal(c, c->write_rc, &c->write_err);
+    if (!p->batch) {
+        json_t *out = put_result(&p->recs[0]);
+        json_object_set_new(out, "EncryptionType", json_string("NONE"));
+        return sl_call_ok(c, out);
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < p->n; i++)
+        json_array_append_new(list, put_result(&p->recs[i]));
+    return sl_call_ok(c, json_pack("{s:i, s:o, s:s}", "FailedRecordCount", 0, "Records", list,
+                                   "EncryptionType", "NONE"));
+}
+
+/* Reads one record of in (Data, PartitionKey, ExplicitHashKey): 0, or
+ * the call has its answer. */
+static int rec_read(struct sl_call *c, json_t *in, struct rec *r)
+{
+    r->key = json_string_value(json_object_get(in, "PartitionKey"));
+    const char *b64 = json_string_value(json_object_get(in, "Data"));
+    const char *explicit = json_string_value(json_object_get(in, "ExplicitHashKey"));
+    size_t n = b64 ? strlen(b64) : 0;
+    r->data = malloc(n / 4 * 3 + 3);
+    if (!r->data)
+        return SL_ENOMEM;
+    if (sl_base64_decode(b64 ? b64 : "", n, r->data, n / 4 * 3 + 3, &r->len))
+        return sl_call_fail(c, KINESIS_E_SERIALIZATION, "Data is not valid base64.");
+    if (explicit) {
+        if (!kinesis_u128_parse(explicit, &r->hash))
+            return sl_call_fail(c, KINESIS_E_INVALID,
+                                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
+                                "[0, 2^128-1]. Specified value was %s",
+                                explicit);
+    } else {
+        r->hash = kinesis_hash_key(r->key, strlen(r->key));
+    }
+    return 0;
+}
+
+static int put_start(struct sl_call *c, json_t *records, bool batch)
+{
+    struct put *p = sl_call_alloc(c, sizeof(*p));
+    size_t n = batch ? json_array_size(records) : 1;
+    if (!p)
+        return SL_ENOMEM;
+    if (batch && (n < 1 || n > PUT_MAX))
+        return sl_call_fail(c, KINESIS_E_VALIDATION,
+                            "1 validation error detected: Value '%zu' at 'records' failed to "
+                            "satisfy constraint: Member must have length %s",
+                            n, n < 1 ? "greater than or equal to 1" : "less than or equal to 500");
+    p->recs = sl_call_alloc(c, n * sizeof(*p->recs));
+    if (!p->recs)
+        return SL_ENOMEM;
+    p->name = json_string_value(json_object_get(c->in, "StreamName"));
+    p->batch = batch;
+    kinesis_pk(p->pk, sizeof(p->pk), c->account, c->region);
+    c->state = p;
+    c->state_free = put_free;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        p->n = i + 1;
+        int rc = rec_read(c, batch ? json_array_get(records, i) : c->in, &p->recs[i]);
+        if (rc)
+            return rc;
+        total += p->recs[i].len + strlen(p->recs[i].key);
+    }
+    if (batch && total > 5 * 1024 * 1024)
+        return sl_call_fail(c, KINESIS_E_INVALID,
+                            "Records size exceeds 5 MB limit: the records and their partition "
+                            "keys add up to %zu bytes.",
+                            total);
+    return sl_call_write(c, put_txn, p, put_done);
+}
+
+SL_OP(kinesis, PutRecord)
+{
+    if (!json_string_value(json_object_get(c->in, "StreamName")))
+        return sl_call_fail(c, KINESIS_E_INVALID, "StreamName is required.");
+    return put_start(c, NULL, false);
+}
+
+SL_OP(kinesis, PutRecords)
+{
+    if (!json_string_value(json_object_get(c->in, "StreamName")))
+        return sl_call_fail(c, KINESIS_E_INVALID, "StreamName is required.");
+    return put_start(c, json_object_get(c->in, "Records"), true);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static int64_t since_of(const struct kinesis_stream *s, int64_t now)
+{
+    return now - s->retention_h * 3600 * 1000;
+}
+
+SL_OP(kinesis, GetShardIterator)
+{
+    struct kinesis_stream s;
+    if (kinesis_call_stream(c, &s))
+        return SL_DONE;
+    const char *shard_id = json_string_value(json_object_get(c->in, "ShardId"));
+    const struct kinesis_shard *k = kinesis_shard_by_id(&s, shard_id);
+    if (!k) {
+        int rc = sl_call_fail(c, KINESIS_E_NOT_FOUND,
+                              "Shard %s in stream %s under account %s does not exist",
+                              shard_id ? shard_id : "", s.name, c->account);
+        kinesis_stream_clear(&s);
+        return rc;
+    }
+    const char *type = json_string_value(json_object_get(c->in, "ShardIteratorType"));
+    const char *start = json_string_value(json_object_get(c->in, "StartingSequenceNumber"));
+    json_t *ts = json_object_get(c->in, "Timestamp");
+    int64_t now = sl_time_now_ms();
+    struct kinesis_iterator it = {.shard = k->n, .made_ms = now};
+    sl_strlcpy(it.account, s.account, sizeof(it.account));
+    sl_strlcpy(it.region, s.region, sizeof(it.region));
+    sl_strlcpy(it.name, s.name, sizeof(it.name));
+    sl_strlcpy(it.id, s.id, sizeof(it.id));
+    uint64_t first = 0, last = 0;
+    int rc = sl_log_bounds(c->app->store, s.id, k->n, since_of(&s, now), &first, &last);
+    const char *bad = NULL;
+    if (rc) {
+        kinesis_stream_clear(&s);
+        return sl_call_internal(c, rc, NULL);
+    }
+    if (strcmp(type, "TRIM_HORIZON") == 0) {
+        it.seq = first ? first : last + 1;
+    } else if (strcmp(type, "LATEST") == 0) {
+        it.seq = last + 1;
+    } else if (strcmp(type, "AT_SEQUENCE_NUMBER") == 0 ||
+               strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0) {
+        unsigned shard;
+        uint64_t seq;
+        if (!start)
+            bad = "StartingSequenceNumber is required for AT_SEQUENCE_NUMBER and "
+                  "AFTER_SEQUENCE_NUMBER iterators.";
+        else if (!kinesis_seq_parse(start, &shard, &seq) || shard != k->n)
+            bad = "StartingSequenceNumber is not a sequence number of this shard.";
+        else
+            it.seq = type[0] == 'A' && type[1] == 'T' ? seq : seq + 1;
+    } else if (strcmp(type, "AT_TIMESTAMP") == 0) {
+        if (!json_is_number(ts)) {
+            bad = "Timestamp is required for AT_TIMESTAMP iterators.";
+        } else {
+            int64_t at = (int64_t)(json_number_value(ts) * 1000.0);
+            uint64_t seq;
+            rc = sl_log_seq_at(c->app->store, s.id, k->n, at, &seq);
+            it.seq = rc == 0 ? seq : last + 1;
+            rc = rc == SL_ENOTFOUND ? 0 : rc;
+        }
+    }
+    kinesis_stream_clear(&s);
+    if (bad)
+        return sl_call_fail(c, KINESIS_E_INVALID, "%s", bad);
+    if (rc)
+        return sl_call_internal(c, rc, NULL);
+    struct sl_buf b;
+    sl_buf_init(&b, 4096);
+    kinesis_iterator_text(&it, &b);
+    json_t *out = json_pack("{s:s}", "ShardIterator", b.data ? b.data : "");
+    sl_buf_free(&b);
+    return sl_call_ok(c, out);
+}
+
+SL_OP(kinesis, GetRecords)
+{
+    const char *text = json_string_value(json_object_get(c->in, "ShardIterator"));
+    struct kinesis_iterator it;
+    if (!kinesis_iterator_parse(text, &it))
+        return sl_call_fail(c, KINESIS_E_INVALID, "Invalid ShardIterator.");
+    int64_t now = sl_time_now_ms();
+    if (now - it.made_ms > KINESIS_ITERATOR_MS)
+        return sl_call_fail(c, KINESIS_E_EXPIRED_ITERATOR,
+                            "Iterator expired. The iterator was created at time %lld while "
+                            "right now it is %lld which is further in the future than the "
+                            "tolerated delay of %d milliseconds.",
+                            (long long)it.made_ms, (long long)now, KINESIS_ITERATOR_MS);
+    if (strcmp(it.account, c->account) != 0 || strcmp(it.region, c->region) != 0)
+        return kinesis_fail_no_stream(c, it.name);
+    json_object_set_new(c->in, "StreamName", json_string(it.name));
+    struct kinesis_stream s;
+    if (kinesis_call_stream(c, &s))
+        return SL_DONE;
+    if (strcmp(s.id, it.id) != 0) {
+        /* A stream of that name made since: the iterator's is gone. */
+        kinesis_stream_clear(&s);
+        return kinesis_fail_no_stream(c, it.name);
+    }
+    json_t *limit = json_object_get(c->in, "Limit");
+    size_t max = json_is_integer(limit) ? (size_t)json_integer_value(limit) : 10000;
+    struct sl_log_record *v = NULL;
+    size_t n = 0;
+    uint64_t first = 0, last = 0;
+    int64_t since = since_of(&s, now);
+    int rc = sl_log_read(c->app->store, s.id, it.shard, it.seq, since, max,
+                         KINESIS_GET_MAX_BYTES, &v, &n, NULL);
+    if (!rc)
+        rc = sl_log_bounds(c->app->store, s.id, it.shard, since, &first, &last);
+    kinesis_stream_clear(&s);
+    if (rc) {
+        sl_log_records_free(v, n);
+        return sl_call_internal(c, rc, NULL);
+    }
+    json_t *records = json_array();
+    struct sl_buf b64;
+    sl_buf_init(&b64, 16 * 1024 * 1024);
+    for (size_t i = 0; i < n; i++) {
+        char seq[48];
+        kinesis_seq_text(it.shard, v[i].seq, seq);
+        sl_buf_reset(&b64);
+        sl_base64_encode(&b64, (const uint8_t *)v[i].data, v[i].data_len);
+        json_array_append_new(records,
+                              json_pack("{s:s, s:f, s:s, s:s, s:s}", "SequenceNumber", seq,
+                                        "ApproximateArrivalTimestamp",
+                                        (double)v[i].ts_ms / 1000.0, "Data",
+                                        b64.data ? b64.data : "", "PartitionKey", v[i].key,
+                                        "EncryptionType", "NONE"));
+    }
+    sl_buf_free(&b64);
+    /* The next read goes on after the last record returned. */
+    if (n)
+        it.seq = v[n - 1].seq + 1;
+    else if (first > it.seq)
+        it.seq = first; /* (past what expired) */
+    it.made_ms = now;
+    int64_t behind = n && v[n - 1].seq < last ? now - v[n - 1].ts_ms : 0;
+    sl_log_records_free(v, n);
+    struct sl_buf next;
+    sl_buf_init(&next, 4096);
+    kinesis_iterator_text(&it, &next);
+    json_t *out = json_pack("{s:o, s:s, s:I}", "Records", records, "NextShardIterator",
+                            next.data ? next.data : "", "MillisBehindLatest",
+                            (json_int_t)(behind > 0 ? behind : 0));
+    sl_buf_free(&next);
+    return sl_call_ok(c, out);
+}

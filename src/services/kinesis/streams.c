@@ -1,0 +1,291 @@
+/*
+ * Kinesis streams: CreateStream (provisioned with ShardCount, or on
+ * demand), DeleteStream, DescribeStream, DescribeStreamSummary,
+ * ListStreams and ListShards. A stream is ACTIVE as soon as it is made
+ * (waiters that poll for ACTIVE pass at once).
+ */
+#include "services/kinesis/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *shard_out(const struct kinesis_shard *k)
+{
+    char id[32], start[41], end[41], first[48];
+    kinesis_shard_id(k->n, id);
+    kinesis_u128_text(k->start, start);
+    kinesis_u128_text(k->end, end);
+    kinesis_seq_text(k->n, 0, first);
+    return json_pack("{s:s, s:{s:s, s:s}, s:{s:s}}", "ShardId", id, "HashKeyRange",
+                     "StartingHashKey", start, "EndingHashKey", end, "SequenceNumberRange",
+                     "StartingSequenceNumber", first);
+}
+
+static const char *mode_of(const struct kinesis_stream *s)
+{
+    const char *m = json_string_value(json_object_get(s->rec, "mode"));
+    return m ? m : "PROVISIONED";
+}
+
+/* ---- CreateStream ----------------------------------------------------- */
+
+struct create {
+    char pk[96];
+    const char *name;
+    json_t *rec;
+};
+
+static int create_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct create *cr = arg;
+    if (sl_txn_exists(t, KINESIS_NS_STREAM, cr->pk, cr->name) == 0)
+        return SL_EEXIST;
+    char *text = json_dumps(cr->rec, JSON_COMPACT);
+    if (!text)
+        return SL_ENOMEM;
+    int rc = sl_txn_put(t, KINESIS_NS_STREAM, cr->pk, cr->name, text, strlen(text), NULL);
+    free(text);
+    return rc;
+}
+
+static int created(struct sl_call *c)
+{
+    struct create *cr = c->write_arg;
+    json_decref(cr->rec);
+    cr->rec = NULL;
+    if (c->write_rc == SL_EEXIST)
+        return sl_call_fail(c, KINESIS_E_IN_USE, "Stream %s under account %s already exists.",
+                            cr->name, c->account);
+    if (c->write_rc)
+        return sl_call_internal(c, c->write_rc, &c->write_err);
+    return sl_call_ok(c, NULL);
+}
+
+SL_OP(kinesis, CreateStream)
+{
+    struct create *cr = sl_call_alloc(c, sizeof(*cr));
+    if (!cr)
+        return SL_ENOMEM;
+    cr->name = json_string_value(json_object_get(c->in, "StreamName"));
+    const char *mode = json_string_value(
+        json_object_get(json_object_get(c->in, "StreamModeDetails"), "StreamMode"));
+    bool on_demand = mode && strcmp(mode, "ON_DEMAND") == 0;
+    json_t *count = json_object_get(c->in, "ShardCount");
+    if (!on_demand && !count)
+        return sl_call_fail(c, KINESIS_E_INVALID,
+                            "ShardCount is required for streams of mode PROVISIONED.");
+    if (on_demand && count)
+        return sl_call_fail(c, KINESIS_E_INVALID,
+                            "ShardCount is not accepted for streams of mode ON_DEMAND.");
+    json_int_t n = on_demand ? KINESIS_ON_DEMAND_SHARDS : json_integer_value(count);
+    if (n < 1 || n > KINESIS_SHARDS_MAX)
+        return sl_call_fail(c, KINESIS_E_LIMIT,
+                            "This request would exceed the shard limit for the account %s in "
+                            "%s. Current provisioned shard count for the account in %s is 0. "
+                            "Limit: %d. Number of additional shards that would have resulted "
+                            "from this request: %lld.",
+                            c->account, c->region, c->region, KINESIS_SHARDS_MAX, (long long)n);
+    json_t *shards = json_array();
+    for (unsigned i = 0; shards && i < (unsigned)n; i++) {
+        sl_u128 start, end;
+        kinesis_even_range(i, (unsigned)n, &start, &end);
+        char a[41], b[41];
+        kinesis_u128_text(start, a);
+        kinesis_u128_text(end, b);
+        json_array_append_new(shards, json_pack("{s:i, s:s, s:s}", "n", (int)i, "start", a,
+                                                "end", b));
+    }
+    char id[64] = KINESIS_LOG_PREFIX;
+    sl_uuid(id + strlen(id));
+    kinesis_pk(cr->pk, sizeof(cr->pk), c->account, c->region);
+    cr->rec = json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:i, s:o, s:{}}", "id", id, "name",
+                        cr->name, "account", c->account, "region", c->region, "created",
+                        (double)sl_time_now_ms() / 1000.0, "mode",
+                        on_demand ? "ON_DEMAND" : "PROVISIONED", "retention", 24, "shards",
+                        shards, "tags");
+    if (!cr->rec)
+        return SL_ENOMEM;
+    return sl_call_write(c, create_txn, cr, created);
+}
+
+/* ---- DeleteStream ----------------------------------------------------- */
+
+struct drop {
+    char pk[96];
+    const char *name;
+};
+
+static int delete_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct drop *d = arg;
+    struct kinesis_stream s;
+    int rc = kinesis_stream_read_txn(t, d->pk, d->name, &s);
+    if (rc)
+        return rc;
+    rc = sl_txn_log_drop(t, s.id);
+    if (!rc)
+        rc = sl_txn_delete(t, KINESIS_NS_STREAM, d->pk, d->name);
+    kinesis_stream_clear(&s);
+    return rc;
+}
+
+static int deleted(struct sl_call *c)
+{
+    struct drop *d = c->write_arg;
+    if (c->write_rc == SL_ENOTFOUND)
+        return kinesis_fail_no_stream(c, d->name);
+    if (c->write_rc)
+        return sl_call_internal(c, c->write_rc, &c->write_err);
+    return sl_call_ok(c, NULL);
+}
+
+SL_OP(kinesis, DeleteStream)
+{
+    struct kinesis_stream s;
+    if (kinesis_call_stream(c, &s))
+        return SL_DONE;
+    struct drop *d = sl_call_alloc(c, sizeof(*d));
+    if (!d) {
+        kinesis_stream_clear(&s);
+        return SL_ENOMEM;
+    }
+    sl_strlcpy(d->pk, s.pk, sizeof(d->pk));
+    d->name = sl_arena_strdup(&c->http->arena, s.name);
+    kinesis_stream_clear(&s);
+    return sl_call_write(c, delete_txn, d, deleted);
+}
+
+/* ---- describing ------------------------------------------------------- */
+
+/* What DescribeStream and DescribeStreamSummary share. */
+static json_t *description(const struct kinesis_stream *s)
+{
+    return json_pack("{s:s, s:s, s:s, s:{s:s}, s:I, s:O, s:[{s:[]}], s:s}", "StreamName", s->name,
+                     "StreamARN", s->arn, "StreamStatus", "ACTIVE", "StreamModeDetails",
+                     "StreamMode", mode_of(s), "RetentionPeriodHours", (json_int_t)s->retention_h,
+                     "StreamCreationTimestamp", json_object_get(s->rec, "created"),
+                     "EnhancedMonitoring", "ShardLevelMetrics", "EncryptionType", "NONE");
+}
+
+/* The shards after the one named after (NULL: from the first), at most
+ * max; *more when there are others. */
+static json_t *shard_list(const struct kinesis_stream *s, const char *after, size_t max,
+                          bool *more)
+{
+    json_t *list = json_array();
+    *more = false;
+    for (size_t i = 0; i < s->nshards; i++) {
+        char id[32];
+        kinesis_shard_id(s->shards[i].n, id);
+        if (after && strcmp(id, after) <= 0)
+            continue; /* (ids are zero-padded: their order is their numbers') */
+        if (json_array_size(list) == max) {
+            *more = true;
+            break;
+        }
+        json_array_append_new(list, shard_out(&s->shards[i]));
+    }
+    return list;
+}
+
+SL_OP(kinesis, DescribeStream)
+{
+    struct kinesis_stream s;
+    if (kinesis_call_stream(c, &s))
+        return SL_DONE;
+    json_t *limit = json_object_get(c->in, "Limit");
+    size_t max = json_is_integer(limit) ? (size_t)json_integer_value(limit) : 100;
+    bool more;
+    json_t *d = description(&s);
+    json_object_set_new(d, "Shards",
+                        shard_list(&s, json_string_value(json_object_get(
+                                           c->in, "ExclusiveStartShardId")),
+                                   max, &more));
+    json_object_set_new(d, "HasMoreShards", json_boolean(more));
+    kinesis_stream_clear(&s);
+    return sl_call_ok(c, json_pack("{s:o}", "StreamDescription", d));
+}
+
+SL_OP(kinesis, DescribeStreamSummary)
+{
+    struct kinesis_stream s;
+    if (kinesis_call_stream(c, &s))
+        return SL_DONE;
+    json_t *d = description(&s);
+    json_object_set_new(d, "OpenShardCount", json_integer((json_int_t)s.nshards));
+    json_object_set_new(d, "ConsumerCount", json_integer(0));
+    kinesis_stream_clear(&s);
+    return sl_call_ok(c, json_pack("{s:o}", "StreamDescriptionSummary", d));
+}
+
+SL_OP(kinesis, ListShards)
+{
+    const char *token = json_string_value(json_object_get(c->in, "NextToken"));
+    if (token && json_object_get(c->in, "StreamName"))
+        return sl_call_fail(c, KINESIS_E_INVALID,
+                            "NextToken and StreamName cannot be provided together.");
+    json_t *max_j = json_object_get(c->in, "MaxResults");
+    size_t max = json_is_integer(max_j) ? (size_t)json_integer_value(max_j) : 1000;
+    const char *after = json_string_value(json_object_get(c->in, "ExclusiveStartShardId"));
+    /* A token is "<stream name>|<last shard id>". */
+    char name[160] = "", last[40] = "";
+    if (token) {
+        if (sscanf(token, "%159[^|]|%39s", name, last) != 2)
+            return sl_call_fail(c, KINESIS_E_INVALID, "NextToken is not valid.");
+        json_object_set_new(c->in, "StreamName", json_string(name));
+        after = last;
+    }
+    struct kinesis_stream s;
+    if (kinesis_call_stream(c, &s))
+        return SL_DONE;
+    bool more;
+    json_t *list = shard_list(&s, after, max, &more);
+    json_t *out = json_pack("{s:o}", "Shards", list);
+    if (more && json_array_size(list)) {
+        char next[256];
+        const char *lid = json_string_value(
+            json_object_get(json_array_get(list, json_array_size(list) - 1), "ShardId"));
+        snprintf(next, sizeof(next), "%s|%s", s.name, lid);
+        json_object_set_new(out, "NextToken", json_string(next));
+    }
+    kinesis_stream_clear(&s);
+    return sl_call_ok(c, out);
+}
+
+SL_OP(kinesis, ListStreams)
+{
+    json_t *limit = json_object_get(c->in, "Limit");
+    size_t max = json_is_integer(limit) ? (size_t)json_integer_value(limit) : 100;
+    const char *after = json_string_value(json_object_get(c->in, "ExclusiveStartStreamName"));
+    char pk[96];
+    kinesis_pk(pk, sizeof(pk), c->account, c->region);
+    struct sl_item *items = NULL;
+    size_t n = 0;
+    int rc = sl_kv_list(c->app->store, KINESIS_NS_STREAM, pk, NULL, after, max + 1, &items, &n);
+    if (rc)
+        return sl_call_internal(c, rc, NULL);
+    json_t *names = json_array(), *summaries = json_array();
+    for (size_t i = 0; i < n && i < max; i++) {
+        json_array_append_new(names, json_string(items[i].sk));
+        struct kinesis_stream s;
+        json_t *rec = json_loadb(items[i].val, items[i].val_len, 0, NULL);
+        if (rec && kinesis_stream_parse(rec, &s) == 0) {
+            json_array_append_new(summaries,
+                                  json_pack("{s:s, s:s, s:s, s:{s:s}, s:O}", "StreamName", s.name,
+                                            "StreamARN", s.arn, "StreamStatus", "ACTIVE",
+                                            "StreamModeDetails", "StreamMode", mode_of(&s),
+                                            "StreamCreationTimestamp",
+                                            json_object_get(s.rec, "created")));
+            kinesis_stream_clear(&s);
+        }
+    }
+    json_t *out = json_pack("{s:o, s:b, s:o}", "StreamNames", names, "HasMoreStreams", n > max,
+                            "StreamSummaries", summaries);
+    for (size_t i = 0; i < n; i++)
+        sl_item_free(&items[i]);
+    free(items);
+    return sl_call_ok(c, out);
+}

@@ -1,0 +1,242 @@
+"""Kinesis Data Streams through boto3 and the aws CLI from Debian (JSON
+1.1): streams and their shards' hash key ranges, records placed by the
+MD5 of their partition key (or their ExplicitHashKey), every shard
+iterator type, records read back in order, AWS's errors, and a kill -9
+that loses no acknowledged record. Each test states the AWS behaviour it
+checks."""
+
+import base64
+import hashlib
+import json
+import threading
+import time
+
+import pytest
+
+from conftest import aws_cli, client, client_error, unique_name, wait_until
+
+MAX = 2**128 - 1
+
+
+@pytest.fixture
+def kinesis(server):
+    return client("kinesis", server.endpoint)
+
+
+def new_stream(kinesis, shards=2):
+    name = unique_name("stream")
+    kinesis.create_stream(StreamName=name, ShardCount=shards)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name)
+    return name
+
+
+def shards_of(kinesis, name):
+    return kinesis.describe_stream(StreamName=name)["StreamDescription"]["Shards"]
+
+
+def shard_of_hash(shards, h):
+    for s in shards:
+        r = s["HashKeyRange"]
+        if int(r["StartingHashKey"]) <= h <= int(r["EndingHashKey"]):
+            return s["ShardId"]
+    raise AssertionError(f"no shard holds {h}")
+
+
+def read_all(kinesis, name, shard_id, kind="TRIM_HORIZON", **kw):
+    it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard_id, ShardIteratorType=kind,
+                                    **kw)["ShardIterator"]
+    out = []
+    while True:
+        r = kinesis.get_records(ShardIterator=it, Limit=1000)
+        out += r["Records"]
+        it = r["NextShardIterator"]
+        if not r["Records"]:
+            return out, it
+
+
+def test_shards_cover_the_hash_key_space(kinesis):
+    """CreateStream splits 0..2^128-1 evenly into ShardCount contiguous
+    ranges (AWS's published values for 2 and 4 shards), with shard ids
+    shardId-000000000000 on; DescribeStream, DescribeStreamSummary,
+    ListShards (pages) and ListStreams agree; a stream name used twice is
+    ResourceInUseException; DeleteStream removes it."""
+    for n in (1, 2, 3, 4, 7):
+        name = new_stream(kinesis, n)
+        shards = shards_of(kinesis, name)
+        assert [s["ShardId"] for s in shards] == [f"shardId-{i:012d}" for i in range(n)]
+        starts = [int(s["HashKeyRange"]["StartingHashKey"]) for s in shards]
+        ends = [int(s["HashKeyRange"]["EndingHashKey"]) for s in shards]
+        assert starts[0] == 0 and ends[-1] == MAX
+        assert all(ends[i] + 1 == starts[i + 1] for i in range(n - 1))
+        assert starts == [i * 2**128 // n for i in range(n)]
+        if n == 2:
+            assert ends[0] == 170141183460469231731687303715884105727
+        if n == 4:
+            assert ends[:3] == [85070591730234615865843651857942052863,
+                                170141183460469231731687303715884105727,
+                                255211775190703847597530955573826158591]
+    summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    assert summary["OpenShardCount"] == 7 and summary["StreamStatus"] == "ACTIVE"
+    assert summary["StreamARN"] == f"arn:aws:kinesis:us-east-1:000000000000:stream/{name}"
+    assert summary["RetentionPeriodHours"] == 24
+    page = kinesis.list_shards(StreamName=name, MaxResults=3)
+    got = [s["ShardId"] for s in page["Shards"]]
+    while "NextToken" in page:
+        page = kinesis.list_shards(NextToken=page["NextToken"], MaxResults=3)
+        got += [s["ShardId"] for s in page["Shards"]]
+    assert got == [f"shardId-{i:012d}" for i in range(7)]
+    assert name in kinesis.list_streams(Limit=1000)["StreamNames"]
+    r = client_error(kinesis.create_stream, StreamName=name, ShardCount=1)
+    assert r["Error"]["Code"] == "ResourceInUseException"
+    kinesis.delete_stream(StreamName=name)
+    r = client_error(kinesis.describe_stream, StreamName=name)
+    assert r["Error"]["Code"] == "ResourceNotFoundException"
+    od = unique_name("ondemand")
+    kinesis.create_stream(StreamName=od, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    assert kinesis.describe_stream_summary(StreamName=od)["StreamDescriptionSummary"][
+        "StreamModeDetails"]["StreamMode"] == "ON_DEMAND"
+
+
+def test_records_land_on_their_md5_shard_in_order(kinesis):
+    """PutRecord and PutRecords place each record on the shard whose range
+    holds the MD5 of its partition key (or its ExplicitHashKey); a shard's
+    sequence numbers grow; GetRecords returns each shard's records in the
+    order they were put, with their data, keys and arrival times."""
+    name = new_stream(kinesis, 4)
+    shards = shards_of(kinesis, name)
+    expect = {s["ShardId"]: [] for s in shards}
+    before = time.time()
+    for i in range(20):
+        key = f"key-{i}"
+        data = f"record {i}".encode()
+        r = kinesis.put_record(StreamName=name, Data=data, PartitionKey=key)
+        h = int.from_bytes(hashlib.md5(key.encode()).digest(), "big")
+        assert r["ShardId"] == shard_of_hash(shards, h)
+        expect[r["ShardId"]].append((data, key, r["SequenceNumber"]))
+    recs = [{"Data": f"batch {i}".encode(), "PartitionKey": f"b{i}"} for i in range(30)]
+    recs.append({"Data": b"explicit", "PartitionKey": "any", "ExplicitHashKey": str(MAX)})
+    r = kinesis.put_records(StreamName=name, Records=recs)
+    assert r["FailedRecordCount"] == 0 and len(r["Records"]) == 31
+    assert r["Records"][-1]["ShardId"] == shards[-1]["ShardId"]
+    for rec, res in zip(recs, r["Records"]):
+        expect[res["ShardId"]].append((rec["Data"], rec["PartitionKey"], res["SequenceNumber"]))
+    for shard_id, want in expect.items():
+        got, _ = read_all(kinesis, name, shard_id)
+        assert [(g["Data"], g["PartitionKey"], g["SequenceNumber"]) for g in got] == want
+        seqs = [int(g["SequenceNumber"]) for g in got]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        for g in got:
+            assert before - 1 <= g["ApproximateArrivalTimestamp"].timestamp() <= time.time() + 1
+    r = client_error(kinesis.put_record, StreamName=name, Data=b"x", PartitionKey="k",
+                     ExplicitHashKey=str(MAX + 1))
+    assert r["Error"]["Code"] in ("InvalidArgumentException", "ValidationException")
+
+
+def test_every_iterator_type(kinesis):
+    """TRIM_HORIZON reads from the oldest record, LATEST only what comes
+    after it, AT_ and AFTER_SEQUENCE_NUMBER from or after a record,
+    AT_TIMESTAMP from the first record that arrived then or later; the next
+    iterator goes on where the last read stopped; a bad sequence number or
+    iterator is InvalidArgumentException."""
+    name = new_stream(kinesis, 1)
+    shard = shards_of(kinesis, name)[0]["ShardId"]
+    seqs = [kinesis.put_record(StreamName=name, Data=f"a{i}".encode(), PartitionKey="p")[
+        "SequenceNumber"] for i in range(3)]
+    latest = kinesis.get_shard_iterator(StreamName=name, ShardId=shard,
+                                        ShardIteratorType="LATEST")["ShardIterator"]
+    time.sleep(0.05)
+    mark = time.time()
+    time.sleep(0.05)
+    seqs += [kinesis.put_record(StreamName=name, Data=f"b{i}".encode(), PartitionKey="p")[
+        "SequenceNumber"] for i in range(2)]
+    data = lambda recs: [r["Data"].decode() for r in recs]  # noqa: E731
+    got, _ = read_all(kinesis, name, shard)
+    assert data(got) == ["a0", "a1", "a2", "b0", "b1"]
+    assert data(kinesis.get_records(ShardIterator=latest)["Records"]) == ["b0", "b1"]
+    got, _ = read_all(kinesis, name, shard, "AT_SEQUENCE_NUMBER", StartingSequenceNumber=seqs[1])
+    assert data(got) == ["a1", "a2", "b0", "b1"]
+    got, _ = read_all(kinesis, name, shard, "AFTER_SEQUENCE_NUMBER",
+                      StartingSequenceNumber=seqs[1])
+    assert data(got) == ["a2", "b0", "b1"]
+    got, _ = read_all(kinesis, name, shard, "AT_TIMESTAMP", Timestamp=mark)
+    assert data(got) == ["b0", "b1"]
+    # Limit, and the next iterator.
+    it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard,
+                                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    r = kinesis.get_records(ShardIterator=it, Limit=2)
+    assert data(r["Records"]) == ["a0", "a1"] and r["MillisBehindLatest"] >= 0
+    r = kinesis.get_records(ShardIterator=r["NextShardIterator"], Limit=10)
+    assert data(r["Records"]) == ["a2", "b0", "b1"] and r["MillisBehindLatest"] == 0
+    kinesis.put_record(StreamName=name, Data=b"c0", PartitionKey="p")
+    assert data(kinesis.get_records(ShardIterator=r["NextShardIterator"])["Records"]) == ["c0"]
+    r = client_error(kinesis.get_shard_iterator, StreamName=name, ShardId=shard,
+                     ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber="123")
+    assert r["Error"]["Code"] == "InvalidArgumentException"
+    r = client_error(kinesis.get_shard_iterator, StreamName=name, ShardId="shardId-000000000009",
+                     ShardIteratorType="LATEST")
+    assert r["Error"]["Code"] == "ResourceNotFoundException"
+    r = client_error(kinesis.get_records, ShardIterator="bm90IGFuIGl0ZXJhdG9y")
+    assert r["Error"]["Code"] == "InvalidArgumentException"
+    kinesis.delete_stream(StreamName=name)
+    r = client_error(kinesis.get_records, ShardIterator=it)
+    assert r["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_cli_puts_and_reads(server):
+    """The aws CLI 2.9 (its blob arguments base64 by default) puts and
+    reads records."""
+    name = unique_name("clistream")
+    aws_cli(server.endpoint, "kinesis", "create-stream", "--stream-name", name,
+            "--shard-count", "1")
+    put = json.loads(aws_cli(server.endpoint, "kinesis", "put-record", "--stream-name", name,
+                             "--partition-key", "k",
+                             "--data", base64.b64encode(b"from the cli").decode()).stdout)
+    assert put["ShardId"] == "shardId-000000000000"
+    it = json.loads(aws_cli(server.endpoint, "kinesis", "get-shard-iterator", "--stream-name",
+                            name, "--shard-id", put["ShardId"], "--shard-iterator-type",
+                            "TRIM_HORIZON").stdout)["ShardIterator"]
+    got = json.loads(aws_cli(server.endpoint, "kinesis", "get-records", "--shard-iterator",
+                             it).stdout)
+    assert base64.b64decode(got["Records"][0]["Data"]) == b"from the cli"
+    assert got["Records"][0]["SequenceNumber"] == put["SequenceNumber"]
+
+
+def test_kill9_keeps_acknowledged_records(fresh_server):
+    """Acknowledged means durable: records whose PutRecords answered
+    before a kill -9 are all there after the restart, in order."""
+    srv = fresh_server().start()
+    k = client("kinesis", srv.endpoint)
+    k.create_stream(StreamName="crash", ShardCount=2)
+    acked, lock, stop = [], threading.Lock(), threading.Event()
+
+    def writer(n):
+        c = client("kinesis", srv.endpoint)
+        i = 0
+        while not stop.is_set():
+            recs = [{"Data": f"w{n}-{i}-{j}".encode(), "PartitionKey": f"w{n}-{j}"}
+                    for j in range(50)]
+            try:
+                r = c.put_records(StreamName="crash", Records=recs)
+            except Exception:  # noqa: BLE001 (the server is gone)
+                return
+            with lock:
+                acked.extend((rec["Data"], res["SequenceNumber"])
+                             for rec, res in zip(recs, r["Records"]))
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    wait_until(lambda: len(acked) >= 2000, timeout=60, what="2,000 acknowledged records")
+    srv.kill9()
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    srv.start()
+    k = client("kinesis", srv.endpoint)
+    got = {}
+    for s in shards_of(k, "crash"):
+        recs, _ = read_all(k, "crash", s["ShardId"])
+        got.update((r["SequenceNumber"], r["Data"]) for r in recs)
+    missing = [a for a in acked if got.get(a[1]) != a[0]]
+    assert not missing, f"{len(missing)} acknowledged records lost"
