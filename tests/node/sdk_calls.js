@@ -7,6 +7,7 @@
 // "status": <HTTP status>} or {"error": {"name", "code", "type", "message",
 // "status", "fault"}}. Binary outputs (Uint8Array, streamed bodies) come back
 // as {"$base64": "..."}.
+// SDK_HTTP1=1 in the environment makes the client speak HTTP/1.1.
 // Exits 0 whenever the calls could be run (their errors are data), 2 when the
 // arguments or the input are wrong.
 'use strict';
@@ -112,11 +113,18 @@ async function main() {
     return new Command(decode(call.input ?? {}));
   });
 
+  // SDK_HTTP1=1: HTTP/1.1 instead of the client's default. The Kinesis
+  // client speaks HTTP/2 (for SubscribeToShard), which Sluice's front
+  // door does not; its users configure this same handler.
+  const http1 = process.env.SDK_HTTP1 === '1'
+    ? { requestHandler: new (require('@smithy/node-http-handler').NodeHttpHandler)() }
+    : {};
   const client = new Client({
     endpoint,
     region: 'us-east-1',
     credentials: CREDENTIALS,
     maxAttempts: 1,
+    ...http1,
   });
   const results = [];
   try {

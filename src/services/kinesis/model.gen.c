@@ -547,23 +547,28 @@ const struct sl_service_model sl_model_kinesis = {
     .nshapes = sizeof(shapes) / sizeof(shapes[0]),
 };
 
+SL_OP(kinesis, AddTagsToStream);
 SL_OP(kinesis, CreateStream);
+SL_OP(kinesis, DecreaseStreamRetentionPeriod);
 SL_OP(kinesis, DeleteStream);
 SL_OP(kinesis, DescribeStream);
 SL_OP(kinesis, DescribeStreamSummary);
 SL_OP(kinesis, GetRecords);
 SL_OP(kinesis, GetShardIterator);
+SL_OP(kinesis, IncreaseStreamRetentionPeriod);
 SL_OP(kinesis, ListShards);
 SL_OP(kinesis, ListStreams);
+SL_OP(kinesis, ListTagsForStream);
 SL_OP(kinesis, PutRecord);
 SL_OP(kinesis, PutRecords);
+SL_OP(kinesis, RemoveTagsFromStream);
 
 /* The handler of each operation of sl_model_kinesis, in its order; NULL:
  * not implemented. */
 const sl_op_fn sl_kinesis_handlers[] = {
-    NULL,
+    sl_kinesis_AddTagsToStream,
     sl_kinesis_CreateStream,
-    NULL,
+    sl_kinesis_DecreaseStreamRetentionPeriod,
     sl_kinesis_DeleteStream,
     NULL,
     NULL,
@@ -574,16 +579,16 @@ const sl_op_fn sl_kinesis_handlers[] = {
     NULL,
     sl_kinesis_GetRecords,
     sl_kinesis_GetShardIterator,
-    NULL,
+    sl_kinesis_IncreaseStreamRetentionPeriod,
     sl_kinesis_ListShards,
     NULL,
     sl_kinesis_ListStreams,
-    NULL,
+    sl_kinesis_ListTagsForStream,
     NULL,
     sl_kinesis_PutRecord,
     sl_kinesis_PutRecords,
     NULL,
-    NULL,
+    sl_kinesis_RemoveTagsFromStream,
     NULL,
     NULL,
     NULL,

@@ -6,6 +6,7 @@
  */
 #include "services/kinesis/internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,4 +289,200 @@ SL_OP(kinesis, ListStreams)
         sl_item_free(&items[i]);
     free(items);
     return sl_call_ok(c, out);
+}
+
+/* ---- retention, tags -------------------------------------------------- */
+
+struct change {
+    char pk[96];
+    const char *name;
+    json_t *in;
+    int fail; /* an error id decided in the transaction */
+    char why[512];
+    int (*apply)(struct change *ch, struct kinesis_stream *s);
+};
+
+static int change_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct change *ch = arg;
+    struct kinesis_stream s;
+    int rc = kinesis_stream_read_txn(t, ch->pk, ch->name, &s);
+    if (rc)
+        return rc;
+    rc = ch->apply(ch, &s);
+    char *text = rc ? NULL : json_dumps(s.rec, JSON_COMPACT);
+    if (!rc && !text)
+        rc = SL_ENOMEM;
+    if (!rc)
+        rc = sl_txn_put(t, KINESIS_NS_STREAM, ch->pk, ch->name, text, strlen(text), NULL);
+    free(text);
+    kinesis_stream_clear(&s);
+    return rc;
+}
+
+static int changed(struct sl_call *c)
+{
+    struct change *ch = c->write_arg;
+    if (c->write_rc == SL_ENOTFOUND)
+        return kinesis_fail_no_stream(c, ch->name);
+    if (c->write_rc == SL_ECONDITION)
+        return sl_call_fail(c, ch->fail, "%s", ch->why);
+    if (c->write_rc)
+        return sl_call_internal(c, c->write_rc, &c->write_err);
+    return sl_call_ok(c, NULL);
+}
+
+static int change(struct sl_call *c, int (*apply)(struct change *, struct kinesis_stream *))
+{
+    struct change *ch = sl_call_alloc(c, sizeof(*ch));
+    if (!ch)
+        return SL_ENOMEM;
+    ch->name = json_string_value(json_object_get(c->in, "StreamName"));
+    ch->in = c->in;
+    ch->apply = apply;
+    kinesis_pk(ch->pk, sizeof(ch->pk), c->account, c->region);
+    return sl_call_write(c, change_txn, ch, changed);
+}
+
+static int refuse(struct change *ch, const char *fmt, ...) SL_PRINTF(2, 3);
+
+static int refuse(struct change *ch, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ch->why, sizeof(ch->why), fmt, ap);
+    va_end(ap);
+    ch->fail = KINESIS_E_INVALID;
+    return SL_ECONDITION;
+}
+
+static int retention(struct change *ch, struct kinesis_stream *s, bool increase)
+{
+    json_int_t h = json_integer_value(json_object_get(ch->in, "RetentionPeriodHours"));
+    if (h < 24)
+        return refuse(ch, "Minimum allowed retention period is 24 hours. Requested retention "
+                          "period (%lld hours) is too short.",
+                      (long long)h);
+    if (h > 8760)
+        return refuse(ch, "Maximum allowed retention period is 8760 hours. Requested retention "
+                          "period (%lld hours) is too long.",
+                      (long long)h);
+    if (increase && h < s->retention_h)
+        return refuse(ch, "Requested retention period (%lld hours) for stream %s can not be "
+                          "shorter than existing retention period (%lld hours). Use "
+                          "DecreaseRetentionPeriod API.",
+                      (long long)h, s->name, (long long)s->retention_h);
+    if (!increase && h > s->retention_h)
+        return refuse(ch, "Requested retention period (%lld hours) for stream %s can not be "
+                          "longer than existing retention period (%lld hours). Use "
+                          "IncreaseRetentionPeriod API.",
+                      (long long)h, s->name, (long long)s->retention_h);
+    json_object_set_new(s->rec, "retention", json_integer(h));
+    return 0;
+}
+
+static int increase(struct change *ch, struct kinesis_stream *s)
+{
+    return retention(ch, s, true);
+}
+
+static int decrease(struct change *ch, struct kinesis_stream *s)
+{
+    return retention(ch, s, false);
+}
+
+SL_OP(kinesis, IncreaseStreamRetentionPeriod)
+{
+    return change(c, increase);
+}
+
+SL_OP(kinesis, DecreaseStreamRetentionPeriod)
+{
+    return change(c, decrease);
+}
+
+static json_t *tags_of(struct kinesis_stream *s)
+{
+    json_t *tags = json_object_get(s->rec, "tags");
+    if (!json_is_object(tags)) {
+        tags = json_object();
+        json_object_set_new(s->rec, "tags", tags);
+    }
+    return tags;
+}
+
+static int add_tags(struct change *ch, struct kinesis_stream *s)
+{
+    json_t *tags = tags_of(s);
+    json_object_update(tags, json_object_get(ch->in, "Tags"));
+    if (json_object_size(tags) > 50) {
+        ch->fail = KINESIS_E_INVALID;
+        snprintf(ch->why, sizeof(ch->why),
+                 "Failed to add tags to stream %s under account %s because a given stream cannot "
+                 "have more than 50 tags.",
+                 s->name, s->account);
+        return SL_ECONDITION;
+    }
+    return 0;
+}
+
+static int remove_tags(struct change *ch, struct kinesis_stream *s)
+{
+    json_t *tags = tags_of(s);
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(ch->in, "TagKeys"), i, k)
+        json_object_del(tags, json_string_value(k));
+    return 0;
+}
+
+SL_OP(kinesis, AddTagsToStream)
+{
+    return change(c, add_tags);
+}
+
+SL_OP(kinesis, RemoveTagsFromStream)
+{
+    return change(c, remove_tags);
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+SL_OP(kinesis, ListTagsForStream)
+{
+    struct kinesis_stream s;
+    if (kinesis_call_stream(c, &s))
+        return SL_DONE;
+    json_t *tags = tags_of(&s);
+    const char *after = json_string_value(json_object_get(c->in, "ExclusiveStartTagKey"));
+    json_t *limit = json_object_get(c->in, "Limit");
+    size_t max = json_is_integer(limit) ? (size_t)json_integer_value(limit) : 50;
+    size_t n = json_object_size(tags), k = 0;
+    const char **keys = calloc(n + 1, sizeof(*keys));
+    const char *key;
+    json_t *v;
+    json_object_foreach(tags, key, v)
+        if (keys)
+            keys[k++] = key;
+    if (keys)
+        qsort(keys, k, sizeof(*keys), cmp_keys);
+    json_t *list = json_array();
+    bool more = false;
+    for (size_t i = 0; keys && i < k; i++) {
+        if (after && strcmp(keys[i], after) <= 0)
+            continue;
+        if (json_array_size(list) == max) {
+            more = true;
+            break;
+        }
+        json_array_append_new(list, json_pack("{s:s, s:O}", "Key", keys[i], "Value",
+                                              json_object_get(tags, keys[i])));
+    }
+    free(keys);
+    kinesis_stream_clear(&s);
+    return sl_call_ok(c, json_pack("{s:o, s:b}", "Tags", list, "HasMoreTags", more));
 }
