@@ -51,8 +51,13 @@ void sl_log_records_free(struct sl_log_record *v, size_t n)
 static int head_of(struct sl_txn *t, const char *name, uint32_t shard, struct sl_log_head **out)
 {
     struct sl_store *s = t->s;
-    for (struct sl_log_head *h = s->log_heads; h; h = h->next_head) {
+    for (struct sl_log_head **p = &s->log_heads; *p; p = &(*p)->next_head) {
+        struct sl_log_head *h = *p;
         if (h->shard == shard && strcmp(h->name, name) == 0) {
+            /* To the front: appends come in runs to the same shards. */
+            *p = h->next_head;
+            h->next_head = s->log_heads;
+            s->log_heads = h;
             *out = h;
             return 0;
         }
