@@ -70,6 +70,7 @@ enum sl_stmt_id {
     SL_STMT_LOG_BOUNDS,
     SL_STMT_LOG_AT_TIME,
     SL_STMT_LOG_TRIM,
+    SL_STMT_LOG_OLDEST,
     SL_STMT_LOG_DROP,
     SL_STMT_N
 };

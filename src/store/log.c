@@ -140,15 +140,30 @@ static int step_log(struct sl_conn *c, enum sl_stmt_id id, const char *log, uint
 }
 
 int sl_txn_log_trim(struct sl_txn *t, const char *log, uint32_t shard, int64_t before_ms,
-                    size_t *n)
+                    size_t max, size_t *n)
 {
     struct sl_conn *c = &t->s->writer;
     sqlite3_stmt *st = NULL;
-    int rc = step_log(c, SL_STMT_LOG_TRIM, log, shard, &st, t->err);
+    if (n)
+        *n = 0;
+    /* Most trims find nothing: the oldest record tells, for one row. */
+    int rc = step_log(c, SL_STMT_LOG_OLDEST, log, shard, &st, t->err);
+    if (rc)
+        return rc;
+    int src = sqlite3_step(st);
+    bool old = src == SQLITE_ROW && sqlite3_column_int64(st, 0) < before_ms;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return sl_store_sqlite_err(c, src, t->err, "log trim");
+    if (!old)
+        return 0;
+    rc = step_log(c, SL_STMT_LOG_TRIM, log, shard, &st, t->err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 3, before_ms);
-    int src = sqlite3_step(st);
+    sqlite3_bind_int64(st, 4, max > INT_MAX ? INT_MAX : (sqlite3_int64)max);
+    src = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (src != SQLITE_DONE)

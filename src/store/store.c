@@ -158,8 +158,12 @@ static const char *const stmt_sql[SL_STMT_N] = {
     [SL_STMT_LOG_AT_TIME] = "SELECT min(seq) FROM log WHERE name = ?1 AND shard = ?2"
                             " AND ts >= ?3",
     [SL_STMT_LOG_TRIM] = "DELETE FROM log WHERE name = ?1 AND shard = ?2 AND ts < ?3"
+                         " AND seq IN (SELECT seq FROM log WHERE name = ?1 AND shard = ?2"
+                         " ORDER BY seq LIMIT ?4)"
                          " AND seq < (SELECT max(seq) FROM log WHERE name = ?1 AND shard = ?2)",
     [SL_STMT_LOG_DROP] = "DELETE FROM log WHERE name = ?1",
+    [SL_STMT_LOG_OLDEST] = "SELECT ts FROM log WHERE name = ?1 AND shard = ?2 ORDER BY seq"
+                           " LIMIT 1",
     [SL_STMT_Q_MOVE] = "UPDATE queue SET q = ?3, visible_at = ?4, meta = ?5, receives = 0,"
                        " leased = 0, first_at = 0 WHERE q = ?1 AND id = ?2",
     [SL_STMT_Q_VISIBILITY] = "UPDATE queue SET visible_at = ?4"

@@ -345,10 +345,12 @@ void sl_log_records_free(struct sl_log_record *v, size_t n);
 int sl_txn_log_append(struct sl_txn *t, const char *log, uint32_t shard, int64_t ts_ms,
                       const void *key, size_t key_len, const void *data, size_t data_len,
                       uint64_t *seq);
-/* Deletes the shard's records appended before before_ms but its last;
- * *n (may be NULL) counts them. */
+/* Deletes the shard's records appended before before_ms but its last,
+ * looking at its first max records only (the oldest: a trim costs what it
+ * removes, and repeated trims keep up with appends); *n (may be NULL)
+ * counts them. */
 int sl_txn_log_trim(struct sl_txn *t, const char *log, uint32_t shard, int64_t before_ms,
-                    size_t *n);
+                    size_t max, size_t *n);
 /* Deletes every record of log. */
 int sl_txn_log_drop(struct sl_txn *t, const char *log);
 /*

@@ -300,6 +300,10 @@ def test_javascript_sdk_round_trip(server, kinesis):
             {"Data": b64(b"js three"), "PartitionKey": "k1"}]}},
         {"command": "ListShards", "input": {"StreamName": name}},
         {"command": "DescribeStreamSummary", "input": {"StreamName": name}},
+        # Current SDKs may name the stream by its ARN alone.
+        {"command": "PutRecord", "input": {
+            "StreamARN": f"arn:aws:kinesis:us-east-1:000000000000:stream/{name}",
+            "Data": b64(b"by arn"), "PartitionKey": "k2"}},
     ])
     assert all("ok" in r for r in res), res
     shard = res[0]["ok"]["ShardId"]

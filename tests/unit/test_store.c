@@ -1700,6 +1700,7 @@ struct log_op {
     int n;          /* records to append ("r<i>") */
     bool fail;      /* roll back after appending */
     int64_t trim;   /* > 0: trim before this time instead */
+    size_t trim_max, trimmed;
     bool drop;
     uint64_t seqs[16];
 };
@@ -1711,7 +1712,8 @@ static int log_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     if (o->drop)
         return sl_txn_log_drop(t, o->log);
     if (o->trim)
-        return sl_txn_log_trim(t, o->log, o->shard, o->trim, NULL);
+        return sl_txn_log_trim(t, o->log, o->shard, o->trim, o->trim_max ? o->trim_max : 100,
+                               &o->trimmed);
     for (int i = 0; i < o->n; i++) {
         char data[32];
         snprintf(data, sizeof(data), "r%d", i);
@@ -1794,7 +1796,13 @@ static void test_log(void **state)
     assert_int_equal(at, 4);
     assert_int_equal(sl_log_seq_at(fx->s, "log:s", 0, 9999, &at), SL_ENOTFOUND);
 
-    struct log_op trim = {.log = "log:s", .shard = 0, .trim = 99999};
+    /* A trim looks at the oldest records only: 2 at a time here. */
+    struct log_op trim = {.log = "log:s", .shard = 0, .trim = 99999, .trim_max = 2};
+    assert_int_equal(log_run(fx, &trim), 0);
+    assert_int_equal(trim.trimmed, 2);
+    assert_int_equal(sl_log_bounds(fx->s, "log:s", 0, 0, &first, &last), 0);
+    assert_int_equal(first, 3);
+    trim.trim_max = 100;
     assert_int_equal(log_run(fx, &trim), 0);
     assert_int_equal(sl_log_bounds(fx->s, "log:s", 0, 0, &first, &last), 0);
     assert_int_equal(first, b.seqs[2]); /* the last stays */

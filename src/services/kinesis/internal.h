@@ -66,6 +66,9 @@ struct kinesis_stream {
 int kinesis_stream_parse(json_t *rec, struct kinesis_stream *s);
 void kinesis_stream_clear(struct kinesis_stream *s);
 void kinesis_pk(char *out, size_t n, const char *account, const char *region);
+/* The stream name of the call: StreamName, else the name in StreamARN
+ * (NULL when neither). */
+const char *kinesis_stream_name(struct sl_call *c);
 /* The stream named by the call's StreamName (or StreamARN): 0, or the call
  * has its answer (ResourceNotFoundException) and SL_DONE is returned. */
 int kinesis_call_stream(struct sl_call *c, struct kinesis_stream *s);

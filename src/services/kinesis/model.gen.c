@@ -3,8 +3,9 @@
 #include "services/service.h"
 
 static const struct sl_member members_0[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"Tags", 123, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Tags"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_2[] = {
     {"ShardId", 98, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ShardId"},
@@ -31,12 +32,14 @@ static const struct sl_member members_11[] = {
     {"StreamModeDetails", 111, SL_LOC_BODY, 0, "StreamModeDetails"},
 };
 static const struct sl_member members_13[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"RetentionPeriodHours", 90, SL_LOC_BODY, SL_MEMBER_REQUIRED, "RetentionPeriodHours"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_14[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"EnforceConsumerDeletion", 1, SL_LOC_BODY, 0, "EnforceConsumerDeletion"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_15[] = {
     {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
@@ -58,26 +61,30 @@ static const struct sl_member members_19[] = {
     {"ConsumerDescription", 7, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ConsumerDescription"},
 };
 static const struct sl_member members_20[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"Limit", 21, SL_LOC_BODY, 0, "Limit"},
     {"ExclusiveStartShardId", 98, SL_LOC_BODY, 0, "ExclusiveStartShardId"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_22[] = {
     {"StreamDescription", 108, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamDescription"},
 };
 static const struct sl_member members_23[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_24[] = {
     {"StreamDescriptionSummary", 109, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamDescriptionSummary"},
 };
 static const struct sl_member members_25[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"ShardLevelMetrics", 67, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ShardLevelMetrics"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_26[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"ShardLevelMetrics", 67, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ShardLevelMetrics"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const char *const enum_27[] = {"NONE", "KMS"};
 static const struct sl_member members_28[] = {
@@ -105,11 +112,12 @@ static const struct sl_member members_37[] = {
     {"ChildShards", 3, SL_LOC_BODY, 0, "ChildShards"},
 };
 static const struct sl_member members_38[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"ShardId", 98, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ShardId"},
     {"ShardIteratorType", 101, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ShardIteratorType"},
     {"StartingSequenceNumber", 92, SL_LOC_BODY, 0, "StartingSequenceNumber"},
     {"Timestamp", 125, SL_LOC_BODY, 0, "Timestamp"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_39[] = {
     {"ShardIterator", 100, SL_LOC_BODY, 0, "ShardIterator"},
@@ -119,8 +127,9 @@ static const struct sl_member members_41[] = {
     {"EndingHashKey", 40, SL_LOC_BODY, SL_MEMBER_REQUIRED, "EndingHashKey"},
 };
 static const struct sl_member members_42[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"RetentionPeriodHours", 90, SL_LOC_BODY, SL_MEMBER_REQUIRED, "RetentionPeriodHours"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_43[] = {
     {"message", 32, SL_LOC_BODY, 0, "message"},
@@ -156,6 +165,7 @@ static const struct sl_member members_53[] = {
     {"MaxResults", 54, SL_LOC_BODY, 0, "MaxResults"},
     {"StreamCreationTimestamp", 125, SL_LOC_BODY, 0, "StreamCreationTimestamp"},
     {"ShardFilter", 96, SL_LOC_BODY, 0, "ShardFilter"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_55[] = {
     {"Shards", 102, SL_LOC_BODY, 0, "Shards"},
@@ -180,29 +190,32 @@ static const struct sl_member members_61[] = {
     {"HasMoreStreams", 1, SL_LOC_BODY, SL_MEMBER_REQUIRED, "HasMoreStreams"},
 };
 static const struct sl_member members_62[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"ExclusiveStartTagKey", 120, SL_LOC_BODY, 0, "ExclusiveStartTagKey"},
     {"Limit", 63, SL_LOC_BODY, 0, "Limit"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_64[] = {
     {"Tags", 122, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Tags"},
     {"HasMoreTags", 1, SL_LOC_BODY, SL_MEMBER_REQUIRED, "HasMoreTags"},
 };
 static const struct sl_member members_65[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"ShardToMerge", 98, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ShardToMerge"},
     {"AdjacentShardToMerge", 98, SL_LOC_BODY, SL_MEMBER_REQUIRED, "AdjacentShardToMerge"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const char *const enum_66[] = {"IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords", "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds", "ALL"};
 static const struct sl_member members_74[] = {
     {"message", 32, SL_LOC_BODY, 0, "message"},
 };
 static const struct sl_member members_75[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"Data", 12, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Data"},
     {"PartitionKey", 72, SL_LOC_BODY, SL_MEMBER_REQUIRED, "PartitionKey"},
     {"ExplicitHashKey", 40, SL_LOC_BODY, 0, "ExplicitHashKey"},
     {"SequenceNumberForOrdering", 92, SL_LOC_BODY, 0, "SequenceNumberForOrdering"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_76[] = {
     {"ShardId", 98, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ShardId"},
@@ -211,7 +224,8 @@ static const struct sl_member members_76[] = {
 };
 static const struct sl_member members_77[] = {
     {"Records", 80, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Records"},
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_78[] = {
     {"FailedRecordCount", 73, SL_LOC_BODY, 0, "FailedRecordCount"},
@@ -244,8 +258,9 @@ static const struct sl_member members_86[] = {
     {"Consumer", 4, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Consumer"},
 };
 static const struct sl_member members_87[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"TagKeys", 121, SL_LOC_BODY, SL_MEMBER_REQUIRED, "TagKeys"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_88[] = {
     {"message", 32, SL_LOC_BODY, 0, "message"},
@@ -273,14 +288,16 @@ static const struct sl_member members_96[] = {
 static const char *const enum_97[] = {"AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP", "FROM_TIMESTAMP"};
 static const char *const enum_101[] = {"AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"};
 static const struct sl_member members_103[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"ShardToSplit", 98, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ShardToSplit"},
     {"NewStartingHashKey", 40, SL_LOC_BODY, SL_MEMBER_REQUIRED, "NewStartingHashKey"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_104[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"EncryptionType", 27, SL_LOC_BODY, SL_MEMBER_REQUIRED, "EncryptionType"},
     {"KeyId", 51, SL_LOC_BODY, SL_MEMBER_REQUIRED, "KeyId"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_105[] = {
     {"Type", 101, SL_LOC_BODY, SL_MEMBER_REQUIRED, "Type"},
@@ -288,9 +305,10 @@ static const struct sl_member members_105[] = {
     {"Timestamp", 125, SL_LOC_BODY, 0, "Timestamp"},
 };
 static const struct sl_member members_106[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"EncryptionType", 27, SL_LOC_BODY, SL_MEMBER_REQUIRED, "EncryptionType"},
     {"KeyId", 51, SL_LOC_BODY, SL_MEMBER_REQUIRED, "KeyId"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_108[] = {
     {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
@@ -354,9 +372,10 @@ static const struct sl_member members_119[] = {
     {"Value", 124, SL_LOC_BODY, 0, "Value"},
 };
 static const struct sl_member members_126[] = {
-    {"StreamName", 112, SL_LOC_BODY, SL_MEMBER_REQUIRED, "StreamName"},
+    {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
     {"TargetShardCount", 73, SL_LOC_BODY, SL_MEMBER_REQUIRED, "TargetShardCount"},
     {"ScalingType", 91, SL_LOC_BODY, SL_MEMBER_REQUIRED, "ScalingType"},
+    {"StreamARN", 107, SL_LOC_BODY, 0, "StreamARN"},
 };
 static const struct sl_member members_127[] = {
     {"StreamName", 112, SL_LOC_BODY, 0, "StreamName"},
@@ -372,7 +391,7 @@ static const struct sl_member members_129[] = {
 };
 
 static const struct sl_shape shapes[] = {
-    {.name = "AddTagsToStreamInput", .type = SL_SHAPE_STRUCTURE, .members = members_0, .nmembers = 2, .payload = -1},
+    {.name = "AddTagsToStreamInput", .type = SL_SHAPE_STRUCTURE, .members = members_0, .nmembers = 3, .payload = -1},
     {.name = "BooleanObject", .type = SL_SHAPE_BOOLEAN, .payload = -1},
     {.name = "ChildShard", .type = SL_SHAPE_STRUCTURE, .members = members_2, .nmembers = 3, .payload = -1},
     {.name = "ChildShardList", .type = SL_SHAPE_LIST, .payload = -1, .element = 2, .element_name = "member"},
@@ -385,20 +404,20 @@ static const struct sl_shape shapes[] = {
     {.name = "ConsumerStatus", .type = SL_SHAPE_STRING, .enums = enum_10, .nenums = 3, .payload = -1},
     {.name = "CreateStreamInput", .type = SL_SHAPE_STRUCTURE, .members = members_11, .nmembers = 3, .payload = -1},
     {.name = "Data", .type = SL_SHAPE_BLOB, .has_min = true, .min = 0, .has_max = true, .max = 1048576, .payload = -1},
-    {.name = "DecreaseStreamRetentionPeriodInput", .type = SL_SHAPE_STRUCTURE, .members = members_13, .nmembers = 2, .payload = -1},
-    {.name = "DeleteStreamInput", .type = SL_SHAPE_STRUCTURE, .members = members_14, .nmembers = 2, .payload = -1},
+    {.name = "DecreaseStreamRetentionPeriodInput", .type = SL_SHAPE_STRUCTURE, .members = members_13, .nmembers = 3, .payload = -1},
+    {.name = "DeleteStreamInput", .type = SL_SHAPE_STRUCTURE, .members = members_14, .nmembers = 3, .payload = -1},
     {.name = "DeregisterStreamConsumerInput", .type = SL_SHAPE_STRUCTURE, .members = members_15, .nmembers = 3, .payload = -1},
     {.name = "DescribeLimitsInput", .type = SL_SHAPE_STRUCTURE, .payload = -1},
     {.name = "DescribeLimitsOutput", .type = SL_SHAPE_STRUCTURE, .members = members_17, .nmembers = 4, .payload = -1},
     {.name = "DescribeStreamConsumerInput", .type = SL_SHAPE_STRUCTURE, .members = members_18, .nmembers = 3, .payload = -1},
     {.name = "DescribeStreamConsumerOutput", .type = SL_SHAPE_STRUCTURE, .members = members_19, .nmembers = 1, .payload = -1},
-    {.name = "DescribeStreamInput", .type = SL_SHAPE_STRUCTURE, .members = members_20, .nmembers = 3, .payload = -1},
+    {.name = "DescribeStreamInput", .type = SL_SHAPE_STRUCTURE, .members = members_20, .nmembers = 4, .payload = -1},
     {.name = "DescribeStreamInputLimit", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 10000, .payload = -1},
     {.name = "DescribeStreamOutput", .type = SL_SHAPE_STRUCTURE, .members = members_22, .nmembers = 1, .payload = -1},
-    {.name = "DescribeStreamSummaryInput", .type = SL_SHAPE_STRUCTURE, .members = members_23, .nmembers = 1, .payload = -1},
+    {.name = "DescribeStreamSummaryInput", .type = SL_SHAPE_STRUCTURE, .members = members_23, .nmembers = 2, .payload = -1},
     {.name = "DescribeStreamSummaryOutput", .type = SL_SHAPE_STRUCTURE, .members = members_24, .nmembers = 1, .payload = -1},
-    {.name = "DisableEnhancedMonitoringInput", .type = SL_SHAPE_STRUCTURE, .members = members_25, .nmembers = 2, .payload = -1},
-    {.name = "EnableEnhancedMonitoringInput", .type = SL_SHAPE_STRUCTURE, .members = members_26, .nmembers = 2, .payload = -1},
+    {.name = "DisableEnhancedMonitoringInput", .type = SL_SHAPE_STRUCTURE, .members = members_25, .nmembers = 3, .payload = -1},
+    {.name = "EnableEnhancedMonitoringInput", .type = SL_SHAPE_STRUCTURE, .members = members_26, .nmembers = 3, .payload = -1},
     {.name = "EncryptionType", .type = SL_SHAPE_STRING, .enums = enum_27, .nenums = 2, .payload = -1},
     {.name = "EnhancedMetrics", .type = SL_SHAPE_STRUCTURE, .members = members_28, .nmembers = 1, .payload = -1},
     {.name = "EnhancedMonitoringList", .type = SL_SHAPE_LIST, .payload = -1, .element = 28, .element_name = "member"},
@@ -410,11 +429,11 @@ static const struct sl_shape shapes[] = {
     {.name = "GetRecordsInput", .type = SL_SHAPE_STRUCTURE, .members = members_35, .nmembers = 2, .payload = -1},
     {.name = "GetRecordsInputLimit", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 10000, .payload = -1},
     {.name = "GetRecordsOutput", .type = SL_SHAPE_STRUCTURE, .members = members_37, .nmembers = 4, .payload = -1},
-    {.name = "GetShardIteratorInput", .type = SL_SHAPE_STRUCTURE, .members = members_38, .nmembers = 5, .payload = -1},
+    {.name = "GetShardIteratorInput", .type = SL_SHAPE_STRUCTURE, .members = members_38, .nmembers = 6, .payload = -1},
     {.name = "GetShardIteratorOutput", .type = SL_SHAPE_STRUCTURE, .members = members_39, .nmembers = 1, .payload = -1},
     {.name = "HashKey", .type = SL_SHAPE_STRING, .payload = -1},
     {.name = "HashKeyRange", .type = SL_SHAPE_STRUCTURE, .members = members_41, .nmembers = 2, .payload = -1},
-    {.name = "IncreaseStreamRetentionPeriodInput", .type = SL_SHAPE_STRUCTURE, .members = members_42, .nmembers = 2, .payload = -1},
+    {.name = "IncreaseStreamRetentionPeriodInput", .type = SL_SHAPE_STRUCTURE, .members = members_42, .nmembers = 3, .payload = -1},
     {.name = "InternalFailureException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_43, .nmembers = 1, .payload = -1, .error_code = "InternalFailureException", .error_status = 400},
     {.name = "InvalidArgumentException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_44, .nmembers = 1, .payload = -1, .error_code = "InvalidArgumentException", .error_status = 400},
     {.name = "KMSAccessDeniedException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_45, .nmembers = 1, .payload = -1, .error_code = "KMSAccessDeniedException", .error_status = 400},
@@ -425,7 +444,7 @@ static const struct sl_shape shapes[] = {
     {.name = "KMSThrottlingException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_50, .nmembers = 1, .payload = -1, .error_code = "KMSThrottlingException", .error_status = 400},
     {.name = "KeyId", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 2048, .payload = -1},
     {.name = "LimitExceededException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_52, .nmembers = 1, .payload = -1, .error_code = "LimitExceededException", .error_status = 400},
-    {.name = "ListShardsInput", .type = SL_SHAPE_STRUCTURE, .members = members_53, .nmembers = 6, .payload = -1},
+    {.name = "ListShardsInput", .type = SL_SHAPE_STRUCTURE, .members = members_53, .nmembers = 7, .payload = -1},
     {.name = "ListShardsInputLimit", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 10000, .payload = -1},
     {.name = "ListShardsOutput", .type = SL_SHAPE_STRUCTURE, .members = members_55, .nmembers = 2, .payload = -1},
     {.name = "ListStreamConsumersInput", .type = SL_SHAPE_STRUCTURE, .members = members_56, .nmembers = 4, .payload = -1},
@@ -434,10 +453,10 @@ static const struct sl_shape shapes[] = {
     {.name = "ListStreamsInput", .type = SL_SHAPE_STRUCTURE, .members = members_59, .nmembers = 2, .payload = -1},
     {.name = "ListStreamsInputLimit", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 10000, .payload = -1},
     {.name = "ListStreamsOutput", .type = SL_SHAPE_STRUCTURE, .members = members_61, .nmembers = 2, .payload = -1},
-    {.name = "ListTagsForStreamInput", .type = SL_SHAPE_STRUCTURE, .members = members_62, .nmembers = 3, .payload = -1},
+    {.name = "ListTagsForStreamInput", .type = SL_SHAPE_STRUCTURE, .members = members_62, .nmembers = 4, .payload = -1},
     {.name = "ListTagsForStreamInputLimit", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 50, .payload = -1},
     {.name = "ListTagsForStreamOutput", .type = SL_SHAPE_STRUCTURE, .members = members_64, .nmembers = 2, .payload = -1},
-    {.name = "MergeShardsInput", .type = SL_SHAPE_STRUCTURE, .members = members_65, .nmembers = 3, .payload = -1},
+    {.name = "MergeShardsInput", .type = SL_SHAPE_STRUCTURE, .members = members_65, .nmembers = 4, .payload = -1},
     {.name = "MetricsName", .type = SL_SHAPE_STRING, .enums = enum_66, .nenums = 8, .payload = -1},
     {.name = "MetricsNameList", .type = SL_SHAPE_LIST, .has_min = true, .min = 1, .has_max = true, .max = 7, .payload = -1, .element = 66, .element_name = "member"},
     {.name = "MillisBehindLatest", .type = SL_SHAPE_LONG, .has_min = true, .min = 0, .payload = -1},
@@ -447,9 +466,9 @@ static const struct sl_shape shapes[] = {
     {.name = "PartitionKey", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 256, .payload = -1},
     {.name = "PositiveIntegerObject", .type = SL_SHAPE_INTEGER, .has_min = true, .min = 1, .payload = -1},
     {.name = "ProvisionedThroughputExceededException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_74, .nmembers = 1, .payload = -1, .error_code = "ProvisionedThroughputExceededException", .error_status = 400},
-    {.name = "PutRecordInput", .type = SL_SHAPE_STRUCTURE, .members = members_75, .nmembers = 5, .payload = -1},
+    {.name = "PutRecordInput", .type = SL_SHAPE_STRUCTURE, .members = members_75, .nmembers = 6, .payload = -1},
     {.name = "PutRecordOutput", .type = SL_SHAPE_STRUCTURE, .members = members_76, .nmembers = 3, .payload = -1},
-    {.name = "PutRecordsInput", .type = SL_SHAPE_STRUCTURE, .members = members_77, .nmembers = 2, .payload = -1},
+    {.name = "PutRecordsInput", .type = SL_SHAPE_STRUCTURE, .members = members_77, .nmembers = 3, .payload = -1},
     {.name = "PutRecordsOutput", .type = SL_SHAPE_STRUCTURE, .members = members_78, .nmembers = 3, .payload = -1},
     {.name = "PutRecordsRequestEntry", .type = SL_SHAPE_STRUCTURE, .members = members_79, .nmembers = 3, .payload = -1},
     {.name = "PutRecordsRequestEntryList", .type = SL_SHAPE_LIST, .has_min = true, .min = 1, .has_max = true, .max = 500, .payload = -1, .element = 79, .element_name = "member"},
@@ -459,7 +478,7 @@ static const struct sl_shape shapes[] = {
     {.name = "RecordList", .type = SL_SHAPE_LIST, .payload = -1, .element = 83, .element_name = "member"},
     {.name = "RegisterStreamConsumerInput", .type = SL_SHAPE_STRUCTURE, .members = members_85, .nmembers = 2, .payload = -1},
     {.name = "RegisterStreamConsumerOutput", .type = SL_SHAPE_STRUCTURE, .members = members_86, .nmembers = 1, .payload = -1},
-    {.name = "RemoveTagsFromStreamInput", .type = SL_SHAPE_STRUCTURE, .members = members_87, .nmembers = 2, .payload = -1},
+    {.name = "RemoveTagsFromStreamInput", .type = SL_SHAPE_STRUCTURE, .members = members_87, .nmembers = 3, .payload = -1},
     {.name = "ResourceInUseException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_88, .nmembers = 1, .payload = -1, .error_code = "ResourceInUseException", .error_status = 400},
     {.name = "ResourceNotFoundException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_89, .nmembers = 1, .payload = -1, .error_code = "ResourceNotFoundException", .error_status = 400},
     {.name = "RetentionPeriodHours", .type = SL_SHAPE_INTEGER, .payload = -1},
@@ -475,10 +494,10 @@ static const struct sl_shape shapes[] = {
     {.name = "ShardIterator", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 512, .payload = -1},
     {.name = "ShardIteratorType", .type = SL_SHAPE_STRING, .enums = enum_101, .nenums = 5, .payload = -1},
     {.name = "ShardList", .type = SL_SHAPE_LIST, .payload = -1, .element = 94, .element_name = "member"},
-    {.name = "SplitShardInput", .type = SL_SHAPE_STRUCTURE, .members = members_103, .nmembers = 3, .payload = -1},
-    {.name = "StartStreamEncryptionInput", .type = SL_SHAPE_STRUCTURE, .members = members_104, .nmembers = 3, .payload = -1},
+    {.name = "SplitShardInput", .type = SL_SHAPE_STRUCTURE, .members = members_103, .nmembers = 4, .payload = -1},
+    {.name = "StartStreamEncryptionInput", .type = SL_SHAPE_STRUCTURE, .members = members_104, .nmembers = 4, .payload = -1},
     {.name = "StartingPosition", .type = SL_SHAPE_STRUCTURE, .members = members_105, .nmembers = 3, .payload = -1},
-    {.name = "StopStreamEncryptionInput", .type = SL_SHAPE_STRUCTURE, .members = members_106, .nmembers = 3, .payload = -1},
+    {.name = "StopStreamEncryptionInput", .type = SL_SHAPE_STRUCTURE, .members = members_106, .nmembers = 4, .payload = -1},
     {.name = "StreamARN", .type = SL_SHAPE_STRING, .has_min = true, .min = 1, .has_max = true, .max = 2048, .payload = -1},
     {.name = "StreamDescription", .type = SL_SHAPE_STRUCTURE, .members = members_108, .nmembers = 11, .payload = -1},
     {.name = "StreamDescriptionSummary", .type = SL_SHAPE_STRUCTURE, .members = members_109, .nmembers = 11, .payload = -1},
@@ -498,7 +517,7 @@ static const struct sl_shape shapes[] = {
     {.name = "TagMap", .type = SL_SHAPE_MAP, .has_min = true, .min = 1, .has_max = true, .max = 200, .payload = -1, .key = 120, .element = 124, .key_name = "key", .element_name = "value"},
     {.name = "TagValue", .type = SL_SHAPE_STRING, .has_min = true, .min = 0, .has_max = true, .max = 256, .payload = -1},
     {.name = "Timestamp", .type = SL_SHAPE_TIMESTAMP, .payload = -1},
-    {.name = "UpdateShardCountInput", .type = SL_SHAPE_STRUCTURE, .members = members_126, .nmembers = 3, .payload = -1},
+    {.name = "UpdateShardCountInput", .type = SL_SHAPE_STRUCTURE, .members = members_126, .nmembers = 4, .payload = -1},
     {.name = "UpdateShardCountOutput", .type = SL_SHAPE_STRUCTURE, .members = members_127, .nmembers = 3, .payload = -1},
     {.name = "UpdateStreamModeInput", .type = SL_SHAPE_STRUCTURE, .members = members_128, .nmembers = 2, .payload = -1},
     {.name = "ValidationException", .type = SL_SHAPE_STRUCTURE, .flags = SL_SHAPE_EXCEPTION, .members = members_129, .nmembers = 1, .payload = -1, .error_code = "ValidationException", .error_status = 400},

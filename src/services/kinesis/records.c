@@ -54,6 +54,16 @@ static int put_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         rc = sl_txn_log_append(t, s.id, k->n, now, r->key, strlen(r->key), r->data, r->len,
                                &r->seq);
     }
+    /* Retention: each put removes the expired records at the start of the
+     * shards it wrote, at least as many as it added. */
+    for (size_t i = 0; !rc && i < s.nshards; i++) {
+        size_t added = 0;
+        for (size_t j = 0; j < p->n; j++)
+            added += p->recs[j].shard == s.shards[i].n;
+        if (added)
+            rc = sl_txn_log_trim(t, s.id, s.shards[i].n, now - s.retention_h * 3600 * 1000,
+                                 added + 16, NULL);
+    }
     kinesis_stream_clear(&s);
     return rc;
 }
@@ -131,7 +141,7 @@ static int put_start(struct sl_call *c, json_t *records, bool batch)
     p->recs = sl_call_alloc(c, n * sizeof(*p->recs));
     if (!p->recs)
         return SL_ENOMEM;
-    p->name = json_string_value(json_object_get(c->in, "StreamName"));
+    p->name = kinesis_stream_name(c);
     p->batch = batch;
     kinesis_pk(p->pk, sizeof(p->pk), c->account, c->region);
     c->state = p;
@@ -154,15 +164,17 @@ static int put_start(struct sl_call *c, json_t *records, bool batch)
 
 SL_OP(kinesis, PutRecord)
 {
-    if (!json_string_value(json_object_get(c->in, "StreamName")))
-        return sl_call_fail(c, KINESIS_E_INVALID, "StreamName is required.");
+    if (!kinesis_stream_name(c))
+        return sl_call_fail(c, KINESIS_E_INVALID,
+                            "Either StreamName or StreamARN should be provided.");
     return put_start(c, NULL, false);
 }
 
 SL_OP(kinesis, PutRecords)
 {
-    if (!json_string_value(json_object_get(c->in, "StreamName")))
-        return sl_call_fail(c, KINESIS_E_INVALID, "StreamName is required.");
+    if (!kinesis_stream_name(c))
+        return sl_call_fail(c, KINESIS_E_INVALID,
+                            "Either StreamName or StreamARN should be provided.");
     return put_start(c, json_object_get(c->in, "Records"), true);
 }
 

@@ -141,8 +141,7 @@ int kinesis_fail_no_stream(struct sl_call *c, const char *name)
                         name ? name : "", c->account);
 }
 
-/* The stream name of the call: StreamName, else the name in StreamARN. */
-static const char *call_stream_name(struct sl_call *c)
+const char *kinesis_stream_name(struct sl_call *c)
 {
     const char *name = json_string_value(json_object_get(c->in, "StreamName"));
     const char *arn = json_string_value(json_object_get(c->in, "StreamARN"));
@@ -155,7 +154,7 @@ static const char *call_stream_name(struct sl_call *c)
 
 int kinesis_call_stream(struct sl_call *c, struct kinesis_stream *s)
 {
-    const char *name = call_stream_name(c);
+    const char *name = kinesis_stream_name(c);
     if (!name)
         return sl_call_fail(c, KINESIS_E_INVALID,
                             "Either StreamName or StreamARN should be provided.");

@@ -338,7 +338,10 @@ static int change(struct sl_call *c, int (*apply)(struct change *, struct kinesi
     struct change *ch = sl_call_alloc(c, sizeof(*ch));
     if (!ch)
         return SL_ENOMEM;
-    ch->name = json_string_value(json_object_get(c->in, "StreamName"));
+    ch->name = kinesis_stream_name(c);
+    if (!ch->name)
+        return sl_call_fail(c, KINESIS_E_INVALID,
+                            "Either StreamName or StreamARN should be provided.");
     ch->in = c->in;
     ch->apply = apply;
     kinesis_pk(ch->pk, sizeof(ch->pk), c->account, c->region);
