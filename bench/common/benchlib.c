@@ -181,6 +181,24 @@ int lat_add(struct lat *l, uint64_t ns)
     return 0;
 }
 
+void lat_sort(struct lat *l)
+{
+    qsort(l->v, l->n, sizeof(*l->v), cmp_u64);
+}
+
+void lat_merged_percentiles(struct lat *const *l, size_t n, uint64_t *p50, uint64_t *p99)
+{
+    struct lat all = {0};
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < l[i]->n; j++)
+            if (lat_add(&all, l[i]->v[j]))
+                break;
+    lat_sort(&all);
+    *p50 = percentile(all.v, all.n, 0.50);
+    *p99 = percentile(all.v, all.n, 0.99);
+    free(all.v);
+}
+
 int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -1001,6 +1019,23 @@ int parse_options(const struct option_spec *t, size_t n, void *opts, size_t size
     return 0;
 }
 
+int parse_options_requiring(const struct option_spec *t, size_t n, void *opts, size_t size,
+                            long count_max, const char *args, int argc, char **argv,
+                            const char *required)
+{
+    int rc = parse_options(t, n, opts, size, count_max, args, argc, argv);
+    const char *value = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].flag, required) == 0)
+            memcpy(&value, (const char *)opts + t[i].offset, sizeof(value));
+    if (!rc && value)
+        return 0;
+    if (!value)
+        fprintf(stderr, "%s: %s PATH is required\n", g_bench_name, required);
+    print_usage(stderr, t, n, args);
+    return -1;
+}
+
 /* ---- CPU, memory and the filesystem, from /proc --------------------------- */
 
 int proc_status(pid_t pid, double *rss_mb, double *hwm_mb, long *threads)
@@ -1305,4 +1340,335 @@ void server_stop_report(struct server *s)
         printf(".\n");
         print_log_findings(s->log);
     }
+}
+
+/* ---- answers: JSON members, metrics, the idle server ----------------------- */
+
+int parse_counts(const char *s, unsigned max, unsigned *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        unsigned long v = strtoul(s, &end, 10);
+        if (end == s || (*end && *end != ',') || v == 0 || v > max || *n == cap)
+            return -1;
+        out[(*n)++] = (unsigned)v;
+        s = *end ? end + 1 : end;
+    }
+    return *n ? 0 : -1;
+}
+
+/* Where the value of the member "name" starts in json from *from (after the
+ * colon and blanks), or NULL; *from is moved to the value. */
+static const char *json_member(const char **from, const char *name)
+{
+    char key[128];
+    int kn = snprintf(key, sizeof(key), "\"%s\"", name);
+    if (kn < 0 || (size_t)kn >= sizeof(key))
+        return NULL;
+    for (const char *p = *from; (p = strstr(p, key)); p++) {
+        const char *v = p + kn;
+        v += strspn(v, " \t\r\n");
+        if (*v != ':')
+            continue;
+        v++;
+        v += strspn(v, " \t\r\n");
+        *from = v;
+        return v;
+    }
+    return NULL;
+}
+
+bool json_next_str(const char **from, const char *name, char *out, size_t outn)
+{
+    const char *p = *from, *v;
+    while ((v = json_member(&p, name))) {
+        if (*v != '"')
+            continue;
+        const char *s = ++v;
+        while (*v && *v != '"')
+            v += *v == '\\' && v[1] ? 2 : 1;
+        if (!*v || (size_t)(v - s) >= outn)
+            return false;
+        memcpy(out, s, (size_t)(v - s));
+        out[v - s] = '\0';
+        *from = v + 1;
+        return true;
+    }
+    return false;
+}
+
+bool json_number(const char *json, const char *name, double *out)
+{
+    const char *p = json, *v = json_member(&p, name);
+    char *end;
+    if (!v)
+        return false;
+    *out = strtod(v, &end);
+    return end != v;
+}
+
+double metrics_value(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, n) != 0 || !strchr(" {,", p[n]))
+            continue;
+        const char *eol = strchr(p, '\n');
+        const char *sp = eol ? eol : p + strlen(p);
+        while (sp > p && sp[-1] != ' ')
+            sp--;
+        return strtod(sp, NULL);
+    }
+    return -1;
+}
+
+#define METRICS_CAP (1u << 20)
+
+char *metrics_text(const struct server *s)
+{
+    char err[300];
+    char *text = malloc(METRICS_CAP);
+    if (text && control_request(s, "GET", "/_sluice/metrics", "", NULL, 200, text, METRICS_CAP,
+                                err, sizeof(err))) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+int store_stats_of(const char *text, struct store_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!text)
+        return -1;
+    out->batches = metrics_value(text, "sluice_store_batches_total");
+    out->transactions = metrics_value(text, "sluice_store_transactions_total");
+    return out->batches < 0 || out->transactions < 0 ? -1 : 0;
+}
+
+int store_stats_read(const struct server *s, struct store_stats *out)
+{
+    char *text = metrics_text(s);
+    int rc = store_stats_of(text, out);
+    free(text);
+    return rc;
+}
+
+struct store_stats store_stats_delta(const struct store_stats *a, const struct store_stats *b)
+{
+    struct store_stats d = {b->batches - a->batches, b->transactions - a->transactions};
+    return d;
+}
+
+void idle_measure(pid_t pid, double settle_s, double window_s, struct idle_sample *out)
+{
+    unsigned long long t0, t1, t2;
+    struct cpu_snap s0, s1;
+    memset(out, 0, sizeof(*out));
+    out->settle_s = settle_s;
+    out->window_s = window_s;
+    if (proc_cpu(pid, &t0, NULL))
+        return;
+    sleep_ms((unsigned)(settle_s * 1000));
+    cpu_snap(pid, &s0);
+    if (proc_cpu(pid, &t1, NULL))
+        return;
+    sleep_ms((unsigned)(window_s * 1000));
+    if (g_stop || proc_cpu(pid, &t2, NULL))
+        return;
+    cpu_snap(pid, &s1);
+    out->settle_ticks = t1 - t0;
+    out->ticks = t2 - t1;
+    out->fn_s = s1.fn_s - s0.fn_s > 0 ? s1.fn_s - s0.fn_s : 0;
+    out->ok = proc_status(pid, &out->rss_mb, NULL, &out->threads) == 0;
+}
+
+const char *fmt_ratio(char *out, size_t n, uint64_t v, uint64_t floor, const char *what)
+{
+    if (!v || !floor)
+        snprintf(out, n, "–");
+    else
+        snprintf(out, n, "%.1f×%s%s", (double)v / (double)floor, *what ? " " : "", what);
+    return out;
+}
+
+/* ---- the parts of a run ----------------------------------------------------- */
+
+void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < ' ')
+            *s = ' ';
+}
+
+void keep_first_error(char *slot, size_t n, const char *fmt, ...)
+{
+    if (slot[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(slot, n, fmt, ap);
+    va_end(ap);
+    one_line(slot);
+}
+
+int bench_workdir(const char *dir, char *tmp, size_t tmpn, char *fs_desc, size_t fs_descn,
+                  struct server *srv, const char *sluice)
+{
+    if (describe_fs(dir, fs_desc, fs_descn))
+        return -1;
+    snprintf(tmp, tmpn, "%s/%s.XXXXXX", dir, g_bench_name);
+    if (!mkdtemp(tmp)) {
+        fprintf(stderr, "%s: mkdtemp in %s: %s\n", g_bench_name, dir, strerror(errno));
+        return -1;
+    }
+    srv->sluice = sluice;
+    snprintf(srv->data, sizeof(srv->data), "%.*s/data", (int)tmpn, tmp);
+    snprintf(srv->log, sizeof(srv->log), "%.*s/server.log", (int)tmpn, tmp);
+    return 0;
+}
+
+int run_status(void)
+{
+    if (g_stop)
+        printf("\n**Interrupted: the results above are partial.**\n");
+    return g_stop ? 130 : 0;
+}
+
+int bench_cleanup(struct server *srv, const char *tmp, bool keep, int status, int failed,
+                  bool strict)
+{
+    server_stop_report(srv);
+    if (keep)
+        printf("\nKept %s (data and server.log).\n", tmp);
+    else
+        remove_tree(tmp);
+    return status == 0 && failed && strict ? 3 : status;
+}
+
+bool server_gone(struct server *s, const char *what)
+{
+    if (!server_died(s))
+        return false;
+    printf("\n**The server died during %s (%s %d); the run stops here.**\n", what,
+           WIFSIGNALED(s->died_status) ? "signal" : "exit status",
+           WIFSIGNALED(s->died_status) ? WTERMSIG(s->died_status) : WEXITSTATUS(s->died_status));
+    return true;
+}
+
+int floor_set_measure(const struct server *s, const char *dir, double seconds,
+                      struct floor_set *out)
+{
+    fprintf(stderr, "%s: floors...\n", g_bench_name);
+    if (floor_fdatasync(dir, false, seconds, &out->fsync) ||
+        floor_fdatasync(dir, true, seconds, &out->append)) {
+        fprintf(stderr, "%s: fdatasync floor: %s\n", g_bench_name, strerror(errno));
+        return -1;
+    }
+    if (floor_http(&s->addr, s->host, "/_sluice/health", seconds, &out->health) ||
+        floor_echo(s->host, seconds, &out->echo))
+        return -1;
+    return 0;
+}
+
+void floor_set_print(const struct floor_set *f)
+{
+    char p50[32], p99[32];
+    printf("## Floors (same run)\n\n| floor | p50 | p99 | n | note |\n|---|---|---|---|---|\n");
+    printf("| fdatasync of a 1 KiB write in place | %s | %s | %" PRIu64
+           " | pwrite at offset 0 + fdatasync: one durable commit at best |\n",
+           fmt_ns(p50, sizeof(p50), f->fsync.p50), fmt_ns(p99, sizeof(p99), f->fsync.p99),
+           f->fsync.n);
+    printf("| fdatasync of a 1 KiB append | %s | %s | %" PRIu64
+           " | the file grows: the journal commits too |\n",
+           fmt_ns(p50, sizeof(p50), f->append.p50), fmt_ns(p99, sizeof(p99), f->append.p99),
+           f->append.n);
+    printf("| GET /_sluice/health, one client | %s | %s | %" PRIu64 " | %s |\n",
+           fmt_ns(p50, sizeof(p50), f->health.p50), fmt_ns(p99, sizeof(p99), f->health.p99),
+           f->health.n,
+           f->health.conns <= 1 ? "one keep-alive connection, one trip through the front door"
+                                : "**the server closed the connection after every response**");
+    printf("| bare loopback HTTP round trip | %s | %s | %" PRIu64
+           " | keep-alive, to a responder thread in %s |\n\n",
+           fmt_ns(p50, sizeof(p50), f->echo.p50), fmt_ns(p99, sizeof(p99), f->echo.p99), f->echo.n,
+           g_bench_name);
+    fflush(stdout);
+}
+
+void gang_start(struct gang *g, const struct server *s, unsigned n, void *(*fn)(void *),
+                void *const *objs)
+{
+    g->srv = s;
+    g->n = n;
+    if (!(g->th = calloc(n ? n : 1, sizeof(*g->th))) ||
+        pthread_barrier_init(&g->ready, NULL, n + 1) || pthread_barrier_init(&g->go, NULL, n + 1)) {
+        fprintf(stderr, "%s: cannot make barriers\n", g_bench_name);
+        exit(1);
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (pthread_create(&g->th[i], NULL, fn, objs[i])) {
+            /* The barriers can never open: nothing to do but give up loudly. */
+            fprintf(stderr, "%s: cannot start %u threads\n", g_bench_name, n);
+            exit(1);
+        }
+    pthread_barrier_wait(&g->ready);
+    store_stats_read(s, &g->store);
+    cpu_snap(s->pid, &g->cpu);
+    g->start = g->end = now_ns();
+}
+
+void gang_go(struct gang *g)
+{
+    pthread_barrier_wait(&g->go);
+}
+
+void gang_ready(struct gang *g)
+{
+    pthread_barrier_wait(&g->ready);
+    pthread_barrier_wait(&g->go);
+}
+
+void gang_done(struct gang *g)
+{
+    uint64_t t = now_ns(), e = __atomic_load_n(&g->end, __ATOMIC_RELAXED);
+    while (t > e && !__atomic_compare_exchange_n(&g->end, &e, t, true, __ATOMIC_RELAXED,
+                                                 __ATOMIC_RELAXED)) {
+    }
+}
+
+void gang_join(struct gang *g, struct cpu_use *cpu, struct store_stats *store, double *secs)
+{
+    struct cpu_snap c1;
+    struct store_stats s1;
+    for (unsigned i = 0; i < g->n; i++)
+        pthread_join(g->th[i], NULL);
+    cpu_snap(g->srv->pid, &c1);
+    store_stats_read(g->srv, &s1);
+    pthread_barrier_destroy(&g->ready);
+    pthread_barrier_destroy(&g->go);
+    free(g->th);
+    g->th = NULL;
+    *cpu = cpu_between(&g->cpu, &c1);
+    *store = store_stats_delta(&g->store, &s1);
+    *secs = (double)(g->end - g->start) / 1e9;
+}
+
+void print_when_host(const char *shared_by)
+{
+    struct utsname u;
+    uname(&u);
+    time_t t = time(NULL);
+    char when[64];
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
+    printf("- when: %s; host %s (%s %s), %ld CPUs shared by %s\n", when, u.nodename, u.sysname,
+           u.release, sysconf(_SC_NPROCESSORS_ONLN), shared_by);
+}
+
+void print_busy_note(double worst, const char *during)
+{
+    if (worst > 20)
+        printf("\nOther processes took up to %.0f%% of one CPU during %s: the machine was not "
+               "quiet, so the absolute figures understate Sluice.\n",
+               worst, during);
 }

@@ -4,14 +4,17 @@
  * latency recorder with percentiles, number formatting, a free loopback
  * port, the `sluice serve` under test (start, health wait, stop), control-plane
  * requests to it, the floors every run measures (health GETs, a bare
- * loopback round trip, fdatasync), growable byte buffers, and the pieces of
- * a Lambda function package (a stored zip, base64).
- * Each benchmark (bench/s3, bench/invoke, bench/sqs) builds this file in.
+ * loopback round trip, fdatasync), growable byte buffers, the pieces of a
+ * Lambda function package (a stored zip, base64), members of JSON answers,
+ * the server's metrics and its CPU and memory at rest.
+ * Each benchmark (bench/s3, bench/invoke, bench/sqs, bench/streams) builds
+ * this file in.
  */
 #ifndef SLUICE_BENCHLIB_H
 #define SLUICE_BENCHLIB_H
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +83,10 @@ ssize_t recv_some(int fd, void *p, size_t n);
 int read_head(struct conn *c, size_t *head_len, char *err, size_t errn);
 
 int lat_add(struct lat *l, uint64_t ns);
+/* Sorts l's samples (for percentile). */
+void lat_sort(struct lat *l);
+/* The p50 and p99 of the recorders l[0..n) together. */
+void lat_merged_percentiles(struct lat *const *l, size_t n, uint64_t *p50, uint64_t *p99);
 
 /* Nearest-rank percentile of sorted v. */
 uint64_t percentile(const uint64_t *v, size_t n, double p);
@@ -238,6 +245,128 @@ void remove_tree(const char *dir);
  * server is killed and the program exits 124. */
 void install_signals(unsigned limit_s);
 
+/* ---- answers: JSON members, metrics, the idle server ---------------------- */
+
+/* Parses a comma-separated list of counts ("1,8"), each 1..max, at most cap
+ * of them, into out[0..*n). 0, or -1 when s is not such a list. */
+int parse_counts(const char *s, unsigned max, unsigned *out, size_t cap, size_t *n);
+
+/* The next JSON string member "name" of the text json from *from: its raw
+ * text (escapes kept, so it can go back into a JSON string as is) copied to
+ * out, and *from moved past it. false when there is none more, or it does
+ * not fit out. A scan, not a parser: for answers whose string values never
+ * hold the quoted name. */
+bool json_next_str(const char **from, const char *name, char *out, size_t outn);
+/* The number of the first member "name" of the text json; false when there
+ * is none (or it is not a number). */
+bool json_number(const char *json, const char *name, double *out);
+
+/* The value of the first series of Prometheus text whose name, labels
+ * included up to where they go on, starts with name; -1 when there is none. */
+double metrics_value(const char *text, const char *name);
+
+/* GET /_sluice/metrics: its text, NUL-terminated, for the caller to free;
+ * NULL when it cannot be read. */
+char *metrics_text(const struct server *s);
+
+/* The store's commit counters, from /_sluice/metrics. */
+struct store_stats {
+    double batches;      /* commits (one fsync each) */
+    double transactions; /* write transactions in them */
+};
+/* 0, or -1 (out zeroed) when the metrics cannot be read. */
+int store_stats_read(const struct server *s, struct store_stats *out);
+/* The same from metrics text already read (NULL: none, out zeroed). */
+int store_stats_of(const char *text, struct store_stats *out);
+/* b - a. */
+struct store_stats store_stats_delta(const struct store_stats *a, const struct store_stats *b);
+
+/* The server at rest: its CPU ticks over settle_s (the end of a burst:
+ * last flushes, memory given back), then over window_s (what a budget
+ * checks) with its children's (the functions') CPU seconds, then its RSS
+ * and threads. ok is false when it could not be read. */
+struct idle_sample {
+    bool ok;
+    unsigned long long settle_ticks, ticks;
+    double settle_s, window_s, fn_s, rss_mb;
+    long threads;
+};
+void idle_measure(pid_t pid, double settle_s, double window_s, struct idle_sample *out);
+
+/* "3.2× fsync": v / floor with what after it; "–" when either is 0. */
+const char *fmt_ratio(char *out, size_t n, uint64_t v, uint64_t floor, const char *what);
+
+/* ---- the parts of a run ---------------------------------------------------- */
+
+/* Keeps the first error said into slot (nothing when it holds one), on one
+ * line. */
+void keep_first_error(char *slot, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Control characters to spaces: one line in a report. */
+void one_line(char *s);
+
+/*
+ * The run's temporary directory, dir/NAME.XXXXXX (NAME: g_bench_name) on a
+ * disk (describe_fs into fs_desc), and the server (binary sluice) set up to
+ * keep its data and log in it. 0, or -1 after saying why.
+ */
+int bench_workdir(const char *dir, char *tmp, size_t tmpn, char *fs_desc, size_t fs_descn,
+                  struct server *srv, const char *sluice);
+/* The exit status of a run that got to its end: 0, or 130 when it was
+ * interrupted (then it says the results are partial). */
+int run_status(void);
+/* The end of a run: stops the server (server_stop_report), then keeps tmp
+ * (saying so) or removes it. Returns the exit status: status, or 3 when it
+ * is 0 but budgets failed and strict is set. */
+int bench_cleanup(struct server *srv, const char *tmp, bool keep, int status, int failed,
+                  bool strict);
+/* Whether the server died during what; says so on stdout if it did. */
+bool server_gone(struct server *s, const char *what);
+
+/* The floors of sqsbench and streamsbench. */
+struct floor_set {
+    struct floor fsync, append; /* fdatasync of 1 KiB, in place and appending */
+    struct floor health;        /* GET /_sluice/health */
+    struct floor echo;          /* the bare loopback round trip */
+};
+/* Measures them for seconds each, fdatasync in dir. 0, or -1 after saying
+ * why. */
+int floor_set_measure(const struct server *s, const char *dir, double seconds,
+                      struct floor_set *out);
+/* Their markdown table. */
+void floor_set_print(const struct floor_set *f);
+
+/*
+ * A gang of n threads timed together. Each thread, once set up, calls
+ * gang_ready (which returns when the clock has started) and gang_done as
+ * it ends. gang_start starts them (the program exits when one cannot
+ * start) and returns once all are ready, with the server's store counters
+ * and CPU taken and start set; gang_go lets them go; gang_join waits for
+ * them and says what the run took: the server's CPU, its store commits,
+ * the seconds from start to the last thread's end.
+ */
+struct gang {
+    pthread_barrier_t ready, go;
+    const struct server *srv;
+    unsigned n;
+    pthread_t *th;
+    uint64_t start, end;
+    struct store_stats store;
+    struct cpu_snap cpu;
+};
+void gang_start(struct gang *g, const struct server *s, unsigned n, void *(*fn)(void *),
+                void *const *objs);
+void gang_go(struct gang *g);
+void gang_ready(struct gang *g);
+void gang_done(struct gang *g);
+void gang_join(struct gang *g, struct cpu_use *cpu, struct store_stats *store, double *secs);
+
+/* "- when: …; host … (…), N CPUs shared by " then shared_by. */
+void print_when_host(const char *shared_by);
+/* The warning that other processes took up to worst % of one CPU during
+ * what, when it is over 20 %. */
+void print_busy_note(double worst, const char *during);
+
 /* ---- options ------------------------------------------------------------- */
 
 /* A command-line option: a field of the benchmark's options struct at
@@ -257,5 +386,11 @@ void print_usage(FILE *f, const struct option_spec *t, size_t n, const char *arg
  * are refused. 0, or -1 after saying why on stderr. */
 int parse_options(const struct option_spec *t, size_t n, void *opts, size_t size,
                   long count_max, const char *args, int argc, char **argv);
+/* parse_options, then that the OPT_STR option required (its flag:
+ * "--sluice") was given. 0, or -1 after saying why and printing the usage
+ * on stderr. */
+int parse_options_requiring(const struct option_spec *t, size_t n, void *opts, size_t size,
+                            long count_max, const char *args, int argc, char **argv,
+                            const char *required);
 
 #endif

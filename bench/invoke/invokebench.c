@@ -150,21 +150,6 @@ static int options(struct options *o, int argc, char **argv)
     return 0;
 }
 
-/* Parses "1,8,64". */
-static int parse_list(const char *s, unsigned *out, size_t cap, size_t *n)
-{
-    *n = 0;
-    while (*s) {
-        char *end;
-        unsigned long v = strtoul(s, &end, 10);
-        if (end == s || (*end && *end != ',') || v == 0 || v > MAX_CLIENTS || *n == cap)
-            return -1;
-        out[(*n)++] = (unsigned)v;
-        s = *end ? end + 1 : end;
-    }
-    return *n ? 0 : -1;
-}
-
 /* ---- base64 of the log tail ---------------------------------------------- */
 
 /* Decodes base64 text into out (NUL-terminated); -1 on a bad character. */
@@ -202,11 +187,6 @@ static int base64_decode(const char *s, char *out, size_t cap)
 
 /* ---- statistics --------------------------------------------------------- */
 
-
-static void lat_sort(struct lat *l)
-{
-    qsort(l->v, l->n, sizeof(*l->v), cmp_u64);
-}
 
 /* ---- CPU and memory from /proc ------------------------------------------ */
 
@@ -276,13 +256,6 @@ struct bench {
     double rss_mb_end;
     long threads_end;
 };
-
-static void one_line(char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < ' ')
-            *s = ' ';
-}
 
 /* ---- Lambda requests ------------------------------------------------------ */
 
@@ -698,15 +671,6 @@ out:
 
 /* ---- report ------------------------------------------------------------- */
 
-static const char *ratio(char *out, size_t n, uint64_t v, uint64_t floor)
-{
-    if (!v || !floor)
-        snprintf(out, n, "–");
-    else
-        snprintf(out, n, "%.1f×", (double)v / (double)floor);
-    return out;
-}
-
 static const struct cell *find_cell(const struct bench *b, enum fn_kind fk, unsigned clients)
 {
     for (size_t i = 0; i < b->ncells; i++)
@@ -717,15 +681,8 @@ static const struct cell *find_cell(const struct bench *b, enum fn_kind fk, unsi
 
 static void print_header(const struct bench *b)
 {
-    struct utsname u;
-    uname(&u);
-    time_t t = time(NULL);
-    char when[64];
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
     printf("# Sluice invoke benchmark\n\n");
-    printf("- when: %s; host %s (%s %s), %ld CPUs shared by the benchmark, the server and the "
-           "functions\n",
-           when, u.nodename, u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN));
+    print_when_host("the benchmark, the server and the functions");
     printf("- server: `%s serve --listen %s --auth dev` (pid %d)\n", b->o.sluice, b->srv.host,
            (int)b->srv.pid);
     printf("- data dir: %s (%s)\n", b->srv.data, b->fs_desc);
@@ -816,7 +773,8 @@ static void print_results(const struct bench *b)
             snprintf(pf, sizeof(pf), "not measured: the run's");
         printf("| %s | %s | %s | %s | %s | %s | %s |\n", b->fns[k].label,
                fmt_ns(a, sizeof(a), c->p50), fmt_ns(c2, sizeof(c2), c->p99), pf,
-               ratio(d, sizeof(d), c->p50, cf), ratio(e, sizeof(e), c->p50, b->fl.echo.p50), bud);
+               fmt_ratio(d, sizeof(d), c->p50, cf, ""),
+               fmt_ratio(e, sizeof(e), c->p50, b->fl.echo.p50, ""), bud);
     }
 
     printf("\n## Platform overhead per invoke\n\nSequential invokes with `LogType: Tail`. "
@@ -843,7 +801,7 @@ static void print_results(const struct bench *b)
                b->fns[k].label, s->n, s->errors ? " (with errors)" : "",
                fmt_ns(a, sizeof(a), s->lat_p50), fmt_ns(c2, sizeof(c2), s->dur_p50), s->dur_over,
                fmt_ns(d, sizeof(d), o50), fmt_ns(e, sizeof(e), o99),
-               ratio(f2, sizeof(f2), o50, floor),
+               fmt_ratio(f2, sizeof(f2), o50, floor, ""),
                credible ? "REPORT Duration" : "≈ 0 (**REPORT Duration not credible**)");
     }
 
@@ -885,7 +843,8 @@ static void print_results(const struct bench *b)
                b->fns[c->fn].label, c->clients,
                fmt_count(a, sizeof(a), c->secs > 0 ? (double)c->ops / c->secs : 0),
                fmt_ns(c2, sizeof(c2), c->p50), fmt_ns(d, sizeof(d), c->p99),
-               ratio(e, sizeof(e), c->p50, cell_floor(b, c)), c->errors + c->warmup_errors,
+               fmt_ratio(e, sizeof(e), c->p50, cell_floor(b, c), ""),
+               c->errors + c->warmup_errors,
                c->throttled,
                c->new_conns, c->cpu.server, c->cpu.functions, c->cpu.bench, c->cpu.others,
                c->cpu.steal);
@@ -910,7 +869,8 @@ static int print_budgets(const struct bench *b)
             "| **%s** |\n",
             BUDGET_NATIVE_WARM_FLOORS,
             fmt_ns(a, sizeof(a), (uint64_t)(BUDGET_NATIVE_WARM_FLOORS * (double)cf)),
-            c ? fmt_ns(c2, sizeof(c2), c->p50) : "not run", ratio(r, sizeof(r), c ? c->p50 : 0, cf),
+            c ? fmt_ns(c2, sizeof(c2), c->p50) : "not run",
+            fmt_ratio(r, sizeof(r), c ? c->p50 : 0, cf, ""),
             ok ? "PASS" : "FAIL");
     }
     if (b->fns[FN_PY].enabled) {
@@ -1002,7 +962,7 @@ int main(int argc, char **argv)
         print_usage(stderr, option_table, ARRAY_LEN(option_table), USAGE_ARGS);
         return 2;
     }
-    if (parse_list(b->o.clients, b->clients, MAX_CLIENT_COUNTS, &b->nclients)) {
+    if (parse_counts(b->o.clients, MAX_CLIENTS, b->clients, MAX_CLIENT_COUNTS, &b->nclients)) {
         fprintf(stderr, "invokebench: bad --clients (1..%d, comma-separated)\n", MAX_CLIENTS);
         return 2;
     }
@@ -1036,16 +996,9 @@ int main(int argc, char **argv)
                                (double)(FN_COUNT * b->nclients) * (b->o.duration + 40) +
                                (double)FN_COUNT * (double)(b->o.cold + b->o.tail) * 0.5));
 
-    if (describe_fs(b->o.dir, b->fs_desc, sizeof(b->fs_desc)))
+    if (bench_workdir(b->o.dir, b->tmp, sizeof(b->tmp), b->fs_desc, sizeof(b->fs_desc), &b->srv,
+                      b->o.sluice))
         return 1;
-    snprintf(b->tmp, sizeof(b->tmp), "%s/invokebench.XXXXXX", b->o.dir);
-    if (!mkdtemp(b->tmp)) {
-        fprintf(stderr, "invokebench: mkdtemp in %s: %s\n", b->o.dir, strerror(errno));
-        return 1;
-    }
-    b->srv.sluice = b->o.sluice;
-    snprintf(b->srv.data, sizeof(b->srv.data), "%.*s/data", (int)sizeof(b->tmp), b->tmp);
-    snprintf(b->srv.log, sizeof(b->srv.log), "%.*s/server.log", (int)sizeof(b->tmp), b->tmp);
     int status = 1, failed = 0;
 
     if (server_start(&b->srv))
@@ -1074,12 +1027,9 @@ int main(int argc, char **argv)
             if (run_cell(b, (enum fn_kind)k, b->clients[i], &b->cells[b->ncells]))
                 goto out;
             b->ncells++;
-            if (server_died(&b->srv)) {
-                printf("\n**The server died during %s ×%u (%s %d); the run stops here.**\n",
-                       f->label, b->clients[i],
-                       WIFSIGNALED(b->srv.died_status) ? "signal" : "exit status",
-                       WIFSIGNALED(b->srv.died_status) ? WTERMSIG(b->srv.died_status)
-                                                   : WEXITSTATUS(b->srv.died_status));
+            char what[96];
+            snprintf(what, sizeof(what), "%s ×%u", f->label, b->clients[i]);
+            if (server_gone(&b->srv, what)) {
                 print_results(b);
                 print_errors(b);
                 print_log_findings(b->srv.log);
@@ -1094,16 +1044,7 @@ int main(int argc, char **argv)
                "warm for `--idle-reap`).\n",
                b->rss_mb_end, b->threads_end);
     failed = print_budgets(b);
-    if (g_stop)
-        printf("\n**Interrupted: the results above are partial.**\n");
-    status = g_stop ? 130 : 0;
-out:;
-    server_stop_report(&b->srv);
-    if (b->o.keep)
-        printf("\nKept %s (data and server.log).\n", b->tmp);
-    else
-        remove_tree(b->tmp);
-    if (status == 0 && failed && b->o.strict)
-        status = 3;
-    return status;
+    status = run_status();
+out:
+    return bench_cleanup(&b->srv, b->tmp, b->o.keep, status, failed, b->o.strict);
 }

@@ -517,14 +517,8 @@ static bool budget_met(const struct budget *bu, const struct cell *c)
 
 static void print_header(const struct bench *b)
 {
-    struct utsname u;
-    uname(&u);
-    time_t t = time(NULL);
-    char when[64];
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
     printf("# Sluice S3 benchmark\n\n");
-    printf("- when: %s; host %s (%s %s), %ld CPUs shared by the benchmark and the server\n", when,
-           u.nodename, u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN));
+    print_when_host("the benchmark and the server");
     printf("- server: `%s serve --listen %s --auth dev` (pid %d)\n", b->o.sluice, b->srv.host,
            (int)b->srv.pid);
     printf("- data dir: %s (%s)\n", b->srv.data, b->fs_desc);
@@ -665,10 +659,7 @@ static int print_budgets(const struct bench *b)
     double worst = 0;
     for (size_t i = 0; i < b->ncells; i++)
         worst = b->cells[i].cpu.others > worst ? b->cells[i].cpu.others : worst;
-    if (worst > 20)
-        printf("\nOther processes took up to %.0f%% of one CPU during the cells: the machine was "
-               "not quiet, so the absolute figures understate Sluice.\n",
-               worst);
+    print_busy_note(worst, "the cells");
     return failed;
 }
 
@@ -737,16 +728,9 @@ int main(int argc, char **argv)
     install_signals((unsigned)(120 + 4 * b->o.floor_time + 2 * b->o.idle_window +
                                (double)(2 * b->nsizes * b->nclients) * per_cell));
 
-    if (describe_fs(b->o.dir, b->fs_desc, sizeof(b->fs_desc)))
+    if (bench_workdir(b->o.dir, b->tmp, sizeof(b->tmp), b->fs_desc, sizeof(b->fs_desc), &b->srv,
+                      b->o.sluice))
         return 1;
-    snprintf(b->tmp, sizeof(b->tmp), "%s/s3bench.XXXXXX", b->o.dir);
-    if (!mkdtemp(b->tmp)) {
-        fprintf(stderr, "s3bench: mkdtemp in %s: %s\n", b->o.dir, strerror(errno));
-        return 1;
-    }
-    b->srv.sluice = b->o.sluice;
-    snprintf(b->srv.data, sizeof(b->srv.data), "%.*s/data", (int)sizeof(b->tmp), b->tmp);
-    snprintf(b->srv.log, sizeof(b->srv.log), "%.*s/server.log", (int)sizeof(b->tmp), b->tmp);
     int status = 1, failed = 0;
     b->payload = malloc(max_size > 1024 ? max_size : 1024);
     if (!b->payload)
@@ -818,15 +802,10 @@ int main(int argc, char **argv)
                     goto out;
                 b->ncells++;
                 print_cell(b, cell);
-                if (server_died(&b->srv)) {
-                    char sz[32];
-                    printf("\n**The server died during %s %s ×%u (%s %d); the run stops "
-                           "here.**\n",
-                           op_name[op], fmt_size(sz, sizeof(sz), b->sizes[s]),
-                           (unsigned)b->clients[c],
-                           WIFSIGNALED(b->srv.died_status) ? "signal" : "exit status",
-                           WIFSIGNALED(b->srv.died_status) ? WTERMSIG(b->srv.died_status)
-                                                       : WEXITSTATUS(b->srv.died_status));
+                char sz[32], what[96];
+                snprintf(what, sizeof(what), "%s %s ×%u", op_name[op],
+                         fmt_size(sz, sizeof(sz), b->sizes[s]), (unsigned)b->clients[c]);
+                if (server_gone(&b->srv, what)) {
                     print_errors(b);
                     print_log_findings(b->srv.log);
                     goto out;
@@ -844,19 +823,9 @@ int main(int argc, char **argv)
     print_idle_row("after start-up", &b->idle_start);
     print_idle_row("after the run", &b->idle_end);
     failed = print_budgets(b);
-    if (g_stop)
-        printf("\n**Interrupted: the results above are partial.**\n");
-    status = g_stop ? 130 : 0;
-out:;
-    server_stop_report(&b->srv);
-    if (b->o.keep) {
-        printf("\nKept %s (data and server.log).\n", b->tmp);
-    } else {
-        remove_tree(b->tmp);
-    }
+    status = run_status();
+out:
     free(b->payload);
     free(b->keys);
-    if (status == 0 && failed && b->o.strict)
-        status = 3;
-    return status;
+    return bench_cleanup(&b->srv, b->tmp, b->o.keep, status, failed, b->o.strict);
 }

@@ -31,15 +31,12 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,7 +73,6 @@
 #define ESM_POLL_MS 20     /* GetQueueAttributes while the mapping drains */
 #define IDLE_SETTLE_S 1.0  /* after a drain: the server's last log flush, its memory trim */
 #define IDLE_WINDOW_S 2.0  /* then the idle server */
-#define METRICS_CAP (1u << 20)
 
 /* Budgets of this benchmark (bench/README.md). */
 #define BUDGET_LOOP_CLIENTS 16
@@ -130,21 +126,6 @@ static const struct option_spec option_table[] = {
 };
 
 #define USAGE_ARGS "--sluice PATH"
-
-/* Parses "1,16" (each 1..max). */
-static int parse_list(const char *s, unsigned max, unsigned *out, size_t cap, size_t *n)
-{
-    *n = 0;
-    while (*s) {
-        char *end;
-        unsigned long v = strtoul(s, &end, 10);
-        if (end == s || (*end && *end != ',') || v == 0 || v > max || *n == cap)
-            return -1;
-        out[(*n)++] = (unsigned)v;
-        s = *end ? end + 1 : end;
-    }
-    return *n ? 0 : -1;
-}
 
 /* ---- SQS's JSON protocol ---------------------------------------------------- */
 
@@ -229,38 +210,6 @@ static int sqs_call(const struct server *srv, struct client *cl, enum sqs_op op,
     return 0;
 }
 
-/*
- * The next JSON string member "name" in json from *from: its raw text (JSON
- * escapes kept, so it can go back into a JSON string as is) copied to out,
- * and *from moved past it. false when there is none more (or it does not
- * fit out).
- */
-static bool json_next_string(const char **from, const char *name, char *out, size_t outn)
-{
-    char key[64];
-    int kn = snprintf(key, sizeof(key), "\"%s\"", name);
-    for (const char *p = *from; (p = strstr(p, key)); p++) {
-        const char *v = p + kn;
-        v += strspn(v, " \t\r\n");
-        if (*v != ':')
-            continue;
-        v++;
-        v += strspn(v, " \t\r\n");
-        if (*v != '"')
-            continue;
-        const char *s = ++v;
-        while (*v && *v != '"')
-            v += *v == '\\' && v[1] ? 2 : 1;
-        if (!*v || (size_t)(v - s) >= outn)
-            return false;
-        memcpy(out, s, (size_t)(v - s));
-        out[v - s] = '\0';
-        *from = v + 1;
-        return true;
-    }
-    return false;
-}
-
 /* The JSON string's raw text without its escapes (a queue URL may have \/). */
 static void json_unescape(char *s)
 {
@@ -288,21 +237,10 @@ static size_t batch_failed(const char *resp)
 
 /* ---- the benchmark's state ----------------------------------------------- */
 
-struct floors {
-    struct floor fsync, append; /* fdatasync of 1 KiB, in place and appending */
-    struct floor health;        /* GET /_sluice/health */
-    struct floor echo;          /* the bare loopback round trip */
-};
-
 /* Where a call's latencies go. */
 enum call { CALL_SEND, CALL_RECEIVE, CALL_DELETE, CALL_COUNT };
 static const char *const call_name[CALL_COUNT] = {"SendMessageBatch", "ReceiveMessage",
                                                   "DeleteMessageBatch"};
-
-/* The store's counters from /_sluice/metrics. */
-struct store_counts {
-    double batches, transactions; /* commits (one fsync each), transactions in them */
-};
 
 /* A send → receive → delete cell. */
 struct loop_cell {
@@ -310,7 +248,7 @@ struct loop_cell {
     double secs;
     uint64_t sent, received, deleted, receives, empty_receives, errors, new_conns;
     uint64_t p50[CALL_COUNT], p99[CALL_COUNT];
-    struct store_counts store; /* during the cell */
+    struct store_stats store; /* during the cell */
     struct cpu_use cpu;
     char first_error[300];
 };
@@ -330,13 +268,9 @@ struct esm_cell {
     long left_visible, left_in_flight; /* what GetQueueAttributes said last */
     uint64_t polls, poll_p50, poll_max; /* GetQueueAttributes during the drain */
     double batches, records, failures; /* sluice_esm_* of the mapping; -1: not read */
-    struct store_counts store;         /* during the drain */
+    struct store_stats store;         /* during the drain */
     struct cpu_use cpu;
-    /* The idle server after the drain, the mapping in place. */
-    bool idle_ok;
-    unsigned long long settle_ticks, idle_ticks;
-    double idle_fn_s, idle_secs, rss_mb;
-    long threads;
+    struct idle_sample idle; /* the server after the drain, the mapping in place */
     char first_error[300];
 };
 
@@ -351,43 +285,16 @@ struct bench {
     char tmp[PATH_MAX - 64];
     char fs_desc[PATH_MAX + 128];
     struct server srv;
-    struct floors fl;
+    struct floor_set fl;
     char body[BODY_LEN + 1]; /* every message's body in the loop and the fill */
     struct loop_cell loops[MAX_COUNTS];
     size_t nloops;
     struct wake wake;
     struct esm_cell esm[MAX_COUNTS + 1];
     size_t nesm;
-    pthread_barrier_t ready, go;
+    struct gang gang;
     uint64_t deadline;
 };
-
-static void one_line(char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < ' ')
-            *s = ' ';
-}
-
-static void keep_first_error(char *slot, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Keeps the first error said into slot. */
-static void keep_first_error(char *slot, size_t n, const char *fmt, ...)
-{
-    if (slot[0])
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(slot, n, fmt, ap);
-    va_end(ap);
-    one_line(slot);
-}
-
-static void lat_sort(struct lat *l)
-{
-    qsort(l->v, l->n, sizeof(*l->v), cmp_u64);
-}
 
 /* ---- control plane ---------------------------------------------------------- */
 
@@ -406,7 +313,7 @@ static int create_queue(struct bench *b, const char *name, char *url, size_t url
                         resp, sizeof(resp), err, errn))
         goto out;
     const char *p = resp;
-    if (!json_next_string(&p, "QueueUrl", url, urln)) {
+    if (!json_next_str(&p, "QueueUrl", url, urln)) {
         snprintf(err, errn, "CreateQueue %s: no QueueUrl in %.100s", name, resp);
         goto out;
     }
@@ -417,55 +324,23 @@ out:
     return rc;
 }
 
-/* The value of the first series of metrics text that starts with name
- * (labels included, up to where they go on), or -1. */
-static double metric(const char *text, const char *name)
+/* The store's commit counters (zeros when they cannot be read) and the
+ * counters of the mapping uuid into esm (left as they are then). */
+static void store_and_esm_stats(struct bench *b, struct store_stats *out, const char *uuid,
+                                struct esm_cell *esm)
 {
-    size_t n = strlen(name);
-    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, name, n) != 0 || !strchr(" {,", p[n]))
-            continue;
-        const char *eol = strchr(p, '\n');
-        const char *sp = eol ? eol : p + strlen(p);
-        while (sp > p && sp[-1] != ' ')
-            sp--;
-        return strtod(sp, NULL);
-    }
-    return -1;
-}
-
-/* The store's commit counters (zeros when they cannot be read) and, given
- * a mapping's uuid, its counters into esm. */
-static void store_counts(struct bench *b, struct store_counts *out, const char *esm_uuid,
-                         struct esm_cell *esm)
-{
-    char err[300];
-    char *text = malloc(METRICS_CAP);
-    memset(out, 0, sizeof(*out));
-    if (!text ||
-        control_request(&b->srv, "GET", "/_sluice/metrics", "", NULL, 200, text, METRICS_CAP, err,
-                        sizeof(err))) {
-        free(text);
-        return;
-    }
-    out->batches = metric(text, "sluice_store_batches_total");
-    out->transactions = metric(text, "sluice_store_transactions_total");
-    if (esm_uuid && esm) {
+    char *text = metrics_text(&b->srv);
+    store_stats_of(text, out);
+    if (text) {
         char name[128];
-        snprintf(name, sizeof(name), "sluice_esm_batches{uuid=\"%s\"", esm_uuid);
-        esm->batches = metric(text, name);
-        snprintf(name, sizeof(name), "sluice_esm_records{uuid=\"%s\"", esm_uuid);
-        esm->records = metric(text, name);
-        snprintf(name, sizeof(name), "sluice_esm_failures{uuid=\"%s\"", esm_uuid);
-        esm->failures = metric(text, name);
+        snprintf(name, sizeof(name), "sluice_esm_batches{uuid=\"%s\"", uuid);
+        esm->batches = metrics_value(text, name);
+        snprintf(name, sizeof(name), "sluice_esm_records{uuid=\"%s\"", uuid);
+        esm->records = metrics_value(text, name);
+        snprintf(name, sizeof(name), "sluice_esm_failures{uuid=\"%s\"", uuid);
+        esm->failures = metrics_value(text, name);
     }
     free(text);
-}
-
-static struct store_counts store_delta(const struct store_counts *a, const struct store_counts *b)
-{
-    struct store_counts d = {b->batches - a->batches, b->transactions - a->transactions};
-    return d;
 }
 
 /* CreateFunction: the echo bootstrap in a zip, provided.al2023, MemorySize
@@ -509,9 +384,8 @@ struct loop_worker {
     const char *recv_body;
     size_t recv_len;
     struct lat lat[CALL_COUNT];
-    uint64_t sent, received, deleted, receives, empty_receives, errors, end;
+    uint64_t sent, received, deleted, receives, empty_receives, errors;
     char first_error[300];
-    pthread_t th;
 };
 
 /* DeleteMessageBatch of the receipt handles in a ReceiveMessage answer, in
@@ -524,7 +398,7 @@ static size_t delete_body(struct loop_worker *w, const char *received)
     q->len = 0;
     if (bytes_printf(q, "{\"QueueUrl\":\"%s\",\"Entries\":[", w->url))
         return 0;
-    for (const char *p = received; n < BATCH && json_next_string(&p, "ReceiptHandle", handle,
+    for (const char *p = received; n < BATCH && json_next_str(&p, "ReceiptHandle", handle,
                                                                  sizeof(handle));
          n++)
         if (bytes_printf(q, "%s{\"Id\":\"%zu\",\"ReceiptHandle\":\"%s\"}", n ? "," : "", n,
@@ -552,8 +426,7 @@ static void *loop_main(void *arg)
     struct bench *b = w->b;
     char err[300];
     unsigned transport_errors = 0;
-    pthread_barrier_wait(&b->ready);
-    pthread_barrier_wait(&b->go);
+    gang_ready(&b->gang);
     while (!g_stop && now_ns() < b->deadline) {
         uint64_t t0 = now_ns();
         if (sqs_call(&b->srv, w->cl, SQS_SEND_BATCH, w->send_body, w->send_len, err,
@@ -604,7 +477,7 @@ static void *loop_main(void *arg)
             (n && lat_add(&w->lat[CALL_DELETE], t3 - t2)))
             break;
     }
-    w->end = now_ns();
+    gang_done(&b->gang);
     return NULL;
 }
 
@@ -647,46 +520,19 @@ static int run_loop_cell(struct bench *b, unsigned clients, struct loop_cell *ou
         if (!w[i].cl)
             goto out;
     }
-    if (pthread_barrier_init(&b->ready, NULL, clients + 1) ||
-        pthread_barrier_init(&b->go, NULL, clients + 1))
-        goto out;
-    b->deadline = UINT64_MAX;
+    void *objs[MAX_CLIENTS];
+    struct lat *lats[MAX_CLIENTS];
     for (unsigned i = 0; i < clients; i++)
-        if (pthread_create(&w[i].th, NULL, loop_main, &w[i])) {
-            /* The barriers can never open: nothing to do but give up loudly. */
-            fprintf(stderr, "sqsbench: cannot start %u threads\n", clients);
-            exit(1);
-        }
-    pthread_barrier_wait(&b->ready);
-    struct store_counts s0, s1;
-    store_counts(b, &s0, NULL, NULL);
-    struct cpu_snap c0, c1;
-    cpu_snap(b->srv.pid, &c0);
-    uint64_t start = now_ns();
-    b->deadline = start + (uint64_t)(b->o.duration * 1e9);
-    pthread_barrier_wait(&b->go);
-    uint64_t end = start;
-    for (unsigned i = 0; i < clients; i++) {
-        pthread_join(w[i].th, NULL);
-        end = w[i].end > end ? w[i].end : end;
-    }
-    cpu_snap(b->srv.pid, &c1);
-    store_counts(b, &s1, NULL, NULL);
-    out->cpu = cpu_between(&c0, &c1);
-    out->store = store_delta(&s0, &s1);
-    pthread_barrier_destroy(&b->ready);
-    pthread_barrier_destroy(&b->go);
-    out->secs = (double)(end - start) / 1e9;
+        objs[i] = &w[i];
+    b->deadline = UINT64_MAX;
+    gang_start(&b->gang, &b->srv, clients, loop_main, objs);
+    b->deadline = b->gang.start + (uint64_t)(b->o.duration * 1e9);
+    gang_go(&b->gang);
+    gang_join(&b->gang, &out->cpu, &out->store, &out->secs);
     for (int k = 0; k < CALL_COUNT; k++) {
-        struct lat all = {0};
         for (unsigned i = 0; i < clients; i++)
-            for (size_t j = 0; j < w[i].lat[k].n; j++)
-                if (lat_add(&all, w[i].lat[k].v[j]))
-                    break;
-        lat_sort(&all);
-        out->p50[k] = percentile(all.v, all.n, 0.50);
-        out->p99[k] = percentile(all.v, all.n, 0.99);
-        free(all.v);
+            lats[i] = &w[i].lat[k];
+        lat_merged_percentiles(lats, clients, &out->p50[k], &out->p99[k]);
     }
     for (unsigned i = 0; i < clients; i++) {
         out->sent += w[i].sent;
@@ -758,13 +604,13 @@ static void *wake_receiver(void *arg)
             continue;
         }
         const char *p = r->rx->dest, *q = r->rx->dest;
-        if (!json_next_string(&p, "ReceiptHandle", handle, sizeof(handle))) {
+        if (!json_next_str(&p, "ReceiptHandle", handle, sizeof(handle))) {
             if (done)
                 break; /* (the stop message was lost too) */
             continue;  /* the wait ended with nothing */
         }
         unsigned long long sent_ns = 0;
-        bool body = json_next_string(&q, "Body", text, sizeof(text));
+        bool body = json_next_str(&q, "Body", text, sizeof(text));
         if (body && strcmp(text, WAKE_STOP) == 0)
             break;
         if (!body || sscanf(text, "wake %*u %llu", &sent_ns) != 1 || sent_ns > t) {
@@ -963,40 +809,14 @@ static int queue_counts(struct bench *b, struct client *cl, const char *url, lon
         return -1;
     char v[32], nv[32];
     const char *p = cl->dest, *q = cl->dest;
-    if (!json_next_string(&p, "ApproximateNumberOfMessages", v, sizeof(v)) ||
-        !json_next_string(&q, "ApproximateNumberOfMessagesNotVisible", nv, sizeof(nv))) {
+    if (!json_next_str(&p, "ApproximateNumberOfMessages", v, sizeof(v)) ||
+        !json_next_str(&q, "ApproximateNumberOfMessagesNotVisible", nv, sizeof(nv))) {
         snprintf(err, errn, "GetQueueAttributes: no counts in %.200s", cl->dest);
         return -1;
     }
     *visible = strtol(v, NULL, 10);
     *in_flight = strtol(nv, NULL, 10);
     return 0;
-}
-
-/* The server's CPU ticks over IDLE_SETTLE_S after a drain (the end of
- * the burst: the last flush of the functions' logs, the memory given back),
- * then its ticks and its functions' CPU over IDLE_WINDOW_S, then its RSS. */
-static void measure_idle(struct bench *b, struct esm_cell *out)
-{
-    unsigned long long t0, t1;
-    struct cpu_snap s0, s1;
-    if (proc_cpu(b->srv.pid, &t0, NULL))
-        return;
-    sleep_ms((unsigned)(IDLE_SETTLE_S * 1000));
-    if (proc_cpu(b->srv.pid, &t1, NULL))
-        return;
-    out->settle_ticks = t1 - t0;
-    cpu_snap(b->srv.pid, &s0);
-    if (proc_cpu(b->srv.pid, &t0, NULL))
-        return;
-    sleep_ms((unsigned)(IDLE_WINDOW_S * 1000));
-    if (proc_cpu(b->srv.pid, &t1, NULL))
-        return;
-    cpu_snap(b->srv.pid, &s1);
-    out->idle_ticks = t1 - t0;
-    out->idle_fn_s = s1.fn_s - s0.fn_s > 0 ? s1.fn_s - s0.fn_s : 0;
-    out->idle_secs = (double)(s1.t - s0.t) / 1e9;
-    out->idle_ok = proc_status(b->srv.pid, &out->rss_mb, NULL, &out->threads) == 0;
 }
 
 /*
@@ -1055,8 +875,8 @@ static int run_esm(struct bench *b, size_t index, unsigned concurrency, struct e
         snprintf(err, sizeof(err), "out of memory");
         goto out;
     }
-    struct store_counts s0, s1;
-    store_counts(b, &s0, NULL, NULL);
+    struct store_stats s0, s1;
+    store_stats_read(&b->srv, &s0);
     struct cpu_snap c0, c1;
     cpu_snap(b->srv.pid, &c0);
     uint64_t t0 = now_ns();
@@ -1064,7 +884,7 @@ static int run_esm(struct bench *b, size_t index, unsigned concurrency, struct e
                         resp, sizeof(resp), err, sizeof(err)))
         goto out;
     const char *p = resp;
-    if (!json_next_string(&p, "UUID", uuid, sizeof(uuid))) {
+    if (!json_next_str(&p, "UUID", uuid, sizeof(uuid))) {
         snprintf(err, sizeof(err), "CreateEventSourceMapping: no UUID in %.200s", resp);
         goto out;
     }
@@ -1095,8 +915,8 @@ static int run_esm(struct bench *b, size_t index, unsigned concurrency, struct e
     cpu_snap(b->srv.pid, &c1);
     out->drain_secs = (double)(t1 - t0) / 1e9;
     out->cpu = cpu_between(&c0, &c1);
-    store_counts(b, &s1, uuid, out);
-    out->store = store_delta(&s0, &s1);
+    store_and_esm_stats(b, &s1, uuid, out);
+    out->store = store_stats_delta(&s0, &s1);
     if (!out->drained && !g_stop)
         keep_first_error(out->first_error, sizeof(out->first_error),
                     "not drained after %.0f s: %ld messages visible, %ld in flight",
@@ -1104,7 +924,7 @@ static int run_esm(struct bench *b, size_t index, unsigned concurrency, struct e
 
     fprintf(stderr, "sqsbench: mapping %zu: idle server, mapping in place...\n", index + 1);
     if (!g_stop)
-        measure_idle(b, out);
+        idle_measure(b->srv.pid, IDLE_SETTLE_S, IDLE_WINDOW_S, &out->idle);
 done:
     rc = 0;
 out:
@@ -1123,15 +943,6 @@ out:
 }
 
 /* ---- report ------------------------------------------------------------- */
-
-static const char *ratio(char *out, size_t n, uint64_t v, uint64_t floor, const char *what)
-{
-    if (!v || !floor)
-        snprintf(out, n, "–");
-    else
-        snprintf(out, n, "%.1f×%s%s", (double)v / (double)floor, *what ? " " : "", what);
-    return out;
-}
 
 static double loop_msgs(const struct loop_cell *c)
 {
@@ -1163,20 +974,13 @@ static bool esm_ok(const struct esm_cell *c)
 
 static bool idle_ok(const struct esm_cell *c)
 {
-    return c->idle_ok && c->idle_ticks <= BUDGET_IDLE_TICKS;
+    return c->idle.ok && c->idle.ticks <= BUDGET_IDLE_TICKS;
 }
 
 static void print_header(const struct bench *b)
 {
-    struct utsname u;
-    uname(&u);
-    time_t t = time(NULL);
-    char when[64];
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
     printf("# Sluice SQS benchmark\n\n");
-    printf("- when: %s; host %s (%s %s), %ld CPUs shared by the benchmark, the server and the "
-           "functions\n",
-           when, u.nodename, u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN));
+    print_when_host("the benchmark, the server and the functions");
     printf("- server: `%s serve --listen %s --auth dev` (pid %d)\n", b->o.sluice, b->srv.host,
            (int)b->srv.pid);
     printf("- data dir: %s (%s)\n", b->srv.data, b->fs_desc);
@@ -1189,30 +993,6 @@ static void print_header(const struct bench *b)
            b->bootstrap, b->bootstrap_size, FN_RUNTIME, MEMORY_MB, ESM_BATCH_SIZE, ESM_WINDOW_S,
            b->o.esm_messages);
     printf("- latencies are per request, send to last byte received\n\n");
-    fflush(stdout);
-}
-
-static void print_floors(const struct bench *b)
-{
-    const struct floors *f = &b->fl;
-    char p50[32], p99[32];
-    printf("## Floors (same run)\n\n| floor | p50 | p99 | n | note |\n|---|---|---|---|---|\n");
-    printf("| fdatasync of a 1 KiB write in place | %s | %s | %" PRIu64
-           " | pwrite at offset 0 + fdatasync: one durable commit at best |\n",
-           fmt_ns(p50, sizeof(p50), f->fsync.p50), fmt_ns(p99, sizeof(p99), f->fsync.p99),
-           f->fsync.n);
-    printf("| fdatasync of a 1 KiB append | %s | %s | %" PRIu64
-           " | the file grows: the journal commits too |\n",
-           fmt_ns(p50, sizeof(p50), f->append.p50), fmt_ns(p99, sizeof(p99), f->append.p99),
-           f->append.n);
-    printf("| GET /_sluice/health, one client | %s | %s | %" PRIu64 " | %s |\n",
-           fmt_ns(p50, sizeof(p50), f->health.p50), fmt_ns(p99, sizeof(p99), f->health.p99),
-           f->health.n,
-           f->health.conns <= 1 ? "one keep-alive connection, one trip through the front door"
-                                : "**the server closed the connection after every response**");
-    printf("| bare loopback HTTP round trip | %s | %s | %" PRIu64
-           " | keep-alive, to a responder thread in sqsbench |\n\n",
-           fmt_ns(p50, sizeof(p50), f->echo.p50), fmt_ns(p99, sizeof(p99), f->echo.p99), f->echo.n);
     fflush(stdout);
 }
 
@@ -1236,7 +1016,7 @@ static void print_loops(const struct bench *b)
             char a[32], e[32], r[32];
             snprintf(lat[k], sizeof(lat[k]), "%s / %s (%s)", fmt_ns(a, sizeof(a), c->p50[k]),
                      fmt_ns(e, sizeof(e), c->p99[k]),
-                     ratio(r, sizeof(r), c->p50[k], b->fl.fsync.p50, "fsync"));
+                     fmt_ratio(r, sizeof(r), c->p50[k], b->fl.fsync.p50, "fsync"));
         }
         if (c->clients == BUDGET_LOOP_CLIENTS)
             snprintf(bud, sizeof(bud), "≥ %s: **%s** (aim %s: %s)",
@@ -1290,8 +1070,8 @@ static void print_wake(const struct bench *b)
     printf("| %" PRIu64 " | %s | %s | %s | %s | %s | %s | %" PRIu64 " | %" PRIu64 " |\n\n", w->n,
            fmt_ns(a, sizeof(a), w->p50), fmt_ns(c, sizeof(c), w->p99),
            fmt_ns(d, sizeof(d), w->min), fmt_ns(e, sizeof(e), w->max),
-           ratio(f, sizeof(f), w->p50, b->fl.fsync.p50, ""),
-           ratio(g, sizeof(g), w->p50, b->fl.health.p50, ""), w->lost, w->errors);
+           fmt_ratio(f, sizeof(f), w->p50, b->fl.fsync.p50, ""),
+           fmt_ratio(g, sizeof(g), w->p50, b->fl.health.p50, ""), w->lost, w->errors);
     fflush(stdout);
 }
 
@@ -1361,13 +1141,13 @@ static void print_esm(const struct bench *b)
         const struct esm_cell *c = &b->esm[i];
         char l[64];
         esm_label(c, l, sizeof(l));
-        if (!c->idle_ok) {
+        if (!c->idle.ok) {
             printf("| %s | not measured | | | | |\n", l);
             continue;
         }
         printf("| %s | %llu ticks | %llu ticks (**%s**) | %.2f s | %.1f MB | %ld |\n", l,
-               c->settle_ticks, c->idle_ticks, idle_ok(c) ? "PASS" : "FAIL", c->idle_fn_s,
-               c->rss_mb, c->threads);
+               c->idle.settle_ticks, c->idle.ticks, idle_ok(c) ? "PASS" : "FAIL", c->idle.fn_s,
+               c->idle.rss_mb, c->idle.threads);
     }
     fflush(stdout);
 }
@@ -1395,24 +1175,21 @@ static int print_budgets(const struct bench *b)
            ec && !ec->drained ? " (not drained)" : "", !ec ? "–" : esm_ok(ec) ? "PASS" : "FAIL");
     for (size_t i = 0; i < b->nesm; i++) {
         const struct esm_cell *c = &b->esm[i];
-        if (!c->idle_ok)
+        if (!c->idle.ok)
             continue;
         char l[64];
         esm_label(c, l, sizeof(l));
         failed += !idle_ok(c);
         printf("| idle server CPU 0 ticks over %.0f s, %.0f s after a drain, mapping in place "
                "(%s) | %llu ticks | **%s** |\n",
-               IDLE_WINDOW_S, IDLE_SETTLE_S, l, c->idle_ticks, idle_ok(c) ? "PASS" : "FAIL");
+               IDLE_WINDOW_S, IDLE_SETTLE_S, l, c->idle.ticks, idle_ok(c) ? "PASS" : "FAIL");
     }
     double worst = 0;
     for (size_t i = 0; i < b->nloops; i++)
         worst = b->loops[i].cpu.others > worst ? b->loops[i].cpu.others : worst;
     for (size_t i = 0; i < b->nesm; i++)
         worst = b->esm[i].cpu.others > worst ? b->esm[i].cpu.others : worst;
-    if (worst > 20)
-        printf("\nOther processes took up to %.0f%% of one CPU during the measurements: the "
-               "machine was not quiet, so the absolute figures understate Sluice.\n",
-               worst);
+    print_busy_note(worst, "the measurements");
     return failed;
 }
 
@@ -1446,36 +1223,19 @@ static void print_errors(const struct bench *b)
 
 /* ---- main --------------------------------------------------------------- */
 
-/* Whether the server died during what; says so if it did. */
-static bool server_gone(struct bench *b, const char *what)
-{
-    if (!server_died(&b->srv))
-        return false;
-    printf("\n**The server died during %s (%s %d); the run stops here.**\n", what,
-           WIFSIGNALED(b->srv.died_status) ? "signal" : "exit status",
-           WIFSIGNALED(b->srv.died_status) ? WTERMSIG(b->srv.died_status)
-                                           : WEXITSTATUS(b->srv.died_status));
-    return true;
-}
-
 int main(int argc, char **argv)
 {
     g_bench_name = "sqsbench";
     static struct bench bench;
     struct bench *b = &bench;
-    if (parse_options(option_table, ARRAY_LEN(option_table), &b->o, sizeof(b->o), 10000000,
-                      USAGE_ARGS, argc, argv) ||
-        !b->o.sluice) {
-        if (!b->o.sluice)
-            fprintf(stderr, "sqsbench: --sluice PATH is required\n");
-        print_usage(stderr, option_table, ARRAY_LEN(option_table), USAGE_ARGS);
+    if (parse_options_requiring(option_table, ARRAY_LEN(option_table), &b->o, sizeof(b->o),
+                                10000000, USAGE_ARGS, argc, argv, "--sluice"))
         return 2;
-    }
-    if (parse_list(b->o.clients, MAX_CLIENTS, b->clients, MAX_COUNTS, &b->nclients)) {
+    if (parse_counts(b->o.clients, MAX_CLIENTS, b->clients, MAX_COUNTS, &b->nclients)) {
         fprintf(stderr, "sqsbench: bad --clients (1..%d, comma-separated)\n", MAX_CLIENTS);
         return 2;
     }
-    bool conc_ok = parse_list(b->o.esm_concurrency, 1000, b->conc, MAX_COUNTS, &b->nconc) == 0;
+    bool conc_ok = parse_counts(b->o.esm_concurrency, 1000, b->conc, MAX_COUNTS, &b->nconc) == 0;
     for (size_t i = 0; i < b->nconc; i++)
         conc_ok &= b->conc[i] >= 2; /* AWS's minimum */
     if (!conc_ok) {
@@ -1507,75 +1267,51 @@ int main(int argc, char **argv)
                                (double)b->nclients * (b->o.duration + 30) +
                                (double)b->o.wake_samples * 0.05 + (double)(1 + b->nconc) * per_esm));
 
-    if (describe_fs(b->o.dir, b->fs_desc, sizeof(b->fs_desc)))
+    if (bench_workdir(b->o.dir, b->tmp, sizeof(b->tmp), b->fs_desc, sizeof(b->fs_desc), &b->srv,
+                      b->o.sluice))
         return 1;
-    snprintf(b->tmp, sizeof(b->tmp), "%s/sqsbench.XXXXXX", b->o.dir);
-    if (!mkdtemp(b->tmp)) {
-        fprintf(stderr, "sqsbench: mkdtemp in %s: %s\n", b->o.dir, strerror(errno));
-        return 1;
-    }
-    b->srv.sluice = b->o.sluice;
-    snprintf(b->srv.data, sizeof(b->srv.data), "%.*s/data", (int)sizeof(b->tmp), b->tmp);
-    snprintf(b->srv.log, sizeof(b->srv.log), "%.*s/server.log", (int)sizeof(b->tmp), b->tmp);
     int status = 1, failed = 0;
     char err[300];
 
     if (server_start(&b->srv))
         goto out;
-    fprintf(stderr, "sqsbench: floors...\n");
-    if (floor_fdatasync(b->tmp, false, b->o.floor_time, &b->fl.fsync) ||
-        floor_fdatasync(b->tmp, true, b->o.floor_time, &b->fl.append)) {
-        fprintf(stderr, "sqsbench: fdatasync floor: %s\n", strerror(errno));
-        goto out;
-    }
-    if (floor_http(&b->srv.addr, b->srv.host, "/_sluice/health", b->o.floor_time,
-                   &b->fl.health) ||
-        floor_echo(b->srv.host, b->o.floor_time, &b->fl.echo))
+    if (floor_set_measure(&b->srv, b->tmp, b->o.floor_time, &b->fl))
         goto out;
     if (create_function(b, err, sizeof(err))) {
         fprintf(stderr, "sqsbench: CreateFunction: %s\n", err);
         goto out;
     }
     print_header(b);
-    print_floors(b);
+    floor_set_print(&b->fl);
 
     for (size_t i = 0; i < b->nclients && !g_stop; i++) {
         if (run_loop_cell(b, b->clients[i], &b->loops[b->nloops]))
             goto out;
         b->nloops++;
-        if (server_gone(b, "the send/receive/delete cells"))
+        if (server_gone(&b->srv, "the send/receive/delete cells"))
             goto died;
     }
     print_loops(b);
     if (!g_stop && run_wake(b))
         goto out;
-    if (server_gone(b, "the long-poll wake-ups"))
+    if (server_gone(&b->srv, "the long-poll wake-ups"))
         goto died;
     print_wake(b);
     for (size_t i = 0; i < 1 + b->nconc && !g_stop; i++) {
         if (run_esm(b, i, i ? b->conc[i - 1] : 0, &b->esm[b->nesm]))
             goto out;
         b->nesm++;
-        if (server_gone(b, "an event source mapping"))
+        if (server_gone(&b->srv, "an event source mapping"))
             goto died;
     }
     print_esm(b);
     print_errors(b);
     failed = print_budgets(b);
-    if (g_stop)
-        printf("\n**Interrupted: the results above are partial.**\n");
-    status = g_stop ? 130 : 0;
+    status = run_status();
     goto out;
 died:
     print_errors(b);
     print_log_findings(b->srv.log);
 out:
-    server_stop_report(&b->srv);
-    if (b->o.keep)
-        printf("\nKept %s (data and server.log).\n", b->tmp);
-    else
-        remove_tree(b->tmp);
-    if (status == 0 && failed && b->o.strict)
-        status = 3;
-    return status;
+    return bench_cleanup(&b->srv, b->tmp, b->o.keep, status, failed, b->o.strict);
 }
