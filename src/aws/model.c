@@ -401,10 +401,8 @@ static void validate(struct vctx *v, const struct sl_shape *s, json_t *value, ch
             return;
         }
         const char *b64 = json_string_value(value);
-        size_t n = strlen(b64);
-        uint8_t *tmp = malloc(n / 4 * 3 + 3);
         size_t out = 0;
-        if (!tmp || sl_base64_decode(b64, n, tmp, n / 4 * 3 + 3, &out)) {
+        if (sl_base64_decode(b64, json_string_length(value), NULL, 0, &out)) {
             if (!v->serialization)
                 snprintf(v->ser_msg, sizeof(v->ser_msg),
                          "Value at '%s' is not valid base64", path);
@@ -412,7 +410,6 @@ static void validate(struct vctx *v, const struct sl_shape *s, json_t *value, ch
         } else {
             check_bounds(v, s, value, path, (double)out, true);
         }
-        free(tmp);
         break;
     }
     case SL_SHAPE_TIMESTAMP:

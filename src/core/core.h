@@ -187,7 +187,8 @@ int sl_hex_decode(const char *s, size_t slen, uint8_t *out);
 int sl_base64_encode(struct sl_buf *b, const uint8_t *p, size_t n);
 /* Decodes strict base64 (padding required) into out, which holds cap
  * bytes; sets *outlen. SL_EINVAL on bad input, SL_ETOOBIG when the
- * decoded bytes would pass cap. */
+ * decoded bytes would pass cap. With out NULL it only checks s and counts
+ * the bytes it holds (cap unused). */
 int sl_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap, size_t *outlen);
 
 /* Whether s[0..n) is well-formed UTF-8 (no overlong forms, surrogates or

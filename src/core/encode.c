@@ -77,7 +77,7 @@ int sl_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap, size_
     size_t need = slen / 4 * 3;
     if (slen && s[slen - 1] == '=')
         need -= (s[slen - 2] == '=') ? 2 : 1;
-    if (need > cap)
+    if (out && need > cap)
         return SL_ETOOBIG;
     size_t o = 0;
     for (size_t i = 0; i < slen; i += 4) {
@@ -97,6 +97,10 @@ int sl_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap, size_
         }
         uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
                      (uint32_t)v[3];
+        if (!out) { /* (a check: only the length) */
+            o += (size_t)(3 - pad);
+            continue;
+        }
         out[o++] = (uint8_t)(w >> 16);
         if (pad < 2)
             out[o++] = (uint8_t)(w >> 8);

@@ -103,6 +103,7 @@ struct sl_txn {
     struct sl_err *err;
     bool put_file; /* stored a file blob: the batch fsyncs the blob dir */
     unsigned queued; /* bit i: put to the queue of watch i */
+    char noted[128]; /* the queue or log last noted (sl_store_note_put) */
 };
 
 struct sl_queue_watch {

@@ -45,6 +45,10 @@ static int step_write(struct sl_txn *t, sqlite3_stmt *st, const char *what, int 
 void sl_store_note_put(struct sl_txn *t, const char *q)
 {
     struct sl_store *s = t->s;
+    /* Appends come in runs to one log: noted once per run. */
+    if (t->noted[0] && strcmp(t->noted, q) == 0)
+        return;
+    sl_strlcpy(t->noted, q, sizeof(t->noted));
     pthread_mutex_lock(&s->mu);
     bool watched = false;
     for (size_t i = 0; i < s->n_pwatches && !watched; i++)

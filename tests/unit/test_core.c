@@ -449,11 +449,17 @@ static void base64_decode_rfc4648_vectors(void **state)
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(v); i++) {
         uint8_t out[16];
-        size_t n;
+        size_t n, counted = 99;
         assert_int_equal(b64_decode(v[i].in, out, &n), 0);
         assert_int_equal(n, strlen(v[i].out));
         assert_memory_equal(out, v[i].out, n);
+        /* Without an output: checked and counted only. */
+        assert_int_equal(sl_base64_decode(v[i].in, strlen(v[i].in), NULL, 0, &counted), 0);
+        assert_int_equal(counted, n);
     }
+    size_t counted;
+    assert_int_equal(sl_base64_decode("Zm9*", 4, NULL, 0, &counted), SL_EINVAL);
+    assert_int_equal(sl_base64_decode("Zg=a", 4, NULL, 0, &counted), SL_EINVAL);
 }
 
 static void base64_decode_binary_alphabet(void **state)
