@@ -299,9 +299,11 @@ def test_fifo_mapping_keeps_group_order(sqs, lam, s3):
                      BatchSize=20, MaximumBatchingWindowInSeconds=1)
     assert r["Error"]["Code"] == "InvalidParameterValueException"
     lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=4)
-    # (Well within the 30 s visibility timeout: a group freed by a batch's
-    # deletion is read at once, not when its messages would time out.)
-    wait_until(lambda: queue_empty(sqs, url), timeout=20, what="the queue to drain")
+    # A group freed by a batch's deletion is read at once, not when its
+    # messages would time out (30 s): a poller that waited for that would
+    # take two timeouts at least. (One transient failure of a batch, which
+    # keeps its group until then, stays within the bound.)
+    wait_until(lambda: queue_empty(sqs, url), timeout=45, what="the queue to drain")
     events = batches(s3, prefix)
     assert sum(len(e["Records"]) for e in events) == 36
     # A batch takes each group's next messages in order (a group's run

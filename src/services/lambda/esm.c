@@ -136,6 +136,13 @@ static void invoked(struct sl_invocation *inv, void *arg)
     struct esm_run *r = call->run;
     sl_lambda_run_end(r->lam, r->account, r->region, r->fn, inv, 0);
     bool ok = inv->result == SL_INVOKE_OK;
+    if (!ok)
+        sl_warn("lambda", "event source mapping %s: a batch of %zu records failed in %s: %s",
+                r->uuid, call->b->n, r->fn,
+                inv->result == SL_INVOKE_FUNCTION_ERROR ? "function error"
+                : inv->result == SL_INVOKE_THROTTLED    ? "throttled"
+                : inv->message[0]                       ? inv->message
+                                                        : "the function could not run");
     if (ok && r->report_failures)
         ok = partial(call->b, inv->response.data, inv->response.len);
     if (!ok || call->b->failed)
@@ -178,6 +185,9 @@ static void deliver(void *ctx, struct sl_mapping *m, struct sl_batch *b)
     json_decref(cfg);
     if (rc) {
         /* A throttle, or no environment: the batch comes back later. */
+        sl_warn("lambda", "event source mapping %s: a batch of %zu records did not start in "
+                          "%s: %s",
+                r->uuid, b->n, r->fn, sl_strerror(rc));
         __atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED);
         sl_invocation_close(&call->inv);
         sl_buf_free(&call->event);
