@@ -127,6 +127,15 @@ int sl_txn_log_append(struct sl_txn *t, const char *log, uint32_t shard, int64_t
     return 0;
 }
 
+int sl_txn_log_last(struct sl_txn *t, const char *log, uint32_t shard, uint64_t *seq)
+{
+    struct sl_log_head *h = NULL;
+    int rc = head_of(t, log, shard, &h);
+    if (!rc)
+        *seq = h->next - 1;
+    return rc;
+}
+
 /* One statement of (log, shard) on a writer or reader connection. */
 static int step_log(struct sl_conn *c, enum sl_stmt_id id, const char *log, uint32_t shard,
                     sqlite3_stmt **out, struct sl_err *err)

@@ -353,6 +353,9 @@ int sl_txn_log_trim(struct sl_txn *t, const char *log, uint32_t shard, int64_t b
                     size_t max, size_t *n);
 /* Deletes every record of log. */
 int sl_txn_log_drop(struct sl_txn *t, const char *log);
+/* The last sequence number given in the shard (0: none yet), as the
+ * transaction sees it. */
+int sl_txn_log_last(struct sl_txn *t, const char *log, uint32_t shard, uint64_t *seq);
 /*
  * Reads, outside any transaction, the shard's records from sequence
  * number from_seq on, appended at or after since_ms, in order: at most max

@@ -317,3 +317,47 @@ def test_javascript_sdk_round_trip(server, kinesis):
     datas = [base64.b64decode(r["Data"]["$base64"]) for r in out[0]["ok"]["Records"]]
     assert datas == [b"js one", b"js two", b"js three"]
     assert out[1]["error"]["name"] == "InvalidArgumentException"
+
+
+def test_update_shard_count_closes_parents(kinesis):
+    """UpdateShardCount (UNIFORM_SCALING): the open shards close at their
+    last sequence number and keep their records; the new shards split the
+    key space evenly and name their parents; new records go to the new
+    shards only; a closed shard read to its end gives no next iterator and
+    lists its children; a target over double the open shards is refused."""
+    name = new_stream(kinesis, 2)
+    before = {}
+    for i in range(20):
+        r = kinesis.put_record(StreamName=name, Data=f"old{i}".encode(), PartitionKey=f"k{i}")
+        before.setdefault(r["ShardId"], []).append(f"old{i}")
+    out = kinesis.update_shard_count(StreamName=name, TargetShardCount=3,
+                                     ScalingType="UNIFORM_SCALING")
+    assert (out["CurrentShardCount"], out["TargetShardCount"]) == (2, 3)
+    shards = shards_of(kinesis, name)
+    assert len(shards) == 5
+    old = [s for s in shards if "EndingSequenceNumber" in s["SequenceNumberRange"]]
+    new = [s for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
+    assert [s["ShardId"] for s in old] == ["shardId-000000000000", "shardId-000000000001"]
+    assert [int(s["HashKeyRange"]["StartingHashKey"]) for s in new] == \
+        [i * 2**128 // 3 for i in range(3)]
+    assert new[0]["ParentShardId"] == "shardId-000000000000"
+    assert new[1]["ParentShardId"] == "shardId-000000000000"
+    assert new[1]["AdjacentParentShardId"] == "shardId-000000000001"
+    assert kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"][
+        "OpenShardCount"] == 3
+    for i in range(10):
+        r = kinesis.put_record(StreamName=name, Data=b"new", PartitionKey=f"n{i}")
+        assert r["ShardId"] in {s["ShardId"] for s in new}
+    for s in old:
+        it = kinesis.get_shard_iterator(StreamName=name, ShardId=s["ShardId"],
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        r = kinesis.get_records(ShardIterator=it)
+        assert [x["Data"].decode() for x in r["Records"]] == before[s["ShardId"]]
+        assert r["Records"][-1]["SequenceNumber"] == s["SequenceNumberRange"]["EndingSequenceNumber"]
+        assert "NextShardIterator" not in r or r["NextShardIterator"] is None
+        kids = {c["ShardId"] for c in r["ChildShards"]}
+        assert kids == {n["ShardId"] for n in new
+                        if s["ShardId"] in (n.get("ParentShardId"), n.get("AdjacentParentShardId"))}
+    r = client_error(kinesis.update_shard_count, StreamName=name, TargetShardCount=7,
+                     ScalingType="UNIFORM_SCALING")
+    assert r["Error"]["Code"] == "InvalidArgumentException"

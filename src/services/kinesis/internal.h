@@ -50,9 +50,14 @@ sl_u128 kinesis_hash_key(const char *key, size_t n);
 void kinesis_even_range(unsigned i, unsigned n, sl_u128 *start, sl_u128 *end);
 
 /* A stream's record, read and parsed. */
+#define KINESIS_PARENTS_MAX 4
 struct kinesis_shard {
     unsigned n; /* its number: shardId-%012u, and its log shard */
     sl_u128 start, end;
+    bool closed;   /* by a resharding: no record goes there any more */
+    uint64_t last; /* closed: its last record's log sequence number (0: none) */
+    unsigned parents[KINESIS_PARENTS_MAX]; /* the shards it came from */
+    size_t nparents;
 };
 struct kinesis_stream {
     json_t *rec; /* the stored record (owned) */
@@ -60,7 +65,7 @@ struct kinesis_stream {
     char account[16], region[64], pk[96];
     char arn[320];
     int64_t retention_h;
-    struct kinesis_shard *shards; /* open shards, by range (owned) */
+    struct kinesis_shard *shards; /* every shard, closed ones too, by number (owned) */
     size_t nshards;
 };
 int kinesis_stream_parse(json_t *rec, struct kinesis_stream *s);
@@ -74,9 +79,9 @@ const char *kinesis_stream_name(struct sl_call *c);
 int kinesis_call_stream(struct sl_call *c, struct kinesis_stream *s);
 int kinesis_stream_read_txn(struct sl_txn *t, const char *pk, const char *name,
                             struct kinesis_stream *s);
-/* The shard of s whose range holds key, or NULL. */
+/* The open shard of s whose range holds key, or NULL. */
 const struct kinesis_shard *kinesis_shard_for(const struct kinesis_stream *s, sl_u128 key);
-/* The shard numbered n, or NULL. */
+/* The shard named id (open or closed), or NULL. */
 const struct kinesis_shard *kinesis_shard_by_id(const struct kinesis_stream *s, const char *id);
 int kinesis_fail_no_stream(struct sl_call *c, const char *name);
 

@@ -581,6 +581,7 @@ SL_OP(kinesis, ListTagsForStream);
 SL_OP(kinesis, PutRecord);
 SL_OP(kinesis, PutRecords);
 SL_OP(kinesis, RemoveTagsFromStream);
+SL_OP(kinesis, UpdateShardCount);
 
 /* The handler of each operation of sl_model_kinesis, in its order; NULL:
  * not implemented. */
@@ -612,6 +613,6 @@ const sl_op_fn sl_kinesis_handlers[] = {
     NULL,
     NULL,
     NULL,
-    NULL,
+    sl_kinesis_UpdateShardCount,
     NULL,
 };

@@ -278,6 +278,14 @@ SL_OP(kinesis, GetRecords)
         kinesis_stream_clear(&s);
         return kinesis_fail_no_stream(c, it.name);
     }
+    const struct kinesis_shard *k = NULL;
+    for (size_t i = 0; i < s.nshards && !k; i++)
+        if (s.shards[i].n == it.shard)
+            k = &s.shards[i];
+    if (!k) {
+        kinesis_stream_clear(&s);
+        return sl_call_fail(c, KINESIS_E_INVALID, "Invalid ShardIterator.");
+    }
     json_t *limit = json_object_get(c->in, "Limit");
     size_t max = json_is_integer(limit) ? (size_t)json_integer_value(limit) : 10000;
     struct sl_log_record *v = NULL;
@@ -288,6 +296,32 @@ SL_OP(kinesis, GetRecords)
                          KINESIS_GET_MAX_BYTES, &v, &n, NULL);
     if (!rc)
         rc = sl_log_bounds(c->app->store, s.id, it.shard, since, &first, &last);
+    /* A closed shard read to its end: no next iterator, its children. */
+    json_t *children = NULL;
+    if (!rc && k->closed && (n ? v[n - 1].seq : it.seq - 1) >= k->last) {
+        children = json_array();
+        for (size_t i = 0; i < s.nshards; i++) {
+            const struct kinesis_shard *ch = &s.shards[i];
+            json_t *parents = json_array();
+            bool mine = false;
+            for (size_t p = 0; p < ch->nparents; p++) {
+                char pid[32];
+                kinesis_shard_id(ch->parents[p], pid);
+                json_array_append_new(parents, json_string(pid));
+                mine |= ch->parents[p] == k->n;
+            }
+            char id[32], a[41], b[41];
+            kinesis_shard_id(ch->n, id);
+            kinesis_u128_text(ch->start, a);
+            kinesis_u128_text(ch->end, b);
+            if (mine)
+                json_array_append_new(children,
+                                      json_pack("{s:s, s:O, s:{s:s, s:s}}", "ShardId", id,
+                                                "ParentShards", parents, "HashKeyRange",
+                                                "StartingHashKey", a, "EndingHashKey", b));
+            json_decref(parents);
+        }
+    }
     kinesis_stream_clear(&s);
     if (rc) {
         sl_log_records_free(v, n);
@@ -317,12 +351,16 @@ SL_OP(kinesis, GetRecords)
     it.made_ms = now;
     int64_t behind = n && v[n - 1].seq < last ? now - v[n - 1].ts_ms : 0;
     sl_log_records_free(v, n);
-    struct sl_buf next;
-    sl_buf_init(&next, 4096);
-    kinesis_iterator_text(&it, &next);
-    json_t *out = json_pack("{s:o, s:s, s:I}", "Records", records, "NextShardIterator",
-                            next.data ? next.data : "", "MillisBehindLatest",
+    json_t *out = json_pack("{s:o, s:I}", "Records", records, "MillisBehindLatest",
                             (json_int_t)(behind > 0 ? behind : 0));
-    sl_buf_free(&next);
+    if (children) {
+        json_object_set_new(out, "ChildShards", children);
+    } else {
+        struct sl_buf next;
+        sl_buf_init(&next, 4096);
+        kinesis_iterator_text(&it, &next);
+        json_object_set_new(out, "NextShardIterator", json_string(next.data ? next.data : ""));
+        sl_buf_free(&next);
+    }
     return sl_call_ok(c, out);
 }

@@ -110,6 +110,13 @@ int kinesis_stream_parse(json_t *rec, struct kinesis_stream *s)
     {
         struct kinesis_shard *k = &s->shards[s->nshards];
         k->n = (unsigned)json_integer_value(json_object_get(sh, "n"));
+        k->closed = json_is_true(json_object_get(sh, "closed"));
+        k->last = (uint64_t)json_integer_value(json_object_get(sh, "last"));
+        size_t pi;
+        json_t *pv;
+        json_array_foreach(json_object_get(sh, "parents"), pi, pv)
+            if (k->nparents < KINESIS_PARENTS_MAX)
+                k->parents[k->nparents++] = (unsigned)json_integer_value(pv);
         if (!kinesis_u128_parse(json_string_value(json_object_get(sh, "start")), &k->start) ||
             !kinesis_u128_parse(json_string_value(json_object_get(sh, "end")), &k->end)) {
             kinesis_stream_clear(s);
@@ -174,7 +181,7 @@ int kinesis_call_stream(struct sl_call *c, struct kinesis_stream *s)
 const struct kinesis_shard *kinesis_shard_for(const struct kinesis_stream *s, sl_u128 key)
 {
     for (size_t i = 0; i < s->nshards; i++)
-        if (key >= s->shards[i].start && key <= s->shards[i].end)
+        if (!s->shards[i].closed && key >= s->shards[i].start && key <= s->shards[i].end)
             return &s->shards[i];
     return NULL;
 }

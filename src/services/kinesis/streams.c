@@ -13,14 +13,25 @@
 
 static json_t *shard_out(const struct kinesis_shard *k)
 {
-    char id[32], start[41], end[41], first[48];
+    char id[32], start[41], end[41], first[48], last[48];
     kinesis_shard_id(k->n, id);
     kinesis_u128_text(k->start, start);
     kinesis_u128_text(k->end, end);
     kinesis_seq_text(k->n, 0, first);
-    return json_pack("{s:s, s:{s:s, s:s}, s:{s:s}}", "ShardId", id, "HashKeyRange",
-                     "StartingHashKey", start, "EndingHashKey", end, "SequenceNumberRange",
-                     "StartingSequenceNumber", first);
+    json_t *o = json_pack("{s:s, s:{s:s, s:s}, s:{s:s}}", "ShardId", id, "HashKeyRange",
+                          "StartingHashKey", start, "EndingHashKey", end, "SequenceNumberRange",
+                          "StartingSequenceNumber", first);
+    if (o && k->closed) {
+        kinesis_seq_text(k->n, k->last, last);
+        json_object_set_new(json_object_get(o, "SequenceNumberRange"), "EndingSequenceNumber",
+                            json_string(last));
+    }
+    for (size_t i = 0; o && i < k->nparents && i < 2; i++) {
+        char pid[32];
+        kinesis_shard_id(k->parents[i], pid);
+        json_object_set_new(o, i ? "AdjacentParentShardId" : "ParentShardId", json_string(pid));
+    }
+    return o;
 }
 
 static const char *mode_of(const struct kinesis_stream *s)
@@ -216,7 +227,10 @@ SL_OP(kinesis, DescribeStreamSummary)
     if (kinesis_call_stream(c, &s))
         return SL_DONE;
     json_t *d = description(&s);
-    json_object_set_new(d, "OpenShardCount", json_integer((json_int_t)s.nshards));
+    size_t open = 0;
+    for (size_t i = 0; i < s.nshards; i++)
+        open += !s.shards[i].closed;
+    json_object_set_new(d, "OpenShardCount", json_integer((json_int_t)open));
     json_object_set_new(d, "ConsumerCount", json_integer(0));
     kinesis_stream_clear(&s);
     return sl_call_ok(c, json_pack("{s:o}", "StreamDescriptionSummary", d));
@@ -297,6 +311,8 @@ struct change {
     char pk[96];
     const char *name;
     json_t *in;
+    struct sl_txn *t; /* the transaction apply runs in */
+    json_t *out;      /* the answer (NULL: none) */
     int fail; /* an error id decided in the transaction */
     char why[512];
     int (*apply)(struct change *ch, struct kinesis_stream *s);
@@ -310,6 +326,7 @@ static int change_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     int rc = kinesis_stream_read_txn(t, ch->pk, ch->name, &s);
     if (rc)
         return rc;
+    ch->t = t;
     rc = ch->apply(ch, &s);
     char *text = rc ? NULL : json_dumps(s.rec, JSON_COMPACT);
     if (!rc && !text)
@@ -324,13 +341,17 @@ static int change_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 static int changed(struct sl_call *c)
 {
     struct change *ch = c->write_arg;
+    json_t *out = ch->out;
+    ch->out = NULL;
+    if (c->write_rc)
+        json_decref(out);
     if (c->write_rc == SL_ENOTFOUND)
         return kinesis_fail_no_stream(c, ch->name);
     if (c->write_rc == SL_ECONDITION)
         return sl_call_fail(c, ch->fail, "%s", ch->why);
     if (c->write_rc)
         return sl_call_internal(c, c->write_rc, &c->write_err);
-    return sl_call_ok(c, NULL);
+    return sl_call_ok(c, out);
 }
 
 static int change(struct sl_call *c, int (*apply)(struct change *, struct kinesis_stream *))
@@ -488,4 +509,69 @@ SL_OP(kinesis, ListTagsForStream)
     free(keys);
     kinesis_stream_clear(&s);
     return sl_call_ok(c, json_pack("{s:o, s:b}", "Tags", list, "HasMoreTags", more));
+}
+
+/* ---- resharding ------------------------------------------------------- */
+
+/*
+ * UpdateShardCount (UNIFORM_SCALING): the open shards close (their records
+ * stay readable, each ending at its last sequence number) and TargetShardCount
+ * new shards split the key space evenly, each naming as parents the old
+ * shards its range overlaps, as AWS's splits and merges do. The target may
+ * be at most double and at least half the open shards, as on AWS.
+ */
+static int reshard(struct change *ch, struct kinesis_stream *s)
+{
+    json_int_t target = json_integer_value(json_object_get(ch->in, "TargetShardCount"));
+    size_t open = 0;
+    unsigned next = 0;
+    for (size_t i = 0; i < s->nshards; i++) {
+        open += !s->shards[i].closed;
+        if (s->shards[i].n >= next)
+            next = s->shards[i].n + 1;
+    }
+    if (target < 1 || (size_t)target > 2 * open || (size_t)target * 2 < open)
+        return refuse(ch, "UpdateShardCount cannot scale up over double or down below half "
+                          "the current shard count of %zu for stream %s: TargetShardCount %lld.",
+                      open, s->name, (long long)target);
+    if (next + (size_t)target > KINESIS_SHARDS_MAX * 4)
+        return refuse(ch, "Stream %s has been resharded too many times.", s->name);
+    json_t *shards = json_object_get(s->rec, "shards");
+    size_t i;
+    json_t *sh;
+    int rc = 0;
+    json_array_foreach(shards, i, sh)
+    {
+        if (s->shards[i].closed)
+            continue;
+        uint64_t last = 0;
+        rc = sl_txn_log_last(ch->t, s->id, s->shards[i].n, &last);
+        if (rc)
+            return rc;
+        json_object_set_new(sh, "closed", json_true());
+        json_object_set_new(sh, "last", json_integer((json_int_t)last));
+    }
+    for (unsigned k = 0; k < (unsigned)target; k++) {
+        sl_u128 start, end;
+        kinesis_even_range(k, (unsigned)target, &start, &end);
+        json_t *parents = json_array();
+        for (size_t p = 0; p < s->nshards; p++) {
+            const struct kinesis_shard *o = &s->shards[p];
+            if (!o->closed && o->start <= end && start <= o->end)
+                json_array_append_new(parents, json_integer(o->n));
+        }
+        char a[41], b[41];
+        kinesis_u128_text(start, a);
+        kinesis_u128_text(end, b);
+        json_array_append_new(shards, json_pack("{s:i, s:s, s:s, s:o}", "n", (int)(next + k),
+                                                "start", a, "end", b, "parents", parents));
+    }
+    ch->out = json_pack("{s:s, s:I, s:I}", "StreamName", s->name, "CurrentShardCount",
+                        (json_int_t)open, "TargetShardCount", (json_int_t)target);
+    return ch->out ? 0 : SL_ENOMEM;
+}
+
+SL_OP(kinesis, UpdateShardCount)
+{
+    return change(c, reshard);
 }
