@@ -440,14 +440,10 @@ static int add_tags(struct change *ch, struct kinesis_stream *s)
 {
     json_t *tags = tags_of(s);
     json_object_update(tags, json_object_get(ch->in, "Tags"));
-    if (json_object_size(tags) > 50) {
-        ch->fail = KINESIS_E_INVALID;
-        snprintf(ch->why, sizeof(ch->why),
-                 "Failed to add tags to stream %s under account %s because a given stream cannot "
-                 "have more than 50 tags.",
-                 s->name, s->account);
-        return SL_ECONDITION;
-    }
+    if (json_object_size(tags) > 50)
+        return refuse(ch, "Failed to add tags to stream %s under account %s because a given "
+                          "stream cannot have more than 50 tags.",
+                      s->name, s->account);
     return 0;
 }
 

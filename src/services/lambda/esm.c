@@ -612,6 +612,21 @@ static void apply(json_t *rec, json_t *in)
     json_object_set_new(rec, "LastModified", json_real(now_s()));
 }
 
+/* Applies the input to rec (taken), checks the result and writes it; the
+ * answer shows state shown. */
+static int submit(struct lreq *l, struct esm_write *w, json_t *rec, bool fifo, const char *shown)
+{
+    apply(rec, l->in);
+    int rc = check_sqs(l, rec, fifo);
+    if (rc) {
+        json_decref(rec);
+        return rc;
+    }
+    w->rec = rec;
+    w->shown = shown;
+    return sl_call_write(l->c, write_txn, w, written);
+}
+
 SL_OP(lambda, CreateEventSourceMapping)
 {
     struct lreq *l = sl_lambda_req(c);
@@ -638,16 +653,9 @@ SL_OP(lambda, CreateEventSourceMapping)
                             c->region, "_function", name);
     if (!rec)
         return SL_ENOMEM;
-    apply(rec, l->in);
-    if ((rc = check_sqs(l, rec, fifo)) != 0) {
-        json_decref(rec);
-        return rc;
-    }
-    w->rec = rec;
-    w->shown = "Creating";
     w->source = source;
     w->function = sl_arena_strdup(&c->http->arena, arn);
-    return sl_call_write(c, write_txn, w, written);
+    return submit(l, w, rec, fifo, "Creating");
 }
 
 /* Reads mapping uuid's record (caller decrefs): 0, or answers. */
@@ -724,14 +732,7 @@ SL_OP(lambda, UpdateEventSourceMapping)
         json_decref(rec);
         return rc;
     }
-    apply(rec, l->in);
-    if ((rc = check_sqs(l, rec, fifo)) != 0) {
-        json_decref(rec);
-        return rc;
-    }
-    w->rec = rec;
-    w->shown = "Updating";
-    return sl_call_write(c, write_txn, w, written);
+    return submit(l, w, rec, fifo, "Updating");
 }
 
 SL_OP(lambda, DeleteEventSourceMapping)

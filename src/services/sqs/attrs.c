@@ -203,3 +203,28 @@ void sqs_attrs_md5(json_t *attrs, char out[33])
     sl_hash_close(&h);
     sl_hex_encode(d, len, out);
 }
+
+bool sqs_wants(json_t *names, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (!s)
+            continue;
+        size_t n = strlen(s);
+        if (strcmp(s, "All") == 0 || strcmp(s, ".*") == 0 || strcmp(s, name) == 0)
+            return true;
+        if (n > 2 && strcmp(s + n - 2, ".*") == 0 && strncmp(s, name, n - 1) == 0)
+            return true; /* a prefix: "Order.*" */
+    }
+    return false;
+}
+
+void sqs_put_num(json_t *o, const char *name, long long v)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%lld", v);
+    json_object_set_new(o, name, json_string(num));
+}

@@ -128,6 +128,9 @@ int sqs_queue_read(struct sqs *st, const struct sqs_ref *ref, struct sqs_queue *
 int sqs_queue_read_txn(struct sl_txn *t, const struct sqs_ref *ref, struct sqs_queue *q);
 /* Writes a queue's record (rec) inside t. */
 int sqs_record_put(struct sl_txn *t, const struct sqs_ref *ref, json_t *rec);
+/* The call's QueueUrl as a queue's place: 0, or the call has its answer
+ * (QueueDoesNotExist) and SL_DONE is returned. */
+int sqs_call_ref(struct sl_call *c, struct sqs_ref *ref);
 /* The queue named by the call's QueueUrl input: 0, or the call has its
  * answer (QueueDoesNotExist, a bad URL) and SL_DONE is returned. */
 int sqs_call_queue(struct sl_call *c, struct sqs_queue *q);
@@ -152,6 +155,13 @@ int sqs_attrs_check(json_t *attrs, size_t *size, struct sl_err *err);
  * for none. */
 void sqs_attrs_md5(json_t *attrs, char out[33]);
 void sqs_md5_hex(const void *p, size_t n, char out[33]);
+/* Whether a list of names asked for (AttributeNames,
+ * MessageAttributeNames) wants name: "All", ".*", the name, or a prefix
+ * "Order.*". */
+bool sqs_wants(json_t *names, const char *name);
+/* Sets o's member name to the decimal text of v (SQS's attributes are
+ * strings). */
+void sqs_put_num(json_t *o, const char *name, long long v);
 /* Whether body holds only the characters SQS allows. */
 bool sqs_body_valid(const char *body, size_t n);
 

@@ -248,20 +248,12 @@ static void entry_read(struct sl_call *c, json_t *in, const char *body_key, stru
     }
 }
 
-static int queue_ref(struct sl_call *c, struct sqs_ref *ref)
-{
-    const char *url = json_string_value(json_object_get(c->in, "QueueUrl"));
-    if (!url || sqs_ref_from_url(url, c->region, ref))
-        return sqs_fail_no_queue(c);
-    return 0;
-}
-
 SL_OP(sqs, SendMessage)
 {
     struct send *s = sl_call_alloc(c, sizeof(*s));
     if (!s)
         return SL_ENOMEM;
-    if (queue_ref(c, &s->ref))
+    if (sqs_call_ref(c, &s->ref))
         return SL_DONE;
     s->n = 1;
     entry_read(c, c->in, "MessageBody", &s->e[0]);
@@ -312,7 +304,7 @@ SL_OP(sqs, SendMessageBatch)
     struct send *s = sl_call_alloc(c, sizeof(*s));
     if (!s)
         return SL_ENOMEM;
-    if (queue_ref(c, &s->ref))
+    if (sqs_call_ref(c, &s->ref))
         return SL_DONE;
     json_t *entries;
     if (batch_entries(c, "SendMessageBatchRequestEntry", &entries))
@@ -578,31 +570,6 @@ static int receive_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return rc;
 }
 
-static bool wants(json_t *names, const char *name)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(names, i, v)
-    {
-        const char *s = json_string_value(v);
-        if (!s)
-            continue;
-        size_t n = strlen(s);
-        if (strcmp(s, "All") == 0 || strcmp(s, ".*") == 0 || strcmp(s, name) == 0)
-            return true;
-        if (n > 2 && strcmp(s + n - 2, ".*") == 0 && strncmp(s, name, n - 1) == 0)
-            return true; /* a prefix: "Order.*" */
-    }
-    return false;
-}
-
-static void put_num(json_t *o, const char *name, long long v)
-{
-    char num[32];
-    snprintf(num, sizeof(num), "%lld", v);
-    json_object_set_new(o, name, json_string(num));
-}
-
 /* A received message as ReceiveMessage answers it. */
 static json_t *message_out(struct sl_call *c, const struct recv *r, const struct sl_qmsg *m)
 {
@@ -625,16 +592,16 @@ static json_t *message_out(struct sl_call *c, const struct recv *r, const struct
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(sys_names); i++) {
         const char *name = sys_names[i];
-        if (!wants(names, name) && !wants(names2, name))
+        if (!sqs_wants(names, name) && !sqs_wants(names2, name))
             continue;
         if (strcmp(name, "SenderId") == 0)
             json_object_set(sys, name, json_object_get(meta, "s"));
         else if (strcmp(name, "SentTimestamp") == 0)
-            put_num(sys, name, (long long)m->enqueued_ms);
+            sqs_put_num(sys, name, (long long)m->enqueued_ms);
         else if (strcmp(name, "ApproximateReceiveCount") == 0)
-            put_num(sys, name, (long long)m->receives);
+            sqs_put_num(sys, name, (long long)m->receives);
         else if (strcmp(name, "ApproximateFirstReceiveTimestamp") == 0)
-            put_num(sys, name, (long long)m->first_ms);
+            sqs_put_num(sys, name, (long long)m->first_ms);
         else if (strcmp(name, "SequenceNumber") == 0 && json_object_get(meta, "n"))
             json_object_set(sys, name, json_object_get(meta, "n"));
         else if (strcmp(name, "MessageDeduplicationId") == 0 && json_object_get(meta, "d"))
@@ -653,7 +620,7 @@ static json_t *message_out(struct sl_call *c, const struct recv *r, const struct
     const char *k;
     json_t *v;
     json_object_foreach(attrs, k, v)
-        if (wants(mnames, k))
+        if (sqs_wants(mnames, k))
             json_object_set(chosen, k, v);
     if (json_object_size(chosen)) {
         char md5[33];
@@ -720,7 +687,7 @@ SL_OP(sqs, ReceiveMessage)
     struct recv *r = sl_call_alloc(c, sizeof(*r));
     if (!r)
         return SL_ENOMEM;
-    if (queue_ref(c, &r->ref))
+    if (sqs_call_ref(c, &r->ref))
         return SL_DONE;
     json_t *max = json_object_get(c->in, "MaxNumberOfMessages");
     json_t *vis = json_object_get(c->in, "VisibilityTimeout");
@@ -859,7 +826,7 @@ static int handles_call(struct sl_call *c, bool batch, bool visibility, const ch
     struct handles *hs = sl_call_alloc(c, sizeof(*hs));
     if (!hs)
         return SL_ENOMEM;
-    if (queue_ref(c, &hs->ref))
+    if (sqs_call_ref(c, &hs->ref))
         return SL_DONE;
     hs->batch = batch;
     hs->visibility = visibility;

@@ -402,8 +402,7 @@ int sqs_fail_no_queue(struct sl_call *c)
                                                : "The specified queue does not exist.");
 }
 
-/* The call's QueueUrl as a queue's place: 0, or answered. */
-static int call_ref(struct sl_call *c, struct sqs_ref *ref)
+int sqs_call_ref(struct sl_call *c, struct sqs_ref *ref)
 {
     const char *url = json_string_value(json_object_get(c->in, "QueueUrl"));
     if (!url || sqs_ref_from_url(url, c->region, ref))
@@ -414,7 +413,7 @@ static int call_ref(struct sl_call *c, struct sqs_ref *ref)
 int sqs_call_queue(struct sl_call *c, struct sqs_queue *q)
 {
     struct sqs_ref ref;
-    if (call_ref(c, &ref))
+    if (sqs_call_ref(c, &ref))
         return SL_DONE;
     int rc = sqs_queue_read(sqs_of(c), &ref, q);
     if (rc == SL_ENOTFOUND)
@@ -669,7 +668,7 @@ static int queue_write(struct sl_call *c, sl_txn_fn fn,
     struct qwrite *w = sl_call_alloc(c, sizeof(*w));
     if (!w)
         return SL_ENOMEM;
-    if (call_ref(c, &w->ref))
+    if (sqs_call_ref(c, &w->ref))
         return SL_DONE;
     w->mutate = mutate;
     return sl_call_write(c, mutate ? update_txn : fn, w, qwritten);
@@ -717,26 +716,6 @@ SL_OP(sqs, PurgeQueue)
 
 /* ---- attributes: Get, Set --------------------------------------------- */
 
-static bool wants(json_t *names, const char *name)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(names, i, v)
-    {
-        const char *s = json_string_value(v);
-        if (s && (strcmp(s, "All") == 0 || strcmp(s, name) == 0))
-            return true;
-    }
-    return false;
-}
-
-static void put_num(json_t *out, const char *name, long long v)
-{
-    char num[32];
-    snprintf(num, sizeof(num), "%lld", v);
-    json_object_set_new(out, name, json_string(num));
-}
-
 SL_OP(sqs, GetQueueAttributes)
 {
     json_t *names = json_object_get(c->in, "AttributeNames");
@@ -766,19 +745,19 @@ SL_OP(sqs, GetQueueAttributes)
             val = "queue";
         if (!val && q.fifo && strcmp(a->name, "FifoThroughputLimit") == 0)
             val = "perQueue";
-        if (val && wants(names, a->name) && !(strcmp(a->name, "FifoQueue") == 0 && !q.fifo))
+        if (val && sqs_wants(names, a->name) && !(strcmp(a->name, "FifoQueue") == 0 && !q.fifo))
             json_object_set_new(out, a->name, json_string(val));
     }
-    if (wants(names, "QueueArn"))
+    if (sqs_wants(names, "QueueArn"))
         json_object_set_new(out, "QueueArn", json_string(q.arn));
-    if (wants(names, "CreatedTimestamp"))
-        put_num(out, "CreatedTimestamp", (long long)json_integer_value(json_object_get(q.rec, "created")));
-    if (wants(names, "LastModifiedTimestamp"))
-        put_num(out, "LastModifiedTimestamp",
+    if (sqs_wants(names, "CreatedTimestamp"))
+        sqs_put_num(out, "CreatedTimestamp", (long long)json_integer_value(json_object_get(q.rec, "created")));
+    if (sqs_wants(names, "LastModifiedTimestamp"))
+        sqs_put_num(out, "LastModifiedTimestamp",
                 (long long)json_integer_value(json_object_get(q.rec, "modified")));
-    if (wants(names, "ApproximateNumberOfMessages") ||
-        wants(names, "ApproximateNumberOfMessagesNotVisible") ||
-        wants(names, "ApproximateNumberOfMessagesDelayed")) {
+    if (sqs_wants(names, "ApproximateNumberOfMessages") ||
+        sqs_wants(names, "ApproximateNumberOfMessagesNotVisible") ||
+        sqs_wants(names, "ApproximateNumberOfMessagesDelayed")) {
         struct sl_queue_stats s;
         int64_t now = sl_time_now_ms();
         int rc = sl_queue_stats(sqs_of(c)->store, q.id, now, now - q.retention * 1000, &s);
@@ -787,12 +766,12 @@ SL_OP(sqs, GetQueueAttributes)
             sqs_queue_clear(&q);
             return sl_call_internal(c, rc, NULL);
         }
-        if (wants(names, "ApproximateNumberOfMessages"))
-            put_num(out, "ApproximateNumberOfMessages", (long long)s.visible);
-        if (wants(names, "ApproximateNumberOfMessagesNotVisible"))
-            put_num(out, "ApproximateNumberOfMessagesNotVisible", (long long)s.in_flight);
-        if (wants(names, "ApproximateNumberOfMessagesDelayed"))
-            put_num(out, "ApproximateNumberOfMessagesDelayed", (long long)s.delayed);
+        if (sqs_wants(names, "ApproximateNumberOfMessages"))
+            sqs_put_num(out, "ApproximateNumberOfMessages", (long long)s.visible);
+        if (sqs_wants(names, "ApproximateNumberOfMessagesNotVisible"))
+            sqs_put_num(out, "ApproximateNumberOfMessagesNotVisible", (long long)s.in_flight);
+        if (sqs_wants(names, "ApproximateNumberOfMessagesDelayed"))
+            sqs_put_num(out, "ApproximateNumberOfMessagesDelayed", (long long)s.delayed);
     }
     sqs_queue_clear(&q);
     json_t *res = json_object();
@@ -829,7 +808,7 @@ SL_OP(sqs, SetQueueAttributes)
     struct qwrite *w = sl_call_alloc(c, sizeof(*w));
     if (!w)
         return SL_ENOMEM;
-    if (call_ref(c, &w->ref))
+    if (sqs_call_ref(c, &w->ref))
         return SL_DONE;
     w->set = json_object_get(c->in, "Attributes");
     if (!w->set)
@@ -921,7 +900,7 @@ static int tag_write(struct sl_call *c, const char *member, bool untag)
     struct qwrite *w = sl_call_alloc(c, sizeof(*w));
     if (!w)
         return SL_ENOMEM;
-    if (call_ref(c, &w->ref))
+    if (sqs_call_ref(c, &w->ref))
         return SL_DONE;
     w->tags = json_object_get(c->in, member);
     w->untag = untag;

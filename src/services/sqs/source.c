@@ -45,13 +45,6 @@ struct cursor {
 
 /* ---- the SQS event ---------------------------------------------------- */
 
-static void put_num(json_t *o, const char *name, long long v)
-{
-    char num[32];
-    snprintf(num, sizeof(num), "%lld", v);
-    json_object_set_new(o, name, json_string(num));
-}
-
 /* Message m as a record of Lambda's SQS event: lower camel case, system
  * attributes as strings, message attributes with their (empty) list
  * values, as AWS sends them. */
@@ -63,10 +56,10 @@ static json_t *event_record(const struct sl_sqs_source *s, const struct sl_qmsg 
     char handle[128];
     sqs_receipt(s->st, &s->ref, m->id, m->receives, handle, sizeof(handle));
     json_t *attrs = json_object();
-    put_num(attrs, "ApproximateReceiveCount", (long long)m->receives);
-    put_num(attrs, "SentTimestamp", (long long)m->enqueued_ms);
+    sqs_put_num(attrs, "ApproximateReceiveCount", (long long)m->receives);
+    sqs_put_num(attrs, "SentTimestamp", (long long)m->enqueued_ms);
     json_object_set(attrs, "SenderId", json_object_get(meta, "s"));
-    put_num(attrs, "ApproximateFirstReceiveTimestamp", (long long)m->first_ms);
+    sqs_put_num(attrs, "ApproximateFirstReceiveTimestamp", (long long)m->first_ms);
     if (json_object_get(meta, "n")) {
         json_object_set(attrs, "SequenceNumber", json_object_get(meta, "n"));
         json_object_set(attrs, "MessageGroupId", json_object_get(meta, "g"));
