@@ -25,9 +25,13 @@
 
 #include "engine/mapping.h"
 #include "engine/pattern.h"
+#include "engine/stream.h"
+#include "services/kinesis/kinesis.h"
 #include "services/sqs/sqs.h"
 
 #define ESM_NS "lambda.esm"
+/* A stream mapping's checkpoints: pk its UUID, sk the shard. */
+#define ESM_CKPT_NS "lambda.esm.ckpt"
 #define FILTERS_MAX 5
 #define PATTERN_MAX 4096
 /* Batches of one SQS mapping with its function at once, unless
@@ -44,6 +48,9 @@ struct esm_run {
     size_t nfilters;
     struct sl_sqs_source *src;
     struct sl_mapping *m;
+    /* A Kinesis stream's: */
+    struct sl_kinesis_source *ksrc;
+    struct sl_stream *stream;
     /* Metrics (atomic). */
     uint64_t invocations, errors;
     unsigned running;
@@ -62,8 +69,16 @@ struct esm_call {
     struct sl_buf event;
 };
 
+/* One invocation of a stream's batch. */
+struct esm_scall {
+    struct esm_run *run;
+    struct sl_stream_call *call;
+    struct sl_invocation inv;
+};
+
 /* The runs, and the stops under way (a stop waits for its batches). */
 struct esm_state {
+    struct sl_stream_hub *hub; /* the store watch of stream mappings */
     pthread_mutex_t mu;
     struct esm_run *runs;
     struct sl_inflight stops;
@@ -82,6 +97,7 @@ static void run_free(struct esm_run *r)
     if (!r)
         return;
     sl_sqs_source_free(r->src);
+    sl_kinesis_source_free(r->ksrc);
     for (size_t i = 0; i < r->nfilters; i++)
         sl_pattern_free(r->filters[i]);
     free(r);
@@ -196,6 +212,133 @@ static void deliver(void *ctx, struct sl_mapping *m, struct sl_batch *b)
     }
 }
 
+/* The end of a stream batch's invocation. */
+static void stream_invoked(struct sl_invocation *inv, void *arg)
+{
+    struct esm_scall *sc = arg;
+    struct esm_run *r = sc->run;
+    struct sl_stream_call *call = sc->call;
+    sl_lambda_run_end(r->lam, r->account, r->region, r->fn, inv, 0);
+    sl_strlcpy(call->request_id, inv->request_id, sizeof(call->request_id));
+    call->status = 200;
+    call->result = inv->result == SL_INVOKE_OK               ? SL_STREAM_OK
+                   : inv->result == SL_INVOKE_FUNCTION_ERROR ? SL_STREAM_FUNCTION_ERROR
+                                                             : SL_STREAM_NOT_RUN;
+    if (call->result == SL_STREAM_FUNCTION_ERROR)
+        sl_strlcpy(call->function_error, "Unhandled", sizeof(call->function_error));
+    if (call->result != SL_STREAM_OK) {
+        __atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED);
+        sl_warn("lambda", "event source mapping %s: a batch of %zu records failed in %s: %s",
+                r->uuid, call->nrecords, r->fn,
+                inv->result == SL_INVOKE_FUNCTION_ERROR ? "function error"
+                : inv->result == SL_INVOKE_THROTTLED    ? "throttled"
+                : inv->message[0]                       ? inv->message
+                                                        : "the function could not run");
+    }
+    call->response = inv->response.data;
+    call->response_len = inv->response.len;
+    __atomic_fetch_sub(&r->running, 1, __ATOMIC_RELAXED);
+    sl_stream_call_done(call);
+    sl_invocation_close(&sc->inv);
+    free(sc);
+}
+
+/* A stream poller's target: the function, invoked with the batch's event. */
+static void stream_invoke(void *ctx, struct sl_stream_call *call)
+{
+    struct esm_run *r = ctx;
+    struct esm_scall *sc = calloc(1, sizeof(*sc));
+    json_t *cfg = NULL;
+    if (!sc || sl_lambda_get_config(r->lam, r->pk, r->fn, &cfg)) {
+        free(sc);
+        call->result = SL_STREAM_NOT_RUN; /* (its function is gone: it waits) */
+        sl_stream_call_done(call);
+        return;
+    }
+    sc->run = r;
+    sc->call = call;
+    sl_invocation_init(&sc->inv);
+    sl_uuid(sc->inv.request_id);
+    sc->inv.payload = call->payload;
+    sc->inv.payload_len = call->len;
+    __atomic_fetch_add(&r->invocations, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&r->running, 1, __ATOMIC_RELAXED);
+    int rc = sl_lambda_run_start(r->lam, r->account, r->region, r->fn, cfg, &sc->inv,
+                                 stream_invoked, sc);
+    json_decref(cfg);
+    if (rc) {
+        __atomic_fetch_sub(&r->running, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&r->errors, 1, __ATOMIC_RELAXED);
+        sl_warn("lambda", "event source mapping %s: a batch of %zu records did not start in "
+                          "%s: %s",
+                r->uuid, call->nrecords, r->fn, sl_strerror(rc));
+        sl_invocation_close(&sc->inv);
+        free(sc);
+        call->result = SL_STREAM_NOT_RUN;
+        sl_stream_call_done(call);
+    }
+}
+
+static json_int_t int_or(json_t *rec, const char *key, json_int_t dflt)
+{
+    json_t *v = json_object_get(rec, key);
+    return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+/* Starts the poller of a stream mapping (r filled but its poller). */
+static int stream_start(struct sl_lambda *lam, struct esm_run *r, json_t *rec,
+                        struct sl_err *err)
+{
+    const char *arn = json_string_value(json_object_get(rec, "EventSourceArn"));
+    json_t *cfg = NULL;
+    const char *role = NULL;
+    if (sl_lambda_get_config(lam, r->pk, r->fn, &cfg) == 0)
+        role = json_string_value(json_object_get(cfg, "Role"));
+    int rc = sl_kinesis_source_new(lam->app, arn, role, r->filters, r->nfilters, &r->ksrc, err);
+    json_decref(cfg);
+    if (rc)
+        return rc;
+    const char *pos = json_string_value(json_object_get(rec, "StartingPosition"));
+    const char *dest = json_string_value(json_object_get(
+        json_object_get(json_object_get(rec, "DestinationConfig"), "OnFailure"), "Destination"));
+    struct sl_stream_config sc = {
+        .loop = lam->app->loop,
+        .store = lam->app->store,
+        .hub = esm_of(lam)->hub,
+        .targets = lam->app->targets,
+        .ops = &sl_kinesis_stream_ops,
+        .ops_ctx = r->ksrc,
+        .source_arn = sl_kinesis_source_arn(r->ksrc),
+        .function_arn = json_string_value(json_object_get(rec, "FunctionArn")),
+        .on_failure = dest && *dest ? dest : NULL,
+        .ckpt_ns = ESM_CKPT_NS,
+        .ckpt_pk = r->uuid,
+        .start = pos && strcmp(pos, "LATEST") == 0         ? SL_STREAM_LATEST
+                 : pos && strcmp(pos, "AT_TIMESTAMP") == 0 ? SL_STREAM_AT_TIMESTAMP
+                                                           : SL_STREAM_TRIM_HORIZON,
+        .start_ms = (int64_t)(json_number_value(json_object_get(rec, "StartingPositionTimestamp")) *
+                              1000.0),
+        .batch_size = (size_t)int_or(rec, "BatchSize", 100),
+        .window_ms = int_or(rec, "MaximumBatchingWindowInSeconds", 0) * 1000,
+        .parallelization = (unsigned)int_or(rec, "ParallelizationFactor", 1),
+        .bisect = json_is_true(json_object_get(rec, "BisectBatchOnFunctionError")),
+        .max_retries = (long)int_or(rec, "MaximumRetryAttempts", -1),
+        /* (--time-scale divides it, as it does AWS's other delays, so
+         * that tests see records age.) */
+        .max_age_ms = int_or(rec, "MaximumRecordAgeInSeconds", -1) < 0
+                          ? -1
+                          : sl_delay_scaled_ms(int_or(rec, "MaximumRecordAgeInSeconds", -1) *
+                                                   1000,
+                                               lam->app->time_scale),
+        .tumbling_ms = int_or(rec, "TumblingWindowInSeconds", 0) * 1000,
+        .report_failures = r->report_failures,
+        .time_scale = lam->app->time_scale,
+        .invoke = stream_invoke,
+        .ctx = r,
+    };
+    return sl_stream_start(&r->stream, &sc, err);
+}
+
 /* Starts the poller of an enabled mapping record (not listed yet). */
 static int run_start(struct sl_lambda *lam, json_t *rec, struct esm_run **out,
                      struct sl_err *err)
@@ -225,6 +368,15 @@ static int run_start(struct sl_lambda *lam, json_t *rec, struct esm_run **out,
         r->nfilters++;
     }
     const char *arn = json_string_value(json_object_get(rec, "EventSourceArn"));
+    if (!rc && arn && strncmp(arn, "arn:aws:kinesis:", 16) == 0) {
+        rc = stream_start(lam, r, rec, err);
+        if (rc) {
+            run_free(r);
+            return rc;
+        }
+        *out = r;
+        return 0;
+    }
     if (!rc)
         rc = sl_sqs_source_new(lam->app, arn, r->filters, r->nfilters, &r->src, err);
     json_t *sc = json_object_get(json_object_get(rec, "ScalingConfig"), "MaximumConcurrency");
@@ -257,6 +409,7 @@ static void *stop_main(void *arg)
     struct esm_run *r = arg;
     struct esm_state *es = esm_of(r->lam);
     sl_mapping_stop(r->m);
+    sl_stream_stop(r->stream);
     run_free(r);
     sl_inflight_drop(&es->stops);
     return NULL;
@@ -268,7 +421,7 @@ static void run_end(struct esm_run *r)
 {
     if (!r)
         return;
-    if (!r->m) {
+    if (!r->m && !r->stream) {
         run_free(r);
         return;
     }
@@ -335,6 +488,10 @@ int sl_lambda_esm_start(struct sl_lambda *lam, struct sl_err *err)
     struct esm_state *es = calloc(1, sizeof(*es));
     if (!es)
         return sl_errf(err, SL_ENOMEM, "out of memory");
+    if (sl_stream_hub_new(lam->app->store, &es->hub)) {
+        free(es);
+        return sl_errf(err, SL_ENOMEM, "out of memory");
+    }
     pthread_mutex_init(&es->mu, NULL);
     sl_inflight_init(&es->stops);
     lam->esm = es;
@@ -379,9 +536,29 @@ void sl_lambda_esm_free(struct sl_lambda *lam)
     if (!es)
         return;
     sl_inflight_destroy(&es->stops);
+    sl_stream_hub_free(es->hub);
     pthread_mutex_destroy(&es->mu);
     free(es);
     lam->esm = NULL;
+}
+
+struct shard_metrics {
+    struct esm_run *r;
+    struct sl_buf *out;
+};
+
+static void shard_metric(void *arg, const struct sl_stream_shard_stats *st)
+{
+    struct shard_metrics *sm = arg;
+    const char *u = sm->r->uuid, *f = sm->r->fn;
+    sl_buf_printf(sm->out, "sluice_esm_iterator_age_ms{uuid=\"%s\",function=\"%s\",shard=\"%s\"} %lld\n",
+                  u, f, st->id, (long long)st->iterator_age_ms);
+    sl_buf_printf(sm->out, "sluice_esm_shard_records{uuid=\"%s\",function=\"%s\",shard=\"%s\"} %llu\n",
+                  u, f, st->id, (unsigned long long)st->records);
+    sl_buf_printf(sm->out, "sluice_esm_batches{uuid=\"%s\",function=\"%s\",shard=\"%s\"} %llu\n", u,
+                  f, st->id, (unsigned long long)st->batches);
+    sl_buf_printf(sm->out, "sluice_esm_failures{uuid=\"%s\",function=\"%s\",shard=\"%s\"} %llu\n", u,
+                  f, st->id, (unsigned long long)st->failures);
 }
 
 void sl_lambda_esm_metrics(struct sl_lambda *lam, struct sl_buf *out)
@@ -397,9 +574,19 @@ void sl_lambda_esm_metrics(struct sl_lambda *lam, struct sl_buf *out)
                 "# HELP sluice_esm_failures Batches that failed, whole or in part.\n"
                 "# TYPE sluice_esm_failures counter\n"
                 "# HELP sluice_esm_concurrency Invocations of the mapping's function under way.\n"
-                "# TYPE sluice_esm_concurrency gauge\n");
+                "# TYPE sluice_esm_concurrency gauge\n"
+                "# HELP sluice_esm_iterator_age_ms A stream mapping's IteratorAge per shard: "
+                "the age of the last record of its last batch when that was done.\n"
+                "# TYPE sluice_esm_iterator_age_ms gauge\n"
+                "# HELP sluice_esm_shard_records Records of a shard handed to the function.\n"
+                "# TYPE sluice_esm_shard_records counter\n");
     pthread_mutex_lock(&es->mu);
     for (struct esm_run *r = es->runs; r; r = r->next) {
+        if (r->stream) {
+            struct shard_metrics sm = {r, out};
+            sl_stream_stats(r->stream, shard_metric, &sm);
+            continue;
+        }
         if (!r->m)
             continue;
         struct sl_mapping_stats st;
@@ -436,30 +623,16 @@ static int not_found(struct lreq *l, const char *uuid)
                            l->c->request_id, uuid);
 }
 
-/* Checks the members of a create or update that apply to an SQS source;
- * 0, or answers (SL_DONE). rec holds the values after the change. */
-static int check_sqs(struct lreq *l, json_t *rec, bool fifo)
+/* The members only stream sources take. */
+static const char *const streams_only[] = {
+    "StartingPosition",        "StartingPositionTimestamp", "ParallelizationFactor",
+    "MaximumRetryAttempts",    "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError",
+    "TumblingWindowInSeconds", "DestinationConfig",
+};
+
+/* Checks the FilterCriteria of rec; 0, or answers (SL_DONE). */
+static int check_filters(struct lreq *l, json_t *rec)
 {
-    static const char *const streams_only[] = {
-        "StartingPosition",  "StartingPositionTimestamp", "ParallelizationFactor",
-        "MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError",
-        "TumblingWindowInSeconds", "DestinationConfig",
-    };
-    for (size_t i = 0; i < SL_ARRAY_LEN(streams_only); i++)
-        if (json_object_get(l->in, streams_only[i]))
-            return sl_lambda_invalid(l, "Unsupported %s parameter for given event source "
-                                        "mapping type.",
-                                     streams_only[i]);
-    json_int_t batch = json_integer_value(json_object_get(rec, "BatchSize"));
-    json_int_t window = json_integer_value(json_object_get(rec, "MaximumBatchingWindowInSeconds"));
-    if (fifo && batch > 10)
-        return sl_lambda_invalid(l, "Batch size for SQS FIFO queues must be between 1 and 10.");
-    if (fifo && window > 0)
-        return sl_lambda_invalid(l, "MaximumBatchingWindowInSeconds is not supported for SQS "
-                                    "FIFO queues.");
-    if (batch > 10 && window < 1)
-        return sl_lambda_invalid(l, "Maximum batch window in seconds must be greater than 0 if "
-                                    "maximum batch size is greater than 10");
     json_t *filters = json_object_get(json_object_get(rec, "FilterCriteria"), "Filters");
     if (json_array_size(filters) > FILTERS_MAX)
         return sl_lambda_invalid(l, "The number of filters in FilterCriteria exceeds the limit "
@@ -480,18 +653,103 @@ static int check_sqs(struct lreq *l, json_t *rec, bool fifo)
     return 0;
 }
 
-/* The source's kind: 0 for an SQS queue that exists (fifo set), or
+/* Checks the members of a create or update that apply to an SQS source;
+ * 0, or answers (SL_DONE). rec holds the values after the change. */
+static int check_sqs(struct lreq *l, json_t *rec, bool fifo)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(streams_only); i++)
+        if (json_object_get(l->in, streams_only[i]))
+            return sl_lambda_invalid(l, "Unsupported %s parameter for given event source "
+                                        "mapping type.",
+                                     streams_only[i]);
+    json_int_t batch = json_integer_value(json_object_get(rec, "BatchSize"));
+    json_int_t window = json_integer_value(json_object_get(rec, "MaximumBatchingWindowInSeconds"));
+    if (fifo && batch > 10)
+        return sl_lambda_invalid(l, "Batch size for SQS FIFO queues must be between 1 and 10.");
+    if (fifo && window > 0)
+        return sl_lambda_invalid(l, "MaximumBatchingWindowInSeconds is not supported for SQS "
+                                    "FIFO queues.");
+    if (batch > 10 && window < 1)
+        return sl_lambda_invalid(l, "Maximum batch window in seconds must be greater than 0 if "
+                                    "maximum batch size is greater than 10");
+    return check_filters(l, rec);
+}
+
+/* Checks the members of a create or update that apply to a stream; 0, or
  * answers (SL_DONE). */
-static int check_source(struct lreq *l, const char *arn, bool *fifo)
+static int check_stream(struct lreq *l, json_t *rec)
+{
+    if (json_object_get(l->in, "ScalingConfig"))
+        return sl_lambda_invalid(l, "Unsupported ScalingConfig parameter for given event source "
+                                    "mapping type.");
+    const char *pos = json_string_value(json_object_get(rec, "StartingPosition"));
+    if (!pos)
+        return sl_lambda_invalid(l, "1 validation error detected: Value null at "
+                                    "'startingPosition' failed to satisfy constraint: Member "
+                                    "must not be null");
+    if (strcmp(pos, "TRIM_HORIZON") != 0 && strcmp(pos, "LATEST") != 0 &&
+        strcmp(pos, "AT_TIMESTAMP") != 0)
+        return sl_lambda_invalid(l, "Unsupported starting position for a Kinesis event source: "
+                                    "%s",
+                                 pos);
+    bool at = strcmp(pos, "AT_TIMESTAMP") == 0;
+    if (at != (json_object_get(rec, "StartingPositionTimestamp") != NULL))
+        return sl_lambda_invalid(l, at ? "StartingPositionTimestamp is required with "
+                                         "StartingPosition AT_TIMESTAMP."
+                                       : "StartingPositionTimestamp is only valid with "
+                                         "StartingPosition AT_TIMESTAMP.");
+    json_int_t age = json_integer_value(json_object_get(rec, "MaximumRecordAgeInSeconds"));
+    if (age >= 0 && age < 60)
+        return sl_lambda_invalid(l, "MaximumRecordAgeInSeconds must be -1 or between 60 and "
+                                    "604800.");
+    const char *dest = json_string_value(json_object_get(
+        json_object_get(json_object_get(rec, "DestinationConfig"), "OnFailure"), "Destination"));
+    if (dest && *dest) {
+        bool queue = strncmp(dest, "arn:aws:sqs:", 12) == 0;
+        if (!queue && strncmp(dest, "arn:aws:sns:", 12) != 0)
+            return sl_lambda_invalid(l, "The provided destination config DestinationConfig("
+                                        "onSuccess=null, onFailure=OnFailure(destination=%s)) "
+                                        "is invalid: the on-failure destination of a stream "
+                                        "must be an SQS queue or an SNS topic.",
+                                     dest);
+        int rc = sl_target_check(l->c->app->targets, dest, NULL, NULL, NULL);
+        if (rc == SL_ENOTSUP || rc == SL_EINVAL)
+            return sl_lambda_invalid(l, "The on-failure destination %s is %s.", dest,
+                                     queue ? "not a queue's ARN"
+                                           : "an SNS topic, which Sluice does not have yet");
+        if (rc == SL_ENOTFOUND)
+            return sl_lambda_invalid(l, "The on-failure destination %s does not exist.", dest);
+    }
+    return check_filters(l, rec);
+}
+
+enum source_kind { SOURCE_SQS, SOURCE_SQS_FIFO, SOURCE_KINESIS };
+
+/* The source's kind, for a queue or stream that exists: 0, or answers
+ * (SL_DONE). */
+static int check_source(struct lreq *l, const char *arn, enum source_kind *kind)
 {
     if (!arn)
         return sl_lambda_invalid(l, "Unrecognized event source, must be kinesis, dynamodb "
                                     "stream or sqs.");
-    if (strstr(arn, ":kinesis:") || strstr(arn, ":dynamodb:"))
+    if (strncmp(arn, "arn:aws:kinesis:", 16) == 0) {
+        *kind = SOURCE_KINESIS;
+        int rc = sl_kinesis_stream_check(l->c->app, arn);
+        if (rc == SL_EINVAL)
+            return sl_lambda_invalid(l, "Unrecognized event source, must be kinesis, dynamodb "
+                                        "stream or sqs: %s is not a Kinesis stream's ARN "
+                                        "(stream consumers are not supported yet).",
+                                     arn);
+        if (rc == SL_ENOTFOUND)
+            return sl_lambda_invalid(l, "Stream not found: %s", arn);
+        return rc ? sl_call_internal(l->c, rc, NULL) : 0;
+    }
+    if (strstr(arn, ":dynamodb:"))
         return sl_lambda_invalid(l, "Event source %s is not supported by Sluice yet (SQS "
-                                    "queues are).",
+                                    "queues and Kinesis streams are).",
                                  arn);
-    int rc = sl_sqs_queue_kind(l->c->app, arn, fifo);
+    bool fifo = false;
+    int rc = sl_sqs_queue_kind(l->c->app, arn, &fifo);
     if (rc == SL_EINVAL)
         return sl_lambda_invalid(l, "Unrecognized event source, must be kinesis, dynamodb "
                                     "stream or sqs.");
@@ -502,6 +760,7 @@ static int check_source(struct lreq *l, const char *arn, bool *fifo)
                                     "wsdl version.");
     if (rc)
         return sl_call_internal(l->c, rc, NULL);
+    *kind = fifo ? SOURCE_SQS_FIFO : SOURCE_SQS;
     return 0;
 }
 
@@ -552,8 +811,10 @@ static int write_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         w->old = json_loadb(it.val, it.val_len, 0, NULL);
         sl_item_free(&it);
     }
-    if (!w->rec)
-        return sl_txn_delete(t, ESM_NS, "", w->uuid);
+    if (!w->rec) {
+        int rc = sl_txn_delete_pk(t, ESM_CKPT_NS, w->uuid, NULL); /* (a stream's) */
+        return rc ? rc : sl_txn_delete(t, ESM_NS, "", w->uuid);
+    }
     char *text = json_dumps(w->rec, JSON_COMPACT);
     if (!text)
         return SL_ENOMEM;
@@ -570,10 +831,16 @@ static int written(struct sl_call *c)
     int rc = 0;
     if (c->write_rc == SL_ENOTFOUND)
         rc = not_found(l, w->uuid);
-    else if (c->write_rc == SL_EEXIST)
+    else if (c->write_rc == SL_EEXIST && strncmp(w->source, "arn:aws:sqs:", 12) == 0)
         rc = sl_lambda_error(l, LAMBDA_E_CONFLICT,
                              "An event source mapping with SQS arn (\" %s \") and function (\" "
                              "%s \") already exists. Please update or delete the existing "
+                             "mapping with UUID %s",
+                             w->source, w->function, w->other);
+    else if (c->write_rc == SL_EEXIST)
+        rc = sl_lambda_error(l, LAMBDA_E_CONFLICT,
+                             "The event source arn (\" %s \") and function (\" %s \") provided "
+                             "mapping already exists. Please update or delete the existing "
                              "mapping with UUID %s",
                              w->source, w->function, w->other);
     else if (c->write_rc)
@@ -593,7 +860,18 @@ static int written(struct sl_call *c)
 static void apply(json_t *rec, json_t *in)
 {
     static const char *const members[] = {
-        "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig",
+        "BatchSize",
+        "MaximumBatchingWindowInSeconds",
+        "FunctionResponseTypes",
+        "ScalingConfig",
+        "StartingPosition",
+        "StartingPositionTimestamp",
+        "ParallelizationFactor",
+        "MaximumRetryAttempts",
+        "MaximumRecordAgeInSeconds",
+        "BisectBatchOnFunctionError",
+        "TumblingWindowInSeconds",
+        "DestinationConfig",
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(members); i++) {
         json_t *v = json_object_get(in, members[i]);
@@ -614,10 +892,11 @@ static void apply(json_t *rec, json_t *in)
 
 /* Applies the input to rec (taken), checks the result and writes it; the
  * answer shows state shown. */
-static int submit(struct lreq *l, struct esm_write *w, json_t *rec, bool fifo, const char *shown)
+static int submit(struct lreq *l, struct esm_write *w, json_t *rec, enum source_kind kind,
+                  const char *shown)
 {
     apply(rec, l->in);
-    int rc = check_sqs(l, rec, fifo);
+    int rc = kind == SOURCE_KINESIS ? check_stream(l, rec) : check_sqs(l, rec, kind == SOURCE_SQS_FIFO);
     if (rc) {
         json_decref(rec);
         return rc;
@@ -638,8 +917,8 @@ SL_OP(lambda, CreateEventSourceMapping)
     if (rc)
         return rc;
     const char *source = sl_lambda_in_str(l, "EventSourceArn");
-    bool fifo = false;
-    if ((rc = check_source(l, source, &fifo)) != 0)
+    enum source_kind kind;
+    if ((rc = check_source(l, source, &kind)) != 0)
         return rc;
     char arn[256];
     sl_lambda_function_arn(l, name, arn, sizeof(arn));
@@ -653,9 +932,19 @@ SL_OP(lambda, CreateEventSourceMapping)
                             c->region, "_function", name);
     if (!rec)
         return SL_ENOMEM;
+    if (kind == SOURCE_KINESIS) {
+        /* A stream's members, as AWS shows them when they are not given. */
+        json_object_set_new(rec, "BatchSize", json_integer(100));
+        json_object_set_new(rec, "ParallelizationFactor", json_integer(1));
+        json_object_set_new(rec, "MaximumRetryAttempts", json_integer(-1));
+        json_object_set_new(rec, "MaximumRecordAgeInSeconds", json_integer(-1));
+        json_object_set_new(rec, "BisectBatchOnFunctionError", json_false());
+        json_object_set_new(rec, "TumblingWindowInSeconds", json_integer(0));
+        json_object_set_new(rec, "DestinationConfig", json_pack("{s:{}}", "OnFailure"));
+    }
     w->source = source;
     w->function = sl_arena_strdup(&c->http->arena, arn);
-    return submit(l, w, rec, fifo, "Creating");
+    return submit(l, w, rec, kind, "Creating");
 }
 
 /* Reads mapping uuid's record (caller decrefs): 0, or answers. */
@@ -726,13 +1015,13 @@ SL_OP(lambda, UpdateEventSourceMapping)
         json_object_set_new(rec, "FunctionArn", json_string(arn));
         json_object_set_new(rec, "_function", json_string(name));
     }
-    bool fifo = false;
+    enum source_kind kind;
     if ((rc = check_source(l, json_string_value(json_object_get(rec, "EventSourceArn")),
-                           &fifo)) != 0) {
+                           &kind)) != 0) {
         json_decref(rec);
         return rc;
     }
-    return submit(l, w, rec, fifo, "Updating");
+    return submit(l, w, rec, kind, "Updating");
 }
 
 SL_OP(lambda, DeleteEventSourceMapping)
