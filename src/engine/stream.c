@@ -1090,6 +1090,8 @@ static void deliver(void *ctx, struct sl_mapping *m, struct sl_batch *b)
     }
     COUNT(sh, batches, 1);
     COUNT(sh, records, sb->n);
+    if (st->cfg.ops->delivered && sb->n)
+        st->cfg.ops->delivered(st->cfg.ops_ctx, sb->n);
     sb->call = (struct sl_stream_call){.payload = sb->event.data, .len = sb->event.len,
                                        .nrecords = sb->final ? 0 : sb->n,
                                        .result = SL_STREAM_NOT_RUN};

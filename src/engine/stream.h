@@ -74,6 +74,9 @@ struct sl_stream_ops {
      * and back (false: not one of the shard's). */
     void (*seq_text)(void *ctx, uint32_t shard, uint64_t seq, char *out, size_t n);
     bool (*seq_parse)(void *ctx, const char *text, uint32_t *shard, uint64_t *seq);
+    /* Optional: n records went to the function (for the stream's
+     * metrics). */
+    void (*delivered)(void *ctx, size_t n);
     /* The member of the on-failure record that describes the batch
      * ("KinesisBatchInfo"). */
     const char *batch_info;

@@ -175,8 +175,9 @@ def fresh_server(tmp_path):
                 srv.kill9()
 
 
-def client_config(**kw):
-    return botocore.config.Config(retries={"max_attempts": 1}, **kw)
+def client_config(retries=None, **kw):
+    """No retries unless retries says (botocore's retries setting)."""
+    return botocore.config.Config(retries=retries or {"max_attempts": 1}, **kw)
 
 
 def client(service, endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, **kw):

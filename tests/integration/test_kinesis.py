@@ -10,6 +10,7 @@ import hashlib
 import json
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -20,7 +21,9 @@ MAX = 2**128 - 1
 
 @pytest.fixture
 def kinesis(server):
-    return client("kinesis", server.endpoint)
+    # Retried as AWS's SDKs retry by default (botocore's standard mode):
+    # provisioned shards refuse more than five reads a second.
+    return client("kinesis", server.endpoint, retries={"mode": "standard", "max_attempts": 10})
 
 
 def new_stream(kinesis, shards=2):
@@ -208,7 +211,8 @@ def test_kill9_keeps_acknowledged_records(fresh_server):
     before a kill -9 are all there after the restart, in order."""
     srv = fresh_server().start()
     k = client("kinesis", srv.endpoint)
-    k.create_stream(StreamName="crash", ShardCount=2)
+    # (On demand: a provisioned shard would refuse this rate.)
+    k.create_stream(StreamName="crash", StreamModeDetails={"StreamMode": "ON_DEMAND"})
     acked, lock, stop = [], threading.Lock(), threading.Event()
 
     def writer(n):
@@ -361,3 +365,74 @@ def test_update_shard_count_closes_parents(kinesis):
     r = client_error(kinesis.update_shard_count, StreamName=name, TargetShardCount=7,
                      ScalingType="UNIFORM_SCALING")
     assert r["Error"]["Code"] == "InvalidArgumentException"
+
+
+def test_provisioned_shards_limit_throughput(server, fresh_server):
+    """A provisioned shard takes 1,000 records and 1 MiB a second: past
+    that, PutRecords fails the records over the limit with
+    ProvisionedThroughputExceededException (FailedRecordCount counts them)
+    and PutRecord answers that error; a shard serves five GetRecords a
+    second. On-demand streams, and every stream of a server started with
+    --kinesis-no-throughput-limits, take the same load."""
+    k = client("kinesis", server.endpoint, retries={"total_max_attempts": 1})
+    name = new_stream(k, 1)
+    big = b"x" * 4096
+    out = k.put_records(StreamName=name, Records=[{"Data": big, "PartitionKey": str(i)}
+                                                  for i in range(500)])
+    assert 0 < out["FailedRecordCount"] < 500
+    failed = [r for r in out["Records"] if "ErrorCode" in r]
+    assert len(failed) == out["FailedRecordCount"]
+    assert {r["ErrorCode"] for r in failed} == {"ProvisionedThroughputExceededException"}
+    assert "Rate exceeded for shard shardId-000000000000" in failed[0]["ErrorMessage"]
+    r = client_error(k.put_record, StreamName=name, Data=b"y" * 900_000, PartitionKey="p")
+    assert r["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 400
+    it = k.get_shard_iterator(StreamName=name, ShardId="shardId-000000000000",
+                              ShardIteratorType="LATEST")["ShardIterator"]
+    codes = []
+    for _ in range(8):
+        try:
+            it = k.get_records(ShardIterator=it)["NextShardIterator"]
+            codes.append("ok")
+        except k.exceptions.ProvisionedThroughputExceededException:
+            codes.append("throttled")
+    assert "throttled" in codes and codes[0] == "ok"
+    stats = metrics_of(server)
+    assert stats.get('sluice_kinesis_throttled{stream="%s"}' % stream_arn(k, name), 0) >= 2
+    on_demand = unique_name("ondemand")
+    k.create_stream(StreamName=on_demand, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    for _ in range(3):
+        out = k.put_records(StreamName=on_demand, Records=[
+            {"Data": big, "PartitionKey": "p"} for _ in range(500)])
+        assert out["FailedRecordCount"] == 0
+    srv = fresh_server(["--kinesis-no-throughput-limits"]).start()
+    k2 = client("kinesis", srv.endpoint)
+    k2.create_stream(StreamName="free", ShardCount=1)
+    for _ in range(3):
+        assert k2.put_records(StreamName="free", Records=[
+            {"Data": big, "PartitionKey": "p"} for _ in range(500)])["FailedRecordCount"] == 0
+
+
+def stream_arn(k, name):
+    return k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+
+
+def metrics_of(server):
+    text = urllib.request.urlopen(server.endpoint + "/_sluice/metrics").read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def test_records_in_and_out_metrics(server, kinesis):
+    """/_sluice/metrics counts each stream's records in (puts) and out
+    (GetRecords), in all and in the last whole second."""
+    name = new_stream(kinesis, 1)
+    kinesis.put_records(StreamName=name, Records=[{"Data": b"m", "PartitionKey": "p"}
+                                                  for _ in range(7)])
+    read_all(kinesis, name, "shardId-000000000000")
+    arn = stream_arn(kinesis, name)
+    stats = metrics_of(server)
+    assert stats['sluice_kinesis_records_in{stream="%s"}' % arn] == 7
+    assert stats['sluice_kinesis_records_out{stream="%s"}' % arn] == 7
+    assert stats['sluice_kinesis_bytes_in{stream="%s"}' % arn] == 14
+    assert 'sluice_kinesis_records_in_per_second{stream="%s"}' % arn in stats

@@ -13,6 +13,8 @@
 #ifndef SL_KINESIS_INTERNAL_H
 #define SL_KINESIS_INTERNAL_H
 
+#include <pthread.h>
+
 #include "services/kinesis/kinesis.h"
 #include "services/service.h"
 
@@ -32,7 +34,8 @@
     X(KINESIS_E_NOT_FOUND, "ResourceNotFoundException", 400, false)                        \
     X(KINESIS_E_IN_USE, "ResourceInUseException", 400, false)                              \
     X(KINESIS_E_EXPIRED_ITERATOR, "ExpiredIteratorException", 400, false)                  \
-    X(KINESIS_E_LIMIT, "LimitExceededException", 400, false)
+    X(KINESIS_E_LIMIT, "LimitExceededException", 400, false)                              \
+    X(KINESIS_E_THROUGHPUT, "ProvisionedThroughputExceededException", 400, false)
 
 enum { KINESIS_ERRORS(SL_ERROR_ENUM) KINESIS_E_N };
 extern const struct sl_aws_error sl_kinesis_errors[];
@@ -102,5 +105,34 @@ struct kinesis_iterator {
 };
 void kinesis_iterator_text(const struct kinesis_iterator *it, struct sl_buf *out);
 bool kinesis_iterator_parse(const char *text, struct kinesis_iterator *it);
+
+/* The service's state (limits.c): each stream's counts, and the
+ * throughput limits of provisioned streams' shards. */
+struct kinesis_stats;
+struct kinesis {
+    struct sl_app *app;
+    bool limits; /* provisioned streams enforce AWS's per-shard limits */
+    pthread_mutex_t mu;
+    struct kinesis_stats *streams; /* by (pk, name): a stream made again goes on counting */
+};
+int kinesis_state_new(struct sl_app *app, void **out, struct sl_err *err);
+void kinesis_state_free(void *state);
+void kinesis_metrics(void *state, struct sl_buf *out);
+/* A record a put would append: throttled is set when the shard's write
+ * limit refuses it. */
+struct kinesis_write {
+    unsigned shard;
+    size_t bytes; /* data and partition key */
+    bool throttled;
+};
+void kinesis_admit_writes(struct kinesis *k, const struct kinesis_stream *s,
+                          struct kinesis_write *w, size_t n);
+/* Whether a GetRecords of the shard may run now; then what it read. */
+bool kinesis_admit_read(struct kinesis *k, const struct kinesis_stream *s, unsigned shard);
+void kinesis_count_read(struct kinesis *k, const struct kinesis_stream *s, unsigned shard,
+                        size_t records, size_t bytes);
+/* Records an event source mapping read from stream (pk, name). */
+void kinesis_count_out(struct kinesis *k, const char *pk, const char *name, const char *arn,
+                       size_t records);
 
 #endif

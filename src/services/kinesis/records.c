@@ -30,8 +30,11 @@ struct put {
     char pk[96];
     const char *name;
     struct rec *recs;
+    struct kinesis_write *w; /* the shard and size of each, and its limit's verdict */
     size_t n;
     bool batch;
+    struct kinesis *k;
+    char account[16];
 };
 
 static int put_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -46,20 +49,26 @@ static int put_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     for (size_t i = 0; !rc && i < p->n; i++) {
         struct rec *r = &p->recs[i];
         const struct kinesis_shard *k = kinesis_shard_for(&s, r->hash);
-        if (!k) {
+        if (!k)
             rc = sl_errf(err, SL_ECORRUPT, "stream %s: no shard holds a hash key", s.name);
-            break;
-        }
-        r->shard = k->n;
-        rc = sl_txn_log_append(t, s.id, k->n, now, r->key, strlen(r->key), r->data, r->len,
-                               &r->seq);
+        else
+            r->shard = p->w[i].shard = k->n;
+        p->w[i].bytes = r->len + strlen(r->key);
+    }
+    if (!rc)
+        kinesis_admit_writes(p->k, &s, p->w, p->n);
+    for (size_t i = 0; !rc && i < p->n; i++) {
+        struct rec *r = &p->recs[i];
+        if (!p->w[i].throttled)
+            rc = sl_txn_log_append(t, s.id, r->shard, now, r->key, strlen(r->key), r->data,
+                                   r->len, &r->seq);
     }
     /* Retention: each put removes the expired records at the start of the
      * shards it wrote, at least as many as it added. */
     for (size_t i = 0; !rc && i < s.nshards; i++) {
         size_t added = 0;
         for (size_t j = 0; j < p->n; j++)
-            added += p->recs[j].shard == s.shards[i].n;
+            added += p->recs[j].shard == s.shards[i].n && !p->w[j].throttled;
         if (added)
             rc = sl_txn_log_trim(t, s.id, s.shards[i].n, now - s.retention_h * 3600 * 1000,
                                  added + 16, NULL);
@@ -75,11 +84,16 @@ static void put_free(struct sl_call *c)
         free(p->recs[i].data);
 }
 
-static json_t *put_result(const struct rec *r)
+static json_t *put_result(const struct put *p, size_t i)
 {
+    const struct rec *r = &p->recs[i];
     char seq[48], shard[32];
     kinesis_seq_text(r->shard, r->seq, seq);
     kinesis_shard_id(r->shard, shard);
+    if (p->w[i].throttled)
+        return json_pack("{s:s, s:s++++++}", "ErrorCode", "ProvisionedThroughputExceededException",
+                         "ErrorMessage", "Rate exceeded for shard ", shard, " in stream ",
+                         p->name, " under account ", p->account, ".");
     return json_pack("{s:s, s:s}", "SequenceNumber", seq, "ShardId", shard);
 }
 
@@ -91,15 +105,25 @@ static int put_done(struct sl_call *c)
     if (c->write_rc)
         return sl_call_internal(c, c->write_rc, &c->write_err);
     if (!p->batch) {
-        json_t *out = put_result(&p->recs[0]);
+        if (p->w[0].throttled) {
+            char shard[32];
+            kinesis_shard_id(p->recs[0].shard, shard);
+            return sl_call_fail(c, KINESIS_E_THROUGHPUT,
+                                "Rate exceeded for shard %s in stream %s under account %s.",
+                                shard, p->name, p->account);
+        }
+        json_t *out = put_result(p, 0);
         json_object_set_new(out, "EncryptionType", json_string("NONE"));
         return sl_call_ok(c, out);
     }
     json_t *list = json_array();
-    for (size_t i = 0; i < p->n; i++)
-        json_array_append_new(list, put_result(&p->recs[i]));
-    return sl_call_ok(c, json_pack("{s:i, s:o, s:s}", "FailedRecordCount", 0, "Records", list,
-                                   "EncryptionType", "NONE"));
+    int failed = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        json_array_append_new(list, put_result(p, i));
+        failed += p->w[i].throttled;
+    }
+    return sl_call_ok(c, json_pack("{s:i, s:o, s:s}", "FailedRecordCount", failed, "Records",
+                                   list, "EncryptionType", "NONE"));
 }
 
 /* Reads one record of in (Data, PartitionKey, ExplicitHashKey): 0, or
@@ -139,8 +163,12 @@ static int put_start(struct sl_call *c, json_t *records, bool batch)
                             "satisfy constraint: Member must have length %s",
                             n, n < 1 ? "greater than or equal to 1" : "less than or equal to 500");
     p->recs = sl_call_alloc(c, n * sizeof(*p->recs));
-    if (!p->recs)
+    p->w = sl_call_alloc(c, n * sizeof(*p->w));
+    if (!p->recs || !p->w)
         return SL_ENOMEM;
+    memset(p->w, 0, n * sizeof(*p->w));
+    p->k = c->svc;
+    sl_strlcpy(p->account, c->account, sizeof(p->account));
     p->name = kinesis_stream_name(c);
     p->batch = batch;
     kinesis_pk(p->pk, sizeof(p->pk), c->account, c->region);
@@ -286,6 +314,15 @@ SL_OP(kinesis, GetRecords)
         kinesis_stream_clear(&s);
         return sl_call_fail(c, KINESIS_E_INVALID, "Invalid ShardIterator.");
     }
+    if (!kinesis_admit_read(c->svc, &s, it.shard)) {
+        char shard[32];
+        kinesis_shard_id(it.shard, shard);
+        int rc = sl_call_fail(c, KINESIS_E_THROUGHPUT,
+                              "Rate exceeded for shard %s in stream %s under account %s.", shard,
+                              s.name, c->account);
+        kinesis_stream_clear(&s);
+        return rc;
+    }
     json_t *limit = json_object_get(c->in, "Limit");
     size_t max = json_is_integer(limit) ? (size_t)json_integer_value(limit) : 10000;
     struct sl_log_record *v = NULL;
@@ -321,6 +358,12 @@ SL_OP(kinesis, GetRecords)
                                                 "StartingHashKey", a, "EndingHashKey", b));
             json_decref(parents);
         }
+    }
+    if (!rc) {
+        size_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+            bytes += v[i].data_len + v[i].key_len;
+        kinesis_count_read(c->svc, &s, it.shard, n, bytes);
     }
     kinesis_stream_clear(&s);
     if (rc) {

@@ -255,6 +255,14 @@ bool kinesis_iterator_parse(const char *b64, struct kinesis_iterator *it)
 
 SL_SERVICE_TABLES(kinesis);
 
+static const struct sl_option options[] = {
+    {"--kinesis-no-throughput-limits", "SLUICE_KINESIS_NO_THROUGHPUT_LIMITS", NULL,
+     "let provisioned streams' shards take and give any rate (AWS limits each shard to 1,000 "
+     "records and 1 MiB written, 5 reads and 2 MiB read a second)",
+     true},
+    {NULL, NULL, NULL, NULL, false},
+};
+
 const struct sl_service sl_service_kinesis = {
     .name = "kinesis",
     .model = &sl_model_kinesis,
@@ -266,4 +274,8 @@ const struct sl_service sl_service_kinesis = {
     .e_too_big = KINESIS_E_TOO_BIG,
     /* 500 records of 1 MB in base64 make a bit over 5 MB's worth. */
     .body_cap = 8 * 1024 * 1024,
+    .new = kinesis_state_new,
+    .free = kinesis_state_free,
+    .metrics = kinesis_metrics,
+    .options = options,
 };

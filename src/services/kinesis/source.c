@@ -12,6 +12,7 @@
 
 struct sl_kinesis_source {
     struct sl_app *app;
+    struct kinesis *k; /* the service's state, for its counts */
     char pk[96], name[129], region[64];
     char arn[320];       /* the stream's */
     char role_arn[256];  /* the function's role: invokeIdentityArn */
@@ -71,6 +72,7 @@ int sl_kinesis_source_new(struct sl_app *app, const char *arn, const char *role_
         return sl_errf(err, SL_EINVAL, "%s is not a Kinesis stream's ARN", arn ? arn : "");
     }
     s->app = app;
+    s->k = sl_app_state(app, &sl_service_kinesis);
     kinesis_pk(s->pk, sizeof(s->pk), account, s->region);
     snprintf(s->arn, sizeof(s->arn), "arn:aws:kinesis:%s:%s:stream/%s", s->region, account,
              s->name);
@@ -202,6 +204,13 @@ static bool pass(void *ctx, const struct sl_stream_shard_desc *shard,
     return ok;
 }
 
+static void delivered(void *ctx, size_t n)
+{
+    struct sl_kinesis_source *s = ctx;
+    if (s->k)
+        kinesis_count_out(s->k, s->pk, s->name, s->arn, n);
+}
+
 static void seq_text(void *ctx, uint32_t shard, uint64_t seq, char *out, size_t n)
 {
     (void)ctx;
@@ -226,5 +235,6 @@ const struct sl_stream_ops sl_kinesis_stream_ops = {
     .pass = pass,
     .seq_text = seq_text,
     .seq_parse = seq_parse,
+    .delivered = delivered,
     .batch_info = "KinesisBatchInfo",
 };

@@ -58,6 +58,7 @@ struct esm_run {
      * one's run stays. A deleted mapping keeps an entry without a poller
      * (m NULL), so that no earlier change starts it again. */
     double modified;
+    bool deleted; /* replaced because its mapping was deleted */
     struct esm_run *next;
 };
 
@@ -404,12 +405,23 @@ static int run_start(struct sl_lambda *lam, json_t *rec, struct esm_run **out,
     return 0;
 }
 
+static int purge_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    return sl_txn_delete_pk(t, ESM_CKPT_NS, arg, NULL);
+}
+
 static void *stop_main(void *arg)
 {
     struct esm_run *r = arg;
     struct esm_state *es = esm_of(r->lam);
     sl_mapping_stop(r->m);
     sl_stream_stop(r->stream);
+    if (r->stream && r->deleted) {
+        /* The last batches may have checkpointed after the delete. */
+        struct sl_err err = {0};
+        sl_store_write(r->lam->app->store, purge_txn, r->uuid, &err);
+    }
     run_free(r);
     sl_inflight_drop(&es->stops);
     return NULL;
@@ -473,8 +485,10 @@ static void run_apply(struct sl_lambda *lam, const char *uuid, json_t *rec, doub
             old = fresh; /* a later change runs already */
         } else {
             old = *p;
-            if (old)
+            if (old) {
                 *p = old->next;
+                old->deleted = !rec;
+            }
             fresh->next = es->runs;
             es->runs = fresh;
         }
