@@ -231,7 +231,7 @@ struct shard {
     void (*wake)(void *arg); /* the poller's, under the stream's mu */
     void *wake_arg;
     int64_t age_ms; /* (atomic) */
-    uint64_t records, batches, failures; /* (atomic) */
+    uint64_t records, batches, failures, done; /* (atomic) */
 };
 
 struct sl_stream {
@@ -916,6 +916,7 @@ static int sh_ack(void *self, struct sl_batch *b, struct sl_err *err, sl_source_
             __atomic_store_n(&sh->age_ms, SL_MAX(age, (int64_t)0), __ATOMIC_RELAXED);
         }
         mark(sh, sb, 0, k, st->cfg.tumbling_ms ? R_HELD : R_DONE);
+        COUNT(sh, done, k);
         if (st->cfg.tumbling_ms && sb->state) {
             free(sh->win_state);
             sh->win_state = sb->state;
@@ -1460,6 +1461,7 @@ void sl_stream_stats(struct sl_stream *st,
             .records = __atomic_load_n(&sh->records, __ATOMIC_RELAXED),
             .batches = __atomic_load_n(&sh->batches, __ATOMIC_RELAXED),
             .failures = __atomic_load_n(&sh->failures, __ATOMIC_RELAXED),
+            .done = __atomic_load_n(&sh->done, __ATOMIC_RELAXED),
         };
         cb(arg, &s);
     }

@@ -146,6 +146,7 @@ struct sl_stream_shard_stats {
     const char *id;
     int64_t iterator_age_ms; /* of the last batch's last record when it was done */
     uint64_t records;        /* records delivered to the function */
+    uint64_t done;           /* records it succeeded with (or that were dropped) */
     uint64_t batches;
     uint64_t failures;
 };

@@ -188,6 +188,18 @@ int sl_call_write(struct sl_call *c, sl_txn_fn fn, void *arg, sl_op_fn then)
     return SL_LATER;
 }
 
+int sl_call_ok_text(struct sl_call *c, const char *body, size_t len)
+{
+    struct sl_http_request *r = c->http;
+    sl_aws_set_request_id(r, c->protocol, c->request_id);
+    if (sl_buf_append(&r->resp.body, body, len))
+        return SL_ENOMEM;
+    sl_http_set_header(r, "Content-Type",
+                       sl_aws_json_content_type(c->protocol, c->endpoint->json_version));
+    sl_http_send(r, c->op && c->op->success_status ? c->op->success_status : 200);
+    return 0;
+}
+
 void sl_call_finish(struct sl_call *c, int rc)
 {
     struct sl_http_request *r = c->http;
@@ -368,6 +380,13 @@ void sl_call_end(struct sl_call *c)
     }
     if (!c->op && find_operation(c, params, nparams))
         return;
+    if (svc->fast && (c->protocol == SL_PROTO_JSON || c->protocol == SL_PROTO_REST_JSON)) {
+        int rc = svc->fast(c);
+        if (rc != SL_EAGAIN) {
+            sl_call_finish(c, rc);
+            return;
+        }
+    }
     struct sl_model_error e = {0};
     int rc = sl_model_decode(svc->model, c->op, c->protocol, c->http, c->body.data, c->body.len,
                              params, nparams, &c->in, &e);

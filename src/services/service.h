@@ -96,6 +96,13 @@ struct sl_service {
      * model's (CloudWatch Logs' name patterns); 0, or the call has its
      * answer. */
     sl_op_fn check;
+    /* Optional: a fast path for the JSON protocols, run with the body in
+     * and the operation known, before the layer decodes the body (in
+     * place of the decoding, the model's checks and check): it answers
+     * what it recognizes whole (a well-formed request of the usual shape)
+     * and returns SL_EAGAIN, untouched, for anything else, which then
+     * takes the general path and gets its exact error there. */
+    sl_op_fn fast;
     /* Handlers run when the headers are in and take the body themselves. */
     bool streaming;
     /* Optional, streaming: runs before routing (virtual hosts, limits); 0
@@ -215,6 +222,9 @@ void *sl_call_alloc(struct sl_call *c, size_t n);
 /* Sets c's output (taken) and returns 0, so that `return sl_call_ok(c,
  * out)` ends a handler with it. */
 int sl_call_ok(struct sl_call *c, json_t *out);
+/* Answers c (JSON protocols) with body, a JSON document as text; returns
+ * 0, as sl_call_ok(). */
+int sl_call_ok_text(struct sl_call *c, const char *body, size_t len);
 
 /*
  * Runs fn(arg) in the store's next batch; then(c) runs once that batch is

@@ -70,9 +70,9 @@ static int head_of(struct sl_txn *t, const char *name, uint32_t shard, struct sl
     sqlite3_bind_int64(st, 2, shard);
     int src = sqlite3_step(st);
     uint64_t last = 0;
-    if (src == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+    if (src == SQLITE_ROW)
         last = (uint64_t)sqlite3_column_int64(st, 0);
-    else if (src != SQLITE_ROW)
+    else if (src != SQLITE_DONE)
         rc = sl_store_sqlite_err(&s->writer, src, t->err, "log head");
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -93,12 +93,12 @@ static int head_of(struct sl_txn *t, const char *name, uint32_t shard, struct sl
     return 0;
 }
 
-int sl_txn_log_append(struct sl_txn *t, const char *log, uint32_t shard, int64_t ts_ms,
-                      const void *key, size_t key_len, const void *data, size_t data_len,
-                      uint64_t *seq)
+/* Inserts one row: n records from the shard's next sequence number on,
+ * key and data as given (a run's are packed in data). */
+static int insert(struct sl_txn *t, const char *log, uint32_t shard, int64_t ts_ms,
+                  const void *key, size_t key_len, const void *data, size_t data_len, size_t n,
+                  uint64_t *seq)
 {
-    if (!log || (!data && data_len) || (!key && key_len))
-        return sl_errf(t->err, SL_EINVAL, "log name or record missing");
     if (data_len > INT_MAX || key_len > INT_MAX)
         return sl_errf(t->err, SL_ETOOBIG, "log record of %zu bytes", data_len);
     struct sl_log_head *h = NULL;
@@ -114,6 +114,7 @@ int sl_txn_log_append(struct sl_txn *t, const char *log, uint32_t shard, int64_t
     sqlite3_bind_int64(st, 4, ts_ms);
     sqlite3_bind_blob(st, 5, key ? key : "", (int)key_len, SQLITE_STATIC);
     sqlite3_bind_blob(st, 6, data ? data : "", (int)data_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)n);
     int src = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -122,9 +123,71 @@ int sl_txn_log_append(struct sl_txn *t, const char *log, uint32_t shard, int64_t
     /* (A rollback leaves a gap: sequence numbers only grow.) */
     if (seq)
         *seq = h->next;
-    h->next++;
+    h->next += n;
     sl_store_note_put(t, log);
     return 0;
+}
+
+int sl_txn_log_append(struct sl_txn *t, const char *log, uint32_t shard, int64_t ts_ms,
+                      const void *key, size_t key_len, const void *data, size_t data_len,
+                      uint64_t *seq)
+{
+    if (!log || (!data && data_len) || (!key && key_len))
+        return sl_errf(t->err, SL_EINVAL, "log name or record missing");
+    return insert(t, log, shard, ts_ms, key, key_len, data, data_len, 1, seq);
+}
+
+/* A run's records packed: for each, its key's length and its data's (32
+ * bits, little-endian) then the key and the data. */
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int sl_txn_log_append_run(struct sl_txn *t, const char *log, uint32_t shard, int64_t ts_ms,
+                          const struct sl_log_entry *v, size_t n, uint64_t *first)
+{
+    if (!log || !v || !n)
+        return sl_errf(t->err, SL_EINVAL, "log name or records missing");
+    if (n == 1)
+        return sl_txn_log_append(t, log, shard, ts_ms, v[0].key, v[0].key_len, v[0].data,
+                                 v[0].data_len, first);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((!v[i].data && v[i].data_len) || (!v[i].key && v[i].key_len))
+            return sl_errf(t->err, SL_EINVAL, "log record missing");
+        if (v[i].key_len > UINT32_MAX || v[i].data_len > UINT32_MAX)
+            return sl_errf(t->err, SL_ETOOBIG, "log record of %zu bytes", v[i].data_len);
+        total += 8 + v[i].key_len + v[i].data_len;
+        if (total > INT_MAX)
+            return sl_errf(t->err, SL_ETOOBIG, "log run of %zu records over 2 GB", n);
+    }
+    uint8_t *buf = malloc(total);
+    if (!buf)
+        return sl_errf(t->err, SL_ENOMEM, "log run: out of memory");
+    uint8_t *p = buf;
+    for (size_t i = 0; i < n; i++) {
+        put_u32(p, (uint32_t)v[i].key_len);
+        put_u32(p + 4, (uint32_t)v[i].data_len);
+        p += 8;
+        if (v[i].key_len)
+            memcpy(p, v[i].key, v[i].key_len);
+        p += v[i].key_len;
+        if (v[i].data_len)
+            memcpy(p, v[i].data, v[i].data_len);
+        p += v[i].data_len;
+    }
+    int rc = insert(t, log, shard, ts_ms, NULL, 0, buf, total, n, first);
+    free(buf);
+    return rc;
 }
 
 int sl_txn_log_last(struct sl_txn *t, const char *log, uint32_t shard, uint64_t *seq)
@@ -223,6 +286,81 @@ struct read_args {
     bool full;
 };
 
+static char *dup_bytes(const void *p, size_t n)
+{
+    char *out = malloc(n + 1);
+    if (out) {
+        if (n)
+            memcpy(out, p, n);
+        out[n] = '\0';
+    }
+    return out;
+}
+
+/* Adds record seq to the read, unless a limit stops it: 0, SL_EAGAIN at
+ * a limit, SL_ENOMEM. */
+static int add_record(struct read_args *a, size_t *cap, size_t *bytes, uint64_t seq,
+                      int64_t ts, const void *key, size_t key_len, const void *data,
+                      size_t data_len)
+{
+    if (a->n == a->max || (a->max_bytes && a->n && *bytes + data_len > a->max_bytes)) {
+        a->full = true;
+        return SL_EAGAIN;
+    }
+    if (a->n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 64;
+        struct sl_log_record *v = realloc(a->out, ncap * sizeof(*v));
+        if (!v)
+            return SL_ENOMEM;
+        a->out = v;
+        *cap = ncap;
+    }
+    struct sl_log_record *r = &a->out[a->n];
+    memset(r, 0, sizeof(*r));
+    r->seq = seq;
+    r->ts_ms = ts;
+    r->key_len = key_len;
+    r->data_len = data_len;
+    r->key = dup_bytes(key, key_len);
+    r->data = dup_bytes(data, data_len);
+    a->n++;
+    *bytes += data_len;
+    return r->key && r->data ? 0 : SL_ENOMEM;
+}
+
+/* The records of a row from a->from on: one, or a packed run of n. */
+static int add_row(struct read_args *a, sqlite3_stmt *st, size_t *cap, size_t *bytes,
+                   struct sl_err *err)
+{
+    uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+    int64_t ts = sqlite3_column_int64(st, 1);
+    int64_t n = sqlite3_column_int64(st, 4);
+    const uint8_t *data = sqlite3_column_blob(st, 3);
+    size_t len = (size_t)sqlite3_column_bytes(st, 3);
+    if (n <= 1)
+        return seq < a->from ? 0
+                             : add_record(a, cap, bytes, seq, ts, sqlite3_column_blob(st, 2),
+                                          (size_t)sqlite3_column_bytes(st, 2), data, len);
+    size_t at = 0;
+    for (int64_t i = 0; i < n; i++, seq++) {
+        if (len - at < 8)
+            return sl_errf(err, SL_ECORRUPT, "log %s: a run of shard %u is cut short", a->log,
+                           a->shard);
+        size_t kl = get_u32(data + at), dl = get_u32(data + at + 4);
+        at += 8;
+        if (kl > len - at || dl > len - at - kl)
+            return sl_errf(err, SL_ECORRUPT, "log %s: a run of shard %u is cut short", a->log,
+                           a->shard);
+        if (seq >= a->from) {
+            int rc = add_record(a, cap, bytes, seq, ts, data + at, kl, data + at + kl, dl);
+            if (rc)
+                return rc;
+        }
+        at += kl + dl;
+    }
+    return 0;
+}
+
 static int read_fn(struct sl_conn *c, void *arg, struct sl_err *err)
 {
     struct read_args *a = arg;
@@ -232,40 +370,16 @@ static int read_fn(struct sl_conn *c, void *arg, struct sl_err *err)
         return rc;
     sqlite3_bind_int64(st, 3, a->from > INT64_MAX ? INT64_MAX : (sqlite3_int64)a->from);
     sqlite3_bind_int64(st, 4, a->since_ms);
-    sqlite3_bind_int64(st, 5, a->max > INT_MAX ? INT_MAX : (sqlite3_int64)a->max);
+    /* (Rows hold a record or more: as many rows as records is enough.) */
+    sqlite3_bind_int64(st, 5, a->max > INT_MAX ? INT_MAX : (sqlite3_int64)a->max + 1);
     size_t cap = 0, bytes = 0;
-    int src;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        size_t len = (size_t)sqlite3_column_bytes(st, 3);
-        if (a->max_bytes && a->n && bytes + len > a->max_bytes) {
-            a->full = true;
-            break;
-        }
-        if (a->n == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            struct sl_log_record *v = realloc(a->out, ncap * sizeof(*v));
-            if (!v) {
-                rc = SL_ENOMEM;
-                break;
-            }
-            a->out = v;
-            cap = ncap;
-        }
-        struct sl_log_record *r = &a->out[a->n];
-        memset(r, 0, sizeof(*r));
-        r->seq = (uint64_t)sqlite3_column_int64(st, 0);
-        r->ts_ms = sqlite3_column_int64(st, 1);
-        r->key = sl_store_col_dup(st, 2, &r->key_len);
-        r->data = sl_store_col_dup(st, 3, &r->data_len);
-        a->n++;
-        bytes += len;
-        if (!r->key || !r->data) {
-            rc = SL_ENOMEM;
-            break;
-        }
-    }
+    int src = SQLITE_DONE;
+    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW)
+        rc = add_row(a, st, &cap, &bytes, err);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    if (rc == SL_EAGAIN)
+        return 0;
     if (!rc && src != SQLITE_ROW && src != SQLITE_DONE)
         rc = sl_store_sqlite_err(c, src, err, "log read");
     return rc;
@@ -287,7 +401,7 @@ int sl_log_read(struct sl_store *s, const char *log, uint32_t shard, uint64_t fr
     *out = a.out;
     *n = a.n;
     if (full)
-        *full = a.full || (max && a.n == max);
+        *full = a.full;
     return 0;
 }
 

@@ -92,6 +92,10 @@ static const char *const migrations[] = {
     "  data BLOB NOT NULL,"
     "  PRIMARY KEY (name, shard, seq)"
     ") WITHOUT ROWID, STRICT;",
+    /* 7: a row of the log may hold a run of n records appended together
+     * (sequence numbers seq .. seq + n - 1, one time; packed in data):
+     * one row per shard per put, not one per record. */
+    "ALTER TABLE log ADD COLUMN n INTEGER NOT NULL DEFAULT 1 CHECK (n >= 1);",
 };
 
 #define ITEM_COLS "val, blob_file, blob_size"
@@ -147,14 +151,18 @@ static const char *const stmt_sql[SL_STMT_N] = {
                               " ORDER BY grp LIMIT 1",
     [SL_STMT_Q_REMOVE] = "DELETE FROM queue WHERE q = ?1 AND id = ?2",
     [SL_STMT_Q_GET] = "SELECT " Q_COLS " FROM queue WHERE q = ?1 AND id = ?2",
-    [SL_STMT_LOG_APPEND] = "INSERT INTO log (name, shard, seq, ts, key, data)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [SL_STMT_LOG_LAST] = "SELECT max(seq) FROM log WHERE name = ?1 AND shard = ?2",
-    [SL_STMT_LOG_READ] = "SELECT seq, ts, key, data FROM log WHERE name = ?1 AND shard = ?2"
-                         " AND seq >= ?3 AND ts >= ?4 ORDER BY seq LIMIT ?5",
+    [SL_STMT_LOG_APPEND] = "INSERT INTO log (name, shard, seq, ts, key, data, n)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [SL_STMT_LOG_LAST] = "SELECT seq + n - 1 FROM log WHERE name = ?1 AND shard = ?2"
+                         " ORDER BY seq DESC LIMIT 1",
+    /* (From the run that holds ?3, if one does.) */
+    [SL_STMT_LOG_READ] = "SELECT seq, ts, key, data, n FROM log WHERE name = ?1 AND shard = ?2"
+                         " AND seq >= coalesce((SELECT seq FROM log WHERE name = ?1"
+                         " AND shard = ?2 AND seq <= ?3 ORDER BY seq DESC LIMIT 1), ?3)"
+                         " AND ts >= ?4 ORDER BY seq LIMIT ?5",
     [SL_STMT_LOG_BOUNDS] = "SELECT (SELECT min(seq) FROM log WHERE name = ?1 AND shard = ?2"
-                           " AND ts >= ?3), (SELECT max(seq) FROM log WHERE name = ?1"
-                           " AND shard = ?2)",
+                           " AND ts >= ?3), (SELECT seq + n - 1 FROM log WHERE name = ?1"
+                           " AND shard = ?2 ORDER BY seq DESC LIMIT 1)",
     [SL_STMT_LOG_AT_TIME] = "SELECT min(seq) FROM log WHERE name = ?1 AND shard = ?2"
                             " AND ts >= ?3",
     [SL_STMT_LOG_TRIM] = "DELETE FROM log WHERE name = ?1 AND shard = ?2 AND ts < ?3"

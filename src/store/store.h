@@ -345,6 +345,17 @@ void sl_log_records_free(struct sl_log_record *v, size_t n);
 int sl_txn_log_append(struct sl_txn *t, const char *log, uint32_t shard, int64_t ts_ms,
                       const void *key, size_t key_len, const void *data, size_t data_len,
                       uint64_t *seq);
+/* Appends n records to shard of log at ts_ms as one run (a row of the
+ * store, not n): they take consecutive sequence numbers, the first in
+ * *first (may be NULL). */
+struct sl_log_entry {
+    const void *key;
+    size_t key_len;
+    const void *data;
+    size_t data_len;
+};
+int sl_txn_log_append_run(struct sl_txn *t, const char *log, uint32_t shard, int64_t ts_ms,
+                          const struct sl_log_entry *v, size_t n, uint64_t *first);
 /* Deletes the shard's records appended before before_ms but its last,
  * looking at its first max records only (the oldest: a trim costs what it
  * removes, and repeated trims keep up with appends); *n (may be NULL)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -133,6 +134,38 @@ def test_records_land_on_their_md5_shard_in_order(kinesis):
     r = client_error(kinesis.put_record, StreamName=name, Data=b"x", PartitionKey="k",
                      ExplicitHashKey=str(MAX + 1))
     assert r["Error"]["Code"] in ("InvalidArgumentException", "ValidationException")
+    # PutRecords of the usual shape takes a fast path; keys with escapes or
+    # beyond ASCII take the general one: both place and answer alike.
+    odd = ['quo"te', "back\\slash", "ключ", "tab\tkey", "plain"]
+    r = kinesis.put_records(StreamName=name, Records=[{"Data": k.encode(), "PartitionKey": k}
+                                                      for k in odd])
+    assert r["FailedRecordCount"] == 0
+    for k, res in zip(odd, r["Records"]):
+        h = int.from_bytes(hashlib.md5(k.encode()).digest(), "big")
+        assert res["ShardId"] == shard_of_hash(shards, h), k
+    # Bodies botocore would not send, raw: each gets AWS's error.
+    big = base64.b64encode(b"x" * (1024 * 1024 + 1)).decode()
+    for records, code in [([{"Data": "eA==", "PartitionKey": "k" * 257}], "ValidationException"),
+                          ([], "ValidationException"),
+                          ([{"Data": big, "PartitionKey": "k"}], "ValidationException"),
+                          ([{"Data": "eA", "PartitionKey": "k"}], "SerializationException"),
+                          ([{"PartitionKey": "k"}], "ValidationException")]:
+        status, body = raw_put_records(kinesis, {"StreamName": name, "Records": records})
+        assert status == 400 and json.loads(body)["__type"] == code, (records, body)
+
+
+def raw_put_records(kinesis, doc):
+    """A PutRecords of doc as JSON text, unsigned (the server's dev auth):
+    its status and body."""
+    req = urllib.request.Request(
+        kinesis.meta.endpoint_url + "/", data=json.dumps(doc).encode(), method="POST",
+        headers={"Content-Type": "application/x-amz-json-1.1",
+                 "X-Amz-Target": "Kinesis_20131202.PutRecords"})
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def test_every_iterator_type(kinesis):

@@ -1702,6 +1702,7 @@ struct log_op {
     int64_t trim;   /* > 0: trim before this time instead */
     size_t trim_max, trimmed;
     bool drop;
+    bool run; /* append the n records as one run (each at ts) */
     uint64_t seqs[16];
 };
 
@@ -1714,6 +1715,16 @@ static int log_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     if (o->trim)
         return sl_txn_log_trim(t, o->log, o->shard, o->trim, o->trim_max ? o->trim_max : 100,
                                &o->trimmed);
+    if (o->run) {
+        static const char *const datas[] = {"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"};
+        struct sl_log_entry v[8];
+        for (int i = 0; i < o->n && i < 8; i++)
+            v[i] = (struct sl_log_entry){"k", 1, datas[i], strlen(datas[i])};
+        int rc = sl_txn_log_append_run(t, o->log, o->shard, o->ts, v, (size_t)o->n, &o->seqs[0]);
+        for (int i = 1; i < o->n; i++)
+            o->seqs[i] = o->seqs[0] + (uint64_t)i;
+        return rc ? rc : o->fail ? SL_ECONDITION : 0;
+    }
     for (int i = 0; i < o->n; i++) {
         char data[32];
         snprintf(data, sizeof(data), "r%d", i);
@@ -1821,6 +1832,70 @@ static void test_log(void **state)
     sl_store_queue_unwatch_prefix(fx->s, count_log, &wakes);
 }
 
+/* A run of records is one row with consecutive sequence numbers: reads
+ * start inside it and stop inside it at their limits; bounds, the number
+ * at a time, the head after a reopen and a trim (which keeps the last
+ * run) see through it. */
+static void test_log_runs(void **state)
+{
+    struct fixture *fx = *state;
+    struct log_op a = {.log = "log:r", .shard = 2, .ts = 1000, .n = 4, .run = true};
+    assert_int_equal(log_run(fx, &a), 0);
+    assert_int_equal(a.seqs[0], 1);
+    struct log_op one = {.log = "log:r", .shard = 2, .ts = 2000, .n = 1};
+    assert_int_equal(log_run(fx, &one), 0);
+    assert_int_equal(one.seqs[0], 5);
+    reopen_store(fx);
+    struct log_op b = {.log = "log:r", .shard = 2, .ts = 3000, .n = 3, .run = true};
+    assert_int_equal(log_run(fx, &b), 0);
+    assert_int_equal(b.seqs[0], 6); /* the head found past the run after a reopen */
+
+    struct sl_log_record *v = NULL;
+    size_t n = 0;
+    bool full = false;
+    assert_int_equal(sl_log_read(fx->s, "log:r", 2, 3, 0, 100, 0, &v, &n, &full), 0);
+    assert_int_equal(n, 6); /* 3 and 4 of the first run, 5, and the second run */
+    assert_false(full);
+    assert_int_equal(v[0].seq, 3);
+    assert_string_equal(v[0].data, "r2");
+    assert_string_equal(v[0].key, "k");
+    assert_int_equal(v[0].ts_ms, 1000);
+    assert_int_equal(v[2].seq, 5);
+    assert_string_equal(v[2].data, "r0");
+    assert_int_equal(v[5].seq, 8);
+    assert_string_equal(v[5].data, "r2");
+    sl_log_records_free(v, n);
+    assert_int_equal(sl_log_read(fx->s, "log:r", 2, 2, 0, 2, 0, &v, &n, &full), 0);
+    assert_int_equal(n, 2); /* stopped inside the run */
+    assert_true(full);
+    assert_int_equal(v[1].seq, 3);
+    sl_log_records_free(v, n);
+    assert_int_equal(sl_log_read(fx->s, "log:r", 2, 1, 0, 100, 5, &v, &n, &full), 0);
+    assert_int_equal(n, 2); /* 2 bytes each, 5 at most past the first */
+    assert_true(full);
+    sl_log_records_free(v, n);
+    assert_int_equal(sl_log_read(fx->s, "log:r", 2, 1, 2500, 100, 0, &v, &n, NULL), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(v[0].seq, 6);
+    sl_log_records_free(v, n);
+
+    uint64_t first = 0, last = 0, at = 0;
+    assert_int_equal(sl_log_bounds(fx->s, "log:r", 2, 0, &first, &last), 0);
+    assert_int_equal(first, 1);
+    assert_int_equal(last, 8);
+    assert_int_equal(sl_log_seq_at(fx->s, "log:r", 2, 1500, &at), 0);
+    assert_int_equal(at, 5);
+    struct log_op trim = {.log = "log:r", .shard = 2, .trim = 99999};
+    assert_int_equal(log_run(fx, &trim), 0);
+    assert_int_equal(trim.trimmed, 2); /* two rows: the first run and the single */
+    assert_int_equal(sl_log_bounds(fx->s, "log:r", 2, 0, &first, &last), 0);
+    assert_int_equal(first, 6); /* the last run stays whole */
+    assert_int_equal(last, 8);
+    struct log_op c = {.log = "log:r", .shard = 2, .ts = 100000, .n = 2, .run = true};
+    assert_int_equal(log_run(fx, &c), 0);
+    assert_int_equal(c.seqs[0], 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1844,6 +1919,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_sqs_pieces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_val_keeps_blob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insert_only_new, setup, teardown),

@@ -106,6 +106,22 @@ struct kinesis_iterator {
 void kinesis_iterator_text(const struct kinesis_iterator *it, struct sl_buf *out);
 bool kinesis_iterator_parse(const char *text, struct kinesis_iterator *it);
 
+/* PutRecords read as text, for the usual shape (sl_service's fast). */
+int kinesis_fast(struct sl_call *c);
+#define PUT_MAX 500
+struct span {
+    char *p;
+    size_t n;
+};
+struct fast_rec {
+    struct span key, data;
+};
+/* Whether body (len bytes) is a PutRecords of that shape, with values the
+ * model takes: its stream's name and its records (PUT_MAX of v at most)
+ * as spans of body. Nothing is written to body. */
+bool kinesis_scan_put_records(char *body, size_t len, struct span *name,
+                              struct fast_rec *v, size_t *nrecs);
+
 /* The service's state (limits.c): each stream's counts, and the
  * throughput limits of provisioned streams' shards. */
 struct kinesis_stats;

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUT_MAX 500
 
 /* One record of a put. */
 struct rec {
@@ -57,12 +56,32 @@ static int put_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     }
     if (!rc)
         kinesis_admit_writes(p->k, &s, p->w, p->n);
+    /* A shard's records are one run of the log, in the order they came. */
+    struct sl_log_entry *run = rc ? NULL : malloc(p->n * sizeof(*run));
+    size_t *at = run ? malloc(p->n * sizeof(*at)) : NULL;
+    bool *done = at ? calloc(p->n, sizeof(*done)) : NULL;
+    if (!rc && !done)
+        rc = sl_errf(err, SL_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < p->n; i++) {
-        struct rec *r = &p->recs[i];
-        if (!p->w[i].throttled)
-            rc = sl_txn_log_append(t, s.id, r->shard, now, r->key, strlen(r->key), r->data,
-                                   r->len, &r->seq);
+        if (done[i] || p->w[i].throttled)
+            continue;
+        size_t m = 0;
+        for (size_t j = i; j < p->n; j++) {
+            struct rec *r = &p->recs[j];
+            if (done[j] || p->w[j].throttled || r->shard != p->recs[i].shard)
+                continue;
+            done[j] = true;
+            at[m] = j;
+            run[m++] = (struct sl_log_entry){r->key, strlen(r->key), r->data, r->len};
+        }
+        uint64_t first = 0;
+        rc = sl_txn_log_append_run(t, s.id, p->recs[i].shard, now, run, m, &first);
+        for (size_t k = 0; !rc && k < m; k++)
+            p->recs[at[k]].seq = first + k;
     }
+    free(run);
+    free(at);
+    free(done);
     /* Retention: each put removes the expired records at the start of the
      * shards it wrote, at least as many as it added. */
     for (size_t i = 0; !rc && i < s.nshards; i++) {
@@ -84,17 +103,20 @@ static void put_free(struct sl_call *c)
         free(p->recs[i].data);
 }
 
-static json_t *put_result(const struct put *p, size_t i)
+/* The answer's entry of record i. */
+static int put_result(struct sl_buf *b, const struct put *p, size_t i)
 {
     const struct rec *r = &p->recs[i];
     char seq[48], shard[32];
-    kinesis_seq_text(r->shard, r->seq, seq);
     kinesis_shard_id(r->shard, shard);
     if (p->w[i].throttled)
-        return json_pack("{s:s, s:s++++++}", "ErrorCode", "ProvisionedThroughputExceededException",
-                         "ErrorMessage", "Rate exceeded for shard ", shard, " in stream ",
-                         p->name, " under account ", p->account, ".");
-    return json_pack("{s:s, s:s}", "SequenceNumber", seq, "ShardId", shard);
+        return sl_buf_printf(b,
+                             "{\"ErrorCode\":\"ProvisionedThroughputExceededException\","
+                             "\"ErrorMessage\":\"Rate exceeded for shard %s in stream %s under "
+                             "account %s.\"}",
+                             shard, p->name, p->account);
+    kinesis_seq_text(r->shard, r->seq, seq);
+    return sl_buf_printf(b, "{\"SequenceNumber\":\"%s\",\"ShardId\":\"%s\"}", seq, shard);
 }
 
 static int put_done(struct sl_call *c)
@@ -104,40 +126,55 @@ static int put_done(struct sl_call *c)
         return kinesis_fail_no_stream(c, p->name);
     if (c->write_rc)
         return sl_call_internal(c, c->write_rc, &c->write_err);
+    if (!p->batch && p->w[0].throttled) {
+        char shard[32];
+        kinesis_shard_id(p->recs[0].shard, shard);
+        return sl_call_fail(c, KINESIS_E_THROUGHPUT,
+                            "Rate exceeded for shard %s in stream %s under account %s.", shard,
+                            p->name, p->account);
+    }
+    /* (Written as text: no JSON value to build for each record. The
+     * stream's name and the account are checked text, nothing to
+     * escape.) */
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    int rc = 0;
     if (!p->batch) {
-        if (p->w[0].throttled) {
-            char shard[32];
-            kinesis_shard_id(p->recs[0].shard, shard);
-            return sl_call_fail(c, KINESIS_E_THROUGHPUT,
-                                "Rate exceeded for shard %s in stream %s under account %s.",
-                                shard, p->name, p->account);
+        rc = put_result(&b, p, 0);
+        if (!rc) {
+            b.len--; /* (the entry's closing brace) */
+            rc = sl_buf_puts(&b, ",\"EncryptionType\":\"NONE\"}");
         }
-        json_t *out = put_result(p, 0);
-        json_object_set_new(out, "EncryptionType", json_string("NONE"));
-        return sl_call_ok(c, out);
+    } else {
+        int failed = 0;
+        for (size_t i = 0; i < p->n; i++)
+            failed += p->w[i].throttled;
+        rc = sl_buf_printf(&b, "{\"FailedRecordCount\":%d,\"Records\":[", failed);
+        for (size_t i = 0; !rc && i < p->n; i++) {
+            if (i)
+                rc = sl_buf_putc(&b, ',');
+            if (!rc)
+                rc = put_result(&b, p, i);
+        }
+        if (!rc)
+            rc = sl_buf_puts(&b, "],\"EncryptionType\":\"NONE\"}");
     }
-    json_t *list = json_array();
-    int failed = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        json_array_append_new(list, put_result(p, i));
-        failed += p->w[i].throttled;
-    }
-    return sl_call_ok(c, json_pack("{s:i, s:o, s:s}", "FailedRecordCount", failed, "Records",
-                                   list, "EncryptionType", "NONE"));
+    if (!rc)
+        rc = sl_call_ok_text(c, b.data, b.len);
+    sl_buf_free(&b);
+    return rc;
 }
 
-/* Reads one record of in (Data, PartitionKey, ExplicitHashKey): 0, or
- * the call has its answer. */
-static int rec_read(struct sl_call *c, json_t *in, struct rec *r)
+/* Fills r from its partition key, its data as base64 (n characters) and
+ * its ExplicitHashKey (may be NULL): 0, or the call has its answer. */
+static int rec_fill(struct sl_call *c, struct rec *r, const char *key, const char *b64,
+                    size_t n, const char *explicit)
 {
-    r->key = json_string_value(json_object_get(in, "PartitionKey"));
-    const char *b64 = json_string_value(json_object_get(in, "Data"));
-    const char *explicit = json_string_value(json_object_get(in, "ExplicitHashKey"));
-    size_t n = b64 ? strlen(b64) : 0;
+    r->key = key;
     r->data = malloc(n / 4 * 3 + 3);
     if (!r->data)
         return SL_ENOMEM;
-    if (sl_base64_decode(b64 ? b64 : "", n, r->data, n / 4 * 3 + 3, &r->len))
+    if (sl_base64_decode(b64, n, r->data, n / 4 * 3 + 3, &r->len))
         return sl_call_fail(c, KINESIS_E_SERIALIZATION, "Data is not valid base64.");
     if (explicit) {
         if (!kinesis_u128_parse(explicit, &r->hash))
@@ -151,22 +188,26 @@ static int rec_read(struct sl_call *c, json_t *in, struct rec *r)
     return 0;
 }
 
-static int put_start(struct sl_call *c, json_t *records, bool batch)
+/* Reads one record of in (Data, PartitionKey, ExplicitHashKey): 0, or
+ * the call has its answer. */
+static int rec_read(struct sl_call *c, json_t *in, struct rec *r)
+{
+    const char *b64 = json_string_value(json_object_get(in, "Data"));
+    return rec_fill(c, r, json_string_value(json_object_get(in, "PartitionKey")),
+                    b64 ? b64 : "", b64 ? strlen(b64) : 0,
+                    json_string_value(json_object_get(in, "ExplicitHashKey")));
+}
+
+/* A put of n records: its state, or NULL (out of memory). */
+static struct put *put_new(struct sl_call *c, size_t n, bool batch)
 {
     struct put *p = sl_call_alloc(c, sizeof(*p));
-    size_t n = batch ? json_array_size(records) : 1;
     if (!p)
-        return SL_ENOMEM;
-    if (batch && (n < 1 || n > PUT_MAX))
-        return sl_call_fail(c, KINESIS_E_VALIDATION,
-                            "1 validation error detected: Value '%zu' at 'records' failed to "
-                            "satisfy constraint: Member must have length %s",
-                            n, n < 1 ? "greater than or equal to 1" : "less than or equal to 500");
+        return NULL;
     p->recs = sl_call_alloc(c, n * sizeof(*p->recs));
     p->w = sl_call_alloc(c, n * sizeof(*p->w));
     if (!p->recs || !p->w)
-        return SL_ENOMEM;
-    memset(p->w, 0, n * sizeof(*p->w));
+        return NULL;
     p->k = c->svc;
     sl_strlcpy(p->account, c->account, sizeof(p->account));
     p->name = kinesis_stream_name(c);
@@ -174,20 +215,198 @@ static int put_start(struct sl_call *c, json_t *records, bool batch)
     kinesis_pk(p->pk, sizeof(p->pk), c->account, c->region);
     c->state = p;
     c->state_free = put_free;
+    return p;
+}
+
+/* Writes the put's records, once each is read. */
+static int put_submit(struct sl_call *c, struct put *p)
+{
     size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        p->n = i + 1;
-        int rc = rec_read(c, batch ? json_array_get(records, i) : c->in, &p->recs[i]);
-        if (rc)
-            return rc;
+    for (size_t i = 0; i < p->n; i++)
         total += p->recs[i].len + strlen(p->recs[i].key);
-    }
-    if (batch && total > 5 * 1024 * 1024)
+    if (p->batch && total > 5 * 1024 * 1024)
         return sl_call_fail(c, KINESIS_E_INVALID,
                             "Records size exceeds 5 MB limit: the records and their partition "
                             "keys add up to %zu bytes.",
                             total);
     return sl_call_write(c, put_txn, p, put_done);
+}
+
+static int put_start(struct sl_call *c, json_t *records, bool batch)
+{
+    size_t n = batch ? json_array_size(records) : 1;
+    if (batch && (n < 1 || n > PUT_MAX))
+        return sl_call_fail(c, KINESIS_E_VALIDATION,
+                            "1 validation error detected: Value '%zu' at 'records' failed to "
+                            "satisfy constraint: Member must have length %s",
+                            n, n < 1 ? "greater than or equal to 1" : "less than or equal to 500");
+    struct put *p = put_new(c, n, batch);
+    if (!p)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        p->n = i + 1;
+        int rc = rec_read(c, batch ? json_array_get(records, i) : c->in, &p->recs[i]);
+        if (rc)
+            return rc;
+    }
+    return put_submit(c, p);
+}
+
+/* ---- PutRecords' fast path ------------------------------------------- */
+
+/*
+ * Most PutRecords bodies are {"StreamName": "...", "Records": [{"Data":
+ * "...", "PartitionKey": "..."}, ...]}: read as text, they need no JSON
+ * document of 500 records. The scan takes only that shape, with strings of
+ * printable ASCII without escapes and values the model would accept; all
+ * else (and every error) goes the general way.
+ */
+struct scan {
+    char *p, *end;
+};
+
+static bool lit(struct scan *s, char ch)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+    if (s->p == s->end || *s->p != ch)
+        return false;
+    s->p++;
+    return true;
+}
+
+static bool str(struct scan *s, struct span *out)
+{
+    if (!lit(s, '"'))
+        return false;
+    char *q = s->p;
+    while (q < s->end && *q != '"') {
+        unsigned char ch = (unsigned char)*q;
+        if (ch == '\\' || ch < 0x20 || ch >= 0x7f)
+            return false;
+        q++;
+    }
+    if (q == s->end)
+        return false;
+    *out = (struct span){s->p, (size_t)(q - s->p)};
+    s->p = q + 1;
+    return true;
+}
+
+static bool is(const struct span *k, const char *name)
+{
+    return k->n == strlen(name) && memcmp(k->p, name, k->n) == 0;
+}
+
+/* One record's object: Data and PartitionKey, once each, nothing else. */
+static bool scan_record(struct scan *s, struct fast_rec *r)
+{
+    bool data = false, key = false;
+    if (!lit(s, '{'))
+        return false;
+    do {
+        struct span f;
+        if (!str(s, &f) || !lit(s, ':'))
+            return false;
+        if (is(&f, "Data") && !data)
+            data = str(s, &r->data);
+        else if (is(&f, "PartitionKey") && !key)
+            key = str(s, &r->key);
+        else
+            return false;
+        if (!(is(&f, "Data") ? data : key))
+            return false;
+    } while (lit(s, ','));
+    return lit(s, '}') && data && key;
+}
+
+/* Whether the record's values are ones the model takes: a partition key
+ * of 1 to 256 characters, data of 1 MiB at most. */
+static bool record_ok(const struct fast_rec *r)
+{
+    size_t pad = r->data.n && r->data.p[r->data.n - 1] == '=' ? 1 + (r->data.n > 1 &&
+                                                                     r->data.p[r->data.n - 2] == '=')
+                                                             : 0;
+    return r->key.n >= 1 && r->key.n <= 256 && r->data.n % 4 == 0 &&
+           r->data.n / 4 * 3 - pad <= 1024 * 1024;
+}
+
+static bool name_ok(const struct span *n)
+{
+    if (n->n < 1 || n->n > 128)
+        return false;
+    for (size_t i = 0; i < n->n; i++) {
+        char ch = n->p[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+bool kinesis_scan_put_records(char *body, size_t len, struct span *name,
+                              struct fast_rec *v, size_t *nrecs)
+{
+    struct scan s = {body, body + len};
+    size_t n = 0;
+    bool have_name = false, have_records = false;
+    if (!lit(&s, '{'))
+        return false;
+    do {
+        struct span k;
+        if (!str(&s, &k) || !lit(&s, ':'))
+            return false;
+        if (is(&k, "StreamName") && !have_name) {
+            if (!str(&s, name) || !name_ok(name))
+                return false;
+            have_name = true;
+        } else if (is(&k, "Records") && !have_records) {
+            have_records = true;
+            if (!lit(&s, '['))
+                return false;
+            do {
+                if (n == PUT_MAX || !scan_record(&s, &v[n]) || !record_ok(&v[n]))
+                    return false;
+                n++;
+            } while (lit(&s, ','));
+            if (!lit(&s, ']'))
+                return false;
+        } else {
+            return false;
+        }
+    } while (lit(&s, ','));
+    if (!lit(&s, '}') || !have_name || !have_records)
+        return false;
+    while (s.p < s.end && (*s.p == ' ' || *s.p == '\t' || *s.p == '\n' || *s.p == '\r'))
+        s.p++;
+    *nrecs = n;
+    return s.p == s.end;
+}
+
+int kinesis_fast(struct sl_call *c)
+{
+    if (!c->op || strcmp(c->op->name, "PutRecords") != 0 || !c->body.len)
+        return SL_EAGAIN;
+    struct fast_rec *v = sl_call_alloc(c, PUT_MAX * sizeof(*v));
+    struct span name = {0};
+    size_t n = 0;
+    if (!v || !kinesis_scan_put_records(c->body.data, c->body.len, &name, v, &n))
+        return SL_EAGAIN;
+    /* The request is one the general path would take: ours now. Its
+     * strings end where their closing quotes were. */
+    name.p[name.n] = '\0';
+    c->in = json_pack("{s:s}", "StreamName", name.p);
+    struct put *p = c->in ? put_new(c, n, true) : NULL;
+    if (!p)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        v[i].key.p[v[i].key.n] = '\0';
+        p->n = i + 1;
+        int rc = rec_fill(c, &p->recs[i], v[i].key.p, v[i].data.p, v[i].data.n, NULL);
+        if (rc)
+            return rc;
+    }
+    return put_submit(c, p);
 }
 
 SL_OP(kinesis, PutRecord)

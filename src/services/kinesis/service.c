@@ -274,6 +274,7 @@ const struct sl_service sl_service_kinesis = {
     .e_too_big = KINESIS_E_TOO_BIG,
     /* 500 records of 1 MB in base64 make a bit over 5 MB's worth. */
     .body_cap = 8 * 1024 * 1024,
+    .fast = kinesis_fast,
     .new = kinesis_state_new,
     .free = kinesis_state_free,
     .metrics = kinesis_metrics,

@@ -569,6 +569,8 @@ static void shard_metric(void *arg, const struct sl_stream_shard_stats *st)
                   u, f, st->id, (long long)st->iterator_age_ms);
     sl_buf_printf(sm->out, "sluice_esm_shard_records{uuid=\"%s\",function=\"%s\",shard=\"%s\"} %llu\n",
                   u, f, st->id, (unsigned long long)st->records);
+    sl_buf_printf(sm->out, "sluice_esm_shard_records_done{uuid=\"%s\",function=\"%s\",shard=\"%s\"} %llu\n",
+                  u, f, st->id, (unsigned long long)st->done);
     sl_buf_printf(sm->out, "sluice_esm_batches{uuid=\"%s\",function=\"%s\",shard=\"%s\"} %llu\n", u,
                   f, st->id, (unsigned long long)st->batches);
     sl_buf_printf(sm->out, "sluice_esm_failures{uuid=\"%s\",function=\"%s\",shard=\"%s\"} %llu\n", u,
@@ -593,7 +595,10 @@ void sl_lambda_esm_metrics(struct sl_lambda *lam, struct sl_buf *out)
                 "the age of the last record of its last batch when that was done.\n"
                 "# TYPE sluice_esm_iterator_age_ms gauge\n"
                 "# HELP sluice_esm_shard_records Records of a shard handed to the function.\n"
-                "# TYPE sluice_esm_shard_records counter\n");
+                "# TYPE sluice_esm_shard_records counter\n"
+                "# HELP sluice_esm_shard_records_done Records of a shard the function succeeded "
+                "with, in the checkpoint's hands.\n"
+                "# TYPE sluice_esm_shard_records_done counter\n");
     pthread_mutex_lock(&es->mu);
     for (struct esm_run *r = es->runs; r; r = r->next) {
         if (r->stream) {
