@@ -431,6 +431,100 @@ int read_file(const char *path, size_t max, struct bytes *out, char *err, size_t
     return 0;
 }
 
+/* ---- Lambda functions and event source mappings -------------------------- */
+
+#define BOOTSTRAP_MAX (40u << 20)
+
+int function_create(const struct server *s, const struct function_spec *f,
+                    const struct zip_entry *e, size_t n, char *err, size_t errn)
+{
+    struct bytes zip = {0}, body = {0};
+    int rc = -1;
+    if (zip_stored(e, n, &zip) ||
+        bytes_printf(&body,
+                     "{\"FunctionName\":\"%s\",\"Runtime\":\"%s\",\"Role\":\"%s\","
+                     "\"Handler\":\"%s\",\"MemorySize\":%d,\"Timeout\":%d,"
+                     "\"Code\":{\"ZipFile\":\"",
+                     f->name, f->runtime, f->role, f->handler, f->memory_mb, f->timeout_s) ||
+        base64_append(&body, (const unsigned char *)zip.data, zip.len) ||
+        bytes_append(&body, "\"}}", 3)) {
+        snprintf(err, errn, "out of memory");
+        goto out;
+    }
+    rc = control_request(s, "POST", "/2015-03-31/functions", NULL, &body, 201, NULL, 0, err,
+                         errn);
+out:
+    free(zip.data);
+    free(body.data);
+    return rc;
+}
+
+int echo_function_create(const struct server *s, const char *name, const char *bootstrap,
+                         size_t *size, char *err, size_t errn)
+{
+    struct bytes boot = {0};
+    char role[128];
+    int rc = -1;
+    if (read_file(bootstrap, BOOTSTRAP_MAX, &boot, err, errn))
+        goto out;
+    *size = boot.len;
+    snprintf(role, sizeof(role), "arn:aws:iam::" DEV_ACCOUNT ":role/%s", g_bench_name);
+    const struct function_spec f = {.name = name,
+                                    .runtime = ECHO_RUNTIME,
+                                    .handler = "echo",
+                                    .role = role,
+                                    .memory_mb = ECHO_MEMORY_MB,
+                                    .timeout_s = ECHO_TIMEOUT_S};
+    struct zip_entry e = {"bootstrap", boot.data, boot.len, 0755};
+    rc = function_create(s, &f, &e, 1, err, errn);
+out:
+    free(boot.data);
+    return rc;
+}
+
+int bench_binaries(const char *sluice, const char *given, char *out, size_t outn)
+{
+    if (given) {
+        snprintf(out, outn, "%s", given);
+    } else {
+        const char *slash = strrchr(sluice, '/');
+        int n = slash ? (int)(slash - sluice) : 1;
+        snprintf(out, outn, "%.*s/runtimes-c/echo", n, slash ? sluice : ".");
+    }
+    if (access(sluice, X_OK)) {
+        fprintf(stderr, "%s: %s: %s\n", g_bench_name, sluice, strerror(errno));
+        return -1;
+    }
+    if (access(out, R_OK)) {
+        fprintf(stderr, "%s: %s: %s%s\n", g_bench_name, out, strerror(errno),
+                given ? "" : " (make -C runtimes/c OUT=DIR echo builds it; or give --bootstrap)");
+        return -1;
+    }
+    return 0;
+}
+
+int esm_create(const struct server *s, const struct bytes *body, char *uuid, size_t uuidn,
+               char *err, size_t errn)
+{
+    char resp[8192];
+    if (control_request(s, "POST", "/2015-03-31/event-source-mappings/", NULL, body, 202, resp,
+                        sizeof(resp), err, errn))
+        return -1;
+    const char *p = resp;
+    if (!json_next_str(&p, "UUID", uuid, uuidn)) {
+        snprintf(err, errn, "CreateEventSourceMapping: no UUID in %.200s", resp);
+        return -1;
+    }
+    return 0;
+}
+
+int esm_delete(const struct server *s, const char *uuid, char *err, size_t errn)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/2015-03-31/event-source-mappings/%s", uuid);
+    return control_request(s, "DELETE", path, NULL, NULL, 202, NULL, 0, err, errn);
+}
+
 /* ---- HTTP requests -------------------------------------------------------- */
 
 /* Parses a response head; *cl is UINT64_MAX when the body runs to EOF. */
@@ -663,15 +757,19 @@ int server_start(struct server *b)
         fprintf(stderr, "%s: %s: %s\n", g_bench_name, b->log, strerror(errno));
         return -1;
     }
-    char *argv[] = {(char *)b->sluice,
-                    "serve",
-                    "--listen",
-                    b->host,
-                    "--data-dir",
-                    b->data,
-                    "--auth",
-                    "dev",
-                    NULL};
+    const char *argv[8 + SERVER_EXTRA_ARGS_MAX + 1] = {
+        b->sluice, "serve", "--listen", b->host, "--data-dir", b->data, "--auth", "dev"};
+    size_t argc = 8;
+    for (const char *const *a = b->extra_args; a && *a; a++) {
+        if (argc == 8 + SERVER_EXTRA_ARGS_MAX) {
+            fprintf(stderr, "%s: over %d extra arguments for the server\n", g_bench_name,
+                    SERVER_EXTRA_ARGS_MAX);
+            close(logfd);
+            return -1;
+        }
+        argv[argc++] = *a;
+    }
+    argv[argc] = NULL;
     pid_t pid = fork();
     if (pid < 0) {
         close(logfd);
@@ -682,7 +780,7 @@ int server_start(struct server *b)
         signal(SIGPIPE, SIG_DFL);
         dup2(logfd, STDOUT_FILENO);
         dup2(logfd, STDERR_FILENO);
-        execv(argv[0], argv);
+        execv(argv[0], (char *const *)argv);
         fprintf(stderr, "%s: exec %s: %s\n", g_bench_name, argv[0], strerror(errno));
         _exit(127);
     }
@@ -1408,19 +1506,62 @@ bool json_number(const char *json, const char *name, double *out)
     return end != v;
 }
 
-double metrics_value(const char *text, const char *name)
+/* The next series from the line at *from whose name, labels included up
+ * to where they go on, starts with name: its value into *v, and *from
+ * moved to the line after it. false when there is none more. */
+static bool metrics_next(const char **from, const char *name, double *v)
 {
     size_t n = strlen(name);
-    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+    for (const char *p = *from; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
         if (strncmp(p, name, n) != 0 || !strchr(" {,", p[n]))
             continue;
         const char *eol = strchr(p, '\n');
         const char *sp = eol ? eol : p + strlen(p);
         while (sp > p && sp[-1] != ' ')
             sp--;
-        return strtod(sp, NULL);
+        *v = strtod(sp, NULL);
+        *from = eol ? eol + 1 : sp + strlen(sp);
+        return true;
     }
-    return -1;
+    return false;
+}
+
+double metrics_value(const char *text, const char *name)
+{
+    double v;
+    return metrics_next(&text, name, &v) ? v : -1;
+}
+
+size_t metrics_fold(const char *text, const char *name, double *sum, double *max)
+{
+    double v, s = 0, m = 0;
+    size_t n = 0;
+    while (text && metrics_next(&text, name, &v)) {
+        s += v;
+        m = n++ == 0 || v > m ? v : m;
+    }
+    if (sum)
+        *sum = s;
+    if (max)
+        *max = m;
+    return n;
+}
+
+int metrics_get(const struct server *s, struct conn *c, char *text, size_t cap, char *err,
+                size_t errn)
+{
+    struct http_req rq = {.method = "GET", .path = "/_sluice/metrics", .host = s->host};
+    struct http_resp resp;
+    text[0] = '\0';
+    if (http_roundtrip(c, &rq, text, cap - 1, &resp, err, errn))
+        return -1;
+    if (resp.status != 200 || !resp.into_dest) {
+        snprintf(err, errn, "GET /_sluice/metrics: HTTP %d%s %s", resp.status,
+                 resp.status == 200 ? ", over the buffer" : "", resp.snippet);
+        return -1;
+    }
+    text[resp.body_len] = '\0';
+    return 0;
 }
 
 #define METRICS_CAP (1u << 20)

@@ -5,8 +5,9 @@
  * port, the `sluice serve` under test (start, health wait, stop), control-plane
  * requests to it, the floors every run measures (health GETs, a bare
  * loopback round trip, fdatasync), growable byte buffers, the pieces of a
- * Lambda function package (a stored zip, base64), members of JSON answers,
- * the server's metrics and its CPU and memory at rest.
+ * Lambda function package (a stored zip, base64), creating functions and
+ * event source mappings, members of JSON answers, the server's metrics and
+ * its CPU and memory at rest.
  * Each benchmark (bench/s3, bench/invoke, bench/sqs, bench/streams) builds
  * this file in.
  */
@@ -162,17 +163,21 @@ struct http_resp {
 int http_roundtrip(struct conn *c, const struct http_req *rq, char *dest, size_t dest_cap,
                    struct http_resp *out, char *err, size_t errn);
 
-/* A `sluice serve` started by the benchmark. Fill sluice, data and log. */
+#define SERVER_EXTRA_ARGS_MAX 16 /* arguments a benchmark may add to `sluice serve` */
+
+/* A `sluice serve` started by the benchmark. Fill sluice, data and log, and
+ * extra_args when the benchmark needs more options than the defaults. */
 struct server {
     const char *sluice;
+    const char *const *extra_args; /* NULL-terminated, after --auth dev; NULL: none */
     char data[PATH_MAX], log[PATH_MAX];
     pid_t pid;
     struct sockaddr_in addr;
     char host[32];   /* "127.0.0.1:PORT" */
     int died_status; /* wait status of a server that died on its own */
 };
-/* Starts it on a free loopback port (--auth dev, output to log) and waits,
- * with a deadline, until it answers /_sluice/health. */
+/* Starts it on a free loopback port (--auth dev and extra_args, output to
+ * log) and waits, with a deadline, until it answers /_sluice/health. */
 int server_start(struct server *s);
 /* Whether it has exited on its own (reaping it if so). */
 bool server_died(struct server *s);
@@ -269,6 +274,18 @@ double metrics_value(const char *text, const char *name);
  * NULL when it cannot be read. */
 char *metrics_text(const struct server *s);
 
+/* GET /_sluice/metrics on the keep-alive connection c (a sampler's own):
+ * its text into text, NUL-terminated (at most cap - 1 bytes). 0, or -1
+ * with err. */
+int metrics_get(const struct server *s, struct conn *c, char *text, size_t cap, char *err,
+                size_t errn);
+
+/* Every series of Prometheus text whose name, labels included up to where
+ * they go on, starts with name (as metrics_value matches it): their sum
+ * into *sum and their largest value into *max (either may be NULL; both 0
+ * when there is none). Returns how many there were. */
+size_t metrics_fold(const char *text, const char *name, double *sum, double *max);
+
 /* The store's commit counters, from /_sluice/metrics. */
 struct store_stats {
     double batches;      /* commits (one fsync each) */
@@ -295,6 +312,45 @@ void idle_measure(pid_t pid, double settle_s, double window_s, struct idle_sampl
 
 /* "3.2× fsync": v / floor with what after it; "–" when either is 0. */
 const char *fmt_ratio(char *out, size_t n, uint64_t v, uint64_t floor, const char *what);
+
+/* ---- Lambda functions and event source mappings -------------------------- */
+
+#define DEV_ACCOUNT "000000000000" /* the account of --auth dev requests */
+#define DEV_REGION "us-east-1"
+
+/* A function to create: the members of CreateFunction besides its code. */
+struct function_spec {
+    const char *name, *runtime, *handler, *role;
+    int memory_mb, timeout_s;
+};
+/* CreateFunction f, its code the stored zip of entries e[0..n) sent as
+ * base64 ZipFile. 0, or -1 with err. */
+int function_create(const struct server *s, const struct function_spec *f,
+                    const struct zip_entry *e, size_t n, char *err, size_t errn);
+/* The native function of the event source mapping cells: what CreateFunction
+ * makes of the file bootstrap (runtimes/c's echo example). */
+#define ECHO_RUNTIME "provided.al2023"
+#define ECHO_MEMORY_MB 1769 /* one full core, as on AWS */
+#define ECHO_TIMEOUT_S 10
+/* CreateFunction name: the file bootstrap (of at most 40 MiB; its size to
+ * *size) as the zip's executable `bootstrap`, on ECHO_RUNTIME with
+ * ECHO_MEMORY_MB and ECHO_TIMEOUT_S, its role arn:aws:iam::DEV_ACCOUNT:
+ * role/NAME (NAME: g_bench_name). 0, or -1 with err. */
+int echo_function_create(const struct server *s, const char *name, const char *bootstrap,
+                         size_t *size, char *err, size_t errn);
+/* The native bootstrap of the mapping cells into out: given, or when it is
+ * NULL runtimes-c/echo in the directory of the sluice binary (runtimes/c's
+ * echo example, which bench/sqs's Makefile builds there). Checks that
+ * sluice can run and the bootstrap can be read: 0, or -1 after saying why
+ * on stderr. */
+int bench_binaries(const char *sluice, const char *given, char *out, size_t outn);
+
+/* CreateEventSourceMapping with the JSON body (202 expected); its UUID
+ * into uuid. 0, or -1 with err. */
+int esm_create(const struct server *s, const struct bytes *body, char *uuid, size_t uuidn,
+               char *err, size_t errn);
+/* DeleteEventSourceMapping uuid. 0, or -1 with err. */
+int esm_delete(const struct server *s, const char *uuid, char *err, size_t errn);
 
 /* ---- the parts of a run ---------------------------------------------------- */
 

@@ -47,10 +47,7 @@
 #define MAX_CLIENTS 256
 #define MAX_COUNTS 8
 #define MAX_TRANSPORT_ERRORS 100 /* in a row, before a client gives up */
-#define MAX_BOOTSTRAP (40u << 20)
 
-#define ACCOUNT "000000000000"
-#define REGION "us-east-1"
 #define BATCH 10     /* messages per SendMessageBatch, ReceiveMessage, DeleteMessageBatch */
 #define BODY_LEN 100 /* bytes of each message */
 #define RESP_CAP (64 * 1024)
@@ -62,11 +59,6 @@
 #define WAKE_LOST_MS 25000      /* a message not received by then is lost */
 
 #define FN_NAME "sqsbench-echo"
-#define FN_RUNTIME "provided.al2023"
-#define FN_HANDLER "echo"
-#define MEMORY_MB 1769 /* one full core, as invokebench's */
-#define FN_TIMEOUT_S 10
-#define ROLE "arn:aws:iam::" ACCOUNT ":role/sqsbench"
 #define ESM_BATCH_SIZE 100
 #define ESM_WINDOW_S 1
 #define ESM_FILLERS 4      /* threads that fill the queue */
@@ -341,36 +333,6 @@ static void store_and_esm_stats(struct bench *b, struct store_stats *out, const 
         esm->failures = metrics_value(text, name);
     }
     free(text);
-}
-
-/* CreateFunction: the echo bootstrap in a zip, provided.al2023, MemorySize
- * 1769. */
-static int create_function(struct bench *b, char *err, size_t errn)
-{
-    struct bytes boot = {0}, zip = {0}, body = {0};
-    int rc = -1;
-    if (read_file(b->bootstrap, MAX_BOOTSTRAP, &boot, err, errn))
-        goto out;
-    b->bootstrap_size = boot.len;
-    struct zip_entry e = {"bootstrap", boot.data, boot.len, 0755};
-    if (zip_stored(&e, 1, &zip) ||
-        bytes_printf(&body,
-                     "{\"FunctionName\":\"%s\",\"Runtime\":\"%s\",\"Role\":\"%s\","
-                     "\"Handler\":\"%s\",\"MemorySize\":%d,\"Timeout\":%d,"
-                     "\"Code\":{\"ZipFile\":\"",
-                     FN_NAME, FN_RUNTIME, ROLE, FN_HANDLER, MEMORY_MB, FN_TIMEOUT_S) ||
-        base64_append(&body, (const unsigned char *)zip.data, zip.len) ||
-        bytes_append(&body, "\"}}", 3)) {
-        snprintf(err, errn, "out of memory");
-        goto out;
-    }
-    rc = control_request(&b->srv, "POST", "/2015-03-31/functions", NULL, &body, 201, NULL, 0, err,
-                         errn);
-out:
-    free(boot.data);
-    free(zip.data);
-    free(body.data);
-    return rc;
 }
 
 /* ---- send → receive → delete ------------------------------------------------ */
@@ -831,7 +793,7 @@ static int run_esm(struct bench *b, size_t index, unsigned concurrency, struct e
     memset(out, 0, sizeof(*out));
     out->concurrency = concurrency;
     out->batches = out->records = out->failures = -1;
-    char name[64], url[512], err[300] = "", path[128], resp[8192], uuid[64] = "";
+    char name[64], url[512], err[300] = "", uuid[64] = "";
     struct bytes body = {0};
     struct filler fl[ESM_FILLERS] = {0};
     struct client *poll = client_new(&b->srv.addr);
@@ -865,7 +827,7 @@ static int run_esm(struct bench *b, size_t index, unsigned concurrency, struct e
     fprintf(stderr, "sqsbench: mapping %zu (%s): draining...\n", index + 1,
             concurrency ? "ScalingConfig" : "default");
     if (bytes_printf(&body,
-                     "{\"EventSourceArn\":\"arn:aws:sqs:" REGION ":" ACCOUNT ":%s\","
+                     "{\"EventSourceArn\":\"arn:aws:sqs:" DEV_REGION ":" DEV_ACCOUNT ":%s\","
                      "\"FunctionName\":\"%s\",\"BatchSize\":%d,"
                      "\"MaximumBatchingWindowInSeconds\":%d",
                      name, FN_NAME, ESM_BATCH_SIZE, ESM_WINDOW_S) ||
@@ -880,14 +842,8 @@ static int run_esm(struct bench *b, size_t index, unsigned concurrency, struct e
     struct cpu_snap c0, c1;
     cpu_snap(b->srv.pid, &c0);
     uint64_t t0 = now_ns();
-    if (control_request(&b->srv, "POST", "/2015-03-31/event-source-mappings/", NULL, &body, 202,
-                        resp, sizeof(resp), err, sizeof(err)))
+    if (esm_create(&b->srv, &body, uuid, sizeof(uuid), err, sizeof(err)))
         goto out;
-    const char *p = resp;
-    if (!json_next_str(&p, "UUID", uuid, sizeof(uuid))) {
-        snprintf(err, sizeof(err), "CreateEventSourceMapping: no UUID in %.200s", resp);
-        goto out;
-    }
     /* A working server drains at thousands a second; give it 20 s plus 1
      * ms a message before calling it stuck. */
     uint64_t give_up = t0 + (20000 + total) * 1000000ull, t1 = t0;
@@ -930,9 +886,7 @@ done:
 out:
     if (uuid[0]) {
         char derr[300];
-        snprintf(path, sizeof(path), "/2015-03-31/event-source-mappings/%s", uuid);
-        if (control_request(&b->srv, "DELETE", path, NULL, NULL, 202, NULL, 0, derr,
-                            sizeof(derr)))
+        if (esm_delete(&b->srv, uuid, derr, sizeof(derr)))
             keep_first_error(out->first_error, sizeof(out->first_error), "%s", derr);
     }
     if (rc)
@@ -990,8 +944,8 @@ static void print_header(const struct bench *b)
     printf("- mapping's function: `%s` (%zu bytes) as the bootstrap of a %s function, "
            "MemorySize %d; mappings of BatchSize %d, MaximumBatchingWindowInSeconds %d, "
            "%ld messages each\n",
-           b->bootstrap, b->bootstrap_size, FN_RUNTIME, MEMORY_MB, ESM_BATCH_SIZE, ESM_WINDOW_S,
-           b->o.esm_messages);
+           b->bootstrap, b->bootstrap_size, ECHO_RUNTIME, ECHO_MEMORY_MB, ESM_BATCH_SIZE,
+           ESM_WINDOW_S, b->o.esm_messages);
     printf("- latencies are per request, send to last byte received\n\n");
     fflush(stdout);
 }
@@ -1242,20 +1196,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "sqsbench: bad --esm-concurrency (2..1000, comma-separated)\n");
         return 2;
     }
-    if (b->o.bootstrap) {
-        snprintf(b->bootstrap, sizeof(b->bootstrap), "%s", b->o.bootstrap);
-    } else {
-        /* BUILD/runtimes-c/echo, BUILD being where sluice is. */
-        const char *slash = strrchr(b->o.sluice, '/');
-        int n = slash ? (int)(slash - b->o.sluice) : 1;
-        snprintf(b->bootstrap, sizeof(b->bootstrap), "%.*s/runtimes-c/echo", n,
-                 slash ? b->o.sluice : ".");
-    }
-    if (access(b->o.sluice, X_OK) || access(b->bootstrap, R_OK)) {
-        fprintf(stderr, "sqsbench: %s: %s\n",
-                access(b->o.sluice, X_OK) ? b->o.sluice : b->bootstrap, strerror(errno));
+    if (bench_binaries(b->o.sluice, b->o.bootstrap, b->bootstrap, sizeof(b->bootstrap)))
         return 2;
-    }
     for (int i = 0; i < BODY_LEN; i++)
         b->body[i] = (char)('a' + i % 26);
 
@@ -1277,7 +1219,8 @@ int main(int argc, char **argv)
         goto out;
     if (floor_set_measure(&b->srv, b->tmp, b->o.floor_time, &b->fl))
         goto out;
-    if (create_function(b, err, sizeof(err))) {
+    if (echo_function_create(&b->srv, FN_NAME, b->bootstrap, &b->bootstrap_size, err,
+                             sizeof(err))) {
         fprintf(stderr, "sqsbench: CreateFunction: %s\n", err);
         goto out;
     }

@@ -17,14 +17,24 @@
  *   - the GetRecords drain of what each ingest cell put, records/s: one
  *     reader per shard from TRIM_HORIZON, Limit 10,000, until a read
  *     returns nothing and MillisBehindLatest is 0;
- *   - the server's idle CPU and RSS after the runs;
+ *   - ingest → event source mapping → native function → checkpoint,
+ *     records/s end to end: a mapping (TRIM_HORIZON, --esm-batch,
+ *     --esm-parallelization) runs runtimes/c's echo example on an on-demand
+ *     stream while 8 PutRecords clients fill it; a sampler reads the
+ *     mapping's per-shard counters in /_sluice/metrics every 100 ms (records
+ *     done, IteratorAge), so the report gives the records done within the
+ *     ingest window, the time until the last one is done, and IteratorAge
+ *     while the clients ran;
+ *   - the server's idle CPU and RSS after the runs, that mapping in place;
  * then prints markdown tables with the budgets beside the results, stops
  * the server (SIGTERM, wait) and removes its directory.
  *
+ * The server runs with --kinesis-no-throughput-limits: the provisioned cells
+ * measure the engine, not AWS's limit of 1,000 records/s per shard.
  * Requests are unsigned (the server runs with --auth=dev), in Kinesis's JSON
- * 1.1 protocol (X-Amz-Target: Kinesis_20131202.<Op>). The load generator is
- * s3bench's: one thread per client, each with one blocking HTTP/1.1
- * keep-alive connection.
+ * 1.1 protocol (X-Amz-Target: Kinesis_20131202.<Op>), Lambda's in rest-json.
+ * The load generator is s3bench's: one thread per client, each with one
+ * blocking HTTP/1.1 keep-alive connection.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -61,6 +71,17 @@
 #define LIST_CAP (1u << 20)
 #define DRAIN_GIVE_UP_S(duration) (60 + 10 * (duration)) /* a working server drains in far less */
 
+#define E2E_CLIENTS 8      /* PutRecords clients of the end-to-end cell */
+#define E2E_SAMPLE_MS 100  /* the sampler's period */
+#define E2E_READY_MS 10000 /* the new mapping must read every shard by then */
+#define E2E_METRICS_CAP (1u << 20)
+#define FN_NAME "streamsbench-echo"
+#define STREAM_ARN_PREFIX "arn:aws:kinesis:" DEV_REGION ":" DEV_ACCOUNT ":stream/"
+
+/* The server's options beyond the defaults: AWS's per-shard limits would
+ * hold a provisioned stream of 4 shards to 4,000 records/s. */
+static const char *const server_args[] = {"--kinesis-no-throughput-limits", NULL};
+
 #define IDLE_SETTLE_S 1.0 /* after the runs: the server's last flushes, its memory trim */
 #define IDLE_WINDOW_S 2.0 /* then the idle server */
 
@@ -69,15 +90,20 @@
 #define BUDGET_RECORDS 200000.0
 #define AIM_RECORDS 1000000.0
 #define BUDGET_IDLE_TICKS 0ull
+#define BUDGET_E2E_RECORDS 100000.0
+#define AIM_E2E_RECORDS 500000.0
 
 /* ---- options ----------------------------------------------------------- */
 
 struct options {
     const char *sluice;
     const char *dir;
+    const char *bootstrap;
     double duration;
     const char *clients;
     long shards;
+    long esm_batch;
+    long esm_parallelization;
     double floor_time;
     bool keep;
     bool strict;
@@ -88,12 +114,22 @@ static const struct option_spec option_table[] = {
      offsetof(struct options, sluice)},
     {"--dir", OPT_STR, "/tmp", "where the temporary data directory goes (not tmpfs)",
      offsetof(struct options, dir)},
+    {"--bootstrap", OPT_STR, NULL,
+     "the end-to-end cell's native function: runtimes/c's echo example (default: "
+     "runtimes-c/echo beside the sluice binary)",
+     offsetof(struct options, bootstrap)},
     {"--duration", OPT_SECONDS, "5", "seconds each PutRecords cell runs",
      offsetof(struct options, duration)},
     {"--clients", OPT_STR, "1,8", "client counts of the PutRecords cells",
      offsetof(struct options, clients)},
     {"--shards", OPT_COUNT, "4", "ShardCount of the provisioned stream (1..64)",
      offsetof(struct options, shards)},
+    {"--esm-batch", OPT_COUNT, "1000",
+     "BatchSize of the end-to-end cell's event source mapping (1..10000)",
+     offsetof(struct options, esm_batch)},
+    {"--esm-parallelization", OPT_COUNT, "1",
+     "ParallelizationFactor of the end-to-end cell's event source mapping (1..10)",
+     offsetof(struct options, esm_parallelization)},
     {"--floor-time", OPT_SECONDS, "1", "seconds each floor is measured",
      offsetof(struct options, floor_time)},
     {"--keep", OPT_FLAG, NULL, "keep the temporary directory (data and server log)",
@@ -185,8 +221,27 @@ struct cell {
     char first_error[300];
 };
 
+/* Ingest → event source mapping → function → checkpoint: a stream filled
+ * by PutRecords clients while a mapping runs the echo function on it. */
+struct e2e {
+    bool run;
+    struct cell in; /* the stream and its ingest */
+    char uuid[64];  /* the mapping's */
+    uint64_t samples, window_samples, sample_errors;
+    double done;            /* records done (sluice_esm_shard_records_done) at the last sample */
+    double done_in_window;  /* by the ingest window's end, between the samples around it */
+    bool all_done;          /* done reached the records put */
+    double all_done_secs;   /* from the ingest's start to the sample that saw it */
+    double age_p50, age_p99, age_max; /* IteratorAge, ms, over the window's samples */
+    /* From /_sluice/metrics at the end; -1 when not read. */
+    double batches, handed, failures, records_in, throttled;
+    struct cpu_use cpu_all; /* from the ingest's start until every record was done */
+};
+
 struct bench {
     struct options o;
+    char bootstrap[PATH_MAX];
+    size_t bootstrap_size;
     unsigned clients[MAX_COUNTS];
     size_t nclients;
     char tmp[PATH_MAX - 64];
@@ -197,6 +252,7 @@ struct bench {
     struct bytes data_b64; /* every record's data, as base64 */
     struct cell cells[MODE_COUNT * MAX_COUNTS];
     size_t ncells;
+    struct e2e e2e;
     struct idle_sample idle;
     struct gang gang;
     uint64_t deadline;
@@ -599,21 +655,290 @@ out:
     return rc;
 }
 
-/* The cell's new stream, its shard ids into ids. */
-static int cell_setup(struct bench *b, enum stream_mode mode, unsigned clients, struct cell *out,
-                      char (*ids)[64], size_t *nshards)
+/* The cell's new stream, streamsbench-TAG-CLIENTS, its shard ids into ids. */
+static int cell_setup(struct bench *b, enum stream_mode mode, const char *tag, unsigned clients,
+                      struct cell *out, char (*ids)[64], size_t *nshards)
 {
     char err[300];
     memset(out, 0, sizeof(*out));
     out->mode = mode;
     out->clients = clients;
     out->shards = mode == MODE_ON_DEMAND ? ON_DEMAND_SHARDS : (unsigned)b->o.shards;
-    snprintf(out->stream, sizeof(out->stream), "streamsbench-%s-%u", mode_name[mode], clients);
+    snprintf(out->stream, sizeof(out->stream), "streamsbench-%s-%u", tag, clients);
     if (create_stream(b, out, ids, nshards, err, sizeof(err))) {
         fprintf(stderr, "streamsbench: %s\n", err);
         return -1;
     }
     return 0;
+}
+
+/* ---- ingest → event source mapping → function → checkpoint -------------------- */
+
+/* One reading of the mapping's counters. */
+struct e2e_sample {
+    uint64_t t;    /* when the metrics had arrived */
+    double done;   /* sluice_esm_shard_records_done, summed over the shards */
+    double age_ms; /* sluice_esm_iterator_age_ms, the largest of the shards' */
+};
+
+/* GET /_sluice/metrics every E2E_SAMPLE_MS on a connection of its own,
+ * until stop (or its cap of samples). v and n are shared under mu. */
+struct sampler {
+    const struct server *srv;
+    char done_name[128], age_name[128];
+    struct conn c;
+    char *text; /* E2E_METRICS_CAP */
+    pthread_mutex_t mu;
+    bool stop;
+    struct e2e_sample *v;
+    size_t n, cap;
+    uint64_t errors;
+    char first_error[300];
+};
+
+static void *sample_main(void *arg)
+{
+    struct sampler *s = arg;
+    char err[300];
+    uint64_t next = now_ns();
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        bool stop = s->stop || s->n == s->cap;
+        pthread_mutex_unlock(&s->mu);
+        if (stop || g_stop)
+            break;
+        if (metrics_get(s->srv, &s->c, s->text, E2E_METRICS_CAP, err, sizeof(err))) {
+            s->errors++;
+            keep_first_error(s->first_error, sizeof(s->first_error), "sampler: %s", err);
+        } else {
+            struct e2e_sample x = {.t = now_ns()};
+            metrics_fold(s->text, s->done_name, &x.done, NULL);
+            metrics_fold(s->text, s->age_name, NULL, &x.age_ms);
+            pthread_mutex_lock(&s->mu);
+            s->v[s->n++] = x;
+            pthread_mutex_unlock(&s->mu);
+        }
+        next += E2E_SAMPLE_MS * 1000000ull;
+        uint64_t t = now_ns();
+        if (next > t)
+            sleep_ms((unsigned)((next - t) / 1000000));
+        else
+            next = t; /* late: no burst of samples to catch up */
+    }
+    return NULL;
+}
+
+/* The records done at time t, between the samples around it (the last
+ * sample's when none is later; 0 before the first). */
+static double done_at(const struct e2e_sample *v, size_t n, uint64_t t)
+{
+    size_t i = 0;
+    while (i < n && v[i].t <= t)
+        i++;
+    if (i == 0)
+        return 0;
+    if (i == n || v[i].t == v[i - 1].t)
+        return v[i - 1].done;
+    const struct e2e_sample *a = &v[i - 1], *z = &v[i];
+    return a->done + (z->done - a->done) * (double)(t - a->t) / (double)(z->t - a->t);
+}
+
+/* CreateEventSourceMapping on the cell's stream, then waits (with a
+ * deadline) until the mapping reads every shard: each has its series in
+ * /_sluice/metrics. */
+static int e2e_mapping(struct bench *b, struct e2e *out, size_t nshards, char *err, size_t errn)
+{
+    struct bytes body = {0};
+    char name[128];
+    int rc = -1;
+    if (bytes_printf(&body,
+                     "{\"EventSourceArn\":\"" STREAM_ARN_PREFIX "%s\",\"FunctionName\":\"%s\","
+                     "\"StartingPosition\":\"TRIM_HORIZON\",\"BatchSize\":%ld,"
+                     "\"ParallelizationFactor\":%ld}",
+                     out->in.stream, FN_NAME, b->o.esm_batch, b->o.esm_parallelization)) {
+        snprintf(err, errn, "out of memory");
+        goto out;
+    }
+    if (esm_create(&b->srv, &body, out->uuid, sizeof(out->uuid), err, errn))
+        goto out;
+    snprintf(name, sizeof(name), "sluice_esm_shard_records_done{uuid=\"%s\"", out->uuid);
+    uint64_t until = now_ns() + E2E_READY_MS * 1000000ull;
+    size_t seen = 0;
+    while (!g_stop && now_ns() < until) {
+        char *text = metrics_text(&b->srv);
+        seen = metrics_fold(text, name, NULL, NULL);
+        free(text);
+        if (seen >= nshards) {
+            rc = 0;
+            goto out;
+        }
+        sleep_ms(20);
+    }
+    snprintf(err, errn, "mapping %s: %zu of %zu shards read after %d ms", out->uuid, seen,
+             nshards, E2E_READY_MS);
+out:
+    free(body.data);
+    return g_stop ? 0 : rc;
+}
+
+/* The mapping's totals at the end, from /_sluice/metrics (-1 each when it
+ * cannot be read). */
+static void e2e_totals(struct bench *b, struct e2e *out)
+{
+    out->batches = out->handed = out->failures = out->records_in = out->throttled = -1;
+    char *text = metrics_text(&b->srv);
+    if (!text)
+        return;
+    const struct {
+        const char *fmt, *key;
+        double *v;
+    } rows[] = {
+        {"sluice_esm_batches{uuid=\"%s\"", out->uuid, &out->batches},
+        {"sluice_esm_shard_records{uuid=\"%s\"", out->uuid, &out->handed},
+        {"sluice_esm_failures{uuid=\"%s\"", out->uuid, &out->failures},
+        {"sluice_kinesis_records_in{stream=\"" STREAM_ARN_PREFIX "%s\"}", out->in.stream,
+         &out->records_in},
+        {"sluice_kinesis_throttled{stream=\"" STREAM_ARN_PREFIX "%s\"}", out->in.stream,
+         &out->throttled},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
+        char name[192];
+        snprintf(name, sizeof(name), rows[i].fmt, rows[i].key);
+        if (!metrics_fold(text, name, rows[i].v, NULL))
+            *rows[i].v = -1;
+    }
+    free(text);
+}
+
+/* What the samples say: the records done by the ingest window's end, when
+ * every record put was done, IteratorAge while the clients ran. */
+static int e2e_figures(struct bench *b, struct e2e *out, const struct sampler *s)
+{
+    uint64_t start = b->gang.start, end = b->gang.end;
+    uint64_t *ages = calloc(s->n ? s->n : 1, sizeof(*ages));
+    if (!ages)
+        return -1;
+    out->samples = s->n;
+    out->sample_errors = s->errors;
+    out->done = s->n ? s->v[s->n - 1].done : 0;
+    out->done_in_window = done_at(s->v, s->n, end);
+    for (size_t i = 0; i < s->n; i++) {
+        const struct e2e_sample *x = &s->v[i];
+        if (x->t >= start && x->t <= end)
+            ages[out->window_samples++] = x->age_ms > 0 ? (uint64_t)x->age_ms : 0;
+        if (!out->all_done && out->in.records && x->done >= (double)out->in.records) {
+            out->all_done = true;
+            out->all_done_secs = (double)(x->t - start) / 1e9;
+        }
+    }
+    qsort(ages, out->window_samples, sizeof(*ages), cmp_u64);
+    size_t w = out->window_samples;
+    out->age_p50 = (double)percentile(ages, w, 0.50);
+    out->age_p99 = (double)percentile(ages, w, 0.99);
+    out->age_max = w ? (double)ages[w - 1] : 0;
+    free(ages);
+    return 0;
+}
+
+/*
+ * The end-to-end cell: a new on-demand stream, a mapping on it (which
+ * must read every shard before the clock starts), then E2E_CLIENTS
+ * PutRecords clients for --duration while the sampler reads the mapping's
+ * counters; after the clients, waits (with a deadline) until the mapping
+ * has done every record put. The mapping stays in place.
+ */
+static int run_e2e(struct bench *b, struct e2e *out)
+{
+    static char ids[MAX_SHARDS][64];
+    size_t nshards;
+    char err[300] = "";
+    struct sampler *s = calloc(1, sizeof(*s));
+    bool sampling = false;
+    pthread_t th;
+    int rc = -1;
+    memset(out, 0, sizeof(*out));
+    if (!s) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    conn_init(&s->c, &b->srv.addr);
+    if (cell_setup(b, MODE_ON_DEMAND, "e2e", E2E_CLIENTS, &out->in, ids, &nshards))
+        goto out; /* (it said why) */
+    fprintf(stderr, "streamsbench: end to end: a mapping on %s (BatchSize %ld, "
+                    "ParallelizationFactor %ld)...\n",
+            out->in.stream, b->o.esm_batch, b->o.esm_parallelization);
+    if (e2e_mapping(b, out, nshards, err, sizeof(err)))
+        goto out;
+    s->srv = &b->srv;
+    snprintf(s->done_name, sizeof(s->done_name), "sluice_esm_shard_records_done{uuid=\"%s\"",
+             out->uuid);
+    snprintf(s->age_name, sizeof(s->age_name), "sluice_esm_iterator_age_ms{uuid=\"%s\"",
+             out->uuid);
+    /* The ingest, the wait after it, and some slack. */
+    s->cap = (size_t)((b->o.duration + DRAIN_GIVE_UP_S(b->o.duration) + 30) * 1000 /
+                      E2E_SAMPLE_MS);
+    if (!(s->text = malloc(E2E_METRICS_CAP)) || !(s->v = calloc(s->cap, sizeof(*s->v)))) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out;
+    }
+    if (pthread_create(&th, NULL, sample_main, s)) {
+        snprintf(err, sizeof(err), "cannot start a thread");
+        goto out;
+    }
+    sampling = true;
+    out->run = true;
+    if (run_ingest(b, &out->in))
+        goto out; /* (it said why) */
+    fprintf(stderr, "streamsbench: end to end: until the mapping has done %" PRIu64
+                    " records...\n",
+            out->in.records);
+    uint64_t give_up = b->gang.end + (uint64_t)(DRAIN_GIVE_UP_S(b->o.duration) * 1e9);
+    double seen = 0;
+    while (!g_stop && now_ns() < give_up && seen < (double)out->in.records) {
+        sleep_ms(5);
+        pthread_mutex_lock(&s->mu);
+        seen = s->n ? s->v[s->n - 1].done : 0;
+        pthread_mutex_unlock(&s->mu);
+    }
+    struct cpu_snap c1;
+    cpu_snap(b->srv.pid, &c1);
+    out->cpu_all = cpu_between(&b->gang.cpu, &c1);
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(th, NULL);
+    sampling = false;
+    if (e2e_figures(b, out, s)) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out;
+    }
+    e2e_totals(b, out);
+    if (s->first_error[0])
+        keep_first_error(out->in.first_error, sizeof(out->in.first_error), "%s", s->first_error);
+    if (!out->all_done && !g_stop)
+        keep_first_error(out->in.first_error, sizeof(out->in.first_error),
+                         "mapping %s: %.0f of %" PRIu64 " records done after %.0f s", out->uuid,
+                         out->done, out->in.records,
+                         (double)(now_ns() - b->gang.start) / 1e9);
+    rc = 0;
+out:
+    if (sampling) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = true;
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(th, NULL);
+    }
+    if (rc && err[0])
+        fprintf(stderr, "streamsbench: end to end: %s\n", err);
+    if (s) {
+        conn_close(&s->c);
+        free(s->text);
+        free(s->v);
+        pthread_mutex_destroy(&s->mu);
+    }
+    free(s);
+    return rc;
 }
 
 /* ---- report ------------------------------------------------------------- */
@@ -647,14 +972,23 @@ static void print_header(const struct bench *b)
 {
     printf("# Sluice Kinesis Data Streams benchmark\n\n");
     print_when_host("the benchmark and the server");
-    printf("- server: `%s serve --listen %s --auth dev` (pid %d), RSS %.1f MB after start-up\n",
-           b->o.sluice, b->srv.host, (int)b->srv.pid, b->start_rss_mb);
+    printf("- server: `%s serve --listen %s --auth dev", b->o.sluice, b->srv.host);
+    for (const char *const *a = b->srv.extra_args; a && *a; a++)
+        printf(" %s", *a);
+    printf("` (pid %d), RSS %.1f MB after start-up; without AWS's per-shard limits (1,000 "
+           "records/s a shard): the provisioned cells measure the engine, not AWS's throttle\n",
+           (int)b->srv.pid, b->start_rss_mb);
     printf("- data dir: %s (%s)\n", b->srv.data, b->fs_desc);
     printf("- records: %d bytes of data each, %d per PutRecords, random %d-hex-digit partition "
            "keys; PutRecords cells %.1f s each; streams on demand (%d shards) and provisioned "
            "(%ld shards); floors %.1f s each\n",
            RECORD_LEN, RECORDS_PER_CALL, KEY_LEN, b->o.duration, ON_DEMAND_SHARDS, b->o.shards,
            b->o.floor_time);
+    printf("- end to end: `%s` (%zu bytes) as the bootstrap of a %s function, MemorySize %d; "
+           "its mapping BatchSize %ld, ParallelizationFactor %ld, on an on-demand stream; %d "
+           "clients for %.1f s; metrics sampled every %d ms\n",
+           b->bootstrap, b->bootstrap_size, ECHO_RUNTIME, ECHO_MEMORY_MB, b->o.esm_batch,
+           b->o.esm_parallelization, E2E_CLIENTS, b->o.duration, E2E_SAMPLE_MS);
     printf("- latencies are per request, send to last byte received\n\n");
     fflush(stdout);
 }
@@ -756,12 +1090,108 @@ static void print_drain(const struct bench *b)
     fflush(stdout);
 }
 
+/* Records done within the ingest window ÷ the window. */
+static double e2e_rate(const struct e2e *e)
+{
+    return e->in.put_secs > 0 ? e->done_in_window / e->in.put_secs : 0;
+}
+
+/* Every record put ÷ the time until the last was done. */
+static double e2e_rate_all(const struct e2e *e)
+{
+    return e->all_done && e->all_done_secs > 0 ? (double)e->in.records / e->all_done_secs : 0;
+}
+
+static bool e2e_ok(const struct e2e *e)
+{
+    return e->run && e->all_done && !e->in.put_errors && e2e_rate(e) >= BUDGET_E2E_RECORDS;
+}
+
+/* "1,234", or "–" for a counter that could not be read (-1). */
+static const char *fmt_metric(char *out, size_t n, double v)
+{
+    return v < 0 ? "–" : fmt_count(out, n, v);
+}
+
+static void print_e2e(const struct bench *b)
+{
+    const struct e2e *e = &b->e2e;
+    const struct cell *c = &e->in;
+    printf("## Ingest → event source mapping → native function → checkpoint\n\n"
+           "An on-demand stream (%d shards) with an event source mapping on it (TRIM_HORIZON, "
+           "BatchSize %ld, ParallelizationFactor %ld) whose function is the echo bootstrap; "
+           "once the mapping reads every shard, %d clients put %d records of %d B per call, "
+           "back to back, for %.1f s. A sampler reads `/_sluice/metrics` every %d ms on one "
+           "connection: the records done (the function succeeded with them, the checkpoint "
+           "follows) summed over the shards, and IteratorAge (the age of the last record of "
+           "a shard's last finished batch) the largest of the shards'. **End to end** is the "
+           "records done by the end of the ingest window (between the two samples around it) "
+           "÷ the window; *every record* is the records put ÷ the time from the window's "
+           "start to the first sample that saw them all done (up to one sample late). CPU is "
+           "in %% of one CPU: the server / the function processes / streamsbench / every "
+           "other process / stolen.\n\n"
+           "| figure | value |\n|---|---|\n",
+           ON_DEMAND_SHARDS, b->o.esm_batch, b->o.esm_parallelization, E2E_CLIENTS,
+           RECORDS_PER_CALL, RECORD_LEN, b->o.duration, E2E_SAMPLE_MS);
+    if (!e->run) {
+        printf("| not run | |\n\n");
+        fflush(stdout);
+        return;
+    }
+    char n[32], r[32], a[32], z[32], m[32], x[32];
+    printf("| records put | %s in %.2f s: %s records/s; PutRecords p50 / p99 %s / %s; "
+           "%" PRIu64 " errors |\n",
+           fmt_count(n, sizeof(n), (double)c->records), c->put_secs,
+           fmt_count(r, sizeof(r), put_rate(c)), fmt_ns(a, sizeof(a), c->put_p50),
+           fmt_ns(z, sizeof(z), c->put_p99), c->put_errors);
+    printf("| records done | %s%s |\n", fmt_count(n, sizeof(n), e->done),
+           e->all_done ? ": every record put" : ": **not every record put**");
+    printf("| **end to end, within the ingest window** | **%s records/s** (%s done by its "
+           "end) |\n",
+           fmt_count(r, sizeof(r), e2e_rate(e)), fmt_count(n, sizeof(n), e->done_in_window));
+    if (e->all_done)
+        printf("| end to end, every record | %s records/s (the last done by %.2f s, %.2f s "
+               "after the clients stopped) |\n",
+               fmt_count(r, sizeof(r), e2e_rate_all(e)), e->all_done_secs,
+               e->all_done_secs - c->put_secs);
+    else
+        printf("| end to end, every record | **not every record was done** |\n");
+    double backlog = (double)c->records - e->done_in_window;
+    printf("| backlog at the window's end | %s records (%.0f ms of ingest) |\n",
+           fmt_count(n, sizeof(n), backlog > 0 ? backlog : 0),
+           put_rate(c) > 0 && backlog > 0 ? backlog / put_rate(c) * 1e3 : 0);
+    printf("| IteratorAge while the clients ran, p50 / p99 / max | %.0f / %.0f / %.0f ms "
+           "(%" PRIu64 " samples) |\n",
+           e->age_p50, e->age_p99, e->age_max, e->window_samples);
+    printf("| batches (records per batch) | %s (%.0f); %s failed |\n",
+           fmt_metric(n, sizeof(n), e->batches),
+           e->batches > 0 && e->handed >= 0 ? e->handed / e->batches : 0,
+           fmt_metric(a, sizeof(a), e->failures));
+    printf("| the stream's counters | %s records in, %s throttled |\n",
+           fmt_metric(n, sizeof(n), e->records_in), fmt_metric(a, sizeof(a), e->throttled));
+    printf("| CPU srv / fn / bench / other / steal, the ingest window | "
+           "%.0f / %.0f / %.0f / %.0f / %.0f |\n",
+           c->put_cpu.server, c->put_cpu.functions, c->put_cpu.bench, c->put_cpu.others,
+           c->put_cpu.steal);
+    printf("| CPU srv / fn / bench / other / steal, until every record was done | "
+           "%.0f / %.0f / %.0f / %.0f / %.0f |\n",
+           e->cpu_all.server, e->cpu_all.functions, e->cpu_all.bench, e->cpu_all.others,
+           e->cpu_all.steal);
+    printf("| samples (errors) | %" PRIu64 " (%" PRIu64 ") |\n", e->samples, e->sample_errors);
+    printf("| budget | ≥ %s records/s: **%s** (aim %s: %s) |\n\n",
+           fmt_count(m, sizeof(m), BUDGET_E2E_RECORDS), e2e_ok(e) ? "PASS" : "FAIL",
+           fmt_count(x, sizeof(x), AIM_E2E_RECORDS),
+           e2e_rate(e) >= AIM_E2E_RECORDS ? "met" : "not met");
+    fflush(stdout);
+}
+
 static void print_idle(const struct bench *b)
 {
     const struct idle_sample *s = &b->idle;
     printf("## The idle server after the runs\n\n"
-           "The first %.0f s after the last drain is counted apart (the end of the burst); "
-           "the budget is on the %.0f s after it. A clock tick is %.0f ms of CPU.\n\n"
+           "The end-to-end cell's mapping stays in place. The first %.0f s after the cells "
+           "is counted apart (the end of the burst); the budget is on the %.0f s after it. A "
+           "clock tick is %.0f ms of CPU.\n\n"
            "| server CPU, first %.0f s | server CPU, next %.0f s (0 ticks) | RSS | threads |\n"
            "|---|---|---|---|\n",
            IDLE_SETTLE_S, IDLE_WINDOW_S, 1000.0 / (double)sysconf(_SC_CLK_TCK), IDLE_SETTLE_S,
@@ -797,6 +1227,17 @@ static int print_budgets(const struct bench *b)
                c ? fmt_count(v, sizeof(v), put_rate(c)) : "not run",
                c && c->put_errors ? " (with errors)" : "", !c ? "–" : put_ok(c) ? "PASS" : "FAIL");
     }
+    const struct e2e *e = &b->e2e;
+    failed += e->run && !e2e_ok(e);
+    printf("| ingest → mapping → native function → checkpoint ≥ %s records/s (aim %s) | %s%s | "
+           "**%s** |\n",
+           fmt_count(m, sizeof(m), BUDGET_E2E_RECORDS), fmt_count(a, sizeof(a), AIM_E2E_RECORDS),
+           e->run ? fmt_count(v, sizeof(v), e2e_rate(e)) : "not run",
+           !e->run                 ? ""
+           : !e->all_done          ? " (not every record done)"
+           : e->in.put_errors      ? " (with errors)"
+                                   : "",
+           !e->run ? "–" : e2e_ok(e) ? "PASS" : "FAIL");
     if (b->idle.ok) {
         failed += !idle_ok(&b->idle);
         printf("| idle server CPU 0 ticks over %.0f s, %.0f s after the runs | %llu ticks | "
@@ -808,6 +1249,7 @@ static int print_budgets(const struct bench *b)
         worst = b->cells[i].put_cpu.others > worst ? b->cells[i].put_cpu.others : worst;
         worst = b->cells[i].get_cpu.others > worst ? b->cells[i].get_cpu.others : worst;
     }
+    worst = e->run && e->cpu_all.others > worst ? e->cpu_all.others : worst;
     print_busy_note(worst, "the measurements");
     return failed;
 }
@@ -828,6 +1270,9 @@ static void print_errors(const struct bench *b)
         printf("- %s, %u client%s: %s\n", l, c->clients, c->clients == 1 ? "" : "s",
                c->first_error);
     }
+    if (b->e2e.in.first_error[0])
+        printf("%s- end to end: %s\n", any ? "" : "\nFirst error of each cell that had one:\n\n",
+               b->e2e.in.first_error);
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -848,10 +1293,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "streamsbench: bad --shards (1..%d)\n", MAX_SHARDS);
         return 2;
     }
-    if (access(b->o.sluice, X_OK)) {
-        fprintf(stderr, "streamsbench: %s: %s\n", b->o.sluice, strerror(errno));
+    if (b->o.esm_batch < 1 || b->o.esm_batch > 10000) {
+        fprintf(stderr, "streamsbench: bad --esm-batch (1..10000)\n");
         return 2;
     }
+    if (b->o.esm_parallelization < 1 || b->o.esm_parallelization > 10) {
+        fprintf(stderr, "streamsbench: bad --esm-parallelization (1..10)\n");
+        return 2;
+    }
+    if (bench_binaries(b->o.sluice, b->o.bootstrap, b->bootstrap, sizeof(b->bootstrap)))
+        return 2;
     unsigned char data[RECORD_LEN];
     for (int i = 0; i < RECORD_LEN; i++)
         data[i] = (unsigned char)(i * 37 + 11);
@@ -861,16 +1312,19 @@ int main(int argc, char **argv)
     }
 
     /* Generous: floors, each cell's ingest and its drain until it gives up,
-     * the idle windows, start and stop. */
+     * the end-to-end cell likewise after its mapping's start, the idle
+     * windows, start and stop. */
     install_signals((unsigned)(120 + 4 * b->o.floor_time +
-                               (double)(MODE_COUNT * b->nclients) *
+                               (double)(MODE_COUNT * b->nclients + 1) *
                                    (b->o.duration + 30 + DRAIN_GIVE_UP_S(b->o.duration)) +
-                               IDLE_SETTLE_S + IDLE_WINDOW_S));
+                               E2E_READY_MS / 1000.0 + IDLE_SETTLE_S + IDLE_WINDOW_S));
 
     if (bench_workdir(b->o.dir, b->tmp, sizeof(b->tmp), b->fs_desc, sizeof(b->fs_desc), &b->srv,
                       b->o.sluice))
         return 1;
+    b->srv.extra_args = server_args;
     int status = 1, failed = 0;
+    char err[300];
 
     if (server_start(&b->srv))
         goto out;
@@ -879,6 +1333,11 @@ int main(int argc, char **argv)
     proc_status(b->srv.pid, &b->start_rss_mb, &hwm, &threads);
     if (floor_set_measure(&b->srv, b->tmp, b->o.floor_time, &b->fl))
         goto out;
+    if (echo_function_create(&b->srv, FN_NAME, b->bootstrap, &b->bootstrap_size, err,
+                             sizeof(err))) {
+        fprintf(stderr, "streamsbench: CreateFunction: %s\n", err);
+        goto out;
+    }
     print_header(b);
     floor_set_print(&b->fl);
 
@@ -887,7 +1346,8 @@ int main(int argc, char **argv)
             static char ids[MAX_SHARDS][64];
             size_t nshards;
             struct cell *c = &b->cells[b->ncells];
-            if (cell_setup(b, (enum stream_mode)mode, b->clients[i], c, ids, &nshards) ||
+            if (cell_setup(b, (enum stream_mode)mode, mode_name[mode], b->clients[i], c, ids,
+                           &nshards) ||
                 run_ingest(b, c))
                 goto out;
             b->ncells++;
@@ -900,6 +1360,11 @@ int main(int argc, char **argv)
         }
     print_ingest(b);
     print_drain(b);
+    if (!g_stop && run_e2e(b, &b->e2e))
+        goto out;
+    if (server_gone(&b->srv, "the end-to-end cell"))
+        goto died;
+    print_e2e(b);
     if (!g_stop) {
         fprintf(stderr, "streamsbench: idle server...\n");
         idle_measure(b->srv.pid, IDLE_SETTLE_S, IDLE_WINDOW_S, &b->idle);
