@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/benchlib.h"
@@ -104,6 +105,7 @@ struct options {
     long shards;
     long esm_batch;
     long esm_parallelization;
+    long e2e_paced;
     double floor_time;
     bool keep;
     bool strict;
@@ -130,6 +132,10 @@ static const struct option_spec option_table[] = {
     {"--esm-parallelization", OPT_COUNT, "1",
      "ParallelizationFactor of the end-to-end cell's event source mapping (1..10)",
      offsetof(struct options, esm_parallelization)},
+    {"--e2e-paced", OPT_COUNT, "100000",
+     "records/s the paced end-to-end cell puts, to measure IteratorAge while the mapping "
+     "keeps up (0: no paced cell)",
+     offsetof(struct options, e2e_paced)},
     {"--floor-time", OPT_SECONDS, "1", "seconds each floor is measured",
      offsetof(struct options, floor_time)},
     {"--keep", OPT_FLAG, NULL, "keep the temporary directory (data and server log)",
@@ -225,6 +231,7 @@ struct cell {
  * by PutRecords clients while a mapping runs the echo function on it. */
 struct e2e {
     bool run;
+    long paced;     /* records/s the clients keep to (0: as fast as they can) */
     struct cell in; /* the stream and its ingest */
     char uuid[64];  /* the mapping's */
     uint64_t samples, window_samples, sample_errors;
@@ -252,7 +259,8 @@ struct bench {
     struct bytes data_b64; /* every record's data, as base64 */
     struct cell cells[MODE_COUNT * MAX_COUNTS];
     size_t ncells;
-    struct e2e e2e;
+    struct e2e e2e, e2e_paced;
+    uint64_t pace_ns; /* each client's time between calls (0: back to back) */
     struct idle_sample idle;
     struct gang gang;
     uint64_t deadline;
@@ -370,8 +378,21 @@ static void *put_main(void *arg)
     struct bench *b = w->b;
     char err[300];
     unsigned transport_errors = 0;
+    uint64_t next = 0;
     gang_ready(&b->gang);
     while (!g_stop && now_ns() < b->deadline) {
+        if (b->pace_ns) {
+            /* Paced: a call every pace_ns, from the first on. */
+            uint64_t now = now_ns();
+            if (!next)
+                next = now;
+            if (next > now) {
+                struct timespec ts = {(time_t)((next - now) / 1000000000u),
+                                      (long)((next - now) % 1000000000u)};
+                nanosleep(&ts, NULL);
+            }
+            next += b->pace_ns;
+        }
         put_keys(w);
         size_t len;
         uint64_t t0 = now_ns();
@@ -847,7 +868,7 @@ static int e2e_figures(struct bench *b, struct e2e *out, const struct sampler *s
  * counters; after the clients, waits (with a deadline) until the mapping
  * has done every record put. The mapping stays in place.
  */
-static int run_e2e(struct bench *b, struct e2e *out)
+static int run_e2e(struct bench *b, struct e2e *out, long paced)
 {
     static char ids[MAX_SHARDS][64];
     size_t nshards;
@@ -857,13 +878,15 @@ static int run_e2e(struct bench *b, struct e2e *out)
     pthread_t th;
     int rc = -1;
     memset(out, 0, sizeof(*out));
+    out->paced = paced;
     if (!s) {
         snprintf(err, sizeof(err), "out of memory");
         goto out;
     }
     pthread_mutex_init(&s->mu, NULL);
     conn_init(&s->c, &b->srv.addr);
-    if (cell_setup(b, MODE_ON_DEMAND, "e2e", E2E_CLIENTS, &out->in, ids, &nshards))
+    if (cell_setup(b, MODE_ON_DEMAND, paced ? "e2e-paced" : "e2e", E2E_CLIENTS, &out->in, ids,
+                   &nshards))
         goto out; /* (it said why) */
     fprintf(stderr, "streamsbench: end to end: a mapping on %s (BatchSize %ld, "
                     "ParallelizationFactor %ld)...\n",
@@ -888,8 +911,12 @@ static int run_e2e(struct bench *b, struct e2e *out)
     }
     sampling = true;
     out->run = true;
-    if (run_ingest(b, &out->in))
+    b->pace_ns = paced ? (uint64_t)(1e9 * RECORDS_PER_CALL * E2E_CLIENTS / (double)paced) : 0;
+    rc = run_ingest(b, &out->in);
+    b->pace_ns = 0;
+    if (rc)
         goto out; /* (it said why) */
+    rc = -1;
     fprintf(stderr, "streamsbench: end to end: until the mapping has done %" PRIu64
                     " records...\n",
             out->in.records);
@@ -1113,15 +1140,26 @@ static const char *fmt_metric(char *out, size_t n, double v)
     return v < 0 ? "–" : fmt_count(out, n, v);
 }
 
-static void print_e2e(const struct bench *b)
+/* Whether the paced cell's mapping kept up: every record done within a
+ * second of the clients' end. */
+static bool e2e_kept_up(const struct e2e *e)
 {
-    const struct e2e *e = &b->e2e;
+    return e->run && e->all_done && e->all_done_secs - e->in.put_secs <= 1.0;
+}
+
+static void print_e2e(const struct bench *b, const struct e2e *e)
+{
     const struct cell *c = &e->in;
-    printf("## Ingest → event source mapping → native function → checkpoint\n\n"
+    char pace[96];
+    if (e->paced)
+        snprintf(pace, sizeof(pace), "paced to %ld records/s in all", e->paced);
+    else
+        snprintf(pace, sizeof(pace), "back to back");
+    printf("## Ingest → event source mapping → native function → checkpoint%s\n\n"
            "An on-demand stream (%d shards) with an event source mapping on it (TRIM_HORIZON, "
            "BatchSize %ld, ParallelizationFactor %ld) whose function is the echo bootstrap; "
            "once the mapping reads every shard, %d clients put %d records of %d B per call, "
-           "back to back, for %.1f s. A sampler reads `/_sluice/metrics` every %d ms on one "
+           "%s, for %.1f s. A sampler reads `/_sluice/metrics` every %d ms on one "
            "connection: the records done (the function succeeded with them, the checkpoint "
            "follows) summed over the shards, and IteratorAge (the age of the last record of "
            "a shard's last finished batch) the largest of the shards'. **End to end** is the "
@@ -1131,8 +1169,9 @@ static void print_e2e(const struct bench *b)
            "in %% of one CPU: the server / the function processes / streamsbench / every "
            "other process / stolen.\n\n"
            "| figure | value |\n|---|---|\n",
-           ON_DEMAND_SHARDS, b->o.esm_batch, b->o.esm_parallelization, E2E_CLIENTS,
-           RECORDS_PER_CALL, RECORD_LEN, b->o.duration, E2E_SAMPLE_MS);
+           e->paced ? ", paced: IteratorAge while keeping up" : "", ON_DEMAND_SHARDS,
+           b->o.esm_batch, b->o.esm_parallelization, E2E_CLIENTS, RECORDS_PER_CALL, RECORD_LEN,
+           pace, b->o.duration, E2E_SAMPLE_MS);
     if (!e->run) {
         printf("| not run | |\n\n");
         fflush(stdout);
@@ -1178,10 +1217,15 @@ static void print_e2e(const struct bench *b)
            e->cpu_all.server, e->cpu_all.functions, e->cpu_all.bench, e->cpu_all.others,
            e->cpu_all.steal);
     printf("| samples (errors) | %" PRIu64 " (%" PRIu64 ") |\n", e->samples, e->sample_errors);
-    printf("| budget | ≥ %s records/s: **%s** (aim %s: %s) |\n\n",
-           fmt_count(m, sizeof(m), BUDGET_E2E_RECORDS), e2e_ok(e) ? "PASS" : "FAIL",
-           fmt_count(x, sizeof(x), AIM_E2E_RECORDS),
-           e2e_rate(e) >= AIM_E2E_RECORDS ? "met" : "not met");
+    if (e->paced)
+        printf("| kept up | %s |\n\n",
+               e2e_kept_up(e) ? "yes: every record done within 1 s of the clients' end"
+                              : "**no**");
+    else
+        printf("| budget | ≥ %s records/s: **%s** (aim %s: %s) |\n\n",
+               fmt_count(m, sizeof(m), BUDGET_E2E_RECORDS), e2e_ok(e) ? "PASS" : "FAIL",
+               fmt_count(x, sizeof(x), AIM_E2E_RECORDS),
+               e2e_rate(e) >= AIM_E2E_RECORDS ? "met" : "not met");
     fflush(stdout);
 }
 
@@ -1238,6 +1282,12 @@ static int print_budgets(const struct bench *b)
            : e->in.put_errors      ? " (with errors)"
                                    : "",
            !e->run ? "–" : e2e_ok(e) ? "PASS" : "FAIL");
+    const struct e2e *p = &b->e2e_paced;
+    if (p->run)
+        printf("| IteratorAge p99 while keeping up, %ld records/s end to end (reported, no "
+               "budget) | %.0f ms (max %.0f ms)%s | %s |\n",
+               p->paced, p->age_p99, p->age_max, e2e_kept_up(p) ? "" : ", **did not keep up**",
+               e2e_kept_up(p) ? "kept up" : "–");
     if (b->idle.ok) {
         failed += !idle_ok(&b->idle);
         printf("| idle server CPU 0 ticks over %.0f s, %.0f s after the runs | %llu ticks | "
@@ -1270,9 +1320,15 @@ static void print_errors(const struct bench *b)
         printf("- %s, %u client%s: %s\n", l, c->clients, c->clients == 1 ? "" : "s",
                c->first_error);
     }
-    if (b->e2e.in.first_error[0])
-        printf("%s- end to end: %s\n", any ? "" : "\nFirst error of each cell that had one:\n\n",
-               b->e2e.in.first_error);
+    const struct e2e *es[] = {&b->e2e, &b->e2e_paced};
+    for (size_t i = 0; i < ARRAY_LEN(es); i++) {
+        if (!es[i]->in.first_error[0])
+            continue;
+        printf("%s- end to end%s: %s\n",
+               any ? "" : "\nFirst error of each cell that had one:\n\n",
+               es[i]->paced ? ", paced" : "", es[i]->in.first_error);
+        any = true;
+    }
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -1315,7 +1371,7 @@ int main(int argc, char **argv)
      * the end-to-end cell likewise after its mapping's start, the idle
      * windows, start and stop. */
     install_signals((unsigned)(120 + 4 * b->o.floor_time +
-                               (double)(MODE_COUNT * b->nclients + 1) *
+                               (double)(MODE_COUNT * b->nclients + 2) *
                                    (b->o.duration + 30 + DRAIN_GIVE_UP_S(b->o.duration)) +
                                E2E_READY_MS / 1000.0 + IDLE_SETTLE_S + IDLE_WINDOW_S));
 
@@ -1360,11 +1416,18 @@ int main(int argc, char **argv)
         }
     print_ingest(b);
     print_drain(b);
-    if (!g_stop && run_e2e(b, &b->e2e))
+    if (!g_stop && run_e2e(b, &b->e2e, 0))
         goto out;
     if (server_gone(&b->srv, "the end-to-end cell"))
         goto died;
-    print_e2e(b);
+    print_e2e(b, &b->e2e);
+    if (!g_stop && b->o.e2e_paced > 0) {
+        if (run_e2e(b, &b->e2e_paced, b->o.e2e_paced))
+            goto out;
+        if (server_gone(&b->srv, "the paced end-to-end cell"))
+            goto died;
+        print_e2e(b, &b->e2e_paced);
+    }
     if (!g_stop) {
         fprintf(stderr, "streamsbench: idle server...\n");
         idle_measure(b->srv.pid, IDLE_SETTLE_S, IDLE_WINDOW_S, &b->idle);
