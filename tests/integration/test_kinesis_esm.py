@@ -13,6 +13,7 @@ The test functions record what they got as S3 objects of this server
 
 import base64
 import calendar
+import hashlib
 import json
 import os
 import subprocess
@@ -400,6 +401,67 @@ def test_parents_before_children(kin, lam, s3):
         assert {b["event"]["Records"][0]["eventID"].split(":")[0]
                 for b in batches(s3, prefix)} == {"shardId-000000000000", "shardId-000000000001",
                                                   "shardId-000000000002"}
+
+
+def shard_of_key(kin, name, key):
+    """The shard a partition key goes to, by putting nothing: the MD5."""
+    h = int.from_bytes(hashlib.md5(key.encode()).digest(), "big")
+    for sh in kin.describe_stream(StreamName=name)["StreamDescription"]["Shards"]:
+        r = sh["HashKeyRange"]
+        if int(r["StartingHashKey"]) <= h <= int(r["EndingHashKey"]):
+            return sh["ShardId"]
+    raise AssertionError(key)
+
+
+def test_a_failing_batch_holds_back_its_shard_only(kin, lam, s3):
+    """A poison record retried forever (MaximumRetryAttempts -1) holds back
+    the records after it on its shard, and nothing else: the other shard's
+    records all come, and another mapping of the same stream gets every
+    record."""
+    name, arn = stream(kin, shards=2)
+    keys = ["key%d" % i for i in range(40)]
+    poison_key = keys[0]
+    poison_shard = shard_of_key(kin, name, poison_key)
+    items = [(poison_key, "poison")] + [(k, "after-" + k) for k in keys[1:]]
+    put(kin, name, items)
+    held, other = unique_name("held"), unique_name("other")
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=function(lam, held),
+                                    StartingPosition="TRIM_HORIZON")
+    free_keys = {k for k in keys[1:] if shard_of_key(kin, name, k) != poison_shard}
+    assert free_keys and len(free_keys) < len(keys) - 1
+    wait_until(lambda: {"after-" + k for k in free_keys} <= set(datas(s3, held)), timeout=60,
+               what="the other shard's records")
+    time.sleep(1.0)  # (retries of the poison meanwhile: nothing else of its shard comes)
+    assert {d for d in datas(s3, held)} == {"after-" + k for k in free_keys}
+    # Another mapping of the stream, which drops the poison alone, gets
+    # every other record meanwhile.
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=function(lam, other),
+                                    StartingPosition="TRIM_HORIZON", MaximumRetryAttempts=0,
+                                    BisectBatchOnFunctionError=True)
+    wait_until(lambda: {"after-" + k for k in keys[1:]} <= set(datas(s3, other)), timeout=60,
+               what="every record of the mapping that drops the poison")
+
+
+def test_latest_and_at_timestamp(kin, lam, s3):
+    """StartingPosition LATEST reads only what comes after the mapping is
+    made; AT_TIMESTAMP, what arrived at that time or later."""
+    name, arn = stream(kin)
+    put(kin, name, [("k", "old")])
+    time.sleep(1.1)
+    mark = time.time()
+    time.sleep(0.1)
+    put(kin, name, [("k", "middle")])
+    latest, at = unique_name("latest"), unique_name("at")
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=function(lam, latest),
+                                    StartingPosition="LATEST")
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=function(lam, at),
+                                    StartingPosition="AT_TIMESTAMP",
+                                    StartingPositionTimestamp=mark)
+    put(kin, name, [("k", "new")])
+    wait_until(lambda: "new" in datas(s3, latest) and "new" in datas(s3, at), timeout=60,
+               what="the new record")
+    assert datas(s3, latest) == ["new"]
+    assert datas(s3, at) == ["middle", "new"]
 
 
 def test_event_matches_aws_schema(kin, lam, s3):
