@@ -48,6 +48,16 @@ static int buf_reserve(struct sl_buf *b, size_t n)
     return 0;
 }
 
+char *sl_buf_extend(struct sl_buf *b, size_t n)
+{
+    if (buf_reserve(b, n))
+        return NULL;
+    char *p = b->data + b->len;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return p;
+}
+
 int sl_buf_append(struct sl_buf *b, const void *p, size_t n)
 {
     int rc = buf_reserve(b, n);

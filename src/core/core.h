@@ -98,6 +98,10 @@ int sl_buf_puts(struct sl_buf *b, const char *s);
 int sl_buf_putc(struct sl_buf *b, char c);
 int sl_buf_printf(struct sl_buf *b, const char *fmt, ...) SL_PRINTF(2, 3);
 int sl_buf_vprintf(struct sl_buf *b, const char *fmt, va_list ap);
+/* Makes n more bytes of b the caller's to write: a pointer to them (b->len
+ * grew by n; room for the NUL after them), or NULL (SL_ENOMEM or the
+ * cap). A writer that used fewer sets b->len back and writes the NUL. */
+char *sl_buf_extend(struct sl_buf *b, size_t n);
 /* Hands the buffer's memory to the caller (free() it) and resets b. */
 char *sl_buf_steal(struct sl_buf *b, size_t *len);
 
@@ -185,6 +189,9 @@ int sl_hex_digit(int c);
 int sl_hex_decode(const char *s, size_t slen, uint8_t *out);
 /* Standard base64 with padding, appended to b. */
 int sl_base64_encode(struct sl_buf *b, const uint8_t *p, size_t n);
+/* The same into out, which holds 4 * ((n + 2) / 3) + 1 bytes (NUL-ended);
+ * returns the characters written. */
+size_t sl_base64_encode_to(char *out, const uint8_t *p, size_t n);
 /* Decodes strict base64 (padding required) into out, which holds cap
  * bytes; sets *outlen. SL_EINVAL on bad input, SL_ETOOBIG when the
  * decoded bytes would pass cap. With out NULL it only checks s and counts

@@ -38,20 +38,31 @@ int sl_hex_decode(const char *s, size_t slen, uint8_t *out)
     return 0;
 }
 
+size_t sl_base64_encode_to(char *out, const uint8_t *p, size_t n)
+{
+    size_t done = 0;
+    /* (EVP_EncodeBlock takes an int: large inputs go in slices of whole
+     * three-byte groups.) */
+    while (n - done > (size_t)3 << 28) {
+        size_t k = (size_t)3 << 28;
+        EVP_EncodeBlock((unsigned char *)out + done / 3 * 4, p + done, (int)k);
+        done += k;
+    }
+    out[done / 3 * 4] = '\0';
+    if (n > done)
+        EVP_EncodeBlock((unsigned char *)out + done / 3 * 4, p + done, (int)(n - done));
+    return 4 * ((n + 2) / 3);
+}
+
 int sl_base64_encode(struct sl_buf *b, const uint8_t *p, size_t n)
 {
     size_t need = 4 * ((n + 2) / 3);
-    int rc = sl_buf_append(b, "", 0);
-    if (rc)
-        return rc;
-    /* Reserve by appending, then encode in place. */
-    size_t at = b->len;
-    for (size_t i = 0; i < need; i++)
-        if ((rc = sl_buf_putc(b, '=')))
-            return rc;
-    if (n)
-        EVP_EncodeBlock((unsigned char *)b->data + at, p, (int)n);
-    b->data[b->len] = '\0';
+    if (need > b->max || b->len > b->max - need)
+        return SL_ETOOBIG;
+    char *out = sl_buf_extend(b, need);
+    if (!out)
+        return SL_ENOMEM;
+    sl_base64_encode_to(out, p, n);
     return 0;
 }
 

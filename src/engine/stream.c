@@ -1390,6 +1390,8 @@ int sl_stream_start(struct sl_stream **out, const struct sl_stream_config *cfg,
     sl_stream_desc_clear(&d);
     if (!rc && pthread_create(&st->reader, NULL, reader_main, st))
         rc = SL_ENOMEM;
+    else if (!rc)
+        pthread_setname_np(st->reader, "sl-stream");
     if (rc) {
         stream_free(st);
         return sl_errf(err, rc, "stream mapping: %s", sl_strerror(rc));

@@ -92,6 +92,10 @@ int kinesis_fail_no_stream(struct sl_call *c, const char *name);
  * sequence number in 20 (34 digits: they grow per shard, and are unique
  * in the stream). parse gives both back; false for what is not one. */
 void kinesis_seq_text(unsigned shard, uint64_t seq, char out[48]);
+/* The same written at p (34 characters, no NUL): what follows them. */
+char *kinesis_seq_put(char *p, unsigned shard, uint64_t seq);
+/* Shard n's id written at p (20 characters, no NUL): what follows. */
+char *kinesis_shard_id_put(char *p, unsigned n);
 bool kinesis_seq_parse(const char *s, unsigned *shard, uint64_t *seq);
 void kinesis_shard_id(unsigned n, char out[32]);
 

@@ -107,16 +107,27 @@ static void put_free(struct sl_call *c)
 static int put_result(struct sl_buf *b, const struct put *p, size_t i)
 {
     const struct rec *r = &p->recs[i];
-    char seq[48], shard[32];
-    kinesis_shard_id(r->shard, shard);
-    if (p->w[i].throttled)
+    if (p->w[i].throttled) {
+        char shard[32];
+        kinesis_shard_id(r->shard, shard);
         return sl_buf_printf(b,
                              "{\"ErrorCode\":\"ProvisionedThroughputExceededException\","
                              "\"ErrorMessage\":\"Rate exceeded for shard %s in stream %s under "
                              "account %s.\"}",
                              shard, p->name, p->account);
-    kinesis_seq_text(r->shard, r->seq, seq);
-    return sl_buf_printf(b, "{\"SequenceNumber\":\"%s\",\"ShardId\":\"%s\"}", seq, shard);
+    }
+    /* (Written without printf: a PutRecords answer has 500 of them.) */
+    static const char a[] = "{\"SequenceNumber\":\"", z[] = "\",\"ShardId\":\"";
+    char *q = sl_buf_extend(b, sizeof(a) - 1 + 34 + sizeof(z) - 1 + 20 + 2);
+    if (!q)
+        return SL_ENOMEM;
+    memcpy(q, a, sizeof(a) - 1);
+    q = kinesis_seq_put(q + sizeof(a) - 1, r->shard, r->seq);
+    memcpy(q, z, sizeof(z) - 1);
+    q = kinesis_shard_id_put(q + sizeof(z) - 1, r->shard);
+    *q++ = '"';
+    *q++ = '}';
+    return 0;
 }
 
 static int put_done(struct sl_call *c)

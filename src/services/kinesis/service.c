@@ -188,7 +188,7 @@ const struct kinesis_shard *kinesis_shard_for(const struct kinesis_stream *s, sl
 
 void kinesis_shard_id(unsigned n, char out[32])
 {
-    snprintf(out, 32, "shardId-%012u", n);
+    *kinesis_shard_id_put(out, n) = '\0';
 }
 
 const struct kinesis_shard *kinesis_shard_by_id(const struct kinesis_stream *s, const char *id)
@@ -204,9 +204,31 @@ const struct kinesis_shard *kinesis_shard_by_id(const struct kinesis_stream *s, 
 
 /* ---- sequence numbers and iterators ------------------------------------ */
 
+/* v in exactly width digits (zero-padded, the low ones if it has more). */
+static char *put_digits(char *p, uint64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + (int)(v % 10));
+    return p + width;
+}
+
+char *kinesis_seq_put(char *p, unsigned shard, uint64_t seq)
+{
+    *p++ = '4';
+    *p++ = '9';
+    p = put_digits(p, shard, 12);
+    return put_digits(p, seq, 20);
+}
+
+char *kinesis_shard_id_put(char *p, unsigned n)
+{
+    memcpy(p, "shardId-", 8);
+    return put_digits(p + 8, n, 12);
+}
+
 void kinesis_seq_text(unsigned shard, uint64_t seq, char out[48])
 {
-    snprintf(out, 48, "49%012u%020llu", shard, (unsigned long long)seq);
+    *kinesis_seq_put(out, shard, seq) = '\0';
 }
 
 bool kinesis_seq_parse(const char *s, unsigned *shard, uint64_t *seq)

@@ -11,6 +11,10 @@
 #include <string.h>
 
 struct sl_kinesis_source {
+    /* What ends each record of the event, after its sequence number:
+     * eventName, the role, the region and the stream's ARN, as JSON. */
+    char *tail;
+    size_t tail_len;
     struct sl_app *app;
     struct kinesis *k; /* the service's state, for its counts */
     char pk[96], name[129], region[64];
@@ -43,6 +47,23 @@ static bool parse_arn(const char *arn, char *region, size_t rn, char *account, s
     account[s - a - 1] = '\0';
     memcpy(name, n, len + 1);
     return true;
+}
+
+/* s as a JSON string. */
+static int put_str(struct sl_buf *b, const char *s, size_t n)
+{
+    int rc = sl_buf_putc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; !rc && i <= n; i++) {
+        unsigned char c = i < n ? (unsigned char)s[i] : 0;
+        if (i < n && c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        rc = sl_buf_append(b, s + run, i - run);
+        run = i + 1;
+        if (!rc && i < n)
+            rc = c == '"' || c == '\\' ? sl_buf_printf(b, "\\%c", c) : sl_buf_printf(b, "\\u%04x", c);
+    }
+    return rc ? rc : sl_buf_putc(b, '"');
 }
 
 int sl_kinesis_stream_check(struct sl_app *app, const char *arn)
@@ -79,12 +100,35 @@ int sl_kinesis_source_new(struct sl_app *app, const char *arn, const char *role_
     sl_strlcpy(s->role_arn, role_arn ? role_arn : "", sizeof(s->role_arn));
     s->filters = filters;
     s->nfilters = nfilters;
+    struct sl_buf t;
+    sl_buf_init(&t, 0);
+    int rc = sl_buf_puts(&t, "\",\"eventName\":\"aws:kinesis:record\",\"invokeIdentityArn\":");
+    if (!rc)
+        rc = put_str(&t, s->role_arn, strlen(s->role_arn));
+    if (!rc)
+        rc = sl_buf_puts(&t, ",\"awsRegion\":");
+    if (!rc)
+        rc = put_str(&t, s->region, strlen(s->region));
+    if (!rc)
+        rc = sl_buf_puts(&t, ",\"eventSourceARN\":");
+    if (!rc)
+        rc = put_str(&t, s->arn, strlen(s->arn));
+    if (!rc)
+        rc = sl_buf_putc(&t, '}');
+    if (rc) {
+        sl_buf_free(&t);
+        free(s);
+        return sl_errf(err, rc, "out of memory");
+    }
+    s->tail = sl_buf_steal(&t, &s->tail_len);
     *out = s;
     return 0;
 }
 
 void sl_kinesis_source_free(struct sl_kinesis_source *s)
 {
+    if (s)
+        free(s->tail);
     free(s);
 }
 
@@ -127,50 +171,84 @@ static int describe(void *ctx, struct sl_stream_desc *out)
     return 0;
 }
 
-/* s as a JSON string. */
-static int put_str(struct sl_buf *b, const char *s, size_t n)
+static char *put_lit(char *p, const char *s, size_t n)
 {
-    int rc = sl_buf_putc(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; !rc && i <= n; i++) {
-        unsigned char c = i < n ? (unsigned char)s[i] : 0;
-        if (i < n && c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        rc = sl_buf_append(b, s + run, i - run);
-        run = i + 1;
-        if (!rc && i < n)
-            rc = c == '"' || c == '\\' ? sl_buf_printf(b, "\\%c", c) : sl_buf_printf(b, "\\u%04x", c);
-    }
-    return rc ? rc : sl_buf_putc(b, '"');
+    memcpy(p, s, n);
+    return p + n;
+}
+#define PUT_LIT(p, s) put_lit((p), (s), sizeof(s) - 1)
+
+static char *put_uint(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
 }
 
+/* s (n bytes) as a JSON string: at most 6 n + 2 bytes. */
+static char *put_json(char *p, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    *p++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = (char)c;
+        } else if (c < 0x20) {
+            p = PUT_LIT(p, "\\u00");
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    *p++ = '"';
+    return p;
+}
+
+/* The record as Lambda's Kinesis event has it: written straight into the
+ * buffer, as a batch renders thousands of them. */
 static int record(void *ctx, const struct sl_stream_shard_desc *shard,
                   const struct sl_log_record *r, struct sl_buf *out)
 {
     struct sl_kinesis_source *s = ctx;
-    char seq[48];
-    kinesis_seq_text(shard->n, r->seq, seq);
-    int rc = sl_buf_puts(out, "{\"kinesis\":{\"kinesisSchemaVersion\":\"1.0\",\"partitionKey\":");
-    if (!rc)
-        rc = put_str(out, r->key, r->key_len);
-    if (!rc)
-        rc = sl_buf_printf(out, ",\"sequenceNumber\":\"%s\",\"data\":\"", seq);
-    if (!rc)
-        rc = sl_base64_encode(out, (const uint8_t *)r->data, r->data_len);
-    if (!rc)
-        rc = sl_buf_printf(out,
-                           "\",\"approximateArrivalTimestamp\":%lld.%03d},"
-                           "\"eventSource\":\"aws:kinesis\",\"eventVersion\":\"1.0\","
-                           "\"eventID\":\"%s:%s\",\"eventName\":\"aws:kinesis:record\","
-                           "\"invokeIdentityArn\":",
-                           (long long)(r->ts_ms / 1000), (int)(r->ts_ms % 1000), shard->id, seq);
-    if (!rc)
-        rc = put_str(out, s->role_arn, strlen(s->role_arn));
-    if (!rc)
-        rc = sl_buf_printf(out, ",\"awsRegion\":\"%s\",\"eventSourceARN\":", s->region);
-    if (!rc)
-        rc = put_str(out, s->arn, strlen(s->arn));
-    return rc ? rc : sl_buf_putc(out, '}');
+    static const char head[] = "{\"kinesis\":{\"kinesisSchemaVersion\":\"1.0\",\"partitionKey\":";
+    size_t id_len = strlen(shard->id);
+    size_t need = sizeof(head) + 6 * r->key_len + 2 + 64 + 4 * ((r->data_len + 2) / 3) + 64 +
+                  96 + id_len + 40 + s->tail_len;
+    char *p = sl_buf_extend(out, need);
+    if (!p)
+        return SL_ENOMEM;
+    p = PUT_LIT(p, head);
+    p = put_json(p, r->key, r->key_len);
+    p = PUT_LIT(p, ",\"sequenceNumber\":\"");
+    char *seq = p;
+    p = kinesis_seq_put(p, shard->n, r->seq);
+    size_t seq_len = (size_t)(p - seq);
+    p = PUT_LIT(p, "\",\"data\":\"");
+    p += sl_base64_encode_to(p, (const uint8_t *)r->data, r->data_len);
+    p = PUT_LIT(p, "\",\"approximateArrivalTimestamp\":");
+    int64_t ts = r->ts_ms > 0 ? r->ts_ms : 0;
+    p = put_uint(p, (uint64_t)(ts / 1000));
+    *p++ = '.';
+    *p++ = (char)('0' + (int)(ts % 1000 / 100));
+    *p++ = (char)('0' + (int)(ts % 100 / 10));
+    *p++ = (char)('0' + (int)(ts % 10));
+    p = PUT_LIT(p, "},\"eventSource\":\"aws:kinesis\",\"eventVersion\":\"1.0\",\"eventID\":\"");
+    p = put_lit(p, shard->id, id_len);
+    *p++ = ':';
+    p = put_lit(p, seq, seq_len);
+    p = put_lit(p, s->tail, s->tail_len);
+    out->len = (size_t)(p - out->data);
+    out->data[out->len] = '\0';
+    return 0;
 }
 
 /* A record matches a filter as Lambda matches Kinesis records: the
