@@ -266,7 +266,7 @@ static void ack_task(struct sl_loop *l, void *arg)
         COUNT(m, failures, 1);
         __atomic_store_n(&m->woken, true, __ATOMIC_RELEASE);
     }
-    finish(s, false);
+    finish(s, s->b.back_off);
 }
 
 static void ack_done(void *arg, int rc)

@@ -47,6 +47,10 @@ struct sl_batch {
      * else n flags, true for each record that failed (a partial batch
      * response); the poller frees it. */
     bool *failed;
+    /* The source's, from ack: records of the batch come back at once (a
+     * stream retries a partial failure from its lowest record), so the
+     * poller backs off before it reads again, as after a failure. */
+    bool back_off;
 };
 
 /* A source's hooks call back through this when they finish (any

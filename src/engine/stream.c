@@ -347,6 +347,8 @@ static void start_fetch(struct shard *sh)
 
 struct flush {
     struct sl_stream *st;
+    struct shard *sh;
+    int rc;
     uint32_t shard;
     uint64_t ckpt;
     char **payloads;
@@ -382,6 +384,29 @@ static void flush_free(struct flush *f)
     free(f);
 }
 
+/* A checkpoint that did not commit (loop thread): its on-failure records
+ * go back to the shard's, and the next batch writes the checkpoint again. */
+static void flush_restore(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct flush *f = arg;
+    struct shard *sh = f->sh;
+    struct sl_stream *st = f->st;
+    char **v = f->n ? realloc(sh->pending, (sh->npending + f->n) * sizeof(*v)) : NULL;
+    if (v) {
+        memmove(v + f->n, v, sh->npending * sizeof(*v));
+        memcpy(v, f->payloads, f->n * sizeof(*v));
+        sh->pending = v;
+        sh->npending += f->n;
+        f->n = 0;
+    }
+    sh->saved = UINT64_MAX;
+    if (f->done)
+        f->done(f->arg, f->rc);
+    flush_free(f);
+    sl_inflight_drop(&st->work);
+}
+
 static void flush_done(void *arg, int rc)
 {
     struct flush *f = arg;
@@ -389,6 +414,9 @@ static void flush_done(void *arg, int rc)
     if (rc)
         sl_warn("engine", "event source mapping: checkpoint: %s",
                 f->err.msg[0] ? f->err.msg : sl_strerror(rc));
+    f->rc = rc;
+    if (rc && sl_loop_post(st->cfg.loop, flush_restore, f) == 0)
+        return;
     if (f->done)
         f->done(f->arg, rc);
     flush_free(f);
@@ -412,7 +440,7 @@ static void flush(struct shard *sh, sl_source_done done, void *arg)
             done(arg, SL_ENOMEM);
         return;
     }
-    *f = (struct flush){.st = st, .shard = sh->d.n, .ckpt = sh->ckpt, .payloads = sh->pending,
+    *f = (struct flush){.st = st, .sh = sh, .shard = sh->d.n, .ckpt = sh->ckpt, .payloads = sh->pending,
                         .n = sh->npending, .done = done, .arg = arg};
     sh->pending = NULL;
     sh->npending = 0;
@@ -420,10 +448,8 @@ static void flush(struct shard *sh, sl_source_done done, void *arg)
     sl_inflight_hold(&st->work);
     int rc = sl_store_submit(st->cfg.store, flush_txn, f, &f->err, flush_done, f);
     if (rc) {
-        if (done)
-            done(arg, rc);
-        flush_free(f);
-        sl_inflight_drop(&st->work);
+        f->rc = rc;
+        flush_restore(st->cfg.loop, f);
     }
 }
 
@@ -723,19 +749,19 @@ static void serve(struct shard *sh)
         start_fetch(sh);
         return;
     }
-    int64_t again = 0;
-    if (window_ends(sh, &again)) {
-        struct sbatch *sb = new_batch(sh, 0, 0);
-        if (!sb) {
-            complete(sh, SL_ENOMEM);
+    for (;;) {
+        int64_t again = 0;
+        if (window_ends(sh, &again)) {
+            struct sbatch *sb = new_batch(sh, 0, 0);
+            if (!sb) {
+                complete(sh, SL_ENOMEM);
+                return;
+            }
+            sb->final = true;
+            sb->win_start = sh->win_start;
+            hand_out(sh, sb);
             return;
         }
-        sb->final = true;
-        sb->win_start = sh->win_start;
-        hand_out(sh, sb);
-        return;
-    }
-    for (;;) {
         bool blocked;
         size_t i = first_free(sh, &blocked);
         if (i == SIZE_MAX) {
@@ -924,6 +950,7 @@ static int sh_ack(void *self, struct sl_batch *b, struct sl_err *err, sl_source_
         }
         if (k < sb->n) {
             COUNT(sh, failures, 1);
+            b->back_off = true; /* (what failed comes again: not at once) */
             consume(ln, k);
             /* Retried from the lowest failure on; bisection retries that
              * remainder as one batch. */
@@ -949,9 +976,9 @@ static void sh_retry(void *self, struct sl_batch *b)
     struct sl_stream *st = sh->st;
     struct sbatch *sb = b->cursor;
     struct lane *ln = &sh->lanes[sb->lane];
-    ln->out = false;
     if (sb->acked)
-        return; /* (its checkpoint failed: the next one covers it) */
+        return; /* (its checkpoint failed: the next one covers it; its lane may be out again) */
+    ln->out = false;
     if (sb->result == SL_STREAM_NOT_RUN) {
         requeue(sh, sb, 0);
         return;

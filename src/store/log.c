@@ -372,12 +372,18 @@ static int read_fn(struct sl_conn *c, void *arg, struct sl_err *err)
     sqlite3_bind_int64(st, 4, a->since_ms);
     /* (Rows hold a record or more: as many rows as records is enough.) */
     sqlite3_bind_int64(st, 5, a->max > INT_MAX ? INT_MAX : (sqlite3_int64)a->max + 1);
-    size_t cap = 0, bytes = 0;
+    size_t cap = 0, bytes = 0, rows = 0;
     int src = SQLITE_DONE;
-    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW)
+    while (!rc && (src = sqlite3_step(st)) == SQLITE_ROW) {
         rc = add_row(a, st, &cap, &bytes, err);
+        rows++;
+    }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    /* (Rows that held nothing asked for, a gap's, may have used the
+     * limit up: there may be more.) */
+    if (!rc && rows > a->max)
+        a->full = true;
     if (rc == SL_EAGAIN)
         return 0;
     if (!rc && src != SQLITE_ROW && src != SQLITE_DONE)

@@ -240,6 +240,28 @@ def test_every_record_in_key_order_at_parallelization_10(kin, lam, s3):
                                       for b in got for r in b["event"]["Records"]}
 
 
+def test_update_while_batches_run_keeps_order(kin, lam, s3):
+    """UpdateEventSourceMapping while a stream's batches are with the
+    function: the old poller finishes them before the new one reads, so a
+    key's batches never overlap and every record comes."""
+    name, arn = stream(kin)
+    prefix = unique_name("update")
+    fn = function(lam, prefix, sleep=0.3)
+    items = [("k%d" % (i % 3), "%d" % i) for i in range(60)]
+    put(kin, name, items)
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=fn, BatchSize=10,
+                                           StartingPosition="TRIM_HORIZON")["UUID"]
+    wait_until(lambda: batches(s3, prefix), timeout=60, what="the first batch")
+    lam.update_event_source_mapping(UUID=uuid, BatchSize=7)
+    wait_until(lambda: len(set(datas(s3, prefix))) == len(items), timeout=60, what="every record")
+    spans = sorted((b["start"], b["end"]) for b in batches(s3, prefix))
+    for (a0, e0), (a1, e1) in zip(spans, spans[1:]):
+        assert e0 <= a1, "two batches of the shard at once"
+    seen = [int(d) for d in datas(s3, prefix)]
+    firsts = sorted(set(seen), key=seen.index)
+    assert firsts == sorted(firsts)
+
+
 def test_bisect_isolates_a_poison_record(srv, kin, lam, s3):
     """BisectBatchOnFunctionError splits a failing batch until the poison
     record is alone; with MaximumRetryAttempts 1 it is then dropped, and

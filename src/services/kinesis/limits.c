@@ -20,7 +20,7 @@
 
 struct bucket {
     double tokens;
-    int64_t at_ms; /* when tokens was last brought up to date (0: full) */
+    int64_t at_ms; /* when tokens was last brought up to date, monotonic (0: full) */
 };
 
 struct shard_limits {
@@ -154,7 +154,7 @@ static bool provisioned(const struct kinesis *k, const struct kinesis_stream *s)
 void kinesis_admit_writes(struct kinesis *k, const struct kinesis_stream *s,
                           struct kinesis_write *w, size_t n)
 {
-    int64_t now = sl_time_now_ms();
+    int64_t now = sl_time_now_ms(), mono = sl_time_mono_ns() / 1000000;
     bool limited = provisioned(k, s);
     uint64_t in = 0, bytes = 0, throttled = 0;
     pthread_mutex_lock(&k->mu);
@@ -162,8 +162,8 @@ void kinesis_admit_writes(struct kinesis *k, const struct kinesis_stream *s,
     for (size_t i = 0; i < n; i++) {
         struct shard_limits *sh = limited && st ? shard_of(st, w[i].shard) : NULL;
         if (sh) {
-            refill(&sh->wrec, WRITE_RECORDS, now);
-            refill(&sh->wbytes, WRITE_BYTES, now);
+            refill(&sh->wrec, WRITE_RECORDS, mono);
+            refill(&sh->wbytes, WRITE_BYTES, mono);
             double b = (double)w[i].bytes;
             w[i].throttled = sh->wrec.tokens < 1 || sh->wbytes.tokens < SL_MIN(b, WRITE_BYTES);
             if (!w[i].throttled) {
@@ -190,7 +190,7 @@ bool kinesis_admit_read(struct kinesis *k, const struct kinesis_stream *s, unsig
 {
     if (!provisioned(k, s))
         return true;
-    int64_t now = sl_time_now_ms();
+    int64_t now = sl_time_mono_ns() / 1000000;
     pthread_mutex_lock(&k->mu);
     struct kinesis_stats *st = stats_of(k, s->pk, s->name, s->arn);
     struct shard_limits *sh = st ? shard_of(st, shard) : NULL;
@@ -206,13 +206,13 @@ bool kinesis_admit_read(struct kinesis *k, const struct kinesis_stream *s, unsig
 void kinesis_count_read(struct kinesis *k, const struct kinesis_stream *s, unsigned shard,
                         size_t records, size_t bytes)
 {
-    int64_t now = sl_time_now_ms();
+    int64_t now = sl_time_now_ms(), mono = sl_time_mono_ns() / 1000000;
     bool limited = provisioned(k, s);
     pthread_mutex_lock(&k->mu);
     struct kinesis_stats *st = stats_of(k, s->pk, s->name, s->arn);
     struct shard_limits *sh = st && limited ? shard_of(st, shard) : NULL;
     if (sh) {
-        refill(&sh->rbytes, READ_BYTES, now);
+        refill(&sh->rbytes, READ_BYTES, mono);
         sh->rbytes.tokens -= (double)bytes; /* (a debt the next reads wait out) */
     }
     if (st)

@@ -80,6 +80,7 @@ struct esm_scall {
 /* The runs, and the stops under way (a stop waits for its batches). */
 struct esm_state {
     struct sl_stream_hub *hub; /* the store watch of stream mappings */
+    pthread_mutex_t apply_mu;  /* one change of a mapping's poller at a time */
     pthread_mutex_t mu;
     struct esm_run *runs;
     struct sl_inflight stops;
@@ -457,6 +458,25 @@ static void run_apply(struct sl_lambda *lam, const char *uuid, json_t *rec, doub
 {
     struct esm_state *es = esm_of(lam);
     struct esm_run *fresh = NULL;
+    /* One change at a time; a stream's poller stops before the next one
+     * starts, since both would read its shards from the same checkpoint
+     * (a key's records twice, at once). */
+    pthread_mutex_lock(&es->apply_mu);
+    pthread_mutex_lock(&es->mu);
+    struct esm_run **q = &es->runs;
+    while (*q && strcmp((*q)->uuid, uuid) != 0)
+        q = &(*q)->next;
+    struct esm_run *stream_run = NULL;
+    if (*q && (*q)->stream && (*q)->modified <= modified) {
+        stream_run = *q;
+        *q = stream_run->next;
+        stream_run->deleted = !rec;
+    }
+    pthread_mutex_unlock(&es->mu);
+    if (stream_run) {
+        sl_inflight_hold(&es->stops); /* (stop_main drops it) */
+        stop_main(stream_run);
+    }
     const char *state = rec ? json_string_value(json_object_get(rec, "State")) : NULL;
     if (state && strcmp(state, "Enabled") == 0) {
         struct sl_err err = {0};
@@ -494,6 +514,7 @@ static void run_apply(struct sl_lambda *lam, const char *uuid, json_t *rec, doub
         }
     }
     pthread_mutex_unlock(&es->mu);
+    pthread_mutex_unlock(&es->apply_mu);
     run_end(old);
 }
 
@@ -507,6 +528,7 @@ int sl_lambda_esm_start(struct sl_lambda *lam, struct sl_err *err)
         return sl_errf(err, SL_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&es->mu, NULL);
+    pthread_mutex_init(&es->apply_mu, NULL);
     sl_inflight_init(&es->stops);
     lam->esm = es;
     struct sl_item *items = NULL;
@@ -551,6 +573,7 @@ void sl_lambda_esm_free(struct sl_lambda *lam)
         return;
     sl_inflight_destroy(&es->stops);
     sl_stream_hub_free(es->hub);
+    pthread_mutex_destroy(&es->apply_mu);
     pthread_mutex_destroy(&es->mu);
     free(es);
     lam->esm = NULL;
@@ -842,11 +865,48 @@ static int write_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     return rc;
 }
 
+/* The answer of a create, update or delete, once its poller changed. */
+static int answer(struct sl_call *c)
+{
+    struct esm_write *w = c->write_arg;
+    json_t *shown = w->rec ? w->rec : w->old;
+    int rc = 0;
+    if (!c->write_rc && shown)
+        rc = sl_call_ok(c, public_record(shown, w->shown));
+    json_decref(w->rec);
+    json_decref(w->old);
+    w->rec = w->old = NULL;
+    return rc;
+}
+
+/* Makes the mapping's poller what the write left. */
+static void apply_write(struct sl_lambda *lam, struct esm_write *w)
+{
+    run_apply(lam, w->uuid, w->rec,
+              w->rec ? json_number_value(json_object_get(w->rec, "LastModified")) : now_s());
+}
+
+struct apply_job {
+    struct sl_call *c;
+    struct sl_lambda *lam;
+    struct esm_write *w;
+};
+
+static void *apply_main(void *arg)
+{
+    struct apply_job *job = arg;
+    struct esm_state *es = esm_of(job->lam);
+    apply_write(job->lam, job->w);
+    sl_call_wake(job->c);
+    free(job);
+    sl_inflight_drop(&es->stops);
+    return NULL;
+}
+
 static int written(struct sl_call *c)
 {
     struct lreq *l = sl_lambda_req(c);
     struct esm_write *w = c->write_arg;
-    json_t *shown = w->rec ? w->rec : w->old;
     int rc = 0;
     if (c->write_rc == SL_ENOTFOUND)
         rc = not_found(l, w->uuid);
@@ -864,15 +924,29 @@ static int written(struct sl_call *c)
                              w->source, w->function, w->other);
     else if (c->write_rc)
         rc = sl_call_internal(c, c->write_rc, &c->write_err);
-    else
-        run_apply(l->lam, w->uuid, w->rec,
-                  w->rec ? json_number_value(json_object_get(w->rec, "LastModified")) : now_s());
-    if (!rc && shown)
-        rc = sl_call_ok(c, public_record(shown, w->shown));
-    json_decref(w->rec);
-    json_decref(w->old);
-    w->rec = w->old = NULL;
-    return rc;
+    if (rc || c->write_rc)
+        return answer(c);
+    /* The poller changes on a thread (a stream's old one is stopped
+     * first, which waits for its batches); the call is answered then. */
+    struct esm_state *es = esm_of(l->lam);
+    struct apply_job *job = calloc(1, sizeof(*job));
+    if (!job) {
+        apply_write(l->lam, w);
+        return answer(c);
+    }
+    job->c = c;
+    job->lam = l->lam;
+    job->w = w;
+    sl_call_wait(c, answer);
+    sl_inflight_hold(&es->stops);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, apply_main, job))
+        apply_main(job);
+    pthread_attr_destroy(&attr);
+    return SL_LATER;
 }
 
 /* Copies the members a create or update sets from in into rec. */
