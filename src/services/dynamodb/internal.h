@@ -1,6 +1,7 @@
 /*
  * What the files of the DynamoDB service share. So far: its numbers
- * (number.c).
+ * (number.c), attribute values (value.c), the expression language
+ * (expr.c) and its reserved words (reserved.c).
  */
 #ifndef SL_DYNAMODB_INTERNAL_H
 #define SL_DYNAMODB_INTERNAL_H
@@ -8,6 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/core.h"
 
 /* A number: 0.d[0..n) × 10^e, negative when neg; n == 0 is zero. Digits
  * have no leading or trailing zeros. */
@@ -48,5 +53,99 @@ enum ddb_num_error ddb_num_sub(const struct ddb_num *a, const struct ddb_num *b,
  * at most 4 + 38 + 1 bytes and a NUL. Its length. */
 #define DDB_NUM_KEY_MAX 48
 size_t ddb_num_key(const struct ddb_num *v, char *out);
+
+/* ---- attribute values: {"S": "text"}, {"N": "1"}, {"M": {...}}... ---- */
+
+enum ddb_type {
+    DDB_T_NONE, /* not an attribute value */
+    DDB_T_S,
+    DDB_T_NUM,
+    DDB_T_B,
+    DDB_T_BOOL,
+    DDB_T_NULL,
+    DDB_T_M,
+    DDB_T_L,
+    DDB_T_SS,
+    DDB_T_NS,
+    DDB_T_BS,
+    DDB_T_COUNT
+};
+/* v's type (one member named by a type), and that member's value in
+ * *inner (may be NULL). */
+enum ddb_type ddb_type_of(const json_t *v, const json_t **inner);
+const char *ddb_type_name(enum ddb_type t);
+enum ddb_type ddb_type_by_name(const char *name);
+/* Two S, N or B values of one type compared: -1, 0, 1; 2 when they
+ * cannot be (other types, or two types). */
+int ddb_value_cmp(const json_t *a, const json_t *b);
+/* Equality as DynamoDB sees it: numbers by value, sets unordered, maps and
+ * lists deep. */
+bool ddb_value_equal(const json_t *a, const json_t *b);
+/* Whether set holds elem (a scalar of the set's element type). */
+bool ddb_set_has(const json_t *set, const json_t *elem);
+/* v as DynamoDB's messages write it: {N:5}, {SS:[a, b]}... */
+void ddb_value_text(const json_t *v, struct sl_buf *out);
+
+/* Whether word is one of DynamoDB's reserved words (any case). */
+bool ddb_reserved(const char *word);
+
+/* ---- expressions ----------------------------------------------------- */
+
+enum ddb_expr_kind {
+    DDB_EXPR_CONDITION,     /* ConditionExpression */
+    DDB_EXPR_FILTER,        /* FilterExpression */
+    DDB_EXPR_KEY_CONDITION, /* KeyConditionExpression */
+    DDB_EXPR_PROJECTION,    /* ProjectionExpression */
+    DDB_EXPR_UPDATE,        /* UpdateExpression */
+};
+
+/* A document path: names and list indexes from the item's top. */
+struct ddb_path_elem {
+    const char *name; /* NULL for an index */
+    uint32_t index;
+};
+struct ddb_path {
+    struct ddb_path_elem *v;
+    size_t n;
+};
+
+struct ddb_expr;
+
+/* The placeholders of a request: ExpressionAttributeNames and
+ * ExpressionAttributeValues (either may be NULL), and which of them its
+ * expressions used (for AWS's "unused" error, once all are parsed). */
+struct ddb_placeholders {
+    json_t *names, *values;
+    json_t *used_names, *used_values; /* objects, filled by the parses */
+};
+
+/*
+ * Parses text as an expression of kind. 0, or SL_EINVAL with DynamoDB's
+ * message in msg ("Invalid UpdateExpression: Syntax error; token: ...").
+ */
+int ddb_expr_parse(enum ddb_expr_kind kind, const char *text, struct ddb_placeholders *ph,
+                   struct ddb_expr **out, char *msg, size_t msgn);
+void ddb_expr_free(struct ddb_expr *e);
+/* After every expression of a request is parsed: 0, or SL_EINVAL with the
+ * message naming the names or values none of them used. */
+int ddb_placeholders_check(const struct ddb_placeholders *ph, char *msg, size_t msgn);
+
+/* A condition or filter on item (an object of attribute values; NULL: no
+ * item): 0 with *result, or SL_EINVAL with the message (a BETWEEN whose
+ * bounds are out of order...). */
+int ddb_expr_test(const struct ddb_expr *e, const json_t *item, bool *result, char *msg,
+                  size_t msgn);
+/* A projection of item: a new object of the attributes (and the parts of
+ * them) it names. */
+json_t *ddb_expr_project(const struct ddb_expr *e, const json_t *item);
+/* An update applied to item (changed in place; an object, maybe empty):
+ * 0, or SL_EINVAL with DynamoDB's message. *paths (may be NULL) gets the
+ * top-level attribute names it touches, for the key check and
+ * UPDATED_OLD/UPDATED_NEW (a new array). */
+int ddb_expr_update(const struct ddb_expr *e, json_t *item, json_t **paths, char *msg,
+                    size_t msgn);
+/* The paths a projection or update names (its actions'), and their
+ * count. */
+size_t ddb_expr_paths(const struct ddb_expr *e, const struct ddb_path **out);
 
 #endif
