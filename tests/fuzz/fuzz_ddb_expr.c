@@ -2,7 +2,8 @@
  * (condition, filter, key condition, projection, update), the rest is the
  * text; #a..#c and :n, :m, :s, :t, :l are defined. Whatever parses is
  * also tested on, projected from and applied to an item, so the
- * evaluator sees every tree the parser makes. */
+ * evaluator sees every tree the parser makes. Text that is JSON is also
+ * checked as an item of attribute values, as PutItem checks its Item. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,6 +54,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ddb_expr_free(e);
     } else if (!msg[0]) {
         abort(); /* (a refusal always says why) */
+    }
+    json_t *doc = json_loads(text, JSON_DECODE_ANY, NULL);
+    if (doc) {
+        json_t *item = ddb_item_normalize(doc, 0, msg, sizeof(msg));
+        if (item) {
+            ddb_item_size(item);
+            json_t *again = ddb_item_normalize(item, 0, msg, sizeof(msg));
+            if (!again || !json_equal(again, item))
+                abort(); /* (normalized is a fixed point) */
+            json_decref(again);
+        } else if (!msg[0]) {
+            abort();
+        }
+        json_decref(item);
+        json_decref(doc);
     }
     json_decref(ph.names);
     json_decref(ph.values);

@@ -23,11 +23,13 @@ function fail(message) {
 }
 
 // The client class of a package: @aws-sdk/client-sqs exports SQSClient,
-// @aws-sdk/client-cloudwatch-logs CloudWatchLogsClient.
+// @aws-sdk/client-cloudwatch-logs CloudWatchLogsClient, @aws-sdk/lib-dynamodb
+// DynamoDBDocumentClient.
 function clientClass(pkgName, mod) {
   const isClient = (k) => typeof mod[k] === 'function' && k.endsWith('Client') &&
     !k.startsWith('_') && typeof mod[k].prototype?.send === 'function';
   const candidates = Object.keys(mod).filter(isClient);
+  if (pkgName === '@aws-sdk/lib-dynamodb') return mod.DynamoDBDocumentClient;
   const service = pkgName.replace(/^.*\/client-/, '').replace(/-/g, '').toLowerCase();
   const named = candidates.filter((k) => k.slice(0, -'Client'.length).toLowerCase() === service);
   if (named.length === 1) return mod[named[0]];
@@ -78,6 +80,8 @@ function errorOf(e) {
     message: e?.message ?? String(e),
     status: e?.$metadata?.httpStatusCode ?? null,
     fault: e?.$fault ?? null,
+    // (DynamoDB's ConditionalCheckFailedException carries the item.)
+    ...(e?.Item ? { item: e.Item } : {}),
   };
 }
 
@@ -119,13 +123,18 @@ async function main() {
   const http1 = process.env.SDK_HTTP1 === '1'
     ? { requestHandler: new (require('@smithy/node-http-handler').NodeHttpHandler)() }
     : {};
-  const client = new Client({
+  const config = {
     endpoint,
     region: 'us-east-1',
     credentials: CREDENTIALS,
     maxAttempts: 1,
     ...http1,
-  });
+  };
+  // @aws-sdk/lib-dynamodb's DocumentClient wraps a DynamoDB client: the
+  // commands are its own (PutCommand...), the values plain JavaScript.
+  const client = typeof Client.from === 'function' && pkgName === '@aws-sdk/lib-dynamodb'
+    ? Client.from(new (require('@aws-sdk/client-dynamodb').DynamoDBClient)(config))
+    : new Client(config);
   const results = [];
   try {
     for (const command of commands) {

@@ -1418,11 +1418,8 @@ int ddb_expr_update(const struct ddb_expr *e, json_t *item, json_t **paths, char
         for (size_t i = 0; i < nremoves; i++)
             remove_at(item, &removes[i]->path);
     }
-    if (!rc && paths) {
-        *paths = json_array();
-        for (size_t i = 0; i < e->nactions; i++)
-            json_array_append_new(*paths, json_string(e->actions[i].path.v[0].name));
-    }
+    if (!rc && paths)
+        *paths = ddb_expr_update_targets(e);
     for (size_t i = 0; values && i < e->nactions; i++)
         json_decref(values[i]);
     free(values);
@@ -1433,8 +1430,10 @@ int ddb_expr_update(const struct ddb_expr *e, json_t *item, json_t **paths, char
     return rc;
 }
 
-size_t ddb_expr_paths(const struct ddb_expr *e, const struct ddb_path **out)
+json_t *ddb_expr_update_targets(const struct ddb_expr *e)
 {
-    *out = e->paths;
-    return e->npaths;
+    json_t *out = json_array();
+    for (size_t i = 0; out && i < e->nactions; i++)
+        json_array_append_new(out, json_string(e->actions[i].path.v[0].name));
+    return out;
 }

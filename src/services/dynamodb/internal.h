@@ -1,7 +1,17 @@
 /*
- * What the files of the DynamoDB service share. So far: its numbers
- * (number.c), attribute values (value.c), the expression language
- * (expr.c) and its reserved words (reserved.c).
+ * What the files of the DynamoDB service share: its numbers (number.c),
+ * attribute values (value.c), the expression language (expr.c) and its
+ * reserved words (reserved.c); its errors, table records and items' keys
+ * (service.c).
+ *
+ * Storage:
+ *   kv  dynamodb.table      pk "<account>/<region>", sk the table's name:
+ *                           its record (the TableDescription's members,
+ *                           an id, private _account and _region)
+ *   kv  dynamodb.item:<id>  pk "<id>/<hash key>", sk the range key (""
+ *                           without one), each key as order-keeping text
+ *                           (numbers by ddb_num_key, binaries in hex):
+ *                           the item, its attribute values normalized
  */
 #ifndef SL_DYNAMODB_INTERNAL_H
 #define SL_DYNAMODB_INTERNAL_H
@@ -13,6 +23,8 @@
 #include <jansson.h>
 
 #include "core/core.h"
+#include "services/dynamodb/dynamodb.h"
+#include "services/service.h"
 
 /* A number: 0.d[0..n) × 10^e, negative when neg; n == 0 is zero. Digits
  * have no leading or trailing zeros. */
@@ -144,8 +156,66 @@ json_t *ddb_expr_project(const struct ddb_expr *e, const json_t *item);
  * UPDATED_OLD/UPDATED_NEW (a new array). */
 int ddb_expr_update(const struct ddb_expr *e, json_t *item, json_t **paths, char *msg,
                     size_t msgn);
-/* The paths a projection or update names (its actions'), and their
- * count. */
-size_t ddb_expr_paths(const struct ddb_expr *e, const struct ddb_path **out);
+/* The top-level attribute names an update's actions name (a new array). */
+json_t *ddb_expr_update_targets(const struct ddb_expr *e);
+
+/* ---- the service ------------------------------------------------------ */
+
+#define DDB_NS_TABLE "dynamodb.table"
+#define DDB_NS_ITEMS "dynamodb.item:"
+#define DDB_ITEM_MAX (400 * 1024)
+
+#define DDB_NS_V "com.amazonaws.dynamodb.v20120810#"
+#define DDB_ERRORS(X)                                                                          \
+    X(DDB_E_INTERNAL, DDB_NS_V "InternalServerError", 500, true)                             \
+    X(DDB_E_VALIDATION, "com.amazon.coral.validate#ValidationException", 400, false)         \
+    X(DDB_E_SERIALIZATION, "com.amazon.coral.service#SerializationException", 400, false)    \
+    X(DDB_E_NOT_FOUND, DDB_NS_V "ResourceNotFoundException", 400, false)                     \
+    X(DDB_E_IN_USE, DDB_NS_V "ResourceInUseException", 400, false)                           \
+    X(DDB_E_CONDITION, DDB_NS_V "ConditionalCheckFailedException", 400, false)               \
+    X(DDB_E_LIMIT, DDB_NS_V "LimitExceededException", 400, false)
+
+enum { DDB_ERRORS(SL_ERROR_ENUM) DDB_E_N };
+extern const struct sl_aws_error sl_dynamodb_errors[];
+
+struct ddb_key_attr {
+    const char *name; /* NULL: none (a table without a range key) */
+    enum ddb_type type;
+};
+
+/* A table's record, read and parsed. */
+struct ddb_table {
+    json_t *rec; /* owned */
+    const char *id, *name;
+    struct ddb_key_attr hash, range;
+    char items_ns[80];
+};
+int ddb_table_parse(json_t *rec, struct ddb_table *t);
+void ddb_table_clear(struct ddb_table *t);
+void ddb_pk(char *out, size_t n, const char *account, const char *region);
+int ddb_table_read(struct sl_store *s, const char *pk, const char *name, struct ddb_table *t);
+int ddb_table_read_txn(struct sl_txn *tx, const char *pk, const char *name, struct ddb_table *t);
+/* The table the call's TableName names: 0, or the call has its answer
+ * (ResourceNotFoundException) and SL_DONE is returned. */
+int ddb_call_table(struct sl_call *c, struct ddb_table *t);
+
+/* Attribute values as DynamoDB stores them (numbers normalized), checked:
+ * a new value, or NULL with the ValidationException's message. */
+json_t *ddb_value_normalize(const json_t *v, int depth, char *msg, size_t n);
+json_t *ddb_item_normalize(const json_t *item, int depth, char *msg, size_t n);
+/* An item's size as DynamoDB counts it (names and values). */
+size_t ddb_item_size(const json_t *item);
+
+/* An item's place in the store (malloc'd texts). */
+struct ddb_key {
+    char *pk, *sk;
+};
+/* The key of obj (an item, or with exact a Key: its key attributes and no
+ * other): 0, or SL_EINVAL with DynamoDB's message. */
+int ddb_item_key(const struct ddb_table *t, const json_t *obj, bool exact, struct ddb_key *k,
+                 char *msg, size_t n);
+void ddb_key_clear(struct ddb_key *k);
+/* The key attributes of item, as a new object. */
+json_t *ddb_key_of(const struct ddb_table *t, const json_t *item);
 
 #endif
