@@ -319,3 +319,109 @@ def test_kill9_keeps_acknowledged_writes(fresh_server):
         done = max([i for m, i in acked if m == n], default=-1) + 1
         got = d.get_item(TableName=name, Key={"pk": {"S": f"counter{n}"}}).get("Item")
         assert got is None and done == 0 or int(got["v"]["N"]) >= done, (n, got, done)
+
+
+def fill(ddb, name, n=30):
+    """Items k0 (sort keys 0..n-1, every other one "even") and k1 (5 of
+    them)."""
+    for i in range(n):
+        ddb.put_item(TableName=name, Item={"pk": {"S": "k0"}, "sk": {"N": str(i)},
+                                           "even": {"BOOL": i % 2 == 0}, "v": {"S": f"v{i}"}})
+    for i in range(5):
+        ddb.put_item(TableName=name, Item={"pk": {"S": "k1"}, "sk": {"N": str(-i)}})
+
+
+def sks(items):
+    return [int(i["sk"]["N"]) for i in items]
+
+
+def test_query(ddb):
+    """Query reads one partition in numeric sort-key order (negative,
+    decimal and large numbers sort by value), or its reverse with
+    ScanIndexForward false; its sort-key conditions (= < <= > >= BETWEEN
+    begins_with); FilterExpression counts in ScannedCount but not Count;
+    Limit pages with LastEvaluatedKey and ExclusiveStartKey; Select COUNT;
+    ProjectionExpression; and the key conditions DynamoDB refuses."""
+    name = table(ddb)
+    fill(ddb, name)
+    q = lambda **kw: ddb.query(TableName=name, **kw)  # noqa: E731
+    v = lambda **vals: {f":{k}": ({"N": str(x)} if isinstance(x, (int, float)) else {"S": x})  # noqa: E731
+                        for k, x in vals.items()}
+    assert sks(q(KeyConditionExpression="pk = :p", ExpressionAttributeValues=v(p="k0"))["Items"]) \
+        == list(range(30))
+    assert sks(q(KeyConditionExpression="pk = :p", ExpressionAttributeValues=v(p="k1"),
+                 ScanIndexForward=False)["Items"]) == [0, -1, -2, -3, -4]
+    cases = [("sk = :a", dict(a=7), [7]), ("sk < :a", dict(a=3), [0, 1, 2]),
+             ("sk <= :a", dict(a=3), [0, 1, 2, 3]), ("sk > :a", dict(a=26), [27, 28, 29]),
+             ("sk >= :a", dict(a=27), [27, 28, 29]),
+             ("sk BETWEEN :a AND :b", dict(a=10, b=12), [10, 11, 12]),
+             (":a < sk", dict(a=28), [29])]
+    for cond, vals, want in cases:
+        for fwd in (True, False):
+            got = q(KeyConditionExpression=f"pk = :p AND {cond}", ScanIndexForward=fwd,
+                    ExpressionAttributeValues=v(p="k0", **vals))["Items"]
+            assert sks(got) == (want if fwd else want[::-1]), (cond, fwd)
+    out = q(KeyConditionExpression="pk = :p", FilterExpression="even = :t",
+            ExpressionAttributeValues=dict(v(p="k0"), **{":t": {"BOOL": True}}))
+    assert out["Count"] == 15 and out["ScannedCount"] == 30
+    got, start, pages = [], None, 0
+    while True:
+        kw = dict(ExclusiveStartKey=start) if start else {}
+        out = q(KeyConditionExpression="pk = :p", ExpressionAttributeValues=v(p="k0"), Limit=7,
+                **kw)
+        got += sks(out["Items"])
+        pages += 1
+        start = out.get("LastEvaluatedKey")
+        if not start:
+            break
+    assert got == list(range(30)) and pages == 5
+    out = q(KeyConditionExpression="pk = :p", ExpressionAttributeValues=v(p="k0"), Select="COUNT")
+    assert out["Count"] == 30 and "Items" not in out
+    out = q(KeyConditionExpression="pk = :p AND sk = :a", ExpressionAttributeValues=v(p="k0", a=3),
+            ProjectionExpression="v")
+    assert out["Items"] == [{"v": {"S": "v3"}}]
+    refused = [("sk = :a", v(a=1), "Query condition missed key schema element: pk"),
+               ("pk = :p OR sk = :a", v(p="k0", a=1), "Query key condition not supported"),
+               ("pk = :a", v(a=1), "One or more parameter values were invalid: Condition "
+                                   "parameter type does not match schema type"),
+               ("pk = :p AND begins_with(sk, :a)", v(p="k0", a=1),
+                "Invalid KeyConditionExpression: Incorrect operand type for operator or "
+                "function; operator or function: begins_with, operand type: N")]
+    for cond, vals, msg in refused:
+        r = client_error(ddb.query, TableName=name, KeyConditionExpression=cond,
+                         ExpressionAttributeValues=vals)
+        assert r["Error"]["Code"] == "ValidationException" and r["Error"]["Message"] == msg, cond
+
+
+def test_query_strings_and_scan(ddb):
+    """String sort keys sort by their bytes and begins_with reads a prefix;
+    Scan reads every item of the table, in pages with Limit, by segments
+    that together make the whole, with FilterExpression."""
+    name = table(ddb, "S")
+    for pk in ("a", "b", "c"):
+        for sk in ("apple", "apricot", "banana", "Zebra", "éclair"):
+            ddb.put_item(TableName=name, Item={"pk": {"S": pk}, "sk": {"S": sk}})
+    out = ddb.query(TableName=name, KeyConditionExpression="pk = :p AND begins_with(sk, :ap)",
+                    ExpressionAttributeValues={":p": {"S": "b"}, ":ap": {"S": "ap"}})
+    assert [i["sk"]["S"] for i in out["Items"]] == ["apple", "apricot"]
+    out = ddb.query(TableName=name, KeyConditionExpression="pk = :p",
+                    ExpressionAttributeValues={":p": {"S": "a"}})
+    assert [i["sk"]["S"] for i in out["Items"]] == sorted(
+        ["apple", "apricot", "banana", "Zebra", "éclair"], key=lambda s: s.encode())
+    everything = {(i["pk"]["S"], i["sk"]["S"]) for i in ddb.scan(TableName=name)["Items"]}
+    assert len(everything) == 15
+    got, start = set(), None
+    while True:
+        kw = dict(ExclusiveStartKey=start) if start else {}
+        out = ddb.scan(TableName=name, Limit=4, **kw)
+        got |= {(i["pk"]["S"], i["sk"]["S"]) for i in out["Items"]}
+        start = out.get("LastEvaluatedKey")
+        if not start:
+            break
+    assert got == everything
+    parts = [ddb.scan(TableName=name, Segment=s, TotalSegments=3)["Items"] for s in range(3)]
+    assert sum(len(p) for p in parts) == 15
+    assert {(i["pk"]["S"], i["sk"]["S"]) for p in parts for i in p} == everything
+    out = ddb.scan(TableName=name, FilterExpression="begins_with(sk, :b)",
+                   ExpressionAttributeValues={":b": {"S": "b"}})
+    assert out["Count"] == 3 and out["ScannedCount"] == 15

@@ -1437,3 +1437,123 @@ json_t *ddb_expr_update_targets(const struct ddb_expr *e)
         json_array_append_new(out, json_string(e->actions[i].path.v[0].name));
     return out;
 }
+
+/* ---- key conditions ---------------------------------------------------- */
+
+static bool names_attr(const struct node *n, const struct ddb_key_attr *a)
+{
+    return n && n->t == N_PATH && n->path.n == 1 && n->path.v[0].name && a && a->name &&
+           strcmp(n->path.v[0].name, a->name) == 0;
+}
+
+static int kc_fail(char *msg, size_t n, const char *fmt, ...) SL_PRINTF(3, 4);
+static int kc_fail(char *msg, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, n, fmt, ap);
+    va_end(ap);
+    return SL_EINVAL;
+}
+
+/* One comparison of the key condition, on the hash or the range key. */
+static int kc_part(const struct node *c, const struct ddb_key_attr *hash,
+                   const struct ddb_key_attr *range, struct ddb_key_cond *out, char *msg,
+                   size_t n)
+{
+    static const enum ddb_kc_op ops[] = {[T_EQ] = DDB_KC_EQ, [T_LT] = DDB_KC_LT,
+                                         [T_LE] = DDB_KC_LE, [T_GT] = DDB_KC_GT,
+                                         [T_GE] = DDB_KC_GE};
+    const struct node *attr = NULL, *v1 = NULL, *v2 = NULL;
+    enum ddb_kc_op op = DDB_KC_NONE;
+    if (c->t == N_CMP && c->op != T_NE) {
+        bool flip = c->b->t == N_PATH && c->a->t == N_VALUE;
+        attr = flip ? c->b : c->a;
+        v1 = flip ? c->a : c->b;
+        op = ops[c->op];
+        if (flip && op != DDB_KC_EQ)
+            op = op == DDB_KC_LT ? DDB_KC_GT : op == DDB_KC_LE ? DDB_KC_GE
+                 : op == DDB_KC_GT ? DDB_KC_LT : DDB_KC_LE;
+    } else if (c->t == N_BETWEEN) {
+        attr = c->a;
+        v1 = c->b;
+        v2 = c->c;
+        op = DDB_KC_BETWEEN;
+    } else if (c->t == N_BEGINS) {
+        attr = c->a;
+        v1 = c->b;
+        op = DDB_KC_BEGINS;
+    } else {
+        return kc_fail(msg, n, "Query key condition not supported");
+    }
+    if (!attr || attr->t != N_PATH || !v1 || v1->t != N_VALUE || (v2 && v2->t != N_VALUE))
+        return kc_fail(msg, n, "Query key condition not supported");
+    if (attr->path.n != 1 || !attr->path.v[0].name)
+        return kc_fail(msg, n, "Query key condition not supported");
+    bool is_hash = names_attr(attr, hash), is_range = names_attr(attr, range);
+    if (!is_hash && !is_range)
+        return kc_fail(msg, n, "Query condition missed key schema element: %s",
+                       out->hash ? (range && range->name ? range->name : hash->name) : hash->name);
+    const struct ddb_key_attr *a = is_hash ? hash : range;
+    enum ddb_type t1 = ddb_type_of(v1->value, NULL);
+    enum ddb_type t2 = v2 ? ddb_type_of(v2->value, NULL) : t1;
+    if (t1 != a->type || t2 != a->type)
+        return kc_fail(msg, n, "One or more parameter values were invalid: Condition parameter "
+                               "type does not match schema type");
+    if (is_hash) {
+        if (op != DDB_KC_EQ)
+            return kc_fail(msg, n, "Query key condition not supported");
+        if (out->hash)
+            return kc_fail(msg, n, "KeyConditionExpressions must only contain one condition per "
+                                   "key");
+        out->hash = v1->value;
+        return 0;
+    }
+    if (out->op != DDB_KC_NONE)
+        return kc_fail(msg, n, "KeyConditionExpressions must only contain one condition per "
+                               "key");
+    if (op == DDB_KC_BEGINS && a->type == DDB_T_NUM)
+        return kc_fail(msg, n, "Invalid KeyConditionExpression: Incorrect operand type for "
+                               "operator or function; operator or function: begins_with, "
+                               "operand type: N");
+    if (op == DDB_KC_BETWEEN && ddb_value_cmp(v1->value, v2->value) == 1) {
+        struct sl_buf x, y;
+        sl_buf_init(&x, 0);
+        sl_buf_init(&y, 0);
+        ddb_value_text(v1->value, &x);
+        ddb_value_text(v2->value, &y);
+        kc_fail(msg, n, "Invalid KeyConditionExpression: The BETWEEN operator requires upper "
+                        "bound to be greater than or equal to lower bound; lower bound operand: "
+                        "AttributeValue: %s, upper bound operand: AttributeValue: %s",
+                x.data ? x.data : "", y.data ? y.data : "");
+        sl_buf_free(&x);
+        sl_buf_free(&y);
+        return SL_EINVAL;
+    }
+    out->op = op;
+    out->v1 = v1->value;
+    out->v2 = v2 ? v2->value : NULL;
+    return 0;
+}
+
+int ddb_expr_key_condition(const struct ddb_expr *e, const struct ddb_key_attr *hash,
+                           const struct ddb_key_attr *range, struct ddb_key_cond *out, char *msg,
+                           size_t n)
+{
+    memset(out, 0, sizeof(*out));
+    const struct node *c = e->cond;
+    int rc;
+    if (c->t == N_AND) {
+        if (c->a->t == N_AND || c->b->t == N_AND)
+            return kc_fail(msg, n, "KeyConditionExpressions must only contain one condition per "
+                                   "key");
+        rc = kc_part(c->a, hash, range, out, msg, n);
+        if (!rc)
+            rc = kc_part(c->b, hash, range, out, msg, n);
+    } else {
+        rc = kc_part(c, hash, range, out, msg, n);
+    }
+    if (!rc && !out->hash)
+        return kc_fail(msg, n, "Query condition missed key schema element: %s", hash->name);
+    return rc;
+}

@@ -101,6 +101,12 @@ void ddb_value_text(const json_t *v, struct sl_buf *out);
 /* Whether word is one of DynamoDB's reserved words (any case). */
 bool ddb_reserved(const char *word);
 
+/* A key attribute of a table or index. */
+struct ddb_key_attr {
+    const char *name; /* NULL: none (a table without a range key) */
+    enum ddb_type type;
+};
+
 /* ---- expressions ----------------------------------------------------- */
 
 enum ddb_expr_kind {
@@ -159,6 +165,21 @@ int ddb_expr_update(const struct ddb_expr *e, json_t *item, json_t **paths, char
 /* The top-level attribute names an update's actions name (a new array). */
 json_t *ddb_expr_update_targets(const struct ddb_expr *e);
 
+/* A Query's KeyConditionExpression taken apart: the partition key's value
+ * and the sort key's condition. */
+enum ddb_kc_op { DDB_KC_NONE, DDB_KC_EQ, DDB_KC_LT, DDB_KC_LE, DDB_KC_GT, DDB_KC_GE,
+                 DDB_KC_BETWEEN, DDB_KC_BEGINS };
+struct ddb_key_cond {
+    const json_t *hash;
+    enum ddb_kc_op op;
+    const json_t *v1, *v2; /* the sort key's operands (v2: BETWEEN's upper) */
+};
+/* e (a key condition) for a table or index keyed by hash and range (NULL
+ * when it has none): 0, or SL_EINVAL with DynamoDB's message. */
+int ddb_expr_key_condition(const struct ddb_expr *e, const struct ddb_key_attr *hash,
+                           const struct ddb_key_attr *range, struct ddb_key_cond *out, char *msg,
+                           size_t n);
+
 /* ---- the service ------------------------------------------------------ */
 
 #define DDB_NS_TABLE "dynamodb.table"
@@ -177,11 +198,6 @@ json_t *ddb_expr_update_targets(const struct ddb_expr *e);
 
 enum { DDB_ERRORS(SL_ERROR_ENUM) DDB_E_N };
 extern const struct sl_aws_error sl_dynamodb_errors[];
-
-struct ddb_key_attr {
-    const char *name; /* NULL: none (a table without a range key) */
-    enum ddb_type type;
-};
 
 /* A table's record, read and parsed. */
 struct ddb_table {
@@ -215,6 +231,10 @@ struct ddb_key {
 int ddb_item_key(const struct ddb_table *t, const json_t *obj, bool exact, struct ddb_key *k,
                  char *msg, size_t n);
 void ddb_key_clear(struct ddb_key *k);
+/* One key value's order-keeping text (appended to out): 0, or SL_EINVAL
+ * with DynamoDB's message (a type that is not the key's, an empty one). */
+int ddb_key_text(const struct ddb_key_attr *a, const json_t *v, struct sl_buf *out, char *msg,
+                 size_t n);
 /* The key attributes of item, as a new object. */
 json_t *ddb_key_of(const struct ddb_table *t, const json_t *item);
 

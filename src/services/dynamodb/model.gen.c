@@ -1773,6 +1773,8 @@ SL_OP(dynamodb, DescribeTable);
 SL_OP(dynamodb, GetItem);
 SL_OP(dynamodb, ListTables);
 SL_OP(dynamodb, PutItem);
+SL_OP(dynamodb, Query);
+SL_OP(dynamodb, Scan);
 SL_OP(dynamodb, UpdateItem);
 SL_OP(dynamodb, UpdateTable);
 
@@ -1816,10 +1818,10 @@ const sl_op_fn sl_dynamodb_handlers[] = {
     sl_dynamodb_ListTables,
     NULL,
     sl_dynamodb_PutItem,
+    sl_dynamodb_Query,
     NULL,
     NULL,
-    NULL,
-    NULL,
+    sl_dynamodb_Scan,
     NULL,
     NULL,
     NULL,

@@ -313,8 +313,8 @@ size_t ddb_item_size(const json_t *item)
 
 /* One key attribute's part of the store's key: its type's letter and an
  * order-keeping text of it. */
-static int key_part(const struct ddb_key_attr *a, const json_t *v, struct sl_buf *out, char *msg,
-                    size_t n)
+int ddb_key_text(const struct ddb_key_attr *a, const json_t *v, struct sl_buf *out, char *msg,
+                 size_t n)
 {
     const json_t *x = NULL;
     enum ddb_type t = ddb_type_of(v, &x);
@@ -373,7 +373,7 @@ int ddb_item_key(const struct ddb_table *t, const json_t *obj, bool exact, struc
         if (!rc)
             rc = i ? 0 : sl_buf_putc(&b, '/');
         if (!rc)
-            rc = key_part(attrs[i], v, &b, msg, n);
+            rc = ddb_key_text(attrs[i], v, &b, msg, n);
         if (rc) {
             sl_buf_free(&b);
             return rc == SL_EINVAL ? rc : bad(msg, n, "out of memory");
