@@ -104,7 +104,7 @@ def test_unimplemented_services_answer_in_their_protocol(server):
     cases = [
         ("iam", lambda c: c.list_users(), "InvalidAction"),                # query
         ("events", lambda c: c.list_event_buses(), "UnknownOperationException"),  # json 1.1
-        ("dynamodb", lambda c: c.list_tables(), "UnknownOperationException"),  # json 1.0
+        ("stepfunctions", lambda c: c.list_state_machines(), "UnknownOperationException"),  # json 1.0
         ("scheduler", lambda c: c.list_schedules(), "UnknownOperationException"),  # rest-json
         ("sns", lambda c: c.list_topics(), "InvalidAction"),
         ("events", lambda c: c.list_rules(), "UnknownOperationException"),
@@ -120,7 +120,7 @@ def test_unimplemented_services_answer_in_their_protocol(server):
 
 def test_unimplemented_service_cli_message(server):
     """The aws CLI prints the error cleanly (no traceback)."""
-    p = aws_cli(server.endpoint, "dynamodb", "list-tables", check=False)
+    p = aws_cli(server.endpoint, "stepfunctions", "list-state-machines", check=False)
     assert p.returncode != 0
     assert "UnknownOperationException" in p.stderr
     assert "Traceback" not in p.stderr
