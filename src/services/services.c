@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "services/dynamodb/dynamodb.h"
+#include "services/dynamodbstreams/dynamodbstreams.h"
 #include "services/kinesis/kinesis.h"
 #include "services/lambda/lambda.h"
 #include "services/logs/logs.h"
@@ -23,6 +24,7 @@ const struct sl_service *const sl_services[] = {
     &sl_service_sqs,
     &sl_service_kinesis,
     &sl_service_dynamodb,
+    &sl_service_dynamodbstreams,
     &sl_service_s3,
     &sl_service_lambda,
     &sl_service_sts,

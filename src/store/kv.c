@@ -313,6 +313,52 @@ int sl_txn_delete_pk(struct sl_txn *t, const char *ns, const char *pk, size_t *d
     return 0;
 }
 
+int sl_txn_next_pk(struct sl_txn *t, const char *ns, const char *after, char **pk)
+{
+    struct sl_conn *c = &t->s->writer;
+    *pk = NULL;
+    if (!ns)
+        return sl_errf(t->err, SL_EINVAL, "namespace missing");
+    sqlite3_stmt *st = NULL;
+    int rc = sl_store_stmt(c, after ? SL_STMT_PK_NEXT : SL_STMT_PK_FIRST, &st, t->err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+    if (after)
+        sqlite3_bind_text(st, 2, after, -1, SQLITE_STATIC);
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW && !(*pk = col_dup(st, 0)))
+        rc = sl_errf(t->err, SL_ENOMEM, "out of memory");
+    else if (src == SQLITE_DONE)
+        rc = SL_ENOTFOUND;
+    else if (src != SQLITE_ROW)
+        rc = sl_store_sqlite_err(c, src, t->err, "list partition keys");
+    sqlite3_reset(st);
+    return rc;
+}
+
+int sl_txn_delete_ns(struct sl_txn *t, const char *ns, size_t *deleted)
+{
+    size_t total = 0;
+    for (;;) {
+        char *pk = NULL;
+        /* (Each partition emptied in turn: the first one left is the next.) */
+        int rc = sl_txn_next_pk(t, ns, NULL, &pk);
+        if (rc == SL_ENOTFOUND)
+            break;
+        size_t n = 0;
+        if (!rc)
+            rc = sl_txn_delete_pk(t, ns, pk, &n);
+        free(pk);
+        if (rc)
+            return rc;
+        total += n;
+    }
+    if (deleted)
+        *deleted = total;
+    return 0;
+}
+
 /*
  * Walks the distinct partition keys one index seek at a time (pk greater
  * than the last one), so the cost grows with the number of partitions,

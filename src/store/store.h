@@ -176,6 +176,11 @@ int sl_txn_list(struct sl_txn *t, const char *ns, const char *pk, const char *af
 /* Deletes every item of (ns, pk), and after the commit their blobs;
  * *deleted (may be NULL) counts them. */
 int sl_txn_delete_pk(struct sl_txn *t, const char *ns, const char *pk, size_t *deleted);
+/* The first partition key of ns greater than after (NULL: the first), as
+ * the transaction sees them (malloc'd); SL_ENOTFOUND when none is. */
+int sl_txn_next_pk(struct sl_txn *t, const char *ns, const char *after, char **pk);
+/* Deletes every item of ns, as sl_txn_delete_pk does each partition. */
+int sl_txn_delete_ns(struct sl_txn *t, const char *ns, size_t *deleted);
 /* Replaces only the value of an item, keeping its blob. SL_ENOTFOUND if
  * absent. */
 int sl_txn_set_val(struct sl_txn *t, const char *ns, const char *pk, const char *sk,

@@ -184,6 +184,10 @@ int ddb_expr_key_condition(const struct ddb_expr *e, const struct ddb_key_attr *
 
 #define DDB_NS_TABLE "dynamodb.table"
 #define DDB_NS_ITEMS "dynamodb.item:"
+#define DDB_NS_INDEX "dynamodb.ix:"
+#define DDB_NS_TTL "dynamodb.ttl"
+#define DDB_TTL_PK "all"
+#define DDB_LOG_PREFIX "dynamodb:"
 #define DDB_ITEM_MAX (400 * 1024)
 
 #define DDB_NS_V "com.amazonaws.dynamodb.v20120810#"
@@ -199,12 +203,31 @@ int ddb_expr_key_condition(const struct ddb_expr *e, const struct ddb_key_attr *
 enum { DDB_ERRORS(SL_ERROR_ENUM) DDB_E_N };
 extern const struct sl_aws_error sl_dynamodb_errors[];
 
+/* What a table's stream records carry (StreamViewType). */
+enum ddb_view { DDB_VIEW_KEYS_ONLY, DDB_VIEW_NEW_IMAGE, DDB_VIEW_OLD_IMAGE, DDB_VIEW_BOTH };
+
+/* A secondary index of a table, as its record describes it. */
+enum ddb_projection { DDB_PROJ_ALL, DDB_PROJ_KEYS_ONLY, DDB_PROJ_INCLUDE };
+struct ddb_index {
+    const char *name;
+    bool global;
+    struct ddb_key_attr hash, range;
+    enum ddb_projection proj;
+    const json_t *non_key; /* INCLUDE's NonKeyAttributes */
+    char ns[80];           /* its entries' namespace */
+};
+
 /* A table's record, read and parsed. */
 struct ddb_table {
     json_t *rec; /* owned */
     const char *id, *name;
     struct ddb_key_attr hash, range;
     char items_ns[80];
+    const char *stream_log; /* the log of its enabled stream, or NULL */
+    enum ddb_view view;
+    const char *ttl_attr; /* TimeToLive's attribute, or NULL */
+    struct ddb_index *ix;  /* malloc'd */
+    size_t nix;
 };
 int ddb_table_parse(json_t *rec, struct ddb_table *t);
 void ddb_table_clear(struct ddb_table *t);
@@ -237,5 +260,95 @@ int ddb_key_text(const struct ddb_key_attr *a, const json_t *v, struct sl_buf *o
                  size_t n);
 /* The key attributes of item, as a new object. */
 json_t *ddb_key_of(const struct ddb_table *t, const json_t *item);
+
+/* A request's ExpressionAttributeNames and ExpressionAttributeValues
+ * (normalized) from in: 0, or SL_EINVAL with the message. Clear it with
+ * ddb_placeholders_clear() either way. */
+int ddb_placeholders_init(struct ddb_placeholders *ph, const json_t *in, char *msg, size_t n);
+void ddb_placeholders_clear(struct ddb_placeholders *ph);
+
+/* ---- item writes (write.c) --------------------------------------------- */
+
+/* Inside a transaction: drops the entries of ix; after a table's record
+ * changes from was's to rec, drops the entries of the indexes it lost and
+ * fills those it gained (index.c). */
+int ddb_index_drop(struct sl_txn *t, const struct ddb_index *ix);
+int ddb_indexes_sync(struct sl_txn *t, const struct ddb_table *was, json_t *rec);
+/* Inside a transaction: after a table's record changes from was (NULL:
+ * created) to rec (NULL: deleted), its streams' records follow: a stream
+ * enabled is listed, one disabled is closed at its last record (stream.c). */
+int ddb_streams_sync(struct sl_txn *t, const char *pk, json_t *was, json_t *rec);
+
+/* ---- streams (stream.c) -------------------------------------------------- */
+
+#define DDB_NS_STREAM "dynamodb.stream"
+#define DDB_STREAM_RETENTION_MS (24LL * 3600 * 1000)
+#define DDB_SEQ_TEXT_MAX 24
+
+/* A stream, as stream.c keeps it. */
+struct ddb_stream {
+    json_t *rec; /* owned: the description's members, and the private ones */
+    const char *arn, *log, *shard;
+    bool closed;   /* disabled: no more records */
+    uint64_t last; /* closed: its last sequence number (0: none) */
+};
+/* The stream arn names: 0, SL_EINVAL (not a stream's ARN), SL_ENOTFOUND
+ * (none, or gone past its retention). */
+int ddb_stream_read(struct sl_store *st, const char *arn, struct ddb_stream *out);
+void ddb_stream_clear(struct ddb_stream *s);
+/* The "<account>/<region>" of a stream's ARN: false when it is not one. */
+bool ddb_stream_arn_parse(const char *arn, char *pk, size_t n);
+/* Sequence numbers as DynamoDB Streams writes them, and back. */
+void ddb_seq_text(uint64_t seq, char out[DDB_SEQ_TEXT_MAX]);
+bool ddb_seq_parse(const char *text, uint64_t *seq);
+/* A record of log as GetRecords answers it (a new object), or NULL. */
+json_t *ddb_stream_record(const char *log, const char *region, const struct sl_log_record *r);
+
+const char *ddb_view_name(enum ddb_view v);
+int ddb_view_by_name(const char *name, enum ddb_view *out);
+/* The epoch seconds at which TimeToLive deletes item (NULL ok), or -1. */
+int64_t ddb_ttl_of(const struct ddb_table *tb, const json_t *item);
+/* The sort key of an item's TimeToLive entry (appended to out). */
+void ddb_ttl_sk(struct sl_buf *out, int64_t at, const struct ddb_key *k);
+
+enum ddb_op { DDB_OP_PUT, DDB_OP_DELETE, DDB_OP_UPDATE, DDB_OP_CHECK, DDB_OP_GET };
+
+/* One item's write: a PutItem, DeleteItem or UpdateItem, or an element of
+ * a transaction or a batch (DDB_OP_CHECK: a ConditionCheck; DDB_OP_GET: a
+ * read of the item, for GetItem and TransactGetItems). */
+struct ddb_write {
+    enum ddb_op op;
+    struct ddb_table t;
+    struct ddb_placeholders ph;
+    struct ddb_expr *cond, *update, *proj;
+    struct ddb_key key;
+    json_t *item;     /* put: the new item; the others: the Key */
+    const char *ret;  /* ReturnValues (in's) */
+    bool ret_on_fail; /* ReturnValuesOnConditionCheckFailure ALL_OLD */
+    /* Filled by ddb_write_txn: */
+    json_t *old, *fresh;
+    json_t *paths; /* update: the top-level attributes it touched */
+    char msg[512];
+};
+/*
+ * Reads in (an operation's input, or a transaction's element) into w for
+ * table t (taken, even on failure): its expressions, Key or Item. 0, or
+ * SL_EINVAL with DynamoDB's message in w->msg. Clear w either way.
+ */
+int ddb_write_init(struct ddb_write *w, enum ddb_op op, struct ddb_table *t, const json_t *in);
+void ddb_write_clear(struct ddb_write *w);
+/* Inside a transaction: reads the item, tests the condition, and applies
+ * the write (ddb_apply). 0; SL_ECONDITION when the condition failed;
+ * SL_EINVAL with the message in w->msg. */
+int ddb_write_txn(struct sl_txn *t, struct ddb_write *w);
+/*
+ * Inside a transaction: makes the item at k old (NULL: none) into fresh
+ * (NULL: deleted), with its index entries, its TimeToLive entry and, on
+ * a table with a stream, its stream record (none when nothing changed);
+ * by_ttl marks a deletion of TimeToLive's (the record's userIdentity).
+ * 0, or SL_EINVAL with the message (an index key of the wrong type).
+ */
+int ddb_apply(struct sl_txn *t, const struct ddb_table *tb, const struct ddb_key *k,
+              const json_t *old, const json_t *fresh, bool by_ttl, char *msg, size_t n);
 
 #endif

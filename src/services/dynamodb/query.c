@@ -38,9 +38,7 @@ static void qreq_free(struct sl_call *c)
     if (!q)
         return;
     ddb_table_clear(&q->t);
-    json_decref(q->ph.values);
-    json_decref(q->ph.used_names);
-    json_decref(q->ph.used_values);
+    ddb_placeholders_clear(&q->ph);
     ddb_expr_free(q->key);
     ddb_expr_free(q->filter);
     ddb_expr_free(q->proj);
@@ -82,23 +80,9 @@ static struct qreq *begin(struct sl_call *c, bool query, int *rc)
         }
     if ((*rc = ddb_call_table(c, &q->t)) != 0)
         return NULL;
-    q->ph.names = json_object_get(c->in, "ExpressionAttributeNames");
-    q->ph.used_names = json_object();
-    q->ph.used_values = json_object();
-    json_t *values = json_object_get(c->in, "ExpressionAttributeValues");
-    if (values) {
-        q->ph.values = json_object();
-        const char *k;
-        json_t *v;
-        json_object_foreach(values, k, v)
-        {
-            json_t *nv = ddb_value_normalize(v, 0, q->msg, sizeof(q->msg));
-            if (!nv) {
-                *rc = validation(c, q->msg);
-                return NULL;
-            }
-            json_object_set_new(q->ph.values, k, nv);
-        }
+    if (ddb_placeholders_init(&q->ph, c->in, q->msg, sizeof(q->msg))) {
+        *rc = validation(c, q->msg);
+        return NULL;
     }
     const char *key = json_string_value(json_object_get(c->in, "KeyConditionExpression"));
     if (query && !key) {

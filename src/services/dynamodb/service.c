@@ -22,8 +22,68 @@ void ddb_pk(char *out, size_t n, const char *account, const char *region)
 
 void ddb_table_clear(struct ddb_table *t)
 {
+    free(t->ix);
     json_decref(t->rec);
     memset(t, 0, sizeof(*t));
+}
+
+/* The key attributes schema names, with their types from defs. */
+static void key_attrs(json_t *schema, json_t *defs, struct ddb_key_attr *hash,
+                      struct ddb_key_attr *range)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(schema, i, k)
+    {
+        const char *name = json_string_value(json_object_get(k, "AttributeName"));
+        const char *type = json_string_value(json_object_get(k, "KeyType"));
+        struct ddb_key_attr *a = type && strcmp(type, "RANGE") == 0 ? range : hash;
+        a->name = name;
+        json_t *d;
+        size_t j;
+        json_array_foreach(defs, j, d)
+        {
+            const char *dn = json_string_value(json_object_get(d, "AttributeName"));
+            if (dn && name && strcmp(dn, name) == 0)
+                a->type = ddb_type_by_name(json_string_value(json_object_get(d, "AttributeType")));
+        }
+    }
+}
+
+/* The table's secondary indexes from its record. */
+static int parse_indexes(json_t *rec, struct ddb_table *t)
+{
+    json_t *g = json_object_get(rec, "GlobalSecondaryIndexes");
+    json_t *l = json_object_get(rec, "LocalSecondaryIndexes");
+    size_t n = json_array_size(g) + json_array_size(l);
+    if (!n)
+        return 0;
+    t->ix = calloc(n, sizeof(*t->ix));
+    if (!t->ix)
+        return SL_ENOMEM;
+    json_t *defs = json_object_get(rec, "AttributeDefinitions");
+    for (size_t i = 0; i < n; i++) {
+        bool global = i < json_array_size(g);
+        json_t *o = global ? json_array_get(g, i) : json_array_get(l, i - json_array_size(g));
+        struct ddb_index *ix = &t->ix[t->nix];
+        const char *id = json_string_value(json_object_get(o, "_id"));
+        ix->name = json_string_value(json_object_get(o, "IndexName"));
+        if (!id || !ix->name)
+            return SL_ECORRUPT;
+        ix->global = global;
+        key_attrs(json_object_get(o, "KeySchema"), defs, &ix->hash, &ix->range);
+        if (!ix->hash.name || !ix->hash.type)
+            return SL_ECORRUPT;
+        json_t *p = json_object_get(o, "Projection");
+        const char *type = json_string_value(json_object_get(p, "ProjectionType"));
+        ix->proj = type && strcmp(type, "KEYS_ONLY") == 0 ? DDB_PROJ_KEYS_ONLY
+                   : type && strcmp(type, "INCLUDE") == 0 ? DDB_PROJ_INCLUDE
+                                                          : DDB_PROJ_ALL;
+        ix->non_key = json_object_get(p, "NonKeyAttributes");
+        snprintf(ix->ns, sizeof(ix->ns), "%s%s", DDB_NS_INDEX, id);
+        t->nix++;
+    }
+    return 0;
 }
 
 int ddb_table_parse(json_t *rec, struct ddb_table *t)
@@ -40,26 +100,22 @@ int ddb_table_parse(json_t *rec, struct ddb_table *t)
         return SL_ECORRUPT;
     }
     snprintf(t->items_ns, sizeof(t->items_ns), "%s%s", DDB_NS_ITEMS, t->id);
-    size_t i;
-    json_t *k;
-    json_array_foreach(schema, i, k)
-    {
-        const char *name = json_string_value(json_object_get(k, "AttributeName"));
-        const char *type = json_string_value(json_object_get(k, "KeyType"));
-        struct ddb_key_attr *a = type && strcmp(type, "RANGE") == 0 ? &t->range : &t->hash;
-        a->name = name;
-        json_t *d;
-        size_t j;
-        json_array_foreach(json_object_get(rec, "AttributeDefinitions"), j, d)
-        {
-            const char *dn = json_string_value(json_object_get(d, "AttributeName"));
-            if (dn && name && strcmp(dn, name) == 0)
-                a->type = ddb_type_by_name(json_string_value(json_object_get(d, "AttributeType")));
+    key_attrs(schema, json_object_get(rec, "AttributeDefinitions"), &t->hash, &t->range);
+    json_t *spec = json_object_get(rec, "StreamSpecification");
+    if (json_is_true(json_object_get(spec, "StreamEnabled"))) {
+        t->stream_log = json_string_value(json_object_get(rec, "_stream_log"));
+        if (!t->stream_log ||
+            ddb_view_by_name(json_string_value(json_object_get(spec, "StreamViewType")),
+                             &t->view)) {
+            ddb_table_clear(t);
+            return SL_ECORRUPT;
         }
     }
-    if (!t->hash.name || !t->hash.type) {
+    t->ttl_attr = json_string_value(json_object_get(rec, "_ttl_attr"));
+    int rc = parse_indexes(rec, t);
+    if (rc || !t->hash.name || !t->hash.type) {
         ddb_table_clear(t);
-        return SL_ECORRUPT;
+        return rc ? rc : SL_ECORRUPT;
     }
     return 0;
 }

@@ -24,6 +24,12 @@ static json_t *description(const struct ddb_table *t, const char *status)
         if (k[0] == '_' || strcmp(k, "id") == 0)
             json_object_del(d, k);
     }
+    const char *lists[] = {"GlobalSecondaryIndexes", "LocalSecondaryIndexes"};
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *ix;
+        json_array_foreach(json_object_get(d, lists[l]), i, ix) json_object_del(ix, "_id");
+    }
     json_object_set_new(d, "TableStatus", json_string(status ? status : "ACTIVE"));
     json_object_set_new(d, "TableId", json_string(t->id));
     /* (AWS refreshes these every six hours or so; Sluice does not count.) */
@@ -151,6 +157,16 @@ static int streams(struct sl_call *c, json_t *in, json_t *rec, bool update)
     char label[40];
     sl_time_iso8601_ms(sl_time_now_ms(), label, sizeof(label));
     label[strlen(label) - 1] = '\0'; /* (no Z: AWS's labels have none) */
+    enum ddb_view v;
+    if (ddb_view_by_name(view, &v))
+        return invalid(c, "1 validation error detected: Value '%s' at "
+                          "'streamSpecification.streamViewType' failed to satisfy constraint: "
+                          "Member must satisfy enum value set: [NEW_IMAGE, OLD_IMAGE, "
+                          "NEW_AND_OLD_IMAGES, KEYS_ONLY]",
+                       view);
+    char log[64] = DDB_LOG_PREFIX;
+    sl_uuid(log + strlen(log));
+    json_object_set_new(rec, "_stream_log", json_string(log));
     json_object_set_new(rec, "StreamSpecification",
                         json_pack("{s:b, s:s}", "StreamEnabled", 1, "StreamViewType", view));
     json_object_set_new(rec, "LatestStreamLabel", json_string(label));
@@ -169,8 +185,6 @@ struct twrite {
     json_t *rec;  /* the new record (NULL: delete) */
     bool create;
     json_t *old;  /* delete: the record deleted */
-    char **pks;   /* delete: the item partitions to drop */
-    size_t npks;
 };
 
 static int twrite_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -191,16 +205,24 @@ static int twrite_txn(struct sl_txn *t, void *arg, struct sl_err *err)
             return rc;
         sl_item_free(&it);
     }
-    if (!w->rec) {
-        struct ddb_table tb;
-        rc = ddb_table_read_txn(t, w->pk, w->name, &tb);
-        for (size_t i = 0; !rc && i < w->npks; i++)
-            rc = sl_txn_delete_pk(t, tb.items_ns, w->pks[i], NULL);
+    struct ddb_table was = {0};
+    if (!w->create && (rc = ddb_table_read_txn(t, w->pk, w->name, &was)) != 0)
+        return rc;
+    rc = ddb_streams_sync(t, w->pk, was.rec, w->rec);
+    if (!rc && !w->rec) {
+        rc = sl_txn_delete_ns(t, was.items_ns, NULL);
+        for (size_t i = 0; !rc && i < was.nix; i++)
+            rc = ddb_index_drop(t, &was.ix[i]);
         if (!rc)
-            w->old = json_incref(tb.rec);
-        ddb_table_clear(&tb);
+            w->old = json_incref(was.rec);
+        ddb_table_clear(&was);
         return rc ? rc : sl_txn_delete(t, DDB_NS_TABLE, w->pk, w->name);
     }
+    if (!rc)
+        rc = ddb_indexes_sync(t, &was, w->rec);
+    ddb_table_clear(&was);
+    if (rc)
+        return rc;
     char *text = json_dumps(w->rec, JSON_COMPACT);
     if (!text)
         return SL_ENOMEM;
@@ -216,9 +238,6 @@ static void twrite_free(struct sl_call *c)
         return;
     json_decref(w->rec);
     json_decref(w->old);
-    for (size_t i = 0; i < w->npks; i++)
-        free(w->pks[i]);
-    free(w->pks);
 }
 
 /* The answer of a table write: its description in status. */
@@ -330,6 +349,9 @@ SL_OP(dynamodb, CreateTable)
         json_array_foreach(ixs, j, ix)
         {
             json_t *o = json_deep_copy(ix);
+            char ixid[40];
+            sl_uuid(ixid);
+            json_object_set_new(o, "_id", json_string(ixid));
             char ixarn[640];
             snprintf(ixarn, sizeof(ixarn), "%s/index/%s", arn,
                      json_string_value(json_object_get(ix, "IndexName")));
@@ -437,10 +459,6 @@ SL_OP(dynamodb, DeleteTable)
     struct twrite *w = twrite_of(c, &t, &rc);
     if (!w)
         return rc;
-    /* Its items' partitions, read before: the transaction drops them. */
-    rc = sl_kv_list_pks(c->app->store, t.items_ns, &w->pks, &w->npks);
     ddb_table_clear(&t);
-    if (rc)
-        return sl_call_internal(c, rc, NULL);
     return sl_call_write(c, twrite_txn, w, deleted);
 }

@@ -26,6 +26,7 @@
 #include "engine/mapping.h"
 #include "engine/pattern.h"
 #include "engine/stream.h"
+#include "services/dynamodb/dynamodb.h"
 #include "services/kinesis/kinesis.h"
 #include "services/sqs/sqs.h"
 
@@ -48,8 +49,9 @@ struct esm_run {
     size_t nfilters;
     struct sl_sqs_source *src;
     struct sl_mapping *m;
-    /* A Kinesis stream's: */
+    /* A Kinesis stream's or a DynamoDB table's stream's: */
     struct sl_kinesis_source *ksrc;
+    struct sl_dynamodb_source *dsrc;
     struct sl_stream *stream;
     /* Metrics (atomic). */
     uint64_t invocations, errors;
@@ -100,6 +102,7 @@ static void run_free(struct esm_run *r)
         return;
     sl_sqs_source_free(r->src);
     sl_kinesis_source_free(r->ksrc);
+    sl_dynamodb_source_free(r->dsrc);
     for (size_t i = 0; i < r->nfilters; i++)
         sl_pattern_free(r->filters[i]);
     free(r);
@@ -296,7 +299,11 @@ static int stream_start(struct sl_lambda *lam, struct esm_run *r, json_t *rec,
     const char *role = NULL;
     if (sl_lambda_get_config(lam, r->pk, r->fn, &cfg) == 0)
         role = json_string_value(json_object_get(cfg, "Role"));
-    int rc = sl_kinesis_source_new(lam->app, arn, role, r->filters, r->nfilters, &r->ksrc, err);
+    bool kinesis = strncmp(arn, "arn:aws:kinesis:", 16) == 0;
+    int rc = kinesis ? sl_kinesis_source_new(lam->app, arn, role, r->filters, r->nfilters,
+                                             &r->ksrc, err)
+                     : sl_dynamodb_source_new(lam->app, arn, role, r->filters, r->nfilters,
+                                              &r->dsrc, err);
     json_decref(cfg);
     if (rc)
         return rc;
@@ -308,9 +315,9 @@ static int stream_start(struct sl_lambda *lam, struct esm_run *r, json_t *rec,
         .store = lam->app->store,
         .hub = esm_of(lam)->hub,
         .targets = lam->app->targets,
-        .ops = &sl_kinesis_stream_ops,
-        .ops_ctx = r->ksrc,
-        .source_arn = sl_kinesis_source_arn(r->ksrc),
+        .ops = kinesis ? &sl_kinesis_stream_ops : &sl_dynamodb_stream_ops,
+        .ops_ctx = kinesis ? (void *)r->ksrc : (void *)r->dsrc,
+        .source_arn = kinesis ? sl_kinesis_source_arn(r->ksrc) : sl_dynamodb_source_arn(r->dsrc),
         .function_arn = json_string_value(json_object_get(rec, "FunctionArn")),
         .on_failure = dest && *dest ? dest : NULL,
         .ckpt_ns = ESM_CKPT_NS,
@@ -370,7 +377,8 @@ static int run_start(struct sl_lambda *lam, json_t *rec, struct esm_run **out,
         r->nfilters++;
     }
     const char *arn = json_string_value(json_object_get(rec, "EventSourceArn"));
-    if (!rc && arn && strncmp(arn, "arn:aws:kinesis:", 16) == 0) {
+    if (!rc && arn && (strncmp(arn, "arn:aws:kinesis:", 16) == 0 ||
+                       strncmp(arn, "arn:aws:dynamodb:", 17) == 0)) {
         rc = stream_start(lam, r, rec, err);
         if (rc) {
             run_free(r);
@@ -719,7 +727,7 @@ static int check_sqs(struct lreq *l, json_t *rec, bool fifo)
 
 /* Checks the members of a create or update that apply to a stream; 0, or
  * answers (SL_DONE). */
-static int check_stream(struct lreq *l, json_t *rec)
+static int check_stream(struct lreq *l, json_t *rec, bool dynamodb)
 {
     if (json_object_get(l->in, "ScalingConfig"))
         return sl_lambda_invalid(l, "Unsupported ScalingConfig parameter for given event source "
@@ -730,10 +738,9 @@ static int check_stream(struct lreq *l, json_t *rec)
                                     "'startingPosition' failed to satisfy constraint: Member "
                                     "must not be null");
     if (strcmp(pos, "TRIM_HORIZON") != 0 && strcmp(pos, "LATEST") != 0 &&
-        strcmp(pos, "AT_TIMESTAMP") != 0)
-        return sl_lambda_invalid(l, "Unsupported starting position for a Kinesis event source: "
-                                    "%s",
-                                 pos);
+        (dynamodb || strcmp(pos, "AT_TIMESTAMP") != 0))
+        return sl_lambda_invalid(l, "Unsupported starting position for a %s event source: %s",
+                                 dynamodb ? "DynamoDB" : "Kinesis", pos);
     bool at = strcmp(pos, "AT_TIMESTAMP") == 0;
     if (at != (json_object_get(rec, "StartingPositionTimestamp") != NULL))
         return sl_lambda_invalid(l, at ? "StartingPositionTimestamp is required with "
@@ -765,7 +772,7 @@ static int check_stream(struct lreq *l, json_t *rec)
     return check_filters(l, rec);
 }
 
-enum source_kind { SOURCE_SQS, SOURCE_SQS_FIFO, SOURCE_KINESIS };
+enum source_kind { SOURCE_SQS, SOURCE_SQS_FIFO, SOURCE_KINESIS, SOURCE_DYNAMODB };
 
 /* The source's kind, for a queue or stream that exists: 0, or answers
  * (SL_DONE). */
@@ -786,10 +793,13 @@ static int check_source(struct lreq *l, const char *arn, enum source_kind *kind)
             return sl_lambda_invalid(l, "Stream not found: %s", arn);
         return rc ? sl_call_internal(l->c, rc, NULL) : 0;
     }
-    if (strstr(arn, ":dynamodb:"))
-        return sl_lambda_invalid(l, "Event source %s is not supported by Sluice yet (SQS "
-                                    "queues and Kinesis streams are).",
-                                 arn);
+    if (strncmp(arn, "arn:aws:dynamodb:", 17) == 0) {
+        *kind = SOURCE_DYNAMODB;
+        int rc = sl_dynamodb_stream_check(l->c->app, arn);
+        if (rc == SL_EINVAL || rc == SL_ENOTFOUND)
+            return sl_lambda_invalid(l, "Stream not found: %s", arn);
+        return rc ? sl_call_internal(l->c, rc, NULL) : 0;
+    }
     bool fifo = false;
     int rc = sl_sqs_queue_kind(l->c->app, arn, &fifo);
     if (rc == SL_EINVAL)
@@ -989,7 +999,9 @@ static int submit(struct lreq *l, struct esm_write *w, json_t *rec, enum source_
                   const char *shown)
 {
     apply(rec, l->in);
-    int rc = kind == SOURCE_KINESIS ? check_stream(l, rec) : check_sqs(l, rec, kind == SOURCE_SQS_FIFO);
+    int rc = kind == SOURCE_KINESIS || kind == SOURCE_DYNAMODB
+                 ? check_stream(l, rec, kind == SOURCE_DYNAMODB)
+                 : check_sqs(l, rec, kind == SOURCE_SQS_FIFO);
     if (rc) {
         json_decref(rec);
         return rc;
@@ -1025,7 +1037,7 @@ SL_OP(lambda, CreateEventSourceMapping)
                             c->region, "_function", name);
     if (!rec)
         return SL_ENOMEM;
-    if (kind == SOURCE_KINESIS) {
+    if (kind == SOURCE_KINESIS || kind == SOURCE_DYNAMODB) {
         /* A stream's members, as AWS shows them when they are not given. */
         json_object_set_new(rec, "BatchSize", json_integer(100));
         json_object_set_new(rec, "ParallelizationFactor", json_integer(1));
