@@ -198,7 +198,9 @@ int ddb_expr_key_condition(const struct ddb_expr *e, const struct ddb_key_attr *
     X(DDB_E_NOT_FOUND, DDB_NS_V "ResourceNotFoundException", 400, false)                     \
     X(DDB_E_IN_USE, DDB_NS_V "ResourceInUseException", 400, false)                           \
     X(DDB_E_CONDITION, DDB_NS_V "ConditionalCheckFailedException", 400, false)               \
-    X(DDB_E_LIMIT, DDB_NS_V "LimitExceededException", 400, false)
+    X(DDB_E_LIMIT, DDB_NS_V "LimitExceededException", 400, false)                            \
+    X(DDB_E_TXN_CANCELED, DDB_NS_V "TransactionCanceledException", 400, false)               \
+    X(DDB_E_IDEMPOTENT, DDB_NS_V "IdempotentParameterMismatchException", 400, false)
 
 enum { DDB_ERRORS(SL_ERROR_ENUM) DDB_E_N };
 extern const struct sl_aws_error sl_dynamodb_errors[];
@@ -269,6 +271,13 @@ void ddb_placeholders_clear(struct ddb_placeholders *ph);
 
 /* ---- item writes (write.c) --------------------------------------------- */
 
+/* The entry of item (at k) in index ix: its pk and sk (appended), and
+ * with proj the item as the index projects it (a new object); or
+ * SL_ENOTFOUND when the item lacks the index's keys (a sparse index), or
+ * SL_EINVAL with DynamoDB's message (a key of the wrong type). */
+int ddb_index_entry(const struct ddb_table *tb, const struct ddb_index *ix,
+                    const struct ddb_key *k, const json_t *item, struct sl_buf *pk,
+                    struct sl_buf *sk, json_t **proj, char *msg, size_t n);
 /* Inside a transaction: drops the entries of ix; after a table's record
  * changes from was's to rec, drops the entries of the indexes it lost and
  * fills those it gained (index.c). */
@@ -310,6 +319,17 @@ int ddb_view_by_name(const char *name, enum ddb_view *out);
 int64_t ddb_ttl_of(const struct ddb_table *tb, const json_t *item);
 /* The sort key of an item's TimeToLive entry (appended to out). */
 void ddb_ttl_sk(struct sl_buf *out, int64_t at, const struct ddb_key *k);
+/* Inside a transaction: the item's TimeToLive entry follows its change
+ * from old to fresh (either NULL). */
+int ddb_ttl_apply(struct sl_txn *t, const struct ddb_table *tb, const struct ddb_key *k,
+                  const json_t *old, const json_t *fresh);
+
+/* The deletions of expired items (ttl.c): the service's state. */
+struct ddb_ttl;
+int ddb_ttl_new(struct sl_app *app, struct ddb_ttl **out);
+int ddb_ttl_start(struct ddb_ttl *st);
+void ddb_ttl_stop(struct ddb_ttl *st);
+void ddb_ttl_free(struct ddb_ttl *st);
 
 enum ddb_op { DDB_OP_PUT, DDB_OP_DELETE, DDB_OP_UPDATE, DDB_OP_CHECK, DDB_OP_GET };
 
@@ -350,5 +370,28 @@ int ddb_write_txn(struct sl_txn *t, struct ddb_write *w);
  */
 int ddb_apply(struct sl_txn *t, const struct ddb_table *tb, const struct ddb_key *k,
               const json_t *old, const json_t *fresh, bool by_ttl, char *msg, size_t n);
+
+/* ---- requests of many items (batch.c) ------------------------------------ */
+
+/* The elements of a BatchGetItem, BatchWriteItem, TransactGetItems or
+ * TransactWriteItems, read one by one into w: each table's record is read
+ * once per request, and no two elements may name one item. */
+struct ddb_many {
+    struct ddb_write *w; /* calloc'd: room for cap, n read */
+    size_t n, cap;
+    json_t *tables; /* name -> the table's record */
+    json_t *seen;   /* the items named so far */
+};
+int ddb_many_init(struct ddb_many *m, size_t cap);
+void ddb_many_clear(struct ddb_many *m);
+/*
+ * The next element: op on the item in (an operation's input or an element
+ * of a transaction: its Item or Key and expressions) of table. 0, or the
+ * call has its answer and SL_DONE is returned: ResourceNotFoundException,
+ * or ValidationException with DynamoDB's message (dup when an earlier
+ * element named the same item). in must outlive m.
+ */
+int ddb_many_add(struct sl_call *c, struct ddb_many *m, enum ddb_op op, const char *table,
+                 const json_t *in, const char *dup);
 
 #endif

@@ -1770,6 +1770,7 @@ SL_OP(dynamodb, CreateTable);
 SL_OP(dynamodb, DeleteItem);
 SL_OP(dynamodb, DeleteTable);
 SL_OP(dynamodb, DescribeTable);
+SL_OP(dynamodb, DescribeTimeToLive);
 SL_OP(dynamodb, GetItem);
 SL_OP(dynamodb, ListTables);
 SL_OP(dynamodb, PutItem);
@@ -1777,6 +1778,7 @@ SL_OP(dynamodb, Query);
 SL_OP(dynamodb, Scan);
 SL_OP(dynamodb, UpdateItem);
 SL_OP(dynamodb, UpdateTable);
+SL_OP(dynamodb, UpdateTimeToLive);
 
 /* The handler of each operation of sl_model_dynamodb, in its order; NULL:
  * not implemented. */
@@ -1802,7 +1804,7 @@ const sl_op_fn sl_dynamodb_handlers[] = {
     NULL,
     sl_dynamodb_DescribeTable,
     NULL,
-    NULL,
+    sl_dynamodb_DescribeTimeToLive,
     NULL,
     NULL,
     NULL,
@@ -1833,5 +1835,5 @@ const sl_op_fn sl_dynamodb_handlers[] = {
     sl_dynamodb_UpdateItem,
     sl_dynamodb_UpdateTable,
     NULL,
-    NULL,
+    sl_dynamodb_UpdateTimeToLive,
 };

@@ -19,6 +19,9 @@
 /* One Query or Scan. */
 struct qreq {
     struct ddb_table t;
+    const struct ddb_index *ix; /* IndexName's, or NULL: the table */
+    const char *ns;             /* where the items read are */
+    const struct ddb_key_attr *hash, *range; /* the keys of what is read */
     struct ddb_placeholders ph;
     struct ddb_expr *key, *filter, *proj;
     struct ddb_key_cond kc;
@@ -62,11 +65,6 @@ static struct qreq *begin(struct sl_call *c, bool query, int *rc)
     }
     c->state = q;
     c->state_free = qreq_free;
-    if (json_object_get(c->in, "IndexName")) {
-        *rc = validation(c, "Sluice does not read secondary indexes yet: IndexName is not "
-                            "supported");
-        return NULL;
-    }
     static const char *const legacy[] = {"KeyConditions", "QueryFilter", "ScanFilter",
                                          "AttributesToGet", "ConditionalOperator"};
     for (size_t i = 0; i < sizeof(legacy) / sizeof(legacy[0]); i++)
@@ -80,6 +78,29 @@ static struct qreq *begin(struct sl_call *c, bool query, int *rc)
         }
     if ((*rc = ddb_call_table(c, &q->t)) != 0)
         return NULL;
+    q->ns = q->t.items_ns;
+    q->hash = &q->t.hash;
+    q->range = &q->t.range;
+    const char *index = json_string_value(json_object_get(c->in, "IndexName"));
+    for (size_t i = 0; index && i < q->t.nix; i++)
+        if (strcmp(q->t.ix[i].name, index) == 0)
+            q->ix = &q->t.ix[i];
+    if (index && !q->ix) {
+        snprintf(q->msg, sizeof(q->msg), "The table does not have the specified index: %s",
+                 index);
+        *rc = validation(c, q->msg);
+        return NULL;
+    }
+    if (q->ix) {
+        if (q->ix->global && json_is_true(json_object_get(c->in, "ConsistentRead"))) {
+            *rc = validation(c, "Consistent reads are not supported on global secondary "
+                                "indexes");
+            return NULL;
+        }
+        q->ns = q->ix->ns;
+        q->hash = &q->ix->hash;
+        q->range = &q->ix->range;
+    }
     if (ddb_placeholders_init(&q->ph, c->in, q->msg, sizeof(q->msg))) {
         *rc = validation(c, q->msg);
         return NULL;
@@ -109,7 +130,7 @@ static struct qreq *begin(struct sl_call *c, bool query, int *rc)
             return NULL;
         }
     if (ddb_placeholders_check(&q->ph, q->msg, sizeof(q->msg)) ||
-        (q->key && ddb_expr_key_condition(q->key, &q->t.hash, &q->t.range, &q->kc, q->msg,
+        (q->key && ddb_expr_key_condition(q->key, q->hash, q->range, &q->kc, q->msg,
                                           sizeof(q->msg)))) {
         *rc = validation(c, q->msg);
         return NULL;
@@ -159,13 +180,24 @@ static bool take(struct qreq *q, const char *val, size_t len)
     return true;
 }
 
+/* The first n bytes of sk against key, as strcmp would compare them. */
+static int cmp_part(const char *sk, size_t n, const char *key)
+{
+    size_t m = strlen(key);
+    int c = memcmp(sk, key, n < m ? n : m);
+    return c ? c : n < m ? -1 : n > m ? 1 : 0;
+}
+
 /* Whether a sort key (as stored) meets the condition; *past when it, and
  * every key after it in the reading's direction, is beyond the range. */
 static bool in_range(const struct qreq *q, const char *sk, const char *lo, const char *hi,
                      bool forward, bool *past)
 {
     *past = false;
-    int a = lo ? strcmp(sk, lo) : 1, b = hi ? strcmp(sk, hi) : -1;
+    /* (An index's sort key is its range key's text, \1 and the item's
+     * key: the first part is compared.) */
+    size_t n = q->ix ? strcspn(sk, "\1") : strlen(sk);
+    int a = lo ? cmp_part(sk, n, lo) : 1, b = hi ? cmp_part(sk, n, hi) : -1;
     switch (q->kc.op) {
     case DDB_KC_EQ:
         *past = forward ? a > 0 : a < 0;
@@ -200,8 +232,16 @@ static int answer(struct sl_call *c, struct qreq *q)
         json_object_set(out, "Items", q->items);
     if (q->scanned == q->limit)
         q->stopped = true; /* (the limit reached: there may be more) */
-    if (q->stopped && q->last)
-        json_object_set_new(out, "LastEvaluatedKey", ddb_key_of(&q->t, q->last));
+    if (q->stopped && q->last) {
+        json_t *key = ddb_key_of(&q->t, q->last);
+        if (q->ix) {
+            json_object_set(key, q->ix->hash.name, json_object_get(q->last, q->ix->hash.name));
+            if (q->ix->range.name)
+                json_object_set(key, q->ix->range.name,
+                                json_object_get(q->last, q->ix->range.name));
+        }
+        json_object_set_new(out, "LastEvaluatedKey", key);
+    }
     return sl_call_ok(c, out);
 }
 
@@ -218,10 +258,27 @@ static int start_key(struct sl_call *c, struct qreq *q, const char *pk, char **p
         return 0;
     json_t *key = ddb_item_normalize(esk, 0, q->msg, sizeof(q->msg));
     struct ddb_key k;
-    if (!key || ddb_item_key(&q->t, key, true, &k, q->msg, sizeof(q->msg))) {
+    if (!key || ddb_item_key(&q->t, key, !q->ix, &k, q->msg, sizeof(q->msg))) {
         json_decref(key);
         return validation(c, "The provided starting key is invalid: The provided key element "
                              "does not match the schema");
+    }
+    if (q->ix) {
+        /* (An index's: the table's key and the index's, as its entry's.) */
+        struct sl_buf ipk, isk;
+        sl_buf_init(&ipk, 0);
+        sl_buf_init(&isk, 0);
+        int rc = ddb_index_entry(&q->t, q->ix, &k, key, &ipk, &isk, NULL, q->msg,
+                                 sizeof(q->msg));
+        ddb_key_clear(&k);
+        k.pk = sl_buf_steal(&ipk, NULL);
+        k.sk = sl_buf_steal(&isk, NULL);
+        if (rc || !k.pk || !k.sk) {
+            ddb_key_clear(&k);
+            json_decref(key);
+            return validation(c, "The provided starting key is invalid: The provided key "
+                                 "element does not match the schema");
+        }
     }
     json_decref(key);
     if (pk && strcmp(k.pk, pk) != 0) {
@@ -255,14 +312,14 @@ static char *just_before(const char *key)
 
 /* A text that sorts just after key and before any other key greater
  * than it but those that start with it (which the range test drops). */
-static char *just_after(const char *key)
+static char *just_after(const char *key, bool index)
 {
     size_t n = strlen(key);
     char *s = malloc(n + 2);
     if (!s)
         return NULL;
     memcpy(s, key, n);
-    s[n] = '\x01';
+    s[n] = index ? '\x02' : '\x01'; /* (past an index's "key\1item") */
     s[n + 1] = '\0';
     return s;
 }
@@ -279,26 +336,26 @@ SL_OP(dynamodb, Query)
     sl_buf_init(&lo, 0);
     sl_buf_init(&hi, 0);
     char *after = NULL;
-    rc = sl_buf_puts(&pk, q->t.id);
-    if (!rc)
+    rc = q->ix ? 0 : sl_buf_puts(&pk, q->t.id);
+    if (!rc && !q->ix)
         rc = sl_buf_putc(&pk, '/');
     if (!rc)
-        rc = ddb_key_text(&q->t.hash, q->kc.hash, &pk, q->msg, sizeof(q->msg));
+        rc = ddb_key_text(q->hash, q->kc.hash, &pk, q->msg, sizeof(q->msg));
     bool have_lo = false, have_hi = false;
     if (!rc && q->kc.op != DDB_KC_NONE && q->kc.op != DDB_KC_BEGINS) {
         enum ddb_kc_op op = q->kc.op;
         have_lo = op == DDB_KC_EQ || op == DDB_KC_GT || op == DDB_KC_GE || op == DDB_KC_BETWEEN;
         have_hi = op == DDB_KC_LT || op == DDB_KC_LE || op == DDB_KC_BETWEEN;
         if (have_lo)
-            rc = ddb_key_text(&q->t.range, q->kc.v1, &lo, q->msg, sizeof(q->msg));
+            rc = ddb_key_text(q->range, q->kc.v1, &lo, q->msg, sizeof(q->msg));
         if (!rc && have_hi)
-            rc = ddb_key_text(&q->t.range, op == DDB_KC_BETWEEN ? q->kc.v2 : q->kc.v1, &hi,
+            rc = ddb_key_text(q->range, op == DDB_KC_BETWEEN ? q->kc.v2 : q->kc.v1, &hi,
                               q->msg, sizeof(q->msg));
     }
     struct sl_buf prefix;
     sl_buf_init(&prefix, 0);
     if (!rc && q->kc.op == DDB_KC_BEGINS)
-        rc = ddb_key_text(&q->t.range, q->kc.v1, &prefix, q->msg, sizeof(q->msg));
+        rc = ddb_key_text(q->range, q->kc.v1, &prefix, q->msg, sizeof(q->msg));
     if (rc) {
         sl_buf_free(&pk);
         sl_buf_free(&lo);
@@ -316,13 +373,13 @@ SL_OP(dynamodb, Query)
     if (!after && forward && have_lo)
         cur = q->kc.op == DDB_KC_GT ? strdup(lo.data) : just_before(lo.data);
     if (!after && !forward && have_hi)
-        cur = q->kc.op == DDB_KC_LT ? strdup(hi.data) : just_after(hi.data);
+        cur = q->kc.op == DDB_KC_LT ? strdup(hi.data) : just_after(hi.data, q->ix != NULL);
     for (;;) {
         struct sl_item *items = NULL;
         size_t n = 0;
-        rc = forward ? sl_kv_list(c->app->store, q->t.items_ns, pk.data,
+        rc = forward ? sl_kv_list(c->app->store, q->ns, pk.data,
                                   prefix.len ? prefix.data : NULL, cur, READ_STEP, &items, &n)
-                     : sl_kv_list_desc(c->app->store, q->t.items_ns, pk.data,
+                     : sl_kv_list_desc(c->app->store, q->ns, pk.data,
                                        prefix.len ? prefix.data : NULL, cur, READ_STEP, &items,
                                        &n);
         if (rc)
@@ -389,7 +446,7 @@ SL_OP(dynamodb, Scan)
         return rc;
     char **pks = NULL;
     size_t npks = 0;
-    rc = sl_kv_list_pks(c->app->store, q->t.items_ns, &pks, &npks);
+    rc = sl_kv_list_pks(c->app->store, q->ns, &pks, &npks);
     bool stop = false;
     for (size_t p = 0; !rc && p < npks && !stop; p++) {
         if ((start_pk && strcmp(pks[p], start_pk) < 0) ||
@@ -399,7 +456,7 @@ SL_OP(dynamodb, Scan)
         for (;;) {
             struct sl_item *items = NULL;
             size_t n = 0;
-            rc = sl_kv_list(c->app->store, q->t.items_ns, pks[p], NULL, cur, READ_STEP, &items,
+            rc = sl_kv_list(c->app->store, q->ns, pks[p], NULL, cur, READ_STEP, &items,
                             &n);
             if (rc)
                 break;

@@ -467,6 +467,32 @@ json_t *ddb_key_of(const struct ddb_table *t, const json_t *item)
 
 /* ---- the row ----------------------------------------------------------- */
 
+static int dynamodb_new(struct sl_app *app, void **state, struct sl_err *err)
+{
+    struct ddb_ttl *st = NULL;
+    int rc = ddb_ttl_new(app, &st);
+    if (rc)
+        return sl_errf(err, rc, "dynamodb: cannot start: %s", sl_strerror(rc));
+    *state = st;
+    return 0;
+}
+
+static int dynamodb_start(void *state, struct sl_err *err)
+{
+    int rc = ddb_ttl_start(state);
+    return rc ? sl_errf(err, rc, "dynamodb: cannot watch TimeToLive: %s", sl_strerror(rc)) : 0;
+}
+
+static void dynamodb_stop(void *state)
+{
+    ddb_ttl_stop(state);
+}
+
+static void dynamodb_free(void *state)
+{
+    ddb_ttl_free(state);
+}
+
 SL_SERVICE_TABLES(dynamodb);
 
 const struct sl_service sl_service_dynamodb = {
@@ -480,4 +506,8 @@ const struct sl_service sl_service_dynamodb = {
     .e_too_big = DDB_E_VALIDATION,
     /* A BatchWriteItem carries up to 16 MB. */
     .body_cap = 17 * 1024 * 1024,
+    .new = dynamodb_new,
+    .start = dynamodb_start,
+    .stop = dynamodb_stop,
+    .free = dynamodb_free,
 };

@@ -177,6 +177,130 @@ static int streams(struct sl_call *c, json_t *in, json_t *rec, bool update)
     return 0;
 }
 
+/* An index's record in its table's: its description, and its id (the
+ * namespace of its entries). */
+static json_t *index_record(json_t *ix, const char *table_arn, bool global)
+{
+    json_t *o = json_deep_copy(ix);
+    char id[40];
+    sl_uuid(id);
+    json_object_set_new(o, "_id", json_string(id));
+    char arn[640];
+    snprintf(arn, sizeof(arn), "%s/index/%s", table_arn,
+             json_string_value(json_object_get(ix, "IndexName")));
+    json_object_set_new(o, "IndexArn", json_string(arn));
+    json_object_set_new(o, "IndexSizeBytes", json_integer(0));
+    json_object_set_new(o, "ItemCount", json_integer(0));
+    if (global) {
+        json_object_set_new(o, "IndexStatus", json_string("ACTIVE"));
+        if (!json_object_get(o, "ProvisionedThroughput"))
+            json_object_set_new(o, "ProvisionedThroughput",
+                                json_pack("{s:i, s:i, s:i}", "NumberOfDecreasesToday", 0,
+                                          "ReadCapacityUnits", 0, "WriteCapacityUnits", 0));
+    }
+    return o;
+}
+
+/* Whether rec has an index called name (in either list). */
+static bool has_index(json_t *rec, const char *name)
+{
+    const char *lists[] = {"GlobalSecondaryIndexes", "LocalSecondaryIndexes"};
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *ix;
+        json_array_foreach(json_object_get(rec, lists[l]), i, ix)
+        {
+            const char *n = json_string_value(json_object_get(ix, "IndexName"));
+            if (n && name && strcmp(n, name) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* UpdateTable's GlobalSecondaryIndexUpdates into rec: 0, or answers. */
+static int index_updates(struct sl_call *c, json_t *rec)
+{
+    json_t *updates = json_object_get(c->in, "GlobalSecondaryIndexUpdates");
+    json_t *defs = json_object_get(rec, "AttributeDefinitions");
+    /* New definitions join the table's (one type per name). */
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(c->in, "AttributeDefinitions"), i, d)
+    {
+        const char *name = json_string_value(json_object_get(d, "AttributeName"));
+        bool known = false;
+        size_t j;
+        json_t *e;
+        json_array_foreach(defs, j, e)
+        {
+            const char *en = json_string_value(json_object_get(e, "AttributeName"));
+            if (name && en && strcmp(name, en) == 0) {
+                known = true;
+                if (!json_equal(json_object_get(d, "AttributeType"),
+                                json_object_get(e, "AttributeType")))
+                    return invalid(c, "One or more parameter values were invalid: Cannot "
+                                      "change the type of the key attribute %s",
+                                   name);
+            }
+        }
+        if (!known)
+            json_array_append(defs, d);
+    }
+    json_t *u;
+    json_array_foreach(updates, i, u)
+    {
+        json_t *create = json_object_get(u, "Create"), *del = json_object_get(u, "Delete");
+        const char *name = json_string_value(
+            json_object_get(create ? create : del ? del : json_object_get(u, "Update"),
+                            "IndexName"));
+        if (create) {
+            if (has_index(rec, name))
+                return invalid(c, "One or more parameter values were invalid: Index %s "
+                                  "already exists",
+                               name ? name : "");
+            int rc = check_schema(c, json_object_get(create, "KeySchema"), defs,
+                                  "indexKeySchema");
+            if (rc)
+                return rc;
+            json_t *list = json_object_get(rec, "GlobalSecondaryIndexes");
+            if (!list) {
+                list = json_array();
+                json_object_set_new(rec, "GlobalSecondaryIndexes", list);
+            }
+            json_array_append_new(list, index_record(create,
+                                                     json_string_value(json_object_get(
+                                                         rec, "TableArn")),
+                                                     true));
+        } else if (del) {
+            json_t *list = json_object_get(rec, "GlobalSecondaryIndexes");
+            size_t j;
+            json_t *ix;
+            bool found = false;
+            json_array_foreach(list, j, ix)
+            {
+                const char *n = json_string_value(json_object_get(ix, "IndexName"));
+                if (n && name && strcmp(n, name) == 0) {
+                    json_array_remove(list, j);
+                    found = true;
+                    break;
+                }
+            }
+            if (!found)
+                return sl_call_fail(c, DDB_E_NOT_FOUND, "Requested resource not found: "
+                                                        "Index: %s not found",
+                                    name ? name : "");
+            if (!json_array_size(list))
+                json_object_del(rec, "GlobalSecondaryIndexes");
+        } else if (!has_index(rec, name)) {
+            return sl_call_fail(c, DDB_E_NOT_FOUND, "Requested resource not found: Index: %s "
+                                                    "not found",
+                                name ? name : "");
+        }
+    }
+    return 0;
+}
+
 /* ---- writes of a table's record ---------------------------------------- */
 
 struct twrite {
@@ -346,28 +470,7 @@ SL_OP(dynamodb, CreateTable)
         json_t *out = json_array();
         size_t j;
         json_t *ix;
-        json_array_foreach(ixs, j, ix)
-        {
-            json_t *o = json_deep_copy(ix);
-            char ixid[40];
-            sl_uuid(ixid);
-            json_object_set_new(o, "_id", json_string(ixid));
-            char ixarn[640];
-            snprintf(ixarn, sizeof(ixarn), "%s/index/%s", arn,
-                     json_string_value(json_object_get(ix, "IndexName")));
-            json_object_set_new(o, "IndexArn", json_string(ixarn));
-            json_object_set_new(o, "IndexSizeBytes", json_integer(0));
-            json_object_set_new(o, "ItemCount", json_integer(0));
-            if (l == 0) {
-                json_object_set_new(o, "IndexStatus", json_string("ACTIVE"));
-                if (!json_object_get(o, "ProvisionedThroughput"))
-                    json_object_set_new(o, "ProvisionedThroughput",
-                                        json_pack("{s:i, s:i, s:i}", "NumberOfDecreasesToday", 0,
-                                                  "ReadCapacityUnits", 0, "WriteCapacityUnits",
-                                                  0));
-            }
-            json_array_append_new(out, o);
-        }
+        json_array_foreach(ixs, j, ix) json_array_append_new(out, index_record(ix, arn, l == 0));
         json_object_set_new(rec, lists[l], out);
     }
     if ((rc = billing(c, in, rec)) || (rc = streams(c, in, rec, false)))
@@ -447,8 +550,10 @@ SL_OP(dynamodb, UpdateTable)
     ddb_table_clear(&t);
     if (json_object_get(c->in, "BillingMode") || json_object_get(c->in, "ProvisionedThroughput"))
         rc = billing(c, c->in, w->rec);
-    if (!rc)
+    if (!rc && json_object_get(c->in, "StreamSpecification"))
         rc = streams(c, c->in, w->rec, true);
+    if (!rc && json_object_get(c->in, "GlobalSecondaryIndexUpdates"))
+        rc = index_updates(c, w->rec);
     return rc ? rc : sl_call_write(c, twrite_txn, w, updated);
 }
 

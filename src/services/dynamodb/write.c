@@ -224,11 +224,9 @@ int ddb_write_txn(struct sl_txn *t, struct ddb_write *w)
 
 /* ---- secondary indexes -------------------------------------------------- */
 
-/* The entry of item in index ix (pk, sk, the projected item), or
- * SL_ENOTFOUND when the item lacks the index's keys (a sparse index). */
-static int index_entry(const struct ddb_table *tb, const struct ddb_index *ix,
-                       const struct ddb_key *k, const json_t *item, struct sl_buf *pk,
-                       struct sl_buf *sk, json_t **proj, char *msg, size_t n)
+int ddb_index_entry(const struct ddb_table *tb, const struct ddb_index *ix,
+                    const struct ddb_key *k, const json_t *item, struct sl_buf *pk,
+                    struct sl_buf *sk, json_t **proj, char *msg, size_t n)
 {
     const struct ddb_key_attr *attrs[2] = {&ix->hash, &ix->range};
     struct sl_buf *bufs[2] = {pk, sk};
@@ -268,7 +266,7 @@ static int index_entry(const struct ddb_table *tb, const struct ddb_index *ix,
         rc = sl_buf_putc(sk, '\1');
     if (!rc)
         rc = sl_buf_puts(sk, k->sk);
-    if (rc)
+    if (rc || !proj)
         return rc;
     if (ix->proj == DDB_PROJ_ALL) {
         *proj = json_incref((json_t *)item);
@@ -302,8 +300,8 @@ static int index_apply(struct sl_txn *t, const struct ddb_table *tb, const struc
         sl_buf_init(&npk, 0);
         sl_buf_init(&nsk, 0);
         json_t *oproj = NULL, *nproj = NULL;
-        int orc = old ? index_entry(tb, ix, k, old, &opk, &osk, &oproj, msg, n) : SL_ENOTFOUND;
-        int nrc = fresh ? index_entry(tb, ix, k, fresh, &npk, &nsk, &nproj, msg, n)
+        int orc = old ? ddb_index_entry(tb, ix, k, old, &opk, &osk, &oproj, msg, n) : SL_ENOTFOUND;
+        int nrc = fresh ? ddb_index_entry(tb, ix, k, fresh, &npk, &nsk, &nproj, msg, n)
                         : SL_ENOTFOUND;
         if (nrc && nrc != SL_ENOTFOUND)
             rc = nrc;
@@ -362,8 +360,8 @@ void ddb_ttl_sk(struct sl_buf *out, int64_t at, const struct ddb_key *k)
     sl_buf_printf(out, "%012" PRId64 "\1%s\1%s", at, k->pk, k->sk);
 }
 
-static int ttl_apply(struct sl_txn *t, const struct ddb_table *tb, const struct ddb_key *k,
-                     const json_t *old, const json_t *fresh)
+int ddb_ttl_apply(struct sl_txn *t, const struct ddb_table *tb, const struct ddb_key *k,
+                  const json_t *old, const json_t *fresh)
 {
     int64_t was = ddb_ttl_of(tb, old), now = ddb_ttl_of(tb, fresh);
     if (was == now)
@@ -380,9 +378,9 @@ static int ttl_apply(struct sl_txn *t, const struct ddb_table *tb, const struct 
     if (!rc && now >= 0) {
         sk.len = 0;
         ddb_ttl_sk(&sk, now, k);
-        const char *table_pk = json_string_value(json_object_get(tb->rec, "_account"));
+        const char *account = json_string_value(json_object_get(tb->rec, "_account"));
         const char *region = json_string_value(json_object_get(tb->rec, "_region"));
-        json_t *v = json_pack("{s:s, s:s, s:s}", "a", table_pk ? table_pk : "", "r",
+        json_t *v = json_pack("{s:s, s:s, s:s}", "a", account ? account : "", "r",
                               region ? region : "", "n", tb->name);
         char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
         rc = text && sk.data ? sl_txn_put(t, DDB_NS_TTL, DDB_TTL_PK, sk.data, text, strlen(text),
@@ -475,7 +473,7 @@ int ddb_apply(struct sl_txn *t, const struct ddb_table *tb, const struct ddb_key
         return 0; /* (no change: no stream record, as DynamoDB's) */
     int rc = index_apply(t, tb, k, old, fresh, msg, n);
     if (!rc)
-        rc = ttl_apply(t, tb, k, old, fresh);
+        rc = ddb_ttl_apply(t, tb, k, old, fresh);
     if (!rc && tb->stream_log)
         rc = stream_append(t, tb, k, old, fresh, by_ttl);
     if (rc)

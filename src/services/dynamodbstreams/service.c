@@ -275,6 +275,12 @@ SL_OP(dynamodbstreams, GetRecords)
     uint64_t next = seq;
     for (size_t i = 0; i < n; i++) {
         json_t *r = ddb_stream_record(s.log, region, &recs[i]);
+        json_t *who = json_object_get(r, "userIdentity");
+        if (who) /* (the API's Identity shape; Lambda's events keep lower case) */
+            json_object_set_new(r, "userIdentity",
+                                json_pack("{s:O, s:O}", "PrincipalId",
+                                          json_object_get(who, "principalId"), "Type",
+                                          json_object_get(who, "type")));
         if (r)
             json_array_append_new(records, r);
         next = recs[i].seq + 1;
