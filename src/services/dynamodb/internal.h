@@ -236,8 +236,12 @@ void ddb_table_clear(struct ddb_table *t);
 void ddb_pk(char *out, size_t n, const char *account, const char *region);
 int ddb_table_read(struct sl_store *s, const char *pk, const char *name, struct ddb_table *t);
 int ddb_table_read_txn(struct sl_txn *tx, const char *pk, const char *name, struct ddb_table *t);
-/* The table the call's TableName names: 0, or the call has its answer
- * (ResourceNotFoundException) and SL_DONE is returned. */
+/* After a change of any table's record is durable: the cached records
+ * are read again (service.c). */
+void ddb_tables_changed(struct sl_app *app);
+/* The table the call's TableName names (through the cache): 0, or the
+ * call has its answer (ResourceNotFoundException) and SL_DONE is
+ * returned. */
 int ddb_call_table(struct sl_call *c, struct ddb_table *t);
 
 /* Attribute values as DynamoDB stores them (numbers normalized), checked:

@@ -144,14 +144,26 @@ SL_OP(dynamodb, GetItem)
         return sl_call_ok(c, json_object());
     if (rc)
         return sl_call_internal(c, rc, NULL);
+    if (!r->proj) {
+        /* (The item as stored is the answer's: no parse, no dump.) */
+        struct sl_buf b;
+        sl_buf_init(&b, it.val_len + 16);
+        rc = sl_buf_puts(&b, "{\"Item\":");
+        if (!rc)
+            rc = sl_buf_append(&b, it.val, it.val_len);
+        if (!rc)
+            rc = sl_buf_putc(&b, '}');
+        sl_item_free(&it);
+        if (!rc)
+            rc = sl_call_ok_text(c, b.data, b.len);
+        sl_buf_free(&b);
+        return rc;
+    }
     json_t *item = json_loadb(it.val, it.val_len, 0, NULL);
     sl_item_free(&it);
     if (!item)
         return sl_call_internal(c, SL_ECORRUPT, NULL);
-    if (r->proj) {
-        json_t *p = ddb_expr_project(r->proj, item);
-        json_decref(item);
-        item = p;
-    }
-    return sl_call_ok(c, json_pack("{s:o}", "Item", item));
+    json_t *p = ddb_expr_project(r->proj, item);
+    json_decref(item);
+    return sl_call_ok(c, json_pack("{s:o}", "Item", p));
 }

@@ -5,6 +5,7 @@
  */
 #include "services/dynamodb/internal.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 
 #include <stdio.h>
@@ -141,12 +142,81 @@ int ddb_table_read_txn(struct sl_txn *tx, const char *pk, const char *name, stru
     return from_item(sl_txn_get(tx, DDB_NS_TABLE, pk, name, &it), &it, t);
 }
 
+/* ---- the cache of table records -----------------------------------------
+ *
+ * Every item operation needs its table's record: parsed once, it is kept
+ * (read-only: jansson's reference counts are atomic) until any table's
+ * record changes. A change bumps the generation once it is durable; an
+ * entry read under an older generation is not used, so a reader never
+ * keeps a record that a committed change replaced. */
+
+#define CACHE_SLOTS 64
+
+struct cache_slot {
+    char key[256]; /* "<pk>\n<name>" */
+    json_t *rec;
+    uint64_t gen;
+};
+
+struct ddb_state {
+    struct ddb_ttl *ttl;
+    pthread_mutex_t mu;
+    uint64_t gen; /* (under mu) */
+    struct cache_slot slots[CACHE_SLOTS];
+};
+
+static struct ddb_state *state_of(struct sl_app *app)
+{
+    return sl_app_state(app, &sl_service_dynamodb);
+}
+
+void ddb_tables_changed(struct sl_app *app)
+{
+    struct ddb_state *st = state_of(app);
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->gen++;
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* The table's record through the cache: as ddb_table_read. */
+static int table_get(struct sl_app *app, const char *pk, const char *name, struct ddb_table *t)
+{
+    struct ddb_state *st = state_of(app);
+    char key[256];
+    int n = snprintf(key, sizeof(key), "%s\n%s", pk, name);
+    if (!st || n < 0 || (size_t)n >= sizeof(key))
+        return ddb_table_read(app->store, pk, name, t);
+    struct cache_slot *slot = &st->slots[sl_fnv1a(SL_FNV1A_SEED, key) % CACHE_SLOTS];
+    pthread_mutex_lock(&st->mu);
+    uint64_t gen = st->gen;
+    json_t *rec = slot->rec && slot->gen == gen && strcmp(slot->key, key) == 0
+                      ? json_incref(slot->rec)
+                      : NULL;
+    pthread_mutex_unlock(&st->mu);
+    if (rec)
+        return ddb_table_parse(rec, t);
+    int rc = ddb_table_read(app->store, pk, name, t);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&st->mu);
+    if (st->gen == gen) {
+        json_decref(slot->rec);
+        slot->rec = json_incref(t->rec);
+        slot->gen = gen;
+        memcpy(slot->key, key, (size_t)n + 1);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return 0;
+}
+
 int ddb_call_table(struct sl_call *c, struct ddb_table *t)
 {
     const char *name = json_string_value(json_object_get(c->in, "TableName"));
     char pk[96];
     ddb_pk(pk, sizeof(pk), c->account, c->region);
-    int rc = name ? ddb_table_read(c->app->store, pk, name, t) : SL_ENOTFOUND;
+    int rc = name ? table_get(c->app, pk, name, t) : SL_ENOTFOUND;
     if (rc == SL_ENOTFOUND)
         return sl_call_fail(c, DDB_E_NOT_FOUND, "Requested resource not found");
     if (rc)
@@ -469,28 +539,40 @@ json_t *ddb_key_of(const struct ddb_table *t, const json_t *item)
 
 static int dynamodb_new(struct sl_app *app, void **state, struct sl_err *err)
 {
-    struct ddb_ttl *st = NULL;
-    int rc = ddb_ttl_new(app, &st);
-    if (rc)
+    struct ddb_state *st = calloc(1, sizeof(*st));
+    int rc = st ? ddb_ttl_new(app, &st->ttl) : SL_ENOMEM;
+    if (rc) {
+        free(st);
         return sl_errf(err, rc, "dynamodb: cannot start: %s", sl_strerror(rc));
+    }
+    pthread_mutex_init(&st->mu, NULL);
     *state = st;
     return 0;
 }
 
 static int dynamodb_start(void *state, struct sl_err *err)
 {
-    int rc = ddb_ttl_start(state);
+    struct ddb_state *st = state;
+    int rc = ddb_ttl_start(st->ttl);
     return rc ? sl_errf(err, rc, "dynamodb: cannot watch TimeToLive: %s", sl_strerror(rc)) : 0;
 }
 
 static void dynamodb_stop(void *state)
 {
-    ddb_ttl_stop(state);
+    struct ddb_state *st = state;
+    ddb_ttl_stop(st->ttl);
 }
 
 static void dynamodb_free(void *state)
 {
-    ddb_ttl_free(state);
+    struct ddb_state *st = state;
+    if (!st)
+        return;
+    ddb_ttl_free(st->ttl);
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        json_decref(st->slots[i].rec);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
 }
 
 SL_SERVICE_TABLES(dynamodb);

@@ -368,6 +368,7 @@ static void twrite_free(struct sl_call *c)
 static int twritten(struct sl_call *c, const char *status)
 {
     struct twrite *w = c->write_arg;
+    ddb_tables_changed(c->app);
     if (c->write_rc == SL_EEXIST)
         return sl_call_fail(c, DDB_E_IN_USE, "Table already exists: %s", w->name);
     if (c->write_rc == SL_ENOTFOUND)

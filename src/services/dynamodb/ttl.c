@@ -368,6 +368,7 @@ static int ttl_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 static int ttl_updated(struct sl_call *c)
 {
     struct ttl_update *u = c->write_arg;
+    ddb_tables_changed(c->app);
     if (c->write_rc == SL_EINVAL)
         return sl_call_fail(c, DDB_E_VALIDATION, "%s", u->msg);
     if (c->write_rc == SL_ENOTFOUND)
