@@ -314,6 +314,12 @@ bool ddb_stream_arn_parse(const char *arn, char *pk, size_t n);
 /* Sequence numbers as DynamoDB Streams writes them, and back. */
 void ddb_seq_text(uint64_t seq, char out[DDB_SEQ_TEXT_MAX]);
 bool ddb_seq_parse(const char *text, uint64_t *seq);
+/* Shard iterators: opaque text naming the stream, the next sequence
+ * number to read (0: the oldest kept) and when it was made. */
+#define DDB_ARN_MAX 512
+void ddb_iterator_text(const char *arn, uint64_t seq, int64_t made_ms, struct sl_buf *out);
+bool ddb_iterator_parse(const char *text, char arn[DDB_ARN_MAX], uint64_t *seq,
+                        int64_t *made_ms);
 /* A record of log as GetRecords answers it (a new object), or NULL. */
 json_t *ddb_stream_record(const char *log, const char *region, const struct sl_log_record *r);
 

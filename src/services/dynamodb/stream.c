@@ -160,11 +160,40 @@ bool ddb_seq_parse(const char *text, uint64_t *seq)
     return true;
 }
 
+void ddb_iterator_text(const char *arn, uint64_t seq, int64_t made_ms, struct sl_buf *out)
+{
+    struct sl_buf raw;
+    sl_buf_init(&raw, 0);
+    sl_buf_printf(&raw, "d1|%" PRId64 "|%" PRIu64 "|%s", made_ms, seq, arn);
+    if (raw.data)
+        sl_base64_encode(out, (const uint8_t *)raw.data, raw.len);
+    sl_buf_free(&raw);
+}
+
+bool ddb_iterator_parse(const char *b64, char arn[DDB_ARN_MAX], uint64_t *seq, int64_t *made_ms)
+{
+    uint8_t raw[DDB_ARN_MAX + 64];
+    size_t n = 0;
+    if (!b64 || sl_base64_decode(b64, strlen(b64), raw, sizeof(raw) - 1, &n))
+        return false;
+    raw[n] = '\0';
+    long long made;
+    unsigned long long s;
+    int used = 0;
+    if (sscanf((const char *)raw, "d1|%lld|%llu|%n", &made, &s, &used) != 2 || !used ||
+        strlen((const char *)raw + used) >= DDB_ARN_MAX || strlen((const char *)raw) != n)
+        return false;
+    strcpy(arn, (const char *)raw + used);
+    *seq = s;
+    *made_ms = made;
+    return true;
+}
+
 json_t *ddb_stream_record(const char *log, const char *region, const struct sl_log_record *r)
 {
     json_t *rec = json_loadb(r->data, r->data_len, 0, NULL);
     json_t *d = json_object_get(rec, "dynamodb");
-    if (!d) {
+    if (!json_is_object(d)) {
         json_decref(rec);
         return NULL;
     }

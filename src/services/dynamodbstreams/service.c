@@ -136,38 +136,6 @@ SL_OP(dynamodbstreams, DescribeStream)
     return sl_call_ok(c, json_pack("{s:o}", "StreamDescription", d));
 }
 
-/* ---- iterators --------------------------------------------------------- */
-
-static void iterator_text(const char *arn, uint64_t seq, int64_t made_ms, struct sl_buf *out)
-{
-    struct sl_buf raw;
-    sl_buf_init(&raw, 0);
-    sl_buf_printf(&raw, "d1|%" PRId64 "|%" PRIu64 "|%s", made_ms, seq, arn);
-    if (raw.data)
-        sl_base64_encode(out, (const uint8_t *)raw.data, raw.len);
-    sl_buf_free(&raw);
-}
-
-/* The iterator's parts; false when it is not one of ours. arn: 512 bytes. */
-static bool iterator_parse(const char *b64, char *arn, uint64_t *seq, int64_t *made_ms)
-{
-    uint8_t raw[700];
-    size_t n = 0;
-    if (!b64 || sl_base64_decode(b64, strlen(b64), raw, sizeof(raw) - 1, &n))
-        return false;
-    raw[n] = '\0';
-    long long made;
-    unsigned long long s;
-    int used = 0;
-    if (sscanf((const char *)raw, "d1|%lld|%llu|%n", &made, &s, &used) != 2 || !used ||
-        strlen((const char *)raw + used) >= 512)
-        return false;
-    strcpy(arn, (const char *)raw + used);
-    *seq = s;
-    *made_ms = made;
-    return true;
-}
-
 SL_OP(dynamodbstreams, GetShardIterator)
 {
     struct ddb_stream s;
@@ -226,7 +194,7 @@ SL_OP(dynamodbstreams, GetShardIterator)
     }
     struct sl_buf it;
     sl_buf_init(&it, 0);
-    iterator_text(s.arn, seq, sl_time_now_ms(), &it);
+    ddb_iterator_text(s.arn, seq, sl_time_now_ms(), &it);
     ddb_stream_clear(&s);
     if (!it.data)
         return SL_ENOMEM;
@@ -238,10 +206,10 @@ SL_OP(dynamodbstreams, GetShardIterator)
 SL_OP(dynamodbstreams, GetRecords)
 {
     const char *text = json_string_value(json_object_get(c->in, "ShardIterator"));
-    char arn[512];
+    char arn[DDB_ARN_MAX];
     uint64_t seq;
     int64_t made;
-    if (!iterator_parse(text, arn, &seq, &made))
+    if (!ddb_iterator_parse(text, arn, &seq, &made))
         return sl_call_fail(c, STREAMS_E_VALIDATION, "Invalid ShardIterator");
     int64_t now = sl_time_now_ms();
     if (now - made > ITERATOR_TTL_MS)
@@ -291,7 +259,7 @@ SL_OP(dynamodbstreams, GetRecords)
     if (!(s.closed && (next > s.last || n == 0))) {
         struct sl_buf it;
         sl_buf_init(&it, 0);
-        iterator_text(s.arn, next, now, &it);
+        ddb_iterator_text(s.arn, next, now, &it);
         if (it.data)
             json_object_set_new(out, "NextShardIterator", json_string(it.data));
         sl_buf_free(&it);
