@@ -302,6 +302,32 @@ def test_mapping_delivers_changes_in_order(ddb, lam, s3):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_time_to_live_deletion_reaches_the_function(ddb, lam, s3):
+    """An item Time to Live deletes reaches a mapping's function as a
+    REMOVE whose userIdentity names DynamoDB (type Service), in the shape
+    AWS's own schema accepts."""
+    name, arn = table(ddb, "NEW_AND_OLD_IMAGES")
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": "exp"})
+    prefix = unique_name("ttl")
+    fn = function(lam, prefix)
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=fn,
+                                    StartingPosition="TRIM_HORIZON")
+    ddb.put_item(TableName=name, Item={"pk": {"S": "old"}, "sk": {"N": "1"},
+                                       "exp": {"N": str(int(time.time()) - 10)}})
+    wait_until(lambda: len(records(s3, prefix)) >= 2, timeout=60, what="the INSERT and REMOVE")
+    got = records(s3, prefix)
+    assert [r["eventName"] for r in got] == ["INSERT", "REMOVE"]
+    assert "userIdentity" not in got[0]
+    assert got[1]["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    assert got[1]["dynamodb"]["OldImage"]["pk"] == {"S": "old"}
+    event = [e for e in events(s3, prefix) if any(r["eventName"] == "REMOVE" for r in e["Records"])][0]
+    proc = subprocess.run(["/usr/bin/node", "check_event.js", "DynamoDBStreamSchema"],
+                          cwd=NODE_DIR, input=json.dumps(event), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_mapping_filters_and_on_failure(srv, ddb, lam, s3):
     """FilterCriteria match the record (eventName, dynamodb.NewImage); a
     record the function keeps failing on goes, with bisection, alone to
