@@ -82,6 +82,8 @@ function errorOf(e) {
     fault: e?.$fault ?? null,
     // (DynamoDB's ConditionalCheckFailedException carries the item.)
     ...(e?.Item ? { item: e.Item } : {}),
+    // (and a cancelled transaction its reasons)
+    ...(e?.CancellationReasons ? { cancellationReasons: e.CancellationReasons } : {}),
   };
 }
 

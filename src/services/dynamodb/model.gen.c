@@ -1766,6 +1766,8 @@ const struct sl_service_model sl_model_dynamodb = {
     .nshapes = sizeof(shapes) / sizeof(shapes[0]),
 };
 
+SL_OP(dynamodb, BatchGetItem);
+SL_OP(dynamodb, BatchWriteItem);
 SL_OP(dynamodb, CreateTable);
 SL_OP(dynamodb, DeleteItem);
 SL_OP(dynamodb, DeleteTable);
@@ -1776,6 +1778,8 @@ SL_OP(dynamodb, ListTables);
 SL_OP(dynamodb, PutItem);
 SL_OP(dynamodb, Query);
 SL_OP(dynamodb, Scan);
+SL_OP(dynamodb, TransactGetItems);
+SL_OP(dynamodb, TransactWriteItems);
 SL_OP(dynamodb, UpdateItem);
 SL_OP(dynamodb, UpdateTable);
 SL_OP(dynamodb, UpdateTimeToLive);
@@ -1784,8 +1788,8 @@ SL_OP(dynamodb, UpdateTimeToLive);
  * not implemented. */
 const sl_op_fn sl_dynamodb_handlers[] = {
     NULL,
-    NULL,
-    NULL,
+    sl_dynamodb_BatchGetItem,
+    sl_dynamodb_BatchWriteItem,
     NULL,
     NULL,
     sl_dynamodb_CreateTable,
@@ -1825,8 +1829,8 @@ const sl_op_fn sl_dynamodb_handlers[] = {
     NULL,
     sl_dynamodb_Scan,
     NULL,
-    NULL,
-    NULL,
+    sl_dynamodb_TransactGetItems,
+    sl_dynamodb_TransactWriteItems,
     NULL,
     NULL,
     NULL,
