@@ -59,7 +59,7 @@ static int many_table(struct sl_call *c, struct ddb_many *m, const char *name, j
     char pk[96];
     ddb_pk(pk, sizeof(pk), c->account, c->region);
     struct ddb_table t;
-    int rc = name ? ddb_table_read(c->app->store, pk, name, &t) : SL_ENOTFOUND;
+    int rc = name ? ddb_table_get(c->app, pk, name, &t) : SL_ENOTFOUND;
     if (rc == SL_ENOTFOUND)
         return sl_call_fail(c, DDB_E_NOT_FOUND, "Requested resource not found");
     if (rc)

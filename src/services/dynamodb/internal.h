@@ -236,6 +236,9 @@ void ddb_table_clear(struct ddb_table *t);
 void ddb_pk(char *out, size_t n, const char *account, const char *region);
 int ddb_table_read(struct sl_store *s, const char *pk, const char *name, struct ddb_table *t);
 int ddb_table_read_txn(struct sl_txn *tx, const char *pk, const char *name, struct ddb_table *t);
+/* A table's record through the cache of parsed records: as
+ * ddb_table_read (service.c). */
+int ddb_table_get(struct sl_app *app, const char *pk, const char *name, struct ddb_table *t);
 /* After a change of any table's record is durable: the cached records
  * are read again (service.c). */
 void ddb_tables_changed(struct sl_app *app);

@@ -180,8 +180,7 @@ void ddb_tables_changed(struct sl_app *app)
     pthread_mutex_unlock(&st->mu);
 }
 
-/* The table's record through the cache: as ddb_table_read. */
-static int table_get(struct sl_app *app, const char *pk, const char *name, struct ddb_table *t)
+int ddb_table_get(struct sl_app *app, const char *pk, const char *name, struct ddb_table *t)
 {
     struct ddb_state *st = state_of(app);
     char key[256];
@@ -216,7 +215,7 @@ int ddb_call_table(struct sl_call *c, struct ddb_table *t)
     const char *name = json_string_value(json_object_get(c->in, "TableName"));
     char pk[96];
     ddb_pk(pk, sizeof(pk), c->account, c->region);
-    int rc = name ? table_get(c->app, pk, name, t) : SL_ENOTFOUND;
+    int rc = name ? ddb_table_get(c->app, pk, name, t) : SL_ENOTFOUND;
     if (rc == SL_ENOTFOUND)
         return sl_call_fail(c, DDB_E_NOT_FOUND, "Requested resource not found");
     if (rc)

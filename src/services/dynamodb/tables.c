@@ -485,7 +485,7 @@ SL_OP(dynamodb, DescribeTable)
     const char *name = json_string_value(json_object_get(c->in, "TableName"));
     char pk[96];
     ddb_pk(pk, sizeof(pk), c->account, c->region);
-    int rc = ddb_table_read(c->app->store, pk, name ? name : "", &t);
+    int rc = ddb_table_get(c->app, pk, name ? name : "", &t);
     if (rc == SL_ENOTFOUND)
         return sl_call_fail(c, DDB_E_NOT_FOUND, "Requested resource not found: Table: %s not "
                                                 "found",
