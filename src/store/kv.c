@@ -350,6 +350,8 @@ int sl_txn_delete_ns(struct sl_txn *t, const char *ns, size_t *deleted)
         if (!rc)
             rc = sl_txn_delete_pk(t, ns, pk, &n);
         free(pk);
+        if (!rc && n == 0) /* (the first partition would come again) */
+            rc = sl_errf(t->err, SL_ECORRUPT, "partition of %s not deleted", ns);
         if (rc)
             return rc;
         total += n;

@@ -8,6 +8,7 @@ record that carries DynamoDB's userIdentity. Each test states the AWS
 behaviour it checks."""
 
 import json
+import threading
 import time
 
 import pytest
@@ -206,3 +207,63 @@ def test_time_to_live(ddb, server):
         "Enabled": False, "AttributeName": "exp"})
     ddb.put_item(TableName=name, Item={"pk": {"S": "kept"}, "exp": {"N": str(now - 5)}})
     assert "kept" in left()
+
+
+def test_control_bytes_in_string_keys(ddb):
+    """Strings may hold any character, \\x01 and \\x02 too: an index's
+    Query keeps their order and matches them exactly, and Time to Live
+    deletes an item whose key holds them."""
+    name = indexed_table(ddb)
+    for i, r in enumerate(["a", "a\x01b", "a\x02", "a\x01", "b"]):
+        ddb.put_item(TableName=name, Item={"pk": {"S": "k\x01%d" % i}, "sk": {"N": "1"},
+                                           "g": {"S": "G"}, "r": {"N": str(i)}, "l": {"S": r}})
+    got = q(ddb, name, "by-l", "pk = :p AND l = :l", {":p": {"S": "k\x011"}, ":l": {"S": "a\x01b"}})
+    assert [i["l"]["S"] for i in got["Items"]] == ["a\x01b"]
+    got = q(ddb, name, "by-l", "pk = :p AND l = :l", {":p": {"S": "k\x011"}, ":l": {"S": "a"}})
+    assert got["Items"] == []
+    everything = sorted((i["l"]["S"] for i in ddb.scan(TableName=name, IndexName="by-l")["Items"]))
+    assert everything == sorted(["a", "a\x01b", "a\x02", "a\x01", "b"])
+    ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": "exp"})
+    ddb.put_item(TableName=name, Item={"pk": {"S": "x\x01y\x02"}, "sk": {"N": "2"},
+                                       "exp": {"N": str(int(time.time()) - 5)}})
+    wait_until(lambda: "Item" not in ddb.get_item(
+        TableName=name, Key={"pk": {"S": "x\x01y\x02"}, "sk": {"N": "2"}}), timeout=30,
+        what="the expired item deleted")
+
+
+def test_index_added_while_items_are_written(server, ddb):
+    """Items written while UpdateTable adds an index are all in it: the
+    writes that began before the change see it in their transaction."""
+    name = unique_name("itbl")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    stop = threading.Event()
+    written = []
+
+    def writer(n):
+        c = client("dynamodb", server.endpoint)
+        i = 0
+        while not stop.is_set():
+            c.put_item(TableName=name, Item={"pk": {"S": "w%d-%d" % (n, i)}, "c": {"S": "x"}})
+            written.append(1)
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    wait_until(lambda: len(written) >= 100, timeout=30, what="writes under way")
+    ddb.update_table(TableName=name,
+                     AttributeDefinitions=[{"AttributeName": "c", "AttributeType": "S"}],
+                     GlobalSecondaryIndexUpdates=[{"Create": {
+                         "IndexName": "by-c", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                         "KeySchema": [{"AttributeName": "c", "KeyType": "HASH"}]}}])
+    n0 = len(written)
+    wait_until(lambda: len(written) >= n0 + 100, timeout=30, what="writes after the change")
+    stop.set()
+    for t in threads:
+        t.join()
+    table_count = ddb.scan(TableName=name, Select="COUNT")["Count"]
+    index_count = q(ddb, name, "by-c", "c = :c", {":c": {"S": "x"}}, Select="COUNT")["Count"]
+    assert table_count == len(written) == index_count

@@ -147,6 +147,8 @@ static int written(struct sl_call *c)
     struct batch_write *b = c->write_arg;
     if (c->write_rc == SL_EINVAL)
         return sl_call_fail(c, DDB_E_VALIDATION, "%s", b->msg);
+    if (c->write_rc == SL_ENOTFOUND) /* (a table deleted meanwhile) */
+        return sl_call_fail(c, DDB_E_NOT_FOUND, "Requested resource not found");
     if (c->write_rc)
         return sl_call_internal(c, c->write_rc, &c->write_err);
     return sl_call_ok(c, json_pack("{s:{}}", "UnprocessedItems"));

@@ -183,6 +183,7 @@ int ddb_expr_key_condition(const struct ddb_expr *e, const struct ddb_key_attr *
 /* ---- the service ------------------------------------------------------ */
 
 #define DDB_NS_TABLE "dynamodb.table"
+#define DDB_NS_TABLE_V "dynamodb.tablev" /* "<id>:<_v>" of each table's record */
 #define DDB_NS_ITEMS "dynamodb.item:"
 #define DDB_NS_INDEX "dynamodb.ix:"
 #define DDB_NS_TTL "dynamodb.ttl"
@@ -230,12 +231,20 @@ struct ddb_table {
     const char *ttl_attr; /* TimeToLive's attribute, or NULL */
     struct ddb_index *ix;  /* malloc'd */
     size_t nix;
+    int64_t version; /* _v: bumped by each write of the record */
 };
 int ddb_table_parse(json_t *rec, struct ddb_table *t);
 void ddb_table_clear(struct ddb_table *t);
 void ddb_pk(char *out, size_t n, const char *account, const char *region);
 int ddb_table_read(struct sl_store *s, const char *pk, const char *name, struct ddb_table *t);
 int ddb_table_read_txn(struct sl_txn *tx, const char *pk, const char *name, struct ddb_table *t);
+/* Inside a transaction: writes rec (a table's record) as the version
+ * after the one stored (its _v), with its version item. */
+int ddb_table_put_txn(struct sl_txn *tx, const char *pk, json_t *rec, int64_t was);
+/* Inside a transaction: whether t (read before it) is still the table's
+ * record; if another version is, t becomes it. 0, or SL_ENOTFOUND when
+ * the table is gone (or is another of the name). */
+int ddb_table_check_txn(struct sl_txn *tx, struct ddb_table *t);
 /* A table's record through the cache of parsed records: as
  * ddb_table_read (service.c). */
 int ddb_table_get(struct sl_app *app, const char *pk, const char *name, struct ddb_table *t);

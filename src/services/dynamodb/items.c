@@ -74,6 +74,8 @@ static int written(struct sl_call *c)
     }
     if (c->write_rc == SL_EINVAL)
         return validation(c, r->msg);
+    if (c->write_rc == SL_ENOTFOUND) /* (the table deleted meanwhile) */
+        return sl_call_fail(c, DDB_E_NOT_FOUND, "Requested resource not found");
     if (c->write_rc)
         return sl_call_internal(c, c->write_rc, &c->write_err);
     json_t *out = json_object();

@@ -69,7 +69,7 @@ static int parse_indexes(json_t *rec, struct ddb_table *t)
         struct ddb_index *ix = &t->ix[t->nix];
         const char *id = json_string_value(json_object_get(o, "_id"));
         ix->name = json_string_value(json_object_get(o, "IndexName"));
-        if (!id || !ix->name)
+        if (!ix->name)
             return SL_ECORRUPT;
         ix->global = global;
         key_attrs(json_object_get(o, "KeySchema"), defs, &ix->hash, &ix->range);
@@ -81,7 +81,12 @@ static int parse_indexes(json_t *rec, struct ddb_table *t)
                    : type && strcmp(type, "INCLUDE") == 0 ? DDB_PROJ_INCLUDE
                                                           : DDB_PROJ_ALL;
         ix->non_key = json_object_get(p, "NonKeyAttributes");
-        snprintf(ix->ns, sizeof(ix->ns), "%s%s", DDB_NS_INDEX, id);
+        /* (A record from before indexes had ids: one from the table's.) */
+        if (id)
+            snprintf(ix->ns, sizeof(ix->ns), "%s%s", DDB_NS_INDEX, id);
+        else
+            snprintf(ix->ns, sizeof(ix->ns), "%s%s.%08x", DDB_NS_INDEX, t->id,
+                     sl_fnv1a(SL_FNV1A_SEED, ix->name));
         t->nix++;
     }
     return 0;
@@ -104,15 +109,14 @@ int ddb_table_parse(json_t *rec, struct ddb_table *t)
     key_attrs(schema, json_object_get(rec, "AttributeDefinitions"), &t->hash, &t->range);
     json_t *spec = json_object_get(rec, "StreamSpecification");
     if (json_is_true(json_object_get(spec, "StreamEnabled"))) {
+        /* (A record from before streams had logs has none.) */
         t->stream_log = json_string_value(json_object_get(rec, "_stream_log"));
-        if (!t->stream_log ||
-            ddb_view_by_name(json_string_value(json_object_get(spec, "StreamViewType")),
-                             &t->view)) {
-            ddb_table_clear(t);
-            return SL_ECORRUPT;
-        }
+        if (ddb_view_by_name(json_string_value(json_object_get(spec, "StreamViewType")),
+                             &t->view))
+            t->stream_log = NULL;
     }
     t->ttl_attr = json_string_value(json_object_get(rec, "_ttl_attr"));
+    t->version = json_integer_value(json_object_get(rec, "_v"));
     int rc = parse_indexes(rec, t);
     if (rc || !t->hash.name || !t->hash.type) {
         ddb_table_clear(t);
@@ -140,6 +144,59 @@ int ddb_table_read_txn(struct sl_txn *tx, const char *pk, const char *name, stru
 {
     struct sl_item it;
     return from_item(sl_txn_get(tx, DDB_NS_TABLE, pk, name, &it), &it, t);
+}
+
+static void version_text(const char *id, int64_t v, char *out, size_t n)
+{
+    snprintf(out, n, "%s:%lld", id, (long long)v);
+}
+
+int ddb_table_put_txn(struct sl_txn *tx, const char *pk, json_t *rec, int64_t was)
+{
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    const char *name = json_string_value(json_object_get(rec, "TableName"));
+    if (!id || !name)
+        return SL_EINVAL;
+    json_object_set_new(rec, "_v", json_integer(was + 1));
+    char *text = json_dumps(rec, JSON_COMPACT);
+    if (!text)
+        return SL_ENOMEM;
+    int rc = sl_txn_put(tx, DDB_NS_TABLE, pk, name, text, strlen(text), NULL);
+    free(text);
+    char v[96];
+    version_text(id, was + 1, v, sizeof(v));
+    return rc ? rc : sl_txn_put(tx, DDB_NS_TABLE_V, pk, name, v, strlen(v), NULL);
+}
+
+int ddb_table_check_txn(struct sl_txn *tx, struct ddb_table *t)
+{
+    const char *account = json_string_value(json_object_get(t->rec, "_account"));
+    const char *region = json_string_value(json_object_get(t->rec, "_region"));
+    char pk[96], v[96];
+    ddb_pk(pk, sizeof(pk), account ? account : "", region ? region : "");
+    version_text(t->id, t->version, v, sizeof(v));
+    struct sl_item it;
+    int rc = sl_txn_get(tx, DDB_NS_TABLE_V, pk, t->name, &it);
+    if (!rc) {
+        bool same = it.val_len == strlen(v) && memcmp(it.val, v, it.val_len) == 0;
+        sl_item_free(&it);
+        if (same)
+            return 0;
+    } else if (rc != SL_ENOTFOUND) {
+        return rc;
+    }
+    /* (Another version, or a record older than its version item: read.) */
+    struct ddb_table now;
+    rc = ddb_table_read_txn(tx, pk, t->name, &now);
+    if (rc)
+        return rc;
+    if (strcmp(now.id, t->id) != 0) {
+        ddb_table_clear(&now);
+        return SL_ENOTFOUND;
+    }
+    ddb_table_clear(t);
+    *t = now;
+    return 0;
 }
 
 /* ---- the cache of table records -----------------------------------------
@@ -436,8 +493,26 @@ size_t ddb_item_size(const json_t *item)
 
 /* ---- keys -------------------------------------------------------------- */
 
-/* One key attribute's part of the store's key: its type's letter and an
- * order-keeping text of it. */
+/* A string key's text: its bytes, but \1 and \2 as \2\2 and \2\3, so
+ * that \1 never occurs (index and Time to Live entries join keys with it)
+ * and the texts keep the strings' order. */
+static int key_string(struct sl_buf *out, const char *s, size_t n)
+{
+    size_t run = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (s[i] != '\1' && s[i] != '\2')
+            continue;
+        rc = sl_buf_append(out, s + run, i - run);
+        if (!rc)
+            rc = sl_buf_append(out, s[i] == '\1' ? "\2\2" : "\2\3", 2);
+        run = i + 1;
+    }
+    return rc ? rc : sl_buf_append(out, s + run, n - run);
+}
+
+/* One key attribute's part of the store's key: an order-keeping text of
+ * its value. */
 int ddb_key_text(const struct ddb_key_attr *a, const json_t *v, struct sl_buf *out, char *msg,
                  size_t n)
 {
@@ -453,7 +528,7 @@ int ddb_key_text(const struct ddb_key_attr *a, const json_t *v, struct sl_buf *o
                                "for a key attribute cannot contain an empty %s value. Key: %s",
                        t == DDB_T_S ? "string" : "binary", a->name);
         if (t == DDB_T_S)
-            return sl_buf_append(out, json_string_value(x), json_string_length(x));
+            return key_string(out, json_string_value(x), json_string_length(x));
         size_t len = json_string_length(x), bytes = 0;
         uint8_t *raw = malloc(len / 4 * 3 + 3);
         if (!raw || sl_base64_decode(json_string_value(x), len, raw, len / 4 * 3 + 3, &bytes)) {

@@ -40,6 +40,23 @@ static int put_rec(struct sl_txn *t, const char *pk, const char *arn, json_t *s)
     return rc;
 }
 
+/* A closed stream is dropped once its retention has passed, by Time to
+ * Live's sweeper (ttl.c), from an entry among the items'. */
+static int drop_later(struct sl_txn *t, const char *pk, const char *arn, int64_t closed_ms)
+{
+    struct sl_buf sk;
+    sl_buf_init(&sk, 0);
+    sl_buf_printf(&sk, "%012" PRId64 "\1%s\1%s",
+                  (int64_t)((closed_ms + DDB_STREAM_RETENTION_MS) / 1000 + 1), pk, arn);
+    static const char val[] = "{\"stream\":true}";
+    int rc = sk.data ? sl_txn_put(t, DDB_NS_TTL, DDB_TTL_PK, sk.data, val, sizeof(val) - 1, NULL)
+                     : SL_ENOMEM;
+    sl_buf_free(&sk);
+    if (!rc)
+        sl_txn_queue_touch(t, DDB_NS_TTL);
+    return rc;
+}
+
 int ddb_streams_sync(struct sl_txn *t, const char *pk, json_t *was, json_t *rec)
 {
     const char *old = stream_log(was), *now = stream_log(rec);
@@ -52,11 +69,14 @@ int ddb_streams_sync(struct sl_txn *t, const char *pk, json_t *was, json_t *rec)
             sl_item_free(&it);
             uint64_t last = 0;
             rc = s ? sl_txn_log_last(t, old, 0, &last) : SL_ECORRUPT;
+            int64_t now = sl_time_now_ms();
             if (!rc) {
-                json_object_set_new(s, "_closed_ms", json_integer(sl_time_now_ms()));
+                json_object_set_new(s, "_closed_ms", json_integer(now));
                 json_object_set_new(s, "_last", json_integer((json_int_t)last));
                 rc = put_rec(t, pk, arn, s);
             }
+            if (!rc)
+                rc = drop_later(t, pk, arn, now);
             json_decref(s);
         }
         if (rc && rc != SL_ENOTFOUND)

@@ -309,6 +309,10 @@ struct twrite {
     json_t *rec;  /* the new record (NULL: delete) */
     bool create;
     json_t *old;  /* delete: the record deleted */
+    /* Not create: the record the change was made from (another one
+     * stored means a concurrent change: ResourceInUseException). */
+    char base_id[40];
+    int64_t base_v;
 };
 
 static int twrite_txn(struct sl_txn *t, void *arg, struct sl_err *err)
@@ -332,6 +336,10 @@ static int twrite_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     struct ddb_table was = {0};
     if (!w->create && (rc = ddb_table_read_txn(t, w->pk, w->name, &was)) != 0)
         return rc;
+    if (!w->create && (strcmp(was.id, w->base_id) != 0 || was.version != w->base_v)) {
+        ddb_table_clear(&was);
+        return SL_EBUSY;
+    }
     rc = ddb_streams_sync(t, w->pk, was.rec, w->rec);
     if (!rc && !w->rec) {
         rc = sl_txn_delete_ns(t, was.items_ns, NULL);
@@ -340,19 +348,17 @@ static int twrite_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         if (!rc)
             w->old = json_incref(was.rec);
         ddb_table_clear(&was);
+        if (!rc)
+            rc = sl_txn_delete(t, DDB_NS_TABLE_V, w->pk, w->name);
+        if (rc == SL_ENOTFOUND)
+            rc = 0;
         return rc ? rc : sl_txn_delete(t, DDB_NS_TABLE, w->pk, w->name);
     }
     if (!rc)
         rc = ddb_indexes_sync(t, &was, w->rec);
+    int64_t version = was.version;
     ddb_table_clear(&was);
-    if (rc)
-        return rc;
-    char *text = json_dumps(w->rec, JSON_COMPACT);
-    if (!text)
-        return SL_ENOMEM;
-    rc = sl_txn_put(t, DDB_NS_TABLE, w->pk, w->name, text, strlen(text), NULL);
-    free(text);
-    return rc;
+    return rc ? rc : ddb_table_put_txn(t, w->pk, w->rec, version);
 }
 
 static void twrite_free(struct sl_call *c)
@@ -371,6 +377,10 @@ static int twritten(struct sl_call *c, const char *status)
     ddb_tables_changed(c->app);
     if (c->write_rc == SL_EEXIST)
         return sl_call_fail(c, DDB_E_IN_USE, "Table already exists: %s", w->name);
+    if (c->write_rc == SL_EBUSY)
+        return sl_call_fail(c, DDB_E_IN_USE, "Attempt to change a resource which is still in "
+                                             "use: Table is being updated: %s",
+                            w->name);
     if (c->write_rc == SL_ENOTFOUND)
         return sl_call_fail(c, DDB_E_NOT_FOUND, "Requested resource not found: Table: %s not "
                                                 "found",
@@ -530,8 +540,11 @@ static struct twrite *twrite_of(struct sl_call *c, struct ddb_table *t, int *rc)
         return NULL;
     }
     struct twrite *w = twrite_new(c, NULL);
-    if (w)
+    if (w) {
         w->name = sl_arena_strdup(&c->http->arena, t->name);
+        sl_strlcpy(w->base_id, t->id, sizeof(w->base_id));
+        w->base_v = t->version;
+    }
     if (!w || !w->name) {
         ddb_table_clear(t);
         *rc = SL_ENOMEM;

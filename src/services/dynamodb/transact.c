@@ -251,6 +251,8 @@ static int transacted(struct sl_call *c)
         return sl_call_fail(c, DDB_E_IDEMPOTENT,
                             "The request uses the same client token as a previous, but "
                             "non-identical request.");
+    if (c->write_rc == SL_ENOTFOUND) /* (a table deleted meanwhile) */
+        return sl_call_fail(c, DDB_E_NOT_FOUND, "Requested resource not found");
     if (c->write_rc)
         return sl_call_internal(c, c->write_rc, &c->write_err);
     if (!x->get)

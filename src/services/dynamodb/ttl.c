@@ -33,6 +33,7 @@ struct ddb_ttl {
     struct sl_item *due;
     size_t ndue;
     struct sl_err err;
+    int result; /* the last sweep's transaction's */
 };
 
 static void sweep(struct ddb_ttl *st);
@@ -59,8 +60,24 @@ static bool entry_parse(const char *sk, int64_t *at, struct ddb_key *k)
     return true;
 }
 
+/* A closed stream past its retention (the entry's key: its pk and ARN):
+ * its log and its listing dropped. */
+static int drop_stream(struct sl_txn *t, const struct ddb_key *k)
+{
+    struct sl_item it;
+    int rc = sl_txn_get(t, DDB_NS_STREAM, k->pk, k->sk, &it);
+    if (rc)
+        return rc == SL_ENOTFOUND ? 0 : rc;
+    json_t *s = json_loadb(it.val, it.val_len, 0, NULL);
+    sl_item_free(&it);
+    const char *log = json_string_value(json_object_get(s, "_log"));
+    rc = log ? sl_txn_log_drop(t, log) : 0;
+    json_decref(s);
+    return rc ? rc : sl_txn_delete(t, DDB_NS_STREAM, k->pk, k->sk);
+}
+
 /* One due entry: the item deleted when it is still due, else the entry
- * dropped. */
+ * dropped (or a closed stream's, dropped). */
 static int expire_one(struct sl_txn *t, const struct sl_item *e, int64_t now)
 {
     int64_t at;
@@ -68,6 +85,12 @@ static int expire_one(struct sl_txn *t, const struct sl_item *e, int64_t now)
     if (!entry_parse(e->sk, &at, &k))
         return sl_txn_delete(t, DDB_NS_TTL, DDB_TTL_PK, e->sk);
     json_t *where = json_loadb(e->val, e->val_len, 0, NULL);
+    if (json_object_get(where, "stream")) {
+        json_decref(where);
+        int rc = drop_stream(t, &k);
+        ddb_key_clear(&k);
+        return rc ? rc : sl_txn_delete(t, DDB_NS_TTL, DDB_TTL_PK, e->sk);
+    }
     const char *account = json_string_value(json_object_get(where, "a"));
     const char *region = json_string_value(json_object_get(where, "r"));
     const char *name = json_string_value(json_object_get(where, "n"));
@@ -77,7 +100,9 @@ static int expire_one(struct sl_txn *t, const struct sl_item *e, int64_t now)
     int rc = name ? ddb_table_read_txn(t, pk, name, &tb) : SL_ENOTFOUND;
     json_decref(where);
     json_t *item = NULL;
-    bool stale = rc == SL_ENOTFOUND;
+    /* (A table that cannot be read is as good as gone for its entries:
+     * one bad record must not hold back every table's.) */
+    bool stale = rc == SL_ENOTFOUND || rc == SL_ECORRUPT;
     if (!rc) {
         size_t idn = strlen(tb.id);
         stale = strncmp(k.pk, tb.id, idn) != 0 || k.pk[idn] != '/';
@@ -95,7 +120,7 @@ static int expire_one(struct sl_txn *t, const struct sl_item *e, int64_t now)
         if (!rc && !stale)
             rc = ddb_apply(t, &tb, &k, item, NULL, true, msg, sizeof(msg));
         ddb_table_clear(&tb);
-    } else if (rc == SL_ENOTFOUND) {
+    } else if (stale) {
         rc = 0;
     }
     json_decref(item);
@@ -129,14 +154,19 @@ static void free_due(struct ddb_ttl *st)
 }
 
 /* Loop thread: the sweep's transaction is done; the next sweep. */
+static void fire(struct sl_loop *l, void *arg);
+
 static void expired(struct sl_loop *l, void *arg)
 {
-    (void)l;
     struct ddb_ttl *st = arg;
     free_due(st);
     st->sweeping = false;
-    if (!sl_inflight_stopping(&st->inflight))
-        sweep(st);
+    if (!sl_inflight_stopping(&st->inflight)) {
+        if (!st->result)
+            sweep(st);
+        else if (!st->timer) /* (a failure: again in a second, not at once) */
+            st->timer = sl_loop_timer(l, sl_loop_now_ms() + 1000, fire, st);
+    }
     sl_inflight_drop(&st->inflight);
 }
 
@@ -144,6 +174,7 @@ static void expired(struct sl_loop *l, void *arg)
 static void expire_done(void *arg, int result)
 {
     struct ddb_ttl *st = arg;
+    st->result = result;
     if (result)
         sl_log(SL_LOG_WARN, "dynamodb", "TimeToLive deletions failed: %s",
                st->err.msg[0] ? st->err.msg : sl_strerror(result));
@@ -352,10 +383,7 @@ static int ttl_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         json_object_set_new(tb.rec, "_ttl_attr", json_string(u->attr));
     else
         json_object_del(tb.rec, "_ttl_attr");
-    char *text = json_dumps(tb.rec, JSON_COMPACT);
-    rc = text ? sl_txn_put(t, DDB_NS_TABLE, u->pk, u->t.name, text, strlen(text), NULL)
-              : SL_ENOMEM;
-    free(text);
+    rc = ddb_table_put_txn(t, u->pk, tb.rec, tb.version);
     if (!rc && u->enable) {
         tb.ttl_attr = u->attr;
         rc = backfill(t, &tb);

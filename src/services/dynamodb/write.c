@@ -188,7 +188,11 @@ int ddb_write_txn(struct sl_txn *t, struct ddb_write *w)
     json_decref(w->fresh);
     json_decref(w->paths);
     w->old = w->fresh = w->paths = NULL;
-    int rc = read_old(t, w);
+    /* (The table as it is now: a change of its indexes, stream or Time to
+     * Live since the request read it applies to this write.) */
+    int rc = ddb_table_check_txn(t, &w->t);
+    if (!rc)
+        rc = read_old(t, w);
     if (rc)
         return rc;
     if (w->cond) {

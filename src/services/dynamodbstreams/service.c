@@ -40,7 +40,12 @@ static void pk_of(struct sl_call *c, char *out, size_t n)
 /* The stream the call's StreamArn names: 0, or the call has its answer. */
 static int call_stream(struct sl_call *c, const char *arn, struct ddb_stream *s)
 {
-    int rc = ddb_stream_read(c->app->store, arn, s);
+    /* (Only the caller's own account and region's streams.) */
+    char pk[96], own[96];
+    pk_of(c, own, sizeof(own));
+    int rc = ddb_stream_arn_parse(arn, pk, sizeof(pk)) && strcmp(pk, own) == 0
+                 ? ddb_stream_read(c->app->store, arn, s)
+                 : SL_ENOTFOUND;
     if (rc == SL_EINVAL || rc == SL_ENOTFOUND)
         return sl_call_fail(c, STREAMS_E_NOT_FOUND, "Requested resource not found: Stream: %s "
                                                     "not found",
@@ -117,10 +122,12 @@ SL_OP(dynamodbstreams, DescribeStream)
     }
     json_object_set_new(d, "StreamStatus", json_string(s.closed ? "DISABLED" : "ENABLED"));
     char a[DDB_SEQ_TEXT_MAX], z[DDB_SEQ_TEXT_MAX];
-    /* (An empty shard starts at the number its first record will get.) */
+    /* (An open empty shard starts at the number its first record will
+     * get; a closed one that never had any has no numbers.) */
     ddb_seq_text(first ? first : last + 1, a);
-    json_t *range = json_pack("{s:s}", "StartingSequenceNumber", a);
-    if (s.closed) {
+    json_t *range = s.closed && !s.last ? json_object()
+                                        : json_pack("{s:s}", "StartingSequenceNumber", a);
+    if (s.closed && s.last) {
         ddb_seq_text(s.last, z);
         json_object_set_new(range, "EndingSequenceNumber", json_string(z));
     }
@@ -212,7 +219,7 @@ SL_OP(dynamodbstreams, GetRecords)
     if (!ddb_iterator_parse(text, arn, &seq, &made))
         return sl_call_fail(c, STREAMS_E_VALIDATION, "Invalid ShardIterator");
     int64_t now = sl_time_now_ms();
-    if (now - made > ITERATOR_TTL_MS)
+    if (made < now - ITERATOR_TTL_MS || made > now + ITERATOR_TTL_MS)
         return sl_call_fail(c, STREAMS_E_EXPIRED, "Iterator expired. The iterator was created "
                                                   "more than 15 minutes ago.");
     json_t *lim = json_object_get(c->in, "Limit");
@@ -241,7 +248,7 @@ SL_OP(dynamodbstreams, GetRecords)
              arn + strlen("arn:aws:dynamodb:"));
     json_t *records = json_array();
     uint64_t next = seq;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !(s.closed && recs[i].seq > s.last); i++) {
         json_t *r = ddb_stream_record(s.log, region, &recs[i]);
         json_t *who = json_object_get(r, "userIdentity");
         if (who) /* (the API's Identity shape; Lambda's events keep lower case) */
