@@ -272,12 +272,21 @@ def test_javascript_sdk_round_trip(ddb, server):
             "UpdateExpression": "SET #c = #c + :one", "ExpressionAttributeNames": {"#c": "count"},
             "ExpressionAttributeValues": {":one": 1}, "ReturnValues": "UPDATED_NEW"}},
         {"command": "Get", "input": {"TableName": name, "Key": {"pk": "doc", "sk": "1"}}},
+        {"command": "Query", "input": {
+            "TableName": name, "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": "doc"}, "ProjectionExpression": "sk, #c",
+            "ExpressionAttributeNames": {"#c": "count"}}},
+        {"command": "Scan", "input": {"TableName": name, "FilterExpression": "#c > :one",
+                                      "ExpressionAttributeNames": {"#c": "count"},
+                                      "ExpressionAttributeValues": {":one": 1}}},
         {"command": "Delete", "input": {"TableName": name, "Key": {"pk": "doc", "sk": "1"}}},
     ])
     assert all("ok" in d for d in doc), doc
     assert doc[1]["ok"]["Attributes"] == {"count": 2}
     assert doc[2]["ok"]["Item"] == {"pk": "doc", "sk": "1", "count": 2, "tags": ["a", "b"],
                                     "nested": {"x": True}}
+    assert doc[3]["ok"]["Items"] == [{"sk": "1", "count": 2}]
+    assert [i["pk"] for i in doc[4]["ok"]["Items"]] == ["doc"]
 
 
 def test_kill9_keeps_acknowledged_writes(fresh_server):
