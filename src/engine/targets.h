@@ -37,6 +37,14 @@ struct sl_target_source {
      * object in SQS's shape: {"Name": {"DataType": "String",
      * "StringValue": "..."}}), or NULL. */
     const char *attributes;
+    /* For FIFO targets (an SNS FIFO topic's subscriptions): the message
+     * group and deduplication id; a FIFO queue takes a delivery only with
+     * a group. NULL: none. */
+    const char *group_id, *dedup_id;
+    /* When not NULL: set to 1 by a target whose resource is gone (the
+     * delivery is then dropped, still with 0), for callers that send it
+     * elsewhere instead (an SNS subscription's dead-letter queue). */
+    int *missing;
 };
 /* Queues payload for arn inside transaction t (src may be NULL). It must
  * not block: no reads outside t. */

@@ -106,7 +106,7 @@ def test_unimplemented_services_answer_in_their_protocol(server):
         ("events", lambda c: c.list_event_buses(), "UnknownOperationException"),  # json 1.1
         ("stepfunctions", lambda c: c.list_state_machines(), "UnknownOperationException"),  # json 1.0
         ("scheduler", lambda c: c.list_schedules(), "UnknownOperationException"),  # rest-json
-        ("sns", lambda c: c.list_topics(), "InvalidAction"),
+        ("cloudwatch", lambda c: c.list_metrics(), "InvalidAction"),
         ("events", lambda c: c.list_rules(), "UnknownOperationException"),
     ]
     for name, call, code in cases:

@@ -764,8 +764,8 @@ static int check_stream(struct lreq *l, json_t *rec, bool dynamodb)
         int rc = sl_target_check(l->c->app->targets, dest, NULL, NULL, NULL);
         if (rc == SL_ENOTSUP || rc == SL_EINVAL)
             return sl_lambda_invalid(l, "The on-failure destination %s is %s.", dest,
-                                     queue ? "not a queue's ARN"
-                                           : "an SNS topic, which Sluice does not have yet");
+                                     queue ? "not a standard queue's ARN"
+                                           : "not a standard topic's ARN");
         if (rc == SL_ENOTFOUND)
             return sl_lambda_invalid(l, "The on-failure destination %s does not exist.", dest);
     }

@@ -37,12 +37,16 @@ int sqs_target_deliver(void *ctx, struct sl_txn *t, const char *arn, const char 
         return 0;
     struct sqs_queue q;
     int rc = sqs_queue_read_txn(t, &ref, &q);
-    if (rc == SL_ENOTFOUND || (!rc && q.fifo)) {
+    bool group = src && src->group_id;
+    if (rc == SL_ENOTFOUND || (!rc && q.fifo != group)) {
         /* Gone (or made FIFO) since it was checked: the event is dropped,
          * as AWS drops it; what caused it still commits. */
-        sl_warn("sqs", "%s: no standard queue to deliver to; event dropped", arn);
+        sl_warn("sqs", "%s: no %s queue to deliver to; event dropped", arn,
+                group ? "FIFO" : "standard");
         if (!rc)
             sqs_queue_clear(&q);
+        if (src && src->missing)
+            *src->missing = 1;
         return 0;
     }
     if (rc)
@@ -54,6 +58,8 @@ int sqs_target_deliver(void *ctx, struct sl_txn *t, const char *arn, const char 
         .attrs = attrs,
         .delay = -1,
         .sender = src && src->principal ? src->principal : ref.account,
+        .group = group ? src->group_id : NULL,
+        .dedup = group ? src->dedup_id : NULL,
     };
     rc = sqs_send_txn(t, &q, &m);
     json_decref(attrs);
