@@ -13,11 +13,14 @@ PKGS=(
   python3 python3-boto3 python3-botocore python3-pytest awscli
   curl wrk
   e2fsprogs
+  tzdata
   autoconf automake libtool g++
   user-mode-linux
 )
 # e2fsprogs: mke2fs and debugfs make the template of function environments' /tmp
 # filesystems.
+# tzdata: the time zone files (/usr/share/zoneinfo) that EventBridge Scheduler's
+# ScheduleExpressionTimezone names (src/engine/tz.c reads them).
 # user-mode-linux: a kernel that boots as a process, for the tests of
 # environments under cgroup v2 (tests/integration/test_cgroup_v2.py) on
 # machines whose controllers are on cgroup v1.
