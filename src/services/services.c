@@ -10,6 +10,7 @@
 
 #include "services/dynamodb/dynamodb.h"
 #include "services/dynamodbstreams/dynamodbstreams.h"
+#include "services/events/events.h"
 #include "services/kinesis/kinesis.h"
 #include "services/lambda/lambda.h"
 #include "services/logs/logs.h"
@@ -24,6 +25,7 @@ const struct sl_service *const sl_services[] = {
     &sl_service_logs,
     &sl_service_sqs,
     &sl_service_sns,
+    &sl_service_events,
     &sl_service_kinesis,
     &sl_service_dynamodb,
     &sl_service_dynamodbstreams,
