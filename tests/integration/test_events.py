@@ -240,6 +240,35 @@ def test_custom_bus_bus_target_function_and_dlq(srv, ev, sqs):
     assert got[0]["Attributes"]["MessageGroupId"] == "g1"
 
 
+def test_s3_eventbridge_notifications(srv, ev, sqs):
+    """A bucket with an EventBridgeConfiguration sends AWS's Object Created
+    and Object Deleted events to the default bus (Powertools'
+    S3EventNotificationEventBridgeSchema accepts them), which rules match
+    by bucket and key."""
+    s3 = s3_client(srv.endpoint)
+    bucket = unique_name("evbucket")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "EventBridgeConfiguration": {}})
+    _, url = rule_to_queue(ev, sqs, {"source": ["aws.s3"], "detail": {"bucket": {"name": [bucket]}}})
+    s3.put_object(Bucket=bucket, Key="in/a.csv", Body=b"12345")
+    s3.delete_object(Bucket=bucket, Key="in/a.csv")
+    got = [json.loads(m["Body"]) for m in drain(sqs, url, 2)]
+    got.sort(key=lambda e: e["detail-type"])
+    created, deleted = got
+    assert created["detail-type"] == "Object Created" and created["source"] == "aws.s3"
+    assert created["resources"] == ["arn:aws:s3:::" + bucket]
+    assert created["detail"]["object"]["key"] == "in/a.csv" and created["detail"]["object"]["size"] == 5
+    assert created["detail"]["reason"] == "PutObject"
+    assert deleted["detail-type"] == "Object Deleted"
+    assert deleted["detail"]["deletion-type"] == "Permanently Deleted"
+    for e in got:
+        proc = subprocess.run(["/usr/bin/node", "check_event.js", "S3EventNotificationEventBridgeSchema"],
+                              cwd=NODE_DIR, input=json.dumps(e), capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 0, proc.stderr
+
+
 # Patterns and events for TestEventPattern: (pattern, event detail or
 # whole event overrides, expected).
 BASE = {"id": "1", "account": "123456789012", "source": "com.shop", "time": "2024-01-01T00:00:00Z",

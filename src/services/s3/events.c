@@ -118,6 +118,75 @@ static void event_key(struct sl_buf *b, const char *key)
     }
 }
 
+/* S3's reason for an event ("PutObject"), and whether it is one that
+ * EventBridge gets (Object Created and Object Deleted). */
+static const char *eventbridge_reason(const char *event, bool *created)
+{
+    static const struct {
+        const char *event, *reason;
+        bool created;
+    } map[] = {
+        {"ObjectCreated:Put", "PutObject", true},
+        {"ObjectCreated:Post", "PostObject", true},
+        {"ObjectCreated:Copy", "CopyObject", true},
+        {"ObjectCreated:CompleteMultipartUpload", "CompleteMultipartUpload", true},
+        {"ObjectRemoved:Delete", "DeleteObject", false},
+        {"ObjectRemoved:DeleteMarkerCreated", "DeleteObject", false},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(map); i++)
+        if (strcmp(map[i].event, event) == 0) {
+            *created = map[i].created;
+            return map[i].reason;
+        }
+    return NULL;
+}
+
+/* The bucket's EventBridge notification: AWS's "Object Created" or
+ * "Object Deleted" event on the account's default bus, in this
+ * transaction as every other notification. */
+static int to_eventbridge(struct sl_txn *t, const struct s3_notify *n, const char *region,
+                          const char *bucket, const char *key, const char *event, uint64_t size,
+                          const char *etag, const char *seq)
+{
+    bool created = false;
+    const char *reason = eventbridge_reason(event, &created);
+    if (!reason)
+        return 0;
+    char id[40], when[40], source[128], bus[256];
+    sl_uuid(id);
+    sl_time_iso8601_ms(sl_time_now_ms(), when, sizeof(when));
+    memmove(when + 19, when + 23, strlen(when + 23) + 1); /* (seconds only) */
+    snprintf(source, sizeof(source), "arn:aws:s3:::%s", bucket);
+    snprintf(bus, sizeof(bus), "arn:aws:events:%s:%s:event-bus/default", region, n->account);
+    json_t *object = json_pack("{s:s}", "key", key);
+    if (created) {
+        json_object_set_new(object, "size", json_integer((json_int_t)size));
+        json_object_set_new(object, "etag", json_string(etag ? etag : ""));
+    }
+    json_object_set_new(object, "sequencer", json_string(seq));
+    json_t *detail = json_pack("{s:s, s:{s:s}, s:o, s:s, s:s, s:s, s:s}", "version", "0",
+                               "bucket", "name", bucket, "object", object, "request-id",
+                               n->request_id, "requester", n->account, "source-ip-address",
+                               n->source_ip, "reason", reason);
+    if (detail && !created)
+        json_object_set_new(detail, "deletion-type",
+                            json_string(strcmp(event, "ObjectRemoved:Delete") == 0
+                                            ? "Permanently Deleted"
+                                            : "Delete Marker Created"));
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:o}", "version", "0",
+                           "id", id, "detail-type", created ? "Object Created" : "Object Deleted",
+                           "source", "aws.s3", "account", n->account, "time", when, "region",
+                           region, "resources", source, "detail", detail);
+    char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    struct sl_target_source src = {.principal = S3_PRINCIPAL, .source_arn = source,
+                                   .source_account = n->account};
+    int rc = text ? sl_target_deliver_txn(n->targets, t, bus, text, strlen(text), &src)
+                  : SL_ENOMEM;
+    free(text);
+    return rc == SL_ENOTSUP || rc == SL_EINVAL ? 0 : rc;
+}
+
 int sl_s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct sl_item *bucket_item,
                      const char *bucket, const char *key, const char *event, uint64_t size,
                      const char *etag)
@@ -191,6 +260,10 @@ int sl_s3_notify_txn(struct sl_txn *t, const struct s3_notify *n, const struct s
             return rc; /* the object's write fails with it: never one without the other */
         }
     }
+    int rc = 0;
+    if (json_is_true(json_object_get(json_object_get(v, "notification"), "eventbridge")))
+        rc = to_eventbridge(t, n, region ? region : "us-east-1", bucket, key, event, size, etag,
+                            seq);
     json_decref(v);
-    return 0;
+    return rc;
 }
