@@ -41,6 +41,9 @@ struct sl_target_source {
      * group and deduplication id; a FIFO queue takes a delivery only with
      * a group. NULL: none. */
     const char *group_id, *dedup_id;
+    /* For streams (a Kinesis target): the record's partition key (NULL:
+     * one of the target's choosing). */
+    const char *partition_key;
     /* When not NULL: set to 1 by a target whose resource is gone (the
      * delivery is then dropped, still with 0), for callers that send it
      * elsewhere instead (an SNS subscription's dead-letter queue). */

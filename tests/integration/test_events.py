@@ -240,6 +240,29 @@ def test_custom_bus_bus_target_function_and_dlq(srv, ev, sqs):
     assert got[0]["Attributes"]["MessageGroupId"] == "g1"
 
 
+def test_kinesis_stream_target(srv, ev):
+    """A rule's target may be a Kinesis stream: the event is a record,
+    its partition key the value KinesisParameters.PartitionKeyPath names
+    (else the event's id)."""
+    kin = client("kinesis", srv.endpoint)
+    stream = unique_name("evstream")
+    kin.create_stream(StreamName=stream, ShardCount=1)
+    sarn = kin.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+    src = unique_name("kin")
+    name = unique_name("kinrule")
+    ev.put_rule(Name=name, EventPattern=json.dumps({"source": [src]}))
+    out = ev.put_targets(Rule=name, Targets=[{"Id": "k", "Arn": sarn, "KinesisParameters": {
+        "PartitionKeyPath": "$.detail.user"}}])
+    assert out["FailedEntryCount"] == 0
+    eid = ev.put_events(Entries=[{"Source": src, "DetailType": "t",
+                                  "Detail": json.dumps({"user": "u-7"})}])["Entries"][0]["EventId"]
+    it = kin.get_shard_iterator(StreamName=stream, ShardId="shardId-000000000000",
+                                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    recs = kin.get_records(ShardIterator=it)["Records"]
+    assert len(recs) == 1 and recs[0]["PartitionKey"] == "u-7"
+    assert json.loads(recs[0]["Data"])["id"] == eid
+
+
 def test_s3_eventbridge_notifications(srv, ev, sqs):
     """A bucket with an EventBridgeConfiguration sends AWS's Object Created
     and Object Deleted events to the default bus (Powertools'

@@ -326,6 +326,15 @@ static int deliver_targets(struct sl_txn *t, struct ev *st, const struct ev_bus_
         };
         if (src.group_id)
             src.dedup_id = json_string_value(json_object_get(event, "id"));
+        /* (A stream's partition key: KinesisParameters' path into the
+         * event, else the event's id.) */
+        const char *kpath = json_string_value(json_object_get(
+            json_object_get(target, "KinesisParameters"), "PartitionKeyPath"));
+        json_t *kv = kpath ? ev_path(event, kpath) : NULL;
+        char *kv_text = kv && !json_is_string(kv) ? json_dumps(kv, JSON_ENCODE_ANY) : NULL;
+        src.partition_key = json_is_string(kv) ? json_string_value(kv)
+                            : kv_text              ? kv_text
+                                                   : json_string_value(json_object_get(event, "id"));
         int drc = input ? sl_target_deliver_txn(st->app->targets, t, dest, input, strlen(input),
                                                 &src)
                         : SL_ENOMEM;
@@ -362,6 +371,7 @@ static int deliver_targets(struct sl_txn *t, struct ev *st, const struct ev_bus_
                 atomic_fetch_add(&k->failed, 1);
         }
         free(input);
+        free(kv_text);
         json_decref(target);
     }
     for (size_t i = 0; i < n; i++)

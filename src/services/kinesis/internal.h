@@ -151,6 +151,11 @@ void kinesis_admit_writes(struct kinesis *k, const struct kinesis_stream *s,
 bool kinesis_admit_read(struct kinesis *k, const struct kinesis_stream *s, unsigned shard);
 void kinesis_count_read(struct kinesis *k, const struct kinesis_stream *s, unsigned shard,
                         size_t records, size_t bytes);
+/* Streams as targets of other services (source.c). */
+int kinesis_target_check(void *ctx, const char *arn, const char *principal,
+                         const char *source_arn, const char *source_account);
+int kinesis_target_deliver(void *ctx, struct sl_txn *t, const char *arn, const char *payload,
+                           size_t len, const struct sl_target_source *src);
 /* Records an event source mapping read from stream (pk, name). */
 void kinesis_count_out(struct kinesis *k, const char *pk, const char *name, const char *arn,
                        size_t records);

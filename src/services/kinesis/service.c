@@ -285,6 +285,11 @@ static const struct sl_option options[] = {
     {NULL, NULL, NULL, NULL, false},
 };
 
+static const struct sl_target_kind targets[] = {
+    {"kinesis", kinesis_target_check, kinesis_target_deliver},
+    {NULL, NULL, NULL},
+};
+
 const struct sl_service sl_service_kinesis = {
     .name = "kinesis",
     .model = &sl_model_kinesis,
@@ -301,4 +306,5 @@ const struct sl_service sl_service_kinesis = {
     .free = kinesis_state_free,
     .metrics = kinesis_metrics,
     .options = options,
+    .targets = targets,
 };

@@ -316,3 +316,55 @@ const struct sl_stream_ops sl_kinesis_stream_ops = {
     .delivered = delivered,
     .batch_info = "KinesisBatchInfo",
 };
+
+/* ---- streams as targets (engine/targets.h) -------------------------------- */
+
+int kinesis_target_check(void *ctx, const char *arn, const char *principal,
+                         const char *source_arn, const char *source_account)
+{
+    (void)principal;
+    (void)source_arn;
+    (void)source_account;
+    struct kinesis *k = ctx;
+    return sl_kinesis_stream_check(k->app, arn);
+}
+
+/* A payload for a stream: one record (an EventBridge rule's event), its
+ * partition key the source's or a fresh one, appended in the deliverer's
+ * transaction (not counted against the shard's write limit: a service's
+ * delivery is not refused). */
+int kinesis_target_deliver(void *ctx, struct sl_txn *t, const char *arn, const char *payload,
+                           size_t len, const struct sl_target_source *src)
+{
+    (void)ctx;
+    char region[64], account[16], name[129], pk[96];
+    if (!parse_arn(arn, region, sizeof(region), account, sizeof(account), name, sizeof(name)))
+        return 0;
+    kinesis_pk(pk, sizeof(pk), account, region);
+    struct kinesis_stream s;
+    int rc = kinesis_stream_read_txn(t, pk, name, &s);
+    if (rc == SL_ENOTFOUND) {
+        sl_warn("kinesis", "%s: no stream to deliver to; record dropped", arn);
+        if (src && src->missing)
+            *src->missing = 1;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    char fresh[40];
+    const char *key = src && src->partition_key && *src->partition_key ? src->partition_key
+                                                                         : NULL;
+    if (!key) {
+        sl_uuid(fresh);
+        key = fresh;
+    }
+    size_t key_len = strlen(key) > 256 ? 256 : strlen(key);
+    const struct kinesis_shard *sh = kinesis_shard_for(&s, kinesis_hash_key(key, key_len));
+    int64_t now = sl_time_now_ms();
+    rc = sh ? sl_txn_log_append(t, s.id, sh->n, now, key, key_len, payload, len, NULL)
+            : SL_ECORRUPT;
+    if (!rc && sh)
+        rc = sl_txn_log_trim(t, s.id, sh->n, now - s.retention_h * 3600 * 1000, 2, NULL);
+    kinesis_stream_clear(&s);
+    return rc;
+}
