@@ -15,6 +15,7 @@
 #include "services/lambda/lambda.h"
 #include "services/logs/logs.h"
 #include "services/s3/s3.h"
+#include "services/scheduler/scheduler.h"
 #include "services/sns/sns.h"
 #include "services/sqs/sqs.h"
 #include "services/sts/sts.h"
@@ -26,6 +27,7 @@ const struct sl_service *const sl_services[] = {
     &sl_service_sqs,
     &sl_service_sns,
     &sl_service_events,
+    &sl_service_scheduler,
     &sl_service_kinesis,
     &sl_service_dynamodb,
     &sl_service_dynamodbstreams,
