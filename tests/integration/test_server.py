@@ -103,11 +103,11 @@ def test_unimplemented_services_answer_in_their_protocol(server):
               aws_access_key_id="AKID", aws_secret_access_key="SECRET", config=client_config())
     cases = [
         ("iam", lambda c: c.list_users(), "InvalidAction"),                # query
-        ("events", lambda c: c.list_event_buses(), "UnknownOperationException"),  # json 1.1
+        ("glue", lambda c: c.get_databases(), "UnknownOperationException"),  # json 1.1
         ("stepfunctions", lambda c: c.list_state_machines(), "UnknownOperationException"),  # json 1.0
-        ("scheduler", lambda c: c.list_schedules(), "UnknownOperationException"),  # rest-json
+        ("lambda", lambda c: c.list_layers(), "UnknownOperationException"),  # rest-json
         ("cloudwatch", lambda c: c.list_metrics(), "InvalidAction"),
-        ("events", lambda c: c.list_rules(), "UnknownOperationException"),
+        ("secretsmanager", lambda c: c.list_secrets(), "UnknownOperationException"),
     ]
     for name, call, code in cases:
         client = boto3.client(name, **kw)
