@@ -167,6 +167,8 @@ int64_t sl_time_mono_ns(void);
 struct timespec sl_time_deadline(clockid_t clock, int64_t ms);
 /* "2024-01-02T03:04:05.678Z" into out (at least 32 bytes). */
 void sl_time_iso8601_ms(int64_t ms, char *out, size_t n);
+/* The same to the second: "2024-01-18T10:15:30Z" (EventBridge's events). */
+void sl_time_iso8601_s(int64_t ms, char *out, size_t n);
 /* "20240102T030405Z" (SigV4's basic format) into out (at least 17 bytes). */
 void sl_time_amz(time_t t, char *out, size_t n);
 /* "Tue, 02 Jan 2024 03:04:05 GMT" into out (at least 30 bytes). */

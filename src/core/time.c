@@ -46,6 +46,19 @@ void sl_time_iso8601_ms(int64_t ms, char *out, size_t n)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
 }
 
+void sl_time_iso8601_s(int64_t ms, char *out, size_t n)
+{
+    char full[64];
+    sl_time_iso8601_ms(ms, full, sizeof(full));
+    size_t len = strlen(full);
+    /* "...:SS.mmmZ" -> "...:SSZ" */
+    if (len >= 5 && full[len - 5] == '.') {
+        full[len - 5] = 'Z';
+        full[len - 4] = '\0';
+    }
+    snprintf(out, n, "%s", full);
+}
+
 void sl_time_amz(time_t t, char *out, size_t n)
 {
     struct tm tm;

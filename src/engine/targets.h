@@ -44,6 +44,11 @@ struct sl_target_source {
     /* For streams (a Kinesis target): the record's partition key (NULL:
      * one of the target's choosing). */
     const char *partition_key;
+    /* For routing targets (an event bus): how many buses the payload has
+     * passed through, and the deliveries its cause may still make (a
+     * budget shared by every hop; NULL: the target's own). */
+    int depth;
+    int *budget;
     /* When not NULL: set to 1 by a target whose resource is gone (the
      * delivery is then dropped, still with 0), for callers that send it
      * elsewhere instead (an SNS subscription's dead-letter queue). */

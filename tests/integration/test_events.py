@@ -240,6 +240,28 @@ def test_custom_bus_bus_target_function_and_dlq(srv, ev, sqs):
     assert got[0]["Attributes"]["MessageGroupId"] == "g1"
 
 
+def test_bus_loops_end_and_large_templates(srv, ev, sqs):
+    """A rule that sends its bus's events back to the bus (with an
+    InputPath, so the event is rebuilt each time) ends after a few hops
+    instead of looping; an InputTransformer's output is as large as its
+    values make it (the whole event here), not cut short."""
+    src = unique_name("loop")
+    name = unique_name("loop")
+    ev.put_rule(Name=name, EventPattern=json.dumps({"source": [src]}))
+    default_arn = ev.describe_event_bus(Name="default")["Arn"]
+    ev.put_targets(Rule=name, Targets=[{"Id": "self", "Arn": default_arn, "InputPath": "$"}])
+    _, url = rule_to_queue(ev, sqs, {"source": [src]}, InputTransformer={
+        "InputPathsMap": {"d": "$.detail"},
+        "InputTemplate": '{"whole": <aws.events.event.json>, "d": <d>, "n": 1}'})
+    big = {"text": "x" * 2000}
+    out = ev.put_events(Entries=[{"Source": src, "DetailType": "t", "Detail": json.dumps(big)}])
+    assert out["FailedEntryCount"] == 0
+    got = [json.loads(m["Body"]) for m in drain(sqs, url, 1)]
+    assert got[0]["d"] == big and got[0]["whole"]["detail"] == big and got[0]["n"] == 1
+    urllib.request.urlopen(srv.endpoint + "/_sluice/health").read()
+    ev.remove_targets(Rule=name, Ids=["self"])
+
+
 def test_kinesis_stream_target(srv, ev):
     """A rule's target may be a Kinesis stream: the event is a record,
     its partition key the value KinesisParameters.PartitionKeyPath names

@@ -31,6 +31,7 @@
 #define EV_NS_TARGET "events.target"
 #define EV_ENTRY_MAX (256 * 1024)
 #define EV_DEPTH_MAX 4 /* buses an event may pass through (bus → bus targets) */
+#define EV_DELIVERIES_MAX 1000 /* deliveries one event may cause, over every hop */
 
 #define EV_ERRORS(X)                                                                         \
     X(EV_E_INTERNAL, "InternalException", 500, true)                                        \
@@ -92,9 +93,13 @@ void ev_rules_changed(struct ev *st);
 
 /* Inside a transaction: event (a whole EventBridge event, its id set)
  * goes to the targets of every enabled rule of bus b that it matches.
- * depth: buses it has passed through. */
+ * depth: buses it has passed through; *budget: the deliveries it may
+ * still cause (a loop of buses ends there). */
 int ev_route_txn(struct sl_txn *t, struct ev *st, const struct ev_bus_ref *b, json_t *event,
-                 int depth);
+                 int depth, int *budget);
+/* Whether a target's delivery failed for a reason of the store's (the
+ * transaction must fail), rather than the target's. */
+bool ev_fatal(int rc);
 /* Inside a transaction: event goes to the targets of one rule (a
  * schedule's). */
 int ev_rule_deliver_txn(struct sl_txn *t, struct ev *st, const struct ev_bus_ref *b,

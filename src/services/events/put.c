@@ -189,14 +189,22 @@ static json_t *variable(const char *name, const json_t *paths, const json_t *eve
     const char *path = json_string_value(json_object_get(paths, name));
     if (path)
         return json_incref(ev_path(event, path));
-    if (strcmp(name, "aws.events.event.json") == 0 || strcmp(name, "aws.events.event") == 0)
+    if (strcmp(name, "aws.events.event.json") == 0)
         return json_incref((json_t *)event);
+    if (strcmp(name, "aws.events.event") == 0) { /* (without its detail) */
+        json_t *copy = json_copy((json_t *)event);
+        json_object_del(copy, "detail");
+        return copy;
+    }
     if (strcmp(name, "aws.events.rule-name") == 0)
         return json_string(rule_name);
     if (strcmp(name, "aws.events.rule-arn") == 0)
         return json_string(rule_arn);
-    if (strcmp(name, "aws.events.event.ingestion-time") == 0)
-        return json_incref(json_object_get(event, "time"));
+    if (strcmp(name, "aws.events.event.ingestion-time") == 0) {
+        char now[40];
+        sl_time_iso8601_s(sl_time_now_ms(), now, sizeof(now));
+        return json_string(now);
+    }
     return NULL;
 }
 
@@ -208,10 +216,14 @@ static char *transform(const json_t *tr, const json_t *event, const char *rule_n
     const char *tpl = json_string_value(json_object_get(tr, "InputTemplate"));
     const json_t *paths = json_object_get(tr, "InputPathsMap");
     struct sl_buf out;
-    sl_buf_init(&out, 256);
-    bool in_string = false;
+    sl_buf_init(&out, 4 * EV_ENTRY_MAX);
+    bool in_string = false, escaped = false, failed = false;
     for (const char *p = tpl ? tpl : ""; *p; p++) {
-        if (*p == '"' && (p == tpl || p[-1] != '\\'))
+        if (in_string && escaped)
+            escaped = false;
+        else if (in_string && *p == '\\')
+            escaped = true;
+        else if (*p == '"')
             in_string = !in_string;
         const char *end = *p == '<' ? strchr(p + 1, '>') : NULL;
         char name[300];
@@ -226,13 +238,14 @@ static char *transform(const json_t *tr, const json_t *event, const char *rule_n
             end = NULL;
         }
         if (!end) {
-            sl_buf_putc(&out, *p);
+            if (sl_buf_putc(&out, *p))
+                failed = true;
             continue;
         }
         if (in_string && json_is_string(v)) {
             char *q = json_dumps(v, JSON_ENCODE_ANY);
-            if (q)
-                sl_buf_append(&out, q + 1, strlen(q) - 2);
+            if (!q || sl_buf_append(&out, q + 1, strlen(q) - 2))
+                failed = true;
             free(q);
         } else if (v) {
             char *q = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -240,18 +253,22 @@ static char *transform(const json_t *tr, const json_t *event, const char *rule_n
                 json_t *qs = json_string(q);
                 char *e = qs ? json_dumps(qs, JSON_ENCODE_ANY) : NULL;
                 json_decref(qs);
-                if (e)
-                    sl_buf_append(&out, e + 1, strlen(e) - 2);
+                if (!e || sl_buf_append(&out, e + 1, strlen(e) - 2))
+                    failed = true;
                 free(e);
-            } else if (q) {
-                sl_buf_puts(&out, q);
+            } else if (!q || sl_buf_puts(&out, q)) {
+                failed = true;
             }
             free(q);
-        } else if (!in_string) {
-            sl_buf_puts(&out, "null");
+        } else if (!in_string && sl_buf_puts(&out, "null")) {
+            failed = true;
         }
         json_decref(v);
         p = end;
+    }
+    if (failed) {
+        sl_buf_free(&out);
+        return NULL; /* (too big: the target fails, and its DLQ gets the event) */
     }
     char *text = sl_buf_steal(&out, NULL);
     if (!text)
@@ -288,8 +305,14 @@ char *ev_target_input(const json_t *target, const json_t *event, const char *rul
 
 /* ---- routing ------------------------------------------------------------------------ */
 
+bool ev_fatal(int rc)
+{
+    return rc && rc != SL_EINVAL && rc != SL_ENOTSUP && rc != SL_ENOTFOUND &&
+           rc != SL_ETOOBIG && rc != SL_EAUTH;
+}
+
 static int deliver_targets(struct sl_txn *t, struct ev *st, const struct ev_bus_ref *b,
-                           const char *rule, json_t *event, int depth)
+                           const char *rule, json_t *event, int depth, int *budget)
 {
     char pk[700], arn[700];
     ev_targets_pk(b, rule, pk, sizeof(pk));
@@ -300,21 +323,11 @@ static int deliver_targets(struct sl_txn *t, struct ev *st, const struct ev_bus_
     struct sl_item *items = NULL;
     size_t n = 0;
     int rc = sl_txn_list(t, EV_NS_TARGET, pk, NULL, SIZE_MAX, &items, &n);
-    for (size_t i = 0; !rc && i < n; i++) {
+    for (size_t i = 0; !rc && i < n && *budget > 0; i++) {
         json_t *target = json_loadb(items[i].val, items[i].val_len, 0, NULL);
         const char *dest = json_string_value(json_object_get(target, "Arn"));
-        char *input = NULL;
-        bool bus = dest && strncmp(dest, "arn:aws:events:", 15) == 0;
-        if (bus && !json_object_get(target, "Input") && !json_object_get(target, "InputPath") &&
-            !json_object_get(target, "InputTransformer")) {
-            /* (The event itself, with how far it has come.) */
-            json_t *copy = json_deep_copy(event);
-            json_object_set_new(copy, "_depth", json_integer(depth));
-            input = json_dumps(copy, JSON_COMPACT);
-            json_decref(copy);
-        } else if (dest) {
-            input = ev_target_input(target, event, rule, arn);
-        }
+        char *input = dest ? ev_target_input(target, event, rule, arn) : NULL;
+        (*budget)--;
         int missing = 0;
         struct sl_target_source src = {
             .principal = "events.amazonaws.com",
@@ -323,6 +336,8 @@ static int deliver_targets(struct sl_txn *t, struct ev *st, const struct ev_bus_
             .group_id = json_string_value(
                 json_object_get(json_object_get(target, "SqsParameters"), "MessageGroupId")),
             .missing = &missing,
+            .depth = depth,
+            .budget = budget,
         };
         if (src.group_id)
             src.dedup_id = json_string_value(json_object_get(event, "id"));
@@ -337,8 +352,8 @@ static int deliver_targets(struct sl_txn *t, struct ev *st, const struct ev_bus_
                                                    : json_string_value(json_object_get(event, "id"));
         int drc = input ? sl_target_deliver_txn(st->app->targets, t, dest, input, strlen(input),
                                                 &src)
-                        : SL_ENOMEM;
-        if (drc == SL_ENOMEM || drc == SL_EIO || drc == SL_ECORRUPT)
+                        : SL_ETOOBIG; /* (an input that could not be made) */
+        if (ev_fatal(drc))
             rc = drc;
         bool failed = drc || missing;
         const char *dlq = json_string_value(
@@ -358,10 +373,11 @@ static int deliver_targets(struct sl_txn *t, struct ev *st, const struct ev_bus_
                                             .source_arn = arn,
                                             .source_account = b->account,
                                             .attributes = attrs_text};
-            if (body)
-                rc = sl_target_deliver_txn(st->app->targets, t, dlq, body, strlen(body), &dsrc);
-            if (rc == SL_EINVAL || rc == SL_ENOTSUP)
-                rc = 0;
+            int qrc = body ? sl_target_deliver_txn(st->app->targets, t, dlq, body, strlen(body),
+                                                   &dsrc)
+                           : SL_ENOMEM;
+            if (ev_fatal(qrc))
+                rc = qrc;
             free(body);
             free(attrs_text);
         }
@@ -383,11 +399,12 @@ static int deliver_targets(struct sl_txn *t, struct ev *st, const struct ev_bus_
 int ev_rule_deliver_txn(struct sl_txn *t, struct ev *st, const struct ev_bus_ref *b,
                         const char *rule, json_t *event)
 {
-    return deliver_targets(t, st, b, rule, event, 1);
+    int budget = EV_DELIVERIES_MAX;
+    return deliver_targets(t, st, b, rule, event, 1, &budget);
 }
 
 int ev_route_txn(struct sl_txn *t, struct ev *st, const struct ev_bus_ref *b, json_t *event,
-                 int depth)
+                 int depth, int *budget)
 {
     json_t *names = NULL;
     int rc = matching(t, st, b, event, &names);
@@ -397,7 +414,7 @@ int ev_route_txn(struct sl_txn *t, struct ev *st, const struct ev_bus_ref *b, js
     {
         if (rc)
             break;
-        rc = deliver_targets(t, st, b, json_string_value(name), event, depth);
+        rc = deliver_targets(t, st, b, json_string_value(name), event, depth, budget);
     }
     json_decref(names);
     return rc;
@@ -430,8 +447,9 @@ static int put_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     int rc = 0;
     for (size_t i = 0; !rc && i < p->n; i++) {
         json_t *e = json_array_get(p->events, i);
+        int budget = EV_DELIVERIES_MAX;
         if (json_is_object(e))
-            rc = ev_route_txn(t, p->st, &p->buses[i], e, 1);
+            rc = ev_route_txn(t, p->st, &p->buses[i], e, 1, &budget);
     }
     return rc;
 }
@@ -478,8 +496,8 @@ static json_t *event_of(struct sl_call *c, const json_t *entry, struct ev_bus_re
         snprintf(msg, n, "Detail is malformed.");
         return NULL;
     }
-    if (!ev_bus_ref_parse(bus, c->account, c->region, b) ||
-        ev_bus_exists(c->app->store, b) != 0) {
+    if (!ev_bus_ref_parse(bus, c->account, c->region, b) || strcmp(b->account, c->account) ||
+        strcmp(b->region, c->region) || ev_bus_exists(c->app->store, b) != 0) {
         json_decref(d);
         *code = "InvalidArgument";
         snprintf(msg, n, "Event bus %s does not exist.", bus ? bus : "default");
@@ -488,10 +506,14 @@ static json_t *event_of(struct sl_call *c, const json_t *entry, struct ev_bus_re
     char id[40], time[40];
     sl_uuid(id);
     json_t *at = json_object_get(entry, "Time");
-    int64_t ms = json_is_number(at) ? (int64_t)(json_number_value(at) * 1000.0)
-                                    : sl_time_now_ms();
-    sl_time_iso8601_ms(ms, time, sizeof(time));
-    memmove(time + 19, time + 23, strlen(time + 23) + 1); /* (seconds: "...:30Z") */
+    double secs = json_number_value(at);
+    if (at && (!json_is_number(at) || !(secs >= 0 && secs <= 253402300799.0))) {
+        json_decref(d);
+        snprintf(msg, n, "Parameter Time is not valid.");
+        return NULL;
+    }
+    int64_t ms = at ? (int64_t)(secs * 1000.0) : sl_time_now_ms();
+    sl_time_iso8601_s(ms, time, sizeof(time));
     json_t *resources = json_object_get(entry, "Resources");
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "version", "0", "id", id,
                      "detail-type", type, "source", source, "account", c->account, "time", time,

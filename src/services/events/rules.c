@@ -24,7 +24,7 @@ static bool name_ok(const char *s, size_t max, bool dots)
         return false;
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' &&
-            !(dots && (s[i] == '.' || s[i] == '/')))
+            !(dots && s[i] == '.'))
             return false;
     return true;
 }
@@ -35,7 +35,10 @@ static int call_bus(struct sl_call *c, const char *member, struct ev_bus_ref *b)
     const char *name = json_string_value(json_object_get(c->in, member));
     if (!ev_bus_ref_parse(name, c->account, c->region, b))
         return sl_call_fail(c, EV_E_VALIDATION, "Parameter %s is not valid.", member);
-    int rc = ev_bus_exists(c->app->store, b);
+    /* (Only the caller's own account and region's buses.) */
+    int rc = strcmp(b->account, c->account) || strcmp(b->region, c->region)
+                 ? SL_ENOTFOUND
+                 : ev_bus_exists(c->app->store, b);
     if (rc == SL_ENOTFOUND)
         return sl_call_fail(c, EV_E_NOT_FOUND, "Event bus %s does not exist.", b->name);
     return rc ? sl_call_internal(c, rc, NULL) : 0;
@@ -486,6 +489,11 @@ static const char *target_problem(struct sl_call *c, const json_t *target, char 
     json_t *tr = json_object_get(target, "InputTransformer");
     if (tr && !json_string_value(json_object_get(tr, "InputTemplate")))
         return "InputTemplate is required for an InputTransformer.";
+    const char *group = json_string_value(
+        json_object_get(json_object_get(target, "SqsParameters"), "MessageGroupId"));
+    if (json_object_get(json_object_get(target, "SqsParameters"), "MessageGroupId") &&
+        (!group || !*group || strlen(group) > 128))
+        return "Parameter MessageGroupId is not valid: 1 to 128 characters.";
     int rc = arn ? sl_target_check(c->app->targets, arn, NULL, NULL, NULL) : SL_EINVAL;
     /* (A FIFO queue is a target with a message group; the services'
      * check is for standard queues.) */

@@ -92,8 +92,7 @@ static int fire_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     ev_bus_ref_make(&b, account, region, "default");
     char id[40], time[40];
     sl_uuid(id);
-    sl_time_iso8601_ms(f->at_ms, time, sizeof(time));
-    memmove(time + 19, time + 23, strlen(time + 23) + 1); /* (seconds only) */
+    sl_time_iso8601_s(f->at_ms, time, sizeof(time));
     json_t *event = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:{}}", "version", "0",
                               "id", id, "detail-type", "Scheduled Event", "source", "aws.events",
                               "account", account, "time", time, "region", region, "resources",

@@ -166,27 +166,37 @@ static int target_deliver(void *ctx, struct sl_txn *t, const char *arn, const ch
     if (rc)
         return rc;
     json_t *event = json_loadb(payload, len, 0, NULL);
-    int depth = 1;
-    if (json_is_object(event) && json_object_get(event, "detail-type") &&
-        json_object_get(event, "source")) {
-        depth = (int)json_integer_value(json_object_get(event, "_depth")) + 1;
-        json_object_del(event, "_depth");
-    } else {
+    /* (How far it has come travels beside it, never in it.) */
+    int depth = src ? src->depth + 1 : 1;
+    int own = EV_DELIVERIES_MAX, *budget = src && src->budget ? src->budget : &own;
+    if (depth > EV_DEPTH_MAX || *budget <= 0) {
+        sl_warn("events", "%s: an event went through %d buses (or caused %d deliveries); "
+                          "dropped",
+                arn, depth - 1, EV_DELIVERIES_MAX);
+        json_decref(event);
+        return 0;
+    }
+    if (!(json_is_object(event) && json_object_get(event, "detail-type") &&
+          json_object_get(event, "source"))) {
         json_t *detail = json_is_object(event) ? event : json_pack("{s:s%}", "message",
                                                                    payload, len);
+        const char *cond = json_string_value(
+            json_object_get(json_object_get(detail, "requestContext"), "condition"));
+        bool ok = !cond || strcmp(cond, "Success") == 0;
         char id[40], time[40];
         sl_uuid(id);
-        sl_time_iso8601_ms(sl_time_now_ms(), time, sizeof(time));
-        memmove(time + 19, time + 23, strlen(time + 23) + 1); /* (seconds only) */
+        sl_time_iso8601_s(sl_time_now_ms(), time, sizeof(time));
         event = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[], s:o}", "version", "0", "id",
-                          id, "detail-type", "Lambda Function Invocation Result - Success",
+                          id, "detail-type",
+                          ok ? "Lambda Function Invocation Result - Success"
+                             : "Lambda Function Invocation Result - Failure",
                           "source", "lambda", "account", b.account, "time", time, "region",
                           b.region, "resources", "detail", detail ? detail : json_object());
         if (src && src->source_arn)
             json_array_append_new(json_object_get(event, "resources"),
                                   json_string(src->source_arn));
     }
-    rc = event && depth <= EV_DEPTH_MAX ? ev_route_txn(t, st, &b, event, depth) : 0;
+    rc = event ? ev_route_txn(t, st, &b, event, depth, budget) : 0;
     json_decref(event);
     return rc;
 }

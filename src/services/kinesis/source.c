@@ -358,7 +358,12 @@ int kinesis_target_deliver(void *ctx, struct sl_txn *t, const char *arn, const c
         sl_uuid(fresh);
         key = fresh;
     }
-    size_t key_len = strlen(key) > 256 ? 256 : strlen(key);
+    /* (At most 256 characters, cut between two of them.) */
+    size_t key_len = 0;
+    for (unsigned chars = 0; key[key_len] && chars < 256; chars++)
+        do
+            key_len++;
+        while (((unsigned char)key[key_len] & 0xC0) == 0x80);
     const struct kinesis_shard *sh = kinesis_shard_for(&s, kinesis_hash_key(key, key_len));
     int64_t now = sl_time_now_ms();
     rc = sh ? sl_txn_log_append(t, s.id, sh->n, now, key, key_len, payload, len, NULL)

@@ -154,8 +154,7 @@ static int to_eventbridge(struct sl_txn *t, const struct s3_notify *n, const cha
         return 0;
     char id[40], when[40], source[128], bus[256];
     sl_uuid(id);
-    sl_time_iso8601_ms(sl_time_now_ms(), when, sizeof(when));
-    memmove(when + 19, when + 23, strlen(when + 23) + 1); /* (seconds only) */
+    sl_time_iso8601_s(sl_time_now_ms(), when, sizeof(when));
     snprintf(source, sizeof(source), "arn:aws:s3:::%s", bucket);
     snprintf(bus, sizeof(bus), "arn:aws:events:%s:%s:event-bus/default", region, n->account);
     json_t *object = json_pack("{s:s}", "key", key);

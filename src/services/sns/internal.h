@@ -9,6 +9,8 @@
  *                  protocol, endpoint, owner and attributes
  *   kv  sns.dedup  pk a FIFO topic's ARN, sk a deduplication id: the
  *                  message id and when it was published (5 minutes)
+ *   kv  sns.dedupat  the same ids in order of age (sk "<13 digits of ms>/<id>"),
+ *                  so that the expired ones are found first
  *   kv  sns.seq    pk a FIFO topic's ARN, sk "": its last sequence number
  */
 #ifndef SL_SNS_INTERNAL_H
@@ -28,6 +30,7 @@
 #define SNS_NS_SUB "sns.sub"
 #define SNS_NS_DEDUP "sns.dedup"
 #define SNS_NS_SEQ "sns.seq"
+#define SNS_NS_DEDUP_AT "sns.dedupat" /* pk the topic's ARN, sk "<ms>/<id>": by age */
 #define SNS_MESSAGE_MAX (256 * 1024)
 #define SNS_DEDUP_MS (5 * 60 * 1000)
 

@@ -140,6 +140,11 @@ int sns_message_check(const struct sns_topic *topic, const struct sns_message *m
             return bad(msg, n, code, SNS_E_INVALID,
                        "Invalid parameter: The MessageGroupId parameter is required for FIFO "
                        "topics");
+        if (!*m->group_id || strlen(m->group_id) > 128 ||
+            (m->dedup_id && (!*m->dedup_id || strlen(m->dedup_id) > 128)))
+            return bad(msg, n, code, SNS_E_INVALID,
+                       "Invalid parameter: MessageGroupId and MessageDeduplicationId must be "
+                       "1 to 128 characters");
         if (!m->dedup_id && !topic->content_dedup)
             return bad(msg, n, code, SNS_E_INVALID,
                        "Invalid parameter: The topic should either have "
@@ -362,18 +367,33 @@ static int fifo_txn(struct sl_txn *t, const struct sns_ref *r, const struct sns_
         rc = text ? sl_txn_put(t, SNS_NS_DEDUP, r->arn, dedup, text, strlen(text), NULL)
                   : SL_ENOMEM;
     free(text);
-    /* (Old ids go as new ones come: a few of the oldest each time.) */
+    char at[400];
+    snprintf(at, sizeof(at), "%013lld/%.300s", (long long)now, dedup);
+    if (!rc)
+        rc = sl_txn_put(t, SNS_NS_DEDUP_AT, r->arn, at, "", 0, NULL);
+    /* (Old ids go as new ones come: up to two of the oldest each time,
+     * so the window's ids are all that stay.) */
     struct sl_item *old = NULL;
     size_t n = 0;
     if (!rc)
-        rc = sl_txn_list(t, SNS_NS_DEDUP, r->arn, NULL, 64, &old, &n);
-    for (size_t i = 0, dropped = 0; !rc && i < n && dropped < 2; i++) {
-        json_t *o = json_loadb(old[i].val, old[i].val_len, 0, NULL);
-        if (now - json_integer_value(json_object_get(o, "at")) >= SNS_DEDUP_MS) {
-            rc = sl_txn_delete(t, SNS_NS_DEDUP, r->arn, old[i].sk);
-            dropped++;
+        rc = sl_txn_list(t, SNS_NS_DEDUP_AT, r->arn, NULL, 2, &old, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const char *slash = strchr(old[i].sk, '/');
+        if (!slash || now - strtoll(old[i].sk, NULL, 10) < SNS_DEDUP_MS)
+            break;
+        struct sl_item it;
+        int grc = sl_txn_get(t, SNS_NS_DEDUP, r->arn, slash + 1, &it);
+        if (!grc) {
+            json_t *o = json_loadb(it.val, it.val_len, 0, NULL);
+            sl_item_free(&it);
+            /* (Only the record of that time: a later publish of the id
+             * has its own entry.) */
+            if (json_integer_value(json_object_get(o, "at")) == strtoll(old[i].sk, NULL, 10))
+                rc = sl_txn_delete(t, SNS_NS_DEDUP, r->arn, slash + 1);
+            json_decref(o);
         }
-        json_decref(o);
+        if (!rc)
+            rc = sl_txn_delete(t, SNS_NS_DEDUP_AT, r->arn, old[i].sk);
     }
     for (size_t i = 0; i < n; i++)
         sl_item_free(&old[i]);
@@ -443,7 +463,9 @@ static int deliver_one(struct sl_txn *t, struct sns *st, const struct sns_ref *r
             json_decref(env);
             struct sl_target_source dsrc = {.principal = "sns.amazonaws.com",
                                             .source_arn = r->arn,
-                                            .source_account = r->account};
+                                            .source_account = r->account,
+                                            .group_id = m->group_id,
+                                            .dedup_id = m->seq[0] ? m->message_id : NULL};
             rc = body ? sl_target_deliver_txn(st->app->targets, t, dlq, body, strlen(body), &dsrc)
                       : SL_ENOMEM;
             free(body);
@@ -518,7 +540,10 @@ static int publish_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct publish *p = arg;
-    int rc = 0;
+    /* (The topic as the transaction sees it: not one deleted meanwhile.) */
+    struct sns_topic now;
+    int rc = sns_topic_read_txn(t, &p->r, &now);
+    sns_topic_clear(&now);
     for (size_t i = 0; !rc && i < p->n; i++)
         rc = sns_publish_txn(t, p->st, &p->r, &p->topic, &p->m[i]);
     return rc;
@@ -527,6 +552,8 @@ static int publish_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 static int published(struct sl_call *c)
 {
     struct publish *p = c->write_arg;
+    if (c->write_rc == SL_ENOTFOUND)
+        return sl_call_fail(c, SNS_E_NOT_FOUND, "Topic does not exist");
     if (c->write_rc)
         return sl_call_internal(c, c->write_rc, &c->write_err);
     json_t *out = json_pack("{s:s}", "MessageId", p->m[0].message_id);
@@ -608,6 +635,8 @@ static int batch_published(struct sl_call *c)
 {
     struct publish *p = c->write_arg;
     struct batch *b = (struct batch *)p;
+    if (c->write_rc == SL_ENOTFOUND)
+        return sl_call_fail(c, SNS_E_NOT_FOUND, "Topic does not exist");
     if (c->write_rc)
         return sl_call_internal(c, c->write_rc, &c->write_err);
     json_t *ok = json_array();

@@ -299,6 +299,8 @@ SL_OP(sns, Unsubscribe)
     const char *arn = json_string_value(json_object_get(c->in, "SubscriptionArn"));
     if (!sub_ref_parse(arn, &w->r))
         return sl_call_fail(c, SNS_E_INVALID, "Invalid parameter: SubscriptionArn");
+    if (strcmp(w->r.topic.account, c->account) != 0 || strcmp(w->r.topic.region, c->region) != 0)
+        return sl_call_fail(c, SNS_E_NOT_FOUND, "Subscription does not exist");
     return sl_call_write(c, schange_txn, w, schanged);
 }
 

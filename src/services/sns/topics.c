@@ -87,6 +87,8 @@ static int twrite_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         if (!rc)
             rc = sl_txn_delete_pk(t, SNS_NS_DEDUP, w->r.arn, NULL);
         if (!rc)
+            rc = sl_txn_delete_pk(t, SNS_NS_DEDUP_AT, w->r.arn, NULL);
+        if (!rc)
             rc = sl_txn_delete_pk(t, SNS_NS_SEQ, w->r.arn, NULL);
         return rc ? rc : sl_txn_delete(t, SNS_NS_TOPIC, w->r.pk, w->r.name);
     }

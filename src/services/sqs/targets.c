@@ -37,12 +37,13 @@ int sqs_target_deliver(void *ctx, struct sl_txn *t, const char *arn, const char 
         return 0;
     struct sqs_queue q;
     int rc = sqs_queue_read_txn(t, &ref, &q);
-    bool group = src && src->group_id;
-    if (rc == SL_ENOTFOUND || (!rc && q.fifo != group)) {
+    bool group = src && src->group_id && !rc && q.fifo;
+    if (rc == SL_ENOTFOUND || (!rc && q.fifo && !(src && src->group_id))) {
         /* Gone (or made FIFO) since it was checked: the event is dropped,
          * as AWS drops it; what caused it still commits. */
-        sl_warn("sqs", "%s: no %s queue to deliver to; event dropped", arn,
-                group ? "FIFO" : "standard");
+        sl_warn("sqs", "%s: no queue to deliver to (a FIFO queue takes only deliveries with a "
+                       "message group); event dropped",
+                arn);
         if (!rc)
             sqs_queue_clear(&q);
         if (src && src->missing)
