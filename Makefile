@@ -77,7 +77,7 @@ fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 test: unit unit-asan build-release fuzz integration
 
 # Benchmarks, run by hand: S3, Lambda invokes, events, SQS, Kinesis
-# streams, then DynamoDB (bench/README.md).
+# streams, DynamoDB, then event routing (bench/README.md).
 bench: build
 	$(MAKE) -C bench/s3 BUILD=$(CURDIR)/$(BUILD)
 	$(MAKE) -C bench/invoke BUILD=$(CURDIR)/$(BUILD)
@@ -85,6 +85,7 @@ bench: build
 	$(MAKE) -C bench/sqs BUILD=$(CURDIR)/$(BUILD)
 	$(MAKE) -C bench/streams BUILD=$(CURDIR)/$(BUILD)
 	$(MAKE) -C bench/dynamodb BUILD=$(CURDIR)/$(BUILD)
+	$(MAKE) -C bench/routing BUILD=$(CURDIR)/$(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD)

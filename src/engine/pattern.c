@@ -14,9 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Arrays within arrays an event may nest before the rest is not looked at
- * (jansson itself parses 2048 levels; this bounds the matcher's stack). */
-#define ARRAY_MAX_DEPTH 32
+#define ARRAY_MAX_DEPTH SL_PATTERN_MAX_ARRAY_DEPTH
 /* The longest IPv6 text ("ffff:...:255.255.255.255") and its NUL. */
 #define IP_TEXT_MAX 46
 /* How much of a name or value an error message quotes. */
@@ -936,4 +934,310 @@ static bool node_uses(const struct node *nd, const char *key, size_t n)
 bool sl_pattern_uses(const struct sl_pattern *p, const char *key)
 {
     return p && key && node_uses(&p->root, key, strlen(key));
+}
+
+/* ---- guards ------------------------------------------------------------ */
+
+/* Choosing guards (see pattern.h) walks the tree twice in the same order,
+ * numbering p's conditions as it meets them: first to price each and keep
+ * the cheapest, then to hand out the keys of those kept. The path of the
+ * node at hand lives in path[0..depth). */
+struct guard {
+    const struct sl_pattern_guard_ops *ops;
+    struct sl_pattern_name path[SL_PATTERN_MAX_DEPTH];
+    size_t max;   /* guards wanted */
+    size_t count; /* conditions met so far in this walk */
+    struct pick {
+        double cost;
+        size_t cond;
+    } picks[SL_PATTERN_MAX_GUARDS]; /* the cheapest, cheapest first */
+    size_t npicks;
+    bool emitting; /* second walk */
+    size_t guard;  /* second walk: the number of the guard being emitted */
+    bool exact;    /* first walk: whether every condition is exact */
+};
+
+/* Integers from -2^53 to 2^53 (not included) are the ones no other integer
+ * shares a double with: only for them is equality by value as a double
+ * (what an index does) equality as pattern.c has it. */
+#define EXACT_INT_MAX 9007199254740992.0
+
+/* The key that a value satisfying atom a must hold, with the path filled
+ * in by the caller: PRESENT where values are not indexable (a range, a
+ * CIDR block, a wildcard that neither starts nor ends with text). *exact:
+ * whether holding the key is also enough to satisfy a. */
+static void atom_key(const struct atom *a, struct sl_pattern_key *k, bool *exact)
+{
+    static const enum sl_pattern_key_kind of_string[] = {
+        [ATOM_STRING] = SL_PATTERN_KEY_STRING,       [ATOM_PREFIX] = SL_PATTERN_KEY_PREFIX,
+        [ATOM_PREFIX_IC] = SL_PATTERN_KEY_PREFIX_IC, [ATOM_SUFFIX] = SL_PATTERN_KEY_SUFFIX,
+        [ATOM_SUFFIX_IC] = SL_PATTERN_KEY_SUFFIX_IC, [ATOM_EQUALS_IC] = SL_PATTERN_KEY_EQUALS_IC,
+    };
+    k->s = NULL;
+    k->n = 0;
+    k->d = 0;
+    *exact = true;
+    switch (a->kind) {
+    case ATOM_STRING:
+    case ATOM_PREFIX:
+    case ATOM_PREFIX_IC:
+    case ATOM_SUFFIX:
+    case ATOM_SUFFIX_IC:
+    case ATOM_EQUALS_IC:
+        k->kind = of_string[a->kind];
+        k->s = a->u.str.p;
+        k->n = a->u.str.n;
+        return;
+    case ATOM_NUMBER:
+        k->kind = SL_PATTERN_KEY_NUMBER;
+        k->d = a->u.num.d == 0 ? 0.0 : a->u.num.d; /* -0.0 equals 0.0 */
+        *exact = !a->u.num.is_int || fabs(a->u.num.d) < EXACT_INT_MAX;
+        return;
+    case ATOM_NULL:
+        k->kind = SL_PATTERN_KEY_NULL;
+        return;
+    case ATOM_TRUE:
+        k->kind = SL_PATTERN_KEY_TRUE;
+        return;
+    case ATOM_FALSE:
+        k->kind = SL_PATTERN_KEY_FALSE;
+        return;
+    case ATOM_WILDCARD: {
+        const struct piece *pc = a->u.wild.pieces, *first = &pc[0], *last = &pc[a->u.wild.n - 1];
+        if (a->u.wild.n == 1) {
+            k->kind = SL_PATTERN_KEY_STRING;
+            k->s = first->p;
+            k->n = first->n;
+            return;
+        }
+        *exact = false;
+        if (first->n || last->n) {
+            bool pre = first->n >= last->n; /* the longer end says more */
+            k->kind = pre ? SL_PATTERN_KEY_PREFIX : SL_PATTERN_KEY_SUFFIX;
+            k->s = pre ? first->p : last->p;
+            k->n = pre ? first->n : last->n;
+        } else {
+            k->kind = SL_PATTERN_KEY_PRESENT;
+        }
+        return;
+    }
+    default:
+        *exact = false;
+        k->kind = SL_PATTERN_KEY_PRESENT;
+        return;
+    }
+}
+
+/* Whether leaf l is guarded by PRESENT alone (one of its rules accepts
+ * values no other key describes, so listing the others is no help), and
+ * in *exact whether its keys are also enough for it to match. */
+static bool leaf_present_only(const struct leaf *l, bool *exact)
+{
+    struct sl_pattern_key k;
+    bool present = l->exists || l->nbuts, all = !l->nbuts, e;
+    for (size_t i = 0; i < l->natoms; i++) {
+        atom_key(&l->atoms[i], &k, &e);
+        present |= k.kind == SL_PATTERN_KEY_PRESENT;
+        all &= e;
+    }
+    *exact = !l->absent && (l->exists || all); /* {"exists":true}: PRESENT is all */
+    return present;
+}
+
+/* Visits the keys guarding leaf l (not absent) at path[0..depth): hands
+ * them out as guard g->guard (emit), or returns their total price in
+ * *sum. */
+static int leaf_keys(struct guard *g, const struct leaf *l, size_t depth, bool emit, double *sum)
+{
+    const struct sl_pattern_guard_ops *ops = g->ops;
+    struct sl_pattern_key k = {.path = g->path, .depth = depth, .kind = SL_PATTERN_KEY_PRESENT};
+    bool exact, present = leaf_present_only(l, &exact);
+    *sum = 0;
+    for (size_t i = 0; i < (present ? 1 : l->natoms); i++) {
+        if (!present)
+            atom_key(&l->atoms[i], &k, &exact);
+        if (emit) {
+            int rc = ops->emit(ops->arg, g->guard, &k);
+            if (rc)
+                return rc;
+        } else {
+            *sum += ops->cost(ops->arg, &k);
+        }
+    }
+    return 0;
+}
+
+/* The price of the cheapest single guard of nd, whose fields are at
+ * path[depth] (INFINITY when it has none): a field's, or its $or's;
+ * *choice (when not NULL) the field, or nd->nfields for the $or. */
+static double node_cost(struct guard *g, const struct node *nd, size_t depth, size_t *choice)
+{
+    double best = INFINITY, c;
+    size_t pick = SIZE_MAX;
+    for (size_t i = 0; i < nd->nfields; i++) {
+        const struct field *f = &nd->fields[i];
+        g->path[depth] = (struct sl_pattern_name){f->key, f->keylen};
+        if (f->leaf) {
+            if (f->leaf->absent)
+                continue; /* matches when the field is missing */
+            leaf_keys(g, f->leaf, depth + 1, false, &c);
+        } else {
+            c = node_cost(g, f->node, depth + 1, NULL);
+        }
+        if (c < best) {
+            best = c;
+            pick = i;
+        }
+    }
+    if (nd->nors) {
+        double sum = 0;
+        for (size_t i = 0; i < nd->nors; i++) /* every branch: cost sees every key */
+            sum += node_cost(g, &nd->ors[i], depth, NULL);
+        if (sum < best) {
+            best = sum;
+            pick = nd->nfields;
+        }
+    }
+    if (choice)
+        *choice = pick;
+    return best;
+}
+
+/* Hands out the keys of the cheapest single guard of nd (emitting). */
+static int node_emit(struct guard *g, const struct node *nd, size_t depth)
+{
+    size_t pick;
+    node_cost(g, nd, depth, &pick);
+    if (pick == SIZE_MAX)
+        return SL_ENOTFOUND; /* only when cost changed its mind since */
+    if (pick == nd->nfields) {
+        for (size_t i = 0; i < nd->nors; i++) {
+            int rc = node_emit(g, &nd->ors[i], depth);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    const struct field *f = &nd->fields[pick];
+    g->path[depth] = (struct sl_pattern_name){f->key, f->keylen};
+    double unused;
+    return f->leaf ? leaf_keys(g, f->leaf, depth + 1, true, &unused)
+                   : node_emit(g, f->node, depth + 1);
+}
+
+static bool node_exact(const struct node *nd);
+
+/* Whether nd's $or is one exact condition: each branch is a single exact
+ * condition, so that the union of their keys says it all. */
+static bool or_exact(const struct node *nd)
+{
+    for (size_t i = 0; i < nd->nors; i++) {
+        const struct node *b = &nd->ors[i];
+        if (b->nfields + (b->nors > 0) != 1 || !node_exact(b))
+            return false;
+    }
+    return true;
+}
+
+/* Whether every condition of nd is exact (nested objects of one
+ * condition only: the fields of a nested object must hold within one
+ * element of an array of objects, which separate keys cannot tell). */
+static bool node_exact(const struct node *nd)
+{
+    for (size_t i = 0; i < nd->nfields; i++) {
+        const struct field *f = &nd->fields[i];
+        bool e;
+        if (f->leaf ? (leaf_present_only(f->leaf, &e), !e)
+                    : f->node->nfields + (f->node->nors > 0) != 1 || !node_exact(f->node))
+            return false;
+    }
+    return nd->nors == 0 || or_exact(nd);
+}
+
+/* One condition of the pattern, numbered g->count: priced and kept when
+ * among the cheapest (first walk), or handed out when kept (second). The
+ * condition is leaf l at path[0..depth), or the $or of nd when l is
+ * NULL. */
+static int condition(struct guard *g, const struct leaf *l, const struct node *nd, size_t depth)
+{
+    size_t cond = g->count++;
+    if (g->emitting) {
+        for (size_t r = 0; r < g->npicks; r++) {
+            if (g->picks[r].cond != cond)
+                continue;
+            g->guard = r;
+            if (l)
+                return leaf_keys(g, l, depth, true, &(double){0});
+            for (size_t i = 0; i < nd->nors; i++) {
+                int rc = node_emit(g, &nd->ors[i], depth);
+                if (rc)
+                    return rc;
+            }
+        }
+        return 0;
+    }
+    double cost = 0;
+    if (l)
+        leaf_keys(g, l, depth, false, &cost);
+    else
+        for (size_t i = 0; i < nd->nors; i++) /* every branch: cost sees every key */
+            cost += node_cost(g, &nd->ors[i], depth, NULL);
+    if (!(cost < INFINITY)) {
+        g->exact = false; /* a condition no guard stands for */
+        return 0;
+    }
+    /* Insertion into the cheapest max, ties to the earlier condition. */
+    size_t at = g->npicks;
+    while (at > 0 && cost < g->picks[at - 1].cost)
+        at--;
+    if (at >= g->max) {
+        g->exact = false; /* left out */
+        return 0;
+    }
+    if (g->npicks == g->max)
+        g->exact = false; /* the last is pushed out */
+    else
+        g->npicks++;
+    memmove(&g->picks[at + 1], &g->picks[at], (g->npicks - 1 - at) * sizeof(g->picks[0]));
+    g->picks[at] = (struct pick){cost, cond};
+    return 0;
+}
+
+/* The conditions of nd (fields at path[depth]) in order: each leaf's, the
+ * fields of nested objects on their own, then its $or's. */
+static int conditions(struct guard *g, const struct node *nd, size_t depth)
+{
+    for (size_t i = 0; i < nd->nfields; i++) {
+        const struct field *f = &nd->fields[i];
+        g->path[depth] = (struct sl_pattern_name){f->key, f->keylen};
+        if (f->leaf && f->leaf->absent)
+            continue; /* matches when the field is missing: no condition (nor exact) */
+        int rc = f->leaf ? condition(g, f->leaf, NULL, depth + 1)
+                         : conditions(g, f->node, depth + 1);
+        if (rc)
+            return rc;
+    }
+    return nd->nors ? condition(g, NULL, nd, depth) : 0;
+}
+
+int sl_pattern_guards(const struct sl_pattern *p, const struct sl_pattern_guard_ops *ops,
+                      size_t max, bool *exact)
+{
+    if (exact)
+        *exact = false;
+    if (!p || max == 0)
+        return 0;
+    struct guard g = {.ops = ops, .max = SL_MIN(max, (size_t)SL_PATTERN_MAX_GUARDS)};
+    g.exact = node_exact(&p->root);
+    conditions(&g, &p->root, 0);
+    if (g.npicks == 0)
+        return 0;
+    g.emitting = true;
+    g.count = 0;
+    int rc = conditions(&g, &p->root, 0);
+    if (rc)
+        return rc;
+    if (exact)
+        *exact = g.exact;
+    return (int)g.npicks;
 }
