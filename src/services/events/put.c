@@ -11,18 +11,23 @@
 
 #include <ctype.h>
 #include <stdio.h>
+
+#include "engine/ruleset.h"
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- compiled rule sets ------------------------------------------------------- */
 
-/* The enabled, pattern-bearing rules of one bus, compiled. */
+/* The enabled, pattern-bearing rules of one bus, compiled, and indexed
+ * as one rule set (engine/ruleset.h): an event is matched against all of
+ * them at once. */
 struct ev_set {
     char pk[400];
     uint64_t gen;
     size_t n;
     char **names;
     struct sl_pattern **pats;
+    struct sl_ruleset *rs;
     struct ev_set *next;
 };
 
@@ -33,6 +38,7 @@ static void set_free(struct ev_set *s)
         sl_pattern_free(s->pats[i]);
     }
     if (s) {
+        sl_ruleset_free(s->rs);
         free(s->names);
         free(s->pats);
     }
@@ -94,12 +100,25 @@ static int set_build(struct sl_txn *t, const char *pk, uint64_t gen, struct ev_s
     for (size_t i = 0; i < n; i++)
         sl_item_free(&items[i]);
     free(items);
+    if (!rc)
+        rc = sl_ruleset_build(s->pats, s->n, &s->rs);
     if (rc) {
         set_free(s);
         return rc;
     }
     *out = s;
     return 0;
+}
+
+struct matched {
+    const struct ev_set *s;
+    json_t *names;
+};
+
+static void on_match(void *arg, size_t i)
+{
+    struct matched *m = arg;
+    json_array_append_new(m->names, json_string(m->s->names[i]));
 }
 
 /* The names of the rules of b that event matches (a new array). Runs on
@@ -132,10 +151,9 @@ static int matching(struct sl_txn *t, struct ev *st, const struct ev_bus_ref *b,
         pthread_mutex_unlock(&st->mu);
         s = fresh;
     }
-    *names = json_array();
-    for (size_t i = 0; i < s->n; i++)
-        if (sl_pattern_match(s->pats[i], event))
-            json_array_append_new(*names, json_string(s->names[i]));
+    struct matched m = {s, json_array()};
+    sl_ruleset_match(s->rs, event, on_match, &m);
+    *names = m.names;
     return 0;
 }
 
