@@ -180,6 +180,8 @@ static int target_deliver(void *ctx, struct sl_txn *t, const char *arn, const ch
           json_object_get(event, "source"))) {
         json_t *detail = json_is_object(event) ? event : json_pack("{s:s%}", "message",
                                                                    payload, len);
+        if (detail != event)
+            json_decref(event); /* (an array: kept as text in the detail) */
         const char *cond = json_string_value(
             json_object_get(json_object_get(detail, "requestContext"), "condition"));
         bool ok = !cond || strcmp(cond, "Success") == 0;
