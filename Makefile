@@ -56,7 +56,7 @@ unit-asan: build-asan
 # ASan cannot run, the plain build.
 integration: build build-asan
 	SLUICE_BIN=$(CURDIR)/$(ASAN_BUILD)/sluice SLUICE_PLAIN_BIN=$(CURDIR)/$(BUILD)/sluice \
-	  $(PYTHON) -m pytest -q -rs tests/integration
+	  $(PYTHON) -m pytest -q -rs --durations=15 tests/integration
 
 # Each fuzz target runs its seed corpus and then FUZZ_SECONDS of new inputs
 # (make fuzz FUZZ_SECONDS=600 for a real session).

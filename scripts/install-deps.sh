@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PKGS=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libjansson-dev libexpat1-dev libsqlite3-dev libssl-dev
+  libcurl4-openssl-dev openssl
   libcmocka-dev libzip-dev libseccomp-dev
   clang libclang-rt-14-dev
   python3 python3-boto3 python3-botocore python3-pytest awscli
@@ -17,6 +18,8 @@ PKGS=(
   autoconf automake libtool g++
   user-mode-linux
 )
+# libcurl4-openssl-dev: the client that posts to SNS's http and https endpoints;
+# openssl: the command that makes the https tests' self-signed certificate.
 # e2fsprogs: mke2fs and debugfs make the template of function environments' /tmp
 # filesystems.
 # tzdata: the time zone files (/usr/share/zoneinfo) that EventBridge Scheduler's

@@ -731,7 +731,9 @@ static void on_done(struct sl_loop *l, void *arg)
             leave(c, d, d->on_failure, "RetriesExhausted");
         } else {
             COUNT(c, retried);
-            later(c, d, sl_time_now_ms() + scaled(c, c->cfg.policy.error_delay_ms(d->tries)));
+            int64_t delay = d->error_delay_ms >= 0 ? d->error_delay_ms
+                                                   : c->cfg.policy.error_delay_ms(d->tries);
+            later(c, d, sl_time_now_ms() + scaled(c, delay));
         }
         break;
     case SL_DELIVERY_THROTTLED:
@@ -782,6 +784,7 @@ static void start_delivery(struct sl_consumer *c, struct group *g, struct sl_qms
     d->tries = (unsigned)json_integer_value(json_object_get(d->meta, "tries"));
     d->throttles = (unsigned)json_integer_value(json_object_get(d->meta, "throttles"));
     d->retries = 2;
+    d->error_delay_ms = -1;
     d->slot_held = slot;
     int rc = c->cfg.ops->prepare(c->cfg.ctx, d);
     int64_t now = sl_time_now_ms();

@@ -67,6 +67,11 @@ struct sl_delivery {
     char on_success[400]; /* destinations' ARNs, "" for none */
     char on_failure[400];
     char dlq[400]; /* a failure's dead-letter target, "" for none */
+    /* The delay (unscaled) before the next try should this one fail: -1
+     * (as the consumer sets it) for the policy's; a target whose retries
+     * follow the message's own policy (SNS's HTTP delivery policies)
+     * sets it. */
+    int64_t error_delay_ms;
     bool slot_held;    /* deliver gets the group's governor slot with it */
     void *state;       /* the target's */
     /* The consumer's. */

@@ -226,7 +226,7 @@ static int authenticate(struct door *d, struct sl_frontdoor *fd)
             d->secret = d->session_secret; /* (the session may be revoked meanwhile) */
         }
     }
-    if (fd->auth == SL_AUTH_DEV)
+    if (fd->auth == SL_AUTH_DEV || q->anonymous)
         return 0;
     if (!d->signed_req) {
         if (q->protocol == SL_PROTO_REST_XML)
@@ -290,6 +290,20 @@ static void own_endpoint(struct sl_frontdoor *fd, struct sl_http_request *r)
     sl_http_send(r, 404);
 }
 
+/* Whether unsigned request r is one of the calls AWS takes without a
+ * signature: the URLs SNS sends to http(s) endpoints, SubscribeURL
+ * (ConfirmSubscription with its token) and UnsubscribeURL. */
+static bool anonymous_call(const struct sl_http_request *r)
+{
+    const char *action = sl_http_param(r, "Action");
+    if (!action || strcmp(r->path, "/") != 0 || !sl_aws_endpoint_by_name("sns"))
+        return false;
+    const char *arn = strcmp(action, "ConfirmSubscription") == 0 ? sl_http_param(r, "TopicArn")
+                      : strcmp(action, "Unsubscribe") == 0 ? sl_http_param(r, "SubscriptionArn")
+                                                           : NULL;
+    return arn && strncmp(arn, "arn:aws:sns:", 12) == 0;
+}
+
 static void door_begin(void *ctx, struct sl_http_request *r)
 {
     struct sl_frontdoor *fd = ctx;
@@ -320,6 +334,11 @@ static void door_begin(void *ctx, struct sl_http_request *r)
     int rc = sl_sigv4_parse(&d->view, &d->auth, &err);
     d->signed_req = rc == 0;
     q->endpoint = sl_aws_route(r, d->signed_req ? d->auth.service : NULL, &q->protocol);
+    if (!d->signed_req && anonymous_call(r)) {
+        q->endpoint = sl_aws_endpoint_by_name("sns");
+        q->protocol = SL_PROTO_QUERY;
+        q->anonymous = true;
+    }
     q->service = sl_service_by_name(q->endpoint->name);
     q->svc = q->service ? sl_app_state(fd->app, q->service) : NULL;
     if (d->signed_req && d->auth.region[0])

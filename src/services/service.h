@@ -173,6 +173,10 @@ struct sl_call {
     void *svc;                        /* the service's state */
     enum sl_aws_protocol protocol;    /* what this request speaks */
     const struct sl_operation *op;    /* once known */
+    /* Unsigned, and let in by the front door only as one of the few calls
+     * AWS takes without a signature (SNS's ConfirmSubscription and
+     * Unsubscribe, by their URLs): the handler decides whose it is. */
+    bool anonymous;
     char request_id[40];
     char account[16];
     char region[64];

@@ -2,7 +2,8 @@
  * layer's checks: topic ARNs (whatever parses must name the same topic
  * again), and a message with its attributes, structure and FIFO ids
  * checked against a standard and a FIFO topic (never a crash; a message
- * that passes must have a default entry when it is a structure). */
+ * that passes must have a default entry when it is a structure), and the
+ * text as a subscription's and a topic's DeliveryPolicy. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             strcmp(again.name, r.name) != 0)
             abort();
     }
+    char why[512];
+    (void)sns_delivery_policy_check(s, false, why, sizeof(why));
+    (void)sns_delivery_policy_check(s, true, why, sizeof(why));
     json_t *in = json_loadb(s, size, 0, NULL);
     if (json_is_object(in)) {
         struct sns_message m = {

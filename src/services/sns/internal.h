@@ -12,6 +12,10 @@
  *   kv  sns.dedupat  the same ids in order of age (sk "<13 digits of ms>/<id>"),
  *                  so that the expired ones are found first
  *   kv  sns.seq    pk a FIFO topic's ARN, sk "": its last sequence number
+ *   kv  sns.token  pk a topic's ARN, sk a confirmation token: {"sub": the
+ *                  subscription's id, "at": ms, "restore": the record an
+ *                  unsubscribe confirmation brings back}
+ *   queue sns.http  messages to http(s) endpoints (http.c)
  */
 #ifndef SL_SNS_INTERNAL_H
 #define SL_SNS_INTERNAL_H
@@ -31,6 +35,8 @@
 #define SNS_NS_DEDUP "sns.dedup"
 #define SNS_NS_SEQ "sns.seq"
 #define SNS_NS_DEDUP_AT "sns.dedupat" /* pk the topic's ARN, sk "<ms>/<id>": by age */
+#define SNS_NS_TOKEN "sns.token"
+#define SNS_TOKEN_MS (3LL * 24 * 3600 * 1000) /* a confirmation token's life */
 #define SNS_MESSAGE_MAX (256 * 1024)
 #define SNS_DEDUP_MS (5 * 60 * 1000)
 
@@ -81,10 +87,14 @@ struct sns_count {
     atomic_uint_fast64_t published, delivered, failed;
     struct sns_count *next;
 };
+struct sl_http_client;
+struct sl_consumer;
 struct sns {
     struct sl_app *app;
     pthread_mutex_t mu;
     struct sns_count *counts;
+    struct sl_http_client *http;         /* posts to http(s) endpoints */
+    struct sl_consumer *http_consumer;   /* of the sns.http queue */
 };
 /* The counts of topic arn (made on first use; lives until the end). */
 struct sns_count *sns_count_of(struct sns *st, const char *arn);
@@ -113,5 +123,38 @@ int sns_message_check(const struct sns_topic *topic, const struct sns_message *m
  * that its filter lets through. */
 int sns_publish_txn(struct sl_txn *t, struct sns *st, const struct sns_ref *r,
                     const struct sns_topic *topic, struct sns_message *m);
+
+/* ---- http(s) endpoints (http.c) ------------------------------------------------ */
+
+/* A message for an http(s) endpoint. */
+struct sns_http_msg {
+    const char *url;
+    const char *type; /* "Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation" */
+    const char *message_id, *topic_arn;
+    const char *sub_arn; /* NULL for a confirmation request */
+    const char *body;
+    bool raw;
+    const json_t *topic_attrs, *sub_attrs; /* their DeliveryPolicy; either may be NULL */
+    const char *dlq;                       /* NULL: none */
+};
+/* Inside a transaction: hm on its way. */
+int sns_http_put_txn(struct sl_txn *t, const struct sns_http_msg *hm);
+/* Whether text is a valid DeliveryPolicy (a topic's when topic: its
+ * "http" member counts): 0, or SL_EINVAL with SNS's message in msg. */
+int sns_delivery_policy_check(const char *text, bool topic, char *msg, size_t n);
+/* The EffectiveDeliveryPolicy of an http(s) subscription (JSON text,
+ * malloc'd; NULL when out of memory). */
+char *sns_effective_delivery_policy(const json_t *topic_attrs, const json_t *sub_attrs);
+/* The sns.http queue's consumer and the outbound client. */
+int sns_http_start(struct sns *st, struct sl_err *err);
+void sns_http_stop(struct sns *st);
+void sns_http_free(struct sns *st);
+
+/* Whether protocol is "http" or "https". */
+bool sns_protocol_http(const char *protocol);
+/* Signs message o of SNS's (a notification or a confirmation request)
+ * as far as Sluice can: SignatureVersion, Signature, and SigningCertURL
+ * (SigningCertUrl in Lambda's event). */
+void sns_sign(json_t *o, const char *region, bool lambda);
 
 #endif

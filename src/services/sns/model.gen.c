@@ -641,6 +641,7 @@ const struct sl_service_model sl_model_sns = {
     .nshapes = sizeof(shapes) / sizeof(shapes[0]),
 };
 
+SL_OP(sns, ConfirmSubscription);
 SL_OP(sns, CreateTopic);
 SL_OP(sns, DeleteTopic);
 SL_OP(sns, GetSubscriptionAttributes);
@@ -663,7 +664,7 @@ SL_OP(sns, UntagResource);
 const sl_op_fn sl_sns_handlers[] = {
     NULL,
     NULL,
-    NULL,
+    sl_sns_ConfirmSubscription,
     NULL,
     NULL,
     NULL,

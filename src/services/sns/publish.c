@@ -244,11 +244,41 @@ static json_t *notification_attrs(const json_t *attrs)
     return out;
 }
 
+void sns_sign(json_t *o, const char *region, bool lambda)
+{
+    /* The fields AWS signs, in its order, as "name\nvalue\n". */
+    static const char *const fields[] = {"Message",   "MessageId", "Subject", "SubscribeURL",
+                                         "Timestamp", "Token",     "TopicArn", "Type"};
+    struct sl_buf canon, sig;
+    sl_buf_init(&canon, 0);
+    sl_buf_init(&sig, 0);
+    for (size_t i = 0; i < SL_ARRAY_LEN(fields); i++) {
+        const char *v = json_string_value(json_object_get(o, fields[i]));
+        if (v)
+            sl_buf_printf(&canon, "%s\n%s\n", fields[i], v);
+    }
+    /* (Not AWS's signature, which needs AWS's key: a digest of what it
+     * signs, for clients that only read it.) */
+    uint8_t digest[SL_SHA256_LEN];
+    sl_sha256(canon.data ? canon.data : "", canon.len, digest);
+    sl_base64_encode(&sig, digest, sizeof(digest));
+    json_object_set_new(o, "SignatureVersion", json_string("1"));
+    json_object_set_new(o, "Signature", json_string(sig.data ? sig.data : ""));
+    sl_buf_free(&canon);
+    sl_buf_free(&sig);
+    char url[160];
+    snprintf(url, sizeof(url),
+             "https://sns.%.64s.amazonaws.com/SimpleNotificationService-"
+             "0000000000000000000000000000000.pem",
+             region);
+    json_object_set_new(o, lambda ? "SigningCertUrl" : "SigningCertURL", json_string(url));
+}
+
 /* The notification (the SQS envelope, or the Sns object of Lambda's
  * event: their URL members differ in case). */
 static json_t *notification(const struct sns_ref *r, const struct sns_message *m,
                             const char *sub_arn, const char *protocol, const char *timestamp,
-                            bool lambda)
+                            bool lambda, const char *base)
 {
     json_t *o = json_pack("{s:s, s:s}", "Type", "Notification", "MessageId", m->message_id);
     if (m->seq[0])
@@ -261,29 +291,16 @@ static json_t *notification(const struct sns_ref *r, const struct sns_message *m
     json_t *text = message_for(m, protocol);
     json_object_set_new(o, "Message", text);
     json_object_set_new(o, "Timestamp", json_string(timestamp));
-    json_object_set_new(o, "SignatureVersion", json_string("1"));
-    /* (Not AWS's signature, which needs AWS's key: a digest of what it
-     * signs, for clients that only read it.) */
-    uint8_t digest[SL_SHA256_LEN];
-    struct sl_buf canon, sig;
-    sl_buf_init(&canon, 0);
-    sl_buf_init(&sig, 0);
-    sl_buf_printf(&canon, "Message\n%s\nMessageId\n%s\nTimestamp\n%s\nTopicArn\n%s\n",
-                  json_string_value(text), m->message_id, timestamp, r->arn);
-    sl_sha256(canon.data ? canon.data : "", canon.len, digest);
-    sl_base64_encode(&sig, digest, sizeof(digest));
-    json_object_set_new(o, "Signature", json_string(sig.data ? sig.data : ""));
-    sl_buf_free(&canon);
-    sl_buf_free(&sig);
-    char url[700];
-    snprintf(url, sizeof(url),
-             "https://sns.%s.amazonaws.com/SimpleNotificationService-"
-             "0000000000000000000000000000000.pem",
-             r->region);
-    json_object_set_new(o, lambda ? "SigningCertUrl" : "SigningCertURL", json_string(url));
-    snprintf(url, sizeof(url),
-             "https://sns.%s.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=%s", r->region,
-             sub_arn);
+    sns_sign(o, r->region, lambda);
+    /* (An http endpoint's points at Sluice, where it was subscribed.) */
+    char url[800];
+    if (base)
+        snprintf(url, sizeof(url), "%.256s/?Action=Unsubscribe&SubscriptionArn=%s", base,
+                 sub_arn);
+    else
+        snprintf(url, sizeof(url),
+                 "https://sns.%s.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=%s",
+                 r->region, sub_arn);
     json_object_set_new(o, lambda ? "UnsubscribeUrl" : "UnsubscribeURL", json_string(url));
     if (lambda || json_object_size(m->attributes))
         json_object_set_new(o, "MessageAttributes", notification_attrs(m->attributes));
@@ -401,10 +418,17 @@ static int fifo_txn(struct sl_txn *t, const struct sns_ref *r, const struct sns_
     return rc;
 }
 
+/* A subscription's RedrivePolicy parsed (NULL when none). */
+static json_t *redrive_of(const json_t *attrs)
+{
+    const char *text = json_string_value(json_object_get(attrs, "RedrivePolicy"));
+    return text ? json_loads(text, 0, NULL) : NULL;
+}
+
 /* One subscription's copy of m. */
 static int deliver_one(struct sl_txn *t, struct sns *st, const struct sns_ref *r,
-                       struct sns_message *m, const char *sub_id, const json_t *sub,
-                       const char *timestamp)
+                       const struct sns_topic *topic, struct sns_message *m, const char *sub_id,
+                       const json_t *sub, const char *timestamp)
 {
     const char *protocol = json_string_value(json_object_get(sub, "Protocol"));
     const char *endpoint = json_string_value(json_object_get(sub, "Endpoint"));
@@ -422,12 +446,13 @@ static int deliver_one(struct sl_txn *t, struct sns *st, const struct sns_ref *r
     if (lambda) {
         payload = json_pack("{s:[{s:s, s:s, s:s, s:o}]}", "Records", "EventSource", "aws:sns",
                             "EventVersion", "1.0", "EventSubscriptionArn", sub_arn, "Sns",
-                            notification(r, m, sub_arn, protocol, timestamp, true));
+                            notification(r, m, sub_arn, protocol, timestamp, true, NULL));
     } else if (is_raw) {
         payload = message_for(m, protocol);
         attrs_text = sqs_attrs(m->attributes);
     } else {
-        payload = notification(r, m, sub_arn, protocol, timestamp, false);
+        payload = notification(r, m, sub_arn, protocol, timestamp, false,
+                               json_string_value(json_object_get(sub, "Base")));
     }
     char *text = !payload           ? NULL
                  : json_is_string(payload) ? strdup(json_string_value(payload))
@@ -436,6 +461,29 @@ static int deliver_one(struct sl_txn *t, struct sns *st, const struct sns_ref *r
     if (!text) {
         free(attrs_text);
         return SL_ENOMEM;
+    }
+    if (sns_protocol_http(protocol)) {
+        /* Posted by the sns.http queue's consumer, its failures to the
+         * dead-letter queue from there. */
+        json_t *rp = redrive_of(attrs);
+        struct sns_http_msg hm = {
+            .url = endpoint,
+            .type = "Notification",
+            .message_id = m->message_id,
+            .topic_arn = r->arn,
+            .sub_arn = sub_arn,
+            .body = text,
+            .raw = is_raw,
+            .topic_attrs = topic->attrs,
+            .sub_attrs = attrs,
+            .dlq = json_string_value(json_object_get(rp, "deadLetterTargetArn")),
+        };
+        /* (Counted delivered or failed when the post ends.) */
+        int rc = sns_http_put_txn(t, &hm);
+        json_decref(rp);
+        free(text);
+        free(attrs_text);
+        return rc;
     }
     int missing = 0;
     struct sl_target_source src = {
@@ -452,13 +500,10 @@ static int deliver_one(struct sl_txn *t, struct sns *st, const struct sns_ref *r
         /* The endpoint is gone: the copy goes to the subscription's
          * dead-letter queue, when it has one. */
         m->failed++;
-        json_t *rp = json_loads(json_string_value(json_object_get(attrs, "RedrivePolicy"))
-                                    ? json_string_value(json_object_get(attrs, "RedrivePolicy"))
-                                    : "",
-                                0, NULL);
+        json_t *rp = redrive_of(attrs);
         const char *dlq = json_string_value(json_object_get(rp, "deadLetterTargetArn"));
         if (dlq) {
-            json_t *env = notification(r, m, sub_arn, protocol, timestamp, false);
+            json_t *env = notification(r, m, sub_arn, protocol, timestamp, false, NULL);
             char *body = env ? json_dumps(env, JSON_COMPACT) : NULL;
             json_decref(env);
             struct sl_target_source dsrc = {.principal = "sns.amazonaws.com",
@@ -499,7 +544,7 @@ int sns_publish_txn(struct sl_txn *t, struct sns *st, const struct sns_ref *r,
     for (size_t i = 0; !rc && i < n; i++) {
         json_t *sub = json_loadb(subs[i].val, subs[i].val_len, 0, NULL);
         if (sub)
-            rc = deliver_one(t, st, r, m, subs[i].sk, sub, timestamp);
+            rc = deliver_one(t, st, r, topic, m, subs[i].sk, sub, timestamp);
         json_decref(sub);
     }
     for (size_t i = 0; i < n; i++)

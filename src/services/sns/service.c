@@ -212,11 +212,22 @@ static int sns_new(struct sl_app *app, void **state, struct sl_err *err)
     return 0;
 }
 
+static int sns_start(void *state, struct sl_err *err)
+{
+    return sns_http_start(state, err);
+}
+
+static void sns_stop(void *state)
+{
+    sns_http_stop(state);
+}
+
 static void sns_free(void *state)
 {
     struct sns *st = state;
     if (!st)
         return;
+    sns_http_free(st);
     while (st->counts) {
         struct sns_count *k = st->counts;
         st->counts = k->next;
@@ -225,6 +236,14 @@ static void sns_free(void *state)
     pthread_mutex_destroy(&st->mu);
     free(st);
 }
+
+static const struct sl_option options[] = {
+    {"--sns-https-ca-file", "SLUICE_SNS_HTTPS_CA_FILE", NULL,
+     "a PEM file of certificate authorities that https subscriptions' endpoints may be signed "
+     "by, besides the system's",
+     false},
+    {NULL, NULL, NULL, NULL, false},
+};
 
 SL_SERVICE_TABLES(sns);
 
@@ -240,7 +259,10 @@ const struct sl_service sl_service_sns = {
     /* A PublishBatch carries up to 256 KB of messages, query-encoded. */
     .body_cap = 1024 * 1024,
     .new = sns_new,
+    .start = sns_start,
+    .stop = sns_stop,
     .free = sns_free,
+    .options = options,
     .targets = targets,
     .metrics = sns_metrics,
 };

@@ -1,7 +1,11 @@
 /*
  * SNS subscriptions: Subscribe (lambda and sqs endpoints, confirmed at
- * once as same-account ones are on AWS; the same endpoint again answers
- * the same subscription), Unsubscribe, ListSubscriptions(ByTopic) and
+ * once as same-account ones are on AWS; http and https ones pending until
+ * their endpoint confirms with the token of the confirmation request it
+ * was sent, by ConfirmSubscription or by following its SubscribeURL; the
+ * same endpoint again answers the same subscription), Unsubscribe (an
+ * http endpoint is sent an unsubscribe confirmation whose SubscribeURL
+ * brings the subscription back), ListSubscriptions(ByTopic) and
  * Get/SetSubscriptionAttributes, with FilterPolicy (compiled by the shared
  * event-pattern module, so a bad one is refused when it is set),
  * FilterPolicyScope, RawMessageDelivery and RedrivePolicy checked.
@@ -11,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine/pattern.h"
 
@@ -37,6 +42,88 @@ static bool sub_ref_parse(const char *arn, struct sub_ref *out)
     sl_strlcpy(out->id, colon + 1, sizeof(out->id));
     snprintf(out->arn, sizeof(out->arn), "%s:%s", out->topic.arn, out->id);
     return true;
+}
+
+bool sns_protocol_http(const char *protocol)
+{
+    return protocol && (strcmp(protocol, "http") == 0 || strcmp(protocol, "https") == 0);
+}
+
+/* Where the call reached Sluice ("http://host:port"), for the URLs SNS
+ * sends. */
+static void base_url(struct sl_call *c, char *out, size_t n)
+{
+    const char *host = sl_http_header(c->http, "Host");
+    if (host && *host)
+        snprintf(out, n, "http://%.200s", host);
+    else
+        snprintf(out, n, "%.200s", c->app->endpoint_url ? c->app->endpoint_url : "");
+}
+
+/* Inside a transaction: a confirmation request (or, unsub, an unsubscribe
+ * confirmation) to the http(s) endpoint of subscription id, with a new
+ * token; the token of an unsubscribe confirmation brings rec back. */
+static int confirmation_txn(struct sl_txn *t, const struct sns_ref *topic, const char *id,
+                            const json_t *rec, bool unsub, const char *base)
+{
+    uint8_t raw[64];
+    char token[sizeof(raw) * 2 + 1], mid[40], ts[40], arn[448];
+    sl_random(raw, sizeof(raw));
+    sl_hex_encode(raw, sizeof(raw), token);
+    sl_uuid(mid);
+    int64_t now = sl_time_now_ms();
+    sl_time_iso8601_ms(now, ts, sizeof(ts));
+    snprintf(arn, sizeof(arn), "%s:%s", topic->arn, id);
+    json_t *tok = json_pack("{s:s, s:I}", "sub", id, "at", (json_int_t)now);
+    if (tok && unsub)
+        json_object_set(tok, "restore", (json_t *)rec);
+    char *tok_text = tok ? json_dumps(tok, JSON_COMPACT) : NULL;
+    json_decref(tok);
+    if (!tok_text)
+        return SL_ENOMEM;
+    int rc = sl_txn_put(t, SNS_NS_TOKEN, topic->arn, token, tok_text, strlen(tok_text), NULL);
+    free(tok_text);
+    if (rc)
+        return rc;
+    struct sl_buf msg, url;
+    sl_buf_init(&msg, 0);
+    sl_buf_init(&url, 0);
+    if (unsub)
+        sl_buf_printf(&msg, "You have chosen to deactivate subscription %s.\nTo cancel this "
+                            "operation and restore the subscription, visit the SubscribeURL "
+                            "included in this message.",
+                      arn);
+    else
+        sl_buf_printf(&msg, "You have chosen to subscribe to the topic %s.\nTo confirm the "
+                            "subscription, visit the SubscribeURL included in this message.",
+                      topic->arn);
+    sl_buf_printf(&url, "%s/?Action=ConfirmSubscription&TopicArn=%s&Token=%s", base, topic->arn,
+                  token);
+    const char *type = unsub ? "UnsubscribeConfirmation" : "SubscriptionConfirmation";
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Type", type, "MessageId", mid,
+                          "Token", token, "TopicArn", topic->arn, "Message",
+                          msg.data ? msg.data : "", "SubscribeURL", url.data ? url.data : "",
+                          "Timestamp", ts);
+    sl_buf_free(&msg);
+    sl_buf_free(&url);
+    if (o)
+        sns_sign(o, topic->region, false);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!body)
+        return SL_ENOMEM;
+    struct sns_http_msg hm = {
+        .url = json_string_value(json_object_get(rec, "Endpoint")),
+        .type = type,
+        .message_id = mid,
+        .topic_arn = topic->arn,
+        .sub_arn = unsub ? arn : NULL,
+        .body = body,
+        .sub_attrs = json_object_get(rec, "Attributes"),
+    };
+    rc = hm.url ? sns_http_put_txn(t, &hm) : SL_ECORRUPT;
+    free(body);
+    return rc;
 }
 
 /* Whether value may be attribute name of a subscription of protocol: 0,
@@ -89,8 +176,15 @@ static int check_attr(const char *protocol, const char *name, const char *value,
                          "is not an SQS queue's ARN");
         return SL_EINVAL;
     }
-    if (strcmp(name, "DeliveryPolicy") == 0 || strcmp(name, "SubscriptionRoleArn") == 0 ||
-        strcmp(name, "ReplayPolicy") == 0)
+    if (strcmp(name, "DeliveryPolicy") == 0) {
+        if (!sns_protocol_http(protocol)) {
+            snprintf(msg, n, "Invalid parameter: DeliveryPolicy: only http and https "
+                             "subscriptions take a delivery policy");
+            return SL_EINVAL;
+        }
+        return sns_delivery_policy_check(value, false, msg, n);
+    }
+    if (strcmp(name, "SubscriptionRoleArn") == 0 || strcmp(name, "ReplayPolicy") == 0)
         return 0;
     snprintf(msg, n, "Invalid parameter: AttributeName");
     return SL_EINVAL;
@@ -103,7 +197,9 @@ struct subscribe {
     const char *protocol, *endpoint;
     json_t *attrs;
     char id[40];
+    char base[256]; /* http(s): where the SubscribeURL points */
     bool differs;
+    bool pending; /* out: waits for its endpoint's confirmation */
 };
 
 static void subscribe_free(struct sl_call *c)
@@ -134,6 +230,11 @@ static int subscribe_txn(struct sl_txn *t, void *arg, struct sl_err *err)
             sl_strlcpy(s->id, items[i].sk, sizeof(s->id));
             s->differs = json_object_size(s->attrs) &&
                          !json_equal(json_object_get(sub, "Attributes"), s->attrs);
+            s->pending = json_is_true(json_object_get(sub, "Pending"));
+            /* Still pending: its endpoint is asked again, with a new
+             * token. */
+            if (s->pending && !s->differs)
+                rc = confirmation_txn(t, &s->topic, s->id, sub, false, s->base);
         }
         json_decref(sub);
     }
@@ -143,14 +244,19 @@ static int subscribe_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     if (rc || s->id[0])
         return rc;
     sl_uuid(s->id);
+    s->pending = sns_protocol_http(s->protocol);
     json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:b}", "Protocol", s->protocol, "Endpoint",
                             s->endpoint, "Owner", s->topic.account, "Attributes", s->attrs,
-                            "Pending", 0);
+                            "Pending", s->pending);
+    if (rec && s->pending)
+        json_object_set_new(rec, "Base", json_string(s->base));
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-    json_decref(rec);
     rc = text ? sl_txn_put(t, SNS_NS_SUB, s->topic.arn, s->id, text, strlen(text), NULL)
               : SL_ENOMEM;
     free(text);
+    if (!rc && s->pending)
+        rc = confirmation_txn(t, &s->topic, s->id, rec, false, s->base);
+    json_decref(rec);
     return rc;
 }
 
@@ -167,7 +273,9 @@ static int subscribed(struct sl_call *c)
                                               "attributes");
     char arn[448];
     snprintf(arn, sizeof(arn), "%s:%s", s->topic.arn, s->id);
-    return sl_call_ok(c, json_pack("{s:s}", "SubscriptionArn", arn));
+    bool want_arn = json_is_true(json_object_get(c->in, "ReturnSubscriptionArn"));
+    return sl_call_ok(c, json_pack("{s:s}", "SubscriptionArn",
+                                   s->pending && !want_arn ? "pending confirmation" : arn));
 }
 
 SL_OP(sns, Subscribe)
@@ -186,23 +294,36 @@ SL_OP(sns, Subscribe)
     if (!s->protocol)
         return sl_call_fail(c, SNS_E_INVALID, "Invalid parameter: Protocol");
     bool sqs = strcmp(s->protocol, "sqs") == 0, lambda = strcmp(s->protocol, "lambda") == 0;
-    if (!sqs && !lambda) {
-        static const char *const known[] = {"http", "https", "email", "email-json", "sms",
-                                            "application", "firehose"};
+    bool http = sns_protocol_http(s->protocol);
+    if (!sqs && !lambda && !http) {
+        static const char *const known[] = {"email", "email-json", "sms", "application",
+                                            "firehose"};
         for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
             if (strcmp(s->protocol, known[i]) == 0)
                 return sl_call_fail(c, SNS_E_INVALID, "Invalid parameter: Sluice does not "
-                                                      "deliver to %s endpoints yet (lambda and "
-                                                      "sqs ones it does)",
+                                                      "deliver to %s endpoints yet (lambda, "
+                                                      "sqs, http and https ones it does)",
                                     s->protocol);
         return sl_call_fail(c, SNS_E_INVALID, "Invalid parameter: Amazon SNS does not support "
                                               "this protocol string: %s",
                             s->protocol);
     }
-    const char *prefix = sqs ? "arn:aws:sqs:" : "arn:aws:lambda:";
-    if (!s->endpoint || strncmp(s->endpoint, prefix, strlen(prefix)) != 0)
-        return sl_call_fail(c, SNS_E_INVALID, "Invalid parameter: %s endpoint ARN",
-                            sqs ? "SQS" : "Lambda");
+    if (http) {
+        /* "http://" or "https://", as the protocol says, then a host. */
+        size_t pl = strlen(s->protocol);
+        if (!s->endpoint || strncmp(s->endpoint, s->protocol, pl) != 0 ||
+            strncmp(s->endpoint + pl, "://", 3) != 0 || !s->endpoint[pl + 3] ||
+            s->endpoint[pl + 3] == '/' || strlen(s->endpoint) > 2048 ||
+            strpbrk(s->endpoint, " \t\r\n"))
+            return sl_call_fail(c, SNS_E_INVALID, "Invalid parameter: Endpoint must match the "
+                                                  "specified protocol");
+        base_url(c, s->base, sizeof(s->base));
+    } else {
+        const char *prefix = sqs ? "arn:aws:sqs:" : "arn:aws:lambda:";
+        if (!s->endpoint || strncmp(s->endpoint, prefix, strlen(prefix)) != 0)
+            return sl_call_fail(c, SNS_E_INVALID, "Invalid parameter: %s endpoint ARN",
+                                sqs ? "SQS" : "Lambda");
+    }
     if (fifo && !sqs)
         return sl_call_fail(c, SNS_E_INVALID, "Invalid parameter: Invalid protocol type: %s",
                             s->protocol);
@@ -249,22 +370,60 @@ static int call_sub(struct sl_call *c, struct sub_ref *r, json_t **rec)
 struct schange {
     struct sub_ref r;
     const char *name, *value; /* NULL name: delete */
+    char base[256];           /* delete: where an unsubscribe confirmation points */
+    bool anonymous;           /* delete: by an unsigned UnsubscribeURL */
 };
+
+/* The record of subscription r, in a transaction (a new object). */
+static int sub_read_txn(struct sl_txn *t, const struct sub_ref *r, json_t **rec)
+{
+    struct sl_item it;
+    int rc = sl_txn_get(t, SNS_NS_SUB, r->topic.arn, r->id, &it);
+    if (rc)
+        return rc;
+    *rec = json_loadb(it.val, it.val_len, 0, NULL);
+    sl_item_free(&it);
+    return *rec ? 0 : SL_ECORRUPT;
+}
+
+static int sub_write_txn(struct sl_txn *t, const struct sub_ref *r, const json_t *rec)
+{
+    char *text = json_dumps(rec, JSON_COMPACT);
+    int rc = text ? sl_txn_put(t, SNS_NS_SUB, r->topic.arn, r->id, text, strlen(text), NULL)
+                  : SL_ENOMEM;
+    free(text);
+    return rc;
+}
+
+/* Unsubscribe: a confirmed http(s) endpoint is told, with a token that
+ * restores it. */
+static int unsubscribe_txn(struct sl_txn *t, struct schange *w)
+{
+    json_t *rec = NULL;
+    int rc = sub_read_txn(t, &w->r, &rec);
+    if (rc)
+        return rc == SL_ENOTFOUND ? 0 : rc;
+    if (w->anonymous && json_is_true(json_object_get(rec, "AuthenticateOnUnsubscribe")))
+        rc = SL_EAUTH;
+    if (!rc)
+        rc = sl_txn_delete(t, SNS_NS_SUB, w->r.topic.arn, w->r.id);
+    if (!rc && sns_protocol_http(json_string_value(json_object_get(rec, "Protocol"))) &&
+        !json_is_true(json_object_get(rec, "Pending")))
+        rc = confirmation_txn(t, &w->r.topic, w->r.id, rec, true, w->base);
+    json_decref(rec);
+    return rc;
+}
 
 static int schange_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct schange *w = arg;
-    if (!w->name) {
-        int rc = sl_txn_delete(t, SNS_NS_SUB, w->r.topic.arn, w->r.id);
-        return rc == SL_ENOTFOUND ? 0 : rc;
-    }
-    struct sl_item it;
-    int rc = sl_txn_get(t, SNS_NS_SUB, w->r.topic.arn, w->r.id, &it);
+    if (!w->name)
+        return unsubscribe_txn(t, w);
+    json_t *rec = NULL;
+    int rc = sub_read_txn(t, &w->r, &rec);
     if (rc)
         return rc;
-    json_t *rec = json_loadb(it.val, it.val_len, 0, NULL);
-    sl_item_free(&it);
     json_t *attrs = json_object_get(rec, "Attributes");
     if (!json_is_object(attrs)) {
         json_decref(rec);
@@ -274,11 +433,8 @@ static int schange_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         json_object_del(attrs, w->name);
     else
         json_object_set_new(attrs, w->name, json_string(w->value));
-    char *text = json_dumps(rec, JSON_COMPACT);
+    rc = sub_write_txn(t, &w->r, rec);
     json_decref(rec);
-    rc = text ? sl_txn_put(t, SNS_NS_SUB, w->r.topic.arn, w->r.id, text, strlen(text), NULL)
-              : SL_ENOMEM;
-    free(text);
     return rc;
 }
 
@@ -286,6 +442,9 @@ static int schanged(struct sl_call *c)
 {
     if (c->write_rc == SL_ENOTFOUND)
         return sl_call_fail(c, SNS_E_NOT_FOUND, "Subscription does not exist");
+    if (c->write_rc == SL_EAUTH)
+        return sl_call_fail(c, SNS_E_AUTH, "Authorization error: this subscription may only be "
+                                           "deleted by a signed request of its owner");
     if (c->write_rc)
         return sl_call_internal(c, c->write_rc, &c->write_err);
     return sl_call_ok(c, json_object());
@@ -299,9 +458,93 @@ SL_OP(sns, Unsubscribe)
     const char *arn = json_string_value(json_object_get(c->in, "SubscriptionArn"));
     if (!sub_ref_parse(arn, &w->r))
         return sl_call_fail(c, SNS_E_INVALID, "Invalid parameter: SubscriptionArn");
-    if (strcmp(w->r.topic.account, c->account) != 0 || strcmp(w->r.topic.region, c->region) != 0)
+    if (!c->anonymous &&
+        (strcmp(w->r.topic.account, c->account) != 0 || strcmp(w->r.topic.region, c->region) != 0))
         return sl_call_fail(c, SNS_E_NOT_FOUND, "Subscription does not exist");
+    w->anonymous = c->anonymous;
+    base_url(c, w->base, sizeof(w->base));
     return sl_call_write(c, schange_txn, w, schanged);
+}
+
+/* ---- ConfirmSubscription ---------------------------------------------------------- */
+
+struct confirm {
+    struct sub_ref r;
+    const char *token;
+    bool auth_unsub, signed_call;
+};
+
+static int confirm_txn(struct sl_txn *t, void *arg, struct sl_err *err)
+{
+    (void)err;
+    struct confirm *w = arg;
+    struct sns_topic topic;
+    int rc = sns_topic_read_txn(t, &w->r.topic, &topic);
+    if (rc)
+        return rc;
+    sns_topic_clear(&topic);
+    struct sl_item it;
+    rc = sl_txn_get(t, SNS_NS_TOKEN, w->r.topic.arn, w->token, &it);
+    if (rc)
+        return rc == SL_ENOTFOUND ? SL_EINVAL : rc;
+    json_t *tok = json_loadb(it.val, it.val_len, 0, NULL);
+    sl_item_free(&it);
+    const char *id = json_string_value(json_object_get(tok, "sub"));
+    if (!id || strlen(id) >= sizeof(w->r.id) ||
+        sl_time_now_ms() - json_integer_value(json_object_get(tok, "at")) > SNS_TOKEN_MS) {
+        json_decref(tok);
+        return SL_EINVAL; /* (expired) */
+    }
+    sl_strlcpy(w->r.id, id, sizeof(w->r.id));
+    snprintf(w->r.arn, sizeof(w->r.arn), "%s:%s", w->r.topic.arn, w->r.id);
+    json_t *rec = NULL;
+    rc = sub_read_txn(t, &w->r, &rec);
+    if (rc == SL_ENOTFOUND) {
+        /* An unsubscribe confirmation's token brings it back. */
+        json_t *restore = json_object_get(tok, "restore");
+        rc = json_is_object(restore) ? 0 : SL_EINVAL;
+        rec = rc ? NULL : json_deep_copy(restore);
+    }
+    json_decref(tok);
+    if (rc)
+        return rc;
+    json_object_set_new(rec, "Pending", json_false());
+    if (w->auth_unsub)
+        json_object_set_new(rec, "AuthenticateOnUnsubscribe", json_true());
+    if (!w->signed_call)
+        json_object_set_new(rec, "Unauthenticated", json_true());
+    rc = sub_write_txn(t, &w->r, rec);
+    json_decref(rec);
+    return rc;
+}
+
+static int confirmed(struct sl_call *c)
+{
+    struct confirm *w = c->write_arg;
+    if (c->write_rc == SL_ENOTFOUND)
+        return sl_call_fail(c, SNS_E_NOT_FOUND, "Topic does not exist");
+    if (c->write_rc == SL_EINVAL)
+        return sl_call_fail(c, SNS_E_INVALID, "Invalid token");
+    if (c->write_rc)
+        return sl_call_internal(c, c->write_rc, &c->write_err);
+    return sl_call_ok(c, json_pack("{s:s}", "SubscriptionArn", w->r.arn));
+}
+
+SL_OP(sns, ConfirmSubscription)
+{
+    struct confirm *w = sl_call_alloc(c, sizeof(*w));
+    if (!w)
+        return SL_ENOMEM;
+    const char *topic = json_string_value(json_object_get(c->in, "TopicArn"));
+    if (!sns_ref_from_arn(topic, &w->r.topic))
+        return sl_call_fail(c, SNS_E_INVALID, "Invalid parameter: TopicArn");
+    w->token = json_string_value(json_object_get(c->in, "Token"));
+    if (!w->token || !*w->token || strlen(w->token) > 1024)
+        return sl_call_fail(c, SNS_E_INVALID, "Invalid parameter: Token");
+    const char *auth = json_string_value(json_object_get(c->in, "AuthenticateOnUnsubscribe"));
+    w->auth_unsub = auth && strcasecmp(auth, "true") == 0;
+    w->signed_call = !c->anonymous;
+    return sl_call_write(c, confirm_txn, w, confirmed);
 }
 
 SL_OP(sns, SetSubscriptionAttributes)
@@ -342,10 +585,26 @@ SL_OP(sns, GetSubscriptionAttributes)
     json_object_set(out, "Owner", json_object_get(rec, "Owner"));
     json_object_set(out, "Protocol", json_object_get(rec, "Protocol"));
     json_object_set(out, "Endpoint", json_object_get(rec, "Endpoint"));
-    json_object_set_new(out, "PendingConfirmation", json_string("false"));
-    json_object_set_new(out, "ConfirmationWasAuthenticated", json_string("true"));
+    bool pending = json_is_true(json_object_get(rec, "Pending"));
+    json_object_set_new(out, "PendingConfirmation", json_string(pending ? "true" : "false"));
+    json_object_set_new(out, "ConfirmationWasAuthenticated",
+                        json_string(json_is_true(json_object_get(rec, "Unauthenticated"))
+                                        ? "false"
+                                        : "true"));
     if (!json_object_get(out, "RawMessageDelivery"))
         json_object_set_new(out, "RawMessageDelivery", json_string("false"));
+    if (sns_protocol_http(json_string_value(json_object_get(rec, "Protocol")))) {
+        /* (The topic's http defaults count; a topic that cannot be read
+         * counts as one without.) */
+        struct sns_topic topic = {0};
+        (void)sns_topic_read(c->app->store, &r.topic, &topic);
+        char *eff = sns_effective_delivery_policy(topic.attrs,
+                                                  json_object_get(rec, "Attributes"));
+        if (eff)
+            json_object_set_new(out, "EffectiveDeliveryPolicy", json_string(eff));
+        free(eff);
+        sns_topic_clear(&topic);
+    }
     if (json_object_get(out, "FilterPolicy") && !json_object_get(out, "FilterPolicyScope"))
         json_object_set_new(out, "FilterPolicyScope", json_string("MessageAttributes"));
     json_decref(rec);
@@ -362,6 +621,8 @@ static int list_topic(struct sl_store *s, const struct sns_ref *r, json_t *list)
         json_t *sub = json_loadb(items[i].val, items[i].val_len, 0, NULL);
         char arn[448];
         snprintf(arn, sizeof(arn), "%s:%s", r->arn, items[i].sk);
+        if (json_is_true(json_object_get(sub, "Pending")))
+            sl_strlcpy(arn, "PendingConfirmation", sizeof(arn));
         if (sub)
             json_array_append_new(list, json_pack("{s:s, s:O, s:O, s:O, s:s}", "SubscriptionArn",
                                                   arn, "Owner", json_object_get(sub, "Owner"),

@@ -90,6 +90,8 @@ static int twrite_txn(struct sl_txn *t, void *arg, struct sl_err *err)
             rc = sl_txn_delete_pk(t, SNS_NS_DEDUP_AT, w->r.arn, NULL);
         if (!rc)
             rc = sl_txn_delete_pk(t, SNS_NS_SEQ, w->r.arn, NULL);
+        if (!rc)
+            rc = sl_txn_delete_pk(t, SNS_NS_TOKEN, w->r.arn, NULL);
         return rc ? rc : sl_txn_delete(t, SNS_NS_TOPIC, w->r.pk, w->r.name);
     }
     char *text = json_dumps(w->rec, JSON_COMPACT);
@@ -150,6 +152,12 @@ SL_OP(sns, CreateTopic)
             return sl_call_fail(c, SNS_E_INVALID, "Invalid parameter: Attributes Reason: "
                                                   "ContentBasedDeduplication is only valid for "
                                                   "FIFO topics");
+        }
+        char msg[512];
+        if (strcmp(k, "DeliveryPolicy") == 0 && json_is_string(v) &&
+            sns_delivery_policy_check(json_string_value(v), true, msg, sizeof(msg))) {
+            json_decref(stored);
+            return sl_call_fail(c, SNS_E_INVALID, "%s", msg);
         }
         json_object_set(stored, k, v);
     }
@@ -344,6 +352,10 @@ static int set_attr(struct tchange *w, json_t *rec)
                                          "topics");
         return SL_EINVAL;
     }
+    if (strcmp(name, "DeliveryPolicy") == 0 && json_string_value(value) &&
+        *json_string_value(value) &&
+        sns_delivery_policy_check(json_string_value(value), true, w->msg, sizeof(w->msg)))
+        return SL_EINVAL;
     json_object_set_new(attrs, name, json_is_string(value) ? json_incref(value) : json_string(""));
     return 0;
 }
