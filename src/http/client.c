@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 /* One request, from its post to its end. */
 struct job {
@@ -135,7 +137,13 @@ static void *client_main(void *arg)
         reap(cl);
         /* Asleep until a transfer needs the thread or a post wakes it
          * (a day is only the call's bound: nothing runs when idle). */
-        curl_multi_poll(cl->multi, NULL, 0, 24 * 3600 * 1000, NULL);
+        CURLMcode prc = curl_multi_poll(cl->multi, NULL, 0, 24 * 3600 * 1000, NULL);
+        if (prc != CURLM_OK) {
+            /* (Not expected: a pause rather than a spin.) */
+            sl_warn("http", "client: curl_multi_poll: %s", curl_multi_strerror(prc));
+            struct timespec pause = {0, 100 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
     }
     /* Stopping: what is under way ends without an answer. */
     while (cl->active) {
@@ -175,6 +183,19 @@ int sl_http_client_new(struct sl_http_client **out, const char *ca_file, struct 
     cl->thread_on = true;
     *out = cl;
     return 0;
+}
+
+/* The file's authorities and the system's: CURLOPT_CAINFO takes the
+ * place of the default bundle, so the system's directory is named too
+ * (OpenSSL reads both). */
+static bool set_authorities(CURL *e, const char *ca_file)
+{
+    static const char system_dir[] = "/etc/ssl/certs";
+    struct stat st;
+    if (curl_easy_setopt(e, CURLOPT_CAINFO, ca_file) != CURLE_OK)
+        return false;
+    return stat(system_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+           curl_easy_setopt(e, CURLOPT_CAPATH, system_dir) == CURLE_OK;
 }
 
 int sl_http_client_post(struct sl_http_client *cl, const struct sl_http_out *req,
@@ -221,7 +242,7 @@ int sl_http_client_post(struct sl_http_client *cl, const struct sl_http_out *req
               curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->error) == CURLE_OK &&
               curl_easy_setopt(e, CURLOPT_PRIVATE, j) == CURLE_OK &&
-              (!cl->ca_file || curl_easy_setopt(e, CURLOPT_CAINFO, cl->ca_file) == CURLE_OK);
+              (!cl->ca_file || set_authorities(e, cl->ca_file));
     if (!ok) {
         job_free(j);
         return SL_EINVAL;

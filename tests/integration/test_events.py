@@ -142,11 +142,13 @@ def test_put_events_to_targets(srv, ev, sqs):
         {"Source": src, "DetailType": "Order", "Detail": json.dumps({"n": 1, "order": {"id": 43}})},
         {"DetailType": "Order", "Detail": "{}"},
         {"Source": src, "DetailType": "Order", "Detail": "not json"},
+        {"Source": "aws.s3", "DetailType": "Object Created", "Detail": "{}"},
     ])
-    assert out["FailedEntryCount"] == 2
+    assert out["FailedEntryCount"] == 3
     assert "EventId" in out["Entries"][0] and "EventId" in out["Entries"][1]
     assert out["Entries"][2]["ErrorCode"] == "InvalidArgument"
     assert out["Entries"][3]["ErrorCode"] == "MalformedDetail"
+    assert out["Entries"][4]["ErrorCode"] == "NotAuthorizedForSourceException"
     event = json.loads(drain(sqs, url, 1)[0]["Body"])
     assert event["id"] == out["Entries"][0]["EventId"] and event["source"] == src
     assert event["detail-type"] == "Order" and event["detail"]["order"]["id"] == 42

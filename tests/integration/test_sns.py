@@ -240,6 +240,15 @@ def test_filter_policies(sns, sqs):
     e = client_error(sns.subscribe, TopicArn=arn, Protocol="sqs", Endpoint=q1,
                      Attributes={"FilterPolicyScope": "Everything"})
     assert e["Error"]["Code"] == "InvalidParameter"
+    # A nested policy needs the MessageBody scope: refused on attributes,
+    # whichever of the two is set last.
+    (_, q3) = queue(sqs)
+    e = client_error(sns.subscribe, TopicArn=arn, Protocol="sqs", Endpoint=q3,
+                     Attributes={"FilterPolicy": json.dumps({"order": {"status": ["paid"]}})})
+    assert e["Error"]["Code"] == "InvalidParameter" and "nested" in e["Error"]["Message"]
+    e = client_error(sns.set_subscription_attributes, SubscriptionArn=s2,
+                     AttributeName="FilterPolicyScope", AttributeValue="MessageAttributes")
+    assert e["Error"]["Code"] == "InvalidParameter" and "nested" in e["Error"]["Message"]
 
 
 def test_raw_delivery_batch_and_structure(sns, sqs):
@@ -278,9 +287,10 @@ def test_raw_delivery_batch_and_structure(sns, sqs):
     e = client_error(sns.set_subscription_attributes, SubscriptionArn=sub,
                      AttributeName="RawMessageDelivery", AttributeValue="maybe")
     assert e["Error"]["Code"] == "InvalidParameter"
-    e = client_error(sns.publish, TopicArn=arn, Message="x", MessageAttributes={
-        "n": {"DataType": "Number", "StringValue": "abc"}})
-    assert e["Error"]["Code"] == "ParameterValueInvalid"
+    for bad in ["abc", "nan", "inf", "0x10"]:
+        e = client_error(sns.publish, TopicArn=arn, Message="x", MessageAttributes={
+            "n": {"DataType": "Number", "StringValue": bad}})
+        assert e["Error"]["Code"] == "ParameterValueInvalid", bad
 
 
 def test_fifo_topic(sns, sqs):

@@ -689,6 +689,67 @@ def test_unsubscribe_url(srv, sns, endpoints):
     assert listed(sns, arn) == []
 
 
+
+def visit_error(url):
+    """An unsigned GET that must fail: (status, error code)."""
+    try:
+        urllib.request.urlopen(url, timeout=15)
+    except urllib.error.HTTPError as e:
+        root = ET.fromstring(e.read().decode())
+        return e.code, [x.text for x in root.iter() if x.tag.split("}")[-1] == "Code"][0]
+    raise AssertionError("%s succeeded" % url)
+
+
+def test_unsigned_unsubscribe_limits(srv, sns, sqs, endpoints):
+    """Without a signature only an http(s) subscription can be deleted, and
+    not one confirmed by its owner's signed ConfirmSubscription with
+    AuthenticateOnUnsubscribe (AuthorizationError, 403); an unsigned
+    confirmation cannot ask for that."""
+    arn = topic(sns)
+    _, qarn = queue(sqs)
+    qsub = sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)["SubscriptionArn"]
+    base = srv.endpoint + "/?Action=Unsubscribe&SubscriptionArn="
+    assert visit_error(base + qsub) == (403, "AuthorizationError")
+    ep = endpoints()
+    sub = subscribe(sns, arn, ep.url + "/signed", "http")
+    token = confirmation(ep, "/signed").json()["Token"]
+    assert sns.confirm_subscription(TopicArn=arn, Token=token,
+                                    AuthenticateOnUnsubscribe="true")["SubscriptionArn"] == sub
+    assert visit_error(base + sub) == (403, "AuthorizationError")
+    # Followed unsigned, the same request of the token changes nothing.
+    url = confirmation(ep, "/signed").json()["SubscribeURL"] + "&AuthenticateOnUnsubscribe=true"
+    assert confirmed_arn(visit(url)[1]) == sub
+    assert visit_error(base + sub) == (403, "AuthorizationError")
+    assert sub_attrs(sns, sub)["ConfirmationWasAuthenticated"] == "true"
+    loose = confirmed(sns, arn, ep, path="/loose")
+    url = None
+    for r in ep.matching(lambda r: r.path == "/loose" and r.type == "SubscriptionConfirmation"):
+        url = r.json()["SubscribeURL"]
+    assert confirmed_arn(visit(url + "&AuthenticateOnUnsubscribe=true")[1]) == loose
+    assert sub_attrs(sns, loose)["ConfirmationWasAuthenticated"] == "false"
+    status, text = visit(base + loose)
+    assert status == 200
+    assert sorted(a for a, _, _ in listed(sns, arn)) == sorted([qsub, sub])
+    sns.unsubscribe(SubscriptionArn=sub)  # (signed: the owner's)
+    assert [a for a, _, _ in listed(sns, arn)] == [qsub]
+
+
+def test_unsubscribe_ends_retries(fresh_server, endpoints):
+    """A message being retried stops when its subscription is deleted: after
+    the UnsubscribeConfirmation no more than the post then under way."""
+    s, sns, sqs, ep, arn, sub, dlq_url = fast_setup(fresh_server, endpoints, retries=60)
+    ep.status = 500
+    mid = sns.publish(TopicArn=arn, Message="stop me")["MessageId"]
+    ep.wait(notification(mid), n=2, what="two attempts")
+    sns.unsubscribe(SubscriptionArn=sub)
+    confirmation(ep, "/hook", "UnsubscribeConfirmation")
+    seen = len(ep.matching(notification(mid)))
+    assert_never(lambda: len(ep.matching(notification(mid))) > seen + 1, 1.5,
+                 "retries after the subscription was deleted")
+    assert empty(sqs, dlq_url)
+    assert s.stop() == 0, s.logs()
+
+
 # ---- HTTPS -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

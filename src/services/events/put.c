@@ -497,6 +497,12 @@ static json_t *event_of(struct sl_call *c, const json_t *entry, struct ev_bus_re
         snprintf(msg, n, "Parameter Source is not valid. Reason: Source is a required argument.");
         return NULL;
     }
+    if (strncmp(source, "aws.", 4) == 0) {
+        /* (AWS's own sources are AWS's to send.) */
+        *code = "NotAuthorizedForSourceException";
+        snprintf(msg, n, "Not authorized for the source.");
+        return NULL;
+    }
     if (!type || !*type) {
         snprintf(msg, n, "Parameter DetailType is not valid. Reason: DetailType is a required "
                          "argument.");

@@ -239,8 +239,10 @@ static json_t *effective_policy(const json_t *topic_attrs, const json_t *sub_att
     json_t *req = overrides ? json_object_get(sub, "requestPolicy") : NULL;
     if (!json_object_get(req, "headerContentType"))
         req = json_object_get(http, "defaultRequestPolicy");
+    /* (Checked again: it becomes a header, and a topic's policy may have
+     * been stored before policies were checked.) */
     json_t *ctype = json_object_get(req, "headerContentType");
-    if (json_is_string(ctype))
+    if (json_is_string(ctype) && content_type_ok(json_string_value(ctype)))
         json_object_set(out, "ctype", ctype);
     json_decref(topic);
     json_decref(sub);
@@ -307,6 +309,21 @@ static int prepare(void *ctx, struct sl_delivery *d)
     const char *url = json_string_value(json_object_get(d->meta, "url"));
     if (!url)
         return SL_ENOTFOUND; /* (not a message of ours: dropped) */
+    /* A subscription deleted meanwhile (or its topic) gets nothing more,
+     * but the unsubscribe confirmation that says so. */
+    const char *type = json_string_value(json_object_get(d->meta, "type"));
+    const char *topic = json_string_value(json_object_get(d->meta, "topic"));
+    const char *sub = json_string_value(json_object_get(d->meta, "sub"));
+    const char *colon = sub ? strrchr(sub, ':') : NULL;
+    if (type && strcmp(type, "UnsubscribeConfirmation") != 0 && topic && colon) {
+        struct sl_item it;
+        int rc = sl_kv_get(st->app->store, SNS_NS_SUB, topic, colon + 1, &it);
+        if (rc == SL_ENOTFOUND)
+            return SL_ENOTFOUND;
+        if (rc)
+            return rc; /* (tried again later) */
+        sl_item_free(&it);
+    }
     struct retry_policy p = aws_default;
     char why[256];
     json_t *retry = json_object_get(d->meta, "retry");
@@ -361,7 +378,7 @@ static int deliver(void *ctx, struct sl_delivery *d)
     headers[n] = h[n], n++;
     snprintf(h[n], sizeof(h[n]), "x-amz-sns-topic-arn: %s", topic ? topic : "");
     headers[n] = h[n], n++;
-    if (sub) {
+    if (sub && type && strcmp(type, "SubscriptionConfirmation") != 0) {
         snprintf(h[n], sizeof(h[n]), "x-amz-sns-subscription-arn: %s", sub);
         headers[n] = h[n], n++;
     }
@@ -382,7 +399,15 @@ static int deliver(void *ctx, struct sl_delivery *d)
         .body_len = d->m.body_len,
         .timeout_ms = HTTP_TIMEOUT_MS,
     };
-    return sl_http_client_post(st->http, &req, posted, po);
+    int rc = req.url ? sl_http_client_post(st->http, &req, posted, po) : SL_EINVAL;
+    if (rc == SL_EINVAL) {
+        /* A request that can never start (a URL libcurl refuses): a
+         * failed try, so that it ends in the dead-letter queue. */
+        sl_info("sns", "delivery to %s cannot start", req.url ? req.url : "?");
+        sl_consumer_done(st->http_consumer, d, SL_DELIVERY_ERROR);
+        return 0;
+    }
+    return rc;
 }
 
 static char *record(void *ctx, struct sl_delivery *d, const char *condition)
@@ -464,9 +489,11 @@ int sns_http_start(struct sns *st, struct sl_err *err)
 
 void sns_http_stop(struct sns *st)
 {
-    /* The client first: what it has under way goes back on the queue. */
-    sl_http_client_stop(st->http);
+    /* The consumer takes no more messages; then the client ends what it
+     * has under way, which goes back on the queue as it was (the consumer
+     * waits for that when it is freed). */
     sl_consumer_stop(st->http_consumer);
+    sl_http_client_stop(st->http);
 }
 
 void sns_http_free(struct sns *st)

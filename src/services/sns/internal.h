@@ -131,7 +131,7 @@ struct sns_http_msg {
     const char *url;
     const char *type; /* "Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation" */
     const char *message_id, *topic_arn;
-    const char *sub_arn; /* NULL for a confirmation request */
+    const char *sub_arn; /* (not sent with a confirmation request) */
     const char *body;
     bool raw;
     const json_t *topic_attrs, *sub_attrs; /* their DeliveryPolicy; either may be NULL */

@@ -98,9 +98,10 @@ int sns_message_check(const struct sns_topic *topic, const struct sns_message *m
                        "value for message attribute type '%s'.",
                        k, type);
         if (type_is(type, "Number")) {
+            /* (A decimal number: not strtod's nan, inf or hexadecimal.) */
             char *end;
             strtod(sv, &end);
-            if (*end || end == sv)
+            if (*end || end == sv || strspn(sv, "0123456789+-.eE") != strlen(sv))
                 return bad(msg, n, code, SNS_E_VALUE,
                            "An error occurred while trying to parse the value '%s' of the "
                            "message attribute '%s' as a number.",

@@ -53,11 +53,32 @@ bool sns_protocol_http(const char *protocol)
  * sends. */
 static void base_url(struct sl_call *c, char *out, size_t n)
 {
-    const char *host = sl_http_header(c->http, "Host");
+    /* (An unsigned caller's Host is not taken: Sluice's own address.) */
+    const char *host = c->anonymous ? NULL : sl_http_header(c->http, "Host");
     if (host && *host)
         snprintf(out, n, "http://%.200s", host);
     else
         snprintf(out, n, "%.200s", c->app->endpoint_url ? c->app->endpoint_url : "");
+}
+
+/* Inside a transaction: the tokens of subscription id go (a new one
+ * replaces them; its deletion ends them). */
+static int drop_tokens_txn(struct sl_txn *t, const char *topic_arn, const char *id)
+{
+    struct sl_item *items = NULL;
+    size_t n = 0;
+    int rc = sl_txn_list(t, SNS_NS_TOKEN, topic_arn, NULL, SIZE_MAX, &items, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        json_t *tok = json_loadb(items[i].val, items[i].val_len, 0, NULL);
+        const char *sub = json_string_value(json_object_get(tok, "sub"));
+        if (!sub || strcmp(sub, id) == 0)
+            rc = sl_txn_delete(t, SNS_NS_TOKEN, topic_arn, items[i].sk);
+        json_decref(tok);
+    }
+    for (size_t i = 0; i < n; i++)
+        sl_item_free(&items[i]);
+    free(items);
+    return rc;
 }
 
 /* Inside a transaction: a confirmation request (or, unsub, an unsubscribe
@@ -74,6 +95,9 @@ static int confirmation_txn(struct sl_txn *t, const struct sns_ref *topic, const
     int64_t now = sl_time_now_ms();
     sl_time_iso8601_ms(now, ts, sizeof(ts));
     snprintf(arn, sizeof(arn), "%s:%s", topic->arn, id);
+    int rc = drop_tokens_txn(t, topic->arn, id);
+    if (rc)
+        return rc;
     json_t *tok = json_pack("{s:s, s:I}", "sub", id, "at", (json_int_t)now);
     if (tok && unsub)
         json_object_set(tok, "restore", (json_t *)rec);
@@ -81,7 +105,7 @@ static int confirmation_txn(struct sl_txn *t, const struct sns_ref *topic, const
     json_decref(tok);
     if (!tok_text)
         return SL_ENOMEM;
-    int rc = sl_txn_put(t, SNS_NS_TOKEN, topic->arn, token, tok_text, strlen(tok_text), NULL);
+    rc = sl_txn_put(t, SNS_NS_TOKEN, topic->arn, token, tok_text, strlen(tok_text), NULL);
     free(tok_text);
     if (rc)
         return rc;
@@ -117,7 +141,7 @@ static int confirmation_txn(struct sl_txn *t, const struct sns_ref *topic, const
         .type = type,
         .message_id = mid,
         .topic_arn = topic->arn,
-        .sub_arn = unsub ? arn : NULL,
+        .sub_arn = arn,
         .body = body,
         .sub_attrs = json_object_get(rec, "Attributes"),
     };
@@ -190,6 +214,95 @@ static int check_attr(const char *protocol, const char *name, const char *value,
     return SL_EINVAL;
 }
 
+/* Whether policy p (parsed) nests: a key whose rules are an object, in
+ * it or in one of its "$or" alternatives. */
+static bool policy_nested(const json_t *p)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)p, k, v)
+    {
+        if (json_is_object(v))
+            return true;
+        if (strcmp(k, "$or") == 0 && json_is_array(v)) {
+            size_t i;
+            json_t *alt;
+            json_array_foreach(v, i, alt)
+            {
+                if (json_is_object(alt) && policy_nested(alt))
+                    return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Whether attrs (a subscription's, as they would be) pair a nested
+ * FilterPolicy with the MessageAttributes scope, which cannot hold one:
+ * 0, or SL_EINVAL with SNS's message. */
+static int check_scope(const json_t *attrs, char *msg, size_t n)
+{
+    const char *policy = json_string_value(json_object_get(attrs, "FilterPolicy"));
+    const char *scope = json_string_value(json_object_get(attrs, "FilterPolicyScope"));
+    if (!policy || !*policy || (scope && strcmp(scope, "MessageBody") == 0))
+        return 0;
+    json_t *p = json_loads(policy, 0, NULL);
+    bool nested = policy_nested(p);
+    json_decref(p);
+    if (!nested)
+        return 0;
+    snprintf(msg, n, "Invalid parameter: Filter policy scope MessageAttributes does not support "
+                     "nested filter policy");
+    return SL_EINVAL;
+}
+
+/* The record of subscription r, in a transaction (a new object). */
+static int sub_read_txn(struct sl_txn *t, const struct sub_ref *r, json_t **rec)
+{
+    struct sl_item it;
+    int rc = sl_txn_get(t, SNS_NS_SUB, r->topic.arn, r->id, &it);
+    if (rc)
+        return rc;
+    *rec = json_loadb(it.val, it.val_len, 0, NULL);
+    sl_item_free(&it);
+    return *rec ? 0 : SL_ECORRUPT;
+}
+
+static int sub_write_txn(struct sl_txn *t, const struct sub_ref *r, const json_t *rec)
+{
+    char *text = json_dumps(rec, JSON_COMPACT);
+    int rc = text ? sl_txn_put(t, SNS_NS_SUB, r->topic.arn, r->id, text, strlen(text), NULL)
+                  : SL_ENOMEM;
+    free(text);
+    return rc;
+}
+
+/* The id (into id, "" when none) of topic_arn's subscription to rec's
+ * protocol and endpoint. */
+static int find_endpoint_txn(struct sl_txn *t, const char *topic_arn, const json_t *rec,
+                             char *id, size_t n)
+{
+    const char *protocol = json_string_value(json_object_get(rec, "Protocol"));
+    const char *endpoint = json_string_value(json_object_get(rec, "Endpoint"));
+    struct sl_item *items = NULL;
+    size_t count = 0;
+    id[0] = '\0';
+    int rc = sl_txn_list(t, SNS_NS_SUB, topic_arn, NULL, SIZE_MAX, &items, &count);
+    for (size_t i = 0; !rc && i < count && !id[0]; i++) {
+        json_t *sub = json_loadb(items[i].val, items[i].val_len, 0, NULL);
+        const char *p = json_string_value(json_object_get(sub, "Protocol"));
+        const char *e = json_string_value(json_object_get(sub, "Endpoint"));
+        if (p && e && protocol && endpoint && strcmp(p, protocol) == 0 &&
+            strcmp(e, endpoint) == 0)
+            sl_strlcpy(id, items[i].sk, n);
+        json_decref(sub);
+    }
+    for (size_t i = 0; i < count; i++)
+        sl_item_free(&items[i]);
+    free(items);
+    return rc;
+}
+
 /* ---- Subscribe ------------------------------------------------------------------ */
 
 struct subscribe {
@@ -219,30 +332,27 @@ static int subscribe_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         return rc;
     sns_topic_clear(&topic);
     /* The same endpoint again: the same subscription. */
-    struct sl_item *items = NULL;
-    size_t n = 0;
-    rc = sl_txn_list(t, SNS_NS_SUB, s->topic.arn, NULL, SIZE_MAX, &items, &n);
-    for (size_t i = 0; !rc && i < n; i++) {
-        json_t *sub = json_loadb(items[i].val, items[i].val_len, 0, NULL);
-        const char *p = json_string_value(json_object_get(sub, "Protocol"));
-        const char *e = json_string_value(json_object_get(sub, "Endpoint"));
-        if (p && e && strcmp(p, s->protocol) == 0 && strcmp(e, s->endpoint) == 0) {
-            sl_strlcpy(s->id, items[i].sk, sizeof(s->id));
-            s->differs = json_object_size(s->attrs) &&
-                         !json_equal(json_object_get(sub, "Attributes"), s->attrs);
-            s->pending = json_is_true(json_object_get(sub, "Pending"));
-            /* Still pending: its endpoint is asked again, with a new
-             * token. */
-            if (s->pending && !s->differs)
-                rc = confirmation_txn(t, &s->topic, s->id, sub, false, s->base);
-        }
-        json_decref(sub);
-    }
-    for (size_t i = 0; i < n; i++)
-        sl_item_free(&items[i]);
-    free(items);
-    if (rc || s->id[0])
+    json_t *want = json_pack("{s:s, s:s}", "Protocol", s->protocol, "Endpoint", s->endpoint);
+    rc = want ? find_endpoint_txn(t, s->topic.arn, want, s->id, sizeof(s->id)) : SL_ENOMEM;
+    json_decref(want);
+    if (rc)
         return rc;
+    if (s->id[0]) {
+        struct sub_ref r = {.topic = s->topic};
+        sl_strlcpy(r.id, s->id, sizeof(r.id));
+        json_t *sub = NULL;
+        rc = sub_read_txn(t, &r, &sub);
+        if (rc)
+            return rc;
+        s->differs = json_object_size(s->attrs) &&
+                     !json_equal(json_object_get(sub, "Attributes"), s->attrs);
+        s->pending = json_is_true(json_object_get(sub, "Pending"));
+        /* Still pending: its endpoint is asked again, with a new token. */
+        if (s->pending && !s->differs)
+            rc = confirmation_txn(t, &s->topic, s->id, sub, false, s->base);
+        json_decref(sub);
+        return rc;
+    }
     sl_uuid(s->id);
     s->pending = sns_protocol_http(s->protocol);
     json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:b}", "Protocol", s->protocol, "Endpoint",
@@ -340,6 +450,8 @@ SL_OP(sns, Subscribe)
             return sl_call_fail(c, SNS_E_INVALID, "%s", msg);
         json_object_set(s->attrs, k, v);
     }
+    if (check_scope(s->attrs, msg, sizeof(msg)))
+        return sl_call_fail(c, SNS_E_INVALID, "%s", msg);
     return sl_call_write(c, subscribe_txn, s, subscribed);
 }
 
@@ -374,27 +486,6 @@ struct schange {
     bool anonymous;           /* delete: by an unsigned UnsubscribeURL */
 };
 
-/* The record of subscription r, in a transaction (a new object). */
-static int sub_read_txn(struct sl_txn *t, const struct sub_ref *r, json_t **rec)
-{
-    struct sl_item it;
-    int rc = sl_txn_get(t, SNS_NS_SUB, r->topic.arn, r->id, &it);
-    if (rc)
-        return rc;
-    *rec = json_loadb(it.val, it.val_len, 0, NULL);
-    sl_item_free(&it);
-    return *rec ? 0 : SL_ECORRUPT;
-}
-
-static int sub_write_txn(struct sl_txn *t, const struct sub_ref *r, const json_t *rec)
-{
-    char *text = json_dumps(rec, JSON_COMPACT);
-    int rc = text ? sl_txn_put(t, SNS_NS_SUB, r->topic.arn, r->id, text, strlen(text), NULL)
-                  : SL_ENOMEM;
-    free(text);
-    return rc;
-}
-
 /* Unsubscribe: a confirmed http(s) endpoint is told, with a token that
  * restores it. */
 static int unsubscribe_txn(struct sl_txn *t, struct schange *w)
@@ -403,12 +494,17 @@ static int unsubscribe_txn(struct sl_txn *t, struct schange *w)
     int rc = sub_read_txn(t, &w->r, &rec);
     if (rc)
         return rc == SL_ENOTFOUND ? 0 : rc;
-    if (w->anonymous && json_is_true(json_object_get(rec, "AuthenticateOnUnsubscribe")))
+    bool http = sns_protocol_http(json_string_value(json_object_get(rec, "Protocol")));
+    /* Unsigned (its UnsubscribeURL): an http(s) subscription whose
+     * confirmation did not ask for a signature on unsubscribing. */
+    if (w->anonymous &&
+        (!http || json_is_true(json_object_get(rec, "AuthenticateOnUnsubscribe"))))
         rc = SL_EAUTH;
     if (!rc)
         rc = sl_txn_delete(t, SNS_NS_SUB, w->r.topic.arn, w->r.id);
-    if (!rc && sns_protocol_http(json_string_value(json_object_get(rec, "Protocol"))) &&
-        !json_is_true(json_object_get(rec, "Pending")))
+    if (!rc && http)
+        rc = drop_tokens_txn(t, w->r.topic.arn, w->r.id);
+    if (!rc && http && !json_is_true(json_object_get(rec, "Pending")))
         rc = confirmation_txn(t, &w->r.topic, w->r.id, rec, true, w->base);
     json_decref(rec);
     return rc;
@@ -500,19 +596,38 @@ static int confirm_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     json_t *rec = NULL;
     rc = sub_read_txn(t, &w->r, &rec);
     if (rc == SL_ENOTFOUND) {
-        /* An unsubscribe confirmation's token brings it back. */
+        /* An unsubscribe confirmation's token brings it back, once. */
         json_t *restore = json_object_get(tok, "restore");
         rc = json_is_object(restore) ? 0 : SL_EINVAL;
         rec = rc ? NULL : json_deep_copy(restore);
+        if (!rc)
+            rc = sl_txn_delete(t, SNS_NS_TOKEN, w->r.topic.arn, w->token);
+        /* (Subscribed again meanwhile: that subscription stands.) */
+        char other[40] = "";
+        if (!rc)
+            rc = find_endpoint_txn(t, w->r.topic.arn, rec, other, sizeof(other));
+        if (!rc && other[0]) {
+            sl_strlcpy(w->r.id, other, sizeof(w->r.id));
+            snprintf(w->r.arn, sizeof(w->r.arn), "%s:%s", w->r.topic.arn, w->r.id);
+            json_decref(tok);
+            json_decref(rec);
+            return 0;
+        }
     }
     json_decref(tok);
-    if (rc)
+    if (rc) {
+        json_decref(rec);
         return rc;
+    }
+    /* Confirmed again (its SubscribeURL followed twice): as it was, but
+     * that its owner's signed call may ask for signed unsubscribing. */
+    bool was_pending = json_is_true(json_object_get(rec, "Pending")) ||
+                       json_object_get(rec, "Pending") == NULL;
     json_object_set_new(rec, "Pending", json_false());
-    if (w->auth_unsub)
+    if (w->auth_unsub && w->signed_call)
         json_object_set_new(rec, "AuthenticateOnUnsubscribe", json_true());
-    if (!w->signed_call)
-        json_object_set_new(rec, "Unauthenticated", json_true());
+    if (was_pending)
+        json_object_set_new(rec, "Unauthenticated", json_boolean(!w->signed_call));
     rc = sub_write_txn(t, &w->r, rec);
     json_decref(rec);
     return rc;
@@ -564,6 +679,16 @@ SL_OP(sns, SetSubscriptionAttributes)
     rc = w->name ? check_attr(json_string_value(json_object_get(rec, "Protocol")), w->name,
                               w->value, msg, sizeof(msg))
                  : (snprintf(msg, sizeof(msg), "Invalid parameter: AttributeName"), SL_EINVAL);
+    if (!rc) {
+        /* (The attributes as they would be: a policy and its scope must
+         * agree.) */
+        json_t *after = json_deep_copy(json_object_get(rec, "Attributes"));
+        if (!after)
+            after = json_object();
+        json_object_set_new(after, w->name, json_string(w->value));
+        rc = check_scope(after, msg, sizeof(msg));
+        json_decref(after);
+    }
     json_decref(rec);
     if (rc)
         return sl_call_fail(c, SNS_E_INVALID, "%s", msg);
