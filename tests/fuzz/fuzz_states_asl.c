@@ -1,0 +1,58 @@
+/* libFuzzer target: state machine definitions (services/states/asl.h),
+ * which CreateStateMachine takes from the network. Whatever parses has
+ * every transition inside the machine, and every state's input and
+ * output processing runs on a sample input (never a crash; a value or a
+ * failure with a message). */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/states/asl.h"
+
+static void check(const struct sl_asl *m, json_t *input, json_t *ctx)
+{
+    if (m->start >= m->n)
+        abort();
+    for (size_t i = 0; i < m->n; i++) {
+        const struct sl_asl_state *s = &m->states[i];
+        if (s->next != SL_ASL_NONE && s->next >= m->n)
+            abort();
+        for (size_t k = 0; k < s->nchoices; k++)
+            if (s->choices[k].next >= m->n)
+                abort();
+        struct sl_err err = {0};
+        json_t *in = NULL, *out = NULL;
+        const char *error = NULL;
+        if (sl_asl_input(s, input, ctx, &in, &err) == 0) {
+            (void)sl_asl_output(s, input, in, ctx, &out, &error, &err);
+            json_decref(out);
+            json_decref(in);
+        }
+        for (size_t k = 0; k < s->nbranches; k++)
+            check(s->branches[k], input, ctx);
+        if (s->processor)
+            check(s->processor, input, ctx);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    if (!s)
+        return 0;
+    memcpy(s, data, size);
+    s[size] = '\0';
+    struct sl_asl *m = NULL;
+    struct sl_err err = {0};
+    if (sl_asl_parse(s, &m, &err) == 0) {
+        json_t *input = json_pack("{s:i, s:{s:s}, s:[i,i]}", "n", 1, "o", "k", "v", "a", 1, 2);
+        json_t *ctx = json_pack("{s:{s:s}}", "Execution", "Name", "run");
+        check(m, input, ctx);
+        json_decref(input);
+        json_decref(ctx);
+        sl_asl_free(m);
+    }
+    free(s);
+    return 0;
+}
