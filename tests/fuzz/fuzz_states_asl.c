@@ -2,13 +2,14 @@
  * which CreateStateMachine takes from the network. Whatever parses has
  * every transition inside the machine, and every state's input and
  * output processing runs on a sample input (never a crash; a value or a
- * failure with a message). */
+ * failure with a message), and so does every state's step (with an error
+ * through its retriers and catchers). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/states/asl.h"
+#include "services/states/step.h"
 
 static void check(const struct sl_asl *m, json_t *input, json_t *ctx)
 {
@@ -28,6 +29,16 @@ static void check(const struct sl_asl *m, json_t *input, json_t *ctx)
             (void)sl_asl_output(s, input, in, ctx, &out, &error, &err);
             json_decref(out);
             json_decref(in);
+        }
+        struct sl_step st;
+        sl_step_run(m, i, input, ctx, 0, &st);
+        sl_step_clear(&st);
+        unsigned attempts[64] = {0};
+        if (s->nretry <= 64) {
+            sl_step_error(m, i, input, "States.TaskFailed", "cause", attempts, ctx, 0, &st);
+            if (st.kind == SL_STEP_NEXT && st.next >= m->n)
+                abort();
+            sl_step_clear(&st);
         }
         for (size_t k = 0; k < s->nbranches; k++)
             check(s->branches[k], input, ctx);
