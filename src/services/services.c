@@ -18,6 +18,7 @@
 #include "services/scheduler/scheduler.h"
 #include "services/sns/sns.h"
 #include "services/sqs/sqs.h"
+#include "services/states/states.h"
 #include "services/sts/sts.h"
 
 /* In start order: CloudWatch Logs before Lambda, whose functions log
@@ -33,6 +34,7 @@ const struct sl_service *const sl_services[] = {
     &sl_service_dynamodbstreams,
     &sl_service_s3,
     &sl_service_lambda,
+    &sl_service_states,
     &sl_service_sts,
     NULL,
 };

@@ -3,12 +3,15 @@
  * every transition inside the machine, and every state's input and
  * output processing runs on a sample input (never a crash; a value or a
  * failure with a message), and so does every state's step (with an error
- * through its retriers and catchers). */
+ * through its retriers and catchers). The text is also taken as a state
+ * machine's ARN (whatever parses names the same machine again) and as a
+ * definition error to take apart for ValidateStateMachineDefinition. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "services/states/internal.h"
 #include "services/states/step.h"
 
 static void check(const struct sl_asl *m, json_t *input, json_t *ctx)
@@ -54,6 +57,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(s, data, size);
     s[size] = '\0';
+    struct sfn_ref r, again;
+    if (sfn_ref_parse(s, &r) && (!sfn_ref_parse(r.arn, &again) || strcmp(again.arn, r.arn)))
+        abort();
+    char code[64], what[256], where[128];
+    sl_asl_diagnostic(s, code, sizeof(code), what, sizeof(what), where, sizeof(where));
     struct sl_asl *m = NULL;
     struct sl_err err = {0};
     if (sl_asl_parse(s, &m, &err) == 0) {

@@ -104,7 +104,7 @@ def test_unimplemented_services_answer_in_their_protocol(server):
     cases = [
         ("iam", lambda c: c.list_users(), "InvalidAction"),                # query
         ("glue", lambda c: c.get_databases(), "UnknownOperationException"),  # json 1.1
-        ("stepfunctions", lambda c: c.list_state_machines(), "UnknownOperationException"),  # json 1.0
+        ("stepfunctions", lambda c: c.list_activities(), "UnknownOperationException"),  # json 1.0
         ("lambda", lambda c: c.list_layers(), "UnknownOperationException"),  # rest-json
         ("cloudwatch", lambda c: c.list_metrics(), "InvalidAction"),
         ("secretsmanager", lambda c: c.list_secrets(), "UnknownOperationException"),
@@ -120,7 +120,7 @@ def test_unimplemented_services_answer_in_their_protocol(server):
 
 def test_unimplemented_service_cli_message(server):
     """The aws CLI prints the error cleanly (no traceback)."""
-    p = aws_cli(server.endpoint, "stepfunctions", "list-state-machines", check=False)
+    p = aws_cli(server.endpoint, "stepfunctions", "list-activities", check=False)
     assert p.returncode != 0
     assert "UnknownOperationException" in p.stderr
     assert "Traceback" not in p.stderr

@@ -88,6 +88,29 @@ void sl_asl_free(struct sl_asl *m)
     free(m);
 }
 
+void sl_asl_diagnostic(const char *msg, char *code, size_t cn, char *what, size_t wn, char *where,
+                       size_t ln)
+{
+    static const char prefix[] = "Invalid State Machine Definition: '";
+    const char *body = strncmp(msg, prefix, sizeof(prefix) - 1) == 0 ? msg + sizeof(prefix) - 1
+                                                                      : msg;
+    size_t n = strlen(body);
+    if (n && body[n - 1] == '\'')
+        n--;
+    const char *colon = memchr(body, ':', n);
+    const char *at = NULL;
+    for (const char *p = body; p + 4 <= body + n; p++)
+        if (strncmp(p, " at /", 5) == 0 || (strncmp(p, " at ", 4) == 0 && p + 4 == body + n))
+            at = p; /* (the last one) */
+    snprintf(code, cn, "%.*s", colon ? (int)(colon - body) : 0, body);
+    const char *w = colon ? colon + 2 : body;
+    if (w > body + n)
+        w = body + n;
+    const char *wend = at && at > w ? at : body + n;
+    snprintf(what, wn, "%.*s", (int)(wend - w), w);
+    snprintf(where, ln, "%.*s", at && at > w ? (int)(body + n - at - 4) : 0, at ? at + 4 : "");
+}
+
 size_t sl_asl_find(const struct sl_asl *m, const char *name)
 {
     for (size_t i = 0; i < m->n; i++)

@@ -133,6 +133,11 @@ struct sl_asl {
  * InvalidDefinition message in err. */
 int sl_asl_parse(const char *text, struct sl_asl **out, struct sl_err *err);
 void sl_asl_free(struct sl_asl *m);
+/* The parts of sl_asl_parse's message (ValidateStateMachineDefinition's
+ * diagnostic): its code ("SCHEMA_VALIDATION_FAILED"), what is wrong, and
+ * where ("/States/A/Next"; "" when nowhere in particular). */
+void sl_asl_diagnostic(const char *msg, char *code, size_t cn, char *what, size_t wn, char *where,
+                       size_t ln);
 /* The index of state name in m, or SL_ASL_NONE. */
 size_t sl_asl_find(const struct sl_asl *m, const char *name);
 

@@ -1,0 +1,78 @@
+/*
+ * Step Functions' row of the service table, and what its operations
+ * share: state machines' names and places.
+ */
+#include "services/states/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct sl_aws_error errors[] = {SFN_ERRORS(SL_ERROR_ROW)};
+
+bool sfn_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (!n || n > SFN_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch <= 0x20 || ch == 0x7F || strchr("<>{}[]?*\"#%\\^|~`$&,;:/", ch))
+            return false;
+        /* U+0080..U+009F, as UTF-8: C2 80..C2 9F. */
+        if (ch == 0xC2 && i + 1 < n && (unsigned char)name[i + 1] >= 0x80 &&
+            (unsigned char)name[i + 1] <= 0x9F)
+            return false;
+    }
+    return true;
+}
+
+void sfn_ref_make(struct sfn_ref *out, const char *account, const char *region,
+                  const char *name)
+{
+    memset(out, 0, sizeof(*out));
+    sl_strlcpy(out->account, account, sizeof(out->account));
+    sl_strlcpy(out->region, region, sizeof(out->region));
+    sl_strlcpy(out->name, name, sizeof(out->name));
+    snprintf(out->pk, sizeof(out->pk), "%s/%s", out->account, out->region);
+    snprintf(out->arn, sizeof(out->arn), "arn:aws:states:%s:%s:stateMachine:%s", out->region,
+             out->account, out->name);
+}
+
+bool sfn_ref_parse(const char *arn, struct sfn_ref *out)
+{
+    static const char prefix[] = "arn:aws:states:";
+    if (!arn || strncmp(arn, prefix, sizeof(prefix) - 1) != 0)
+        return false;
+    const char *r = arn + sizeof(prefix) - 1;
+    const char *a = strchr(r, ':');
+    const char *k = a ? strchr(a + 1, ':') : NULL;
+    if (!a || !k || a == r || k == a + 1 || strncmp(k + 1, "stateMachine:", 13) != 0 ||
+        (size_t)(a - r) >= sizeof(out->region) || (size_t)(k - a - 1) >= sizeof(out->account))
+        return false;
+    const char *name = k + 14;
+    if (!sfn_name_ok(name))
+        return false;
+    char region[64], account[16];
+    memcpy(region, r, (size_t)(a - r));
+    region[a - r] = '\0';
+    memcpy(account, a + 1, (size_t)(k - a - 1));
+    account[k - a - 1] = '\0';
+    sfn_ref_make(out, account, region, name);
+    return true;
+}
+
+SL_SERVICE_TABLES(states);
+
+const struct sl_service sl_service_states = {
+    .name = "stepfunctions",
+    .model = &sl_model_states,
+    .handlers = sl_states_handlers,
+    .errors = errors,
+    .e_internal = SFN_E_INTERNAL,
+    .e_validation = SFN_E_VALIDATION,
+    .e_serialization = SFN_E_SERIALIZATION,
+    .e_too_big = SFN_E_VALIDATION,
+    /* A definition is up to 1 MiB, JSON-escaped in the request. */
+    .body_cap = 4 * 1024 * 1024,
+};
