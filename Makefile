@@ -86,6 +86,7 @@ bench: build
 	$(MAKE) -C bench/streams BUILD=$(CURDIR)/$(BUILD)
 	$(MAKE) -C bench/dynamodb BUILD=$(CURDIR)/$(BUILD)
 	$(MAKE) -C bench/routing BUILD=$(CURDIR)/$(BUILD)
+	$(MAKE) -C bench/states BUILD=$(CURDIR)/$(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD)

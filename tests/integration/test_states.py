@@ -7,6 +7,7 @@ through the JavaScript SDK); a kill -9 keeping what was acknowledged."""
 import json
 import os
 import subprocess
+import threading
 
 import pytest
 
@@ -214,5 +215,156 @@ def test_kill9_keeps_state_machines(tmp_path):
             assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]) == HELLO
         e = client_error(sfn.describe_state_machine, stateMachineArn=arns[1])
         assert e["Error"]["Code"] == "StateMachineDoesNotExist"
+    finally:
+        s.stop()
+
+
+# ---- EXPRESS executions: StartSyncExecution ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sync(srv):
+    """A client for StartSyncExecution: its endpoint has AWS's host prefix
+    ("sync-"), which a local endpoint cannot take."""
+    return client("stepfunctions", srv.endpoint, inject_host_prefix=False)
+
+
+def run_sync(sfn, sync, definition, payload, **kw):
+    _, arn = machine(sfn, definition, type="EXPRESS")
+    out = sync.start_sync_execution(stateMachineArn=arn, input=json.dumps(payload), **kw)
+    assert out["stateMachineArn"] == arn
+    return out
+
+
+PIPELINE = {"StartAt": "Prepare", "States": {
+    "Prepare": {"Type": "Pass", "Parameters": {
+        "n.$": "$.n", "items.$": "States.ArrayRange(1, $.n, 1)",
+        "greeting.$": "States.Format('run {}', $$.Execution.Name)"}, "Next": "Big?"},
+    "Big?": {"Type": "Choice", "Choices": [
+        {"And": [{"Variable": "$.n", "IsNumeric": True},
+                 {"Variable": "$.n", "NumericGreaterThan": 2}], "Next": "Pause"}],
+        "Default": "TooSmall"},
+    "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Both"},
+    "Both": {"Type": "Parallel", "ResultPath": "$.both", "Next": "Each", "Branches": [
+        {"StartAt": "Const", "States": {"Const": {"Type": "Pass", "Result": "b1", "End": True}}},
+        {"StartAt": "Count", "States": {"Count": {"Type": "Pass", "InputPath": "$.n",
+                                                  "End": True}}}]},
+    "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2, "ResultPath": "$.each",
+             "ItemSelector": {"v.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index"},
+             "ItemProcessor": {"StartAt": "Add", "States": {"Add": {
+                 "Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($.v, $.i)"},
+                 "OutputPath": "$.sum", "End": True}}},
+             "Next": "Done"},
+    "Done": {"Type": "Succeed", "OutputPath": "$['greeting','both','each']"},
+    "TooSmall": {"Type": "Fail", "Error": "Small", "CausePath": "States.Format('n is {}', $.n)"}}}
+
+
+def test_sync_execution_runs_every_state_type(sfn, sync):
+    """Pass with intrinsics and the context object, Choice, Wait (a real
+    second), Parallel, Map with MaxConcurrency and ItemSelector, Succeed
+    with OutputPath; Fail's error and cause from paths."""
+    out = run_sync(sfn, sync, PIPELINE, {"n": 4}, name="four")
+    assert out["status"] == "SUCCEEDED", out
+    assert out["name"] == "four" and ":express:" in out["executionArn"]
+    assert json.loads(out["input"]) == {"n": 4}
+    assert json.loads(out["output"]) == ["run four", ["b1", 4], [1, 3, 5, 7]]
+    assert (out["stopDate"] - out["startDate"]).total_seconds() >= 1.0  # (the Wait)
+    assert out["billingDetails"]["billedDurationInMilliseconds"] >= 1000
+    out = run_sync(sfn, sync, PIPELINE, {"n": 1})
+    assert out["status"] == "FAILED" and out["error"] == "Small" and out["cause"] == "n is 1"
+    assert "output" not in out
+
+
+def test_sync_execution_failures(sfn, sync):
+    """No Choice matching, a path with no value, a Map item failing, a
+    Map tolerating failures, a Task (not run yet), TimeoutSeconds."""
+    no_match = {"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [
+        {"Variable": "$.x", "StringEquals": "a", "Next": "S"}]}, "S": {"Type": "Succeed"}}}
+    out = run_sync(sfn, sync, no_match, {"x": "b"})
+    assert out["status"] == "FAILED" and out["error"] == "States.NoChoiceMatched"
+    out = run_sync(sfn, sync, {"StartAt": "P", "States": {"P": {
+        "Type": "Pass", "InputPath": "$.missing", "End": True}}}, {})
+    assert out["status"] == "FAILED" and out["error"] == "States.Runtime"
+    assert "$.missing" in out["cause"]
+    item_fails = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True, "ItemProcessor": {"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericGreaterThan": 2,
+                                                 "Next": "Bad"}], "Default": "Ok"},
+            "Bad": {"Type": "Fail", "Error": "TooBig", "Cause": "over 2"},
+            "Ok": {"Type": "Pass", "End": True}}}}}}
+    out = run_sync(sfn, sync, item_fails, [1, 2, 3])
+    assert out["status"] == "FAILED" and out["error"] == "TooBig" and out["cause"] == "over 2"
+    tolerant = json.loads(json.dumps(item_fails))
+    tolerant["States"]["M"]["ToleratedFailureCount"] = 1
+    out = run_sync(sfn, sync, tolerant, [1, 2, 3])
+    assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == [1, 2, None]
+    out = run_sync(sfn, sync, tolerant, [3, 4, 1])
+    assert out["status"] == "FAILED" and out["error"] == "States.ExceedToleratedFailureThreshold"
+    caught = {"StartAt": "M", "States": {
+        "M": dict(item_fails["States"]["M"], ItemsPath="$.items", Next="After", Catch=[
+            {"ErrorEquals": ["TooBig"], "ResultPath": "$.err", "Next": "After"}]),
+        "After": {"Type": "Pass", "End": True}}}
+    del caught["States"]["M"]["End"]
+    out = run_sync(sfn, sync, caught, {"items": [5]})
+    assert out["status"] == "SUCCEEDED", out
+    assert json.loads(out["output"]) == {"items": [5], "err": {"Error": "TooBig",
+                                                               "Cause": "over 2"}}
+    # A ResultPath that cannot be applied to the input (an array).
+    out = run_sync(sfn, sync, dict(caught, States=dict(caught["States"], M=dict(
+        caught["States"]["M"], ItemsPath="$"))), [5])
+    assert out["status"] == "FAILED" and out["error"] == "States.ResultPathMatchFailure"
+    task = {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:f", "End": True}}}
+    out = run_sync(sfn, sync, task, {})
+    assert out["status"] == "FAILED" and out["error"] == "States.Runtime"
+    assert "Task states" in out["cause"]
+    slow = {"StartAt": "W", "TimeoutSeconds": 1, "States": {"W": {
+        "Type": "Wait", "Seconds": 30, "End": True}}}
+    out = run_sync(sfn, sync, slow, {})
+    assert out["status"] == "TIMED_OUT" and out["error"] == "States.Timeout"
+    assert (out["stopDate"] - out["startDate"]).total_seconds() < 10
+
+
+def test_sync_execution_errors(sfn, sync):
+    """StartSyncExecution's own errors: a STANDARD machine, bad input, a
+    bad name, a machine that is not there."""
+    _, standard = machine(sfn)
+    e = client_error(sync.start_sync_execution, stateMachineArn=standard, input="{}")
+    assert e["Error"]["Code"] == "StateMachineTypeNotSupported"
+    _, express = machine(sfn, type="EXPRESS")
+    e = client_error(sync.start_sync_execution, stateMachineArn=express, input="{bad")
+    assert e["Error"]["Code"] == "InvalidExecutionInput"
+    e = client_error(sync.start_sync_execution, stateMachineArn=express, name="a b")
+    assert e["Error"]["Code"] == "InvalidName"
+    e = client_error(sync.start_sync_execution, stateMachineArn=express + "nope")
+    assert e["Error"]["Code"] == "StateMachineDoesNotExist"
+    # No input: {}.
+    out = sync.start_sync_execution(stateMachineArn=express)
+    assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == "World"
+
+
+def test_sync_execution_loops_and_stop(tmp_path):
+    """A machine that loops for ever does not take the server with it: other
+    calls are answered meanwhile; stopping the server ends the execution
+    (its call answers FAILED) and Sluice exits cleanly."""
+    s = Server(str(tmp_path / "data")).start()
+    try:
+        sfn = client("stepfunctions", s.endpoint)
+        sync = client("stepfunctions", s.endpoint, inject_host_prefix=False, read_timeout=60)
+        forever = {"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}}
+        _, arn = machine(sfn, forever, type="EXPRESS")
+        result = {}
+
+        def call():
+            result["out"] = sync.start_sync_execution(stateMachineArn=arn)
+
+        t = threading.Thread(target=call)
+        t.start()
+        for _ in range(20):
+            assert sfn.describe_state_machine(stateMachineArn=arn)["name"]
+        assert t.is_alive()
+        assert s.stop() == 0, s.logs()
+        t.join(timeout=30)
+        assert result["out"]["status"] == "FAILED" and "stopping" in result["out"]["cause"]
     finally:
         s.stop()

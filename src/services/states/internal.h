@@ -1,7 +1,7 @@
 /*
  * What the files of the Step Functions service share: its errors and the
- * places of state machines (service.c), and the control plane
- * (machines.c).
+ * places of state machines (service.c), the control plane
+ * (machines.c), and executions (executions.c, run.c).
  *
  * Storage:
  *   kv  sfn.machine  pk "<account>/<region>", sk the machine's name:
@@ -34,7 +34,8 @@
     X(SFN_E_EXISTS, "StateMachineAlreadyExists", 400, false)                                \
     X(SFN_E_NOT_FOUND, "StateMachineDoesNotExist", 400, false)                              \
     X(SFN_E_MISSING, "MissingRequiredParameter", 400, false)                                \
-    X(SFN_E_TYPE, "StateMachineTypeNotSupported", 400, false)
+    X(SFN_E_TYPE, "StateMachineTypeNotSupported", 400, false)                               \
+    X(SFN_E_INVALID_INPUT, "InvalidExecutionInput", 400, false)
 
 enum { SFN_ERRORS(SL_ERROR_ENUM) SFN_E_N };
 
@@ -52,5 +53,21 @@ void sfn_ref_make(struct sfn_ref *out, const char *account, const char *region,
                   const char *name);
 /* false when arn is not a state machine's. */
 bool sfn_ref_parse(const char *arn, struct sfn_ref *out);
+/* The machine the call's stateMachineArn names: 0, or the call has
+ * InvalidArn. */
+int sfn_call_ref(struct sl_call *c, struct sfn_ref *r);
+/* A machine's record (a new object): 0, SL_ENOTFOUND, or another error. */
+int sfn_read_machine(struct sl_store *s, const struct sfn_ref *r, json_t **rec);
+/* A timestamp member (epoch seconds, as the JSON protocols carry them). */
+json_t *sfn_timestamp(int64_t ms);
+
+struct sfn_sync;
+/* The service's state. */
+struct sfn {
+    struct sl_app *app;
+    struct sfn_sync *active; /* StartSyncExecution's runs under way (loop thread) */
+};
+/* Ends the runs under way (the server stops): their calls answer. */
+void sfn_executions_stop(struct sfn *st);
 
 #endif

@@ -14,7 +14,7 @@
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
 
-static json_t *timestamp(int64_t ms)
+json_t *sfn_timestamp(int64_t ms)
 {
     return json_real((double)ms / 1000.0);
 }
@@ -41,9 +41,7 @@ static int check_role(struct sl_call *c, const char *role)
                         role ? role : "");
 }
 
-/* The machine the call's stateMachineArn names: 0, or the call has
- * InvalidArn. */
-static int call_ref(struct sl_call *c, struct sfn_ref *r)
+int sfn_call_ref(struct sl_call *c, struct sfn_ref *r)
 {
     const char *arn = json_string_value(json_object_get(c->in, "stateMachineArn"));
     if (!sfn_ref_parse(arn, r))
@@ -51,7 +49,7 @@ static int call_ref(struct sl_call *c, struct sfn_ref *r)
     return 0;
 }
 
-static int read_machine(struct sl_store *s, const struct sfn_ref *r, json_t **rec)
+int sfn_read_machine(struct sl_store *s, const struct sfn_ref *r, json_t **rec)
 {
     struct sl_item it;
     int rc = sl_kv_get(s, SFN_NS_MACHINE, r->pk, r->name, &it);
@@ -118,7 +116,7 @@ static int created(struct sl_call *c)
     if (w->differs)
         return sl_call_fail(c, SFN_E_EXISTS, "State Machine Already Exists: '%s'", w->r.arn);
     return sl_call_ok(c, json_pack("{s:s, s:o}", "stateMachineArn", w->r.arn, "creationDate",
-                                   timestamp(w->created)));
+                                   sfn_timestamp(w->created)));
 }
 
 SL_OP(states, CreateStateMachine)
@@ -157,11 +155,11 @@ SL_OP(states, CreateStateMachine)
 SL_OP(states, DescribeStateMachine)
 {
     struct sfn_ref r;
-    int rc = call_ref(c, &r);
+    int rc = sfn_call_ref(c, &r);
     if (rc)
         return rc;
     json_t *rec = NULL;
-    rc = read_machine(c->app->store, &r, &rec);
+    rc = sfn_read_machine(c->app->store, &r, &rec);
     if (rc == SL_ENOTFOUND)
         return sl_call_fail(c, SFN_E_NOT_FOUND, "State Machine Does Not Exist: '%s'", r.arn);
     if (rc)
@@ -171,7 +169,7 @@ SL_OP(states, DescribeStateMachine)
                             json_object_get(rec, "definition"), "roleArn",
                             json_object_get(rec, "roleArn"), "type",
                             json_object_get(rec, "type"), "creationDate",
-                            timestamp(json_integer_value(json_object_get(rec, "created"))));
+                            sfn_timestamp(json_integer_value(json_object_get(rec, "created"))));
     json_t *logging = json_object_get(rec, "loggingConfiguration");
     json_object_set_new(out, "loggingConfiguration",
                         logging ? json_incref(logging)
@@ -210,7 +208,7 @@ SL_OP(states, ListStateMachines)
         json_array_append_new(
             list, json_pack("{s:s, s:s, s:O, s:o}", "stateMachineArn", r.arn, "name", r.name,
                             "type", json_object_get(rec, "type"), "creationDate",
-                            timestamp(json_integer_value(json_object_get(rec, "created")))));
+                            sfn_timestamp(json_integer_value(json_object_get(rec, "created")))));
         json_decref(rec);
     }
     json_t *out = json_pack("{s:o}", "stateMachines", list);
@@ -269,7 +267,7 @@ static int changed(struct sl_call *c)
         return sl_call_internal(c, c->write_rc, &c->write_err);
     if (!w->set)
         return sl_call_ok(c, json_object());
-    return sl_call_ok(c, json_pack("{s:o}", "updateDate", timestamp(w->at)));
+    return sl_call_ok(c, json_pack("{s:o}", "updateDate", sfn_timestamp(w->at)));
 }
 
 static struct change *change_begin(struct sl_call *c, int *rc)
@@ -279,7 +277,7 @@ static struct change *change_begin(struct sl_call *c, int *rc)
         *rc = SL_ENOMEM;
         return NULL;
     }
-    if ((*rc = call_ref(c, &w->r)) != 0)
+    if ((*rc = sfn_call_ref(c, &w->r)) != 0)
         return NULL;
     c->state = w;
     c->state_free = change_free;

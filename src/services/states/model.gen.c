@@ -843,6 +843,7 @@ SL_OP(states, CreateStateMachine);
 SL_OP(states, DeleteStateMachine);
 SL_OP(states, DescribeStateMachine);
 SL_OP(states, ListStateMachines);
+SL_OP(states, StartSyncExecution);
 SL_OP(states, UpdateStateMachine);
 SL_OP(states, ValidateStateMachineDefinition);
 
@@ -869,7 +870,7 @@ const sl_op_fn sl_states_handlers[] = {
     NULL,
     NULL,
     NULL,
-    NULL,
+    sl_states_StartSyncExecution,
     NULL,
     NULL,
     NULL,

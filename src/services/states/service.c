@@ -62,6 +62,27 @@ bool sfn_ref_parse(const char *arn, struct sfn_ref *out)
     return true;
 }
 
+static int sfn_new(struct sl_app *app, void **state, struct sl_err *err)
+{
+    (void)err;
+    struct sfn *st = calloc(1, sizeof(*st));
+    if (!st)
+        return SL_ENOMEM;
+    st->app = app;
+    *state = st;
+    return 0;
+}
+
+static void sfn_stop(void *state)
+{
+    sfn_executions_stop(state);
+}
+
+static void sfn_free(void *state)
+{
+    free(state);
+}
+
 SL_SERVICE_TABLES(states);
 
 const struct sl_service sl_service_states = {
@@ -75,4 +96,7 @@ const struct sl_service sl_service_states = {
     .e_too_big = SFN_E_VALIDATION,
     /* A definition is up to 1 MiB, JSON-escaped in the request. */
     .body_cap = 4 * 1024 * 1024,
+    .new = sfn_new,
+    .stop = sfn_stop,
+    .free = sfn_free,
 };

@@ -1,0 +1,471 @@
+/*
+ * In-memory runs (run.h). A run is a tree of frames: the top machine's,
+ * and one per Parallel branch or Map item under way, each at one state.
+ * Everything happens on the loop thread: a frame steps until it must wait
+ * (a timer), hand out work (children), or end; a long chain of steps
+ * yields to the loop now and then, so that a machine that loops forever
+ * does not take the loop with it.
+ */
+#include "services/states/run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/states/step.h"
+
+#define STEPS_PER_TURN 256 /* steps before a frame yields to the loop */
+
+struct sl_run;
+
+struct frame {
+    struct sl_run *run;
+    const struct sl_asl *m;
+    size_t state;
+    json_t *input;
+    json_t *ctx;
+    unsigned *attempts;
+    struct sl_timer *timer;
+    bool cancelled;
+    struct frame *parent;
+    size_t index;
+    /* As the parent of a Parallel's branches or a Map's items: */
+    struct frame **kids;
+    size_t nkids, started, finished, failed;
+    json_t *results, *items;
+    long max_conc;
+    char kid_error[256];
+    char *kid_cause;
+    bool kid_failed;
+    bool pumping, repump; /* pump() under way; called again meanwhile */
+    int after;            /* what its timer is for: AFTER_WAIT, AFTER_RETRY */
+    struct frame *prev, *next; /* the run's frames */
+};
+
+struct sl_run {
+    struct sl_loop *loop;
+    sl_run_done_fn done;
+    void *arg;
+    uint64_t transitions;
+    struct sl_timer *timeout;
+    bool ended;
+    struct frame *frames;
+};
+
+static void drive(struct frame *f, struct sl_step *st);
+
+/* ---- frames' lives -------------------------------------------------------------- */
+
+static void frame_free(struct frame *f)
+{
+    struct sl_run *r = f->run;
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        r->frames = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    json_decref(f->input);
+    json_decref(f->ctx);
+    json_decref(f->results);
+    json_decref(f->items);
+    free(f->attempts);
+    free(f->kids);
+    free(f->kid_cause);
+    free(f);
+}
+
+/* Ends f's part: its timer cancelled, its children too; freed. */
+static void frame_cancel(struct frame *f)
+{
+    for (size_t i = 0; i < f->nkids; i++)
+        if (f->kids[i]) {
+            f->kids[i]->parent = NULL;
+            frame_cancel(f->kids[i]);
+            f->kids[i] = NULL;
+        }
+    if (f->timer) {
+        sl_loop_timer_cancel(f->run->loop, f->timer);
+        f->timer = NULL;
+    }
+    f->cancelled = true;
+    frame_free(f);
+}
+
+static struct frame *frame_new(struct sl_run *r, const struct sl_asl *m, json_t *ctx)
+{
+    struct frame *f = calloc(1, sizeof(*f));
+    if (!f) {
+        json_decref(ctx);
+        return NULL;
+    }
+    f->run = r;
+    f->m = m;
+    f->ctx = ctx;
+    f->next = r->frames;
+    if (r->frames)
+        r->frames->prev = f;
+    r->frames = f;
+    return f;
+}
+
+/* The run ends (once): done is told, every frame goes. */
+static void run_end(struct sl_run *r, enum sl_run_status status, json_t *output, const char *error,
+                    const char *cause)
+{
+    if (r->ended)
+        return;
+    r->ended = true;
+    if (r->timeout) {
+        sl_loop_timer_cancel(r->loop, r->timeout);
+        r->timeout = NULL;
+    }
+    struct sl_run_result res = {status, output, error, cause, r->transitions};
+    r->done(r->arg, &res);
+    /* Every frame goes (each is on the list: none through its parent). */
+    while (r->frames) {
+        r->frames->nkids = 0;
+        frame_cancel(r->frames);
+    }
+    free(r);
+}
+
+/* ---- entering states -------------------------------------------------------------- */
+
+static int enter(struct frame *f, size_t state, json_t *input)
+{
+    const struct sl_asl_state *s = &f->m->states[state];
+    json_decref(f->input);
+    f->input = input;
+    f->state = state;
+    free(f->attempts);
+    f->attempts = s->nretry ? calloc(s->nretry, sizeof(*f->attempts)) : NULL;
+    char at[40];
+    sl_time_iso8601_ms(sl_time_now_ms(), at, sizeof(at));
+    json_object_set_new(f->ctx, "State", json_pack("{s:s, s:s, s:i}", "Name", s->name,
+                                                   "EnteredTime", at, "RetryCount", 0));
+    f->run->transitions++;
+    return s->nretry && !f->attempts ? SL_ENOMEM : 0;
+}
+
+/* ---- children: Parallel's branches, Map's items ------------------------------------------ */
+
+static void pump(struct frame *f);
+
+/* Child index of f ended (kid: its frame, gone now; NULL when it could not
+ * start). */
+static void kid_done(struct frame *f, size_t index, struct frame *kid, bool ok, json_t *output,
+                     const char *error, const char *cause)
+{
+    if (kid) {
+        if (f)
+            f->kids[index] = NULL;
+        kid->parent = NULL;
+        frame_cancel(kid);
+    }
+    if (!f || f->cancelled || f->run->ended)
+        return;
+    f->finished++;
+    if (ok) {
+        json_array_set(f->results, index, output);
+    } else {
+        f->failed++;
+        if (!f->kid_failed) {
+            f->kid_failed = true;
+            sl_strlcpy(f->kid_error, error ? error : "", sizeof(f->kid_error));
+            f->kid_cause = cause ? strdup(cause) : NULL;
+        }
+    }
+    pump(f);
+}
+
+static void start_kid(struct frame *f, size_t i)
+{
+    const struct sl_asl_state *s = &f->m->states[f->state];
+    const struct sl_asl *m = s->type == SL_ASL_PARALLEL ? s->branches[i] : s->processor;
+    json_t *ctx = json_copy(f->ctx);
+    if (ctx)
+        json_object_del(ctx, "State");
+    json_t *input = s->type == SL_ASL_PARALLEL ? json_incref(f->items)
+                                               : json_incref(json_array_get(f->items, i));
+    struct frame *k = ctx ? frame_new(f->run, m, ctx) : NULL;
+    f->started++;
+    if (!k) {
+        json_decref(input);
+        kid_done(f, i, NULL, false, NULL, "States.Runtime", "out of memory");
+        return;
+    }
+    k->parent = f;
+    k->index = i;
+    f->kids[i] = k;
+    if (s->type == SL_ASL_MAP)
+        json_object_set_new(k->ctx, "Map", json_pack("{s:{s:I}}", "Item", "Index",
+                                                     (json_int_t)i));
+    struct sl_step st;
+    if (enter(k, m->start, input)) {
+        kid_done(f, i, k, false, NULL, "States.Runtime", "out of memory");
+        return;
+    }
+    sl_step_run(k->m, k->state, k->input, k->ctx, sl_time_now_ms(), &st);
+    drive(k, &st);
+}
+
+/* Whether a Map's failures so far are more than it tolerates (any failure
+ * of a Parallel, or of a Map that tolerates none). */
+static bool too_many_failures(const struct frame *f, const struct sl_asl_state *s)
+{
+    if (s->type != SL_ASL_MAP || (!s->tolerated_count && !s->tolerated_percentage))
+        return f->failed > 0;
+    bool over_count = (long)f->failed > s->tolerated_count;
+    bool over_pct = (double)f->failed * 100.0 / (double)f->nkids > s->tolerated_percentage;
+    if (s->tolerated_count && s->tolerated_percentage)
+        return over_count && over_pct;
+    return s->tolerated_count ? over_count : over_pct;
+}
+
+/* The parent's progress: children started while the state allows, then
+ * the state's end once they are all done, or its failure. Never nested
+ * for one frame: a child that ends at once only asks for another pass. */
+static void pump(struct frame *f)
+{
+    if (f->pumping) {
+        f->repump = true;
+        return;
+    }
+    f->pumping = true;
+    const struct sl_asl_state *s = &f->m->states[f->state];
+    struct sl_step st;
+    do {
+        f->repump = false;
+        if (f->run->ended || f->cancelled) {
+            f->pumping = false;
+            return;
+        }
+        if (f->failed && too_many_failures(f, s)) {
+            /* The state fails: what is still under way stops. */
+            for (size_t i = 0; i < f->nkids; i++)
+                if (f->kids[i]) {
+                    f->kids[i]->parent = NULL;
+                    frame_cancel(f->kids[i]);
+                    f->kids[i] = NULL;
+                }
+            bool tolerance =
+                s->type == SL_ASL_MAP && (s->tolerated_count || s->tolerated_percentage);
+            char err[256];
+            char *why = f->kid_cause ? strdup(f->kid_cause) : NULL;
+            sl_strlcpy(err, tolerance ? "States.ExceedToleratedFailureThreshold" : f->kid_error,
+                       sizeof(err));
+            f->pumping = false;
+            sl_step_error(f->m, f->state, f->input, err,
+                          tolerance ? "The specified tolerated failure threshold was exceeded"
+                                    : why,
+                          f->attempts, f->ctx, sl_time_now_ms(), &st);
+            free(why);
+            drive(f, &st);
+            return;
+        }
+        if (f->finished == f->nkids) {
+            f->pumping = false;
+            sl_step_result(f->m, f->state, f->input, f->results, f->ctx, &st);
+            drive(f, &st);
+            return;
+        }
+        while (f->started < f->nkids && !f->run->ended && !f->cancelled &&
+               (f->max_conc <= 0 || (long)(f->started - f->finished) < f->max_conc))
+            start_kid(f, f->started);
+    } while (f->repump);
+    f->pumping = false;
+}
+
+static void spawn(struct frame *f, struct sl_step *st)
+{
+    const struct sl_asl_state *s = &f->m->states[f->state];
+    bool map = st->kind == SL_STEP_MAP;
+    json_decref(f->items);
+    f->nkids = map ? json_array_size(st->items) : s->nbranches;
+    f->items = map ? st->items : st->input; /* (Parallel: every branch's input) */
+    if (map)
+        st->items = NULL;
+    else
+        st->input = NULL;
+    f->max_conc = map ? st->max_concurrency : 0;
+    f->started = f->finished = f->failed = 0;
+    f->kid_failed = false;
+    free(f->kid_cause);
+    f->kid_cause = NULL;
+    json_decref(f->results);
+    f->results = json_array();
+    free(f->kids);
+    f->kids = calloc(f->nkids ? f->nkids : 1, sizeof(*f->kids));
+    for (size_t i = 0; f->results && i < f->nkids; i++)
+        json_array_append_new(f->results, json_null());
+    sl_step_clear(st);
+    if (!f->kids || !f->results) {
+        sl_step_error(f->m, f->state, f->input, "States.Runtime", "out of memory", NULL, f->ctx,
+                      sl_time_now_ms(), st);
+        drive(f, st);
+        return;
+    }
+    pump(f);
+}
+
+/* f's machine ended: the run's, or its parent's child. */
+static void frame_end(struct frame *f, bool ok, json_t *output, const char *error,
+                      const char *cause)
+{
+    if (!f->parent) {
+        run_end(f->run, ok ? SL_RUN_SUCCEEDED : SL_RUN_FAILED, output, error, cause);
+        return;
+    }
+    kid_done(f->parent, f->index, f, ok, output, error, cause);
+}
+
+/* ---- stepping ------------------------------------------------------------------------ */
+
+static void on_timer(struct sl_loop *l, void *arg);
+
+/* What a frame does after a WAIT or RETRY timer. */
+enum { AFTER_WAIT = 1, AFTER_RETRY = 2, AFTER_YIELD = 3 };
+
+static void drive(struct frame *f, struct sl_step *st)
+{
+    for (unsigned turn = 0;; turn++) {
+        if (f->run->ended || f->cancelled) {
+            sl_step_clear(st);
+            return;
+        }
+        switch (st->kind) {
+        case SL_STEP_NEXT: {
+            json_t *o = st->output;
+            size_t next = st->next;
+            st->output = NULL;
+            sl_step_clear(st);
+            if (enter(f, next, o)) {
+                sl_step_error(f->m, f->state, f->input, "States.Runtime", "out of memory", NULL,
+                              f->ctx, 0, st);
+                continue;
+            }
+            if (turn >= STEPS_PER_TURN) {
+                /* Other work of the loop goes first: a timer due now runs
+                 * after the loop's I/O and tasks. */
+                f->after = AFTER_YIELD;
+                f->timer = sl_loop_timer(f->run->loop, sl_loop_now_ms(), on_timer, f);
+                if (f->timer)
+                    return;
+            }
+            sl_step_run(f->m, f->state, f->input, f->ctx, sl_time_now_ms(), st);
+            continue;
+        }
+        case SL_STEP_END: {
+            json_t *o = st->output;
+            st->output = NULL;
+            sl_step_clear(st);
+            frame_end(f, true, o, NULL, NULL);
+            json_decref(o);
+            return;
+        }
+        case SL_STEP_FAIL: {
+            char error[256];
+            sl_strlcpy(error, st->error, sizeof(error));
+            char *cause = st->cause;
+            st->cause = NULL;
+            sl_step_clear(st);
+            frame_end(f, false, NULL, error, cause);
+            free(cause);
+            return;
+        }
+        case SL_STEP_WAIT:
+        case SL_STEP_RETRY: {
+            int64_t until = st->until_ms;
+            int what = st->kind == SL_STEP_WAIT ? AFTER_WAIT : AFTER_RETRY;
+            sl_step_clear(st);
+            f->after = what;
+            /* (until is wall-clock time; the loop's timers are monotonic.) */
+            int64_t wait = until - sl_time_now_ms();
+            f->timer = sl_loop_timer(f->run->loop, sl_loop_now_ms() + (wait > 0 ? wait : 0),
+                                     on_timer, f);
+            if (!f->timer)
+                frame_end(f, false, NULL, "States.Runtime", "cannot set a timer");
+            return;
+        }
+        case SL_STEP_TASK:
+            /* (Not yet: the definition is valid, the execution fails.) */
+            sl_step_clear(st);
+            frame_end(f, false, NULL, "States.Runtime",
+                      "Sluice does not run Task states yet: this execution reached one");
+            return;
+        case SL_STEP_PARALLEL:
+        case SL_STEP_MAP:
+            spawn(f, st);
+            return;
+        }
+    }
+}
+
+static void on_timer(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct frame *f = arg;
+    f->timer = NULL;
+    json_t *state = json_object_get(f->ctx, "State");
+    struct sl_step st;
+    if (f->after == AFTER_WAIT) {
+        sl_step_after_wait(f->m, f->state, f->input, f->ctx, &st);
+    } else if (f->after == AFTER_YIELD) {
+        sl_step_run(f->m, f->state, f->input, f->ctx, sl_time_now_ms(), &st);
+    } else {
+        unsigned tries = 0;
+        const struct sl_asl_state *s = &f->m->states[f->state];
+        for (size_t i = 0; i < s->nretry; i++)
+            tries += f->attempts[i];
+        json_object_set_new(state, "RetryCount", json_integer(tries));
+        sl_step_run(f->m, f->state, f->input, f->ctx, sl_time_now_ms(), &st);
+    }
+    drive(f, &st);
+}
+
+static void on_timeout(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct sl_run *r = arg;
+    r->timeout = NULL;
+    run_end(r, SL_RUN_TIMED_OUT, NULL, "States.Timeout",
+            "The execution ran longer than its state machine's TimeoutSeconds");
+}
+
+void sl_run_stop(struct sl_run *r, const char *error, const char *cause)
+{
+    run_end(r, SL_RUN_FAILED, NULL, error, cause);
+}
+
+int sl_run_start(struct sl_loop *loop, const struct sl_asl *m, json_t *input, json_t *context,
+                 sl_run_done_fn done, void *arg, struct sl_run **out)
+{
+    struct sl_run *r = calloc(1, sizeof(*r));
+    if (!r) {
+        json_decref(input);
+        json_decref(context);
+        return SL_ENOMEM;
+    }
+    r->loop = loop;
+    r->done = done;
+    r->arg = arg;
+    struct frame *f = frame_new(r, m, context);
+    if (!f) {
+        json_decref(input);
+        free(r);
+        return SL_ENOMEM;
+    }
+    if (m->timeout_s)
+        r->timeout = sl_loop_timer(loop, sl_loop_now_ms() + (int64_t)m->timeout_s * 1000,
+                                   on_timeout, r);
+    *out = r;
+    struct sl_step st;
+    if (enter(f, m->start, input)) {
+        frame_end(f, false, NULL, "States.Runtime", "out of memory");
+        return 0;
+    }
+    sl_step_run(m, f->state, f->input, f->ctx, sl_time_now_ms(), &st);
+    drive(f, &st);
+    return 0;
+}
