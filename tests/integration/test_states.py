@@ -368,3 +368,53 @@ def test_sync_execution_loops_and_stop(tmp_path):
         assert result["out"]["status"] == "FAILED" and "stopping" in result["out"]["cause"]
     finally:
         s.stop()
+
+
+def test_sync_execution_scale_and_limits(sfn, sync):
+    """Joins that end at once, many times over (a loop through a Parallel
+    and a Map), and a Map over 5,000 items: no deep recursion, the loop
+    shared; an output over 256 KiB is States.DataLimitExceeded; what a
+    state read of $$ stays as it was; Map tolerances are either
+    threshold."""
+    loops = 10000
+    through_joins = {"StartAt": "Init", "States": {
+        "Init": {"Type": "Pass", "Result": {"i": 0, "none": []}, "Next": "Loop"},
+        "Loop": {"Type": "Choice", "Choices": [
+            {"Variable": "$.i", "NumericLessThan": loops, "Next": "Par"}], "Default": "Done"},
+        "Par": {"Type": "Parallel", "ResultPath": None, "Next": "Map", "Branches": [
+            {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}]},
+        "Map": {"Type": "Map", "ItemsPath": "$.none", "ResultPath": None, "Next": "Inc",
+                "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}}},
+        "Inc": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)",
+                                               "none": []}, "Next": "Loop"},
+        "Done": {"Type": "Succeed"}}}
+    out = run_sync(sfn, sync, through_joins, {"i": 0, "none": []})
+    assert out["status"] == "SUCCEEDED", out
+    assert json.loads(out["output"]) == {"i": loops, "none": []}
+    wide = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True, "ItemSelector": {"n.$": "$$.Map.Item.Value"},
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {
+            "Type": "Pass", "Parameters": {"n.$": "$.n", "v.$": "$$.Map.Item.Value"},
+            "End": True}}}}}}
+    out = run_sync(sfn, sync, wide, list(range(5000)))
+    assert out["status"] == "SUCCEEDED"
+    got = json.loads(out["output"])
+    assert len(got) == 5000 and got[4999] == {"n": 4999, "v": {"n": 4999}}
+    grow = {"StartAt": "Double", "States": {
+        "Double": {"Type": "Pass", "Parameters": {"a.$": "$", "b.$": "$"}, "Next": "Double"}}}
+    out = run_sync(sfn, sync, grow, {"x": "y" * 1000})
+    assert out["status"] == "FAILED" and out["error"] == "States.DataLimitExceeded"
+    seen = {"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Parameters": {"c.$": "$$.State"}, "Next": "B"},
+        "B": {"Type": "Pass", "End": True}}}
+    out = run_sync(sfn, sync, seen, {})
+    assert json.loads(out["output"])["c"]["Name"] == "A"
+    either = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True, "ToleratedFailureCount": 1, "ToleratedFailurePercentage": 90,
+        "ItemProcessor": {"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericGreaterThan": 2,
+                                                 "Next": "Bad"}], "Default": "Ok"},
+            "Bad": {"Type": "Fail", "Error": "TooBig"},
+            "Ok": {"Type": "Pass", "End": True}}}}}}
+    out = run_sync(sfn, sync, either, [1, 2, 3, 4, 5, 1, 1, 1, 1, 1])
+    assert out["status"] == "FAILED" and out["error"] == "States.ExceedToleratedFailureThreshold"

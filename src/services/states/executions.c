@@ -12,6 +12,7 @@
 #include "services/states/run.h"
 
 #define INPUT_MAX (256 * 1024)
+#define EXPRESS_MAX_MS (5 * 60 * 1000) /* an EXPRESS execution's longest run */
 
 struct sfn_sync {
     struct sfn *st;
@@ -73,11 +74,19 @@ static void start_on_loop(struct sl_loop *l, void *arg)
     struct sfn_sync *w = arg;
     json_t *input = w->input, *ctx = w->ctx;
     w->input = w->ctx = NULL;
+    if (w->st->stopping) {
+        json_decref(input);
+        json_decref(ctx);
+        struct sl_run_result res = {.status = SL_RUN_FAILED, .error = "States.Runtime",
+                                    .cause = "Sluice is stopping"};
+        run_done(w, &res);
+        return;
+    }
     w->next = w->st->active;
     if (w->next)
         w->next->prev = w;
     w->st->active = w;
-    if (sl_run_start(l, w->m, input, ctx, run_done, w, &w->run)) {
+    if (sl_run_start(l, w->m, input, ctx, EXPRESS_MAX_MS, run_done, w, &w->run)) {
         struct sl_run_result res = {.status = SL_RUN_FAILED, .error = "States.Runtime",
                                     .cause = "out of memory"};
         run_done(w, &res);
@@ -185,6 +194,7 @@ static void stop_on_loop(struct sl_loop *l, void *arg)
 {
     (void)l;
     struct sfn *st = arg;
+    st->stopping = true; /* (and no run starts after this) */
     while (st->active)
         sl_run_stop(st->active->run, "States.Runtime", "Sluice is stopping");
 }

@@ -66,6 +66,7 @@ struct sfn_sync;
 struct sfn {
     struct sl_app *app;
     struct sfn_sync *active; /* StartSyncExecution's runs under way (loop thread) */
+    bool stopping;           /* (loop thread) */
 };
 /* Ends the runs under way (the server stops): their calls answer. */
 void sfn_executions_stop(struct sfn *st);

@@ -14,7 +14,9 @@
 
 #include "services/states/step.h"
 
-#define STEPS_PER_TURN 256 /* steps before a frame yields to the loop */
+#define STEPS_PER_TURN 256 /* steps (and children started) before the run yields */
+#define DEPTH_MAX 32       /* drive() nested in itself (through joins) before it defers */
+#define DATA_MAX (256 * 1024) /* a state's output, as AWS limits it */
 
 struct sl_run;
 
@@ -38,7 +40,8 @@ struct frame {
     char *kid_cause;
     bool kid_failed;
     bool pumping, repump; /* pump() under way; called again meanwhile */
-    int after;            /* what its timer is for: AFTER_WAIT, AFTER_RETRY */
+    int after;            /* what its timer is for: AFTER_* */
+    struct sl_step deferred; /* AFTER_STEP: the step to go on with */
     struct frame *prev, *next; /* the run's frames */
 };
 
@@ -49,6 +52,8 @@ struct sl_run {
     uint64_t transitions;
     struct sl_timer *timeout;
     bool ended;
+    int depth;  /* drive() calls under way: the run is freed when back at 0 */
+    int budget; /* steps left in this turn of the loop */
     struct frame *frames;
 };
 
@@ -72,6 +77,7 @@ static void frame_free(struct frame *f)
     free(f->attempts);
     free(f->kids);
     free(f->kid_cause);
+    sl_step_clear(&f->deferred);
     free(f);
 }
 
@@ -127,10 +133,63 @@ static void run_end(struct sl_run *r, enum sl_run_status status, json_t *output,
         r->frames->nkids = 0;
         frame_cancel(r->frames);
     }
-    free(r);
+    if (r->depth == 0)
+        free(r); /* (else the outermost drive() does, as it returns) */
 }
 
 /* ---- entering states -------------------------------------------------------------- */
+
+/* Makes f's context object its own before it changes: paths and templates
+ * hand out references to it ("$$"), which must keep what they saw. */
+static void own_context(struct frame *f)
+{
+    if (f->ctx && f->ctx->refcount > 1) {
+        json_t *copy = json_copy(f->ctx);
+        if (copy) {
+            json_decref(f->ctx);
+            f->ctx = copy;
+        }
+    }
+}
+
+/* Whether v's JSON text would be longer than max (a walk that stops as
+ * soon as it is). */
+static bool too_big(const json_t *v, size_t max, size_t *size)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *m;
+        *size += 2;
+        json_object_foreach((json_t *)v, k, m)
+        {
+            *size += strlen(k) + 4;
+            if (*size > max || too_big(m, max, size))
+                return true;
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *m;
+        *size += 2;
+        json_array_foreach((json_t *)v, i, m)
+        {
+            *size += 1;
+            if (*size > max || too_big(m, max, size))
+                return true;
+        }
+        break;
+    }
+    case JSON_STRING:
+        *size += json_string_length(v) + 2;
+        break;
+    default:
+        *size += 8;
+        break;
+    }
+    return *size > max;
+}
 
 static int enter(struct frame *f, size_t state, json_t *input)
 {
@@ -142,6 +201,7 @@ static int enter(struct frame *f, size_t state, json_t *input)
     f->attempts = s->nretry ? calloc(s->nretry, sizeof(*f->attempts)) : NULL;
     char at[40];
     sl_time_iso8601_ms(sl_time_now_ms(), at, sizeof(at));
+    own_context(f);
     json_object_set_new(f->ctx, "State", json_pack("{s:s, s:s, s:i}", "Name", s->name,
                                                    "EnteredTime", at, "RetryCount", 0));
     f->run->transitions++;
@@ -150,7 +210,11 @@ static int enter(struct frame *f, size_t state, json_t *input)
 
 /* ---- children: Parallel's branches, Map's items ------------------------------------------ */
 
+/* What a frame's timer is for. */
+enum { AFTER_WAIT = 1, AFTER_RETRY, AFTER_YIELD, AFTER_PUMP, AFTER_STEP };
+
 static void pump(struct frame *f);
+static void on_timer(struct sl_loop *l, void *arg);
 
 /* Child index of f ended (kid: its frame, gone now; NULL when it could not
  * start). */
@@ -190,6 +254,7 @@ static void start_kid(struct frame *f, size_t i)
                                                : json_incref(json_array_get(f->items, i));
     struct frame *k = ctx ? frame_new(f->run, m, ctx) : NULL;
     f->started++;
+    f->run->budget--;
     if (!k) {
         json_decref(input);
         kid_done(f, i, NULL, false, NULL, "States.Runtime", "out of memory");
@@ -199,8 +264,8 @@ static void start_kid(struct frame *f, size_t i)
     k->index = i;
     f->kids[i] = k;
     if (s->type == SL_ASL_MAP)
-        json_object_set_new(k->ctx, "Map", json_pack("{s:{s:I}}", "Item", "Index",
-                                                     (json_int_t)i));
+        json_object_set_new(k->ctx, "Map", json_pack("{s:{s:I, s:O}}", "Item", "Index",
+                                                     (json_int_t)i, "Value", input));
     struct sl_step st;
     if (enter(k, m->start, input)) {
         kid_done(f, i, k, false, NULL, "States.Runtime", "out of memory");
@@ -219,7 +284,7 @@ static bool too_many_failures(const struct frame *f, const struct sl_asl_state *
     bool over_count = (long)f->failed > s->tolerated_count;
     bool over_pct = (double)f->failed * 100.0 / (double)f->nkids > s->tolerated_percentage;
     if (s->tolerated_count && s->tolerated_percentage)
-        return over_count && over_pct;
+        return over_count || over_pct; /* (either threshold passed) */
     return s->tolerated_count ? over_count : over_pct;
 }
 
@@ -271,8 +336,19 @@ static void pump(struct frame *f)
             return;
         }
         while (f->started < f->nkids && !f->run->ended && !f->cancelled &&
-               (f->max_conc <= 0 || (long)(f->started - f->finished) < f->max_conc))
+               !(f->failed && too_many_failures(f, s)) &&
+               (f->max_conc <= 0 || (long)(f->started - f->finished) < f->max_conc)) {
+            if (f->run->budget <= 0) {
+                /* The rest in a later turn of the loop. */
+                f->after = AFTER_PUMP;
+                f->timer = sl_loop_timer(f->run->loop, sl_loop_now_ms(), on_timer, f);
+                if (f->timer) {
+                    f->pumping = false;
+                    return;
+                }
+            }
             start_kid(f, f->started);
+        }
     } while (f->repump);
     f->pumping = false;
 }
@@ -322,14 +398,34 @@ static void frame_end(struct frame *f, bool ok, json_t *output, const char *erro
 
 /* ---- stepping ------------------------------------------------------------------------ */
 
-static void on_timer(struct sl_loop *l, void *arg);
 
-/* What a frame does after a WAIT or RETRY timer. */
-enum { AFTER_WAIT = 1, AFTER_RETRY = 2, AFTER_YIELD = 3 };
+static void drive_inner(struct frame *f, struct sl_step *st);
 
+/* Goes on from step st (taken) of f. Joins that end at once call this
+ * again from inside itself: past DEPTH_MAX the step waits for a timer due
+ * now, so that the stack stays shallow. */
 static void drive(struct frame *f, struct sl_step *st)
 {
-    for (unsigned turn = 0;; turn++) {
+    struct sl_run *r = f->run;
+    if (r->depth >= DEPTH_MAX) {
+        f->deferred = *st;
+        memset(st, 0, sizeof(*st));
+        f->after = AFTER_STEP;
+        f->timer = sl_loop_timer(r->loop, sl_loop_now_ms(), on_timer, f);
+        if (f->timer)
+            return;
+        *st = f->deferred;
+        memset(&f->deferred, 0, sizeof(f->deferred));
+    }
+    r->depth++;
+    drive_inner(f, st);
+    if (--r->depth == 0 && r->ended)
+        free(r);
+}
+
+static void drive_inner(struct frame *f, struct sl_step *st)
+{
+    for (;;) {
         if (f->run->ended || f->cancelled) {
             sl_step_clear(st);
             return;
@@ -338,6 +434,14 @@ static void drive(struct frame *f, struct sl_step *st)
         case SL_STEP_NEXT: {
             json_t *o = st->output;
             size_t next = st->next;
+            size_t size = 0;
+            if (too_big(o, DATA_MAX, &size)) {
+                sl_step_clear(st);
+                sl_step_error(f->m, f->state, f->input, "States.DataLimitExceeded",
+                              "The state's output is larger than 262144 characters", NULL,
+                              f->ctx, 0, st);
+                continue;
+            }
             st->output = NULL;
             sl_step_clear(st);
             if (enter(f, next, o)) {
@@ -345,7 +449,7 @@ static void drive(struct frame *f, struct sl_step *st)
                               f->ctx, 0, st);
                 continue;
             }
-            if (turn >= STEPS_PER_TURN) {
+            if (--f->run->budget <= 0) {
                 /* Other work of the loop goes first: a timer due now runs
                  * after the loop's I/O and tasks. */
                 f->after = AFTER_YIELD;
@@ -358,6 +462,14 @@ static void drive(struct frame *f, struct sl_step *st)
         }
         case SL_STEP_END: {
             json_t *o = st->output;
+            size_t size = 0;
+            if (too_big(o, DATA_MAX, &size)) {
+                sl_step_clear(st);
+                sl_step_error(f->m, f->state, f->input, "States.DataLimitExceeded",
+                              "The state's output is larger than 262144 characters", NULL,
+                              f->ctx, 0, st);
+                continue;
+            }
             st->output = NULL;
             sl_step_clear(st);
             frame_end(f, true, o, NULL, NULL);
@@ -407,19 +519,36 @@ static void on_timer(struct sl_loop *l, void *arg)
     (void)l;
     struct frame *f = arg;
     f->timer = NULL;
-    json_t *state = json_object_get(f->ctx, "State");
+    f->run->budget = STEPS_PER_TURN;
     struct sl_step st;
-    if (f->after == AFTER_WAIT) {
+    switch (f->after) {
+    case AFTER_WAIT:
         sl_step_after_wait(f->m, f->state, f->input, f->ctx, &st);
-    } else if (f->after == AFTER_YIELD) {
-        sl_step_run(f->m, f->state, f->input, f->ctx, sl_time_now_ms(), &st);
-    } else {
+        break;
+    case AFTER_PUMP:
+        pump(f);
+        return;
+    case AFTER_STEP:
+        st = f->deferred;
+        memset(&f->deferred, 0, sizeof(f->deferred));
+        break;
+    case AFTER_RETRY: {
         unsigned tries = 0;
         const struct sl_asl_state *s = &f->m->states[f->state];
         for (size_t i = 0; i < s->nretry; i++)
             tries += f->attempts[i];
-        json_object_set_new(state, "RetryCount", json_integer(tries));
+        /* (A new State member: the old one may be someone's "$$.State".) */
+        own_context(f);
+        json_t *state = json_copy(json_object_get(f->ctx, "State"));
+        if (state) {
+            json_object_set_new(state, "RetryCount", json_integer(tries));
+            json_object_set_new(f->ctx, "State", state);
+        }
+    }
+        /* fall through */
+    default: /* AFTER_YIELD */
         sl_step_run(f->m, f->state, f->input, f->ctx, sl_time_now_ms(), &st);
+        break;
     }
     drive(f, &st);
 }
@@ -439,7 +568,7 @@ void sl_run_stop(struct sl_run *r, const char *error, const char *cause)
 }
 
 int sl_run_start(struct sl_loop *loop, const struct sl_asl *m, json_t *input, json_t *context,
-                 sl_run_done_fn done, void *arg, struct sl_run **out)
+                 int64_t max_ms, sl_run_done_fn done, void *arg, struct sl_run **out)
 {
     struct sl_run *r = calloc(1, sizeof(*r));
     if (!r) {
@@ -456,9 +585,12 @@ int sl_run_start(struct sl_loop *loop, const struct sl_asl *m, json_t *input, js
         free(r);
         return SL_ENOMEM;
     }
-    if (m->timeout_s)
-        r->timeout = sl_loop_timer(loop, sl_loop_now_ms() + (int64_t)m->timeout_s * 1000,
-                                   on_timeout, r);
+    int64_t limit = m->timeout_s ? (int64_t)m->timeout_s * 1000 : 0;
+    if (max_ms > 0 && (!limit || max_ms < limit))
+        limit = max_ms;
+    if (limit)
+        r->timeout = sl_loop_timer(loop, sl_loop_now_ms() + limit, on_timeout, r);
+    r->budget = STEPS_PER_TURN;
     *out = r;
     struct sl_step st;
     if (enter(f, m->start, input)) {
