@@ -105,12 +105,18 @@ class Server:
             return ""
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
-        """Stops the server; returns its exit status."""
+        """Stops the server; returns its exit status. One that does not
+        exit within timeout is killed (no server outlives its test) and the
+        wait's TimeoutExpired raised."""
         if not self.proc or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
         self.proc.send_signal(sig)
         try:
             rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
         finally:
             self.log.close()
         return rc
