@@ -136,6 +136,23 @@ def server(tmp_path_factory):
     assert rc == 0, f"sluice exited with {rc} (sanitizer report?): {srv.logs()}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def every_minute(tmp_path_factory):
+    """An EventBridge rule on cron(* * * * ? *) with a queue target, on a
+    server of its own made as the session starts, so that the wait for a
+    minute's start (test_events' scheduled-rule test) runs while the other
+    tests do: (server, the rule's ARN, the queue's URL)."""
+    s = Server(str(tmp_path_factory.mktemp("minute") / "data")).start()
+    ev, sqs = client("events", s.endpoint), client("sqs", s.endpoint)
+    url = sqs.create_queue(QueueName="every-minute")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = ev.put_rule(Name="every-minute", ScheduleExpression="cron(* * * * ? *)")["RuleArn"]
+    ev.put_targets(Rule="every-minute", Targets=[{"Id": "q", "Arn": qarn}])
+    yield s, arn, url
+    rc = s.stop()
+    assert rc == 0, f"sluice exited with {rc} (sanitizer report?): {s.logs()}"
+
+
 OTHER_KEY, OTHER_SECRET, OTHER_ACCOUNT = "AKIDOTHER", "otherSecret/xyz", "111111111111"
 
 

@@ -466,24 +466,13 @@ def test_kill9_keeps_accepted_events(tmp_path):
         s.stop()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def every_minute(ev, sqs):
-    """A rule with cron(* * * * ? *) and its queue, made as the module
-    starts: its wait for the next minute runs while the other tests do."""
-    name = unique_name("every-minute")
-    arn = ev.put_rule(Name=name, ScheduleExpression="cron(* * * * ? *)")["RuleArn"]
-    url, qarn = queue(sqs)
-    ev.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": qarn}])
-    yield name, arn, url
-    ev.remove_targets(Rule=name, Ids=["q"])
-    ev.delete_rule(Name=name)
-
-
-def test_scheduled_rule_fires(ev, sqs, every_minute):
+def test_scheduled_rule_fires(every_minute):
     """A rule with cron(* * * * ? *) sends AWS's Scheduled Event (source
     aws.events, the rule in resources, an empty detail) to its target at
-    the start of a minute."""
-    name, arn, url = every_minute
+    the start of a minute (the rule is conftest's, made as the session
+    starts)."""
+    s, arn, url = every_minute
+    sqs = client("sqs", s.endpoint)
     m = drain(sqs, url, 1, AttributeNames=["SentTimestamp"])[0]
     event = json.loads(m["Body"])
     assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
