@@ -430,18 +430,20 @@ static void drive_inner(struct frame *f, struct sl_step *st)
             sl_step_clear(st);
             return;
         }
+        /* A state's output is at most 256 KiB, as AWS's. */
+        size_t size = 0;
+        if ((st->kind == SL_STEP_NEXT || st->kind == SL_STEP_END) &&
+            too_big(st->output, DATA_MAX, &size)) {
+            sl_step_clear(st);
+            sl_step_error(f->m, f->state, f->input, "States.DataLimitExceeded",
+                          "The state's output is larger than 262144 characters", NULL, f->ctx,
+                          0, st);
+            continue;
+        }
         switch (st->kind) {
         case SL_STEP_NEXT: {
             json_t *o = st->output;
             size_t next = st->next;
-            size_t size = 0;
-            if (too_big(o, DATA_MAX, &size)) {
-                sl_step_clear(st);
-                sl_step_error(f->m, f->state, f->input, "States.DataLimitExceeded",
-                              "The state's output is larger than 262144 characters", NULL,
-                              f->ctx, 0, st);
-                continue;
-            }
             st->output = NULL;
             sl_step_clear(st);
             if (enter(f, next, o)) {
@@ -462,14 +464,6 @@ static void drive_inner(struct frame *f, struct sl_step *st)
         }
         case SL_STEP_END: {
             json_t *o = st->output;
-            size_t size = 0;
-            if (too_big(o, DATA_MAX, &size)) {
-                sl_step_clear(st);
-                sl_step_error(f->m, f->state, f->input, "States.DataLimitExceeded",
-                              "The state's output is larger than 262144 characters", NULL,
-                              f->ctx, 0, st);
-                continue;
-            }
             st->output = NULL;
             sl_step_clear(st);
             frame_end(f, true, o, NULL, NULL);
