@@ -58,9 +58,17 @@ static void query_compatible(const struct sl_call *c, const char *code, bool rec
     snprintf(query, nquery, "%s;%s", code, receiver ? "Receiver" : "Sender");
 }
 
+static void local_fault(struct sl_call *c, const char *code, int status, const char *msg);
+static void local_wake(struct sl_local *lo);
+static void local_finish(struct sl_call *c, int rc);
+
 void sl_call_fault(struct sl_call *c, const char *code, int status, bool receiver,
                    const char *const *extra, json_t *fields, const char *msg)
 {
+    if (c->local) {
+        local_fault(c, code, status, msg);
+        return;
+    }
     char type[192], query[192];
     const char *query_error = NULL;
     if (c->protocol == SL_PROTO_JSON && c->service &&
@@ -147,12 +155,16 @@ void sl_call_wait(struct sl_call *c, sl_op_fn then)
 {
     c->then = then;
     c->waiting = true;
-    sl_http_wait(c->http);
+    if (!c->local)
+        sl_http_wait(c->http);
 }
 
 void sl_call_wake(struct sl_call *c)
 {
-    sl_http_resume(c->http);
+    if (c->local)
+        local_wake(c->local);
+    else
+        sl_http_resume(c->http);
 }
 
 bool sl_call_waiting(const struct sl_call *c)
@@ -190,6 +202,10 @@ int sl_call_write(struct sl_call *c, sl_txn_fn fn, void *arg, sl_op_fn then)
 
 int sl_call_ok_text(struct sl_call *c, const char *body, size_t len)
 {
+    if (c->local) {
+        json_t *out = json_loadb(body, len, 0, NULL);
+        return out ? sl_call_ok(c, out) : SL_ENOMEM;
+    }
     struct sl_http_request *r = c->http;
     sl_aws_set_request_id(r, c->protocol, c->request_id);
     if (sl_buf_append(&r->resp.body, body, len))
@@ -203,6 +219,10 @@ int sl_call_ok_text(struct sl_call *c, const char *body, size_t len)
 void sl_call_finish(struct sl_call *c, int rc)
 {
     struct sl_http_request *r = c->http;
+    if (c->local) {
+        local_finish(c, rc);
+        return;
+    }
     if (rc == SL_LATER && c->waiting)
         return;
     c->waiting = false; /* (a wait that ended before it began: answered now) */
@@ -420,4 +440,179 @@ void sl_call_close(struct sl_call *c)
     json_decref(c->out);
     c->in = c->out = NULL;
     sl_buf_free(&c->body);
+}
+
+/* ---- calls from inside Sluice ---------------------------------------- */
+
+struct sl_local {
+    struct sl_http_request req; /* no connection: an arena, a Host header */
+    struct sl_http_header host;
+    struct sl_call call;
+    sl_local_fn done;
+    void *arg;
+    int posts;     /* wakes posted to the loop, not run yet (atomic) */
+    bool finished; /* done was called */
+    int status;    /* a failure's */
+    char code[128];
+    char *message;
+};
+
+static void local_release(struct sl_local *lo)
+{
+    if (!lo->finished || __atomic_load_n(&lo->posts, __ATOMIC_ACQUIRE))
+        return;
+    sl_call_close(&lo->call);
+    json_decref(lo->call.out);
+    sl_buf_free(&lo->req.resp.body);
+    sl_arena_free(&lo->req.arena);
+    free(lo->message);
+    free(lo);
+}
+
+static void local_fault(struct sl_call *c, const char *code, int status, const char *msg)
+{
+    struct sl_local *lo = c->local;
+    if (!lo->code[0]) {
+        sl_strlcpy(lo->code, code, sizeof(lo->code));
+        lo->status = status;
+        lo->message = strdup(msg ? msg : "");
+    }
+    c->http->resp.ready = true;
+}
+
+/* The call has its outcome: the caller hears it, and what the call holds
+ * goes once no wake is still on its way. */
+static void local_finish(struct sl_call *c, int rc)
+{
+    struct sl_local *lo = c->local;
+    if (rc == SL_LATER && c->waiting)
+        return;
+    c->waiting = false;
+    if (lo->finished)
+        return;
+    if (rc == SL_LATER) {
+        sl_error(c->service->name, "%s waits for nothing", c->op->name);
+        rc = SL_EINVAL;
+    }
+    if (rc < 0)
+        sl_call_internal(c, rc, NULL);
+    else if (rc == SL_DONE && !lo->code[0])
+        sl_call_internal(c, SL_EINVAL, NULL); /* (ended without an answer) */
+    struct sl_local_answer a = {.request_id = c->request_id};
+    if (lo->code[0]) {
+        a.status = lo->status;
+        a.code = lo->code;
+        a.message = lo->message ? lo->message : "";
+    } else {
+        a.status = c->op->success_status ? c->op->success_status : 200;
+        a.out = c->out;
+        a.payload = c->out_payload;
+        a.payload_len = c->out_payload_len;
+    }
+    lo->finished = true;
+    lo->done(lo->arg, &a);
+    local_release(lo);
+}
+
+/* A wake (from any thread): the continuation runs on the loop's thread. */
+static void local_resume(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct sl_local *lo = arg;
+    __atomic_sub_fetch(&lo->posts, 1, __ATOMIC_ACQ_REL);
+    if (!lo->finished && lo->call.waiting)
+        sl_call_resume(&lo->call);
+    else
+        local_release(lo);
+}
+
+static void local_wake(struct sl_local *lo)
+{
+    __atomic_add_fetch(&lo->posts, 1, __ATOMIC_ACQ_REL);
+    if (sl_loop_post(lo->call.app->loop, local_resume, lo) == 0)
+        return;
+    /* The loop stops: the wake is lost, and so is the call (its memory
+     * with it, rather than a free racing the loop's end). */
+    sl_error(lo->call.service->name, "%s: a wake came after the loop stopped",
+             lo->call.op->name);
+}
+
+/* Runs the operation's handler (the loop's thread). */
+static void local_start(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct sl_local *lo = arg;
+    struct sl_call *c = &lo->call;
+    const struct sl_service *svc = c->service;
+    const struct sl_service_model *m = svc->model;
+    if (c->op->input >= 0) {
+        struct sl_model_error e = {0};
+        if (sl_model_validate(m, &m->shapes[c->op->input], c->in, &e)) {
+            bool validation = strcmp(e.code, "ValidationException") == 0;
+            local_finish(c, sl_call_fail(c, validation ? svc->e_validation : svc->e_serialization,
+                                         "%s", e.message));
+            return;
+        }
+    }
+    int rc = svc->check ? svc->check(c) : 0;
+    local_finish(c, rc ? rc : svc->handlers[c->op - m->ops](c));
+}
+
+int sl_call_local(struct sl_app *app, const char *service, const char *op, const char *account,
+                  const char *region, json_t *in, const char *payload, size_t len,
+                  sl_local_fn done, void *arg)
+{
+    const struct sl_service *svc = sl_service_by_name(service);
+    const struct sl_operation *o = svc ? sl_model_op_by_name(svc->model, op) : NULL;
+    void *state = svc ? sl_app_state(app, svc) : NULL;
+    if (!o || !state || !svc->handlers[o - svc->model->ops]) {
+        json_decref(in);
+        return SL_ENOTFOUND;
+    }
+    if (svc->streaming) {
+        json_decref(in);
+        return SL_ENOTSUP;
+    }
+    struct sl_local *lo = calloc(1, sizeof(*lo));
+    if (!lo) {
+        json_decref(in);
+        return SL_ENOMEM;
+    }
+    struct sl_http_request *r = &lo->req;
+    sl_arena_init(&r->arena, 0);
+    r->method = "POST";
+    r->raw_uri = r->path_raw = r->path = "/";
+    r->query_raw = "";
+    r->resp.fd = -1;
+    const char *url = app->endpoint_url ? app->endpoint_url : "";
+    const char *host = strstr(url, "://");
+    lo->host = (struct sl_http_header){"Host", host ? host + 3 : url};
+    r->headers = &lo->host;
+    r->nheaders = 1;
+    struct sl_call *c = &lo->call;
+    c->http = r;
+    c->app = app;
+    c->endpoint = sl_aws_endpoint_by_name(service);
+    c->service = svc;
+    c->svc = state;
+    c->protocol = c->endpoint && c->endpoint->json_too ? SL_PROTO_JSON : svc->model->protocol;
+    c->op = o;
+    c->local = lo;
+    sl_aws_request_id(c->request_id);
+    sl_strlcpy(c->account, account, sizeof(c->account));
+    sl_strlcpy(c->region, region, sizeof(c->region));
+    c->in = in ? in : json_object();
+    sl_buf_init(&c->body, 0);
+    lo->done = done;
+    lo->arg = arg;
+    int rc = payload ? sl_buf_append(&c->body, payload, len) : 0;
+    if (!rc && !c->in)
+        rc = SL_ENOMEM;
+    if (!rc)
+        rc = sl_loop_post(app->loop, local_start, lo);
+    if (rc) {
+        lo->finished = true;
+        local_release(lo);
+    }
+    return rc;
 }

@@ -45,6 +45,7 @@
 
 struct sl_app;
 struct sl_call;
+struct sl_local;
 
 typedef int (*sl_op_fn)(struct sl_call *c);
 
@@ -203,6 +204,7 @@ struct sl_call {
      * with what. */
     sl_op_fn then;
     bool waiting;
+    struct sl_local *local; /* a call from inside Sluice (sl_call_local) */
     void *write_arg; /* the transaction's arg */
     int write_rc;
     struct sl_err write_err;
@@ -253,5 +255,33 @@ void sl_call_wake(struct sl_call *c);
 /* Answers the outcome rc of a handler (or continuation) of c: the output,
  * an internal error, or nothing (SL_DONE, SL_LATER). */
 void sl_call_finish(struct sl_call *c, int rc);
+
+/*
+ * Calls from inside Sluice: one service using another's API (a Step
+ * Functions Task sending a message, invoking a function, writing an item)
+ * through the service table, as a client's request would, so the callee
+ * keeps its own checks, limits and errors. The operation's handler runs
+ * on the engine loop's thread with input in (validated by the model as a
+ * client's input is) and, for an operation whose payload member is a blob
+ * (Lambda's Invoke), payload's len bytes as the body. The caller is the
+ * account's own identity (no session).
+ */
+struct sl_local_answer {
+    int status;   /* the HTTP status a client would see */
+    json_t *out;  /* success: the output (may be NULL); valid during the callback */
+    const char *payload; /* success: the blob payload member's bytes, if any */
+    size_t payload_len;
+    const char *code, *message; /* failure: the error's code and message */
+    const char *request_id;
+};
+typedef void (*sl_local_fn)(void *arg, const struct sl_local_answer *a);
+/* Starts the call of operation op of service (botocore's names) for
+ * account and region, in taken. Returns 0, and done(arg, answer) then runs
+ * once, on the loop's thread, never before this returns; or SL_ENOTFOUND
+ * (no such service or operation in Sluice), SL_ENOTSUP (a streaming
+ * service), SL_ENOMEM, SL_ECLOSED (the loop stops). Any thread. */
+int sl_call_local(struct sl_app *app, const char *service, const char *op, const char *account,
+                  const char *region, json_t *in, const char *payload, size_t len,
+                  sl_local_fn done, void *arg);
 
 #endif

@@ -5,7 +5,8 @@
  * failure with a message), and so does every state's step (with an error
  * through its retriers and catchers). The text is also taken as a state
  * machine's ARN (whatever parses names the same machine again) and as a
- * definition error to take apart for ValidateStateMachineDefinition. */
+ * definition error to take apart for ValidateStateMachineDefinition, and
+ * as a Task's Resource (whatever parses names an operation of a service). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,6 +65,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sl_asl_diagnostic(s, code, sizeof(code), what, sizeof(what), where, sizeof(where));
     struct sl_asl *m = NULL;
     struct sl_err err = {0};
+    struct sl_asl_resource res;
+    if (sl_asl_resource_parse(s, &res, &err) == 0 &&
+        (!res.op[0] || !res.botocore[0] || !res.prefix[0] || strlen(res.op) >= sizeof(res.op)))
+        abort();
     if (sl_asl_parse(s, &m, &err) == 0) {
         json_t *input = json_pack("{s:i, s:{s:s}, s:[i,i]}", "n", 1, "o", "k", "v", "a", 1, 2);
         json_t *ctx = json_pack("{s:{s:s}}", "Execution", "Name", "run");

@@ -276,7 +276,8 @@ def test_sync_execution_runs_every_state_type(sfn, sync):
 
 def test_sync_execution_failures(sfn, sync):
     """No Choice matching, a path with no value, a Map item failing, a
-    Map tolerating failures, a Task (not run yet), TimeoutSeconds."""
+    Map tolerating failures, a Task whose function does not exist,
+    TimeoutSeconds."""
     no_match = {"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [
         {"Variable": "$.x", "StringEquals": "a", "Next": "S"}]}, "S": {"Type": "Succeed"}}}
     out = run_sync(sfn, sync, no_match, {"x": "b"})
@@ -315,8 +316,8 @@ def test_sync_execution_failures(sfn, sync):
     task = {"StartAt": "T", "States": {"T": {
         "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:f", "End": True}}}
     out = run_sync(sfn, sync, task, {})
-    assert out["status"] == "FAILED" and out["error"] == "States.Runtime"
-    assert "Task states" in out["cause"]
+    assert out["status"] == "FAILED" and out["error"] == "Lambda.ResourceNotFoundException"
+    assert "Function not found" in out["cause"]
     slow = {"StartAt": "W", "TimeoutSeconds": 1, "States": {"W": {
         "Type": "Wait", "Seconds": 30, "End": True}}}
     out = run_sync(sfn, sync, slow, {})

@@ -157,28 +157,28 @@ static void test_invalid(void **state)
          "must have a string field 'Resource'"},
         {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `f`, `End`: true}}}",
          "'Resource' must be an ARN"},
-        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:x`, `End`: true,"
+        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:aws:lambda:us-east-1:1:function:f`, `End`: true,"
          " `TimeoutSeconds`: 5, `HeartbeatSeconds`: 5}}}",
          "HeartbeatSeconds must be smaller"},
-        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:x`, `End`: true,"
+        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:aws:lambda:us-east-1:1:function:f`, `End`: true,"
          " `TimeoutSeconds`: 5, `TimeoutSecondsPath`: `$.t`}}}",
          "mutually exclusive"},
-        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:x`, `End`: true,"
+        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:aws:lambda:us-east-1:1:function:f`, `End`: true,"
          " `Retry`: [{`ErrorEquals`: [`States.ALL`]}, {`ErrorEquals`: [`E`]}]}}}",
          "States.ALL must be the last at /States/A/Retry[0]"},
-        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:x`, `End`: true,"
+        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:aws:lambda:us-east-1:1:function:f`, `End`: true,"
          " `Retry`: [{`ErrorEquals`: [`States.ALL`, `E`]}]}}}",
          "States.ALL must appear alone"},
-        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:x`, `End`: true,"
+        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:aws:lambda:us-east-1:1:function:f`, `End`: true,"
          " `Retry`: [{`ErrorEquals`: [`E`], `BackoffRate`: 0.5}]}}}",
          "'BackoffRate' is not valid at /States/A/Retry[0]"},
-        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:x`, `End`: true,"
+        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:aws:lambda:us-east-1:1:function:f`, `End`: true,"
          " `Retry`: [{`ErrorEquals`: []}]}}}",
          "non-empty array of error names"},
-        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:x`, `End`: true,"
+        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:aws:lambda:us-east-1:1:function:f`, `End`: true,"
          " `Catch`: [{`ErrorEquals`: [`E`], `Next`: `Z`}]}}}",
          "Missing 'Next' target: Z at /States/A/Catch[0]/Next"},
-        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:x`, `End`: true,"
+        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Task`, `Resource`: `arn:aws:lambda:us-east-1:1:function:f`, `End`: true,"
          " `Catch`: [{`ErrorEquals`: [`E`]}]}}}",
          "A catcher must have a string field 'Next'"},
         {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Parallel`, `End`: true, `Branches`: [{"
@@ -224,7 +224,7 @@ static void test_input_output(void **state)
     (void)state;
     /* AWS's example: InputPath, ResultPath and OutputPath together. */
     struct sl_asl *m = parse_ok(
-        "{`StartAt`: `T`, `States`: {`T`: {`Type`: `Task`, `Resource`: `arn:aws:lambda:x`,"
+        "{`StartAt`: `T`, `States`: {`T`: {`Type`: `Task`, `Resource`: `arn:aws:lambda:us-east-1:1:function:f`,"
         " `InputPath`: `$.lambda`, `ResultPath`: `$.data.lambdaresult`, `OutputPath`: `$.data`,"
         " `End`: true}}}");
     json_t *input = tload("{`comment`: `An input`, `data`: {`val1`: 23, `val2`: 17},"
@@ -246,7 +246,7 @@ static void test_input_output(void **state)
     json_decref(in);
     sl_asl_free(m);
     /* Parameters and ResultSelector; ResultPath null keeps the input. */
-    m = parse_ok("{`StartAt`: `T`, `States`: {`T`: {`Type`: `Task`, `Resource`: `arn:x`,"
+    m = parse_ok("{`StartAt`: `T`, `States`: {`T`: {`Type`: `Task`, `Resource`: `arn:aws:lambda:us-east-1:1:function:f`,"
                  " `Parameters`: {`v.$`: `$.data.val1`, `k`: 1},"
                  " `ResultSelector`: {`got.$`: `$.Payload`}, `ResultPath`: `$.sel`,"
                  " `End`: true}}}");
@@ -302,6 +302,54 @@ static void test_error_names(void **state)
     assert_false(sl_asl_error_matches(some, 2, "custom"));
 }
 
+static void test_resources(void **state)
+{
+    (void)state;
+    struct sl_asl_resource r;
+    struct sl_err err = {0};
+    assert_int_equal(sl_asl_resource_parse("arn:aws:lambda:us-east-1:1:function:f:live", &r, &err), 0);
+    assert_int_equal(r.kind, SL_RES_FUNCTION);
+    assert_string_equal(r.op, "Invoke");
+    assert_int_equal(sl_asl_resource_parse("arn:aws:states:::lambda:invoke", &r, &err), 0);
+    assert_int_equal(r.kind, SL_RES_OPTIMIZED);
+    assert_int_equal(r.mode, SL_RES_RESPONSE);
+    assert_string_equal(r.prefix, "Lambda");
+    assert_int_equal(sl_asl_resource_parse("arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                                           &r, &err), 0);
+    assert_int_equal(r.mode, SL_RES_TOKEN);
+    assert_string_equal(r.op, "SendMessage");
+    assert_string_equal(r.prefix, "SQS");
+    assert_int_equal(sl_asl_resource_parse("arn:aws:states:::states:startExecution.sync:2", &r,
+                                           &err), 0);
+    assert_int_equal(r.mode, SL_RES_SYNC);
+    assert_true(r.sync2);
+    assert_string_equal(r.botocore, "stepfunctions");
+    assert_int_equal(sl_asl_resource_parse("arn:aws:states:::aws-sdk:dynamodb:query", &r, &err),
+                     0);
+    assert_int_equal(r.kind, SL_RES_SDK);
+    assert_string_equal(r.op, "Query");
+    assert_string_equal(r.prefix, "DynamoDb");
+    assert_int_equal(sl_asl_resource_parse("arn:aws:states:::aws-sdk:sfn:startExecution", &r,
+                                           &err), 0);
+    assert_string_equal(r.botocore, "stepfunctions");
+    const char *bad[] = {
+        "arn:aws:states:::dynamodb:query",              /* not an optimized one */
+        "arn:aws:states:::dynamodb:putItem.waitForTaskToken", /* no callback for it */
+        "arn:aws:states:::sqs:sendMessage.sync",       /* nor .sync */
+        "arn:aws:states:::aws-sdk:sqs:sendMessage.sync",
+        "arn:aws:states:::nothing:doIt",
+        "arn:aws:states:::lambda:invoke.later",
+        "arn:aws:states:::aws-sdk:sqs:",
+        "arn:aws:states:us-east-1:1:activity:a",        /* activities: not run */
+        "arn:aws:lambda:us-east-1:1:layer:l",
+        "arn:aws:lambda:us-east-1:1:function:",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(sl_asl_resource_parse(bad[i], &r, &err), SL_EINVAL);
+        assert_non_null(strstr(err.msg, bad[i]));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_input_output),
         cmocka_unit_test(test_error_names),
+        cmocka_unit_test(test_resources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

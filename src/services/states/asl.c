@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,6 +436,9 @@ static int type_fields(struct ctx *c, const json_t *st, struct sl_asl_state *s)
         if (strncmp(s->resource, "arn:", 4) != 0)
             return bad(c, "SCHEMA_VALIDATION_FAILED", "Resource",
                        "The value for the field 'Resource' must be an ARN");
+        struct sl_err rerr = {0};
+        if (sl_asl_resource_parse(s->resource, &s->res, &rerr))
+            return bad(c, "SCHEMA_VALIDATION_FAILED", "Resource", "%s", rerr.msg);
         if ((rc = seconds_field(c, st, "TimeoutSeconds", &s->timeout)) ||
             (rc = seconds_field(c, st, "HeartbeatSeconds", &s->heartbeat)))
             return rc;
@@ -901,4 +905,117 @@ bool sl_asl_error_matches(const char *const *errors, size_t n, const char *error
             return true;
     }
     return false;
+}
+
+/* ---- Task resources ------------------------------------------------------------------ */
+
+/* The services a Task reaches: the resource's name, botocore's, and the
+ * error prefixes of the optimized and the SDK integrations. */
+static const struct res_service {
+    const char *name, *botocore, *optimized, *sdk;
+} res_services[] = {
+    {"lambda", "lambda", "Lambda", "Lambda"},
+    {"sqs", "sqs", "SQS", "Sqs"},
+    {"sns", "sns", "SNS", "Sns"},
+    {"dynamodb", "dynamodb", "DynamoDB", "DynamoDb"},
+    {"events", "events", "EventBridge", "EventBridge"},
+    {"eventbridge", "events", "EventBridge", "EventBridge"},
+    {"states", "stepfunctions", "StepFunctions", "Sfn"},
+    {"sfn", "stepfunctions", "StepFunctions", "Sfn"},
+    {"kinesis", "kinesis", "Kinesis", "Kinesis"},
+    {"scheduler", "scheduler", "Scheduler", "Scheduler"},
+    {"cloudwatchlogs", "logs", "CloudWatchLogs", "CloudWatchLogs"},
+    {"sts", "sts", "Sts", "Sts"},
+    {"dynamodbstreams", "dynamodbstreams", "DynamoDbStreams", "DynamoDbStreams"},
+};
+
+/* The optimized integrations, with the patterns each takes. */
+static const struct res_optimized {
+    const char *service, *action;
+    bool token, sync;
+} res_optimized[] = {
+    {"lambda", "invoke", true, false},          {"sqs", "sendMessage", true, false},
+    {"sns", "publish", true, false},            {"dynamodb", "putItem", false, false},
+    {"dynamodb", "getItem", false, false},      {"dynamodb", "updateItem", false, false},
+    {"dynamodb", "deleteItem", false, false},   {"events", "putEvents", true, false},
+    {"states", "startExecution", true, true},
+};
+
+static const struct res_service *res_service(const char *name, size_t n)
+{
+    for (size_t i = 0; i < sizeof(res_services) / sizeof(res_services[0]); i++)
+        if (strlen(res_services[i].name) == n && strncmp(res_services[i].name, name, n) == 0)
+            return &res_services[i];
+    return NULL;
+}
+
+int sl_asl_resource_parse(const char *arn, struct sl_asl_resource *out, struct sl_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    const char *lambda = "arn:aws:lambda:";
+    if (strncmp(arn, lambda, strlen(lambda)) == 0) {
+        /* arn:aws:lambda:region:account:function:name[:qualifier] */
+        const char *p = arn + strlen(lambda);
+        const char *c1 = strchr(p, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2 || strncmp(c2 + 1, "function:", 9) != 0 || !c2[10])
+            return sl_errf(err, SL_EINVAL, "The resource provided %.300s is not a function's "
+                                           "ARN",
+                           arn);
+        out->kind = SL_RES_FUNCTION;
+        sl_strlcpy(out->service, "lambda", sizeof(out->service));
+        sl_strlcpy(out->botocore, "lambda", sizeof(out->botocore));
+        sl_strlcpy(out->op, "Invoke", sizeof(out->op));
+        sl_strlcpy(out->prefix, "Lambda", sizeof(out->prefix));
+        return 0;
+    }
+    const char *states = "arn:aws:states:::";
+    if (strncmp(arn, states, strlen(states)) != 0)
+        return sl_errf(err, SL_EINVAL,
+                       "The resource provided %.300s is not recognized. The value is not a "
+                       "valid resource ARN, or the resource is not available in this region.",
+                       arn);
+    const char *p = arn + strlen(states);
+    bool sdk = strncmp(p, "aws-sdk:", 8) == 0;
+    if (sdk)
+        p += 8;
+    const char *colon = strchr(p, ':');
+    const struct res_service *svc = colon ? res_service(p, (size_t)(colon - p)) : NULL;
+    const char *action = colon ? colon + 1 : "";
+    const char *dot = strchr(action, '.');
+    size_t alen = dot ? (size_t)(dot - action) : strlen(action);
+    const char *pattern = dot ? dot + 1 : "";
+    if (strcmp(pattern, "sync") == 0)
+        out->mode = SL_RES_SYNC;
+    else if (strcmp(pattern, "sync:2") == 0)
+        out->mode = SL_RES_SYNC, out->sync2 = true;
+    else if (strcmp(pattern, "waitForTaskToken") == 0)
+        out->mode = SL_RES_TOKEN;
+    else if (*pattern)
+        svc = NULL;
+    bool known = svc && alen > 0 && alen < sizeof(out->op) && !memchr(action, ':', alen);
+    if (known && !sdk) {
+        known = false;
+        for (size_t i = 0; i < sizeof(res_optimized) / sizeof(res_optimized[0]); i++) {
+            const struct res_optimized *o = &res_optimized[i];
+            if (strcmp(o->service, svc->name) == 0 && strlen(o->action) == alen &&
+                strncmp(o->action, action, alen) == 0)
+                known = out->mode == SL_RES_RESPONSE || (out->mode == SL_RES_TOKEN && o->token) ||
+                        (out->mode == SL_RES_SYNC && o->sync);
+        }
+    } else if (known && out->mode == SL_RES_SYNC) {
+        known = false; /* (the SDK integrations take no .sync) */
+    }
+    if (!known)
+        return sl_errf(err, SL_EINVAL,
+                       "The resource provided %.300s is not recognized. The value is not a "
+                       "valid resource ARN, or the resource is not available in this region.",
+                       arn);
+    out->kind = sdk ? SL_RES_SDK : SL_RES_OPTIMIZED;
+    sl_strlcpy(out->service, svc->name, sizeof(out->service));
+    sl_strlcpy(out->botocore, svc->botocore, sizeof(out->botocore));
+    sl_strlcpy(out->prefix, sdk ? svc->sdk : svc->optimized, sizeof(out->prefix));
+    memcpy(out->op, action, alen);
+    out->op[alen] = '\0';
+    out->op[0] = (char)toupper((unsigned char)out->op[0]);
+    return 0;
 }

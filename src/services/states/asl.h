@@ -83,6 +83,25 @@ struct sl_asl_choice {
 
 struct sl_asl;
 
+/* What a Task's Resource names: a function by its ARN, one of Step
+ * Functions' optimized integrations (arn:aws:states:::sqs:sendMessage),
+ * or an AWS SDK integration (arn:aws:states:::aws-sdk:sqs:sendMessage),
+ * with its pattern (.sync, .waitForTaskToken). */
+enum sl_asl_res_kind { SL_RES_FUNCTION, SL_RES_OPTIMIZED, SL_RES_SDK };
+enum sl_asl_res_mode { SL_RES_RESPONSE, SL_RES_SYNC, SL_RES_TOKEN };
+struct sl_asl_resource {
+    enum sl_asl_res_kind kind;
+    enum sl_asl_res_mode mode;
+    bool sync2;          /* .sync:2 (states:startExecution: output as JSON) */
+    char service[32];    /* the resource's: "sqs", "dynamodb", "states", "sfn", ... */
+    char botocore[32];   /* the service's botocore name: "sqs", "stepfunctions" */
+    char op[64];         /* the API's operation: "SendMessage" */
+    char prefix[32];     /* its errors' prefix: "SQS" (optimized), "Sqs" (SDK) */
+};
+/* Parses arn as a Task's Resource: 0, or SL_EINVAL with why in err (an
+ * ARN Sluice does not run: an activity, a service it lacks). */
+int sl_asl_resource_parse(const char *arn, struct sl_asl_resource *out, struct sl_err *err);
+
 struct sl_asl_state {
     const char *name; /* borrowed from the definition */
     enum sl_asl_type type;
@@ -92,6 +111,7 @@ struct sl_asl_state {
     json_t *result; /* Pass's Result (borrowed), or NULL */
     /* Task */
     const char *resource;
+    struct sl_asl_resource res;
     struct sl_asl_seconds timeout, heartbeat;
     struct sl_asl_retrier *retry;
     size_t nretry;

@@ -17,6 +17,7 @@
 #include "core/core.h"
 #include "services/service.h"
 #include "services/states/asl.h"
+#include "services/states/run.h"
 #include "services/states/states.h"
 
 #define SFN_NS_MACHINE "sfn.machine"
@@ -35,7 +36,10 @@
     X(SFN_E_NOT_FOUND, "StateMachineDoesNotExist", 400, false)                              \
     X(SFN_E_MISSING, "MissingRequiredParameter", 400, false)                                \
     X(SFN_E_TYPE, "StateMachineTypeNotSupported", 400, false)                               \
-    X(SFN_E_INVALID_INPUT, "InvalidExecutionInput", 400, false)
+    X(SFN_E_INVALID_INPUT, "InvalidExecutionInput", 400, false)                            \
+    X(SFN_E_INVALID_OUTPUT, "InvalidOutput", 400, false)                                    \
+    X(SFN_E_TASK_MISSING, "TaskDoesNotExist", 400, false)                                   \
+    X(SFN_E_TASK_TIMED_OUT, "TaskTimedOut", 400, false)
 
 enum { SFN_ERRORS(SL_ERROR_ENUM) SFN_E_N };
 
@@ -67,7 +71,12 @@ struct sfn {
     struct sl_app *app;
     struct sfn_sync *active; /* StartSyncExecution's runs under way (loop thread) */
     bool stopping;           /* (loop thread) */
+    struct sl_run_tasks tasks; /* how runs run their Task states (tasks.c) */
+    void *tokens;              /* tasks waiting for their token: a tsearch tree (loop thread) */
 };
+/* Sets up st->tasks; sfn_tasks_free drops what waits still (loop stopped). */
+void sfn_tasks_init(struct sfn *st);
+void sfn_tasks_free(struct sfn *st);
 /* Ends the runs under way (the server stops): their calls answer. */
 void sfn_executions_stop(struct sfn *st);
 

@@ -843,6 +843,9 @@ SL_OP(states, CreateStateMachine);
 SL_OP(states, DeleteStateMachine);
 SL_OP(states, DescribeStateMachine);
 SL_OP(states, ListStateMachines);
+SL_OP(states, SendTaskFailure);
+SL_OP(states, SendTaskHeartbeat);
+SL_OP(states, SendTaskSuccess);
 SL_OP(states, StartSyncExecution);
 SL_OP(states, UpdateStateMachine);
 SL_OP(states, ValidateStateMachineDefinition);
@@ -866,9 +869,9 @@ const sl_op_fn sl_states_handlers[] = {
     NULL,
     sl_states_ListStateMachines,
     NULL,
-    NULL,
-    NULL,
-    NULL,
+    sl_states_SendTaskFailure,
+    sl_states_SendTaskHeartbeat,
+    sl_states_SendTaskSuccess,
     NULL,
     sl_states_StartSyncExecution,
     NULL,

@@ -28,6 +28,7 @@ struct frame {
     json_t *ctx;
     unsigned *attempts;
     struct sl_timer *timer;
+    void *task; /* a Task's work under way (the runner's handle) */
     bool cancelled;
     struct frame *parent;
     size_t index;
@@ -47,6 +48,7 @@ struct frame {
 
 struct sl_run {
     struct sl_loop *loop;
+    const struct sl_run_tasks *tasks;
     sl_run_done_fn done;
     void *arg;
     uint64_t transitions;
@@ -93,6 +95,10 @@ static void frame_cancel(struct frame *f)
     if (f->timer) {
         sl_loop_timer_cancel(f->run->loop, f->timer);
         f->timer = NULL;
+    }
+    if (f->task) {
+        f->run->tasks->cancel(f->run->tasks->ctx, f->task);
+        f->task = NULL;
     }
     f->cancelled = true;
     frame_free(f);
@@ -150,6 +156,25 @@ static void own_context(struct frame *f)
             f->ctx = copy;
         }
     }
+}
+
+/* Takes state f->state's step (sl_step_run): a Task of the
+ * .waitForTaskToken pattern gets a new token in $$.Task.Token first, and
+ * any other state none. */
+static void step_run(struct frame *f, struct sl_step *st)
+{
+    const struct sl_asl_state *s = &f->m->states[f->state];
+    bool token = s->type == SL_ASL_TASK && s->res.mode == SL_RES_TOKEN && f->run->tasks;
+    if (token || json_object_get(f->ctx, "Task")) {
+        own_context(f);
+        json_object_del(f->ctx, "Task");
+        if (token) {
+            char tok[512];
+            f->run->tasks->token(f->run->tasks->ctx, tok, sizeof(tok));
+            json_object_set_new(f->ctx, "Task", json_pack("{s:s}", "Token", tok));
+        }
+    }
+    sl_step_run(f->m, f->state, f->input, f->ctx, sl_time_now_ms(), st);
 }
 
 /* Whether v's JSON text would be longer than max (a walk that stops as
@@ -271,7 +296,7 @@ static void start_kid(struct frame *f, size_t i)
         kid_done(f, i, k, false, NULL, "States.Runtime", "out of memory");
         return;
     }
-    sl_step_run(k->m, k->state, k->input, k->ctx, sl_time_now_ms(), &st);
+    step_run(k, &st);
     drive(k, &st);
 }
 
@@ -396,6 +421,45 @@ static void frame_end(struct frame *f, bool ok, json_t *output, const char *erro
     kid_done(f->parent, f->index, f, ok, output, error, cause);
 }
 
+/* ---- tasks ---------------------------------------------------------------------------- */
+
+/* A Task's work ended (the loop's thread, from the runner). */
+static void task_done(void *arg, json_t *result, const char *error, const char *cause)
+{
+    struct frame *f = arg;
+    f->task = NULL;
+    f->run->budget = STEPS_PER_TURN;
+    struct sl_step st;
+    if (!error)
+        sl_step_result(f->m, f->state, f->input, result, f->ctx, &st);
+    else
+        sl_step_error(f->m, f->state, f->input, error, cause, f->attempts, f->ctx,
+                      sl_time_now_ms(), &st);
+    drive(f, &st);
+}
+
+/* Hands step st's Task to the runner: true when it is under way (st
+ * cleared), false when it could not start (st is then the state's
+ * error). */
+static bool start_task(struct frame *f, struct sl_step *st)
+{
+    const struct sl_run_tasks *tasks = f->run->tasks;
+    struct sl_run_task t = {.state = &f->m->states[f->state],
+                            .input = st->input,
+                            .context = f->ctx,
+                            .timeout_ms = st->timeout_ms,
+                            .heartbeat_ms = st->heartbeat_ms};
+    f->task = tasks ? tasks->start(tasks->ctx, &t, task_done, f) : NULL;
+    sl_step_clear(st);
+    if (f->task)
+        return true;
+    sl_step_error(f->m, f->state, f->input, "States.Runtime",
+                  tasks ? "The task could not start: out of memory"
+                        : "This execution cannot run Task states",
+                  NULL, f->ctx, 0, st);
+    return false;
+}
+
 /* ---- stepping ------------------------------------------------------------------------ */
 
 
@@ -459,7 +523,7 @@ static void drive_inner(struct frame *f, struct sl_step *st)
                 if (f->timer)
                     return;
             }
-            sl_step_run(f->m, f->state, f->input, f->ctx, sl_time_now_ms(), st);
+            step_run(f, st);
             continue;
         }
         case SL_STEP_END: {
@@ -495,11 +559,9 @@ static void drive_inner(struct frame *f, struct sl_step *st)
             return;
         }
         case SL_STEP_TASK:
-            /* (Not yet: the definition is valid, the execution fails.) */
-            sl_step_clear(st);
-            frame_end(f, false, NULL, "States.Runtime",
-                      "Sluice does not run Task states yet: this execution reached one");
-            return;
+            if (start_task(f, st))
+                return;
+            continue; /* (it could not start: st is the state's error) */
         case SL_STEP_PARALLEL:
         case SL_STEP_MAP:
             spawn(f, st);
@@ -541,7 +603,7 @@ static void on_timer(struct sl_loop *l, void *arg)
     }
         /* fall through */
     default: /* AFTER_YIELD */
-        sl_step_run(f->m, f->state, f->input, f->ctx, sl_time_now_ms(), &st);
+        step_run(f, &st);
         break;
     }
     drive(f, &st);
@@ -562,7 +624,8 @@ void sl_run_stop(struct sl_run *r, const char *error, const char *cause)
 }
 
 int sl_run_start(struct sl_loop *loop, const struct sl_asl *m, json_t *input, json_t *context,
-                 int64_t max_ms, sl_run_done_fn done, void *arg, struct sl_run **out)
+                 int64_t max_ms, const struct sl_run_tasks *tasks, sl_run_done_fn done,
+                 void *arg, struct sl_run **out)
 {
     struct sl_run *r = calloc(1, sizeof(*r));
     if (!r) {
@@ -571,6 +634,7 @@ int sl_run_start(struct sl_loop *loop, const struct sl_asl *m, json_t *input, js
         return SL_ENOMEM;
     }
     r->loop = loop;
+    r->tasks = tasks;
     r->done = done;
     r->arg = arg;
     struct frame *f = frame_new(r, m, context);
@@ -591,7 +655,7 @@ int sl_run_start(struct sl_loop *loop, const struct sl_asl *m, json_t *input, js
         frame_end(f, false, NULL, "States.Runtime", "out of memory");
         return 0;
     }
-    sl_step_run(m, f->state, f->input, f->ctx, sl_time_now_ms(), &st);
+    step_run(f, &st);
     drive(f, &st);
     return 0;
 }

@@ -69,6 +69,7 @@ static int sfn_new(struct sl_app *app, void **state, struct sl_err *err)
     if (!st)
         return SL_ENOMEM;
     st->app = app;
+    sfn_tasks_init(st);
     *state = st;
     return 0;
 }
@@ -80,6 +81,7 @@ static void sfn_stop(void *state)
 
 static void sfn_free(void *state)
 {
+    sfn_tasks_free(state);
     free(state);
 }
 

@@ -1,0 +1,520 @@
+/*
+ * Task states' work: what a Resource names, called through the other
+ * services' APIs (sl_call_local(): their own checks, limits and errors),
+ * and the answer shaped as Step Functions shapes it — a function's result
+ * for a function ARN, the wrapped result of lambda:invoke, the API's
+ * output with its HTTP metadata for the other optimized integrations, the
+ * bare output for the AWS SDK ones; errors named "Prefix.Exception" with
+ * the service's message as the cause. TimeoutSeconds ends a task with
+ * States.Timeout. A .waitForTaskToken task waits, after its call
+ * succeeded, for SendTaskSuccess or SendTaskFailure with its token,
+ * SendTaskHeartbeat holding off its HeartbeatSeconds.
+ *
+ * Everything here runs on the engine loop's thread; the handlers of the
+ * SendTask* operations come to it with sl_loop_post().
+ */
+#include "services/states/internal.h"
+
+#include <search.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKEN_BYTES 48 /* random bytes of a token, hex-encoded */
+#define OUTPUT_MAX (256 * 1024)
+
+struct task {
+    struct sfn *st;
+    sl_run_task_fn done; /* the run's; NULL once the task ended for it */
+    void *arg;
+    struct sl_asl_resource res;
+    char token[2 * TOKEN_BYTES + 1]; /* .waitForTaskToken: its token ("" when none) */
+    bool registered;                 /* in st->tokens */
+    bool call_pending;               /* its call has not answered yet */
+    bool called;                     /* the call answered with success */
+    struct sl_timer *timeout, *heartbeat, *later;
+    int64_t heartbeat_ms;
+    char error[256];
+    char *cause; /* what `later` reports */
+};
+
+static int token_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct task *)a)->token, ((const struct task *)b)->token);
+}
+
+static void task_release(struct task *t)
+{
+    if (t->done || t->call_pending)
+        return;
+    free(t->cause);
+    free(t);
+}
+
+/* The task stops waiting: its timers and its token go. */
+static void task_detach(struct task *t)
+{
+    struct sl_loop *loop = t->st->app->loop;
+    struct sl_timer **timers[] = {&t->timeout, &t->heartbeat, &t->later};
+    for (size_t i = 0; i < 3; i++)
+        if (*timers[i]) {
+            sl_loop_timer_cancel(loop, *timers[i]);
+            *timers[i] = NULL;
+        }
+    if (t->registered) {
+        tdelete(t, &t->st->tokens, token_cmp);
+        t->registered = false;
+    }
+}
+
+/* The task ends for its run (once): done is told. */
+static void task_end(struct task *t, json_t *result, const char *error, const char *cause)
+{
+    if (!t->done)
+        return;
+    task_detach(t);
+    sl_run_task_fn done = t->done;
+    t->done = NULL;
+    done(t->arg, result, error, cause);
+    task_release(t);
+}
+
+static void on_later(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct task *t = arg;
+    t->later = NULL;
+    char *cause = t->cause;
+    t->cause = NULL;
+    task_end(t, NULL, t->error, cause);
+    free(cause);
+}
+
+/* Ends t with an error from the loop's next turn (start may not call done
+ * itself). */
+static void fail_later(struct task *t, const char *error, const char *fmt, ...) SL_PRINTF(3, 4);
+static void fail_later(struct task *t, const char *error, const char *fmt, ...)
+{
+    sl_strlcpy(t->error, error, sizeof(t->error));
+    va_list ap;
+    va_start(ap, fmt);
+    free(t->cause);
+    if (vasprintf(&t->cause, fmt, ap) < 0)
+        t->cause = NULL;
+    va_end(ap);
+    t->later = sl_loop_timer(t->st->app->loop, sl_loop_now_ms(), on_later, t);
+}
+
+static void on_timeout(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct task *t = arg;
+    t->timeout = NULL;
+    task_end(t, NULL, "States.Timeout", "The task ran longer than its TimeoutSeconds");
+}
+
+static void on_heartbeat(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct task *t = arg;
+    t->heartbeat = NULL;
+    task_end(t, NULL, "States.HeartbeatTimeout",
+             "No heartbeat came for the task within its HeartbeatSeconds");
+}
+
+/* ---- answers ------------------------------------------------------------------------- */
+
+/* The error's name as Step Functions gives it: "Prefix.Exception", the
+ * exception named as the callee's model names it (the SDKs' class), with
+ * the Exception suffix. */
+static void error_name(const struct task *t, const char *code, char *out, size_t n)
+{
+    const char *hash = strrchr(code, '#'); /* ("com.amazonaws.dynamodb.v20120810#...") */
+    if (hash)
+        code = hash + 1;
+    const char *name = code;
+    const struct sl_service *svc = sl_service_by_name(t->res.botocore);
+    const struct sl_service_model *m = svc ? svc->model : NULL;
+    for (size_t i = 0; m && i < m->nshapes; i++) {
+        const struct sl_shape *s = &m->shapes[i];
+        if ((s->flags & SL_SHAPE_EXCEPTION) && s->error_code && strcmp(s->error_code, code) == 0) {
+            name = s->name;
+            break;
+        }
+    }
+    size_t len = strlen(name);
+    bool suffixed = len >= 9 && strcmp(name + len - 9, "Exception") == 0;
+    snprintf(out, n, "%s.%s%s", t->res.prefix, name, suffixed ? "" : "Exception");
+}
+
+/* SdkHttpMetadata and SdkResponseMetadata, as the optimized integrations
+ * of SQS, SNS, DynamoDB and Lambda add them to the output. */
+static void add_metadata(json_t *out, const struct sl_local_answer *a)
+{
+    json_t *headers = json_pack("{s:s}", "x-amzn-RequestId", a->request_id);
+    json_t *all = json_pack("{s:[s]}", "x-amzn-RequestId", a->request_id);
+    json_object_set_new(out, "SdkHttpMetadata",
+                        json_pack("{s:o, s:o, s:i}", "AllHttpHeaders", all, "HttpHeaders",
+                                  headers, "HttpStatusCode", a->status));
+    json_object_set_new(out, "SdkResponseMetadata",
+                        json_pack("{s:s}", "RequestId", a->request_id));
+}
+
+/* A function's payload as JSON (a text that is not JSON stays a string). */
+static json_t *payload_json(const struct sl_local_answer *a)
+{
+    if (!a->payload || !a->payload_len)
+        return json_null();
+    json_t *v = json_loadb(a->payload, a->payload_len, JSON_DECODE_ANY, NULL);
+    return v ? v : json_stringn(a->payload, a->payload_len);
+}
+
+/* A function's error (Invoke answered with FunctionError): its errorType
+ * names it, the whole payload is the cause. */
+static void function_failed(struct task *t, const struct sl_local_answer *a)
+{
+    json_t *p = payload_json(a);
+    const char *type = json_string_value(json_object_get(p, "errorType"));
+    char *cause = a->payload ? strndup(a->payload, a->payload_len) : NULL;
+    task_end(t, NULL, type && *type ? type : "Lambda.Unknown", cause);
+    free(cause);
+    json_decref(p);
+}
+
+static void on_answer(void *arg, const struct sl_local_answer *a)
+{
+    struct task *t = arg;
+    t->call_pending = false;
+    if (!t->done) {
+        task_release(t);
+        return;
+    }
+    if (a->code) {
+        char name[256], *cause = NULL;
+        error_name(t, a->code, name, sizeof(name));
+        if (asprintf(&cause, "%s (Service: %s, Status Code: %d, Request ID: %s)", a->message,
+                     t->res.prefix, a->status, a->request_id) < 0)
+            cause = NULL;
+        task_end(t, NULL, name, cause);
+        free(cause);
+        return;
+    }
+    bool lambda = strcmp(t->res.botocore, "lambda") == 0 && strcmp(t->res.op, "Invoke") == 0;
+    if (lambda && json_object_get(a->out, "FunctionError")) {
+        function_failed(t, a);
+        return;
+    }
+    if (t->res.mode == SL_RES_TOKEN) {
+        t->called = true; /* the task now waits for its token */
+        return;
+    }
+    json_t *result;
+    if (t->res.kind == SL_RES_FUNCTION) {
+        result = payload_json(a);
+    } else {
+        result = a->out ? json_deep_copy(a->out) : json_object();
+        if (lambda && result)
+            json_object_set_new(result, "Payload", payload_json(a));
+        if (t->res.kind == SL_RES_OPTIMIZED && result)
+            add_metadata(result, a);
+    }
+    if (!result) {
+        task_end(t, NULL, "States.Runtime", "out of memory");
+        return;
+    }
+    long failed = json_integer_value(json_object_get(result, "FailedEntryCount"));
+    if (t->res.kind == SL_RES_OPTIMIZED && strcmp(t->res.service, "events") == 0 && failed) {
+        char *cause = json_dumps(result, JSON_COMPACT);
+        task_end(t, NULL, "EventBridge.FailedEntry", cause);
+        free(cause);
+    } else {
+        task_end(t, result, NULL, NULL);
+    }
+    json_decref(result);
+}
+
+/* ---- calls ----------------------------------------------------------------------------- */
+
+/* Members the optimized integrations take as any JSON but the API as
+ * text: serialized (a string stays as it is). */
+static int stringify(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_string(v))
+        return 0;
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (!text)
+        return SL_ENOMEM;
+    json_object_set_new(obj, key, json_string(text));
+    free(text);
+    return 0;
+}
+
+/* The execution's account and region, from $$.Execution.Id. */
+static void execution_place(json_t *context, char *account, size_t an, char *region, size_t rn)
+{
+    const char *id = json_string_value(json_object_get(json_object_get(context, "Execution"),
+                                                       "Id"));
+    sl_strlcpy(account, SL_DEFAULT_ACCOUNT, an);
+    sl_strlcpy(region, SL_DEFAULT_REGION, rn);
+    const char *p = id ? strchr(id, ':') : NULL; /* arn:aws:states:REGION:ACCOUNT:... */
+    for (int i = 0; p && i < 2; i++)
+        p = strchr(p + 1, ':');
+    const char *q = p ? strchr(p + 1, ':') : NULL;
+    const char *e = q ? strchr(q + 1, ':') : NULL;
+    if (!e || (size_t)(q - p - 1) >= rn || (size_t)(e - q - 1) >= an || q == p + 1 || e == q + 1)
+        return;
+    memcpy(region, p + 1, (size_t)(q - p - 1));
+    region[q - p - 1] = '\0';
+    memcpy(account, q + 1, (size_t)(e - q - 1));
+    account[e - q - 1] = '\0';
+}
+
+/* Builds the call of t's resource with the state's effective input: the
+ * operation's input, and a payload for Invoke. 0, SL_EINVAL (with why),
+ * or SL_ENOMEM. */
+static int build_call(const struct task *t, const char *resource, json_t *input, json_t **in,
+                      char **payload, struct sl_err *err)
+{
+    *payload = NULL;
+    if (t->res.kind == SL_RES_FUNCTION) {
+        *in = json_pack("{s:s}", "FunctionName", resource);
+        *payload = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
+        return *in && *payload ? 0 : SL_ENOMEM;
+    }
+    if (!json_is_object(input))
+        return sl_errf(err, SL_EINVAL, "The Parameters of a Task calling %s:%s must be an "
+                                       "object",
+                       t->res.service, t->res.op);
+    *in = json_deep_copy(input);
+    if (!*in)
+        return SL_ENOMEM;
+    if (t->res.kind == SL_RES_SDK)
+        return 0;
+    int rc = 0;
+    const char *svc = t->res.service;
+    if (strcmp(svc, "lambda") == 0) {
+        json_t *p = json_object_get(*in, "Payload");
+        *payload = p ? json_dumps(p, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("{}");
+        json_object_del(*in, "Payload");
+        rc = *payload ? 0 : SL_ENOMEM;
+    } else if (strcmp(svc, "sqs") == 0) {
+        rc = stringify(*in, "MessageBody");
+    } else if (strcmp(svc, "sns") == 0) {
+        rc = stringify(*in, "Message");
+    } else if (strcmp(svc, "states") == 0) {
+        rc = stringify(*in, "Input");
+    } else if (strcmp(svc, "events") == 0) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(*in, "Entries"), i, e)
+        {
+            if (json_is_object(e) && (rc = stringify(e, "Detail")) != 0)
+                break;
+        }
+    }
+    return rc;
+}
+
+static void *tasks_start(void *ctx, const struct sl_run_task *rt, sl_run_task_fn done, void *arg)
+{
+    struct sfn *st = ctx;
+    struct task *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->st = st;
+    t->done = done;
+    t->arg = arg;
+    t->res = rt->state->res;
+    struct sl_loop *loop = st->app->loop;
+    if (rt->timeout_ms > 0)
+        t->timeout = sl_loop_timer(loop, sl_loop_now_ms() + rt->timeout_ms, on_timeout, t);
+    if (t->res.mode == SL_RES_TOKEN) {
+        const char *token = json_string_value(
+            json_object_get(json_object_get(rt->context, "Task"), "Token"));
+        sl_strlcpy(t->token, token ? token : "", sizeof(t->token));
+        if (tsearch(t, &st->tokens, token_cmp))
+            t->registered = true;
+        t->heartbeat_ms = rt->heartbeat_ms;
+        if (t->heartbeat_ms > 0)
+            t->heartbeat =
+                sl_loop_timer(loop, sl_loop_now_ms() + t->heartbeat_ms, on_heartbeat, t);
+    }
+    if (t->res.mode == SL_RES_SYNC) {
+        fail_later(t, "States.Runtime", "Sluice does not run the .sync pattern of %s yet",
+                   rt->state->resource);
+        return t;
+    }
+    json_t *in = NULL;
+    char *payload = NULL;
+    struct sl_err err = {0};
+    int rc = build_call(t, rt->state->resource, rt->input, &in, &payload, &err);
+    if (rc) {
+        json_decref(in);
+        free(payload);
+        fail_later(t, "States.Runtime", "%s", rc == SL_EINVAL ? err.msg : "out of memory");
+        return t;
+    }
+    char account[16], region[64];
+    execution_place(rt->context, account, sizeof(account), region, sizeof(region));
+    t->call_pending = true;
+    rc = sl_call_local(st->app, t->res.botocore, t->res.op, account, region, in, payload,
+                       payload ? strlen(payload) : 0, on_answer, t);
+    free(payload);
+    if (rc) {
+        t->call_pending = false;
+        if (rc == SL_ENOTFOUND)
+            fail_later(t, "States.Runtime", "Sluice does not have %s's %s operation yet",
+                       t->res.botocore, t->res.op);
+        else
+            fail_later(t, "States.Runtime", "The task could not start: %s", sl_strerror(rc));
+    }
+    return t;
+}
+
+static void tasks_cancel(void *ctx, void *handle)
+{
+    (void)ctx;
+    struct task *t = handle;
+    /* (Ends without telling the run, which dropped it.) */
+    task_detach(t);
+    t->done = NULL;
+    task_release(t);
+}
+
+static void tasks_token(void *ctx, char *out, size_t n)
+{
+    (void)ctx;
+    uint8_t raw[TOKEN_BYTES];
+    sl_random(raw, sizeof(raw));
+    char hex[2 * TOKEN_BYTES + 1];
+    sl_hex_encode(raw, sizeof(raw), hex);
+    sl_strlcpy(out, hex, n);
+}
+
+void sfn_tasks_init(struct sfn *st)
+{
+    st->tasks = (struct sl_run_tasks){
+        .ctx = st, .start = tasks_start, .cancel = tasks_cancel, .token = tasks_token};
+}
+
+static void no_free(void *p)
+{
+    (void)p;
+}
+
+void sfn_tasks_free(struct sfn *st)
+{
+    /* (Tasks are their runs': the tree only points at them.) */
+    tdestroy(st->tokens, no_free);
+    st->tokens = NULL;
+}
+
+/* ---- SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat ---------------------------------- */
+
+enum send_kind { SEND_SUCCESS, SEND_FAILURE, SEND_HEARTBEAT };
+
+struct send {
+    struct sl_call *c;
+    struct sfn *st;
+    enum send_kind kind;
+    const char *token, *error, *cause;
+    json_t *output;
+    int rc; /* 0, SL_ENOTFOUND (no task waits for it) */
+};
+
+static void send_on_loop(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct send *s = arg;
+    struct task key;
+    sl_strlcpy(key.token, s->token, sizeof(key.token));
+    struct task **found = tfind(&key, &s->st->tokens, token_cmp);
+    struct task *t = found ? *found : NULL;
+    if (!t || !t->done) {
+        s->rc = SL_ENOTFOUND;
+    } else if (s->kind == SEND_HEARTBEAT) {
+        if (t->heartbeat) {
+            sl_loop_timer_cancel(t->st->app->loop, t->heartbeat);
+            t->heartbeat =
+                sl_loop_timer(t->st->app->loop, sl_loop_now_ms() + t->heartbeat_ms, on_heartbeat, t);
+        }
+    } else if (s->kind == SEND_SUCCESS) {
+        task_end(t, s->output, NULL, NULL);
+    } else {
+        task_end(t, NULL, s->error ? s->error : "", s->cause);
+    }
+    sl_call_wake(s->c);
+}
+
+static int send_answer(struct sl_call *c)
+{
+    struct send *s = c->state;
+    json_decref(s->output);
+    s->output = NULL;
+    if (s->rc)
+        return sl_call_fail(c, SFN_E_TASK_TIMED_OUT,
+                            "Task Timed Out: 'Provided task does not exist anymore'");
+    return sl_call_ok(c, json_object());
+}
+
+static void send_free(struct sl_call *c)
+{
+    struct send *s = c->state;
+    if (s)
+        json_decref(s->output);
+}
+
+static int send(struct sl_call *c, enum send_kind kind)
+{
+    struct send *s = sl_call_alloc(c, sizeof(*s));
+    if (!s)
+        return SL_ENOMEM;
+    s->c = c;
+    s->st = c->svc;
+    s->kind = kind;
+    c->state = s;
+    c->state_free = send_free;
+    s->token = json_string_value(json_object_get(c->in, "taskToken"));
+    size_t n = strlen(s->token);
+    bool hex = n == 2 * TOKEN_BYTES;
+    for (size_t i = 0; hex && i < n; i++)
+        hex = strchr("0123456789abcdef", s->token[i]) != NULL;
+    if (!hex)
+        return sl_call_fail(c, SFN_E_INVALID_TOKEN, "Invalid Token: 'Invalid token'");
+    if (kind == SEND_SUCCESS) {
+        const char *text = json_string_value(json_object_get(c->in, "output"));
+        json_error_t je;
+        s->output = text ? json_loads(text, JSON_DECODE_ANY, &je) : NULL;
+        if (!s->output)
+            return sl_call_fail(c, SFN_E_INVALID_OUTPUT, "Invalid Output: '%s'", je.text);
+        if (strlen(text) > OUTPUT_MAX)
+            return sl_call_fail(c, SFN_E_INVALID_OUTPUT,
+                                "Invalid Output: 'the output is larger than 256 KiB'");
+    } else if (kind == SEND_FAILURE) {
+        s->error = json_string_value(json_object_get(c->in, "error"));
+        s->cause = json_string_value(json_object_get(c->in, "cause"));
+    }
+    sl_call_wait(c, send_answer);
+    if (sl_loop_post(c->app->loop, send_on_loop, s)) {
+        s->rc = SL_ENOTFOUND;
+        sl_call_wake(c);
+    }
+    return SL_LATER;
+}
+
+SL_OP(states, SendTaskSuccess)
+{
+    return send(c, SEND_SUCCESS);
+}
+
+SL_OP(states, SendTaskFailure)
+{
+    return send(c, SEND_FAILURE);
+}
+
+SL_OP(states, SendTaskHeartbeat)
+{
+    return send(c, SEND_HEARTBEAT);
+}
