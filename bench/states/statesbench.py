@@ -8,12 +8,20 @@ boto3's StartSyncExecution:
     execution enters 2 x loops + 3 states); an execution's transitions over
     its wall time, the best of --runs, and the same with --clients
     executions at once (their transitions together over the wall time).
+  - STANDARD transitions/s, durable: --standard executions of the same
+    machine (counting to --standard-loops, under AWS's 25,000 history
+    events) started at once with StartExecution; their transitions over
+    the time from the first start to the last stop (DescribeExecution's
+    dates, the server's own clock).
+  - Map over --items items to a trivial native function (runtimes/c's echo
+    bootstrap on provided.al2, given by --bootstrap), MaxConcurrency 40,
+    one EXPRESS execution through StartSyncExecution: seconds to finish.
 One call carries thousands of transitions, so the client's own cost is
-small beside them. STANDARD executions (durable progress) and the Map
-benchmark need executions Sluice does not run yet.
+small beside them.
 """
 
 import argparse
+import io
 import json
 import shutil
 import signal
@@ -23,12 +31,17 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 
 import boto3
 from botocore.config import Config
 
 MUST = 50_000
 AIM = 500_000
+STD_MUST = 5_000
+STD_AIM = 20_000
+MAP_MUST = 10.0
+MAP_AIM = 2.0
 
 
 def free_port():
@@ -46,12 +59,80 @@ def counter(loops):
         "Done": {"Type": "Succeed"}}}
 
 
+def standard(sfn, mk, args):
+    """STANDARD executions at once: transitions over first start to last stop."""
+    arn = sfn.create_state_machine(
+        name="counter-std", definition=json.dumps(counter(args.standard_loops)),
+        roleArn="arn:aws:iam::000000000000:role/bench")["stateMachineArn"]
+    clients = [mk() for _ in range(args.standard)]
+    arns = [None] * args.standard
+
+    def start(i):
+        arns[i] = clients[i].start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(args.standard)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    starts, stops = [], []
+    for a in arns:
+        while True:
+            d = sfn.describe_execution(executionArn=a)
+            if d["status"] != "RUNNING":
+                break
+            time.sleep(0.05)
+        assert d["status"] == "SUCCEEDED", d
+        starts.append(d["startDate"].timestamp())
+        stops.append(d["stopDate"].timestamp())
+    per_exec = 2 * args.standard_loops + 3
+    return per_exec * args.standard / (max(stops) - min(starts))
+
+
+def map_bench(endpoint, sfn, args):
+    """One Map over items, each a native function's invoke."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = (0o100755) << 16
+        with open(args.bootstrap, "rb") as f:
+            z.writestr(info, f.read())
+    lam = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="bench", aws_secret_access_key="bench",
+                       config=Config(retries={"max_attempts": 1}))
+    fn = lam.create_function(FunctionName="echo", Runtime="provided.al2",
+                             Role="arn:aws:iam::000000000000:role/bench", Handler="echo",
+                             Code={"ZipFile": buf.getvalue()}, MemorySize=128,
+                             Timeout=30)["FunctionArn"]
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "MaxConcurrency": 40, "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"StartAt": "Call", "States": {"Call": {
+            "Type": "Task", "Resource": fn, "End": True}}}}}}
+    arn = sfn.create_state_machine(name="map", definition=json.dumps(definition),
+                                   roleArn="arn:aws:iam::000000000000:role/bench",
+                                   type="EXPRESS")["stateMachineArn"]
+    items = json.dumps({"items": [{"i": i} for i in range(args.items)]})
+    warm = json.dumps({"items": [{"i": i} for i in range(40)]})
+    out = sfn.start_sync_execution(stateMachineArn=arn, input=warm)
+    assert out["status"] == "SUCCEEDED", out
+    t = time.perf_counter()
+    out = sfn.start_sync_execution(stateMachineArn=arn, input=items)
+    secs = time.perf_counter() - t
+    assert out["status"] == "SUCCEEDED", out
+    assert len(json.loads(out["output"])) == args.items
+    return secs
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sluice", required=True)
     ap.add_argument("--loops", type=int, default=20000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--standard", type=int, default=16)
+    ap.add_argument("--standard-loops", type=int, default=2000)
+    ap.add_argument("--items", type=int, default=10000)
+    ap.add_argument("--bootstrap", help="runtimes/c's echo bootstrap (the Map benchmark)")
     args = ap.parse_args()
     port = free_port()
     data = tempfile.mkdtemp(prefix="statesbench.")
@@ -109,6 +190,16 @@ def main():
               f"{'PASS' if single >= MUST else 'FAIL'} | {AIM:,} "
               f"{'met' if single >= AIM else 'not met'} |")
         print(f"| {args.clients} executions at once | {together:,.0f} | – | – |")
+        std = standard(sfn, mk, args)
+        print(f"| STANDARD, {args.standard} executions at once, durable "
+              f"({2 * args.standard_loops + 3:,} states each) | {std:,.0f} | {STD_MUST:,} "
+              f"{'PASS' if std >= STD_MUST else 'FAIL'} | {STD_AIM:,} "
+              f"{'met' if std >= STD_AIM else 'not met'} |")
+        if args.bootstrap:
+            secs = map_bench(endpoint, sfn, args)
+            print(f"| Map over {args.items:,} items to a native function, MaxConcurrency 40 "
+                  f"| {secs:.2f} s | ≤ {MAP_MUST:.0f} s {'PASS' if secs <= MAP_MUST else 'FAIL'} "
+                  f"| ≤ {MAP_AIM:.0f} s {'met' if secs <= MAP_AIM else 'not met'} |")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

@@ -86,7 +86,8 @@ static void start_on_loop(struct sl_loop *l, void *arg)
     if (w->next)
         w->next->prev = w;
     w->st->active = w;
-    if (sl_run_start(l, w->m, input, ctx, EXPRESS_MAX_MS, &w->st->tasks, run_done, w, &w->run)) {
+    if (sl_run_start(l, w->m, input, ctx, EXPRESS_MAX_MS, &w->st->tasks, NULL, run_done, w,
+                     &w->run)) {
         struct sl_run_result res = {.status = SL_RUN_FAILED, .error = "States.Runtime",
                                     .cause = "out of memory"};
         run_done(w, &res);
@@ -195,6 +196,7 @@ static void stop_on_loop(struct sl_loop *l, void *arg)
     (void)l;
     struct sfn *st = arg;
     st->stopping = true; /* (and no run starts after this) */
+    sfn_standard_stop(st);
     while (st->active)
         sl_run_stop(st->active->run, "States.Runtime", "Sluice is stopping");
 }

@@ -8,6 +8,16 @@
  *                    {"definition", "roleArn", "type", "created" (ms),
  *                    "updated" (ms, once updated), "logging", "tracing",
  *                    "tags"}
+ *   kv  sfn.exec     pk "<account>/<region>/<machine>", sk the execution's
+ *                    name: {"name", "status", "input" (text), "start",
+ *                    "stop" (ms), "output" (text), "error", "cause",
+ *                    "definition", "roleArn", "type"} (STANDARD only)
+ *   kv  sfn.hist     pk the execution's ARN, sk the event's id (%010ld):
+ *                    {"t" (ms), "type", "prev", "<kind>EventDetails"}
+ *   kv  sfn.run      pk "run", sk a running execution's ARN: where it is
+ *                    ({"state", "input", "ctx", "attempts", "until",
+ *                    "retry", "next_id", "deadline", "pk"}), for a
+ *                    restart to take it up
  */
 #ifndef SL_STATES_INTERNAL_H
 #define SL_STATES_INTERNAL_H
@@ -21,6 +31,9 @@
 #include "services/states/states.h"
 
 #define SFN_NS_MACHINE "sfn.machine"
+#define SFN_NS_EXEC "sfn.exec"
+#define SFN_NS_HIST "sfn.hist"
+#define SFN_NS_RUN "sfn.run"
 #define SFN_NAME_MAX 80
 
 #define SFN_ERRORS(X)                                                                        \
@@ -39,7 +52,9 @@
     X(SFN_E_INVALID_INPUT, "InvalidExecutionInput", 400, false)                            \
     X(SFN_E_INVALID_OUTPUT, "InvalidOutput", 400, false)                                    \
     X(SFN_E_TASK_MISSING, "TaskDoesNotExist", 400, false)                                   \
-    X(SFN_E_TASK_TIMED_OUT, "TaskTimedOut", 400, false)
+    X(SFN_E_TASK_TIMED_OUT, "TaskTimedOut", 400, false)                                     \
+    X(SFN_E_EXEC_MISSING, "ExecutionDoesNotExist", 400, false)                              \
+    X(SFN_E_EXEC_EXISTS, "ExecutionAlreadyExists", 400, false)
 
 enum { SFN_ERRORS(SL_ERROR_ENUM) SFN_E_N };
 
@@ -60,12 +75,17 @@ bool sfn_ref_parse(const char *arn, struct sfn_ref *out);
 /* The machine the call's stateMachineArn names: 0, or the call has
  * InvalidArn. */
 int sfn_call_ref(struct sl_call *c, struct sfn_ref *r);
+/* A page's size from the call's maxResults (0 or none: 100; at most
+ * 1,000). */
+size_t sfn_page_limit(const struct sl_call *c);
 /* A machine's record (a new object): 0, SL_ENOTFOUND, or another error. */
 int sfn_read_machine(struct sl_store *s, const struct sfn_ref *r, json_t **rec);
 /* A timestamp member (epoch seconds, as the JSON protocols carry them). */
 json_t *sfn_timestamp(int64_t ms);
 
 struct sfn_sync;
+struct sfn_exec;
+struct batch;
 /* The service's state. */
 struct sfn {
     struct sl_app *app;
@@ -73,7 +93,14 @@ struct sfn {
     bool stopping;           /* (loop thread) */
     struct sl_run_tasks tasks; /* how runs run their Task states (tasks.c) */
     void *tokens;              /* tasks waiting for their token: a tsearch tree (loop thread) */
+    struct sfn_exec *running;  /* StartExecution's runs under way (loop thread) */
+    struct batch *batch;       /* their progress not submitted yet (loop thread) */
+    bool flushing;             /* a flush of it is deferred */
 };
+/* STANDARD executions (standard.c): start takes up those that were
+ * running; stop (loop thread) stores where the runs are and ends them. */
+int sfn_standard_start(struct sfn *st, struct sl_err *err);
+void sfn_standard_stop(struct sfn *st);
 /* Sets up st->tasks; sfn_tasks_free drops what waits still (loop stopped). */
 void sfn_tasks_init(struct sfn *st);
 void sfn_tasks_free(struct sfn *st);

@@ -41,6 +41,14 @@ static int check_role(struct sl_call *c, const char *role)
                         role ? role : "");
 }
 
+size_t sfn_page_limit(const struct sl_call *c)
+{
+    json_t *max = json_object_get(c->in, "maxResults");
+    size_t limit = max && json_integer_value(max) > 0 ? (size_t)json_integer_value(max)
+                                                      : LIST_DEFAULT;
+    return limit > LIST_MAX ? LIST_MAX : limit;
+}
+
 int sfn_call_ref(struct sl_call *c, struct sfn_ref *r)
 {
     const char *arn = json_string_value(json_object_get(c->in, "stateMachineArn"));
@@ -184,11 +192,7 @@ SL_OP(states, DescribeStateMachine)
 
 SL_OP(states, ListStateMachines)
 {
-    json_t *max = json_object_get(c->in, "maxResults");
-    size_t limit = max && json_integer_value(max) > 0 ? (size_t)json_integer_value(max)
-                                                      : LIST_DEFAULT;
-    if (limit > LIST_MAX)
-        limit = LIST_MAX;
+    size_t limit = sfn_page_limit(c);
     const char *token = json_string_value(json_object_get(c->in, "nextToken"));
     if (token && !sfn_name_ok(token))
         return sl_call_fail(c, SFN_E_INVALID_TOKEN, "Invalid Token: '%.200s'", token);

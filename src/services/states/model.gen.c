@@ -841,12 +841,18 @@ const struct sl_service_model sl_model_states = {
 
 SL_OP(states, CreateStateMachine);
 SL_OP(states, DeleteStateMachine);
+SL_OP(states, DescribeExecution);
 SL_OP(states, DescribeStateMachine);
+SL_OP(states, DescribeStateMachineForExecution);
+SL_OP(states, GetExecutionHistory);
+SL_OP(states, ListExecutions);
 SL_OP(states, ListStateMachines);
 SL_OP(states, SendTaskFailure);
 SL_OP(states, SendTaskHeartbeat);
 SL_OP(states, SendTaskSuccess);
+SL_OP(states, StartExecution);
 SL_OP(states, StartSyncExecution);
+SL_OP(states, StopExecution);
 SL_OP(states, UpdateStateMachine);
 SL_OP(states, ValidateStateMachineDefinition);
 
@@ -858,23 +864,23 @@ const sl_op_fn sl_states_handlers[] = {
     NULL,
     sl_states_DeleteStateMachine,
     NULL,
-    NULL,
+    sl_states_DescribeExecution,
     NULL,
     sl_states_DescribeStateMachine,
+    sl_states_DescribeStateMachineForExecution,
     NULL,
+    sl_states_GetExecutionHistory,
     NULL,
-    NULL,
-    NULL,
-    NULL,
+    sl_states_ListExecutions,
     NULL,
     sl_states_ListStateMachines,
     NULL,
     sl_states_SendTaskFailure,
     sl_states_SendTaskHeartbeat,
     sl_states_SendTaskSuccess,
-    NULL,
+    sl_states_StartExecution,
     sl_states_StartSyncExecution,
-    NULL,
+    sl_states_StopExecution,
     NULL,
     NULL,
     NULL,

@@ -49,6 +49,7 @@ struct frame {
 struct sl_run {
     struct sl_loop *loop;
     const struct sl_run_tasks *tasks;
+    const struct sl_run_observer *obs;
     sl_run_done_fn done;
     void *arg;
     uint64_t transitions;
@@ -158,6 +159,39 @@ static void own_context(struct frame *f)
     }
 }
 
+/* Tells the run's observer ev about f's state. */
+static void emit(struct frame *f, struct sl_run_event *ev)
+{
+    const struct sl_run_observer *obs = f->run->obs;
+    if (!obs)
+        return;
+    ev->state = &f->m->states[f->state];
+    ev->top = !f->parent;
+    obs->event(obs->ctx, ev);
+}
+
+static void tell(struct frame *f, enum sl_run_ev kind, json_t *data, size_t index)
+{
+    struct sl_run_event ev = {.kind = kind, .data = data, .index = index};
+    emit(f, &ev);
+}
+
+/* The top machine's position (a wait: until_ms, else 0). */
+static void tell_position(struct frame *f, int64_t until_ms, bool retry)
+{
+    if (f->parent || !f->run->obs)
+        return;
+    struct sl_run_event ev = {.kind = SL_RUN_EV_POSITION,
+                              .data = f->input,
+                              .state_index = f->state,
+                              .ctx = f->ctx,
+                              .attempts = f->attempts,
+                              .nattempts = f->m->states[f->state].nretry,
+                              .until_ms = until_ms,
+                              .retry = retry};
+    emit(f, &ev);
+}
+
 /* Takes state f->state's step (sl_step_run): a Task of the
  * .waitForTaskToken pattern gets a new token in $$.Task.Token first, and
  * any other state none. */
@@ -230,7 +264,11 @@ static int enter(struct frame *f, size_t state, json_t *input)
     json_object_set_new(f->ctx, "State", json_pack("{s:s, s:s, s:i}", "Name", s->name,
                                                    "EnteredTime", at, "RetryCount", 0));
     f->run->transitions++;
-    return s->nretry && !f->attempts ? SL_ENOMEM : 0;
+    if (s->nretry && !f->attempts)
+        return SL_ENOMEM;
+    tell(f, SL_RUN_EV_ENTERED, input, 0);
+    tell_position(f, 0, false);
+    return 0;
 }
 
 /* ---- children: Parallel's branches, Map's items ------------------------------------------ */
@@ -255,6 +293,8 @@ static void kid_done(struct frame *f, size_t index, struct frame *kid, bool ok, 
     if (!f || f->cancelled || f->run->ended)
         return;
     f->finished++;
+    if (f->m->states[f->state].type == SL_ASL_MAP)
+        tell(f, ok ? SL_RUN_EV_ITERATION_SUCCEEDED : SL_RUN_EV_ITERATION_FAILED, NULL, index);
     if (ok) {
         json_array_set(f->results, index, output);
     } else {
@@ -288,6 +328,8 @@ static void start_kid(struct frame *f, size_t i)
     k->parent = f;
     k->index = i;
     f->kids[i] = k;
+    if (s->type == SL_ASL_MAP)
+        tell(f, SL_RUN_EV_ITERATION_STARTED, NULL, i);
     if (s->type == SL_ASL_MAP)
         json_object_set_new(k->ctx, "Map", json_pack("{s:{s:I, s:O}}", "Item", "Index",
                                                      (json_int_t)i, "Value", input));
@@ -346,6 +388,7 @@ static void pump(struct frame *f)
             sl_strlcpy(err, tolerance ? "States.ExceedToleratedFailureThreshold" : f->kid_error,
                        sizeof(err));
             f->pumping = false;
+            tell(f, SL_RUN_EV_JOIN_FAILED, NULL, 0);
             sl_step_error(f->m, f->state, f->input, err,
                           tolerance ? "The specified tolerated failure threshold was exceeded"
                                     : why,
@@ -356,6 +399,7 @@ static void pump(struct frame *f)
         }
         if (f->finished == f->nkids) {
             f->pumping = false;
+            tell(f, SL_RUN_EV_JOINED, f->results, 0);
             sl_step_result(f->m, f->state, f->input, f->results, f->ctx, &st);
             drive(f, &st);
             return;
@@ -401,6 +445,7 @@ static void spawn(struct frame *f, struct sl_step *st)
     for (size_t i = 0; f->results && i < f->nkids; i++)
         json_array_append_new(f->results, json_null());
     sl_step_clear(st);
+    tell(f, SL_RUN_EV_STARTED, NULL, f->nkids);
     if (!f->kids || !f->results) {
         sl_step_error(f->m, f->state, f->input, "States.Runtime", "out of memory", NULL, f->ctx,
                       sl_time_now_ms(), st);
@@ -430,6 +475,11 @@ static void task_done(void *arg, json_t *result, const char *error, const char *
     f->task = NULL;
     f->run->budget = STEPS_PER_TURN;
     struct sl_step st;
+    struct sl_run_event ev = {.kind = error ? SL_RUN_EV_TASK_FAILED : SL_RUN_EV_TASK_SUCCEEDED,
+                              .data = result,
+                              .error = error,
+                              .cause = cause};
+    emit(f, &ev);
     if (!error)
         sl_step_result(f->m, f->state, f->input, result, f->ctx, &st);
     else
@@ -449,6 +499,7 @@ static bool start_task(struct frame *f, struct sl_step *st)
                             .context = f->ctx,
                             .timeout_ms = st->timeout_ms,
                             .heartbeat_ms = st->heartbeat_ms};
+    tell(f, SL_RUN_EV_TASK_STARTED, st->input, 0);
     f->task = tasks ? tasks->start(tasks->ctx, &t, task_done, f) : NULL;
     sl_step_clear(st);
     if (f->task)
@@ -510,6 +561,7 @@ static void drive_inner(struct frame *f, struct sl_step *st)
             size_t next = st->next;
             st->output = NULL;
             sl_step_clear(st);
+            tell(f, SL_RUN_EV_EXITED, o, 0);
             if (enter(f, next, o)) {
                 sl_step_error(f->m, f->state, f->input, "States.Runtime", "out of memory", NULL,
                               f->ctx, 0, st);
@@ -530,6 +582,7 @@ static void drive_inner(struct frame *f, struct sl_step *st)
             json_t *o = st->output;
             st->output = NULL;
             sl_step_clear(st);
+            tell(f, SL_RUN_EV_EXITED, o, 0);
             frame_end(f, true, o, NULL, NULL);
             json_decref(o);
             return;
@@ -550,6 +603,7 @@ static void drive_inner(struct frame *f, struct sl_step *st)
             int what = st->kind == SL_STEP_WAIT ? AFTER_WAIT : AFTER_RETRY;
             sl_step_clear(st);
             f->after = what;
+            tell_position(f, until, what == AFTER_RETRY);
             /* (until is wall-clock time; the loop's timers are monotonic.) */
             int64_t wait = until - sl_time_now_ms();
             f->timer = sl_loop_timer(f->run->loop, sl_loop_now_ms() + (wait > 0 ? wait : 0),
@@ -623,32 +677,88 @@ void sl_run_stop(struct sl_run *r, const char *error, const char *cause)
     run_end(r, SL_RUN_FAILED, NULL, error, cause);
 }
 
-int sl_run_start(struct sl_loop *loop, const struct sl_asl *m, json_t *input, json_t *context,
-                 int64_t max_ms, const struct sl_run_tasks *tasks, sl_run_done_fn done,
-                 void *arg, struct sl_run **out)
+/* A run with its top frame (ctx taken), its timeout set to end at
+ * limit_ms from now (0: none); NULL when out of memory. */
+static struct sl_run *run_new(struct sl_loop *loop, const struct sl_asl *m, json_t *ctx,
+                              int64_t limit_ms, const struct sl_run_tasks *tasks,
+                              const struct sl_run_observer *obs, sl_run_done_fn done,
+                              void *arg)
 {
     struct sl_run *r = calloc(1, sizeof(*r));
     if (!r) {
-        json_decref(input);
-        json_decref(context);
-        return SL_ENOMEM;
+        json_decref(ctx);
+        return NULL;
     }
     r->loop = loop;
     r->tasks = tasks;
+    r->obs = obs;
     r->done = done;
     r->arg = arg;
-    struct frame *f = frame_new(r, m, context);
-    if (!f) {
-        json_decref(input);
+    if (!frame_new(r, m, ctx)) {
         free(r);
-        return SL_ENOMEM;
+        return NULL;
     }
+    if (limit_ms > 0)
+        r->timeout = sl_loop_timer(loop, sl_loop_now_ms() + limit_ms, on_timeout, r);
+    r->budget = STEPS_PER_TURN;
+    return r;
+}
+
+int sl_run_resume(struct sl_loop *loop, const struct sl_asl *m, size_t state, json_t *input,
+                  json_t *ctx, const unsigned *attempts, size_t nattempts, int64_t until_ms,
+                  bool retry, int64_t deadline_ms, const struct sl_run_tasks *tasks,
+                  const struct sl_run_observer *obs, sl_run_done_fn done, void *arg,
+                  struct sl_run **out)
+{
+    int64_t now = sl_time_now_ms();
+    struct sl_run *r = state < m->n ? run_new(loop, m, ctx, deadline_ms ? (deadline_ms > now ? deadline_ms - now : 1) : 0,
+                                              tasks, obs, done, arg)
+                                    : NULL;
+    if (!r) {
+        json_decref(input);
+        return state < m->n ? SL_ENOMEM : SL_EINVAL;
+    }
+    struct frame *f = r->frames;
+    const struct sl_asl_state *s = &m->states[state];
+    f->state = state;
+    f->input = input;
+    f->attempts = s->nretry ? calloc(s->nretry, sizeof(*f->attempts)) : NULL;
+    for (size_t i = 0; f->attempts && i < s->nretry && i < nattempts; i++)
+        f->attempts[i] = attempts[i];
+    *out = r;
+    if (s->nretry && !f->attempts) {
+        frame_end(f, false, NULL, "States.Runtime", "out of memory");
+        return 0;
+    }
+    if (until_ms) {
+        /* The wait it was in, to its deadline (past: at once). */
+        f->after = retry ? AFTER_RETRY : AFTER_WAIT;
+        f->timer = sl_loop_timer(loop, sl_loop_now_ms() + (until_ms > now ? until_ms - now : 0),
+                                 on_timer, f);
+        if (!f->timer)
+            frame_end(f, false, NULL, "States.Runtime", "cannot set a timer");
+        return 0;
+    }
+    struct sl_step st;
+    step_run(f, &st);
+    drive(f, &st);
+    return 0;
+}
+
+int sl_run_start(struct sl_loop *loop, const struct sl_asl *m, json_t *input, json_t *context,
+                 int64_t max_ms, const struct sl_run_tasks *tasks,
+                 const struct sl_run_observer *obs, sl_run_done_fn done, void *arg,
+                 struct sl_run **out)
+{
     int64_t limit = m->timeout_s ? (int64_t)m->timeout_s * 1000 : 0;
     if (max_ms > 0 && (!limit || max_ms < limit))
         limit = max_ms;
-    if (limit)
-        r->timeout = sl_loop_timer(loop, sl_loop_now_ms() + limit, on_timeout, r);
-    r->budget = STEPS_PER_TURN;
+    struct sl_run *r = run_new(loop, m, context, limit, tasks, obs, done, arg);
+    if (!r) {
+        json_decref(input);
+        return SL_ENOMEM;
+    }
+    struct frame *f = r->frames;
     *out = r;
     struct sl_step st;
     if (enter(f, m->start, input)) {

@@ -57,16 +57,68 @@ struct sl_run_tasks {
     void (*token)(void *ctx, char *out, size_t n);
 };
 
+/* What a run tells its observer, as it happens (a STANDARD execution's
+ * history and progress). */
+enum sl_run_ev {
+    SL_RUN_EV_ENTERED,   /* state entered with data (its raw input) */
+    SL_RUN_EV_EXITED,    /* state left with data (its output) */
+    SL_RUN_EV_TASK_STARTED,   /* data: the effective input sent to resource */
+    SL_RUN_EV_TASK_SUCCEEDED, /* data: the task's result */
+    SL_RUN_EV_TASK_FAILED,    /* error, cause (States.Timeout: timed out) */
+    SL_RUN_EV_STARTED,        /* a Parallel's or Map's children start: index = how many */
+    SL_RUN_EV_ITERATION_STARTED,   /* a Map's item index */
+    SL_RUN_EV_ITERATION_SUCCEEDED, /* (the same) */
+    SL_RUN_EV_ITERATION_FAILED,    /* (the same) */
+    SL_RUN_EV_JOINED,         /* a Parallel's or Map's children all succeeded */
+    SL_RUN_EV_JOIN_FAILED,    /* a Parallel or Map failed */
+    /* The top machine's position: at state with input (its raw input) and
+     * ctx (the context object), attempts (per retrier), and, when it waits
+     * (a Wait state or a retry), until_ms (wall clock) and retry. A run
+     * resumed from it (sl_run_resume) goes on from there. */
+    SL_RUN_EV_POSITION,
+};
+struct sl_run_event {
+    enum sl_run_ev kind;
+    const struct sl_asl_state *state; /* NULL for none */
+    bool top;                         /* the state is the top machine's */
+    json_t *data;                     /* borrowed, may be NULL */
+    const char *error, *cause;
+    size_t index;
+    /* SL_RUN_EV_POSITION: */
+    size_t state_index;
+    json_t *ctx;
+    const unsigned *attempts;
+    size_t nattempts;
+    int64_t until_ms; /* 0: not waiting */
+    bool retry;       /* the wait is a retrier's */
+};
+struct sl_run_observer {
+    void *ctx;
+    void (*event)(void *ctx, const struct sl_run_event *e);
+};
+
 /* Starts running machine m (which must outlive the run) with input and the
  * context object's Execution and StateMachine members (both taken), on
  * loop, its Task states run by tasks (which must outlive the run; NULL:
- * a Task fails with States.Runtime), for at most max_ms (0: no limit but the machine's TimeoutSeconds;
+ * a Task fails with States.Runtime), observed by obs (may be NULL; it
+ * must outlive the run), for at most max_ms (0: no limit but the machine's TimeoutSeconds;
  * past either, TIMED_OUT); done(arg, result) is called once, on the loop
  * thread, when it ends (*out is valid until then). Call on the loop
  * thread. */
 int sl_run_start(struct sl_loop *loop, const struct sl_asl *m, json_t *input, json_t *context,
-                 int64_t max_ms, const struct sl_run_tasks *tasks, sl_run_done_fn done,
-                 void *arg, struct sl_run **out);
+                 int64_t max_ms, const struct sl_run_tasks *tasks,
+                 const struct sl_run_observer *obs, sl_run_done_fn done, void *arg,
+                 struct sl_run **out);
+/* A run taken up again from a position its observer was told (a STANDARD
+ * execution after a restart): state with input and ctx (both taken), the
+ * retriers' attempts, and the wait it was in (until_ms 0: none; the state
+ * then runs again from its start). deadline_ms: the wall-clock end of the
+ * machine's TimeoutSeconds (0: none). As sl_run_start otherwise. */
+int sl_run_resume(struct sl_loop *loop, const struct sl_asl *m, size_t state, json_t *input,
+                  json_t *ctx, const unsigned *attempts, size_t nattempts, int64_t until_ms,
+                  bool retry, int64_t deadline_ms, const struct sl_run_tasks *tasks,
+                  const struct sl_run_observer *obs, sl_run_done_fn done, void *arg,
+                  struct sl_run **out);
 /* Ends run r now as FAILED with error and cause (done is called). Loop
  * thread. */
 void sl_run_stop(struct sl_run *r, const char *error, const char *cause);

@@ -74,6 +74,11 @@ static int sfn_new(struct sl_app *app, void **state, struct sl_err *err)
     return 0;
 }
 
+static int sfn_start(void *state, struct sl_err *err)
+{
+    return sfn_standard_start(state, err);
+}
+
 static void sfn_stop(void *state)
 {
     sfn_executions_stop(state);
@@ -99,6 +104,7 @@ const struct sl_service sl_service_states = {
     /* A definition is up to 1 MiB, JSON-escaped in the request. */
     .body_cap = 4 * 1024 * 1024,
     .new = sfn_new,
+    .start = sfn_start,
     .stop = sfn_stop,
     .free = sfn_free,
 };
