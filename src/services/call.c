@@ -466,7 +466,9 @@ static void local_release(struct sl_local *lo)
     sl_buf_free(&lo->req.resp.body);
     sl_arena_free(&lo->req.arena);
     free(lo->message);
+    struct sl_app *app = lo->call.app;
     free(lo);
+    sl_inflight_drop(&app->local_calls);
 }
 
 static void local_fault(struct sl_call *c, const char *code, int status, const char *msg)
@@ -531,8 +533,8 @@ static void local_wake(struct sl_local *lo)
     __atomic_add_fetch(&lo->posts, 1, __ATOMIC_ACQ_REL);
     if (sl_loop_post(lo->call.app->loop, local_resume, lo) == 0)
         return;
-    /* The loop stops: the wake is lost, and so is the call (its memory
-     * with it, rather than a free racing the loop's end). */
+    /* (Cannot happen while sl_app_stop waits for the call; said if it
+     * does.) */
     sl_error(lo->call.service->name, "%s: a wake came after the loop stopped",
              lo->call.op->name);
 }
@@ -573,8 +575,15 @@ int sl_call_local(struct sl_app *app, const char *service, const char *op, const
         json_decref(in);
         return SL_ENOTSUP;
     }
+    sl_inflight_hold(&app->local_calls);
+    if (sl_inflight_stopping(&app->local_calls)) {
+        sl_inflight_drop(&app->local_calls);
+        json_decref(in);
+        return SL_ECLOSED;
+    }
     struct sl_local *lo = calloc(1, sizeof(*lo));
     if (!lo) {
+        sl_inflight_drop(&app->local_calls);
         json_decref(in);
         return SL_ENOMEM;
     }

@@ -147,6 +147,10 @@ struct sl_app {
     size_t noptions;
     void *states[SL_SERVICES_MAX]; /* each service's, by its index in sl_services */
     int started_n;                 /* services whose new (and start) ran */
+    /* Calls from inside Sluice under way (sl_call_local): sl_app_stop
+     * waits for them once every service stopped. */
+    struct sl_inflight local_calls;
+    bool local_ready;
 };
 
 /* A service's state, or NULL when it is not running. */
@@ -156,7 +160,8 @@ const char *sl_app_option(const struct sl_app *app, const char *flag);
 /* Makes and starts every service, in the table's order; on failure, what
  * was made is freed. */
 int sl_app_start(struct sl_app *app, struct sl_err *err);
-/* Stops every service (reverse order): background work ends. */
+/* Stops every service (reverse order): background work ends; then waits
+ * for the calls from inside Sluice still under way. */
 void sl_app_stop(struct sl_app *app);
 /* Frees every service (reverse order). */
 void sl_app_free(struct sl_app *app);

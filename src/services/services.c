@@ -72,6 +72,10 @@ const char *sl_app_option(const struct sl_app *app, const char *flag)
 int sl_app_start(struct sl_app *app, struct sl_err *err)
 {
     app->started_n = 0;
+    if (!app->local_ready) {
+        sl_inflight_init(&app->local_calls);
+        app->local_ready = true;
+    }
     for (int i = 0; sl_services[i]; i++) {
         const struct sl_service *svc = sl_services[i];
         void *state = NULL;
@@ -118,6 +122,10 @@ void sl_app_stop(struct sl_app *app)
     for (int i = app->started_n - 1; i >= 0; i--)
         if (sl_services[i]->stop)
             sl_services[i]->stop(app->states[i]);
+    if (app->local_ready) {
+        sl_inflight_stop(&app->local_calls);
+        sl_inflight_wait(&app->local_calls);
+    }
 }
 
 void sl_app_free(struct sl_app *app)
@@ -128,6 +136,10 @@ void sl_app_free(struct sl_app *app)
         app->states[i] = NULL;
     }
     app->started_n = 0;
+    if (app->local_ready) {
+        sl_inflight_destroy(&app->local_calls);
+        app->local_ready = false;
+    }
 }
 
 int sl_app_endpoint(struct sl_app *app, struct sl_http_request *r)

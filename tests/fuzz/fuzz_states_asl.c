@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sl_asl *m = NULL;
     struct sl_err err = {0};
     struct sl_asl_resource res;
-    if (sl_asl_resource_parse(s, &res, &err) == 0 &&
+    if (sl_asl_resource_parse(s, &res, &err) == 0 && res.kind != SL_RES_UNSUPPORTED &&
         (!res.op[0] || !res.botocore[0] || !res.prefix[0] || strlen(res.op) >= sizeof(res.op)))
         abort();
     if (sl_asl_parse(s, &m, &err) == 0) {

@@ -5,7 +5,9 @@ pages, without data), StopExecution, DescribeStateMachineForExecution;
 status changes on the default event bus (a rule alerting a topic when an
 execution fails); and a kill -9 in the middle of executions, which go on
 where they were after the restart, a Wait keeping its deadline."""
+import datetime
 import json
+import math
 import time
 
 import pytest
@@ -237,3 +239,32 @@ def test_kill9_resumes(tmp_path):
         assert ids == list(range(1, len(ids) + 1))
     finally:
         assert s.stop() == 0, s.logs()
+
+
+def test_rule_and_schedule_targets(sfn, srv):
+    """An EventBridge rule and a schedule whose target is a state machine
+    each start an execution with their payload as its input."""
+    arn = machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    role = "arn:aws:iam::000000000000:role/starter"
+    events = client("events", srv.endpoint)
+    rule = unique_name("start")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["orders"]}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "sm", "Arn": arn, "RoleArn": role}])
+    events.put_events(Entries=[{"Source": "orders", "DetailType": "new",
+                                "Detail": json.dumps({"order": 1})}])
+    sch = client("scheduler", srv.endpoint)
+    at = datetime.datetime.fromtimestamp(math.ceil(time.time()) + 2, datetime.timezone.utc)
+    sch.create_schedule(Name=unique_name("start"), FlexibleTimeWindow={"Mode": "OFF"},
+                        ScheduleExpression="at(%s)" % at.strftime("%Y-%m-%dT%H:%M:%S"),
+                        Target={"Arn": arn, "RoleArn": role, "Input": '{"from": "schedule"}'})
+    inputs = []
+
+    def both():
+        inputs.clear()
+        for x in sfn.list_executions(stateMachineArn=arn, statusFilter="SUCCEEDED")["executions"]:
+            inputs.append(json.loads(sfn.describe_execution(executionArn=x["executionArn"])["input"]))
+        return len(inputs) == 2
+    wait_until(both, timeout=30, what="two executions")
+    event = [i for i in inputs if "detail" in i][0]
+    assert event["source"] == "orders" and event["detail"] == {"order": 1}
+    assert {"from": "schedule"} in inputs

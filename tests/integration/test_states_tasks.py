@@ -283,13 +283,29 @@ def test_invalid_resources(sfn):
         assert res in e["Error"]["Message"] and "/States/T/Resource" in e["Error"]["Message"]
 
 
-def test_wait_for_task_token(sfn, sync, sqs, srv):
-    """sqs:sendMessage.waitForTaskToken: the token reaches the queue, and
-    the execution waits for it: SendTaskSuccess's output is the task's
-    result (boto3), SendTaskFailure's error is caught (aws CLI),
-    SendTaskHeartbeat holds off HeartbeatSeconds, and a missing heartbeat
-    is States.HeartbeatTimeout. Tokens of ended tasks and made-up tokens
-    get AWS's errors."""
+def finished(sfn, arn, timeout=30):
+    out = {}
+
+    def done():
+        out.update(sfn.describe_execution(executionArn=arn))
+        return out["status"] != "RUNNING"
+    wait_until(done, timeout=timeout, what="the execution's end")
+    return out
+
+
+def standard(sfn, definition):
+    return sfn.create_state_machine(name=unique_name("cb"), definition=json.dumps(definition),
+                                    roleArn=ROLE)["stateMachineArn"]
+
+
+def test_wait_for_task_token(sfn, sqs, srv):
+    """sqs:sendMessage.waitForTaskToken (a STANDARD machine's: EXPRESS ones
+    refuse the pattern): the token reaches the queue, and the execution
+    waits for it: SendTaskSuccess's output is the task's result (boto3),
+    SendTaskFailure's error is caught (aws CLI), SendTaskHeartbeat holds
+    off HeartbeatSeconds, and a missing heartbeat is
+    States.HeartbeatTimeout. Tokens of ended tasks and made-up tokens get
+    AWS's errors."""
     url, _ = queue(sqs)
     d = {"StartAt": "Ask", "States": {
         "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
@@ -300,41 +316,37 @@ def test_wait_for_task_token(sfn, sync, sqs, srv):
                            "ResultPath": "$.err", "Next": "No"}],
                 "End": True},
         "No": {"Type": "Pass", "End": True}}}
-    arn = sfn.create_state_machine(name=unique_name("cb"), definition=json.dumps(d),
-                                   roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    e = client_error(sfn.create_state_machine, name=unique_name("cbx"), roleArn=ROLE,
+                     definition=json.dumps(d), type="EXPRESS")
+    assert e["Error"]["Code"] == "InvalidDefinition"
+    assert "Express state machine does not support '.waitForTaskToken'" in e["Error"]["Message"]
+    assert "/States/Ask/Resource" in e["Error"]["Message"]
+    arn = standard(sfn, d)
 
     def start(q):
-        box = {}
-        th = threading.Thread(target=lambda: box.update(out=sync.start_sync_execution(
-            stateMachineArn=arn, input=json.dumps({"q": q}))))
-        th.start()
-        return th, box
+        return sfn.start_execution(stateMachineArn=arn, input=json.dumps({"q": q}))["executionArn"]
 
     # Success, with heartbeats past HeartbeatSeconds.
-    th, box = start("yes?")
-    m = receive_one(sqs, url)
-    body = json.loads(m["Body"])
+    ex = start("yes?")
+    body = json.loads(receive_one(sqs, url)["Body"])
     assert body["q"] == "yes?" and len(body["token"]) > 32
     for _ in range(3):
-        time.sleep(1)  # (heartbeats spread past the 2-second HeartbeatSeconds)
+        time.sleep(1)  # (time passes: heartbeats spread past the 2-second HeartbeatSeconds)
         sfn.send_task_heartbeat(taskToken=body["token"])
     sfn.send_task_success(taskToken=body["token"], output=json.dumps({"ok": True}))
-    th.join(30)
-    assert output(box["out"]) == {"q": "yes?", "answer": {"ok": True}}
+    assert output(finished(sfn, ex)) == {"q": "yes?", "answer": {"ok": True}}
     e = client_error(sfn.send_task_success, taskToken=body["token"], output="{}")
     assert e["Error"]["Code"] == "TaskTimedOut"
     # Failure, through the aws CLI.
-    th, box = start("no?")
+    ex = start("no?")
     token = json.loads(receive_one(sqs, url)["Body"])["token"]
     aws_cli(srv.endpoint, "stepfunctions", "send-task-failure", "--task-token", token,
             "--error", "Refused", "--cause", "said no")
-    th.join(30)
-    assert output(box["out"])["err"] == {"Error": "Refused", "Cause": "said no"}
+    assert output(finished(sfn, ex))["err"] == {"Error": "Refused", "Cause": "said no"}
     # No heartbeat: States.HeartbeatTimeout.
-    th, box = start("silence")
+    ex = start("silence")
     receive_one(sqs, url)
-    th.join(30)
-    assert output(box["out"])["err"]["Error"] == "States.HeartbeatTimeout"
+    assert output(finished(sfn, ex))["err"]["Error"] == "States.HeartbeatTimeout"
     # Tokens never given, bad output.
     e = client_error(sfn.send_task_success, taskToken="made-up", output="{}")
     assert e["Error"]["Code"] == "InvalidToken"
@@ -344,7 +356,7 @@ def test_wait_for_task_token(sfn, sync, sqs, srv):
     assert e["Error"]["Code"] == "InvalidOutput"
 
 
-def test_lambda_callback(sfn, sync, lam, srv):
+def test_lambda_callback(sfn, lam):
     """lambda:invoke.waitForTaskToken: the function gets the token and
     answers the execution itself with boto3 (SendTaskSuccess)."""
     code = """
@@ -358,8 +370,29 @@ def handler(event, context):
     name = unique_name("cbfn")
     lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": py_zip(code)}, Timeout=30)
-    o = output(run(sfn, sync, one_task(
+    arn = standard(sfn, one_task(
         "arn:aws:states:::lambda:invoke.waitForTaskToken",
         Parameters={"FunctionName": name,
-                    "Payload": {"token.$": "$$.Task.Token", "n.$": "$.n"}}), {"n": 9}))
-    assert o == {"from": "function", "n": 9}
+                    "Payload": {"token.$": "$$.Task.Token", "n.$": "$.n"}}))
+    ex = sfn.start_execution(stateMachineArn=arn, input='{"n": 9}')["executionArn"]
+    assert output(finished(sfn, ex)) == {"from": "function", "n": 9}
+
+
+def test_pascal_case_members(sfn, sync, echo):
+    """Parameters and outputs are PascalCase whatever the API's case:
+    aws-sdk:sfn (camelCase members), states:startExecution, and
+    aws-sdk:lambda:invoke with its Payload."""
+    target = sfn.create_state_machine(name=unique_name("inner"), roleArn=ROLE,
+                                      definition=json.dumps({"StartAt": "P", "States": {
+                                          "P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    o = output(run(sfn, sync, one_task("arn:aws:states:::aws-sdk:sfn:describeStateMachine",
+                                       Parameters={"StateMachineArn": target},
+                                       ResultSelector={"n.$": "$.Name", "t.$": "$.Type"})))
+    assert o["t"] == "STANDARD" and target.endswith(":" + o["n"])
+    o = output(run(sfn, sync, one_task("arn:aws:states:::states:startExecution", Parameters={
+        "StateMachineArn": target, "Input": {"from": "parent"}})))
+    assert o["ExecutionArn"].startswith(target.replace(":stateMachine:", ":execution:"))
+    assert json.loads(finished(sfn, o["ExecutionArn"])["output"]) == {"from": "parent"}
+    o = output(run(sfn, sync, one_task("arn:aws:states:::aws-sdk:lambda:invoke", Parameters={
+        "FunctionName": echo, "Payload": {"n": 4}})))
+    assert o["StatusCode"] == 200 and o["Payload"]["doubled"] == 8

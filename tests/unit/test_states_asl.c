@@ -332,6 +332,15 @@ static void test_resources(void **state)
     assert_int_equal(sl_asl_resource_parse("arn:aws:states:::aws-sdk:sfn:startExecution", &r,
                                            &err), 0);
     assert_string_equal(r.botocore, "stepfunctions");
+    /* Valid on AWS, not run here: taken, to fail when they run. */
+    const char *elsewhere[] = {"arn:aws:states:us-east-1:1:activity:a",
+                               "arn:aws:states:::ecs:runTask.sync",
+                               "arn:aws:states:::glue:startJobRun",
+                               "arn:aws:states:::aws-sdk:s3:getObject"};
+    for (size_t i = 0; i < sizeof(elsewhere) / sizeof(elsewhere[0]); i++) {
+        assert_int_equal(sl_asl_resource_parse(elsewhere[i], &r, &err), 0);
+        assert_int_equal(r.kind, SL_RES_UNSUPPORTED);
+    }
     const char *bad[] = {
         "arn:aws:states:::dynamodb:query",              /* not an optimized one */
         "arn:aws:states:::dynamodb:putItem.waitForTaskToken", /* no callback for it */
@@ -339,8 +348,9 @@ static void test_resources(void **state)
         "arn:aws:states:::aws-sdk:sqs:sendMessage.sync",
         "arn:aws:states:::nothing:doIt",
         "arn:aws:states:::lambda:invoke.later",
+        "arn:aws:states:::glue:startJobRun.later",
+        "arn:aws:states:::aws-sdk:s3:getObject.sync",
         "arn:aws:states:::aws-sdk:sqs:",
-        "arn:aws:states:us-east-1:1:activity:a",        /* activities: not run */
         "arn:aws:lambda:us-east-1:1:layer:l",
         "arn:aws:lambda:us-east-1:1:function:",
     };

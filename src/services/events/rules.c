@@ -508,7 +508,7 @@ static const char *target_problem(struct sl_call *c, const json_t *target, char 
         return "Parameter(s) SqsParameters must be specified for a FIFO queue target.";
     if (rc == SL_ENOTSUP || rc == SL_EINVAL) {
         snprintf(buf, n, "Parameter %s is not valid: Sluice delivers to functions, queues, "
-                         "topics, streams and event buses.",
+                         "topics, streams, event buses and state machines.",
                  arn ? arn : "Arn");
         return buf;
     }

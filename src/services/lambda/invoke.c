@@ -183,9 +183,14 @@ SL_OP(lambda, Invoke)
     /* A warm function's quick answer comes at once; else the call waits
      * for invoke_ended() without its thread. */
     sl_call_wait(c, invoke_answer);
-    rc = sl_lambda_call(l->lam, c->account, c->region, name, cfg, inv, invoke_ended, c);
+    /* (On the engine loop, a call from inside Sluice (sl_call_local)
+     * never waits there for the answer.) */
+    bool on_loop = sl_loop_is_current(c->app->loop);
+    rc = on_loop ? sl_lambda_run_start(l->lam, c->account, c->region, name, cfg, inv,
+                                       invoke_ended, c)
+                 : sl_lambda_call(l->lam, c->account, c->region, name, cfg, inv, invoke_ended, c);
     json_decref(cfg);
-    if (rc == SL_LATER)
+    if (rc == SL_LATER || (on_loop && rc == 0))
         return SL_LATER;
     if (rc)
         return rc;

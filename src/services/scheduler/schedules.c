@@ -55,7 +55,7 @@ static const char *target_problem(struct sl_call *c, const json_t *target, char 
     }
     if (rc == SL_EINVAL || rc == SL_ENOTSUP) {
         snprintf(buf, n, "Invalid Target Arn %s: Sluice delivers to functions, queues, topics, "
-                         "event buses and streams.",
+                         "event buses, streams and state machines.",
                  arn);
         return buf;
     }

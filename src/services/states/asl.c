@@ -941,6 +941,22 @@ static const struct res_optimized {
     {"states", "startExecution", true, true},
 };
 
+/* AWS's other optimized integrations: valid in a definition, not run. */
+static const char *const res_elsewhere[] = {
+    "athena",   "batch",        "bedrock",         "codebuild",      "ecs",
+    "eks",      "elasticmapreduce", "emr-containers", "emr-serverless", "apigateway",
+    "glue",     "databrew",     "sagemaker",       "http",           "mediaconvert",
+    "evidently", "states-activity",
+};
+
+static bool res_elsewhere_has(const char *name, size_t n)
+{
+    for (size_t i = 0; i < sizeof(res_elsewhere) / sizeof(res_elsewhere[0]); i++)
+        if (strlen(res_elsewhere[i]) == n && strncmp(res_elsewhere[i], name, n) == 0)
+            return true;
+    return false;
+}
+
 static const struct res_service *res_service(const char *name, size_t n)
 {
     for (size_t i = 0; i < sizeof(res_services) / sizeof(res_services[0]); i++)
@@ -969,6 +985,11 @@ int sl_asl_resource_parse(const char *arn, struct sl_asl_resource *out, struct s
         return 0;
     }
     const char *states = "arn:aws:states:::";
+    const char *activity = strstr(arn, ":activity:");
+    if (strncmp(arn, "arn:aws:states:", 15) == 0 && activity && activity[10]) {
+        out->kind = SL_RES_UNSUPPORTED; /* (an activity: its workers poll) */
+        return 0;
+    }
     if (strncmp(arn, states, strlen(states)) != 0)
         return sl_errf(err, SL_EINVAL,
                        "The resource provided %.300s is not recognized. The value is not a "
@@ -984,6 +1005,7 @@ int sl_asl_resource_parse(const char *arn, struct sl_asl_resource *out, struct s
     const char *dot = strchr(action, '.');
     size_t alen = dot ? (size_t)(dot - action) : strlen(action);
     const char *pattern = dot ? dot + 1 : "";
+    bool pattern_ok = true;
     if (strcmp(pattern, "sync") == 0)
         out->mode = SL_RES_SYNC;
     else if (strcmp(pattern, "sync:2") == 0)
@@ -991,7 +1013,17 @@ int sl_asl_resource_parse(const char *arn, struct sl_asl_resource *out, struct s
     else if (strcmp(pattern, "waitForTaskToken") == 0)
         out->mode = SL_RES_TOKEN;
     else if (*pattern)
+        pattern_ok = false;
+    if (!pattern_ok)
         svc = NULL;
+    size_t slen = colon ? (size_t)(colon - p) : 0;
+    if (!svc && pattern_ok && slen && alen > 0 && !memchr(action, ':', alen) &&
+        (sdk ? out->mode != SL_RES_SYNC && !strchr(action, ':') : res_elsewhere_has(p, slen))) {
+        /* A service Sluice does not have, which AWS's definitions may
+         * name: the Task fails when it runs. */
+        out->kind = SL_RES_UNSUPPORTED;
+        return 0;
+    }
     bool known = svc && alen > 0 && alen < sizeof(out->op) && !memchr(action, ':', alen);
     if (known && !sdk) {
         known = false;
@@ -1018,4 +1050,46 @@ int sl_asl_resource_parse(const char *arn, struct sl_asl_resource *out, struct s
     out->op[alen] = '\0';
     out->op[0] = (char)toupper((unsigned char)out->op[0]);
     return 0;
+}
+
+/* The first Task of m (or of its branches and processors) with a pattern
+ * EXPRESS machines do not take; where is its path. */
+static const struct sl_asl_state *express_refuses(const struct sl_asl *m, char *where, size_t n)
+{
+    size_t base = strlen(where);
+    for (size_t i = 0; i < m->n; i++) {
+        const struct sl_asl_state *s = &m->states[i];
+        snprintf(where + base, n - base, "/States/%s", s->name);
+        if (s->type == SL_ASL_TASK && s->res.kind != SL_RES_UNSUPPORTED &&
+            s->res.mode != SL_RES_RESPONSE)
+            return s;
+        size_t at = strlen(where);
+        for (size_t b = 0; b < s->nbranches; b++) {
+            snprintf(where + at, n - at, "/Branches[%zu]", b);
+            const struct sl_asl_state *found = express_refuses(s->branches[b], where, n);
+            if (found)
+                return found;
+        }
+        if (s->processor) {
+            snprintf(where + at, n - at, "/ItemProcessor");
+            const struct sl_asl_state *found = express_refuses(s->processor, where, n);
+            if (found)
+                return found;
+        }
+        where[base] = '\0';
+    }
+    return NULL;
+}
+
+int sl_asl_check_express(const struct sl_asl *m, struct sl_err *err)
+{
+    char where[1024] = "";
+    const struct sl_asl_state *s = express_refuses(m, where, sizeof(where));
+    if (!s)
+        return 0;
+    const char *dot = strrchr(s->resource, '.');
+    return sl_errf(err, SL_EINVAL,
+                   "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state "
+                   "machine does not support '%s' service integration at %s/Resource'",
+                   dot ? dot : "", where);
 }

@@ -87,7 +87,13 @@ struct sl_asl;
  * Functions' optimized integrations (arn:aws:states:::sqs:sendMessage),
  * or an AWS SDK integration (arn:aws:states:::aws-sdk:sqs:sendMessage),
  * with its pattern (.sync, .waitForTaskToken). */
-enum sl_asl_res_kind { SL_RES_FUNCTION, SL_RES_OPTIMIZED, SL_RES_SDK };
+enum sl_asl_res_kind {
+    SL_RES_FUNCTION,
+    SL_RES_OPTIMIZED,
+    SL_RES_SDK,
+    SL_RES_UNSUPPORTED, /* valid on AWS, not run by Sluice (an activity, ECS, Glue, ...):
+                         * the Task fails with States.Runtime */
+};
 enum sl_asl_res_mode { SL_RES_RESPONSE, SL_RES_SYNC, SL_RES_TOKEN };
 struct sl_asl_resource {
     enum sl_asl_res_kind kind;
@@ -98,8 +104,8 @@ struct sl_asl_resource {
     char op[64];         /* the API's operation: "SendMessage" */
     char prefix[32];     /* its errors' prefix: "SQS" (optimized), "Sqs" (SDK) */
 };
-/* Parses arn as a Task's Resource: 0, or SL_EINVAL with why in err (an
- * ARN Sluice does not run: an activity, a service it lacks). */
+/* Parses arn as a Task's Resource: 0, or SL_EINVAL with why in err (what
+ * Step Functions itself refuses). */
 int sl_asl_resource_parse(const char *arn, struct sl_asl_resource *out, struct sl_err *err);
 
 struct sl_asl_state {
@@ -149,6 +155,10 @@ struct sl_asl {
     long timeout_s; /* 0: none */
 };
 
+/* Whether m may be an EXPRESS machine's: 0, or SL_EINVAL with the
+ * InvalidDefinition message (a Task of the .sync or .waitForTaskToken
+ * pattern, which EXPRESS workflows do not take). */
+int sl_asl_check_express(const struct sl_asl *m, struct sl_err *err);
 /* Parses and checks a definition (text): 0, or SL_EINVAL with the
  * InvalidDefinition message in err. */
 int sl_asl_parse(const char *text, struct sl_asl **out, struct sl_err *err);

@@ -51,7 +51,6 @@
     X(SFN_E_TYPE, "StateMachineTypeNotSupported", 400, false)                               \
     X(SFN_E_INVALID_INPUT, "InvalidExecutionInput", 400, false)                            \
     X(SFN_E_INVALID_OUTPUT, "InvalidOutput", 400, false)                                    \
-    X(SFN_E_TASK_MISSING, "TaskDoesNotExist", 400, false)                                   \
     X(SFN_E_TASK_TIMED_OUT, "TaskTimedOut", 400, false)                                     \
     X(SFN_E_EXEC_MISSING, "ExecutionDoesNotExist", 400, false)                              \
     X(SFN_E_EXEC_EXISTS, "ExecutionAlreadyExists", 400, false)
@@ -86,6 +85,7 @@ json_t *sfn_timestamp(int64_t ms);
 struct sfn_sync;
 struct sfn_exec;
 struct batch;
+struct sl_consumer;
 /* The service's state. */
 struct sfn {
     struct sl_app *app;
@@ -96,7 +96,14 @@ struct sfn {
     struct sfn_exec *running;  /* StartExecution's runs under way (loop thread) */
     struct batch *batch;       /* their progress not submitted yet (loop thread) */
     bool flushing;             /* a flush of it is deferred */
+    struct sl_consumer *starter; /* starts executions delivered as targets (targets.c) */
 };
+/* State machines as targets (targets.c): the kind, and the consumer that
+ * starts what was delivered. */
+extern const struct sl_target_kind sfn_targets[];
+int sfn_targets_start(struct sfn *st, struct sl_err *err);
+void sfn_targets_stop(struct sfn *st);
+void sfn_targets_free(struct sfn *st);
 /* STANDARD executions (standard.c): start takes up those that were
  * running; stop (loop thread) stores where the runs are and ends them. */
 int sfn_standard_start(struct sfn *st, struct sl_err *err);

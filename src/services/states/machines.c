@@ -19,12 +19,15 @@ json_t *sfn_timestamp(int64_t ms)
     return json_real((double)ms / 1000.0);
 }
 
-/* Checks a definition: 0, or the call has InvalidDefinition. */
-static int check_definition(struct sl_call *c, const char *definition)
+/* Checks a definition (of an EXPRESS machine when express): 0, or the
+ * call has InvalidDefinition. */
+static int check_definition(struct sl_call *c, const char *definition, bool express)
 {
     struct sl_asl *m = NULL;
     struct sl_err err = {0};
     int rc = sl_asl_parse(definition, &m, &err);
+    if (!rc && express)
+        rc = sl_asl_check_express(m, &err);
     sl_asl_free(m);
     if (rc == SL_EINVAL)
         return sl_call_fail(c, SFN_E_INVALID_DEFINITION, "%s", err.msg);
@@ -140,7 +143,7 @@ SL_OP(states, CreateStateMachine)
         return sl_call_fail(c, SFN_E_INVALID_NAME, "Invalid Name: '%.200s'", name ? name : "");
     int rc = check_role(c, role);
     if (!rc)
-        rc = check_definition(c, definition);
+        rc = check_definition(c, definition, type && strcmp(type, "EXPRESS") == 0);
     if (rc)
         return rc;
     sfn_ref_make(&w->r, c->account, c->region, name);
@@ -306,9 +309,19 @@ SL_OP(states, UpdateStateMachine)
                                               "must be specified");
     const char *role = json_string_value(json_object_get(w->set, "roleArn"));
     const char *definition = json_string_value(json_object_get(w->set, "definition"));
-    if ((role && (rc = check_role(c, role)) != 0) ||
-        (definition && (rc = check_definition(c, definition)) != 0))
+    if (role && (rc = check_role(c, role)) != 0)
         return rc;
+    if (definition) {
+        json_t *rec = NULL;
+        bool express = sfn_read_machine(c->app->store, &w->r, &rec) == 0 &&
+                       strcmp(json_string_value(json_object_get(rec, "type"))
+                                  ? json_string_value(json_object_get(rec, "type"))
+                                  : "",
+                              "EXPRESS") == 0;
+        json_decref(rec);
+        if ((rc = check_definition(c, definition, express)) != 0)
+            return rc;
+    }
     w->at = sl_time_now_ms();
     return sl_call_write(c, change_txn, w, changed);
 }
@@ -329,7 +342,10 @@ SL_OP(states, ValidateStateMachineDefinition)
     const char *definition = json_string_value(json_object_get(c->in, "definition"));
     struct sl_asl *m = NULL;
     struct sl_err err = {0};
+    const char *type = json_string_value(json_object_get(c->in, "type"));
     int rc = sl_asl_parse(definition, &m, &err);
+    if (!rc && type && strcmp(type, "EXPRESS") == 0)
+        rc = sl_asl_check_express(m, &err);
     sl_asl_free(m);
     if (rc && rc != SL_EINVAL)
         return sl_call_internal(c, rc, &err);

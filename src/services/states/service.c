@@ -76,16 +76,19 @@ static int sfn_new(struct sl_app *app, void **state, struct sl_err *err)
 
 static int sfn_start(void *state, struct sl_err *err)
 {
-    return sfn_standard_start(state, err);
+    int rc = sfn_standard_start(state, err);
+    return rc ? rc : sfn_targets_start(state, err);
 }
 
 static void sfn_stop(void *state)
 {
+    sfn_targets_stop(state);
     sfn_executions_stop(state);
 }
 
 static void sfn_free(void *state)
 {
+    sfn_targets_free(state);
     sfn_tasks_free(state);
     free(state);
 }
@@ -107,4 +110,5 @@ const struct sl_service sl_service_states = {
     .start = sfn_start,
     .stop = sfn_stop,
     .free = sfn_free,
+    .targets = sfn_targets,
 };

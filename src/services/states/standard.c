@@ -273,16 +273,19 @@ static json_t *included(void)
 static void resource_parts(const struct sl_asl_state *s, char *type, size_t tn, char *name,
                            size_t nn)
 {
-    const char *r = s->resource + strlen("arn:aws:states:::");
-    const char *colon = strrchr(r, ':');
-    if (s->res.kind == SL_RES_SDK || !colon) {
-        /* aws-sdk:sqs:getQueueAttributes */
-        snprintf(type, tn, "%.*s", colon ? (int)(colon - r) : 0, r);
-        snprintf(name, nn, "%s", colon ? colon + 1 : r);
+    static const char prefix[] = "arn:aws:states:::";
+    if (strncmp(s->resource, prefix, sizeof(prefix) - 1) != 0) {
+        snprintf(type, tn, "%s", "activity");
+        snprintf(name, nn, "%s", s->resource);
         return;
     }
-    snprintf(type, tn, "%.*s", (int)(colon - r), r);
-    snprintf(name, nn, "%s", colon + 1);
+    const char *r = s->resource + sizeof(prefix) - 1;
+    /* (The SDK's: aws-sdk:sqs:getQueueAttributes, its type two fields.) */
+    const char *colon = strchr(r, ':');
+    if (colon && strncmp(r, "aws-sdk:", 8) == 0)
+        colon = strchr(colon + 1, ':');
+    snprintf(type, tn, "%.*s", colon ? (int)(colon - r) : (int)strlen(r), r);
+    snprintf(name, nn, "%s", colon ? colon + 1 : "");
 }
 
 static void exec_stop_later(struct sfn_exec *x, const char *error, const char *cause);

@@ -15,11 +15,13 @@
  */
 #include "services/states/internal.h"
 
+#include <ctype.h>
 #include <search.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define TOKEN_BYTES 48 /* random bytes of a token, hex-encoded */
 #define OUTPUT_MAX (256 * 1024)
@@ -32,7 +34,6 @@ struct task {
     char token[2 * TOKEN_BYTES + 1]; /* .waitForTaskToken: its token ("" when none) */
     bool registered;                 /* in st->tokens */
     bool call_pending;               /* its call has not answered yet */
-    bool called;                     /* the call answered with success */
     struct sl_timer *timeout, *heartbeat, *later;
     int64_t heartbeat_ms;
     char error[256];
@@ -123,6 +124,73 @@ static void on_heartbeat(struct sl_loop *l, void *arg)
              "No heartbeat came for the task within its HeartbeatSeconds");
 }
 
+/* ---- member names ---------------------------------------------------------------------- */
+
+/* Step Functions writes an API's members in PascalCase, whatever the
+ * API's own case (stepfunctions' stateMachineArn is StateMachineArn):
+ * v's keys are renamed, by the operation's shapes, to the model's member
+ * names (to_model) or to PascalCase (the output). Maps' keys are data,
+ * never renamed. */
+static void rename_keys(const struct sl_service_model *m, const struct sl_shape *s, json_t *v,
+                        bool to_model, int depth)
+{
+    if ((s->flags & SL_SHAPE_DOCUMENT) || depth > 32)
+        return;
+    size_t i;
+    json_t *el;
+    const char *k;
+    switch (s->type) {
+    case SL_SHAPE_STRUCTURE:
+        if (!json_is_object(v))
+            return;
+        for (size_t n = 0; n < s->nmembers; n++) {
+            const struct sl_member *mem = &s->members[n];
+            char pascal[128];
+            snprintf(pascal, sizeof(pascal), "%s", mem->name);
+            pascal[0] = (char)toupper((unsigned char)pascal[0]);
+            const char *want = to_model ? mem->name : pascal;
+            const char *have = NULL;
+            json_object_foreach(v, k, el)
+            {
+                if (to_model ? strcasecmp(k, mem->name) == 0 : strcmp(k, mem->name) == 0) {
+                    have = k;
+                    break;
+                }
+            }
+            if (!have)
+                continue;
+            json_t *child = json_incref(json_object_get(v, have));
+            if (strcmp(have, want) != 0) {
+                json_object_del(v, have);
+                json_object_set(v, want, child);
+            }
+            rename_keys(m, &m->shapes[mem->shape], child, to_model, depth + 1);
+            json_decref(child);
+        }
+        break;
+    case SL_SHAPE_LIST:
+        json_array_foreach(v, i, el)
+            rename_keys(m, &m->shapes[s->element], el, to_model, depth + 1);
+        break;
+    case SL_SHAPE_MAP:
+        json_object_foreach(v, k, el)
+            rename_keys(m, &m->shapes[s->element], el, to_model, depth + 1);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Renames v for t's operation: its input (to_model) or its output. */
+static void rename_for(const struct task *t, json_t *v, bool to_model)
+{
+    const struct sl_service *svc = sl_service_by_name(t->res.botocore);
+    const struct sl_operation *op = svc ? sl_model_op_by_name(svc->model, t->res.op) : NULL;
+    int shape = op ? (to_model ? op->input : op->output) : -1;
+    if (shape >= 0)
+        rename_keys(svc->model, &svc->model->shapes[shape], v, to_model, 0);
+}
+
 /* ---- answers ------------------------------------------------------------------------- */
 
 /* The error's name as Step Functions gives it: "Prefix.Exception", the
@@ -152,11 +220,14 @@ static void error_name(const struct task *t, const char *code, char *out, size_t
  * of SQS, SNS, DynamoDB and Lambda add them to the output. */
 static void add_metadata(json_t *out, const struct sl_local_answer *a)
 {
+    /* (Lambda's status is its StatusCode member: 202 for an Event.) */
+    json_t *code = json_object_get(out, "StatusCode");
+    int status = json_is_integer(code) ? (int)json_integer_value(code) : a->status;
     json_t *headers = json_pack("{s:s}", "x-amzn-RequestId", a->request_id);
     json_t *all = json_pack("{s:[s]}", "x-amzn-RequestId", a->request_id);
     json_object_set_new(out, "SdkHttpMetadata",
                         json_pack("{s:o, s:o, s:i}", "AllHttpHeaders", all, "HttpHeaders",
-                                  headers, "HttpStatusCode", a->status));
+                                  headers, "HttpStatusCode", status));
     json_object_set_new(out, "SdkResponseMetadata",
                         json_pack("{s:s}", "RequestId", a->request_id));
 }
@@ -201,22 +272,25 @@ static void on_answer(void *arg, const struct sl_local_answer *a)
         return;
     }
     bool lambda = strcmp(t->res.botocore, "lambda") == 0 && strcmp(t->res.op, "Invoke") == 0;
-    if (lambda && json_object_get(a->out, "FunctionError")) {
+    /* (A function's error fails the task, but through the SDK integration
+     * it is the API's output, FunctionError and all.) */
+    if (lambda && t->res.kind != SL_RES_SDK && json_object_get(a->out, "FunctionError")) {
         function_failed(t, a);
         return;
     }
-    if (t->res.mode == SL_RES_TOKEN) {
-        t->called = true; /* the task now waits for its token */
-        return;
-    }
+    if (t->res.mode == SL_RES_TOKEN)
+        return; /* (the task now waits for its token) */
     json_t *result;
     if (t->res.kind == SL_RES_FUNCTION) {
         result = payload_json(a);
     } else {
         result = a->out ? json_deep_copy(a->out) : json_object();
+        if (result)
+            rename_for(t, result, false);
         if (lambda && result)
             json_object_set_new(result, "Payload", payload_json(a));
-        if (t->res.kind == SL_RES_OPTIMIZED && result)
+        /* (EventBridge's answer is Entries and FailedEntryCount only.) */
+        if (t->res.kind == SL_RES_OPTIMIZED && result && strcmp(t->res.service, "events") != 0)
             add_metadata(result, a);
     }
     if (!result) {
@@ -290,15 +364,17 @@ static int build_call(const struct task *t, const char *resource, json_t *input,
     *in = json_deep_copy(input);
     if (!*in)
         return SL_ENOMEM;
-    if (t->res.kind == SL_RES_SDK)
-        return 0;
     int rc = 0;
     const char *svc = t->res.service;
-    if (strcmp(svc, "lambda") == 0) {
+    bool sdk = t->res.kind == SL_RES_SDK;
+    if (strcmp(t->res.botocore, "lambda") == 0 && strcmp(t->res.op, "Invoke") == 0) {
+        /* The payload is the request's body, not a member. */
         json_t *p = json_object_get(*in, "Payload");
         *payload = p ? json_dumps(p, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("{}");
         json_object_del(*in, "Payload");
         rc = *payload ? 0 : SL_ENOMEM;
+    } else if (sdk) {
+        /* (As given.) */
     } else if (strcmp(svc, "sqs") == 0) {
         rc = stringify(*in, "MessageBody");
     } else if (strcmp(svc, "sns") == 0) {
@@ -314,6 +390,8 @@ static int build_call(const struct task *t, const char *resource, json_t *input,
                 break;
         }
     }
+    if (!rc)
+        rename_for(t, *in, true);
     return rc;
 }
 
@@ -336,10 +414,16 @@ static void *tasks_start(void *ctx, const struct sl_run_task *rt, sl_run_task_fn
         sl_strlcpy(t->token, token ? token : "", sizeof(t->token));
         if (tsearch(t, &st->tokens, token_cmp))
             t->registered = true;
+        else
+            fail_later(t, "States.Runtime", "out of memory");
         t->heartbeat_ms = rt->heartbeat_ms;
         if (t->heartbeat_ms > 0)
             t->heartbeat =
                 sl_loop_timer(loop, sl_loop_now_ms() + t->heartbeat_ms, on_heartbeat, t);
+    }
+    if (t->res.kind == SL_RES_UNSUPPORTED) {
+        fail_later(t, "States.Runtime", "Sluice does not run tasks of %s", rt->state->resource);
+        return t;
     }
     if (t->res.mode == SL_RES_SYNC) {
         fail_later(t, "States.Runtime", "Sluice does not run the .sync pattern of %s yet",
