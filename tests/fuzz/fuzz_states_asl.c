@@ -6,7 +6,9 @@
  * through its retriers and catchers). The text is also taken as a state
  * machine's ARN (whatever parses names the same machine again) and as a
  * definition error to take apart for ValidateStateMachineDefinition, and
- * as a Task's Resource (whatever parses names an operation of a service). */
+ * as a Task's Resource (whatever parses names an operation of a service),
+ * as an execution's ARN (whatever parses names the same execution again)
+ * and as the CSV an ItemReader reads (every row an array of strings). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,6 +63,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sfn_ref r, again;
     if (sfn_ref_parse(s, &r) && (!sfn_ref_parse(r.arn, &again) || strcmp(again.arn, r.arn)))
         abort();
+    struct sfn_eref e, e2;
+    if (sfn_eref_parse(s, &e) && (!sfn_eref_parse(e.arn, &e2) || strcmp(e2.arn, e.arn)))
+        abort();
+    json_t *rows = sfn_csv_rows((const char *)data, size);
+    size_t ri;
+    json_t *row;
+    json_array_foreach(rows, ri, row)
+    {
+        if (!json_is_array(row))
+            abort();
+    }
+    json_decref(rows);
     char code[64], what[256], where[128];
     sl_asl_diagnostic(s, code, sizeof(code), what, sizeof(what), where, sizeof(where));
     struct sl_asl *m = NULL;

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (ROLE, Server, aws_cli, client, client_error, lambda_client, py_zip,
-                      unique_name, wait_until)
+                      s3_client, unique_name, wait_until)
 
 LOOP = {"StartAt": "Init", "States": {
     "Init": {"Type": "Pass", "Parameters": {"i": 0, "n.$": "$.n"}, "Next": "Check"},
@@ -268,3 +268,132 @@ def test_rule_and_schedule_targets(sfn, srv):
     event = [i for i in inputs if "detail" in i][0]
     assert event["source"] == "orders" and event["detail"] == {"order": 1}
     assert {"from": "schedule"} in inputs
+
+
+def test_distributed_map_over_s3(sfn, srv):
+    """A distributed Map reads its items from S3: a CSV object (headers in
+    its first row, quoted fields with commas and line breaks), a JSON
+    array (MaxItems, ItemSelector), JSON Lines, a prefix's listing; batches
+    them (ItemBatcher); and writes its results to S3 (ResultWriter: the
+    manifest, the succeeded and the failed items, one tolerated failure).
+    A missing object is States.ItemReaderFailed."""
+    s3 = s3_client(srv.endpoint)
+    bucket = unique_name("dmap")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="in/orders.csv",
+                  Body=b'id,note\r\n1,plain\r\n2,"with, comma"\r\n3,"two\nlines and ""quotes"""\r\n')
+    s3.put_object(Bucket=bucket, Key="in/list.json", Body=json.dumps([{"n": i} for i in range(5)]))
+    s3.put_object(Bucket=bucket, Key="in/lines.jsonl", Body=b'{"a": 1}\n\n{"a": 2}\n')
+
+    def dmap(reader, **extra):
+        return {"StartAt": "M", "States": {"M": dict({
+            "Type": "Map", "ItemReader": reader, "End": True,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED",
+                                                  "ExecutionType": "STANDARD"},
+                              "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}},
+            **extra)}}
+
+    def run(definition, payload=None):
+        arn = machine(sfn, definition)
+        ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload or {}))
+        return finished(sfn, ex["executionArn"])
+
+    get = "arn:aws:states:::s3:getObject"
+    out = run(dmap({"Resource": get, "ReaderConfig": {"InputType": "CSV",
+                                                       "CSVHeaderLocation": "FIRST_ROW"},
+                    "Parameters": {"Bucket.$": "$.b", "Key": "in/orders.csv"}}), {"b": bucket})
+    assert json.loads(out["output"]) == [{"id": "1", "note": "plain"},
+                                         {"id": "2", "note": "with, comma"},
+                                         {"id": "3", "note": 'two\nlines and "quotes"'}]
+    out = run(dmap({"Resource": get, "ReaderConfig": {"InputType": "JSON", "MaxItems": 3},
+                    "Parameters": {"Bucket": bucket, "Key": "in/list.json"}},
+                   ItemSelector={"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value.n"}))
+    assert json.loads(out["output"]) == [{"i": 0, "v": 0}, {"i": 1, "v": 1}, {"i": 2, "v": 2}]
+    out = run(dmap({"Resource": get, "ReaderConfig": {"InputType": "JSONL"},
+                    "Parameters": {"Bucket": bucket, "Key": "in/lines.jsonl"}},
+                   ItemBatcher={"MaxItemsPerBatch": 1, "BatchInput": {"from": "lines"}}))
+    assert json.loads(out["output"]) == [{"Items": [{"a": 1}], "BatchInput": {"from": "lines"}},
+                                         {"Items": [{"a": 2}], "BatchInput": {"from": "lines"}}]
+    out = run(dmap({"Resource": "arn:aws:states:::s3:listObjectsV2",
+                    "Parameters": {"Bucket": bucket, "Prefix": "in/"}},
+                   ItemSelector={"k.$": "$$.Map.Item.Value.Key",
+                                 "s.$": "$$.Map.Item.Value.Size"}))
+    listed = json.loads(out["output"])
+    assert [x["k"] for x in listed] == ["in/lines.jsonl", "in/list.json", "in/orders.csv"]
+    assert all(x["s"] > 0 for x in listed)
+    # ResultWriter, with a tolerated failure.
+    d = dmap({"Resource": get, "ReaderConfig": {"InputType": "JSON"},
+              "Parameters": {"Bucket": bucket, "Key": "in/list.json"}},
+             ToleratedFailureCount=1,
+             ResultWriter={"Resource": "arn:aws:states:::s3:putObject",
+                           "Parameters": {"Bucket": bucket, "Prefix": "out"}})
+    d["States"]["M"]["ItemProcessor"]["StartAt"] = "C"
+    d["States"]["M"]["ItemProcessor"]["States"] = {
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": 3, "Next": "F"}],
+              "Default": "P"},
+        "P": {"Type": "Pass", "End": True},
+        "F": {"Type": "Fail", "Error": "Three", "Cause": "no threes"}}
+    out = run(d)
+    assert out["status"] == "SUCCEEDED", out
+    res = json.loads(out["output"])
+    assert res["MapRunArn"].startswith("arn:aws:states:us-east-1:000000000000:mapRun:")
+    details = res["ResultWriterDetails"]
+    assert details["Bucket"] == bucket and details["Key"].startswith("out/")
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=details["Key"])["Body"].read())
+    assert manifest["MapRunArn"] == res["MapRunArn"] and manifest["DestinationBucket"] == bucket
+    ok_key = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
+    bad_key = manifest["ResultFiles"]["FAILED"][0]["Key"]
+    ok = json.loads(s3.get_object(Bucket=bucket, Key=ok_key)["Body"].read())
+    bad = json.loads(s3.get_object(Bucket=bucket, Key=bad_key)["Body"].read())
+    assert sorted(json.loads(x["Output"])["n"] for x in ok) == [0, 1, 2, 4]
+    assert [(json.loads(x["Input"]), x["Error"], x["Cause"]) for x in bad] == [
+        ({"n": 3}, "Three", "no threes")]
+    # A missing object.
+    d = dmap({"Resource": get, "ReaderConfig": {"InputType": "JSON"},
+              "Parameters": {"Bucket": bucket, "Key": "in/none.json"}},
+             Catch=[{"ErrorEquals": ["States.ItemReaderFailed"], "Next": "Caught"}])
+    d["States"]["M"].pop("End")
+    d["States"]["M"]["Next"] = "Caught"
+    d["States"]["Caught"] = {"Type": "Pass", "End": True}
+    out = run(d)
+    err = json.loads(out["output"])
+    assert err["Error"] == "States.ItemReaderFailed" and "in/none.json" in err["Cause"]
+
+
+def test_start_execution_sync(sfn):
+    """states:startExecution.sync:2 waits for the child's end and takes its
+    output as JSON; .sync as text; a child's failure is States.TaskFailed
+    with the child's description as the cause."""
+    child = machine(sfn, {"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [
+        {"And": [{"Variable": "$.fail", "IsPresent": True},
+                 {"Variable": "$.fail", "BooleanEquals": True}], "Next": "F"}],
+        "Default": "W"},
+        "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+        "P": {"Type": "Pass", "Parameters": {"doubled.$": "States.MathAdd($.n, $.n)"},
+              "End": True},
+        "F": {"Type": "Fail", "Error": "ChildBroke", "Cause": "told to"}}})
+
+    def parent(resource):
+        return machine(sfn, {"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": resource,
+                  "Parameters": {"StateMachineArn": child, "Input.$": "$"},
+                  "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Caught"}],
+                  "End": True},
+            "Caught": {"Type": "Pass", "End": True}}})
+
+    p2 = parent("arn:aws:states:::states:startExecution.sync:2")
+    ex = sfn.start_execution(stateMachineArn=p2, input='{"n": 21}')["executionArn"]
+    out = json.loads(finished(sfn, ex)["output"])
+    assert out.get("Status") == "SUCCEEDED" and out["Output"] == {"doubled": 42}, out
+    assert out["Input"] == {"n": 21} and out["StateMachineArn"] == child
+    assert out["StopDate"] - out["StartDate"] >= 1000
+    p1 = parent("arn:aws:states:::states:startExecution.sync")
+    ex = sfn.start_execution(stateMachineArn=p1, input='{"n": 2}')["executionArn"]
+    assert json.loads(json.loads(finished(sfn, ex)["output"])["Output"]) == {"doubled": 4}
+    ex = sfn.start_execution(stateMachineArn=p2, input='{"fail": true}')["executionArn"]
+    err = json.loads(finished(sfn, ex)["output"])
+    assert err["Error"] == "States.TaskFailed"
+    cause = json.loads(err["Cause"])
+    assert cause["Status"] == "FAILED" and cause["Error"] == "ChildBroke"
+    types = [e["type"] for e in history(sfn, ex)]
+    assert "TaskSubmitted" not in types and "TaskFailed" in types

@@ -91,11 +91,15 @@ static void test_valid(void **state)
                  " `States`: {`I`: {`Type`: `Pass`, `End`: true}}}, `End`: true}}}");
     sl_asl_free(m);
     m = parse_ok("{`StartAt`: `M`, `States`: {`M`: {`Type`: `Map`, `ItemReader`: {`Resource`:"
-                 " `arn:aws:states:::s3:getObject`}, `ItemProcessor`: {`ProcessorConfig`:"
+                 " `arn:aws:states:::s3:getObject`, `ReaderConfig`: {`InputType`: `CSV`,"
+                 " `CSVHeaderLocation`: `GIVEN`, `CSVHeaders`: [`a`]}, `Parameters`: {`Bucket`:"
+                 " `b`, `Key.$`: `$.k`}}, `ItemProcessor`: {`ProcessorConfig`:"
                  " {`Mode`: `DISTRIBUTED`, `ExecutionType`: `EXPRESS`}, `StartAt`: `I`,"
                  " `States`: {`I`: {`Type`: `Pass`, `End`: true}}}, `End`: true}}}");
     assert_true(m->states[0].distributed);
     assert_non_null(m->states[0].item_reader);
+    assert_string_equal(m->states[0].reader_type, "CSV");
+    assert_int_equal(json_array_size(m->states[0].csv_headers), 1);
     sl_asl_free(m);
 }
 
@@ -191,6 +195,21 @@ static void test_invalid(void **state)
         {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Map`, `End`: true, `ItemReader`: {},"
          " `ItemProcessor`: {`StartAt`: `I`, `States`: {`I`: {`Type`: `Succeed`}}}}}}",
          "need ProcessorConfig Mode DISTRIBUTED"},
+        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Map`, `End`: true, `ItemReader`:"
+         " {`Resource`: `arn:aws:states:::s3:getObject`, `Parameters`: {}},"
+         " `ItemProcessor`: {`ProcessorConfig`: {`Mode`: `DISTRIBUTED`}, `StartAt`: `I`,"
+         " `States`: {`I`: {`Type`: `Succeed`}}}}}}",
+         "InputType must be JSON, JSONL or CSV"},
+        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Map`, `End`: true, `ItemReader`:"
+         " {`Resource`: `arn:aws:states:::s3:putObject`, `Parameters`: {}},"
+         " `ItemProcessor`: {`ProcessorConfig`: {`Mode`: `DISTRIBUTED`}, `StartAt`: `I`,"
+         " `States`: {`I`: {`Type`: `Succeed`}}}}}}",
+         "not arn:aws:states:::s3:putObject"},
+        {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Map`, `End`: true, `ResultWriter`:"
+         " {`Resource`: `arn:aws:states:::s3:getObject`, `Parameters`: {}},"
+         " `ItemProcessor`: {`ProcessorConfig`: {`Mode`: `DISTRIBUTED`}, `StartAt`: `I`,"
+         " `States`: {`I`: {`Type`: `Succeed`}}}}}}",
+         "ResultWriter must have the Resource arn:aws:states:::s3:putObject"},
         {"{`StartAt`: `A`, `States`: {`A`: {`Type`: `Map`, `End`: true, "
          "`ToleratedFailurePercentage`: 101,"
          " `ItemProcessor`: {`StartAt`: `I`, `States`: {`I`: {`Type`: `Succeed`}}}}}}",

@@ -17,6 +17,24 @@ extern const struct sl_service sl_service_s3;
 int sl_s3_object_item(struct sl_store *st, const char *bucket, const char *key,
                       struct sl_item *out);
 
+/* An object's bytes (at most max: SL_ETOOBIG past it), appended to out.
+ * SL_ENOTFOUND when there is no such key, *no_bucket set when the bucket
+ * itself does not exist. */
+int sl_s3_read_object(struct sl_store *st, const char *bucket, const char *key, size_t max,
+                      struct sl_buf *out, bool *no_bucket);
+/* The objects of bucket whose keys start with prefix (at most max; 0:
+ * all), in key order, as Step Functions' ItemReader gives them: [{"Key",
+ * "Size", "Etag" (quoted), "LastModified" (epoch seconds),
+ * "StorageClass"}]. SL_ENOTFOUND: no such bucket. */
+int sl_s3_list_keys(struct sl_store *st, const char *bucket, const char *prefix, size_t max,
+                       json_t **out);
+/* Writes an object of len bytes as PutObject does (its notifications
+ * too) and waits until it is durable: 0, SL_ENOTFOUND (no such bucket),
+ * or another error, with why in err. Not on the store's writer thread. */
+int sl_s3_write_object(struct sl_app *app, const char *account, const char *bucket,
+                       const char *key, const void *data, size_t len, const char *content_type,
+                       struct sl_err *err);
+
 /* Whether name is a valid name for a new bucket (S3's naming rules). */
 bool sl_s3_bucket_name_valid(const char *name);
 

@@ -53,6 +53,9 @@ static void state_clear(struct sl_asl_state *s)
     sl_template_free(s->parameters);
     sl_template_free(s->result_selector);
     sl_template_free(s->item_selector);
+    sl_template_free(s->reader_params);
+    sl_template_free(s->writer_params);
+    sl_template_free(s->batch_input);
     sl_jsonpath_free(s->timeout.path);
     sl_jsonpath_free(s->heartbeat.path);
     sl_jsonpath_free(s->wait_seconds.path);
@@ -421,6 +424,63 @@ static json_t *nonempty_list(struct ctx *c, const json_t *st, const char *field,
     return list;
 }
 
+/* A distributed Map's ItemReader: s3:getObject (JSON, JSONL or CSV, with
+ * its headers from the first row or given) or s3:listObjectsV2. */
+static int item_reader(struct ctx *c, struct sl_asl_state *s)
+{
+    const json_t *r = s->item_reader;
+    const char *res = json_string_value(json_object_get(r, "Resource"));
+    if (!json_is_object(r) || !res)
+        return bad(c, "SCHEMA_VALIDATION_FAILED", "ItemReader",
+                   "An ItemReader must be an object with a string field 'Resource'");
+    s->reader_list = strcmp(res, "arn:aws:states:::s3:listObjectsV2") == 0;
+    if (!s->reader_list && strcmp(res, "arn:aws:states:::s3:getObject") != 0)
+        return bad(c, "SCHEMA_VALIDATION_FAILED", "ItemReader/Resource",
+                   "Sluice's ItemReader reads arn:aws:states:::s3:getObject or "
+                   "arn:aws:states:::s3:listObjectsV2, not %.200s",
+                   res);
+    if (!json_is_object(json_object_get(r, "Parameters")))
+        return bad(c, "SCHEMA_VALIDATION_FAILED", "ItemReader/Parameters",
+                   "An ItemReader must have an object field 'Parameters'");
+    int rc = template_field(c, r, "Parameters", &s->reader_params);
+    const json_t *cfg = json_object_get(r, "ReaderConfig");
+    if (!rc && cfg)
+        rc = int_field(c, cfg, "MaxItems", 0, 100000000, &s->reader_max);
+    if (rc || s->reader_list)
+        return rc;
+    s->reader_type = json_string_value(json_object_get(cfg, "InputType"));
+    if (!s->reader_type || (strcmp(s->reader_type, "JSON") && strcmp(s->reader_type, "JSONL") &&
+                            strcmp(s->reader_type, "CSV")))
+        return bad(c, "SCHEMA_VALIDATION_FAILED", "ItemReader/ReaderConfig/InputType",
+                   "An s3:getObject ItemReader's InputType must be JSON, JSONL or CSV in "
+                   "Sluice");
+    const char *where = json_string_value(json_object_get(cfg, "CSVHeaderLocation"));
+    if (strcmp(s->reader_type, "CSV") == 0 && where && strcmp(where, "GIVEN") == 0) {
+        s->csv_headers = json_object_get(cfg, "CSVHeaders");
+        if (!json_is_array(s->csv_headers) || !json_array_size(s->csv_headers))
+            return bad(c, "SCHEMA_VALIDATION_FAILED", "ItemReader/ReaderConfig/CSVHeaders",
+                       "CSVHeaderLocation GIVEN needs a list of CSVHeaders");
+    } else if (where && strcmp(where, "FIRST_ROW") != 0) {
+        return bad(c, "SCHEMA_VALIDATION_FAILED", "ItemReader/ReaderConfig/CSVHeaderLocation",
+                   "CSVHeaderLocation must be FIRST_ROW or GIVEN");
+    }
+    return 0;
+}
+
+/* A distributed Map's ResultWriter: s3:putObject with Bucket and Prefix. */
+static int result_writer(struct ctx *c, struct sl_asl_state *s)
+{
+    const json_t *w = s->result_writer;
+    const char *res = json_string_value(json_object_get(w, "Resource"));
+    if (!json_is_object(w) || !res || strcmp(res, "arn:aws:states:::s3:putObject") != 0)
+        return bad(c, "SCHEMA_VALIDATION_FAILED", "ResultWriter",
+                   "A ResultWriter must have the Resource arn:aws:states:::s3:putObject");
+    if (!json_is_object(json_object_get(w, "Parameters")))
+        return bad(c, "SCHEMA_VALIDATION_FAILED", "ResultWriter/Parameters",
+                   "A ResultWriter must have an object field 'Parameters'");
+    return template_field(c, w, "Parameters", &s->writer_params);
+}
+
 static int type_fields(struct ctx *c, const json_t *st, struct sl_asl_state *s)
 {
     int rc = 0;
@@ -585,11 +645,27 @@ static int type_fields(struct ctx *c, const json_t *st, struct sl_asl_state *s)
             return rc;
         s->item_reader = json_object_get(st, "ItemReader");
         s->result_writer = json_object_get(st, "ResultWriter");
-        if ((s->item_reader || s->result_writer) && !s->distributed)
-            return bad(c, "SCHEMA_VALIDATION_FAILED", s->item_reader ? "ItemReader"
-                                                                      : "ResultWriter",
-                       "'ItemReader' and 'ResultWriter' need ProcessorConfig Mode "
-                       "DISTRIBUTED");
+        json_t *batcher = json_object_get(st, "ItemBatcher");
+        if ((s->item_reader || s->result_writer || batcher) && !s->distributed)
+            return bad(c, "SCHEMA_VALIDATION_FAILED",
+                       s->item_reader ? "ItemReader" : s->result_writer ? "ResultWriter"
+                                                                        : "ItemBatcher",
+                       "'ItemReader', 'ResultWriter' and 'ItemBatcher' need ProcessorConfig "
+                       "Mode DISTRIBUTED");
+        if ((s->item_reader && (rc = item_reader(c, s)) != 0) ||
+            (s->result_writer && (rc = result_writer(c, s)) != 0))
+            return rc;
+        if (batcher) {
+            if (!json_is_object(batcher))
+                return bad(c, "SCHEMA_VALIDATION_FAILED", "ItemBatcher",
+                           "The field 'ItemBatcher' must be an object");
+            if ((rc = int_field(c, batcher, "MaxItemsPerBatch", 1, 99999999, &s->batch_max)) ||
+                (rc = template_field(c, batcher, "BatchInput", &s->batch_input)))
+                return rc;
+            if (!s->batch_max)
+                return bad(c, "SCHEMA_VALIDATION_FAILED", "ItemBatcher",
+                           "Sluice's ItemBatcher needs MaxItemsPerBatch");
+        }
         break;
     }
     case SL_ASL_SUCCEED:

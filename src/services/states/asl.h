@@ -145,6 +145,16 @@ struct sl_asl_state {
     long tolerated_count;
     bool distributed;        /* ProcessorConfig.Mode DISTRIBUTED */
     const json_t *item_reader, *result_writer; /* borrowed, or NULL */
+    /* ItemReader: an S3 object (s3:getObject, read as reader_type) or a
+     * listing (s3:listObjectsV2), its Parameters, ReaderConfig. */
+    bool reader_list;
+    const char *reader_type;      /* "JSON", "JSONL", "CSV" (getObject) */
+    const json_t *csv_headers;    /* CSVHeaderLocation GIVEN: the headers, else NULL */
+    long reader_max;              /* MaxItems (0: all) */
+    struct sl_template *reader_params, *writer_params;
+    /* ItemBatcher */
+    long batch_max;               /* MaxItemsPerBatch (0: no batches) */
+    struct sl_template *batch_input;
 };
 
 struct sl_asl {

@@ -63,6 +63,23 @@ struct sfn_ref {
     char pk[96]; /* "<account>/<region>" */
     char arn[256];
 };
+/* An execution's place, from its ARN. */
+struct sfn_eref {
+    char account[16], region[64], machine[SFN_NAME_MAX + 1], name[SFN_NAME_MAX + 1];
+    char pk[176]; /* "<account>/<region>/<machine>" */
+    char arn[512];
+    char machine_arn[256];
+};
+
+void sfn_eref_make(struct sfn_eref *e, const char *account, const char *region,
+                   const char *machine, const char *name);
+/* false when arn is not a STANDARD execution's
+ * (arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME). */
+bool sfn_eref_parse(const char *arn, struct sfn_eref *e);
+/* CSV text (RFC 4180: quoted fields, "" inside them, line breaks in
+ * quotes; blank lines skipped) as an array of rows, each an array of
+ * strings (tasks.c: the distributed Map's ItemReader). */
+json_t *sfn_csv_rows(const char *p, size_t n);
 /* Whether name is a valid state machine (or execution) name: 1 to 80
  * characters, none of whitespace, brackets, wildcards, the punctuation
  * AWS refuses, or control characters. */
@@ -79,6 +96,8 @@ int sfn_call_ref(struct sl_call *c, struct sfn_ref *r);
 size_t sfn_page_limit(const struct sl_call *c);
 /* A machine's record (a new object): 0, SL_ENOTFOUND, or another error. */
 int sfn_read_machine(struct sl_store *s, const struct sfn_ref *r, json_t **rec);
+/* v (NULL: null) as a JSON string of its compact text. */
+json_t *sfn_json_text(json_t *v);
 /* A timestamp member (epoch seconds, as the JSON protocols carry them). */
 json_t *sfn_timestamp(int64_t ms);
 
@@ -97,7 +116,12 @@ struct sfn {
     struct batch *batch;       /* their progress not submitted yet (loop thread) */
     bool flushing;             /* a flush of it is deferred */
     struct sl_consumer *starter; /* starts executions delivered as targets (targets.c) */
+    void *syncs; /* .sync tasks waiting for an execution's end (tasks.c; loop thread) */
 };
+/* An execution ended (loop thread): the .sync tasks waiting for it end,
+ * with described (its DescribeExecution, dates in ms) or its failure. */
+void sfn_tasks_execution_ended(struct sfn *st, const char *arn, const char *status,
+                               json_t *described);
 /* State machines as targets (targets.c): the kind, and the consumer that
  * starts what was delivered. */
 extern const struct sl_target_kind sfn_targets[];

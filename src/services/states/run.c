@@ -36,6 +36,7 @@ struct frame {
     struct frame **kids;
     size_t nkids, started, finished, failed;
     json_t *results, *items;
+    json_t *failures; /* a ResultWriter's: each failed item's error */
     long max_conc;
     char kid_error[256];
     char *kid_cause;
@@ -77,6 +78,7 @@ static void frame_free(struct frame *f)
     json_decref(f->ctx);
     json_decref(f->results);
     json_decref(f->items);
+    json_decref(f->failures);
     free(f->attempts);
     free(f->kids);
     free(f->kid_cause);
@@ -278,6 +280,7 @@ enum { AFTER_WAIT = 1, AFTER_RETRY, AFTER_YIELD, AFTER_PUMP, AFTER_STEP };
 
 static void pump(struct frame *f);
 static void on_timer(struct sl_loop *l, void *arg);
+static void write_results(struct frame *f, struct sl_step *st);
 
 /* Child index of f ended (kid: its frame, gone now; NULL when it could not
  * start). */
@@ -299,6 +302,13 @@ static void kid_done(struct frame *f, size_t index, struct frame *kid, bool ok, 
         json_array_set(f->results, index, output);
     } else {
         f->failed++;
+        if (f->m->states[f->state].result_writer) {
+            json_t *one = json_pack("{s:I, s:s}", "index", (json_int_t)index, "error",
+                                    error ? error : "");
+            if (one && cause)
+                json_object_set_new(one, "cause", json_string(cause));
+            json_array_append_new(f->failures, one);
+        }
         if (!f->kid_failed) {
             f->kid_failed = true;
             sl_strlcpy(f->kid_error, error ? error : "", sizeof(f->kid_error));
@@ -399,6 +409,11 @@ static void pump(struct frame *f)
         }
         if (f->finished == f->nkids) {
             f->pumping = false;
+            if (s->result_writer) {
+                write_results(f, &st);
+                drive(f, &st);
+                return;
+            }
             tell(f, SL_RUN_EV_JOINED, f->results, 0);
             sl_step_result(f->m, f->state, f->input, f->results, f->ctx, &st);
             drive(f, &st);
@@ -422,9 +437,73 @@ static void pump(struct frame *f)
     f->pumping = false;
 }
 
+/* A distributed Map's ResultWriter at its end: st is the state's result,
+ * or its error. */
+static void write_results(struct frame *f, struct sl_step *st)
+{
+    const struct sl_asl_state *s = &f->m->states[f->state];
+    const struct sl_run_tasks *tasks = f->run->tasks;
+    char error[256] = "States.ResultWriterFailed";
+    char *cause = NULL;
+    json_t *out = NULL;
+    int rc = tasks && tasks->write_results
+                 ? tasks->write_results(tasks->ctx, s, f->input, f->ctx, f->items, f->results,
+                                        f->failures, &out, error, sizeof(error), &cause)
+                 : SL_ENOTSUP;
+    if (rc) {
+        tell(f, SL_RUN_EV_JOIN_FAILED, NULL, 0);
+        sl_step_error(f->m, f->state, f->input, error,
+                      cause ? cause : "This execution cannot write a Map's results", f->attempts,
+                      f->ctx, sl_time_now_ms(), st);
+    } else {
+        tell(f, SL_RUN_EV_JOINED, out, 0);
+        sl_step_result(f->m, f->state, f->input, out, f->ctx, st);
+    }
+    json_decref(out);
+    free(cause);
+}
+
+/* A distributed Map's items from its ItemReader (st->input: the state's
+ * effective input): 0 with st->items set, or the state's error in st. */
+static int read_items(struct frame *f, struct sl_step *st)
+{
+    const struct sl_asl_state *s = &f->m->states[f->state];
+    const struct sl_run_tasks *tasks = f->run->tasks;
+    char error[256] = "States.ItemReaderFailed";
+    char *cause = NULL;
+    json_t *raw = NULL, *items = NULL;
+    int rc = tasks && tasks->read_items ? tasks->read_items(tasks->ctx, s, st->input, f->ctx,
+                                                            &raw, error, sizeof(error), &cause)
+                                        : SL_ENOTSUP;
+    struct sl_err err = {0};
+    if (!rc && (rc = sl_step_map_select(s, st->input, raw, f->ctx, &items, &err)) != 0) {
+        sl_strlcpy(error, "States.Runtime", sizeof(error));
+        free(cause);
+        cause = strdup(err.msg[0] ? err.msg : "out of memory");
+    }
+    json_decref(raw);
+    sl_step_clear(st);
+    if (rc) {
+        sl_step_error(f->m, f->state, f->input, error,
+                      cause ? cause : "This execution cannot read a Map's items", f->attempts,
+                      f->ctx, sl_time_now_ms(), st);
+        free(cause);
+        return rc;
+    }
+    free(cause);
+    st->kind = SL_STEP_MAP;
+    st->items = items;
+    st->max_concurrency = s->max_concurrency;
+    return 0;
+}
+
 static void spawn(struct frame *f, struct sl_step *st)
 {
     const struct sl_asl_state *s = &f->m->states[f->state];
+    if (st->kind == SL_STEP_MAP && !st->items && read_items(f, st)) {
+        drive(f, st);
+        return;
+    }
     bool map = st->kind == SL_STEP_MAP;
     json_decref(f->items);
     f->nkids = map ? json_array_size(st->items) : s->nbranches;
@@ -440,6 +519,8 @@ static void spawn(struct frame *f, struct sl_step *st)
     f->kid_cause = NULL;
     json_decref(f->results);
     f->results = json_array();
+    json_decref(f->failures);
+    f->failures = s->result_writer ? json_array() : NULL;
     free(f->kids);
     f->kids = calloc(f->nkids ? f->nkids : 1, sizeof(*f->kids));
     for (size_t i = 0; f->results && i < f->nkids; i++)

@@ -55,6 +55,18 @@ struct sl_run_tasks {
     void (*cancel)(void *ctx, void *handle);
     /* A new task token (out: n bytes, NUL-ended). */
     void (*token)(void *ctx, char *out, size_t n);
+    /* A distributed Map's ItemReader and ResultWriter, run at once (on the
+     * loop): 0 and *out (new), or an error with its name (error, en
+     * bytes) and cause (malloc'd, may be NULL). read_items: the items of
+     * Map state s for its effective input. write_results: stores each
+     * item's input (items) and output (results: null for a failed item)
+     * and the failures ([{"index", "error", "cause"}]) for state s with
+     * its raw input, and answers the Map's result. NULL: the state fails. */
+    int (*read_items)(void *ctx, const struct sl_asl_state *s, json_t *input, json_t *context,
+                      json_t **out, char *error, size_t en, char **cause);
+    int (*write_results)(void *ctx, const struct sl_asl_state *s, json_t *input,
+                         json_t *context, json_t *items, json_t *results, json_t *failures,
+                         json_t **out, char *error, size_t en, char **cause);
 };
 
 /* What a run tells its observer, as it happens (a STANDARD execution's

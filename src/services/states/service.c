@@ -62,6 +62,52 @@ bool sfn_ref_parse(const char *arn, struct sfn_ref *out)
     return true;
 }
 
+json_t *sfn_json_text(json_t *v)
+{
+    char *text = json_dumps(v ? v : json_null(), JSON_ENCODE_ANY | JSON_COMPACT);
+    json_t *s = json_string(text ? text : "null");
+    free(text);
+    return s;
+}
+
+void sfn_eref_make(struct sfn_eref *e, const char *account, const char *region,
+                      const char *machine, const char *name)
+{
+    memset(e, 0, sizeof(*e));
+    sl_strlcpy(e->account, account, sizeof(e->account));
+    sl_strlcpy(e->region, region, sizeof(e->region));
+    sl_strlcpy(e->machine, machine, sizeof(e->machine));
+    sl_strlcpy(e->name, name, sizeof(e->name));
+    snprintf(e->pk, sizeof(e->pk), "%s/%s/%s", account, region, machine);
+    snprintf(e->arn, sizeof(e->arn), "arn:aws:states:%s:%s:execution:%s:%s", region, account,
+             machine, name);
+    snprintf(e->machine_arn, sizeof(e->machine_arn), "arn:aws:states:%s:%s:stateMachine:%s",
+             region, account, machine);
+}
+
+/* arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME */
+bool sfn_eref_parse(const char *arn, struct sfn_eref *e)
+{
+    static const char prefix[] = "arn:aws:states:";
+    if (!arn || strncmp(arn, prefix, sizeof(prefix) - 1) != 0 || strlen(arn) >= 400)
+        return false;
+    char buf[400];
+    sl_strlcpy(buf, arn + sizeof(prefix) - 1, sizeof(buf));
+    char *parts[5], *save = NULL, *p = buf;
+    for (int i = 0; i < 5; i++) {
+        parts[i] = strtok_r(i ? NULL : p, ":", &save);
+        if (!parts[i])
+            return false;
+    }
+    if (strtok_r(NULL, ":", &save) || strcmp(parts[2], "execution") != 0 ||
+        strlen(parts[0]) >= sizeof(e->region) || strlen(parts[1]) >= sizeof(e->account) ||
+        !sfn_name_ok(parts[3]) || !sfn_name_ok(parts[4]))
+        return false;
+    sfn_eref_make(e, parts[1], parts[0], parts[3], parts[4]);
+    return true;
+}
+
+
 static int sfn_new(struct sl_app *app, void **state, struct sl_err *err)
 {
     (void)err;

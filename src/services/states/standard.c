@@ -26,60 +26,15 @@
 #define HISTORY_MAX 25000 /* events of one execution, as AWS limits them */
 #define RUN_PK "run"
 
-/* An execution's place, from its ARN. */
-struct eref {
-    char account[16], region[64], machine[SFN_NAME_MAX + 1], name[SFN_NAME_MAX + 1];
-    char pk[176]; /* "<account>/<region>/<machine>" */
-    char arn[512];
-    char machine_arn[256];
-};
-
-static void eref_make(struct eref *e, const char *account, const char *region,
-                      const char *machine, const char *name)
-{
-    memset(e, 0, sizeof(*e));
-    sl_strlcpy(e->account, account, sizeof(e->account));
-    sl_strlcpy(e->region, region, sizeof(e->region));
-    sl_strlcpy(e->machine, machine, sizeof(e->machine));
-    sl_strlcpy(e->name, name, sizeof(e->name));
-    snprintf(e->pk, sizeof(e->pk), "%s/%s/%s", account, region, machine);
-    snprintf(e->arn, sizeof(e->arn), "arn:aws:states:%s:%s:execution:%s:%s", region, account,
-             machine, name);
-    snprintf(e->machine_arn, sizeof(e->machine_arn), "arn:aws:states:%s:%s:stateMachine:%s",
-             region, account, machine);
-}
-
-/* arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME */
-static bool eref_parse(const char *arn, struct eref *e)
-{
-    static const char prefix[] = "arn:aws:states:";
-    if (!arn || strncmp(arn, prefix, sizeof(prefix) - 1) != 0 || strlen(arn) >= 400)
-        return false;
-    char buf[400];
-    sl_strlcpy(buf, arn + sizeof(prefix) - 1, sizeof(buf));
-    char *parts[5], *save = NULL, *p = buf;
-    for (int i = 0; i < 5; i++) {
-        parts[i] = strtok_r(i ? NULL : p, ":", &save);
-        if (!parts[i])
-            return false;
-    }
-    if (strtok_r(NULL, ":", &save) || strcmp(parts[2], "execution") != 0 ||
-        strlen(parts[0]) >= sizeof(e->region) || strlen(parts[1]) >= sizeof(e->account) ||
-        !sfn_name_ok(parts[3]) || !sfn_name_ok(parts[4]))
-        return false;
-    eref_make(e, parts[1], parts[0], parts[3], parts[4]);
-    return true;
-}
-
-static int call_eref(struct sl_call *c, struct eref *e)
+static int call_eref(struct sl_call *c, struct sfn_eref *e)
 {
     const char *arn = json_string_value(json_object_get(c->in, "executionArn"));
-    if (!eref_parse(arn, e))
+    if (!sfn_eref_parse(arn, e))
         return sl_call_fail(c, SFN_E_INVALID_ARN, "Invalid Arn: '%.300s'", arn ? arn : "");
     return 0;
 }
 
-static int read_exec(struct sl_store *s, const struct eref *e, json_t **rec)
+static int read_exec(struct sl_store *s, const struct sfn_eref *e, json_t **rec)
 {
     struct sl_item it;
     int rc = sl_kv_get(s, SFN_NS_EXEC, e->pk, e->name, &it);
@@ -91,7 +46,7 @@ static int read_exec(struct sl_store *s, const struct eref *e, json_t **rec)
 }
 
 /* Reads the call's execution: 0, or the call has its error. */
-static int call_exec(struct sl_call *c, struct eref *e, json_t **rec)
+static int call_exec(struct sl_call *c, struct sfn_eref *e, json_t **rec)
 {
     int rc = call_eref(c, e);
     if (rc)
@@ -222,7 +177,7 @@ struct sfn_exec {
     struct sfn_exec *prev, *next; /* st->running */
     struct sl_run *run;
     struct sl_asl *m;
-    struct eref e;
+    struct sfn_eref e;
     json_t *rec;       /* the record, as RUNNING */
     long next_id;      /* the next history event's id */
     json_t *pos;       /* the position not stored yet, or NULL */
@@ -256,13 +211,6 @@ static void history(struct sfn_exec *x, const char *type, const char *key, json_
     put(x->st, SFN_NS_HIST, x->e.arn, sk, ev);
 }
 
-static json_t *text_of(json_t *v)
-{
-    char *text = json_dumps(v ? v : json_null(), JSON_ENCODE_ANY | JSON_COMPACT);
-    json_t *s = json_string(text ? text : "null");
-    free(text);
-    return s;
-}
 
 static json_t *included(void)
 {
@@ -313,25 +261,25 @@ static void observe(void *ctx, const struct sl_run_event *ev)
     case SL_RUN_EV_ENTERED:
         snprintf(type, sizeof(type), "%sStateEntered", kind);
         history(x, type, "stateEnteredEventDetails",
-                json_pack("{s:s, s:o, s:o}", "name", s->name, "input", text_of(ev->data),
+                json_pack("{s:s, s:o, s:o}", "name", s->name, "input", sfn_json_text(ev->data),
                           "inputDetails", included()));
         break;
     case SL_RUN_EV_EXITED:
         snprintf(type, sizeof(type), "%sStateExited", kind);
         history(x, type, "stateExitedEventDetails",
-                json_pack("{s:s, s:o, s:o}", "name", s->name, "output", text_of(ev->data),
+                json_pack("{s:s, s:o, s:o}", "name", s->name, "output", sfn_json_text(ev->data),
                           "outputDetails", included()));
         break;
     case SL_RUN_EV_TASK_STARTED:
         if (function) {
             history(x, "LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails",
                     json_pack("{s:s, s:o, s:o}", "resource", s->resource, "input",
-                              text_of(ev->data), "inputDetails", included()));
+                              sfn_json_text(ev->data), "inputDetails", included()));
             history(x, "LambdaFunctionStarted", NULL, NULL);
         } else {
             history(x, "TaskScheduled", "taskScheduledEventDetails",
                     json_pack("{s:s, s:s, s:s, s:o}", "resourceType", rtype, "resource", rname,
-                              "region", x->e.region, "parameters", text_of(ev->data)));
+                              "region", x->e.region, "parameters", sfn_json_text(ev->data)));
             history(x, "TaskStarted", "taskStartedEventDetails",
                     json_pack("{s:s, s:s}", "resourceType", rtype, "resource", rname));
         }
@@ -339,12 +287,12 @@ static void observe(void *ctx, const struct sl_run_event *ev)
     case SL_RUN_EV_TASK_SUCCEEDED:
         if (function)
             history(x, "LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails",
-                    json_pack("{s:o, s:o}", "output", text_of(ev->data), "outputDetails",
+                    json_pack("{s:o, s:o}", "output", sfn_json_text(ev->data), "outputDetails",
                               included()));
         else
             history(x, "TaskSucceeded", "taskSucceededEventDetails",
                     json_pack("{s:s, s:s, s:o, s:o}", "resourceType", rtype, "resource", rname,
-                              "output", text_of(ev->data), "outputDetails", included()));
+                              "output", sfn_json_text(ev->data), "outputDetails", included()));
         break;
     case SL_RUN_EV_TASK_FAILED: {
         bool timeout = strcmp(ev->error, "States.Timeout") == 0 ||
@@ -447,7 +395,7 @@ static void flush(struct sl_loop *l, void *arg)
 
 /* An execution's status change as AWS's event (text, malloc'd) for the
  * default event bus (bus: its ARN). */
-static char *status_event_text(const struct eref *e, const json_t *rec, char *bus, size_t n)
+static char *status_event_text(const struct sfn_eref *e, const json_t *rec, char *bus, size_t n)
 {
     char id[40], when[40];
     sl_uuid(id);
@@ -477,7 +425,7 @@ static char *status_event_text(const struct eref *e, const json_t *rec, char *bu
     return text;
 }
 
-static void status_event(struct sfn *st, const struct eref *e, const json_t *rec)
+static void status_event(struct sfn *st, const struct sfn_eref *e, const json_t *rec)
 {
     char bus[256];
     char *text = status_event_text(e, rec, bus, sizeof(bus));
@@ -495,6 +443,8 @@ static int deliver_txn(struct sl_targets *targets, struct sl_txn *t, const char 
     int rc = sl_target_deliver_txn(targets, t, bus, text, strlen(text), &src);
     return rc == SL_ENOTSUP || rc == SL_EINVAL || rc == SL_ENOTFOUND ? 0 : rc;
 }
+
+static void sync_ended(struct sfn *st, const struct sfn_eref *e, const json_t *rec);
 
 static void exec_free(struct sfn_exec *x)
 {
@@ -533,9 +483,9 @@ static void exec_done(void *arg, const struct sl_run_result *res)
     json_object_set_new(rec, "stop", json_integer(sl_time_now_ms()));
     x->over = false; /* (the last event is written) */
     if (!x->aborted && res->status == SL_RUN_SUCCEEDED) {
-        json_object_set_new(rec, "output", text_of(res->output));
+        json_object_set_new(rec, "output", sfn_json_text(res->output));
         history(x, "ExecutionSucceeded", "executionSucceededEventDetails",
-                json_pack("{s:o, s:o}", "output", text_of(res->output), "outputDetails",
+                json_pack("{s:o, s:o}", "output", sfn_json_text(res->output), "outputDetails",
                           included()));
     } else {
         json_t *d = json_object();
@@ -559,7 +509,32 @@ static void exec_done(void *arg, const struct sl_run_result *res)
     del(st, SFN_NS_RUN, RUN_PK, x->e.arn);
     x->dirty = false;
     status_event(st, &x->e, rec);
+    sync_ended(st, &x->e, rec);
     exec_free(x);
+}
+
+/* Tells the .sync tasks waiting for e that it ended as rec says. */
+static void sync_ended(struct sfn *st, const struct sfn_eref *e, const json_t *rec)
+{
+    if (!st->syncs)
+        return;
+    json_t *d = json_pack("{s:s, s:s, s:s, s:O, s:I, s:I, s:O, s:{s:b}}", "ExecutionArn", e->arn,
+                          "StateMachineArn", e->machine_arn, "Name", e->name, "Status",
+                          json_object_get(rec, "status"), "StartDate",
+                          (json_int_t)num(rec, "start"), "StopDate",
+                          (json_int_t)(json_object_get(rec, "stop") ? num(rec, "stop")
+                                                                    : sl_time_now_ms()),
+                          "Input", json_object_get(rec, "input"), "InputDetails", "Included", 1);
+    static const char *const keys[][2] = {{"output", "Output"}, {"error", "Error"},
+                                          {"cause", "Cause"}};
+    for (size_t i = 0; d && i < 3; i++)
+        if (json_object_get(rec, keys[i][0]))
+            json_object_set(d, keys[i][1], json_object_get(rec, keys[i][0]));
+    if (d && json_object_get(rec, "output"))
+        json_object_set_new(d, "OutputDetails", json_pack("{s:b}", "Included", 1));
+    if (d)
+        sfn_tasks_execution_ended(st, e->arn, str(rec, "status"), d);
+    json_decref(d);
 }
 
 static void on_stop_timer(struct sl_loop *l, void *arg)
@@ -583,7 +558,7 @@ static void exec_stop_later(struct sfn_exec *x, const char *error, const char *c
 
 /* An execution's state for its run (rec taken), not under way yet (any
  * thread); NULL when its definition does not parse or memory is out. */
-static struct sfn_exec *exec_new(struct sfn *st, const struct eref *e, json_t *rec)
+static struct sfn_exec *exec_new(struct sfn *st, const struct sfn_eref *e, json_t *rec)
 {
     struct sfn_exec *x = calloc(1, sizeof(*x));
     if (!x) {
@@ -614,7 +589,7 @@ static void exec_link(struct sfn_exec *x)
 }
 
 /* The context object of an execution. */
-static json_t *exec_context(const struct eref *e, const json_t *rec, json_t *input)
+static json_t *exec_context(const struct sfn_eref *e, const json_t *rec, json_t *input)
 {
     char at[40];
     sl_time_iso8601_ms(num(rec, "start"), at, sizeof(at));
@@ -629,7 +604,7 @@ static json_t *exec_context(const struct eref *e, const json_t *rec, json_t *inp
 struct start {
     struct sfn *st;
     struct sfn_ref r;
-    struct eref e;
+    struct sfn_eref e;
     json_t *rec;     /* the new execution's record */
     json_t *input;
     json_t *found;   /* an execution of that name (idempotent start) */
@@ -718,9 +693,20 @@ static void start_on_loop(struct sl_loop *l, void *arg)
 
 static void express_done(void *arg, const struct sl_run_result *res)
 {
-    (void)res;
     struct sfn_exec *x = arg;
     x->run = NULL;
+    if (!x->shutdown) {
+        static const char *const statuses[] = {"SUCCEEDED", "FAILED", "TIMED_OUT"};
+        json_object_set_new(x->rec, "status", json_string(statuses[res->status]));
+        json_object_set_new(x->rec, "stop", json_integer(sl_time_now_ms()));
+        if (res->status == SL_RUN_SUCCEEDED)
+            json_object_set_new(x->rec, "output", sfn_json_text(res->output));
+        if (res->error)
+            json_object_set_new(x->rec, "error", json_string(res->error));
+        if (res->cause)
+            json_object_set_new(x->rec, "cause", json_string(res->cause));
+        sync_ended(x->st, &x->e, x->rec);
+    }
     exec_free(x);
 }
 
@@ -812,9 +798,9 @@ SL_OP(states, StartExecution)
     w->deadline = m->timeout_s ? now + (int64_t)m->timeout_s * 1000 : 0;
     sl_asl_free(m);
     w->express = strcmp(str(machine, "type") ? str(machine, "type") : "", "EXPRESS") == 0;
-    eref_make(&w->e, w->r.account, w->r.region, w->r.name, name ? name : id);
+    sfn_eref_make(&w->e, w->r.account, w->r.region, w->r.name, name ? name : id);
     w->rec = json_pack("{s:s, s:s, s:o, s:I, s:O, s:O, s:O}", "name", w->e.name, "status",
-                       "RUNNING", "input", text_of(w->input), "start", (json_int_t)now,
+                       "RUNNING", "input", sfn_json_text(w->input), "start", (json_int_t)now,
                        "definition", json_object_get(machine, "definition"), "roleArn",
                        json_object_get(machine, "roleArn"), "type",
                        json_object_get(machine, "type"));
@@ -832,7 +818,7 @@ SL_OP(states, StartExecution)
 
 /* ---- reading executions ----------------------------------------------------------------- */
 
-static json_t *describe(const struct eref *e, const json_t *rec)
+static json_t *describe(const struct sfn_eref *e, const json_t *rec)
 {
     json_t *out = json_pack("{s:s, s:s, s:s, s:O, s:o, s:O, s:{s:b}, s:i, s:s}", "executionArn",
                             e->arn, "stateMachineArn", e->machine_arn, "name", e->name,
@@ -855,7 +841,7 @@ static json_t *describe(const struct eref *e, const json_t *rec)
 
 SL_OP(states, DescribeExecution)
 {
-    struct eref e;
+    struct sfn_eref e;
     json_t *rec = NULL;
     int rc = call_exec(c, &e, &rec);
     if (rc)
@@ -867,7 +853,7 @@ SL_OP(states, DescribeExecution)
 
 SL_OP(states, DescribeStateMachineForExecution)
 {
-    struct eref e;
+    struct sfn_eref e;
     json_t *rec = NULL;
     int rc = call_exec(c, &e, &rec);
     if (rc)
@@ -912,8 +898,8 @@ SL_OP(states, ListExecutions)
     if (token && (!*token || *end || offset < 0))
         return sl_call_fail(c, SFN_E_INVALID_TOKEN, "Invalid Token: '%.200s'", token);
     const char *filter = json_string_value(json_object_get(c->in, "statusFilter"));
-    struct eref e;
-    eref_make(&e, r.account, r.region, r.name, "x");
+    struct sfn_eref e;
+    sfn_eref_make(&e, r.account, r.region, r.name, "x");
     struct sl_item *items = NULL;
     size_t n = 0;
     rc = sl_kv_list(c->app->store, SFN_NS_EXEC, e.pk, NULL, NULL, SIZE_MAX, &items, &n);
@@ -935,7 +921,7 @@ SL_OP(states, ListExecutions)
     qsort(recs, k, sizeof(*recs), by_start_desc);
     json_t *list = json_array();
     for (size_t i = (size_t)offset; i < k && i < (size_t)offset + limit; i++) {
-        eref_make(&e, r.account, r.region, r.name, str(recs[i], "name"));
+        sfn_eref_make(&e, r.account, r.region, r.name, str(recs[i], "name"));
         json_t *one = json_pack("{s:s, s:s, s:s, s:O, s:o, s:i}", "executionArn", e.arn,
                                 "stateMachineArn", r.arn, "name", e.name, "status",
                                 json_object_get(recs[i], "status"), "startDate",
@@ -958,7 +944,7 @@ SL_OP(states, ListExecutions)
 
 SL_OP(states, GetExecutionHistory)
 {
-    struct eref e;
+    struct sfn_eref e;
     json_t *rec = NULL;
     int rc = call_exec(c, &e, &rec);
     if (rc)
@@ -1019,7 +1005,7 @@ SL_OP(states, GetExecutionHistory)
 struct stop {
     struct sl_call *c;
     struct sfn *st;
-    struct eref e;
+    struct sfn_eref e;
     const char *error, *cause;
     int64_t at;
 };
@@ -1123,10 +1109,10 @@ int sfn_standard_start(struct sfn *st, struct sl_err *err)
     size_t resumed = 0;
     for (size_t i = 0; i < n; i++) {
         json_t *pos = json_loadb(items[i].val, items[i].val_len, 0, NULL);
-        struct eref e;
+        struct sfn_eref e;
         json_t *rec = NULL;
         struct sfn_exec *x = NULL;
-        if (pos && eref_parse(items[i].sk, &e) && read_exec(st->app->store, &e, &rec) == 0)
+        if (pos && sfn_eref_parse(items[i].sk, &e) && read_exec(st->app->store, &e, &rec) == 0)
             x = exec_new(st, &e, rec);
         if (x) {
             x->pos = pos;

@@ -85,23 +85,9 @@ static int64_t seconds_of(const struct sl_asl_seconds *sec, json_t *input, struc
     return (int64_t)d * 1000;
 }
 
-static void run_map(const struct sl_asl_state *s, json_t *input, json_t *context,
-                    struct sl_step *out)
+int sl_step_map_select(const struct sl_asl_state *s, json_t *input, json_t *items,
+                       json_t *context, json_t **out, struct sl_err *err)
 {
-    struct sl_err err = {0};
-    json_t *v = NULL, *items = NULL;
-    if (sl_asl_path_apply(&s->input_path, input, context, &v, &err) ||
-        sl_asl_path_apply(&s->items_path, v, context, &items, &err)) {
-        json_decref(v);
-        fail_with(out, "States.Runtime", err.msg);
-        return;
-    }
-    if (!json_is_array(items)) {
-        json_decref(v);
-        json_decref(items);
-        fail_with(out, "States.Runtime", "The value at ItemsPath must be an array");
-        return;
-    }
     const struct sl_template *sel = s->item_selector ? s->item_selector : s->parameters;
     json_t *each = json_array();
     size_t k;
@@ -114,22 +100,79 @@ static void run_map(const struct sl_asl_state *s, json_t *input, json_t *context
             json_object_set_new(ctx, "Map",
                                 json_pack("{s:{s:I, s:O}}", "Item", "Index", (json_int_t)k,
                                           "Value", item));
-            int rc = sl_template_eval(sel, v, ctx, &iv, &err);
+            int rc = sl_template_eval(sel, input, ctx, &iv, err);
             json_decref(ctx);
             if (rc) {
                 json_decref(each);
-                json_decref(items);
-                json_decref(v);
-                fail_with(out, "States.Runtime", err.msg);
-                return;
+                return rc;
             }
         } else {
             iv = json_incref(item);
         }
         json_array_append_new(each, iv);
     }
+    if (s->batch_max && each) {
+        /* ItemBatcher: {"Items": [...], "BatchInput": ...} of at most
+         * MaxItemsPerBatch each. */
+        json_t *batch_input = NULL;
+        if (s->batch_input && sl_template_eval(s->batch_input, input, context, &batch_input, err)) {
+            json_decref(each);
+            return SL_EINVAL;
+        }
+        json_t *batches = json_array();
+        for (size_t i = 0; i < json_array_size(each); i += (size_t)s->batch_max) {
+            json_t *part = json_array();
+            for (size_t j = i; j < json_array_size(each) && j < i + (size_t)s->batch_max; j++)
+                json_array_append(part, json_array_get(each, j));
+            json_t *b = json_pack("{s:o}", "Items", part);
+            if (batch_input)
+                json_object_set(b, "BatchInput", batch_input);
+            json_array_append_new(batches, b);
+        }
+        json_decref(batch_input);
+        json_decref(each);
+        each = batches;
+    }
+    *out = each;
+    return each ? 0 : SL_ENOMEM;
+}
+
+static void run_map(const struct sl_asl_state *s, json_t *input, json_t *context,
+                    struct sl_step *out)
+{
+    struct sl_err err = {0};
+    json_t *v = NULL, *items = NULL;
+    if (sl_asl_path_apply(&s->input_path, input, context, &v, &err)) {
+        fail_with(out, "States.Runtime", err.msg);
+        return;
+    }
+    if (s->item_reader) {
+        /* The items come from the reader (the caller's): the effective
+         * input is handed out for its Parameters and ItemSelector. */
+        out->kind = SL_STEP_MAP;
+        out->input = v;
+        out->max_concurrency = s->max_concurrency;
+        return;
+    }
+    if (sl_asl_path_apply(&s->items_path, v, context, &items, &err)) {
+        json_decref(v);
+        fail_with(out, "States.Runtime", err.msg);
+        return;
+    }
+    if (!json_is_array(items)) {
+        json_decref(v);
+        json_decref(items);
+        fail_with(out, "States.Runtime", "The value at ItemsPath must be an array");
+        return;
+    }
+    json_t *each = NULL;
+    int rc = sl_step_map_select(s, v, items, context, &each, &err);
     json_decref(items);
     json_decref(v);
+    if (rc) {
+        fail_with(out, "States.Runtime", rc == SL_ENOMEM ? "out of memory" : err.msg);
+        return;
+    }
     out->kind = SL_STEP_MAP;
     out->items = each;
     out->max_concurrency = s->max_concurrency;

@@ -44,7 +44,10 @@ struct sl_step {
     int64_t until_ms;        /* WAIT, RETRY */
     const char *resource;    /* TASK */
     json_t *input;           /* TASK: the effective input; PARALLEL: each branch's */
-    json_t *items;           /* MAP: an array of each item's input (ItemSelector applied) */
+    json_t *items;           /* MAP: an array of each item's input (ItemSelector applied);
+                              * NULL for a Map with an ItemReader (input: its effective
+                              * input; the caller reads the items and selects them with
+                              * sl_step_map_select) */
     long max_concurrency;    /* MAP (0: no limit) */
     int64_t timeout_ms, heartbeat_ms; /* TASK: 0 when none */
 };
@@ -70,6 +73,12 @@ void sl_step_result(const struct sl_asl *m, size_t i, json_t *input, json_t *res
 void sl_step_error(const struct sl_asl *m, size_t i, json_t *input, const char *error,
                    const char *cause, unsigned *attempts, json_t *context, int64_t now_ms,
                    struct sl_step *out);
+
+/* A Map's items as its iterations take them (ItemSelector applied, in
+ * ItemBatcher's batches): 0 and *out (new), or SL_EINVAL with
+ * States.Runtime's cause. input: the state's effective input. */
+int sl_step_map_select(const struct sl_asl_state *s, json_t *input, json_t *items,
+                       json_t *context, json_t **out, struct sl_err *err);
 
 /* The delay before retry attempt (1-based) of r, before jitter, in ms. */
 int64_t sl_step_retry_delay_ms(const struct sl_asl_retrier *r, unsigned attempt);

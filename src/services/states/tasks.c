@@ -14,6 +14,8 @@
  * SendTask* operations come to it with sl_loop_post().
  */
 #include "services/states/internal.h"
+#include "services/s3/s3.h"
+#include "services/states/template.h"
 
 #include <ctype.h>
 #include <search.h>
@@ -38,6 +40,10 @@ struct task {
     int64_t heartbeat_ms;
     char error[256];
     char *cause; /* what `later` reports */
+    /* .sync: the execution it started, which it waits for (st->syncs) */
+    char sync_arn[512];
+    struct task *sync_next;
+    bool syncing;
 };
 
 static int token_cmp(const void *a, const void *b)
@@ -53,9 +59,18 @@ static void task_release(struct task *t)
     free(t);
 }
 
-/* The task stops waiting: its timers and its token go. */
+/* The task stops waiting: its timers, its token, its wait for an
+ * execution go. */
 static void task_detach(struct task *t)
 {
+    if (t->syncing) {
+        for (struct task **p = (struct task **)&t->st->syncs; *p; p = &(*p)->sync_next)
+            if (*p == t) {
+                *p = t->sync_next;
+                break;
+            }
+        t->syncing = false;
+    }
     struct sl_loop *loop = t->st->app->loop;
     struct sl_timer **timers[] = {&t->timeout, &t->heartbeat, &t->later};
     for (size_t i = 0; i < 3; i++)
@@ -280,6 +295,16 @@ static void on_answer(void *arg, const struct sl_local_answer *a)
     }
     if (t->res.mode == SL_RES_TOKEN)
         return; /* (the task now waits for its token) */
+    const char *started = json_string_value(json_object_get(a->out, "executionArn"));
+    if (t->res.mode == SL_RES_SYNC && started) {
+        /* (Registered before the execution's run starts: that comes from a
+         * later turn of the loop.) */
+        sl_strlcpy(t->sync_arn, started, sizeof(t->sync_arn));
+        t->sync_next = t->st->syncs;
+        t->st->syncs = t;
+        t->syncing = true;
+        return;
+    }
     json_t *result;
     if (t->res.kind == SL_RES_FUNCTION) {
         result = payload_json(a);
@@ -425,11 +450,6 @@ static void *tasks_start(void *ctx, const struct sl_run_task *rt, sl_run_task_fn
         fail_later(t, "States.Runtime", "Sluice does not run tasks of %s", rt->state->resource);
         return t;
     }
-    if (t->res.mode == SL_RES_SYNC) {
-        fail_later(t, "States.Runtime", "Sluice does not run the .sync pattern of %s yet",
-                   rt->state->resource);
-        return t;
-    }
     json_t *in = NULL;
     char *payload = NULL;
     struct sl_err err = {0};
@@ -477,10 +497,20 @@ static void tasks_token(void *ctx, char *out, size_t n)
     sl_strlcpy(out, hex, n);
 }
 
+static int tasks_read_items(void *ctx, const struct sl_asl_state *s, json_t *input,
+                            json_t *context, json_t **out, char *error, size_t en, char **cause);
+static int tasks_write_results(void *ctx, const struct sl_asl_state *s, json_t *input,
+                               json_t *context, json_t *items, json_t *results, json_t *failures,
+                               json_t **out, char *error, size_t en, char **cause);
+
 void sfn_tasks_init(struct sfn *st)
 {
-    st->tasks = (struct sl_run_tasks){
-        .ctx = st, .start = tasks_start, .cancel = tasks_cancel, .token = tasks_token};
+    st->tasks = (struct sl_run_tasks){.ctx = st,
+                                      .start = tasks_start,
+                                      .cancel = tasks_cancel,
+                                      .token = tasks_token,
+                                      .read_items = tasks_read_items,
+                                      .write_results = tasks_write_results};
 }
 
 static void no_free(void *p)
@@ -601,4 +631,330 @@ SL_OP(states, SendTaskFailure)
 SL_OP(states, SendTaskHeartbeat)
 {
     return send(c, SEND_HEARTBEAT);
+}
+
+/* ---- a distributed Map's ItemReader and ResultWriter (S3) ------------------------------- */
+
+#define READER_MAX (256 * 1024 * 1024) /* the largest object an ItemReader reads */
+
+static int reader_fail(char *error, size_t en, char **cause, const char *fmt, ...) SL_PRINTF(4, 5);
+static int reader_fail(char *error, size_t en, char **cause, const char *fmt, ...)
+{
+    sl_strlcpy(error, "States.ItemReaderFailed", en);
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(cause, fmt, ap) < 0)
+        *cause = NULL;
+    va_end(ap);
+    return SL_EINVAL;
+}
+
+/* CSV (RFC 4180: quoted fields, "" in them, line breaks inside quotes) as
+ * rows of fields: each row an array of strings. */
+json_t *sfn_csv_rows(const char *p, size_t n)
+{
+    json_t *rows = json_array(), *row = json_array();
+    struct sl_buf field;
+    sl_buf_init(&field, 0);
+    size_t i = 0;
+    bool quoted = false, any = false;
+    while (i <= n) {
+        char ch = i < n ? p[i] : '\n';
+        if (quoted) {
+            if (ch == '"' && i + 1 < n && p[i + 1] == '"') {
+                sl_buf_append(&field, "\"", 1);
+                i += 2;
+                continue;
+            }
+            if (ch == '"')
+                quoted = false;
+            else if (i < n)
+                sl_buf_append(&field, &ch, 1);
+            else
+                quoted = false; /* (an unclosed quote ends with the text) */
+            i++;
+            continue;
+        }
+        if (ch == '"' && !field.len) {
+            quoted = true;
+            any = true;
+        } else if (ch == ',' || ch == '\n' || ch == '\r') {
+            if (ch == '\r' && i + 1 < n && p[i + 1] == '\n')
+                i++;
+            json_array_append_new(row, json_stringn(field.data ? field.data : "", field.len));
+            field.len = 0;
+            if (ch != ',') {
+                bool blank = json_array_size(row) == 1 && !any &&
+                             !json_string_length(json_array_get(row, 0));
+                if (!blank)
+                    json_array_append(rows, row);
+                json_decref(row);
+                row = json_array();
+                any = false;
+            } else {
+                any = true;
+            }
+        } else {
+            sl_buf_append(&field, &ch, 1);
+            any = true;
+        }
+        i++;
+    }
+    json_decref(row);
+    sl_buf_free(&field);
+    return rows;
+}
+
+/* The items of an object's text read as type ("JSON", "JSONL", "CSV"). */
+static int parse_items(const struct sl_asl_state *s, const char *text, size_t len, json_t **out,
+                       char *error, size_t en, char **cause)
+{
+    json_error_t je;
+    if (strcmp(s->reader_type, "JSON") == 0) {
+        json_t *v = json_loadb(text, len, JSON_DECODE_ANY, &je);
+        if (!json_is_array(v)) {
+            json_decref(v);
+            return reader_fail(error, en, cause, "The object is not a JSON array: %s",
+                               v ? "another value" : je.text);
+        }
+        *out = v;
+        return 0;
+    }
+    json_t *items = json_array();
+    if (strcmp(s->reader_type, "JSONL") == 0) {
+        for (const char *p = text, *end = text + len; p < end;) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            if (strspn(p, " \t\r") < n) {
+                json_t *v = json_loadb(p, n, JSON_DECODE_ANY, &je);
+                if (!v) {
+                    json_decref(items);
+                    return reader_fail(error, en, cause, "A line is not JSON: %s", je.text);
+                }
+                json_array_append_new(items, v);
+            }
+            p += n + 1;
+        }
+        *out = items;
+        return 0;
+    }
+    json_t *rows = sfn_csv_rows(text, len);
+    const json_t *headers = s->csv_headers;
+    size_t first = 0;
+    if (!headers) {
+        headers = json_array_get(rows, 0);
+        first = 1;
+    }
+    for (size_t r = first; r < json_array_size(rows); r++) {
+        json_t *row = json_array_get(rows, r), *item = json_object();
+        size_t nh = json_array_size(headers);
+        if (json_array_size(row) > nh) {
+            json_decref(item);
+            json_decref(items);
+            json_decref(rows);
+            return reader_fail(error, en, cause,
+                               "Row %zu has %zu fields, more than the %zu headers", r + 1,
+                               json_array_size(row), nh);
+        }
+        for (size_t k = 0; k < nh; k++) {
+            json_t *v = json_array_get(row, k);
+            json_object_set_new(item, json_string_value(json_array_get(headers, k)),
+                                v ? json_incref(v) : json_string(""));
+        }
+        json_array_append_new(items, item);
+    }
+    json_decref(rows);
+    *out = items;
+    return 0;
+}
+
+static int tasks_read_items(void *ctx, const struct sl_asl_state *s, json_t *input,
+                            json_t *context, json_t **out, char *error, size_t en, char **cause)
+{
+    struct sfn *st = ctx;
+    struct sl_err err = {0};
+    json_t *params = NULL;
+    if (sl_template_eval(s->reader_params, input, context, &params, &err))
+        return reader_fail(error, en, cause, "%s", err.msg);
+    const char *bucket = json_string_value(json_object_get(params, "Bucket"));
+    const char *key = json_string_value(json_object_get(params, "Key"));
+    const char *prefix = json_string_value(json_object_get(params, "Prefix"));
+    int rc;
+    if (!bucket || (!s->reader_list && !key)) {
+        rc = reader_fail(error, en, cause, "The ItemReader's Parameters need Bucket%s",
+                         s->reader_list ? "" : " and Key");
+    } else if (s->reader_list) {
+        rc = sl_s3_list_keys(st->app->store, bucket, prefix ? prefix : "", (size_t)s->reader_max,
+                             out);
+        if (rc == SL_ENOTFOUND)
+            rc = reader_fail(error, en, cause, "The bucket %s does not exist", bucket);
+    } else {
+        struct sl_buf text;
+        sl_buf_init(&text, 0);
+        bool no_bucket = false;
+        rc = sl_s3_read_object(st->app->store, bucket, key, READER_MAX, &text, &no_bucket);
+        if (rc == SL_ENOTFOUND)
+            rc = reader_fail(error, en, cause, no_bucket ? "The bucket %s does not exist"
+                                                         : "The object %s/%s does not exist",
+                             bucket, key);
+        else if (rc == SL_ETOOBIG)
+            rc = reader_fail(error, en, cause, "The object %s/%s is larger than %d bytes",
+                             bucket, key, READER_MAX);
+        else if (!rc)
+            rc = parse_items(s, text.data ? text.data : "", text.len, out, error, en, cause);
+        sl_buf_free(&text);
+        if (!rc && s->reader_max && json_array_size(*out) > (size_t)s->reader_max) {
+            json_t *some = json_array();
+            for (size_t i = 0; i < (size_t)s->reader_max; i++)
+                json_array_append(some, json_array_get(*out, i));
+            json_decref(*out);
+            *out = some;
+        }
+    }
+    json_decref(params);
+    if (rc && !*cause)
+        reader_fail(error, en, cause, "%s", sl_strerror(rc));
+    return rc;
+}
+
+/* Writes one JSON document under prefix; adds {"Key", "Size"} to files. */
+static int write_doc(struct sfn *st, const char *account, const char *bucket, const char *key,
+                     json_t *doc, json_t *files, struct sl_err *err)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+    int rc = text ? sl_s3_write_object(st->app, account, bucket, key, text, strlen(text),
+                                       "application/json", err)
+                  : SL_ENOMEM;
+    if (!rc && files)
+        json_array_append_new(files, json_pack("{s:s, s:I}", "Key", key, "Size",
+                                               (json_int_t)strlen(text)));
+    free(text);
+    return rc;
+}
+
+static int tasks_write_results(void *ctx, const struct sl_asl_state *s, json_t *input,
+                               json_t *context, json_t *items, json_t *results, json_t *failures,
+                               json_t **out, char *error, size_t en, char **cause)
+{
+    struct sfn *st = ctx;
+    struct sl_err err = {0};
+    json_t *eff = NULL, *params = NULL;
+    if (sl_asl_path_apply(&s->input_path, input, context, &eff, &err) ||
+        sl_template_eval(s->writer_params, eff, context, &params, &err)) {
+        json_decref(eff);
+        sl_strlcpy(error, "States.ResultWriterFailed", en);
+        *cause = strdup(err.msg);
+        return SL_EINVAL;
+    }
+    json_decref(eff);
+    const char *bucket = json_string_value(json_object_get(params, "Bucket"));
+    const char *prefix = json_string_value(json_object_get(params, "Prefix"));
+    char account[16], region[64], id[40];
+    execution_place(context, account, sizeof(account), region, sizeof(region));
+    sl_uuid(id);
+    const char *machine = json_string_value(
+        json_object_get(json_object_get(context, "StateMachine"), "Name"));
+    const char *exec = json_string_value(
+        json_object_get(json_object_get(context, "Execution"), "Id"));
+    char run_arn[512], dir[1200], key[1300];
+    snprintf(run_arn, sizeof(run_arn), "arn:aws:states:%s:%s:mapRun:%s/%s:%s", region, account,
+             machine ? machine : "", s->name, id);
+    size_t plen = prefix ? strlen(prefix) : 0;
+    snprintf(dir, sizeof(dir), "%s%s%s/", plen ? prefix : "",
+             plen && prefix[plen - 1] != '/' ? "/" : "", id);
+    json_t *ok = json_array(), *bad = json_array(), *files_ok = json_array(),
+           *files_bad = json_array();
+    size_t i;
+    json_t *r;
+    char now[40];
+    sl_time_iso8601_ms(sl_time_now_ms(), now, sizeof(now));
+    json_array_foreach(results, i, r)
+    {
+        if (json_is_null(r))
+            continue;
+        json_t *one = json_pack("{s:s, s:o, s:{s:b}, s:o, s:{s:b}, s:s, s:s}", "ExecutionArn",
+                                exec ? exec : "", "Input", sfn_json_text(json_array_get(items, i)),
+                                "InputDetails", "Included", 1, "Output", sfn_json_text(r),
+                                "OutputDetails", "Included", 1, "Status", "SUCCEEDED",
+                                "StopDate", now);
+        json_array_append_new(ok, one);
+    }
+    json_t *f;
+    json_array_foreach(failures, i, f)
+    {
+        size_t index = (size_t)json_integer_value(json_object_get(f, "index"));
+        json_t *one = json_pack("{s:s, s:o, s:{s:b}, s:O, s:s, s:s}", "ExecutionArn",
+                                exec ? exec : "", "Input",
+                                sfn_json_text(json_array_get(items, index)), "InputDetails", "Included",
+                                1, "Error", json_object_get(f, "error"), "Status", "FAILED",
+                                "StopDate", now);
+        if (json_object_get(f, "cause"))
+            json_object_set(one, "Cause", json_object_get(f, "cause"));
+        json_array_append_new(bad, one);
+    }
+    int rc = bucket ? 0 : SL_EINVAL;
+    if (!rc && json_array_size(ok)) {
+        snprintf(key, sizeof(key), "%sSUCCEEDED_0.json", dir);
+        rc = write_doc(st, account, bucket, key, ok, files_ok, &err);
+    }
+    if (!rc && json_array_size(bad)) {
+        snprintf(key, sizeof(key), "%sFAILED_0.json", dir);
+        rc = write_doc(st, account, bucket, key, bad, files_bad, &err);
+    }
+    if (!rc) {
+        json_t *manifest = json_pack("{s:s, s:s, s:{s:O, s:[], s:O}}", "DestinationBucket",
+                                     bucket, "MapRunArn", run_arn, "ResultFiles", "FAILED",
+                                     files_bad, "PENDING", "SUCCEEDED", files_ok);
+        snprintf(key, sizeof(key), "%smanifest.json", dir);
+        rc = write_doc(st, account, bucket, key, manifest, NULL, &err);
+        json_decref(manifest);
+    }
+    if (rc) {
+        sl_strlcpy(error, "States.ResultWriterFailed", en);
+        *cause = strdup(bucket ? err.msg : "The ResultWriter's Parameters need a Bucket");
+    } else {
+        *out = json_pack("{s:s, s:{s:s, s:s}}", "MapRunArn", run_arn, "ResultWriterDetails",
+                         "Bucket", bucket, "Key", key);
+    }
+    json_decref(ok);
+    json_decref(bad);
+    json_decref(files_ok);
+    json_decref(files_bad);
+    json_decref(params);
+    return rc;
+}
+
+/* ---- .sync: waiting for an execution's end ----------------------------------------------------- */
+
+void sfn_tasks_execution_ended(struct sfn *st, const char *arn, const char *status,
+                               json_t *described)
+{
+    struct task *t = st->syncs;
+    while (t) {
+        struct task *next = t->sync_next;
+        if (strcmp(t->sync_arn, arn) != 0) {
+            t = next;
+            continue;
+        }
+        json_t *out = json_deep_copy(described);
+        if (t->res.sync2 && out) {
+            /* (.sync:2: the input and output as JSON, not text) */
+            static const char *const texts[] = {"Input", "Output"};
+            for (size_t i = 0; i < 2; i++) {
+                const char *text = json_string_value(json_object_get(out, texts[i]));
+                json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+                if (v)
+                    json_object_set_new(out, texts[i], v);
+            }
+        }
+        if (strcmp(status, "SUCCEEDED") == 0) {
+            task_end(t, out, NULL, NULL);
+        } else {
+            char *cause = json_dumps(described, JSON_COMPACT);
+            task_end(t, NULL, "States.TaskFailed", cause);
+            free(cause);
+        }
+        json_decref(out);
+        t = st->syncs; /* (the list changed: from its start again) */
+    }
 }
