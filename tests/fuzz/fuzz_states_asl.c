@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sfn_eref e, e2;
     if (sfn_eref_parse(s, &e) && (!sfn_eref_parse(e.arn, &e2) || strcmp(e2.arn, e.arn)))
         abort();
-    json_t *rows = sfn_csv_rows((const char *)data, size);
+    json_t *rows = sfn_csv_rows((const char *)data, size); /* (NULL: not UTF-8) */
     size_t ri;
     json_t *row;
     json_array_foreach(rows, ri, row)

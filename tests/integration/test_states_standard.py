@@ -305,6 +305,13 @@ def test_distributed_map_over_s3(sfn, srv):
     assert json.loads(out["output"]) == [{"id": "1", "note": "plain"},
                                          {"id": "2", "note": "with, comma"},
                                          {"id": "3", "note": 'two\nlines and "quotes"'}]
+    # Headers given; a last field whose quote never closes keeps its row.
+    s3.put_object(Bucket=bucket, Key="open.csv", Body=b'1,x\n2,"y')
+    out = run(dmap({"Resource": get, "ReaderConfig": {"InputType": "CSV",
+                                                       "CSVHeaderLocation": "GIVEN",
+                                                       "CSVHeaders": ["k", "v"]},
+                    "Parameters": {"Bucket": bucket, "Key": "open.csv"}}))
+    assert json.loads(out["output"]) == [{"k": "1", "v": "x"}, {"k": "2", "v": "y"}]
     out = run(dmap({"Resource": get, "ReaderConfig": {"InputType": "JSON", "MaxItems": 3},
                     "Parameters": {"Bucket": bucket, "Key": "in/list.json"}},
                    ItemSelector={"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value.n"}))

@@ -396,3 +396,20 @@ def test_pascal_case_members(sfn, sync, echo):
     o = output(run(sfn, sync, one_task("arn:aws:states:::aws-sdk:lambda:invoke", Parameters={
         "FunctionName": echo, "Payload": {"n": 4}})))
     assert o["StatusCode"] == 200 and o["Payload"]["doubled"] == 8
+
+
+def test_sns_callback(sfn, sqs, srv):
+    """sns:publish.waitForTaskToken: the token travels in the message to a
+    queue the topic feeds, and SendTaskSuccess ends the task."""
+    sns = client("sns", srv.endpoint)
+    topic = sns.create_topic(Name=unique_name("cbt"))["TopicArn"]
+    url, qarn = queue(sqs)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn,
+                  Attributes={"RawMessageDelivery": "true"})
+    arn = standard(sfn, one_task("arn:aws:states:::sns:publish.waitForTaskToken", Parameters={
+        "TopicArn": topic, "Message": {"token.$": "$$.Task.Token", "job.$": "$.job"}}))
+    ex = sfn.start_execution(stateMachineArn=arn, input='{"job": 7}')["executionArn"]
+    body = json.loads(receive_one(sqs, url)["Body"])
+    assert body["job"] == 7
+    sfn.send_task_success(taskToken=body["token"], output='{"done": 7}')
+    assert output(finished(sfn, ex)) == {"done": 7}

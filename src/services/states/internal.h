@@ -78,7 +78,8 @@ void sfn_eref_make(struct sfn_eref *e, const char *account, const char *region,
 bool sfn_eref_parse(const char *arn, struct sfn_eref *e);
 /* CSV text (RFC 4180: quoted fields, "" inside them, line breaks in
  * quotes; blank lines skipped) as an array of rows, each an array of
- * strings (tasks.c: the distributed Map's ItemReader). */
+ * strings (tasks.c: the distributed Map's ItemReader); NULL when it is
+ * not UTF-8. */
 json_t *sfn_csv_rows(const char *p, size_t n);
 /* Whether name is a valid state machine (or execution) name: 1 to 80
  * characters, none of whitespace, brackets, wildcards, the punctuation

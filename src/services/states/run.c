@@ -165,7 +165,7 @@ static void own_context(struct frame *f)
 static void emit(struct frame *f, struct sl_run_event *ev)
 {
     const struct sl_run_observer *obs = f->run->obs;
-    if (!obs)
+    if (!obs || f->run->ended)
         return;
     ev->state = &f->m->states[f->state];
     ev->top = !f->parent;

@@ -209,6 +209,7 @@ static void history(struct sfn_exec *x, const char *type, const char *key, json_
     else
         json_decref(details);
     put(x->st, SFN_NS_HIST, x->e.arn, sk, ev);
+    x->dirty = true; /* (the stored next id moves with it) */
 }
 
 
@@ -242,8 +243,8 @@ static void observe(void *ctx, const struct sl_run_event *ev)
 {
     struct sfn_exec *x = ctx;
     const struct sl_asl_state *s = ev->state;
-    if (x->shutdown)
-        return;
+    if (x->shutdown || !x->run)
+        return; /* (nothing after the end: its last event is written) */
     if (x->next_id > HISTORY_MAX && !x->over) {
         x->over = true;
         exec_stop_later(x, "States.Runtime",
@@ -651,11 +652,11 @@ static int start_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     if (!rc) {
         /* Where it is: its first state, for a restart to take up. */
         json_t *input = json_loads(str(w->rec, "input"), JSON_DECODE_ANY, NULL);
-        json_t *pos = json_pack("{s:I, s:o, s:o, s:[], s:I, s:b, s:I, s:I, s:s}", "state",
+        json_t *pos = json_pack("{s:I, s:o, s:o, s:[], s:I, s:b, s:I, s:I, s:s, s:b}", "state",
                                 (json_int_t)w->start_state, "input", input, "ctx",
                                 exec_context(&w->e, w->rec, input), "attempts", "until",
                                 (json_int_t)0, "retry", 0, "next_id", (json_int_t)2, "deadline",
-                                (json_int_t)w->deadline, "pk", w->e.pk);
+                                (json_int_t)w->deadline, "pk", w->e.pk, "entered", 0);
         char *ptext = pos ? json_dumps(pos, JSON_COMPACT) : NULL;
         json_decref(pos);
         rc = ptext ? sl_txn_put(t, SFN_NS_RUN, RUN_PK, w->e.arn, ptext, strlen(ptext), NULL)
@@ -890,7 +891,11 @@ SL_OP(states, ListExecutions)
         return sl_call_fail(c, SFN_E_NOT_FOUND, "State Machine Does Not Exist: '%s'", r.arn);
     if (rc)
         return sl_call_internal(c, rc, NULL);
+    bool express = strcmp(str(machine, "type") ? str(machine, "type") : "", "EXPRESS") == 0;
     json_decref(machine);
+    if (express)
+        return sl_call_fail(c, SFN_E_TYPE, "This operation is not supported by this type of "
+                                           "state machine");
     size_t limit = sfn_page_limit(c);
     const char *token = json_string_value(json_object_get(c->in, "nextToken"));
     char *end = NULL;
@@ -1010,6 +1015,55 @@ struct stop {
     int64_t at;
 };
 
+/* Ends the stored execution e that no run of this process has (loop
+ * thread): its record as status says (if still RUNNING), its last history
+ * event, its status change; its position goes. */
+static void end_stored(struct sfn *st, const struct sfn_eref *e, const char *status,
+                       const char *error, const char *cause)
+{
+    json_t *rec = NULL;
+    if (read_exec(st->app->store, e, &rec))
+        rec = NULL;
+    if (rec && strcmp(str(rec, "status") ? str(rec, "status") : "", "RUNNING") == 0) {
+        json_object_set_new(rec, "status", json_string(status));
+        json_object_set_new(rec, "stop", json_integer(sl_time_now_ms()));
+        json_t *d = json_object();
+        if (error) {
+            json_object_set_new(rec, "error", json_string(error));
+            json_object_set_new(d, "error", json_string(error));
+        }
+        if (cause) {
+            json_object_set_new(rec, "cause", json_string(cause));
+            json_object_set_new(d, "cause", json_string(cause));
+        }
+        struct sl_item it;
+        long id = 0;
+        if (sl_kv_get(st->app->store, SFN_NS_RUN, RUN_PK, e->arn, &it) == 0) {
+            json_t *pos = json_loadb(it.val, it.val_len, 0, NULL);
+            id = (long)num(pos, "next_id");
+            json_decref(pos);
+            sl_item_free(&it);
+        }
+        bool aborted = strcmp(status, "ABORTED") == 0;
+        if (id > 0) {
+            char sk[24];
+            snprintf(sk, sizeof(sk), "%010ld", id);
+            put(st, SFN_NS_HIST, e->arn, sk,
+                json_pack("{s:I, s:s, s:i, s:o}", "t", (json_int_t)sl_time_now_ms(), "type",
+                          aborted ? "ExecutionAborted" : "ExecutionFailed", "prev", (int)(id - 1),
+                          aborted ? "executionAbortedEventDetails" : "executionFailedEventDetails",
+                          d));
+        } else {
+            json_decref(d);
+        }
+        put(st, SFN_NS_EXEC, e->pk, e->name, json_incref(rec));
+        status_event(st, e, rec);
+        sync_ended(st, e, rec);
+    }
+    del(st, SFN_NS_RUN, RUN_PK, e->arn);
+    json_decref(rec);
+}
+
 static void stop_on_loop(struct sl_loop *l, void *arg)
 {
     (void)l;
@@ -1023,6 +1077,10 @@ static void stop_on_loop(struct sl_loop *l, void *arg)
         free(x->stop_cause);
         x->stop_cause = s->cause ? strdup(s->cause) : NULL;
         sl_run_stop(x->run, x->stop_error, x->stop_cause);
+    } else if (!x) {
+        /* Not under way here (not taken up, or it could not start): its
+         * stored record ends. */
+        end_stored(s->st, &s->e, "ABORTED", s->error, s->cause);
     }
     /* The answer waits for what the stop wrote. */
     struct batch *b = batch_get(s->st);
@@ -1039,6 +1097,18 @@ static void stop_on_loop(struct sl_loop *l, void *arg)
 static int stopped(struct sl_call *c)
 {
     struct stop *s = c->state;
+    if (s->c) {
+        /* (What was written: the stop date, or the end that came first.) */
+        json_t *rec = NULL;
+        int rc = read_exec(c->app->store, &s->e, &rec);
+        const char *status = rc ? NULL : str(rec, "status");
+        bool ended = status && strcmp(status, "RUNNING") != 0;
+        if (ended)
+            s->at = num(rec, "stop");
+        json_decref(rec);
+        if (!ended)
+            return sl_call_internal(c, rc ? rc : SL_EIO, NULL);
+    }
     return sl_call_ok(c, json_pack("{s:o}", "stopDate", sfn_timestamp(s->at)));
 }
 
@@ -1074,8 +1144,7 @@ static void resume_on_loop(struct sl_loop *l, void *arg)
 {
     struct sfn_exec *x = arg;
     exec_link(x);
-    json_t *pos = x->pos;
-    x->pos = NULL;
+    json_t *pos = json_incref(x->pos); /* (kept: written again with each new event) */
     x->next_id = num(pos, "next_id");
     x->deadline = num(pos, "deadline");
     json_t *att = json_object_get(pos, "attempts");
@@ -1083,8 +1152,18 @@ static void resume_on_loop(struct sl_loop *l, void *arg)
     size_t na = json_array_size(att) < 64 ? json_array_size(att) : 64;
     for (size_t i = 0; i < na; i++)
         attempts[i] = (unsigned)json_integer_value(json_array_get(att, i));
-    int rc = x->st->stopping ? SL_ECLOSED
-                             : sl_run_resume(l, x->m, (size_t)num(pos, "state"),
+    int64_t now = sl_time_now_ms();
+    int rc;
+    if (x->st->stopping)
+        rc = SL_ECLOSED;
+    else if (json_is_false(json_object_get(pos, "entered")))
+        /* Accepted, never started: it starts now, within its deadline. */
+        rc = sl_run_start(l, x->m, json_incref(json_object_get(pos, "input")),
+                          json_incref(json_object_get(pos, "ctx")),
+                          x->deadline ? (x->deadline > now ? x->deadline - now : 1) : 0,
+                          &x->st->tasks, &x->obs, exec_done, x, &x->run);
+    else
+        rc = sl_run_resume(l, x->m, (size_t)num(pos, "state"),
                                              json_incref(json_object_get(pos, "input")),
                                              json_incref(json_object_get(pos, "ctx")), attempts, na,
                                              num(pos, "until"),
@@ -1093,9 +1172,30 @@ static void resume_on_loop(struct sl_loop *l, void *arg)
                                              &x->run);
     json_decref(pos);
     if (rc) {
+        struct sfn *st = x->st;
+        struct sfn_eref e = x->e;
         x->shutdown = true;
         exec_free(x);
+        if (rc != SL_ECLOSED)
+            end_stored(st, &e, "FAILED", "States.Runtime",
+                       "The execution could not be taken up after a restart");
     }
+}
+
+/* A stored position that cannot be taken up (its record or definition
+ * is gone or broken): the execution fails, the position goes. */
+struct orphan {
+    struct sfn *st;
+    struct sfn_eref e;
+};
+
+static void orphan_on_loop(struct sl_loop *l, void *arg)
+{
+    (void)l;
+    struct orphan *o = arg;
+    end_stored(o->st, &o->e, "FAILED", "States.Runtime",
+               "The execution could not be taken up after a restart");
+    free(o);
 }
 
 int sfn_standard_start(struct sfn *st, struct sl_err *err)
@@ -1121,6 +1221,15 @@ int sfn_standard_start(struct sfn *st, struct sl_err *err)
                 resumed++;
             else
                 exec_free(x);
+        } else {
+            struct orphan *o = calloc(1, sizeof(*o));
+            if (o) {
+                o->st = st;
+                if (!sfn_eref_parse(items[i].sk, &o->e))
+                    sl_strlcpy(o->e.arn, items[i].sk, sizeof(o->e.arn));
+                if (sl_loop_post(st->app->loop, orphan_on_loop, o))
+                    free(o);
+            }
         }
         json_decref(pos);
         sl_item_free(&items[i]);

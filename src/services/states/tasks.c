@@ -666,12 +666,14 @@ json_t *sfn_csv_rows(const char *p, size_t n)
                 i += 2;
                 continue;
             }
+            if (i == n) {
+                quoted = false; /* (an unclosed quote ends with the text: its row too) */
+                continue;
+            }
             if (ch == '"')
                 quoted = false;
-            else if (i < n)
-                sl_buf_append(&field, &ch, 1);
             else
-                quoted = false; /* (an unclosed quote ends with the text) */
+                sl_buf_append(&field, &ch, 1);
             i++;
             continue;
         }
@@ -681,7 +683,15 @@ json_t *sfn_csv_rows(const char *p, size_t n)
         } else if (ch == ',' || ch == '\n' || ch == '\r') {
             if (ch == '\r' && i + 1 < n && p[i + 1] == '\n')
                 i++;
-            json_array_append_new(row, json_stringn(field.data ? field.data : "", field.len));
+            json_t *v = json_stringn(field.data ? field.data : "", field.len);
+            if (!v) {
+                /* (Not UTF-8: no row is made of it.) */
+                json_decref(row);
+                json_decref(rows);
+                sl_buf_free(&field);
+                return NULL;
+            }
+            json_array_append_new(row, v);
             field.len = 0;
             if (ch != ',') {
                 bool blank = json_array_size(row) == 1 && !any &&
@@ -739,6 +749,10 @@ static int parse_items(const struct sl_asl_state *s, const char *text, size_t le
         return 0;
     }
     json_t *rows = sfn_csv_rows(text, len);
+    if (!rows) {
+        json_decref(items);
+        return reader_fail(error, en, cause, "The CSV object is not UTF-8 text");
+    }
     const json_t *headers = s->csv_headers;
     size_t first = 0;
     if (!headers) {
@@ -868,10 +882,19 @@ static int tasks_write_results(void *ctx, const struct sl_asl_state *s, json_t *
     json_t *r;
     char now[40];
     sl_time_iso8601_ms(sl_time_now_ms(), now, sizeof(now));
+    size_t nres = json_array_size(results);
+    bool *failed = calloc(nres ? nres : 1, sizeof(*failed));
+    json_t *f;
+    json_array_foreach(failures, i, f)
+    {
+        size_t index = (size_t)json_integer_value(json_object_get(f, "index"));
+        if (failed && index < nres)
+            failed[index] = true;
+    }
     json_array_foreach(results, i, r)
     {
-        if (json_is_null(r))
-            continue;
+        if (!failed || failed[i])
+            continue; /* (a null output of a success is a success) */
         json_t *one = json_pack("{s:s, s:o, s:{s:b}, s:o, s:{s:b}, s:s, s:s}", "ExecutionArn",
                                 exec ? exec : "", "Input", sfn_json_text(json_array_get(items, i)),
                                 "InputDetails", "Included", 1, "Output", sfn_json_text(r),
@@ -879,7 +902,7 @@ static int tasks_write_results(void *ctx, const struct sl_asl_state *s, json_t *
                                 "StopDate", now);
         json_array_append_new(ok, one);
     }
-    json_t *f;
+    free(failed);
     json_array_foreach(failures, i, f)
     {
         size_t index = (size_t)json_integer_value(json_object_get(f, "index"));
