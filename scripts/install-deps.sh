@@ -9,6 +9,7 @@ PKGS=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libjansson-dev libexpat1-dev libsqlite3-dev libssl-dev
   libcurl4-openssl-dev openssl
+  libsnappy-dev libzstd-dev zlib1g-dev
   libcmocka-dev libzip-dev libseccomp-dev
   clang libclang-rt-14-dev
   python3 python3-boto3 python3-botocore python3-pytest awscli
@@ -18,6 +19,8 @@ PKGS=(
   autoconf automake libtool g++
   user-mode-linux
 )
+# libsnappy-dev, libzstd-dev, zlib1g-dev: Parquet's SNAPPY, ZSTD and GZIP
+# compression (src/formats/).
 # libcurl4-openssl-dev: the client that posts to SNS's http and https endpoints;
 # openssl: the command that makes the https tests' self-signed certificate.
 # e2fsprogs: mke2fs and debugfs make the template of function environments' /tmp

@@ -4,5 +4,7 @@
 
 int sl_cli_invoke(int argc, char **argv);
 int sl_cli_logs(int argc, char **argv);
+/* `sluice parquet write|read` (cli_parquet.c). */
+int sl_cli_parquet(int argc, char **argv);
 
 #endif

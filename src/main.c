@@ -85,6 +85,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: sluice serve [options]\n"
                "       sluice invoke [--endpoint URL] FUNCTION [JSON]\n"
                "       sluice logs [--endpoint URL] [--follow] FUNCTION\n"
+               "       sluice parquet write --schema 'name:type[!],...' [options] OUT < rows.jsonl\n"
+               "       sluice parquet read [--schema] FILE\n"
                "       sluice version\n\noptions of serve:\n");
     struct options o;
     all_options(&o);
@@ -333,6 +335,8 @@ int main(int argc, char **argv)
         return sl_cli_invoke(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "logs") == 0)
         return sl_cli_logs(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "parquet") == 0)
+        return sl_cli_parquet(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "version") == 0) {
         printf("sluice %s\n", SL_VERSION);
         return 0;
