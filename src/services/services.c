@@ -11,6 +11,7 @@
 #include "services/dynamodb/dynamodb.h"
 #include "services/dynamodbstreams/dynamodbstreams.h"
 #include "services/events/events.h"
+#include "services/glue/glue.h"
 #include "services/kinesis/kinesis.h"
 #include "services/lambda/lambda.h"
 #include "services/logs/logs.h"
@@ -35,6 +36,7 @@ const struct sl_service *const sl_services[] = {
     &sl_service_s3,
     &sl_service_lambda,
     &sl_service_states,
+    &sl_service_glue,
     &sl_service_sts,
     NULL,
 };

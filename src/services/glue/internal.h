@@ -1,0 +1,89 @@
+/*
+ * What the files of the Glue Data Catalog share: errors, places, storage.
+ *
+ * Storage (names lower-cased, as Glue keeps them):
+ *   kv  glue.db     pk "<account>/<region>", sk the database's name: the
+ *                   Database as GetDatabase answers it (times in ms)
+ *   kv  glue.table  pk "<account>/<region>/<database>", sk the table's name:
+ *                   the Table
+ *   kv  glue.part   pk "<account>/<region>/<database>/<table>", sk the
+ *                   partition's values joined by U+001F: the Partition
+ */
+#ifndef SL_GLUE_INTERNAL_H
+#define SL_GLUE_INTERNAL_H
+
+#include <jansson.h>
+
+#include "core/core.h"
+#include "services/glue/glue.h"
+#include "services/service.h"
+
+#define GLUE_NS_DB "glue.db"
+#define GLUE_NS_TABLE "glue.table"
+#define GLUE_NS_PART "glue.part"
+#define GLUE_NAME_MAX 255
+
+#define GLUE_ERRORS(X)                                                                       \
+    X(GLUE_E_INTERNAL, "InternalServiceException", 500, true)                                \
+    X(GLUE_E_INVALID, "InvalidInputException", 400, false)                                   \
+    X(GLUE_E_VALIDATION, "ValidationException", 400, false)                                  \
+    X(GLUE_E_SERIALIZATION, "SerializationException", 400, false)                            \
+    X(GLUE_E_EXISTS, "AlreadyExistsException", 400, false)                                   \
+    X(GLUE_E_NOT_FOUND, "EntityNotFoundException", 400, false)
+
+enum { GLUE_ERRORS(SL_ERROR_ENUM) GLUE_E_N };
+
+/* The call's names, lower-cased and checked: 0, or the call has its
+ * error. */
+int glue_name(struct sl_call *c, const char *field, const char *value, char *out, size_t n);
+/* pk of the databases, tables of db, partitions of db.table. */
+void glue_pk(const struct sl_call *c, const char *db, const char *table, char *out, size_t n);
+/* Reads an item as JSON (a new object): 0, SL_ENOTFOUND, or another error. */
+int glue_read(struct sl_store *s, const char *ns, const char *pk, const char *sk, json_t **out);
+/* A timestamp member (epoch seconds, as records keep them). */
+json_t *glue_time(int64_t ms);
+/* The call's MaxResults (0 or none: 100; at most 1,000). */
+size_t glue_page_limit(const struct sl_call *c);
+/* A page of the records of (ns, pk) after the call's NextToken (base64 of
+ * the last key), those keep (may be NULL) takes, appended to list; the
+ * next token into out. 0, or the call has its error. */
+int glue_page(struct sl_call *c, const char *ns, const char *pk,
+              bool (*keep)(void *arg, json_t *rec), void *arg, json_t *list, json_t *out);
+
+/* One write of the catalog: the record (ns, pk, sk) created, updated or
+ * deleted in a transaction that first checks its parent exists. */
+enum glue_mode { GLUE_CREATE, GLUE_UPDATE, GLUE_DELETE };
+struct glue_write;
+typedef int (*glue_child_fn)(struct sl_txn *t, struct glue_write *w);
+struct glue_write {
+    enum glue_mode mode;
+    const char *ns;
+    char pk[600], sk[1024];
+    json_t *rec; /* CREATE, UPDATE (taken) */
+    const char *parent_ns;
+    char parent_pk[600], parent_sk[GLUE_NAME_MAX + 1];
+    char child_pk[1024]; /* DELETE: what the children are under */
+    glue_child_fn children[2];
+    size_t nchildren;
+    char exists_msg[128], missing_msg[600], parent_missing_msg[600];
+    /* The outcome: */
+    bool exists, missing, missing_parent;
+    int rc;
+};
+struct glue_write *glue_write_new(struct sl_call *c);
+/* Runs w (its answer: {} or the error its outcome names). */
+int glue_write(struct sl_call *c, struct glue_write *w);
+int glue_write_txn(struct sl_txn *t, void *arg, struct sl_err *err);
+
+/* GetPartitions' expressions (expr.c): a SQL-like predicate over the
+ * partition keys. */
+struct glue_expr;
+/* Compiles text against the keys (names, and whether each is a number
+ * type): 0, or SL_EINVAL with why in err. */
+int glue_expr_compile(const char *text, const char *const *keys, const bool *numeric, size_t n,
+                      struct glue_expr **out, struct sl_err *err);
+/* Whether a partition's values (one per key) satisfy e. */
+bool glue_expr_eval(const struct glue_expr *e, const char *const *values);
+void glue_expr_free(struct glue_expr *e);
+
+#endif
