@@ -129,7 +129,9 @@ static int cmd_write(int argc, char **argv)
     ssize_t len;
     size_t lineno = 0;
     struct sl_pq_value *row = calloc(ncols, sizeof(*row));
-    while (!rc && row && (len = getline(&line, &cap, stdin)) >= 0) {
+    if (!row && !rc)
+        rc = sl_errf(&err, SL_ENOMEM, "out of memory");
+    while (!rc && (len = getline(&line, &cap, stdin)) >= 0) {
         lineno++;
         if (strspn(line, " \t\r\n") == (size_t)len)
             continue;
@@ -175,9 +177,16 @@ static int print_group(void *arg, const struct sl_pq_group *g)
     (void)arg;
     for (size_t r = 0; r < g->nrows; r++) {
         json_t *obj = json_object();
-        for (size_t c = 0; c < g->ncols; c++)
-            json_object_set_new(obj, g->columns[c].name,
-                                sl_pq_value_to_json(&g->columns[c], &g->cols[c][r]));
+        for (size_t c = 0; c < g->ncols; c++) {
+            json_t *v = sl_pq_value_to_json(&g->columns[c], &g->cols[c][r]);
+            if (!v || json_object_set_new(obj, g->columns[c].name, v)) {
+                /* (Text that is not UTF-8, in a value or a column's name.) */
+                json_decref(obj);
+                fprintf(stderr, "sluice parquet: column %s, row %zu: not UTF-8 text\n",
+                        g->columns[c].name, r);
+                return SL_EINVAL;
+            }
+        }
         char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(obj);
         if (!text || puts(text) < 0) {

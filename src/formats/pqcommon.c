@@ -126,6 +126,17 @@ int pq_compress(enum sl_pq_codec c, const void *in, size_t n, struct sl_buf *out
 
 int pq_decompress(enum sl_pq_codec c, const void *in, size_t n, size_t want, struct sl_buf *out)
 {
+    size_t len = 0;
+    /* (Lengths the data itself states are checked before memory is taken.) */
+    if ((c == SL_PQ_UNCOMPRESSED && n != want) ||
+        (c == SL_PQ_SNAPPY &&
+         (snappy_uncompressed_length(in, n, &len) != SNAPPY_OK || len != want)))
+        return SL_EINVAL;
+    if (c == SL_PQ_ZSTD) {
+        unsigned long long size = ZSTD_getFrameContentSize(in, n);
+        if (size != ZSTD_CONTENTSIZE_UNKNOWN && size != want)
+            return SL_EINVAL;
+    }
     uint8_t *p = reserve(out, want ? want : 1);
     if (!p)
         return SL_ENOMEM;
@@ -135,14 +146,10 @@ int pq_decompress(enum sl_pq_codec c, const void *in, size_t n, size_t want, str
             return SL_EINVAL;
         memcpy(p, in, n);
         break;
-    case SL_PQ_SNAPPY: {
-        size_t len = 0;
-        if (snappy_uncompressed_length(in, n, &len) != SNAPPY_OK || len != want)
-            return SL_EINVAL;
+    case SL_PQ_SNAPPY:
         if (snappy_uncompress(in, n, (char *)p, &len) != SNAPPY_OK || len != want)
             return SL_EINVAL;
         break;
-    }
     case SL_PQ_ZSTD: {
         size_t got = ZSTD_decompress(p, want, in, n);
         if (ZSTD_isError(got) || got != want)
@@ -239,9 +246,12 @@ int pq_hybrid_decode(const uint8_t *p, size_t len, int width, size_t n, uint32_t
                 break;
         }
         if (h & 1) {
-            uint64_t count = (h >> 1) * 8;
-            if (!count || (uint64_t)(end - p) < (h >> 1) * (uint64_t)width)
+            uint64_t groups = h >> 1;
+            /* (Checked by division: the product may not wrap.) */
+            if (!groups || groups > (uint64_t)(end - p) / (uint64_t)(width ? width : 1) ||
+                groups > SIZE_MAX / 8)
                 return SL_EINVAL;
+            uint64_t count = groups * 8;
             size_t bit = 0;
             for (uint64_t i = 0; i < count && got < n; i++, bit += (size_t)width) {
                 uint32_t v = 0;
@@ -249,7 +259,7 @@ int pq_hybrid_decode(const uint8_t *p, size_t len, int width, size_t n, uint32_t
                     v |= (uint32_t)(p[(bit + (size_t)b) / 8] >> ((bit + (size_t)b) % 8) & 1) << b;
                 out[got++] = v;
             }
-            p += (h >> 1) * (uint64_t)width;
+            p += groups * (uint64_t)width;
         } else {
             uint64_t count = h >> 1;
             if (!count || (size_t)(end - p) < bytes)

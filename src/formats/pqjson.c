@@ -57,7 +57,11 @@ static bool parse_date(const char *s, int64_t *days)
         s[7] != '-' || !digits(s + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > 31)
         return false;
     *days = days_from_civil(y, m, d);
-    return true;
+    /* (A day the month does not have, 2024-02-31, comes back another.) */
+    int64_t yy;
+    unsigned mm, dd;
+    civil_from_days(*days, &yy, &mm, &dd);
+    return yy == (int64_t)y && mm == m && dd == d;
 }
 
 /* RFC 3339 ("2024-05-01T12:30:00.123456Z", "+02:00", a space for the T,
@@ -208,16 +212,19 @@ int sl_pq_value_from_json(const struct sl_pq_column *c, json_t *j, struct sl_are
         }
         if (s && parse_timestamp(s, &v->i64)) {
             if (c->type == SL_PQ_TIMESTAMP_MS)
-                v->i64 = v->i64 >= 0 ? v->i64 / 1000 : -((-v->i64 + 999) / 1000);
+                v->i64 = v->i64 / 1000 - (v->i64 % 1000 < 0);
             return 0;
         }
         break;
     case SL_PQ_DECIMAL:
         if (s && parse_decimal(s, c->scale, &v->i64))
             return 0;
-        if (json_is_integer(j) && llabs(json_integer_value(j)) < pow10i(18 - c->scale)) {
-            v->i64 = json_integer_value(j) * pow10i(c->scale);
-            return 0;
+        if (json_is_integer(j)) {
+            int64_t x = json_integer_value(j), lim = pow10i(18 - c->scale);
+            if (x > -lim && x < lim) {
+                v->i64 = x * pow10i(c->scale);
+                return 0;
+            }
         }
         if (json_is_real(j) && fabs(json_real_value(j)) < 1e17) {
             v->i64 = llround(json_real_value(j) * (double)pow10i(c->scale));
@@ -266,9 +273,10 @@ json_t *sl_pq_value_to_json(const struct sl_pq_column *c, const struct sl_pq_val
     case SL_PQ_TIMESTAMP_MS:
     case SL_PQ_TIMESTAMP_US: {
         int64_t per = c->type == SL_PQ_TIMESTAMP_MS ? 1000 : 1000000;
-        int64_t secs = v->i64 >= 0 ? v->i64 / per : -((-v->i64 + per - 1) / per);
+        /* (Floor divisions, which never negate: INT64_MIN included.) */
+        int64_t secs = v->i64 / per - (v->i64 % per < 0);
         int64_t frac = v->i64 - secs * per;
-        int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+        int64_t days = secs / 86400 - (secs % 86400 < 0);
         int64_t rest = secs - days * 86400, y;
         unsigned m, d;
         civil_from_days(days, &y, &m, &d);

@@ -22,7 +22,11 @@ struct rcol {
     char name[256];
     int physical;
     int type_length;
+    int64_t divide;     /* nanosecond timestamps: 1000 (to µs), else 1 */
+    bool unsigned32;    /* an unsigned INT32 (uint8..uint32) */
 };
+
+#define READ_BUDGET ((uint64_t)1 << 30) /* a row group's values and pages, at most */
 
 struct sl_pq_file {
     const uint8_t *data;
@@ -68,6 +72,7 @@ struct logical {
     int kind; /* the LogicalType union's field id, 0 for none */
     int unit; /* TIMESTAMP: 1 ms, 2 µs, 3 ns */
     int scale, precision;
+    bool is_unsigned; /* INTEGER's isSigned false */
 };
 
 static void read_logical(struct sl_tc_reader *r, struct logical *l)
@@ -89,6 +94,8 @@ static void read_logical(struct sl_tc_reader *r, struct logical *l)
                     l->scale = (int)v;
                 else
                     l->precision = (int)v;
+            } else if (id == 10 && iid == 2 && (itype == SL_TC_TRUE || itype == SL_TC_FALSE)) {
+                l->is_unsigned = !sl_tc_bool(r, itype);
             } else if ((id == 8 || id == 7) && iid == 2 && itype == SL_TC_STRUCT) {
                 sl_tc_enter(r);
                 while (sl_tc_next(r, &uid, &utype)) {
@@ -136,6 +143,7 @@ static int read_element(struct sl_tc_reader *r, struct rcol *c, int *children, s
             read_logical(r, &inner);
             l.kind = inner.kind;
             l.unit = inner.unit;
+            l.is_unsigned = inner.is_unsigned;
             if (inner.kind == 5) {
                 l.scale = inner.scale;
                 l.precision = inner.precision;
@@ -155,6 +163,11 @@ static int read_element(struct sl_tc_reader *r, struct rcol *c, int *children, s
     bool decimal = l.kind == 5 || converted == PQ_CT_DECIMAL;
     c->c.scale = l.scale;
     c->c.precision = l.precision;
+    c->divide = 1;
+    if (decimal && (l.scale < 0 || l.scale > 18 || l.precision < 0 || l.scale > l.precision))
+        return sl_errf(err, SL_EINVAL, "column %s: a decimal of precision %d and scale %d is "
+                                       "not read",
+                       c->name, l.precision, l.scale);
     switch (c->physical) {
     case PQ_BOOLEAN:
         c->c.type = SL_PQ_BOOL;
@@ -163,6 +176,14 @@ static int read_element(struct sl_tc_reader *r, struct rcol *c, int *children, s
         c->c.type = decimal ? SL_PQ_DECIMAL
                     : (l.kind == 6 || converted == PQ_CT_DATE) ? SL_PQ_DATE
                                                                 : SL_PQ_INT32;
+        /* (uint8..uint32: as their unsigned values, which an int64 holds) */
+        c->unsigned32 = (l.kind == 10 && l.is_unsigned) || (converted >= 11 && converted <= 13);
+        if (c->unsigned32)
+            c->c.type = SL_PQ_INT64;
+        break;
+    case PQ_INT96:
+        /* The old Impala/Spark timestamp: nanoseconds of the day, Julian day. */
+        c->c.type = SL_PQ_TIMESTAMP_US;
         break;
     case PQ_INT64:
         if (decimal)
@@ -171,6 +192,8 @@ static int read_element(struct sl_tc_reader *r, struct rcol *c, int *children, s
             c->c.type = SL_PQ_TIMESTAMP_MS;
         else if ((l.kind == 8 && l.unit == 2) || converted == PQ_CT_TIMESTAMP_MICROS)
             c->c.type = SL_PQ_TIMESTAMP_US;
+        else if (l.kind == 8 && l.unit == 3)
+            c->c.type = SL_PQ_TIMESTAMP_US, c->divide = 1000; /* (ns: to µs) */
         else
             c->c.type = SL_PQ_INT64;
         break;
@@ -199,8 +222,8 @@ static int read_element(struct sl_tc_reader *r, struct rcol *c, int *children, s
         c->c.type = decimal ? SL_PQ_DECIMAL : SL_PQ_BINARY;
         break;
     default:
-        return sl_errf(err, SL_EINVAL, "column %s: physical type %d is not read (INT96?)",
-                       c->name, c->physical);
+        return sl_errf(err, SL_EINVAL, "column %s: physical type %d is not read", c->name,
+                       c->physical);
     }
     return 0;
 }
@@ -339,8 +362,9 @@ int sl_pq_open(const void *data, size_t len, struct sl_pq_file **out, struct sl_
                          (long long)f->group_rows[g]);
         for (size_t c = 0; !rc && c < f->ncols; c++) {
             const struct rchunk *ch = &f->chunks[g * f->ncols + c];
-            if (ch->offset < 4 || ch->size < 0 || (uint64_t)ch->offset > len ||
-                (uint64_t)ch->size > len - (uint64_t)ch->offset)
+            uint64_t data_end = len - 8 - flen; /* (where the footer begins) */
+            if (ch->offset < 4 || ch->size < 0 || (uint64_t)ch->offset > data_end ||
+                (uint64_t)ch->size > data_end - (uint64_t)ch->offset)
                 rc = sl_errf(err, SL_EINVAL, "row group %zu: column %s's chunk is outside the "
                                              "file",
                              g, f->cols[c].name);
@@ -422,8 +446,13 @@ static int read_page_header(struct sl_tc_reader *r, struct page_hdr *h)
             sl_tc_skip(r, type);
         }
     }
-    if (r->rc || h->compressed < 0 || h->uncompressed < 0 || h->num_values < 0 ||
-        h->def_len < 0 || h->rep_len < 0 || h->uncompressed > (int64_t)1 << 31)
+    /* (Every one is an i32 of the format: out of that range, malformed.) */
+    int64_t all[] = {h->compressed, h->uncompressed, h->num_values, h->num_nulls, h->num_rows,
+                     h->def_len, h->rep_len};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (all[i] < 0 || all[i] > INT32_MAX)
+            return SL_EINVAL;
+    if (r->rc)
         return SL_EINVAL;
     return 0;
 }
@@ -458,7 +487,7 @@ static int plain(const struct rcol *c, const uint8_t *p, size_t len, size_t n,
                 return SL_EINVAL;
             memcpy(&x, p + at, 4);
             at += 4;
-            v->i64 = x;
+            v->i64 = c->unsigned32 ? (int64_t)(uint32_t)x : x;
             break;
         }
         case PQ_INT64:
@@ -466,7 +495,22 @@ static int plain(const struct rcol *c, const uint8_t *p, size_t len, size_t n,
                 return SL_EINVAL;
             memcpy(&v->i64, p + at, 8);
             at += 8;
+            if (c->divide > 1)
+                v->i64 = v->i64 / c->divide - (v->i64 % c->divide < 0);
             break;
+        case PQ_INT96: {
+            int64_t nanos;
+            int32_t julian;
+            if (len - at < 12)
+                return SL_EINVAL;
+            memcpy(&nanos, p + at, 8);
+            memcpy(&julian, p + at + 8, 4);
+            at += 12;
+            if (nanos < 0 || nanos >= 86400LL * 1000000000LL)
+                return SL_EINVAL;
+            v->i64 = ((int64_t)julian - 2440588) * 86400LL * 1000000 + nanos / 1000;
+            break;
+        }
         case PQ_FLOAT: {
             float x;
             if (len - at < 4)
@@ -628,6 +672,7 @@ static int data_page(struct decoding *dc, const struct page_hdr *h, const uint8_
 struct keep {
     struct sl_buf *bufs;
     size_t n, cap;
+    uint64_t bytes; /* the group's decompressed pages so far */
 };
 
 static struct sl_buf *keep_new(struct keep *k)
@@ -670,6 +715,11 @@ static int read_chunk_pages(struct sl_pq_file *f, const struct rchunk *ch, struc
             return sl_errf(err, SL_EINVAL, "column %s: a page runs past its chunk", c->name);
         const uint8_t *body = p;
         p += h.compressed;
+        keep->bytes += (uint64_t)h.uncompressed;
+        if (keep->bytes > READ_BUDGET)
+            return sl_errf(err, SL_EINVAL, "row group's pages decompress to more than %llu "
+                                           "bytes: not read",
+                           (unsigned long long)READ_BUDGET);
         struct sl_buf *raw = keep_new(keep);
         if (!raw)
             return SL_ENOMEM;
@@ -755,9 +805,11 @@ int sl_pq_read(struct sl_pq_file *f, sl_pq_group_fn fn, void *arg, struct sl_err
     int rc = 0;
     for (size_t g = 0; g < f->ngroups && !rc; g++) {
         size_t nrows = (size_t)f->group_rows[g];
-        if (f->group_rows[g] > (int64_t)f->len * 8)
-            return sl_errf(err, SL_EINVAL, "row group %zu claims %lld rows", g,
-                           (long long)f->group_rows[g]);
+        if (f->group_rows[g] > (int64_t)f->len * 8 ||
+            (uint64_t)nrows * f->ncols * sizeof(struct sl_pq_value) > READ_BUDGET)
+            return sl_errf(err, SL_EINVAL, "row group %zu's %lld rows of %zu columns are more "
+                                           "than Sluice reads at once",
+                           g, (long long)f->group_rows[g], f->ncols);
         struct sl_pq_value **cols = calloc(f->ncols, sizeof(*cols));
         struct keep keep = {0};
         rc = cols ? 0 : SL_ENOMEM;

@@ -777,7 +777,8 @@ int sl_pq_writer_finish(struct sl_pq_writer *w, struct sl_err *err)
         sl_tc_field_i64(&tw, 6, gm->compressed);
         sl_tc_struct_end(&tw);
     }
-    sl_tc_field_string(&tw, 6, w->o.created_by ? w->o.created_by : "sluice");
+    /* (parquet-mr trusts a file's statistics only from a writer named so.) */
+    sl_tc_field_string(&tw, 6, w->o.created_by ? w->o.created_by : "sluice version " SL_VERSION " (build 0)");
     sl_tc_struct_end(&tw);
     rc = tw.rc;
     uint32_t len = (uint32_t)foot.len;

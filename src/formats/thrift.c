@@ -346,9 +346,15 @@ void sl_tc_skip(struct sl_tc_reader *r, int type)
         }
         uint8_t kv = *r->p++;
         r->depth++;
+        int kt = kv >> 4, vt = kv & 0x0F;
+        /* (A map's bools take a byte each, as a list's do.) */
+        if (kt == SL_TC_TRUE || kt == SL_TC_FALSE)
+            kt = SL_TC_I8;
+        if (vt == SL_TC_TRUE || vt == SL_TC_FALSE)
+            vt = SL_TC_I8;
         for (uint64_t i = 0; i < count && !r->rc; i++) {
-            sl_tc_skip(r, kv >> 4);
-            sl_tc_skip(r, kv & 0x0F);
+            sl_tc_skip(r, kt);
+            sl_tc_skip(r, vt);
         }
         r->depth--;
         break;

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "formats/parquet.h"
+#include "formats/pqcommon.h"
 #include "formats/thrift.h"
 
 static int to_buf(void *arg, const void *p, size_t n)
@@ -277,12 +278,41 @@ static void test_thrift(void **state)
     sl_buf_free(&b);
 }
 
+static void test_hybrid_bounds(void **state)
+{
+    (void)state;
+    /* A bit-packed run whose size wraps 64 bits: refused, nothing read. */
+    uint8_t run[16];
+    size_t n = 0;
+    uint64_t h = (1ULL << 60) | 1; /* 2^59 groups */
+    while (h >= 0x80) {
+        run[n++] = (uint8_t)(h | 0x80);
+        h >>= 7;
+    }
+    run[n++] = (uint8_t)h;
+    uint32_t out[16];
+    assert_int_equal(pq_hybrid_decode(run, n, 32, 16, out), SL_EINVAL);
+    assert_int_equal(pq_hybrid_decode(run, n, 3, 16, out), SL_EINVAL);
+    /* What the writer makes decodes back. */
+    struct sl_buf b;
+    sl_buf_init(&b, 0);
+    uint32_t v[20];
+    for (uint32_t i = 0; i < 20; i++)
+        v[i] = i * 7 % 13;
+    assert_int_equal(pq_bitpack(v, 20, 4, &b), 0);
+    uint32_t back[20];
+    assert_int_equal(pq_hybrid_decode((const uint8_t *)b.data, b.len, 4, 20, back), 0);
+    assert_memory_equal(back, v, sizeof(v));
+    sl_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_thrift),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_empty_and_refusals),
+        cmocka_unit_test(test_hybrid_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -97,7 +97,8 @@ int glue_write_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     if (w->mode == GLUE_UPDATE && old) {
         /* What the catalog keeps of the old record. */
         static const char *const keep[] = {"CreateTime", "CreationTime", "CatalogId",
-                                           "DatabaseName", "TableName", "Name", "Values"};
+                                           "DatabaseName", "TableName", "Name", "Values",
+                                           "CreatedBy", "IsRegisteredWithLakeFormation"};
         for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
             if (json_object_get(old, keep[i]))
                 json_object_set(w->rec, keep[i], json_object_get(old, keep[i]));

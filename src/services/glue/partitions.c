@@ -95,8 +95,9 @@ struct batch {
 
 static void add_error(json_t *errors, const json_t *values, const char *code, const char *msg)
 {
-    json_array_append_new(errors, json_pack("{s:O, s:{s:s, s:s}}", "PartitionValues",
-                                            values ? values : json_array(), "ErrorDetail",
+    json_array_append_new(errors, json_pack("{s:o, s:{s:s, s:s}}", "PartitionValues",
+                                            values ? json_incref((json_t *)values) : json_array(),
+                                            "ErrorDetail",
                                             "ErrorCode", code, "ErrorMessage", msg));
 }
 
@@ -113,9 +114,14 @@ static int batch_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     json_array_foreach(b->inputs, i, in)
     {
         const json_t *values = json_object_get(in, "Values");
-        char key[1024];
-        if (values_key(values, key, sizeof(key)) ||
-            (b->create && json_array_size(values) != b->nkeys)) {
+        char key[8192];
+        if (values_key(values, key, sizeof(key))) {
+            add_error(b->errors, values, "InvalidInputException",
+                      "Partition values must be strings, without U+001F, 8 KiB at most "
+                      "together");
+            continue;
+        }
+        if (b->create && json_array_size(values) != b->nkeys) {
             add_error(b->errors, values, "InvalidInputException",
                       "The number of partition keys do not match the number of partition "
                       "values");
@@ -260,7 +266,7 @@ SL_OP(glue, GetPartition)
     if ((rc = read_table(c, &p, &table)))
         return rc;
     json_decref(table);
-    char key[1024];
+    char key[8192];
     if (values_key(json_object_get(c->in, "PartitionValues"), key, sizeof(key)))
         return sl_call_fail(c, GLUE_E_INVALID, "Invalid PartitionValues");
     json_t *rec = NULL;
