@@ -152,6 +152,11 @@ def test_partitions(glue):
     e = client_error(glue.get_partitions, DatabaseName=db, TableName="orders",
                      Expression="year = '2024' AND")
     assert e["Error"]["Code"] == "InvalidInputException"
+    # A key of a number type takes numbers, and no LIKE.
+    for expr in ["month = 'june'", "month LIKE '1%'"]:
+        e = client_error(glue.get_partitions, DatabaseName=db, TableName="orders",
+                         Expression=expr)
+        assert e["Error"]["Code"] == "InvalidInputException", expr
     glue.delete_partition(DatabaseName=db, TableName="orders", PartitionValues=["2025", "1"])
     e = client_error(glue.get_partition, DatabaseName=db, TableName="orders",
                      PartitionValues=["2025", "1"])

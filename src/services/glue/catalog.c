@@ -432,7 +432,12 @@ SL_OP(glue, GetTables)
         char anchored[600];
         snprintf(anchored, sizeof(anchored), "^(%s)$",
                  strcmp(expr, "*") == 0 ? ".*" : expr);
-        if (strlen(expr) > 512 || regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB | REG_ICASE))
+        /* (No back-references: their matching can take exponential time.) */
+        bool backref = false;
+        for (const char *q = expr; *q && !backref; q++)
+            backref = *q == '\\' && isdigit((unsigned char)q[1]);
+        if (strlen(expr) > 512 || backref ||
+            regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB | REG_ICASE))
             return sl_call_fail(c, GLUE_E_INVALID, "Invalid Expression: '%.200s'", expr);
     }
     glue_pk(c, db, NULL, pk, sizeof(pk));

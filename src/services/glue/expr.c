@@ -9,6 +9,7 @@
 #include "services/glue/internal.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -132,6 +133,30 @@ static char *value(struct parser *ps)
     return v;
 }
 
+/* Whether s is a whole number, or a decimal one. */
+static bool is_number(const char *s)
+{
+    char *end;
+    if (!*s || isspace((unsigned char)*s))
+        return false;
+    errno = 0;
+    (void)strtoll(s, &end, 10);
+    if (!*end && !errno)
+        return true;
+    /* (Decimals: digits, one point, a sign; no exponents, hex, nan or inf.) */
+    size_t i = *s == '-' || *s == '+';
+    bool digit = false, point = false;
+    for (; s[i]; i++) {
+        if (isdigit((unsigned char)s[i]))
+            digit = true;
+        else if (s[i] == '.' && !point)
+            point = true;
+        else
+            return false;
+    }
+    return digit;
+}
+
 static int add_value(struct glue_expr *e, char *v)
 {
     char **vals = realloc(e->vals, (e->nvals + 1) * sizeof(*vals));
@@ -145,6 +170,22 @@ static int add_value(struct glue_expr *e, char *v)
 }
 
 static struct glue_expr *parse_or(struct parser *ps);
+
+/* A key of a number type takes numbers only (and no LIKE), as Glue says. */
+static struct glue_expr *check_numbers(struct parser *ps, struct glue_expr *e)
+{
+    if (!e->numeric)
+        return e;
+    bool ok = e->kind != E_LIKE;
+    for (size_t i = 0; ok && i < e->nvals; i++)
+        ok = is_number(e->vals[i]);
+    if (ok)
+        return e;
+    const char *why = e->kind == E_LIKE ? "LIKE is for keys of string types"
+                                        : "a key of a number type takes numbers";
+    glue_expr_free(e);
+    return fail(ps, why);
+}
 
 static struct glue_expr *primary(struct parser *ps)
 {
@@ -198,7 +239,7 @@ static struct glue_expr *primary(struct parser *ps)
                 glue_expr_free(e);
                 return fail(ps, "out of memory");
             }
-            return e;
+            return check_numbers(ps, e);
         }
     if (keyword(ps, "BETWEEN")) {
         e->kind = E_BETWEEN;
@@ -212,7 +253,7 @@ static struct glue_expr *primary(struct parser *ps)
             glue_expr_free(e);
             return fail(ps, "BETWEEN needs two values joined by AND");
         }
-        return e;
+        return check_numbers(ps, e);
     }
     bool negated = keyword(ps, "NOT");
     if (keyword(ps, "IN")) {
@@ -251,7 +292,9 @@ static struct glue_expr *primary(struct parser *ps)
         return fail(ps, "an operator is expected after a partition key");
     }
     if (!negated)
-        return e;
+        return check_numbers(ps, e);
+    if (!check_numbers(ps, e))
+        return NULL;
     struct glue_expr *not = calloc(1, sizeof(*not));
     if (!not) {
         glue_expr_free(e);
@@ -362,11 +405,15 @@ static bool like(const char *s, const char *p)
  * not a number sorts as text). */
 static int compare(const char *a, const char *b, bool numeric)
 {
+    if (!numeric || !is_number(a) || !is_number(b))
+        return strcmp(a, b);
     char *ea, *eb;
-    double x = strtod(a, &ea), y = strtod(b, &eb);
-    if (numeric && *a && *b && !*ea && !*eb)
-        return (x > y) - (x < y);
-    return strcmp(a, b);
+    errno = 0;
+    long long x = strtoll(a, &ea, 10), y = strtoll(b, &eb, 10);
+    if (!*ea && !*eb && !errno)
+        return (x > y) - (x < y); /* (whole numbers exactly, past 2^53 too) */
+    double dx = strtod(a, NULL), dy = strtod(b, NULL);
+    return (dx > dy) - (dx < dy);
 }
 
 bool glue_expr_eval(const struct glue_expr *e, const char *const *values)

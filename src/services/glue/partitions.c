@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define SEP '\x1f'
 
@@ -320,10 +321,11 @@ SL_OP(glue, GetPartitions)
             names[i] = json_string_value(json_object_get(k, "Name"));
             if (!names[i])
                 names[i] = "";
-            numeric[i] = type && (strcmp(type, "int") == 0 || strcmp(type, "bigint") == 0 ||
-                                  strcmp(type, "smallint") == 0 || strcmp(type, "tinyint") == 0 ||
-                                  strcmp(type, "double") == 0 || strcmp(type, "float") == 0 ||
-                                  strncmp(type, "decimal", 7) == 0);
+            static const char *const numbers[] = {"int",   "integer", "bigint", "smallint",
+                                                  "tinyint", "long",  "double", "float"};
+            numeric[i] = type && strncasecmp(type, "decimal", 7) == 0;
+            for (size_t t = 0; type && t < sizeof(numbers) / sizeof(numbers[0]); t++)
+                numeric[i] = numeric[i] || strcasecmp(type, numbers[t]) == 0;
         }
         struct sl_err err = {0};
         if (glue_expr_compile(text, names, numeric, n, &e, &err)) {
