@@ -47,6 +47,18 @@ def wait_until(cond, timeout=20.0, what="condition"):
         delay = min(delay * 2, 0.1)
 
 
+def execution_end(sfn, arn, timeout=30):
+    """A Step Functions execution's DescribeExecution once it is no longer
+    RUNNING."""
+    out = {}
+
+    def done():
+        out.update(sfn.describe_execution(executionArn=arn))
+        return out["status"] != "RUNNING"
+    wait_until(done, timeout=timeout, what="the execution's end")
+    return out
+
+
 class Server:
     """One `sluice serve` process with its own data directory."""
 

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from conftest import (ROLE, Server, aws_cli, client, client_error, lambda_client, py_zip,
-                      s3_client, unique_name, wait_until)
+from conftest import (ROLE, Server, aws_cli, client, client_error, execution_end, lambda_client,
+                      py_zip, s3_client, unique_name, wait_until)
 
 LOOP = {"StartAt": "Init", "States": {
     "Init": {"Type": "Pass", "Parameters": {"i": 0, "n.$": "$.n"}, "Next": "Check"},
@@ -46,16 +46,6 @@ def machine(sfn, definition, **kw):
                                     roleArn=ROLE, **kw)["stateMachineArn"]
 
 
-def finished(sfn, arn, timeout=30):
-    out = {}
-
-    def done():
-        out.update(sfn.describe_execution(executionArn=arn))
-        return out["status"] != "RUNNING"
-    wait_until(done, timeout=timeout, what="the execution's end")
-    return out
-
-
 def history(sfn, arn, **kw):
     events, token = [], None
     while True:
@@ -78,7 +68,7 @@ def test_execution_and_history(sfn):
     d = sfn.describe_execution(executionArn=ex)
     assert d["status"] in ("RUNNING", "SUCCEEDED") and d["name"] == "first"
     assert d["stateMachineArn"] == arn and json.loads(d["input"]) == {"wait": 1}
-    d = finished(sfn, ex)
+    d = execution_end(sfn, ex)
     assert d["status"] == "SUCCEEDED"
     assert json.loads(d["output"]) == {"wait": 1, "a": {"step": "a"}, "b": "b"}
     assert (d["stopDate"] - d["startDate"]).total_seconds() >= 1
@@ -114,7 +104,7 @@ def test_idempotent_start_list_and_stop(sfn, srv):
     quick = [sfn.start_execution(stateMachineArn=arn, input='{"wait": 0}')["executionArn"]
              for _ in range(3)]
     for q in quick:
-        assert finished(sfn, q)["status"] == "SUCCEEDED"
+        assert execution_end(sfn, q)["status"] == "SUCCEEDED"
     running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
     assert [x["executionArn"] for x in running] == [a["executionArn"]]
     seen, token = [], None
@@ -172,7 +162,7 @@ def test_task_history_and_failure_alert(sfn, srv):
         "detail": {"status": ["FAILED"], "stateMachineArn": [arn]}}))
     events.put_targets(Rule=rule, Targets=[{"Id": "alert", "Arn": topic}])
     ex = sfn.start_execution(stateMachineArn=arn, input='{"x": 1}')["executionArn"]
-    out = finished(sfn, ex)
+    out = execution_end(sfn, ex)
     assert out["status"] == "FAILED" and out["error"] == "PipelineBroke"
     assert out["cause"] == "on purpose"
     types = [e["type"] for e in history(sfn, ex)]
@@ -225,10 +215,10 @@ def test_kill9_resumes(tmp_path):
         s = Server(data).start()
         sfn = client("stepfunctions", s.endpoint)
         for c in counts:
-            d = finished(sfn, c, timeout=120)
+            d = execution_end(sfn, c, timeout=120)
             assert d["status"] == "SUCCEEDED", d
             assert json.loads(d["output"]) == {"i": 5000, "n": 5000}
-        d = finished(sfn, w)
+        d = execution_end(sfn, w)
         assert d["status"] == "SUCCEEDED" and json.loads(d["output"])["b"] == "b"
         # The wait kept its deadline: 4 s from its start, not from the restart.
         assert d["stopDate"].timestamp() - d["startDate"].timestamp() < 4 + (time.time() - killed)
@@ -296,7 +286,7 @@ def test_distributed_map_over_s3(sfn, srv):
     def run(definition, payload=None):
         arn = machine(sfn, definition)
         ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload or {}))
-        return finished(sfn, ex["executionArn"])
+        return execution_end(sfn, ex["executionArn"])
 
     get = "arn:aws:states:::s3:getObject"
     out = run(dmap({"Resource": get, "ReaderConfig": {"InputType": "CSV",
@@ -390,15 +380,15 @@ def test_start_execution_sync(sfn):
 
     p2 = parent("arn:aws:states:::states:startExecution.sync:2")
     ex = sfn.start_execution(stateMachineArn=p2, input='{"n": 21}')["executionArn"]
-    out = json.loads(finished(sfn, ex)["output"])
+    out = json.loads(execution_end(sfn, ex)["output"])
     assert out.get("Status") == "SUCCEEDED" and out["Output"] == {"doubled": 42}, out
     assert out["Input"] == {"n": 21} and out["StateMachineArn"] == child
     assert out["StopDate"] - out["StartDate"] >= 1000
     p1 = parent("arn:aws:states:::states:startExecution.sync")
     ex = sfn.start_execution(stateMachineArn=p1, input='{"n": 2}')["executionArn"]
-    assert json.loads(json.loads(finished(sfn, ex)["output"])["Output"]) == {"doubled": 4}
+    assert json.loads(json.loads(execution_end(sfn, ex)["output"])["Output"]) == {"doubled": 4}
     ex = sfn.start_execution(stateMachineArn=p2, input='{"fail": true}')["executionArn"]
-    err = json.loads(finished(sfn, ex)["output"])
+    err = json.loads(execution_end(sfn, ex)["output"])
     assert err["Error"] == "States.TaskFailed"
     cause = json.loads(err["Cause"])
     assert cause["Status"] == "FAILED" and cause["Error"] == "ChildBroke"

@@ -5,13 +5,12 @@ SNS, DynamoDB and EventBridge, the AWS SDK integrations and their error
 names, TimeoutSeconds, and the callback pattern (.waitForTaskToken) with
 SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat."""
 import json
-import threading
 import time
 
 import pytest
 
-from conftest import (ROLE, Server, aws_cli, client, client_error, lambda_client, py_zip,
-                      unique_name, wait_until)
+from conftest import (ROLE, Server, aws_cli, client, client_error, execution_end, lambda_client,
+                      py_zip, unique_name, wait_until)
 
 ECHO = """
 import json, time
@@ -283,16 +282,6 @@ def test_invalid_resources(sfn):
         assert res in e["Error"]["Message"] and "/States/T/Resource" in e["Error"]["Message"]
 
 
-def finished(sfn, arn, timeout=30):
-    out = {}
-
-    def done():
-        out.update(sfn.describe_execution(executionArn=arn))
-        return out["status"] != "RUNNING"
-    wait_until(done, timeout=timeout, what="the execution's end")
-    return out
-
-
 def standard(sfn, definition):
     return sfn.create_state_machine(name=unique_name("cb"), definition=json.dumps(definition),
                                     roleArn=ROLE)["stateMachineArn"]
@@ -334,7 +323,7 @@ def test_wait_for_task_token(sfn, sqs, srv):
         time.sleep(1)  # (time passes: heartbeats spread past the 2-second HeartbeatSeconds)
         sfn.send_task_heartbeat(taskToken=body["token"])
     sfn.send_task_success(taskToken=body["token"], output=json.dumps({"ok": True}))
-    assert output(finished(sfn, ex)) == {"q": "yes?", "answer": {"ok": True}}
+    assert output(execution_end(sfn, ex)) == {"q": "yes?", "answer": {"ok": True}}
     e = client_error(sfn.send_task_success, taskToken=body["token"], output="{}")
     assert e["Error"]["Code"] == "TaskTimedOut"
     # Failure, through the aws CLI.
@@ -342,11 +331,11 @@ def test_wait_for_task_token(sfn, sqs, srv):
     token = json.loads(receive_one(sqs, url)["Body"])["token"]
     aws_cli(srv.endpoint, "stepfunctions", "send-task-failure", "--task-token", token,
             "--error", "Refused", "--cause", "said no")
-    assert output(finished(sfn, ex))["err"] == {"Error": "Refused", "Cause": "said no"}
+    assert output(execution_end(sfn, ex))["err"] == {"Error": "Refused", "Cause": "said no"}
     # No heartbeat: States.HeartbeatTimeout.
     ex = start("silence")
     receive_one(sqs, url)
-    assert output(finished(sfn, ex))["err"]["Error"] == "States.HeartbeatTimeout"
+    assert output(execution_end(sfn, ex))["err"]["Error"] == "States.HeartbeatTimeout"
     # Tokens never given, bad output.
     e = client_error(sfn.send_task_success, taskToken="made-up", output="{}")
     assert e["Error"]["Code"] == "InvalidToken"
@@ -375,7 +364,7 @@ def handler(event, context):
         Parameters={"FunctionName": name,
                     "Payload": {"token.$": "$$.Task.Token", "n.$": "$.n"}}))
     ex = sfn.start_execution(stateMachineArn=arn, input='{"n": 9}')["executionArn"]
-    assert output(finished(sfn, ex)) == {"from": "function", "n": 9}
+    assert output(execution_end(sfn, ex)) == {"from": "function", "n": 9}
 
 
 def test_pascal_case_members(sfn, sync, echo):
@@ -392,7 +381,7 @@ def test_pascal_case_members(sfn, sync, echo):
     o = output(run(sfn, sync, one_task("arn:aws:states:::states:startExecution", Parameters={
         "StateMachineArn": target, "Input": {"from": "parent"}})))
     assert o["ExecutionArn"].startswith(target.replace(":stateMachine:", ":execution:"))
-    assert json.loads(finished(sfn, o["ExecutionArn"])["output"]) == {"from": "parent"}
+    assert json.loads(execution_end(sfn, o["ExecutionArn"])["output"]) == {"from": "parent"}
     o = output(run(sfn, sync, one_task("arn:aws:states:::aws-sdk:lambda:invoke", Parameters={
         "FunctionName": echo, "Payload": {"n": 4}})))
     assert o["StatusCode"] == 200 and o["Payload"]["doubled"] == 8
@@ -412,4 +401,4 @@ def test_sns_callback(sfn, sqs, srv):
     body = json.loads(receive_one(sqs, url)["Body"])
     assert body["job"] == 7
     sfn.send_task_success(taskToken=body["token"], output='{"done": 7}')
-    assert output(finished(sfn, ex)) == {"done": 7}
+    assert output(execution_end(sfn, ex)) == {"done": 7}

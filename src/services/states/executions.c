@@ -97,12 +97,11 @@ static void start_on_loop(struct sl_loop *l, void *arg)
 static int finished(struct sl_call *c)
 {
     struct sfn_sync *w = c->state;
-    static const char *const statuses[] = {"SUCCEEDED", "FAILED", "TIMED_OUT"};
     const char *input = json_string_value(json_object_get(c->in, "input"));
     json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:{s:b}}", "executionArn",
                             w->arn, "stateMachineArn", w->r.arn, "name", w->name, "startDate",
                             sfn_timestamp(w->start), "stopDate", sfn_timestamp(w->stop),
-                            "status", statuses[w->status], "input", input ? input : "{}",
+                            "status", sl_run_status_name(w->status), "input", input ? input : "{}",
                             "inputDetails", "included", 1);
     if (w->status == SL_RUN_SUCCEEDED) {
         char *text = json_dumps(w->output, JSON_ENCODE_ANY | JSON_COMPACT);

@@ -753,6 +753,12 @@ static void on_timeout(struct sl_loop *l, void *arg)
             "The execution ran longer than its state machine's TimeoutSeconds");
 }
 
+const char *sl_run_status_name(enum sl_run_status s)
+{
+    static const char *const names[] = {"SUCCEEDED", "FAILED", "TIMED_OUT"};
+    return names[s];
+}
+
 void sl_run_stop(struct sl_run *r, const char *error, const char *cause)
 {
     run_end(r, SL_RUN_FAILED, NULL, error, cause);

@@ -23,6 +23,8 @@
 #include "services/states/asl.h"
 
 enum sl_run_status { SL_RUN_SUCCEEDED, SL_RUN_FAILED, SL_RUN_TIMED_OUT };
+/* The status as the API names it: "SUCCEEDED", "FAILED", "TIMED_OUT". */
+const char *sl_run_status_name(enum sl_run_status s);
 
 /* The end of a run. */
 struct sl_run_result {

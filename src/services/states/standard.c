@@ -464,6 +464,45 @@ static void exec_free(struct sfn_exec *x)
     free(x);
 }
 
+/* An execution's end in its record: its status and stop time, its output
+ * (SUCCEEDED) or its error and cause; answers the details of its last
+ * history event (a new object) and sets *type and *key to that event's
+ * type and details member. */
+static json_t *record_end(json_t *rec, const char *status, json_t *output, const char *error,
+                          const char *cause, const char **type, const char **key)
+{
+    static const struct {
+        const char *status, *type, *key;
+    } ends[] = {
+        {"SUCCEEDED", "ExecutionSucceeded", "executionSucceededEventDetails"},
+        {"TIMED_OUT", "ExecutionTimedOut", "executionTimedOutEventDetails"},
+        {"ABORTED", "ExecutionAborted", "executionAbortedEventDetails"},
+        {"FAILED", "ExecutionFailed", "executionFailedEventDetails"}, /* (and the rest) */
+    };
+    size_t i = 0;
+    while (i + 1 < sizeof(ends) / sizeof(ends[0]) && strcmp(ends[i].status, status) != 0)
+        i++;
+    *type = ends[i].type;
+    *key = ends[i].key;
+    json_object_set_new(rec, "status", json_string(status));
+    json_object_set_new(rec, "stop", json_integer(sl_time_now_ms()));
+    if (strcmp(status, "SUCCEEDED") == 0) {
+        json_object_set_new(rec, "output", sfn_json_text(output));
+        return json_pack("{s:o, s:o}", "output", sfn_json_text(output), "outputDetails",
+                         included());
+    }
+    json_t *d = json_object();
+    if (error && *error) {
+        json_object_set_new(rec, "error", json_string(error));
+        json_object_set_new(d, "error", json_string(error));
+    }
+    if (cause) {
+        json_object_set_new(rec, "cause", json_string(cause));
+        json_object_set_new(d, "cause", json_string(cause));
+    }
+    return d;
+}
+
 /* The run ended (loop thread): the record's end, its history event, the
  * status change; the position goes. */
 static void exec_done(void *arg, const struct sl_run_result *res)
@@ -475,37 +514,14 @@ static void exec_done(void *arg, const struct sl_run_result *res)
         return;
     }
     struct sfn *st = x->st;
-    static const char *const statuses[] = {"SUCCEEDED", "FAILED", "TIMED_OUT"};
-    const char *status = x->aborted ? "ABORTED" : statuses[res->status];
-    const char *error = x->aborted || x->over ? x->stop_error : res->error;
-    const char *cause = x->aborted || x->over ? x->stop_cause : res->cause;
+    const char *status = x->aborted ? "ABORTED" : sl_run_status_name(res->status);
+    bool stopped = x->aborted || x->over;
+    const char *type, *key;
     json_t *rec = x->rec;
-    json_object_set_new(rec, "status", json_string(status));
-    json_object_set_new(rec, "stop", json_integer(sl_time_now_ms()));
+    json_t *d = record_end(rec, status, res->output, stopped ? x->stop_error : res->error,
+                           stopped ? x->stop_cause : res->cause, &type, &key);
     x->over = false; /* (the last event is written) */
-    if (!x->aborted && res->status == SL_RUN_SUCCEEDED) {
-        json_object_set_new(rec, "output", sfn_json_text(res->output));
-        history(x, "ExecutionSucceeded", "executionSucceededEventDetails",
-                json_pack("{s:o, s:o}", "output", sfn_json_text(res->output), "outputDetails",
-                          included()));
-    } else {
-        json_t *d = json_object();
-        if (error && *error) {
-            json_object_set_new(rec, "error", json_string(error));
-            json_object_set_new(d, "error", json_string(error));
-        }
-        if (cause) {
-            json_object_set_new(rec, "cause", json_string(cause));
-            json_object_set_new(d, "cause", json_string(cause));
-        }
-        const char *type = x->aborted ? "ExecutionAborted"
-                           : res->status == SL_RUN_TIMED_OUT ? "ExecutionTimedOut"
-                                                             : "ExecutionFailed";
-        const char *key = x->aborted ? "executionAbortedEventDetails"
-                          : res->status == SL_RUN_TIMED_OUT ? "executionTimedOutEventDetails"
-                                                            : "executionFailedEventDetails";
-        history(x, type, key, d);
-    }
+    history(x, type, key, d);
     put(st, SFN_NS_EXEC, x->e.pk, x->e.name, json_incref(rec));
     del(st, SFN_NS_RUN, RUN_PK, x->e.arn);
     x->dirty = false;
@@ -697,15 +713,9 @@ static void express_done(void *arg, const struct sl_run_result *res)
     struct sfn_exec *x = arg;
     x->run = NULL;
     if (!x->shutdown) {
-        static const char *const statuses[] = {"SUCCEEDED", "FAILED", "TIMED_OUT"};
-        json_object_set_new(x->rec, "status", json_string(statuses[res->status]));
-        json_object_set_new(x->rec, "stop", json_integer(sl_time_now_ms()));
-        if (res->status == SL_RUN_SUCCEEDED)
-            json_object_set_new(x->rec, "output", sfn_json_text(res->output));
-        if (res->error)
-            json_object_set_new(x->rec, "error", json_string(res->error));
-        if (res->cause)
-            json_object_set_new(x->rec, "cause", json_string(res->cause));
+        const char *type, *key;
+        json_decref(record_end(x->rec, sl_run_status_name(res->status), res->output, res->error,
+                               res->cause, &type, &key));
         sync_ended(x->st, &x->e, x->rec);
     }
     exec_free(x);
@@ -1025,17 +1035,8 @@ static void end_stored(struct sfn *st, const struct sfn_eref *e, const char *sta
     if (read_exec(st->app->store, e, &rec))
         rec = NULL;
     if (rec && strcmp(str(rec, "status") ? str(rec, "status") : "", "RUNNING") == 0) {
-        json_object_set_new(rec, "status", json_string(status));
-        json_object_set_new(rec, "stop", json_integer(sl_time_now_ms()));
-        json_t *d = json_object();
-        if (error) {
-            json_object_set_new(rec, "error", json_string(error));
-            json_object_set_new(d, "error", json_string(error));
-        }
-        if (cause) {
-            json_object_set_new(rec, "cause", json_string(cause));
-            json_object_set_new(d, "cause", json_string(cause));
-        }
+        const char *type, *key;
+        json_t *d = record_end(rec, status, NULL, error, cause, &type, &key);
         struct sl_item it;
         long id = 0;
         if (sl_kv_get(st->app->store, SFN_NS_RUN, RUN_PK, e->arn, &it) == 0) {
@@ -1044,15 +1045,12 @@ static void end_stored(struct sfn *st, const struct sfn_eref *e, const char *sta
             json_decref(pos);
             sl_item_free(&it);
         }
-        bool aborted = strcmp(status, "ABORTED") == 0;
         if (id > 0) {
             char sk[24];
             snprintf(sk, sizeof(sk), "%010ld", id);
             put(st, SFN_NS_HIST, e->arn, sk,
                 json_pack("{s:I, s:s, s:i, s:o}", "t", (json_int_t)sl_time_now_ms(), "type",
-                          aborted ? "ExecutionAborted" : "ExecutionFailed", "prev", (int)(id - 1),
-                          aborted ? "executionAbortedEventDetails" : "executionFailedEventDetails",
-                          d));
+                          type, "prev", (int)(id - 1), key, d));
         } else {
             json_decref(d);
         }

@@ -350,24 +350,14 @@ static int stringify(json_t *obj, const char *key)
     return 0;
 }
 
-/* The execution's account and region, from $$.Execution.Id. */
-static void execution_place(json_t *context, char *account, size_t an, char *region, size_t rn)
+/* The execution's machine, from $$.StateMachine.Id (the default account
+ * and region if it has none). */
+static void machine_of(json_t *context, struct sfn_ref *r)
 {
-    const char *id = json_string_value(json_object_get(json_object_get(context, "Execution"),
-                                                       "Id"));
-    sl_strlcpy(account, SL_DEFAULT_ACCOUNT, an);
-    sl_strlcpy(region, SL_DEFAULT_REGION, rn);
-    const char *p = id ? strchr(id, ':') : NULL; /* arn:aws:states:REGION:ACCOUNT:... */
-    for (int i = 0; p && i < 2; i++)
-        p = strchr(p + 1, ':');
-    const char *q = p ? strchr(p + 1, ':') : NULL;
-    const char *e = q ? strchr(q + 1, ':') : NULL;
-    if (!e || (size_t)(q - p - 1) >= rn || (size_t)(e - q - 1) >= an || q == p + 1 || e == q + 1)
-        return;
-    memcpy(region, p + 1, (size_t)(q - p - 1));
-    region[q - p - 1] = '\0';
-    memcpy(account, q + 1, (size_t)(e - q - 1));
-    account[e - q - 1] = '\0';
+    const char *id = json_string_value(
+        json_object_get(json_object_get(context, "StateMachine"), "Id"));
+    if (!sfn_ref_parse(id, r))
+        sfn_ref_make(r, SL_DEFAULT_ACCOUNT, SL_DEFAULT_REGION, "");
 }
 
 /* Builds the call of t's resource with the state's effective input: the
@@ -460,10 +450,11 @@ static void *tasks_start(void *ctx, const struct sl_run_task *rt, sl_run_task_fn
         fail_later(t, "States.Runtime", "%s", rc == SL_EINVAL ? err.msg : "out of memory");
         return t;
     }
-    char account[16], region[64];
-    execution_place(rt->context, account, sizeof(account), region, sizeof(region));
+    struct sfn_ref place;
+    machine_of(rt->context, &place);
     t->call_pending = true;
-    rc = sl_call_local(st->app, t->res.botocore, t->res.op, account, region, in, payload,
+    rc = sl_call_local(st->app, t->res.botocore, t->res.op, place.account, place.region, in,
+                       payload,
                        payload ? strlen(payload) : 0, on_answer, t);
     free(payload);
     if (rc) {
@@ -863,16 +854,16 @@ static int tasks_write_results(void *ctx, const struct sl_asl_state *s, json_t *
     json_decref(eff);
     const char *bucket = json_string_value(json_object_get(params, "Bucket"));
     const char *prefix = json_string_value(json_object_get(params, "Prefix"));
-    char account[16], region[64], id[40];
-    execution_place(context, account, sizeof(account), region, sizeof(region));
+    struct sfn_ref m;
+    machine_of(context, &m);
+    const char *account = m.account;
+    char id[40];
     sl_uuid(id);
-    const char *machine = json_string_value(
-        json_object_get(json_object_get(context, "StateMachine"), "Name"));
     const char *exec = json_string_value(
         json_object_get(json_object_get(context, "Execution"), "Id"));
     char run_arn[512], dir[1200], key[1300];
-    snprintf(run_arn, sizeof(run_arn), "arn:aws:states:%s:%s:mapRun:%s/%s:%s", region, account,
-             machine ? machine : "", s->name, id);
+    snprintf(run_arn, sizeof(run_arn), "arn:aws:states:%s:%s:mapRun:%s/%s:%s", m.region,
+             account, m.name, s->name, id);
     size_t plen = prefix ? strlen(prefix) : 0;
     snprintf(dir, sizeof(dir), "%s%s%s/", plen ? prefix : "",
              plen && prefix[plen - 1] != '/' ? "/" : "", id);
