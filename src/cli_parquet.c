@@ -37,40 +37,6 @@ static int usage(void)
     return 2;
 }
 
-/* Parses "a:int!,b:string" into cols (names and text in buf). */
-static int parse_schema(char *text, struct sl_pq_column *cols, size_t max, size_t *n)
-{
-    *n = 0;
-    for (char *save = NULL, *part = strtok_r(text, ",", &save); part;
-         part = strtok_r(NULL, ",", &save)) {
-        /* (A decimal's comma: decimal(10,2) was split; join it back.) */
-        if (strncmp(strchr(part, ':') ? strchr(part, ':') + 1 : "", "decimal(", 8) == 0 &&
-            !strchr(part, ')')) {
-            char *rest = strtok_r(NULL, ",", &save);
-            if (!rest)
-                return SL_EINVAL;
-            part[strlen(part)] = ','; /* (strtok_r's NUL back to a comma) */
-        }
-        char *colon = strchr(part, ':');
-        if (!colon || colon == part || *n >= max)
-            return SL_EINVAL;
-        *colon = '\0';
-        char *type = colon + 1;
-        size_t tl = strlen(type);
-        struct sl_pq_column *c = &cols[(*n)++];
-        memset(c, 0, sizeof(*c));
-        c->name = part;
-        c->optional = !(tl && type[tl - 1] == '!');
-        if (!c->optional)
-            type[tl - 1] = '\0';
-        if (sl_pq_type_parse(type, c)) {
-            fprintf(stderr, "sluice parquet: column %s: unknown type '%s'\n", part, type);
-            return SL_EINVAL;
-        }
-    }
-    return *n ? 0 : SL_EINVAL;
-}
-
 static int to_file(void *arg, const void *p, size_t n)
 {
     return fwrite(p, 1, n, arg) == n ? 0 : SL_EIO;
@@ -114,7 +80,12 @@ static int cmd_write(int argc, char **argv)
     }
     struct sl_pq_column cols[256];
     size_t ncols = 0;
-    if (!schema || !out || parse_schema(schema, cols, 256, &ncols))
+    struct sl_err serr = {0};
+    if (schema && sl_pq_schema_parse(schema, cols, 256, &ncols, &serr)) {
+        fprintf(stderr, "sluice parquet: %s\n", serr.msg);
+        return 2;
+    }
+    if (!schema || !out)
         return usage();
     FILE *f = fopen(out, "wb");
     if (!f) {

@@ -63,6 +63,7 @@ struct sl_pq_value {
 struct sl_pq_options {
     enum sl_pq_codec codec;
     size_t row_group_rows; /* 0: 128 Ki rows */
+    size_t row_group_bytes; /* a group ends when its values' PLAIN bytes reach it too (0: 128 MiB) */
     size_t page_rows;      /* 0: 16 Ki rows */
     int page_version;      /* 1 (0 too) or 2 */
     bool dictionary;       /* dictionary-encode columns while it pays (at most 64 Ki entries) */
@@ -80,6 +81,11 @@ int sl_pq_writer_new(const struct sl_pq_column *cols, size_t ncols,
 /* Adds a row (ncols values). SL_EINVAL for a null in a required column or
  * a value out of its column's range (err says which). */
 int sl_pq_write_row(struct sl_pq_writer *w, const struct sl_pq_value *row, struct sl_err *err);
+/* The bytes the row group under way holds (its values, dictionaries,
+ * indexes and levels), and its end now (nothing when it has no rows): for
+ * a caller that bounds the memory of several writers together. */
+size_t sl_pq_writer_buffered(const struct sl_pq_writer *w);
+int sl_pq_writer_flush(struct sl_pq_writer *w, struct sl_err *err);
 /* Writes what is buffered and the footer. */
 int sl_pq_writer_finish(struct sl_pq_writer *w, struct sl_err *err);
 void sl_pq_writer_free(struct sl_pq_writer *w);
@@ -117,6 +123,19 @@ void sl_pq_close(struct sl_pq_file *f);
  * 3339 or numbers of the column's unit, decimals strings or numbers. */
 int sl_pq_value_from_json(const struct sl_pq_column *c, json_t *j, struct sl_arena *a,
                           struct sl_pq_value *v, struct sl_err *err);
+/* A CSV cell's text s[0..n) (not NUL-terminated) as column c's value
+ * (strings and binary borrowed from s; a is unused today): 0, or
+ * SL_EINVAL naming the column and what it wants. Empty is null (an error
+ * in a required column); booleans true/false in any case; integers
+ * [+-]digits in the column's range (int: 32 bits); numbers [+-]d[.d][e±d]
+ * (no "NaN" or "inf"); dates YYYY-MM-DD of the calendar; timestamps a
+ * date, or a date, 'T' or ' ', HH:MM:SS[.f…] and a zone Z or ±hh:mm (none
+ * is UTC), the fraction cut to the column's unit; decimals [+-]d[.d] with
+ * at most scale digits after the point (zeros past it aside) and
+ * precision - scale before; strings UTF-8; binary the bytes as they are.
+ * Whatever formats/infer.h infers for a column converts. */
+int sl_pq_value_from_text(const struct sl_pq_column *c, const char *s, size_t n,
+                          struct sl_arena *a, struct sl_pq_value *v, struct sl_err *err);
 /* v as JSON (a new reference): dates "YYYY-MM-DD", timestamps RFC 3339 in
  * UTC, decimals strings of their digits, binary base64. */
 json_t *sl_pq_value_to_json(const struct sl_pq_column *c, const struct sl_pq_value *v);
@@ -125,5 +144,11 @@ json_t *sl_pq_value_to_json(const struct sl_pq_column *c, const struct sl_pq_val
  * scale): 0, or SL_EINVAL. And back. */
 int sl_pq_type_parse(const char *name, struct sl_pq_column *c);
 const char *sl_pq_type_name(const struct sl_pq_column *c, char *buf, size_t n);
+/* A schema's text, "id:bigint!,name:string,price:decimal(10,2)" (Glue's
+ * type names; ! for a required column), into at most max columns whose
+ * names point into text (which is cut up): 0, or SL_EINVAL with err
+ * naming the problem. */
+int sl_pq_schema_parse(char *text, struct sl_pq_column *cols, size_t max, size_t *n,
+                       struct sl_err *err);
 
 #endif

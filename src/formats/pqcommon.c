@@ -218,11 +218,22 @@ int pq_bitpack(const uint32_t *v, size_t n, int width, struct sl_buf *out)
     if (!p)
         return SL_ENOMEM;
     memset(p, 0, bytes);
-    size_t bit = 0;
-    for (size_t i = 0; i < n; i++, bit += (size_t)width)
-        for (int b = 0; b < width; b++)
-            if (v[i] >> b & 1)
-                p[(bit + (size_t)b) / 8] |= (uint8_t)(1u << ((bit + (size_t)b) % 8));
+    /* LSB first, through an accumulator that never holds more than 7 + 32
+     * bits. */
+    uint64_t acc = 0, mask = width == 32 ? 0xffffffffu : (1u << width) - 1;
+    int have = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc |= (uint64_t)(v[i] & mask) << have;
+        have += width;
+        while (have >= 8) {
+            p[o++] = (uint8_t)acc;
+            acc >>= 8;
+            have -= 8;
+        }
+    }
+    if (have)
+        p[o] = (uint8_t)acc;
     grew(out, bytes);
     return 0;
 }

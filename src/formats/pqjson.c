@@ -5,150 +5,13 @@
  * decimals as strings of their digits ("-12.30"), taken from numbers too.
  */
 #include "formats/parquet.h"
+#include "formats/pqtext.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static bool digits(const char *p, int n, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)p[i]))
-            return false;
-        v = v * 10 + (unsigned)(p[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-/* "YYYY-MM-DD" (the date part of a timestamp too): days, or false. */
-static bool parse_date(const char *s, int64_t *days)
-{
-    unsigned y, m, d;
-    if (strlen(s) < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &m) ||
-        s[7] != '-' || !digits(s + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > 31)
-        return false;
-    *days = days_from_civil(y, m, d);
-    /* (A day the month does not have, 2024-02-31, comes back another.) */
-    int64_t yy;
-    unsigned mm, dd;
-    civil_from_days(*days, &yy, &mm, &dd);
-    return yy == (int64_t)y && mm == m && dd == d;
-}
-
-/* RFC 3339 ("2024-05-01T12:30:00.123456Z", "+02:00", a space for the T,
- * or a date alone): microseconds since the epoch, or false. */
-static bool parse_timestamp(const char *s, int64_t *us)
-{
-    int64_t days;
-    if (!parse_date(s, &days))
-        return false;
-    const char *p = s + 10;
-    unsigned hh = 0, mm = 0, ss = 0;
-    int64_t frac = 0;
-    if (*p == 'T' || *p == 't' || *p == ' ') {
-        if (!digits(p + 1, 2, &hh) || p[3] != ':' || !digits(p + 4, 2, &mm) || p[6] != ':' ||
-            !digits(p + 7, 2, &ss) || hh > 23 || mm > 59 || ss > 60)
-            return false;
-        p += 9;
-        if (*p == '.') {
-            int n = 0;
-            for (p++; isdigit((unsigned char)*p); p++, n++)
-                if (n < 6)
-                    frac = frac * 10 + (*p - '0');
-            if (!n)
-                return false;
-            for (; n < 6; n++)
-                frac *= 10;
-        }
-        int64_t off = 0;
-        if (*p == 'Z' || *p == 'z') {
-            p++;
-        } else if (*p == '+' || *p == '-') {
-            unsigned oh, om;
-            if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om))
-                return false;
-            off = (int64_t)(oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
-            p += 6;
-        }
-        if (*p)
-            return false;
-        *us = ((days * 86400 + hh * 3600 + mm * 60 + ss) - off) * 1000000 + frac;
-        return true;
-    }
-    if (*p)
-        return false;
-    *us = days * 86400 * 1000000;
-    return true;
-}
-
-static int64_t pow10i(int n)
-{
-    int64_t v = 1;
-    while (n-- > 0)
-        v *= 10;
-    return v;
-}
-
-/* A decimal's text ("-12.3") scaled by scale: false when it is not one or
- * has more fractional digits than scale. */
-static bool parse_decimal(const char *s, int scale, int64_t *out)
-{
-    bool neg = *s == '-';
-    if (*s == '-' || *s == '+')
-        s++;
-    int64_t v = 0;
-    int frac = -1, nd = 0;
-    for (; *s; s++) {
-        if (*s == '.' && frac < 0) {
-            frac = 0;
-            continue;
-        }
-        if (!isdigit((unsigned char)*s) || nd >= 18)
-            return false;
-        v = v * 10 + (*s - '0');
-        nd++;
-        if (frac >= 0 && ++frac > scale)
-            return false;
-    }
-    if (!nd)
-        return false;
-    if (frac < 0)
-        frac = 0;
-    int64_t m = pow10i(scale - frac);
-    if (v > INT64_MAX / m)
-        return false;
-    *out = (neg ? -v : v) * m;
-    return true;
-}
 
 int sl_pq_value_from_json(const struct sl_pq_column *c, json_t *j, struct sl_arena *a,
                           struct sl_pq_value *v, struct sl_err *err)
@@ -201,7 +64,7 @@ int sl_pq_value_from_json(const struct sl_pq_column *c, json_t *j, struct sl_are
             v->i64 = json_integer_value(j);
             return 0;
         }
-        if (s && strlen(s) == 10 && parse_date(s, &v->i64))
+        if (s && pq_text_date(s, json_string_length(j), &v->i64))
             return 0;
         break;
     case SL_PQ_TIMESTAMP_MS:
@@ -210,27 +73,38 @@ int sl_pq_value_from_json(const struct sl_pq_column *c, json_t *j, struct sl_are
             v->i64 = json_integer_value(j);
             return 0;
         }
-        if (s && parse_timestamp(s, &v->i64)) {
+        if (s && pq_text_timestamp(s, json_string_length(j), &v->i64)) {
             if (c->type == SL_PQ_TIMESTAMP_MS)
                 v->i64 = v->i64 / 1000 - (v->i64 % 1000 < 0);
             return 0;
         }
         break;
-    case SL_PQ_DECIMAL:
-        if (s && parse_decimal(s, c->scale, &v->i64))
-            return 0;
+    case SL_PQ_DECIMAL: {
+        int p, sc;
+        pq_decimal_ps(c, &p, &sc);
+        if (s) {
+            if (pq_text_decimal(s, json_string_length(j), p, sc, &v->i64) == PQ_DEC_OK)
+                return 0;
+            break;
+        }
+        int64_t lim = pq_pow10(p); /* (unscaled values have at most p digits) */
         if (json_is_integer(j)) {
-            int64_t x = json_integer_value(j), lim = pow10i(18 - c->scale);
-            if (x > -lim && x < lim) {
-                v->i64 = x * pow10i(c->scale);
+            int64_t x = json_integer_value(j), ilim = pq_pow10(p - sc);
+            if (x > -ilim && x < ilim) {
+                v->i64 = x * pq_pow10(sc);
                 return 0;
             }
         }
-        if (json_is_real(j) && fabs(json_real_value(j)) < 1e17) {
-            v->i64 = llround(json_real_value(j) * (double)pow10i(c->scale));
-            return 0;
+        if (json_is_real(j)) {
+            double x = json_real_value(j) * (double)pq_pow10(sc);
+            if (fabs(x) < (double)lim) {
+                v->i64 = llround(x);
+                if (v->i64 > -lim && v->i64 < lim)
+                    return 0;
+            }
         }
         break;
+    }
     }
     static const char *const names[] = {"a boolean", "an integer", "an integer", "a number",
                                         "a number", "a string", "base64 text",
@@ -266,7 +140,7 @@ json_t *sl_pq_value_to_json(const struct sl_pq_column *c, const struct sl_pq_val
     case SL_PQ_DATE: {
         int64_t y;
         unsigned m, d;
-        civil_from_days(v->i64, &y, &m, &d);
+        pq_civil_from_days(v->i64, &y, &m, &d);
         snprintf(buf, sizeof(buf), "%04lld-%02u-%02u", (long long)y, m, d);
         return json_string(buf);
     }
@@ -279,14 +153,14 @@ json_t *sl_pq_value_to_json(const struct sl_pq_column *c, const struct sl_pq_val
         int64_t days = secs / 86400 - (secs % 86400 < 0);
         int64_t rest = secs - days * 86400, y;
         unsigned m, d;
-        civil_from_days(days, &y, &m, &d);
+        pq_civil_from_days(days, &y, &m, &d);
         snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02d:%02d:%02d.%0*lldZ", (long long)y, m, d,
                  (int)(rest / 3600), (int)(rest / 60 % 60), (int)(rest % 60),
                  c->type == SL_PQ_TIMESTAMP_MS ? 3 : 6, (long long)frac);
         return json_string(buf);
     }
     case SL_PQ_DECIMAL: {
-        int64_t p = pow10i(c->scale > 0 && c->scale <= 18 ? c->scale : 0);
+        int64_t p = pq_pow10(c->scale > 0 && c->scale <= 18 ? c->scale : 0);
         uint64_t a = v->i64 < 0 ? (uint64_t)0 - (uint64_t)v->i64 : (uint64_t)v->i64;
         int scale = c->scale > 0 && c->scale <= 18 ? c->scale : 0;
         if (scale > 0)
@@ -340,4 +214,42 @@ const char *sl_pq_type_name(const struct sl_pq_column *c, char *buf, size_t n)
     else
         snprintf(buf, n, "%s", names[c->type]);
     return buf;
+}
+
+int sl_pq_schema_parse(char *text, struct sl_pq_column *cols, size_t max, size_t *n,
+                       struct sl_err *err)
+{
+    *n = 0;
+    for (char *save = NULL, *part = strtok_r(text, ",", &save); part;
+         part = strtok_r(NULL, ",", &save)) {
+        /* (A decimal's comma: decimal(10,2) was split; join it back.) */
+        if (strncmp(strchr(part, ':') ? strchr(part, ':') + 1 : "", "decimal(", 8) == 0 &&
+            !strchr(part, ')')) {
+            char *rest = strtok_r(NULL, ",", &save);
+            if (!rest)
+                return sl_errf(err, SL_EINVAL, "column %s: decimal( without its )", part);
+            part[strlen(part)] = ','; /* (strtok_r's NUL back to a comma) */
+        }
+        while (*part == ' ')
+            part++;
+        char *colon = strchr(part, ':');
+        if (!colon || colon == part)
+            return sl_errf(err, SL_EINVAL, "'%.100s' is not name:type", part);
+        if (*n >= max)
+            return sl_errf(err, SL_EINVAL, "more than %zu columns", max);
+        *colon = '\0';
+        char *type = colon + 1;
+        size_t tl = strlen(type);
+        while (tl && type[tl - 1] == ' ')
+            type[--tl] = '\0';
+        struct sl_pq_column *c = &cols[(*n)++];
+        memset(c, 0, sizeof(*c));
+        c->name = part;
+        c->optional = !(tl && type[tl - 1] == '!');
+        if (!c->optional)
+            type[tl - 1] = '\0';
+        if (sl_pq_type_parse(type, c))
+            return sl_errf(err, SL_EINVAL, "column %.100s: unknown type '%.60s'", part, type);
+    }
+    return *n ? 0 : sl_errf(err, SL_EINVAL, "no columns");
 }

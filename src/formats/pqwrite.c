@@ -15,6 +15,8 @@
 
 #define DICT_MAX_ENTRIES 65536
 #define DICT_MAX_BYTES (1024 * 1024)
+#define DICT_TABLE_START 1024 /* slots; doubled as entries come, up to 2 x DICT_MAX_ENTRIES */
+#define DICT_PROBE 8192 /* values seen before the share of distinct ones decides */
 
 /* A column chunk's place and sizes, for the footer. */
 struct chunk_meta {
@@ -36,6 +38,7 @@ struct col {
     int physical;
     struct sl_buf values; /* PLAIN, non-null values */
     uint8_t *defs;        /* per row: 1 present, 0 null (optional columns) */
+    size_t cap_defs;
     size_t nrows, nvalues, nulls;
     /* Page boundaries: the row, the values' byte offset and count where each page starts. */
     size_t *page_row, *page_off, *page_val;
@@ -43,6 +46,8 @@ struct col {
     /* Dictionary (while it holds): entries' PLAIN bytes, a hash table of
      * entry indexes, each value's index. */
     bool dict_on;
+    bool dict_failed; /* gave up in an earlier group: PLAIN for the rest of the file */
+    bool dict_stats;  /* byte arrays: the dictionary's entries are not in the statistics yet */
     struct sl_buf dict;
     size_t *dict_off; /* entry i's bytes: dict_off[i] .. dict_off[i+1] */
     size_t ndict, cap_dict;
@@ -91,8 +96,9 @@ static void col_reset(struct col *c)
     c->ndict = 0;
     if (c->table)
         memset(c->table, 0, c->table_size * sizeof(*c->table));
-    c->dict_on = c->table != NULL;
+    c->dict_on = c->table != NULL && !c->dict_failed;
     c->has_stats = false;
+    c->dict_stats = false;
     c->smin.len = c->smax.len = 0;
 }
 
@@ -150,6 +156,8 @@ int sl_pq_writer_new(const struct sl_pq_column *cols, size_t ncols,
     w->o = opts ? *opts : (struct sl_pq_options){0};
     if (!w->o.row_group_rows)
         w->o.row_group_rows = 128 * 1024;
+    if (!w->o.row_group_bytes)
+        w->o.row_group_bytes = 128u * 1024 * 1024;
     if (!w->o.page_rows)
         w->o.page_rows = 16 * 1024;
     w->out = out;
@@ -182,7 +190,7 @@ int sl_pq_writer_new(const struct sl_pq_column *cols, size_t ncols,
         }
         c->physical = pq_physical(&cols[i]);
         if (w->o.dictionary && c->physical != PQ_BOOLEAN) {
-            c->table_size = 2 * DICT_MAX_ENTRIES;
+            c->table_size = DICT_TABLE_START;
             c->table = calloc(c->table_size, sizeof(*c->table));
             if (!c->table) {
                 sl_pq_writer_free(w);
@@ -197,12 +205,76 @@ int sl_pq_writer_new(const struct sl_pq_column *cols, size_t ncols,
 
 /* ---- adding values ------------------------------------------------------------------- */
 
+/* The n (1 to 7) bytes at p as one word, from loads that overlap rather
+ * than a copy through memory (which would stall the load that follows). */
+static inline uint64_t short_word(const uint8_t *p, size_t n)
+{
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        return (uint64_t)b << 32 | a;
+    }
+    return (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
+}
+
+/* A hash of a value's PLAIN bytes, eight at a time (the slots take its
+ * low bits, which the last mix spreads; the length is in the seed). */
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    size_t m = n;
+    const uint8_t *q = p;
+    while (m >= 8) {
+        uint64_t w;
+        memcpy(&w, q, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        q += 8;
+        m -= 8;
+    }
+    if (m) {
+        uint64_t w;
+        if (n >= 8)
+            memcpy(&w, p + n - 8, 8); /* (the last 8, overlapping) */
+        else
+            w = short_word(q, m);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 29;
+    }
+    h *= 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 32);
+}
+
+/* Appends to b without a call while it has room (every value takes this
+ * way; sl_buf_append grows it otherwise). */
+static inline int put(struct sl_buf *b, const void *p, size_t n)
+{
+    if (b->cap - b->len > n && b->len + n <= b->max) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return sl_buf_append(b, p, n);
+}
+
+/* Whether a[0..n) and b[0..n) are equal: short values without a call. */
+static inline bool bytes_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    if (n > 32)
+        return memcmp(a, b, n) == 0;
+    if (n > 16)
+        return bytes_equal(a, b, 16) && bytes_equal(a + 16, b + 16, n - 16);
+    if (n >= 8) {
+        uint64_t x, y, u, v;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        memcpy(&u, a + n - 8, 8);
+        memcpy(&v, b + n - 8, 8);
+        return x == y && u == v;
+    }
+    return !n || short_word(a, n) == short_word(b, n);
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -220,10 +292,34 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
+/* Doubles c's table of slots (kept at most half full, and small while the
+ * dictionary is, so that a column of few values probes memory that stays
+ * in cache). */
+static int dict_grow(struct col *c)
+{
+    size_t size = c->table_size * 2, mask = size - 1;
+    uint32_t *t = calloc(size, sizeof(*t));
+    if (!t)
+        return SL_ENOMEM;
+    for (size_t e = 0; e < c->ndict; e++) {
+        size_t from = c->dict_off[e], to = c->dict_off[e + 1];
+        size_t at = (size_t)hash_bytes((const uint8_t *)c->dict.data + from, to - from) & mask;
+        while (t[at])
+            at = (at + 1) & mask;
+        t[at] = (uint32_t)(e + 1);
+    }
+    free(c->table);
+    c->table = t;
+    c->table_size = size;
+    return 0;
+}
+
 /* Value bytes p[0..n) (PLAIN) into c's dictionary: its index, or gives
  * the dictionary up. */
 static int dict_add(struct col *c, const uint8_t *p, size_t n)
 {
+    if (c->ndict * 2 >= c->table_size && c->table_size < 2 * DICT_MAX_ENTRIES && dict_grow(c))
+        return SL_ENOMEM;
     uint64_t h = hash_bytes(p, n);
     size_t mask = c->table_size - 1, at = (size_t)h & mask;
     for (;;) {
@@ -231,14 +327,20 @@ static int dict_add(struct col *c, const uint8_t *p, size_t n)
         if (!e)
             break;
         size_t from = c->dict_off[e - 1], to = c->dict_off[e];
-        if (to - from == n && memcmp(c->dict.data + from, p, n) == 0)
+        if (to - from == n && bytes_equal((const uint8_t *)c->dict.data + from, p, n))
             return grow((void **)&c->idx, &c->cap_idx, c->nvalues + 1, sizeof(*c->idx))
                        ? SL_ENOMEM
                        : (c->idx[c->nvalues] = e - 1, 0);
         at = (at + 1) & mask;
     }
-    if (c->ndict >= DICT_MAX_ENTRIES || c->dict.len + n > DICT_MAX_BYTES) {
-        c->dict_on = false; /* (PLAIN for this group) */
+    /* A dictionary that does not pay is given up: full, or nearly every
+     * value distinct once there are enough of them to tell. Once given
+     * up, the column stays PLAIN in the groups that follow (its values do
+     * not change their nature), as other writers do. */
+    if (c->ndict >= DICT_MAX_ENTRIES || c->dict.len + n > DICT_MAX_BYTES ||
+        (c->nvalues >= DICT_PROBE && c->ndict * 4 > c->nvalues * 3)) {
+        c->dict_on = false;
+        c->dict_failed = true;
         return 0;
     }
     if (grow((void **)&c->dict_off, &c->cap_dict, c->ndict + 2, sizeof(*c->dict_off)) ||
@@ -269,6 +371,21 @@ static int stats_bytes(struct col *c, const char *p, size_t n)
         c->smax.len = 0;
         rc = sl_buf_append(&c->smax, p, n);
     }
+    return rc;
+}
+
+/* A byte array column's statistics, while its dictionary holds, come from
+ * the dictionary's entries (the same minimum and maximum, each distinct
+ * value compared once): folded in when it is given up or written. */
+static int fold_dict_stats(struct col *c)
+{
+    int rc = 0;
+    for (size_t e = 0; !rc && c->dict_stats && e < c->ndict; e++) {
+        size_t from = c->dict_off[e], to = c->dict_off[e + 1];
+        rc = stats_bytes(c, c->dict.data + from + 4, to - from - 4);
+        c->has_stats = true;
+    }
+    c->dict_stats = false;
     return rc;
 }
 
@@ -343,26 +460,32 @@ static int add_value(struct col *c, const struct sl_pq_value *v)
         break;
     case PQ_BYTE_ARRAY: {
         uint32_t len = (uint32_t)v->n;
-        rc = sl_buf_append(&c->values, &len, 4);
+        rc = put(&c->values, &len, 4);
         if (!rc)
-            rc = sl_buf_append(&c->values, v->s ? v->s : "", v->n);
+            rc = put(&c->values, v->s ? v->s : "", v->n);
+        if (!rc && c->dict_on) {
+            rc = dict_add(c, (const uint8_t *)c->values.data + start, v->n + 4);
+            c->dict_stats |= c->dict_on;
+            if (!rc && !c->dict_on) /* (given up: its entries, then this value) */
+                rc = fold_dict_stats(c);
+            else if (!rc)
+                goto counted;
+        }
         if (!rc)
             rc = stats_bytes(c, v->s ? v->s : "", v->n);
         if (rc)
             return rc;
         c->has_stats = true;
-        bytes = (const uint8_t *)c->values.data + start;
-        n = v->n + 4;
-        goto dict;
+        goto counted;
     }
     }
     c->has_stats = true;
 values:
-    if ((rc = sl_buf_append(&c->values, bytes, n)) != 0)
+    if ((rc = put(&c->values, bytes, n)) != 0)
         return rc;
-dict:
     if (c->dict_on && (rc = dict_add(c, (const uint8_t *)c->values.data + start, n)) != 0)
         return rc;
+counted:
     c->nvalues++;
     return 0;
 }
@@ -406,7 +529,7 @@ int sl_pq_write_row(struct sl_pq_writer *w, const struct sl_pq_value *row, struc
             }
         }
         if (!rc && c->c.optional) {
-            if (!c->defs && !(c->defs = malloc(w->o.row_group_rows)))
+            if (grow((void **)&c->defs, &c->cap_defs, c->nrows + 1, 1))
                 rc = SL_ENOMEM;
             else
                 c->defs[c->nrows] = row[i].null ? 0 : 1;
@@ -424,7 +547,10 @@ int sl_pq_write_row(struct sl_pq_writer *w, const struct sl_pq_value *row, struc
         }
     }
     w->total_rows++;
-    if (++w->rows >= w->o.row_group_rows)
+    size_t buffered = 0;
+    for (size_t i = 0; i < w->ncols; i++)
+        buffered += w->cols[i].values.len;
+    if (++w->rows >= w->o.row_group_rows || buffered >= w->o.row_group_bytes)
         return flush_group(w);
     return 0;
 }
@@ -536,6 +662,8 @@ static int write_column(struct sl_pq_writer *w, struct col *c, struct chunk_meta
     cm->nulls = (int64_t)c->nulls;
     sl_buf_init(&cm->min, 0);
     sl_buf_init(&cm->max, 0);
+    if ((rc = fold_dict_stats(c)))
+        return rc;
     if (c->has_stats) {
         cm->has_stats = true;
         if ((rc = stat_bytes(c, false, &cm->min)) || (rc = stat_bytes(c, true, &cm->max)))
@@ -617,6 +745,22 @@ static int write_column(struct sl_pq_writer *w, struct col *c, struct chunk_meta
             return rc;
     }
     return 0;
+}
+
+size_t sl_pq_writer_buffered(const struct sl_pq_writer *w)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->ncols; i++) {
+        const struct col *c = &w->cols[i];
+        n += c->values.len + c->dict.len + c->nvalues * sizeof(*c->idx) + c->nrows;
+    }
+    return n;
+}
+
+int sl_pq_writer_flush(struct sl_pq_writer *w, struct sl_err *err)
+{
+    int rc = flush_group(w);
+    return rc ? sl_errf(err, rc, "%s", sl_strerror(rc)) : 0;
 }
 
 static int flush_group(struct sl_pq_writer *w)

@@ -164,3 +164,36 @@ def test_errors(tmp_path):
     sluice("write", "--schema", "a:int", str(empty), input="")
     assert sluice("read", str(empty)).stdout == ""
     assert json.loads(sluice("read", "--schema", str(empty)).stdout)["rows"] == 0
+
+
+@pytest.mark.parametrize("dictionary", [True, False])
+def test_statistics(tmp_path, dictionary):
+    """Each row group's min, max and null count, as an independent reader
+    sees them: strings kept in a dictionary, strings whose dictionary is
+    given up midway (nearly all distinct), integers, doubles with nulls."""
+    rows = []
+    for i in range(20000):
+        rows.append({"few": ["m", "b", "x", None][i % 4], "many": f"v{(i * 7919) % 20000:05d}",
+                     "n": (i * 37) % 1000 - 500, "d": None if i % 5 == 0 else i / 8})
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "s.parquet"
+    args = ["write", "--schema", "few:string,many:string,n:bigint!,d:double",
+            "--row-group-rows", "12000", str(out)]
+    if dictionary:
+        args.insert(1, "--dictionary")
+    sluice(*args, input=src.read_text())
+    groups = node("stats", str(out))
+    assert len(groups) == 2
+    for g, part in zip(groups, (rows[:12000], rows[12000:])):
+        few = [r["few"] for r in part if r["few"] is not None]
+        many = [r["many"] for r in part]
+        d = [r["d"] for r in part if r["d"] is not None]
+        n = [r["n"] for r in part]
+        assert (g[0]["min_value"], g[0]["max_value"], g[0]["null_count"]) == \
+            (min(few), max(few), str(len(part) - len(few)))
+        assert (g[1]["min_value"], g[1]["max_value"], g[1]["null_count"]) == \
+            (min(many), max(many), "0")
+        assert (g[2]["min_value"], g[2]["max_value"]) == (str(min(n)), str(max(n)))
+        assert (g[3]["min_value"], g[3]["max_value"], g[3]["null_count"]) == \
+            (min(d), max(d), str(len(part) - len(d)))

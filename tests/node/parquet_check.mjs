@@ -2,6 +2,7 @@
 //   node parquet_check.mjs read FILE        rows read by hyparquet (with
 //                                           hyparquet-compressors), as JSON
 //   node parquet_check.mjs schema FILE      hyparquet's view of the schema
+//   node parquet_check.mjs stats FILE       each row group's column statistics
 //   node parquet_check.mjs write-hw OUT     a file written by hyparquet-writer
 //   node parquet_check.mjs write-pjs OUT    a file written by @dsnp/parquetjs
 // Values print as JSON: BigInt as a decimal string, Date as an ISO string,
@@ -38,7 +39,11 @@ const ROWS = Array.from({ length: 300 }, (_, i) => ({
   at: new Date(Date.UTC(2024, 0, 1) + i * 1000),
 }))
 
-if (mode === 'read' || mode === 'schema') {
+if (mode === 'stats') {
+  const buf = readFileSync(path)
+  const md = parquetMetadata(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))
+  console.log(JSON.stringify(md.row_groups.map(g => g.columns.map(c => plain(c.meta_data.statistics)))))
+} else if (mode === 'read' || mode === 'schema') {
   const buf = readFileSync(path)
   const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)
   if (mode === 'schema') {

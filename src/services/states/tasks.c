@@ -16,6 +16,7 @@
 #include "services/states/internal.h"
 #include "services/s3/s3.h"
 #include "services/states/template.h"
+#include "formats/csv.h"
 
 #include <ctype.h>
 #include <search.h>
@@ -640,69 +641,40 @@ static int reader_fail(char *error, size_t en, char **cause, const char *fmt, ..
     return SL_EINVAL;
 }
 
-/* CSV (RFC 4180: quoted fields, "" in them, line breaks inside quotes) as
- * rows of fields: each row an array of strings. */
+static int csv_row(void *arg, const struct sl_csv_field *f, size_t nf, int64_t line)
+{
+    (void)line;
+    json_t *row = json_array();
+    for (size_t i = 0; i < nf; i++) {
+        json_t *v = json_stringn(f[i].s, f[i].n);
+        if (!v || json_array_append_new(row, v)) {
+            json_decref(row); /* (not UTF-8: no row is made of it) */
+            return SL_EINVAL;
+        }
+    }
+    return json_array_append_new(arg, row) ? SL_ENOMEM : 0;
+}
+
+/* CSV (RFC 4180: quoted fields, "" in them, line breaks inside quotes;
+ * formats/csv.h) as rows of fields: each row an array of strings. NULL
+ * when a field is not UTF-8. */
 json_t *sfn_csv_rows(const char *p, size_t n)
 {
-    json_t *rows = json_array(), *row = json_array();
-    struct sl_buf field;
-    sl_buf_init(&field, 0);
-    size_t i = 0;
-    bool quoted = false, any = false;
-    while (i <= n) {
-        char ch = i < n ? p[i] : '\n';
-        if (quoted) {
-            if (ch == '"' && i + 1 < n && p[i + 1] == '"') {
-                sl_buf_append(&field, "\"", 1);
-                i += 2;
-                continue;
-            }
-            if (i == n) {
-                quoted = false; /* (an unclosed quote ends with the text: its row too) */
-                continue;
-            }
-            if (ch == '"')
-                quoted = false;
-            else
-                sl_buf_append(&field, &ch, 1);
-            i++;
-            continue;
-        }
-        if (ch == '"' && !field.len) {
-            quoted = true;
-            any = true;
-        } else if (ch == ',' || ch == '\n' || ch == '\r') {
-            if (ch == '\r' && i + 1 < n && p[i + 1] == '\n')
-                i++;
-            json_t *v = json_stringn(field.data ? field.data : "", field.len);
-            if (!v) {
-                /* (Not UTF-8: no row is made of it.) */
-                json_decref(row);
-                json_decref(rows);
-                sl_buf_free(&field);
-                return NULL;
-            }
-            json_array_append_new(row, v);
-            field.len = 0;
-            if (ch != ',') {
-                bool blank = json_array_size(row) == 1 && !any &&
-                             !json_string_length(json_array_get(row, 0));
-                if (!blank)
-                    json_array_append(rows, row);
-                json_decref(row);
-                row = json_array();
-                any = false;
-            } else {
-                any = true;
-            }
-        } else {
-            sl_buf_append(&field, &ch, 1);
-            any = true;
-        }
-        i++;
+    json_t *rows = json_array();
+    struct sl_csv *c = NULL;
+    int rc = sl_csv_new(',', n + 1, csv_row, rows, &c);
+    if (!rc)
+        rc = sl_csv_feed(c, p, n, NULL);
+    /* (An unclosed quote ends with the text: its row too.) */
+    if (!rc && sl_csv_in_quote(c))
+        rc = sl_csv_feed(c, "\"", 1, NULL);
+    if (!rc)
+        rc = sl_csv_finish(c, NULL);
+    sl_csv_free(c);
+    if (rc) {
+        json_decref(rows);
+        return NULL;
     }
-    json_decref(row);
-    sl_buf_free(&field);
     return rows;
 }
 
