@@ -153,9 +153,16 @@ def every_minute(tmp_path_factory):
     """An EventBridge rule on cron(* * * * ? *) with a queue target, on a
     server of its own made as the session starts, so that the wait for a
     minute's start (test_events' scheduled-rule test) runs while the other
-    tests do: (server, the rule's ARN, the queue's URL)."""
+    tests do: (server, the rule's ARN, the queue's URL). And a Glue crawler
+    on the same schedule, "every-minute-crawler" (test_glue_crawler)."""
     s = Server(str(tmp_path_factory.mktemp("minute") / "data")).start()
     ev, sqs = client("events", s.endpoint), client("sqs", s.endpoint)
+    s3, glue = client("s3", s.endpoint), client("glue", s.endpoint)
+    s3.create_bucket(Bucket="sched")
+    s3.put_object(Bucket="sched", Key="ticks/t.jsonl", Body=b'{"tick": 1}\n')
+    glue.create_crawler(Name="every-minute-crawler", Role="arn:aws:iam::000000000000:role/c",
+                        DatabaseName="scheduled", Schedule="cron(* * * * ? *)",
+                        Targets={"S3Targets": [{"Path": "s3://sched/ticks/"}]})
     url = sqs.create_queue(QueueName="every-minute")["QueueUrl"]
     qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     arn = ev.put_rule(Name="every-minute", ScheduleExpression="cron(* * * * ? *)")["RuleArn"]
@@ -379,3 +386,15 @@ def function_log_messages(logs, name):
         return [e["message"] for p in pages for e in p["events"]]
     except logs.exceptions.ResourceNotFoundException:
         return []
+
+
+def blueprint_output(key, ext):
+    """The name a data blueprint gives its output of the object key: the
+    key's file name without its extension, '-', the FNV-1a (32-bit) hash
+    of the whole key in hex, and ext."""
+    h = 2166136261
+    for b in key.encode():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    base = key.rsplit("/", 1)[-1]
+    stem = base.rsplit(".", 1)[0] if "." in base[1:] else base
+    return f"{stem}-{h:08x}.{ext}"

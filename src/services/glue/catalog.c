@@ -616,11 +616,38 @@ SL_OP(glue, SearchTables)
 
 /* ---- the row ------------------------------------------------------------------------- */
 
+/* The state: crawls under way and crawlers' schedules (the catalog
+ * itself is the store's). */
 static int glue_new(struct sl_app *app, void **state, struct sl_err *err)
 {
     (void)err;
-    *state = app; /* (stateless: the catalog is the store's) */
+    struct glue_state *gs = calloc(1, sizeof(*gs));
+    if (!gs)
+        return SL_ENOMEM;
+    gs->app = app;
+    pthread_mutex_init(&gs->mu, NULL);
+    sl_inflight_init(&gs->crawls);
+    *state = gs;
     return 0;
+}
+
+static int glue_start(void *state, struct sl_err *err)
+{
+    (void)err;
+    return glue_crawlers_start(state);
+}
+
+static void glue_stop(void *state)
+{
+    glue_crawlers_stop(state);
+}
+
+static void glue_free(void *state)
+{
+    struct glue_state *gs = state;
+    sl_inflight_destroy(&gs->crawls);
+    pthread_mutex_destroy(&gs->mu);
+    free(gs);
 }
 
 SL_SERVICE_TABLES(glue);
@@ -636,4 +663,7 @@ const struct sl_service sl_service_glue = {
     .e_too_big = GLUE_E_INVALID,
     .body_cap = 2 * 1024 * 1024,
     .new = glue_new,
+    .start = glue_start,
+    .stop = glue_stop,
+    .free = glue_free,
 };

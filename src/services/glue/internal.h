@@ -8,19 +8,27 @@
  *                   the Table
  *   kv  glue.part   pk "<account>/<region>/<database>/<table>", sk the
  *                   partition's values joined by U+001F: the Partition
+ *   kv  glue.crawler pk "<account>/<region>", sk the crawler's name: the
+ *                   Crawler as GetCrawler answers it, and "_Metrics" (what
+ *                   GetCrawlerMetrics answers, with the runs' times) and
+ *                   "_Tags"
  */
 #ifndef SL_GLUE_INTERNAL_H
 #define SL_GLUE_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/core.h"
 #include "services/glue/glue.h"
+#include "engine/engine.h"
 #include "services/service.h"
 
 #define GLUE_NS_DB "glue.db"
 #define GLUE_NS_TABLE "glue.table"
 #define GLUE_NS_PART "glue.part"
+#define GLUE_NS_CRAWLER "glue.crawler"
 #define GLUE_NAME_MAX 255
 
 #define GLUE_ERRORS(X)                                                                       \
@@ -29,7 +37,13 @@
     X(GLUE_E_VALIDATION, "ValidationException", 400, false)                                  \
     X(GLUE_E_SERIALIZATION, "SerializationException", 400, false)                            \
     X(GLUE_E_EXISTS, "AlreadyExistsException", 400, false)                                   \
-    X(GLUE_E_NOT_FOUND, "EntityNotFoundException", 400, false)
+    X(GLUE_E_NOT_FOUND, "EntityNotFoundException", 400, false)                              \
+    X(GLUE_E_CRAWLER_RUNNING, "CrawlerRunningException", 400, false)                         \
+    X(GLUE_E_CRAWLER_NOT_RUNNING, "CrawlerNotRunningException", 400, false)                  \
+    X(GLUE_E_CRAWLER_STOPPING, "CrawlerStoppingException", 400, false)                       \
+    X(GLUE_E_SCHEDULER_RUNNING, "SchedulerRunningException", 400, false)                     \
+    X(GLUE_E_SCHEDULER_NOT_RUNNING, "SchedulerNotRunningException", 400, false)              \
+    X(GLUE_E_NO_SCHEDULE, "NoScheduleException", 400, false)
 
 enum { GLUE_ERRORS(SL_ERROR_ENUM) GLUE_E_N };
 
@@ -74,6 +88,43 @@ struct glue_write *glue_write_new(struct sl_call *c);
 /* Runs w (its answer: {} or the error its outcome names). */
 int glue_write(struct sl_call *c, struct glue_write *w);
 int glue_write_txn(struct sl_txn *t, void *arg, struct sl_err *err);
+
+/* A partition's key (sk) from its values: 0, or SL_EINVAL. */
+int glue_values_key(const json_t *values, char *out, size_t n);
+
+/* The service's state. */
+struct glue_job;
+struct glue_sched;
+struct glue_state {
+    struct sl_app *app;
+    pthread_mutex_t mu;
+    struct glue_job *jobs;     /* crawls under way (mu) */
+    struct glue_sched *scheds; /* crawlers' schedules (loop thread only) */
+    struct sl_inflight crawls; /* crawl threads */
+};
+
+/* Crawlers (crawlers.c): interrupted crawls run again and schedules are
+ * armed at start; runs end at stop. */
+int glue_crawlers_start(struct glue_state *gs);
+void glue_crawlers_stop(struct glue_state *gs);
+
+/* One crawl (crawl.c), run on a thread of its own: the crawler's S3
+ * targets listed and sampled, their schemas inferred, and the catalog's
+ * tables and partitions written in one transaction. */
+struct glue_crawl {
+    struct sl_app *app;
+    const char *account, *region;
+    const json_t *crawler; /* its record */
+    atomic_bool *stop;     /* StopCrawler, or Sluice stopping */
+    void (*log)(struct glue_crawl *cr, const char *msg);
+    void *log_arg;
+    /* What it did: */
+    unsigned created, updated, deleted;
+    char error[512];
+};
+/* 0 (done), SL_ECANCELED (stopped before it wrote), or another error
+ * with cr->error saying why. */
+int glue_crawl_run(struct glue_crawl *cr);
 
 /* GetPartitions' expressions (expr.c): a SQL-like predicate over the
  * partition keys. */

@@ -5099,19 +5099,32 @@ const struct sl_service_model sl_model_glue = {
 SL_OP(glue, BatchCreatePartition);
 SL_OP(glue, BatchDeletePartition);
 SL_OP(glue, BatchDeleteTable);
+SL_OP(glue, BatchGetCrawlers);
+SL_OP(glue, CreateCrawler);
 SL_OP(glue, CreateDatabase);
 SL_OP(glue, CreatePartition);
 SL_OP(glue, CreateTable);
+SL_OP(glue, DeleteCrawler);
 SL_OP(glue, DeleteDatabase);
 SL_OP(glue, DeletePartition);
 SL_OP(glue, DeleteTable);
+SL_OP(glue, GetCrawler);
+SL_OP(glue, GetCrawlerMetrics);
+SL_OP(glue, GetCrawlers);
 SL_OP(glue, GetDatabase);
 SL_OP(glue, GetDatabases);
 SL_OP(glue, GetPartition);
 SL_OP(glue, GetPartitions);
 SL_OP(glue, GetTable);
 SL_OP(glue, GetTables);
+SL_OP(glue, ListCrawlers);
 SL_OP(glue, SearchTables);
+SL_OP(glue, StartCrawler);
+SL_OP(glue, StartCrawlerSchedule);
+SL_OP(glue, StopCrawler);
+SL_OP(glue, StopCrawlerSchedule);
+SL_OP(glue, UpdateCrawler);
+SL_OP(glue, UpdateCrawlerSchedule);
 SL_OP(glue, UpdateDatabase);
 SL_OP(glue, UpdateTable);
 
@@ -5124,6 +5137,7 @@ const sl_op_fn sl_glue_handlers[] = {
     sl_glue_BatchDeleteTable,
     NULL,
     NULL,
+    sl_glue_BatchGetCrawlers,
     NULL,
     NULL,
     NULL,
@@ -5141,8 +5155,7 @@ const sl_op_fn sl_glue_handlers[] = {
     NULL,
     NULL,
     NULL,
-    NULL,
-    NULL,
+    sl_glue_CreateCrawler,
     NULL,
     NULL,
     sl_glue_CreateDatabase,
@@ -5165,7 +5178,7 @@ const sl_op_fn sl_glue_handlers[] = {
     NULL,
     NULL,
     NULL,
-    NULL,
+    sl_glue_DeleteCrawler,
     NULL,
     NULL,
     sl_glue_DeleteDatabase,
@@ -5195,9 +5208,9 @@ const sl_op_fn sl_glue_handlers[] = {
     NULL,
     NULL,
     NULL,
-    NULL,
-    NULL,
-    NULL,
+    sl_glue_GetCrawler,
+    sl_glue_GetCrawlerMetrics,
+    sl_glue_GetCrawlers,
     NULL,
     NULL,
     NULL,
@@ -5252,7 +5265,7 @@ const sl_op_fn sl_glue_handlers[] = {
     NULL,
     NULL,
     NULL,
-    NULL,
+    sl_glue_ListCrawlers,
     NULL,
     NULL,
     NULL,
@@ -5281,6 +5294,19 @@ const sl_op_fn sl_glue_handlers[] = {
     NULL,
     sl_glue_SearchTables,
     NULL,
+    sl_glue_StartCrawler,
+    sl_glue_StartCrawlerSchedule,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    sl_glue_StopCrawler,
+    sl_glue_StopCrawlerSchedule,
     NULL,
     NULL,
     NULL,
@@ -5291,21 +5317,8 @@ const sl_op_fn sl_glue_handlers[] = {
     NULL,
     NULL,
     NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
+    sl_glue_UpdateCrawler,
+    sl_glue_UpdateCrawlerSchedule,
     NULL,
     sl_glue_UpdateDatabase,
     NULL,

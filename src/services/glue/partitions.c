@@ -14,8 +14,7 @@
 
 #define SEP '\x1f'
 
-/* The partition's key from its values: 0, or SL_EINVAL. */
-static int values_key(const json_t *values, char *out, size_t n)
+int glue_values_key(const json_t *values, char *out, size_t n)
 {
     size_t at = 0, i;
     json_t *v;
@@ -116,7 +115,7 @@ static int batch_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     {
         const json_t *values = json_object_get(in, "Values");
         char key[8192];
-        if (values_key(values, key, sizeof(key))) {
+        if (glue_values_key(values, key, sizeof(key))) {
             add_error(b->errors, values, "InvalidInputException",
                       "Partition values must be strings, without U+001F, 8 KiB at most "
                       "together");
@@ -268,7 +267,7 @@ SL_OP(glue, GetPartition)
         return rc;
     json_decref(table);
     char key[8192];
-    if (values_key(json_object_get(c->in, "PartitionValues"), key, sizeof(key)))
+    if (glue_values_key(json_object_get(c->in, "PartitionValues"), key, sizeof(key)))
         return sl_call_fail(c, GLUE_E_INVALID, "Invalid PartitionValues");
     json_t *rec = NULL;
     rc = glue_read(c->app->store, GLUE_NS_PART, p.pk, key, &rec);

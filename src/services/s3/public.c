@@ -21,8 +21,10 @@ static bool bucket_exists(struct sl_store *st, const char *bucket)
     return true;
 }
 
-int sl_s3_read_object(struct sl_store *st, const char *bucket, const char *key, size_t max,
-                      struct sl_buf *out, bool *no_bucket)
+/* The object's bytes, at most max of them: whole (SL_ETOOBIG past max),
+ * or its first max bytes when head. */
+static int read_object(struct sl_store *st, const char *bucket, const char *key, size_t max,
+                       bool head, struct sl_buf *out, bool *no_bucket, uint64_t *size)
 {
     *no_bucket = false;
     struct sl_item it;
@@ -31,28 +33,48 @@ int sl_s3_read_object(struct sl_store *st, const char *bucket, const char *key, 
         *no_bucket = !bucket_exists(st, bucket);
     if (rc)
         return rc;
-    if (it.blob.size > max) {
+    if (size)
+        *size = it.blob.size;
+    if (it.blob.size > max && !head) {
         sl_item_free(&it);
         return SL_ETOOBIG;
     }
+    size_t want = it.blob.size > max ? max : (size_t)it.blob.size;
     int fd = -1;
     rc = it.has_blob ? sl_blob_open(st, &it.blob, &fd) : 0;
     if (!rc && fd < 0 && it.has_blob)
-        rc = sl_buf_append(out, it.blob.inline_data, (size_t)it.blob.size);
+        rc = sl_buf_append(out, it.blob.inline_data, want);
     char chunk[65536];
-    while (!rc && fd >= 0) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
+    size_t got = 0;
+    while (!rc && fd >= 0 && got < want) {
+        size_t ask = want - got < sizeof(chunk) ? want - got : sizeof(chunk);
+        ssize_t n = read(fd, chunk, ask);
         if (n < 0)
             rc = SL_EIO;
         else if (n == 0)
             break;
-        else
+        else {
             rc = sl_buf_append(out, chunk, (size_t)n);
+            got += (size_t)n;
+        }
     }
     if (fd >= 0)
         close(fd);
     sl_item_free(&it);
     return rc;
+}
+
+int sl_s3_read_object(struct sl_store *st, const char *bucket, const char *key, size_t max,
+                      struct sl_buf *out, bool *no_bucket)
+{
+    return read_object(st, bucket, key, max, false, out, no_bucket, NULL);
+}
+
+int sl_s3_read_head(struct sl_store *st, const char *bucket, const char *key, size_t max,
+                    struct sl_buf *out, uint64_t *size)
+{
+    bool no_bucket;
+    return read_object(st, bucket, key, max, true, out, &no_bucket, size);
 }
 
 int sl_s3_list_keys(struct sl_store *st, const char *bucket, const char *prefix, size_t max,

@@ -22,6 +22,10 @@ int sl_s3_object_item(struct sl_store *st, const char *bucket, const char *key,
  * itself does not exist. */
 int sl_s3_read_object(struct sl_store *st, const char *bucket, const char *key, size_t max,
                       struct sl_buf *out, bool *no_bucket);
+/* The first max bytes of an object (all of it when smaller), appended to
+ * out, and its size: 0 or SL_ENOTFOUND. For a crawler's samples. */
+int sl_s3_read_head(struct sl_store *st, const char *bucket, const char *key, size_t max,
+                    struct sl_buf *out, uint64_t *size);
 /* The objects of bucket whose keys start with prefix (at most max; 0:
  * all), in key order, as Step Functions' ItemReader gives them: [{"Key",
  * "Size", "Etag" (quoted), "LastModified" (epoch seconds),
