@@ -87,6 +87,7 @@ bench: build
 	$(MAKE) -C bench/dynamodb BUILD=$(CURDIR)/$(BUILD)
 	$(MAKE) -C bench/routing BUILD=$(CURDIR)/$(BUILD)
 	$(MAKE) -C bench/states BUILD=$(CURDIR)/$(BUILD)
+	$(MAKE) -C bench/formats BUILD=$(CURDIR)/$(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD)

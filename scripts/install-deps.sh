@@ -18,9 +18,12 @@ PKGS=(
   tzdata
   autoconf automake libtool g++
   user-mode-linux
+  python3-pandas
 )
 # libsnappy-dev, libzstd-dev, zlib1g-dev: Parquet's SNAPPY, ZSTD and GZIP
 # compression (src/formats/).
+# python3-pandas: bench/formats compares its read_csv with the CSV to Parquet
+# blueprint.
 # libcurl4-openssl-dev: the client that posts to SNS's http and https endpoints;
 # openssl: the command that makes the https tests' self-signed certificate.
 # e2fsprogs: mke2fs and debugfs make the template of function environments' /tmp

@@ -23,13 +23,8 @@
 
 #define MAX_RESPONSE (64 * 1024 * 1024)
 
-struct reply {
-    int status;
-    struct sl_buf headers; /* raw header block */
-    struct sl_buf body;
-};
 
-static const char *reply_header(const struct reply *r, const char *name, char *out, size_t n)
+static const char *reply_header(const struct sl_cli_reply *r, const char *name, char *out, size_t n)
 {
     const char *p = r->headers.data;
     size_t nl = strlen(name);
@@ -50,9 +45,9 @@ static const char *reply_header(const struct reply *r, const char *name, char *o
 }
 
 /* One HTTP/1.1 request on a new connection; 0 or -1 (message on stderr). */
-static int http_call(const char *endpoint, const char *method, const char *path,
+int sl_cli_http(const char *endpoint, const char *method, const char *path,
                      const char *const *headers, const char *body, size_t body_len,
-                     struct reply *out)
+                     struct sl_cli_reply *out)
 {
     char host[256] = "127.0.0.1", port[16] = "4566";
     const char *hp = strncmp(endpoint, "http://", 7) == 0 ? endpoint + 7 : endpoint;
@@ -117,13 +112,13 @@ static int http_call(const char *endpoint, const char *method, const char *path,
     return 0;
 }
 
-static void reply_free(struct reply *r)
+void sl_cli_reply_free(struct sl_cli_reply *r)
 {
     sl_buf_free(&r->headers);
     sl_buf_free(&r->body);
 }
 
-static const char *endpoint_of(const char *given)
+const char *sl_cli_endpoint(const char *given)
 {
     const char *e = given ? given : getenv("SLUICE_ENDPOINT");
     return e && *e ? e : "http://127.0.0.1:4566";
@@ -150,8 +145,8 @@ int sl_cli_invoke(int argc, char **argv)
     sl_uri_encode(&path, name, strlen(name), false);
     sl_buf_puts(&path, "/invocations");
     const char *headers[] = {"X-Amz-Log-Type", "Tail", "Content-Type", "application/json", NULL};
-    struct reply r;
-    int rc = http_call(endpoint_of(endpoint), "POST", path.data, headers, payload,
+    struct sl_cli_reply r;
+    int rc = sl_cli_http(sl_cli_endpoint(endpoint), "POST", path.data, headers, payload,
                        strlen(payload), &r);
     sl_buf_free(&path);
     if (rc)
@@ -168,7 +163,7 @@ int sl_cli_invoke(int argc, char **argv)
     printf("\n");
     int status = r.status;
     bool failed = reply_header(&r, "X-Amz-Function-Error", ferr, sizeof(ferr)) != NULL;
-    reply_free(&r);
+    sl_cli_reply_free(&r);
     return status >= 300 || failed ? 1 : 0;
 }
 
@@ -232,19 +227,19 @@ int sl_cli_logs(int argc, char **argv)
             json_object_set_new(req, "nextToken", json_string(token));
         char *body = json_dumps(req, JSON_COMPACT);
         json_decref(req);
-        struct reply r;
-        int rc = http_call(endpoint_of(endpoint), "POST", "/", headers, body, strlen(body), &r);
+        struct sl_cli_reply r;
+        int rc = sl_cli_http(sl_cli_endpoint(endpoint), "POST", "/", headers, body, strlen(body), &r);
         free(body);
         if (rc)
             return 1;
         if (r.status != 200) {
             fprintf(stderr, "sluice: %.*s\n", (int)r.body.len, r.body.data ? r.body.data : "");
-            reply_free(&r);
+            sl_cli_reply_free(&r);
             return 1;
         }
         free(token);
         int64_t last = print_events(r.body.data, r.body.len, since, &token);
-        reply_free(&r);
+        sl_cli_reply_free(&r);
         if (token)
             continue; /* more of this query */
         if (!follow)

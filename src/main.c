@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "aws/credentials.h"
+#include "blueprint/blueprint.h"
 #include "cli.h"
 #include "core/core.h"
 #include "http/http.h"
@@ -87,6 +88,8 @@ static void usage(FILE *f)
                "       sluice logs [--endpoint URL] [--follow] FUNCTION\n"
                "       sluice parquet write --schema 'name:type[!],...' [options] OUT < rows.jsonl\n"
                "       sluice parquet read [--schema] FILE\n"
+               "       sluice blueprint deploy NAME --steps validate|convert|validate+convert "
+               "[options]\n"
                "       sluice version\n\noptions of serve:\n");
     struct options o;
     all_options(&o);
@@ -329,6 +332,13 @@ out:
 
 int main(int argc, char **argv)
 {
+    /* A data blueprint's package runs this program as its bootstrap. */
+    const char *base = argc ? strrchr(argv[0], '/') : NULL;
+    base = base ? base + 1 : argc ? argv[0] : "";
+    if (strcmp(base, "bootstrap") == 0 && getenv("AWS_LAMBDA_RUNTIME_API"))
+        return bp_bootstrap_main();
+    if (argc >= 2 && strcmp(argv[1], "blueprint") == 0)
+        return sl_cli_blueprint(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return serve(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "invoke") == 0)

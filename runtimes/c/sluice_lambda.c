@@ -12,7 +12,9 @@
  * kept-alive connection that the server had closed is retried once on a
  * new one. Every buffer that grows from the network has a cap.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "sluice_lambda.h"
 
 #include <arpa/inet.h>

@@ -1032,3 +1032,66 @@ done:
     sl_buf_free(&alt_sts);
     return rc;
 }
+
+/* ---- signing a request (the client side) ------------------------------------------------ */
+
+static int hdr_name_cmp(const void *a, const void *b)
+{
+    return strcasecmp(((const struct sl_sigv4_header *)a)->name,
+                      ((const struct sl_sigv4_header *)b)->name);
+}
+
+int sl_sigv4_sign_request(const struct sl_sigv4_request *req, const char *service,
+                          const char *region, const char *access_key, const char *secret_key,
+                          const char *payload_hash, time_t now, char *out, size_t outlen)
+{
+    struct sl_sigv4_auth auth = {0};
+    struct sl_sigv4_result res;
+    char amz_date[17];
+    sl_time_amz(now, amz_date, sizeof(amz_date));
+    if (strlen(region) > SL_SIGV4_MAX_SCOPE_PART || strlen(service) > SL_SIGV4_MAX_SCOPE_PART ||
+        strlen(secret_key) > SL_SIGV4_MAX_SECRET || req->nheaders > 32)
+        return SL_EINVAL;
+    memcpy(auth.amz_date, amz_date, sizeof(auth.amz_date));
+    memcpy(auth.date, amz_date, 8);
+    snprintf(auth.region, sizeof(auth.region), "%s", region);
+    snprintf(auth.service, sizeof(auth.service), "%s", service);
+    /* Every header is signed, in the canonical (sorted, lower-case) order. */
+    struct sl_sigv4_header sorted[32];
+    memcpy(sorted, req->headers, req->nheaders * sizeof(*sorted));
+    qsort(sorted, req->nheaders, sizeof(*sorted), hdr_name_cmp);
+    size_t at = 0;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        size_t n = strlen(sorted[i].name);
+        if (at + n + 2 > sizeof(auth.signed_headers))
+            return SL_EINVAL;
+        if (i)
+            auth.signed_headers[at++] = ';';
+        for (size_t k = 0; k < n; k++)
+            auth.signed_headers[at++] = to_lower(sorted[i].name[k]);
+    }
+    auth.signed_headers[at] = '\0';
+    sl_sigv4_result_init(&res);
+    snprintf(res.scope, sizeof(res.scope), "%s/%s/%s/aws4_request", auth.date, region, service);
+    sl_sigv4_signing_key(secret_key, auth.date, region, service, res.signing_key);
+    struct sl_buf uri, norm;
+    sl_buf_init(&uri, SL_SIGV4_MAX_CANONICAL);
+    sl_buf_init(&norm, SL_SIGV4_MAX_CANONICAL);
+    const char *path = req->path && *req->path ? req->path : "/";
+    int rc;
+    if (strcmp(service, "s3") == 0)
+        rc = sl_buf_puts(&uri, path);
+    else if ((rc = normalize_path(path, &norm)) == 0)
+        rc = sl_uri_encode(&uri, norm.data, norm.len, true);
+    if (!rc)
+        rc = compute(req, &auth, uri.data, uri.len, payload_hash, &res.canonical_request,
+                     &res.string_to_sign, &res, res.signature);
+    if (!rc && snprintf(out, outlen, "%s Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+                        SL_SIGV4_ALGORITHM, access_key, res.scope, auth.signed_headers,
+                        res.signature) >= (int)outlen)
+        rc = SL_ETOOBIG;
+    sl_buf_free(&uri);
+    sl_buf_free(&norm);
+    sl_sigv4_result_close(&res);
+    return rc;
+}

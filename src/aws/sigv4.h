@@ -258,6 +258,18 @@ void sl_sigv4_trailer_signature(const uint8_t key[SL_SHA256_LEN], const char *am
                                 const uint8_t trailer_sha256[SL_SHA256_LEN],
                                 char out[SL_SIGV4_SIG_HEX + 1]);
 
+/* ---- signing (the client side) ------------------------------------------------ */
+
+/* The Authorization header's value for req signed for service and region
+ * at now: every header of req is signed (host, x-amz-date — which must be
+ * now's — and x-amz-content-sha256 among them; x-amz-security-token when
+ * the keys are a session's), and req->path is percent-encoded as it will
+ * be sent. Canonicalized exactly as sl_sigv4_verify() does. 0, SL_EINVAL
+ * (more than 32 headers, parts too long), SL_ETOOBIG (out too small). */
+int sl_sigv4_sign_request(const struct sl_sigv4_request *req, const char *service,
+                          const char *region, const char *access_key, const char *secret_key,
+                          const char *payload_hash, time_t now, char *out, size_t outlen);
+
 /* ---- aws-chunked bodies --------------------------------------------------- */
 
 /* The longest chunk header or trailer line (the decoder's one buffer). */

@@ -106,6 +106,57 @@ static void test_iam_example(void **state)
     sl_sigv4_result_close(&res);
 }
 
+/* A request signed by sl_sigv4_sign_request (the blueprints' client)
+ * verifies, for S3 (path as sent) and a JSON service (path normalized);
+ * a changed header or body then does not. */
+static void sign_and_verify(const char *service, const char *path, const char *hash)
+{
+    struct sl_sigv4_header hs[6] = {
+        {"host", "127.0.0.1:4566"},
+        {"x-amz-date", "20150830T123600Z"},
+        {"x-amz-content-sha256", hash},
+        {"x-amz-security-token", "token/with+chars="},
+        {"Content-Type", "application/x-amz-json-1.1"},
+        {"Authorization", ""},
+    };
+    char auth[1024];
+    struct sl_sigv4_request req = {.method = "PUT", .path = path, .query = "b=2&a=1",
+                                   .headers = hs, .nheaders = 5};
+    assert_int_equal(sl_sigv4_sign_request(&req, service, "eu-west-1", "AKIDEXAMPLE", IAM_SECRET,
+                                           hash, IAM_TIME, auth, sizeof(auth)),
+                     0);
+    hs[5].value = auth;
+    req.nheaders = 6;
+    struct sl_sigv4_auth a;
+    struct sl_sigv4_result res;
+    struct sl_err err = {0};
+    assert_int_equal(sl_sigv4_parse(&req, &a, &err), 0);
+    assert_string_equal(a.service, service);
+    assert_string_equal(a.region, "eu-west-1");
+    assert_string_equal(a.signed_headers,
+                        "content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token");
+    sl_sigv4_result_init(&res);
+    assert_int_equal(sl_sigv4_verify(&req, &a, IAM_SECRET, hash, IAM_TIME, &res, &err), 0);
+    hs[4].value = "text/plain";
+    assert_int_equal(sl_sigv4_verify(&req, &a, IAM_SECRET, hash, IAM_TIME, &res, &err), SL_EAUTH);
+    assert_int_equal(res.reason, SL_SIGV4_MISMATCH);
+    sl_sigv4_result_close(&res);
+    /* Too small a buffer, too many headers. */
+    hs[4].value = "application/x-amz-json-1.1";
+    req.nheaders = 5;
+    assert_int_equal(sl_sigv4_sign_request(&req, service, "eu-west-1", "AKIDEXAMPLE", IAM_SECRET,
+                                           hash, IAM_TIME, auth, 20),
+                     SL_ETOOBIG);
+}
+
+static void test_sign_request(void **state)
+{
+    (void)state;
+    sign_and_verify("s3", "/bucket/a%20key/x%2By.csv", SL_SIGV4_UNSIGNED_PAYLOAD);
+    sign_and_verify("glue", "/", SL_SIGV4_EMPTY_SHA256);
+    sign_and_verify("lambda", "/2015-03-31/functions/f/./../f/invocations", SL_SIGV4_EMPTY_SHA256);
+}
+
 /* Skew: 15 minutes either way is allowed, a second more is not. */
 static void test_skew(void **state)
 {
@@ -1331,6 +1382,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iam_example),
+        cmocka_unit_test(test_sign_request),
         cmocka_unit_test(test_skew),
         cmocka_unit_test(test_botocore_vectors),
         cmocka_unit_test(test_tampering),
