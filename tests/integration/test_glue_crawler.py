@@ -10,9 +10,11 @@ import tempfile
 
 import pytest
 
-from conftest import (SLUICE, Server, aws_cli, client, client_error, unique_name, wait_until)
+from conftest import (ROOT, SLUICE, Server, aws_cli, client, client_error, py_zip, unique_name,
+                      wait_until)
 
 ROLE = "arn:aws:iam::000000000000:role/crawler"
+NODE_DIR = os.path.join(ROOT, "tests", "node")
 
 
 @pytest.fixture(scope="module")
@@ -317,3 +319,75 @@ def test_kill9_during_crawl_runs_it_again(tmp_path):
         assert t["Parameters"]["objectCount"] == "300"
     finally:
         assert s.stop() == 0, s.logs()
+
+
+def test_javascript_sdk(srv, s3):
+    """The current AWS SDK for JavaScript v3 (JSON 1.1, default checksums):
+    a crawler made, run and read back, and its errors by name."""
+    bucket = unique_name("jslake")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="t/a.jsonl", Body=b'{"x": 1, "y": "a"}\n')
+    name = unique_name("js")
+    calls = [
+        {"command": "CreateCrawlerCommand", "input": {
+            "Name": name, "Role": ROLE, "DatabaseName": "jsdb",
+            "Targets": {"S3Targets": [{"Path": f"s3://{bucket}/t/"}]}}},
+        {"command": "StartCrawlerCommand", "input": {"Name": name}},
+        {"command": "GetCrawlerCommand", "input": {"Name": "no-such-crawler"}},
+        {"command": "StopCrawlerCommand", "input": {"Name": "no-such-crawler"}},
+    ]
+    proc = subprocess.run(["/usr/bin/node", "sdk_calls.js", "@aws-sdk/client-glue", srv.endpoint],
+                          input=json.dumps(calls), capture_output=True, text=True, cwd=NODE_DIR,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)
+    assert res[0]["status"] == 200 and res[1]["status"] == 200, res
+    assert res[2]["error"]["name"] == "EntityNotFoundException"
+    assert res[3]["error"]["name"] == "EntityNotFoundException"
+    glue = client("glue", srv.endpoint)
+    assert finished(glue, name)["LastCrawl"]["Status"] == "SUCCEEDED"
+    proc = subprocess.run(["/usr/bin/node", "sdk_calls.js", "@aws-sdk/client-glue", srv.endpoint],
+                          input=json.dumps([{"command": "GetTableCommand", "input": {
+                              "DatabaseName": "jsdb", "Name": "t"}}]),
+                          capture_output=True, text=True, cwd=NODE_DIR, timeout=120)
+    table = json.loads(proc.stdout)[0]["ok"]["Table"]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == \
+        [("x", "bigint"), ("y", "string")]
+
+
+FUNCTION = """
+import boto3
+
+def handler(event, context):
+    glue = boto3.client("glue")
+    glue.start_crawler(Name=event["crawler"])
+    glue.batch_create_partition(DatabaseName=event["db"], TableName=event["table"],
+                                PartitionInputList=[{"Values": ["2024-06-01"]}])
+    return glue.get_crawler(Name=event["crawler"])["Crawler"]["State"]
+"""
+
+
+def test_function_starts_a_crawler_and_adds_a_partition(srv, s3):
+    """A function starts a crawler and adds a partition itself with boto3,
+    as on AWS (its calls signed with its environment's credentials)."""
+    bucket = unique_name("fnlake")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="clicks/day=2024-05-31/a.jsonl", Body=b'{"n": 1}\n')
+    name = unique_name("fncrawler")
+    glue = client("glue", srv.endpoint)
+    glue.create_crawler(Name=name, Role=ROLE, DatabaseName="fndb",
+                        Targets={"S3Targets": [{"Path": f"s3://{bucket}/clicks/"}]})
+    assert crawl(glue, name)["LastCrawl"]["Status"] == "SUCCEEDED"
+    lam = client("lambda", srv.endpoint)
+    fn = unique_name("crawlfn")
+    lam.create_function(FunctionName=fn, Runtime="python3.11", Handler="app.handler",
+                        Role="arn:aws:iam::000000000000:role/fn", Timeout=30,
+                        Code={"ZipFile": py_zip(FUNCTION)})
+    r = lam.invoke(FunctionName=fn, Payload=json.dumps(
+        {"crawler": name, "db": "fndb", "table": "clicks"}).encode())
+    out = json.loads(r["Payload"].read())
+    assert "FunctionError" not in r, out
+    assert out in ("RUNNING", "READY")
+    finished(glue, name)
+    parts = glue.get_partitions(DatabaseName="fndb", TableName="clicks")["Partitions"]
+    assert sorted(p["Values"] for p in parts) == [["2024-05-31"], ["2024-06-01"]]
