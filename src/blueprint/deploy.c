@@ -23,7 +23,8 @@ static void usage(void)
             "         [--catalog-table db.table] [--partition-by col,...]\n"
             "         [--input-format auto|csv|jsonl|json|parquet] [--csv-delimiter C]\n"
             "         [--csv-header true|false] [--codec none|snappy|gzip|zstd]\n"
-            "         [--max-rejected N] [--memory MB] [--timeout S] [--role ARN]\n"
+            "         [--max-rejected N] [--memory MB] [--timeout S] [--ephemeral-storage MB]\n"
+            "         [--role ARN]\n"
             "         [--env NAME=VALUE]... [--endpoint URL] [--zip FILE]\n"
             "       sluice blueprint run   (the bootstrap, inside a function)\n");
 }
@@ -96,7 +97,9 @@ int sl_cli_blueprint(int argc, char **argv)
     }
     const char *name = argv[1], *steps = NULL, *endpoint = NULL, *zip_out = NULL;
     const char *role = "arn:aws:iam::000000000000:role/sluice-blueprint";
-    long memory = 1769, timeout = 900;
+    /* (Outputs wait in /tmp until their object is done: room for a few GB
+     * of Parquet by default; 10,240 MB at most, as on AWS.) */
+    long memory = 1769, timeout = 900, ephemeral = 4096;
     json_t *vars = json_object();
     static const struct {
         const char *flag, *var;
@@ -140,6 +143,8 @@ int sl_cli_blueprint(int argc, char **argv)
             memory = atol(v);
         else if (!strcmp(a, "--timeout"))
             timeout = atol(v);
+        else if (!strcmp(a, "--ephemeral-storage"))
+            ephemeral = atol(v);
         else if (!strcmp(a, "--env") && strchr(v, '=') && strchr(v, '=') != v) {
             char k[256];
             snprintf(k, sizeof(k), "%.*s", (int)(strchr(v, '=') - v), v);
@@ -183,10 +188,11 @@ int sl_cli_blueprint(int argc, char **argv)
     sl_base64_encode(&b64, (const uint8_t *)zip.data, zip.len);
     sl_buf_free(&zip);
     const char *ep = sl_cli_endpoint(endpoint);
-    json_t *config = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:{s:O}}", "FunctionName", name,
-                               "Runtime", "provided.al2", "Handler", steps, "Role", role,
-                               "MemorySize", (json_int_t)memory, "Timeout", (json_int_t)timeout,
-                               "Environment", "Variables", vars);
+    json_t *config = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:{s:I}, s:{s:O}}",
+                               "FunctionName", name, "Runtime", "provided.al2", "Handler", steps,
+                               "Role", role, "MemorySize", (json_int_t)memory, "Timeout",
+                               (json_int_t)timeout, "EphemeralStorage", "Size",
+                               (json_int_t)ephemeral, "Environment", "Variables", vars);
     json_t *create = json_deep_copy(config);
     json_object_set_new(create, "Code", json_pack("{s:s}", "ZipFile", b64.data ? b64.data : ""));
     int status = 0, rc;
