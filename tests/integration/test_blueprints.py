@@ -351,3 +351,48 @@ def test_json_array_and_tsv_by_extension(srv, s3, tmp_path):
     assert err is None and out["valid"] == 2, out
     assert hyparquet(get(s3, cur, "x/" + blueprint_output("a/items.tsv", "parquet")),
                      tmp_path) == [{"k": "c", "v": "3"}, {"k": "d", "v": "4"}]
+
+
+def test_catalog_table_columns_validate_and_convert(srv, s3, tmp_path):
+    """With only CATALOG_TABLE, a Glue table's columns are both the rules and
+    what convert writes; the counts reach the log as EMF metrics."""
+    raw, cur = unique_name("graw"), unique_name("gcur")
+    buckets(s3, raw, cur)
+    glue = client("glue", srv.endpoint)
+    db = unique_name("gdb")
+    glue.create_database(DatabaseInput={"Name": db})
+    glue.create_table(DatabaseName=db, TableInput={
+        "Name": "sales", "PartitionKeys": [{"Name": "region", "Type": "string"}],
+        "StorageDescriptor": {"Location": f"s3://{cur}/sales/", "Columns": [
+            {"Name": "sku", "Type": "string"}, {"Name": "qty", "Type": "int"},
+            {"Name": "price", "Type": "decimal(6,2)"}, {"Name": "day", "Type": "date"}]}})
+    s3.put_object(Bucket=raw, Key="s.csv", Body=(
+        "SKU,qty,price,day,region\n"
+        "a1,2,9.99,2024-01-01,eu\n"
+        "a2,x,1.00,2024-01-01,eu\n"          # qty: not an int
+        "a3,1,12345.00,2024-01-02,us\n"      # price: past decimal(6,2)
+        "a4,3,0.50,2024-01-03,us\n").encode())
+    fn = unique_name("gluefn")
+    deploy(srv, fn, "--steps", "validate+convert", "--catalog-table", f"{db}.sales",
+           "--output", f"s3://{cur}/sales/", "--partition-by", "region")
+    err, out = invoke(srv, fn, {"bucket": raw, "key": "s.csv"})
+    assert err is None, out
+    assert (out["valid"], out["rejected"]) == (2, 2)
+    reasons = [json.loads(x)["reason"] for x in
+               get(s3, raw, "rejected/s.csv.rejected.jsonl").decode().splitlines()]
+    assert reasons[0].startswith("qty") and reasons[1].startswith("price"), reasons
+    name = blueprint_output("s.csv", "parquet")
+    assert hyparquet(get(s3, cur, f"sales/region=us/{name}"), tmp_path) == [
+        {"sku": "a4", "qty": 3, "price": 0.5, "day": "2024-01-03T00:00:00.000Z"}]
+    parts = glue.get_partitions(DatabaseName=db, TableName="sales")["Partitions"]
+    assert sorted(p["Values"] for p in parts) == [["eu"], ["us"]]
+    logs = client("logs", srv.endpoint)
+
+    def metrics():
+        for e in logs.filter_log_events(logGroupName=f"/aws/lambda/{fn}")["events"]:
+            if e["message"].startswith('{"_aws"'):
+                return json.loads(e["message"])
+        return None
+    emf = wait_until(metrics, what="the metrics line")
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Sluice/Blueprints"
+    assert (emf["Rows"], emf["RowsValid"], emf["RowsRejected"]) == (4, 2, 2)
