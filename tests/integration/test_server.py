@@ -103,7 +103,7 @@ def test_unimplemented_services_answer_in_their_protocol(server):
               aws_access_key_id="AKID", aws_secret_access_key="SECRET", config=client_config())
     cases = [
         ("iam", lambda c: c.list_users(), "InvalidAction"),                # query
-        ("glue", lambda c: c.list_crawlers(), "UnknownOperationException"),  # json 1.1
+        ("glue", lambda c: c.list_jobs(), "UnknownOperationException"),  # json 1.1
         ("stepfunctions", lambda c: c.list_activities(), "UnknownOperationException"),  # json 1.0
         ("lambda", lambda c: c.list_layers(), "UnknownOperationException"),  # rest-json
         ("cloudwatch", lambda c: c.list_metrics(), "InvalidAction"),
