@@ -1215,11 +1215,13 @@ int bp_process(const struct bp_config *cfg, struct bp_aws *aws, const char *buck
         rc = tf_flush(&p.rej);
     bool too_many = !rc && cfg->max_rejected >= 0 && (int64_t)r->rejected > cfg->max_rejected;
     /* The rejected rows go to REJECTED/<key>.rejected.jsonl. */
-    if ((!rc || too_many) && p.rej_open) {
-        char rkey[1200];
+    if (!rc && p.rej_open) {
+        char rkey[2200];
         snprintf(rkey, sizeof(rkey), "%s%s.rejected.jsonl", cfg->rej_prefix, key);
-        const char *rb = cfg->rej_bucket[0] ? cfg->rej_bucket : bucket;
-        rc = bp_s3_put_file(aws, rb, rkey, p.rej.fd, "application/x-ndjson", err);
+        rc = strlen(rkey) > 1024 ? sl_errf(err, SL_ETOOBIG, "the rejected rows' key would be "
+                                                           "longer than S3's 1,024 bytes")
+                                 : bp_s3_put_file(aws, rb, rkey, p.rej.fd, "application/x-ndjson",
+                                                  err);
         snprintf(r->rejected_uri, sizeof(r->rejected_uri), "s3://%s/%s", rb, rkey);
     }
     if (!rc && too_many)
@@ -1246,6 +1248,11 @@ int bp_process(const struct bp_config *cfg, struct bp_aws *aws, const char *buck
         char okey[2400];
         snprintf(okey, sizeof(okey), "%s%s%.*s-%08x.%s", cfg->out_prefix, o->part, blen, base,
                  khash, ext);
+        if (strlen(okey) > 1024) {
+            rc = sl_errf(err, SL_ETOOBIG, "the output key %.100s... would be longer than S3's "
+                                          "1,024 bytes", okey);
+            break;
+        }
         rc = bp_s3_put_file(aws, cfg->out_bucket, okey, o->f.fd,
                             p.kind == OUT_PARQUET ? "application/vnd.apache.parquet"
                             : p.kind == OUT_CSV   ? "text/csv"
