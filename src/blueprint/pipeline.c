@@ -10,7 +10,8 @@
  *
  * Without columns to convert to, the first rows (up to PRELUDE_BYTES of
  * the input) are held back and their types inferred (formats/infer.h);
- * a later row that does not fit them is rejected with the reason.
+ * a later row that does not fit them, or has a member they lack, is
+ * rejected with the reason.
  */
 #include "blueprint/blueprint.h"
 
@@ -69,6 +70,7 @@ struct pipe {
     size_t ncols;
     bool cols_owned, ready;
     bool no_columns; /* inferred from nothing: rows have nothing to convert to */
+    bool inferred;   /* the columns are inferred (not given) */
     size_t *part_col; /* partition i: its column */
     size_t *file_col; /* file column i: its column */
     size_t nfile;
@@ -690,8 +692,10 @@ static int json_data(struct pipe *p, json_t *obj, const char *text, size_t tlen,
         return reject(p, line, "no columns to convert to (none inferred)", json_incref(obj));
     sl_arena_free(&p->arena);
     sl_arena_init(&p->arena, 0);
+    size_t found = 0;
     for (size_t c = 0; c < p->ncols; c++) {
         json_t *v = member(obj, p->cols[c].name);
+        found += v != NULL;
         if ((json_is_object(v) || json_is_array(v)) && p->cols[c].type == SL_PQ_STRING) {
             /* (Nested values go in a string column as their JSON text.) */
             char *dump = json_dumps(v, JSON_COMPACT);
@@ -704,6 +708,25 @@ static int json_data(struct pipe *p, json_t *obj, const char *text, size_t tlen,
         }
         if (sl_pq_value_from_json(&p->cols[c], v, &p->arena, &p->vals[c], &p->verr))
             return reject(p, line, p->verr.msg, json_incref(obj));
+    }
+    /* Members the inferred columns lack would be lost: the row is
+     * rejected instead (a given schema leaves them out on purpose). */
+    if (p->inferred && found < json_object_size(obj)) {
+        snprintf(p->why, sizeof(p->why), "two members name one column");
+        const char *k;
+        json_t *v;
+        json_object_foreach(obj, k, v)
+        {
+            size_t c = 0;
+            while (c < p->ncols && strcasecmp(p->cols[c].name, k) != 0)
+                c++;
+            if (c == p->ncols) {
+                snprintf(p->why, sizeof(p->why),
+                         "%.200s: not among the columns inferred from the first rows", k);
+                break;
+            }
+        }
+        return reject(p, line, p->why, json_incref(obj));
     }
     int rc = emit_parquet(p, NULL, 0, obj);
     if (rc == 1)
@@ -850,7 +873,7 @@ static int infer_columns(struct pipe *p, const char *text, size_t n, bool whole)
     }
     if (!rc) {
         p->ncols = ic.n;
-        p->cols_owned = true;
+        p->cols_owned = p->inferred = true;
     }
     free(ic.names);
     free(ic.inf);

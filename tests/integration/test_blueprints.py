@@ -396,3 +396,25 @@ def test_catalog_table_columns_validate_and_convert(srv, s3, tmp_path):
     emf = wait_until(metrics, what="the metrics line")
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Sluice/Blueprints"
     assert (emf["Rows"], emf["RowsValid"], emf["RowsRejected"]) == (4, 2, 2)
+
+
+def test_inferred_columns_reject_what_they_lack(srv, s3, tmp_path):
+    """Columns inferred from the first 4 MiB: a later JSON row with a member
+    they lack, or a value that does not fit them, is rejected with the
+    reason rather than written without it."""
+    raw, cur = unique_name("lraw"), unique_name("lcur")
+    buckets(s3, raw, cur)
+    rows = [{"id": i, "name": f"row-{i:06d}-" + "x" * 60} for i in range(60000)]
+    rows.append({"id": 60000, "name": "late", "extra": True})
+    rows.append({"id": "not a number", "name": "bad"})
+    s3.put_object(Bucket=raw, Key="big.jsonl",
+                  Body="".join(json.dumps(r) + "\n" for r in rows).encode())
+    fn = unique_name("late")
+    deploy(srv, fn, "--steps", "convert", "--output", f"s3://{cur}/o/")
+    err, out = invoke(srv, fn, {"bucket": raw, "key": "big.jsonl"})
+    assert err is None, out
+    assert (out["valid"], out["rejected"]) == (60000, 2), out
+    bad = [json.loads(x) for x in get(s3, raw, "rejected/big.jsonl.rejected.jsonl")
+           .decode().splitlines()]
+    assert bad[0]["reason"].startswith("extra: not among the columns inferred")
+    assert bad[1]["reason"].startswith("column id")

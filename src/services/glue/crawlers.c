@@ -489,6 +489,14 @@ static void *crawl_main(void *arg)
         char pk[96];
         crawler_pk(j->account, j->region, pk, sizeof(pk));
         rc = glue_read(gs->app->store, GLUE_NS_CRAWLER, pk, j->name, &e.rec);
+        if (rc && rc != SL_ENOTFOUND) {
+            /* (RUNNING is written: the run ends, or it would stay so.) */
+            e.end_ms = sl_time_now_ms();
+            e.status = "FAILED";
+            e.error = "The crawler's record could not be read.";
+            if (sl_store_write(gs->app->store, run_txn, &e, &err))
+                sl_warn("glue", "crawler %s: its end could not be recorded", j->name);
+        }
     }
     if (j->claimed && e.rec) {
         struct glue_crawl cr = {.app = gs->app,
@@ -530,6 +538,35 @@ static void *crawl_main(void *arg)
     return NULL;
 }
 
+/* A run whose RUNNING is written but that cannot start (no thread): its
+ * end is written FAILED, without waiting, from any thread. */
+struct unrun {
+    struct run_end e;
+    struct sl_err err;
+};
+
+static void unrun_done(void *arg, int result)
+{
+    (void)result; /* (the record then stays RUNNING until the next start runs it) */
+    struct unrun *u = arg;
+    free(u->e.job);
+    free(u);
+}
+
+static void end_unrun(struct glue_job *j)
+{
+    struct unrun *u = calloc(1, sizeof(*u));
+    if (u) {
+        int64_t now = sl_time_now_ms();
+        u->e = (struct run_end){.job = j, .start_ms = now, .end_ms = now, .status = "FAILED",
+                                .error = "The crawl could not be started."};
+        if (!sl_store_submit(j->gs->app->store, run_txn, &u->e, &u->err, unrun_done, u))
+            return;
+    }
+    free(u);
+    free(j);
+}
+
 /* Runs the crawler on a thread of its own (claimed: its RUNNING is
  * written; else the thread claims it, and does nothing unless it was
  * READY). */
@@ -567,7 +604,10 @@ static void spawn(struct glue_state *gs, const char *account, const char *region
     if (pthread_create(&t, &attr, crawl_main, j)) {
         sl_warn("glue", "crawler %s: no thread to run it", name);
         job_unlink(j);
-        free(j);
+        if (claimed)
+            end_unrun(j);
+        else
+            free(j);
         sl_inflight_drop(&gs->crawls);
     }
     pthread_attr_destroy(&attr);
