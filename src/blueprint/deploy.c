@@ -32,7 +32,6 @@ static void usage(void)
 /* The package: bootstrap (this program, executable) in a zip, in memory. */
 static int package(struct sl_buf *out)
 {
-    int zerr = 0;
     zip_source_t *src = zip_source_buffer_create(NULL, 0, 0, NULL);
     zip_t *za = src ? zip_open_from_source(src, ZIP_TRUNCATE, NULL) : NULL;
     if (!za) {
@@ -65,7 +64,6 @@ static int package(struct sl_buf *out)
         zip_source_close(src);
     }
     zip_source_free(src);
-    (void)zerr;
     return rc;
 }
 

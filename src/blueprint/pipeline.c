@@ -1203,21 +1203,17 @@ int bp_process(const struct bp_config *cfg, struct bp_aws *aws, const char *buck
         p.rule_field[i] = (ssize_t)i;
     /* The columns: the configuration's; else the catalog table's, read for
      * each object (the first conversion may have made the table). */
-    if (!rc && !cfg->ncols && cfg->db[0] && cfg->convert) {
-        rc = bp_catalog_columns(aws, cfg->db, cfg->table, &p.cols, &p.ncols, err);
-        p.cols_owned = true;
-        if (!rc && p.ncols)
-            rc = columns_ready(&p);
-    }
-    if (!rc && p.ncols) {
-        /* (ready, above) */
-    } else if (!rc && cfg->ncols) {
+    if (!rc && cfg->ncols) {
         p.cols = cfg->cols;
         p.ncols = cfg->ncols;
-        rc = columns_ready(&p);
-    } else if (!rc && !(cfg->convert && p.kind == OUT_PARQUET)) {
-        p.ready = true; /* (nothing to convert to: rows are only checked) */
+    } else if (!rc && cfg->db[0] && cfg->convert) {
+        rc = bp_catalog_columns(aws, cfg->db, cfg->table, &p.cols, &p.ncols, err);
+        p.cols_owned = true;
     }
+    if (!rc && p.ncols)
+        rc = columns_ready(&p);
+    else if (!rc && !(cfg->convert && p.kind == OUT_PARQUET))
+        p.ready = true; /* (nothing to convert to: rows are only checked) */
     if (!rc && p.fmt == BP_CSV)
         rc = sl_csv_new(p.delim, 0, csv_row, &p, &p.csv);
     if (!rc)

@@ -49,6 +49,27 @@ int glue_read(struct sl_store *s, const char *ns, const char *pk, const char *sk
     return *out ? 0 : SL_ECORRUPT;
 }
 
+int glue_txn_get(struct sl_txn *t, const char *ns, const char *pk, const char *sk, json_t **out)
+{
+    struct sl_item it;
+    *out = NULL;
+    int rc = sl_txn_get(t, ns, pk, sk, &it);
+    if (rc)
+        return rc;
+    *out = json_loadb(it.val, it.val_len, 0, NULL);
+    sl_item_free(&it);
+    return *out ? 0 : SL_ECORRUPT;
+}
+
+int glue_txn_put(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
+                 const json_t *rec)
+{
+    char *text = json_dumps(rec, JSON_COMPACT);
+    int rc = text ? sl_txn_put(t, ns, pk, sk, text, strlen(text), NULL) : SL_ENOMEM;
+    free(text);
+    return rc;
+}
+
 json_t *glue_time(int64_t ms)
 {
     return json_real((double)ms / 1000.0);
@@ -70,14 +91,11 @@ int glue_write_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     struct glue_write *w = arg;
     if (w->parent_ns && (w->rc = sl_txn_exists(t, w->parent_ns, w->parent_pk, w->parent_sk)))
         return w->rc == SL_ENOTFOUND ? (w->missing_parent = true, 0) : w->rc;
-    struct sl_item it;
-    int rc = sl_txn_get(t, w->ns, w->pk, w->sk, &it);
+    json_t *old = NULL;
+    int rc = glue_txn_get(t, w->ns, w->pk, w->sk, &old);
     if (rc && rc != SL_ENOTFOUND)
         return rc;
     bool exists = rc == 0;
-    json_t *old = exists ? json_loadb(it.val, it.val_len, 0, NULL) : NULL;
-    if (exists)
-        sl_item_free(&it);
     if (w->mode == GLUE_CREATE && exists) {
         json_decref(old);
         w->exists = true;
@@ -110,10 +128,7 @@ int glue_write_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         }
     }
     json_decref(old);
-    char *text = json_dumps(w->rec, JSON_COMPACT);
-    rc = text ? sl_txn_put(t, w->ns, w->pk, w->sk, text, strlen(text), NULL) : SL_ENOMEM;
-    free(text);
-    return rc;
+    return glue_txn_put(t, w->ns, w->pk, w->sk, w->rec);
 }
 
 static void write_free(struct sl_call *c)

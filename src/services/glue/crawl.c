@@ -532,6 +532,18 @@ static int add_objects(struct crawl *k, struct ctable *t, const json_t *list, co
     return rc;
 }
 
+/* The name of a table at a target's path: its last folder (prefix, plen
+ * bytes, ends with '/'), or the bucket's for the bucket itself. */
+static void path_name(const char *bucket, const char *prefix, size_t plen, char *name, size_t n)
+{
+    const char *end = prefix + plen - (plen ? 1 : 0), *start = end;
+    while (start > prefix && start[-1] != '/')
+        start--;
+    snprintf(name, n, "%.*s", (int)(end - start), start);
+    if (!*name)
+        snprintf(name, n, "%s", bucket);
+}
+
 /* Adds the tables of one S3 target. */
 static int crawl_target(struct crawl *k, const json_t *target)
 {
@@ -604,12 +616,7 @@ static int crawl_target(struct crawl *k, const json_t *target)
             snprintf(name, sizeof(name), "%s", gname);
         } else {
             snprintf(root, sizeof(root), "%s", prefix);
-            const char *end = prefix + plen - (plen ? 1 : 0), *start = end;
-            while (start > prefix && start[-1] != '/')
-                start--;
-            snprintf(name, sizeof(name), "%.*s", (int)(end - start), start);
-            if (!*name)
-                snprintf(name, sizeof(name), "%s", bucket);
+            path_name(bucket, prefix, plen, name, sizeof(name));
         }
         struct ctable *t = table_new(k, bucket, root, name);
         if (!t) {
@@ -637,12 +644,9 @@ static int crawl_target(struct crawl *k, const json_t *target)
             t->next = NULL;
             tables_free(t);
         }
-        const char *end = prefix + plen - (plen ? 1 : 0), *start = end;
-        while (start > prefix && start[-1] != '/')
-            start--;
         char name[GLUE_NAME_MAX + 1];
-        snprintf(name, sizeof(name), "%.*s", (int)(end - start), start);
-        struct ctable *one = table_new(k, bucket, prefix, *name ? name : bucket);
+        path_name(bucket, prefix, plen, name, sizeof(name));
+        struct ctable *one = table_new(k, bucket, prefix, name);
         rc = one ? add_objects(k, one, list, prefix, plen, excl, sample_size) : SL_ENOMEM;
     }
     json_decref(groups);
@@ -741,27 +745,6 @@ struct catalog {
     int64_t now;
 };
 
-static int put_json(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
-                    const json_t *rec)
-{
-    char *text = json_dumps(rec, JSON_COMPACT);
-    int rc = text ? sl_txn_put(t, ns, pk, sk, text, strlen(text), NULL) : SL_ENOMEM;
-    free(text);
-    return rc;
-}
-
-static int get_json(struct sl_txn *t, const char *ns, const char *pk, const char *sk, json_t **out)
-{
-    struct sl_item it;
-    *out = NULL;
-    int rc = sl_txn_get(t, ns, pk, sk, &it);
-    if (rc)
-        return rc;
-    *out = json_loadb(it.val, it.val_len, 0, NULL);
-    sl_item_free(&it);
-    return *out ? 0 : SL_ECORRUPT;
-}
-
 /* Whether a stored table differs from the crawled one in what a crawl
  * decides: columns, location, format, partition keys. */
 static bool differs(const json_t *old, const json_t *rec)
@@ -797,9 +780,9 @@ static int write_table(struct sl_txn *tx, struct catalog *cat, const struct ctab
         "IsRegisteredWithLakeFormation", 0, "CatalogId", k->cr->account, "VersionId", "0");
     json_decref(params);
     json_t *old = NULL;
-    int rc = get_json(tx, GLUE_NS_TABLE, cat->tpk, t->name, &old);
+    int rc = glue_txn_get(tx, GLUE_NS_TABLE, cat->tpk, t->name, &old);
     if (rc == SL_ENOTFOUND) {
-        rc = put_json(tx, GLUE_NS_TABLE, cat->tpk, t->name, rec);
+        rc = glue_txn_put(tx, GLUE_NS_TABLE, cat->tpk, t->name, rec);
         cat->created++;
     } else if (!rc && cat->update && differs(old, rec)) {
         static const char *const keep[] = {"CreateTime", "CreatedBy", "Owner", "Description"};
@@ -810,7 +793,7 @@ static int write_table(struct sl_txn *tx, struct catalog *cat, const struct ctab
         const char *v = json_string_value(json_object_get(old, "VersionId"));
         snprintf(version, sizeof(version), "%lld", (v ? atoll(v) : 0) + 1);
         json_object_set_new(rec, "VersionId", json_string(version));
-        rc = put_json(tx, GLUE_NS_TABLE, cat->tpk, t->name, rec);
+        rc = glue_txn_put(tx, GLUE_NS_TABLE, cat->tpk, t->name, rec);
         cat->updated++;
     } else if (!rc) {
         /* (Unchanged, or LOG: the stored table stays; partitions follow
@@ -843,7 +826,7 @@ static int write_table(struct sl_txn *tx, struct catalog *cat, const struct ctab
                                  "StorageDescriptor", sd, "Parameters",
                                  json_object_get(rec, "Parameters"), "CatalogId",
                                  k->cr->account);
-        rc = put_json(tx, GLUE_NS_PART, ppk, key, part);
+        rc = glue_txn_put(tx, GLUE_NS_PART, ppk, key, part);
         json_decref(part);
     }
     if (!rc && cat->delete_gone) {
@@ -887,7 +870,7 @@ static int gone_tables(struct sl_txn *tx, struct catalog *cat)
                 char when[24];
                 snprintf(when, sizeof(when), "%lld", (long long)cat->now);
                 json_object_set_new(params, "DEPRECATED_BY_CRAWLER", json_string(when));
-                rc = put_json(tx, GLUE_NS_TABLE, cat->tpk, items[i].sk, rec);
+                rc = glue_txn_put(tx, GLUE_NS_TABLE, cat->tpk, items[i].sk, rec);
             }
         }
         json_decref(rec);
@@ -906,7 +889,7 @@ static int catalog_txn(struct sl_txn *tx, void *arg, struct sl_err *err)
     if (rc == SL_ENOTFOUND) {
         json_t *db = json_pack("{s:s, s:o, s:s}", "Name", cat->db, "CreateTime",
                                glue_time(cat->now), "CatalogId", cat->k->cr->account);
-        rc = put_json(tx, GLUE_NS_DB, cat->dbpk, cat->db, db);
+        rc = glue_txn_put(tx, GLUE_NS_DB, cat->dbpk, cat->db, db);
         json_decref(db);
     }
     for (struct ctable *t = cat->k->tables; t && !rc; t = t->next)

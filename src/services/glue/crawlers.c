@@ -179,13 +179,13 @@ static int cwrite_txn(struct sl_txn *t, void *arg, struct sl_err *err)
 {
     (void)err;
     struct cwrite *w = arg;
-    struct sl_item it;
-    int rc = sl_txn_get(t, GLUE_NS_CRAWLER, w->pk, w->name, &it);
+    json_t *old = NULL;
+    int rc = glue_txn_get(t, GLUE_NS_CRAWLER, w->pk, w->name, &old);
     if (rc && rc != SL_ENOTFOUND)
         return rc;
     bool exists = rc == 0;
     if (exists && w->mode == CW_CREATE) {
-        sl_item_free(&it);
+        json_decref(old);
         w->fail = GLUE_E_EXISTS;
         snprintf(w->msg, sizeof(w->msg), "%.255s already exists", w->name);
         return 0;
@@ -198,20 +198,13 @@ static int cwrite_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     }
     if (exists) {
         json_decref(w->rec);
-        w->rec = json_loadb(it.val, it.val_len, 0, NULL);
-        sl_item_free(&it);
-        if (!w->rec)
-            return SL_ECORRUPT;
+        w->rec = old;
     }
     if (w->edit && (w->fail = w->edit(w)))
         return 0;
     if (w->mode == CW_DELETE)
         return sl_txn_delete(t, GLUE_NS_CRAWLER, w->pk, w->name);
-    char *text = json_dumps(w->rec, JSON_COMPACT);
-    rc = text ? sl_txn_put(t, GLUE_NS_CRAWLER, w->pk, w->name, text, strlen(text), NULL)
-              : SL_ENOMEM;
-    free(text);
-    return rc;
+    return glue_txn_put(t, GLUE_NS_CRAWLER, w->pk, w->name, w->rec);
 }
 
 static void cwrite_free(struct sl_call *c)
@@ -401,14 +394,10 @@ static int run_txn(struct sl_txn *t, void *arg, struct sl_err *err)
     struct glue_job *j = e->job;
     char pk[96];
     crawler_pk(j->account, j->region, pk, sizeof(pk));
-    struct sl_item it;
-    int rc = sl_txn_get(t, GLUE_NS_CRAWLER, pk, j->name, &it);
+    json_t *rec = NULL;
+    int rc = glue_txn_get(t, GLUE_NS_CRAWLER, pk, j->name, &rec);
     if (rc)
         return rc == SL_ENOTFOUND ? 0 : rc;
-    json_t *rec = json_loadb(it.val, it.val_len, 0, NULL);
-    sl_item_free(&it);
-    if (!rec)
-        return SL_ECORRUPT;
     const char *state = json_string_value(json_object_get(rec, "State"));
     if (!e->status) {
         if (state && strcmp(state, "READY") != 0) {
@@ -442,9 +431,7 @@ static int run_txn(struct sl_txn *t, void *arg, struct sl_err *err)
         json_object_set_new(m, "TablesUpdated", json_integer(e->updated));
         json_object_set_new(m, "TablesDeleted", json_integer(e->deleted));
     }
-    char *text = json_dumps(rec, JSON_COMPACT);
-    rc = text ? sl_txn_put(t, GLUE_NS_CRAWLER, pk, j->name, text, strlen(text), NULL) : SL_ENOMEM;
-    free(text);
+    rc = glue_txn_put(t, GLUE_NS_CRAWLER, pk, j->name, rec);
     if (!e->status && !rc)
         e->rec = rec;
     else
@@ -743,42 +730,42 @@ static bool tags_match(void *arg, json_t *rec)
     return true;
 }
 
-SL_OP(glue, GetCrawlers)
+/* Answers a page of the crawlers keep (may be NULL) takes, each as view
+ * shows it, in the list member. */
+static int crawler_page(struct sl_call *c, bool (*keep)(void *arg, json_t *rec), void *arg,
+                        json_t *(*view)(const json_t *rec), const char *member)
 {
     char pk[96];
     crawler_pk(c->account, c->region, pk, sizeof(pk));
     json_t *list = json_array(), *out = json_object();
-    if (glue_page(c, GLUE_NS_CRAWLER, pk, NULL, NULL, list, out)) {
+    if (glue_page(c, GLUE_NS_CRAWLER, pk, keep, arg, list, out)) {
         json_decref(list);
         json_decref(out);
         return SL_DONE;
     }
-    json_t *pub = json_array(), *rec;
+    json_t *shown = json_array(), *rec;
     size_t i;
-    json_array_foreach(list, i, rec) json_array_append_new(pub, public_of(rec));
+    json_array_foreach(list, i, rec) json_array_append_new(shown, view(rec));
     json_decref(list);
-    json_object_set_new(out, "Crawlers", pub);
+    json_object_set_new(out, member, shown);
     return sl_call_ok(c, out);
+}
+
+static json_t *name_of(const json_t *rec)
+{
+    return json_incref(json_object_get(rec, "Name"));
+}
+
+SL_OP(glue, GetCrawlers)
+{
+    return crawler_page(c, NULL, NULL, public_of, "Crawlers");
 }
 
 SL_OP(glue, ListCrawlers)
 {
-    char pk[96];
-    crawler_pk(c->account, c->region, pk, sizeof(pk));
     json_t *tags = json_object_get(c->in, "Tags");
-    json_t *list = json_array(), *out = json_object();
-    if (glue_page(c, GLUE_NS_CRAWLER, pk, json_object_size(tags) ? tags_match : NULL, tags, list,
-                  out)) {
-        json_decref(list);
-        json_decref(out);
-        return SL_DONE;
-    }
-    json_t *names = json_array(), *rec;
-    size_t i;
-    json_array_foreach(list, i, rec) json_array_append(names, json_object_get(rec, "Name"));
-    json_decref(list);
-    json_object_set_new(out, "CrawlerNames", names);
-    return sl_call_ok(c, out);
+    return crawler_page(c, json_object_size(tags) ? tags_match : NULL, tags, name_of,
+                        "CrawlerNames");
 }
 
 SL_OP(glue, BatchGetCrawlers)
@@ -810,10 +797,9 @@ SL_OP(glue, BatchGetCrawlers)
 static json_t *metrics_of(const json_t *rec)
 {
     const json_t *m = json_object_get(rec, "_Metrics");
-    double still = is_running(rec) ? 1 : 0;
     return json_pack("{s:O, s:f, s:b, s:f, s:f, s:I, s:I, s:I}", "CrawlerName",
                      json_object_get(rec, "Name"), "TimeLeftSeconds", 0.0, "StillEstimating",
-                     still > 0, "LastRuntimeSeconds",
+                     is_running(rec), "LastRuntimeSeconds",
                      json_number_value(json_object_get(m, "LastRuntimeSeconds")),
                      "MedianRuntimeSeconds",
                      json_number_value(json_object_get(m, "MedianRuntimeSeconds")),
@@ -834,22 +820,9 @@ static bool named_in(void *arg, json_t *rec)
 
 SL_OP(glue, GetCrawlerMetrics)
 {
-    char pk[96];
-    crawler_pk(c->account, c->region, pk, sizeof(pk));
     json_t *names = json_object_get(c->in, "CrawlerNameList");
-    json_t *list = json_array(), *out = json_object();
-    if (glue_page(c, GLUE_NS_CRAWLER, pk, json_array_size(names) ? named_in : NULL, names, list,
-                  out)) {
-        json_decref(list);
-        json_decref(out);
-        return SL_DONE;
-    }
-    json_t *metrics = json_array(), *rec;
-    size_t i;
-    json_array_foreach(list, i, rec) json_array_append_new(metrics, metrics_of(rec));
-    json_decref(list);
-    json_object_set_new(out, "CrawlerMetricsList", metrics);
-    return sl_call_ok(c, out);
+    return crawler_page(c, json_array_size(names) ? named_in : NULL, names, metrics_of,
+                        "CrawlerMetricsList");
 }
 
 static int edit_start(struct cwrite *w)

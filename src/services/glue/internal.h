@@ -54,6 +54,11 @@ int glue_name(struct sl_call *c, const char *field, const char *value, char *out
 void glue_pk(const struct sl_call *c, const char *db, const char *table, char *out, size_t n);
 /* Reads an item as JSON (a new object): 0, SL_ENOTFOUND, or another error. */
 int glue_read(struct sl_store *s, const char *ns, const char *pk, const char *sk, json_t **out);
+/* The same inside a transaction (a new object): 0, SL_ENOTFOUND, or another
+ * error; and a record put as compact JSON. */
+int glue_txn_get(struct sl_txn *t, const char *ns, const char *pk, const char *sk, json_t **out);
+int glue_txn_put(struct sl_txn *t, const char *ns, const char *pk, const char *sk,
+                 const json_t *rec);
 /* A timestamp member (epoch seconds, as records keep them). */
 json_t *glue_time(int64_t ms);
 /* The call's MaxResults (0 or none: 100; at most 1,000). */

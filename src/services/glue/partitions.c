@@ -137,10 +137,7 @@ static int batch_txn(struct sl_txn *t, void *arg, struct sl_err *err)
             }
             if (rc != SL_ENOTFOUND)
                 return rc;
-            char *text = json_dumps(json_array_get(b->records, i), JSON_COMPACT);
-            rc = text ? sl_txn_put(t, GLUE_NS_PART, b->p.pk, key, text, strlen(text), NULL)
-                      : SL_ENOMEM;
-            free(text);
+            rc = glue_txn_put(t, GLUE_NS_PART, b->p.pk, key, json_array_get(b->records, i));
         } else {
             rc = sl_txn_delete(t, GLUE_NS_PART, b->p.pk, key);
             if (rc == SL_ENOTFOUND) {
