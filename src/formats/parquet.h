@@ -12,7 +12,9 @@
  * as they are made.
  *
  * The reader takes a whole file in memory and calls back once per row
- * group with each column's values decoded: PLAIN, PLAIN_DICTIONARY and
+ * group with each column's values decoded (INT96 timestamps as UTC
+ * microseconds, nanosecond timestamps floored to microseconds, unsigned
+ * 32-bit integers as int64; unsigned 64-bit ones are refused): PLAIN, PLAIN_DICTIONARY and
  * RLE_DICTIONARY, RLE/bit-packed levels, data pages v1 and v2, any of the
  * codecs above, the logical and the older converted types. What it does
  * not take (nested columns, encodings it lacks) is an SL_EINVAL that

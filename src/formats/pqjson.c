@@ -7,6 +7,7 @@
 #include "formats/parquet.h"
 #include "formats/pqtext.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,10 @@ int sl_pq_value_from_json(const struct sl_pq_column *c, json_t *j, struct sl_are
         if (!json_is_number(j))
             break;
         v->d = json_number_value(j);
+        /* (As from text: a float column takes no value a float cannot hold.) */
+        if (c->type == SL_PQ_FLOAT && isfinite(v->d) && fabs(v->d) > FLT_MAX)
+            return sl_errf(err, SL_EINVAL, "column %s: %g is out of range for float", c->name,
+                           v->d);
         return 0;
     case SL_PQ_STRING:
         if (!s)

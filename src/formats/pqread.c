@@ -194,6 +194,10 @@ static int read_element(struct sl_tc_reader *r, struct rcol *c, int *children, s
             c->c.type = SL_PQ_TIMESTAMP_US;
         else if (l.kind == 8 && l.unit == 3)
             c->c.type = SL_PQ_TIMESTAMP_US, c->divide = 1000; /* (ns: to µs) */
+        else if ((l.kind == 10 && l.is_unsigned) || converted == 14 /* UINT_64 */)
+            return sl_errf(err, SL_EINVAL,
+                           "column %s holds unsigned 64-bit integers, which are not read",
+                           c->name);
         else
             c->c.type = SL_PQ_INT64;
         break;
@@ -506,7 +510,9 @@ static int plain(const struct rcol *c, const uint8_t *p, size_t len, size_t n,
             memcpy(&nanos, p + at, 8);
             memcpy(&julian, p + at + 8, 4);
             at += 12;
-            if (nanos < 0 || nanos >= 86400LL * 1000000000LL)
+            /* (Days past int64's microseconds either way are refused.) */
+            if (nanos < 0 || nanos >= 86400LL * 1000000000LL ||
+                (int64_t)julian - 2440588 > 106751990 || (int64_t)julian - 2440588 < -106751990)
                 return SL_EINVAL;
             v->i64 = ((int64_t)julian - 2440588) * 86400LL * 1000000 + nanos / 1000;
             break;

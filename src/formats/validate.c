@@ -144,24 +144,6 @@ static int ieq(const char *a, const char *b, size_t n)
     return 1;
 }
 
-/* "true" or "false" in any case: 1 (*v set), else 0. */
-static int text_bool(const char *s, size_t n, bool *v)
-{
-    if (n == 4 && ieq(s, "true", 4))
-        return *v = true, 1;
-    if (n == 5 && ieq(s, "false", 5))
-        return *v = false, 1;
-    return 0;
-}
-
-/* A decimal column's precision and scale as the text scanners take them
- * (as sl_pq_value_from_text and sl_pq_value_from_json do). */
-static void decimal_ps(const struct sl_pq_column *c, int *p, int *s)
-{
-    *p = c->precision >= 1 && c->precision <= 18 ? c->precision : 18;
-    *s = c->scale < 0 ? 0 : SL_MIN(c->scale, *p);
-}
-
 /* ---- numbers ---------------------------------------------------------------------------- */
 
 /* The sign of i - d, exactly. */
@@ -798,7 +780,7 @@ static int text_schema(const struct prop *p, const char *s, size_t n, char *why,
     bool want = p->num_rules || (p->en && p->en->nnum);
     int k = tt & (T_INT | T_NUM) ? text_number(s, n, want ? &x : NULL) : 0;
     bool as_num = k == 1 || (k == 2 && (tt & T_NUM));
-    bool as_bool = (tt & T_BOOL) && text_bool(s, n, &b);
+    bool as_bool = (tt & T_BOOL) && pq_text_bool(s, n, &b);
     bool as_str = (tt & T_STR) && utf8_ok(s, n);
     struct val vn = {s, n, NULL, false}, vs = {s, n, NULL, true};
     if (as_num && read_num(p, &x, &vn, NULL, 0) == 0)
@@ -893,7 +875,7 @@ static int decimal_fail(const struct prop *p, enum pq_dec d, const struct val *v
     char ex[EXCERPT * 6 + 16];
     excerpt(ex, sizeof(ex), v);
     int prec, scale;
-    decimal_ps(&p->col, &prec, &scale);
+    pq_decimal_ps(&p->col, &prec, &scale);
     if (d == PQ_DEC_FRACTION)
         return fail(why, whylen, p, "%s has more than %d digits after the point (%s)", ex, scale,
                     p->gluename);
@@ -951,7 +933,7 @@ static int text_glue(const struct prop *p, const char *s, size_t n, char *why, s
         return glue_fail(p, &v, "a timestamp (YYYY-MM-DD[( |T)hh:mm:ss[.f][Z|+hh:mm]])", why,
                          whylen);
     case SL_PQ_DECIMAL: {
-        decimal_ps(&p->col, &prec, &scale);
+        pq_decimal_ps(&p->col, &prec, &scale);
         enum pq_dec d = pq_text_decimal(s, n, prec, scale, &i64);
         return d == PQ_DEC_OK ? 0 : decimal_fail(p, d, &v, why, whylen);
     }
@@ -1009,7 +991,7 @@ static int json_glue(const struct prop *p, const json_t *j, char *why, size_t wh
             return 0;
         return glue_fail(p, &v, "a timestamp (RFC 3339, or a number of its unit)", why, whylen);
     case SL_PQ_DECIMAL:
-        decimal_ps(&p->col, &prec, &scale);
+        pq_decimal_ps(&p->col, &prec, &scale);
         if (s) {
             enum pq_dec d = pq_text_decimal(s, n, prec, scale, &i64);
             return d == PQ_DEC_OK ? 0 : decimal_fail(p, d, &v, why, whylen);

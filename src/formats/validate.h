@@ -21,6 +21,9 @@
  * default, examples, deprecated, readOnly, writeOnly, content*, x-*) are
  * ignored; any other keyword (allOf, $ref, items, nested properties, a
  * typo...) is refused with SL_EINVAL naming it, as is another format.
+ * Unlike draft 2020-12's default vocabulary, where "format" only
+ * annotates and an unknown one is ignored, "format" here asserts (as the
+ * format-assertion vocabulary does), and an unknown format is refused.
  *
  * JSON cells follow the specification: 1.0 is an integer, 1 == 1.0 in
  * enum and const (which may go together), minimum and friends apply to

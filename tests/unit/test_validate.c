@@ -3,7 +3,7 @@
  * absent and null values, additionalProperties, several types, enum and
  * const, ECMA-262 patterns and the constructs refused, formats, bounds,
  * lengths in code points, refused schemas; rules from every Glue column
- * type; and a speed print (not an assertion). */
+ * type. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1184,45 +1184,6 @@ static void test_columns(void **state)
     sl_rules_free(NULL);
 }
 
-/* Rows of 10 text cells through a typical rule set: rows per second. */
-static void test_speed(void **state)
-{
-    (void)state;
-    struct sl_rules *r =
-        compile("{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"id\",\"ts\"],"
-                "\"properties\":{"
-                "\"id\":{\"type\":\"integer\",\"minimum\":1},"
-                "\"amount\":{\"type\":\"number\",\"minimum\":0,\"maximum\":1000000},"
-                "\"qty\":{\"type\":\"integer\",\"exclusiveMinimum\":0},"
-                "\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64},"
-                "\"country\":{\"enum\":[\"FR\",\"DE\",\"ES\",\"IT\",\"GB\",\"US\"]},"
-                "\"active\":{\"type\":\"boolean\"},"
-                "\"day\":{\"type\":\"string\",\"format\":\"date\"},"
-                "\"ts\":{\"type\":\"string\",\"format\":\"date-time\"},"
-                "\"note\":{\"type\":[\"string\",\"null\"]},"
-                "\"code\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{2}-\\\\d{4}$\"}}}");
-    static const char *const vals[10] = {"123456", "1234.56", "7",          "Jane Smith",
-                                         "FR",     "true",    "2024-02-29", "2024-02-29T12:30:00Z",
-                                         "",       "AB-1234"};
-    struct sl_cell cells[10];
-    for (int i = 0; i < 10; i++)
-        cells[i] = (struct sl_cell){vals[i], strlen(vals[i]), NULL, true};
-    char w[128];
-    for (int with_pattern = 1; with_pattern >= 0; with_pattern--) {
-        cells[9].present = with_pattern;
-        const long rows = 1000000;
-        int64_t t0 = sl_time_mono_ns();
-        long bad = 0;
-        for (long i = 0; i < rows; i++)
-            bad += sl_rules_check(r, cells, 0, w, sizeof(w)) != 0;
-        int64_t ns = sl_time_mono_ns() - t0;
-        assert_int_equal(bad, 0);
-        printf("validate: %ld rows of 10 text cells (%s pattern) in %.3f s: %.0f rows/s\n", rows,
-               with_pattern ? "with a" : "without the", (double)ns / 1e9,
-               (double)rows * 1e9 / (double)ns);
-    }
-    sl_rules_free(r);
-}
 
 int main(void)
 {
@@ -1240,7 +1201,6 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_columns),
-        cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

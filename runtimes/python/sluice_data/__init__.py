@@ -281,9 +281,7 @@ def _utc_text(v):
 def _decimal_text(v):
     if not isinstance(v, decimal.Decimal):
         return v  # (ints, floats and text the library takes as they are)
-    s = format(v, "f")
-    # (Without the 0 before the point, which would count as a digit.)
-    return s[1:] if s.startswith("0.") else "-" + s[2:] if s.startswith("-0.") else s
+    return format(v, "f")
 
 
 def _float_value(v):
